@@ -1,0 +1,1 @@
+//! The TUI event loop and its state (issue: the TUI).

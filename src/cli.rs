@@ -1,0 +1,183 @@
+//! The command line: one clap definition shared by every subcommand (contract in DESIGN.md).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Where does my Service traffic go, and why doesn't it arrive?
+///
+/// Without a subcommand kubehop opens the terminal UI over the chosen source: the current
+/// kubeconfig context (default), `--demo` (the embedded sandbox cluster on loopback), or
+/// `--from-file` (a `kubectl get -o yaml|json` dump).
+#[derive(Debug, Parser)]
+#[command(name = "kubehop", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Where cluster objects come from. The same flags work on every subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SourceArgs {
+    /// Run against the embedded demo cluster (the sandbox, in-process, on 127.0.0.0/8).
+    #[arg(long, global = true)]
+    pub demo: bool,
+
+    /// Read objects from a dump (`kubectl get ... -o yaml|json`, multi-document YAML, or single
+    /// objects). Repeatable; `-` reads standard input.
+    #[arg(long = "from-file", short = 'f', global = true, value_name = "PATH")]
+    pub from_file: Vec<PathBuf>,
+
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use (default: the current context).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Namespace scope (default: the context's namespace, else "default").
+    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Look at every namespace.
+    #[arg(short = 'A', long = "all-namespaces", global = true)]
+    pub all_namespaces: bool,
+
+    /// Timeout for single API requests, kubectl style ("0" = none, "5s", "1m").
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub request_timeout: Option<String>,
+
+    /// The cluster's DNS domain, used for the DNS records kubehop shows.
+    #[arg(long, global = true, default_value = "cluster.local", value_name = "DOMAIN")]
+    pub cluster_domain: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print each Service's chain of hops and diagnostics; exit 1 if any has an error.
+    Chain(ChainArgs),
+    /// Ask the engine where a connection to IP:PORT goes, the way kube-proxy decides.
+    Route(RouteArgs),
+    /// Make real connections along a Service's hops and compare them with the prediction.
+    Probe(ProbeArgs),
+    /// Port-forward to a Service, load-balanced over its ready pods, surviving pod restarts.
+    Forward(ForwardArgs),
+    /// Run the embedded Kubernetes-API-compatible cluster on loopback in the foreground.
+    Sandbox(SandboxArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct ChainArgs {
+    /// Only this Service (name, or namespace/name).
+    pub service: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Keep watching and reprint when the chain changes (like `kubectl get -w`).
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// Destination, IP:PORT[/tcp|udp|sctp].
+    pub destination: String,
+    /// Where the connection comes from: pod@NODE, node@NODE or external@NODE.
+    #[arg(long, value_name = "KIND@NODE")]
+    pub from: Option<String>,
+    /// The client's source address (matters for loadBalancerSourceRanges and ClientIP affinity).
+    #[arg(long, value_name = "IP")]
+    pub source_ip: Option<IpAddr>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Via {
+    Endpoints,
+    Clusterip,
+    Nodeport,
+    Lb,
+    Ingress,
+    #[default]
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// SERVICE[:PORT] (name or namespace/name; PORT is a port name or number).
+    pub target: String,
+    /// Which hops to probe.
+    #[arg(long, value_enum, default_value_t)]
+    pub via: Via,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    /// The Service (name or namespace/name).
+    pub service: String,
+    /// [LOCAL_PORT:]PORT, one or more.
+    #[arg(required = true)]
+    pub ports: Vec<String>,
+    /// Local addresses to listen on (default 127.0.0.1).
+    #[arg(long, value_delimiter = ',')]
+    pub address: Vec<IpAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Scenario files (plain Kubernetes YAML); default: the built-in scenario.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Vec<PathBuf>,
+    /// Address for the API server (default 127.0.0.1 on a free port).
+    #[arg(long, value_name = "127.0.0.1:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Where to write the kubeconfig (default: a file in the system temp folder).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig_out: Option<PathBuf>,
+    /// Serve the API and controllers only: no pod, ClusterIP, NodePort or LB listeners.
+    #[arg(long)]
+    pub api_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

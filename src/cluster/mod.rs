@@ -1,0 +1,5 @@
+//! Sources of [`ClusterSnapshot`]s: dump files, live clusters (kube-rs watchers), the sandbox.
+//!
+//! Every source ends in the same immutable snapshot type, defined next to the engine that reads it.
+
+pub use crate::engine::snapshot::{ClusterSnapshot, MissingKind, ResourceKind};

@@ -1,0 +1,80 @@
+//! The engine's input: one immutable view of the cluster's objects.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
+
+/// The kinds of objects a snapshot carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum ResourceKind {
+    Service,
+    EndpointSlice,
+    Pod,
+    Node,
+    Ingress,
+    Namespace,
+}
+
+impl ResourceKind {
+    pub const ALL: [ResourceKind; 6] = [
+        ResourceKind::Service,
+        ResourceKind::EndpointSlice,
+        ResourceKind::Pod,
+        ResourceKind::Node,
+        ResourceKind::Ingress,
+        ResourceKind::Namespace,
+    ];
+
+    /// The plural resource name, as kubectl and the API paths spell it.
+    pub fn plural(self) -> &'static str {
+        match self {
+            ResourceKind::Service => "services",
+            ResourceKind::EndpointSlice => "endpointslices",
+            ResourceKind::Pod => "pods",
+            ResourceKind::Node => "nodes",
+            ResourceKind::Ingress => "ingresses",
+            ResourceKind::Namespace => "namespaces",
+        }
+    }
+}
+
+impl std::fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.plural())
+    }
+}
+
+/// A kind the source could not provide (forbidden, not served by the server, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingKind {
+    pub kind: ResourceKind,
+    /// Why, in words a user can act on ("forbidden: cannot list nodes at cluster scope").
+    pub reason: String,
+}
+
+/// Cluster facts at one moment. Owned, immutable, cheap to share behind an `Arc`.
+///
+/// Every source (dump files, live watchers, the sandbox) produces this one type; nothing
+/// downstream knows which source it came from.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterSnapshot {
+    /// Monotonic per source; 0 for a one-shot source such as a dump file.
+    pub generation: u64,
+    pub services: Vec<Arc<Service>>,
+    pub endpoint_slices: Vec<Arc<EndpointSlice>>,
+    pub pods: Vec<Arc<Pod>>,
+    pub nodes: Vec<Arc<Node>>,
+    pub ingresses: Vec<Arc<Ingress>>,
+    pub namespaces: Vec<Arc<Namespace>>,
+    /// Kinds this source could not provide; the engine degrades instead of failing.
+    pub missing: Vec<MissingKind>,
+}
+
+impl ClusterSnapshot {
+    /// Whether the source provided this kind (it may still be empty).
+    pub fn has(&self, kind: ResourceKind) -> bool {
+        !self.missing.iter().any(|m| m.kind == kind)
+    }
+}

@@ -1,0 +1,1 @@
+//! `kubehop forward`: a load-balancing Service port-forward (issue: forward).

@@ -1,0 +1,1 @@
+//! Printed forms of the engine's model: `chain` and `route` as text, JSON and YAML.

@@ -1,0 +1,1 @@
+//! Real connections along every hop (issue: the probe).

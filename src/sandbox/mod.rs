@@ -1,0 +1,1 @@
+//! The embedded Kubernetes-API-compatible cluster on loopback (issue: the sandbox).
