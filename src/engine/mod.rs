@@ -3,7 +3,163 @@
 //! No tokio, no `kube::Client`, no ratatui, no clock, no I/O. A [`ClusterSnapshot`] goes in;
 //! chains, port maps, DNS records, diagnostics and routing decisions come out. The rules follow
 //! the project's proxy-semantics spec; rule ids (A4, B3, D7, ...) are cited where they apply.
+//!
+//! - [`build`]: snapshot → [`ProxyModel`] (serialises to `kubehop chain -o json`).
+//! - [`ProxyModel::route`]: a [`RouteQuery`] → [`RouteDecision`] (`kubehop route -o json`).
+//! - [`picker::Picker`]: one endpoint per new connection (D11, E1-E4).
+//! - [`endpointslice::desired_endpoint_slices`]: the EndpointSlice controller's rules.
+//! - [`validate`]: the API server's Service validation (G1-G17).
 
+mod chain;
+pub mod cidr;
+pub mod config;
+pub mod diagnostics;
+pub mod dns;
+pub mod endpointslice;
+mod index;
+pub mod model;
+pub mod nodes;
+pub mod picker;
+pub mod pods;
+pub mod ports;
+pub mod route;
+pub mod service;
+mod slices;
 pub mod snapshot;
+pub mod topology;
+pub mod validate;
 
+use std::sync::Arc;
+
+pub use config::{EngineConfig, NodePortAddresses};
+pub use diagnostics::{Diagnostic, DiagnosticCode, Severity, Subject};
+pub use model::{ProxyModel, ServiceChain};
+pub use picker::Picker;
+pub use route::{RouteDecision, RouteQuery, TrafficSource, Verdict};
 pub use snapshot::{ClusterSnapshot, MissingKind, ResourceKind};
+
+use diagnostics::name_list;
+use model::{PortRef, ServiceChain as Chain};
+
+/// Builds the model of every Service in the snapshot (sorted by namespace, then name).
+pub fn build(snapshot: &ClusterSnapshot, config: &EngineConfig) -> ProxyModel {
+    let index = index::SnapshotIndex::new(snapshot);
+    let nodes = Arc::new(nodes::NodeTable::new(
+        snapshot.nodes.iter().map(|node| node.as_ref()),
+    ));
+    let context = chain::BuildContext {
+        index: &index,
+        nodes: &nodes,
+        config,
+        slices_missing: !snapshot.has(ResourceKind::EndpointSlice),
+        nodes_unknown: nodes.is_empty(),
+    };
+    let mut interner = slices::Interner::new(&nodes);
+
+    let mut services: Vec<&Arc<k8s_openapi::api::core::v1::Service>> =
+        snapshot.services.iter().collect();
+    let key = |service: &Arc<k8s_openapi::api::core::v1::Service>| {
+        (
+            service
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
+            service.metadata.name.clone().unwrap_or_default(),
+        )
+    };
+    services.sort_by_cached_key(|service| key(service));
+    services.dedup_by(|a, b| key(a) == key(b));
+
+    let mut chains: Vec<Chain> = services
+        .iter()
+        .map(|service| chain::build_service(service, &context, &mut interner))
+        .collect();
+    let unattached = ingress_backend_findings(&index, &mut chains);
+    let routes = route::RouteIndex::build(&chains);
+    ProxyModel {
+        services: chains,
+        unattached_diagnostics: unattached,
+        nodes,
+        routes,
+        config: config.clone(),
+    }
+}
+
+/// `ingress-backend-missing`: a backend Service that does not exist (unattached) or a backend
+/// port the Service does not have (attached to the Service).
+fn ingress_backend_findings(
+    index: &index::SnapshotIndex<'_>,
+    chains: &mut [Chain],
+) -> Vec<Diagnostic> {
+    let mut unattached = Vec::new();
+    for backend in &index.ingress_backends {
+        let reference = &backend.reference;
+        let found = chains.binary_search_by(|chain| {
+            (chain.namespace.as_str(), chain.name.as_str())
+                .cmp(&(reference.namespace.as_str(), backend.service.as_str()))
+        });
+        let place = match (&reference.host, &reference.path) {
+            (_, None) => "default backend".to_owned(),
+            (Some(host), Some(path)) => format!("rule {host}{path}"),
+            (None, Some(path)) => format!("rule {path}"),
+        };
+        let subject = Subject::Ingress(reference.name.clone());
+        let Ok(position) = found else {
+            let available: Vec<&str> = chains
+                .iter()
+                .filter(|chain| chain.namespace == reference.namespace)
+                .map(|chain| chain.name.as_str())
+                .collect();
+            let hint = if available.is_empty() {
+                format!("namespace {} has no Services", reference.namespace)
+            } else {
+                format!("Services there: {}", name_list(&available))
+            };
+            unattached.push(Diagnostic::new(
+                DiagnosticCode::IngressBackendMissing,
+                subject,
+                format!(
+                    "Ingress {}/{} ({place}) sends traffic to Service {:?}, which does not exist in namespace {} ({hint}); create the Service or fix the backend name.",
+                    reference.namespace, reference.name, backend.service, reference.namespace
+                ),
+            ));
+            continue;
+        };
+        let Some(chain) = chains.get_mut(position) else {
+            continue;
+        };
+        let port_exists = match &reference.service_port {
+            None => true,
+            Some(PortRef::Number(number)) => chain.ports.iter().any(|port| port.port == *number),
+            Some(PortRef::Name(name)) => chain
+                .ports
+                .iter()
+                .any(|port| port.name.as_deref() == Some(name.as_str())),
+        };
+        if !port_exists {
+            let ports: Vec<String> = chain
+                .ports
+                .iter()
+                .map(|port| port.port_ref().to_string())
+                .collect();
+            let wanted = reference
+                .service_port
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            chain.diagnostics.push(Diagnostic::new(
+                DiagnosticCode::IngressBackendMissing,
+                subject,
+                format!(
+                    "Ingress {}/{} ({place}) targets port {wanted} of Service {}, which has no such port (it has {}); point the Ingress at one of those ports.",
+                    reference.namespace,
+                    reference.name,
+                    chain.name,
+                    if ports.is_empty() { "none".to_owned() } else { ports.join(", ") }
+                ),
+            ));
+        }
+    }
+    unattached
+}

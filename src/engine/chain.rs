@@ -1,0 +1,345 @@
+//! Builds one Service's chain: Ingress rules → LB ingress → NodePort per node → ClusterIP →
+//! EndpointSlices → pod IP:targetPort (rules C1-C9, A12, B5, B7).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+use super::config::EngineConfig;
+use super::diagnostics::{self, DiagnosticInput};
+use super::dns;
+use super::endpointslice::{NodeLookup, desired_endpoint_slices};
+use super::index::SnapshotIndex;
+use super::model::{
+    ClusterIpHop, IpMode, LoadBalancerEntry, NodeAcceptance, NodePortRows, NotProxied, PortChain,
+    PortEndpoint, ServiceChain, ServiceDetails, ServiceType,
+};
+use super::nodes::NodeTable;
+use super::pods::{self, Exclusion};
+use super::service::{PortSpec, ServiceView};
+use super::slices::{self, Interner};
+use super::topology;
+use super::validate::SOURCE_RANGES_ANNOTATION;
+
+/// Node lookups for the controller rules when the snapshot has no nodes at all (a dump without
+/// them): every node counts as known, without zone, instead of dropping every pod (rule A7).
+struct EveryNodeKnown;
+
+impl NodeLookup for EveryNodeKnown {
+    fn node_zone(&self, _name: &str) -> Option<Option<&str>> {
+        Some(None)
+    }
+}
+
+/// Shared inputs of a build.
+pub(crate) struct BuildContext<'s, 'i> {
+    pub index: &'i SnapshotIndex<'s>,
+    pub nodes: &'i Arc<NodeTable>,
+    pub config: &'i EngineConfig,
+    /// The source could not provide EndpointSlices at all: derive them for every Service.
+    pub slices_missing: bool,
+    /// The source provided no nodes: skip rule A7's unknown-node check.
+    pub nodes_unknown: bool,
+}
+
+impl BuildContext<'_, '_> {
+    fn node_lookup(&self) -> &dyn NodeLookup {
+        if self.nodes_unknown {
+            &EveryNodeKnown
+        } else {
+            self.nodes.as_ref()
+        }
+    }
+}
+
+/// Rule A3 and A7 for the selected pods.
+fn exclusions(
+    selected: &[&Arc<Pod>],
+    context: &BuildContext<'_, '_>,
+    publish_not_ready: bool,
+) -> BTreeMap<String, Exclusion> {
+    let mut out = BTreeMap::new();
+    for pod in selected {
+        let exclusion = pods::phase_exclusion(pod).or_else(|| {
+            let node = pods::node_name(pod)?;
+            let unknown = context.node_lookup().node_zone(node).is_none();
+            (unknown && !publish_not_ready).then(|| Exclusion::UnknownNode(node.to_owned()))
+        });
+        if let Some(exclusion) = exclusion {
+            out.insert(pods::name(pod).to_owned(), exclusion);
+        }
+    }
+    out
+}
+
+fn load_balancer_entries(view: &ServiceView<'_>, port: &PortSpec<'_>) -> Vec<LoadBalancerEntry> {
+    if view.service_type != ServiceType::LoadBalancer {
+        return Vec::new();
+    }
+    view.service
+        .status
+        .as_ref()
+        .and_then(|status| status.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .map(|entry| {
+            let ip = entry.ip.clone().filter(|ip| !ip.is_empty());
+            // Rule C5: unset ipMode means VIP; hostname-only entries have no mode.
+            let ip_mode = ip.as_ref().map(|_| match entry.ip_mode.as_deref() {
+                Some("Proxy") => IpMode::Proxy,
+                _ => IpMode::VIP,
+            });
+            LoadBalancerEntry {
+                ip,
+                hostname: entry.hostname.clone().filter(|name| !name.is_empty()),
+                ip_mode,
+                port: port.port,
+            }
+        })
+        .collect()
+}
+
+/// Per node (by table index): (usable, ready) local endpoint counts (rules D3, C8).
+fn local_counts(endpoints: &[PortEndpoint], nodes: &NodeTable) -> Vec<(u32, u32, u32)> {
+    let mut per_node: BTreeMap<u32, (u32, u32)> = BTreeMap::new();
+    for endpoint in endpoints {
+        let Some(index) = endpoint
+            .info
+            .node
+            .as_deref()
+            .and_then(|node| nodes.index_of(node))
+        else {
+            continue;
+        };
+        let entry = per_node
+            .entry(u32::try_from(index).unwrap_or(u32::MAX))
+            .or_default();
+        if endpoint.info.ready {
+            entry.0 += 1;
+        } else if endpoint.info.serving_terminating() {
+            entry.1 += 1;
+        }
+    }
+    per_node
+        .into_iter()
+        .map(|(index, (ready, serving_terminating))| {
+            let usable = if ready > 0 {
+                ready
+            } else {
+                serving_terminating
+            };
+            (index, usable, ready)
+        })
+        .filter(|(_, usable, _)| *usable > 0)
+        .collect()
+}
+
+/// `loadBalancerSourceRanges`, from the field or, when empty, the annotation (rule G11).
+fn source_ranges(service: &Service) -> Vec<String> {
+    let field: Vec<String> = service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.load_balancer_source_ranges.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .map(|range| range.trim().to_owned())
+        .filter(|range| !range.is_empty())
+        .collect();
+    if !field.is_empty() {
+        return field;
+    }
+    service
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|annotations| annotations.get(SOURCE_RANGES_ANNOTATION))
+        .map(|value| {
+            value
+                .split(',')
+                .map(|range| range.trim().to_owned())
+                .filter(|range| !range.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Builds the chain of one Service.
+pub(crate) fn build_service(
+    service: &Arc<Service>,
+    context: &BuildContext<'_, '_>,
+    interner: &mut Interner<'_>,
+) -> ServiceChain {
+    let view = ServiceView::new(service);
+    let namespace_pods = context.index.namespace_pods(view.namespace);
+    let selected: Vec<&Arc<Pod>> = match (view.selector, namespace_pods) {
+        (Some(selector), Some(pods)) if view.service_type != ServiceType::ExternalName => {
+            pods.select(selector)
+        }
+        _ => Vec::new(),
+    };
+    let excluded = exclusions(&selected, context, view.publish_not_ready_addresses);
+
+    // EndpointSlices: as given, or derived by the controller's rules when absent.
+    let existing = context.index.slices_for(view.namespace, view.name);
+    let derive = view.selector.is_some()
+        && view.service_type != ServiceType::ExternalName
+        && (context.slices_missing || existing.is_none());
+    let service_slices: Vec<Arc<EndpointSlice>> = if derive {
+        let pod_refs: Vec<&Pod> = selected.iter().map(|pod| pod.as_ref()).collect();
+        desired_endpoint_slices(service, &pod_refs, context.node_lookup())
+            .into_iter()
+            .map(Arc::new)
+            .collect()
+    } else {
+        existing.cloned().unwrap_or_default()
+    };
+    let namespace: Arc<str> = interner.intern(view.namespace);
+    let mut read = slices::read(&service_slices, &namespace, interner);
+
+    let mut ports = Vec::with_capacity(view.ports.len());
+    for port in &view.ports {
+        let endpoints = read
+            .by_port
+            .remove(&(port.join_name().to_owned(), port.protocol))
+            .unwrap_or_default();
+        let any_usable = {
+            let refs: Vec<&PortEndpoint> = endpoints.iter().collect();
+            topology::has_any_usable(&refs)
+        };
+        let node_port = if view.has_node_ports() {
+            port.node_port
+        } else {
+            None
+        };
+        let node_ports = NodePortRows {
+            nodes: context.nodes.clone(),
+            port: node_port,
+            addresses: context.config.node_port_addresses,
+            acceptance: if view.external_local() {
+                NodeAcceptance::LocalEndpointsOnly
+            } else {
+                NodeAcceptance::AnyUsableEndpoint
+            },
+            any_usable,
+            local: if node_port.is_some() {
+                local_counts(&endpoints, context.nodes)
+            } else {
+                Vec::new()
+            },
+            health_checked: view.service_type == ServiceType::LoadBalancer && view.external_local(),
+        };
+        let cluster_ip = if view.headless || view.service_type == ServiceType::ExternalName {
+            None
+        } else {
+            view.cluster_ips.first().map(|ip| ClusterIpHop {
+                ip: *ip,
+                port: port.port,
+            })
+        };
+        ports.push(PortChain {
+            name: port.name.map(str::to_owned),
+            protocol: port.protocol,
+            port: port.port,
+            target_port: port.target_port.clone(),
+            node_port,
+            app_protocol: port.app_protocol.map(str::to_owned),
+            load_balancer: load_balancer_entries(&view, port),
+            node_ports,
+            cluster_ip,
+            endpoints,
+        });
+    }
+
+    let ingresses = context.index.ingresses_for(view.namespace, view.name);
+    let dns = dns::records(&view, &ports, &read.endpoints, context.config.domain());
+    let not_proxied = if view.service_type == ServiceType::ExternalName {
+        Some(NotProxied::ExternalName)
+    } else if view.headless {
+        Some(NotProxied::Headless)
+    } else if view.other_proxy {
+        Some(NotProxied::OtherProxy)
+    } else {
+        None
+    };
+    let diagnostics = diagnostics::service_diagnostics(&DiagnosticInput {
+        view: &view,
+        ports: &ports,
+        endpoints: &read.endpoints,
+        selected: &selected,
+        excluded: &excluded,
+        namespace_pods,
+        other_namespaces: other_namespace_matches(context.index, &view, selected.is_empty()),
+        has_slices: !service_slices.is_empty(),
+        nodes: context.nodes,
+        config: context.config,
+    });
+
+    let spec = service.spec.as_ref();
+    ServiceChain {
+        namespace: view.namespace.to_owned(),
+        name: view.name.to_owned(),
+        service_type: view.service_type,
+        headless: view.headless,
+        cluster_ips: view.cluster_ips.clone(),
+        external_name: if view.service_type == ServiceType::ExternalName {
+            spec.and_then(|spec| spec.external_name.clone())
+        } else {
+            None
+        },
+        selector: view.selector.cloned(),
+        external_traffic_policy: view.external_traffic_policy,
+        internal_traffic_policy: view.internal_traffic_policy,
+        session_affinity: match view.affinity {
+            super::model::AffinityConfig::None => super::model::SessionAffinity::None,
+            super::model::AffinityConfig::ClientIp { .. } => {
+                super::model::SessionAffinity::ClientIp
+            }
+        },
+        endpoints_derived: derive,
+        ingresses,
+        ports,
+        dns,
+        diagnostics,
+        details: ServiceDetails {
+            service: Some(service.clone()),
+            slices: service_slices,
+            selected_pods: selected.into_iter().cloned().collect(),
+            excluded_pods: excluded,
+            endpoints: std::mem::take(&mut read.endpoints),
+            health_check_node_port: spec.and_then(|spec| spec.health_check_node_port),
+            external_ips: view.external_ips.clone(),
+            load_balancer_source_ranges: source_ranges(service),
+            affinity: view.affinity,
+            traffic_distribution: view.traffic_distribution.map(str::to_owned),
+            publish_not_ready_addresses: view.publish_not_ready_addresses,
+            not_proxied,
+        },
+    }
+}
+
+/// Namespaces other than the Service's whose pods match its selector (spec M3); only looked up
+/// when the selector matches nothing at home.
+fn other_namespace_matches(
+    index: &SnapshotIndex<'_>,
+    view: &ServiceView<'_>,
+    nothing_selected: bool,
+) -> Vec<String> {
+    let Some(selector) = view.selector else {
+        return Vec::new();
+    };
+    if !nothing_selected || view.service_type == ServiceType::ExternalName {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = index
+        .pods
+        .iter()
+        .filter(|(namespace, _)| **namespace != view.namespace)
+        .filter(|(_, pods)| !pods.select(selector).is_empty())
+        .map(|(namespace, _)| (*namespace).to_owned())
+        .collect();
+    out.sort();
+    out
+}

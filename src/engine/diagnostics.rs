@@ -1,0 +1,827 @@
+//! Diagnostics: what is wrong with a Service's chain and what to change, under the stable codes of
+//! DESIGN.md.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// How bad a finding is. `kubehop chain` exits 1 when a selected Service has an `Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+/// The stable diagnostic codes (DESIGN.md). Tests and users match on [`DiagnosticCode::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DiagnosticCode {
+    SelectorNoMatch,
+    SelectorPartialMatch,
+    NoReadyEndpoints,
+    NamedPortNotFound,
+    TargetPortNotDeclared,
+    MultiPortUnnamed,
+    NodePortOutOfRange,
+    LbPending,
+    LocalPolicyNodeDrops,
+    SelectorlessNoEndpoints,
+    TerminatingOnly,
+    PublishNotReady,
+    Headless,
+    ExternalName,
+    IngressBackendMissing,
+    InvalidSpec,
+    /// Added: internalTrafficPolicy Local drops ClusterIP traffic from nodes without a local
+    /// endpoint (spec M8).
+    InternalPolicyNodeDrops,
+    /// Added: the API server accepts the Service but warns (rule G17).
+    SpecWarning,
+    /// Added: selected pods are left out of the EndpointSlices (rules A3/A7).
+    PodsNotEndpoints,
+    /// Added: an LB ingress in ipMode Proxy or hostname-only gets no node rule (rule C5).
+    LbProxyMode,
+}
+
+impl DiagnosticCode {
+    pub const ALL: [DiagnosticCode; 20] = [
+        Self::SelectorNoMatch,
+        Self::SelectorPartialMatch,
+        Self::NoReadyEndpoints,
+        Self::NamedPortNotFound,
+        Self::TargetPortNotDeclared,
+        Self::MultiPortUnnamed,
+        Self::NodePortOutOfRange,
+        Self::LbPending,
+        Self::LocalPolicyNodeDrops,
+        Self::SelectorlessNoEndpoints,
+        Self::TerminatingOnly,
+        Self::PublishNotReady,
+        Self::Headless,
+        Self::ExternalName,
+        Self::IngressBackendMissing,
+        Self::InvalidSpec,
+        Self::InternalPolicyNodeDrops,
+        Self::SpecWarning,
+        Self::PodsNotEndpoints,
+        Self::LbProxyMode,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SelectorNoMatch => "selector-no-match",
+            Self::SelectorPartialMatch => "selector-partial-match",
+            Self::NoReadyEndpoints => "no-ready-endpoints",
+            Self::NamedPortNotFound => "named-port-not-found",
+            Self::TargetPortNotDeclared => "target-port-not-declared",
+            Self::MultiPortUnnamed => "multi-port-unnamed",
+            Self::NodePortOutOfRange => "nodeport-out-of-range",
+            Self::LbPending => "lb-pending",
+            Self::LocalPolicyNodeDrops => "local-policy-node-drops",
+            Self::SelectorlessNoEndpoints => "selectorless-no-endpoints",
+            Self::TerminatingOnly => "terminating-only",
+            Self::PublishNotReady => "publish-not-ready",
+            Self::Headless => "headless",
+            Self::ExternalName => "external-name",
+            Self::IngressBackendMissing => "ingress-backend-missing",
+            Self::InvalidSpec => "invalid-spec",
+            Self::InternalPolicyNodeDrops => "internal-policy-node-drops",
+            Self::SpecWarning => "spec-warning",
+            Self::PodsNotEndpoints => "pods-not-endpoints",
+            Self::LbProxyMode => "lb-proxy-mode",
+        }
+    }
+
+    /// The severity a code always has.
+    pub fn severity(self) -> Severity {
+        match self {
+            Self::SelectorNoMatch
+            | Self::NoReadyEndpoints
+            | Self::NamedPortNotFound
+            | Self::MultiPortUnnamed
+            | Self::SelectorlessNoEndpoints
+            | Self::IngressBackendMissing
+            | Self::InvalidSpec => Severity::Error,
+            Self::SelectorPartialMatch
+            | Self::TargetPortNotDeclared
+            | Self::NodePortOutOfRange
+            | Self::LbPending
+            | Self::LocalPolicyNodeDrops
+            | Self::TerminatingOnly
+            | Self::InternalPolicyNodeDrops
+            | Self::SpecWarning
+            | Self::PodsNotEndpoints => Severity::Warning,
+            Self::PublishNotReady | Self::Headless | Self::ExternalName | Self::LbProxyMode => {
+                Severity::Info
+            }
+        }
+    }
+}
+
+impl fmt::Display for DiagnosticCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for DiagnosticCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// What a diagnostic is about, rendered kubectl-style (`pod/web-1`, `node/node-a`, `port/http`,
+/// `ingress/shop`, `service/web`) or as a field path for `invalid-spec` (`spec.ports[1].name`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    Service(String),
+    /// A Service port, by name (or number when unnamed).
+    Port(String),
+    Pod(String),
+    Node(String),
+    Ingress(String),
+    Field(String),
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Service(name) => write!(f, "service/{name}"),
+            Self::Port(port) => write!(f, "port/{port}"),
+            Self::Pod(name) => write!(f, "pod/{name}"),
+            Self::Node(name) => write!(f, "node/{name}"),
+            Self::Ingress(name) => write!(f, "ingress/{name}"),
+            Self::Field(path) => f.write_str(path),
+        }
+    }
+}
+
+impl Serialize for Subject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// One finding: what is wrong and what to change, in one sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: DiagnosticCode,
+    pub message: String,
+    pub subject: Subject,
+}
+
+impl Diagnostic {
+    pub fn new(code: DiagnosticCode, subject: Subject, message: impl Into<String>) -> Self {
+        Self {
+            severity: code.severity(),
+            code,
+            message: message.into(),
+            subject,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Computing a Service's diagnostics.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::config::EngineConfig;
+use super::dns::service_fqdn;
+use super::index::NamespacePods;
+use super::model::{EndpointInfo, IpMode, PortChain, ServiceType, TargetPort};
+use super::nodes::NodeTable;
+use super::pods::{self, Exclusion};
+use super::ports::{Resolution, declared_ports, describe_declared, resolve_target_port};
+use super::service::ServiceView;
+use super::validate::{FieldErrorKind, ValidationConfig, service_warnings, validate_service};
+
+/// How many pods or nodes a diagnostic names before it summarises ("and 7 more").
+pub const MAX_NAMED: usize = 10;
+
+/// Everything the Service-level rules look at.
+pub(crate) struct DiagnosticInput<'a, 's> {
+    pub view: &'a ServiceView<'a>,
+    pub ports: &'a [PortChain],
+    pub endpoints: &'a [Arc<EndpointInfo>],
+    pub selected: &'a [&'s Arc<Pod>],
+    pub excluded: &'a BTreeMap<String, Exclusion>,
+    pub namespace_pods: Option<&'a NamespacePods<'s>>,
+    pub other_namespaces: Vec<String>,
+    pub has_slices: bool,
+    pub nodes: &'a NodeTable,
+    pub config: &'a EngineConfig,
+}
+
+/// "a, b, c and 4 more".
+pub fn name_list<S: AsRef<str>>(names: &[S]) -> String {
+    let shown: Vec<&str> = names.iter().take(MAX_NAMED).map(AsRef::as_ref).collect();
+    let mut out = shown.join(", ");
+    if names.len() > MAX_NAMED {
+        out.push_str(&format!(" and {} more", names.len() - MAX_NAMED));
+    }
+    out
+}
+
+fn selector_text(selector: &BTreeMap<String, String>) -> String {
+    selector
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn rule_hint(rule: &str) -> &'static str {
+    match rule {
+        "F2" => {
+            "rename the Service to a DNS-1035 label (lowercase letters, digits and '-', starting with a letter)"
+        }
+        "G1" => "add at least one port; only headless and ExternalName Services may have none",
+        "G2" => "give every port a unique lowercase DNS label name",
+        "G3" => {
+            "use a port between 1 and 65535, protocol TCP, UDP or SCTP, and a targetPort that is a number or an IANA port name"
+        }
+        "G4" => "remove the duplicate or change its number or protocol",
+        "G5" => "remove the nodePort or change the type to NodePort or LoadBalancer",
+        "G6" => {
+            "fix clusterIP/externalName for the Service type (headless only works with type ClusterIP; ExternalName needs a DNS name and no cluster IPs)"
+        }
+        "G7" => "set type to ClusterIP, NodePort, LoadBalancer or ExternalName",
+        "G8" => {
+            "use sessionAffinity None or ClientIP with timeoutSeconds between 1 and 86400, and no sessionAffinityConfig with None"
+        }
+        "G9" => {
+            "only set externalTrafficPolicy/healthCheckNodePort on NodePort or LoadBalancer Services (or with externalIPs)"
+        }
+        "G10" => "set internalTrafficPolicy to Cluster or Local",
+        "G11" => "use loadBalancerSourceRanges only on LoadBalancer Services, as CIDRs",
+        "G12" => "remove allocateLoadBalancerNodePorts or change the type to LoadBalancer",
+        "G13" => "use ordinary unicast addresses in externalIPs",
+        "G14" => "fix the selector's label syntax",
+        "G15" => "use trafficDistribution PreferSameZone, PreferSameNode or PreferClose",
+        "G16" => "fix status.loadBalancer.ingress (ipMode VIP or Proxy, only together with ip)",
+        _ => "fix the field",
+    }
+}
+
+/// All diagnostics of one Service, in a stable order.
+pub(crate) fn service_diagnostics(input: &DiagnosticInput<'_, '_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    spec_findings(input, &mut out);
+    type_findings(input, &mut out);
+    if input.view.service_type != ServiceType::ExternalName {
+        selector_findings(input, &mut out);
+        endpoint_findings(input, &mut out);
+        port_findings(input, &mut out);
+        node_findings(input, &mut out);
+        load_balancer_findings(input, &mut out);
+    }
+    out
+}
+
+/// `invalid-spec` (G1-G16) and `spec-warning` (G17).
+fn spec_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
+    let config = ValidationConfig {
+        node_port_range: input.config.node_port_range.clone(),
+    };
+    for error in validate_service(input.view.service, &config) {
+        // These two have their own, more specific codes.
+        let unnamed = error.rule == "G2" && error.kind == FieldErrorKind::Required;
+        let out_of_range = error.rule == "G5" && error.kind == FieldErrorKind::Invalid;
+        if unnamed || out_of_range {
+            continue;
+        }
+        out.push(Diagnostic::new(
+            DiagnosticCode::InvalidSpec,
+            Subject::Field(error.field.clone()),
+            format!(
+                "The API server rejects this Service (rule {}): {error}; {}.",
+                error.rule,
+                rule_hint(error.rule)
+            ),
+        ));
+    }
+    for warning in service_warnings(input.view.service) {
+        out.push(Diagnostic::new(
+            DiagnosticCode::SpecWarning,
+            Subject::Service(input.view.name.to_owned()),
+            format!("The API server accepts this Service but warns: {warning}; remove the ignored field or use the suggested value."),
+        ));
+    }
+}
+
+/// `headless`, `external-name`, `publish-not-ready`.
+fn type_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
+    let view = input.view;
+    let fqdn = service_fqdn(view.namespace, view.name, input.config.domain());
+    let subject = || Subject::Service(view.name.to_owned());
+    if view.service_type == ServiceType::ExternalName {
+        let target = view
+            .service
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.external_name.as_deref())
+            .unwrap_or("");
+        let looks_like_ip = target
+            .trim_end_matches('.')
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok();
+        let mut message = format!(
+            "{fqdn} is a DNS CNAME to {target:?}: no cluster IP, no endpoints, no proxying, and ports are not translated"
+        );
+        if looks_like_ip {
+            message.push_str("; an IP address as externalName is a name that will not resolve, so use a selectorless Service with a hand-written EndpointSlice to pin an IP instead");
+        } else {
+            message.push_str("; clients must connect to the port the external name really serves");
+        }
+        message.push('.');
+        out.push(Diagnostic::new(
+            DiagnosticCode::ExternalName,
+            subject(),
+            message,
+        ));
+        return;
+    }
+    if view.headless {
+        out.push(Diagnostic::new(
+            DiagnosticCode::Headless,
+            subject(),
+            format!("clusterIP None: no virtual IP and no kube-proxy rules; {fqdn} resolves to the ready pod addresses directly, so clients connect to pod IP and targetPort themselves."),
+        ));
+    }
+    if view.publish_not_ready_addresses {
+        let not_ready: Vec<&str> = input
+            .selected
+            .iter()
+            .filter(|pod| !pods::is_ready(pod))
+            .map(|pod| pods::name(pod))
+            .collect();
+        let message = if not_ready.is_empty() {
+            "publishNotReadyAddresses is set: pods count as ready endpoints (and are in DNS) even before their readiness probe passes; unset it unless clients must find peers early (StatefulSet discovery).".to_owned()
+        } else {
+            format!(
+                "publishNotReadyAddresses is set, so pods that are not Ready ({}) receive traffic and appear in DNS; unset it unless clients must find peers before they are ready.",
+                name_list(&not_ready)
+            )
+        };
+        out.push(Diagnostic::new(
+            DiagnosticCode::PublishNotReady,
+            subject(),
+            message,
+        ));
+    }
+}
+
+/// `selector-no-match`, `selector-partial-match`, `selectorless-no-endpoints`.
+fn selector_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
+    let view = input.view;
+    let Some(selector) = view.selector else {
+        if !input.has_slices {
+            out.push(Diagnostic::new(
+                DiagnosticCode::SelectorlessNoEndpoints,
+                Subject::Service(view.name.to_owned()),
+                format!(
+                    "The Service has no selector and no EndpointSlice labelled kubernetes.io/service-name={}, so kube-proxy has no endpoints and rejects every connection; create such an EndpointSlice or add a selector.",
+                    view.name
+                ),
+            ));
+        }
+        return;
+    };
+    if !input.selected.is_empty() {
+        return;
+    }
+    let mut message = format!(
+        "The selector {} matches no pod in namespace {}",
+        selector_text(selector),
+        view.namespace
+    );
+    if let Some(pods_here) = input.namespace_pods {
+        let others = pods_here.other_values(selector);
+        if !others.is_empty() {
+            let found: Vec<String> = others
+                .iter()
+                .map(|(key, values)| {
+                    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                    format!("{key}={}", name_list(&values))
+                })
+                .collect();
+            message.push_str(&format!(" (pods here carry {})", found.join("; ")));
+        }
+    }
+    if !input.other_namespaces.is_empty() {
+        message.push_str(&format!(
+            " (pods in namespace {} match, but a Service only selects pods in its own namespace)",
+            name_list(&input.other_namespaces)
+        ));
+    }
+    message.push_str(
+        "; fix the selector or the pod template's labels so that every selector label matches.",
+    );
+    out.push(Diagnostic::new(
+        DiagnosticCode::SelectorNoMatch,
+        Subject::Service(view.name.to_owned()),
+        message,
+    ));
+
+    let Some(pods_here) = input.namespace_pods else {
+        return;
+    };
+    let partial = pods_here.partial(selector);
+    for pod in partial.iter().take(MAX_NAMED) {
+        let labels = pods::labels(pod);
+        let mut carried = Vec::new();
+        let mut problems = Vec::new();
+        for (key, value) in selector {
+            match labels.and_then(|labels| labels.get(key)) {
+                Some(actual) if actual == value => carried.push(format!("{key}={value}")),
+                Some(actual) => problems.push(format!("{key}={actual} instead of {key}={value}")),
+                None => problems.push(format!("no {key} label (wants {key}={value})")),
+            }
+        }
+        out.push(Diagnostic::new(
+            DiagnosticCode::SelectorPartialMatch,
+            Subject::Pod(pods::name(pod).to_owned()),
+            format!(
+                "Pod {} carries {} but has {}; add the missing labels to the pod template or remove them from the selector.",
+                pods::name(pod),
+                carried.join(","),
+                problems.join(" and ")
+            ),
+        ));
+    }
+    if partial.len() > MAX_NAMED {
+        let rest: Vec<&str> = partial
+            .iter()
+            .skip(MAX_NAMED)
+            .map(|pod| pods::name(pod))
+            .collect();
+        out.push(Diagnostic::new(
+            DiagnosticCode::SelectorPartialMatch,
+            Subject::Service(view.name.to_owned()),
+            format!(
+                "{} more pods carry some but not all of the selector {} ({}); align their labels with the selector.",
+                rest.len(),
+                selector_text(selector),
+                name_list(&rest)
+            ),
+        ));
+    }
+}
+
+/// `pods-not-endpoints`, `no-ready-endpoints`, `terminating-only`.
+fn endpoint_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
+    let view = input.view;
+    let subject = || Subject::Service(view.name.to_owned());
+    if !input.excluded.is_empty() {
+        let described: Vec<String> = input
+            .excluded
+            .iter()
+            .map(|(pod, why)| format!("{pod} ({why})"))
+            .collect();
+        out.push(Diagnostic::new(
+            DiagnosticCode::PodsNotEndpoints,
+            subject(),
+            format!(
+                "{} of {} selected pods are not endpoints: {}; completed or failed pods never are, pods get an IP once scheduled and started, and pods on unknown nodes wait for the node.",
+                input.excluded.len(),
+                input.selected.len(),
+                name_list(&described)
+            ),
+        ));
+    }
+    let selector_found_nothing = view.selector.is_some() && input.selected.is_empty();
+    if selector_found_nothing || (view.selector.is_none() && !input.has_slices) {
+        return;
+    }
+    let ready = input
+        .endpoints
+        .iter()
+        .filter(|endpoint| endpoint.ready)
+        .count();
+    let serving_terminating = input
+        .endpoints
+        .iter()
+        .filter(|endpoint| endpoint.serving_terminating())
+        .count();
+    if input.endpoints.is_empty() {
+        let message = if view.selector.is_some() {
+            format!(
+                "{} pods match the selector but none is an endpoint, so every connection is rejected; see why the pods are left out and fix them.",
+                input.selected.len()
+            )
+        } else {
+            "The Service's EndpointSlices list no endpoints, so every connection is rejected; add the backend addresses to the EndpointSlice.".to_owned()
+        };
+        out.push(Diagnostic::new(
+            DiagnosticCode::NoReadyEndpoints,
+            subject(),
+            message,
+        ));
+        return;
+    }
+    if ready == 0 && serving_terminating == 0 {
+        let not_ready: Vec<&str> = input
+            .endpoints
+            .iter()
+            .map(|endpoint| endpoint.pod.as_deref().unwrap_or("(no pod)"))
+            .collect();
+        out.push(Diagnostic::new(
+            DiagnosticCode::NoReadyEndpoints,
+            subject(),
+            format!(
+                "None of the {} endpoints is ready ({}), so connections are rejected; check why the pods fail their readiness probes (kubectl describe pod).",
+                input.endpoints.len(),
+                name_list(&not_ready)
+            ),
+        ));
+    } else if ready == 0 {
+        out.push(Diagnostic::new(
+            DiagnosticCode::TerminatingOnly,
+            subject(),
+            format!(
+                "Only terminating endpoints remain ({serving_terminating} still serving), so traffic falls back to pods that are shutting down; make sure the replacement pods start and become ready."
+            ),
+        ));
+    }
+}
+
+/// `multi-port-unnamed`, `named-port-not-found`, `target-port-not-declared`,
+/// `nodeport-out-of-range`.
+fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
+    let view = input.view;
+    let multi = view.ports.len() > 1;
+    let live_pods: Vec<&Pod> = input
+        .selected
+        .iter()
+        .filter(|pod| !input.excluded.contains_key(pods::name(pod)))
+        .map(|pod| pod.as_ref())
+        .collect();
+    for (spec, port) in view.ports.iter().zip(input.ports) {
+        let label = spec.label();
+        let subject = || Subject::Port(label.clone());
+        if multi && spec.name.is_none_or(str::is_empty) {
+            out.push(Diagnostic::new(
+                DiagnosticCode::MultiPortUnnamed,
+                subject(),
+                format!(
+                    "Port {}/{} has no name, but every port of a Service with several ports needs one (rule G2) and the API server rejects it; add a unique name such as \"{}\".",
+                    spec.port,
+                    spec.protocol,
+                    suggested_name(spec.port)
+                ),
+            ));
+        }
+        match &spec.target_port {
+            TargetPort::Name(name) => {
+                let mut missing = Vec::new();
+                let mut mismatched = Vec::new();
+                for pod in &live_pods {
+                    match resolve_target_port(pod, &spec.target_port, spec.protocol) {
+                        Resolution::NameNotDeclared => missing.push(*pod),
+                        Resolution::ProtocolMismatch { declared, port, .. } => {
+                            mismatched.push((pods::name(pod), declared, port));
+                        }
+                        _ => {}
+                    }
+                }
+                if !missing.is_empty() {
+                    let names: Vec<&str> = missing.iter().map(|pod| pods::name(pod)).collect();
+                    let declared = describe_declared(&declared_ports(missing[0]));
+                    out.push(Diagnostic::new(
+                        DiagnosticCode::NamedPortNotFound,
+                        subject(),
+                        format!(
+                            "targetPort {name:?} is not declared by pod{} {} ({} declares {declared}), so {} no endpoint for this port; name a containerPort {name:?} ({}) in the pod template or use a port number.",
+                            if names.len() == 1 { "" } else { "s" },
+                            name_list(&names),
+                            names[0],
+                            if names.len() == 1 { "it gets" } else { "they get" },
+                            spec.protocol
+                        ),
+                    ));
+                }
+                if !mismatched.is_empty() {
+                    let described: Vec<String> = mismatched
+                        .iter()
+                        .map(|(pod, declared, number)| {
+                            format!("{pod} declares it as {number}/{declared}")
+                        })
+                        .collect();
+                    out.push(Diagnostic::new(
+                        DiagnosticCode::NamedPortNotFound,
+                        subject(),
+                        format!(
+                            "targetPort {name:?} exists only with another protocol than the port's {} ({}), so those pods get no endpoint for this port; make the protocols match (rule B3).",
+                            spec.protocol,
+                            name_list(&described)
+                        ),
+                    ));
+                }
+            }
+            TargetPort::Number(number) => {
+                let undeclared: Vec<&Pod> = live_pods
+                    .iter()
+                    .copied()
+                    .filter(|pod| {
+                        matches!(
+                            resolve_target_port(pod, &spec.target_port, spec.protocol),
+                            Resolution::Number {
+                                declared_by: None,
+                                ..
+                            }
+                        )
+                    })
+                    .collect();
+                if let Some(first) = undeclared.first() {
+                    let names: Vec<&str> = undeclared.iter().map(|pod| pods::name(pod)).collect();
+                    out.push(Diagnostic::new(
+                        DiagnosticCode::TargetPortNotDeclared,
+                        subject(),
+                        format!(
+                            "targetPort {number}/{} is not declared by any container of {} ({} declares {}); traffic is still sent there (rule B2), so make sure the app listens on {number}, or declare the port.",
+                            spec.protocol,
+                            name_list(&names),
+                            pods::name(first),
+                            describe_declared(&declared_ports(first))
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(node_port) = port.node_port {
+            let in_range = u16::try_from(node_port)
+                .is_ok_and(|value| input.config.node_port_range.contains(&value));
+            if !in_range {
+                out.push(Diagnostic::new(
+                    DiagnosticCode::NodePortOutOfRange,
+                    subject(),
+                    format!(
+                        "nodePort {node_port} is outside the NodePort range {}-{}, so the API server refuses it (unless the cluster's range was changed); pick a port in the range or leave nodePort empty to get one allocated.",
+                        input.config.node_port_range.start(),
+                        input.config.node_port_range.end()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn suggested_name(port: i32) -> &'static str {
+    match port {
+        80 | 8080 => "http",
+        443 | 8443 => "https",
+        53 => "dns",
+        9090 | 9100 => "metrics",
+        _ => "port-name",
+    }
+}
+
+/// `local-policy-node-drops`, `internal-policy-node-drops`.
+fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
+    let view = input.view;
+    if view.headless || input.nodes.is_empty() || view.other_proxy {
+        return;
+    }
+    let usable_anywhere = input
+        .endpoints
+        .iter()
+        .any(|endpoint| endpoint.ready || endpoint.serving_terminating());
+    if !usable_anywhere {
+        return;
+    }
+    let nodes_without_local = || -> Vec<String> {
+        input
+            .nodes
+            .iter()
+            .filter(|node| {
+                !input.endpoints.iter().any(|endpoint| {
+                    endpoint.node.as_deref() == Some(node.name.as_ref())
+                        && (endpoint.ready || endpoint.serving_terminating())
+                })
+            })
+            .map(|node| node.name.to_string())
+            .collect()
+    };
+    let total = input.nodes.len();
+    if view.external_local() {
+        let dropping = nodes_without_local();
+        emit_per_node(
+            out,
+            DiagnosticCode::LocalPolicyNodeDrops,
+            &dropping,
+            view.name,
+            |node| {
+                format!(
+                    "externalTrafficPolicy Local: node {node} has no local usable endpoint, so NodePort and LoadBalancer traffic arriving there is dropped{}; run a backend pod on it (DaemonSet or topology spread) or use externalTrafficPolicy Cluster.",
+                    if view.service_type == ServiceType::LoadBalancer {
+                        " (its healthCheckNodePort answers 503)"
+                    } else {
+                        ""
+                    }
+                )
+            },
+            |count, names| {
+                format!(
+                    "externalTrafficPolicy Local: {count} more of {total} nodes drop NodePort and LoadBalancer traffic for lack of a local endpoint ({names}); spread backend pods or use externalTrafficPolicy Cluster."
+                )
+            },
+        );
+    }
+    if view.internal_local() {
+        let dropping = nodes_without_local();
+        emit_per_node(
+            out,
+            DiagnosticCode::InternalPolicyNodeDrops,
+            &dropping,
+            view.name,
+            |node| {
+                format!(
+                    "internalTrafficPolicy Local: node {node} has no local endpoint, so ClusterIP connections from pods on it are dropped; run a backend pod on every client node (DaemonSet) or use internalTrafficPolicy Cluster."
+                )
+            },
+            |count, names| {
+                format!(
+                    "internalTrafficPolicy Local: {count} more of {total} nodes drop ClusterIP traffic for lack of a local endpoint ({names}); run a backend on every client node or use internalTrafficPolicy Cluster."
+                )
+            },
+        );
+    }
+}
+
+fn emit_per_node(
+    out: &mut Vec<Diagnostic>,
+    code: DiagnosticCode,
+    nodes: &[String],
+    service: &str,
+    one: impl Fn(&str) -> String,
+    rest: impl Fn(usize, String) -> String,
+) {
+    for node in nodes.iter().take(MAX_NAMED) {
+        out.push(Diagnostic::new(
+            code,
+            Subject::Node(node.clone()),
+            one(node),
+        ));
+    }
+    if nodes.len() > MAX_NAMED {
+        let remaining = &nodes[MAX_NAMED..];
+        out.push(Diagnostic::new(
+            code,
+            Subject::Service(service.to_owned()),
+            rest(remaining.len(), name_list(remaining)),
+        ));
+    }
+}
+
+/// `lb-pending`, `lb-proxy-mode`.
+fn load_balancer_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
+    let view = input.view;
+    if view.service_type != ServiceType::LoadBalancer {
+        return;
+    }
+    let entries = input
+        .ports
+        .first()
+        .map(|port| port.load_balancer.as_slice())
+        .unwrap_or_default();
+    let status_entries = view
+        .service
+        .status
+        .as_ref()
+        .and_then(|status| status.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .map_or(0, Vec::len);
+    if status_entries == 0 {
+        out.push(Diagnostic::new(
+            DiagnosticCode::LbPending,
+            Subject::Service(view.name.to_owned()),
+            "status.loadBalancer.ingress is empty: no load-balancer controller has given this Service an address yet (EXTERNAL-IP <pending>); install one (cloud provider, MetalLB, `minikube tunnel`) — meanwhile the NodePorts and the ClusterIP work.",
+        ));
+        return;
+    }
+    for entry in entries {
+        let proxy = entry.ip_mode == Some(IpMode::Proxy);
+        let hostname_only = entry.ip.is_none();
+        if proxy || hostname_only {
+            let what = entry
+                .ip
+                .clone()
+                .or_else(|| entry.hostname.clone())
+                .unwrap_or_default();
+            out.push(Diagnostic::new(
+                DiagnosticCode::LbProxyMode,
+                Subject::Service(view.name.to_owned()),
+                format!(
+                    "Load balancer entry {what} is {}: nodes install no rule for it, so the load balancer itself forwards to the NodePorts (or pods); probe the NodePort hops to test the path behind it.",
+                    if proxy { "in ipMode Proxy" } else { "a hostname" }
+                ),
+            ));
+        }
+    }
+}

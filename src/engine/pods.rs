@@ -1,0 +1,127 @@
+//! Reading pods the way the EndpointSlice controller does (rules A2-A7).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1::Pod;
+
+/// Why a pod that the selector matches is not an endpoint (rules A3, A7).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Exclusion {
+    /// Rule A3: phase Succeeded.
+    Succeeded,
+    /// Rule A3: phase Failed.
+    Failed,
+    /// Rule A3: neither `status.podIP` nor `status.podIPs` is set yet.
+    NoIp,
+    /// Rule A7: the pod names a node that is not known (published only with pNRA).
+    UnknownNode(String),
+}
+
+impl std::fmt::Display for Exclusion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Succeeded => f.write_str("phase Succeeded"),
+            Self::Failed => f.write_str("phase Failed"),
+            Self::NoIp => f.write_str("no pod IP yet"),
+            Self::UnknownNode(node) => write!(f, "on unknown node {node}"),
+        }
+    }
+}
+
+pub fn name(pod: &Pod) -> &str {
+    pod.metadata.name.as_deref().unwrap_or("")
+}
+
+pub fn namespace(pod: &Pod) -> &str {
+    pod.metadata.namespace.as_deref().unwrap_or("default")
+}
+
+pub fn labels(pod: &Pod) -> Option<&BTreeMap<String, String>> {
+    pod.metadata.labels.as_ref()
+}
+
+/// Rule A2: every key=value pair of the selector is on the pod.
+pub fn matches_selector(pod: &Pod, selector: &BTreeMap<String, String>) -> bool {
+    let Some(labels) = labels(pod) else {
+        return selector.is_empty();
+    };
+    selector
+        .iter()
+        .all(|(key, value)| labels.get(key) == Some(value))
+}
+
+pub fn node_name(pod: &Pod) -> Option<&str> {
+    pod.spec
+        .as_ref()
+        .and_then(|spec| spec.node_name.as_deref())
+        .filter(|node| !node.is_empty())
+}
+
+/// Rule A4: `serving` is the pod's Ready condition.
+pub fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|status| status.conditions.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .any(|condition| condition.type_ == "Ready" && condition.status == "True")
+}
+
+/// Rule A4: `terminating` is a set deletionTimestamp.
+pub fn is_terminating(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_some()
+}
+
+/// The pod IPs, `status.podIPs` first, else `status.podIP`; unparsable ones are skipped.
+pub fn ips(pod: &Pod) -> Vec<IpAddr> {
+    let Some(status) = pod.status.as_ref() else {
+        return Vec::new();
+    };
+    let mut out: Vec<IpAddr> = Vec::new();
+    let listed = status
+        .pod_ips
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|ip| ip.ip.as_str());
+    for candidate in listed.chain(status.pod_ip.as_deref()) {
+        if let Ok(ip) = candidate.trim().parse::<IpAddr>()
+            && !out.contains(&ip)
+        {
+            out.push(ip);
+        }
+    }
+    out
+}
+
+/// Rule A3 (phase and IP part; the node part, A7, needs the node list).
+pub fn phase_exclusion(pod: &Pod) -> Option<Exclusion> {
+    match pod
+        .status
+        .as_ref()
+        .and_then(|status| status.phase.as_deref())
+    {
+        Some("Succeeded") => return Some(Exclusion::Succeeded),
+        Some("Failed") => return Some(Exclusion::Failed),
+        _ => {}
+    }
+    if ips(pod).is_empty() {
+        return Some(Exclusion::NoIp);
+    }
+    None
+}
+
+pub fn hostname(pod: &Pod) -> Option<&str> {
+    pod.spec
+        .as_ref()
+        .and_then(|spec| spec.hostname.as_deref())
+        .filter(|hostname| !hostname.is_empty())
+}
+
+pub fn subdomain(pod: &Pod) -> Option<&str> {
+    pod.spec
+        .as_ref()
+        .and_then(|spec| spec.subdomain.as_deref())
+        .filter(|subdomain| !subdomain.is_empty())
+}

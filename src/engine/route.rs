@@ -1,0 +1,641 @@
+//! Routing: where does a connection to IP:port/protocol go, from this kind of client on this
+//! node? Rules (c)-(e), with nftables semantics where the backends differ (spec V4).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+use super::cidr::Cidr;
+use super::model::{
+    AffinityConfig, NotProxied, PortChain, PortEndpoint, PortRef, Protocol, ProxyModel,
+    ServiceChain, ServiceKey, ServicePortKey, TrafficPolicy,
+};
+use super::service::IpFamily;
+use super::topology::{self, EndpointSet, TopologyOutcome};
+
+/// Where a connection comes from. `node` is the node where the packet is first processed: the
+/// client's node for pods and host processes, the receiving node for external clients.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TrafficSource {
+    /// A pod (in the pod network) running on `node`.
+    Pod { node: String },
+    /// A host-network process on `node`.
+    Node { node: String },
+    /// A client outside the cluster whose packet arrives at `node`.
+    External { node: String },
+}
+
+impl TrafficSource {
+    pub fn node(&self) -> &str {
+        match self {
+            Self::Pod { node } | Self::Node { node } | Self::External { node } => node,
+        }
+    }
+
+    pub fn kind(&self) -> SourceKind {
+        match self {
+            Self::Pod { .. } => SourceKind::Pod,
+            Self::Node { .. } => SourceKind::Node,
+            Self::External { .. } => SourceKind::External,
+        }
+    }
+}
+
+/// The kind of a traffic source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Pod,
+    Node,
+    External,
+}
+
+/// A routing question.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RouteQuery {
+    pub destination: IpAddr,
+    pub port: u16,
+    pub protocol: Protocol,
+    pub source: TrafficSource,
+    /// The client's address; matters for loadBalancerSourceRanges (C7) and affinity (E2).
+    pub source_ip: Option<IpAddr>,
+}
+
+/// The front door a connection entered through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum FrontDoor {
+    #[serde(rename = "clusterIP")]
+    ClusterIp,
+    #[serde(rename = "nodePort")]
+    NodePort,
+    #[serde(rename = "loadBalancer")]
+    LoadBalancer,
+    #[serde(rename = "externalIP")]
+    ExternalIp,
+}
+
+/// What happens to the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Verdict {
+    /// DNAT to one endpoint of [`RouteDecision::endpoints`].
+    #[serde(rename = "forward")]
+    Forward,
+    /// Silently dropped: the client times out (C9, C7).
+    #[serde(rename = "drop")]
+    Drop,
+    /// Rejected: the client sees "connection refused" at once (C9, C2).
+    #[serde(rename = "reject")]
+    Reject,
+    /// No Service rule matches the destination.
+    #[serde(rename = "no-service")]
+    NoService,
+}
+
+/// `destination` in the JSON answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Destination {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+/// `source` in the JSON answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceView {
+    pub kind: SourceKind,
+    pub node: String,
+}
+
+/// `matched` in the JSON answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MatchedPort {
+    pub namespace: String,
+    pub service: String,
+    /// The Service port's name, or its number when unnamed.
+    pub port: PortRef,
+    pub via: FrontDoor,
+}
+
+/// One eligible endpoint; serialises to the `route -o json` endpoint shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteEndpoint(pub PortEndpoint);
+
+impl RouteEndpoint {
+    pub fn socket_addr(&self) -> Option<std::net::SocketAddr> {
+        self.0.socket_addr()
+    }
+}
+
+impl Serialize for RouteEndpoint {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let info = &self.0.info;
+        let mut out = serializer.serialize_struct("RouteEndpoint", 8)?;
+        out.serialize_field("pod", &info.pod)?;
+        out.serialize_field("namespace", &info.namespace.as_deref())?;
+        out.serialize_field("node", &info.node.as_deref())?;
+        out.serialize_field("ip", &info.ip)?;
+        out.serialize_field("port", &self.0.port)?;
+        out.serialize_field("ready", &info.ready)?;
+        out.serialize_field("serving", &info.serving)?;
+        out.serialize_field("terminating", &info.terminating)?;
+        out.end()
+    }
+}
+
+/// Internal or external traffic policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicyScope {
+    /// `internalTrafficPolicy`, for ClusterIP traffic (D7).
+    Internal,
+    /// `externalTrafficPolicy`, for NodePort / LB / externalIP traffic (D8, D9).
+    External,
+}
+
+/// The loadBalancerSourceRanges check (rule C7).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SourceRangeCheck {
+    /// No ranges are set: every source is allowed.
+    NoRanges,
+    /// The source address lies in this range.
+    Allowed { range: String },
+    /// The source is the LB IP itself and the node's own IP lies in a range.
+    AllowedLoadBalancerSource,
+    /// The source lies in no range: DROP (pods inside the cluster included).
+    Denied { source: IpAddr },
+    /// Ranges are set but the query has no source address; assumed allowed.
+    NotEvaluated,
+}
+
+/// Structured reasons, in the order the decision was made, for the TUI to put into words.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RouteReason {
+    /// The destination matched this front door of the Service port.
+    FrontDoor { via: FrontDoor },
+    /// The nodePort was accepted on an address of this node (C3); `primary` per config.
+    NodePortAddress { node: String, address: IpAddr },
+    /// The rules of this node processed the packet (N in spec group (d)).
+    ProcessedOn { node: String, known: bool },
+    /// The traffic policy in effect.
+    Policy {
+        scope: PolicyScope,
+        policy: TrafficPolicy,
+    },
+    /// D9: eTP Local, but a pod or the node itself is the source, so the cluster set is used.
+    ExternalLocalShortCircuit { source: SourceKind },
+    /// The set the endpoints came from (D2 / D3).
+    EndpointSet(EndpointSet),
+    /// No ready endpoint in the set: serving-and-terminating ones were used (D2 / D3).
+    TerminatingFallback(EndpointSet),
+    /// Topology hints (D5) for the cluster set.
+    Topology(TopologyOutcome),
+    /// C7 verdict, for VIP-mode LoadBalancer IPs only.
+    SourceRanges(SourceRangeCheck),
+    /// C10: whether the backend sees a node address instead of the client's.
+    SourceNat { masquerade: bool },
+    /// E1-E4: ClientIP affinity applies to the pick.
+    SessionAffinity { timeout_seconds: u64 },
+    /// REJECT: no usable endpoint anywhere (C9, D4 false).
+    NoUsableEndpoints,
+    /// DROP: usable endpoints exist, but none in the Local set of this node (C9, D4 true).
+    NoLocalEndpoints { node: String },
+    /// REJECT: a known ClusterIP on a port/protocol the Service does not declare (C2/V4, B8).
+    UnknownPortOnClusterIp { other_protocols: Vec<Protocol> },
+    /// The nodePort exists, but this node address does not accept NodePorts (C3, primary only).
+    NodePortAddressNotSelected { node: String, address: IpAddr },
+    /// The destination is an LB ingress IP in ipMode Proxy: no node rule (C5).
+    LoadBalancerProxyMode,
+    /// The destination belongs to a Service kube-proxy does not program (A13).
+    NotProxied(NotProxied),
+    /// The destination is a pod IP, reached directly without a Service.
+    DestinationIsPod { namespace: String, pod: String },
+    /// Nothing in the model owns the destination.
+    NoRuleForDestination,
+}
+
+/// The answer to a [`RouteQuery`]; serialises to the `kubehop route -o json` shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteDecision {
+    pub destination: Destination,
+    pub source: SourceView,
+    pub matched: Option<MatchedPort>,
+    pub verdict: Verdict,
+    pub endpoints: Vec<RouteEndpoint>,
+    /// The Service's session affinity (E1); the picker applies it.
+    #[serde(skip)]
+    pub affinity: AffinityConfig,
+    /// The matched Service port, the key for affinity (E2).
+    #[serde(skip)]
+    pub service_port: Option<ServicePortKey>,
+    #[serde(skip)]
+    pub reasons: Vec<RouteReason>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Target {
+    service: u32,
+    port: u32,
+    via: FrontDoor,
+}
+
+/// Lookups from destinations to Service ports, built once per model.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RouteIndex {
+    /// ClusterIP, VIP-mode LB IPs and externalIPs (C2, C5, C6).
+    vips: HashMap<(IpAddr, u16, Protocol), Target>,
+    /// Every allocated ClusterIP, for V4's REJECT on undeclared ports.
+    cluster_ips: HashMap<IpAddr, u32>,
+    node_ports: HashMap<(u16, Protocol), Target>,
+    proxy_mode: HashMap<(IpAddr, u16, Protocol), u32>,
+    not_proxied: HashMap<IpAddr, (u32, NotProxied)>,
+    pod_ips: HashMap<IpAddr, (u32, u32)>,
+}
+
+fn index_u32(value: usize) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+impl RouteIndex {
+    pub(crate) fn build(services: &[ServiceChain]) -> Self {
+        let mut index = Self::default();
+        for (service_index, chain) in services.iter().enumerate() {
+            let service = index_u32(service_index);
+            if let Some(reason) = chain.details.not_proxied {
+                let doors = chain
+                    .cluster_ips
+                    .iter()
+                    .chain(chain.details.external_ips.iter())
+                    .copied()
+                    .chain(chain.ports.iter().flat_map(|port| {
+                        port.load_balancer
+                            .iter()
+                            .filter_map(|entry| entry.ip.as_deref()?.parse().ok())
+                    }));
+                for ip in doors {
+                    index.not_proxied.entry(ip).or_insert((service, reason));
+                }
+                continue;
+            }
+            for ip in &chain.cluster_ips {
+                index.cluster_ips.entry(*ip).or_insert(service);
+            }
+            for (port_index, port) in chain.ports.iter().enumerate() {
+                let Ok(number) = u16::try_from(port.port) else {
+                    continue;
+                };
+                let target = |via| Target {
+                    service,
+                    port: index_u32(port_index),
+                    via,
+                };
+                for ip in &chain.cluster_ips {
+                    index
+                        .vips
+                        .entry((*ip, number, port.protocol))
+                        .or_insert(target(FrontDoor::ClusterIp));
+                }
+                for entry in &port.load_balancer {
+                    match entry.node_rules() {
+                        Some(ip) => {
+                            index
+                                .vips
+                                .entry((ip, number, port.protocol))
+                                .or_insert(target(FrontDoor::LoadBalancer));
+                        }
+                        None => {
+                            if let Some(ip) = entry.ip.as_deref().and_then(|ip| ip.parse().ok()) {
+                                index
+                                    .proxy_mode
+                                    .entry((ip, number, port.protocol))
+                                    .or_insert(service);
+                            }
+                        }
+                    }
+                }
+                for ip in &chain.details.external_ips {
+                    index
+                        .vips
+                        .entry((*ip, number, port.protocol))
+                        .or_insert(target(FrontDoor::ExternalIp));
+                }
+                if let Some(node_port) = port.node_ports.port.and_then(|p| u16::try_from(p).ok()) {
+                    index
+                        .node_ports
+                        .entry((node_port, port.protocol))
+                        .or_insert(target(FrontDoor::NodePort));
+                }
+            }
+        }
+        for (service_index, chain) in services.iter().enumerate() {
+            for (endpoint_index, endpoint) in chain.details.endpoints.iter().enumerate() {
+                index
+                    .pod_ips
+                    .entry(endpoint.ip)
+                    .or_insert((index_u32(service_index), index_u32(endpoint_index)));
+            }
+        }
+        index
+    }
+}
+
+impl ProxyModel {
+    /// Answers a routing question the way kube-proxy (nftables backend) would.
+    pub fn route(&self, query: &RouteQuery) -> RouteDecision {
+        let mut decision = RouteDecision {
+            destination: Destination {
+                ip: query.destination,
+                port: query.port,
+                protocol: query.protocol,
+            },
+            source: SourceView {
+                kind: query.source.kind(),
+                node: query.source.node().to_owned(),
+            },
+            matched: None,
+            verdict: Verdict::NoService,
+            endpoints: Vec::new(),
+            affinity: AffinityConfig::None,
+            service_port: None,
+            reasons: Vec::new(),
+        };
+        let key = (query.destination, query.port, query.protocol);
+        if let Some(target) = self.routes.vips.get(&key) {
+            let node = query.source.node().to_owned();
+            self.decide(query, *target, &node, &mut decision);
+            return decision;
+        }
+        if let Some(target) = self.routes.node_ports.get(&(query.port, query.protocol))
+            && let Some((_, owner)) = self.nodes.owner_of(query.destination)
+        {
+            let accepted = owner
+                .node_port_addresses(self.config.node_port_addresses)
+                .any(|address| address == query.destination);
+            if accepted {
+                decision.reasons.push(RouteReason::NodePortAddress {
+                    node: owner.name.to_string(),
+                    address: query.destination,
+                });
+                let node = owner.name.to_string();
+                self.decide(query, *target, &node, &mut decision);
+            } else {
+                decision
+                    .reasons
+                    .push(RouteReason::NodePortAddressNotSelected {
+                        node: owner.name.to_string(),
+                        address: query.destination,
+                    });
+            }
+            return decision;
+        }
+        if let Some(service) = self.routes.cluster_ips.get(&query.destination) {
+            // C2 / V4 (nftables): a known ClusterIP on an undeclared port or protocol is
+            // rejected; B8: the same number with another protocol is a different port.
+            let other_protocols = self
+                .services
+                .get(*service as usize)
+                .map(|chain| {
+                    chain
+                        .ports
+                        .iter()
+                        .filter(|port| {
+                            port.port == i32::from(query.port) && port.protocol != query.protocol
+                        })
+                        .map(|port| port.protocol)
+                        .collect()
+                })
+                .unwrap_or_default();
+            decision.verdict = Verdict::Reject;
+            decision
+                .reasons
+                .push(RouteReason::UnknownPortOnClusterIp { other_protocols });
+            return decision;
+        }
+        if self.routes.proxy_mode.contains_key(&key) {
+            decision.reasons.push(RouteReason::LoadBalancerProxyMode);
+        } else if let Some((_, reason)) = self.routes.not_proxied.get(&query.destination) {
+            decision.reasons.push(RouteReason::NotProxied(*reason));
+        } else if let Some((service, endpoint)) = self.routes.pod_ips.get(&query.destination)
+            && let Some(info) = self
+                .services
+                .get(*service as usize)
+                .and_then(|chain| chain.details.endpoints.get(*endpoint as usize))
+            && let Some(pod) = &info.pod
+        {
+            decision.reasons.push(RouteReason::DestinationIsPod {
+                namespace: info.namespace.as_deref().unwrap_or_default().to_owned(),
+                pod: pod.clone(),
+            });
+        } else {
+            decision.reasons.push(RouteReason::NoRuleForDestination);
+        }
+        decision
+    }
+
+    fn decide(&self, query: &RouteQuery, target: Target, node: &str, decision: &mut RouteDecision) {
+        let Some(chain) = self.services.get(target.service as usize) else {
+            return;
+        };
+        let Some(port) = chain.ports.get(target.port as usize) else {
+            return;
+        };
+        decision.matched = Some(MatchedPort {
+            namespace: chain.namespace.clone(),
+            service: chain.name.clone(),
+            port: port.port_ref(),
+            via: target.via,
+        });
+        decision.affinity = chain.details.affinity;
+        decision.service_port = Some(ServicePortKey {
+            service: ServiceKey {
+                namespace: chain.namespace.clone(),
+                name: chain.name.clone(),
+            },
+            port: port.port,
+            protocol: port.protocol,
+        });
+        decision
+            .reasons
+            .push(RouteReason::FrontDoor { via: target.via });
+        let node_info = self.nodes.by_name(node);
+        decision.reasons.push(RouteReason::ProcessedOn {
+            node: node.to_owned(),
+            known: node_info.is_some(),
+        });
+
+        if target.via == FrontDoor::LoadBalancer {
+            let check = source_range_check(chain, query, node_info);
+            let denied = matches!(check, SourceRangeCheck::Denied { .. });
+            decision.reasons.push(RouteReason::SourceRanges(check));
+            if denied {
+                decision.verdict = Verdict::Drop;
+                return;
+            }
+        }
+
+        let family = IpFamily::of(query.destination);
+        let endpoints: Vec<&PortEndpoint> = port
+            .endpoints
+            .iter()
+            .filter(|endpoint| IpFamily::of(endpoint.info.ip) == family)
+            .collect();
+
+        let (scope, policy) = match target.via {
+            FrontDoor::ClusterIp => (
+                PolicyScope::Internal,
+                chain
+                    .internal_traffic_policy
+                    .unwrap_or(TrafficPolicy::Cluster),
+            ),
+            _ => (
+                PolicyScope::External,
+                chain
+                    .external_traffic_policy
+                    .unwrap_or(TrafficPolicy::Cluster),
+            ),
+        };
+        decision.reasons.push(RouteReason::Policy { scope, policy });
+        // Which source the node sees, relative to N (D9): a host process on another node is an
+        // outside client for N.
+        let source_kind = match &query.source {
+            TrafficSource::Pod { .. } => SourceKind::Pod,
+            TrafficSource::Node { node: source_node } if source_node == node => SourceKind::Node,
+            _ => SourceKind::External,
+        };
+        let use_local = match (scope, policy) {
+            (_, TrafficPolicy::Cluster) => false,
+            (PolicyScope::Internal, TrafficPolicy::Local) => true,
+            (PolicyScope::External, TrafficPolicy::Local) => {
+                if source_kind == SourceKind::External {
+                    true
+                } else {
+                    decision
+                        .reasons
+                        .push(RouteReason::ExternalLocalShortCircuit {
+                            source: source_kind,
+                        });
+                    false
+                }
+            }
+        };
+        // C10: who sees the client address.
+        let masquerade = match (scope, use_local, source_kind) {
+            (PolicyScope::Internal, _, SourceKind::Pod) => false,
+            (PolicyScope::Internal, _, _) => true,
+            (PolicyScope::External, true, _) => false,
+            (PolicyScope::External, false, SourceKind::Pod) => policy == TrafficPolicy::Cluster,
+            (PolicyScope::External, false, _) => true,
+        };
+
+        let selection = if use_local {
+            decision
+                .reasons
+                .push(RouteReason::EndpointSet(EndpointSet::Local));
+            topology::local_set(&endpoints, node)
+        } else {
+            decision
+                .reasons
+                .push(RouteReason::EndpointSet(EndpointSet::Cluster));
+            let zone = node_info.and_then(|info| info.zone.as_deref());
+            topology::cluster_set(&endpoints, node, zone, self.config.prefer_same_node)
+        };
+        if let Some(outcome) = &selection.topology {
+            decision
+                .reasons
+                .push(RouteReason::Topology(outcome.clone()));
+        }
+        if selection.endpoints.is_empty() {
+            if use_local && topology::has_any_usable(&endpoints) {
+                decision.verdict = Verdict::Drop;
+                decision.reasons.push(RouteReason::NoLocalEndpoints {
+                    node: node.to_owned(),
+                });
+            } else {
+                decision.verdict = Verdict::Reject;
+                decision.reasons.push(RouteReason::NoUsableEndpoints);
+            }
+            return;
+        }
+        if selection.terminating_fallback {
+            let set = if use_local {
+                EndpointSet::Local
+            } else {
+                EndpointSet::Cluster
+            };
+            decision.reasons.push(RouteReason::TerminatingFallback(set));
+        }
+        decision.verdict = Verdict::Forward;
+        decision.reasons.push(RouteReason::SourceNat { masquerade });
+        if let AffinityConfig::ClientIp { timeout } = chain.details.affinity {
+            decision.reasons.push(RouteReason::SessionAffinity {
+                timeout_seconds: timeout.as_secs(),
+            });
+        }
+        decision.endpoints = selection
+            .endpoints
+            .into_iter()
+            .map(|endpoint| RouteEndpoint(endpoint.clone()))
+            .collect();
+    }
+}
+
+/// Rule C7 for a VIP-mode LoadBalancer destination.
+fn source_range_check(
+    chain: &ServiceChain,
+    query: &RouteQuery,
+    node: Option<&super::nodes::NodeInfo>,
+) -> SourceRangeCheck {
+    let ranges: Vec<Cidr> = chain
+        .details
+        .load_balancer_source_ranges
+        .iter()
+        .filter_map(|range| Cidr::parse(range))
+        .filter(|range| range.address.is_ipv4() == query.destination.is_ipv4())
+        .collect();
+    if ranges.is_empty() {
+        return SourceRangeCheck::NoRanges;
+    }
+    let source = query.source_ip.or_else(|| match &query.source {
+        TrafficSource::Node { .. } => node.and_then(|node| {
+            node.primary
+                .iter()
+                .copied()
+                .find(|ip| ip.is_ipv4() == query.destination.is_ipv4())
+        }),
+        _ => None,
+    });
+    let Some(source) = source else {
+        return SourceRangeCheck::NotEvaluated;
+    };
+    if let Some(range) = ranges.iter().find(|range| range.contains(source)) {
+        return SourceRangeCheck::Allowed {
+            range: range.to_string(),
+        };
+    }
+    let node_in_range = node.is_some_and(|node| {
+        node.addresses
+            .iter()
+            .any(|address| ranges.iter().any(|range| range.contains(*address)))
+    });
+    if source == query.destination && node_in_range {
+        return SourceRangeCheck::AllowedLoadBalancerSource;
+    }
+    SourceRangeCheck::Denied { source }
+}
+
+/// The port of a chain a Service-port key names (for callers holding a key).
+pub fn find_port<'a>(model: &'a ProxyModel, key: &ServicePortKey) -> Option<&'a PortChain> {
+    model
+        .service(&key.service.namespace, &key.service.name)?
+        .ports
+        .iter()
+        .find(|port| port.port == key.port && port.protocol == key.protocol)
+}
+
+/// Whether NodePort traffic is accepted on `address` under `config` (C3), for callers.
+pub fn accepts_node_port(model: &ProxyModel, address: IpAddr) -> bool {
+    model.nodes.owner_of(address).is_some_and(|(_, node)| {
+        node.node_port_addresses(model.config.node_port_addresses)
+            .any(|candidate| candidate == address)
+    })
+}

@@ -1,0 +1,163 @@
+//! Reading EndpointSlices the way kube-proxy does (rules A12, B5).
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+use super::model::{EndpointInfo, PortEndpoint, Protocol};
+use super::nodes::NodeTable;
+use super::service::IpFamily;
+
+/// Endpoints of a Service's slices, ready to join with its ports.
+#[derive(Debug, Default)]
+pub(crate) struct SliceEndpoints {
+    /// Every endpoint, deduplicated by address.
+    pub endpoints: Vec<Arc<EndpointInfo>>,
+    /// Per slice port (name, protocol) (rule B5), deduplicated by IP:port (rule A12).
+    pub by_port: HashMap<(String, Protocol), Vec<PortEndpoint>>,
+}
+
+/// Interns node and zone names so that endpoints share them.
+pub(crate) struct Interner<'a> {
+    nodes: &'a NodeTable,
+    extra: HashMap<String, Arc<str>>,
+}
+
+impl<'a> Interner<'a> {
+    pub fn new(nodes: &'a NodeTable) -> Self {
+        Self {
+            nodes,
+            extra: HashMap::new(),
+        }
+    }
+
+    pub fn node(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.nodes.shared_name(name) {
+            return shared;
+        }
+        self.intern(name)
+    }
+
+    pub fn intern(&mut self, value: &str) -> Arc<str> {
+        if let Some(shared) = self.extra.get(value) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(value);
+        self.extra.insert(value.to_owned(), shared.clone());
+        shared
+    }
+}
+
+/// Reads `slices` (already filtered to one Service) per rule A12: absent `ready`/`serving` mean
+/// true, absent `terminating` means false, only the first address counts, FQDN slices are
+/// ignored, slice ports without a number are ignored (the API server defaults a missing name to
+/// `""` and a missing protocol to TCP), and a repeated IP:port collapses into one.
+pub(crate) fn read(
+    slices: &[Arc<EndpointSlice>],
+    namespace: &Arc<str>,
+    interner: &mut Interner<'_>,
+) -> SliceEndpoints {
+    let mut out = SliceEndpoints::default();
+    let mut seen_ips: HashSet<IpAddr> = HashSet::new();
+    let mut seen_port: HashSet<(IpAddr, i32, usize)> = HashSet::new();
+    let mut port_keys: Vec<(String, Protocol)> = Vec::new();
+    for slice in slices {
+        if IpFamily::from_address_type(&slice.address_type).is_none() {
+            continue;
+        }
+        let slice_name: Arc<str> = Arc::from(slice.metadata.name.as_deref().unwrap_or(""));
+        let ports: Vec<(usize, i32)> = slice
+            .ports
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|port| {
+                let number = port.port.filter(|number| *number > 0)?;
+                let protocol = match port.protocol.as_deref() {
+                    None => Protocol::Tcp,
+                    Some(value) => Protocol::parse(value)?,
+                };
+                let key = (port.name.clone().unwrap_or_default(), protocol);
+                let position = match port_keys.iter().position(|existing| *existing == key) {
+                    Some(position) => position,
+                    None => {
+                        port_keys.push(key);
+                        port_keys.len() - 1
+                    }
+                };
+                Some((position, number))
+            })
+            .collect();
+        for endpoint in slice.endpoints.iter().flatten() {
+            let Some(ip) = endpoint
+                .addresses
+                .first()
+                .and_then(|address| address.trim().parse::<IpAddr>().ok())
+            else {
+                continue;
+            };
+            let conditions = endpoint.conditions.as_ref();
+            let target = endpoint
+                .target_ref
+                .as_ref()
+                .filter(|target| target.kind.as_deref().is_none_or(|kind| kind == "Pod"));
+            let endpoint_namespace = match target.and_then(|target| target.namespace.as_deref()) {
+                Some(other) if other != namespace.as_ref() => interner.intern(other),
+                _ => namespace.clone(),
+            };
+            let hints = endpoint.hints.as_ref();
+            let info = Arc::new(EndpointInfo {
+                pod: target.and_then(|target| target.name.clone()),
+                namespace: Some(endpoint_namespace),
+                node: endpoint
+                    .node_name
+                    .as_deref()
+                    .filter(|node| !node.is_empty())
+                    .map(|node| interner.node(node)),
+                zone: endpoint
+                    .zone
+                    .as_deref()
+                    .filter(|zone| !zone.is_empty())
+                    .map(|zone| interner.intern(zone)),
+                hostname: endpoint.hostname.clone().filter(|name| !name.is_empty()),
+                ip,
+                ready: conditions.and_then(|c| c.ready).unwrap_or(true),
+                serving: conditions.and_then(|c| c.serving).unwrap_or(true),
+                terminating: conditions.and_then(|c| c.terminating).unwrap_or(false),
+                zone_hints: hints
+                    .and_then(|hints| hints.for_zones.as_ref())
+                    .map(|zones| zones.iter().map(|zone| zone.name.clone()).collect()),
+                node_hints: hints
+                    .and_then(|hints| hints.for_nodes.as_ref())
+                    .map(|nodes| nodes.iter().map(|node| node.name.clone()).collect()),
+                slice: slice_name.clone(),
+            });
+            if seen_ips.insert(ip) {
+                out.endpoints.push(info.clone());
+            }
+            for (position, number) in &ports {
+                if !seen_port.insert((ip, *number, *position)) {
+                    continue;
+                }
+                let Some(key) = port_keys.get(*position) else {
+                    continue;
+                };
+                out.by_port
+                    .entry(key.clone())
+                    .or_default()
+                    .push(PortEndpoint {
+                        info: info.clone(),
+                        port: *number,
+                    });
+            }
+        }
+    }
+    let order = |a: &EndpointInfo, b: &EndpointInfo| (&a.pod, a.ip).cmp(&(&b.pod, b.ip));
+    out.endpoints.sort_by(|a, b| order(a, b));
+    for endpoints in out.by_port.values_mut() {
+        endpoints.sort_by(|a, b| order(&a.info, &b.info).then(a.port.cmp(&b.port)));
+    }
+    out
+}
