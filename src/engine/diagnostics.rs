@@ -695,16 +695,17 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
     if !usable_anywhere {
         return;
     }
+    let nodes_with_local: std::collections::HashSet<&str> = input
+        .endpoints
+        .iter()
+        .filter(|endpoint| endpoint.ready || endpoint.serving_terminating())
+        .filter_map(|endpoint| endpoint.node.as_deref())
+        .collect();
     let nodes_without_local = || -> Vec<String> {
         input
             .nodes
             .iter()
-            .filter(|node| {
-                !input.endpoints.iter().any(|endpoint| {
-                    endpoint.node.as_deref() == Some(node.name.as_ref())
-                        && (endpoint.ready || endpoint.serving_terminating())
-                })
-            })
+            .filter(|node| !nodes_with_local.contains(node.name.as_ref()))
             .map(|node| node.name.to_string())
             .collect()
     };

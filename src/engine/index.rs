@@ -1,7 +1,9 @@
 //! Snapshot indexes built once per build: pods by namespace and label, slices by Service,
 //! Ingress backends by Service. They keep a 10,000-Service build linear.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -108,7 +110,7 @@ pub(crate) struct SnapshotIndex<'s> {
     /// Every Ingress backend that names a Service, in snapshot order.
     pub ingress_backends: Vec<IngressBackendRef>,
     /// Positions in `ingress_backends` by (namespace, Service name).
-    pub ingress_by_service: HashMap<(String, String), Vec<usize>>,
+    pub ingress_by_service: HashMap<String, HashMap<String, Vec<usize>>>,
 }
 
 fn backend_ref(
@@ -168,7 +170,11 @@ impl<'s> SnapshotIndex<'s> {
                 .or_default()
                 .push(slice.clone());
         }
-        for slices in index.slices.values_mut().flat_map(HashMap::values_mut) {
+        for slices in index
+            .slices
+            .values_mut()
+            .flat_map(|by_service| by_service.values_mut())
+        {
             slices.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         }
         for ingress in &snapshot.ingresses {
@@ -196,7 +202,9 @@ impl<'s> SnapshotIndex<'s> {
         for (position, backend) in index.ingress_backends.iter().enumerate() {
             index
                 .ingress_by_service
-                .entry((backend.reference.namespace.clone(), backend.service.clone()))
+                .entry(backend.reference.namespace.clone())
+                .or_default()
+                .entry(backend.service.clone())
                 .or_default()
                 .push(position);
         }
@@ -206,7 +214,8 @@ impl<'s> SnapshotIndex<'s> {
     /// Ingress rules that point at a Service.
     pub fn ingresses_for(&self, namespace: &str, service: &str) -> Vec<IngressRef> {
         self.ingress_by_service
-            .get(&(namespace.to_owned(), service.to_owned()))
+            .get(namespace)
+            .and_then(|services| services.get(service))
             .into_iter()
             .flatten()
             .filter_map(|position| self.ingress_backends.get(*position))

@@ -16,6 +16,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod dns;
 pub mod endpointslice;
+mod hash;
 mod index;
 pub mod model;
 pub mod nodes;
@@ -69,7 +70,11 @@ pub fn build(snapshot: &ClusterSnapshot, config: &EngineConfig) -> ProxyModel {
         )
     };
     services.sort_by_cached_key(|service| key(service));
-    services.dedup_by(|a, b| key(a) == key(b));
+    services.dedup_by(|a, b| {
+        a.metadata.name == b.metadata.name
+            && a.metadata.namespace.as_deref().unwrap_or("default")
+                == b.metadata.namespace.as_deref().unwrap_or("default")
+    });
 
     let mut chains: Vec<Chain> = services
         .iter()

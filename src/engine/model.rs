@@ -319,8 +319,81 @@ impl ServiceChain {
     }
 
     /// A stable key for a hop of this Service (see [`HopKey`]).
-    pub fn hop_key(&self, hop: &str) -> HopKey {
+    pub fn hop_key(&self, hop: &Hop) -> HopKey {
         HopKey(format!("{}/{}#{hop}", self.namespace, self.name))
+    }
+}
+
+/// One hop of a chain, for [`ServiceChain::hop_key`]. Ports are named by number and protocol
+/// (rule B8), which survive renames of the port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Hop {
+    Ingress {
+        namespace: String,
+        name: String,
+        host: Option<String>,
+        path: Option<String>,
+    },
+    LoadBalancer {
+        port: i32,
+        protocol: Protocol,
+        address: String,
+    },
+    NodePort {
+        port: i32,
+        protocol: Protocol,
+        node: String,
+        address: IpAddr,
+    },
+    ClusterIp {
+        port: i32,
+        protocol: Protocol,
+    },
+    EndpointSlice {
+        name: String,
+    },
+    Endpoint {
+        port: i32,
+        protocol: Protocol,
+        ip: IpAddr,
+        target_port: i32,
+    },
+}
+
+impl fmt::Display for Hop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ingress {
+                namespace,
+                name,
+                host,
+                path,
+            } => write!(
+                f,
+                "ingress/{namespace}/{name}/{}{}",
+                host.as_deref().unwrap_or("*"),
+                path.as_deref().unwrap_or("(default)")
+            ),
+            Self::LoadBalancer {
+                port,
+                protocol,
+                address,
+            } => write!(f, "{port}/{protocol}/loadBalancer/{address}"),
+            Self::NodePort {
+                port,
+                protocol,
+                node,
+                address,
+            } => write!(f, "{port}/{protocol}/nodePort/{node}/{address}"),
+            Self::ClusterIp { port, protocol } => write!(f, "{port}/{protocol}/clusterIP"),
+            Self::EndpointSlice { name } => write!(f, "endpointslice/{name}"),
+            Self::Endpoint {
+                port,
+                protocol,
+                ip,
+                target_port,
+            } => write!(f, "{port}/{protocol}/endpoint/{ip}:{target_port}"),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The nodes as kube-proxy sees them: name, zone, and the addresses that accept NodePorts (C3).
 
-use std::collections::HashMap;
+use super::hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -106,7 +106,7 @@ impl NodeTable {
             .enumerate()
             .map(|(index, node)| (node.name.clone(), index))
             .collect();
-        let mut by_address = HashMap::new();
+        let mut by_address = HashMap::default();
         for (index, node) in infos.iter().enumerate() {
             for address in &node.addresses {
                 by_address.entry(*address).or_insert(index);

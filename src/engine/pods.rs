@@ -95,6 +95,16 @@ pub fn ips(pod: &Pod) -> Vec<IpAddr> {
     out
 }
 
+/// Whether the pod has a usable IP (without collecting them all).
+pub fn has_ip(pod: &Pod) -> bool {
+    let Some(status) = pod.status.as_ref() else {
+        return false;
+    };
+    let parses = |candidate: &str| candidate.trim().parse::<IpAddr>().is_ok();
+    status.pod_ip.as_deref().is_some_and(parses)
+        || status.pod_ips.iter().flatten().any(|ip| parses(&ip.ip))
+}
+
 /// Rule A3 (phase and IP part; the node part, A7, needs the node list).
 pub fn phase_exclusion(pod: &Pod) -> Option<Exclusion> {
     match pod
@@ -106,10 +116,11 @@ pub fn phase_exclusion(pod: &Pod) -> Option<Exclusion> {
         Some("Failed") => return Some(Exclusion::Failed),
         _ => {}
     }
-    if ips(pod).is_empty() {
-        return Some(Exclusion::NoIp);
+    if has_ip(pod) {
+        None
+    } else {
+        Some(Exclusion::NoIp)
     }
-    None
 }
 
 pub fn hostname(pod: &Pod) -> Option<&str> {

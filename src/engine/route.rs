@@ -1,7 +1,7 @@
 //! Routing: where does a connection to IP:port/protocol go, from this kind of client on this
 //! node? Rules (c)-(e), with nftables semantics where the backends differ (spec V4).
 
-use std::collections::HashMap;
+use super::hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
 use serde::ser::SerializeStruct;

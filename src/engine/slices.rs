@@ -1,6 +1,6 @@
 //! Reading EndpointSlices the way kube-proxy does (rules A12, B5).
 
-use std::collections::{HashMap, HashSet};
+use super::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -29,7 +29,7 @@ impl<'a> Interner<'a> {
     pub fn new(nodes: &'a NodeTable) -> Self {
         Self {
             nodes,
-            extra: HashMap::new(),
+            extra: HashMap::default(),
         }
     }
 
@@ -60,9 +60,10 @@ pub(crate) fn read(
     interner: &mut Interner<'_>,
 ) -> SliceEndpoints {
     let mut out = SliceEndpoints::default();
-    let mut seen_ips: HashSet<IpAddr> = HashSet::new();
-    let mut seen_port: HashSet<(IpAddr, i32, usize)> = HashSet::new();
+    let mut seen_ips: HashSet<IpAddr> = HashSet::default();
+    let mut seen_port: HashSet<(IpAddr, i32, usize)> = HashSet::default();
     let mut port_keys: Vec<(String, Protocol)> = Vec::new();
+    let mut by_position: Vec<Vec<PortEndpoint>> = Vec::new();
     for slice in slices {
         if IpFamily::from_address_type(&slice.address_type).is_none() {
             continue;
@@ -141,19 +142,19 @@ pub(crate) fn read(
                 if !seen_port.insert((ip, *number, *position)) {
                     continue;
                 }
-                let Some(key) = port_keys.get(*position) else {
-                    continue;
-                };
-                out.by_port
-                    .entry(key.clone())
-                    .or_default()
-                    .push(PortEndpoint {
+                if by_position.len() <= *position {
+                    by_position.resize_with(*position + 1, Vec::new);
+                }
+                if let Some(list) = by_position.get_mut(*position) {
+                    list.push(PortEndpoint {
                         info: info.clone(),
                         port: *number,
                     });
+                }
             }
         }
     }
+    out.by_port = port_keys.into_iter().zip(by_position).collect();
     let order = |a: &EndpointInfo, b: &EndpointInfo| (&a.pod, a.ip).cmp(&(&b.pod, b.ip));
     out.endpoints.sort_by(|a, b| order(a, b));
     for endpoints in out.by_port.values_mut() {
