@@ -180,3 +180,32 @@ fn route_json_shape() {
         80
     );
 }
+
+/// Stable identities for selections that survive snapshot updates.
+#[test]
+fn hop_keys_are_stable() {
+    use kubehop::engine::model::{Hop, Protocol};
+    let model = world().model();
+    let web = chain(&model, "web");
+    assert_eq!(web.key().to_string(), "shop/web");
+    let hop = Hop::NodePort {
+        port: 80,
+        protocol: Protocol::Tcp,
+        node: "node-a".into(),
+        address: "127.1.0.1".parse().expect("ip"),
+    };
+    assert_eq!(
+        web.hop_key(&hop).to_string(),
+        "shop/web#80/TCP/nodePort/node-a/127.1.0.1"
+    );
+    assert_eq!(
+        web.hop_key(&Hop::ClusterIp {
+            port: 80,
+            protocol: Protocol::Tcp
+        }),
+        world().model().services[1].hop_key(&Hop::ClusterIp {
+            port: 80,
+            protocol: Protocol::Tcp
+        })
+    );
+}
