@@ -53,7 +53,12 @@ pub struct SourceArgs {
     pub request_timeout: Option<String>,
 
     /// The cluster's DNS domain, used for the DNS records kubehop shows.
-    #[arg(long, global = true, default_value = "cluster.local", value_name = "DOMAIN")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "cluster.local",
+        value_name = "DOMAIN"
+    )]
     pub cluster_domain: String,
 }
 

@@ -3,3 +3,8 @@
 //! Every source ends in the same immutable snapshot type, defined next to the engine that reads it.
 
 pub use crate::engine::snapshot::{ClusterSnapshot, MissingKind, ResourceKind};
+
+pub mod dump;
+mod source;
+
+pub use source::{Source, SourceError};
