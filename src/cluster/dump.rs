@@ -240,7 +240,7 @@ pub fn load_paths_with_stdin(paths: &[PathBuf], stdin: impl Read) -> Result<Dump
     for path in paths {
         if path.as_os_str() == "-" {
             let reader = stdin.take().ok_or(DumpError::StdinTwice)?;
-            let bytes = read_limited(STDIN_NAME, reader)?;
+            let bytes = read_limited(STDIN_NAME, reader, MAX_INPUT_BYTES)?;
             builder.add_bytes(STDIN_NAME, bytes)?;
         } else if path.is_dir() {
             for file in directory_files(path)? {
@@ -276,22 +276,23 @@ fn read_file(name: &str, path: &Path) -> Result<Vec<u8>, DumpError> {
         name: name.to_owned(),
         source,
     })?;
-    read_limited(name, file)
+    read_limited(name, file, MAX_INPUT_BYTES)
 }
 
-fn read_limited(name: &str, reader: impl Read) -> Result<Vec<u8>, DumpError> {
+/// Reads at most `limit` bytes; more is [`DumpError::TooLarge`] (without reading it all).
+fn read_limited(name: &str, reader: impl Read, limit: u64) -> Result<Vec<u8>, DumpError> {
     let mut bytes = Vec::new();
     reader
-        .take(MAX_INPUT_BYTES + 1)
+        .take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|source| DumpError::Read {
             name: name.to_owned(),
             source,
         })?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
+    if bytes.len() as u64 > limit {
         return Err(DumpError::TooLarge {
             name: name.to_owned(),
-            limit: MAX_INPUT_BYTES,
+            limit,
         });
     }
     Ok(bytes)
@@ -363,7 +364,8 @@ impl Builder {
         }
         self.sources.push(name.to_owned());
 
-        let mut skipped: BTreeMap<(Option<String>, String, SkipReason), usize> = BTreeMap::new();
+        // Notes sorted by kind, then apiVersion.
+        let mut skipped: BTreeMap<(String, Option<String>, SkipReason), usize> = BTreeMap::new();
         let mut defaulted = 0;
         let mut duplicates = 0;
         for entry in documents.into_iter().flatten().flatten() {
@@ -377,11 +379,11 @@ impl Builder {
                     api_version,
                     kind,
                     reason,
-                } => *skipped.entry((api_version, kind, reason)).or_default() += 1,
+                } => *skipped.entry((kind, api_version, reason)).or_default() += 1,
                 Entry::Listed(kind) => self.listed.push(kind),
             }
         }
-        for ((api_version, kind, reason), count) in skipped {
+        for ((kind, api_version, reason), count) in skipped {
             self.notes.push(DumpNote::Skipped {
                 source: name.to_owned(),
                 api_version,
@@ -574,8 +576,12 @@ fn parse(name: &str, text: &str, format: Format) -> Result<Vec<Option<Vec<Entry>
             name: name.to_owned(),
             line,
             column,
+            field: position
+                .kind
+                .as_deref()
+                .zip(located.object.as_ref())
+                .and_then(|(kind, object)| decode::field_path(kind, object)),
             object: describe_object(&position, located.identity),
-            field: position.field.clone(),
             message: failure.message,
         }))
     })
@@ -626,12 +632,29 @@ fn json_message(error: &serde_json::Error) -> String {
 }
 
 /// serde-saphyr's message, without location (printed first) and without advice about its
-/// own options; a scalar of the wrong type is quoted like serde_json does.
+/// own options. Type mismatches name what was found, like serde_json does.
 fn yaml_message(error: &serde_saphyr::Error, text: &str) -> String {
-    if let serde_saphyr::Error::InvalidScalar { ty, location } = error.without_snippet()
-        && let Some(scalar) = scalar_at(text, location.line(), location.column())
-    {
-        return one_line(&format!("invalid value: {scalar:?}, expected {ty}"));
+    match error.without_snippet() {
+        serde_saphyr::Error::InvalidScalar { ty, location } => {
+            if let Some(found) = found_at(text, location.line(), location.column()) {
+                return one_line(&format!("invalid value: {found}, expected {ty}"));
+            }
+        }
+        serde_saphyr::Error::Unexpected { expected, location } => {
+            let expected = match *expected {
+                "mapping start" => Some("a mapping"),
+                "sequence start" => Some("a sequence"),
+                "string scalar" => Some("a string"),
+                "scalar" => Some("a single value"),
+                _ => None,
+            };
+            if let Some(expected) = expected
+                && let Some(found) = found_at(text, location.line(), location.column())
+            {
+                return one_line(&format!("invalid type: {found}, expected {expected}"));
+            }
+        }
+        _ => {}
     }
     let mut message = error.to_string();
     if let Some(location) = error.location() {
@@ -652,20 +675,45 @@ fn yaml_message(error: &serde_saphyr::Error, text: &str) -> String {
     one_line(&message)
 }
 
-/// The scalar text that starts at a 1-based line and column (to the end of that line).
-fn scalar_at(text: &str, line: u64, column: u64) -> Option<String> {
-    let line_text = text
-        .lines()
-        .nth(usize::try_from(line.checked_sub(1)?).ok()?)?;
+/// What the YAML node at a 1-based line and column is: `a sequence`, `a mapping`, or the
+/// scalar quoted (`"http"`). Judged from the text, for messages only.
+fn found_at(text: &str, line: u64, column: u64) -> Option<String> {
+    let index = usize::try_from(line.checked_sub(1)?).ok()?;
+    let line_text = text.lines().nth(index)?;
     let start = usize::try_from(column.checked_sub(1)?).ok()?;
-    let scalar: String = line_text.chars().skip(start).collect();
-    let scalar = scalar.trim();
-    let scalar = scalar
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .or_else(|| scalar.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
-        .unwrap_or(scalar);
-    (!scalar.is_empty()).then(|| scalar.chars().take(80).collect())
+    let rest: String = line_text.chars().skip(start).collect();
+    let rest = rest.trim();
+    if rest.starts_with('[') || rest == "-" || rest.starts_with("- ") {
+        return Some("a sequence".to_owned());
+    }
+    if rest.starts_with('{') {
+        return Some("a mapping".to_owned());
+    }
+    for quote in ['"', '\''] {
+        if let Some(inner) = rest.strip_prefix(quote) {
+            let scalar = inner.split(quote).next().unwrap_or(inner);
+            return Some(format!("{:?}", scalar.chars().take(80).collect::<String>()));
+        }
+    }
+    if rest.ends_with(':') || rest.contains(": ") {
+        return Some("a mapping".to_owned());
+    }
+    if rest.is_empty() {
+        // A block collection starting on the next line.
+        let next = text
+            .lines()
+            .skip(index + 1)
+            .map(str::trim)
+            .find(|l| !l.is_empty())?;
+        let kind = if next.starts_with('-') {
+            "a sequence"
+        } else {
+            "a mapping"
+        };
+        return Some(kind.to_owned());
+    }
+    let scalar = rest.split(" #").next().unwrap_or(rest).trim_end();
+    Some(format!("{:?}", scalar.chars().take(80).collect::<String>()))
 }
 
 /// Error messages may quote input; keep them on one line and of a sane length.
@@ -712,6 +760,8 @@ struct Located {
     /// Where the object starts (YAML only; serde_json always reports a position).
     line: Option<u64>,
     column: Option<u64>,
+    /// The object as a plain value, to find the failing field.
+    object: Option<Value>,
 }
 
 #[derive(serde::Deserialize)]
@@ -732,13 +782,16 @@ fn locate_object(text: &str, format: Format, position: &Position) -> Located {
                 .into_iter::<Value>()
                 .nth(document_index)
                 .and_then(Result::ok);
-            let object = document.as_ref().and_then(|document| match position.item {
-                Some(Item::ListItem(index)) => document.get("items")?.get(index),
-                Some(Item::SequenceItem(index)) => document.get(index),
+            let object = document.and_then(|mut document| match position.item {
+                Some(Item::ListItem(index)) => {
+                    Some(document.get_mut("items")?.get_mut(index)?.take())
+                }
+                Some(Item::SequenceItem(index)) => Some(document.get_mut(index)?.take()),
                 None => Some(document),
             });
             Located {
-                identity: object.and_then(identity),
+                identity: object.as_ref().and_then(identity),
+                object,
                 ..Located::default()
             }
         }
@@ -759,6 +812,7 @@ fn locate_object(text: &str, format: Format, position: &Position) -> Located {
                     identity: identity(&spanned.value),
                     line: Some(spanned.referenced.line()).filter(|&line| line > 0),
                     column: Some(spanned.referenced.column()).filter(|&column| column > 0),
+                    object: Some(spanned.value),
                 },
                 None => Located::default(),
             }
@@ -780,4 +834,49 @@ fn identity(object: &Value) -> Option<String> {
         Some(namespace) if !namespace.is_empty() => format!("{namespace}/{name}"),
         _ => name.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[test]
+    fn input_size_is_limited() {
+        let exact = read_limited("f", std::io::repeat(b'a').take(10), 10);
+        assert_eq!(exact.map(|bytes| bytes.len()).ok(), Some(10));
+        let error = read_limited("f", std::io::repeat(b'a'), 10).expect_err("too large");
+        assert_eq!(
+            error.to_string(),
+            "f: larger than 10 bytes, the limit for one input"
+        );
+    }
+
+    #[rstest]
+    #[case("port: http\n", 1, 7, Some("\"http\""))]
+    #[case("port: 'x' # comment\n", 1, 7, Some("\"x\""))]
+    #[case("port: x # comment\n", 1, 7, Some("\"x\""))]
+    #[case("port: [1]\n", 1, 7, Some("a sequence"))]
+    #[case("port: {a: 1}\n", 1, 7, Some("a mapping"))]
+    #[case("ports:\n- a\n", 2, 1, Some("a sequence"))]
+    #[case("port:\n  a: b\n", 1, 6, Some("a mapping"))]
+    #[case("port:\n  - b\n", 1, 6, Some("a sequence"))]
+    #[case("x\n", 3, 1, None)]
+    #[case("x\n", 0, 1, None)]
+    fn describes_what_was_found(
+        #[case] text: &str,
+        #[case] line: u64,
+        #[case] column: u64,
+        #[case] expected: Option<&str>,
+    ) {
+        assert_eq!(found_at(text, line, column).as_deref(), expected);
+    }
+
+    #[test]
+    fn messages_are_one_short_line() {
+        assert_eq!(one_line("a\nb\tc"), "a b c");
+        let long = one_line(&"x".repeat(1000));
+        assert_eq!(long.chars().count(), 301);
+        assert!(long.ends_with('…'));
+    }
 }
