@@ -3,4 +3,9 @@
 //! Every source ends in the same immutable snapshot type, defined next to the engine that reads it.
 
 pub use crate::engine::snapshot::{ClusterSnapshot, MissingKind, ResourceKind};
+
+pub mod dump;
 pub mod synthetic;
+mod source;
+
+pub use source::{Source, SourceError};
