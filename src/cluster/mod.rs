@@ -5,7 +5,8 @@
 pub use crate::engine::snapshot::{ClusterSnapshot, MissingKind, ResourceKind};
 
 pub mod dump;
-pub mod synthetic;
+pub mod feed;
 mod source;
+pub mod synthetic;
 
 pub use source::{Source, SourceError};
