@@ -376,6 +376,11 @@ pub fn apply_defaults(resource: ResourceId, object: &mut Value) {
             if let Some(spec) = object.get_mut("spec") {
                 default_pod_spec(spec);
             }
+            if let Some(status) = object.get_mut("status").filter(|s| s.is_object()) {
+                // The v1 conversion keeps podIP/podIPs and hostIP/hostIPs in step.
+                mirror_ip_list(status, "podIP", "podIPs");
+                mirror_ip_list(status, "hostIP", "hostIPs");
+            }
         }
         ResourceId::Deployments => default_deployment(object),
         ResourceId::StatefulSets => default_stateful_set(object),
@@ -383,6 +388,13 @@ pub fn apply_defaults(resource: ResourceId, object: &mut Value) {
         ResourceId::EndpointSlices => {
             for port in array_mut(object, "ports") {
                 set_default(port, "protocol", json!("TCP"));
+                // The controller always writes a name ("" for an unnamed Service port);
+                // kubectl describe dereferences it.
+                if let Some(port) = port.as_object_mut()
+                    && port.get("name").is_none_or(Value::is_null)
+                {
+                    port.insert("name".into(), json!(""));
+                }
             }
         }
         ResourceId::Nodes | ResourceId::Endpoints | ResourceId::Ingresses | ResourceId::Events => {}
@@ -594,6 +606,25 @@ fn default_namespace(object: &mut Value) {
     if let Some(obj) = object.as_object_mut() {
         let spec = obj.entry("spec").or_insert_with(|| json!({}));
         set_default(spec, "finalizers", json!(["kubernetes"]));
+        let status = obj.entry("status").or_insert_with(|| json!({}));
+        set_default(status, "phase", json!("Active"));
+    }
+}
+
+/// `ip` and `ips: [{ip}]` describe the same primary address; fill whichever is missing.
+fn mirror_ip_list(status: &mut Value, single: &str, list: &str) {
+    let primary = str_field(status, single).to_string();
+    let first = status
+        .get(list)
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(|e| e.get("ip"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    match first {
+        None if !primary.is_empty() => status[list] = json!([{"ip": primary}]),
+        Some(first) if primary.is_empty() => status[single] = json!(first),
+        _ => {}
     }
 }
 

@@ -1,6 +1,6 @@
 //! The embedded Kubernetes-API-compatible cluster on loopback (the sandbox).
 //!
-//! This module is its API server and object store: a plain-HTTP server on 127.0.0.1 that
+//! This module is its API server and object store: an HTTPS server on 127.0.0.1 that
 //! kube-rs and kubectl talk to exactly as to a real cluster (discovery, list / get / watch with
 //! resourceVersion semantics, Tables for kubectl, writes with merge and strategic merge patch,
 //! `/status` and `/scale`, WebSocket port-forward), a [`Store`] that in-process controllers
@@ -27,6 +27,7 @@ pub mod selector;
 mod server;
 pub mod store;
 pub mod table;
+mod tls;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -61,6 +62,8 @@ pub enum SandboxError {
     },
     #[error("cannot build a client for the sandbox: {0}")]
     Client(String),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Default interval between watch bookmarks (the API server sends them about once a minute).
@@ -85,6 +88,7 @@ pub struct SandboxBuilder {
     bookmark_interval: Duration,
     objects: Vec<Value>,
     store: Option<Store>,
+    plain_http: bool,
 }
 
 impl Default for SandboxBuilder {
@@ -97,6 +101,7 @@ impl Default for SandboxBuilder {
             bookmark_interval: DEFAULT_BOOKMARK_INTERVAL,
             objects: Vec::new(),
             store: None,
+            plain_http: false,
         }
     }
 }
@@ -136,6 +141,13 @@ impl SandboxBuilder {
     /// Objects loaded before the server starts (status kept as given).
     pub fn objects(mut self, objects: Vec<Value>) -> Self {
         self.objects = objects;
+        self
+    }
+
+    /// Serve plain HTTP instead of HTTPS. kube-rs still sends the bearer token; kubectl
+    /// (client-go) does not send credentials over plain HTTP, so it gets 401s.
+    pub fn plain_http(mut self, plain: bool) -> Self {
+        self.plain_http = plain;
         self
     }
 
@@ -180,8 +192,17 @@ impl SandboxBuilder {
                 true,
             ),
         };
-        let url = format!("http://{addr}");
-        kubeconfig::write(&kubeconfig_path, &url, &token).map_err(|source| {
+        let tls = if self.plain_http {
+            None
+        } else {
+            Some(tls::serving_tls(addr.ip())?)
+        };
+        let url = match tls {
+            Some(_) => format!("https://{addr}"),
+            None => format!("http://{addr}"),
+        };
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        kubeconfig::write(&kubeconfig_path, &url, ca_pem.as_deref(), &token).map_err(|source| {
             SandboxError::Kubeconfig {
                 path: kubeconfig_path.clone(),
                 source,
@@ -196,9 +217,11 @@ impl SandboxBuilder {
             server_address: addr.to_string(),
         });
         let root = CancellationToken::new();
-        let running = server::Listener::spawn(listener, shared.clone(), &root);
+        let running = server::Listener::spawn(listener, tls.clone(), shared.clone(), &root);
         Ok(SandboxHandle {
             shared,
+            tls,
+            ca_pem,
             addr,
             url,
             kubeconfig_path,
@@ -218,6 +241,8 @@ pub fn is_sandbox_address(ip: IpAddr) -> bool {
 /// A running sandbox API server. Dropping it stops the server.
 pub struct SandboxHandle {
     shared: Arc<api::Shared>,
+    tls: Option<tls::ServingTls>,
+    ca_pem: Option<String>,
     addr: SocketAddr,
     url: String,
     kubeconfig_path: PathBuf,
@@ -237,7 +262,7 @@ impl std::fmt::Debug for SandboxHandle {
 }
 
 impl SandboxHandle {
-    /// `http://127.0.0.1:PORT`.
+    /// `https://127.0.0.1:PORT` (`http://` with [`SandboxBuilder::plain_http`]).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -250,6 +275,11 @@ impl SandboxHandle {
         &self.kubeconfig_path
     }
 
+    /// The PEM of the CA that signed the serving certificate (None over plain HTTP).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
     /// The bearer token the server requires.
     pub fn token(&self) -> &str {
         &self.shared.token
@@ -260,17 +290,22 @@ impl SandboxHandle {
         &self.load
     }
 
-    /// A kube-rs client built from the sandbox's kubeconfig (context `kubehop-sandbox`).
-    pub async fn client(&self) -> Result<kube::Client, SandboxError> {
+    /// The kube-rs configuration of the sandbox's kubeconfig (context `kubehop-sandbox`).
+    pub async fn config(&self) -> Result<kube::Config, SandboxError> {
         let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig_path)
             .map_err(|e| SandboxError::Client(e.to_string()))?;
         let options = kube::config::KubeConfigOptions {
             context: Some(kubeconfig::CONTEXT.to_string()),
             ..Default::default()
         };
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
-            .map_err(|e| SandboxError::Client(e.to_string()))?;
+            .map_err(|e| SandboxError::Client(e.to_string()))
+    }
+
+    /// A kube-rs client built from the sandbox's kubeconfig.
+    pub async fn client(&self) -> Result<kube::Client, SandboxError> {
+        let config = self.config().await?;
         kube::Client::try_from(config).map_err(|e| SandboxError::Client(e.to_string()))
     }
 
@@ -307,6 +342,7 @@ impl SandboxHandle {
             })?;
         *slot = Some(server::Listener::spawn(
             listener,
+            self.tls.clone(),
             self.shared.clone(),
             &self.root,
         ));

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::sandbox::api::{self, ApiContext, Shared};
+use crate::sandbox::tls::ServingTls;
 
 /// One running listener generation.
 pub(crate) struct Listener {
@@ -21,7 +22,12 @@ pub(crate) struct Listener {
 
 impl Listener {
     /// Serves `listener` until the returned handle is stopped or `parent` is cancelled.
-    pub fn spawn(listener: TcpListener, shared: Arc<Shared>, parent: &CancellationToken) -> Self {
+    pub fn spawn(
+        listener: TcpListener,
+        tls: Option<ServingTls>,
+        shared: Arc<Shared>,
+        parent: &CancellationToken,
+    ) -> Self {
         let cancel = parent.child_token();
         let context = Arc::new(ApiContext {
             shared,
@@ -44,18 +50,20 @@ impl Listener {
                 };
                 let service = TowerToHyperService::new(router.clone());
                 let connection_token = token.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let builder = hyper::server::conn::http1::Builder::new();
-                    let connection = builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades();
-                    tokio::select! {
-                        result = connection => {
-                            if let Err(err) = result {
-                                tracing::debug!("sandbox API connection ended: {err}");
+                    match tls {
+                        None => serve(stream, service, connection_token).await,
+                        Some(tls) => {
+                            let handshake = tokio::select! {
+                                _ = connection_token.cancelled() => return,
+                                handshake = tls.acceptor.accept(stream) => handshake,
+                            };
+                            match handshake {
+                                Ok(stream) => serve(stream, service, connection_token).await,
+                                Err(err) => tracing::debug!("sandbox TLS handshake failed: {err}"),
                             }
                         }
-                        _ = connection_token.cancelled() => {}
                     }
                 });
             }
@@ -67,6 +75,24 @@ impl Listener {
     pub async fn stop(self) {
         self.cancel.cancel();
         let _ = self.task.await;
+    }
+}
+
+/// Serves HTTP/1.1 with upgrades on one connection until it ends or `cancel` fires.
+async fn serve<S>(stream: S, service: TowerToHyperService<axum::Router>, cancel: CancellationToken)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::select! {
+        result = connection => {
+            if let Err(err) = result {
+                tracing::debug!("sandbox API connection ended: {err}");
+            }
+        }
+        _ = cancel.cancelled() => {}
     }
 }
 

@@ -1835,6 +1835,63 @@ fn check_decodes(resource: ResourceId, object: &Value) -> Result<(), StoreError>
     })
 }
 
+/// Fields of `object` its k8s-openapi type does not know (`spec.replica`), for the API
+/// server's `fieldValidation`: found by decoding and re-encoding, which drops unknown fields.
+pub fn unknown_fields(resource: ResourceId, object: &Value) -> Vec<String> {
+    use k8s_openapi::api::{
+        apps::v1 as apps, core::v1 as core, discovery::v1 as discovery,
+        networking::v1 as networking,
+    };
+    fn round_trip<K: DeserializeOwned + Serialize>(object: &Value) -> Option<Value> {
+        let typed = K::deserialize(object).ok()?;
+        serde_json::to_value(typed).ok()
+    }
+    let known = match resource {
+        ResourceId::Namespaces => round_trip::<core::Namespace>(object),
+        ResourceId::Nodes => round_trip::<core::Node>(object),
+        ResourceId::Pods => round_trip::<core::Pod>(object),
+        ResourceId::Services => round_trip::<core::Service>(object),
+        ResourceId::Endpoints => round_trip::<core::Endpoints>(object),
+        ResourceId::EndpointSlices => round_trip::<discovery::EndpointSlice>(object),
+        ResourceId::Ingresses => round_trip::<networking::Ingress>(object),
+        ResourceId::Deployments => round_trip::<apps::Deployment>(object),
+        ResourceId::StatefulSets => round_trip::<apps::StatefulSet>(object),
+        ResourceId::Events => round_trip::<core::Event>(object),
+    };
+    let mut unknown = Vec::new();
+    if let Some(known) = known {
+        collect_unknown(object, &known, "", &mut unknown);
+    }
+    unknown
+}
+
+fn collect_unknown(given: &Value, known: &Value, path: &str, out: &mut Vec<String>) {
+    match (given, known) {
+        (Value::Object(given), Value::Object(known)) => {
+            for (key, value) in given {
+                if value.is_null() {
+                    continue;
+                }
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match known.get(key) {
+                    None => out.push(child),
+                    Some(known_value) => collect_unknown(value, known_value, &child, out),
+                }
+            }
+        }
+        (Value::Array(given), Value::Array(known)) => {
+            for (i, (value, known_value)) in given.iter().zip(known).enumerate() {
+                collect_unknown(value, known_value, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn run_hooks(
     state: &State,
     hooks: &[Arc<dyn AdmissionHook>],
@@ -2222,6 +2279,21 @@ mod tests {
         assert_eq!(names.len(), 25);
         assert_eq!(names[0], "p00");
         assert_eq!(names[24], "p24");
+    }
+
+    #[test]
+    fn unknown_fields_are_found_by_round_trip() {
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "labels": {"a": "b"}, "creationTimestamp": null},
+            "spec": {"replica": 3, "selector": {"matchLabels": {"app": "d"}},
+                     "template": {"spec": {"containers": [{"name": "c", "imagee": "x"}]}}}});
+        assert_eq!(
+            unknown_fields(ResourceId::Deployments, &deployment),
+            vec![
+                "spec.replica".to_string(),
+                "spec.template.spec.containers[0].imagee".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! latency faults, catches panics, and dispatches on the parsed path and verb.
 
 mod discovery;
+mod openapi;
 mod path;
 mod portforward;
 mod read;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::sandbox::faults::Faults;
 use crate::sandbox::request_log::{RequestLog, RequestRecord, Verb};
+use crate::sandbox::resources::ResourceId;
 use crate::sandbox::store::Store;
 use crate::sandbox::table::IncludeObject;
 
@@ -49,6 +51,10 @@ pub(crate) struct ApiContext {
 pub(crate) fn router(context: Arc<ApiContext>) -> Router {
     Router::new().fallback(entry).with_state(context)
 }
+
+/// The API server's warning on every core/v1 Endpoints request.
+const ENDPOINTS_DEPRECATED: &str =
+    "299 - \"v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice\"";
 
 /// Largest request body accepted (the API server's limit).
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -151,12 +157,25 @@ async fn dispatch(
             );
             response
         }
-        Target::OpenApi | Target::NotFound => ApiError::not_found_path().into_response(),
+        Target::OpenApiRoot => read_only(openapi::root()),
+        Target::OpenApiDocument(path) => match openapi::document(path) {
+            Some(document) => read_only(document),
+            None => ApiError::not_found_path().into_response(),
+        },
+        Target::NotFound => ApiError::not_found_path().into_response(),
         Target::Resource(resource) => {
-            match resource_request(context, request, resource, params, verb).await {
-                Ok(response) => response,
-                Err(err) => err.into_response(),
+            let mut response =
+                match resource_request(context, request, resource, params, verb).await {
+                    Ok(response) => response,
+                    Err(err) => err.into_response(),
+                };
+            if resource.resource == ResourceId::Endpoints {
+                response.headers_mut().insert(
+                    header::WARNING,
+                    header::HeaderValue::from_static(ENDPOINTS_DEPRECATED),
+                );
             }
+            response
         }
     }
 }
@@ -182,7 +201,7 @@ async fn resource_request(
         let known = match sub {
             "status" => info.status_subresource,
             "scale" => info.scale_subresource,
-            "portforward" => target.resource == crate::sandbox::resources::ResourceId::Pods,
+            "portforward" => target.resource == ResourceId::Pods,
             _ => false,
         };
         if !known {

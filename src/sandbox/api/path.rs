@@ -22,7 +22,10 @@ pub(crate) enum Target {
         version: &'static str,
     },
     Health,
-    OpenApi,
+    /// `/openapi/v3`
+    OpenApiRoot,
+    /// `/openapi/v3/{api/v1 | apis/group/version}`
+    OpenApiDocument(String),
     Resource(ResourceTarget),
     NotFound,
 }
@@ -45,7 +48,8 @@ pub(crate) fn parse(path: &str) -> Target {
     match segments.as_slice() {
         ["version"] => Target::Version,
         ["healthz" | "livez" | "readyz", ..] => Target::Health,
-        ["openapi", ..] => Target::OpenApi,
+        ["openapi", "v3"] => Target::OpenApiRoot,
+        ["openapi", "v3", rest @ ..] => Target::OpenApiDocument(rest.join("/")),
         ["api"] => Target::ApiVersions,
         ["api", "v1"] => Target::Resources {
             group: "",

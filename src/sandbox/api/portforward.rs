@@ -6,16 +6,21 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::body::Body;
 use axum::extract::Request;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::sync::CancellationToken;
 
 use super::ApiContext;
@@ -51,20 +56,11 @@ pub(super) async fn portforward(
         return Err(ApiError::internal(message.clone()));
     }
     let (mut parts, _body) = request.into_parts();
-    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
-        .await
-        .map_err(|_| {
-            ApiError::bad_request(
-                "the sandbox serves port-forward over WebSocket only (v5.channel.k8s.io or v4.channel.k8s.io); SPDY is not supported",
-            )
-        })?
-        .protocols(PROTOCOLS);
-    if upgrade.selected_protocol().is_none() {
-        return Err(ApiError::bad_request(format!(
-            "unsupported streaming protocol; supported: {}",
-            PROTOCOLS.join(", ")
-        )));
-    }
+    let (accept, protocol) = websocket_handshake(&parts.headers)?;
+    let on_upgrade = parts
+        .extensions
+        .remove::<hyper::upgrade::OnUpgrade>()
+        .ok_or_else(|| ApiError::bad_request("this connection cannot be upgraded"))?;
     let pod_ip = pod
         .value()
         .pointer("/status/podIP")
@@ -76,9 +72,69 @@ pub(super) async fn portforward(
     };
     let cancel = context.cancel.clone();
     let pod_name = name.to_string();
-    Ok(upgrade.on_upgrade(move |socket| async move {
-        bridge(socket, pod_name, pod_ip, ports, error_message, cancel).await;
-    }))
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let socket =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
+                bridge(socket, pod_name, pod_ip, ports, error_message, cancel).await;
+            }
+            Err(err) => tracing::debug!("port-forward upgrade failed: {err}"),
+        }
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    headers.insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(protocol),
+    );
+    Ok(response)
+}
+
+/// Checks a WebSocket upgrade request; returns the Sec-WebSocket-Accept value and the
+/// channel protocol chosen.
+fn websocket_handshake(headers: &HeaderMap) -> Result<(HeaderValue, &'static str), ApiError> {
+    let text = |name: header::HeaderName| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let upgrade = text(header::UPGRADE);
+    let connection = text(header::CONNECTION);
+    let is_websocket = upgrade
+        .split(',')
+        .any(|u| u.trim().eq_ignore_ascii_case("websocket"))
+        && connection
+            .split(',')
+            .any(|c| c.trim().eq_ignore_ascii_case("upgrade"));
+    let key = headers.get(header::SEC_WEBSOCKET_KEY);
+    let (true, Some(key)) = (is_websocket, key) else {
+        return Err(ApiError::bad_request(
+            "the sandbox serves port-forward over WebSocket only (v5.channel.k8s.io or v4.channel.k8s.io); SPDY is not supported",
+        ));
+    };
+    let offered = text(header::SEC_WEBSOCKET_PROTOCOL);
+    let protocol = PROTOCOLS
+        .iter()
+        .copied()
+        .find(|p| offered.split(',').any(|o| o.trim() == *p))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unsupported streaming protocol; supported: {}",
+                PROTOCOLS.join(", ")
+            ))
+        })?;
+    let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
+        .map_err(|_| ApiError::bad_request("invalid Sec-WebSocket-Key"))?;
+    Ok((accept, protocol))
 }
 
 fn parse_ports(params: &Params) -> Result<Vec<u16>, ApiError> {
@@ -119,6 +175,27 @@ fn frame(channel: u8, payload: &[u8]) -> Message {
     Message::Binary(Bytes::from(data))
 }
 
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Ends the WebSocket: close handshake (answering the client's Close, or sending ours and
+/// waiting briefly for the answer), then a clean TLS/TCP shutdown.
+async fn finish(mut socket: Socket, client_closed: bool) {
+    if !client_closed {
+        let _ = socket.send(Message::Close(None)).await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while let Some(Ok(message)) = socket.next().await {
+                if message.is_close() {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    // Sends the queued answer to the client's Close.
+    let _ = socket.flush().await;
+    let _ = socket.get_mut().shutdown().await;
+}
+
 async fn connect(pod: &str, pod_ip: Option<IpAddr>, port: u16) -> Result<TcpStream, String> {
     let Some(ip) = pod_ip else {
         return Err(format!(
@@ -139,7 +216,7 @@ async fn connect(pod: &str, pod_ip: Option<IpAddr>, port: u16) -> Result<TcpStre
 }
 
 async fn bridge(
-    socket: WebSocket,
+    socket: Socket,
     pod: String,
     pod_ip: Option<IpAddr>,
     ports: Vec<u16>,
@@ -200,11 +277,8 @@ async fn bridge(
         }
     }
     drop(out_tx);
-    if open == 0 {
-        let _ = sink.send(Message::Close(None)).await;
-        return;
-    }
-    loop {
+    let mut client_closed = false;
+    while open > 0 {
         tokio::select! {
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Binary(data))) => {
@@ -222,14 +296,15 @@ async fn bridge(
                     if channel % 2 != 0 || payload.is_empty() {
                         continue;
                     }
-                    if let Some(Some(writer)) = writers.get_mut(usize::from(channel / 2))
+                    let index = usize::from(channel / 2);
+                    if let Some(Some(writer)) = writers.get_mut(index)
                         && writer.write_all(payload).await.is_err()
                     {
-                        writers[usize::from(channel / 2)] = None;
+                        writers[index] = None;
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
-                    let _ = sink.send(Message::Close(None)).await;
+                    client_closed = true;
                     break;
                 }
                 Some(Ok(_)) => {}
@@ -240,20 +315,15 @@ async fn bridge(
                         break;
                     }
                 }
-                Some(Outgoing::PortClosed) => {
-                    open -= 1;
-                    if open == 0 {
-                        let _ = sink.send(Message::Close(None)).await;
-                        break;
-                    }
-                }
+                Some(Outgoing::PortClosed) => open -= 1,
                 None => break,
             },
-            _ = cancel.cancelled() => {
-                let _ = sink.send(Message::Close(None)).await;
-                break;
-            }
+            _ = cancel.cancelled() => break,
         }
+    }
+    drop(writers);
+    if let Ok(socket) = stream.reunite(sink) {
+        finish(socket, client_closed).await;
     }
 }
 

@@ -12,7 +12,7 @@ use crate::sandbox::request_log::Verb;
 use crate::sandbox::resources::ResourceId;
 use crate::sandbox::selector::{FieldSelector, LabelSelector};
 use crate::sandbox::store::{
-    DeleteOptions, DeleteOutcome, Part, Propagation, StoreError, WriteOptions,
+    DeleteOptions, DeleteOutcome, Part, Propagation, StoreError, WriteOptions, unknown_fields,
 };
 use crate::sandbox::table::selector_string;
 
@@ -26,16 +26,75 @@ pub(super) fn write(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let dry = dry_run(params)?;
+    let fields = field_validation(params)?;
     match verb {
-        Verb::Create => create(shared, target, body, dry),
-        Verb::Update => update(shared, target, body, dry),
-        Verb::Patch => patch(shared, headers, target, body, dry),
+        Verb::Create => create(shared, target, body, dry, fields),
+        Verb::Update => update(shared, target, body, dry, fields),
+        Verb::Patch => patch(shared, headers, target, body, dry, fields),
         Verb::Delete => delete(shared, target, params, body, dry),
         Verb::DeleteCollection => delete_collection(shared, target, params, body, dry),
         _ => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({method})"
         ))),
     }
+}
+
+/// The `fieldValidation` query parameter (the API server defaults to Warn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+fn field_validation(params: &Params) -> Result<FieldValidation, ApiError> {
+    match params.get("fieldValidation") {
+        None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+        Some("Ignore") => Ok(FieldValidation::Ignore),
+        Some("Strict") => Ok(FieldValidation::Strict),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "fieldValidation must be one of Ignore, Warn, Strict; got {other}"
+        ))),
+    }
+}
+
+/// Unknown fields: a 400 under Strict, warnings under Warn.
+fn check_fields(
+    resource: ResourceId,
+    object: &Value,
+    mode: FieldValidation,
+) -> Result<Vec<String>, StoreError> {
+    if mode == FieldValidation::Ignore {
+        return Ok(Vec::new());
+    }
+    let unknown: Vec<String> = unknown_fields(resource, object)
+        .into_iter()
+        .map(|field| format!("unknown field \"{field}\""))
+        .collect();
+    if mode == FieldValidation::Strict && !unknown.is_empty() {
+        let info = resource.info();
+        return Err(StoreError::BadRequest(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            unknown.join(", "),
+            kind = info.kind,
+            version = info.version,
+        )));
+    }
+    Ok(unknown)
+}
+
+/// Adds one `Warning: 299 - "..."` header per warning.
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        let text = format!(
+            "299 - \"{}\"",
+            warning.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        if let Ok(value) = header::HeaderValue::from_str(&text) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
 }
 
 fn parse_object(resource: ResourceId, body: &[u8]) -> Result<Value, ApiError> {
@@ -88,13 +147,18 @@ fn create(
     target: &ResourceTarget,
     body: &[u8],
     dry: bool,
+    fields: FieldValidation,
 ) -> Result<Response, ApiError> {
     let mut object = parse_object(target.resource, body)?;
     align_namespace(target, &mut object)?;
+    let warnings = check_fields(target.resource, &object, fields)?;
     let created = shared
         .store
         .create_object(target.resource, object, WriteOptions::api(dry))?;
-    Ok(json_response(StatusCode::CREATED, created.json().clone()))
+    Ok(with_warnings(
+        json_response(StatusCode::CREATED, created.json().clone()),
+        &warnings,
+    ))
 }
 
 fn update(
@@ -102,6 +166,7 @@ fn update(
     target: &ResourceTarget,
     body: &[u8],
     dry: bool,
+    fields: FieldValidation,
 ) -> Result<Response, ApiError> {
     let name = target.name.as_deref().unwrap_or("");
     if target.subresource.as_deref() == Some("scale") {
@@ -121,12 +186,16 @@ fn update(
             }
         }
     }
+    let warnings = check_fields(target.resource, &object, fields)?;
     let part = part_of(target);
     let updated =
         shared
             .store
             .update_object(target.resource, object, part, WriteOptions::api(dry))?;
-    Ok(json_response(StatusCode::OK, updated.json().clone()))
+    Ok(with_warnings(
+        json_response(StatusCode::OK, updated.json().clone()),
+        &warnings,
+    ))
 }
 
 fn part_of(target: &ResourceTarget) -> Part {
@@ -166,6 +235,7 @@ fn patch(
     target: &ResourceTarget,
     body: &[u8],
     dry: bool,
+    fields: FieldValidation,
 ) -> Result<Response, ApiError> {
     let kind = patch_kind(headers)?;
     let resource = target.resource;
@@ -175,15 +245,23 @@ fn patch(
         return patch_scale(shared, target, kind, body, dry);
     }
     let part = part_of(target);
+    let mut warnings = Vec::new();
     let patched = shared.store.modify_object(
         resource,
         namespace,
         name,
         part,
         WriteOptions::api(dry),
-        |object| patch::apply(kind, resource, object, body).map_err(patch_error),
+        |object| {
+            patch::apply(kind, resource, object, body).map_err(patch_error)?;
+            warnings = check_fields(resource, object, fields)?;
+            Ok(())
+        },
     )?;
-    Ok(json_response(StatusCode::OK, patched.json().clone()))
+    Ok(with_warnings(
+        json_response(StatusCode::OK, patched.json().clone()),
+        &warnings,
+    ))
 }
 
 /// The client's DeleteOptions, from the body and the query.
