@@ -104,6 +104,28 @@ async fn get_returns_objects_and_not_found_statuses() {
     assert_eq!((err.code, err.reason.as_str()), (404, "NotFound"));
     assert_eq!(err.message, "services \"nope\" not found");
 
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let metadata = pods.get_metadata("web-1").await.expect("metadata");
+    assert_eq!(
+        metadata
+            .metadata
+            .labels
+            .and_then(|l| l.get("app").cloned())
+            .as_deref(),
+        Some("web")
+    );
+    let listed = pods
+        .list_metadata(&ListParams::default().labels("app=web"))
+        .await
+        .expect("metadata list");
+    assert_eq!(listed.items.len(), 2);
+    assert!(
+        listed
+            .metadata
+            .resource_version
+            .is_some_and(|v| !v.is_empty())
+    );
+
     let nodes: Api<Node> = Api::all(client.clone());
     assert_eq!(
         names(
@@ -302,6 +324,80 @@ async fn watch_resumes_from_a_resource_version() {
     })
     .await;
     assert_eq!(replayed, ["MODIFIED web-1", "DELETED db-1"]);
+}
+
+#[tokio::test]
+async fn selector_watches_see_objects_enter_and_leave() {
+    let (sandbox, client) = start().await;
+    sandbox.store().load_objects(small_world());
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let version = sandbox.store().resource_version().to_string();
+    let mut stream = pods
+        .watch(&WatchParams::default().labels("app=web"), &version)
+        .await
+        .expect("watch")
+        .boxed();
+    let relabel = |app: &'static str| Patch::Merge(json!({"metadata": {"labels": {"app": app}}}));
+    pods.patch("web-1", &PatchParams::default(), &relabel("other"))
+        .await
+        .expect("leave");
+    pods.patch("db-1", &PatchParams::default(), &relabel("web"))
+        .await
+        .expect("enter");
+    pods.patch("web-1", &PatchParams::default(), &relabel("other2"))
+        .await
+        .expect("outside");
+    pods.patch(
+        "db-1",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"x": "1"}}})),
+    )
+    .await
+    .expect("inside");
+    let mut seen = Vec::new();
+    within("three selector events", async {
+        while seen.len() < 3 {
+            match stream.try_next().await.expect("event").expect("open") {
+                WatchEvent::Added(p) => {
+                    seen.push(format!("ADDED {}", p.metadata.name.unwrap_or_default()))
+                }
+                WatchEvent::Modified(p) => {
+                    seen.push(format!("MODIFIED {}", p.metadata.name.unwrap_or_default()))
+                }
+                WatchEvent::Deleted(p) => {
+                    seen.push(format!("DELETED {}", p.metadata.name.unwrap_or_default()))
+                }
+                WatchEvent::Bookmark(_) => {}
+                WatchEvent::Error(e) => panic!("{e:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(seen, ["DELETED web-1", "ADDED db-1", "MODIFIED db-1"]);
+}
+
+#[tokio::test]
+async fn delete_collection_removes_the_selected_objects() {
+    let (sandbox, client) = start().await;
+    sandbox.store().load_objects(small_world());
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let deleted = pods
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("app=web"),
+        )
+        .await
+        .expect("deletecollection");
+    let names = deleted
+        .left()
+        .map(|list| names(&list.items))
+        .unwrap_or_default();
+    assert_eq!(names, ["web-1", "web-2"]);
+    assert_eq!(names_of(&pods).await, ["db-1"]);
+}
+
+async fn names_of(pods: &Api<Pod>) -> Vec<String> {
+    names(&pods.list(&ListParams::default()).await.expect("list").items)
 }
 
 #[tokio::test]

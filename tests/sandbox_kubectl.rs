@@ -89,9 +89,12 @@ impl Harness {
 
     /// Runs kubectl; returns (success, stdout, stderr).
     async fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let output = within(&format!("kubectl {}", args.join(" ")), self.command(args).output())
-            .await
-            .expect("kubectl runs");
+        let output = within(
+            &format!("kubectl {}", args.join(" ")),
+            self.command(args).output(),
+        )
+        .await
+        .expect("kubectl runs");
         (
             output.status.success(),
             String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -102,7 +105,11 @@ impl Harness {
     /// Runs kubectl and expects success; returns stdout.
     async fn ok(&self, args: &[&str]) -> String {
         let (success, stdout, stderr) = self.run(args).await;
-        assert!(success, "kubectl {} failed:\n{stdout}\n{stderr}", args.join(" "));
+        assert!(
+            success,
+            "kubectl {} failed:\n{stdout}\n{stderr}",
+            args.join(" ")
+        );
         stdout
     }
 
@@ -128,24 +135,41 @@ fn rows(text: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn get_several_kinds_across_namespaces_shows_table_columns() {
-    let Some(h) = Harness::start("get").await else { return };
+    let Some(h) = Harness::start("get").await else {
+        return;
+    };
     let out = h.ok(&["get", "svc,endpointslices,pods,nodes", "-A"]).await;
     insta::with_settings!({filters => vec![(r"\b\d{1,3}s\b", "[age]")]}, {
         insta::assert_snapshot!("kubectl_get_all_kinds", out);
     });
     let out = h.ok(&["get", "pods", "-o", "wide"]).await;
     let rows = rows(&out);
-    assert_eq!(rows[0], "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES");
+    assert_eq!(
+        rows[0],
+        "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES"
+    );
     assert!(rows[1].starts_with("db-1 1/1 Running 0 "), "{}", rows[1]);
-    assert!(rows[1].ends_with(" 127.1.0.4 node-b <none> <none>"), "{}", rows[1]);
+    assert!(
+        rows[1].ends_with(" 127.1.0.4 node-b <none> <none>"),
+        "{}",
+        rows[1]
+    );
     // kubectl only read, and said who it is.
     assert!(h.sandbox.request_log().writes().is_empty());
-    assert!(h.sandbox.request_log().entries().iter().all(|r| r.user_agent.starts_with("kubectl/")));
+    assert!(
+        h.sandbox
+            .request_log()
+            .entries()
+            .iter()
+            .all(|r| r.user_agent.starts_with("kubectl/"))
+    );
 }
 
 #[tokio::test]
 async fn get_output_yaml_is_the_stored_object() {
-    let Some(h) = Harness::start("yaml").await else { return };
+    let Some(h) = Harness::start("yaml").await else {
+        return;
+    };
     let out = h.ok(&["get", "svc", "web", "-o", "yaml"]).await;
     let service: Service = serde_saphyr::from_str(&out).expect("YAML Service");
     assert_eq!(service.metadata.name.as_deref(), Some("web"));
@@ -156,7 +180,9 @@ async fn get_output_yaml_is_the_stored_object() {
 
 #[tokio::test]
 async fn describe_service_shows_its_endpoints() {
-    let Some(h) = Harness::start("describe").await else { return };
+    let Some(h) = Harness::start("describe").await else {
+        return;
+    };
     let out = rows(&h.ok(&["describe", "svc", "web"]).await);
     for expected in [
         "Name: web",
@@ -171,13 +197,18 @@ async fn describe_service_shows_its_endpoints() {
         "Session Affinity: None",
         "Internal Traffic Policy: Cluster",
     ] {
-        assert!(out.iter().any(|l| l == expected), "missing {expected:?} in {out:#?}");
+        assert!(
+            out.iter().any(|l| l == expected),
+            "missing {expected:?} in {out:#?}"
+        );
     }
 }
 
 #[tokio::test]
 async fn get_pods_watch_prints_a_change() {
-    let Some(h) = Harness::start("watch").await else { return };
+    let Some(h) = Harness::start("watch").await else {
+        return;
+    };
     let mut child = h
         .command(&["get", "pods", "-w"])
         .stdout(Stdio::piped())
@@ -189,7 +220,11 @@ async fn get_pods_watch_prints_a_change() {
     within("the initial pods", async {
         let mut seen = 0;
         while seen < 4 {
-            lines.next_line().await.expect("read").expect("kubectl still running");
+            lines
+                .next_line()
+                .await
+                .expect("read")
+                .expect("kubectl still running");
             seen += 1;
         }
     })
@@ -205,7 +240,11 @@ async fn get_pods_watch_prints_a_change() {
         .expect("status");
     let changed = within("the changed row", async {
         loop {
-            let line = lines.next_line().await.expect("read").expect("kubectl still running");
+            let line = lines
+                .next_line()
+                .await
+                .expect("read")
+                .expect("kubectl still running");
             if line.starts_with("web-1") {
                 break line;
             }
@@ -220,7 +259,8 @@ async fn get_pods_watch_prints_a_change() {
             .request_log()
             .entries()
             .iter()
-            .any(|r| r.verb == kubehop::sandbox::Verb::Watch && r.resource.as_deref() == Some("pods"))
+            .any(|r| r.verb == kubehop::sandbox::Verb::Watch
+                && r.resource.as_deref() == Some("pods"))
     );
 }
 
@@ -259,14 +299,22 @@ spec:
 
 #[tokio::test]
 async fn apply_label_annotate_scale_patch_restart_and_delete() {
-    let Some(h) = Harness::start("write").await else { return };
+    let Some(h) = Harness::start("write").await else {
+        return;
+    };
     let store = h.sandbox.store();
     let manifest = h.write("app.yaml", MANIFEST);
     let manifest = manifest.to_str().expect("utf-8 path");
 
     let out = h.ok(&["apply", "-f", manifest]).await;
-    assert_eq!(rows(&out), ["deployment.apps/api created", "service/api created"]);
-    let deployment: Deployment = store.get("default", "api").expect("decodes").expect("created");
+    assert_eq!(
+        rows(&out),
+        ["deployment.apps/api created", "service/api created"]
+    );
+    let deployment: Deployment = store
+        .get("default", "api")
+        .expect("decodes")
+        .expect("created");
     assert!(
         deployment
             .metadata
@@ -277,26 +325,76 @@ async fn apply_label_annotate_scale_patch_restart_and_delete() {
 
     // A second apply patches what changed and leaves the rest alone.
     let changed = h.write("app2.yaml", &MANIFEST.replace("replicas: 2", "replicas: 3"));
-    let out = h.ok(&["apply", "-f", changed.to_str().expect("utf-8")]).await;
-    assert_eq!(rows(&out), ["deployment.apps/api configured", "service/api unchanged"]);
-    let deployment: Deployment = store.get("default", "api").expect("decodes").expect("exists");
+    let out = h
+        .ok(&["apply", "-f", changed.to_str().expect("utf-8")])
+        .await;
+    assert_eq!(
+        rows(&out),
+        ["deployment.apps/api configured", "service/api unchanged"]
+    );
+    let deployment: Deployment = store
+        .get("default", "api")
+        .expect("decodes")
+        .expect("exists");
     assert_eq!(deployment.spec.replicas, Some(3));
 
-    assert_eq!(h.ok(&["label", "svc", "api", "tier=backend"]).await.trim(), "service/api labeled");
-    assert_eq!(h.ok(&["annotate", "svc", "api", "owner=team-a"]).await.trim(), "service/api annotated");
-    let service: Service = store.get("default", "api").expect("decodes").expect("exists");
-    assert_eq!(service.metadata.labels.and_then(|l| l.get("tier").cloned()).as_deref(), Some("backend"));
-    assert_eq!(service.metadata.annotations.and_then(|a| a.get("owner").cloned()).as_deref(), Some("team-a"));
+    assert_eq!(
+        h.ok(&["label", "svc", "api", "tier=backend"]).await.trim(),
+        "service/api labeled"
+    );
+    assert_eq!(
+        h.ok(&["annotate", "svc", "api", "owner=team-a"])
+            .await
+            .trim(),
+        "service/api annotated"
+    );
+    let service: Service = store
+        .get("default", "api")
+        .expect("decodes")
+        .expect("exists");
+    assert_eq!(
+        service
+            .metadata
+            .labels
+            .and_then(|l| l.get("tier").cloned())
+            .as_deref(),
+        Some("backend")
+    );
+    assert_eq!(
+        service
+            .metadata
+            .annotations
+            .and_then(|a| a.get("owner").cloned())
+            .as_deref(),
+        Some("team-a")
+    );
 
-    assert_eq!(h.ok(&["scale", "deploy", "api", "--replicas=5"]).await.trim(), "deployment.apps/api scaled");
-    let deployment: Deployment = store.get("default", "api").expect("decodes").expect("exists");
+    assert_eq!(
+        h.ok(&["scale", "deploy", "api", "--replicas=5"])
+            .await
+            .trim(),
+        "deployment.apps/api scaled"
+    );
+    let deployment: Deployment = store
+        .get("default", "api")
+        .expect("decodes")
+        .expect("exists");
     assert_eq!(deployment.spec.replicas, Some(5));
 
     let out = h
-        .ok(&["patch", "svc", "api", "-p", r#"{"spec":{"ports":[{"port":80,"targetPort":8081}]}}"#])
+        .ok(&[
+            "patch",
+            "svc",
+            "api",
+            "-p",
+            r#"{"spec":{"ports":[{"port":80,"targetPort":8081}]}}"#,
+        ])
         .await;
     assert_eq!(out.trim(), "service/api patched");
-    let service: Service = store.get("default", "api").expect("decodes").expect("exists");
+    let service: Service = store
+        .get("default", "api")
+        .expect("decodes")
+        .expect("exists");
     let ports = service.spec.and_then(|s| s.ports).expect("ports");
     assert_eq!(ports.len(), 2, "strategic merge keeps the other port");
     assert_eq!(
@@ -304,22 +402,41 @@ async fn apply_label_annotate_scale_patch_restart_and_delete() {
         json!(8081)
     );
 
-    assert_eq!(h.ok(&["rollout", "restart", "deploy", "api"]).await.trim(), "deployment.apps/api restarted");
+    assert_eq!(
+        h.ok(&["rollout", "restart", "deploy", "api"]).await.trim(),
+        "deployment.apps/api restarted"
+    );
     let deployment: Value = store
         .get_object(kubehop::sandbox::ResourceId::Deployments, "default", "api")
         .expect("exists")
         .value();
-    assert!(deployment.pointer("/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt").is_some());
+    assert!(
+        deployment
+            .pointer("/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt")
+            .is_some()
+    );
 
     let out = h.ok(&["delete", "-f", manifest]).await;
     assert_eq!(rows(&out).len(), 2, "{out}");
-    assert!(store.get::<Deployment>("default", "api").expect("decodes").is_none());
-    assert!(store.get::<Service>("default", "api").expect("decodes").is_none());
+    assert!(
+        store
+            .get::<Deployment>("default", "api")
+            .expect("decodes")
+            .is_none()
+    );
+    assert!(
+        store
+            .get::<Service>("default", "api")
+            .expect("decodes")
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn strict_field_validation_rejects_unknown_fields() {
-    let Some(h) = Harness::start("strict").await else { return };
+    let Some(h) = Harness::start("strict").await else {
+        return;
+    };
     let typo = h.write("typo.yaml", &MANIFEST.replace("replicas: 2", "replica: 2"));
     let (success, _stdout, stderr) = h.run(&["apply", "-f", typo.to_str().expect("utf-8")]).await;
     assert!(!success);
@@ -327,5 +444,11 @@ async fn strict_field_validation_rejects_unknown_fields() {
         stderr.contains("strict decoding error: unknown field \"spec.replica\""),
         "{stderr}"
     );
-    assert!(h.sandbox.store().get::<Deployment>("default", "api").expect("decodes").is_none());
+    assert!(
+        h.sandbox
+            .store()
+            .get::<Deployment>("default", "api")
+            .expect("decodes")
+            .is_none()
+    );
 }

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
+use crate::engine::snapshot::ClusterSnapshot;
 use crate::sandbox::admission::{
     self, AdmissionHook, AdmissionRequest, DeletionPolicy, FieldCause, ImmediateDeletion,
     Operation, Origin,
@@ -919,7 +920,9 @@ impl Store {
             let result = if exists {
                 let mut object = object;
                 if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    // A replayed dump replaces what is there, whatever its version and uid.
                     meta.remove("resourceVersion");
+                    meta.remove("uid");
                 }
                 self.update_object(resource, object, Part::Whole, WriteOptions::load())
             } else {
@@ -1017,7 +1020,10 @@ impl Store {
             meta.remove("generation");
         }
         admission::tidy_metadata(&mut object);
-        if options.origin == Origin::Api && info.status_subresource {
+        // Like the API server's PrepareForCreate: clients cannot create status, except for
+        // Nodes (the kubelet registers its node with status).
+        if options.origin == Origin::Api && info.status_subresource && resource != ResourceId::Nodes
+        {
             let status = admission::initial_status(resource, &object);
             if let Some(map) = object.as_object_mut() {
                 match status {
@@ -1349,7 +1355,10 @@ impl Store {
                 }
                 let inside: Vec<_> = state.scope(id, Some(&current.name)).cloned().collect();
                 for object in inside {
-                    self.remove_locked(state, hooks, &object, Propagation::Background)?;
+                    // Garbage collection may have taken it already.
+                    if state.get(id, &object.namespace, &object.name).is_some() {
+                        self.remove_locked(state, hooks, &object, Propagation::Background)?;
+                    }
                 }
             }
         }
@@ -1642,6 +1651,37 @@ impl Store {
             },
         )?;
         decode(&stored)
+    }
+
+    /// Every object the engine reads, decoded, as one consistent [`ClusterSnapshot`].
+    pub fn cluster_snapshot(&self, generation: u64) -> Result<ClusterSnapshot, StoreError> {
+        let [services, slices, pods, nodes, ingresses, namespaces] = {
+            let state = self.read();
+            [
+                ResourceId::Services,
+                ResourceId::EndpointSlices,
+                ResourceId::Pods,
+                ResourceId::Nodes,
+                ResourceId::Ingresses,
+                ResourceId::Namespaces,
+            ]
+            .map(|r| state.scope(r, None).cloned().collect::<Vec<_>>())
+        };
+        fn decode_all<K: DeserializeOwned>(
+            objects: &[Arc<StoredObject>],
+        ) -> Result<Vec<Arc<K>>, StoreError> {
+            objects.iter().map(|o| decode(o).map(Arc::new)).collect()
+        }
+        Ok(ClusterSnapshot {
+            generation,
+            services: decode_all(&services)?,
+            endpoint_slices: decode_all(&slices)?,
+            pods: decode_all(&pods)?,
+            nodes: decode_all(&nodes)?,
+            ingresses: decode_all(&ingresses)?,
+            namespaces: decode_all(&namespaces)?,
+            missing: Vec::new(),
+        })
     }
 
     /// Deletes one object of kind `K`.
@@ -1988,6 +2028,7 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::admission::{AdmissionHook, AdmissionRequest, DeletionPolicy, FieldCause};
     use k8s_openapi::api::core::v1::{Pod, Service};
 
     fn pod(name: &str, labels: Value) -> Value {
@@ -2294,6 +2335,185 @@ mod tests {
                 "spec.template.spec.containers[0].imagee".to_string()
             ]
         );
+    }
+
+    struct GracefulPods;
+
+    impl DeletionPolicy for GracefulPods {
+        fn decide(
+            &self,
+            resource: ResourceId,
+            _object: &Value,
+            requested: Option<i64>,
+        ) -> admission::Deletion {
+            match resource {
+                ResourceId::Pods => admission::Deletion::Graceful {
+                    grace_period_seconds: requested.unwrap_or(30),
+                },
+                _ => admission::Deletion::Immediate,
+            }
+        }
+    }
+
+    #[test]
+    fn graceful_deletion_keeps_the_pod_terminating_until_grace_zero() {
+        let store = Store::default();
+        store.set_deletion_policy(Arc::new(GracefulPods));
+        store
+            .create_object(
+                ResourceId::Pods,
+                pod("a", json!({})),
+                WriteOptions::api(false),
+            )
+            .expect("created");
+        let outcome = store
+            .delete_object(ResourceId::Pods, "default", "a", &DeleteOptions::default())
+            .expect("deleting");
+        let DeleteOutcome::Pending(terminating) = outcome else {
+            panic!("expected a pending deletion");
+        };
+        assert!(terminating.is_terminating());
+        let value = terminating.value();
+        assert_eq!(value["metadata"]["deletionGracePeriodSeconds"], json!(30));
+        // Deleting again changes nothing; grace 0 (the kubelet's final delete) removes it.
+        let again = store
+            .delete_object(ResourceId::Pods, "default", "a", &DeleteOptions::default())
+            .expect("still deleting");
+        assert_eq!(
+            again.object().resource_version(),
+            terminating.resource_version()
+        );
+        let gone = store
+            .delete_object(
+                ResourceId::Pods,
+                "default",
+                "a",
+                &DeleteOptions {
+                    grace_period_seconds: Some(0),
+                    ..DeleteOptions::default()
+                },
+            )
+            .expect("deleted");
+        assert!(matches!(gone, DeleteOutcome::Deleted(_)));
+        assert!(store.get_object(ResourceId::Pods, "default", "a").is_none());
+    }
+
+    #[test]
+    fn finalizers_hold_deletion_until_removed() {
+        let store = Store::default();
+        let mut object = pod("a", json!({}));
+        object["metadata"]["finalizers"] = json!(["example.com/hold"]);
+        store
+            .create_object(ResourceId::Pods, object, WriteOptions::api(false))
+            .expect("created");
+        let outcome = store
+            .delete_object(ResourceId::Pods, "default", "a", &DeleteOptions::default())
+            .expect("deleting");
+        assert!(matches!(outcome, DeleteOutcome::Pending(_)));
+        let mut subscription = store.subscribe();
+        store
+            .modify_object(
+                ResourceId::Pods,
+                "default",
+                "a",
+                Part::Whole,
+                WriteOptions::controller(),
+                |v| {
+                    v["metadata"]["finalizers"] = json!([]);
+                    Ok(())
+                },
+            )
+            .expect("finalizer removed");
+        assert!(store.get_object(ResourceId::Pods, "default", "a").is_none());
+        let events: Vec<EventType> =
+            std::iter::from_fn(|| subscription.try_next().expect("events"))
+                .map(|e| e.event_type)
+                .collect();
+        assert_eq!(events, [EventType::Modified, EventType::Deleted]);
+    }
+
+    #[test]
+    fn deleting_a_namespace_deletes_its_objects() {
+        let store = Store::default();
+        let mut object = pod("a", json!({}));
+        object["metadata"]["namespace"] = json!("team");
+        store.load_objects(vec![object]);
+        store
+            .delete_object(
+                ResourceId::Namespaces,
+                "",
+                "team",
+                &DeleteOptions::default(),
+            )
+            .expect("deleted");
+        assert!(store.get_object(ResourceId::Pods, "team", "a").is_none());
+        assert!(store.get_object(ResourceId::Pods, "default", "a").is_none());
+    }
+
+    /// A toy allocator: the shape of the control plane's ClusterIP allocation hook.
+    struct Allocator;
+
+    impl AdmissionHook for Allocator {
+        fn admit(&self, request: AdmissionRequest<'_>) -> Result<(), Vec<FieldCause>> {
+            if request.resource != ResourceId::Services {
+                return Ok(());
+            }
+            let taken = request.view.list(ResourceId::Services, None).count();
+            let spec = &mut request.object["spec"];
+            if spec["clusterIP"].as_str().unwrap_or("").is_empty() {
+                let ip = format!("127.96.0.{}", 10 + taken);
+                spec["clusterIP"] = json!(ip);
+                spec["clusterIPs"] = json!([ip]);
+            }
+            match spec.pointer("/ports/0/nodePort").and_then(Value::as_i64) {
+                Some(port) if !(30000..=32767).contains(&port) => Err(vec![FieldCause::invalid(
+                    "spec.ports[0].nodePort",
+                    &json!(port),
+                    "provided port is not in the valid range. The range of valid ports is 30000-32767",
+                )]),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[test]
+    fn admission_hooks_allocate_and_reject() {
+        let store = Store::default();
+        store.add_admission_hook(Arc::new(Allocator));
+        let created = store
+            .create_object(
+                ResourceId::Services,
+                json!({"metadata": {"name": "a"}, "spec": {"ports": [{"port": 80}]}}),
+                WriteOptions::api(false),
+            )
+            .expect("created");
+        assert_eq!(created.value()["spec"]["clusterIP"], json!("127.96.0.10"));
+        let err = store
+            .create_object(
+                ResourceId::Services,
+                json!({"metadata": {"name": "b"}, "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 80}]}}),
+                WriteOptions::api(false),
+            )
+            .expect_err("rejected");
+        assert_eq!(
+            err.to_string(),
+            "Service \"b\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767"
+        );
+    }
+
+    #[test]
+    fn cluster_snapshot_decodes_every_kind() {
+        let store = Store::default();
+        store.load_objects(vec![
+            pod("a", json!({"app": "x"})),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x", "namespace": "default"},
+                   "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}}),
+        ]);
+        let snapshot = store.cluster_snapshot(7).expect("snapshot");
+        assert_eq!(snapshot.generation, 7);
+        assert_eq!(snapshot.pods.len(), 1);
+        assert_eq!(snapshot.services.len(), 1);
+        assert_eq!(snapshot.namespaces.len(), INITIAL_NAMESPACES.len());
     }
 
     #[test]
