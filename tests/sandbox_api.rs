@@ -947,6 +947,7 @@ async fn invalid_objects_are_422_and_bad_bodies_400() {
     415,
     "UnsupportedMediaType"
 )]
+#[case::protobuf_body("POST", "/api/v1/namespaces", "k8s\0", 415, "UnsupportedMediaType")]
 #[case::bad_resource_version("GET", "/api/v1/pods?resourceVersion=abc", "", 400, "BadRequest")]
 #[case::future_resource_version("GET", "/api/v1/pods?resourceVersion=99999999", "", 504, "Timeout")]
 #[case::future_watch_version(
@@ -971,10 +972,15 @@ async fn bad_requests_get_status_errors(
     let mut config = sandbox.config().await.expect("config");
     config.default_retry = false;
     let client = kube::Client::try_from(config).expect("client");
+    let content_type = if body.starts_with("k8s") {
+        "application/vnd.kubernetes.protobuf"
+    } else {
+        "text/plain"
+    };
     let request = http::Request::builder()
         .method(method)
         .uri(path)
-        .header("content-type", "text/plain")
+        .header("content-type", content_type)
         .body(body.as_bytes().to_vec())
         .expect("request");
     let err = api_error(

@@ -50,13 +50,13 @@ pub(super) async fn portforward(
             resource: ResourceId::Pods,
             name: name.to_string(),
         })?;
-    let ports = parse_ports(params)?;
     let fault = shared.faults.portforward();
     if let Some(PortForwardFault::RejectUpgrade(message)) = &fault {
         return Err(ApiError::internal(message.clone()));
     }
     let (mut parts, _body) = request.into_parts();
     let (accept, protocol) = websocket_handshake(&parts.headers)?;
+    let ports = parse_ports(params)?;
     let on_upgrade = parts
         .extensions
         .remove::<hyper::upgrade::OnUpgrade>()

@@ -25,11 +25,14 @@ pub(super) fn write(
     params: &Params,
     body: &[u8],
 ) -> Result<Response, ApiError> {
+    if target.resource.info().read_only {
+        return Err(StoreError::ReadOnly(target.resource).into());
+    }
     let dry = dry_run(params)?;
     let fields = field_validation(params)?;
     match verb {
-        Verb::Create => create(shared, target, body, dry, fields),
-        Verb::Update => update(shared, target, body, dry, fields),
+        Verb::Create => create(shared, headers, target, body, dry, fields),
+        Verb::Update => update(shared, headers, target, body, dry, fields),
         Verb::Patch => patch(shared, headers, target, body, dry, fields),
         Verb::Delete => delete(shared, target, params, body, dry),
         Verb::DeleteCollection => delete_collection(shared, target, params, body, dry),
@@ -97,13 +100,37 @@ fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     response
 }
 
-fn parse_object(resource: ResourceId, body: &[u8]) -> Result<Value, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the object provided is unrecognized (must be of type {}): couldn't get version/kind; json parse error: {e}",
-            resource.info().kind
-        ))
-    })?;
+/// The request body as JSON (JSON or YAML bodies; protobuf is not supported).
+fn parse_object(resource: ResourceId, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let kind = resource.info().kind;
+    let value: Value = match essence {
+        "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the object provided is unrecognized (must be of type {kind}): couldn't get version/kind; json parse error: {e}"
+            ))
+        })?,
+        "application/yaml" => {
+            let text = std::str::from_utf8(body)
+                .map_err(|e| ApiError::bad_request(format!("the YAML body is not UTF-8: {e}")))?;
+            serde_saphyr::from_str(text).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the object provided is unrecognized (must be of type {kind}): yaml parse error: {e}"
+                ))
+            })?
+        }
+        other => {
+            // kubectl's typed generators (`kubectl create namespace|deployment|service ...`)
+            // send protobuf.
+            return Err(ApiError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml (the sandbox does not decode protobuf: use `kubectl create -f` or `kubectl apply -f`)"
+            )));
+        }
+    };
     if !value.is_object() {
         return Err(ApiError::bad_request(format!(
             "the object provided is unrecognized (must be of type {}): not a JSON object",
@@ -144,12 +171,13 @@ fn align_namespace(target: &ResourceTarget, object: &mut Value) -> Result<(), Ap
 
 fn create(
     shared: &Shared,
+    headers: &HeaderMap,
     target: &ResourceTarget,
     body: &[u8],
     dry: bool,
     fields: FieldValidation,
 ) -> Result<Response, ApiError> {
-    let mut object = parse_object(target.resource, body)?;
+    let mut object = parse_object(target.resource, headers, body)?;
     align_namespace(target, &mut object)?;
     let warnings = check_fields(target.resource, &object, fields)?;
     let created = shared
@@ -163,6 +191,7 @@ fn create(
 
 fn update(
     shared: &Shared,
+    headers: &HeaderMap,
     target: &ResourceTarget,
     body: &[u8],
     dry: bool,
@@ -172,7 +201,7 @@ fn update(
     if target.subresource.as_deref() == Some("scale") {
         return update_scale(shared, target, body, dry);
     }
-    let mut object = parse_object(target.resource, body)?;
+    let mut object = parse_object(target.resource, headers, body)?;
     align_namespace(target, &mut object)?;
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         match meta.get("name").and_then(Value::as_str) {
