@@ -1305,3 +1305,45 @@ async fn latency_is_added_to_responses() {
         tokio::time::timeout(Duration::from_millis(20), pods.list(&ListParams::default())).await;
     assert!(quick.is_err(), "the injected latency delays the answer");
 }
+
+#[rstest]
+#[case("0.0.0.0:0")]
+#[case("10.1.2.3:6443")]
+#[case("[::1]:0")]
+#[tokio::test]
+async fn the_sandbox_listens_only_inside_loopback(#[case] addr: &str) {
+    let result = Sandbox::builder()
+        .listen(addr.parse().expect("socket address"))
+        .start()
+        .await;
+    let err = result.err().expect("refused before binding");
+    assert!(
+        err.to_string().contains("only listens inside 127.0.0.0/8"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_kubeconfig_names_the_sandbox_and_is_private() {
+    let (sandbox, _client) = start().await;
+    let text = std::fs::read_to_string(sandbox.kubeconfig_path()).expect("kubeconfig");
+    assert!(text.contains(&format!("server: \"{}\"", sandbox.url())));
+    assert!(text.contains("current-context: kubehop-sandbox"));
+    assert!(text.contains("namespace: default"));
+    assert!(sandbox.url().starts_with("https://127.0.0.1:"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(sandbox.kubeconfig_path())
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the token is readable by its owner only");
+    }
+    let path = sandbox.kubeconfig_path().to_path_buf();
+    sandbox.shutdown().await;
+    assert!(
+        !path.exists(),
+        "a temporary kubeconfig is removed on shutdown"
+    );
+}
