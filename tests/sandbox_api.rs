@@ -1316,7 +1316,7 @@ async fn the_sandbox_listens_only_inside_loopback(#[case] addr: &str) {
         .listen(addr.parse().expect("socket address"))
         .start()
         .await;
-    let err = result.err().expect("refused before binding");
+    let err = result.expect_err("refused before binding");
     assert!(
         err.to_string().contains("only listens inside 127.0.0.0/8"),
         "{err}"
