@@ -6,6 +6,22 @@
 //! `/status` and `/scale`, WebSocket port-forward), a [`Store`] that in-process controllers
 //! use directly, a request log and fault injection for tests.
 //!
+//! Design notes:
+//! - HTTPS by default, with a CA made per sandbox and written into the kubeconfig: client-go
+//!   (kubectl) drops the kubeconfig's bearer token over plain HTTP, so a token-protected
+//!   plain-HTTP server would answer kubectl with 401s. [`SandboxBuilder::plain_http`] exists
+//!   for kube-rs-only uses.
+//! - Objects are stored as JSON bytes plus an index (labels, selectable fields, owners); see
+//!   [`store`]. One resourceVersion counter, a bounded event history shared by all
+//!   resources ([`SandboxBuilder::watch_history`]): a watcher that falls further behind gets
+//!   410 Expired and relists, as with a real API server.
+//! - The control plane plugs in through [`Store::subscribe`], the typed helpers
+//!   ([`Store::get`], [`Store::list`], [`Store::apply_status`], [`Store::modify`]),
+//!   [`Store::add_admission_hook`] (ClusterIP / nodePort allocation) and
+//!   [`Store::set_deletion_policy`] (graceful pod termination).
+//! - Request bodies are JSON (or YAML); kubectl's typed generators send protobuf
+//!   (`kubectl create deployment ...`) and get a 415 saying so.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), kubehop::sandbox::SandboxError> {
 //! use kubehop::sandbox::Sandbox;
