@@ -86,6 +86,7 @@ fn parse_requirement(part: &str) -> Result<LabelRequirement, SelectorError> {
         let head = part[..open].trim();
         let close = part
             .rfind(')')
+            .filter(|close| *close > open)
             .ok_or_else(|| err("found '(', expected: ')'"))?;
         if !part[close + 1..].trim().is_empty() {
             return Err(err("unexpected text after ')'"));
@@ -250,17 +251,19 @@ fn split_unescaped(input: &str, sep: char) -> Vec<String> {
 }
 
 fn split_once_unescaped<'a>(input: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
-    let bytes = input.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            i += 2;
+    let mut escaped = false;
+    for (i, c) in input.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        if c == '\\' {
+            escaped = true;
             continue;
         }
         if input[i..].starts_with(op) {
             return Some((&input[..i], &input[i + op.len()..]));
         }
-        i += 1;
     }
     None
 }
@@ -339,6 +342,19 @@ mod tests {
             _ => "",
         };
         assert_eq!(parsed.matches(lookup), expected, "{selector}");
+    }
+
+    #[test]
+    fn odd_input_is_an_error_not_a_panic() {
+        assert!(LabelSelector::parse("a notin )x(").is_err());
+        assert!(LabelSelector::parse("é=1").is_err());
+        let parsed = FieldSelector::parse("metadata.name=é!=x").expect("parses");
+        assert_eq!(parsed.requirements[0].value, "x");
+        assert!(!parsed.requirements[0].equals);
+        assert_eq!(
+            FieldSelector::parse("ü=ö").expect("parses").requirements[0].value,
+            "ö"
+        );
     }
 
     #[test]

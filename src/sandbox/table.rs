@@ -588,7 +588,7 @@ fn service_cells(object: &Value, name: Value, age: Value) -> Vec<Value> {
                 .collect();
             let mut lb = all.join(",");
             if lb.len() > 16 {
-                lb = format!("{}...", &lb[..13]);
+                lb = format!("{}...", lb.chars().take(13).collect::<String>());
             }
             if external_ips.is_empty() {
                 if lb.is_empty() {
