@@ -479,3 +479,40 @@ async fn create_from_files_works_and_typed_generators_get_a_clear_415() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn get_ingresses_stateful_sets_endpoints_and_namespaces() {
+    let Some(h) = Harness::start("more-kinds").await else {
+        return;
+    };
+    let out = rows(&h.ok(&["get", "ingress,statefulsets,endpoints"]).await);
+    assert_eq!(out[0], "NAME CLASS HOSTS ADDRESS PORTS AGE");
+    assert!(
+        out[1].starts_with("ingress.networking.k8s.io/web sandbox web.example 127.0.20.1 80 "),
+        "{}",
+        out[1]
+    );
+    assert!(out.iter().any(|l| l == "NAME READY AGE"));
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("statefulset.apps/db 1/1 ")),
+        "{out:#?}"
+    );
+    assert!(out.iter().any(|l| l == "NAME ENDPOINTS AGE"));
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("endpoints/web 127.1.0.2:8080 ")),
+        "{out:#?}"
+    );
+    let out = rows(&h.ok(&["get", "namespaces"]).await);
+    assert_eq!(out[0], "NAME STATUS AGE");
+    assert!(
+        out.iter().any(|l| l.starts_with("default Active ")),
+        "{out:#?}"
+    );
+    let out = rows(&h.ok(&["describe", "ingress", "web"]).await);
+    assert!(
+        out.iter().any(|l| l == "Ingress Class: sandbox"),
+        "{out:#?}"
+    );
+}

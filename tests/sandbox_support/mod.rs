@@ -107,5 +107,21 @@ pub fn small_world() -> Vec<Value> {
         pod("db-1", json!({"app": "db"}), "node-b", "127.1.0.4"),
         service("web", json!({"app": "web"}), "127.96.0.10"),
         slice("web-abcde", "web", "127.1.0.2", "node-a"),
+        json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"ingressClassName": "sandbox", "rules": [{"host": "web.example", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}
+            ]}}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "127.0.20.1"}]}}
+        }),
+        json!({
+            "apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": "default"},
+            "spec": {"replicas": 1, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                     "template": {"metadata": {"labels": {"app": "db"}},
+                                  "spec": {"containers": [{"name": "db", "image": "example/db:1"}]}}},
+            "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}
+        }),
     ]
 }
