@@ -411,7 +411,12 @@ async fn too_old_resource_version_is_an_expired_error_event() {
         .metadata
         .resource_version
         .expect("rv");
-    sandbox.store().load_objects(small_world());
+    // More pod events than the pods' replay window holds.
+    sandbox.store().load_objects(
+        (0..6)
+            .map(|i| pod(&format!("p{i}"), json!({}), "node-a", "127.1.0.60"))
+            .collect(),
+    );
     let mut stream = pods
         .watch(&WatchParams::default(), &version)
         .await

@@ -12,9 +12,9 @@
 //!   plain-HTTP server would answer kubectl with 401s. [`SandboxBuilder::plain_http`] exists
 //!   for kube-rs-only uses.
 //! - Objects are stored as JSON bytes plus an index (labels, selectable fields, owners); see
-//!   [`store`]. One resourceVersion counter, a bounded event history shared by all
-//!   resources ([`SandboxBuilder::watch_history`]): a watcher that falls further behind gets
-//!   410 Expired and relists, as with a real API server.
+//!   [`store`]. One resourceVersion counter; a bounded event history per resource for
+//!   watches and one for subscriptions ([`SandboxBuilder::watch_history`] events each): a
+//!   watcher that falls further behind gets 410 Expired and relists, as with a real API server.
 //! - The control plane plugs in through [`Store::subscribe`], the typed helpers
 //!   ([`Store::get`], [`Store::list`], [`Store::apply_status`], [`Store::modify`]),
 //!   [`Store::add_admission_hook`] (ClusterIP / nodePort allocation) and
@@ -142,7 +142,8 @@ impl SandboxBuilder {
         self
     }
 
-    /// How many events the store keeps for watch replay (older resourceVersions get 410).
+    /// How many events the store keeps for replay, per resource for watches and in all for
+    /// subscriptions (older resourceVersions get 410 Expired).
     pub fn watch_history(mut self, events: usize) -> Self {
         self.watch_history = events;
         self

@@ -428,10 +428,11 @@ type ObjectKey = (String, String);
 struct State {
     revision: u64,
     buckets: Vec<BTreeMap<ObjectKey, Arc<StoredObject>>>,
-    history: VecDeque<Arc<StoreEvent>>,
-    history_capacity: usize,
-    /// Every event with a resourceVersion above this one is still in `history`.
-    compacted: u64,
+    /// Every event, for subscriptions.
+    history: History,
+    /// Each resource's events, for watches (like the API server's per-resource watch caches:
+    /// churn of one kind does not expire watches of another).
+    resource_history: Vec<History>,
     /// (namespace, service name) -> EndpointSlice names.
     slices_by_service: HashMap<ObjectKey, BTreeSet<String>>,
 }
@@ -487,20 +488,44 @@ impl State {
     }
 
     fn push_event(&mut self, event: StoreEvent) {
-        self.history.push_back(Arc::new(event));
-        while self.history.len() > self.history_capacity {
-            if let Some(old) = self.history.pop_front() {
-                self.compacted = old.resource_version();
-            }
-        }
+        let event = Arc::new(event);
+        self.resource_history[event.resource().index()].push(event.clone());
+        self.history.push(event);
     }
 
     fn next_revision(&mut self) -> u64 {
         self.revision += 1;
         self.revision
     }
+}
 
-    fn events_since(&self, resource_version: u64) -> Result<Vec<Arc<StoreEvent>>, StoreError> {
+/// A bounded, resourceVersion-ordered event log.
+struct History {
+    events: VecDeque<Arc<StoreEvent>>,
+    capacity: usize,
+    /// Every event with a resourceVersion above this one is still here.
+    compacted: u64,
+}
+
+impl History {
+    fn new(capacity: usize) -> Self {
+        History {
+            events: VecDeque::new(),
+            capacity: capacity.max(1),
+            compacted: 0,
+        }
+    }
+
+    fn push(&mut self, event: Arc<StoreEvent>) {
+        self.events.push_back(event);
+        while self.events.len() > self.capacity {
+            if let Some(old) = self.events.pop_front() {
+                self.compacted = old.resource_version();
+            }
+        }
+    }
+
+    fn since(&self, resource_version: u64) -> Result<Vec<Arc<StoreEvent>>, StoreError> {
         if resource_version < self.compacted {
             return Err(StoreError::Expired {
                 requested: resource_version,
@@ -508,9 +533,9 @@ impl State {
             });
         }
         let start = self
-            .history
+            .events
             .partition_point(|e| e.resource_version() <= resource_version);
-        Ok(self.history.range(start..).cloned().collect())
+        Ok(self.events.range(start..).cloned().collect())
     }
 }
 
@@ -526,9 +551,11 @@ impl Store {
         let state = State {
             revision: 0,
             buckets: ResourceId::ALL.iter().map(|_| BTreeMap::new()).collect(),
-            history: VecDeque::new(),
-            history_capacity: history.max(1),
-            compacted: 0,
+            history: History::new(history),
+            resource_history: ResourceId::ALL
+                .iter()
+                .map(|_| History::new(history))
+                .collect(),
             slices_by_service: HashMap::new(),
         };
         let (changes, _) = watch::channel(0);
@@ -595,7 +622,12 @@ impl Store {
 
     /// Every event with a resourceVersion above this one can still be replayed.
     pub fn oldest_replayable(&self) -> u64 {
-        self.read().compacted
+        self.read().history.compacted
+    }
+
+    /// Every event of `resource` with a resourceVersion above this one can still be replayed.
+    pub fn oldest_replayable_for(&self, resource: ResourceId) -> u64 {
+        self.read().resource_history[resource.index()].compacted
     }
 
     /// A receiver that changes whenever the store does (its value: the new resourceVersion).
@@ -605,7 +637,19 @@ impl Store {
 
     /// Events after `resource_version`, or [`StoreError::Expired`] when they are gone.
     pub fn events_since(&self, resource_version: u64) -> Result<Vec<Arc<StoreEvent>>, StoreError> {
-        self.read().events_since(resource_version)
+        self.read().history.since(resource_version)
+    }
+
+    /// Events of `resource` after `resource_version` (or Expired), with the store's
+    /// resourceVersion at that moment: every event of `resource` up to it is included.
+    pub fn resource_events_since(
+        &self,
+        resource: ResourceId,
+        resource_version: u64,
+    ) -> Result<(Vec<Arc<StoreEvent>>, u64), StoreError> {
+        let state = self.read();
+        let events = state.resource_history[resource.index()].since(resource_version)?;
+        Ok((events, state.revision))
     }
 
     /// A subscription to every change from now on.
@@ -624,10 +668,10 @@ impl Store {
     pub fn subscribe_from(&self, resource_version: u64) -> Result<Subscription, StoreError> {
         let changes = self.changes();
         let state = self.read();
-        if resource_version < state.compacted {
+        if resource_version < state.history.compacted {
             return Err(StoreError::Expired {
                 requested: resource_version,
-                oldest: state.compacted,
+                oldest: state.history.compacted,
             });
         }
         if resource_version > state.revision {
@@ -2229,6 +2273,40 @@ mod tests {
             .events_since(store.resource_version() - 2)
             .expect("kept");
         assert_eq!(recent.len(), 2);
+    }
+
+    #[test]
+    fn each_resource_keeps_its_own_replay_window() {
+        let store = Store::new(3);
+        store
+            .create_object(
+                ResourceId::Pods,
+                pod("p", json!({})),
+                WriteOptions::api(false),
+            )
+            .expect("created");
+        let after_pod = store.resource_version();
+        for i in 0..5 {
+            store
+                .create_object(
+                    ResourceId::Nodes,
+                    json!({"metadata": {"name": format!("n{i}")}}),
+                    WriteOptions::api(false),
+                )
+                .expect("node");
+        }
+        // Node churn expired the global window but not the pods' one.
+        assert!(store.events_since(after_pod).is_err());
+        let (pod_events, revision) = store
+            .resource_events_since(ResourceId::Pods, after_pod)
+            .expect("pods still replayable");
+        assert!(pod_events.is_empty());
+        assert_eq!(revision, store.resource_version());
+        assert!(
+            store
+                .resource_events_since(ResourceId::Nodes, after_pod)
+                .is_err()
+        );
     }
 
     #[test]

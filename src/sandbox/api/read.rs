@@ -293,8 +293,8 @@ pub(super) fn watch(
     // kube-rs retry the stale version instead of re-listing).
     let expired = match start {
         Start::After(rv) if shared.faults.take_expiry(resource) => Some((rv, current)),
-        Start::After(rv) if rv < shared.store.oldest_replayable() => {
-            Some((rv, shared.store.oldest_replayable()))
+        Start::After(rv) if rv < shared.store.oldest_replayable_for(resource) => {
+            Some((rv, shared.store.oldest_replayable_for(resource)))
         }
         Start::CurrentState if shared.faults.take_expiry(resource) => Some((current, current)),
         _ => None,
@@ -373,13 +373,13 @@ async fn run_watch(context: Arc<ApiContext>, spec: WatchSpec, tx: mpsc::Sender<B
     let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
     loop {
         changes.borrow_and_update();
-        match store.events_since(position) {
+        match store.resource_events_since(spec.resource, position) {
             Err(StoreError::Expired { requested, oldest }) => {
                 let _ = tx.send(expired_event(requested, oldest)).await;
                 return;
             }
             Err(_) => return,
-            Ok(events) => {
+            Ok((events, revision)) => {
                 for event in &events {
                     position = event.resource_version();
                     if let Some((event_type, object)) = view(event, &spec)
@@ -388,6 +388,8 @@ async fn run_watch(context: Arc<ApiContext>, spec: WatchSpec, tx: mpsc::Sender<B
                         return;
                     }
                 }
+                // Every event of this resource up to `revision` has been seen.
+                position = position.max(revision);
             }
         }
         tokio::select! {
