@@ -4,7 +4,7 @@
 
 mod sandbox_support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -14,34 +14,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use sandbox_support::{small_world, start, within};
-
-fn works(path: &Path) -> bool {
-    std::process::Command::new(path)
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|out| {
-            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Client Version")
-        })
-}
-
-/// kubectl, never the gcloud wrapper at /usr/bin/kubectl.
-fn find_kubectl() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("KUBEHOP_KUBECTL") {
-        let path = PathBuf::from(path);
-        return works(&path).then_some(path);
-    }
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|dir| dir.join("kubectl"))
-        .filter(|candidate| candidate.is_file())
-        .filter(|candidate| {
-            let real = std::fs::canonicalize(candidate).unwrap_or_else(|_| candidate.clone());
-            !real.to_string_lossy().contains("google-cloud-sdk")
-                && candidate != Path::new("/usr/bin/kubectl")
-        })
-        .find(|candidate| works(candidate))
-}
+use sandbox_support::{find_kubectl, small_world, start, within};
 
 /// A sandbox with the small world loaded, and kubectl pointed at it.
 struct Harness {

@@ -12,7 +12,7 @@ use kube::api::{Api, ListParams};
 use kubehop::sandbox::{ResourceId, Sandbox, Store};
 use serde_json::{Value, json};
 
-use sandbox_support::{node, pod};
+use sandbox_support::{find_kubectl, node, pod};
 
 const NODES: usize = 500;
 const SERVICES: usize = 10_000;
@@ -180,6 +180,28 @@ async fn synthetic_cluster_figures() {
     let table_page = started.elapsed();
     assert_eq!(table["rows"].as_array().map(Vec::len), Some(500));
 
+    let kubectl_figure = match find_kubectl() {
+        Some(kubectl) => {
+            let cache =
+                std::env::temp_dir().join(format!("kubehop-scale-cache-{}", std::process::id()));
+            let started = Instant::now();
+            let output = tokio::process::Command::new(kubectl)
+                .args(["get", "pods", "-A", "--no-headers", "--cache-dir"])
+                .arg(&cache)
+                .env("KUBECONFIG", sandbox.kubeconfig_path())
+                .output()
+                .await
+                .expect("kubectl runs");
+            let elapsed = started.elapsed();
+            let _ = std::fs::remove_dir_all(&cache);
+            assert!(output.status.success());
+            let rows = String::from_utf8_lossy(&output.stdout).lines().count();
+            assert_eq!(rows, SERVICES * PODS_PER_SERVICE);
+            format!("{elapsed:?} for {rows} rows")
+        }
+        None => "SKIP (no kubectl)".to_string(),
+    };
+
     eprintln!("\n==== sandbox API server figures ====");
     eprintln!(
         "empty API server: start {empty_startup:?}, first list answered after {first_answer:?}, RSS {rss_empty:.1} MiB"
@@ -196,5 +218,6 @@ async fn synthetic_cluster_figures() {
     eprintln!("kube-rs list all Services, one request: {all_services:?}");
     eprintln!("label + field selector over 50,000 pods: {selector_scan:?}");
     eprintln!("Table page of 500 pods (kubectl get pods -A): {table_page:?}");
+    eprintln!("kubectl get pods -A (chunks of 500, Tables): {kubectl_figure}");
     eprintln!("RSS at the end: {:.1} MiB", rss_mib());
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kubehop::sandbox::{Sandbox, SandboxHandle};
@@ -124,4 +125,32 @@ pub fn small_world() -> Vec<Value> {
             "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}
         }),
     ]
+}
+
+fn kubectl_works(path: &Path) -> bool {
+    std::process::Command::new(path)
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|out| {
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Client Version")
+        })
+}
+
+/// kubectl from `KUBEHOP_KUBECTL` or the first PATH entry whose `kubectl version --client`
+/// works; never the gcloud wrapper at /usr/bin/kubectl.
+pub fn find_kubectl() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("KUBEHOP_KUBECTL") {
+        let path = PathBuf::from(path);
+        return kubectl_works(&path).then_some(path);
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join("kubectl"))
+        .filter(|candidate| candidate.is_file())
+        .filter(|candidate| {
+            let real = std::fs::canonicalize(candidate).unwrap_or_else(|_| candidate.clone());
+            !real.to_string_lossy().contains("google-cloud-sdk")
+                && candidate != Path::new("/usr/bin/kubectl")
+        })
+        .find(|candidate| kubectl_works(candidate))
 }
