@@ -6,7 +6,7 @@
 use std::fmt;
 
 use k8s_openapi::api::core::v1::Service;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::sandbox::resources::ResourceId;
 use crate::sandbox::store::StoreView;
@@ -658,11 +658,6 @@ pub fn tidy_metadata(object: &mut Value) {
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.retain(|_, v| !v.is_null());
     }
-}
-
-/// An empty JSON object, for building values.
-pub fn empty_object() -> Value {
-    Value::Object(Map::new())
 }
 
 #[cfg(test)]
