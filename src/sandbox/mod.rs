@@ -1,1 +1,386 @@
-//! The embedded Kubernetes-API-compatible cluster on loopback (issue: the sandbox).
+//! The embedded Kubernetes-API-compatible cluster on loopback (the sandbox).
+//!
+//! This module is its API server and object store: an HTTPS server on 127.0.0.1 that
+//! kube-rs and kubectl talk to exactly as to a real cluster (discovery, list / get / watch with
+//! resourceVersion semantics, Tables for kubectl, writes with merge and strategic merge patch,
+//! `/status` and `/scale`, WebSocket port-forward), a [`Store`] that in-process controllers
+//! use directly, a request log and fault injection for tests.
+//!
+//! Design notes:
+//! - HTTPS by default, with a CA made per sandbox and written into the kubeconfig: client-go
+//!   (kubectl) drops the kubeconfig's bearer token over plain HTTP, so a token-protected
+//!   plain-HTTP server would answer kubectl with 401s. [`SandboxBuilder::plain_http`] exists
+//!   for kube-rs-only uses.
+//! - Objects are stored as JSON bytes plus an index (labels, selectable fields, owners); see
+//!   [`store`]. One resourceVersion counter; a bounded event history per resource for
+//!   watches and one for subscriptions ([`SandboxBuilder::watch_history`] events each): a
+//!   watcher that falls further behind gets 410 Expired and relists, as with a real API server.
+//! - The control plane plugs in through [`Store::subscribe`], the typed helpers
+//!   ([`Store::get`], [`Store::list`], [`Store::apply_status`], [`Store::modify`]),
+//!   [`Store::add_admission_hook`] (ClusterIP / nodePort allocation) and
+//!   [`Store::set_deletion_policy`] (graceful pod termination).
+//! - Request bodies are JSON (or YAML); kubectl's typed generators send protobuf
+//!   (`kubectl create deployment ...`) and get a 415 saying so.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kubehop::sandbox::SandboxError> {
+//! use kubehop::sandbox::Sandbox;
+//! let sandbox = Sandbox::builder().start().await?;
+//! let client = sandbox.client().await?;
+//! println!("KUBECONFIG={}", sandbox.kubeconfig_path().display());
+//! # drop(client); sandbox.shutdown().await; Ok(()) }
+//! ```
+
+pub mod admission;
+mod api;
+pub mod endpoints;
+pub mod faults;
+pub mod kubeconfig;
+pub mod patch;
+pub mod request_log;
+pub mod resources;
+pub mod selector;
+mod server;
+pub mod store;
+pub mod table;
+mod tls;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+pub use faults::{Faults, PortForwardFault};
+pub use request_log::{RequestLog, RequestRecord, Verb};
+pub use resources::ResourceId;
+pub use store::{LoadReport, Store, StoreError};
+
+/// Errors starting or driving the sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("the sandbox only listens inside 127.0.0.0/8, not on {0}")]
+    NotLoopback(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the kubeconfig {path}: {source}")]
+    Kubeconfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build a client for the sandbox: {0}")]
+    Client(String),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
+/// Default interval between watch bookmarks (the API server sends them about once a minute).
+pub const DEFAULT_BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Entry point: `Sandbox::builder()...start().await`.
+pub struct Sandbox;
+
+impl Sandbox {
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+}
+
+/// Options of a sandbox about to start.
+#[derive(Debug)]
+pub struct SandboxBuilder {
+    listen: SocketAddr,
+    kubeconfig_path: Option<PathBuf>,
+    token: Option<String>,
+    watch_history: usize,
+    bookmark_interval: Duration,
+    objects: Vec<Value>,
+    store: Option<Store>,
+    plain_http: bool,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        SandboxBuilder {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            kubeconfig_path: None,
+            token: None,
+            watch_history: store::DEFAULT_HISTORY,
+            bookmark_interval: DEFAULT_BOOKMARK_INTERVAL,
+            objects: Vec::new(),
+            store: None,
+            plain_http: false,
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// Where the API server listens (default 127.0.0.1 on a free port). Must be in 127.0.0.0/8.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Where to write the kubeconfig (default: a file in the system temp folder, removed on
+    /// shutdown).
+    pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.kubeconfig_path = Some(path.into());
+        self
+    }
+
+    /// The bearer token clients must send (default: random).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// How many events the store keeps for replay, per resource for watches and in all for
+    /// subscriptions (older resourceVersions get 410 Expired).
+    pub fn watch_history(mut self, events: usize) -> Self {
+        self.watch_history = events;
+        self
+    }
+
+    /// Interval between BOOKMARK events on watches that allow them.
+    pub fn bookmark_interval(mut self, interval: Duration) -> Self {
+        self.bookmark_interval = interval;
+        self
+    }
+
+    /// Objects loaded before the server starts (status kept as given).
+    pub fn objects(mut self, objects: Vec<Value>) -> Self {
+        self.objects = objects;
+        self
+    }
+
+    /// Serve plain HTTP instead of HTTPS. kube-rs still sends the bearer token; kubectl
+    /// (client-go) does not send credentials over plain HTTP, so it gets 401s.
+    pub fn plain_http(mut self, plain: bool) -> Self {
+        self.plain_http = plain;
+        self
+    }
+
+    /// Serve an existing store instead of a new one.
+    pub fn store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    pub async fn start(self) -> Result<SandboxHandle, SandboxError> {
+        if !is_sandbox_address(self.listen.ip()) {
+            return Err(SandboxError::NotLoopback(self.listen));
+        }
+        let store = self.store.unwrap_or_else(|| Store::new(self.watch_history));
+        let load = store.load_objects(self.objects);
+        for skipped in &load.skipped {
+            tracing::info!("sandbox: not loaded: {skipped}");
+        }
+        let listener = server::bind(self.listen)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            addr: self.listen,
+            source,
+        })?;
+        let token = self
+            .token
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        let (kubeconfig_path, owns_kubeconfig) = match self.kubeconfig_path {
+            Some(path) => (path, false),
+            None => (
+                std::env::temp_dir()
+                    .join(format!(
+                        "kubehop-sandbox-{}-{}",
+                        std::process::id(),
+                        addr.port()
+                    ))
+                    .join("kubeconfig"),
+                true,
+            ),
+        };
+        let tls = if self.plain_http {
+            None
+        } else {
+            Some(tls::serving_tls(addr.ip())?)
+        };
+        let url = match tls {
+            Some(_) => format!("https://{addr}"),
+            None => format!("http://{addr}"),
+        };
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        kubeconfig::write(&kubeconfig_path, &url, ca_pem.as_deref(), &token).map_err(|source| {
+            SandboxError::Kubeconfig {
+                path: kubeconfig_path.clone(),
+                source,
+            }
+        })?;
+        let shared = Arc::new(api::Shared {
+            store: store.clone(),
+            log: RequestLog::default(),
+            faults: Faults::default(),
+            token: token.clone(),
+            bookmark_interval: self.bookmark_interval,
+            server_address: addr.to_string(),
+        });
+        let root = CancellationToken::new();
+        let running = server::Listener::spawn(listener, tls.clone(), shared.clone(), &root);
+        Ok(SandboxHandle {
+            shared,
+            tls,
+            ca_pem,
+            addr,
+            url,
+            kubeconfig_path,
+            owns_kubeconfig,
+            load,
+            root,
+            listener: Mutex::new(Some(running)),
+        })
+    }
+}
+
+/// Whether the sandbox may bind or connect to `ip` (127.0.0.0/8 only).
+pub fn is_sandbox_address(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V4(v4) if v4.octets()[0] == 127)
+}
+
+/// A running sandbox API server. Dropping it stops the server.
+pub struct SandboxHandle {
+    shared: Arc<api::Shared>,
+    tls: Option<tls::ServingTls>,
+    ca_pem: Option<String>,
+    addr: SocketAddr,
+    url: String,
+    kubeconfig_path: PathBuf,
+    owns_kubeconfig: bool,
+    load: LoadReport,
+    root: CancellationToken,
+    listener: Mutex<Option<server::Listener>>,
+}
+
+impl std::fmt::Debug for SandboxHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxHandle")
+            .field("url", &self.url)
+            .field("kubeconfig_path", &self.kubeconfig_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SandboxHandle {
+    /// `https://127.0.0.1:PORT` (`http://` with [`SandboxBuilder::plain_http`]).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig_path
+    }
+
+    /// The PEM of the CA that signed the serving certificate (None over plain HTTP).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// The bearer token the server requires.
+    pub fn token(&self) -> &str {
+        &self.shared.token
+    }
+
+    /// What loading the builder's objects did.
+    pub fn load_report(&self) -> &LoadReport {
+        &self.load
+    }
+
+    /// The kube-rs configuration of the sandbox's kubeconfig (context `kubehop-sandbox`).
+    pub async fn config(&self) -> Result<kube::Config, SandboxError> {
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig_path)
+            .map_err(|e| SandboxError::Client(e.to_string()))?;
+        let options = kube::config::KubeConfigOptions {
+            context: Some(kubeconfig::CONTEXT.to_string()),
+            ..Default::default()
+        };
+        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| SandboxError::Client(e.to_string()))
+    }
+
+    /// A kube-rs client built from the sandbox's kubeconfig.
+    pub async fn client(&self) -> Result<kube::Client, SandboxError> {
+        let config = self.config().await?;
+        kube::Client::try_from(config).map_err(|e| SandboxError::Client(e.to_string()))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    pub fn request_log(&self) -> &RequestLog {
+        &self.shared.log
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// Stops listening and drops every connection (watches end, port-forwards close).
+    pub async fn stop_listener(&self) {
+        if let Some(listener) = self.listener.lock().await.take() {
+            listener.stop().await;
+        }
+    }
+
+    /// Listens again on the same address after [`stop_listener`](Self::stop_listener).
+    pub async fn restart_listener(&self) -> Result<(), SandboxError> {
+        let mut slot = self.listener.lock().await;
+        if slot.is_some() {
+            return Ok(());
+        }
+        let listener = server::bind(self.addr)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: self.addr,
+                source,
+            })?;
+        *slot = Some(server::Listener::spawn(
+            listener,
+            self.tls.clone(),
+            self.shared.clone(),
+            &self.root,
+        ));
+        Ok(())
+    }
+
+    /// Stops the server and removes a kubeconfig it wrote to the temp folder.
+    pub async fn shutdown(self) {
+        self.stop_listener().await;
+        // Drop removes the kubeconfig.
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        self.root.cancel();
+        if self.owns_kubeconfig {
+            let _ = std::fs::remove_file(&self.kubeconfig_path);
+            if let Some(dir) = self.kubeconfig_path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+}

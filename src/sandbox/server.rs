@@ -1,0 +1,102 @@
+//! The listener: accepts connections and serves HTTP/1.1 (with upgrades) until stopped.
+//! Stopping cancels the generation's token, which also ends its watches and port-forwards,
+//! so a restart on the same port looks like an API server restart to clients.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::sandbox::api::{self, ApiContext, Shared};
+use crate::sandbox::tls::ServingTls;
+
+/// One running listener generation.
+pub(crate) struct Listener {
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Listener {
+    /// Serves `listener` until the returned handle is stopped or `parent` is cancelled.
+    pub fn spawn(
+        listener: TcpListener,
+        tls: Option<ServingTls>,
+        shared: Arc<Shared>,
+        parent: &CancellationToken,
+    ) -> Self {
+        let cancel = parent.child_token();
+        let context = Arc::new(ApiContext {
+            shared,
+            cancel: cancel.clone(),
+        });
+        let router = api::router(context);
+        let token = cancel.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = token.cancelled() => break,
+                    accepted = listener.accept() => accepted,
+                };
+                let (stream, _peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        tracing::warn!("sandbox API server: accept failed: {err}");
+                        continue;
+                    }
+                };
+                let service = TowerToHyperService::new(router.clone());
+                let connection_token = token.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    match tls {
+                        None => serve(stream, service, connection_token).await,
+                        Some(tls) => {
+                            let handshake = tokio::select! {
+                                _ = connection_token.cancelled() => return,
+                                handshake = tls.acceptor.accept(stream) => handshake,
+                            };
+                            match handshake {
+                                Ok(stream) => serve(stream, service, connection_token).await,
+                                Err(err) => tracing::debug!("sandbox TLS handshake failed: {err}"),
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Listener { cancel, task }
+    }
+
+    /// Closes the listening socket and every connection of this generation.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// Serves HTTP/1.1 with upgrades on one connection until it ends or `cancel` fires.
+async fn serve<S>(stream: S, service: TowerToHyperService<axum::Router>, cancel: CancellationToken)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::select! {
+        result = connection => {
+            if let Err(err) = result {
+                tracing::debug!("sandbox API connection ended: {err}");
+            }
+        }
+        _ = cancel.cancelled() => {}
+    }
+}
+
+/// Binds `addr` (used for the first start and for restarts on the same port).
+pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

@@ -1,0 +1,81 @@
+//! The sandbox's serving certificate: a fresh CA per sandbox and a server certificate for the
+//! listen address, signed by it. The CA goes into the kubeconfig as
+//! `certificate-authority-data`.
+//!
+//! TLS is the default because client-go (kubectl) only sends credentials over TLS: against a
+//! plain-HTTP server it drops the kubeconfig's bearer token and every request is anonymous.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// Why the serving certificate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot generate the sandbox certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    #[error("cannot configure TLS: {0}")]
+    Config(#[from] tokio_rustls::rustls::Error),
+}
+
+/// A TLS acceptor and the CA clients must trust.
+#[derive(Clone)]
+pub(crate) struct ServingTls {
+    pub acceptor: TlsAcceptor,
+    pub ca_pem: String,
+}
+
+/// Makes a CA and a server certificate valid for `ip` and `localhost`.
+pub(crate) fn serving_tls(ip: IpAddr) -> Result<ServingTls, TlsError> {
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "kubehop-sandbox-ca");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let server_key = KeyPair::generate()?;
+    let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
+    params.subject_alt_names.push(SanType::IpAddress(ip));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "kubehop-sandbox");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    let server_cert = params.signed_by(&server_key, &issuer)?;
+
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![
+                server_cert.der().clone(),
+                CertificateDer::from(ca_cert.der().to_vec()),
+            ],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        )?;
+    // HTTP/1.1 only: WebSocket upgrades (port-forward) need it.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(ServingTls {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        ca_pem: ca_cert.pem(),
+    })
+}

@@ -1,0 +1,156 @@
+//! Helpers shared by the sandbox test files.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kubehop::sandbox::{Sandbox, SandboxHandle};
+use serde_json::{Value, json};
+
+/// How long any single wait may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Awaits `future`, failing the test after [`DEADLINE`].
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(DEADLINE, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// A started sandbox and a kube-rs client for it.
+pub async fn start() -> (SandboxHandle, kube::Client) {
+    start_with(Sandbox::builder()).await
+}
+
+pub async fn start_with(
+    builder: kubehop::sandbox::SandboxBuilder,
+) -> (SandboxHandle, kube::Client) {
+    let sandbox = builder.start().await.expect("sandbox starts");
+    let client = sandbox.client().await.expect("client");
+    (sandbox, client)
+}
+
+/// A pod as a scenario file would carry it (status included).
+pub fn pod(name: &str, labels: Value, node: &str, ip: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default", "labels": labels},
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "app", "image": "example/app:1", "ports": [{"containerPort": 8080, "name": "http"}]}]
+        },
+        "status": {
+            "phase": "Running",
+            "podIP": ip,
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0, "image": "example/app:1", "imageID": "", "state": {"running": {}}}]
+        }
+    })
+}
+
+pub fn node(name: &str, zone: &str, ip: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "addresses": [{"type": "InternalIP", "address": ip}],
+            "nodeInfo": {"kubeletVersion": "v1.37.0", "architecture": "amd64", "bootID": "", "containerRuntimeVersion": "sandbox://1", "kernelVersion": "6.0", "kubeProxyVersion": "", "machineID": "", "operatingSystem": "linux", "osImage": "kubehop sandbox", "systemUUID": ""}
+        }
+    })
+}
+
+pub fn service(name: &str, selector: Value, cluster_ip: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "selector": selector,
+            "clusterIP": cluster_ip,
+            "ports": [{"name": "http", "port": 80, "targetPort": "http"}, {"name": "metrics", "port": 9090}]
+        }
+    })
+}
+
+pub fn slice(name: &str, service: &str, ip: &str, node: &str) -> Value {
+    json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": name, "namespace": "default", "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": [{"addresses": [ip], "conditions": {"ready": true, "serving": true, "terminating": false}, "nodeName": node}]
+    })
+}
+
+/// A small world: two nodes, three pods, one Service with its slice.
+pub fn small_world() -> Vec<Value> {
+    vec![
+        node("node-a", "zone-1", "127.0.10.1"),
+        node("node-b", "zone-2", "127.0.10.2"),
+        pod(
+            "web-1",
+            json!({"app": "web", "tier": "front"}),
+            "node-a",
+            "127.1.0.2",
+        ),
+        pod(
+            "web-2",
+            json!({"app": "web", "tier": "front"}),
+            "node-b",
+            "127.1.0.3",
+        ),
+        pod("db-1", json!({"app": "db"}), "node-b", "127.1.0.4"),
+        service("web", json!({"app": "web"}), "127.96.0.10"),
+        slice("web-abcde", "web", "127.1.0.2", "node-a"),
+        json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"ingressClassName": "sandbox", "rules": [{"host": "web.example", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}
+            ]}}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "127.0.20.1"}]}}
+        }),
+        json!({
+            "apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": "default"},
+            "spec": {"replicas": 1, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                     "template": {"metadata": {"labels": {"app": "db"}},
+                                  "spec": {"containers": [{"name": "db", "image": "example/db:1"}]}}},
+            "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}
+        }),
+    ]
+}
+
+fn kubectl_works(path: &Path) -> bool {
+    std::process::Command::new(path)
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|out| {
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Client Version")
+        })
+}
+
+/// kubectl from `KUBEHOP_KUBECTL` or the first PATH entry whose `kubectl version --client`
+/// works; never the gcloud wrapper at /usr/bin/kubectl.
+pub fn find_kubectl() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("KUBEHOP_KUBECTL") {
+        let path = PathBuf::from(path);
+        return kubectl_works(&path).then_some(path);
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join("kubectl"))
+        .filter(|candidate| candidate.is_file())
+        .filter(|candidate| {
+            let real = std::fs::canonicalize(candidate).unwrap_or_else(|_| candidate.clone());
+            !real.to_string_lossy().contains("google-cloud-sdk")
+                && candidate != Path::new("/usr/bin/kubectl")
+        })
+        .find(|candidate| kubectl_works(candidate))
+}
