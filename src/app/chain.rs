@@ -392,16 +392,25 @@ pub fn outline(model: &ProxyModel, chain: &ServiceChain) -> Outline {
             ));
         }
     }
+    let single = chain.ports.len() == 1;
     for index in 0..chain.ports.len() {
         let Some(port) = chain.ports.get(index) else {
             continue;
         };
-        roots.push(OutlineNode {
-            id: format!("{}/{}", port.port, port.protocol),
-            kind: NodeKind::Port { port: index },
-            hop: None,
-            children: port_children(model, chain, index),
-        });
+        let children = port_children(model, chain, index);
+        let id = format!("{}/{}", port.port, port.protocol);
+        if single {
+            // One port (the common case): its hops sit at the top level, one indent saved.
+            roots.push(OutlineNode::leaf(id, NodeKind::Port { port: index }, None));
+            roots.extend(children);
+        } else {
+            roots.push(OutlineNode {
+                id,
+                kind: NodeKind::Port { port: index },
+                hop: None,
+                children,
+            });
+        }
     }
     if chain.ports.is_empty() {
         // Headless without ports: the endpoints are for DNS only (rule B6).

@@ -110,7 +110,7 @@ pub fn key_label(binding: &Binding) -> String {
         other => format!("{other:?}"),
     };
     if binding.modifiers.contains(KeyModifiers::CONTROL) {
-        format!("Ctrl-{base}")
+        format!("Ctrl-{}", base.to_uppercase())
     } else {
         base
     }

@@ -248,17 +248,22 @@ fn topology_sentence(outcome: &TopologyOutcome) -> String {
 }
 
 /// The front-door clause of the first sentence: "is accepted because ...".
-fn door_clause(via: FrontDoor) -> &'static str {
+fn door_clause(via: FrontDoor, node: &str) -> String {
     match via {
+        FrontDoor::ClusterIp if !node.is_empty() => format!(
+            "is caught on {node} itself, because kube-proxy programs every ClusterIP on every node"
+        ),
         FrontDoor::ClusterIp => {
-            "is intercepted on that node, because kube-proxy installs the rules for every ClusterIP on every node"
+            "is caught on the client's own node, because kube-proxy programs every ClusterIP on every node".to_owned()
         }
-        FrontDoor::NodePort => "is accepted because NodePort Services open the port on every node",
+        FrontDoor::NodePort => {
+            "is accepted because NodePort Services open the port on every node".to_owned()
+        }
         FrontDoor::LoadBalancer => {
-            "is accepted because the load-balancer IP is in ipMode VIP, so every node intercepts it"
+            "is accepted because the load-balancer IP is in ipMode VIP, so every node intercepts it".to_owned()
         }
         FrontDoor::ExternalIp => {
-            "is accepted because the address is one of the Service's externalIPs, which every node intercepts"
+            "is accepted because the address is one of the Service's externalIPs, which every node intercepts".to_owned()
         }
     }
 }
@@ -300,7 +305,7 @@ pub fn explain_route(query: &RouteQuery, decision: &RouteDecision) -> Explanatio
     };
     let lead = format!(
         "A connection{from} to {destination}{where_} {}",
-        door_clause(via)
+        door_clause(via, node)
     );
     let policy = decision.reasons.iter().find_map(|reason| match reason {
         RouteReason::Policy { scope, policy } => Some((*scope, *policy)),
@@ -344,8 +349,8 @@ pub fn explain_route(query: &RouteQuery, decision: &RouteDecision) -> Explanatio
         }
         Verdict::Drop | Verdict::Reject | Verdict::NoService => {
             let outcome = match decision.verdict {
-                Verdict::Drop => "dropped: the client waits until it times out",
-                Verdict::Reject => "rejected at once: the client sees connection refused",
+                Verdict::Drop => "dropped (the client times out)",
+                Verdict::Reject => "rejected at once (connection refused)",
                 _ => "not forwarded",
             };
             let because = decision.reasons.iter().find_map(|reason| match reason {

@@ -58,7 +58,7 @@ impl Areas {
         } else {
             let details_height = match body.height {
                 30.. => body.height * 2 / 5,
-                20..30 => 8,
+                20..30 => 7,
                 _ => 5,
             };
             let [top, details] =
@@ -69,7 +69,7 @@ impl Areas {
                     .areas(top);
             let explain_height = match body.height {
                 30.. => 7,
-                20..30 => 6,
+                20..30 => 7,
                 _ => 4,
             };
             let [chain, explain] =

@@ -153,12 +153,39 @@ fn plural(count: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// The context as shown: file names for a dump (not their directories).
+fn context_label(state: &AppState) -> String {
+    if state.source != crate::app::state::SourceKind::Dump {
+        return state.label.context.clone();
+    }
+    state
+        .label
+        .context
+        .split(',')
+        .map(|path| {
+            std::path::Path::new(path).file_name().map_or_else(
+                || path.to_owned(),
+                |name| name.to_string_lossy().into_owned(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The header, most important first (it is cut at the screen's edge): where, how fresh,
+/// paused, how many Services are broken, then object counts.
 fn header_line(state: &AppState, catalog: Option<&Catalog>, theme: &Theme) -> Line<'static> {
     let mut spans = vec![
         Span::styled(" kubehop ", theme.accent),
-        Span::styled(format!("ctx {} ", state.label.context), theme.header),
+        Span::styled(format!("{} ", context_label(state)), theme.header),
         Span::styled(
-            format!("· ns {} ", state.namespace.as_deref().unwrap_or("all")),
+            format!(
+                "· {} ",
+                state.namespace.as_deref().map_or_else(
+                    || "all namespaces".to_owned(),
+                    |ns| format!("namespace {ns}")
+                )
+            ),
             theme.header,
         ),
     ];
@@ -173,19 +200,19 @@ fn header_line(state: &AppState, catalog: Option<&Catalog>, theme: &Theme) -> Li
         ConnectionStatus::Failed { error } => (format!("✗ failed: {error} · stale"), theme.error),
     };
     spans.push(Span::styled(format!("· {status} "), style));
+    if state.paused() {
+        let waiting = if state.updates_waiting() {
+            " (updates waiting)"
+        } else {
+            ""
+        };
+        spans.push(Span::styled(format!(" ⏸ paused{waiting} "), theme.paused));
+        spans.push(Span::raw(" "));
+    } else if state.focus == Focus::Header {
+        spans.push(Span::styled(" Space: pause ", theme.selected));
+        spans.push(Span::raw(" "));
+    }
     if let Some(catalog) = catalog {
-        let counts = catalog.counts;
-        spans.push(Span::styled(
-            format!(
-                "· {} · {} · {} · {} · {} ",
-                plural(counts.services, "Service", "Services"),
-                plural(counts.pods, "pod", "pods"),
-                plural(counts.nodes, "node", "nodes"),
-                plural(counts.endpoint_slices, "EndpointSlice", "EndpointSlices"),
-                plural(counts.ingresses, "Ingress", "Ingresses"),
-            ),
-            theme.dim,
-        ));
         spans.push(Span::styled(
             format!("✗ {} ", state.list.scope_errors),
             if state.list.scope_errors > 0 {
@@ -211,16 +238,18 @@ fn header_line(state: &AppState, catalog: Option<&Catalog>, theme: &Theme) -> Li
                 theme.warning,
             ));
         }
-    }
-    if state.paused() {
-        let waiting = if state.updates_waiting() {
-            " (updates waiting)"
-        } else {
-            ""
-        };
-        spans.push(Span::styled(format!(" ⏸ paused{waiting} "), theme.paused));
-    } else if state.focus == Focus::Header {
-        spans.push(Span::styled(" Space: pause ", theme.selected));
+        let counts = catalog.counts;
+        spans.push(Span::styled(
+            format!(
+                "· {} · {} · {} · {} · {}",
+                plural(counts.services, "Service", "Services"),
+                plural(counts.pods, "pod", "pods"),
+                plural(counts.nodes, "node", "nodes"),
+                plural(counts.endpoint_slices, "EndpointSlice", "EndpointSlices"),
+                plural(counts.ingresses, "Ingress", "Ingresses"),
+            ),
+            theme.dim,
+        ));
     }
     Line::from(spans)
 }
@@ -491,8 +520,8 @@ fn tree_item(
     width: usize,
     theme: &Theme,
 ) -> TreeItem<'static, String> {
-    // Two cells for the highlight symbol, two per level of indent, two for the open mark.
-    let room = width.saturating_sub(2 + depth * 2 + 2);
+    // Two cells per level of indent, two for the open/closed mark.
+    let room = width.saturating_sub(depth * 2 + 2);
     let line = fit_line(node_line(catalog, chain, node, theme), room);
     let children: Vec<TreeItem<'static, String>> = node
         .children
@@ -690,7 +719,7 @@ fn node_line(
                     mark_span("!", theme.warning),
                     Span::raw(address),
                     Span::styled(
-                        "· drops: eTP Local, no local endpoint".to_owned(),
+                        "· drops: no local endpoint (eTP Local)".to_owned(),
                         theme.warning,
                     ),
                 ])
@@ -1317,25 +1346,43 @@ fn hints_line(state: &AppState, theme: &Theme) -> Line<'static> {
                 };
                 return Line::styled(format!(" {}", message.text), style);
             }
-            let mut spans = vec![Span::raw(" ")];
             let toggle = match state.focus {
                 Focus::Header => "pause",
                 Focus::Services => "chain",
                 Focus::Chain => "expand",
                 Focus::Details => "",
             };
-            spans.extend(hint("j/k", "move", theme));
-            if !toggle.is_empty() {
-                spans.extend(hint("Enter", toggle, theme));
+            // Most useful first; what does not fit is left out ("?" lists everything).
+            let candidates = [
+                ("j/k", "move"),
+                ("Enter", toggle),
+                ("Tab", "pane"),
+                ("1-5", "tabs"),
+                ("/", "filter"),
+                (":", "cmd"),
+                ("n", "namespace"),
+                ("s", "sort"),
+                ("Ctrl-P", "pause"),
+            ];
+            let tail = [("?", "help"), ("q", "quit")];
+            let tail_width: usize = tail.iter().map(|(k, w)| width(k) + width(w) + 3).sum();
+            let room = usize::from(state.size.width).saturating_sub(1 + tail_width);
+            let mut used = 0;
+            let mut spans = vec![Span::raw(" ")];
+            for (keys, what) in candidates {
+                if what.is_empty() {
+                    continue;
+                }
+                let cost = width(keys) + width(what) + 3;
+                if used + cost > room {
+                    break;
+                }
+                used += cost;
+                spans.extend(hint(keys, what, theme));
             }
-            spans.extend(hint("Tab", "pane", theme));
-            spans.extend(hint("1-5", "tabs", theme));
-            spans.extend(hint("/", "filter", theme));
-            spans.extend(hint(":", "cmd", theme));
-            spans.extend(hint("n", "namespace", theme));
-            spans.extend(hint("s", "sort", theme));
-            spans.extend(hint("?", "help", theme));
-            spans.extend(hint("q", "quit", theme));
+            for (keys, what) in tail {
+                spans.extend(hint(keys, what, theme));
+            }
             Line::from(spans)
         }
     }
