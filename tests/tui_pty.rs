@@ -42,9 +42,13 @@ impl Tmux {
     }
 
     fn format(&self, format: &str) -> String {
-        String::from_utf8_lossy(&self.run(&["display-message", "-p", "-t", "e2e", format]).stdout)
-            .trim()
-            .to_owned()
+        String::from_utf8_lossy(
+            &self
+                .run(&["display-message", "-p", "-t", "e2e", format])
+                .stdout,
+        )
+        .trim()
+        .to_owned()
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -83,8 +87,14 @@ fn shell_quote(text: &str) -> String {
 
 #[test]
 fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
-    let available = Command::new("tmux").arg("-V").output().is_ok_and(|out| out.status.success());
-    assert!(available, "this test needs tmux on PATH (apt-get install tmux)");
+    let available = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    assert!(
+        available,
+        "this test needs tmux on PATH (apt-get install tmux)"
+    );
     let binary = env!("CARGO_BIN_EXE_kubehop");
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/demo-all.yaml");
     let tmux = Tmux {
@@ -97,19 +107,48 @@ fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
         shell_quote(binary),
         shell_quote(&demo.display().to_string())
     );
-    tmux.ok(&["new-session", "-d", "-s", "e2e", "-x", "120", "-y", "40", "sh", "-c", &script]);
+    tmux.ok(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "sh",
+        "-c",
+        &script,
+    ]);
 
-    tmux.wait_until("the Services list", |screen| screen.contains("Services 18/18"));
-    assert_eq!(tmux.format("#{alternate_on}"), "1", "kubehop runs on the alternate screen");
-    assert_eq!(tmux.format("#{mouse_any_flag}"), "1", "mouse reporting is on");
+    tmux.wait_until("the Services list", |screen| {
+        screen.contains("Services 18/18")
+    });
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "1",
+        "kubehop runs on the alternate screen"
+    );
+    assert_eq!(
+        tmux.format("#{mouse_any_flag}"),
+        "1",
+        "mouse reporting is on"
+    );
 
     // Navigate to the broken Service and open its Diagnostics tab.
     tmux.keys(&[":svc orders", "Enter"]);
-    tmux.wait_until("the chain of orders/orders", |screen| screen.contains("Chain orders/orders"));
+    tmux.wait_until("the chain of orders/orders", |screen| {
+        screen.contains("Chain orders/orders")
+    });
     tmux.keys(&["2"]);
-    let screen = tmux.wait_until("the diagnosis", |screen| screen.contains("no-ready-endpoints"));
+    let screen = tmux.wait_until("the diagnosis", |screen| {
+        screen.contains("no-ready-endpoints")
+    });
     assert!(screen.contains("✗ error no-ready-endpoints"), "{screen}");
-    assert!(screen.contains("rejected at once (connection refused)"), "{screen}");
+    assert!(
+        screen.contains("rejected at once (connection refused)"),
+        "{screen}"
+    );
 
     tmux.keys(&["q"]);
     let screen = tmux.wait_until("kubehop to exit", |screen| screen.contains("exit="));
@@ -118,7 +157,15 @@ fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
         screen.lines().any(|line| line.trim() == "icanon"),
         "the terminal is back in canonical mode:\n{screen}"
     );
-    assert_eq!(tmux.format("#{alternate_on}"), "0", "the alternate screen is left");
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "0",
+        "the alternate screen is left"
+    );
     assert_eq!(tmux.format("#{cursor_flag}"), "1", "the cursor is visible");
-    assert_eq!(tmux.format("#{mouse_any_flag}"), "0", "mouse reporting is off");
+    assert_eq!(
+        tmux.format("#{mouse_any_flag}"),
+        "0",
+        "mouse reporting is off"
+    );
 }

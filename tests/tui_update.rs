@@ -64,18 +64,34 @@ fn selection_and_expansion_survive_a_new_snapshot() {
     open_service(&mut state, "shop/web");
     // Collapse the EndpointSlice node and select it.
     for _ in 0..10 {
-        if state.selected_node().is_some_and(|node| node.id.starts_with("endpointslice/")) {
+        if state
+            .selected_node()
+            .is_some_and(|node| node.id.starts_with("endpointslice/"))
+        {
             break;
         }
         press(&mut state, KeyCode::Char('j'));
     }
-    let slice_path = state.chain_view().map(|view| view.selected.clone()).unwrap_or_default();
-    assert!(slice_path.last().is_some_and(|id| id.starts_with("endpointslice/")));
+    let slice_path = state
+        .chain_view()
+        .map(|view| view.selected.clone())
+        .unwrap_or_default();
+    assert!(
+        slice_path
+            .last()
+            .is_some_and(|id| id.starts_with("endpointslice/"))
+    );
     press(&mut state, KeyCode::Char('h'));
-    assert!(state.chain_view().is_some_and(|view| view.closed.contains(&slice_path)));
+    assert!(
+        state
+            .chain_view()
+            .is_some_and(|view| view.closed.contains(&slice_path))
+    );
     // A new snapshot in which another Service disappears, so every row index shifts.
     let mut snapshot = demo_snapshot();
-    snapshot.services.retain(|service| service.metadata.name.as_deref() != Some("invoices"));
+    snapshot
+        .services
+        .retain(|service| service.metadata.name.as_deref() != Some("invoices"));
     snapshot.generation = 7;
     apply(&mut state, AppEvent::Snapshot(Arc::new(snapshot)));
     assert_eq!(state.list.visible.len(), 17);
@@ -98,23 +114,42 @@ fn a_stale_engine_result_is_dropped() {
     // A newer snapshot while the first build runs: it waits.
     assert!(update(&mut state, AppEvent::Snapshot(second.clone())).is_empty());
     // A result for a generation nobody asked for (an older one) is ignored.
-    let stale = build_catalog(first.clone(), &EngineConfig::default(), Generation(g1.0 - 1));
+    let stale = build_catalog(
+        first.clone(),
+        &EngineConfig::default(),
+        Generation(g1.0 - 1),
+    );
     let shown_before = state.shown().map(|catalog| catalog.generation);
     assert!(
         update(
             &mut state,
-            AppEvent::ModelBuilt { catalog: Arc::new(stale), at: Instant::now() }
+            AppEvent::ModelBuilt {
+                catalog: Arc::new(stale),
+                at: Instant::now()
+            }
         )
         .is_empty()
     );
-    assert_eq!(state.shown().map(|catalog| catalog.generation), shown_before);
+    assert_eq!(
+        state.shown().map(|catalog| catalog.generation),
+        shown_before
+    );
     // The awaited result lands and starts the build of the waiting snapshot.
     let built = build_catalog(first, &EngineConfig::default(), g1);
     let commands = update(
         &mut state,
-        AppEvent::ModelBuilt { catalog: Arc::new(built), at: Instant::now() },
+        AppEvent::ModelBuilt {
+            catalog: Arc::new(built),
+            at: Instant::now(),
+        },
     );
-    let [Command::BuildModel { generation: g2, snapshot }] = commands.as_slice() else {
+    let [
+        Command::BuildModel {
+            generation: g2,
+            snapshot,
+        },
+    ] = commands.as_slice()
+    else {
         panic!("the waiting snapshot is built next, got {commands:?}");
     };
     assert!(*g2 > g1);
@@ -127,18 +162,39 @@ fn a_changed_service_is_highlighted_until_the_highlight_fades() {
     let mut state = demo_app(120, 40);
     assert!(state.changed.is_empty());
     let at = Instant::now();
-    let commands = update(&mut state, AppEvent::Snapshot(Arc::new(web_unready(demo_snapshot()))));
-    let [Command::BuildModel { snapshot, generation }] = commands.as_slice() else {
+    let commands = update(
+        &mut state,
+        AppEvent::Snapshot(Arc::new(web_unready(demo_snapshot()))),
+    );
+    let [
+        Command::BuildModel {
+            snapshot,
+            generation,
+        },
+    ] = commands.as_slice()
+    else {
         panic!("{commands:?}");
     };
     let catalog = build_catalog(snapshot.clone(), &EngineConfig::default(), *generation);
-    update(&mut state, AppEvent::ModelBuilt { catalog: Arc::new(catalog), at });
-    assert_eq!(state.changed.keys().collect::<Vec<_>>(), vec![&key("shop", "web")]);
+    update(
+        &mut state,
+        AppEvent::ModelBuilt {
+            catalog: Arc::new(catalog),
+            at,
+        },
+    );
+    assert_eq!(
+        state.changed.keys().collect::<Vec<_>>(),
+        vec![&key("shop", "web")]
+    );
     assert!(state.animating(at));
     // shop/web is now broken: its health mark changed on screen.
     let text = screen_text(&render(&state));
     assert!(text.contains("✗ shop/web"), "{text}");
-    update(&mut state, AppEvent::Tick(at + CHANGE_HIGHLIGHT + Duration::from_millis(1)));
+    update(
+        &mut state,
+        AppEvent::Tick(at + CHANGE_HIGHLIGHT + Duration::from_millis(1)),
+    );
     assert!(state.changed.is_empty());
     assert!(!state.animating(at + CHANGE_HIGHLIGHT));
 }
@@ -149,7 +205,10 @@ fn pause_freezes_the_view_while_updates_arrive() {
     ctrl(&mut state, 'p');
     assert!(state.paused());
     let frozen = state.shown().map(|catalog| catalog.generation);
-    apply(&mut state, AppEvent::Snapshot(Arc::new(web_unready(demo_snapshot()))));
+    apply(
+        &mut state,
+        AppEvent::Snapshot(Arc::new(web_unready(demo_snapshot()))),
+    );
     assert_eq!(state.shown().map(|catalog| catalog.generation), frozen);
     assert!(state.updates_waiting());
     let text = screen_text(&render(&state));
@@ -176,7 +235,12 @@ fn space_on_the_header_pauses() {
 fn filter_by_substring_and_by_label() {
     let mut state = demo_app(120, 40);
     typed(&mut state, "/mongo");
-    assert_eq!(state.mode, Mode::Filter { before: String::new() });
+    assert_eq!(
+        state.mode,
+        Mode::Filter {
+            before: String::new()
+        }
+    );
     assert_eq!(state.list.visible.len(), 2);
     press(&mut state, KeyCode::Enter);
     assert_eq!(state.mode, Mode::Normal);
@@ -200,7 +264,13 @@ fn namespace_commands() {
     press(&mut state, KeyCode::Enter);
     assert_eq!(state.namespace.as_deref(), Some("edge"));
     assert_eq!(state.list.visible.len(), 3);
-    assert!(state.list.selected.as_ref().is_some_and(|selected| selected.namespace == "edge"));
+    assert!(
+        state
+            .list
+            .selected
+            .as_ref()
+            .is_some_and(|selected| selected.namespace == "edge")
+    );
     typed(&mut state, ":ns all");
     press(&mut state, KeyCode::Enter);
     assert_eq!(state.namespace, None);
@@ -214,7 +284,10 @@ fn context_switch_is_a_command_for_live_sources_and_a_message_for_dumps() {
     let commands = press(&mut state, KeyCode::Enter);
     assert!(commands.is_empty());
     let message = state.message.clone().expect("a message");
-    assert!(message.error && message.text.contains("no contexts in a dump"), "{message:?}");
+    assert!(
+        message.error && message.text.contains("no contexts in a dump"),
+        "{message:?}"
+    );
     state.source = kubehop::app::SourceKind::Live;
     typed(&mut state, ":ctx prod");
     let commands = press(&mut state, KeyCode::Enter);
@@ -224,12 +297,18 @@ fn context_switch_is_a_command_for_live_sources_and_a_message_for_dumps() {
 #[test]
 fn quit_from_keys_and_commands() {
     let mut state = demo_app(120, 40);
-    assert!(matches!(press(&mut state, KeyCode::Char('q')).as_slice(), [Command::Quit]));
+    assert!(matches!(
+        press(&mut state, KeyCode::Char('q')).as_slice(),
+        [Command::Quit]
+    ));
     let mut state = demo_app(120, 40);
     assert!(matches!(ctrl(&mut state, 'c').as_slice(), [Command::Quit]));
     let mut state = demo_app(120, 40);
     typed(&mut state, ":q");
-    assert!(matches!(press(&mut state, KeyCode::Enter).as_slice(), [Command::Quit]));
+    assert!(matches!(
+        press(&mut state, KeyCode::Enter).as_slice(),
+        [Command::Quit]
+    ));
     // Ctrl-C quits even while typing a filter.
     let mut state = demo_app(120, 40);
     typed(&mut state, "/we");
@@ -252,13 +331,26 @@ fn probe_keys_ask_for_a_probe_of_the_hop_or_the_service() {
     press(&mut state, KeyCode::Char('j'));
     press(&mut state, KeyCode::Char('j'));
     let commands = press(&mut state, KeyCode::Char('p'));
-    let [Command::RunProbe { service, hop: Some(hop) }] = commands.as_slice() else {
+    let [
+        Command::RunProbe {
+            service,
+            hop: Some(hop),
+        },
+    ] = commands.as_slice()
+    else {
         panic!("{commands:?}");
     };
     assert_eq!(service, &key("default", "mynodeportservice"));
-    assert!(hop.to_string().starts_with("default/mynodeportservice#80/TCP/nodePort/node-1/"), "{hop}");
+    assert!(
+        hop.to_string()
+            .starts_with("default/mynodeportservice#80/TCP/nodePort/node-1/"),
+        "{hop}"
+    );
     let commands = press(&mut state, KeyCode::Char('P'));
-    assert!(matches!(commands.as_slice(), [Command::RunProbe { hop: None, .. }]));
+    assert!(matches!(
+        commands.as_slice(),
+        [Command::RunProbe { hop: None, .. }]
+    ));
 }
 
 #[test]
@@ -281,19 +373,36 @@ fn tabs_and_focus_cycle() {
 fn chain_keys_expand_collapse_and_walk_to_the_parent() {
     let mut state = demo_app(120, 40);
     open_service(&mut state, "edge/frontend");
-    let first = state.chain_view().map(|view| view.selected.clone()).unwrap_or_default();
+    let first = state
+        .chain_view()
+        .map(|view| view.selected.clone())
+        .unwrap_or_default();
     assert_eq!(first, vec!["80/TCP".to_owned()]);
     // Enter on an open port collapses it; l opens it again and then walks into it.
     press(&mut state, KeyCode::Enter);
-    assert!(state.chain_view().is_some_and(|view| view.closed.contains(&first)));
+    assert!(
+        state
+            .chain_view()
+            .is_some_and(|view| view.closed.contains(&first))
+    );
     press(&mut state, KeyCode::Char('l'));
-    assert!(state.chain_view().is_some_and(|view| !view.closed.contains(&first)));
+    assert!(
+        state
+            .chain_view()
+            .is_some_and(|view| !view.closed.contains(&first))
+    );
     press(&mut state, KeyCode::Char('l'));
-    let child = state.chain_view().map(|view| view.selected.clone()).unwrap_or_default();
+    let child = state
+        .chain_view()
+        .map(|view| view.selected.clone())
+        .unwrap_or_default();
     assert_eq!(child.len(), 2);
     // h on a leaf goes to its parent.
     press(&mut state, KeyCode::Char('h'));
-    assert_eq!(state.chain_view().map(|view| view.selected.clone()), Some(first));
+    assert_eq!(
+        state.chain_view().map(|view| view.selected.clone()),
+        Some(first)
+    );
     // G goes to the last visible row, g back to the first.
     press(&mut state, KeyCode::Char('G'));
     let (rows, index) = state.chain_rows();
@@ -345,7 +454,13 @@ fn mouse_click_and_wheel_select_services() {
 fn resize_relayouts_and_keeps_the_selection() {
     let mut state = demo_app(120, 40);
     open_service(&mut state, "shop/web");
-    apply(&mut state, AppEvent::Resize { width: 80, height: 24 });
+    apply(
+        &mut state,
+        AppEvent::Resize {
+            width: 80,
+            height: 24,
+        },
+    );
     assert_eq!(state.list.selected, Some(key("shop", "web")));
     let rows = Areas::compute(ratatui::layout::Rect::new(0, 0, 80, 24)).services_rows();
     assert!(state.list.cursor < state.list.offset + rows);
@@ -358,7 +473,10 @@ fn redraw_only_when_something_changed() {
     state.dirty = false;
     press(&mut state, KeyCode::F(9));
     assert!(!state.dirty, "an unbound key changes nothing");
-    apply(&mut state, AppEvent::Status(kubehop::cluster::feed::ConnectionStatus::Static));
+    apply(
+        &mut state,
+        AppEvent::Status(kubehop::cluster::feed::ConnectionStatus::Static),
+    );
     assert!(!state.dirty, "the same status changes nothing");
     press(&mut state, KeyCode::Char('j'));
     assert!(state.dirty);
@@ -376,7 +494,10 @@ fn reconnecting_status_is_shown_as_stale() {
         }),
     );
     let text = screen_text(&render(&state));
-    assert!(text.contains("reconnecting since 12:03:04 UTC (connection refused) · stale"), "{text}");
+    assert!(
+        text.contains("reconnecting since 12:03:04 UTC (connection refused) · stale"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -392,4 +513,24 @@ fn missing_kinds_are_noted() {
     assert!(text.contains("No Services in this source."), "{text}");
     assert!(text.contains("Note: services: forbidden"), "{text}");
     assert!(text.contains("1 kind missing"), "{text}");
+}
+
+#[test]
+fn source_notes_and_help_scroll() {
+    let mut state = demo_app(80, 24);
+    state.notes = vec!["skipped 1 Deployment (apps/v1) object in demo-all.yaml".to_owned()];
+    press(&mut state, KeyCode::Char('2'));
+    press(&mut state, KeyCode::Tab);
+    press(&mut state, KeyCode::Tab);
+    press(&mut state, KeyCode::Char('G'));
+    let text = screen_text(&render(&state));
+    assert!(text.contains("Note: skipped 1 Deployment"), "{text}");
+    // The help overlay scrolls where it does not fit.
+    press(&mut state, KeyCode::Char('?'));
+    assert_eq!(state.mode, Mode::Help { scroll: 0 });
+    press(&mut state, KeyCode::Char('j'));
+    assert_eq!(state.mode, Mode::Help { scroll: 1 });
+    assert!(screen_text(&render(&state)).contains("j/k scroll"));
+    press(&mut state, KeyCode::Esc);
+    assert_eq!(state.mode, Mode::Normal);
 }

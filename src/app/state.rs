@@ -61,18 +61,13 @@ pub enum Mode {
     #[default]
     Normal,
     /// `/`: the filter is applied while typing; Esc restores `before`.
-    Filter {
-        before: String,
-    },
+    Filter { before: String },
     /// `:`: a command line.
-    Command {
-        input: String,
-    },
-    Help,
+    Command { input: String },
+    /// `?`: the key list, scrolled by `scroll` lines.
+    Help { scroll: usize },
     /// `n`: index into [`AppState::namespace_choices`].
-    NamespacePicker {
-        cursor: usize,
-    },
+    NamespacePicker { cursor: usize },
 }
 
 /// Service order.

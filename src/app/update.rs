@@ -136,14 +136,28 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
             Vec::new()
         }
         Mode::Command { input } => on_command_key(state, key, input),
-        Mode::Help => {
-            if matches!(
-                keymap::action_for(&key),
-                Some(Action::Back | Action::Help | Action::Quit)
-            ) {
-                state.mode = Mode::Normal;
-                state.dirty = true;
-            }
+        Mode::Help { scroll } => {
+            let last = crate::ui::view::help_lines(&crate::ui::theme::Theme::plain())
+                .len()
+                .saturating_sub(1);
+            let scroll = match keymap::action_for(&key) {
+                Some(Action::Back | Action::Help | Action::Quit) => {
+                    state.mode = Mode::Normal;
+                    state.dirty = true;
+                    return Vec::new();
+                }
+                Some(Action::MoveDown) => scroll + 1,
+                Some(Action::MoveUp) => scroll.saturating_sub(1),
+                Some(Action::PageDown) => scroll + 10,
+                Some(Action::PageUp) => scroll.saturating_sub(10),
+                Some(Action::First) => 0,
+                Some(Action::Last) => last,
+                _ => return Vec::new(),
+            };
+            state.mode = Mode::Help {
+                scroll: scroll.min(last),
+            };
+            state.dirty = true;
             Vec::new()
         }
         Mode::NamespacePicker { cursor } => {
@@ -313,7 +327,7 @@ fn run_command(state: &mut AppState, line: &str) -> Vec<Command> {
             Vec::new()
         }
         ("help" | "h", _) => {
-            state.mode = Mode::Help;
+            state.mode = Mode::Help { scroll: 0 };
             Vec::new()
         }
         (other, _) => {
@@ -398,7 +412,7 @@ pub fn apply(state: &mut AppState, action: Action) -> Vec<Command> {
             state.quit = true;
             return vec![Command::Quit];
         }
-        Action::Help => state.mode = Mode::Help,
+        Action::Help => state.mode = Mode::Help { scroll: 0 },
         Action::Filter => {
             state.mode = Mode::Filter {
                 before: state.filter.text.clone(),

@@ -177,13 +177,20 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 impl Widget for &OverlayPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         match self.overlay {
-            Overlay::Help { lines } => {
+            Overlay::Help { lines, scroll } => {
                 let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
                 let box_area = centered(area, 78, height);
                 Clear.render(box_area, buf);
-                Paragraph::new(lines.clone())
+                let more = lines.len() + 2 > usize::from(box_area.height);
+                let title = if more {
+                    " Keys (j/k scroll, Esc closes) "
+                } else {
+                    " Keys (Esc closes) "
+                };
+                let visible: Vec<Line<'_>> = lines.iter().skip(*scroll).cloned().collect();
+                Paragraph::new(visible)
                     .block(pane_block(
-                        Line::styled(" Keys (Esc closes) ", self.theme.title),
+                        Line::styled(title, self.theme.title),
                         true,
                         self.theme,
                     ))

@@ -84,6 +84,7 @@ pub struct DetailsView {
 pub enum Overlay {
     Help {
         lines: Vec<Line<'static>>,
+        scroll: usize,
     },
     Namespaces {
         lines: Vec<Line<'static>>,
@@ -944,7 +945,7 @@ pub fn details_lines(state: &AppState, theme: &Theme, width: u16) -> Vec<Line<'s
     };
     match state.tab {
         DetailTab::Ports => ports_lines(chain, theme, width),
-        DetailTab::Diagnostics => diagnostics_lines(catalog, chain, theme, width),
+        DetailTab::Diagnostics => diagnostics_lines(&state.notes, catalog, chain, theme, width),
         DetailTab::Dns => dns_lines(chain, theme, width),
         DetailTab::Probe => probe_lines(theme, width),
         DetailTab::Yaml => yaml_lines(state, catalog, chain, theme, width),
@@ -1076,6 +1077,7 @@ fn push_wrapped(
 }
 
 fn diagnostics_lines(
+    notes: &[String],
     catalog: &Catalog,
     chain: &ServiceChain,
     theme: &Theme,
@@ -1118,6 +1120,9 @@ fn diagnostics_lines(
             width,
             theme.dim,
         );
+    }
+    for note in notes {
+        push_wrapped(&mut lines, &format!("Note: {note}"), 0, width, theme.dim);
     }
     lines
 }
@@ -1330,7 +1335,11 @@ fn hints_line(state: &AppState, theme: &Theme) -> Line<'static> {
                 theme.dim,
             ),
         ]),
-        Mode::Help => Line::from(hint("Esc/?", "close help", theme)),
+        Mode::Help { .. } => {
+            let mut spans = hint("j/k", "scroll", theme);
+            spans.extend(hint("Esc/?", "close help", theme));
+            Line::from(spans)
+        }
         Mode::NamespacePicker { .. } => {
             let mut spans = hint("j/k", "move", theme);
             spans.extend(hint("Enter", "choose", theme));
@@ -1390,7 +1399,8 @@ fn hints_line(state: &AppState, theme: &Theme) -> Line<'static> {
 
 fn overlay(state: &AppState, theme: &Theme) -> Option<Overlay> {
     match &state.mode {
-        Mode::Help => Some(Overlay::Help {
+        Mode::Help { scroll } => Some(Overlay::Help {
+            scroll: *scroll,
             lines: help_lines(theme),
         }),
         Mode::NamespacePicker { cursor } => {
