@@ -354,7 +354,7 @@ fn services_view(
                     format!("{} ", health_mark(summary.health)),
                     theme.health(summary.health),
                 ),
-                Span::raw(pad(&name, cols.name)),
+                Span::raw(format!("{} ", pad(&name, cols.name.saturating_sub(1)))),
             ];
             if cols.kind > 0 {
                 let kind = if chain.headless {
