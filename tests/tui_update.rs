@@ -534,3 +534,59 @@ fn source_notes_and_help_scroll() {
     press(&mut state, KeyCode::Esc);
     assert_eq!(state.mode, Mode::Normal);
 }
+
+/// Every hop of every demo Service gets a short explanation in whole sentences, and the
+/// values in it are the hop's own.
+#[test]
+fn every_hop_of_the_demo_is_explained_in_a_few_sentences() {
+    let state = demo_app(120, 40);
+    let catalog = state.shown().cloned().expect("a model");
+    let mut explained = 0;
+    for chain in &catalog.model.services {
+        let outline = kubehop::app::chain::outline(&catalog.model, chain);
+        let mut hops: Vec<Option<kubehop::engine::model::Hop>> = vec![None];
+        fn walk(
+            nodes: &[kubehop::app::chain::OutlineNode],
+            out: &mut Vec<Option<kubehop::engine::model::Hop>>,
+        ) {
+            for node in nodes {
+                if let Some(hop) = &node.hop {
+                    out.push(Some(hop.clone()));
+                }
+                walk(&node.children, out);
+            }
+        }
+        walk(&outline.roots, &mut hops);
+        for hop in hops {
+            let explanation =
+                kubehop::engine::explain::explain_hop(&catalog.model, chain, hop.as_ref());
+            let count = explanation.sentences.len();
+            assert!(
+                (1..=5).contains(&count),
+                "{}/{} {hop:?}: {explanation:?}",
+                chain.namespace,
+                chain.name
+            );
+            for sentence in &explanation.sentences {
+                assert!(sentence.ends_with('.'), "{sentence:?}");
+                assert!(sentence.len() > 20, "{sentence:?}");
+            }
+            if let Some(kubehop::engine::model::Hop::NodePort { address, .. }) = &hop {
+                assert!(
+                    explanation.text().contains(&address.to_string()),
+                    "{explanation:?}"
+                );
+            }
+            if std::env::var_os("SHOW_EXPLAIN").is_some() {
+                println!(
+                    "{}/{} {hop:?}\n  {}",
+                    chain.namespace,
+                    chain.name,
+                    explanation.text()
+                );
+            }
+            explained += 1;
+        }
+    }
+    assert!(explained > 60, "{explained}");
+}

@@ -747,21 +747,28 @@ fn explain_endpoint(
             .iter()
             .any(|candidate| candidate.0.info.ip == ip && candidate.0.port == target_port);
         if decision.verdict == Verdict::Forward {
-            sentences.push(format!(
-                "A connection from a pod on {} to the ClusterIP {} it, among {} candidate{}.",
-                query.source.node(),
-                if chosen {
-                    "may reach"
+            let count = decision.endpoints.len();
+            let others = if count == 1 {
+                "the only candidate is another pod".to_owned()
+            } else {
+                format!("its {count} candidates are other pods")
+            };
+            sentences.push(if chosen {
+                let share = if count == 1 {
+                    "the only candidate".to_owned()
                 } else {
-                    "does not reach"
-                },
-                decision.endpoints.len(),
-                if decision.endpoints.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            ));
+                    format!("one of {count} candidates")
+                };
+                format!(
+                    "A connection from a pod on {} to the ClusterIP may land here ({share}).",
+                    query.source.node()
+                )
+            } else {
+                format!(
+                    "A connection from a pod on {} to the ClusterIP never lands here: {others}.",
+                    query.source.node()
+                )
+            });
         }
     }
     Explanation { sentences }
