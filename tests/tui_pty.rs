@@ -103,7 +103,7 @@ fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
     // After kubehop exits, the shell prints its exit code and whether the tty is in canonical
     // (cooked) mode again, then keeps the pane alive so its modes can be read.
     let script = format!(
-        "{} --from-file {} -A; echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; exec cat",
+        "{} --from-file {} -A; echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; echo tty-checked; exec cat",
         shell_quote(binary),
         shell_quote(&demo.display().to_string())
     );
@@ -151,7 +151,9 @@ fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
     );
 
     tmux.keys(&["q"]);
-    let screen = tmux.wait_until("kubehop to exit", |screen| screen.contains("exit="));
+    let screen = tmux.wait_until("kubehop to exit and the tty check", |screen| {
+        screen.contains("tty-checked")
+    });
     assert!(screen.contains("exit=0"), "{screen}");
     assert!(
         screen.lines().any(|line| line.trim() == "icanon"),
