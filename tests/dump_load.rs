@@ -330,7 +330,7 @@ items:
         [
             "skipped 1 ConfigMap (v1) object in dump.yaml: kubehop does not read this kind",
             "skipped 1 EndpointSlice (discovery.k8s.io/v1beta1) object in dump.yaml: kubehop reads discovery.k8s.io/v1 EndpointSlice",
-            "skipped 1 Endpoints (v1) object in dump.yaml: kubehop reads the EndpointSlices (discovery.k8s.io/v1) instead of legacy Endpoints",
+            "skipped 1 Endpoints (v1) object in dump.yaml: kubehop reads EndpointSlices instead of legacy Endpoints (add endpointslices to `kubectl get`)",
             "skipped 1 Ingress (extensions/v1beta1) object in dump.yaml: kubehop reads networking.k8s.io/v1 Ingress",
             "skipped 1 List (v1) object in dump.yaml: a List inside a List is not read",
             "skipped 1 Secret (v1) object in dump.yaml: kubehop does not read this kind",
@@ -450,6 +450,10 @@ fn files_stdin_and_directories() {
         twice.map(|_| ()).map_err(|e| e.to_string()),
         Err("standard input (-) is given more than once to --from-file".into())
     );
+
+    let empty = tempdir::Dir::new("empty");
+    let error = dump::load_paths(&[empty.path().to_path_buf()]).expect_err("no dump files");
+    assert!(matches!(error, DumpError::Empty { .. }), "{error}");
 
     let missing = directory.path().join("nope.yaml");
     let error = dump::load_paths(std::slice::from_ref(&missing)).expect_err("no such file");
