@@ -336,6 +336,14 @@ items:
             "skipped 1 Secret (v1) object in dump.yaml: kubehop does not read this kind",
         ]
     );
+    let odd = load_named(
+        "odd.yaml",
+        "apiVersion: \"v1\\nx\"\nkind: \"Secret\\nSecret\"\n",
+    );
+    assert_eq!(
+        odd.notes[0].to_string(),
+        "skipped 1 Secret Secret (v1 x) object in odd.yaml: kubehop does not read this kind"
+    );
     let everything = format!("{load:?} {notes:?}");
     assert!(!everything.contains("c3VwZXItc2VjcmV0LXZhbHVl"));
     assert!(!everything.contains("plain-secret-token"));
@@ -564,6 +572,14 @@ fn from_args_needs_a_file() {
 #[case::object_with_items(
     "items: []\nkind: Pod\n",
     "dump.yaml:1:1: Pod: `items` is only valid in a List, not in a Pod"
+)]
+#[case::newline_in_kind_and_name(
+    "[{\"apiVersion\": \"v1\", \"kind\": \"Foo\\nBar\", \"metadata\": {\"name\": \"a\\nb\"}, \"spec\": [}]",
+    "dump.yaml:1:82: [0] (Foo Bar): expected value"
+)]
+#[case::newline_in_name(
+    "[{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"a\\nb\"}, \"spec\": 7}]",
+    "dump.yaml:1:76: [0] (Pod a b): spec: invalid type: integer `7`, expected PodSpec"
 )]
 fn malformed_input_is_one_clear_line(#[case] text: &str, #[case] expected: &str) {
     let message = error(text);

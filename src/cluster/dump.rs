@@ -393,7 +393,11 @@ impl Builder {
                     api_version,
                     kind,
                     reason,
-                } => *skipped.entry((kind, api_version, reason)).or_default() += 1,
+                } => {
+                    let kind = clean(&kind, 100);
+                    let api_version = api_version.map(|version| clean(&version, 100));
+                    *skipped.entry((kind, api_version, reason)).or_default() += 1;
+                }
                 Entry::Listed(kind) => self.listed.push(kind),
             }
         }
@@ -732,13 +736,18 @@ fn found_at(text: &str, line: u64, column: u64) -> Option<String> {
 
 /// Error messages may quote input; keep them on one line and of a sane length.
 fn one_line(message: &str) -> String {
-    const MAX_CHARS: usize = 300;
-    let mut line: String = message
+    clean(message, 300)
+}
+
+/// Text from the input (kinds, names, messages quoting it) as one line of at most `max`
+/// characters: control characters (newlines) become spaces.
+fn clean(text: &str, max: usize) -> String {
+    let mut line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_CHARS)
+        .take(max)
         .collect();
-    if message.chars().nth(MAX_CHARS).is_some() {
+    if text.chars().nth(max).is_some() {
         line.push('…');
     }
     line
@@ -751,9 +760,11 @@ fn describe_object(position: &Position, identity: Option<String>) -> Option<Stri
     if document_index > 0 {
         parts.push(format!("document {}", document_index + 1));
     }
-    let kind_and_name = match (&position.kind, identity) {
+    let kind = position.kind.as_deref().map(|kind| clean(kind, 100));
+    let identity = identity.map(|identity| clean(&identity, 200));
+    let kind_and_name = match (kind, identity) {
         (Some(kind), Some(identity)) => Some(format!("{kind} {identity}")),
-        (Some(kind), None) => Some(kind.clone()),
+        (Some(kind), None) => Some(kind),
         (None, Some(identity)) => Some(identity),
         (None, None) => None,
     };
