@@ -297,6 +297,9 @@ struct Controller {
     remove_at: HashMap<String, Instant>,
     /// The readiness switch as last seen, per started pod uid.
     switches: HashMap<String, bool>,
+    /// Replayed pods that were already terminating when loaded: they stay as the dump shows
+    /// them (a `--grace-period=0` delete still removes them).
+    frozen: HashSet<String>,
     timers: BTreeMap<Instant, BTreeSet<Key>>,
     /// Replayed workloads: (resource, uid) -> (generation, the revision hash their pods carry).
     revision_alias: HashMap<(ResourceId, String), (i64, String)>,
@@ -333,6 +336,7 @@ impl Controller {
             ready_at: HashMap::new(),
             remove_at: HashMap::new(),
             switches: HashMap::new(),
+            frozen: HashSet::new(),
             timers: BTreeMap::new(),
             revision_alias: HashMap::new(),
             seen_workloads: HashSet::new(),
@@ -417,6 +421,9 @@ impl Controller {
         for pod in pods {
             let value = pod.value();
             self.claim_pod_ip(&value);
+            if first && pod.is_terminating() && value.pointer("/status/podIP").is_some() {
+                self.frozen.insert(pod.uid().to_string());
+            }
             self.dirty.pods.insert(key_of(&value));
         }
         for (resource, dirty) in [
@@ -690,6 +697,7 @@ impl Controller {
         self.ready_at.remove(uid);
         self.remove_at.remove(uid);
         self.switches.remove(uid);
+        self.frozen.remove(uid);
     }
 
     fn now(&self) -> String {

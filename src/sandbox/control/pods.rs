@@ -86,7 +86,7 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
     let uid = stored.uid().to_string();
     let now = Instant::now();
     let terminating = pod_facts::is_terminating(&pod);
-    if terminating {
+    if terminating && !c.frozen.contains(&uid) {
         let grace = grace_of(&pod, c.config.grace_period);
         let due = *c.remove_at.entry(uid.clone()).or_insert(now + grace);
         if now >= due {
