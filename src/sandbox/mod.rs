@@ -1,6 +1,31 @@
 //! The embedded Kubernetes-API-compatible cluster on loopback (the sandbox).
 //!
-//! This module is its API server and object store: an HTTPS server on 127.0.0.1 that
+//! Three parts, each optional on [`SandboxBuilder`]:
+//! - the API server and object store (always; described below);
+//! - the control plane ([`SandboxBuilder::control_plane`], [`control`]): Deployments and
+//!   StatefulSets make pods, a scheduler and a kubelet run them (IPs, readiness, graceful
+//!   termination), the EndpointSlice controller publishes them with the engine's rules,
+//!   Services get ClusterIPs and nodePorts, LoadBalancers get ingress IPs;
+//! - the data plane ([`SandboxBuilder::data_plane`], [`dataplane`]): pods listen on their IPs
+//!   and a userspace kube-proxy listens on every ClusterIP, nodePort and LoadBalancer IP.
+//!
+//! Everything binds and connects inside 127.0.0.0/8 only; each instance takes its own block of
+//! addresses ([`addresses`]). What the sandbox could not do (an address outside loopback, a port
+//! it could not bind) becomes a note ([`SandboxHandle::notes`]). [`SandboxHandle::settled`]
+//! waits until controllers and listeners have caught up with the store.
+//!
+//! Scenario controls, as annotations a user flips with `kubectl annotate`:
+//! - [`control::READY_ANNOTATION`] `sandbox.kubehop.dev/ready: "false"` on a pod (or its
+//!   template): the pod is not ready; remove it or set `"true"` and it is ready again;
+//! - [`control::LISTEN_ANNOTATION`] `sandbox.kubehop.dev/listen: "80"`: the pod's app listens
+//!   on these ports only (targetPort-vs-listen-port bugs);
+//! - [`control::LB_ANNOTATION`] `sandbox.kubehop.dev/lb: pending` on a LoadBalancer Service: no
+//!   ingress IP.
+//!
+//! `kubehop sandbox` ([`run`]) runs the built-in scenario ([`scenario`]) in the foreground;
+//! `--demo` uses [`start_demo`].
+//!
+//! The API server and object store: an HTTPS server on 127.0.0.1 that
 //! kube-rs and kubectl talk to exactly as to a real cluster (discovery, list / get / watch with
 //! resourceVersion semantics, Tables for kubectl, writes with merge and strategic merge patch,
 //! `/status` and `/scale`, WebSocket port-forward), a [`Store`] that in-process controllers
@@ -17,8 +42,9 @@
 //!   watcher that falls further behind gets 410 Expired and relists, as with a real API server.
 //! - The control plane plugs in through [`Store::subscribe`], the typed helpers
 //!   ([`Store::get`], [`Store::list`], [`Store::apply_status`], [`Store::modify`]),
-//!   [`Store::add_admission_hook`] (ClusterIP / nodePort allocation) and
-//!   [`Store::set_deletion_policy`] (graceful pod termination).
+//!   [`Store::add_admission_hook`] (ClusterIP / nodePort allocation),
+//!   [`Store::set_deletion_policy`] (graceful pod termination), and [`Store::set_clock`] /
+//!   [`Store::set_seed`] (reproducible timestamps, uids and generated names).
 //! - Request bodies are JSON (or YAML); kubectl's typed generators send protobuf
 //!   (`kubectl create deployment ...`) and get a 415 saying so.
 //!

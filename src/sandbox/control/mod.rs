@@ -36,7 +36,8 @@
 //!
 //! Objects loaded with status (a `kubectl get -o yaml` dump) keep it: a pod that already has an
 //! IP is not restarted and keeps its conditions (only an explicit readiness switch on it is
-//! honoured); a Service that already has EndpointSlices keeps them until something it selects
+//! honoured; removing the switch leaves the status as it is); a pod that was terminating in the
+//! dump stays terminating (a `--grace-period=0` delete removes it); a Service that already has EndpointSlices keeps them until something it selects
 //! changes; a LoadBalancer with an ingress keeps it. Deployments and StatefulSets replayed with
 //! their pods adopt them (by owner name and selector) instead of rolling them.
 //!

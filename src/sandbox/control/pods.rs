@@ -12,7 +12,7 @@ use super::{Controller, Key, NodeEntry, READY_ANNOTATION};
 use crate::engine::pods as pod_facts;
 use crate::sandbox::admission::{Deletion, DeletionPolicy};
 use crate::sandbox::resources::ResourceId;
-use crate::sandbox::store::{DeleteOptions, Part, StoreError, WriteOptions};
+use crate::sandbox::store::{DeleteOptions, DeleteOutcome, Part, StoreError, WriteOptions};
 
 /// Deletes pods gracefully: `deletionTimestamp` now, removal by the kubelet after the pod's
 /// grace period (the request's `gracePeriodSeconds`, else the pod's
@@ -90,19 +90,23 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
         let grace = grace_of(&pod, c.config.grace_period);
         let due = *c.remove_at.entry(uid.clone()).or_insert(now + grace);
         if now >= due {
-            c.store.delete_object(
+            let outcome = c.store.delete_object(
                 ResourceId::Pods,
                 &key.0,
                 &key.1,
                 &DeleteOptions {
                     grace_period_seconds: Some(0),
-                    precondition_uid: Some(uid),
+                    precondition_uid: Some(uid.clone()),
                     ..DeleteOptions::default()
                 },
             )?;
-            return Ok(());
+            if matches!(outcome, DeleteOutcome::Deleted(_)) {
+                return Ok(());
+            }
+            // Finalizers hold it: it keeps running (and its readiness switch keeps working).
+        } else {
+            c.schedule(due, key.clone());
         }
-        c.schedule(due, key.clone());
     }
     let Some(node_name) = pod_facts::node_name(&pod) else {
         if !terminating {
