@@ -275,6 +275,9 @@ async fn a_deleted_pod_terminates_while_serving_then_goes_and_is_replaced() {
     })
     .await;
 
+    // Every store change from here on, replayed in order: the terminating moment cannot be
+    // missed however slow the machine is.
+    let mut changes = store.subscribe();
     let deleted = pods
         .delete(&name, &DeleteParams::default())
         .await
@@ -284,8 +287,17 @@ async fn a_deleted_pod_terminates_while_serving_then_goes_and_is_replaced() {
     assert_eq!(terminating.metadata.deletion_grace_period_seconds, Some(1));
 
     // While terminating, the endpoint is serving but not ready (rule A4).
-    wait_until(&sandbox, "the endpoint to be terminating", || {
-        conditions(&slices_of(&store, "shop", "web")).get(&ip) == Some(&(false, true, true))
+    within("the endpoint to be terminating", async {
+        loop {
+            let event = changes.next().await.expect("subscription");
+            if event.resource() != kubehop::sandbox::ResourceId::EndpointSlices {
+                continue;
+            }
+            let slice: EndpointSlice = event.object.decode().expect("slice");
+            if conditions(&[slice]).get(&ip) == Some(&(false, true, true)) {
+                break;
+            }
+        }
     })
     .await;
     let mut saw_terminating = false;

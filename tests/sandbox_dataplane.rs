@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use sandbox_support::{
-    Outcome, deployment, probe, settle, start_cluster, start_with, three_nodes, wait_until, within,
+    Outcome, SILENCE, deployment, probe, probe_within, settle, start_cluster, start_with,
+    three_nodes, wait_until, within,
 };
 
 const PORT: u16 = 8080;
@@ -174,15 +175,19 @@ async fn external_traffic_policy_local_drops_on_nodes_without_local_endpoints() 
     );
     let doors = doors(&client, "edge", "gw").await;
     for (node, addr) in &doors.node_ports {
-        let outcome = probe(*addr).await;
         if node == "node-1" {
+            let outcome = probe(*addr).await;
             assert!(
                 matches!(outcome, Outcome::Answered(_)),
                 "{node}: {outcome:?}"
             );
         } else {
             // Connected, then silence until the client gives up: the DROP.
-            assert_eq!(outcome, Outcome::Silent, "{node}");
+            assert_eq!(
+                probe_within(*addr, SILENCE).await,
+                Outcome::Silent,
+                "{node}"
+            );
         }
     }
     // The load balancer only sends to nodes whose health check passes.
@@ -314,15 +319,17 @@ async fn a_deleted_pod_answers_while_terminating_and_closes_when_gone() {
     let mut objects = three_nodes();
     objects.push(json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "solo", "namespace": "default", "labels": {"app": "solo"}},
+        // A finalizer holds it in Terminating until the test lets go.
+        "metadata": {"name": "solo", "namespace": "default", "labels": {"app": "solo"},
+                     "finalizers": ["example.com/hold"]},
         "spec": {"containers": [{"name": "app", "image": "app:1", "ports": [{"containerPort": 9376}]}]}
     }));
     let (sandbox, client) = start_cluster(objects, Duration::from_secs(1)).await;
     let pod = pods_of(&sandbox, "default", "solo").remove(0);
     let addr = pod_addr(&pod, 9376);
     assert_eq!(probe(addr).await, Outcome::Answered("solo".into()));
-    Api::<Pod>::namespaced(client, "default")
-        .delete("solo", &DeleteParams::default())
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    pods.delete("solo", &DeleteParams::default())
         .await
         .expect("delete");
     settle(&sandbox).await;
@@ -339,6 +346,13 @@ async fn a_deleted_pod_answers_while_terminating_and_closes_when_gone() {
         Outcome::Answered("solo".into()),
         "still running"
     );
+    pods.patch(
+        "solo",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("release the finalizer");
     let store = sandbox.store().clone();
     wait_until(&sandbox, "the pod to be gone", || {
         store.get::<Pod>("default", "solo").ok().flatten().is_none()

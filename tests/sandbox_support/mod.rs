@@ -241,9 +241,17 @@ pub enum Outcome {
 
 /// How long a client waits for an answer before calling the connection silent (a drop).
 pub const SILENCE: Duration = Duration::from_millis(400);
+/// How long a client waits for an answer it expects.
+pub const PATIENCE: Duration = Duration::from_secs(5);
 
-/// Connects to `addr`, sends one HTTP GET and says what happened.
+/// Connects to `addr`, sends one HTTP GET and says what happened (no answer within
+/// [`PATIENCE`]: silent).
 pub async fn probe(addr: std::net::SocketAddr) -> Outcome {
+    probe_within(addr, PATIENCE).await
+}
+
+/// [`probe`], giving up after `wait` (a short wait is what shows a drop).
+pub async fn probe_within(addr: std::net::SocketAddr, wait: Duration) -> Outcome {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     assert!(
         kubehop::sandbox::is_sandbox_address(addr.ip()),
@@ -259,7 +267,7 @@ pub async fn probe(addr: std::net::SocketAddr) -> Outcome {
         return Outcome::Reset;
     }
     let mut answer = Vec::new();
-    match tokio::time::timeout(SILENCE, stream.read_to_end(&mut answer)).await {
+    match tokio::time::timeout(wait, stream.read_to_end(&mut answer)).await {
         Err(_) => Outcome::Silent,
         Ok(Err(_)) => Outcome::Reset,
         Ok(Ok(_)) => {
