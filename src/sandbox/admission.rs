@@ -825,6 +825,34 @@ mod tests {
         assert_eq!(service["spec"]["sessionAffinity"], "None");
     }
 
+    #[rstest]
+    // NodePort -> ClusterIP, nodePort left as it was: dropped.
+    #[case(json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 30001}]}),
+           json!({"type": "ClusterIP", "ports": [{"port": 80, "nodePort": 30001}]}),
+           json!({"type": "ClusterIP", "ports": [{"port": 80}]}))]
+    // The client changed the nodePort on purpose: kept (validation rejects it).
+    #[case(json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 30001}]}),
+           json!({"type": "ClusterIP", "ports": [{"port": 80, "nodePort": 30002}]}),
+           json!({"type": "ClusterIP", "ports": [{"port": 80, "nodePort": 30002}]}))]
+    // LoadBalancer + Local -> NodePort: healthCheckNodePort and allocateLoadBalancerNodePorts go.
+    #[case(json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local", "healthCheckNodePort": 32000, "allocateLoadBalancerNodePorts": true}),
+           json!({"type": "NodePort", "externalTrafficPolicy": "Local", "healthCheckNodePort": 32000, "allocateLoadBalancerNodePorts": true}),
+           json!({"type": "NodePort", "externalTrafficPolicy": "Local"}))]
+    // -> ExternalName: the ClusterIP and the IP families go.
+    #[case(json!({"type": "ClusterIP", "clusterIP": "127.33.0.1", "clusterIPs": ["127.33.0.1"], "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"}),
+           json!({"type": "ExternalName", "externalName": "x.example", "clusterIP": "127.33.0.1", "clusterIPs": ["127.33.0.1"], "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"}),
+           json!({"type": "ExternalName", "externalName": "x.example"}))]
+    fn a_type_change_drops_what_the_new_type_cannot_carry(
+        #[case] old: Value,
+        #[case] new: Value,
+        #[case] expected: Value,
+    ) {
+        let previous = json!({"spec": old});
+        let mut object = json!({"spec": new});
+        prepare_update(ResourceId::Services, &mut object, &previous);
+        assert_eq!(object["spec"], expected);
+    }
+
     #[test]
     fn cluster_ip_and_cluster_ips_mirror_each_other() {
         let mut service = json!({"metadata": {"name": "a"}, "spec": {"clusterIP": "127.96.0.10"}});

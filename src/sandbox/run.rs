@@ -199,7 +199,7 @@ fn print_banner(
         );
     } else {
         out.push_str(&format!(
-            "data plane: {} listeners (pods, ClusterIPs, nodePorts, LoadBalancer IPs)\n",
+            "data plane: {} listeners now (pods; a Service's ClusterIP, nodePorts and LoadBalancer IP open once it has ready endpoints)\n",
             sandbox.listening().len()
         ));
     }

@@ -17,6 +17,11 @@ use crate::sandbox::rng::{SplitMix64, fnv1a32, safe_encode};
 use crate::sandbox::store::{DeleteOptions, Part, StoreError, WriteOptions};
 
 const POD_TEMPLATE_HASH: &str = "pod-template-hash";
+/// The largest replica count the controllers work with (`spec.replicas` is an int32).
+const MAX_REPLICAS: i64 = i32::MAX as i64;
+/// Pods one workload creates per pass; more follow in the next passes (like the real
+/// controllers' batches), so a huge `replicas` cannot stall the control plane.
+const MAX_CREATES_PER_PASS: i64 = 500;
 const REVISION_HASH: &str = "controller-revision-hash";
 const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
 const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
@@ -133,9 +138,9 @@ fn deletion_order(pods: &mut [Value]) {
 /// unavailable rounds down).
 fn resolve(value: Option<&Value>, replicas: i64, round_up: bool, default_percent: i64) -> i64 {
     let percent = |p: i64| {
-        let scaled = replicas * p;
+        let scaled = replicas.saturating_mul(p);
         if round_up {
-            (scaled + 99) / 100
+            scaled.saturating_add(99) / 100
         } else {
             scaled / 100
         }
@@ -148,7 +153,7 @@ fn resolve(value: Option<&Value>, replicas: i64, round_up: bool, default_percent
         },
         _ => percent(default_percent),
     }
-    .max(0)
+    .clamp(0, MAX_REPLICAS)
 }
 
 /// A pod from a workload's template.
@@ -369,7 +374,7 @@ pub(super) fn reconcile_deployment(c: &mut Controller, key: &Key) -> Result<(), 
         .get("replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1)
-        .max(0);
+        .clamp(0, MAX_REPLICAS);
     let template = spec.get("template").cloned().unwrap_or_else(|| json!({}));
     let pods = deployment_pods(c, &deployment);
     let active: Vec<&Value> = pods.iter().filter(|p| !is_terminating(p)).collect();
@@ -482,7 +487,7 @@ pub(super) fn reconcile_deployment(c: &mut Controller, key: &Key) -> Result<(), 
         "uid": replica_set_uid(stored.uid(), &hash),
         "controller": true, "blockOwnerDeletion": true,
     });
-    for _ in 0..create {
+    for _ in 0..create.min(MAX_CREATES_PER_PASS) {
         let mut attempts = 0;
         loop {
             let name = format!("{replica_set}-{}", c.rng.name_suffix(5));
@@ -663,8 +668,9 @@ pub(super) fn reconcile_statefulset(c: &mut Controller, key: &Key) -> Result<(),
 
     let mut blocked = false;
     let mut acted = false;
+    let mut created = 0;
     for ordinal in 0..replicas {
-        if blocked && !parallel {
+        if (blocked && !parallel) || created >= MAX_CREATES_PER_PASS {
             break;
         }
         match pods.get(&ordinal) {
@@ -696,6 +702,7 @@ pub(super) fn reconcile_statefulset(c: &mut Controller, key: &Key) -> Result<(),
                 }
                 acted = true;
                 blocked = true;
+                created += 1;
             }
             Some(pod) if is_terminating(pod) || !is_ready(pod) => blocked = true,
             Some(_) => {}
@@ -719,7 +726,7 @@ pub(super) fn reconcile_statefulset(c: &mut Controller, key: &Key) -> Result<(),
     if settled && !on_delete && !pods.values().any(is_terminating) {
         // Rolling update: the highest ordinal not at the update revision goes first.
         let stale = pods
-            .range(partition..replicas)
+            .range(partition.min(replicas)..replicas)
             .rev()
             .find(|(_, p)| label(p, REVISION_HASH) != revision);
         if let Some((_, pod)) = stale {
