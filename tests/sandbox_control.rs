@@ -842,6 +842,22 @@ async fn fingerprint(seed: u64) -> Vec<(String, String, String, String, [u8; 3])
             )
         })
         .collect();
+    let default: k8s_openapi::api::core::v1::Namespace = sandbox
+        .store()
+        .get("", "default")
+        .expect("decodes")
+        .expect("exists");
+    out.push((
+        "namespace/default".into(),
+        default.metadata.uid.unwrap_or_default(),
+        String::new(),
+        default
+            .metadata
+            .creation_timestamp
+            .map(|t| t.0.to_string())
+            .unwrap_or_default(),
+        [0, 0, 0],
+    ));
     out.sort();
     sandbox.shutdown().await;
     out
@@ -850,7 +866,7 @@ async fn fingerprint(seed: u64) -> Vec<(String, String, String, String, [u8; 3])
 #[tokio::test]
 async fn the_same_seed_and_clock_give_the_same_cluster() {
     let first = fingerprint(7).await;
-    assert_eq!(first.len(), 5);
+    assert_eq!(first.len(), 6, "5 pods and the default namespace");
     assert!(
         first
             .iter()

@@ -241,7 +241,13 @@ impl SandboxBuilder {
         if !is_sandbox_address(self.listen.ip()) {
             return Err(SandboxError::NotLoopback(self.listen));
         }
-        let store = self.store.unwrap_or_else(|| Store::new(self.watch_history));
+        let store = match (self.store, &self.control_plane) {
+            (Some(store), _) => store,
+            (None, Some(config)) => {
+                Store::with_identity(self.watch_history, config.clock.clone(), Some(config.seed))
+            }
+            (None, None) => Store::new(self.watch_history),
+        };
         let notes = Notes::default();
         let seed = self.control_plane.as_ref().map_or(1, |config| config.seed);
         let installed = match self.control_plane {

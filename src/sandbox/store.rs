@@ -553,6 +553,12 @@ impl Default for Store {
 impl Store {
     /// A store holding the initial namespaces, keeping `history` events for watch replay.
     pub fn new(history: usize) -> Self {
+        Self::with_identity(history, Arc::new(SystemClock), None)
+    }
+
+    /// [`new`](Self::new) with a clock and a seed from the start, so even the initial
+    /// namespaces get reproducible timestamps and uids.
+    pub fn with_identity(history: usize, clock: Arc<dyn Clock>, seed: Option<u64>) -> Self {
         let state = State {
             revision: 0,
             buckets: ResourceId::ALL.iter().map(|_| BTreeMap::new()).collect(),
@@ -570,8 +576,8 @@ impl Store {
                 changes,
                 hooks: RwLock::new(Vec::new()),
                 deletion: RwLock::new(Arc::new(ImmediateDeletion)),
-                clock: RwLock::new(Arc::new(SystemClock)),
-                ids: std::sync::Mutex::new(None),
+                clock: RwLock::new(clock),
+                ids: std::sync::Mutex::new(seed.map(SplitMix64::new)),
             }),
         };
         for name in INITIAL_NAMESPACES {
@@ -647,6 +653,19 @@ impl Store {
             .ids
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(SplitMix64::new(seed));
+    }
+
+    /// Seeds uids and suffixes unless the store is seeded already (keeps its sequence going,
+    /// so no uid repeats).
+    pub fn ensure_seed(&self, seed: u64) {
+        let mut ids = self
+            .inner
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if ids.is_none() {
+            *ids = Some(SplitMix64::new(seed));
+        }
     }
 
     /// A new object uid (seeded when [`set_seed`](Self::set_seed) was called).

@@ -180,7 +180,7 @@ impl ControlPlane {
     /// Sets the store's clock and seed and registers allocation and graceful pod deletion.
     pub fn install(store: &Store, config: ControlPlaneConfig, block: AddressBlock) -> Installed {
         store.set_clock(config.clock.clone());
-        store.set_seed(config.seed);
+        store.ensure_seed(config.seed);
         let allocator = Arc::new(ServiceAllocator::new(
             block.cluster_ips(),
             block.cluster_ip_cidr(),
