@@ -258,8 +258,8 @@ impl SandboxBuilder {
             None => None,
         };
         let load = store.load_objects(self.objects);
-        for skipped in &load.skipped {
-            notes.push(format!("not loaded: {skipped}"));
+        for note in skipped_notes(&load.skipped) {
+            notes.push(note);
         }
         let listener = server::bind(self.listen)
             .await
@@ -335,6 +335,26 @@ impl SandboxBuilder {
             listener: Mutex::new(Some(running)),
         })
     }
+}
+
+/// One note per kind and reason for the objects a load skipped ("apps/v1 ReplicaSet web-1:
+/// not served" x 12 -> "not loaded: 12 apps/v1 ReplicaSet objects: not served").
+fn skipped_notes(skipped: &[String]) -> Vec<String> {
+    let mut groups: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for entry in skipped {
+        let (label, reason) = entry.split_once(": ").unwrap_or((entry.as_str(), ""));
+        let kind = label.rsplit_once(' ').map_or(label, |(kind, _name)| kind);
+        *groups
+            .entry((kind.to_string(), reason.to_string()))
+            .or_default() += 1;
+    }
+    groups
+        .into_iter()
+        .map(|((kind, reason), count)| {
+            let objects = if count == 1 { "object" } else { "objects" };
+            format!("not loaded: {count} {kind} {objects}: {reason}")
+        })
+        .collect()
 }
 
 /// Waits for a change of an optional watch channel (forever without one).
@@ -570,5 +590,26 @@ impl Drop for SandboxHandle {
                 let _ = std::fs::remove_dir(dir);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipped_objects_are_noted_once_per_kind_and_reason() {
+        let skipped = [
+            "apps/v1 ReplicaSet web-1: not served".to_string(),
+            "apps/v1 ReplicaSet web-2: not served".to_string(),
+            "v1 Secret token: not served".to_string(),
+        ];
+        assert_eq!(
+            skipped_notes(&skipped),
+            [
+                "not loaded: 2 apps/v1 ReplicaSet objects: not served",
+                "not loaded: 1 v1 Secret object: not served",
+            ]
+        );
     }
 }
