@@ -1,7 +1,9 @@
 //! Measurements at the synthetic size (10,000 Services, 50,000 pods, 500 nodes, one
-//! EndpointSlice per Service). Ignored by default; run with
-//! `cargo test --release --test sandbox_scale -- --ignored --nocapture` and read the figures.
-//! The assertions check the counts, never the timings.
+//! EndpointSlice per Service): the API server on a loaded store, and the `kubehop sandbox`
+//! binary (built-in scenario startup and RSS; `--api-only` with the synthetic cluster from
+//! `cluster::synthetic::objects` as a scenario file). Ignored by default; run with
+//! `cargo test --release --locked --test sandbox_scale -- --ignored --nocapture` and read the
+//! figures (README, "Sandbox"). The assertions check the counts, never the timings.
 
 mod sandbox_support;
 
