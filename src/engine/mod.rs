@@ -22,6 +22,7 @@ mod index;
 pub mod model;
 pub mod nodes;
 pub mod picker;
+pub mod plan;
 pub mod pods;
 pub mod ports;
 pub mod route;
