@@ -432,7 +432,7 @@ pub fn probe_plan_with(
         .filter(|port| ports.matches(port))
         .collect();
     if selected.is_empty() && *ports != PortSelector::All {
-        let available: Vec<String> = chain.ports.iter().map(|port| port_words(port)).collect();
+        let available: Vec<String> = chain.ports.iter().map(port_words).collect();
         return Err(PlanError::PortNotFound {
             service: service.clone(),
             selector: ports.clone(),
