@@ -12,6 +12,7 @@ fn main() -> ExitCode {
     match cli.command {
         None => tui(&cli.source),
         Some(Command::Sandbox(args)) => kubehop::sandbox::run::main(&args),
+        Some(Command::Probe(args)) => kubehop::output::probe_run::probe(&cli.source, &args),
         Some(command) => {
             eprintln!("kubehop: `{command:?}` is not built yet");
             ExitCode::from(2)

@@ -81,6 +81,7 @@ async fn ingress_controller(listen: SocketAddr, backend: SocketAddr) -> Option<(
 async fn healthy_service_is_green_on_every_hop_and_every_ready_pod_answers() {
     let mut objects = three_nodes();
     objects.extend(healthy());
+    objects.extend(web_ingress());
     let (sandbox, client) = start_cluster(objects, Duration::from_secs(1)).await;
     let plan = plan(&sandbox, "web", Via::All);
     // Stand in for an ingress controller at the Ingress's address.
@@ -403,6 +404,7 @@ impl probe::Dialer for Gated {
 async fn a_pod_made_unready_during_the_probe_yields_stale_results_not_wrong_verdicts() {
     let mut objects = three_nodes();
     objects.extend(healthy());
+    objects.extend(web_ingress());
     let (sandbox, client) = start_cluster(objects, Duration::from_secs(1)).await;
     let before = plan(&sandbox, "web", Via::All);
     let victim = before

@@ -368,6 +368,55 @@ pub struct ProbeHop {
     pub fingerprint: u64,
 }
 
+impl ProbeHop {
+    /// What the hop is, in a few words: `ClusterIP 127.0.0.10:80`, `NodePort node-2
+    /// 127.0.1.2:30080`, `endpoint web-1 127.0.2.5:8080`, `Ingress shop/web example.com/`.
+    pub fn label(&self) -> String {
+        match &self.hop {
+            Hop::Ingress {
+                namespace,
+                name,
+                host,
+                path,
+            } => {
+                let rule = match (host, path) {
+                    (_, None) => "default backend".to_owned(),
+                    (Some(host), Some(path)) => format!("{host}{path}"),
+                    (None, Some(path)) => format!("*{path}"),
+                };
+                format!("Ingress {namespace}/{name} {rule}")
+            }
+            Hop::LoadBalancer { address, port, .. } => match address.parse::<IpAddr>() {
+                Ok(ip) => format!(
+                    "LoadBalancer {}",
+                    socket_text(ip, u16::try_from(*port).unwrap_or_default())
+                ),
+                Err(_) => format!("LoadBalancer {address}:{port}"),
+            },
+            Hop::NodePort { node, address, .. } => format!(
+                "NodePort {node} {}",
+                socket_text(*address, self.target.port().unwrap_or_default())
+            ),
+            Hop::ClusterIp { .. } => match &self.target {
+                ProbeTarget::Address { ip, port } => {
+                    format!("ClusterIP {}", socket_text(*ip, *port))
+                }
+                other => format!("ClusterIP {}", other.describe()),
+            },
+            Hop::EndpointSlice { name } => format!("EndpointSlice {name}"),
+            Hop::Endpoint {
+                ip, target_port, ..
+            } => {
+                let address = socket_text(*ip, u16::try_from(*target_port).unwrap_or_default());
+                match &self.target {
+                    ProbeTarget::Pod { pod, .. } => format!("endpoint {pod} {address}"),
+                    _ => format!("endpoint {address}"),
+                }
+            }
+        }
+    }
+}
+
 /// Every hop of one Service to probe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProbePlan {

@@ -389,11 +389,7 @@ pub async fn probe_hop(
         ),
     };
     let answered_by = check::answering_pod(&outcome, known_pods);
-    let (agreement, mut why) =
-        check::agree(&hop.expected, hop.kind, &outcome, answered_by.as_ref());
-    if let Some(fix) = &fix {
-        why = format!("{why}. {}", fix.text);
-    }
+    let (agreement, why) = check::agree(&hop.expected, hop.kind, &outcome, answered_by.as_ref());
     HopResult {
         key: hop.key.clone(),
         kind: hop.kind,

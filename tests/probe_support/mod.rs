@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 #[path = "../sandbox_support/mod.rs"]
 pub mod sandbox_support;
 
+#[allow(unused_imports)]
 pub use sandbox_support::{deployment, settle, start_cluster, three_nodes, wait_until, within};
 
 pub const NAMESPACE: &str = "default";
@@ -29,19 +30,24 @@ pub fn service(name: &str, spec: Value) -> Value {
     service
 }
 
-/// `web`: 3 pods behind a LoadBalancer (every front door) and an Ingress rule.
+/// `web`: 3 pods behind a LoadBalancer (every front door but an Ingress).
 pub fn healthy() -> Vec<Value> {
     vec![
         deployment(NAMESPACE, "web", 3, 8080),
         service("web", json!({"type": "LoadBalancer"})),
-        json!({
+    ]
+}
+
+/// An Ingress rule in front of `web` (the sandbox gives it an address, but runs no ingress
+/// controller).
+pub fn web_ingress() -> Vec<Value> {
+    vec![json!({
             "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
             "metadata": {"name": "web", "namespace": NAMESPACE},
             "spec": {"ingressClassName": "sandbox", "rules": [{"host": "web.example.test", "http": {"paths": [
                 {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 8080}}}}
             ]}}]}
-        }),
-    ]
+    })]
 }
 
 /// `catalog` (spec M5): targetPort 8080 is declared, the app listens on 9090 — the Service's
