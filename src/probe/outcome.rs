@@ -135,6 +135,30 @@ impl ProbeOutcome {
         }
     }
 
+    /// A few characters for inline marks: `1.2 ms`, `refused`, `timeout`, `not reachable`.
+    pub fn short(&self) -> String {
+        match self {
+            ProbeOutcome::Connected { latency, .. } => format_latency(*latency),
+            ProbeOutcome::Refused { .. } => "refused".to_owned(),
+            ProbeOutcome::TimedOut { .. } => "timeout".to_owned(),
+            ProbeOutcome::Reset { .. } => "reset".to_owned(),
+            ProbeOutcome::DnsFailure(_) => "dns failed".to_owned(),
+            ProbeOutcome::ForwardFailed(_) => "forward failed".to_owned(),
+            ProbeOutcome::Forbidden(_) => "forbidden".to_owned(),
+            ProbeOutcome::NotReachable(_) => "not reachable".to_owned(),
+        }
+    }
+
+    /// `✓` connected, `⏱` timed out, `·` not tried, `✗` anything else.
+    pub fn glyph(&self) -> &'static str {
+        match self {
+            ProbeOutcome::Connected { .. } => "✓",
+            ProbeOutcome::TimedOut { .. } => "⏱",
+            ProbeOutcome::NotReachable(_) => "·",
+            _ => "✗",
+        }
+    }
+
     pub fn latency(&self) -> Option<Duration> {
         match self {
             ProbeOutcome::Connected { latency, .. } => Some(*latency),
