@@ -290,13 +290,13 @@ impl Expectation {
         }
     }
 
-    /// One word: `connect`, `drop`, `reject`, `no-backend`, `unrouted`.
+    /// One word, as in JSON: `connect`, `drop`, `reject`, `noBackend`, `unrouted`.
     pub fn verdict(&self) -> &'static str {
         match self {
             Expectation::Connect { .. } => "connect",
             Expectation::Drop { .. } => "drop",
             Expectation::Reject { .. } => "reject",
-            Expectation::NoBackend { .. } => "no-backend",
+            Expectation::NoBackend { .. } => "noBackend",
             Expectation::Unrouted { .. } => "unrouted",
         }
     }
