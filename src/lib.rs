@@ -19,4 +19,5 @@ pub mod forward;
 pub mod output;
 pub mod probe;
 pub mod sandbox;
+pub mod terminal;
 pub mod ui;

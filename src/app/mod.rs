@@ -1,1 +1,258 @@
-//! The TUI event loop and its state (issue: the TUI).
+//! The TUI event loop and its state (issue 5). The only module that wires the others together.
+//!
+//! One owner: [`run`] owns the [`AppState`]. It waits (`tokio::select!`) on terminal input, the
+//! source's snapshot and status channels, results of background work, and a tick that exists
+//! only while something animates. Each event goes through [`update::update`], which is pure and
+//! returns [`Command`]s; the loop performs them (the engine runs on a blocking thread) and draws
+//! only when the state says something visible changed, after draining whatever input is
+//! already queued. No fixed-rate redraw, no polling.
+
+pub mod action;
+pub mod catalog;
+pub mod chain;
+pub mod command;
+pub mod event;
+pub mod keymap;
+pub mod state;
+pub mod update;
+
+use std::future::pending;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::WrapErr;
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use tokio::sync::{mpsc, watch};
+
+pub use action::{Action, DetailTab};
+pub use catalog::{Catalog, Generation, build_catalog};
+pub use command::Command;
+pub use event::AppEvent;
+pub use state::{AppState, Focus, Mode, Size, SourceKind};
+pub use update::update;
+
+use crate::cluster::feed::SnapshotFeed;
+use crate::engine::EngineConfig;
+use crate::ui::theme::Theme;
+
+/// How often fading highlights are redrawn while any is visible.
+pub const ANIMATION_TICK: Duration = Duration::from_millis(250);
+
+/// At most this many queued input events are applied before a frame is drawn.
+const MAX_DRAIN: usize = 256;
+
+/// Restarts the source on another kubeconfig context (`:ctx NAME`); the live source provides
+/// it. The error text is shown on the status line.
+pub type ContextSwitcher = Box<dyn FnMut(&str) -> Result<SnapshotFeed, String> + Send>;
+
+/// How the app runs.
+pub struct RunOptions {
+    pub source: SourceKind,
+    pub engine_config: EngineConfig,
+    pub theme: Theme,
+    pub switch_context: Option<ContextSwitcher>,
+}
+
+impl RunOptions {
+    pub fn new(source: SourceKind, engine_config: EngineConfig) -> Self {
+        Self {
+            source,
+            engine_config,
+            theme: Theme::from_env(),
+            switch_context: None,
+        }
+    }
+}
+
+/// Runs the TUI over a snapshot feed until the user quits. The terminal is restored on every
+/// way out (return, error, panic).
+pub async fn run(feed: SnapshotFeed, options: RunOptions) -> color_eyre::Result<()> {
+    let mut terminal = crate::terminal::Terminal::enter().wrap_err("terminal setup")?;
+    let size = terminal.size().wrap_err("terminal size")?;
+    let state = AppState::new(
+        feed.label.clone(),
+        options.source,
+        options.engine_config.clone(),
+        size,
+    );
+    let result = event_loop(&mut terminal, state, feed, options).await;
+    terminal.restore().wrap_err("terminal restore")?;
+    result
+}
+
+async fn changed<T: Clone>(receiver: &mut Option<watch::Receiver<T>>) -> Option<T> {
+    match receiver {
+        Some(inner) => match inner.changed().await {
+            Ok(()) => Some(inner.borrow_and_update().clone()),
+            Err(_) => None,
+        },
+        None => pending().await,
+    }
+}
+
+async fn tick(ticker: &mut Option<tokio::time::Interval>) -> Instant {
+    match ticker {
+        Some(ticker) => ticker.tick().await.into_std(),
+        None => pending().await,
+    }
+}
+
+fn translate(event: Event) -> Option<AppEvent> {
+    match event {
+        Event::Key(key) => Some(AppEvent::Key(key)),
+        Event::Mouse(mouse) => Some(AppEvent::Mouse(mouse)),
+        Event::Resize(width, height) => Some(AppEvent::Resize { width, height }),
+        _ => None,
+    }
+}
+
+struct Loop {
+    results: mpsc::UnboundedSender<AppEvent>,
+    snapshots: Option<watch::Receiver<Arc<crate::cluster::ClusterSnapshot>>>,
+    statuses: Option<watch::Receiver<crate::cluster::feed::ConnectionStatus>>,
+    options: RunOptions,
+}
+
+impl Loop {
+    /// Applies an event and performs the commands it returns. `false` = quit.
+    fn handle(&mut self, state: &mut AppState, event: AppEvent) -> bool {
+        let commands = update(state, event);
+        for command in commands {
+            match command {
+                Command::Quit => return false,
+                Command::BuildModel {
+                    snapshot,
+                    generation,
+                } => {
+                    let config = self.options.engine_config.clone();
+                    let results = self.results.clone();
+                    tokio::spawn(async move {
+                        let built = tokio::task::spawn_blocking(move || {
+                            build_catalog(snapshot, &config, generation)
+                        })
+                        .await;
+                        let event = match built {
+                            Ok(catalog) => AppEvent::ModelBuilt {
+                                catalog: Arc::new(catalog),
+                                at: Instant::now(),
+                            },
+                            Err(error) => AppEvent::Notice(format!(
+                                "the engine failed on this snapshot: {error}"
+                            )),
+                        };
+                        // The receiver is gone only when the app is quitting.
+                        let _ = results.send(event);
+                    });
+                }
+                Command::SwitchContext(name) => match self.options.switch_context.as_mut() {
+                    Some(switch) => match switch(&name) {
+                        Ok(feed) => {
+                            state.label = feed.label.clone();
+                            self.snapshots = Some(feed.snapshots.clone());
+                            self.statuses = Some(feed.status.clone());
+                            let snapshot = feed.snapshots.borrow().clone();
+                            let status = feed.status.borrow().clone();
+                            let _ = self.results.send(AppEvent::Status(status));
+                            let _ = self.results.send(AppEvent::Snapshot(snapshot));
+                            state.set_message(format!("context {name}"), false);
+                        }
+                        Err(error) => state.set_message(format!("context {name}: {error}"), true),
+                    },
+                    None => state.set_message("this source cannot switch contexts", true),
+                },
+                Command::RunProbe { .. } => {
+                    state.set_message("probing is not available in this build yet", true);
+                }
+            }
+        }
+        !state.quit
+    }
+}
+
+async fn event_loop(
+    terminal: &mut crate::terminal::Terminal,
+    mut state: AppState,
+    feed: SnapshotFeed,
+    options: RunOptions,
+) -> color_eyre::Result<()> {
+    let theme = options.theme.clone();
+    let (results, mut results_rx) = mpsc::unbounded_channel();
+    let mut input = EventStream::new();
+    state.notes = feed.notes.clone();
+    let mut control = Loop {
+        results,
+        snapshots: Some(feed.snapshots.clone()),
+        statuses: Some(feed.status.clone()),
+        options,
+    };
+    let initial_status = feed.status.borrow().clone();
+    let initial_snapshot = feed.snapshots.borrow().clone();
+    drop(feed);
+    control.handle(&mut state, AppEvent::Status(initial_status));
+    control.handle(&mut state, AppEvent::Snapshot(initial_snapshot));
+    let mut ticker: Option<tokio::time::Interval> = None;
+    loop {
+        if state.dirty {
+            state.dirty = false;
+            terminal
+                .draw(&state, &theme, Instant::now())
+                .wrap_err("drawing a frame")?;
+        }
+        // The tick exists only while something animates.
+        match (state.animating(Instant::now()), ticker.is_some()) {
+            (true, false) => {
+                let mut interval = tokio::time::interval(ANIMATION_TICK);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                ticker = Some(interval);
+            }
+            (false, true) => ticker = None,
+            _ => {}
+        }
+        let event = tokio::select! {
+            next = input.next() => match next {
+                Some(Ok(event)) => translate(event),
+                Some(Err(error)) => return Err(error).wrap_err("reading terminal input"),
+                None => return Ok(()),
+            },
+            snapshot = changed(&mut control.snapshots) => match snapshot {
+                Some(snapshot) => Some(AppEvent::Snapshot(snapshot)),
+                None => { control.snapshots = None; None }
+            },
+            status = changed(&mut control.statuses) => match status {
+                Some(status) => Some(AppEvent::Status(status)),
+                None => { control.statuses = None; None }
+            },
+            Some(result) = results_rx.recv() => Some(result),
+            now = tick(&mut ticker) => Some(AppEvent::Tick(now)),
+        };
+        if let Some(event) = event
+            && !control.handle(&mut state, event)
+        {
+            return Ok(());
+        }
+        // Drain what is already queued before drawing once.
+        for _ in 0..MAX_DRAIN {
+            // `poll!` polls with this task's own waker: crossterm's EventStream keeps the first
+            // waker it is given while it waits, so a no-op waker (`now_or_never`) would leave
+            // the loop deaf to input.
+            let queued = match futures::poll!(input.next()) {
+                Poll::Ready(Some(Ok(event))) => translate(event),
+                Poll::Ready(Some(Err(error))) => {
+                    return Err(error).wrap_err("reading terminal input");
+                }
+                Poll::Ready(None) => return Ok(()),
+                Poll::Pending => match results_rx.try_recv() {
+                    Ok(result) => Some(result),
+                    Err(_) => break,
+                },
+            };
+            if let Some(event) = queued
+                && !control.handle(&mut state, event)
+            {
+                return Ok(());
+            }
+        }
+    }
+}

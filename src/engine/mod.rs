@@ -16,6 +16,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod dns;
 pub mod endpointslice;
+pub mod explain;
 mod hash;
 mod index;
 pub mod model;

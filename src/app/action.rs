@@ -1,0 +1,197 @@
+//! What the user meant: every key (and mouse gesture) maps to one [`Action`].
+
+use std::fmt;
+
+/// A detail tab under the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DetailTab {
+    #[default]
+    Ports,
+    Diagnostics,
+    Dns,
+    Probe,
+    Yaml,
+}
+
+impl DetailTab {
+    pub const ALL: [DetailTab; 5] = [
+        DetailTab::Ports,
+        DetailTab::Diagnostics,
+        DetailTab::Dns,
+        DetailTab::Probe,
+        DetailTab::Yaml,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            DetailTab::Ports => "Ports",
+            DetailTab::Diagnostics => "Diagnostics",
+            DetailTab::Dns => "DNS",
+            DetailTab::Probe => "Probe",
+            DetailTab::Yaml => "YAML",
+        }
+    }
+
+    /// The digit that selects the tab (`1`-`5`).
+    pub fn digit(self) -> char {
+        match self {
+            DetailTab::Ports => '1',
+            DetailTab::Diagnostics => '2',
+            DetailTab::Dns => '3',
+            DetailTab::Probe => '4',
+            DetailTab::Yaml => '5',
+        }
+    }
+}
+
+/// What the user meant, independent of the key that said it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    MoveUp,
+    MoveDown,
+    First,
+    Last,
+    PageUp,
+    PageDown,
+    /// Enter/Space: expand or collapse the selected tree node (pause on the header).
+    Toggle,
+    /// `h`: collapse, go to the parent, or move focus left.
+    Collapse,
+    /// `l`: expand, or move focus right.
+    Expand,
+    FocusNext,
+    FocusPrevious,
+    Tab(DetailTab),
+    Filter,
+    CommandLine,
+    /// Esc: close what is open, clear the filter, go back.
+    Back,
+    NamespacePicker,
+    Sort,
+    Help,
+    Pause,
+    ProbeHop,
+    ProbeService,
+}
+
+impl Action {
+    /// Every action, for round-trip tests and the help overlay.
+    pub const ALL: [Action; 26] = [
+        Action::Quit,
+        Action::MoveUp,
+        Action::MoveDown,
+        Action::First,
+        Action::Last,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Toggle,
+        Action::Collapse,
+        Action::Expand,
+        Action::FocusNext,
+        Action::FocusPrevious,
+        Action::Tab(DetailTab::Ports),
+        Action::Tab(DetailTab::Diagnostics),
+        Action::Tab(DetailTab::Dns),
+        Action::Tab(DetailTab::Probe),
+        Action::Tab(DetailTab::Yaml),
+        Action::Filter,
+        Action::CommandLine,
+        Action::Back,
+        Action::NamespacePicker,
+        Action::Sort,
+        Action::Help,
+        Action::Pause,
+        Action::ProbeHop,
+        Action::ProbeService,
+    ];
+
+    /// The kebab-case name (stable: key configuration may use it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::MoveUp => "move-up",
+            Action::MoveDown => "move-down",
+            Action::First => "first",
+            Action::Last => "last",
+            Action::PageUp => "page-up",
+            Action::PageDown => "page-down",
+            Action::Toggle => "toggle",
+            Action::Collapse => "collapse",
+            Action::Expand => "expand",
+            Action::FocusNext => "focus-next",
+            Action::FocusPrevious => "focus-previous",
+            Action::Tab(DetailTab::Ports) => "tab-ports",
+            Action::Tab(DetailTab::Diagnostics) => "tab-diagnostics",
+            Action::Tab(DetailTab::Dns) => "tab-dns",
+            Action::Tab(DetailTab::Probe) => "tab-probe",
+            Action::Tab(DetailTab::Yaml) => "tab-yaml",
+            Action::Filter => "filter",
+            Action::CommandLine => "command-line",
+            Action::Back => "back",
+            Action::NamespacePicker => "namespace-picker",
+            Action::Sort => "sort",
+            Action::Help => "help",
+            Action::Pause => "pause",
+            Action::ProbeHop => "probe-hop",
+            Action::ProbeService => "probe-service",
+        }
+    }
+
+    /// What the action does, for the help overlay.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::MoveUp => "move up",
+            Action::MoveDown => "move down",
+            Action::First => "first row",
+            Action::Last => "last row",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Toggle => "expand/collapse (pause on the header)",
+            Action::Collapse => "collapse, parent, or pane to the left",
+            Action::Expand => "expand, or pane to the right",
+            Action::FocusNext => "next pane",
+            Action::FocusPrevious => "previous pane",
+            Action::Tab(DetailTab::Ports) => "Ports tab",
+            Action::Tab(DetailTab::Diagnostics) => "Diagnostics tab",
+            Action::Tab(DetailTab::Dns) => "DNS tab",
+            Action::Tab(DetailTab::Probe) => "Probe tab",
+            Action::Tab(DetailTab::Yaml) => "YAML tab",
+            Action::Filter => "filter Services (text or label=value)",
+            Action::CommandLine => "command (:ns NAME|all, :ctx NAME, :svc NAME, :q)",
+            Action::Back => "back: close, clear the filter",
+            Action::NamespacePicker => "pick a namespace",
+            Action::Sort => "sort by health / name",
+            Action::Help => "this help",
+            Action::Pause => "pause/resume live updates",
+            Action::ProbeHop => "probe the selected hop",
+            Action::ProbeService => "probe the whole Service",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Action> {
+        Action::ALL
+            .into_iter()
+            .find(|action| action.as_str() == name)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Action {
+    type Err = UnknownAction;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Action::parse(name).ok_or_else(|| UnknownAction(name.to_owned()))
+    }
+}
+
+/// A name that is no [`Action`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown action {0:?}")]
+pub struct UnknownAction(pub String);

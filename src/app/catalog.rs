@@ -1,0 +1,199 @@
+//! What one snapshot means for the screen: the engine's model plus per-Service summaries that
+//! the Services pane, the filter and the header read. Built off the UI thread
+//! ([`build_catalog`]), once per snapshot, so drawing never walks 10,000 chains.
+
+use std::collections::BTreeSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use crate::engine::model::{ServiceChain, ServiceKey, ServiceType, TargetPort};
+use crate::engine::{ClusterSnapshot, EngineConfig, ProxyModel, Severity};
+
+/// A monotonic number for each snapshot the app asked the engine to read. Results carrying an
+/// older number than the one asked for last are dropped (a stale build never lands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Generation(pub u64);
+
+impl Generation {
+    pub fn next(self) -> Generation {
+        Generation(self.0.saturating_add(1))
+    }
+}
+
+/// The worst finding of a Service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Health {
+    Error,
+    Warning,
+    Ok,
+}
+
+impl Health {
+    pub fn of(chain: &ServiceChain) -> Health {
+        let worst = chain
+            .diagnostics
+            .iter()
+            .map(|diagnostic| diagnostic.severity)
+            .min();
+        match worst {
+            Some(Severity::Error) => Health::Error,
+            Some(Severity::Warning) => Health::Warning,
+            _ => Health::Ok,
+        }
+    }
+}
+
+/// One row of the Services pane, prepared once per snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSummary {
+    pub health: Health,
+    /// `80→http/TCP, 443:30443→8443/TCP`.
+    pub ports: String,
+    /// Ready and total endpoints (addresses, deduplicated).
+    pub ready: usize,
+    pub total: usize,
+    /// Changes whenever anything shown about the Service changes (for the change highlight).
+    pub fingerprint: u64,
+}
+
+/// `port[:nodePort][→targetPort]/PROTOCOL`: the arrow only when the target differs.
+pub fn port_summary(chain: &ServiceChain) -> String {
+    chain
+        .ports
+        .iter()
+        .map(|port| {
+            let mut text = port.port.to_string();
+            if let Some(node_port) = port.node_port {
+                text.push_str(&format!(":{node_port}"));
+            }
+            match &port.target_port {
+                TargetPort::Number(number) if *number == port.port => {}
+                target => text.push_str(&format!("→{target}")),
+            }
+            text.push('/');
+            text.push_str(port.protocol.as_str());
+            text
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn summarize(chain: &ServiceChain) -> ServiceSummary {
+    let health = Health::of(chain);
+    let ports = port_summary(chain);
+    let ready = chain
+        .details
+        .endpoints
+        .iter()
+        .filter(|endpoint| endpoint.ready)
+        .count();
+    let total = chain.details.endpoints.len();
+    let mut hasher = DefaultHasher::new();
+    health.hash(&mut hasher);
+    ports.hash(&mut hasher);
+    for endpoint in &chain.details.endpoints {
+        (
+            endpoint.ip,
+            endpoint.ready,
+            endpoint.serving,
+            endpoint.terminating,
+            endpoint.node.as_deref(),
+        )
+            .hash(&mut hasher);
+    }
+    for diagnostic in &chain.diagnostics {
+        (diagnostic.code, &diagnostic.message).hash(&mut hasher);
+    }
+    for port in &chain.ports {
+        for row in port.node_ports.rows() {
+            (row.address, row.accepts, row.local_endpoints).hash(&mut hasher);
+        }
+        for entry in &port.load_balancer {
+            (&entry.ip, &entry.hostname).hash(&mut hasher);
+        }
+    }
+    ServiceSummary {
+        health,
+        ports,
+        ready,
+        total,
+        fingerprint: hasher.finish(),
+    }
+}
+
+/// Object counts for the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ObjectCounts {
+    pub services: usize,
+    pub pods: usize,
+    pub nodes: usize,
+    pub endpoint_slices: usize,
+    pub ingresses: usize,
+}
+
+/// The engine's model of one snapshot, with what the screen needs precomputed.
+#[derive(Debug)]
+pub struct Catalog {
+    pub generation: Generation,
+    pub snapshot: Arc<ClusterSnapshot>,
+    pub model: ProxyModel,
+    /// Parallel to `model.services`.
+    pub summaries: Vec<ServiceSummary>,
+    pub counts: ObjectCounts,
+    /// Every namespace seen (Namespace objects and the namespaces of Services), sorted.
+    pub namespaces: Vec<String>,
+}
+
+impl Catalog {
+    pub fn service(&self, key: &ServiceKey) -> Option<(usize, &ServiceChain)> {
+        let index = self
+            .model
+            .services
+            .binary_search_by(|chain| {
+                (chain.namespace.as_str(), chain.name.as_str())
+                    .cmp(&(key.namespace.as_str(), key.name.as_str()))
+            })
+            .ok()?;
+        self.model.services.get(index).map(|chain| (index, chain))
+    }
+
+    pub fn summary(&self, index: usize) -> Option<&ServiceSummary> {
+        self.summaries.get(index)
+    }
+}
+
+/// Runs the engine over a snapshot and prepares the summaries (call it off the UI thread).
+pub fn build_catalog(
+    snapshot: Arc<ClusterSnapshot>,
+    config: &EngineConfig,
+    generation: Generation,
+) -> Catalog {
+    let model = crate::engine::build(&snapshot, config);
+    let summaries = model.services.iter().map(summarize).collect();
+    let mut namespaces: BTreeSet<String> = snapshot
+        .namespaces
+        .iter()
+        .filter_map(|namespace| namespace.metadata.name.clone())
+        .collect();
+    namespaces.extend(model.services.iter().map(|chain| chain.namespace.clone()));
+    let counts = ObjectCounts {
+        services: model.services.len(),
+        pods: snapshot.pods.len(),
+        nodes: snapshot.nodes.len(),
+        endpoint_slices: snapshot.endpoint_slices.len(),
+        ingresses: snapshot.ingresses.len(),
+    };
+    Catalog {
+        generation,
+        snapshot,
+        model,
+        summaries,
+        counts,
+        namespaces: namespaces.into_iter().collect(),
+    }
+}
+
+/// Whether a Service has ports worth a ClusterIP hop (not ExternalName).
+pub fn is_proxied_type(chain: &ServiceChain) -> bool {
+    chain.service_type != ServiceType::ExternalName
+}

@@ -1,0 +1,43 @@
+//! Things that happened: input, new snapshots, connection status, background results, time.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossterm::event::{KeyEvent, MouseEvent};
+
+use super::catalog::{Catalog, Generation};
+use crate::cluster::ClusterSnapshot;
+use crate::cluster::feed::ConnectionStatus;
+
+/// Everything [`super::update::update`] reacts to.
+#[derive(Debug, Clone)]
+pub enum AppEvent {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// The source published a snapshot.
+    Snapshot(Arc<ClusterSnapshot>),
+    Status(ConnectionStatus),
+    /// The engine finished reading a snapshot (see [`Generation`]).
+    ModelBuilt {
+        catalog: Arc<Catalog>,
+        at: Instant,
+    },
+    /// A message for the status line (from a command the loop could not carry out).
+    Notice(String),
+    /// Time passed (only sent while something animates).
+    Tick(Instant),
+}
+
+impl AppEvent {
+    /// The generation of a build result, if this is one.
+    pub fn generation(&self) -> Option<Generation> {
+        match self {
+            AppEvent::ModelBuilt { catalog, .. } => Some(catalog.generation),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Keys → [`Action`]s: one data table, shown as-is by the help overlay.
+//!
+//! k9s conventions: vim motions and arrows, `/` filter, `:` commands, `?` help, `q` quit.
+//! Text input (filter, command line, namespace picker) is handled by the mode, not here.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::action::{Action, DetailTab};
+
+/// One key binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    pub code: KeyCode,
+    /// Only CONTROL and ALT are compared; SHIFT is part of the character (`G`, `P`).
+    pub modifiers: KeyModifiers,
+    pub action: Action,
+}
+
+const fn key(code: KeyCode, action: Action) -> Binding {
+    Binding {
+        code,
+        modifiers: KeyModifiers::NONE,
+        action,
+    }
+}
+
+const fn ctrl(c: char, action: Action) -> Binding {
+    Binding {
+        code: KeyCode::Char(c),
+        modifiers: KeyModifiers::CONTROL,
+        action,
+    }
+}
+
+/// Every binding, in help order.
+pub const BINDINGS: &[Binding] = &[
+    key(KeyCode::Char('j'), Action::MoveDown),
+    key(KeyCode::Down, Action::MoveDown),
+    key(KeyCode::Char('k'), Action::MoveUp),
+    key(KeyCode::Up, Action::MoveUp),
+    key(KeyCode::Char('g'), Action::First),
+    key(KeyCode::Home, Action::First),
+    key(KeyCode::Char('G'), Action::Last),
+    key(KeyCode::End, Action::Last),
+    key(KeyCode::PageUp, Action::PageUp),
+    ctrl('b', Action::PageUp),
+    key(KeyCode::PageDown, Action::PageDown),
+    ctrl('f', Action::PageDown),
+    key(KeyCode::Enter, Action::Toggle),
+    key(KeyCode::Char(' '), Action::Toggle),
+    key(KeyCode::Char('h'), Action::Collapse),
+    key(KeyCode::Left, Action::Collapse),
+    key(KeyCode::Char('l'), Action::Expand),
+    key(KeyCode::Right, Action::Expand),
+    key(KeyCode::Tab, Action::FocusNext),
+    key(KeyCode::BackTab, Action::FocusPrevious),
+    key(KeyCode::Char('1'), Action::Tab(DetailTab::Ports)),
+    key(KeyCode::Char('2'), Action::Tab(DetailTab::Diagnostics)),
+    key(KeyCode::Char('3'), Action::Tab(DetailTab::Dns)),
+    key(KeyCode::Char('4'), Action::Tab(DetailTab::Probe)),
+    key(KeyCode::Char('5'), Action::Tab(DetailTab::Yaml)),
+    key(KeyCode::Char('/'), Action::Filter),
+    key(KeyCode::Char(':'), Action::CommandLine),
+    key(KeyCode::Esc, Action::Back),
+    key(KeyCode::Char('n'), Action::NamespacePicker),
+    key(KeyCode::Char('s'), Action::Sort),
+    key(KeyCode::Char('?'), Action::Help),
+    ctrl('p', Action::Pause),
+    key(KeyCode::Char('p'), Action::ProbeHop),
+    key(KeyCode::Char('P'), Action::ProbeService),
+    key(KeyCode::Char('q'), Action::Quit),
+    ctrl('c', Action::Quit),
+];
+
+fn relevant(modifiers: KeyModifiers) -> KeyModifiers {
+    modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT)
+}
+
+/// The action a key press means in normal mode.
+pub fn action_for(event: &KeyEvent) -> Option<Action> {
+    let code = match event.code {
+        // Some terminals send Shift+Tab as Tab with SHIFT.
+        KeyCode::Tab if event.modifiers.contains(KeyModifiers::SHIFT) => KeyCode::BackTab,
+        other => other,
+    };
+    let modifiers = relevant(event.modifiers);
+    BINDINGS
+        .iter()
+        .find(|binding| binding.code == code && binding.modifiers == modifiers)
+        .map(|binding| binding.action)
+}
+
+/// How a binding's key is written in the help overlay and hint bar.
+pub fn key_label(binding: &Binding) -> String {
+    let base = match binding.code {
+        KeyCode::Char(' ') => "Space".to_owned(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Up => "↑".to_owned(),
+        KeyCode::Down => "↓".to_owned(),
+        KeyCode::Left => "←".to_owned(),
+        KeyCode::Right => "→".to_owned(),
+        KeyCode::Home => "Home".to_owned(),
+        KeyCode::End => "End".to_owned(),
+        KeyCode::PageUp => "PgUp".to_owned(),
+        KeyCode::PageDown => "PgDn".to_owned(),
+        KeyCode::Enter => "Enter".to_owned(),
+        KeyCode::Tab => "Tab".to_owned(),
+        KeyCode::BackTab => "Shift-Tab".to_owned(),
+        KeyCode::Esc => "Esc".to_owned(),
+        other => format!("{other:?}"),
+    };
+    if binding.modifiers.contains(KeyModifiers::CONTROL) {
+        format!("Ctrl-{}", base.to_uppercase())
+    } else {
+        base
+    }
+}
+
+/// The keys of an action, joined with `/` (`j/↓`).
+pub fn keys_for(action: Action) -> String {
+    BINDINGS
+        .iter()
+        .filter(|binding| binding.action == action)
+        .map(key_label)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyEventKind;
+    use rstest::rstest;
+
+    fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new_with_kind(code, modifiers, KeyEventKind::Press)
+    }
+
+    #[rstest]
+    #[case(KeyCode::Char('j'), KeyModifiers::NONE, Action::MoveDown)]
+    #[case(KeyCode::Down, KeyModifiers::NONE, Action::MoveDown)]
+    #[case(KeyCode::Char('G'), KeyModifiers::SHIFT, Action::Last)]
+    #[case(KeyCode::Char('P'), KeyModifiers::SHIFT, Action::ProbeService)]
+    #[case(KeyCode::Char('c'), KeyModifiers::CONTROL, Action::Quit)]
+    #[case(KeyCode::Char('p'), KeyModifiers::CONTROL, Action::Pause)]
+    #[case(KeyCode::Char('p'), KeyModifiers::NONE, Action::ProbeHop)]
+    #[case(KeyCode::BackTab, KeyModifiers::SHIFT, Action::FocusPrevious)]
+    #[case(KeyCode::Tab, KeyModifiers::SHIFT, Action::FocusPrevious)]
+    #[case(KeyCode::Char('3'), KeyModifiers::NONE, Action::Tab(DetailTab::Dns))]
+    #[case(KeyCode::Esc, KeyModifiers::NONE, Action::Back)]
+    fn keys_mean_actions(
+        #[case] code: KeyCode,
+        #[case] modifiers: KeyModifiers,
+        #[case] expected: Action,
+    ) {
+        assert_eq!(action_for(&press(code, modifiers)), Some(expected));
+    }
+
+    #[rstest]
+    #[case(KeyCode::Char('x'), KeyModifiers::NONE)]
+    #[case(KeyCode::Char('j'), KeyModifiers::CONTROL)]
+    #[case(KeyCode::F(5), KeyModifiers::NONE)]
+    fn unbound_keys_mean_nothing(#[case] code: KeyCode, #[case] modifiers: KeyModifiers) {
+        assert_eq!(action_for(&press(code, modifiers)), None);
+    }
+
+    #[test]
+    fn every_binding_round_trips_through_its_key() {
+        for binding in BINDINGS {
+            let event = press(binding.code, binding.modifiers);
+            assert_eq!(action_for(&event), Some(binding.action), "{binding:?}");
+        }
+    }
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        for (index, binding) in BINDINGS.iter().enumerate() {
+            let twice = BINDINGS
+                .iter()
+                .skip(index + 1)
+                .any(|other| other.code == binding.code && other.modifiers == binding.modifiers);
+            assert!(!twice, "{binding:?} is bound twice");
+        }
+    }
+
+    #[test]
+    fn every_action_has_a_key() {
+        for action in Action::ALL {
+            assert!(!keys_for(action).is_empty(), "{action} has no key");
+        }
+    }
+
+    #[rstest]
+    fn action_names_round_trip(
+        #[values(
+            Action::Quit,
+            Action::MoveUp,
+            Action::Tab(DetailTab::Yaml),
+            Action::NamespacePicker,
+            Action::ProbeService
+        )]
+        action: Action,
+    ) {
+        assert_eq!(action.as_str().parse::<Action>(), Ok(action));
+    }
+
+    #[test]
+    fn all_action_names_round_trip_and_are_kebab_case() {
+        for action in Action::ALL {
+            let name = action.to_string();
+            assert_eq!(Action::parse(&name), Some(action));
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{name}"
+            );
+        }
+        assert!("no-such-action".parse::<Action>().is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! End to end: the real binary in a real terminal emulator (tmux), driven by keys, read from the
+//! screen. Starts `kubehop --from-file assets/scenarios/demo-all.yaml -A`, navigates to a broken
+//! Service, reads its diagnosis, quits, and checks that the terminal is restored: alternate
+//! screen left, cursor visible, mouse reporting off, cooked (non-raw) mode back.
+//!
+//! Why tmux: it is a complete terminal emulator that reports the pane's modes
+//! (`#{alternate_on}`, `#{cursor_flag}`, `#{mouse_any_flag}`) and its screen (`capture-pane`),
+//! which is exactly what "the terminal is restored" means, without adding a pty and a VT parser
+//! crate to the build. CI machines have it (Debian: `apt-get install tmux`).
+//! Every wait has a deadline and watches the screen; nothing sleeps for a fixed time.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux runs (install it: apt-get install tmux)")
+    }
+
+    fn ok(&self, args: &[&str]) {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
+    }
+
+    fn format(&self, format: &str) -> String {
+        String::from_utf8_lossy(
+            &self
+                .run(&["display-message", "-p", "-t", "e2e", format])
+                .stdout,
+        )
+        .trim()
+        .to_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        self.ok(&args);
+    }
+
+    /// Waits until the screen satisfies `condition`, polling with a short pause, up to the
+    /// deadline. Returns the screen.
+    fn wait_until(&self, what: &str, condition: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let screen = self.screen();
+            if condition(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen is:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[test]
+fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
+    let available = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    assert!(
+        available,
+        "this test needs tmux on PATH (apt-get install tmux)"
+    );
+    let binary = env!("CARGO_BIN_EXE_kubehop");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/demo-all.yaml");
+    let tmux = Tmux {
+        socket: format!("kubehop-e2e-{}", std::process::id()),
+    };
+    // After kubehop exits, the shell prints its exit code and whether the tty is in canonical
+    // (cooked) mode again, then keeps the pane alive so its modes can be read.
+    let script = format!(
+        "{} --from-file {} -A; echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; echo tty-checked; exec cat",
+        shell_quote(binary),
+        shell_quote(&demo.display().to_string())
+    );
+    tmux.ok(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "sh",
+        "-c",
+        &script,
+    ]);
+
+    tmux.wait_until("the Services list", |screen| {
+        screen.contains("Services 18/18")
+    });
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "1",
+        "kubehop runs on the alternate screen"
+    );
+    assert_eq!(
+        tmux.format("#{mouse_any_flag}"),
+        "1",
+        "mouse reporting is on"
+    );
+
+    // Navigate to the broken Service and open its Diagnostics tab.
+    tmux.keys(&[":svc orders", "Enter"]);
+    tmux.wait_until("the chain of orders/orders", |screen| {
+        screen.contains("Chain orders/orders")
+    });
+    tmux.keys(&["2"]);
+    let screen = tmux.wait_until("the diagnosis", |screen| {
+        screen.contains("no-ready-endpoints")
+    });
+    assert!(screen.contains("✗ error no-ready-endpoints"), "{screen}");
+    assert!(
+        screen.contains("rejected at once (connection refused)"),
+        "{screen}"
+    );
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_until("kubehop to exit and the tty check", |screen| {
+        screen.contains("tty-checked")
+    });
+    assert!(screen.contains("exit=0"), "{screen}");
+    assert!(
+        screen.lines().any(|line| line.trim() == "icanon"),
+        "the terminal is back in canonical mode:\n{screen}"
+    );
+    assert_eq!(
+        tmux.format("#{alternate_on}"),
+        "0",
+        "the alternate screen is left"
+    );
+    assert_eq!(tmux.format("#{cursor_flag}"), "1", "the cursor is visible");
+    assert_eq!(
+        tmux.format("#{mouse_any_flag}"),
+        "0",
+        "mouse reporting is off"
+    );
+}
