@@ -249,7 +249,7 @@ pub enum ClusterError {
         source: Box<kube::Error>,
     },
     #[error(
-        "the API server at {url} rejected the credentials of context {context:?} (401 Unauthorized: {detail}); log in again or refresh the token"
+        "the API server at {url} rejected the credentials of context {context:?} (401 Unauthorized{detail}); log in again or refresh the token"
     )]
     Unauthorized {
         url: String,
@@ -425,10 +425,12 @@ pub fn read_kubeconfigs(files: &[PathBuf]) -> Result<Kubeconfig, ClusterError> {
 }
 
 fn kubeconfig_detail(error: &KubeconfigError) -> String {
-    match error {
+    let text = match error {
         KubeconfigError::ReadConfig(io, _) => io.to_string(),
         other => error_chain(other),
-    }
+    };
+    // YAML errors go on with a drawing of the offending lines; the first line says it all.
+    text.lines().next().unwrap_or_default().trim().to_owned()
 }
 
 fn file_list(files: &[PathBuf]) -> String {
@@ -636,7 +638,11 @@ pub fn classify(
             401 => ClusterError::Unauthorized {
                 url,
                 context,
-                detail,
+                detail: if detail.is_empty() || detail == "Unauthorized" {
+                    String::new()
+                } else {
+                    format!(": {detail}")
+                },
                 source: Box::new(error),
             },
             403 => {
