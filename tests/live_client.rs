@@ -97,7 +97,7 @@ fn loading_rules_pick_files_like_kubectl() {
 
     // --kubeconfig wins and is taken as given.
     let explicit = kubeconfig_files(Some(&missing), &env_with(Some(joined(&[&a])), Some(&home)));
-    assert_eq!(explicit.files, [missing.clone()]);
+    assert_eq!(explicit.files, std::slice::from_ref(&missing));
 
     // KUBECONFIG: missing and empty entries are skipped, order is kept.
     let mut list = joined(&[&b, &missing, &a]);
