@@ -330,11 +330,19 @@ items:
         [
             "skipped 1 ConfigMap (v1) object in dump.yaml: kubehop does not read this kind",
             "skipped 1 EndpointSlice (discovery.k8s.io/v1beta1) object in dump.yaml: kubehop reads discovery.k8s.io/v1 EndpointSlice",
-            "skipped 1 Endpoints (v1) object in dump.yaml: kubehop reads the EndpointSlices (discovery.k8s.io/v1) instead of legacy Endpoints",
+            "skipped 1 Endpoints (v1) object in dump.yaml: kubehop reads EndpointSlices instead of legacy Endpoints (add endpointslices to `kubectl get`)",
             "skipped 1 Ingress (extensions/v1beta1) object in dump.yaml: kubehop reads networking.k8s.io/v1 Ingress",
             "skipped 1 List (v1) object in dump.yaml: a List inside a List is not read",
             "skipped 1 Secret (v1) object in dump.yaml: kubehop does not read this kind",
         ]
+    );
+    let odd = load_named(
+        "odd.yaml",
+        "apiVersion: \"v1\\nx\"\nkind: \"Secret\\nSecret\"\n",
+    );
+    assert_eq!(
+        odd.notes[0].to_string(),
+        "skipped 1 Secret Secret (v1 x) object in odd.yaml: kubehop does not read this kind"
     );
     let everything = format!("{load:?} {notes:?}");
     assert!(!everything.contains("c3VwZXItc2VjcmV0LXZhbHVl"));
@@ -451,6 +459,10 @@ fn files_stdin_and_directories() {
         Err("standard input (-) is given more than once to --from-file".into())
     );
 
+    let empty = tempdir::Dir::new("empty");
+    let error = dump::load_paths(&[empty.path().to_path_buf()]).expect_err("no dump files");
+    assert!(matches!(error, DumpError::Empty { .. }), "{error}");
+
     let missing = directory.path().join("nope.yaml");
     let error = dump::load_paths(std::slice::from_ref(&missing)).expect_err("no such file");
     assert!(matches!(error, DumpError::Read { .. }));
@@ -560,6 +572,14 @@ fn from_args_needs_a_file() {
 #[case::object_with_items(
     "items: []\nkind: Pod\n",
     "dump.yaml:1:1: Pod: `items` is only valid in a List, not in a Pod"
+)]
+#[case::newline_in_kind_and_name(
+    "[{\"apiVersion\": \"v1\", \"kind\": \"Foo\\nBar\", \"metadata\": {\"name\": \"a\\nb\"}, \"spec\": [}]",
+    "dump.yaml:1:82: [0] (Foo Bar): expected value"
+)]
+#[case::newline_in_name(
+    "[{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"a\\nb\"}, \"spec\": 7}]",
+    "dump.yaml:1:76: [0] (Pod a b): spec: invalid type: integer `7`, expected PodSpec"
 )]
 fn malformed_input_is_one_clear_line(#[case] text: &str, #[case] expected: &str) {
     let message = error(text);

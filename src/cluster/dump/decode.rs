@@ -5,9 +5,9 @@
 //! until it knows the kind (kubectl prints `apiVersion` and `kind` first), then hands the rest
 //! of the same mapping to the k8s-openapi `Deserialize` impl. Keys that come before `kind`
 //! (hand-written manifests) are buffered as JSON values and replayed. Errors therefore keep
-//! the parser's own line and column, and a path tracker adds the field path
-//! (`spec.ports[0].port`). Objects of kinds kubehop does not read are skipped without keeping
-//! any of their contents (Secrets stay unseen).
+//! the parser's own line and column; the reader records which document, item and kind it was
+//! in ([`Position`]) so the caller can name the object. Objects of kinds kubehop does not read
+//! are skipped without keeping any of their contents (Secrets stay unseen).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -91,6 +91,9 @@ impl fmt::Display for Item {
     }
 }
 
+// A thread-local rather than a `DeserializeSeed`: the multi-document entry points of
+// serde-saphyr and serde_json take `Deserialize` types only. One load runs on one thread and
+// resets it first.
 thread_local! {
     static POSITION: RefCell<Position> = RefCell::new(Position::default());
 }
