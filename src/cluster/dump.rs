@@ -285,6 +285,91 @@ pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<DumpLoad, DumpError> {
     Ok(builder.finish())
 }
 
+/// Every object of the inputs as plain JSON values, in order, for readers that need kinds the
+/// snapshot does not carry (the sandbox's scenario files: Deployments, StatefulSets, ...).
+/// Same inputs (`-`, directories), text handling and limits as [`load_paths`]; `null`
+/// documents are dropped, top-level sequences are flattened, Lists are kept as they are.
+pub fn read_object_paths(paths: &[PathBuf]) -> Result<Vec<Value>, DumpError> {
+    if paths.is_empty() {
+        return Err(DumpError::NoInput);
+    }
+    let mut stdin = Some(std::io::stdin().lock());
+    let mut objects = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let reader = stdin.take().ok_or(DumpError::StdinTwice)?;
+            let bytes = read_limited(STDIN_NAME, reader, MAX_INPUT_BYTES)?;
+            objects.extend(read_objects(STDIN_NAME, bytes)?);
+        } else {
+            let files = if path.is_dir() {
+                directory_files(path)?
+            } else {
+                vec![path.clone()]
+            };
+            for file in files {
+                let name = file.display().to_string();
+                let bytes = read_file(&name, &file)?;
+                objects.extend(read_objects(&name, bytes)?);
+            }
+        }
+    }
+    Ok(objects)
+}
+
+/// [`read_object_paths`] for one input already in memory.
+pub fn read_objects(name: &str, bytes: Vec<u8>) -> Result<Vec<Value>, DumpError> {
+    let text = input::decode_text(bytes).map_err(|error| DumpError::NotText {
+        name: name.to_owned(),
+        line: error.line,
+        column: error.column,
+        detail: error.detail,
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    if input::is_blank(text) {
+        return Err(DumpError::Empty {
+            name: name.to_owned(),
+        });
+    }
+    let failure = |line: Option<u64>, column: Option<u64>, message: String| {
+        DumpError::Parse(Box::new(ParseError {
+            name: name.to_owned(),
+            line,
+            column,
+            object: None,
+            field: None,
+            message,
+        }))
+    };
+    let documents: Vec<Value> = match input::sniff(text) {
+        Format::Json => serde_json::Deserializer::from_str(text)
+            .into_iter::<Value>()
+            .collect::<Result<_, _>>()
+            .map_err(|error| {
+                let line = (error.line() > 0).then_some(error.line() as u64);
+                let column = (error.column() > 0).then_some(error.column() as u64);
+                failure(line, column, json_message(&error))
+            })?,
+        Format::Yaml => serde_saphyr::from_multiple_with_options(text, yaml_options(text.len()))
+            .map_err(|error| {
+                let location = error.location();
+                failure(
+                    location.map(|l| l.line()).filter(|&line| line > 0),
+                    location.map(|l| l.column()).filter(|&column| column > 0),
+                    yaml_message(&error, text),
+                )
+            })?,
+    };
+    let mut objects = Vec::new();
+    for document in documents {
+        match document {
+            Value::Null => {}
+            Value::Array(items) => objects.extend(items.into_iter().filter(|v| !v.is_null())),
+            object => objects.push(object),
+        }
+    }
+    Ok(objects)
+}
+
 fn read_file(name: &str, path: &Path) -> Result<Vec<u8>, DumpError> {
     let file = std::fs::File::open(path).map_err(|source| DumpError::Read {
         name: name.to_owned(),

@@ -1,7 +1,9 @@
-//! The admission path every write goes through, in the API server's order: defaulting, object
-//! metadata validation, kind validation (the engine's Service rules plug in at
-//! [`validate_service`]), then the mutating hooks the control plane registers (ClusterIP and
-//! nodePort allocation).
+//! The admission path every write goes through, in the API server's order: for updates the
+//! strategy's preparation ([`prepare_update`]: a Service that changes type loses the fields the
+//! new type may not carry), defaulting, object metadata validation, kind validation (the
+//! engine's Service rules, [`crate::engine::validate::validate_service`], are called at exactly
+//! one place: [`validate_service`]), then the mutating hooks the control plane registers
+//! (ClusterIP and nodePort allocation).
 
 use std::fmt;
 
@@ -204,13 +206,106 @@ impl DeletionPolicy for ImmediateDeletion {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-/// THE call site for the engine's Service validation (spec group (g) hard errors).
-///
-/// The engine branch provides `engine::validate::validate_service(&Service, &ValidationConfig)
-/// -> Vec<FieldError>`; the lead wires it here, mapping each error to a [`FieldCause`]. Until
-/// then no Service rule is checked here (metadata rules still are, in [`validate_metadata`]).
-pub fn validate_service(_service: &Service) -> Vec<FieldCause> {
-    Vec::new()
+/// THE call site for the engine's Service validation (spec group (g) hard errors): every
+/// [`engine::validate::FieldError`](crate::engine::validate::FieldError) becomes a
+/// [`FieldCause`] of the 422 Status, with the API server's field path and wording.
+pub fn validate_service(service: &Service) -> Vec<FieldCause> {
+    use crate::engine::validate::{self, FieldErrorKind, ValidationConfig};
+    validate::validate_service(service, &ValidationConfig::default())
+        .into_iter()
+        .map(|error| FieldCause {
+            cause: match error.kind {
+                FieldErrorKind::Required => CauseType::Required,
+                FieldErrorKind::Invalid => CauseType::Invalid,
+                FieldErrorKind::Duplicate => CauseType::Duplicate,
+                FieldErrorKind::Forbidden => CauseType::Forbidden,
+                FieldErrorKind::NotSupported => CauseType::NotSupported,
+            },
+            message: error.body(),
+            field: error.field,
+        })
+        .collect()
+}
+
+/// The Service strategy's `PrepareForUpdate` (`dropTypeDependentFields`): when a Service
+/// changes type, the allocated fields the new type may not carry are dropped if the client
+/// left them as they were (so `kubectl patch svc x -p '{"spec":{"type":"ClusterIP"}}'` works on
+/// a NodePort Service, as on a real API server).
+pub fn prepare_update(resource: ResourceId, object: &mut Value, previous: &Value) {
+    if resource != ResourceId::Services {
+        return;
+    }
+    let old = previous.get("spec").cloned().unwrap_or_else(|| json!({}));
+    let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let new_type = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP")
+        .to_string();
+    let same = |spec: &serde_json::Map<String, Value>, key: &str| spec.get(key) == old.get(key);
+    let node_ports = |ports: Option<&Value>| -> std::collections::BTreeSet<i64> {
+        ports
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+            .filter(|n| *n != 0)
+            .collect()
+    };
+    let allocate_node_ports = spec
+        .get("allocateLoadBalancerNodePorts")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let needs_node_ports =
+        new_type == "NodePort" || (new_type == "LoadBalancer" && allocate_node_ports);
+    if !needs_node_ports && node_ports(spec.get("ports")) == node_ports(old.get("ports")) {
+        for port in spec
+            .get_mut("ports")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(port) = port.as_object_mut() {
+                port.remove("nodePort");
+            }
+        }
+    }
+    let local = spec.get("externalTrafficPolicy").and_then(Value::as_str) == Some("Local");
+    if !(new_type == "LoadBalancer" && local) && same(spec, "healthCheckNodePort") {
+        spec.remove("healthCheckNodePort");
+    }
+    let external_ips = spec
+        .get("externalIPs")
+        .and_then(Value::as_array)
+        .is_some_and(|ips| !ips.is_empty());
+    let externally_accessible = new_type == "NodePort"
+        || new_type == "LoadBalancer"
+        || (new_type == "ClusterIP" && external_ips);
+    if !externally_accessible && same(spec, "externalTrafficPolicy") {
+        spec.remove("externalTrafficPolicy");
+    }
+    if new_type != "LoadBalancer" {
+        for key in ["allocateLoadBalancerNodePorts", "loadBalancerClass"] {
+            if same(spec, key) {
+                spec.remove(key);
+            }
+        }
+    }
+    if new_type == "ExternalName" {
+        for key in [
+            "clusterIP",
+            "clusterIPs",
+            "ipFamilies",
+            "ipFamilyPolicy",
+            "internalTrafficPolicy",
+        ] {
+            if same(spec, key) {
+                spec.remove(key);
+            }
+        }
+    }
 }
 
 /// Kind-specific validation. Objects were already decoded into their typed form.
@@ -728,6 +823,34 @@ mod tests {
         assert!(service["spec"].get("ipFamilies").is_none());
         assert!(service["spec"].get("internalTrafficPolicy").is_none());
         assert_eq!(service["spec"]["sessionAffinity"], "None");
+    }
+
+    #[rstest]
+    // NodePort -> ClusterIP, nodePort left as it was: dropped.
+    #[case(json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 30001}]}),
+           json!({"type": "ClusterIP", "ports": [{"port": 80, "nodePort": 30001}]}),
+           json!({"type": "ClusterIP", "ports": [{"port": 80}]}))]
+    // The client changed the nodePort on purpose: kept (validation rejects it).
+    #[case(json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 30001}]}),
+           json!({"type": "ClusterIP", "ports": [{"port": 80, "nodePort": 30002}]}),
+           json!({"type": "ClusterIP", "ports": [{"port": 80, "nodePort": 30002}]}))]
+    // LoadBalancer + Local -> NodePort: healthCheckNodePort and allocateLoadBalancerNodePorts go.
+    #[case(json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local", "healthCheckNodePort": 32000, "allocateLoadBalancerNodePorts": true}),
+           json!({"type": "NodePort", "externalTrafficPolicy": "Local", "healthCheckNodePort": 32000, "allocateLoadBalancerNodePorts": true}),
+           json!({"type": "NodePort", "externalTrafficPolicy": "Local"}))]
+    // -> ExternalName: the ClusterIP and the IP families go.
+    #[case(json!({"type": "ClusterIP", "clusterIP": "127.33.0.1", "clusterIPs": ["127.33.0.1"], "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"}),
+           json!({"type": "ExternalName", "externalName": "x.example", "clusterIP": "127.33.0.1", "clusterIPs": ["127.33.0.1"], "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"}),
+           json!({"type": "ExternalName", "externalName": "x.example"}))]
+    fn a_type_change_drops_what_the_new_type_cannot_carry(
+        #[case] old: Value,
+        #[case] new: Value,
+        #[case] expected: Value,
+    ) {
+        let previous = json!({"spec": old});
+        let mut object = json!({"spec": new});
+        prepare_update(ResourceId::Services, &mut object, &previous);
+        assert_eq!(object["spec"], expected);
     }
 
     #[test]

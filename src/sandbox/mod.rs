@@ -1,6 +1,31 @@
 //! The embedded Kubernetes-API-compatible cluster on loopback (the sandbox).
 //!
-//! This module is its API server and object store: an HTTPS server on 127.0.0.1 that
+//! Three parts, each optional on [`SandboxBuilder`]:
+//! - the API server and object store (always; described below);
+//! - the control plane ([`SandboxBuilder::control_plane`], [`control`]): Deployments and
+//!   StatefulSets make pods, a scheduler and a kubelet run them (IPs, readiness, graceful
+//!   termination), the EndpointSlice controller publishes them with the engine's rules,
+//!   Services get ClusterIPs and nodePorts, LoadBalancers get ingress IPs;
+//! - the data plane ([`SandboxBuilder::data_plane`], [`dataplane`]): pods listen on their IPs
+//!   and a userspace kube-proxy listens on every ClusterIP, nodePort and LoadBalancer IP.
+//!
+//! Everything binds and connects inside 127.0.0.0/8 only; each instance takes its own block of
+//! addresses ([`addresses`]). What the sandbox could not do (an address outside loopback, a port
+//! it could not bind) becomes a note ([`SandboxHandle::notes`]). [`SandboxHandle::settled`]
+//! waits until controllers and listeners have caught up with the store.
+//!
+//! Scenario controls, as annotations a user flips with `kubectl annotate`:
+//! - [`control::READY_ANNOTATION`] `sandbox.kubehop.dev/ready: "false"` on a pod (or its
+//!   template): the pod is not ready; remove it or set `"true"` and it is ready again;
+//! - [`control::LISTEN_ANNOTATION`] `sandbox.kubehop.dev/listen: "80"`: the pod's app listens
+//!   on these ports only (targetPort-vs-listen-port bugs);
+//! - [`control::LB_ANNOTATION`] `sandbox.kubehop.dev/lb: pending` on a LoadBalancer Service: no
+//!   ingress IP.
+//!
+//! `kubehop sandbox` ([`run`]) runs the built-in scenario ([`scenario`]) in the foreground;
+//! `--demo` uses [`start_demo`].
+//!
+//! The API server and object store: an HTTPS server on 127.0.0.1 that
 //! kube-rs and kubectl talk to exactly as to a real cluster (discovery, list / get / watch with
 //! resourceVersion semantics, Tables for kubectl, writes with merge and strategic merge patch,
 //! `/status` and `/scale`, WebSocket port-forward), a [`Store`] that in-process controllers
@@ -17,8 +42,9 @@
 //!   watcher that falls further behind gets 410 Expired and relists, as with a real API server.
 //! - The control plane plugs in through [`Store::subscribe`], the typed helpers
 //!   ([`Store::get`], [`Store::list`], [`Store::apply_status`], [`Store::modify`]),
-//!   [`Store::add_admission_hook`] (ClusterIP / nodePort allocation) and
-//!   [`Store::set_deletion_policy`] (graceful pod termination).
+//!   [`Store::add_admission_hook`] (ClusterIP / nodePort allocation),
+//!   [`Store::set_deletion_policy`] (graceful pod termination), and [`Store::set_clock`] /
+//!   [`Store::set_seed`] (reproducible timestamps, uids and generated names).
 //! - Request bodies are JSON (or YAML); kubectl's typed generators send protobuf
 //!   (`kubectl create deployment ...`) and get a 415 saying so.
 //!
@@ -31,14 +57,23 @@
 //! # drop(client); sandbox.shutdown().await; Ok(()) }
 //! ```
 
+pub mod addresses;
 pub mod admission;
 mod api;
+pub mod clock;
+pub mod control;
+pub mod dataplane;
+pub mod demo;
 pub mod endpoints;
 pub mod faults;
 pub mod kubeconfig;
+pub mod notes;
 pub mod patch;
 pub mod request_log;
 pub mod resources;
+pub(crate) mod rng;
+pub mod run;
+pub mod scenario;
 pub mod selector;
 mod server;
 pub mod store;
@@ -54,7 +89,12 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+pub use addresses::AddressBlock;
+pub use control::{ControlPlane, ControlPlaneConfig};
+pub use dataplane::{DataPlane, Listening};
+pub use demo::start_demo;
 pub use faults::{Faults, PortForwardFault};
+pub use notes::Notes;
 pub use request_log::{RequestLog, RequestRecord, Verb};
 pub use resources::ResourceId;
 pub use store::{LoadReport, Store, StoreError};
@@ -80,6 +120,10 @@ pub enum SandboxError {
     Client(String),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Addresses(#[from] addresses::AddressError),
+    #[error("cannot read the scenario: {0}")]
+    Scenario(#[from] crate::cluster::dump::DumpError),
 }
 
 /// Default interval between watch bookmarks (the API server sends them about once a minute).
@@ -105,6 +149,8 @@ pub struct SandboxBuilder {
     objects: Vec<Value>,
     store: Option<Store>,
     plain_http: bool,
+    control_plane: Option<ControlPlaneConfig>,
+    data_plane: bool,
 }
 
 impl Default for SandboxBuilder {
@@ -118,6 +164,8 @@ impl Default for SandboxBuilder {
             objects: Vec::new(),
             store: None,
             plain_http: false,
+            control_plane: None,
+            data_plane: false,
         }
     }
 }
@@ -174,14 +222,44 @@ impl SandboxBuilder {
         self
     }
 
+    /// Runs the control plane ([`control`]): workloads make pods, pods get nodes, IPs and
+    /// readiness, Services get addresses and EndpointSlices. Without it the sandbox is an API
+    /// server over whatever is loaded or written.
+    pub fn control_plane(mut self, config: ControlPlaneConfig) -> Self {
+        self.control_plane = Some(config);
+        self
+    }
+
+    /// Runs the data plane ([`dataplane`]): pods listen on their IPs, kube-proxy on every
+    /// ClusterIP, nodePort and LoadBalancer IP. Off for `--api-only`.
+    pub fn data_plane(mut self, on: bool) -> Self {
+        self.data_plane = on;
+        self
+    }
+
     pub async fn start(self) -> Result<SandboxHandle, SandboxError> {
         if !is_sandbox_address(self.listen.ip()) {
             return Err(SandboxError::NotLoopback(self.listen));
         }
-        let store = self.store.unwrap_or_else(|| Store::new(self.watch_history));
+        let store = match (self.store, &self.control_plane) {
+            (Some(store), _) => store,
+            (None, Some(config)) => {
+                Store::with_identity(self.watch_history, config.clock.clone(), Some(config.seed))
+            }
+            (None, None) => Store::new(self.watch_history),
+        };
+        let notes = Notes::default();
+        let seed = self.control_plane.as_ref().map_or(1, |config| config.seed);
+        let installed = match self.control_plane {
+            Some(config) => {
+                let block = AddressBlock::reserve(config.address_block)?;
+                Some(ControlPlane::install(&store, config, block))
+            }
+            None => None,
+        };
         let load = store.load_objects(self.objects);
-        for skipped in &load.skipped {
-            tracing::info!("sandbox: not loaded: {skipped}");
+        for note in skipped_notes(&load.skipped) {
+            notes.push(note);
         }
         let listener = server::bind(self.listen)
             .await
@@ -235,7 +313,16 @@ impl SandboxBuilder {
         });
         let root = CancellationToken::new();
         let running = server::Listener::spawn(listener, tls.clone(), shared.clone(), &root);
+        let control = installed.map(|installed| {
+            ControlPlane::start(installed, store.clone(), notes.clone(), root.child_token())
+        });
+        let data = self
+            .data_plane
+            .then(|| DataPlane::start(store.clone(), notes.clone(), seed, root.child_token()));
         Ok(SandboxHandle {
+            notes,
+            control: std::sync::Mutex::new(control),
+            data: std::sync::Mutex::new(data),
             shared,
             tls,
             ca_pem,
@@ -250,13 +337,48 @@ impl SandboxBuilder {
     }
 }
 
+/// One note per kind and reason for the objects a load skipped ("apps/v1 ReplicaSet web-1:
+/// not served" x 12 -> "not loaded: 12 apps/v1 ReplicaSet objects: not served").
+fn skipped_notes(skipped: &[String]) -> Vec<String> {
+    let mut groups: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for entry in skipped {
+        let (label, reason) = entry.split_once(": ").unwrap_or((entry.as_str(), ""));
+        let kind = label.rsplit_once(' ').map_or(label, |(kind, _name)| kind);
+        *groups
+            .entry((kind.to_string(), reason.to_string()))
+            .or_default() += 1;
+    }
+    groups
+        .into_iter()
+        .map(|((kind, reason), count)| {
+            let objects = if count == 1 { "object" } else { "objects" };
+            format!("not loaded: {count} {kind} {objects}: {reason}")
+        })
+        .collect()
+}
+
+/// Waits for a change of an optional watch channel (forever without one).
+async fn changed(receiver: Option<&mut tokio::sync::watch::Receiver<u64>>) {
+    match receiver {
+        Some(receiver) => {
+            if receiver.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Whether the sandbox may bind or connect to `ip` (127.0.0.0/8 only).
 pub fn is_sandbox_address(ip: IpAddr) -> bool {
-    matches!(ip, IpAddr::V4(v4) if v4.octets()[0] == 127)
+    addresses::is_loopback(ip)
 }
 
 /// A running sandbox API server. Dropping it stops the server.
 pub struct SandboxHandle {
+    notes: Notes,
+    control: std::sync::Mutex<Option<ControlPlane>>,
+    data: std::sync::Mutex<Option<DataPlane>>,
     shared: Arc<api::Shared>,
     tls: Option<tls::ServingTls>,
     ca_pem: Option<String>,
@@ -338,6 +460,74 @@ impl SandboxHandle {
         &self.shared.faults
     }
 
+    /// What the sandbox wants its user to know (addresses it would not bind, ports it could
+    /// not bind, objects it did not load).
+    pub fn notes(&self) -> &Notes {
+        &self.notes
+    }
+
+    /// The second octet of the instance's loopback block, when the control plane runs (see
+    /// [`addresses`]).
+    pub fn address_block(&self) -> Option<u8> {
+        self.control
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|control| control.addresses().base())
+    }
+
+    /// Every socket the data plane listens on (empty without a data plane).
+    pub fn listening(&self) -> std::collections::BTreeMap<SocketAddr, Listening> {
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(DataPlane::listening)
+            .unwrap_or_default()
+    }
+
+    /// The store resourceVersion the data plane's listeners last caught up with (`None`
+    /// without a data plane).
+    pub fn data_plane_applied(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(DataPlane::applied)
+    }
+
+    /// Waits until the controllers have nothing left to do and the data plane's listeners
+    /// match the store (returns at once without them). Pods still waiting for their readiness
+    /// delay or grace period do not count. Wrap it in a timeout.
+    pub async fn settled(&self) {
+        let mut idle = self
+            .control
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(ControlPlane::idle);
+        let mut applied = self.data_plane_applied();
+        let mut changes = self.store().changes();
+        loop {
+            changes.borrow_and_update();
+            let revision = self.store().resource_version();
+            let controlled = idle
+                .as_mut()
+                .is_none_or(|idle| *idle.borrow_and_update() >= revision);
+            let listened = applied
+                .as_mut()
+                .is_none_or(|applied| *applied.borrow_and_update() >= revision);
+            if controlled && listened {
+                return;
+            }
+            tokio::select! {
+                _ = changed(idle.as_mut()) => {}
+                _ = changed(applied.as_mut()) => {}
+                _ = changes.changed() => {}
+            }
+        }
+    }
+
     /// Stops listening and drops every connection (watches end, port-forwards close).
     pub async fn stop_listener(&self) {
         if let Some(listener) = self.listener.lock().await.take() {
@@ -366,9 +556,27 @@ impl SandboxHandle {
         Ok(())
     }
 
-    /// Stops the server and removes a kubeconfig it wrote to the temp folder.
+    /// Stops the server, the controllers and every data-plane listener (waiting until they are
+    /// closed) and removes a kubeconfig it wrote to the temp folder.
     pub async fn shutdown(self) {
         self.stop_listener().await;
+        self.root.cancel();
+        let control = self
+            .control
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(mut control) = control {
+            control.join().await;
+        }
+        let data = self
+            .data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(mut data) = data {
+            data.join().await;
+        }
         // Drop removes the kubeconfig.
     }
 }
@@ -382,5 +590,26 @@ impl Drop for SandboxHandle {
                 let _ = std::fs::remove_dir(dir);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipped_objects_are_noted_once_per_kind_and_reason() {
+        let skipped = [
+            "apps/v1 ReplicaSet web-1: not served".to_string(),
+            "apps/v1 ReplicaSet web-2: not served".to_string(),
+            "v1 Secret token: not served".to_string(),
+        ];
+        assert_eq!(
+            skipped_notes(&skipped),
+            [
+                "not loaded: 2 apps/v1 ReplicaSet objects: not served",
+                "not loaded: 1 v1 Secret object: not served",
+            ]
+        );
     }
 }

@@ -26,8 +26,10 @@ use crate::sandbox::admission::{
     self, AdmissionHook, AdmissionRequest, DeletionPolicy, FieldCause, ImmediateDeletion,
     Operation, Origin,
 };
+use crate::sandbox::clock::{Clock, SystemClock};
 use crate::sandbox::endpoints;
 use crate::sandbox::resources::ResourceId;
+use crate::sandbox::rng::SplitMix64;
 use crate::sandbox::selector::{FieldSelector, LabelSelector};
 
 /// The label that ties an EndpointSlice to its Service.
@@ -421,6 +423,9 @@ struct Inner {
     changes: watch::Sender<u64>,
     hooks: RwLock<Vec<Arc<dyn AdmissionHook>>>,
     deletion: RwLock<Arc<dyn DeletionPolicy>>,
+    clock: RwLock<Arc<dyn Clock>>,
+    /// Seeded generator for uids and `generateName` suffixes (`None`: random).
+    ids: std::sync::Mutex<Option<SplitMix64>>,
 }
 
 type ObjectKey = (String, String);
@@ -548,6 +553,12 @@ impl Default for Store {
 impl Store {
     /// A store holding the initial namespaces, keeping `history` events for watch replay.
     pub fn new(history: usize) -> Self {
+        Self::with_identity(history, Arc::new(SystemClock), None)
+    }
+
+    /// [`new`](Self::new) with a clock and a seed from the start, so even the initial
+    /// namespaces get reproducible timestamps and uids.
+    pub fn with_identity(history: usize, clock: Arc<dyn Clock>, seed: Option<u64>) -> Self {
         let state = State {
             revision: 0,
             buckets: ResourceId::ALL.iter().map(|_| BTreeMap::new()).collect(),
@@ -565,6 +576,8 @@ impl Store {
                 changes,
                 hooks: RwLock::new(Vec::new()),
                 deletion: RwLock::new(Arc::new(ImmediateDeletion)),
+                clock: RwLock::new(clock),
+                ids: std::sync::Mutex::new(seed.map(SplitMix64::new)),
             }),
         };
         for name in INITIAL_NAMESPACES {
@@ -613,6 +626,72 @@ impl Store {
             .deletion
             .write()
             .unwrap_or_else(PoisonError::into_inner) = policy;
+    }
+
+    /// Replaces the clock the store stamps objects with (creation and deletion timestamps).
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) {
+        *self
+            .inner
+            .clock
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = clock;
+    }
+
+    /// The store's clock's time.
+    pub fn now(&self) -> Timestamp {
+        self.inner
+            .clock
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .now()
+    }
+
+    /// Makes uids and `generateName` suffixes deterministic from `seed` (default: random).
+    pub fn set_seed(&self, seed: u64) {
+        *self
+            .inner
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(SplitMix64::new(seed));
+    }
+
+    /// Seeds uids and suffixes unless the store is seeded already (keeps its sequence going,
+    /// so no uid repeats).
+    pub fn ensure_seed(&self, seed: u64) {
+        let mut ids = self
+            .inner
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if ids.is_none() {
+            *ids = Some(SplitMix64::new(seed));
+        }
+    }
+
+    /// A new object uid (seeded when [`set_seed`](Self::set_seed) was called).
+    pub fn new_uid(&self) -> String {
+        let mut ids = self
+            .inner
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match ids.as_mut() {
+            Some(rng) => rng.uuid().to_string(),
+            None => uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// A 5-character `generateName` suffix (seeded like [`new_uid`](Self::new_uid)).
+    pub fn name_suffix(&self) -> String {
+        let mut ids = self
+            .inner
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match ids.as_mut() {
+            Some(rng) => rng.name_suffix(5),
+            None => random_suffix(),
+        }
     }
 
     /// The store's current resourceVersion.
@@ -1033,7 +1112,7 @@ impl Store {
             && let Some(prefix) = meta.get("generateName").and_then(Value::as_str)
             && !prefix.is_empty()
         {
-            let name = format!("{prefix}{}", random_suffix());
+            let name = format!("{prefix}{}", self.name_suffix());
             meta.insert("name".into(), json!(name));
         }
         let name = meta
@@ -1043,9 +1122,9 @@ impl Store {
             .to_string();
         // Server-owned metadata.
         let keep_given = options.origin == Origin::Load;
-        let now = now_rfc3339();
+        let now = format_time(self.now());
         if !keep_given || !meta.get("uid").is_some_and(Value::is_string) {
-            meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+            meta.insert("uid".into(), json!(self.new_uid()));
         }
         if !keep_given || !meta.get("creationTimestamp").is_some_and(Value::is_string) {
             meta.insert("creationTimestamp".into(), json!(now));
@@ -1237,6 +1316,7 @@ impl Store {
             meta.remove("managedFields");
         }
         admission::tidy_metadata(&mut object);
+        admission::prepare_update(resource, &mut object, &old);
         admission::apply_defaults(resource, &mut object);
         check_decodes(resource, &object)?;
         if options.origin != Origin::Load {
@@ -1354,9 +1434,10 @@ impl Store {
             }
             let mut value = value;
             if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-                let at = Timestamp::now()
+                let now = self.now();
+                let at = now
                     .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(grace))
-                    .unwrap_or_else(|_| Timestamp::now());
+                    .unwrap_or(now);
                 meta.insert("deletionTimestamp".into(), json!(format_time(at)));
                 meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
             }
@@ -1565,13 +1646,10 @@ impl Store {
         let mut meta = Map::new();
         meta.insert("name".into(), json!(service_name));
         meta.insert("namespace".into(), json!(namespace));
-        meta.insert(
-            "uid".into(),
-            uid.unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string())),
-        );
+        meta.insert("uid".into(), uid.unwrap_or_else(|| json!(self.new_uid())));
         meta.insert(
             "creationTimestamp".into(),
-            created.unwrap_or_else(|| json!(now_rfc3339())),
+            created.unwrap_or_else(|| json!(format_time(self.now()))),
         );
         if labels.as_object().is_some_and(|l| !l.is_empty()) {
             meta.insert("labels".into(), labels);

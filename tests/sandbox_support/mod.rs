@@ -154,3 +154,129 @@ pub fn find_kubectl() -> Option<PathBuf> {
         })
         .find(|candidate| kubectl_works(candidate))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sandboxes with the control plane and the data plane
+
+/// A sandbox running controllers (pods ready at once, terminating for `grace`) and the data
+/// plane, with `objects` loaded; settled before it is returned.
+pub async fn start_cluster(objects: Vec<Value>, grace: Duration) -> (SandboxHandle, kube::Client) {
+    let (sandbox, client) = start_with(
+        Sandbox::builder()
+            .objects(objects)
+            .control_plane(kubehop::sandbox::ControlPlaneConfig::immediate(grace))
+            .data_plane(true),
+    )
+    .await;
+    settle(&sandbox).await;
+    (sandbox, client)
+}
+
+/// Waits until the controllers are idle and the listeners match the store.
+pub async fn settle(sandbox: &SandboxHandle) {
+    within("the sandbox to settle", sandbox.settled()).await;
+}
+
+/// Waits (on store changes, no sleeping) until `condition` holds.
+pub async fn wait_until(sandbox: &SandboxHandle, what: &str, mut condition: impl FnMut() -> bool) {
+    let mut changes = sandbox.store().changes();
+    within(what, async {
+        loop {
+            changes.borrow_and_update();
+            if condition() {
+                return;
+            }
+            changes.changed().await.expect("store alive");
+        }
+    })
+    .await;
+}
+
+/// A node as a manifest: the control plane registers it (address, Ready).
+pub fn node_manifest(name: &str, zone: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}}
+    })
+}
+
+/// Three nodes in two zones, as manifests.
+pub fn three_nodes() -> Vec<Value> {
+    vec![
+        node_manifest("node-1", "zone-a"),
+        node_manifest("node-2", "zone-a"),
+        node_manifest("node-3", "zone-b"),
+    ]
+}
+
+/// A Deployment of pods labelled `app: NAME` with one container port `http` = `port`.
+pub fn deployment(namespace: &str, name: &str, replicas: i32, port: u16) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "example/app:1",
+                          "ports": [{"name": "http", "containerPort": port}]}]}
+            }
+        }
+    })
+}
+
+/// What a client saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// An HTTP answer from this pod.
+    Answered(String),
+    /// Connection refused.
+    Refused,
+    /// Accepted, then reset (or closed) without an answer.
+    Reset,
+    /// Accepted, then nothing before the client gave up.
+    Silent,
+}
+
+/// How long a client waits for an answer before calling the connection silent (a drop).
+pub const SILENCE: Duration = Duration::from_millis(400);
+/// How long a client waits for an answer it expects.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// Connects to `addr`, sends one HTTP GET and says what happened (no answer within
+/// [`PATIENCE`]: silent).
+pub async fn probe(addr: std::net::SocketAddr) -> Outcome {
+    probe_within(addr, PATIENCE).await
+}
+
+/// [`probe`], giving up after `wait` (a short wait is what shows a drop).
+pub async fn probe_within(addr: std::net::SocketAddr, wait: Duration) -> Outcome {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    assert!(
+        kubehop::sandbox::is_sandbox_address(addr.ip()),
+        "tests connect only inside 127.0.0.0/8"
+    );
+    let mut stream = match within("a connect", tokio::net::TcpStream::connect(addr)).await {
+        Ok(stream) => stream,
+        Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => return Outcome::Refused,
+        Err(err) => panic!("connect to {addr}: {err}"),
+    };
+    let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return Outcome::Reset;
+    }
+    let mut answer = Vec::new();
+    match tokio::time::timeout(wait, stream.read_to_end(&mut answer)).await {
+        Err(_) => Outcome::Silent,
+        Ok(Err(_)) => Outcome::Reset,
+        Ok(Ok(_)) => {
+            let text = String::from_utf8_lossy(&answer);
+            text.lines()
+                .find_map(|line| line.strip_prefix("X-Kubehop-Pod: "))
+                .map_or(Outcome::Reset, |pod| {
+                    Outcome::Answered(pod.trim().to_string())
+                })
+        }
+    }
+}

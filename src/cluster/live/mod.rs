@@ -52,7 +52,7 @@ use crate::cluster::client::{
 use crate::cluster::feed::{self, ConnectionStatus, FeedPublisher, SnapshotFeed, SourceLabel};
 use crate::cluster::{ClusterSnapshot, MissingKind, ResourceKind};
 
-pub use open::{demo_objects, open_feed};
+pub use open::{DEMO_CONTEXT, missing_notes, open_feed};
 pub use trim::Trim;
 
 /// The server-side timeout of each watch request. The server ends a watch after this long and

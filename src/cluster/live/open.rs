@@ -9,8 +9,6 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::{LiveOptions, LiveSource};
 use crate::cli::SourceArgs;
 use crate::cluster::client::{
@@ -18,13 +16,7 @@ use crate::cluster::client::{
 };
 use crate::cluster::feed::{self, SnapshotFeed};
 use crate::cluster::{ClusterSnapshot, ResourceKind, Source};
-use crate::sandbox::{Sandbox, SandboxHandle};
-
-/// The built-in demo scenario (every diagnosis in one cluster).
-const DEMO_SCENARIO: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/assets/scenarios/demo-all.yaml"
-));
+use crate::sandbox::SandboxHandle;
 
 /// The context name shown for `--demo`.
 pub const DEMO_CONTEXT: &str = "demo";
@@ -123,24 +115,12 @@ async fn start(job: Job) -> Result<(LiveSource, Option<SandboxHandle>), ClusterE
     }
 }
 
-/// The built-in scenario as API objects.
-pub fn demo_objects() -> Vec<Value> {
-    // The file is part of the build and checked by the scenario tests; a parse failure would
-    // show as an empty demo, never a crash.
-    serde_saphyr::from_multiple::<Value>(DEMO_SCENARIO).unwrap_or_default()
-}
-
-/// Starts the embedded sandbox (API server only) with the built-in scenario.
-///
-/// NOTE: this is the API-only sandbox. Once the control plane's "start the demo cluster"
-/// function is on main (Deployments → pods, EndpointSlice controller, pod listeners, data
-/// plane), `--demo` should call that instead.
+/// Starts the demo cluster (the sandbox with its control plane and data plane, built-in
+/// scenario) and the target to watch it: every namespace unless `-n` is given.
 async fn start_demo(
     settings: &ClientSettings,
 ) -> Result<(ClusterTarget, SandboxHandle), ClusterError> {
-    let sandbox = Sandbox::builder()
-        .objects(demo_objects())
-        .start()
+    let sandbox = crate::sandbox::start_demo()
         .await
         .map_err(ClusterError::Demo)?;
     let config = sandbox.config().await.map_err(ClusterError::Demo)?;

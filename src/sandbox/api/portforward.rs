@@ -277,8 +277,11 @@ async fn bridge(
         }
     }
     drop(out_tx);
+    // The WebSocket stays open until the client closes it, even after the pod closed every
+    // connection: clients (kube-rs) close first and treat a server Close as an error.
     let mut client_closed = false;
-    while open > 0 {
+    let mut pod_open = open > 0;
+    loop {
         tokio::select! {
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Binary(data))) => {
@@ -309,14 +312,17 @@ async fn bridge(
                 }
                 Some(Ok(_)) => {}
             },
-            outgoing = out_rx.recv() => match outgoing {
+            outgoing = out_rx.recv(), if pod_open => match outgoing {
                 Some(Outgoing::Frame(message)) => {
                     if sink.send(message).await.is_err() {
                         break;
                     }
                 }
-                Some(Outgoing::PortClosed) => open -= 1,
-                None => break,
+                Some(Outgoing::PortClosed) => {
+                    open = open.saturating_sub(1);
+                    pod_open = open > 0;
+                }
+                None => pod_open = false,
             },
             _ = cancel.cancelled() => break,
         }

@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
-use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -61,7 +60,7 @@ pub(super) fn get(
                     *include,
                     list_meta,
                     true,
-                    Timestamp::now(),
+                    shared.store.now(),
                 )
                 .to_string(),
             )
@@ -178,7 +177,7 @@ pub(super) fn list(
                     *include,
                     list_meta,
                     true,
-                    Timestamp::now(),
+                    shared.store.now(),
                 )
                 .to_string(),
             )
@@ -340,6 +339,7 @@ async fn run_watch(context: Arc<ApiContext>, spec: WatchSpec, tx: mpsc::Sender<B
     changes.borrow_and_update();
     let mut writer = EventWriter {
         tx: &tx,
+        store,
         resource: spec.resource,
         presentation: spec.presentation,
         sent: 0,
@@ -444,6 +444,8 @@ fn view<'a>(event: &'a StoreEvent, spec: &WatchSpec) -> Option<(EventType, &'a A
 
 struct EventWriter<'a> {
     tx: &'a mpsc::Sender<Bytes>,
+    /// For the Tables' AGE column (the store's clock).
+    store: &'a crate::sandbox::store::Store,
     resource: ResourceId,
     presentation: Presentation,
     sent: usize,
@@ -475,7 +477,7 @@ impl EventWriter<'_> {
                     include,
                     list_meta,
                     !self.columns_sent,
-                    Timestamp::now(),
+                    self.store.now(),
                 );
                 self.columns_sent = true;
                 Bytes::from(rendered.to_string())
