@@ -8,13 +8,15 @@ mod sandbox_support;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kubehop::cluster::client::Scope;
 use kubehop::cluster::feed::ConnectionStatus;
 use kubehop::cluster::live::{LiveOptions, LiveSource};
 use kubehop::cluster::{ClusterError, ResourceKind};
-use kubehop::sandbox::Sandbox;
+use kubehop::sandbox::{ControlPlaneConfig, Sandbox};
 use rstest::rstest;
 use serde_json::json;
 
@@ -23,6 +25,23 @@ use live_support::{
     snapshot_inventory, snapshot_where, status_where, target, test_client, within,
 };
 use sandbox_support::{node, pod as pod_object, service, slice, small_world};
+
+/// A Deployment of `replicas` pods labelled app=NAME, container port `http` 8080.
+fn deployment(name: &str, replicas: u32) -> serde_json::Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "example/app:1",
+                                         "ports": [{"name": "http", "containerPort": 8080}]}]}
+            }
+        }
+    })
+}
 
 /// The bound from issue 4: an API write reaches a new snapshot within this long.
 const CHANGE_DEADLINE: Duration = Duration::from_millis(200);
@@ -77,6 +96,7 @@ enum Change {
     ServiceSelector,
     DeletePod,
     CreatePod,
+    ScaleDeployment,
 }
 
 #[rstest]
@@ -84,14 +104,35 @@ enum Change {
 #[case::service_selector(Change::ServiceSelector)]
 #[case::delete_pod(Change::DeletePod)]
 #[case::create_pod(Change::CreatePod)]
+#[case::scale_deployment(Change::ScaleDeployment)]
 #[tokio::test]
 async fn an_api_write_reaches_a_new_snapshot_within_200ms(#[case] change: Change) {
-    let sandbox = sandbox_with(small_world()).await;
+    let sandbox = match change {
+        // The control plane turns the Deployment into pods (ready at once).
+        Change::ScaleDeployment => {
+            let sandbox = sandbox(
+                Sandbox::builder()
+                    .objects(vec![
+                        node("node-a", "zone-1", "127.0.10.1"),
+                        deployment("api", 1),
+                    ])
+                    .control_plane(ControlPlaneConfig {
+                        ready_delay: Duration::ZERO,
+                        ..ControlPlaneConfig::default()
+                    }),
+            )
+            .await;
+            within(DEADLINE, "the control plane to settle", sandbox.settled()).await;
+            sandbox
+        }
+        _ => sandbox_with(small_world()).await,
+    };
     let client = test_client(&sandbox).await;
     let mut source = live(&sandbox, Scope::All).await;
     let before = source.feed.snapshots.borrow_and_update().generation;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let services: Api<Service> = Api::namespaced(client, "default");
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let deployments: Api<Deployment> = Api::namespaced(client, "default");
 
     let started = Instant::now();
     match change {
@@ -125,6 +166,13 @@ async fn an_api_write_reaches_a_new_snapshot_within_200ms(#[case] change: Change
                 .await
                 .expect("create");
         }
+        Change::ScaleDeployment => {
+            let scale = json!({"spec": {"replicas": 3}});
+            deployments
+                .patch_scale("api", &PatchParams::default(), &Patch::Merge(&scale))
+                .await
+                .expect("scale");
+        }
     }
     let written = started.elapsed();
     let condition = move |snapshot: &std::sync::Arc<kubehop::cluster::ClusterSnapshot>| match change
@@ -139,6 +187,14 @@ async fn an_api_write_reaches_a_new_snapshot_within_200ms(#[case] change: Change
         }),
         Change::DeletePod => pod(snapshot, "default", "web-2").is_none(),
         Change::CreatePod => pod(snapshot, "default", "web-3").is_some(),
+        Change::ScaleDeployment => {
+            snapshot
+                .pods
+                .iter()
+                .filter(|pod| pod.labels().get("app").is_some_and(|app| app == "api"))
+                .count()
+                == 3
+        }
     };
     let remaining = CHANGE_DEADLINE.saturating_sub(started.elapsed());
     let snapshot = snapshot_where(
