@@ -1,5 +1,6 @@
 //! Scale benchmark (not a test; ignored by default): the synthetic cluster of issue 4 (10,000
-//! Services, 50,000 pods, 500 nodes) served by the API-only sandbox, then
+//! Services, 50,000 pods, 500 nodes; `cluster::synthetic::objects` written as one scenario
+//! file) served by `kubehop sandbox --api-only --scenario FILE` in its own process, then
 //!
 //! - kubehop's live source in-process: time to the first complete snapshot;
 //! - `kubehop chain -A -o json` (the binary): wall time and peak RSS;
@@ -9,19 +10,16 @@
 //! `KUBEHOP_KUBECTL`; peak RSS needs GNU time at /usr/bin/time). The assertions check that
 //! each side saw the whole cluster, never the timings; the figures go into README.md.
 
-mod live_support;
 mod sandbox_support;
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use kubehop::cluster::client::Scope;
+use kubehop::cluster::client::{ClusterTarget, Scope};
 use kubehop::cluster::live::{LiveOptions, LiveSource};
 use kubehop::cluster::synthetic::{self, SyntheticSpec};
-use kubehop::sandbox::{Sandbox, Store};
 
-use live_support::target;
 use sandbox_support::find_kubectl;
 
 /// Wall time and peak RSS of a child process, and what it printed.
@@ -76,34 +74,59 @@ fn rss(run: &Run) -> String {
         .map_or_else(|| "n/a".to_owned(), |mib| format!("{mib:.0} MiB"))
 }
 
+/// `kubehop sandbox --api-only --scenario FILE`, after its banner.
+async fn start_sandbox(scenario: &Path, kubeconfig: &Path) -> tokio::process::Child {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubehop"))
+        .arg("sandbox")
+        .arg("--api-only")
+        .arg("--scenario")
+        .arg(scenario)
+        .arg("--kubeconfig-out")
+        .arg(kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubehop sandbox runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    while let Some(line) = lines.next_line().await.expect("read") {
+        if line.starts_with("Ctrl-C stops") {
+            return child;
+        }
+    }
+    panic!("kubehop sandbox ended before its banner");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: cargo test --release --test live_scale -- --ignored --nocapture"]
 async fn synthetic_cluster_first_snapshot_kubehop_vs_kubectl() {
     let spec = SyntheticSpec::default();
-    let store = Store::default();
+    let scratch = std::env::temp_dir().join(format!("kubehop-live-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("scratch dir");
+    let scenario = scratch.join("synthetic.json");
     let objects = synthetic::objects(&spec);
     let total = objects.len();
-    let report = store.load_objects(objects);
-    assert!(
-        report.skipped.is_empty(),
-        "{:?}",
-        &report.skipped[..report.skipped.len().min(3)]
-    );
-    let sandbox = Sandbox::builder()
-        .store(store)
-        .start()
-        .await
-        .expect("the sandbox starts");
-    let kubeconfig = sandbox.kubeconfig_path().to_path_buf();
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
+    std::fs::write(&scenario, serde_json::to_vec(&list).expect("JSON")).expect("write");
+    drop(list);
+    let kubeconfig = scratch.join("kubeconfig");
+    let mut server = start_sandbox(&scenario, &kubeconfig).await;
     eprintln!(
-        "\n==== synthetic cluster: {} Services, {} pods, {} nodes ({total} objects) ====",
+        "\n==== synthetic cluster: {} Services, {} pods, {} nodes ({total} objects), served by kubehop sandbox --api-only ====",
         spec.services, spec.pods, spec.nodes
     );
 
     // In-process: start to first complete snapshot.
     let started = Instant::now();
-    let mut source = LiveSource::start(&target(&sandbox, Scope::All).await, LiveOptions::default())
-        .expect("starts");
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig).expect("the sandbox's kubeconfig"),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .expect("a configuration");
+    let target = ClusterTarget::new(config, "kubehop-sandbox", Scope::All);
+    let mut source = LiveSource::start(&target, LiveOptions::default()).expect("starts");
     let snapshot = source.first_snapshot().await.expect("a first snapshot");
     let in_process = started.elapsed();
     assert_eq!(snapshot.services.len(), spec.services);
@@ -178,4 +201,6 @@ async fn synthetic_cluster_first_snapshot_kubehop_vs_kubectl() {
         }
         None => eprintln!("kubectl: SKIP (not found)"),
     }
+    server.kill().await.expect("the sandbox stops");
+    let _ = std::fs::remove_dir_all(&scratch);
 }
