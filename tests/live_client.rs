@@ -376,3 +376,79 @@ async fn the_sandbox_kubeconfig_connects() {
     assert_eq!(target.context, "kubehop-sandbox");
     assert_eq!(target.url(), sandbox.url());
 }
+
+/// A kubeconfig for the sandbox whose user runs an exec credential plugin (`sh -c SCRIPT`).
+fn exec_kubeconfig(sandbox: &kubehop::sandbox::SandboxHandle, script: &str) -> String {
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(sandbox.ca_pem().expect("https"));
+    let script = serde_json::to_string(script).expect("a JSON string");
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: sandbox
+  cluster:
+    server: \"{url}\"
+    certificate-authority-data: {ca}
+users:
+- name: plugin
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: /bin/sh
+      args: [\"-c\", {script}]
+      interactiveMode: Never
+contexts:
+- name: sandbox
+  context:
+    cluster: sandbox
+    user: plugin
+current-context: sandbox
+",
+        url = sandbox.url()
+    )
+}
+
+#[tokio::test]
+async fn exec_credential_plugins_run_through_kube_rs() {
+    let dir = TempDir::new();
+    let sandbox = sandbox_with(Vec::new()).await;
+    let good = format!(
+        "echo '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'",
+        sandbox.token()
+    );
+    let settings = ClientSettings {
+        kubeconfig: Some(dir.write("good", &exec_kubeconfig(&sandbox, &good))),
+        ..ClientSettings::default()
+    };
+    let (_client, target) = within(
+        DEADLINE,
+        "connect",
+        client::connect(&settings, &Environment::default()),
+    )
+    .await
+    .expect("the plugin's token is accepted");
+    assert_eq!(target.context, "sandbox");
+
+    let failing = ClientSettings {
+        kubeconfig: Some(dir.write(
+            "failing",
+            &exec_kubeconfig(&sandbox, "echo 'error: you must be logged in' >&2; exit 1"),
+        )),
+        ..ClientSettings::default()
+    };
+    let Err(error) = within(
+        DEADLINE,
+        "connect",
+        client::connect(&failing, &Environment::default()),
+    )
+    .await
+    else {
+        panic!("a failing plugin cannot connect");
+    };
+    let message = error.to_string();
+    eprintln!("{message}");
+    assert!(matches!(error, ClusterError::Auth { .. }), "{error:?}");
+    assert!(!message.contains('\n'), "one line: {message}");
+    assert!(message.contains("exec/OIDC credential plugin"), "{message}");
+}

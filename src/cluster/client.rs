@@ -579,6 +579,13 @@ pub fn build_client(target: &ClusterTarget) -> Result<kube::Client, ClusterError
 }
 
 pub(crate) fn client_error(target: &ClusterTarget, source: kube::Error) -> ClusterError {
+    if let Some(detail) = auth_detail(&source) {
+        return ClusterError::Auth {
+            context: target.context.clone(),
+            detail,
+            source: Box::new(source),
+        };
+    }
     ClusterError::Client {
         url: target.url(),
         context: target.context.clone(),
@@ -692,7 +699,7 @@ pub fn classify(
         },
         Transport::Auth => ClusterError::Auth {
             context,
-            detail,
+            detail: auth_detail(&error).unwrap_or(detail),
             source: Box::new(error),
         },
         Transport::Other => ClusterError::Request {
@@ -701,6 +708,27 @@ pub fn classify(
             source: Box::new(error),
         },
     }
+}
+
+/// What went wrong with a credential plugin, in one line, if that is the error.
+fn auth_detail(error: &kube::Error) -> Option<String> {
+    use kube::client::AuthError;
+    let auth = causes(error)
+        .into_iter()
+        .find_map(|cause| cause.downcast_ref::<AuthError>())?;
+    Some(match auth {
+        AuthError::AuthExecRun { out, .. } => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let last = stderr
+                .lines()
+                .map(str::trim)
+                .rfind(|line| !line.is_empty())
+                .unwrap_or("no message");
+            one_line(&format!("the exec plugin failed ({}): {last}", out.status))
+        }
+        AuthError::AuthExecStart(io) => format!("cannot start the exec plugin: {io}"),
+        other => one_line(&error_chain(other)),
+    })
 }
 
 /// The kind of transport failure behind a kube-rs error.
