@@ -74,6 +74,17 @@ fn rss(run: &Run) -> String {
         .map_or_else(|| "n/a".to_owned(), |mib| format!("{mib:.0} MiB"))
 }
 
+/// This process's resident memory.
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
 /// `kubehop sandbox --api-only --scenario FILE`, after its banner.
 async fn start_sandbox(scenario: &Path, kubeconfig: &Path) -> tokio::process::Child {
     use tokio::io::{AsyncBufReadExt, BufReader};
@@ -118,6 +129,7 @@ async fn synthetic_cluster_first_snapshot_kubehop_vs_kubectl() {
     );
 
     // In-process: start to first complete snapshot.
+    let rss_before = rss_mib();
     let started = Instant::now();
     let config = kube::Config::from_custom_kubeconfig(
         kube::config::Kubeconfig::read_from(&kubeconfig).expect("the sandbox's kubeconfig"),
@@ -136,9 +148,12 @@ async fn synthetic_cluster_first_snapshot_kubehop_vs_kubectl() {
         + snapshot.endpoint_slices.len()
         + snapshot.pods.len()
         + snapshot.nodes.len();
+    let rss_after = rss_mib();
     drop(snapshot);
     drop(source);
-    eprintln!("kubehop live source (in-process), start to first snapshot: {in_process:?}");
+    eprintln!(
+        "kubehop live source (in-process), start to first snapshot: {in_process:?}; RSS {rss_before:.0} -> {rss_after:.0} MiB"
+    );
 
     // The binary: start to printed chains.
     let kubehop = Path::new(env!("CARGO_BIN_EXE_kubehop"));
