@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use kubehop::cli::Cli;
+use kubehop::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -9,6 +9,8 @@ fn main() -> ExitCode {
         eprintln!("kubehop: {report}");
     }
     match cli.command {
+        Some(Command::Chain(args)) => kubehop::output::run::chain(&cli.source, &args),
+        Some(Command::Route(args)) => kubehop::output::run::route(&cli.source, &args),
         None => {
             eprintln!("kubehop: the terminal UI is not built yet");
             ExitCode::from(2)

@@ -80,23 +80,28 @@ pub fn build(snapshot: &ClusterSnapshot, config: &EngineConfig) -> ProxyModel {
         .iter()
         .map(|service| chain::build_service(service, &context, &mut interner))
         .collect();
-    let unattached = ingress_backend_findings(&index, &mut chains);
+    let (unattached_namespaces, unattached_diagnostics) =
+        ingress_backend_findings(&index, &mut chains)
+            .into_iter()
+            .unzip();
     let routes = route::RouteIndex::build(&chains);
     ProxyModel {
         services: chains,
-        unattached_diagnostics: unattached,
+        unattached_diagnostics,
+        unattached_namespaces,
         nodes,
         routes,
         config: config.clone(),
     }
 }
 
-/// `ingress-backend-missing`: a backend Service that does not exist (unattached) or a backend
-/// port the Service does not have (attached to the Service).
+/// `ingress-backend-missing`: a backend Service that does not exist (unattached, returned with
+/// the Ingress's namespace) or a backend port the Service does not have (attached to the
+/// Service).
 fn ingress_backend_findings(
     index: &index::SnapshotIndex<'_>,
     chains: &mut [Chain],
-) -> Vec<Diagnostic> {
+) -> Vec<(String, Diagnostic)> {
     let mut unattached = Vec::new();
     for backend in &index.ingress_backends {
         let reference = &backend.reference;
@@ -121,12 +126,15 @@ fn ingress_backend_findings(
             } else {
                 format!("Services there: {}", name_list(&available))
             };
-            unattached.push(Diagnostic::new(
-                DiagnosticCode::IngressBackendMissing,
-                subject,
-                format!(
-                    "Ingress {}/{} ({place}) sends traffic to Service {:?}, which does not exist in namespace {} ({hint}); create the Service or fix the backend name.",
-                    reference.namespace, reference.name, backend.service, reference.namespace
+            unattached.push((
+                reference.namespace.clone(),
+                Diagnostic::new(
+                    DiagnosticCode::IngressBackendMissing,
+                    subject,
+                    format!(
+                        "Ingress {}/{} ({place}) sends traffic to Service {:?}, which does not exist in namespace {} ({hint}); create the Service or fix the backend name.",
+                        reference.namespace, reference.name, backend.service, reference.namespace
+                    ),
                 ),
             ));
             continue;
