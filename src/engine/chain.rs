@@ -20,7 +20,6 @@ use super::nodes::NodeTable;
 use super::pods::{self, Exclusion};
 use super::service::{PortSpec, ServiceView};
 use super::slices::{self, Interner};
-use super::topology;
 use super::validate::SOURCE_RANGES_ANNOTATION;
 
 /// Node lookups for the controller rules when the snapshot has no nodes at all (a dump without
@@ -176,7 +175,7 @@ pub(crate) fn build_service(
     let namespace_pods = context.index.namespace_pods(view.namespace);
     let selected: Vec<&Arc<Pod>> = match (view.selector, namespace_pods) {
         (Some(selector), Some(pods)) if view.service_type != ServiceType::ExternalName => {
-            pods.select(selector)
+            pods.select(selector, &context.index.pairs)
         }
         _ => Vec::new(),
     };
@@ -201,14 +200,11 @@ pub(crate) fn build_service(
 
     let mut ports = Vec::with_capacity(view.ports.len());
     for port in &view.ports {
-        let endpoints = read
-            .by_port
-            .remove(&(port.join_name().to_owned(), port.protocol))
-            .unwrap_or_default();
-        let any_usable = {
-            let refs: Vec<&PortEndpoint> = endpoints.iter().collect();
-            topology::has_any_usable(&refs)
-        };
+        let endpoints = read.take_port(port.join_name(), port.protocol);
+        // Rule D4 (as `topology::has_any_usable`).
+        let any_usable = endpoints
+            .iter()
+            .any(|endpoint| endpoint.info.ready || endpoint.info.serving_terminating());
         let node_port = if view.has_node_ports() {
             port.node_port
         } else {
@@ -254,7 +250,9 @@ pub(crate) fn build_service(
     }
 
     let ingresses = context.index.ingresses_for(view.namespace, view.name);
-    let dns = dns::records(&view, &ports, &read.endpoints, context.config.domain());
+    // Ends the borrow of the slices (the per-port lists were taken above).
+    let all_endpoints = read.endpoints;
+    let dns = dns::records(&view, &ports, &all_endpoints, context.config.domain());
     let not_proxied = if view.service_type == ServiceType::ExternalName {
         Some(NotProxied::ExternalName)
     } else if view.headless {
@@ -267,10 +265,11 @@ pub(crate) fn build_service(
     let diagnostics = diagnostics::service_diagnostics(&DiagnosticInput {
         view: &view,
         ports: &ports,
-        endpoints: &read.endpoints,
+        endpoints: &all_endpoints,
         selected: &selected,
         excluded: &excluded,
         namespace_pods,
+        selector_pairs: &context.index.pairs,
         other_namespaces: other_namespace_matches(context.index, &view, selected.is_empty()),
         has_slices: !service_slices.is_empty(),
         nodes: context.nodes,
@@ -308,7 +307,7 @@ pub(crate) fn build_service(
             slices: service_slices,
             selected_pods: selected.into_iter().cloned().collect(),
             excluded_pods: excluded,
-            endpoints: std::mem::take(&mut read.endpoints),
+            endpoints: all_endpoints,
             health_check_node_port: spec.and_then(|spec| spec.health_check_node_port),
             external_ips: view.external_ips.clone(),
             load_balancer_source_ranges: source_ranges(service),
@@ -337,7 +336,7 @@ fn other_namespace_matches(
         .pods
         .iter()
         .filter(|(namespace, _)| **namespace != view.namespace)
-        .filter(|(_, pods)| !pods.select(selector).is_empty())
+        .filter(|(_, pods)| !pods.select(selector, &index.pairs).is_empty())
         .map(|(namespace, _)| (*namespace).to_owned())
         .collect();
     out.sort();

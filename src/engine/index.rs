@@ -15,55 +15,144 @@ use super::model::{IngressRef, PortRef};
 use super::pods;
 use super::snapshot::ClusterSnapshot;
 
-/// Pods of one namespace with a posting list per `key=value` label.
+/// The `key=value` pairs that some Service selects on, each with a small id. Only these pairs
+/// get posting lists: pod labels nobody selects on (`pod-template-hash`, ...) cost one lookup.
 #[derive(Debug, Default)]
-pub(crate) struct NamespacePods<'s> {
-    pub pods: Vec<&'s Arc<Pod>>,
-    by_label: HashMap<(&'s str, &'s str), Vec<u32>>,
+pub(crate) struct SelectorPairs<'s> {
+    ids: HashMap<(&'s str, &'s str), u32>,
+    /// The distinct selector keys (`app`, `app.kubernetes.io/name`, ...), when there are few:
+    /// a pod label whose key is not among them is skipped without reading its value. Label
+    /// strings are separate allocations, and reading them is most of the cost of indexing.
+    keys: Option<Vec<&'s str>>,
 }
 
-impl<'s> NamespacePods<'s> {
-    fn add(&mut self, pod: &'s Arc<Pod>) {
-        let position = u32::try_from(self.pods.len()).unwrap_or(u32::MAX);
-        self.pods.push(pod);
-        for (key, value) in pods::labels(pod).into_iter().flatten() {
-            self.by_label
-                .entry((key.as_str(), value.as_str()))
-                .or_default()
-                .push(position);
-        }
-    }
+/// Beyond this many distinct selector keys, labels go straight to the pair lookup.
+const MAX_KEY_FILTER: usize = 32;
 
-    /// Rule A2: pods carrying every selector pair, sorted by name.
-    pub fn select(&self, selector: &BTreeMap<String, String>) -> Vec<&'s Arc<Pod>> {
-        let mut shortest: Option<&Vec<u32>> = None;
-        for (key, value) in selector {
-            match self.by_label.get(&(key.as_str(), value.as_str())) {
-                None => return Vec::new(),
-                Some(list) => {
-                    if shortest.is_none_or(|current| list.len() < current.len()) {
-                        shortest = Some(list);
-                    }
+impl<'s> SelectorPairs<'s> {
+    fn new(snapshot: &'s ClusterSnapshot) -> Self {
+        let mut ids: HashMap<(&str, &str), u32> = HashMap::default();
+        ids.reserve(snapshot.services.len());
+        let mut keys: Vec<&str> = Vec::new();
+        for service in &snapshot.services {
+            let selector = service
+                .spec
+                .as_ref()
+                .and_then(|spec| spec.selector.as_ref());
+            for (key, value) in selector.into_iter().flatten() {
+                let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+                ids.entry((key.as_str(), value.as_str())).or_insert(next);
+                if keys.len() <= MAX_KEY_FILTER && !keys.contains(&key.as_str()) {
+                    keys.push(key.as_str());
                 }
             }
         }
-        let Some(shortest) = shortest else {
+        Self {
+            ids,
+            keys: (keys.len() <= MAX_KEY_FILTER).then_some(keys),
+        }
+    }
+
+    fn id(&self, key: &str, value: &str) -> Option<u32> {
+        self.ids.get(&(key, value)).copied()
+    }
+
+    /// Whether some selector uses this label key (a length check first avoids reading most
+    /// keys' bytes).
+    fn wants_key(&self, key: &str) -> bool {
+        match &self.keys {
+            Some(keys) => keys
+                .iter()
+                .any(|wanted| wanted.len() == key.len() && *wanted == key),
+            None => true,
+        }
+    }
+}
+
+/// Pods of one namespace with a posting list (ascending pod positions) per selected
+/// `key=value` label.
+#[derive(Debug, Default)]
+pub(crate) struct NamespacePods<'s> {
+    pub pods: Vec<&'s Arc<Pod>>,
+    by_label: HashMap<u32, Vec<u32>>,
+}
+
+impl<'s> NamespacePods<'s> {
+    fn add(&mut self, pod: &'s Arc<Pod>, pairs: &SelectorPairs<'s>) {
+        let position = u32::try_from(self.pods.len()).unwrap_or(u32::MAX);
+        self.pods.push(pod);
+        for (key, value) in pods::labels(pod).into_iter().flatten() {
+            if !pairs.wants_key(key) {
+                continue;
+            }
+            if let Some(id) = pairs.id(key, value) {
+                self.by_label.entry(id).or_default().push(position);
+            }
+        }
+    }
+
+    /// Appends the pods of a later chunk of the snapshot (positions shift by the pods here, so
+    /// posting lists stay ascending).
+    fn append(&mut self, other: NamespacePods<'s>) {
+        let offset = u32::try_from(self.pods.len()).unwrap_or(u32::MAX);
+        self.pods.extend(other.pods);
+        for (id, list) in other.by_label {
+            self.by_label.entry(id).or_default().extend(
+                list.into_iter()
+                    .map(|position| position.saturating_add(offset)),
+            );
+        }
+    }
+
+    /// The posting lists of every selector pair, or `None` when a pair matches no pod here.
+    fn lists(
+        &self,
+        selector: &BTreeMap<String, String>,
+        pairs: &SelectorPairs<'_>,
+    ) -> Option<Vec<&Vec<u32>>> {
+        selector
+            .iter()
+            .map(|(key, value)| pairs.id(key, value).and_then(|id| self.by_label.get(&id)))
+            .collect()
+    }
+
+    /// Rule A2: pods carrying every selector pair, sorted by name.
+    pub fn select(
+        &self,
+        selector: &BTreeMap<String, String>,
+        pairs: &SelectorPairs<'_>,
+    ) -> Vec<&'s Arc<Pod>> {
+        let Some(mut lists) = self.lists(selector, pairs) else {
+            return Vec::new();
+        };
+        lists.sort_by_key(|list| list.len());
+        let Some((shortest, others)) = lists.split_first() else {
             return Vec::new();
         };
         let mut selected: Vec<&Arc<Pod>> = shortest
             .iter()
+            .filter(|position| {
+                others
+                    .iter()
+                    .all(|list| list.binary_search(position).is_ok())
+            })
             .filter_map(|position| self.pods.get(*position as usize).copied())
-            .filter(|pod| pods::matches_selector(pod, selector))
             .collect();
-        selected.sort_by(|a, b| pods::name(a).cmp(pods::name(b)));
+        if !selected.is_sorted_by(|a, b| pods::name(a) <= pods::name(b)) {
+            selected.sort_by(|a, b| pods::name(a).cmp(pods::name(b)));
+        }
         selected
     }
 
     /// Pods that carry at least one selector pair but not all (spec M2), sorted by name.
-    pub fn partial(&self, selector: &BTreeMap<String, String>) -> Vec<&'s Arc<Pod>> {
+    pub fn partial(
+        &self,
+        selector: &BTreeMap<String, String>,
+        pairs: &SelectorPairs<'_>,
+    ) -> Vec<&'s Arc<Pod>> {
         let mut positions: BTreeSet<u32> = BTreeSet::new();
         for (key, value) in selector {
-            if let Some(list) = self.by_label.get(&(key.as_str(), value.as_str())) {
+            if let Some(list) = pairs.id(key, value).and_then(|id| self.by_label.get(&id)) {
                 positions.extend(list.iter().copied());
             }
         }
@@ -77,18 +166,19 @@ impl<'s> NamespacePods<'s> {
     }
 
     /// For each selector key, the other values pods here carry under that key (spec M1).
+    /// Scans the namespace's pods: only asked when a selector matches nothing.
     pub fn other_values(
         &self,
         selector: &BTreeMap<String, String>,
     ) -> BTreeMap<String, BTreeSet<String>> {
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (key, value) in self.by_label.keys() {
-            if let Some(wanted) = selector.get(*key)
-                && wanted != value
-            {
-                out.entry((*key).to_owned())
-                    .or_default()
-                    .insert((*value).to_owned());
+        for pod in &self.pods {
+            for (key, value) in pods::labels(pod).into_iter().flatten() {
+                if let Some(wanted) = selector.get(key)
+                    && wanted != value
+                {
+                    out.entry(key.clone()).or_default().insert(value.clone());
+                }
             }
         }
         out
@@ -106,6 +196,8 @@ pub(crate) struct IngressBackendRef {
 #[derive(Debug, Default)]
 pub(crate) struct SnapshotIndex<'s> {
     pub pods: HashMap<&'s str, NamespacePods<'s>>,
+    /// The selector pairs the pod posting lists are kept for.
+    pub pairs: SelectorPairs<'s>,
     pub slices: HashMap<&'s str, HashMap<&'s str, Vec<Arc<EndpointSlice>>>>,
     /// Every Ingress backend that names a Service, in snapshot order.
     pub ingress_backends: Vec<IngressBackendRef>,
@@ -146,12 +238,37 @@ fn backend_ref(
     })
 }
 
+/// Pods by namespace for one chunk of the snapshot's pods.
+fn index_pods<'s>(
+    pods: &'s [Arc<Pod>],
+    pairs: &SelectorPairs<'s>,
+) -> HashMap<&'s str, NamespacePods<'s>> {
+    let mut out: HashMap<&str, NamespacePods<'_>> = HashMap::default();
+    for pod in pods {
+        out.entry(pods::namespace(pod)).or_default().add(pod, pairs);
+    }
+    out
+}
+
 impl<'s> SnapshotIndex<'s> {
-    pub fn new(snapshot: &'s ClusterSnapshot) -> Self {
-        let mut index = Self::default();
-        for pod in &snapshot.pods {
-            index.pods.entry(pods::namespace(pod)).or_default().add(pod);
+    /// Builds the indexes; the pods are indexed in `threads` chunks side by side (the result
+    /// is the same for any number of threads).
+    pub fn new(snapshot: &'s ClusterSnapshot, threads: usize) -> Self {
+        let pairs = SelectorPairs::new(snapshot);
+        let chunks =
+            super::parallel::map_chunks(&snapshot.pods, threads, |chunk| index_pods(chunk, &pairs));
+        let mut chunks = chunks.into_iter();
+        let mut by_namespace = chunks.next().unwrap_or_default();
+        for chunk in chunks {
+            for (namespace, pods) in chunk {
+                by_namespace.entry(namespace).or_default().append(pods);
+            }
         }
+        let mut index = Self {
+            pods: by_namespace,
+            pairs,
+            ..Self::default()
+        };
         for slice in &snapshot.endpoint_slices {
             let Some(service) = slice
                 .metadata

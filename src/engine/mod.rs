@@ -20,6 +20,7 @@ mod hash;
 mod index;
 pub mod model;
 pub mod nodes;
+pub mod parallel;
 pub mod picker;
 pub mod pods;
 pub mod ports;
@@ -43,8 +44,22 @@ use diagnostics::name_list;
 use model::{PortRef, ServiceChain as Chain};
 
 /// Builds the model of every Service in the snapshot (sorted by namespace, then name).
+///
+/// Large snapshots are built on [`parallel::BUILD_THREADS`] threads; the result does not depend
+/// on it.
 pub fn build(snapshot: &ClusterSnapshot, config: &EngineConfig) -> ProxyModel {
-    let index = index::SnapshotIndex::new(snapshot);
+    build_on_threads(snapshot, config, parallel::BUILD_THREADS)
+}
+
+/// [`build`] on a chosen number of threads (1 = on the calling thread only), for benchmarks
+/// and tests.
+#[doc(hidden)]
+pub fn build_on_threads(
+    snapshot: &ClusterSnapshot,
+    config: &EngineConfig,
+    threads: usize,
+) -> ProxyModel {
+    let index = index::SnapshotIndex::new(snapshot, threads);
     let nodes = Arc::new(nodes::NodeTable::new(
         snapshot.nodes.iter().map(|node| node.as_ref()),
     ));
@@ -55,31 +70,33 @@ pub fn build(snapshot: &ClusterSnapshot, config: &EngineConfig) -> ProxyModel {
         slices_missing: !snapshot.has(ResourceKind::EndpointSlice),
         nodes_unknown: nodes.is_empty(),
     };
-    let mut interner = slices::Interner::new(&nodes);
 
     let mut services: Vec<&Arc<k8s_openapi::api::core::v1::Service>> =
         snapshot.services.iter().collect();
-    let key = |service: &Arc<k8s_openapi::api::core::v1::Service>| {
+    fn key(service: &k8s_openapi::api::core::v1::Service) -> (&str, &str) {
         (
-            service
-                .metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".to_owned()),
-            service.metadata.name.clone().unwrap_or_default(),
+            service.metadata.namespace.as_deref().unwrap_or("default"),
+            service.metadata.name.as_deref().unwrap_or(""),
         )
-    };
-    services.sort_by_cached_key(|service| key(service));
-    services.dedup_by(|a, b| {
-        a.metadata.name == b.metadata.name
-            && a.metadata.namespace.as_deref().unwrap_or("default")
-                == b.metadata.namespace.as_deref().unwrap_or("default")
-    });
+    }
+    // Stable, like the sort it replaces: of two copies of a Service the first one stays.
+    if !services.is_sorted_by(|a, b| key(a) <= key(b)) {
+        services.sort_by(|a, b| key(a).cmp(&key(b)));
+    }
+    services.dedup_by(|a, b| key(a) == key(b));
 
-    let mut chains: Vec<Chain> = services
-        .iter()
-        .map(|service| chain::build_service(service, &context, &mut interner))
-        .collect();
+    let parts = parallel::map_chunks(&services, threads, |chunk| {
+        // Each thread interns node, zone and namespace names on its own.
+        let mut interner = slices::Interner::new(&nodes);
+        chunk
+            .iter()
+            .map(|service| chain::build_service(service, &context, &mut interner))
+            .collect::<Vec<Chain>>()
+    });
+    let mut chains: Vec<Chain> = Vec::with_capacity(services.len());
+    for part in parts {
+        chains.extend(part);
+    }
     let (unattached_namespaces, unattached_diagnostics) =
         ingress_backend_findings(&index, &mut chains)
             .into_iter()

@@ -651,9 +651,9 @@ fn load_balancer_hops(chain: &ServiceChain, port: &PortChain, node: &mut TreeNod
 /// What the nodes do with traffic to an LB VIP or externalIP (rules C5, C6, D8, D9).
 fn node_rules_text(chain: &ServiceChain) -> &'static str {
     if chain.external_traffic_policy == Some(TrafficPolicy::Local) {
-        "a node forwards it to its own endpoints only and drops it without one"
+        "only nodes with a local endpoint forward it"
     } else {
-        "every node forwards it to the endpoints below"
+        "any node forwards it to the endpoints below"
     }
 }
 
@@ -680,9 +680,9 @@ fn node_port_hops(chain: &ServiceChain, port: &PortChain, node: &mut TreeNode, s
     }
     let nodes: BTreeSet<&str> = rows.iter().map(|row| row.node.as_str()).collect();
     let policy = if local_only {
-        "externalTrafficPolicy Local: each node forwards to its own endpoints only, client IP kept"
+        "each node forwards to its own endpoints only, client IP kept"
     } else {
-        "externalTrafficPolicy Cluster: any node forwards to any endpoint (source NAT)"
+        "any node forwards to any endpoint, with source NAT"
     };
     let hop = node.child(format!(
         "NodePort {node_port} on {} node{} → {}  {}",
@@ -692,54 +692,50 @@ fn node_port_hops(chain: &ServiceChain, port: &PortChain, node: &mut TreeNode, s
         style.dim(policy)
     ));
     let health_port = chain.details.health_check_node_port;
-    let table: Vec<Vec<String>> =
-        rows.iter()
-            .map(|row| {
-                let local = format!(
-                    "{} local endpoint{}",
-                    row.local_endpoints,
-                    if row.local_endpoints == 1 { "" } else { "s" }
-                );
-                let (mark, verdict) = if row.accepts {
-                    let what = if local_only || row.local_endpoints > 0 {
-                        "accepts".to_owned()
-                    } else {
-                        "accepts, forwards to other nodes".to_owned()
-                    };
-                    (style.ok(), what)
-                } else if port.node_ports.any_usable {
-                    (
-                        style.broken(),
-                        style.red("drops: externalTrafficPolicy Local and no local endpoint"),
-                    )
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let local = format!(
+                "{} local endpoint{}",
+                row.local_endpoints,
+                if row.local_endpoints == 1 { "" } else { "s" }
+            );
+            let (mark, verdict) = if row.accepts {
+                let what = if local_only || row.local_endpoints > 0 {
+                    "accepts".to_owned()
                 } else {
-                    (
-                        style.broken(),
-                        style.red("rejects: no usable endpoint anywhere"),
-                    )
+                    "accepts, forwards to other nodes".to_owned()
                 };
-                let mut verdict = verdict;
-                if let Some(passes) = row.health_check_passes {
-                    let answer = if passes {
-                        "200".to_owned()
-                    } else {
-                        "503 (the load balancer skips this node)".to_owned()
-                    };
-                    match health_port {
-                        Some(health_port) => verdict
-                            .push_str(&format!("; healthCheckNodePort {health_port}: {answer}")),
-                        None => verdict.push_str(&format!("; health check: {answer}")),
-                    }
-                }
-                vec![
-                    mark,
-                    row.node.clone(),
-                    socket(row.address, row.port),
-                    local,
-                    verdict,
-                ]
-            })
-            .collect();
+                (style.ok(), what)
+            } else if port.node_ports.any_usable {
+                (style.broken(), style.red("drops: no local endpoint"))
+            } else {
+                (
+                    style.broken(),
+                    style.red("rejects: no usable endpoint anywhere"),
+                )
+            };
+            let mut verdict = verdict;
+            if let Some(passes) = row.health_check_passes {
+                let answer = if passes {
+                    "200"
+                } else {
+                    "503, the load balancer skips this node"
+                };
+                let port = health_port
+                    .map(|port| format!(" {port}"))
+                    .unwrap_or_default();
+                verdict.push_str(&format!("; health check{port} → {answer}"));
+            }
+            vec![
+                mark,
+                row.node.clone(),
+                socket(row.address, row.port),
+                local,
+                verdict,
+            ]
+        })
+        .collect();
     for line in align(&table) {
         hop.child(line);
     }
