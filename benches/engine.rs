@@ -14,6 +14,10 @@ use kubehop::cluster::synthetic::{SyntheticSpec, generate};
 use kubehop::engine::model::Protocol;
 use kubehop::engine::{EngineConfig, RouteQuery, TrafficSource, build, build_on_threads};
 
+/// The allocator of the kubehop binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn engine<M: Measurement>(c: &mut Criterion<M>, group_name: &str, threads: Option<usize>) {
     let snapshot = generate(&SyntheticSpec::default());
     let config = EngineConfig::default();

@@ -3,6 +3,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use kubehop::cli::{Cli, Command};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(report) = color_eyre::install() {

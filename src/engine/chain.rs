@@ -166,8 +166,12 @@ fn source_ranges(service: &Service) -> Vec<String> {
 }
 
 /// Builds the chain of one Service.
+///
+/// `existing` are the Service's EndpointSlices in the snapshot (labelled
+/// `kubernetes.io/service-name`, sorted by name), `None` when there are none.
 pub(crate) fn build_service(
     service: &Arc<Service>,
+    existing: Option<&[Arc<EndpointSlice>]>,
     context: &BuildContext<'_, '_>,
     interner: &mut Interner<'_>,
 ) -> ServiceChain {
@@ -182,7 +186,6 @@ pub(crate) fn build_service(
     let excluded = exclusions(&selected, context, view.publish_not_ready_addresses);
 
     // EndpointSlices: as given, or derived by the controller's rules when absent.
-    let existing = context.index.slices_for(view.namespace, view.name);
     let derive = view.selector.is_some()
         && view.service_type != ServiceType::ExternalName
         && (context.slices_missing || existing.is_none());
@@ -193,7 +196,7 @@ pub(crate) fn build_service(
             .map(Arc::new)
             .collect()
     } else {
-        existing.cloned().unwrap_or_default()
+        existing.map(<[_]>::to_vec).unwrap_or_default()
     };
     let namespace: Arc<str> = interner.intern(view.namespace);
     let mut read = slices::read(&service_slices, &namespace, interner);

@@ -1,5 +1,6 @@
-//! Snapshot indexes built once per build: pods by namespace and label, slices by Service,
-//! Ingress backends by Service. They keep a 10,000-Service build linear.
+//! Snapshot indexes built once per build: pods by namespace and selected label, Ingress
+//! backends by Service. They keep a 10,000-Service build linear. (EndpointSlices are matched to
+//! their Services in `build`, once the Services are sorted.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,10 +8,8 @@ use super::hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 
-use super::endpointslice::SERVICE_NAME_LABEL;
 use super::model::{IngressRef, PortRef};
 use super::pods;
 use super::snapshot::ClusterSnapshot;
@@ -69,8 +68,8 @@ impl<'s> SelectorPairs<'s> {
     }
 }
 
-/// Pods of one namespace with a posting list (ascending pod positions) per selected
-/// `key=value` label.
+/// Pods of one namespace, sorted by name, with a posting list (ascending positions, so name
+/// order) per selected `key=value` label.
 #[derive(Debug, Default)]
 pub(crate) struct NamespacePods<'s> {
     pub pods: Vec<&'s Arc<Pod>>,
@@ -91,19 +90,6 @@ impl<'s> NamespacePods<'s> {
         }
     }
 
-    /// Appends the pods of a later chunk of the snapshot (positions shift by the pods here, so
-    /// posting lists stay ascending).
-    fn append(&mut self, other: NamespacePods<'s>) {
-        let offset = u32::try_from(self.pods.len()).unwrap_or(u32::MAX);
-        self.pods.extend(other.pods);
-        for (id, list) in other.by_label {
-            self.by_label.entry(id).or_default().extend(
-                list.into_iter()
-                    .map(|position| position.saturating_add(offset)),
-            );
-        }
-    }
-
     /// The posting lists of every selector pair, or `None` when a pair matches no pod here.
     fn lists(
         &self,
@@ -116,12 +102,25 @@ impl<'s> NamespacePods<'s> {
             .collect()
     }
 
-    /// Rule A2: pods carrying every selector pair, sorted by name.
+    /// Rule A2: pods carrying every selector pair, sorted by name (positions are in name
+    /// order).
     pub fn select(
         &self,
         selector: &BTreeMap<String, String>,
         pairs: &SelectorPairs<'_>,
     ) -> Vec<&'s Arc<Pod>> {
+        // One pair (the usual `app=...`): its posting list is the answer.
+        if selector.len() == 1
+            && let Some((key, value)) = selector.iter().next()
+        {
+            let Some(list) = pairs.id(key, value).and_then(|id| self.by_label.get(&id)) else {
+                return Vec::new();
+            };
+            return list
+                .iter()
+                .filter_map(|position| self.pods.get(*position as usize).copied())
+                .collect();
+        }
         let Some(mut lists) = self.lists(selector, pairs) else {
             return Vec::new();
         };
@@ -129,7 +128,7 @@ impl<'s> NamespacePods<'s> {
         let Some((shortest, others)) = lists.split_first() else {
             return Vec::new();
         };
-        let mut selected: Vec<&Arc<Pod>> = shortest
+        shortest
             .iter()
             .filter(|position| {
                 others
@@ -137,11 +136,7 @@ impl<'s> NamespacePods<'s> {
                     .all(|list| list.binary_search(position).is_ok())
             })
             .filter_map(|position| self.pods.get(*position as usize).copied())
-            .collect();
-        if !selected.is_sorted_by(|a, b| pods::name(a) <= pods::name(b)) {
-            selected.sort_by(|a, b| pods::name(a).cmp(pods::name(b)));
-        }
-        selected
+            .collect()
     }
 
     /// Pods that carry at least one selector pair but not all (spec M2), sorted by name.
@@ -198,7 +193,6 @@ pub(crate) struct SnapshotIndex<'s> {
     pub pods: HashMap<&'s str, NamespacePods<'s>>,
     /// The selector pairs the pod posting lists are kept for.
     pub pairs: SelectorPairs<'s>,
-    pub slices: HashMap<&'s str, HashMap<&'s str, Vec<Arc<EndpointSlice>>>>,
     /// Every Ingress backend that names a Service, in snapshot order.
     pub ingress_backends: Vec<IngressBackendRef>,
     /// Positions in `ingress_backends` by (namespace, Service name).
@@ -238,62 +232,62 @@ fn backend_ref(
     })
 }
 
-/// Pods by namespace for one chunk of the snapshot's pods.
-fn index_pods<'s>(
-    pods: &'s [Arc<Pod>],
-    pairs: &SelectorPairs<'s>,
-) -> HashMap<&'s str, NamespacePods<'s>> {
-    let mut out: HashMap<&str, NamespacePods<'_>> = HashMap::default();
+/// Pods by namespace for one chunk of the snapshot's pods, in snapshot order.
+fn group_by_namespace(pods: &[Arc<Pod>]) -> HashMap<&str, Vec<&Arc<Pod>>> {
+    let mut out: HashMap<&str, Vec<&Arc<Pod>>> = HashMap::default();
     for pod in pods {
-        out.entry(pods::namespace(pod)).or_default().add(pod, pairs);
+        out.entry(pods::namespace(pod)).or_default().push(pod);
     }
     out
 }
 
+/// One namespace's pods, put in name order (stable: same-named copies keep snapshot order), so
+/// that every posting list, and every selection, comes out sorted by name.
+fn index_namespace<'s>(
+    mut list: Vec<&'s Arc<Pod>>,
+    pairs: &SelectorPairs<'s>,
+) -> NamespacePods<'s> {
+    if !list.is_sorted_by(|a, b| pods::name(a) <= pods::name(b)) {
+        list.sort_by(|a, b| pods::name(a).cmp(pods::name(b)));
+    }
+    let mut namespace = NamespacePods {
+        pods: Vec::with_capacity(list.len()),
+        by_label: HashMap::default(),
+    };
+    for pod in list {
+        namespace.add(pod, pairs);
+    }
+    namespace
+}
+
 impl<'s> SnapshotIndex<'s> {
-    /// Builds the indexes; the pods are indexed in `threads` chunks side by side (the result
-    /// is the same for any number of threads).
+    /// Builds the indexes; the pods are grouped and indexed on up to `threads` threads (the
+    /// result is the same for any number of threads).
     pub fn new(snapshot: &'s ClusterSnapshot, threads: usize) -> Self {
         let pairs = SelectorPairs::new(snapshot);
-        let chunks =
-            super::parallel::map_chunks(&snapshot.pods, threads, |chunk| index_pods(chunk, &pairs));
-        let mut chunks = chunks.into_iter();
-        let mut by_namespace = chunks.next().unwrap_or_default();
-        for chunk in chunks {
-            for (namespace, pods) in chunk {
-                by_namespace.entry(namespace).or_default().append(pods);
+        let groups =
+            super::parallel::map_chunks(&snapshot.pods, threads, |chunk| group_by_namespace(chunk));
+        let mut groups = groups.into_iter();
+        let mut by_namespace = groups.next().unwrap_or_default();
+        for group in groups {
+            for (namespace, list) in group {
+                by_namespace.entry(namespace).or_default().extend(list);
             }
         }
+        let namespaces: Vec<(&str, Vec<&Arc<Pod>>)> = by_namespace.into_iter().collect();
+        let indexed = super::parallel::map_chunks_of(&namespaces, threads, 1, |chunk| {
+            chunk
+                .iter()
+                .map(|(namespace, list)| (*namespace, index_namespace(list.clone(), &pairs)))
+                .collect::<Vec<_>>()
+        });
+        let by_namespace: HashMap<&str, NamespacePods<'_>> =
+            indexed.into_iter().flatten().collect();
         let mut index = Self {
             pods: by_namespace,
             pairs,
             ..Self::default()
         };
-        for slice in &snapshot.endpoint_slices {
-            let Some(service) = slice
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|labels| labels.get(SERVICE_NAME_LABEL))
-            else {
-                continue;
-            };
-            let namespace = slice.metadata.namespace.as_deref().unwrap_or("default");
-            index
-                .slices
-                .entry(namespace)
-                .or_default()
-                .entry(service.as_str())
-                .or_default()
-                .push(slice.clone());
-        }
-        for slices in index
-            .slices
-            .values_mut()
-            .flat_map(|by_service| by_service.values_mut())
-        {
-            slices.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        }
         for ingress in &snapshot.ingresses {
             let Some(spec) = ingress.spec.as_ref() else {
                 continue;
@@ -342,9 +336,5 @@ impl<'s> SnapshotIndex<'s> {
 
     pub fn namespace_pods(&self, namespace: &str) -> Option<&NamespacePods<'s>> {
         self.pods.get(namespace)
-    }
-
-    pub fn slices_for(&self, namespace: &str, service: &str) -> Option<&Vec<Arc<EndpointSlice>>> {
-        self.slices.get(namespace)?.get(service)
     }
 }

@@ -84,13 +84,19 @@ pub fn build_on_threads(
         services.sort_by(|a, b| key(a).cmp(&key(b)));
     }
     services.dedup_by(|a, b| key(a) == key(b));
+    let slices = slices_by_service(snapshot, &services);
 
-    let parts = parallel::map_chunks(&services, threads, |chunk| {
+    let inputs: Vec<(&Arc<k8s_openapi::api::core::v1::Service>, &Vec<_>)> =
+        services.iter().copied().zip(&slices).collect();
+    let parts = parallel::map_chunks(&inputs, threads, |chunk| {
         // Each thread interns node, zone and namespace names on its own.
         let mut interner = slices::Interner::new(&nodes);
         chunk
             .iter()
-            .map(|service| chain::build_service(service, &context, &mut interner))
+            .map(|(service, slices)| {
+                let existing = (!slices.is_empty()).then_some(slices.as_slice());
+                chain::build_service(service, existing, &context, &mut interner)
+            })
             .collect::<Vec<Chain>>()
     });
     let mut chains: Vec<Chain> = Vec::with_capacity(services.len());
@@ -110,6 +116,45 @@ pub fn build_on_threads(
         routes,
         config: config.clone(),
     }
+}
+
+/// Each Service's EndpointSlices (by the `kubernetes.io/service-name` label, in the Service's
+/// namespace), sorted by name; aligned with `services` (sorted, without duplicates).
+fn slices_by_service(
+    snapshot: &ClusterSnapshot,
+    services: &[&Arc<k8s_openapi::api::core::v1::Service>],
+) -> Vec<Vec<Arc<k8s_openapi::api::discovery::v1::EndpointSlice>>> {
+    let mut position: hash::FxHashMap<(&str, &str), usize> = hash::FxHashMap::default();
+    position.reserve(services.len());
+    for (index, service) in services.iter().enumerate() {
+        let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
+        let name = service.metadata.name.as_deref().unwrap_or("");
+        position.entry((namespace, name)).or_insert(index);
+    }
+    let mut out = vec![Vec::new(); services.len()];
+    for slice in &snapshot.endpoint_slices {
+        let Some(service) = slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get(endpointslice::SERVICE_NAME_LABEL))
+        else {
+            continue;
+        };
+        let namespace = slice.metadata.namespace.as_deref().unwrap_or("default");
+        if let Some(list) = position
+            .get(&(namespace, service.as_str()))
+            .and_then(|index| out.get_mut(*index))
+        {
+            list.push(slice.clone());
+        }
+    }
+    for list in &mut out {
+        if list.len() > 1 {
+            list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        }
+    }
+    out
 }
 
 /// `ingress-backend-missing`: a backend Service that does not exist (unattached, returned with

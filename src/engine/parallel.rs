@@ -17,7 +17,23 @@ where
     R: Send,
     F: Fn(&'a [T]) -> R + Sync,
 {
-    let threads = threads.clamp(1, items.len().div_ceil(MIN_CHUNK).max(1));
+    map_chunks_of(items, threads, MIN_CHUNK, work)
+}
+
+/// [`map_chunks`] with chunks of at least `min_chunk` items (for items that are each a lot of
+/// work, like whole namespaces).
+pub(crate) fn map_chunks_of<'a, T, R, F>(
+    items: &'a [T],
+    threads: usize,
+    min_chunk: usize,
+    work: F,
+) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&'a [T]) -> R + Sync,
+{
+    let threads = threads.clamp(1, items.len().div_ceil(min_chunk.max(1)).max(1));
     if threads == 1 {
         return vec![work(items)];
     }
