@@ -11,7 +11,7 @@ use super::config::EngineConfig;
 use super::diagnostics::{self, DiagnosticInput};
 use super::dns;
 use super::endpointslice::{NodeLookup, desired_endpoint_slices};
-use super::index::SnapshotIndex;
+use super::index::{PodFacts, SnapshotIndex};
 use super::model::{
     ClusterIpHop, IpMode, LoadBalancerEntry, NodeAcceptance, NodePortRows, NotProxied, PortChain,
     PortEndpoint, ServiceChain, ServiceDetails, ServiceType,
@@ -53,18 +53,18 @@ impl BuildContext<'_, '_> {
     }
 }
 
-/// Rule A3 and A7 for the selected pods.
+/// Rule A3 and A7 for the selected pods (their facts were read while indexing).
 fn exclusions(
     selected: &[&Arc<Pod>],
-    context: &BuildContext<'_, '_>,
+    facts: &[PodFacts<'_>],
     publish_not_ready: bool,
 ) -> BTreeMap<String, Exclusion> {
     let mut out = BTreeMap::new();
-    for pod in selected {
-        let exclusion = pods::phase_exclusion(pod).or_else(|| {
-            let node = pods::node_name(pod)?;
-            let unknown = context.node_lookup().node_zone(node).is_none();
-            (unknown && !publish_not_ready).then(|| Exclusion::UnknownNode(node.to_owned()))
+    for (pod, facts) in selected.iter().zip(facts) {
+        let exclusion = facts.phase.clone().or_else(|| {
+            let node = facts.node?;
+            (!facts.node_known && !publish_not_ready)
+                .then(|| Exclusion::UnknownNode(node.to_owned()))
         });
         if let Some(exclusion) = exclusion {
             out.insert(pods::name(pod).to_owned(), exclusion);
@@ -177,13 +177,14 @@ pub(crate) fn build_service(
 ) -> ServiceChain {
     let view = ServiceView::new(service);
     let namespace_pods = context.index.namespace_pods(view.namespace);
-    let selected: Vec<&Arc<Pod>> = match (view.selector, namespace_pods) {
-        (Some(selector), Some(pods)) if view.service_type != ServiceType::ExternalName => {
-            pods.select(selector, &context.index.pairs)
-        }
-        _ => Vec::new(),
-    };
-    let excluded = exclusions(&selected, context, view.publish_not_ready_addresses);
+    let (selected, facts): (Vec<&Arc<Pod>>, Vec<PodFacts<'_>>) =
+        match (view.selector, namespace_pods) {
+            (Some(selector), Some(pods)) if view.service_type != ServiceType::ExternalName => {
+                pods.select_with_facts(selector, &context.index.pairs)
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
+    let excluded = exclusions(&selected, &facts, view.publish_not_ready_addresses);
 
     // EndpointSlices: as given, or derived by the controller's rules when absent.
     let derive = view.selector.is_some()

@@ -11,7 +11,8 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 
 use super::model::{IngressRef, PortRef};
-use super::pods;
+use super::nodes::NodeTable;
+use super::pods::{self, Exclusion};
 use super::snapshot::ClusterSnapshot;
 
 /// The `key=value` pairs that some Service selects on, each with a small id. Only these pairs
@@ -68,18 +69,37 @@ impl<'s> SelectorPairs<'s> {
     }
 }
 
+/// What the EndpointSlice controller checks on a pod besides its labels (rules A3, A7), read
+/// once while indexing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PodFacts<'s> {
+    /// Rule A3: phase Succeeded/Failed, or no IP.
+    pub phase: Option<Exclusion>,
+    /// `spec.nodeName`, when set.
+    pub node: Option<&'s str>,
+    /// Whether that node is known (always true when the snapshot has no nodes at all).
+    pub node_known: bool,
+}
+
 /// Pods of one namespace, sorted by name, with a posting list (ascending positions, so name
-/// order) per selected `key=value` label.
+/// order) per selected `key=value` label, and each pod's [`PodFacts`].
 #[derive(Debug, Default)]
 pub(crate) struct NamespacePods<'s> {
     pub pods: Vec<&'s Arc<Pod>>,
+    facts: Vec<PodFacts<'s>>,
     by_label: HashMap<u32, Vec<u32>>,
 }
 
 impl<'s> NamespacePods<'s> {
-    fn add(&mut self, pod: &'s Arc<Pod>, pairs: &SelectorPairs<'s>) {
+    fn add(&mut self, pod: &'s Arc<Pod>, pairs: &SelectorPairs<'s>, nodes: &NodeTable) {
         let position = u32::try_from(self.pods.len()).unwrap_or(u32::MAX);
         self.pods.push(pod);
+        let node = pods::node_name(pod);
+        self.facts.push(PodFacts {
+            phase: pods::phase_exclusion(pod),
+            node,
+            node_known: nodes.is_empty() || node.is_none_or(|node| nodes.index_of(node).is_some()),
+        });
         for (key, value) in pods::labels(pod).into_iter().flatten() {
             if !pairs.wants_key(key) {
                 continue;
@@ -109,17 +129,45 @@ impl<'s> NamespacePods<'s> {
         selector: &BTreeMap<String, String>,
         pairs: &SelectorPairs<'_>,
     ) -> Vec<&'s Arc<Pod>> {
+        self.positions(selector, pairs)
+            .iter()
+            .filter_map(|position| self.pods.get(*position as usize).copied())
+            .collect()
+    }
+
+    /// [`Self::select`] with each selected pod's [`PodFacts`].
+    pub fn select_with_facts(
+        &self,
+        selector: &BTreeMap<String, String>,
+        pairs: &SelectorPairs<'_>,
+    ) -> (Vec<&'s Arc<Pod>>, Vec<PodFacts<'s>>) {
+        let positions = self.positions(selector, pairs);
+        let selected = positions
+            .iter()
+            .filter_map(|position| self.pods.get(*position as usize).copied())
+            .collect();
+        let facts = positions
+            .iter()
+            .filter_map(|position| self.facts.get(*position as usize).cloned())
+            .collect();
+        (selected, facts)
+    }
+
+    /// Positions of the pods carrying every selector pair, ascending.
+    fn positions(
+        &self,
+        selector: &BTreeMap<String, String>,
+        pairs: &SelectorPairs<'_>,
+    ) -> Vec<u32> {
         // One pair (the usual `app=...`): its posting list is the answer.
         if selector.len() == 1
             && let Some((key, value)) = selector.iter().next()
         {
-            let Some(list) = pairs.id(key, value).and_then(|id| self.by_label.get(&id)) else {
-                return Vec::new();
-            };
-            return list
-                .iter()
-                .filter_map(|position| self.pods.get(*position as usize).copied())
-                .collect();
+            return pairs
+                .id(key, value)
+                .and_then(|id| self.by_label.get(&id))
+                .cloned()
+                .unwrap_or_default();
         }
         let Some(mut lists) = self.lists(selector, pairs) else {
             return Vec::new();
@@ -130,12 +178,12 @@ impl<'s> NamespacePods<'s> {
         };
         shortest
             .iter()
+            .copied()
             .filter(|position| {
                 others
                     .iter()
                     .all(|list| list.binary_search(position).is_ok())
             })
-            .filter_map(|position| self.pods.get(*position as usize).copied())
             .collect()
     }
 
@@ -244,18 +292,23 @@ fn group_by_namespace(pods: &[Arc<Pod>]) -> HashMap<&str, Vec<&Arc<Pod>>> {
 /// One namespace's pods, put in name order (stable: same-named copies keep snapshot order), so
 /// that every posting list, and every selection, comes out sorted by name.
 fn index_namespace<'s>(
-    mut list: Vec<&'s Arc<Pod>>,
+    list: &[&'s Arc<Pod>],
     pairs: &SelectorPairs<'s>,
+    nodes: &NodeTable,
 ) -> NamespacePods<'s> {
-    if !list.is_sorted_by(|a, b| pods::name(a) <= pods::name(b)) {
-        list.sort_by(|a, b| pods::name(a).cmp(pods::name(b)));
+    // Names read once; the sort compares them without going through each pod again.
+    let mut named: Vec<(&str, &Arc<Pod>)> =
+        list.iter().map(|pod| (pods::name(pod), *pod)).collect();
+    if !named.is_sorted_by(|a, b| a.0 <= b.0) {
+        named.sort_by(|a, b| a.0.cmp(b.0));
     }
     let mut namespace = NamespacePods {
-        pods: Vec::with_capacity(list.len()),
+        pods: Vec::with_capacity(named.len()),
+        facts: Vec::with_capacity(named.len()),
         by_label: HashMap::default(),
     };
-    for pod in list {
-        namespace.add(pod, pairs);
+    for (_, pod) in named {
+        namespace.add(pod, pairs, nodes);
     }
     namespace
 }
@@ -263,7 +316,7 @@ fn index_namespace<'s>(
 impl<'s> SnapshotIndex<'s> {
     /// Builds the indexes; the pods are grouped and indexed on up to `threads` threads (the
     /// result is the same for any number of threads).
-    pub fn new(snapshot: &'s ClusterSnapshot, threads: usize) -> Self {
+    pub fn new(snapshot: &'s ClusterSnapshot, nodes: &NodeTable, threads: usize) -> Self {
         let pairs = SelectorPairs::new(snapshot);
         let groups =
             super::parallel::map_chunks(&snapshot.pods, threads, |chunk| group_by_namespace(chunk));
@@ -278,7 +331,7 @@ impl<'s> SnapshotIndex<'s> {
         let indexed = super::parallel::map_chunks_of(&namespaces, threads, 1, |chunk| {
             chunk
                 .iter()
-                .map(|(namespace, list)| (*namespace, index_namespace(list.clone(), &pairs)))
+                .map(|(namespace, list)| (*namespace, index_namespace(list, &pairs, nodes)))
                 .collect::<Vec<_>>()
         });
         let by_namespace: HashMap<&str, NamespacePods<'_>> =

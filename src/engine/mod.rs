@@ -59,10 +59,10 @@ pub fn build_on_threads(
     config: &EngineConfig,
     threads: usize,
 ) -> ProxyModel {
-    let index = index::SnapshotIndex::new(snapshot, threads);
     let nodes = Arc::new(nodes::NodeTable::new(
         snapshot.nodes.iter().map(|node| node.as_ref()),
     ));
+    let index = index::SnapshotIndex::new(snapshot, &nodes, threads);
     let context = chain::BuildContext {
         index: &index,
         nodes: &nodes,
