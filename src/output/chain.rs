@@ -1004,6 +1004,61 @@ mod tests {
         assert_eq!(error.to_string(), message);
     }
 
+    fn model(dump: &str) -> ProxyModel {
+        let load = crate::cluster::dump::load_str("test.yaml", dump).expect("valid dump");
+        crate::engine::build(&load.snapshot, &crate::engine::EngineConfig::default())
+    }
+
+    fn text(model: &ProxyModel, style: Style) -> String {
+        let selection = ChainSelection::new(None, None, true).expect("valid");
+        let selected = select(model, &selection).expect("selects");
+        let mut out = Vec::new();
+        write_text(&mut out, &selected, style).expect("in memory");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    const BROKEN: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {clusterIP: 127.10.0.1, selector: {app: web}, ports: [{port: 80}]}\n";
+
+    #[test]
+    fn colour_only_when_asked() {
+        let model = model(BROKEN);
+        let plain = text(&model, Style::PLAIN);
+        assert!(!plain.contains('\u{1b}'));
+        assert!(plain.contains("✗ chain breaks here"), "{plain}");
+        let coloured = text(&model, Style { color: true });
+        assert!(coloured.contains("\u{1b}[31m"), "{coloured}");
+        // Colour does not move the columns.
+        let strip = |text: &str| {
+            let mut out = String::new();
+            let mut chars = text.chars();
+            while let Some(c) = chars.next() {
+                if c == '\u{1b}' {
+                    chars.by_ref().find(|c| *c == 'm');
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        };
+        assert_eq!(strip(&coloured), plain);
+    }
+
+    #[test]
+    fn a_headless_service_without_ports_lists_its_endpoints() {
+        let dump = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: peers, namespace: db}\n  spec: {clusterIP: None, selector: {app: db}}\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: db-0, namespace: db, labels: {app: db}}\n  spec: {nodeName: node-1, containers: [{name: db}]}\n  status: {phase: Running, podIP: 127.1.1.5, conditions: [{type: Ready, status: 'True'}]}\n";
+        let text = text(&model(dump), Style::PLAIN);
+        assert!(
+            text.contains("no ports  1 ready of 1 endpoints (reachable by DNS name only)"),
+            "{text}"
+        );
+        assert!(text.contains("✓  db-0  127.1.1.5  ready  node-1"), "{text}");
+        // Rule F4: no hostname on the endpoint, so CoreDNS names it by its dashed IP.
+        assert!(
+            text.contains("127-1-1-5.peers.db.svc.cluster.local  A  127.1.1.5"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn namespace_flag_must_agree_with_the_argument() {
         let error =
