@@ -3,6 +3,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use kubehop::cli::{Cli, Command};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Restores the terminal before any panic or error report prints.
@@ -12,6 +15,8 @@ fn main() -> ExitCode {
     match cli.command {
         None => tui(&cli.source),
         Some(Command::Sandbox(args)) => kubehop::sandbox::run::main(&args),
+        Some(Command::Chain(args)) => kubehop::output::run::chain(&cli.source, &args),
+        Some(Command::Route(args)) => kubehop::output::run::route(&cli.source, &args),
         Some(command) => {
             eprintln!("kubehop: `{command:?}` is not built yet");
             ExitCode::from(2)
