@@ -291,17 +291,38 @@ fn selection_errors_exit_2(#[case] args: &[&str], #[case] message: &str) {
 }
 
 #[rstest]
-#[case::demo(&["--demo"], "kubehop: --demo (the embedded sandbox cluster) is not available yet for `kubehop chain`")]
-#[case::live(&[], "kubehop: reading a live cluster through the kubeconfig is not available yet for `kubehop chain`")]
-#[case::live_context(&["--context", "kind"], "kubehop: reading a live cluster through the kubeconfig is not available yet")]
 #[case::two_sources(&["--demo", "-f", "x.yaml"], "kubehop: --demo and --from-file name two different sources: use one")]
 #[case::bad_output(&["-o", "wide", "-f", "assets/scenarios/web-ingress.yaml"], "invalid value 'wide'")]
-fn unavailable_sources_and_usage_errors_exit_2(#[case] args: &[&str], #[case] message: &str) {
+fn usage_errors_exit_2(#[case] args: &[&str], #[case] message: &str) {
     let mut all = vec!["chain", "-A"];
     all.extend_from_slice(args);
     let output = kubehop(&all);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains(message), "{}", stderr(&output));
+}
+
+#[test]
+fn demo_chain_reads_the_embedded_cluster() {
+    let output = kubehop(&["chain", "--demo", "-A", "-o", "json"]);
+    // Broken Services in the demo make the exit status 1.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let document = json(&output);
+    let services = names(&document);
+    for expected in ["shop/web", "default/mynodeportservice", "edge/gateway"] {
+        assert!(services.iter().any(|name| name == expected), "{services:?}");
+    }
+    let web = document["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|service| service["namespace"] == "shop" && service["name"] == "web")
+        .expect("shop/web");
+    let endpoints = web["ports"][0]["endpoints"].as_array().expect("endpoints");
+    assert!(!endpoints.is_empty(), "{web}");
+    for endpoint in endpoints {
+        let ip = endpoint["ip"].as_str().expect("ip");
+        assert!(ip.starts_with("127."), "loopback only: {ip}");
+    }
 }
 
 #[test]

@@ -213,12 +213,12 @@ fn bad_input_exits_2(#[case] args: &[&str], #[case] message: &str) {
 }
 
 #[test]
-fn demo_is_not_available_yet() {
-    let output = kubehop(&["route", "127.10.0.10:80", "--demo"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).starts_with("kubehop: --demo (the embedded sandbox cluster) is not available yet for `kubehop route`"),
-        "{}",
-        stderr(&output)
-    );
+fn demo_routes_on_the_embedded_cluster() {
+    // No Service owns 127.0.0.1:1 in the demo cluster; the answer comes from its snapshot.
+    let output = kubehop(&["route", "127.0.0.1:1", "--demo", "-o", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let decision: serde_json::Value =
+        serde_json::from_str(&String::from_utf8_lossy(&output.stdout)).expect("route JSON");
+    assert_eq!(decision["matched"], serde_json::Value::Null);
+    assert_eq!(decision["source"]["kind"], "pod", "{decision}");
 }

@@ -156,3 +156,74 @@ async fn chain_uses_the_contexts_namespace_and_only_reads() {
     assert_eq!(all["services"].as_array().map(Vec::len), Some(1));
     assert_read_only(&sandbox);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_watch_prints_again_when_the_chain_changes() {
+    use k8s_openapi::api::core::v1::Service;
+    use kube::api::{Api, Patch, PatchParams};
+    use tokio::io::AsyncReadExt;
+
+    let sandbox = sandbox_with(small_world()).await;
+    let dir = scratch("watch");
+    let path = sandbox.kubeconfig_path().display().to_string();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubehop"))
+        .args([
+            "chain",
+            "web",
+            "--watch",
+            "-o",
+            "json",
+            "--kubeconfig",
+            &path,
+        ])
+        .env_remove("KUBECONFIG")
+        .env("HOME", &dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubehop starts");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut buffer = Vec::new();
+    // Reads until `count` complete JSON documents have been printed; returns them.
+    let mut documents = async |count: usize| -> Vec<serde_json::Value> {
+        loop {
+            let parsed: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&buffer)
+                .into_iter()
+                .map_while(Result::ok)
+                .collect();
+            if parsed.len() >= count {
+                return parsed;
+            }
+            let mut chunk = [0u8; 8192];
+            let read = stdout.read(&mut chunk).await.expect("read stdout");
+            assert!(read > 0, "kubehop exited early");
+            buffer.extend_from_slice(&chunk[..read]);
+        }
+    };
+    let first = within(DEADLINE, "the first chain", documents(1)).await;
+    assert_eq!(first[0]["services"][0]["name"], "web");
+    assert_eq!(
+        first[0]["services"][0]["selector"]["app"], "web",
+        "{}",
+        first[0]
+    );
+
+    // A new selector changes the chain: a second document follows.
+    let client = live_support::test_client(&sandbox).await;
+    let services: Api<Service> = Api::namespaced(client, "default");
+    let patch = serde_json::json!({"spec": {"selector": {"app": "db"}}});
+    services
+        .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("patch the selector");
+    let both = within(DEADLINE, "the changed chain", documents(2)).await;
+    assert_eq!(
+        both[1]["services"][0]["selector"]["app"], "db",
+        "{}",
+        both[1]
+    );
+    assert_eq!(both.len(), 2, "printed only when the chain changed");
+    child.kill().await.expect("stop kubehop");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,9 +10,9 @@ use super::chain::{self, ChainSelection, SelectionError};
 use super::route::{self, RouteInputError};
 use super::style::Style;
 use crate::cli::{ChainArgs, OutputFormat, RouteArgs, SourceArgs};
-use crate::cluster::dump::DumpError;
-use crate::cluster::feed::{self, SnapshotFeed};
-use crate::cluster::{ClusterSnapshot, Source, SourceError};
+use crate::cluster::ClusterError;
+use crate::cluster::ClusterSnapshot;
+use crate::cluster::feed::SnapshotFeed;
 use crate::engine::{EngineConfig, build};
 
 /// Exit status: success, nothing wrong found.
@@ -27,16 +27,7 @@ pub const EXIT_USAGE: u8 = 2;
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error(transparent)]
-    Source(#[from] SourceError),
-    #[error(transparent)]
-    Dump(#[from] DumpError),
-    #[error(
-        "{what} is not available yet for `kubehop {command}`: pass --from-file DUMP (for example the output of `kubectl get svc,endpointslices,pods,nodes,ingress -A -o yaml`)"
-    )]
-    NotAvailable {
-        command: &'static str,
-        what: &'static str,
-    },
+    Cluster(#[from] ClusterError),
     #[error(transparent)]
     Selection(#[from] SelectionError),
     #[error(transparent)]
@@ -58,23 +49,10 @@ impl CommandError {
     }
 }
 
-/// Opens the feed the source flags name. Dumps load here; the demo and live sources are not
-/// wired up yet.
-pub fn open_feed(source: &SourceArgs, command: &'static str) -> Result<SnapshotFeed, CommandError> {
-    let namespace = (!source.all_namespaces)
-        .then(|| source.namespace.clone())
-        .flatten();
-    match Source::from_args(source)? {
-        Source::Dump(paths) => Ok(feed::from_dump_paths(&paths, namespace)?),
-        Source::Demo => Err(CommandError::NotAvailable {
-            command,
-            what: "--demo (the embedded sandbox cluster)",
-        }),
-        Source::Live { .. } => Err(CommandError::NotAvailable {
-            command,
-            what: "reading a live cluster through the kubeconfig",
-        }),
-    }
+/// Opens the feed the source flags name: a dump, the `--demo` sandbox, or the kubeconfig's
+/// cluster (watched, so `chain --watch` sees every change).
+pub fn open_feed(source: &SourceArgs) -> Result<SnapshotFeed, CommandError> {
+    Ok(crate::cluster::open_feed(source)?)
 }
 
 /// The engine configuration the source flags ask for.
@@ -135,20 +113,44 @@ fn try_chain(
     err: &mut dyn Write,
     style: Style,
 ) -> Result<u8, CommandError> {
-    let selection = ChainSelection::new(
+    // Checked before connecting, so a bad SERVICE argument fails fast.
+    ChainSelection::new(
         args.service.as_deref(),
         source.namespace.as_deref(),
         source.all_namespaces,
     )?;
-    let mut feed = open_feed(source, "chain")?;
+    let mut feed = open_feed(source)?;
     print_notes(&feed, err);
+    // A live source's default namespace is its context's, as in kubectl.
+    let namespace = source
+        .namespace
+        .as_deref()
+        .or(feed.label.namespace.as_deref());
+    let selection = ChainSelection::new(args.service.as_deref(), namespace, source.all_namespaces)?;
     let config = engine_config(source);
     let snapshot = feed.snapshots.borrow_and_update().clone();
-    let mut status = print_chain(&snapshot, &config, &selection, args.output, style, out, err)?;
-    if args.watch {
-        status = watch_chain(&mut feed, &config, &selection, args.output, style, out, err)?;
+    if !args.watch {
+        return print_chain(&snapshot, &config, &selection, args.output, style, out, err);
     }
-    Ok(status)
+    let mut first = Vec::new();
+    let status = print_chain(
+        &snapshot,
+        &config,
+        &selection,
+        args.output,
+        style,
+        &mut first,
+        err,
+    )?;
+    out.write_all(&first)?;
+    out.flush()?;
+    let view = ChainView {
+        config: &config,
+        selection: &selection,
+        format: args.output,
+        style,
+    };
+    Ok(watch_chain(&mut feed, &view, first, out, err)?.unwrap_or(status))
 }
 
 /// Prints the selected chains of one snapshot; returns the exit status.
@@ -189,16 +191,23 @@ pub fn print_chain(
     })
 }
 
-/// Reprints on every new snapshot until the source closes; returns the last exit status.
-fn watch_chain(
-    feed: &mut SnapshotFeed,
-    config: &EngineConfig,
-    selection: &ChainSelection,
+/// What `chain --watch` prints.
+struct ChainView<'a> {
+    config: &'a EngineConfig,
+    selection: &'a ChainSelection,
     format: OutputFormat,
     style: Style,
+}
+
+/// Reprints whenever a new snapshot changes the printed form, until the source closes; returns
+/// the last exit status, if anything was printed again.
+fn watch_chain(
+    feed: &mut SnapshotFeed,
+    view: &ChainView<'_>,
+    mut last: Vec<u8>,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<u8, CommandError> {
+) -> Result<Option<u8>, CommandError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -207,14 +216,31 @@ fn watch_chain(
         let mut status = None;
         while feed.snapshots.changed().await.is_ok() {
             let snapshot = feed.snapshots.borrow_and_update().clone();
-            if format == OutputFormat::Text {
+            // Like `kubectl get -w`, print only when something shown changed.
+            let mut rendered = Vec::new();
+            let mut notes = Vec::new();
+            let code = print_chain(
+                &snapshot,
+                view.config,
+                view.selection,
+                view.format,
+                view.style,
+                &mut rendered,
+                &mut notes,
+            )?;
+            if rendered == last {
+                continue;
+            }
+            if view.format == OutputFormat::Text {
                 writeln!(out)?;
             }
-            status = Some(print_chain(
-                &snapshot, config, selection, format, style, out, err,
-            )?);
+            out.write_all(&rendered)?;
+            out.flush()?;
+            err.write_all(&notes)?;
+            last = rendered;
+            status = Some(code);
         }
-        Ok(status.unwrap_or(EXIT_OK))
+        Ok(status)
     })
 }
 
@@ -237,7 +263,7 @@ fn try_route(
     style: Style,
 ) -> Result<u8, CommandError> {
     let destination = route::parse_destination(&args.destination)?;
-    let mut feed = open_feed(source, "route")?;
+    let mut feed = open_feed(source)?;
     print_notes(&feed, err);
     let snapshot = feed.snapshots.borrow_and_update().clone();
     let model = build(&snapshot, &engine_config(source));
