@@ -74,8 +74,11 @@ pub enum Command {
     Forward(ForwardArgs),
     /// Run the embedded Kubernetes-API-compatible cluster on loopback in the foreground.
     Sandbox(SandboxArgs),
-    /// Print shell completions.
+    /// Print shell completions (bash, zsh or fish) to standard output.
     Completions(CompletionsArgs),
+    /// Print the man page (roff) to standard output, or write one page per command to a folder.
+    #[command(hide = true)]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -219,9 +222,111 @@ pub enum Shell {
     Fish,
 }
 
+/// `kubehop completions SHELL`.
 #[derive(Debug, Args)]
+#[command(after_help = "Install:
+  bash: kubehop completions bash > ~/.local/share/bash-completion/completions/kubehop
+  zsh:  kubehop completions zsh > \"${fpath[1]}/_kubehop\"
+  fish: kubehop completions fish > ~/.config/fish/completions/kubehop.fish")]
 pub struct CompletionsArgs {
+    /// The shell to complete for.
     pub shell: Shell,
+}
+
+/// `kubehop man [--out-dir DIR]`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write kubehop.1 and one page per subcommand (kubehop-chain.1, ...) into DIR instead of
+    /// printing kubehop.1.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// The name kubectl shows for its plugin: `kubectl hop` runs the binary `kubectl-hop`.
+pub const KUBECTL_PLUGIN_NAME: &str = "kubectl hop";
+
+/// Parses the command line. When started as the kubectl plugin (the binary is named
+/// `kubectl-hop`, so `kubectl hop ...` runs it), help and errors say `kubectl hop`.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+
+    let mut command = Cli::command();
+    if started_as_kubectl_plugin(std::env::args_os().next()) {
+        command = command.bin_name(KUBECTL_PLUGIN_NAME);
+    }
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+}
+
+/// Whether `argv0` names the kubectl plugin binary (`kubectl-hop`, `kubectl-hop.exe`).
+fn started_as_kubectl_plugin(argv0: Option<std::ffi::OsString>) -> bool {
+    argv0
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(std::path::Path::file_stem)
+        .is_some_and(|stem| stem == "kubectl-hop")
+}
+
+/// Writes the completion script for `shell` (for the command `kubehop`).
+pub fn write_completions(shell: Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut Cli::command(), "kubehop", out);
+}
+
+/// Writes the man page `kubehop(1)` (roff), generated from the clap definitions.
+pub fn write_man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+
+    clap_mangen::Man::new(Cli::command()).render(out)
+}
+
+/// Writes `kubehop.1` and one page per subcommand (`kubehop-chain.1`, ...) into `dir`;
+/// returns the files written.
+pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    use clap::CommandFactory;
+
+    std::fs::create_dir_all(dir)?;
+    let mut command = Cli::command().disable_help_subcommand(true);
+    // Propagates the global flags (--demo, --kubeconfig, ...) into every subcommand and names
+    // them for display ("kubehop-chain").
+    command.build();
+    let mut written = vec![clap_mangen::Man::new(command.clone()).generate_to(dir)?];
+    for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+        written.push(clap_mangen::Man::new(sub.clone()).generate_to(dir)?);
+    }
+    Ok(written)
+}
+
+/// `kubehop completions SHELL`: the script on standard output.
+pub fn completions(args: &CompletionsArgs) -> std::process::ExitCode {
+    let mut out = std::io::stdout().lock();
+    write_completions(args.shell, &mut out);
+    std::process::ExitCode::SUCCESS
+}
+
+/// `kubehop man [--out-dir DIR]`.
+pub fn man(args: &ManArgs) -> std::process::ExitCode {
+    let result = match &args.out_dir {
+        None => write_man_page(&mut std::io::stdout().lock()),
+        Some(dir) => write_man_pages(dir).map(|files| {
+            for file in files {
+                println!("{}", file.display());
+            }
+        }),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kubehop: cannot write the man page: {error}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -232,5 +337,14 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_plugin_binary_is_recognised_by_its_name() {
+        let plugin = |argv0: &str| started_as_kubectl_plugin(Some(argv0.into()));
+        assert!(plugin("/usr/local/bin/kubectl-hop"));
+        assert!(plugin("kubectl-hop.exe"));
+        assert!(!plugin("/usr/local/bin/kubehop"));
+        assert!(!started_as_kubectl_plugin(None));
     }
 }

@@ -1,13 +1,12 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use kubehop::cli::{Cli, Command};
+use kubehop::cli::Command;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = kubehop::cli::parse();
     // Restores the terminal before any panic or error report prints.
     if let Err(report) = kubehop::terminal::install_hooks() {
         eprintln!("kubehop: {report}");
@@ -18,6 +17,8 @@ fn main() -> ExitCode {
         Some(Command::Chain(args)) => kubehop::output::run::chain(&cli.source, &args),
         Some(Command::Route(args)) => kubehop::output::run::route(&cli.source, &args),
         Some(Command::Probe(args)) => kubehop::output::probe_run::probe(&cli.source, &args),
+        Some(Command::Completions(args)) => kubehop::cli::completions(&args),
+        Some(Command::Man(args)) => kubehop::cli::man(&args),
         Some(command) => {
             eprintln!("kubehop: `{command:?}` is not built yet");
             ExitCode::from(2)
