@@ -134,6 +134,25 @@ pub struct ProbeArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: OutputFormat,
+    /// Connect timeout per hop, also the wait for an HTTP answer ("2s", "500ms").
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+    /// Send one HTTP/1.1 GET with this path on every hop, whatever the ports look like
+    /// (Ingress rules keep their own Host and path).
+    #[arg(long, value_name = "PATH")]
+    pub http: Option<String>,
+    /// How many hops are probed at once.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+}
+
+/// A probe timeout: a positive duration.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let duration = crate::sandbox::run::parse_duration(text)?;
+    if duration.is_zero() {
+        return Err("the timeout must be more than 0".to_owned());
+    }
+    Ok(duration)
 }
 
 #[derive(Debug, Args)]

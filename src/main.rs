@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Some(Command::Sandbox(args)) => kubehop::sandbox::run::main(&args),
         Some(Command::Chain(args)) => kubehop::output::run::chain(&cli.source, &args),
         Some(Command::Route(args)) => kubehop::output::run::route(&cli.source, &args),
+        Some(Command::Probe(args)) => kubehop::output::probe_run::probe(&cli.source, &args),
         Some(command) => {
             eprintln!("kubehop: `{command:?}` is not built yet");
             ExitCode::from(2)

@@ -335,6 +335,7 @@ fn probe_keys_ask_for_a_probe_of_the_hop_or_the_service() {
         Command::RunProbe {
             service,
             hop: Some(hop),
+            ..
         },
     ] = commands.as_slice()
     else {
@@ -346,10 +347,14 @@ fn probe_keys_ask_for_a_probe_of_the_hop_or_the_service() {
             .starts_with("default/mynodeportservice#80/TCP/nodePort/node-1/"),
         "{hop}"
     );
+    // The run of the hop (still in progress) gives way to the run of the whole Service.
     let commands = press(&mut state, KeyCode::Char('P'));
     assert!(matches!(
         commands.as_slice(),
-        [Command::RunProbe { hop: None, .. }]
+        [
+            Command::CancelProbe { .. },
+            Command::RunProbe { hop: None, .. }
+        ]
     ));
 }
 

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use super::catalog::Generation;
 use crate::cluster::ClusterSnapshot;
 use crate::engine::model::{HopKey, ServiceKey};
+use crate::engine::plan::ProbePlan;
+use crate::probe::RunId;
 
 /// What the loop should do after an update.
 #[derive(Debug, Clone)]
@@ -18,9 +20,16 @@ pub enum Command {
     },
     /// Switch the kubeconfig context (`:ctx NAME`): the source must restart.
     SwitchContext(String),
-    /// Probe a hop (`p`) or the whole Service (`P`, `hop: None`).
+    /// Probe a hop (`p`) or the whole Service (`P`, `hop: None`): carry out `plan` and answer
+    /// with `AppEvent::Probe` events of run `run`.
     RunProbe {
         service: ServiceKey,
         hop: Option<HopKey>,
+        run: RunId,
+        plan: Arc<ProbePlan>,
+    },
+    /// Stop run `run` (Esc, or another Service selected).
+    CancelProbe {
+        run: RunId,
     },
 }

@@ -8,6 +8,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use super::catalog::{Catalog, Generation};
 use crate::cluster::ClusterSnapshot;
 use crate::cluster::feed::ConnectionStatus;
+use crate::probe::ProbeEvent;
 
 /// Everything [`super::update::update`] reacts to.
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub enum AppEvent {
     Notice(String),
     /// Time passed (only sent while something animates).
     Tick(Instant),
+    /// Progress of a probe run.
+    Probe(ProbeEvent),
 }
 
 impl AppEvent {

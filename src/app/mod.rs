@@ -13,6 +13,7 @@ pub mod chain;
 pub mod command;
 pub mod event;
 pub mod keymap;
+pub mod probe;
 pub mod state;
 pub mod update;
 
@@ -53,6 +54,10 @@ pub struct RunOptions {
     pub engine_config: EngineConfig,
     pub theme: Theme,
     pub switch_context: Option<ContextSwitcher>,
+    /// How `p`/`P` connect (port-forwards through the API, direct connections within a
+    /// network scope); `None` when the source has no cluster to connect to.
+    pub prober: Option<Arc<crate::probe::Transports>>,
+    pub probe_options: crate::probe::ProbeOptions,
 }
 
 impl RunOptions {
@@ -62,6 +67,8 @@ impl RunOptions {
             engine_config,
             theme: Theme::from_env(),
             switch_context: None,
+            prober: None,
+            probe_options: crate::probe::ProbeOptions::default(),
         }
     }
 }
@@ -71,12 +78,20 @@ impl RunOptions {
 pub async fn run(feed: SnapshotFeed, options: RunOptions) -> color_eyre::Result<()> {
     let mut terminal = crate::terminal::Terminal::enter().wrap_err("terminal setup")?;
     let size = terminal.size().wrap_err("terminal size")?;
-    let state = AppState::new(
+    let mut state = AppState::new(
         feed.label.clone(),
         options.source,
         options.engine_config.clone(),
         size,
     );
+    state.probe.unavailable = match (&options.prober, options.source) {
+        (Some(_), _) => None,
+        (None, SourceKind::Dump) => Some(
+            "probing needs a live cluster, and this source is a dump (use --demo or a kubeconfig context)"
+                .to_owned(),
+        ),
+        (None, _) => Some("no way to connect to this cluster's hops".to_owned()),
+    };
     let result = event_loop(&mut terminal, state, feed, options).await;
     terminal.restore().wrap_err("terminal restore")?;
     result
@@ -110,6 +125,8 @@ fn translate(event: Event) -> Option<AppEvent> {
 
 struct Loop {
     results: mpsc::UnboundedSender<AppEvent>,
+    /// The probe run in progress; dropping it aborts the run.
+    probe: Option<crate::probe::ProbeHandle>,
     snapshots: Option<watch::Receiver<Arc<crate::cluster::ClusterSnapshot>>>,
     statuses: Option<watch::Receiver<crate::cluster::feed::ConnectionStatus>>,
     options: RunOptions,
@@ -162,8 +179,30 @@ impl Loop {
                     },
                     None => state.set_message("this source cannot switch contexts", true),
                 },
-                Command::RunProbe { .. } => {
-                    state.set_message("probing is not available in this build yet", true);
+                Command::RunProbe { run, plan, .. } => match self.options.prober.clone() {
+                    Some(transports) => {
+                        let results = self.results.clone();
+                        self.probe = Some(crate::probe::spawn(
+                            run,
+                            (*plan).clone(),
+                            transports,
+                            self.options.probe_options.clone(),
+                            move |event| results.send(AppEvent::Probe(event)).is_ok(),
+                        ));
+                    }
+                    None => {
+                        state.probe.cancel();
+                        state.set_message("probing is not available for this source", true);
+                    }
+                },
+                Command::CancelProbe { run } => {
+                    if self
+                        .probe
+                        .as_ref()
+                        .is_some_and(|handle| handle.run() == run)
+                    {
+                        self.probe = None;
+                    }
                 }
             }
         }
@@ -183,6 +222,7 @@ async fn event_loop(
     state.notes = feed.notes.clone();
     let mut control = Loop {
         results,
+        probe: None,
         snapshots: Some(feed.snapshots.clone()),
         statuses: Some(feed.status.clone()),
         options,

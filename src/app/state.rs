@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::action::DetailTab;
 use super::catalog::{Catalog, Generation, Health};
 use super::chain::{self, NodePath, Outline, OutlineNode};
+use super::probe::ProbeState;
 use crate::cluster::ClusterSnapshot;
 use crate::cluster::feed::{ConnectionStatus, SourceLabel};
 use crate::engine::EngineConfig;
@@ -232,6 +233,8 @@ pub struct AppState {
     /// Services whose row changed, and when.
     pub changed: HashMap<ServiceKey, Instant>,
     pub message: Option<Message>,
+    /// The probe run on screen (results, staleness, spinner).
+    pub probe: ProbeState,
     pub size: Size,
     /// Something visible changed since the last draw.
     pub dirty: bool,
@@ -265,6 +268,7 @@ impl AppState {
             sort: SortOrder::Health,
             changed: HashMap::new(),
             message: None,
+            probe: ProbeState::default(),
             size,
             dirty: true,
             quit: false,
@@ -320,11 +324,14 @@ impl AppState {
         out
     }
 
-    /// Whether something animates at `now` (the loop ticks only then).
+    /// Whether something animates at `now` (the loop ticks only then): a fading highlight or
+    /// the spinner of a running probe.
     pub fn animating(&self, now: Instant) -> bool {
-        self.changed
-            .values()
-            .any(|at| now.saturating_duration_since(*at) < CHANGE_HIGHLIGHT)
+        self.probe.is_running()
+            || self
+                .changed
+                .values()
+                .any(|at| now.saturating_duration_since(*at) < CHANGE_HIGHLIGHT)
     }
 
     /// Recomputes the visible Services (namespace scope, filter, sort) and keeps the

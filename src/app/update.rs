@@ -20,6 +20,20 @@ use crate::ui::layout::{Areas, Pane};
 
 /// Applies one event. Returns the side effects to perform.
 pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Command> {
+    let mut commands = apply_event(state, event);
+    // A running probe belongs to the selected Service: selecting another one stops it.
+    if let Some(run) = state.probe.run.as_ref()
+        && run.is_running()
+        && state.list.selected.as_ref() != Some(&run.service)
+        && let Some(id) = state.probe.cancel()
+    {
+        commands.push(Command::CancelProbe { run: id });
+        state.dirty = true;
+    }
+    commands
+}
+
+fn apply_event(state: &mut AppState, event: AppEvent) -> Vec<Command> {
     match event {
         AppEvent::Key(key) => {
             if key.kind == KeyEventKind::Release {
@@ -61,6 +75,19 @@ pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Command> {
             if before > 0 {
                 state.dirty = true;
             }
+            if state.probe.tick() {
+                state.dirty = true;
+            }
+            Vec::new()
+        }
+        AppEvent::Probe(event) => {
+            let done = matches!(event, crate::probe::ProbeEvent::Done { .. });
+            if state.probe.apply(event) {
+                state.dirty = true;
+                if done && let Some((text, unexpected)) = state.probe.summary() {
+                    state.set_message(text, unexpected);
+                }
+            }
             Vec::new()
         }
     }
@@ -94,6 +121,13 @@ fn on_model(state: &mut AppState, catalog: Arc<Catalog>, at: std::time::Instant)
     let mut commands = Vec::new();
     if let Some(waiting) = state.build.waiting.take() {
         commands.push(issue_build(state, waiting));
+    }
+    // Probe results whose prediction changed on the newest model are stale.
+    if state.probe.refresh_stale(&catalog)
+        && !state.probe.is_running()
+        && let Some((text, unexpected)) = state.probe.summary()
+    {
+        state.set_message(text, unexpected);
     }
     if state.paused() {
         state.live = Some(catalog);
@@ -449,7 +483,14 @@ pub fn apply(state: &mut AppState, action: Action) -> Vec<Command> {
         }
         Action::FocusNext => state.focus = state.focus.next(),
         Action::FocusPrevious => state.focus = state.focus.previous(),
-        Action::Back => back(state),
+        Action::Back => {
+            // Esc stops a running probe before it does anything else.
+            if let Some(run) = state.probe.cancel() {
+                state.set_message("probe cancelled", false);
+                return vec![Command::CancelProbe { run }];
+            }
+            back(state);
+        }
         Action::ProbeHop | Action::ProbeService => {
             let Some(service) = state.list.selected.clone() else {
                 state.set_message("select a Service to probe", true);
@@ -472,7 +513,7 @@ pub fn apply(state: &mut AppState, action: Action) -> Vec<Command> {
                 );
                 return Vec::new();
             }
-            return vec![Command::RunProbe { service, hop }];
+            return begin_probe(state, service, hop);
         }
         Action::MoveUp => move_focused(state, -1),
         Action::MoveDown => move_focused(state, 1),
@@ -505,6 +546,48 @@ pub fn apply(state: &mut AppState, action: Action) -> Vec<Command> {
         },
     }
     Vec::new()
+}
+
+/// Starts a probe run of the Service (or one hop) on the model on screen; a run still in
+/// progress is cancelled.
+fn begin_probe(
+    state: &mut AppState,
+    service: crate::engine::model::ServiceKey,
+    hop: Option<crate::engine::model::HopKey>,
+) -> Vec<Command> {
+    let Some(catalog) = state.shown().cloned() else {
+        state.set_message("nothing loaded yet to probe", true);
+        return Vec::new();
+    };
+    let mut commands = Vec::new();
+    // A run still in progress is replaced (and stopped) only when the new one starts.
+    let previous = state
+        .probe
+        .run
+        .as_ref()
+        .filter(|run| run.is_running())
+        .map(|run| run.id);
+    match state.probe.begin(&catalog, &service, hop.as_ref()) {
+        Ok(run) => {
+            if let Some(previous) = previous {
+                commands.push(Command::CancelProbe { run: previous });
+            }
+            let what = match &run.hop {
+                Some(_) => "1 hop".to_owned(),
+                None => format!("{} hops", run.plan.hops.len()),
+            };
+            let text = format!("probing {service}: {what} (Esc cancels; details in the Probe tab)");
+            commands.push(Command::RunProbe {
+                service,
+                hop,
+                run: run.id,
+                plan: run.plan.clone(),
+            });
+            state.set_message(text, false);
+        }
+        Err(error) => state.set_message(error.to_string(), true),
+    }
+    commands
 }
 
 fn toggle_pause(state: &mut AppState) {

@@ -23,6 +23,7 @@ pub mod model;
 pub mod nodes;
 pub mod parallel;
 pub mod picker;
+pub mod plan;
 pub mod pods;
 pub mod ports;
 pub mod route;

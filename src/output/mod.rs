@@ -6,8 +6,12 @@
 //! - [`route`]: the destination and `--from` syntax, and the text form of a routing decision.
 //! - [`run`]: the commands themselves (source flags → snapshot feed → engine → output) and
 //!   their exit statuses.
+//! - [`probe`] and [`probe_run`]: `kubehop probe` (the report as text, JSON or YAML, and the
+//!   command itself).
 
 pub mod chain;
+pub mod probe;
+pub mod probe_run;
 pub mod route;
 pub mod run;
 pub mod style;

@@ -16,6 +16,7 @@ use crate::app::action::{Action, DetailTab};
 use crate::app::catalog::Catalog;
 use crate::app::chain::{NodeKind, NodePath, OutlineNode};
 use crate::app::keymap;
+use crate::app::probe::{Agreement, ProbeRun, ProbeState, RunStatus, format_latency};
 use crate::app::state::{AppState, CHANGE_HIGHLIGHT, Focus, Mode};
 use crate::cluster::feed::ConnectionStatus;
 use crate::engine::explain::explain_hop;
@@ -488,12 +489,16 @@ fn chain_view(state: &AppState, theme: &Theme, areas: &Areas) -> ChainPaneView {
     };
     let view = state.chain_view().cloned().unwrap_or_default();
     let width = usize::from(areas.chain_inner().width);
+    let marks = state.probe.run_for(&chain.key()).map(|run| ProbeMarks {
+        run,
+        spinner: state.probe.spinner_frame(),
+    });
     let items = state
         .chain
         .outline
         .roots
         .iter()
-        .map(|node| tree_item(catalog, chain, node, 0, width, theme))
+        .map(|node| tree_item(catalog, chain, node, 0, width, theme, marks.as_ref()))
         .collect();
     let opened = state
         .chain
@@ -513,6 +518,45 @@ fn chain_view(state: &AppState, theme: &Theme, areas: &Areas) -> ChainPaneView {
     }
 }
 
+/// The probe run shown inline in the chain tree.
+struct ProbeMarks<'a> {
+    run: &'a ProbeRun,
+    spinner: &'static str,
+}
+
+/// The inline mark of a hop: `✓ 1.2 ms`, `✗ refused`, `⏱ timeout`, `⚠ refused` (unexpected),
+/// `↻ stale`, the spinner while probing, `…` while queued.
+fn probe_mark(
+    run: &ProbeRun,
+    key: &crate::engine::model::HopKey,
+    spinner: &str,
+    theme: &Theme,
+) -> Option<Span<'static>> {
+    if let Some(result) = run.results.get(key) {
+        if run.is_stale(key) {
+            return Some(Span::styled("↻ stale".to_owned(), theme.warning));
+        }
+        let outcome = &result.outcome;
+        return Some(match result.agreement {
+            Agreement::Unexpected => Span::styled(format!("⚠ {}", outcome.short()), theme.error),
+            Agreement::Expected => {
+                Span::styled(format!("{} {}", outcome.glyph(), outcome.short()), theme.ok)
+            }
+            Agreement::Unverified => Span::styled(format!("· {}", outcome.short()), theme.dim),
+        });
+    }
+    run.plan.hop(key)?;
+    Some(if run.running.contains(key) {
+        Span::styled(format!("{spinner} probing"), theme.accent)
+    } else {
+        match run.status {
+            RunStatus::Running => Span::styled("… queued".to_owned(), theme.dim),
+            RunStatus::Cancelled => Span::styled("– cancelled".to_owned(), theme.dim),
+            RunStatus::Done { .. } => Span::styled("– no result".to_owned(), theme.dim),
+        }
+    })
+}
+
 fn tree_item(
     catalog: &Catalog,
     chain: &ServiceChain,
@@ -520,14 +564,32 @@ fn tree_item(
     depth: usize,
     width: usize,
     theme: &Theme,
+    marks: Option<&ProbeMarks<'_>>,
 ) -> TreeItem<'static, String> {
     // Two cells per level of indent, two for the open/closed mark.
     let room = width.saturating_sub(depth * 2 + 2);
-    let line = fit_line(node_line(catalog, chain, node, theme), room);
+    let mark = marks.and_then(|marks| {
+        let key = chain.hop_key(node.hop.as_ref()?);
+        probe_mark(marks.run, &key, marks.spinner, theme)
+    });
+    let line = match mark {
+        Some(mark) => {
+            // The mark stays whole, right-aligned in one column; the hop's text gives way.
+            let mark_width = width_of(&mark.content) + 1;
+            let text_room = room.saturating_sub(mark_width);
+            let mut line = fit_line(node_line(catalog, chain, node, theme), text_room);
+            let used: usize = line.spans.iter().map(|span| width_of(&span.content)).sum();
+            line.spans
+                .push(Span::raw(" ".repeat(text_room.saturating_sub(used) + 1)));
+            line.spans.push(mark);
+            line
+        }
+        None => fit_line(node_line(catalog, chain, node, theme), room),
+    };
     let children: Vec<TreeItem<'static, String>> = node
         .children
         .iter()
-        .map(|child| tree_item(catalog, chain, child, depth + 1, width, theme))
+        .map(|child| tree_item(catalog, chain, child, depth + 1, width, theme, marks))
         .collect();
     if children.is_empty() {
         TreeItem::new_leaf(node.id.clone(), line)
@@ -947,7 +1009,7 @@ pub fn details_lines(state: &AppState, theme: &Theme, width: u16) -> Vec<Line<'s
         DetailTab::Ports => ports_lines(chain, theme, width),
         DetailTab::Diagnostics => diagnostics_lines(&state.notes, catalog, chain, theme, width),
         DetailTab::Dns => dns_lines(chain, theme, width),
-        DetailTab::Probe => probe_lines(theme, width),
+        DetailTab::Probe => probe_lines(&state.probe, chain, theme, width),
         DetailTab::Yaml => yaml_lines(state, catalog, chain, theme, width),
     }
 }
@@ -1161,15 +1223,170 @@ fn dns_lines(chain: &ServiceChain, theme: &Theme, width: usize) -> Vec<Line<'sta
         .collect()
 }
 
-fn probe_lines(theme: &Theme, width: usize) -> Vec<Line<'static>> {
+/// The Probe tab: per hop, target, transport, outcome, latency, answering pod, expected vs
+/// observed, and the fix suggestion.
+fn probe_lines(
+    probe: &ProbeState,
+    chain: &ServiceChain,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'static>> {
+    use crate::engine::plan::Expectation;
     let mut lines = Vec::new();
-    push_wrapped(
-        &mut lines,
-        "No probe yet: press p to probe this hop, P for the whole Service.",
-        0,
-        width,
-        theme.dim,
+    let Some(run) = probe.run_for(&chain.key()) else {
+        match &probe.unavailable {
+            Some(reason) => push_wrapped(
+                &mut lines,
+                &format!("Cannot probe: {reason}."),
+                0,
+                width,
+                theme.dim,
+            ),
+            None => push_wrapped(
+                &mut lines,
+                "No probe yet: press p to probe this hop, P for the whole Service.",
+                0,
+                width,
+                theme.dim,
+            ),
+        }
+        return lines;
+    };
+    let total = run.plan.hops.len();
+    let done = run.results.len();
+    let count = |agreement: Agreement| {
+        run.results
+            .values()
+            .filter(|result| !run.is_stale(&result.key) && result.agreement == agreement)
+            .count()
+    };
+    let tally = format!(
+        "{} as predicted · {} unexpected · {} not checked · {} stale",
+        count(Agreement::Expected),
+        count(Agreement::Unexpected),
+        count(Agreement::Unverified),
+        run.stale.len()
     );
+    let (head, style) = match run.status {
+        RunStatus::Running => (
+            format!(
+                "{} probing: {done}/{total} done · Esc cancels · {tally}",
+                probe.spinner_frame()
+            ),
+            theme.accent,
+        ),
+        RunStatus::Done { elapsed } => (
+            format!(
+                "Probed {} in {}: {tally}",
+                if total == 1 {
+                    "1 hop".to_owned()
+                } else {
+                    format!("{total} hops")
+                },
+                format_latency(elapsed)
+            ),
+            if count(Agreement::Unexpected) > 0 {
+                theme.error
+            } else {
+                theme.ok
+            },
+        ),
+        RunStatus::Cancelled => (
+            format!("Cancelled after {done}/{total}: {tally}"),
+            theme.warning,
+        ),
+    };
+    push_wrapped(&mut lines, &head, 0, width, style);
+    if !run.stale.is_empty() {
+        push_wrapped(
+            &mut lines,
+            "↻ The cluster changed since these hops were probed: stale results no longer match the prediction. P probes again.",
+            0,
+            width,
+            theme.warning,
+        );
+    }
+    for hop in &run.plan.hops {
+        let mark = probe_mark(run, &hop.key, probe.spinner_frame(), theme)
+            .unwrap_or_else(|| Span::raw("-"));
+        let result = run.results.get(&hop.key);
+        let transport = result.map(|result| result.transport.as_str()).unwrap_or("");
+        lines.push(fit_line(
+            Line::from(vec![
+                mark,
+                Span::raw(" "),
+                Span::styled(hop.label(), theme.title),
+                Span::styled(
+                    if transport.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{transport}]")
+                    },
+                    theme.dim,
+                ),
+            ]),
+            width,
+        ));
+        let verdict = match &hop.expected {
+            Expectation::Connect { .. } => "connect",
+            Expectation::Drop { .. } => "drop (the client times out)",
+            Expectation::Reject { .. } => "reject (refused at once)",
+            Expectation::NoBackend { .. } => "no backend (503 or refused)",
+            Expectation::Unrouted { .. } => "no prediction",
+        };
+        push_wrapped(
+            &mut lines,
+            &format!("expected: {verdict} — {}", hop.expected.reason()),
+            2,
+            width,
+            theme.dim,
+        );
+        let Some(result) = result else {
+            continue;
+        };
+        let mut observed = format!("observed: {}", result.outcome);
+        if let Some(pod) = &result.answered_by {
+            observed.push_str(&format!(" · answered by {}", pod.pod));
+        }
+        push_wrapped(&mut lines, &observed, 2, width, Style::new());
+        if run.is_stale(&hop.key) {
+            push_wrapped(
+                &mut lines,
+                "↻ stale: this hop's prediction has changed since it was probed",
+                2,
+                width,
+                theme.warning,
+            );
+        } else {
+            match result.agreement {
+                Agreement::Unexpected => {
+                    push_wrapped(
+                        &mut lines,
+                        &format!("⚠ unexpected: {}", result.why),
+                        2,
+                        width,
+                        theme.error,
+                    );
+                }
+                Agreement::Unverified => {
+                    push_wrapped(&mut lines, &result.why, 2, width, theme.dim);
+                }
+                Agreement::Expected => {}
+            }
+        }
+        if let Some(fix) = &result.fix {
+            push_wrapped(
+                &mut lines,
+                &format!("fix: {}", fix.text),
+                2,
+                width,
+                theme.accent,
+            );
+        }
+    }
+    for note in &run.plan.notes {
+        push_wrapped(&mut lines, &format!("Note: {note}"), 0, width, theme.dim);
+    }
     lines
 }
 
