@@ -131,9 +131,14 @@ type_text() {
     done
 }
 
-# shot NAME: the screenshot NAME is the frame at this moment of the recording (rendered later).
+# shot NAME: the TUI pane as it is now (tmux capture-pane -e, colours included), kept as a
+# one-frame cast and rendered to SVG by svg-term at the end, like the recording.
 SHOTS=()
-shot() { SHOTS+=("$1:$(($(now_ms) - REC_START))"); }
+shot() {
+    local pane=${2:-0} rows=${3:-$TUI_ROWS}
+    tmux -L "$DEMO_SOCKET" capture-pane -e -p -t "demo:0.$pane" >"$WORK/$1.screen"
+    SHOTS+=("$1:$rows")
+}
 
 # -------------------------------------------------------------------------------- the cluster
 STEP="start the sandbox"
@@ -186,13 +191,11 @@ tmux -L "$REC_SOCKET" -f /dev/null new-session -d -s rec -x "$COLS" -y "$ROWS" \
      --cols $COLS --rows $ROWS -c 'tmux -L $DEMO_SOCKET attach -t demo' '$WORK/demo.cast'; \
      tmux -L $REC_SOCKET wait-for -S recorded"
 tmux -L "$REC_SOCKET" set -g status off
-REC_START=$(now_ms)
 deadline=$(($(now_ms) + 10000))
 until [[ -s $WORK/demo.cast ]] && [[ $(tmux -L "$DEMO_SOCKET" list-clients | wc -l) -ge 1 ]]; do
     (($(now_ms) < deadline)) || die "asciinema did not start"
     sleep 0.05
 done
-REC_START=$(now_ms)
 keys 0 C-l
 keys 1 C-l
 pause 1
@@ -233,8 +236,14 @@ keys 0 4
 wait_any 0 "Probed " "Cannot probe" 30
 if [[ $MATCHED == "Cannot probe" ]]; then
     PROBE=0
-    say "WARNING: this build's TUI cannot probe (p/P say 'Cannot probe'); recording without the probe steps"
-    pause 2
+    say "WARNING: this build's TUI cannot probe (p/P say 'Cannot probe'); probing with 'kubehop probe' in the lower pane instead"
+    pause 1
+    type_text 1 "kubehop probe billing/invoices"
+    keys 1 Enter
+    wait_for 1 "0 unexpected" 30
+    pause 1.5
+    shot probe-refused 1 $((ROWS - TUI_ROWS - 1))
+    pause 3
 else
     wait_for 0 "refused"
     pause 1.5
@@ -258,14 +267,22 @@ keys 0 2
 wait_for 0 "No findings" 10
 pause 3
 
+STEP="probe again"
 if [[ $PROBE == 1 ]]; then
-    STEP="probe again"
     keys 0 P
     keys 0 4
     wait_for 0 "Probed " 30
     wait_for 0 " 0 unexpected"
     pause 1.5
     shot probe
+    pause 3
+else
+    keys 1 C-l
+    type_text 1 "kubehop probe billing/invoices"
+    keys 1 Enter
+    wait_for 1 "3 as predicted, 0 unexpected" 30
+    pause 1.5
+    shot probe 1 $((ROWS - TUI_ROWS - 1))
     pause 3
 fi
 
@@ -292,9 +309,20 @@ head -1 "$WORK/demo.cast" | grep -q '"version": 2' || die "not an asciinema v2 c
 cp "$WORK/demo.cast" "$CAST"
 svg-term --in "$CAST" --out "$SVG" --window --no-cursor
 mkdir -p "$SCREENS"
+rm -f "$SCREENS"/*.svg
 for entry in "${SHOTS[@]}"; do
     name=${entry%%:*}
-    at=${entry##*:}
-    svg-term --in "$CAST" --out "$SCREENS/$name.svg" --at "$at" --window --no-cursor
+    rows=${entry##*:}
+    python3 - "$WORK/$name.screen" "$WORK/$name.cast" "$COLS" "$rows" <<'PY'
+import json, sys
+screen, cast, cols, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+lines = open(screen, encoding="utf-8").read().rstrip("\n").split("\n")
+frame = "\x1b[H\x1b[2J" + "\r\n".join(line + "\x1b[0m" for line in lines[:rows])
+with open(cast, "w", encoding="utf-8") as out:
+    out.write(json.dumps({"version": 2, "width": cols, "height": rows}) + "\n")
+    out.write(json.dumps([0.1, "o", frame]) + "\n")
+    out.write(json.dumps([0.5, "o", ""]) + "\n")
+PY
+    svg-term --in "$WORK/$name.cast" --out "$SCREENS/$name.svg" --at 300 --window --no-cursor
 done
 say "wrote $CAST ($(wc -l <"$CAST") lines), $SVG and ${#SHOTS[@]} screenshots in $SCREENS"
