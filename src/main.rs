@@ -3,6 +3,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use kubehop::cli::{Cli, Command};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Restores the terminal before any panic or error report prints.
@@ -12,6 +15,8 @@ fn main() -> ExitCode {
     match cli.command {
         None => tui(&cli.source),
         Some(Command::Sandbox(args)) => kubehop::sandbox::run::main(&args),
+        Some(Command::Chain(args)) => kubehop::output::run::chain(&cli.source, &args),
+        Some(Command::Route(args)) => kubehop::output::run::route(&cli.source, &args),
         Some(Command::Probe(args)) => kubehop::output::probe_run::probe(&cli.source, &args),
         Some(command) => {
             eprintln!("kubehop: `{command:?}` is not built yet");
@@ -23,38 +28,21 @@ fn main() -> ExitCode {
 /// `kubehop` without a subcommand: the terminal UI over the chosen source.
 fn tui(args: &kubehop::cli::SourceArgs) -> ExitCode {
     use kubehop::app::{RunOptions, SourceKind};
-    use kubehop::cluster::{Source, feed};
+    use kubehop::cluster::Source;
 
-    let source = match Source::from_args(args) {
-        Ok(source) => source,
+    let kind = match Source::from_args(args) {
+        Ok(Source::Dump(_)) => SourceKind::Dump,
+        Ok(Source::Demo) => SourceKind::Demo,
+        Ok(Source::Live { .. }) => SourceKind::Live,
         Err(error) => {
             eprintln!("kubehop: {error}");
             return ExitCode::from(2);
         }
     };
-    let namespace = if args.all_namespaces {
-        None
-    } else {
-        args.namespace.clone()
-    };
-    let (feed, kind) = match source {
-        Source::Dump(paths) => match feed::from_dump_paths(&paths, namespace) {
-            Ok(feed) => (feed, SourceKind::Dump),
-            Err(error) => {
-                eprintln!("kubehop: {error}");
-                return ExitCode::from(2);
-            }
-        },
-        Source::Demo => {
-            eprintln!(
-                "kubehop: --demo is not available yet in this build; use --from-file assets/scenarios/demo-all.yaml"
-            );
-            return ExitCode::from(2);
-        }
-        Source::Live { .. } => {
-            eprintln!(
-                "kubehop: reading a live cluster (kubeconfig) is not available yet in this build; use --from-file DUMP"
-            );
+    let feed = match kubehop::cluster::open_feed(args) {
+        Ok(feed) => feed,
+        Err(error) => {
+            eprintln!("kubehop: {error}");
             return ExitCode::from(2);
         }
     };
@@ -73,7 +61,18 @@ fn tui(args: &kubehop::cli::SourceArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(kubehop::app::run(feed, RunOptions::new(kind, config))) {
+    let mut options = RunOptions::new(kind, config);
+    if kind == SourceKind::Live {
+        // `:context NAME` in the TUI: the same flags with another context.
+        let args = args.clone();
+        options.switch_context = Some(Box::new(move |name: &str| {
+            let mut args = args.clone();
+            args.context = Some(name.to_owned());
+            tokio::task::block_in_place(|| kubehop::cluster::open_feed(&args))
+                .map_err(|error| error.to_string())
+        }));
+    }
+    match runtime.block_on(kubehop::app::run(feed, options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(report) => {
             let _ = kubehop::terminal::restore();

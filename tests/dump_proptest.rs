@@ -1,7 +1,8 @@
 //! Property tests for dump loading (the quick, always-on sibling of the cargo-fuzz target in
 //! fuzz/): arbitrary bytes and mutated real dumps never panic and fail with one positioned
 //! line; generated objects survive every input form (YAML List, JSON List, multi-document
-//! YAML, JSON stream) unchanged.
+//! YAML, JSON stream) unchanged. Whatever loads also goes through the engine (build, a route
+//! per front door) and every printed form of `kubehop chain`, which must not panic either.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,8 +12,80 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kubehop::cli::OutputFormat;
 use kubehop::cluster::dump::{self, DumpError};
+use kubehop::engine::model::Protocol;
+use kubehop::engine::{EngineConfig, RouteQuery, TrafficSource, Verdict, build};
+use kubehop::output::chain::{ChainSelection, Scope};
+use kubehop::output::style::Style;
 use proptest::prelude::*;
+
+/// Builds the model, routes to every front door of the first Services, and prints every form.
+fn exercise_engine(load: &dump::DumpLoad) {
+    let config = EngineConfig::default();
+    let model = build(&load.snapshot, &config);
+    let node = model.node_names().next().unwrap_or("node-1").to_owned();
+    for chain in model.services.iter().take(8) {
+        for port in chain.ports.iter().take(4) {
+            let Ok(number) = u16::try_from(port.port) else {
+                continue;
+            };
+            let mut destinations: Vec<(std::net::IpAddr, u16)> =
+                chain.cluster_ips.iter().map(|ip| (*ip, number)).collect();
+            if let (Some(row), Some(node_port)) = (port.node_ports.rows().next(), port.node_port)
+                && let Ok(node_port) = u16::try_from(node_port)
+            {
+                destinations.push((row.address, node_port));
+            }
+            for (ip, port_number) in destinations {
+                for source in [
+                    TrafficSource::Pod { node: node.clone() },
+                    TrafficSource::External { node: node.clone() },
+                ] {
+                    let decision = model.route(&RouteQuery {
+                        destination: ip,
+                        port: port_number,
+                        protocol: port.protocol,
+                        source,
+                        source_ip: None,
+                    });
+                    // Only a forward names endpoints, and they come from the port.
+                    if decision.verdict != Verdict::Forward {
+                        assert!(decision.endpoints.is_empty());
+                    }
+                    serde_json::to_string(&decision).expect("route JSON");
+                }
+            }
+        }
+    }
+    let unknown = model.route(&RouteQuery {
+        destination: "127.254.254.254".parse().expect("ip"),
+        port: 1,
+        protocol: Protocol::Udp,
+        source: TrafficSource::Node { node },
+        source_ip: None,
+    });
+    assert!(unknown.endpoints.is_empty());
+    let selection = ChainSelection {
+        scope: Scope::All,
+        service: None,
+    };
+    for format in [OutputFormat::Text, OutputFormat::Json, OutputFormat::Yaml] {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let status = kubehop::output::run::print_chain(
+            &load.snapshot,
+            &config,
+            &selection,
+            format,
+            Style::PLAIN,
+            &mut out,
+            &mut err,
+        )
+        .expect("printing to memory works");
+        assert_eq!(status, u8::from(model.has_errors()));
+    }
+}
 
 fn check_outcome(text_lines: usize, result: Result<dump::DumpLoad, DumpError>) {
     match result {
@@ -20,6 +93,7 @@ fn check_outcome(text_lines: usize, result: Result<dump::DumpLoad, DumpError>) {
             for note in &load.notes {
                 assert!(!note.to_string().contains('\n'));
             }
+            exercise_engine(&load);
         }
         Err(error) => {
             let message = error.to_string();
@@ -329,5 +403,6 @@ proptest! {
             unique(&pods, |p| meta_key(&p.metadata)).into_iter().map(Arc::new).collect();
         prop_assert_eq!(&load.snapshot.services, &expected_services);
         prop_assert_eq!(&load.snapshot.pods, &expected_pods);
+        exercise_engine(&load);
     }
 }

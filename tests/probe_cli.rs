@@ -7,6 +7,7 @@ mod probe_support;
 use std::process::Output;
 use std::time::Duration;
 
+use kubehop::sandbox::Verb;
 use serde_json::Value;
 
 use probe_support::*;
@@ -47,6 +48,7 @@ fn json(output: &Output) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_report_and_exit_status_through_a_kubeconfig() {
     let (sandbox, _client) = start_cluster(world(), Duration::from_secs(1)).await;
+    sandbox.request_log().clear();
     let kubeconfig = sandbox.kubeconfig_path().display().to_string();
 
     let output = kubehop(args(&[
@@ -171,8 +173,19 @@ async fn json_report_and_exit_status_through_a_kubeconfig() {
             "{stderr}"
         );
     }
-    // The probe only read (and port-forwarded).
-    assert!(sandbox.request_log().writes().is_empty());
+    // The probe only read (list) and port-forwarded.
+    let entries = sandbox.request_log().entries();
+    assert!(entries.iter().any(|entry| entry.verb == Verb::PortForward));
+    assert!(entries.iter().any(|entry| entry.verb == Verb::List));
+    for entry in entries {
+        assert!(
+            matches!(
+                entry.verb,
+                Verb::Get | Verb::List | Verb::Watch | Verb::PortForward
+            ),
+            "{entry:?}"
+        );
+    }
     sandbox.shutdown().await;
 }
 

@@ -601,6 +601,7 @@ async fn a_silent_server_is_connected_and_an_http_answer_is_read() {
         http: Some(probe::HttpSpec {
             host: Some("api.example.test".to_owned()),
             path: "/healthz".to_owned(),
+            tls: false,
         }),
         ..spec
     };
@@ -614,4 +615,86 @@ async fn a_silent_server_is_connected_and_an_http_answer_is_read() {
     let answer = outcome.answer().expect("an answer");
     assert_eq!(answer.summary(), "HTTP 204 No Content");
     assert_eq!(answer.header("server"), Some("test"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_port_gets_a_tls_handshake_then_http() {
+    use tokio_rustls::TlsAcceptor;
+    use tokio_rustls::rustls::ServerConfig;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    // A self-signed certificate for a name the probe does not use: accepted as presented.
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["pod.internal".to_owned()]).expect("a certificate");
+    let config = ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from(certified.cert.der().to_vec())],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        )),
+    )
+    .expect("a server config");
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let server = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = server.local_addr().expect("address");
+    tokio::spawn(async move {
+        let (stream, _) = server.accept().await.expect("accept");
+        let mut stream = acceptor.accept(stream).await.expect("handshake");
+        let mut buffer = vec![0u8; 1024];
+        let _ = stream.read(&mut buffer).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure")
+            .await;
+        let _ = stream.shutdown().await;
+    });
+    let dialer = probe::DirectDialer::new(probe::NetworkScope::LoopbackOnly);
+    let spec = probe::CheckSpec {
+        timeout: Duration::from_secs(2),
+        http: Some(probe::HttpSpec {
+            host: None,
+            path: "/".to_owned(),
+            tls: true,
+        }),
+        answer_window: Duration::from_millis(50),
+    };
+    let outcome = probe::check::check(
+        &dialer,
+        &probe::DialTarget::Socket(address),
+        HopKind::Endpoint,
+        &spec,
+    )
+    .await;
+    let answer = outcome.answer().expect("an answer");
+    assert_eq!(answer.summary(), "TLS 1.3, HTTP 200 OK", "{outcome:?}");
+    assert_eq!(answer.first_bytes, "secure");
+
+    // A plain server on an HTTPS port: the handshake fails, which is said, not hidden.
+    let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let plain_address = plain.local_addr().expect("address");
+    tokio::spawn(async move {
+        let (mut stream, _) = plain.accept().await.expect("accept");
+        let mut buffer = vec![0u8; 1024];
+        let _ = stream.read(&mut buffer).await;
+        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+    });
+    let outcome = probe::check::check(
+        &dialer,
+        &probe::DialTarget::Socket(plain_address),
+        HopKind::Endpoint,
+        &spec,
+    )
+    .await;
+    let answer = outcome.answer().expect("an answer");
+    assert!(
+        answer
+            .tls
+            .as_deref()
+            .is_some_and(|tls| tls.starts_with("TLS handshake failed")),
+        "{outcome:?}"
+    );
 }

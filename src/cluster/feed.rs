@@ -91,6 +91,11 @@ impl FeedPublisher {
     pub fn is_closed(&self) -> bool {
         self.snapshots.is_closed()
     }
+
+    /// Resolves once every snapshot receiver is gone (the consumer quit).
+    pub async fn closed(&self) {
+        self.snapshots.closed().await;
+    }
 }
 
 /// A connected publisher/feed pair, starting with an empty snapshot and `Connecting`.

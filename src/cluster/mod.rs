@@ -4,9 +4,13 @@
 
 pub use crate::engine::snapshot::{ClusterSnapshot, MissingKind, ResourceKind};
 
+pub mod client;
 pub mod dump;
 pub mod feed;
+pub mod live;
 mod source;
 pub mod synthetic;
 
+pub use client::ClusterError;
+pub use live::open_feed;
 pub use source::{Source, SourceError};

@@ -11,7 +11,7 @@ use super::config::EngineConfig;
 use super::diagnostics::{self, DiagnosticInput};
 use super::dns;
 use super::endpointslice::{NodeLookup, desired_endpoint_slices};
-use super::index::SnapshotIndex;
+use super::index::{PodFacts, SnapshotIndex};
 use super::model::{
     ClusterIpHop, IpMode, LoadBalancerEntry, NodeAcceptance, NodePortRows, NotProxied, PortChain,
     PortEndpoint, ServiceChain, ServiceDetails, ServiceType,
@@ -20,7 +20,6 @@ use super::nodes::NodeTable;
 use super::pods::{self, Exclusion};
 use super::service::{PortSpec, ServiceView};
 use super::slices::{self, Interner};
-use super::topology;
 use super::validate::SOURCE_RANGES_ANNOTATION;
 
 /// Node lookups for the controller rules when the snapshot has no nodes at all (a dump without
@@ -54,18 +53,18 @@ impl BuildContext<'_, '_> {
     }
 }
 
-/// Rule A3 and A7 for the selected pods.
+/// Rule A3 and A7 for the selected pods (their facts were read while indexing).
 fn exclusions(
     selected: &[&Arc<Pod>],
-    context: &BuildContext<'_, '_>,
+    facts: &[PodFacts<'_>],
     publish_not_ready: bool,
 ) -> BTreeMap<String, Exclusion> {
     let mut out = BTreeMap::new();
-    for pod in selected {
-        let exclusion = pods::phase_exclusion(pod).or_else(|| {
-            let node = pods::node_name(pod)?;
-            let unknown = context.node_lookup().node_zone(node).is_none();
-            (unknown && !publish_not_ready).then(|| Exclusion::UnknownNode(node.to_owned()))
+    for (pod, facts) in selected.iter().zip(facts) {
+        let exclusion = facts.phase.clone().or_else(|| {
+            let node = facts.node?;
+            (!facts.node_known && !publish_not_ready)
+                .then(|| Exclusion::UnknownNode(node.to_owned()))
         });
         if let Some(exclusion) = exclusion {
             out.insert(pods::name(pod).to_owned(), exclusion);
@@ -167,23 +166,27 @@ fn source_ranges(service: &Service) -> Vec<String> {
 }
 
 /// Builds the chain of one Service.
+///
+/// `existing` are the Service's EndpointSlices in the snapshot (labelled
+/// `kubernetes.io/service-name`, sorted by name), `None` when there are none.
 pub(crate) fn build_service(
     service: &Arc<Service>,
+    existing: Option<&[Arc<EndpointSlice>]>,
     context: &BuildContext<'_, '_>,
     interner: &mut Interner<'_>,
 ) -> ServiceChain {
     let view = ServiceView::new(service);
     let namespace_pods = context.index.namespace_pods(view.namespace);
-    let selected: Vec<&Arc<Pod>> = match (view.selector, namespace_pods) {
-        (Some(selector), Some(pods)) if view.service_type != ServiceType::ExternalName => {
-            pods.select(selector)
-        }
-        _ => Vec::new(),
-    };
-    let excluded = exclusions(&selected, context, view.publish_not_ready_addresses);
+    let (selected, facts): (Vec<&Arc<Pod>>, Vec<PodFacts<'_>>) =
+        match (view.selector, namespace_pods) {
+            (Some(selector), Some(pods)) if view.service_type != ServiceType::ExternalName => {
+                pods.select_with_facts(selector, &context.index.pairs)
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
+    let excluded = exclusions(&selected, &facts, view.publish_not_ready_addresses);
 
     // EndpointSlices: as given, or derived by the controller's rules when absent.
-    let existing = context.index.slices_for(view.namespace, view.name);
     let derive = view.selector.is_some()
         && view.service_type != ServiceType::ExternalName
         && (context.slices_missing || existing.is_none());
@@ -194,21 +197,18 @@ pub(crate) fn build_service(
             .map(Arc::new)
             .collect()
     } else {
-        existing.cloned().unwrap_or_default()
+        existing.map(<[_]>::to_vec).unwrap_or_default()
     };
     let namespace: Arc<str> = interner.intern(view.namespace);
     let mut read = slices::read(&service_slices, &namespace, interner);
 
     let mut ports = Vec::with_capacity(view.ports.len());
     for port in &view.ports {
-        let endpoints = read
-            .by_port
-            .remove(&(port.join_name().to_owned(), port.protocol))
-            .unwrap_or_default();
-        let any_usable = {
-            let refs: Vec<&PortEndpoint> = endpoints.iter().collect();
-            topology::has_any_usable(&refs)
-        };
+        let endpoints = read.take_port(port.join_name(), port.protocol);
+        // Rule D4 (as `topology::has_any_usable`).
+        let any_usable = endpoints
+            .iter()
+            .any(|endpoint| endpoint.info.ready || endpoint.info.serving_terminating());
         let node_port = if view.has_node_ports() {
             port.node_port
         } else {
@@ -254,7 +254,9 @@ pub(crate) fn build_service(
     }
 
     let ingresses = context.index.ingresses_for(view.namespace, view.name);
-    let dns = dns::records(&view, &ports, &read.endpoints, context.config.domain());
+    // Ends the borrow of the slices (the per-port lists were taken above).
+    let all_endpoints = read.endpoints;
+    let dns = dns::records(&view, &ports, &all_endpoints, context.config.domain());
     let not_proxied = if view.service_type == ServiceType::ExternalName {
         Some(NotProxied::ExternalName)
     } else if view.headless {
@@ -267,10 +269,11 @@ pub(crate) fn build_service(
     let diagnostics = diagnostics::service_diagnostics(&DiagnosticInput {
         view: &view,
         ports: &ports,
-        endpoints: &read.endpoints,
+        endpoints: &all_endpoints,
         selected: &selected,
         excluded: &excluded,
         namespace_pods,
+        selector_pairs: &context.index.pairs,
         other_namespaces: other_namespace_matches(context.index, &view, selected.is_empty()),
         has_slices: !service_slices.is_empty(),
         nodes: context.nodes,
@@ -308,7 +311,7 @@ pub(crate) fn build_service(
             slices: service_slices,
             selected_pods: selected.into_iter().cloned().collect(),
             excluded_pods: excluded,
-            endpoints: std::mem::take(&mut read.endpoints),
+            endpoints: all_endpoints,
             health_check_node_port: spec.and_then(|spec| spec.health_check_node_port),
             external_ips: view.external_ips.clone(),
             load_balancer_source_ranges: source_ranges(service),
@@ -337,7 +340,7 @@ fn other_namespace_matches(
         .pods
         .iter()
         .filter(|(namespace, _)| **namespace != view.namespace)
-        .filter(|(_, pods)| !pods.select(selector).is_empty())
+        .filter(|(_, pods)| !pods.select(selector, &index.pairs).is_empty())
         .map(|(namespace, _)| (*namespace).to_owned())
         .collect();
     out.sort();

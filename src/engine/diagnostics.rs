@@ -193,7 +193,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::config::EngineConfig;
 use super::dns::service_fqdn;
-use super::index::NamespacePods;
+use super::index::{NamespacePods, SelectorPairs};
 use super::model::{EndpointInfo, IpMode, PortChain, ServiceType, TargetPort};
 use super::nodes::NodeTable;
 use super::pods::{self, Exclusion};
@@ -212,6 +212,7 @@ pub(crate) struct DiagnosticInput<'a, 's> {
     pub selected: &'a [&'s Arc<Pod>],
     pub excluded: &'a BTreeMap<String, Exclusion>,
     pub namespace_pods: Option<&'a NamespacePods<'s>>,
+    pub selector_pairs: &'a SelectorPairs<'s>,
     pub other_namespaces: Vec<String>,
     pub has_slices: bool,
     pub nodes: &'a NodeTable,
@@ -432,7 +433,7 @@ fn selector_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>)
     let Some(pods_here) = input.namespace_pods else {
         return;
     };
-    let partial = pods_here.partial(selector);
+    let partial = pods_here.partial(selector, input.selector_pairs);
     for pod in partial.iter().take(MAX_NAMED) {
         let labels = pods::labels(pod);
         let mut carried = Vec::new();
@@ -688,6 +689,9 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
     if view.headless || input.nodes.is_empty() || view.other_proxy {
         return;
     }
+    if !view.external_local() && !view.internal_local() {
+        return;
+    }
     let usable_anywhere = input
         .endpoints
         .iter()
@@ -695,18 +699,29 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
     if !usable_anywhere {
         return;
     }
-    let nodes_with_local: std::collections::HashSet<&str> = input
+    // Nodes (by table index) with a local usable endpoint.
+    let mut has_local = vec![false; input.nodes.len()];
+    for endpoint in input
         .endpoints
         .iter()
         .filter(|endpoint| endpoint.ready || endpoint.serving_terminating())
-        .filter_map(|endpoint| endpoint.node.as_deref())
-        .collect();
-    let nodes_without_local = || -> Vec<String> {
+    {
+        if let Some(index) = endpoint
+            .node
+            .as_deref()
+            .and_then(|node| input.nodes.index_of(node))
+            && let Some(flag) = has_local.get_mut(index)
+        {
+            *flag = true;
+        }
+    }
+    let nodes_without_local = || -> Vec<&str> {
         input
             .nodes
             .iter()
-            .filter(|node| !nodes_with_local.contains(node.name.as_ref()))
-            .map(|node| node.name.to_string())
+            .zip(&has_local)
+            .filter(|(_, local)| !**local)
+            .map(|(node, _)| node.name.as_ref())
             .collect()
     };
     let total = input.nodes.len();
@@ -758,7 +773,7 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
 fn emit_per_node(
     out: &mut Vec<Diagnostic>,
     code: DiagnosticCode,
-    nodes: &[String],
+    nodes: &[&str],
     service: &str,
     one: impl Fn(&str) -> String,
     rest: impl Fn(usize, String) -> String,
@@ -766,7 +781,7 @@ fn emit_per_node(
     for node in nodes.iter().take(MAX_NAMED) {
         out.push(Diagnostic::new(
             code,
-            Subject::Node(node.clone()),
+            Subject::Node((*node).to_owned()),
             one(node),
         ));
     }

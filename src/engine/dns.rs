@@ -1,12 +1,12 @@
 //! Cluster DNS records per rule group (f): F3 ClusterIP A/AAAA + SRV, F4 headless per-endpoint
 //! names, F6 pod hostname/subdomain names, F8 ExternalName CNAME.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::hash::FxHashSet;
 use super::model::{EndpointInfo, PortChain, ServiceType};
 use super::service::ServiceView;
 
@@ -115,15 +115,40 @@ pub(crate) fn records(
             }
         }
     }
-    let mut seen = HashSet::new();
-    out.retain(|record| {
-        seen.insert((
-            record.name.clone(),
-            record.record_type,
-            record.value.clone(),
-        ))
-    });
+    dedup(&mut out);
     out
+}
+
+/// Removes repeated records (same name, type and value), keeping the first.
+fn dedup(records: &mut Vec<DnsRecord>) {
+    fn key(record: &DnsRecord) -> (&str, DnsRecordType, &str) {
+        (
+            record.name.as_str(),
+            record.record_type,
+            record.value.as_str(),
+        )
+    }
+    let keep: Vec<bool> = if records.len() <= 16 {
+        (0..records.len())
+            .map(|index| {
+                let current = key(&records[index]);
+                !records[..index]
+                    .iter()
+                    .any(|earlier| key(earlier) == current)
+            })
+            .collect()
+    } else {
+        let mut seen: FxHashSet<(&str, DnsRecordType, &str)> = FxHashSet::default();
+        records
+            .iter()
+            .map(|record| seen.insert(key(record)))
+            .collect()
+    };
+    if keep.iter().all(|keep| *keep) {
+        return;
+    }
+    let mut flags = keep.into_iter();
+    records.retain(|_| flags.next().unwrap_or(true));
 }
 
 /// F4/F5/F6: ready endpoints only (pNRA makes unready ones ready, F5).

@@ -30,11 +30,15 @@ impl Hasher for FxHasher {
             word.copy_from_slice(chunk);
             self.add(u64::from_le_bytes(word));
         }
+        // The tail, little-endian and zero-padded as before, without a variable-length copy
+        // (which compiles to a call to `memcpy` for every hashed string).
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
+            let word = rest
+                .iter()
+                .rev()
+                .fold(0u64, |word, byte| (word << 8) | u64::from(*byte));
+            self.add(word);
         }
     }
 
@@ -78,5 +82,27 @@ impl Hasher for FxHasher {
 }
 
 pub type FxBuild = BuildHasherDefault<FxHasher>;
+
 pub type FxHashMap<K, V> = HashMap<K, V, FxBuild>;
 pub type FxHashSet<K> = HashSet<K, FxBuild>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_is_read_little_endian_and_zero_padded() {
+        for length in 0..=20 {
+            let bytes: Vec<u8> = (1..=length).collect();
+            let mut hasher = FxHasher::default();
+            hasher.write(&bytes);
+            let mut expected = FxHasher::default();
+            for chunk in bytes.chunks(8) {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                expected.add(u64::from_le_bytes(word));
+            }
+            assert_eq!(hasher.finish(), expected.finish(), "{length} bytes");
+        }
+    }
+}

@@ -21,6 +21,7 @@ mod hash;
 mod index;
 pub mod model;
 pub mod nodes;
+pub mod parallel;
 pub mod picker;
 pub mod plan;
 pub mod pods;
@@ -45,11 +46,25 @@ use diagnostics::name_list;
 use model::{PortRef, ServiceChain as Chain};
 
 /// Builds the model of every Service in the snapshot (sorted by namespace, then name).
+///
+/// Large snapshots are built on [`parallel::BUILD_THREADS`] threads; the result does not depend
+/// on it.
 pub fn build(snapshot: &ClusterSnapshot, config: &EngineConfig) -> ProxyModel {
-    let index = index::SnapshotIndex::new(snapshot);
+    build_on_threads(snapshot, config, parallel::BUILD_THREADS)
+}
+
+/// [`build`] on a chosen number of threads (1 = on the calling thread only), for benchmarks
+/// and tests.
+#[doc(hidden)]
+pub fn build_on_threads(
+    snapshot: &ClusterSnapshot,
+    config: &EngineConfig,
+    threads: usize,
+) -> ProxyModel {
     let nodes = Arc::new(nodes::NodeTable::new(
         snapshot.nodes.iter().map(|node| node.as_ref()),
     ));
+    let index = index::SnapshotIndex::new(snapshot, &nodes, threads);
     let context = chain::BuildContext {
         index: &index,
         nodes: &nodes,
@@ -57,48 +72,100 @@ pub fn build(snapshot: &ClusterSnapshot, config: &EngineConfig) -> ProxyModel {
         slices_missing: !snapshot.has(ResourceKind::EndpointSlice),
         nodes_unknown: nodes.is_empty(),
     };
-    let mut interner = slices::Interner::new(&nodes);
 
     let mut services: Vec<&Arc<k8s_openapi::api::core::v1::Service>> =
         snapshot.services.iter().collect();
-    let key = |service: &Arc<k8s_openapi::api::core::v1::Service>| {
+    fn key(service: &k8s_openapi::api::core::v1::Service) -> (&str, &str) {
         (
-            service
-                .metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".to_owned()),
-            service.metadata.name.clone().unwrap_or_default(),
+            service.metadata.namespace.as_deref().unwrap_or("default"),
+            service.metadata.name.as_deref().unwrap_or(""),
         )
-    };
-    services.sort_by_cached_key(|service| key(service));
-    services.dedup_by(|a, b| {
-        a.metadata.name == b.metadata.name
-            && a.metadata.namespace.as_deref().unwrap_or("default")
-                == b.metadata.namespace.as_deref().unwrap_or("default")
-    });
+    }
+    // Stable, like the sort it replaces: of two copies of a Service the first one stays.
+    if !services.is_sorted_by(|a, b| key(a) <= key(b)) {
+        services.sort_by(|a, b| key(a).cmp(&key(b)));
+    }
+    services.dedup_by(|a, b| key(a) == key(b));
+    let slices = slices_by_service(snapshot, &services);
 
-    let mut chains: Vec<Chain> = services
-        .iter()
-        .map(|service| chain::build_service(service, &context, &mut interner))
-        .collect();
-    let unattached = ingress_backend_findings(&index, &mut chains);
+    let inputs: Vec<(&Arc<k8s_openapi::api::core::v1::Service>, &Vec<_>)> =
+        services.iter().copied().zip(&slices).collect();
+    let parts = parallel::map_chunks(&inputs, threads, |chunk| {
+        // Each thread interns node, zone and namespace names on its own.
+        let mut interner = slices::Interner::new(&nodes);
+        chunk
+            .iter()
+            .map(|(service, slices)| {
+                let existing = (!slices.is_empty()).then_some(slices.as_slice());
+                chain::build_service(service, existing, &context, &mut interner)
+            })
+            .collect::<Vec<Chain>>()
+    });
+    let mut chains: Vec<Chain> = Vec::with_capacity(services.len());
+    for part in parts {
+        chains.extend(part);
+    }
+    let (unattached_namespaces, unattached_diagnostics) =
+        ingress_backend_findings(&index, &mut chains)
+            .into_iter()
+            .unzip();
     let routes = route::RouteIndex::build(&chains);
     ProxyModel {
         services: chains,
-        unattached_diagnostics: unattached,
+        unattached_diagnostics,
+        unattached_namespaces,
         nodes,
         routes,
         config: config.clone(),
     }
 }
 
-/// `ingress-backend-missing`: a backend Service that does not exist (unattached) or a backend
-/// port the Service does not have (attached to the Service).
+/// Each Service's EndpointSlices (by the `kubernetes.io/service-name` label, in the Service's
+/// namespace), sorted by name; aligned with `services` (sorted, without duplicates).
+fn slices_by_service(
+    snapshot: &ClusterSnapshot,
+    services: &[&Arc<k8s_openapi::api::core::v1::Service>],
+) -> Vec<Vec<Arc<k8s_openapi::api::discovery::v1::EndpointSlice>>> {
+    let mut position: hash::FxHashMap<(&str, &str), usize> = hash::FxHashMap::default();
+    position.reserve(services.len());
+    for (index, service) in services.iter().enumerate() {
+        let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
+        let name = service.metadata.name.as_deref().unwrap_or("");
+        position.entry((namespace, name)).or_insert(index);
+    }
+    let mut out = vec![Vec::new(); services.len()];
+    for slice in &snapshot.endpoint_slices {
+        let Some(service) = slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get(endpointslice::SERVICE_NAME_LABEL))
+        else {
+            continue;
+        };
+        let namespace = slice.metadata.namespace.as_deref().unwrap_or("default");
+        if let Some(list) = position
+            .get(&(namespace, service.as_str()))
+            .and_then(|index| out.get_mut(*index))
+        {
+            list.push(slice.clone());
+        }
+    }
+    for list in &mut out {
+        if list.len() > 1 {
+            list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        }
+    }
+    out
+}
+
+/// `ingress-backend-missing`: a backend Service that does not exist (unattached, returned with
+/// the Ingress's namespace) or a backend port the Service does not have (attached to the
+/// Service).
 fn ingress_backend_findings(
     index: &index::SnapshotIndex<'_>,
     chains: &mut [Chain],
-) -> Vec<Diagnostic> {
+) -> Vec<(String, Diagnostic)> {
     let mut unattached = Vec::new();
     for backend in &index.ingress_backends {
         let reference = &backend.reference;
@@ -123,12 +190,15 @@ fn ingress_backend_findings(
             } else {
                 format!("Services there: {}", name_list(&available))
             };
-            unattached.push(Diagnostic::new(
-                DiagnosticCode::IngressBackendMissing,
-                subject,
-                format!(
-                    "Ingress {}/{} ({place}) sends traffic to Service {:?}, which does not exist in namespace {} ({hint}); create the Service or fix the backend name.",
-                    reference.namespace, reference.name, backend.service, reference.namespace
+            unattached.push((
+                reference.namespace.clone(),
+                Diagnostic::new(
+                    DiagnosticCode::IngressBackendMissing,
+                    subject,
+                    format!(
+                        "Ingress {}/{} ({place}) sends traffic to Service {:?}, which does not exist in namespace {} ({hint}); create the Service or fix the backend name.",
+                        reference.namespace, reference.name, backend.service, reference.namespace
+                    ),
                 ),
             ));
             continue;

@@ -226,6 +226,9 @@ pub struct ProxyModel {
     /// does not exist). DESIGN.md's JSON has no place for them; printers show them separately.
     #[serde(skip)]
     pub unattached_diagnostics: Vec<Diagnostic>,
+    /// The namespace of the object each unattached diagnostic is about (same order).
+    #[serde(skip)]
+    pub(crate) unattached_namespaces: Vec<String>,
     #[serde(skip)]
     pub(crate) nodes: Arc<NodeTable>,
     #[serde(skip)]
@@ -253,6 +256,22 @@ impl ProxyModel {
     /// Node names known to the model, sorted.
     pub fn node_names(&self) -> impl Iterator<Item = &str> {
         self.nodes.iter().map(|node| node.name.as_ref())
+    }
+
+    /// The unattached diagnostics, each with the namespace of the object it is about (the
+    /// Ingress), so printers can keep to a namespace scope.
+    pub fn unattached_by_namespace(&self) -> impl Iterator<Item = (&str, &Diagnostic)> {
+        self.unattached_namespaces
+            .iter()
+            .map(String::as_str)
+            .zip(&self.unattached_diagnostics)
+    }
+
+    /// The node that owns an address (InternalIP or ExternalIP), if any.
+    pub fn node_of_address(&self, address: IpAddr) -> Option<&str> {
+        self.nodes
+            .owner_of(address)
+            .map(|(_, node)| node.name.as_ref())
     }
 
     /// Whether any Service (or an unattached finding) carries an error-level diagnostic.

@@ -290,13 +290,13 @@ impl Expectation {
         }
     }
 
-    /// One word: `connect`, `drop`, `reject`, `no-backend`, `unrouted`.
+    /// One word, as in JSON: `connect`, `drop`, `reject`, `noBackend`, `unrouted`.
     pub fn verdict(&self) -> &'static str {
         match self {
             Expectation::Connect { .. } => "connect",
             Expectation::Drop { .. } => "drop",
             Expectation::Reject { .. } => "reject",
-            Expectation::NoBackend { .. } => "no-backend",
+            Expectation::NoBackend { .. } => "noBackend",
             Expectation::Unrouted { .. } => "unrouted",
         }
     }
@@ -308,6 +308,8 @@ pub struct HttpRequest {
     /// The Host header (`None`: the target address).
     pub host: Option<String>,
     pub path: String,
+    /// HTTPS: a TLS handshake first (appProtocol `https`/`wss`, a port name `https...`).
+    pub tls: bool,
     /// Why this hop speaks HTTP (`appProtocol http`, `port name "http"`, `Ingress rule`).
     pub because: String,
 }
@@ -809,6 +811,7 @@ impl Planner<'_> {
             hop.http = Some(HttpRequest {
                 host: None,
                 path: "/".to_owned(),
+                tls: looks_like_tls_name(name),
                 because: format!("containerPort name {name:?}"),
             });
         }
@@ -1083,6 +1086,7 @@ impl Planner<'_> {
             probe_hop.http = Some(HttpRequest {
                 host: reference.host.clone(),
                 path: reference.path.clone().unwrap_or_else(|| "/".to_owned()),
+                tls: false,
                 because: "Ingress rule".to_owned(),
             });
             plan.hops.push(probe_hop);
@@ -1215,6 +1219,18 @@ pub fn looks_like_http_protocol(app_protocol: &str) -> bool {
     )
 }
 
+/// Whether an appProtocol says TLS (`https`, `wss`, `kubernetes.io/wss`).
+pub fn looks_like_tls_protocol(app_protocol: &str) -> bool {
+    let value = app_protocol.to_ascii_lowercase();
+    let bare = value.strip_prefix("kubernetes.io/").unwrap_or(&value);
+    matches!(bare, "https" | "wss")
+}
+
+/// Whether a port name says HTTPS (`https`, `https-web`).
+pub fn looks_like_tls_name(name: &str) -> bool {
+    name.to_ascii_lowercase().starts_with("https")
+}
+
 /// The HTTP request a Service port gets, from its appProtocol or name.
 fn http_for_port(port: &PortChain) -> Option<HttpRequest> {
     if let Some(app) = &port.app_protocol
@@ -1223,6 +1239,7 @@ fn http_for_port(port: &PortChain) -> Option<HttpRequest> {
         return Some(HttpRequest {
             host: None,
             path: "/".to_owned(),
+            tls: looks_like_tls_protocol(app),
             because: format!("appProtocol {app}"),
         });
     }
@@ -1232,6 +1249,7 @@ fn http_for_port(port: &PortChain) -> Option<HttpRequest> {
         return Some(HttpRequest {
             host: None,
             path: "/".to_owned(),
+            tls: looks_like_tls_name(name),
             because: format!("port name {name:?}"),
         });
     }
@@ -1241,6 +1259,7 @@ fn http_for_port(port: &PortChain) -> Option<HttpRequest> {
         return Some(HttpRequest {
             host: None,
             path: "/".to_owned(),
+            tls: looks_like_tls_name(name),
             because: format!("targetPort name {name:?}"),
         });
     }

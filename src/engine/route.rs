@@ -259,6 +259,15 @@ fn index_u32(value: usize) -> u32 {
 impl RouteIndex {
     pub(crate) fn build(services: &[ServiceChain]) -> Self {
         let mut index = Self::default();
+        // Sized up front: growing maps of this size rehashes every entry several times.
+        let ports: usize = services.iter().map(|chain| chain.ports.len()).sum();
+        let endpoints: usize = services
+            .iter()
+            .map(|chain| chain.details.endpoints.len())
+            .sum();
+        index.vips.reserve(ports);
+        index.cluster_ips.reserve(services.len());
+        index.pod_ips.reserve(endpoints);
         for (service_index, chain) in services.iter().enumerate() {
             let service = index_u32(service_index);
             if let Some(reason) = chain.details.not_proxied {

@@ -12,11 +12,57 @@ use super::service::IpFamily;
 
 /// Endpoints of a Service's slices, ready to join with its ports.
 #[derive(Debug, Default)]
-pub(crate) struct SliceEndpoints {
+pub(crate) struct SliceEndpoints<'a> {
     /// Every endpoint, deduplicated by address.
     pub endpoints: Vec<Arc<EndpointInfo>>,
     /// Per slice port (name, protocol) (rule B5), deduplicated by IP:port (rule A12).
-    pub by_port: HashMap<(String, Protocol), Vec<PortEndpoint>>,
+    by_port: Vec<((&'a str, Protocol), Vec<PortEndpoint>)>,
+}
+
+impl SliceEndpoints<'_> {
+    /// Takes the endpoints of the slice port a Service port joins on (rule B5).
+    pub fn take_port(&mut self, name: &str, protocol: Protocol) -> Vec<PortEndpoint> {
+        self.by_port
+            .iter_mut()
+            .find(|((port_name, port_protocol), _)| {
+                *port_name == name && *port_protocol == protocol
+            })
+            .map(|(_, endpoints)| std::mem::take(endpoints))
+            .unwrap_or_default()
+    }
+}
+
+/// A set that stays a vector while small: most Services have a handful of endpoints, and a
+/// linear scan beats hashing there.
+struct SmallSet<T> {
+    items: Vec<T>,
+    hashed: Option<HashSet<T>>,
+}
+
+impl<T: Copy + Eq + std::hash::Hash> SmallSet<T> {
+    const LINEAR: usize = 16;
+
+    fn new() -> Self {
+        Self {
+            items: Vec::new(),
+            hashed: None,
+        }
+    }
+
+    /// Inserts; returns whether the value was new.
+    fn insert(&mut self, value: T) -> bool {
+        if let Some(hashed) = &mut self.hashed {
+            return hashed.insert(value);
+        }
+        if self.items.contains(&value) {
+            return false;
+        }
+        self.items.push(value);
+        if self.items.len() > Self::LINEAR {
+            self.hashed = Some(self.items.drain(..).collect());
+        }
+        true
+    }
 }
 
 /// Interns node and zone names so that endpoints share them.
@@ -54,15 +100,15 @@ impl<'a> Interner<'a> {
 /// true, absent `terminating` means false, only the first address counts, FQDN slices are
 /// ignored, slice ports without a number are ignored (the API server defaults a missing name to
 /// `""` and a missing protocol to TCP), and a repeated IP:port collapses into one.
-pub(crate) fn read(
-    slices: &[Arc<EndpointSlice>],
+pub(crate) fn read<'a>(
+    slices: &'a [Arc<EndpointSlice>],
     namespace: &Arc<str>,
     interner: &mut Interner<'_>,
-) -> SliceEndpoints {
+) -> SliceEndpoints<'a> {
     let mut out = SliceEndpoints::default();
-    let mut seen_ips: HashSet<IpAddr> = HashSet::default();
-    let mut seen_port: HashSet<(IpAddr, i32, usize)> = HashSet::default();
-    let mut port_keys: Vec<(String, Protocol)> = Vec::new();
+    let mut seen_ips: SmallSet<IpAddr> = SmallSet::new();
+    let mut seen_port: SmallSet<(IpAddr, i32, usize)> = SmallSet::new();
+    let mut port_keys: Vec<(&'a str, Protocol)> = Vec::new();
     let mut by_position: Vec<Vec<PortEndpoint>> = Vec::new();
     for slice in slices {
         if IpFamily::from_address_type(&slice.address_type).is_none() {
@@ -80,7 +126,7 @@ pub(crate) fn read(
                     None => Protocol::Tcp,
                     Some(value) => Protocol::parse(value)?,
                 };
-                let key = (port.name.clone().unwrap_or_default(), protocol);
+                let key = (port.name.as_deref().unwrap_or(""), protocol);
                 let position = match port_keys.iter().position(|existing| *existing == key) {
                     Some(position) => position,
                     None => {
@@ -156,9 +202,16 @@ pub(crate) fn read(
     }
     out.by_port = port_keys.into_iter().zip(by_position).collect();
     let order = |a: &EndpointInfo, b: &EndpointInfo| (&a.pod, a.ip).cmp(&(&b.pod, b.ip));
-    out.endpoints.sort_by(|a, b| order(a, b));
-    for endpoints in out.by_port.values_mut() {
-        endpoints.sort_by(|a, b| order(&a.info, &b.info).then(a.port.cmp(&b.port)));
+    // Controller-written slices are usually in order already.
+    if !out.endpoints.is_sorted_by(|a, b| order(a, b).is_le()) {
+        out.endpoints.sort_by(|a, b| order(a, b));
+    }
+    for (_, endpoints) in &mut out.by_port {
+        let port_order =
+            |a: &PortEndpoint, b: &PortEndpoint| order(&a.info, &b.info).then(a.port.cmp(&b.port));
+        if !endpoints.is_sorted_by(|a, b| port_order(a, b).is_le()) {
+            endpoints.sort_by(port_order);
+        }
     }
     out
 }

@@ -265,6 +265,22 @@ fn supported(values: &[&str]) -> String {
     format!("supported values: {}", quoted.join(", "))
 }
 
+/// A field path such as `spec.ports[3]`, formatted only when an error needs it.
+#[derive(Debug, Clone, Copy)]
+struct Indexed(&'static str, usize);
+
+impl From<Indexed> for String {
+    fn from(path: Indexed) -> String {
+        path.to_string()
+    }
+}
+
+impl fmt::Display for Indexed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
+    }
+}
+
 /// Every hard error the API server would report for `service` (rules G1-G16, plus the name
 /// rule F2), in field order.
 pub fn validate_service(service: &Service, config: &ValidationConfig) -> Vec<FieldError> {
@@ -410,7 +426,7 @@ pub fn validate_service(service: &Service, config: &ValidationConfig) -> Vec<Fie
     let mut keys = HashSet::new();
     let mut node_ports = HashSet::new();
     for (index, port) in ports.iter().enumerate() {
-        let path = format!("spec.ports[{index}]");
+        let path = Indexed("spec.ports", index);
         let port_name = port.name.as_deref().unwrap_or("");
         if port_name.is_empty() {
             if multi {
@@ -496,7 +512,7 @@ pub fn validate_service(service: &Service, config: &ValidationConfig) -> Vec<Fie
         if !keys.insert((port.port, protocol)) {
             errors.push(FieldError::new(
                 "G4",
-                path.clone(),
+                path.to_string(),
                 Duplicate,
                 str_value(&format!("{}/{protocol}", port.port)),
                 "",
@@ -708,7 +724,7 @@ pub fn validate_service(service: &Service, config: &ValidationConfig) -> Vec<Fie
 
     // G13: externalIPs.
     for (index, ip) in spec.external_ips.iter().flatten().enumerate() {
-        let path = format!("spec.externalIPs[{index}]");
+        let path = Indexed("spec.externalIPs", index);
         let parsed = ip
             .parse::<IpAddr>()
             .ok()
@@ -772,7 +788,7 @@ pub fn validate_service(service: &Service, config: &ValidationConfig) -> Vec<Fie
         .and_then(|lb| lb.ingress.as_deref())
         .unwrap_or_default();
     for (index, entry) in ingress.iter().enumerate() {
-        let path = format!("status.loadBalancer.ingress[{index}]");
+        let path = Indexed("status.loadBalancer.ingress", index);
         if let Some(ip) = entry.ip.as_deref().filter(|ip| !ip.is_empty())
             && !parses_as_ip(ip)
         {

@@ -23,7 +23,10 @@ use kube::api::{Api, ListParams};
 
 use super::probe::{ProbeView, to_json, write_text};
 use crate::cli::{OutputFormat, ProbeArgs, SourceArgs, Via as CliVia};
-use crate::cluster::{ClusterSnapshot, MissingKind, ResourceKind, Source, SourceError};
+use crate::cluster::client::{self, ClientSettings, Environment};
+use crate::cluster::{
+    ClusterError, ClusterSnapshot, MissingKind, ResourceKind, Source, SourceError,
+};
 use crate::engine::model::ServiceKey;
 use crate::engine::plan::{PlanContext, PlanError, PortSelector, ProbePlan, Via, probe_plan_with};
 use crate::engine::{EngineConfig, build};
@@ -59,8 +62,8 @@ pub enum ProbeCommandError {
     Scenario(#[from] crate::cluster::dump::DumpError),
     #[error("the demo cluster did not settle within {0:?}")]
     DemoSettle(Duration),
-    #[error("cannot load the kubeconfig: {0}")]
-    Kubeconfig(String),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
     #[error("cannot list {kind}: {source}")]
     List {
         kind: ResourceKind,
@@ -158,42 +161,16 @@ async fn connect(source: &SourceArgs) -> Result<Connection, ProbeCommandError> {
                 sandbox: Some(sandbox),
             })
         }
-        Source::Live {
-            kubeconfig,
-            context,
-        } => {
-            let config = match (kubeconfig, context) {
-                (None, None) => kube::Config::infer()
-                    .await
-                    .map_err(|error| ProbeCommandError::Kubeconfig(error.to_string()))?,
-                (path, context) => {
-                    let options = kube::config::KubeConfigOptions {
-                        context,
-                        ..Default::default()
-                    };
-                    match path {
-                        Some(path) => {
-                            let file =
-                                kube::config::Kubeconfig::read_from(&path).map_err(|error| {
-                                    ProbeCommandError::Kubeconfig(format!(
-                                        "{}: {error}",
-                                        path.display()
-                                    ))
-                                })?;
-                            kube::Config::from_custom_kubeconfig(file, &options).await
-                        }
-                        None => kube::Config::from_kubeconfig(&options).await,
-                    }
-                    .map_err(|error| ProbeCommandError::Kubeconfig(error.to_string()))?
-                }
-            };
-            let default_namespace = config.default_namespace.clone();
-            let client = kube::Client::try_from(config)
-                .map_err(|error| ProbeCommandError::Kubeconfig(error.to_string()))?;
+        Source::Live { .. } => {
+            // The same kubeconfig resolution and one-line errors as `chain` and the TUI.
+            let settings = ClientSettings::from_args(source)?;
+            let target = client::resolve(&settings, &Environment::from_process()).await?;
+            let client = client::build_client(&target)?;
+            client::check_server(&client, &target).await?;
             Ok(Connection {
                 client,
                 scope: NetworkScope::cluster_from_environment(),
-                default_namespace,
+                default_namespace: target.config.default_namespace.clone(),
                 sandbox: None,
             })
         }

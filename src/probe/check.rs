@@ -46,6 +46,8 @@ pub const POD_HEADER: &str = "x-kubehop-pod";
 pub struct HttpSpec {
     pub host: Option<String>,
     pub path: String,
+    /// Make a TLS handshake first (HTTPS).
+    pub tls: bool,
 }
 
 /// How to check one target.
@@ -216,6 +218,27 @@ async fn exchange(
     let mut buffer = Vec::new();
     let mut first_byte = None;
     let http = spec.http.as_ref();
+    let mut tls = None;
+    if let Some(http) = http.filter(|http| http.tls) {
+        match handshake(&mut dialed, http, target, spec.timeout, started).await {
+            Ok(version) => tls = Some(version),
+            Err(Handshake::Forward(text)) => {
+                return (classify_forward_message(&text, started.elapsed()), dialed);
+            }
+            Err(Handshake::Failed(error)) => {
+                return (
+                    ProbeOutcome::Connected {
+                        latency,
+                        answer: Some(Answer {
+                            tls: Some(format!("TLS handshake failed: {error}")),
+                            ..Answer::default()
+                        }),
+                    },
+                    dialed,
+                );
+            }
+        }
+    }
     if let Some(http) = http {
         let request = http_request(http, target);
         let written = tokio::select! {
@@ -282,7 +305,73 @@ async fn exchange(
             answer: Some(parse_answer(&buffer, http.is_some(), first_byte)),
         },
     };
+    let outcome = match outcome {
+        ProbeOutcome::Connected {
+            latency,
+            answer: Some(mut answer),
+        } if tls.is_some() => {
+            answer.tls = tls;
+            ProbeOutcome::Connected {
+                latency,
+                answer: Some(answer),
+            }
+        }
+        other => other,
+    };
     (outcome, dialed)
+}
+
+enum Handshake {
+    /// The port-forward's error channel spoke first.
+    Forward(String),
+    Failed(String),
+}
+
+/// Replaces the stream by a TLS stream over it; returns the protocol version agreed.
+async fn handshake(
+    dialed: &mut Dialed,
+    http: &HttpSpec,
+    target: &DialTarget,
+    timeout: Duration,
+    started: Instant,
+) -> Result<String, Handshake> {
+    let connector = super::tls::connector().map_err(Handshake::Failed)?;
+    let host = match (&http.host, target) {
+        (Some(host), _) => host.clone(),
+        (None, DialTarget::Socket(address)) => address.ip().to_string(),
+        (None, DialTarget::Host { host, .. }) => host.clone(),
+        (None, DialTarget::Pod { .. }) => "localhost".to_owned(),
+    };
+    let plain = std::mem::replace(&mut dialed.stream, Box::new(tokio::io::empty()));
+    let deadline = started + timeout * 2;
+    let connecting = connector.connect(super::tls::server_name(&host), plain);
+    let result = tokio::select! {
+        biased;
+        message = poll_errors(&mut dialed.errors) => match message {
+            Some(text) => return Err(Handshake::Forward(text)),
+            None => return Err(Handshake::Failed("the port-forward ended".to_owned())),
+        },
+        result = tokio::time::timeout_at(deadline, connecting) => result,
+    };
+    match result {
+        Ok(Ok(stream)) => {
+            let version = stream.get_ref().1.protocol_version().map_or_else(
+                || "TLS".to_owned(),
+                |version| {
+                    format!("{version:?}")
+                        .replace("TLSv1_", "TLS 1.")
+                        .replace("TLSv", "TLS ")
+                },
+            );
+            dialed.stream = Box::new(stream);
+            Ok(version)
+        }
+        Ok(Err(error)) => Err(Handshake::Failed(error.to_string())),
+        Err(_) => Err(Handshake::Failed(format!(
+            "no handshake within {:?}",
+            timeout * 2
+        ))),
+    }
 }
 
 fn http_request(http: &HttpSpec, target: &DialTarget) -> String {
@@ -385,6 +474,7 @@ fn parse_answer(bytes: &[u8], http: bool, first_byte: Option<Duration>) -> Answe
                 first_bytes: preview(body),
                 first_byte,
                 closed_without_data: false,
+                tls: None,
             };
         }
     }

@@ -26,6 +26,7 @@ pub mod check;
 pub mod dialer;
 pub mod outcome;
 pub mod reach;
+mod tls;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -319,10 +320,12 @@ fn check_spec(hop: &ProbeHop, options: &ProbeOptions) -> CheckSpec {
         (Some(path), request) if hop.kind != HopKind::Ingress => Some(HttpSpec {
             host: request.as_ref().and_then(|request| request.host.clone()),
             path: path.clone(),
+            tls: request.as_ref().is_some_and(|request| request.tls),
         }),
         (_, Some(request)) => Some(HttpSpec {
             host: request.host.clone(),
             path: request.path.clone(),
+            tls: request.tls,
         }),
         (_, None) => None,
     };

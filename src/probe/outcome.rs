@@ -64,11 +64,21 @@ pub struct Answer {
     pub first_byte: Option<Duration>,
     /// The server closed the connection without sending anything.
     pub closed_without_data: bool,
+    /// For HTTPS hops: the TLS version agreed, or why the handshake failed.
+    pub tls: Option<String>,
 }
 
 impl Answer {
     /// One line: `HTTP 200 OK`, `"SSH-2.0-OpenSSH"`, `closed without data`, `silent`.
     pub fn summary(&self) -> String {
+        let plain = self.plain_summary();
+        match &self.tls {
+            Some(tls) => format!("{tls}, {plain}"),
+            None => plain,
+        }
+    }
+
+    fn plain_summary(&self) -> String {
         if let Some(status) = self.status {
             return match &self.reason {
                 Some(reason) if !reason.is_empty() => format!("HTTP {status} {reason}"),

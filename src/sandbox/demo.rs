@@ -16,9 +16,17 @@
 //! down. Its pods, ClusterIPs, nodePorts and LoadBalancer IPs are real listeners in the
 //! instance's loopback block, so probes connect for real.
 
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::sandbox::control::READY_ANNOTATION;
 use crate::sandbox::{
-    ControlPlaneConfig, Sandbox, SandboxBuilder, SandboxError, SandboxHandle, scenario,
+    ControlPlaneConfig, Sandbox, SandboxBuilder, SandboxError, SandboxHandle, Store, scenario,
 };
+
+/// The longest [`start_demo`] waits for the demo's pods to come up before returning anyway.
+pub const DEMO_STARTUP_LIMIT: Duration = Duration::from_secs(15);
 
 /// The demo's configuration (built-in scenario, control plane with default timings, data
 /// plane on), to adjust before starting.
@@ -29,9 +37,56 @@ pub fn demo_builder() -> Result<SandboxBuilder, SandboxError> {
         .data_plane(true))
 }
 
-/// Starts the demo sandbox in-process and returns its handle: use
-/// [`SandboxHandle::client`] for a `kube::Client` or [`SandboxHandle::kubeconfig_path`].
-/// Dropping the handle stops the sandbox.
+/// Starts the demo sandbox in-process and returns its handle once the demo has come up (see
+/// [`demo_up`]; at most [`DEMO_STARTUP_LIMIT`]), so the first snapshot shows the scenario as
+/// designed rather than pods still starting: use [`SandboxHandle::client`] for a
+/// `kube::Client` or [`SandboxHandle::kubeconfig_path`]. Dropping the handle stops the sandbox.
 pub async fn start_demo() -> Result<SandboxHandle, SandboxError> {
-    demo_builder()?.start().await
+    let sandbox = demo_builder()?.start().await?;
+    // Past the limit the demo is shown as it is; the watchers catch up by themselves.
+    let _ = tokio::time::timeout(DEMO_STARTUP_LIMIT, demo_up(&sandbox)).await;
+    Ok(sandbox)
+}
+
+/// Waits until the controllers are idle, the listeners match the store, and every running pod
+/// is Ready except those the readiness switch ([`READY_ANNOTATION`]) keeps unready and those
+/// terminating. Wrap it in a timeout.
+pub async fn demo_up(sandbox: &SandboxHandle) {
+    let mut changes = sandbox.store().changes();
+    loop {
+        changes.borrow_and_update();
+        sandbox.settled().await;
+        if pods_up(sandbox.store()) {
+            return;
+        }
+        if changes.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn pods_up(store: &Store) -> bool {
+    let Ok(pods) = store.list::<Pod>(None) else {
+        return true;
+    };
+    pods.iter().all(|pod| {
+        let switched_off = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|annotations| annotations.get(READY_ANNOTATION))
+            .is_some_and(|value| value == "false");
+        let status = pod.status.as_ref();
+        let running = status
+            .and_then(|status| status.phase.as_deref())
+            .is_some_and(|phase| phase == "Running");
+        let ready = status
+            .and_then(|status| status.conditions.as_ref())
+            .is_some_and(|conditions| {
+                conditions
+                    .iter()
+                    .any(|condition| condition.type_ == "Ready" && condition.status == "True")
+            });
+        switched_off || pod.metadata.deletion_timestamp.is_some() || !running || ready
+    })
 }

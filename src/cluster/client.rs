@@ -1,0 +1,886 @@
+//! Connecting like kubectl: kubeconfig files → context → namespace scope → `kube::Client`.
+//!
+//! The rules follow client-go's loading rules (what kubectl does):
+//! - `--kubeconfig FILE` uses that one file (it must exist);
+//! - otherwise `KUBECONFIG` is a list of files (`:`-separated on Unix, `;` on Windows); empty
+//!   entries and files that do not exist are skipped, the rest are merged with kube-rs's
+//!   [`Kubeconfig::merge`] (the first file to set a value wins, maps merge by name);
+//! - otherwise `~/.kube/config`;
+//! - when none of these exists and `KUBERNETES_SERVICE_HOST` is set (kubehop runs in a pod), the
+//!   in-cluster service account is used.
+//!
+//! The context is `--context` or the kubeconfig's `current-context`; the namespace is `-n`, else
+//! the context's namespace, else `default`; `-A` watches every namespace. Exec and OIDC auth
+//! plugins run through kube-rs's auth layer.
+//!
+//! Every failure is a [`ClusterError`] whose message is one line saying what to do.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
+
+use crate::cli::SourceArgs;
+use crate::cluster::SourceError;
+use crate::cluster::dump::DumpError;
+
+/// How long connecting (TCP + TLS) may take when `--request-timeout` is not given (kube-rs's and
+/// client-go's default).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest silence tolerated while reading a response. Watches end on the server's side
+/// after [`crate::cluster::live::WATCH_TIMEOUT`] and carry bookmarks, so a longer silence is a
+/// stalled connection.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which namespaces to look at.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// One namespace (`-n`, the context's namespace, or `default`).
+    Namespace(String),
+    /// Every namespace (`-A`).
+    All,
+}
+
+impl Scope {
+    /// The namespace, `None` for every namespace.
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Scope::Namespace(namespace) => Some(namespace),
+            Scope::All => None,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Namespace(namespace) => write!(f, "namespace {namespace}"),
+            Scope::All => f.write_str("all namespaces"),
+        }
+    }
+}
+
+/// The connection flags, parsed (`--kubeconfig`, `--context`, `-n`, `-A`, `--request-timeout`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientSettings {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub namespace: Option<String>,
+    pub all_namespaces: bool,
+    /// `None` = no limit beyond the default connect timeout.
+    pub request_timeout: Option<Duration>,
+}
+
+impl ClientSettings {
+    pub fn from_args(args: &SourceArgs) -> Result<Self, ClusterError> {
+        let request_timeout = match args.request_timeout.as_deref() {
+            Some(text) => parse_request_timeout(text)?,
+            None => None,
+        };
+        Ok(ClientSettings {
+            kubeconfig: args.kubeconfig.clone(),
+            context: args.context.clone(),
+            namespace: args.namespace.clone(),
+            all_namespaces: args.all_namespaces,
+            request_timeout,
+        })
+    }
+}
+
+/// The process environment the loading rules read; tests pass their own.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// `KUBECONFIG`.
+    pub kubeconfig: Option<OsString>,
+    /// The home directory (for `~/.kube/config`).
+    pub home: Option<PathBuf>,
+    /// `KUBERNETES_SERVICE_HOST` is set: running inside a pod.
+    pub in_cluster: bool,
+}
+
+impl Environment {
+    pub fn from_process() -> Self {
+        let home = std::env::var_os("HOME")
+            .or_else(|| std::env::var_os("USERPROFILE"))
+            .filter(|home| !home.is_empty())
+            .map(PathBuf::from);
+        Environment {
+            kubeconfig: std::env::var_os("KUBECONFIG"),
+            home,
+            in_cluster: std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|v| !v.is_empty()),
+        }
+    }
+}
+
+/// Where the configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    /// Kubeconfig files, in merge order.
+    Files(Vec<PathBuf>),
+    /// The pod's service account.
+    InCluster,
+    /// A configuration built by the caller (the demo sandbox, tests).
+    Given,
+}
+
+/// A resolved connection target: kube-rs configuration plus what kubehop shows about it.
+#[derive(Debug, Clone)]
+pub struct ClusterTarget {
+    pub config: kube::Config,
+    /// The context name (`in-cluster` for the service account).
+    pub context: String,
+    pub scope: Scope,
+    pub origin: ConfigOrigin,
+    /// The limit from `--request-timeout`, if any.
+    pub request_timeout: Option<Duration>,
+}
+
+impl ClusterTarget {
+    /// A target for a configuration built by the caller (for example a sandbox's), with
+    /// kubehop's timeouts and User-Agent applied.
+    pub fn new(mut config: kube::Config, context: impl Into<String>, scope: Scope) -> Self {
+        tune_config(&mut config, None);
+        if let Scope::Namespace(namespace) = &scope {
+            config.default_namespace = namespace.clone();
+        }
+        ClusterTarget {
+            config,
+            context: context.into(),
+            scope,
+            origin: ConfigOrigin::Given,
+            request_timeout: None,
+        }
+    }
+
+    /// The API server URL, for messages.
+    pub fn url(&self) -> String {
+        self.config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+/// Why kubehop cannot read the cluster. Each message is one line that says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Dump(#[from] DumpError),
+    #[error(
+        "invalid --request-timeout {value:?}: {reason}; use a number with a unit such as 30s, 2m or 1h (0 = no limit)"
+    )]
+    RequestTimeout { value: String, reason: String },
+    #[error(
+        "no kubeconfig found (looked at {looked}); pass --kubeconfig FILE, set KUBECONFIG, or try the built-in demo cluster with --demo"
+    )]
+    NoKubeconfig { looked: String },
+    #[error(
+        "cannot read kubeconfig {path}: {detail}; fix the file or pass another with --kubeconfig"
+    )]
+    KubeconfigUnreadable {
+        path: PathBuf,
+        detail: String,
+        #[source]
+        source: Box<KubeconfigError>,
+    },
+    #[error(
+        "the kubeconfig ({files}) sets no current-context; pick one with --context NAME (known: {known})"
+    )]
+    NoCurrentContext { files: String, known: String },
+    #[error("context {name:?} is not in the kubeconfig ({files}); known contexts: {known}")]
+    UnknownContext {
+        name: String,
+        files: String,
+        known: String,
+    },
+    #[error(
+        "context {context:?} in the kubeconfig cannot be used: {detail}; fix that entry or choose another with --context"
+    )]
+    InvalidContext {
+        context: String,
+        detail: String,
+        #[source]
+        source: Box<KubeconfigError>,
+    },
+    #[error("cannot use the in-cluster service account: {detail}; pass --kubeconfig FILE instead")]
+    InCluster {
+        detail: String,
+        #[source]
+        source: Box<kube::config::InClusterError>,
+    },
+    #[error(
+        "cannot build a client for {url}: {detail}; check the kubeconfig entry of context {context:?}"
+    )]
+    Client {
+        url: String,
+        context: String,
+        detail: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    #[error(
+        "cannot reach the API server at {url} ({detail}); is the cluster running and is the server address of context {context:?} right?"
+    )]
+    Unreachable {
+        url: String,
+        context: String,
+        detail: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    #[error(
+        "the API server at {url} did not answer within {timeout:?}; check the network, or allow more time with --request-timeout"
+    )]
+    Timeout { url: String, timeout: Duration },
+    #[error(
+        "TLS with the API server at {url} failed ({detail}); the certificate-authority of context {context:?} does not match the server's certificate"
+    )]
+    Tls {
+        url: String,
+        context: String,
+        detail: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    #[error(
+        "the API server at {url} rejected the credentials of context {context:?} (401 Unauthorized{detail}); log in again or refresh the token"
+    )]
+    Unauthorized {
+        url: String,
+        context: String,
+        detail: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    #[error(
+        "authentication for context {context:?} failed: {detail}; check the exec/OIDC credential plugin of that user"
+    )]
+    Auth {
+        context: String,
+        detail: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    #[error(
+        "forbidden: cannot {verb} {resource} {scope} ({detail}); kubehop needs get, list and watch on it (check: kubectl auth can-i {verb} {resource}{can_i_scope})"
+    )]
+    Forbidden {
+        verb: &'static str,
+        resource: String,
+        scope: String,
+        can_i_scope: String,
+        detail: String,
+    },
+    #[error("the API server at {url} answered {code}: {detail}")]
+    Api {
+        url: String,
+        code: u16,
+        detail: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    #[error("request to the API server at {url} failed: {detail}")]
+    Request {
+        url: String,
+        detail: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    #[error("cannot start the demo cluster: {0}")]
+    Demo(#[source] crate::sandbox::SandboxError),
+    #[error("cannot start the background runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("the cluster source stopped before its first snapshot")]
+    Stopped,
+}
+
+/// Parses `--request-timeout` the way kubectl does: a bare integer is seconds, otherwise a Go
+/// duration (`300ms`, `1.5h`, `2m30s`; units ns, us, µs, ms, s, m, h). Zero means no limit.
+pub fn parse_request_timeout(text: &str) -> Result<Option<Duration>, ClusterError> {
+    let error = |reason: &str| ClusterError::RequestTimeout {
+        value: text.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(error("empty"));
+    }
+    if let Ok(seconds) = trimmed.parse::<u64>() {
+        return Ok((seconds > 0).then(|| Duration::from_secs(seconds)));
+    }
+    let duration = parse_go_duration(trimmed).map_err(error)?;
+    Ok((!duration.is_zero()).then_some(duration))
+}
+
+/// Go's `time.ParseDuration`, without a sign (negative timeouts make no sense).
+fn parse_go_duration(text: &str) -> Result<Duration, &'static str> {
+    if text.starts_with('-') {
+        return Err("must not be negative");
+    }
+    let mut rest = text.strip_prefix('+').unwrap_or(text);
+    if rest == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_len);
+        if number.is_empty() || number == "." {
+            return Err("expected a number");
+        }
+        let value: f64 = number.parse().map_err(|_| "invalid number")?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let seconds_per_unit = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => return Err("missing unit"),
+            _ => return Err("unknown unit"),
+        };
+        total += value * seconds_per_unit;
+        parts += 1;
+        rest = after;
+    }
+    if parts == 0 {
+        return Err("expected a number");
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| "out of range")
+}
+
+/// The kubeconfig files that the loading rules pick, and the places they looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeconfigFiles {
+    /// Existing files, in merge order (empty: none found).
+    pub files: Vec<PathBuf>,
+    /// Every place looked at, for the "not found" message.
+    pub looked: Vec<String>,
+}
+
+/// Applies the loading rules (without reading the files).
+pub fn kubeconfig_files(explicit: Option<&Path>, env: &Environment) -> KubeconfigFiles {
+    if let Some(path) = explicit {
+        // --kubeconfig is taken as given: a missing file is a read error, as in kubectl.
+        return KubeconfigFiles {
+            files: vec![path.to_path_buf()],
+            looked: vec![format!("--kubeconfig {}", path.display())],
+        };
+    }
+    if let Some(list) = env.kubeconfig.as_ref().filter(|list| !list.is_empty()) {
+        let paths: Vec<PathBuf> = std::env::split_paths(list)
+            .filter(|path| !path.as_os_str().is_empty())
+            .collect();
+        if !paths.is_empty() {
+            let looked = vec![format!("KUBECONFIG={}", list.to_string_lossy())];
+            let files = paths.into_iter().filter(|path| path.exists()).collect();
+            return KubeconfigFiles { files, looked };
+        }
+    }
+    match &env.home {
+        Some(home) => {
+            let path = home.join(".kube").join("config");
+            let looked = vec![path.display().to_string()];
+            let files = if path.exists() {
+                vec![path]
+            } else {
+                Vec::new()
+            };
+            KubeconfigFiles { files, looked }
+        }
+        None => KubeconfigFiles {
+            files: Vec::new(),
+            looked: vec!["~/.kube/config (no home directory)".to_owned()],
+        },
+    }
+}
+
+/// Reads and merges the files (kube-rs resolves relative certificate and exec paths against
+/// each file's folder).
+pub fn read_kubeconfigs(files: &[PathBuf]) -> Result<Kubeconfig, ClusterError> {
+    let mut merged = Kubeconfig::default();
+    for path in files {
+        let unreadable = |source: KubeconfigError| ClusterError::KubeconfigUnreadable {
+            path: path.clone(),
+            detail: one_line(&kubeconfig_detail(&source)),
+            source: Box::new(source),
+        };
+        let config = Kubeconfig::read_from(path).map_err(unreadable)?;
+        merged = merged.merge(config).map_err(unreadable)?;
+    }
+    Ok(merged)
+}
+
+fn kubeconfig_detail(error: &KubeconfigError) -> String {
+    let text = match error {
+        KubeconfigError::ReadConfig(io, _) => io.to_string(),
+        other => error_chain(other),
+    };
+    // YAML errors go on with a drawing of the offending lines; the first line says it all.
+    text.lines().next().unwrap_or_default().trim().to_owned()
+}
+
+fn file_list(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn known_contexts(kubeconfig: &Kubeconfig) -> String {
+    let names: Vec<&str> = kubeconfig
+        .contexts
+        .iter()
+        .map(|context| context.name.as_str())
+        .collect();
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Resolves the settings to a kube-rs configuration, a context name and a namespace scope.
+/// Reads files (and, in a pod, the service account); makes no request.
+pub async fn resolve(
+    settings: &ClientSettings,
+    env: &Environment,
+) -> Result<ClusterTarget, ClusterError> {
+    let found = kubeconfig_files(settings.kubeconfig.as_deref(), env);
+    if found.files.is_empty() {
+        if env.in_cluster && settings.kubeconfig.is_none() {
+            let config = kube::Config::incluster().map_err(|source| ClusterError::InCluster {
+                detail: one_line(&error_chain(&source)),
+                source: Box::new(source),
+            })?;
+            return Ok(finish(
+                config,
+                "in-cluster".to_owned(),
+                settings,
+                ConfigOrigin::InCluster,
+            ));
+        }
+        return Err(ClusterError::NoKubeconfig {
+            looked: found.looked.join(", "),
+        });
+    }
+    let kubeconfig = read_kubeconfigs(&found.files)?;
+    let files = file_list(&found.files);
+    let context = match settings
+        .context
+        .as_ref()
+        .or(kubeconfig.current_context.as_ref())
+    {
+        Some(name) if !name.is_empty() => name.clone(),
+        _ => {
+            return Err(ClusterError::NoCurrentContext {
+                files,
+                known: known_contexts(&kubeconfig),
+            });
+        }
+    };
+    let defined = kubeconfig
+        .contexts
+        .iter()
+        .any(|named| named.name == context && named.context.is_some());
+    if !defined {
+        return Err(ClusterError::UnknownContext {
+            name: context,
+            files,
+            known: known_contexts(&kubeconfig),
+        });
+    }
+    let options = KubeConfigOptions {
+        context: Some(context.clone()),
+        ..KubeConfigOptions::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|source| ClusterError::InvalidContext {
+            context: context.clone(),
+            detail: one_line(&error_chain(&source)),
+            source: Box::new(source),
+        })?;
+    Ok(finish(
+        config,
+        context,
+        settings,
+        ConfigOrigin::Files(found.files),
+    ))
+}
+
+fn finish(
+    mut config: kube::Config,
+    context: String,
+    settings: &ClientSettings,
+    origin: ConfigOrigin,
+) -> ClusterTarget {
+    let scope = if settings.all_namespaces {
+        Scope::All
+    } else {
+        Scope::Namespace(
+            settings
+                .namespace
+                .clone()
+                .filter(|namespace| !namespace.is_empty())
+                .unwrap_or_else(|| config.default_namespace.clone()),
+        )
+    };
+    if let Scope::Namespace(namespace) = &scope {
+        config.default_namespace = namespace.clone();
+    }
+    tune_config(&mut config, settings.request_timeout);
+    ClusterTarget {
+        config,
+        context,
+        scope,
+        origin,
+        request_timeout: settings.request_timeout,
+    }
+}
+
+/// The User-Agent kubehop sends (audit logs and the sandbox's request log show it).
+pub const USER_AGENT: &str = concat!("kubehop/", env!("CARGO_PKG_VERSION"));
+
+/// Sets kubehop's timeouts and User-Agent on a kube-rs configuration.
+///
+/// `--request-timeout` bounds connecting and the first request; reads may pause up to
+/// [`READ_TIMEOUT`] (or the request timeout if longer) so that watches stay open.
+pub fn tune_config(config: &mut kube::Config, request_timeout: Option<Duration>) {
+    config.connect_timeout = Some(request_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT));
+    config.read_timeout = Some(request_timeout.map_or(READ_TIMEOUT, |t| t.max(READ_TIMEOUT)));
+    config.reset_reader_on_write = true;
+    config
+        .headers
+        .retain(|(name, _)| name != http::header::USER_AGENT);
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(USER_AGENT),
+    ));
+}
+
+/// Builds the client (adds no request).
+pub fn build_client(target: &ClusterTarget) -> Result<kube::Client, ClusterError> {
+    kube::Client::try_from(target.config.clone()).map_err(|source| client_error(target, source))
+}
+
+pub(crate) fn client_error(target: &ClusterTarget, source: kube::Error) -> ClusterError {
+    if let Some(detail) = auth_detail(&source) {
+        return ClusterError::Auth {
+            context: target.context.clone(),
+            detail,
+            source: Box::new(source),
+        };
+    }
+    ClusterError::Client {
+        url: target.url(),
+        context: target.context.clone(),
+        detail: one_line(&error_chain(&source)),
+        source: Box::new(source),
+    }
+}
+
+/// Asks the API server for its version (`GET /version`): proves that the server is reachable,
+/// that TLS verifies and that the credentials are accepted, within the request timeout.
+pub async fn check_server(
+    client: &kube::Client,
+    target: &ClusterTarget,
+) -> Result<(), ClusterError> {
+    let limit = target.request_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    match tokio::time::timeout(limit, client.apiserver_version()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(classify(error, target, None)),
+        Err(_) => Err(ClusterError::Timeout {
+            url: target.url(),
+            timeout: limit,
+        }),
+    }
+}
+
+/// Resolves the settings, builds the client and checks the server: the whole "connect like
+/// kubectl" step for commands that need a client (probe, forward).
+pub async fn connect(
+    settings: &ClientSettings,
+    env: &Environment,
+) -> Result<(kube::Client, ClusterTarget), ClusterError> {
+    let target = resolve(settings, env).await?;
+    let client = build_client(&target)?;
+    check_server(&client, &target).await?;
+    Ok((client, target))
+}
+
+/// What a request was about, for 403 messages.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSubject<'a> {
+    pub verb: &'static str,
+    pub resource: &'a str,
+    pub namespace: Option<&'a str>,
+}
+
+/// Turns a kube-rs error into the user-facing error.
+pub fn classify(
+    error: kube::Error,
+    target: &ClusterTarget,
+    subject: Option<RequestSubject<'_>>,
+) -> ClusterError {
+    let url = target.url();
+    let context = target.context.clone();
+    if let kube::Error::Api(status) = &error {
+        let detail = one_line(&status.message);
+        return match status.code {
+            401 => ClusterError::Unauthorized {
+                url,
+                context,
+                detail: if detail.is_empty() || detail == "Unauthorized" {
+                    String::new()
+                } else {
+                    format!(": {detail}")
+                },
+                source: Box::new(error),
+            },
+            403 => {
+                let (verb, resource, namespace) = match subject {
+                    Some(subject) => (subject.verb, subject.resource.to_owned(), subject.namespace),
+                    None => ("get", "/version".to_owned(), None),
+                };
+                ClusterError::Forbidden {
+                    verb,
+                    resource,
+                    scope: namespace.map_or_else(
+                        || "at cluster scope".to_owned(),
+                        |namespace| format!("in namespace {namespace}"),
+                    ),
+                    can_i_scope: namespace.map_or_else(
+                        || " --all-namespaces".to_owned(),
+                        |namespace| format!(" -n {namespace}"),
+                    ),
+                    detail,
+                }
+            }
+            code => ClusterError::Api {
+                url,
+                code,
+                detail,
+                source: Box::new(error),
+            },
+        };
+    }
+    let detail = one_line(&error_chain(&error));
+    match transport_failure(&error) {
+        Transport::Tls => ClusterError::Tls {
+            url,
+            context,
+            detail,
+            source: Box::new(error),
+        },
+        Transport::TimedOut => ClusterError::Timeout {
+            url,
+            timeout: target.request_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        },
+        Transport::Unreachable => ClusterError::Unreachable {
+            url,
+            context,
+            detail,
+            source: Box::new(error),
+        },
+        Transport::Auth => ClusterError::Auth {
+            context,
+            detail: auth_detail(&error).unwrap_or(detail),
+            source: Box::new(error),
+        },
+        Transport::Other => ClusterError::Request {
+            url,
+            detail,
+            source: Box::new(error),
+        },
+    }
+}
+
+/// What went wrong with a credential plugin, in one line, if that is the error.
+fn auth_detail(error: &kube::Error) -> Option<String> {
+    use kube::client::AuthError;
+    let auth = causes(error)
+        .into_iter()
+        .find_map(|cause| cause.downcast_ref::<AuthError>())?;
+    Some(match auth {
+        AuthError::AuthExecRun { out, .. } => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let last = stderr
+                .lines()
+                .map(str::trim)
+                .rfind(|line| !line.is_empty())
+                .unwrap_or("no message");
+            one_line(&format!("the exec plugin failed ({}): {last}", out.status))
+        }
+        AuthError::AuthExecStart(io) => format!("cannot start the exec plugin: {io}"),
+        other => one_line(&error_chain(other)),
+    })
+}
+
+/// The kind of transport failure behind a kube-rs error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Tls,
+    TimedOut,
+    Unreachable,
+    Auth,
+    Other,
+}
+
+pub(crate) fn transport_failure(error: &kube::Error) -> Transport {
+    if matches!(error, kube::Error::Auth(_)) {
+        return Transport::Auth;
+    }
+    let mut unreachable = false;
+    let mut timed_out = false;
+    let mut auth = false;
+    for cause in causes(error) {
+        if cause.is::<tokio_rustls::rustls::Error>() {
+            return Transport::Tls;
+        }
+        if cause.is::<kube::client::AuthError>() {
+            auth = true;
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind;
+            match io.kind() {
+                ErrorKind::TimedOut => timed_out = true,
+                ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::NotConnected
+                | ErrorKind::AddrNotAvailable
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkUnreachable
+                | ErrorKind::NetworkDown => unreachable = true,
+                _ => {}
+            }
+        }
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
+            && (hyper.is_closed() || hyper.is_incomplete_message() || hyper.is_canceled())
+        {
+            unreachable = true;
+        }
+        let text = cause.to_string();
+        if text.contains("dns error")
+            || text.contains("failed to lookup address")
+            || text.contains("tcp connect error")
+        {
+            unreachable = true;
+        }
+    }
+    if auth {
+        Transport::Auth
+    } else if timed_out {
+        Transport::TimedOut
+    } else if unreachable {
+        Transport::Unreachable
+    } else {
+        Transport::Other
+    }
+}
+
+/// Every error in the chain, looking inside `io::Error`s (whose `source()` skips the wrapped
+/// error itself).
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut out = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        if out.len() > 32 {
+            break;
+        }
+        out.push(current);
+        next = match current.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    out
+}
+
+/// The two innermost messages of an error chain ("tcp connect error: Connection refused (os
+/// error 111)"): the root cause and the step that hit it.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let texts: Vec<String> = causes(error)
+        .iter()
+        .map(|cause| cause.to_string())
+        .filter(|text| !text.is_empty())
+        .collect();
+    match texts.as_slice() {
+        [] => String::new(),
+        [only] => only.clone(),
+        [.., outer, inner] => {
+            if outer.contains(inner.as_str()) {
+                outer.clone()
+            } else {
+                format!("{outer}: {inner}")
+            }
+        }
+    }
+}
+
+/// Collapses whitespace runs (newlines included) so a message stays on one line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("0", None)]
+    #[case("0s", None)]
+    #[case("5", Some(Duration::from_secs(5)))]
+    #[case("5s", Some(Duration::from_secs(5)))]
+    #[case("300ms", Some(Duration::from_millis(300)))]
+    #[case("1m30s", Some(Duration::from_secs(90)))]
+    #[case("1.5h", Some(Duration::from_secs(5400)))]
+    #[case("2m", Some(Duration::from_secs(120)))]
+    #[case("10us", Some(Duration::from_micros(10)))]
+    fn request_timeouts_parse_like_kubectl(#[case] text: &str, #[case] expected: Option<Duration>) {
+        assert_eq!(parse_request_timeout(text).expect("valid"), expected);
+    }
+
+    #[rstest]
+    #[case("", "empty")]
+    #[case("abc", "expected a number")]
+    #[case("5x", "unknown unit")]
+    #[case("1.5", "missing unit")]
+    #[case("-1s", "must not be negative")]
+    #[case("s", "expected a number")]
+    fn bad_request_timeouts_say_why(#[case] text: &str, #[case] reason: &str) {
+        let error = parse_request_timeout(text).expect_err("invalid");
+        assert!(
+            matches!(&error, ClusterError::RequestTimeout { reason: r, .. } if r == reason),
+            "{error}"
+        );
+        assert!(error.to_string().contains("30s"), "{error}");
+    }
+
+    #[test]
+    fn one_line_collapses_newlines() {
+        assert_eq!(one_line("a\n  b\tc "), "a b c");
+    }
+}

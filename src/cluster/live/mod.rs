@@ -1,0 +1,851 @@
+//! The live source: kube-runtime watchers that keep an always-current [`ClusterSnapshot`].
+//!
+//! One `watcher` + reflector store per kind (Services, EndpointSlices, Pods, Nodes, Ingresses,
+//! Namespaces) with `default_backoff()`, objects trimmed before caching ([`trim`]). A
+//! coordinator task turns what the watchers report into snapshots and a connection status on a
+//! [`SnapshotFeed`]:
+//!
+//! - the first snapshot is published once every kind has finished its initial list
+//!   (`InitDone`) or turned out to be unavailable (403 Forbidden, 404 not served);
+//! - afterwards bursts of changes are coalesced: a snapshot goes out [`QUIET_PERIOD`] after the
+//!   last change, or [`COALESCE_WINDOW`] after the first one at the latest, with generation + 1;
+//! - a kind the user may not list or watch is left out and recorded in
+//!   [`ClusterSnapshot::missing`]; the rest keeps working, and the kind comes back when the
+//!   permission does;
+//! - watch errors, 410 Gone, API server restarts and stalled connections are retried with
+//!   backoff by the watchers and shown as [`ConnectionStatus::Reconnecting`]; the status turns
+//!   back to `Connected` as soon as the server answers every kind's request again (reported by
+//!   [`observe`], a layer on the client, because a resumed watch yields nothing until an object
+//!   changes). The last snapshot stays visible meanwhile.
+//!
+//! Snapshots share the cached objects (`Vec<Arc<K>>` from the stores): nothing is deep-copied.
+//!
+//! [`open_feed`] is the one entry point the commands use: it turns the source flags into a
+//! feed (dump, `--demo`, or the kubeconfig's cluster).
+
+mod observe;
+mod open;
+pub mod trim;
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::Resource;
+use kube::api::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::{self, ListSemantic};
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+use crate::cluster::client::{
+    self, ClusterError, ClusterTarget, RequestSubject, Scope, classify, one_line,
+};
+use crate::cluster::feed::{self, ConnectionStatus, FeedPublisher, SnapshotFeed, SourceLabel};
+use crate::cluster::{ClusterSnapshot, MissingKind, ResourceKind};
+
+pub use open::{DEMO_CONTEXT, missing_notes, open_feed};
+pub use trim::Trim;
+
+/// The server-side timeout of each watch request. The server ends a watch after this long and
+/// the watcher resumes it from the last resourceVersion; a connection that stays silent for
+/// this plus 5 s counts as stalled and is replaced.
+pub const WATCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest a change waits before it is published (the coalescing window).
+pub const COALESCE_WINDOW: Duration = Duration::from_millis(100);
+
+/// A snapshot goes out once no change arrived for this long (within the window).
+pub const QUIET_PERIOD: Duration = Duration::from_millis(10);
+
+/// What the watchers and the client report to the coordinator.
+#[derive(Debug)]
+pub(crate) enum Signal {
+    /// A (re)list started.
+    Init(ResourceKind),
+    /// A list finished; the kind's store now holds exactly the listed objects.
+    InitDone(ResourceKind),
+    /// An object was added, modified or deleted.
+    Changed(ResourceKind),
+    /// A list or watch of the kind failed (the watcher retries with backoff).
+    Failed(ResourceKind, watcher::Error),
+    /// The server answered a list or watch of the kind successfully.
+    Reachable(ResourceKind),
+}
+
+/// Options of a live source.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Kinds without which there is nothing to show: a 403 on them before the first snapshot is
+    /// an error ([`ClusterError::Forbidden`]) instead of a note.
+    pub required: Vec<ResourceKind>,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            required: vec![ResourceKind::Service],
+        }
+    }
+}
+
+/// A running live source: the feed, plus the outcome of the first snapshot.
+///
+/// The background task stops when every clone of the feed is dropped.
+#[derive(Debug)]
+pub struct LiveSource {
+    pub feed: SnapshotFeed,
+    first: Option<oneshot::Receiver<Result<(), ClusterError>>>,
+    task: JoinHandle<()>,
+}
+
+impl LiveSource {
+    /// Starts watching `target` on the current tokio runtime. Makes no request before
+    /// returning; the feed starts `Connecting` with an empty snapshot.
+    pub fn start(target: &ClusterTarget, options: LiveOptions) -> Result<Self, ClusterError> {
+        let (signals_tx, signals_rx) = mpsc::unbounded_channel();
+        let client = kube::client::ClientBuilder::try_from(target.config.clone())
+            .map_err(|source| client::client_error(target, source))?
+            .with_layer(&observe::ObserveLayer::new(signals_tx.clone()))
+            .build();
+        let label = SourceLabel {
+            context: target.context.clone(),
+            namespace: target.scope.namespace().map(str::to_owned),
+        };
+        let (publisher, feed) = feed::channel(label);
+        let (first_tx, first_rx) = oneshot::channel();
+        let mut watchers = JoinSet::new();
+        let stores = Stores {
+            services: spawn_kind::<Service>(&mut watchers, &client, &target.scope, &signals_tx),
+            endpoint_slices: spawn_kind::<EndpointSlice>(
+                &mut watchers,
+                &client,
+                &target.scope,
+                &signals_tx,
+            ),
+            pods: spawn_kind::<Pod>(&mut watchers, &client, &target.scope, &signals_tx),
+            nodes: spawn_kind::<Node>(&mut watchers, &client, &target.scope, &signals_tx),
+            ingresses: spawn_kind::<Ingress>(&mut watchers, &client, &target.scope, &signals_tx),
+            namespaces: spawn_kind::<Namespace>(&mut watchers, &client, &target.scope, &signals_tx),
+        };
+        // Only the watchers and the client layer hold senders now.
+        drop(signals_tx);
+        let coordinator = Coordinator {
+            target: target.clone(),
+            options,
+            health: ResourceKind::ALL
+                .into_iter()
+                .map(|kind| (kind, KindHealth::default()))
+                .collect(),
+            stores,
+            publisher,
+            generation: 0,
+            unhealthy_since: None,
+            first: Some(first_tx),
+            _watchers: watchers,
+        };
+        let task = tokio::spawn(coordinator.run(signals_rx));
+        Ok(LiveSource {
+            feed,
+            first: Some(first_rx),
+            task,
+        })
+    }
+
+    /// Waits for the first complete snapshot. An error before it (unreachable server, 401, a
+    /// 403 on a required kind, ...) is returned; the watchers keep retrying in the background
+    /// as long as the feed is alive.
+    pub async fn first_snapshot(&mut self) -> Result<Arc<ClusterSnapshot>, ClusterError> {
+        if let Some(first) = self.first.take() {
+            match first.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(error),
+                Err(_) => return Err(ClusterError::Stopped),
+            }
+        }
+        Ok(self.feed.snapshots.borrow().clone())
+    }
+
+    /// Whether the background task has ended (every feed was dropped).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// The feed; the background task keeps running until every clone of it is dropped.
+    pub fn into_feed(self) -> SnapshotFeed {
+        self.feed
+    }
+
+    /// The feed and the background task (which ends once every feed clone is dropped).
+    pub fn into_parts(self) -> (SnapshotFeed, JoinHandle<()>) {
+        (self.feed, self.task)
+    }
+}
+
+/// Whether a kind lives in namespaces (and is therefore limited by `-n`).
+fn namespaced(kind: ResourceKind) -> bool {
+    !matches!(kind, ResourceKind::Node | ResourceKind::Namespace)
+}
+
+/// A kind the live source watches: its name in the snapshot and how to reach it.
+pub trait Watched:
+    Resource<DynamicType = ()> + Trim + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+    const KIND: ResourceKind;
+
+    /// The API for this kind in `scope` (cluster-scoped kinds ignore the namespace).
+    fn api(client: kube::Client, scope: &Scope) -> Api<Self>;
+}
+
+macro_rules! namespaced_kind {
+    ($type:ty, $kind:expr) => {
+        impl Watched for $type {
+            const KIND: ResourceKind = $kind;
+
+            fn api(client: kube::Client, scope: &Scope) -> Api<Self> {
+                match scope {
+                    Scope::Namespace(namespace) => Api::namespaced(client, namespace),
+                    Scope::All => Api::all(client),
+                }
+            }
+        }
+    };
+}
+
+macro_rules! cluster_kind {
+    ($type:ty, $kind:expr) => {
+        impl Watched for $type {
+            const KIND: ResourceKind = $kind;
+
+            fn api(client: kube::Client, _scope: &Scope) -> Api<Self> {
+                Api::all(client)
+            }
+        }
+    };
+}
+
+namespaced_kind!(Service, ResourceKind::Service);
+namespaced_kind!(EndpointSlice, ResourceKind::EndpointSlice);
+namespaced_kind!(Pod, ResourceKind::Pod);
+namespaced_kind!(Ingress, ResourceKind::Ingress);
+cluster_kind!(Node, ResourceKind::Node);
+cluster_kind!(Namespace, ResourceKind::Namespace);
+
+/// The watcher configuration every kind uses: consistent lists (like kubectl's), pages of 500,
+/// bookmarks, and [`WATCH_TIMEOUT`].
+pub fn watcher_config() -> watcher::Config {
+    watcher::Config::default()
+        .timeout(u32::try_from(WATCH_TIMEOUT.as_secs()).unwrap_or(290))
+        .list_semantic(ListSemantic::MostRecent)
+}
+
+fn spawn_kind<K: Watched>(
+    watchers: &mut JoinSet<()>,
+    client: &kube::Client,
+    scope: &Scope,
+    signals: &mpsc::UnboundedSender<Signal>,
+) -> Store<K> {
+    let api = K::api(client.clone(), scope);
+    let (reader, writer) = reflector::store::<K>();
+    let signals = signals.clone();
+    watchers.spawn(watch_kind(api, writer, signals));
+    reader
+}
+
+async fn watch_kind<K: Watched>(
+    api: Api<K>,
+    mut writer: reflector::store::Writer<K>,
+    signals: mpsc::UnboundedSender<Signal>,
+) {
+    let kind = K::KIND;
+    let stream = watcher::watcher(api, watcher_config())
+        .modify(K::trim)
+        .default_backoff();
+    futures::pin_mut!(stream);
+    while let Some(item) = stream.next().await {
+        let signal = match item {
+            Ok(event) => {
+                let signal = match &event {
+                    watcher::Event::Init => Some(Signal::Init(kind)),
+                    watcher::Event::InitApply(_) => None,
+                    watcher::Event::InitDone => Some(Signal::InitDone(kind)),
+                    watcher::Event::Apply(_) | watcher::Event::Delete(_) => {
+                        Some(Signal::Changed(kind))
+                    }
+                };
+                writer.apply_watcher_event(&event);
+                signal
+            }
+            Err(error) => Some(Signal::Failed(kind, error)),
+        };
+        if let Some(signal) = signal
+            && signals.send(signal).is_err()
+        {
+            return;
+        }
+    }
+}
+
+struct Stores {
+    services: Store<Service>,
+    endpoint_slices: Store<EndpointSlice>,
+    pods: Store<Pod>,
+    nodes: Store<Node>,
+    ingresses: Store<Ingress>,
+    namespaces: Store<Namespace>,
+}
+
+/// The objects of a store in a stable order (namespace, name), so that unchanged clusters give
+/// identical snapshots and output.
+fn sorted<K: Watched>(store: &Store<K>) -> Vec<Arc<K>> {
+    let mut objects = store.state();
+    objects.sort_unstable_by(|a, b| {
+        let (a, b) = (a.meta(), b.meta());
+        (a.namespace.as_deref(), a.name.as_deref())
+            .cmp(&(b.namespace.as_deref(), b.name.as_deref()))
+    });
+    objects
+}
+
+#[derive(Debug, Default)]
+struct KindHealth {
+    /// The initial list finished at least once.
+    listed: bool,
+    /// A (re)list is in progress.
+    relisting: bool,
+    /// Forbidden or not served: left out of snapshots, with this reason.
+    absent: Option<String>,
+    /// The last error, until the server answers this kind again.
+    error: Option<String>,
+}
+
+/// What a watcher error means for the kind.
+enum Failure {
+    /// 403 or 404: leave the kind out.
+    Absent { reason: String, error: ClusterError },
+    /// Anything else: retried by the watcher.
+    Retry {
+        text: String,
+        /// The error for [`LiveSource::first_snapshot`], unless it is part of normal operation
+        /// (410 Gone).
+        fatal: Option<ClusterError>,
+    },
+}
+
+struct Coordinator {
+    target: ClusterTarget,
+    options: LiveOptions,
+    health: BTreeMap<ResourceKind, KindHealth>,
+    stores: Stores,
+    publisher: FeedPublisher,
+    generation: u64,
+    unhealthy_since: Option<SystemTime>,
+    first: Option<oneshot::Sender<Result<(), ClusterError>>>,
+    /// Dropping the coordinator aborts the watchers.
+    _watchers: JoinSet<()>,
+}
+
+impl Coordinator {
+    async fn run(mut self, mut signals: mpsc::UnboundedReceiver<Signal>) {
+        loop {
+            let signal = tokio::select! {
+                signal = signals.recv() => signal,
+                () = self.publisher.closed() => return,
+            };
+            let Some(signal) = signal else { return };
+            let mut dirty = self.handle(signal);
+            self.update_status();
+            if !dirty || !self.complete() {
+                continue;
+            }
+            // Coalesce the burst: wait for a quiet period, at most the window.
+            let deadline = Instant::now() + COALESCE_WINDOW;
+            loop {
+                tokio::select! {
+                    biased;
+                    signal = signals.recv() => {
+                        let Some(signal) = signal else { return };
+                        dirty |= self.handle(signal);
+                        self.update_status();
+                    }
+                    () = tokio::time::sleep(QUIET_PERIOD) => break,
+                    () = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+            if dirty && self.complete() {
+                self.publish();
+                self.update_status();
+            }
+        }
+    }
+
+    /// Every kind listed or known to be unavailable.
+    fn complete(&self) -> bool {
+        self.health
+            .values()
+            .all(|health| health.listed || health.absent.is_some())
+    }
+
+    fn health(&mut self, kind: ResourceKind) -> &mut KindHealth {
+        self.health.entry(kind).or_default()
+    }
+
+    /// Applies one signal; returns whether the next snapshot differs.
+    fn handle(&mut self, signal: Signal) -> bool {
+        match signal {
+            Signal::Init(kind) => {
+                self.health(kind).relisting = true;
+                false
+            }
+            Signal::InitDone(kind) => {
+                let health = self.health(kind);
+                health.listed = true;
+                health.relisting = false;
+                health.error = None;
+                health.absent = None;
+                true
+            }
+            Signal::Changed(kind) => {
+                let health = self.health(kind);
+                health.error = None;
+                let was_absent = health.absent.take().is_some();
+                health.listed || was_absent
+            }
+            Signal::Reachable(kind) => {
+                let health = self.health(kind);
+                if !health.relisting {
+                    health.error = None;
+                }
+                // A watch that works again after a 403: the store is intact (the watcher
+                // resumes from its resourceVersion), so the kind can be shown again.
+                if health.listed && !health.relisting && health.absent.is_some() {
+                    health.absent = None;
+                    return true;
+                }
+                false
+            }
+            Signal::Failed(kind, error) => match self.failure(kind, error) {
+                Failure::Absent { reason, error } => {
+                    if self.options.required.contains(&kind) {
+                        self.fail_first(error);
+                    }
+                    let health = self.health(kind);
+                    health.error = None;
+                    let changed = health.absent.as_deref() != Some(reason.as_str());
+                    health.absent = Some(reason);
+                    changed
+                }
+                Failure::Retry { text, fatal } => {
+                    if let Some(error) = fatal {
+                        self.fail_first(error);
+                    }
+                    self.health(kind).error = Some(text);
+                    false
+                }
+            },
+        }
+    }
+
+    /// Reports an error to [`LiveSource::first_snapshot`] if it is still waiting.
+    fn fail_first(&mut self, error: ClusterError) {
+        if let Some(first) = self.first.take() {
+            let _ = first.send(Err(error));
+        }
+    }
+
+    fn subject_namespace(&self, kind: ResourceKind) -> Option<&str> {
+        if namespaced(kind) {
+            self.target.scope.namespace()
+        } else {
+            None
+        }
+    }
+
+    fn failure(&self, kind: ResourceKind, error: watcher::Error) -> Failure {
+        let (verb, error) = match error {
+            watcher::Error::InitialListFailed(error) => ("list", error),
+            watcher::Error::WatchStartFailed(error) | watcher::Error::WatchFailed(error) => {
+                ("watch", error)
+            }
+            watcher::Error::WatchError(status) => ("watch", kube::Error::Api(status)),
+            watcher::Error::NoResourceVersion => {
+                return Failure::Retry {
+                    text: format!("{kind}: the API server sent no resourceVersion; listing again"),
+                    fatal: None,
+                };
+            }
+        };
+        let namespace = self.subject_namespace(kind);
+        let scope = namespace.map_or_else(
+            || "at cluster scope".to_owned(),
+            |namespace| format!("in namespace {namespace}"),
+        );
+        let code = match &error {
+            kube::Error::Api(status) => Some(status.code),
+            _ => None,
+        };
+        match code {
+            Some(403) => Failure::Absent {
+                reason: format!(
+                    "forbidden: cannot {verb} {kind} {scope} (kubehop needs get, list and watch on {kind})"
+                ),
+                error: classify(
+                    error,
+                    &self.target,
+                    Some(RequestSubject {
+                        verb,
+                        resource: kind.plural(),
+                        namespace,
+                    }),
+                ),
+            },
+            Some(404) => Failure::Absent {
+                reason: format!("not served by this API server ({})", api_path(kind)),
+                error: classify(error, &self.target, None),
+            },
+            Some(410) => Failure::Retry {
+                text: format!("{kind}: the watch expired (410 Gone); listing again"),
+                fatal: None,
+            },
+            _ => {
+                let error = classify(
+                    error,
+                    &self.target,
+                    Some(RequestSubject {
+                        verb,
+                        resource: kind.plural(),
+                        namespace,
+                    }),
+                );
+                Failure::Retry {
+                    text: one_line(&format!("watching {kind}: {error}")),
+                    fatal: Some(error),
+                }
+            }
+        }
+    }
+
+    fn update_status(&mut self) {
+        let failing = self
+            .health
+            .iter()
+            .find_map(|(_, health)| health.error.clone());
+        let status = match failing {
+            Some(error) => {
+                let since = *self.unhealthy_since.get_or_insert_with(SystemTime::now);
+                ConnectionStatus::Reconnecting { since, error }
+            }
+            None => {
+                self.unhealthy_since = None;
+                if self.generation == 0 {
+                    ConnectionStatus::Connecting
+                } else {
+                    ConnectionStatus::Connected
+                }
+            }
+        };
+        self.publisher.set_status(status);
+    }
+
+    fn publish(&mut self) {
+        self.generation += 1;
+        let absent = |kind: ResourceKind| {
+            self.health
+                .get(&kind)
+                .and_then(|health| health.absent.clone())
+        };
+        let take = |kind: ResourceKind| absent(kind).is_none();
+        let missing = ResourceKind::ALL
+            .into_iter()
+            .filter_map(|kind| absent(kind).map(|reason| MissingKind { kind, reason }))
+            .collect();
+        let snapshot = ClusterSnapshot {
+            generation: self.generation,
+            services: if take(ResourceKind::Service) {
+                sorted(&self.stores.services)
+            } else {
+                Vec::new()
+            },
+            endpoint_slices: if take(ResourceKind::EndpointSlice) {
+                sorted(&self.stores.endpoint_slices)
+            } else {
+                Vec::new()
+            },
+            pods: if take(ResourceKind::Pod) {
+                sorted(&self.stores.pods)
+            } else {
+                Vec::new()
+            },
+            nodes: if take(ResourceKind::Node) {
+                sorted(&self.stores.nodes)
+            } else {
+                Vec::new()
+            },
+            ingresses: if take(ResourceKind::Ingress) {
+                sorted(&self.stores.ingresses)
+            } else {
+                Vec::new()
+            },
+            namespaces: if take(ResourceKind::Namespace) {
+                sorted(&self.stores.namespaces)
+            } else {
+                Vec::new()
+            },
+            missing,
+        };
+        self.publisher.publish(Arc::new(snapshot));
+        if let Some(first) = self.first.take() {
+            let _ = first.send(Ok(()));
+        }
+    }
+}
+
+/// The API group/version path of a kind, for messages.
+fn api_path(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Service => "/api/v1 services",
+        ResourceKind::Pod => "/api/v1 pods",
+        ResourceKind::Node => "/api/v1 nodes",
+        ResourceKind::Namespace => "/api/v1 namespaces",
+        ResourceKind::EndpointSlice => "/apis/discovery.k8s.io/v1 endpointslices",
+        ResourceKind::Ingress => "/apis/networking.k8s.io/v1 ingresses",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    fn coordinator() -> (
+        Coordinator,
+        SnapshotFeed,
+        oneshot::Receiver<Result<(), ClusterError>>,
+    ) {
+        let config = kube::Config::new("https://127.0.0.1:6443".parse().expect("a valid URL"));
+        let target = ClusterTarget::new(config, "test", Scope::Namespace("shop".into()));
+        let (publisher, feed) = feed::channel(SourceLabel::default());
+        let (first_tx, first_rx) = oneshot::channel();
+        let coordinator = Coordinator {
+            target,
+            options: LiveOptions::default(),
+            health: ResourceKind::ALL
+                .into_iter()
+                .map(|kind| (kind, KindHealth::default()))
+                .collect(),
+            stores: Stores {
+                services: reflector::store().0,
+                endpoint_slices: reflector::store().0,
+                pods: reflector::store().0,
+                nodes: reflector::store().0,
+                ingresses: reflector::store().0,
+                namespaces: reflector::store().0,
+            },
+            publisher,
+            generation: 0,
+            unhealthy_since: None,
+            first: Some(first_tx),
+            _watchers: JoinSet::new(),
+        };
+        (coordinator, feed, first_rx)
+    }
+
+    fn api_error(code: u16) -> watcher::Error {
+        watcher::Error::InitialListFailed(kube::Error::Api(
+            Status::failure("denied", "Forbidden")
+                .with_code(code)
+                .boxed(),
+        ))
+    }
+
+    fn refused() -> watcher::Error {
+        watcher::Error::WatchStartFailed(kube::Error::Service(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        ))))
+    }
+
+    /// Applies signals the way the run loop does (without its coalescing timer).
+    fn apply(coordinator: &mut Coordinator, signals: Vec<Signal>) {
+        for signal in signals {
+            let dirty = coordinator.handle(signal);
+            if dirty && coordinator.complete() {
+                coordinator.publish();
+            }
+            coordinator.update_status();
+        }
+    }
+
+    fn list_all(except: &[ResourceKind]) -> Vec<Signal> {
+        ResourceKind::ALL
+            .into_iter()
+            .filter(|kind| !except.contains(kind))
+            .flat_map(|kind| [Signal::Init(kind), Signal::InitDone(kind)])
+            .collect()
+    }
+
+    #[test]
+    fn nothing_is_published_before_every_kind_is_listed() {
+        let (mut coordinator, feed, _first) = coordinator();
+        apply(&mut coordinator, list_all(&[ResourceKind::Node]));
+        assert_eq!(feed.snapshots.borrow().generation, 0);
+        assert_eq!(*feed.status.borrow(), ConnectionStatus::Connecting);
+        apply(
+            &mut coordinator,
+            vec![
+                Signal::Init(ResourceKind::Node),
+                Signal::InitDone(ResourceKind::Node),
+            ],
+        );
+        assert_eq!(feed.snapshots.borrow().generation, 1);
+        assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
+        apply(&mut coordinator, vec![Signal::Changed(ResourceKind::Pod)]);
+        assert_eq!(feed.snapshots.borrow().generation, 2);
+    }
+
+    #[test]
+    fn forbidden_and_unserved_kinds_complete_the_first_snapshot_as_missing() {
+        let (mut coordinator, feed, mut first) = coordinator();
+        let mut signals = list_all(&[ResourceKind::Node, ResourceKind::Ingress]);
+        signals.push(Signal::Failed(ResourceKind::Node, api_error(403)));
+        signals.push(Signal::Failed(ResourceKind::Ingress, api_error(404)));
+        apply(&mut coordinator, signals);
+        let snapshot = feed.snapshots.borrow().clone();
+        assert_eq!(snapshot.generation, 1);
+        let missing: Vec<(ResourceKind, &str)> = snapshot
+            .missing
+            .iter()
+            .map(|m| (m.kind, m.reason.as_str()))
+            .collect();
+        assert_eq!(
+            missing,
+            [
+                (
+                    ResourceKind::Node,
+                    "forbidden: cannot list nodes at cluster scope (kubehop needs get, list and watch on nodes)"
+                ),
+                (
+                    ResourceKind::Ingress,
+                    "not served by this API server (/apis/networking.k8s.io/v1 ingresses)"
+                ),
+            ]
+        );
+        assert!(matches!(first.try_recv(), Ok(Ok(()))));
+        assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
+    }
+
+    #[test]
+    fn a_forbidden_required_kind_fails_the_first_snapshot() {
+        let (mut coordinator, _feed, mut first) = coordinator();
+        apply(
+            &mut coordinator,
+            vec![Signal::Failed(ResourceKind::Service, api_error(403))],
+        );
+        let Ok(Err(error)) = first.try_recv() else {
+            panic!("the first snapshot fails");
+        };
+        assert_eq!(
+            error.to_string(),
+            "forbidden: cannot list services in namespace shop (denied); kubehop needs get, list and watch on it (check: kubectl auth can-i list services -n shop)"
+        );
+    }
+
+    #[test]
+    fn errors_show_reconnecting_until_the_server_answers_that_kind_again() {
+        let (mut coordinator, feed, _first) = coordinator();
+        apply(&mut coordinator, list_all(&[]));
+        apply(
+            &mut coordinator,
+            vec![
+                Signal::Failed(ResourceKind::Pod, refused()),
+                Signal::Failed(ResourceKind::Service, refused()),
+            ],
+        );
+        let status = feed.status.borrow().clone();
+        let ConnectionStatus::Reconnecting { since, error } = &status else {
+            panic!("expected Reconnecting, got {status:?}");
+        };
+        assert!(
+            error.starts_with(
+                "watching services: cannot reach the API server at https://127.0.0.1:6443"
+            ),
+            "{error}"
+        );
+        // One kind answering is not enough.
+        apply(
+            &mut coordinator,
+            vec![Signal::Reachable(ResourceKind::Service)],
+        );
+        let ConnectionStatus::Reconnecting {
+            since: still,
+            error,
+        } = feed.status.borrow().clone()
+        else {
+            panic!("still reconnecting");
+        };
+        assert_eq!(still, *since, "the outage started at the first error");
+        assert!(error.starts_with("watching pods"), "{error}");
+        apply(&mut coordinator, vec![Signal::Reachable(ResourceKind::Pod)]);
+        assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
+        assert_eq!(feed.snapshots.borrow().generation, 1, "nothing changed");
+    }
+
+    #[test]
+    fn a_relist_after_410_stays_reconnecting_until_it_is_done() {
+        let (mut coordinator, feed, _first) = coordinator();
+        apply(&mut coordinator, list_all(&[]));
+        let gone = watcher::Error::WatchError(
+            Status::failure("too old", "Expired").with_code(410).boxed(),
+        );
+        apply(
+            &mut coordinator,
+            vec![
+                Signal::Failed(ResourceKind::Pod, gone),
+                Signal::Init(ResourceKind::Pod),
+                Signal::Reachable(ResourceKind::Pod),
+            ],
+        );
+        assert!(feed.status.borrow().is_stale());
+        apply(&mut coordinator, vec![Signal::InitDone(ResourceKind::Pod)]);
+        assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
+        assert_eq!(feed.snapshots.borrow().generation, 2);
+    }
+
+    #[test]
+    fn a_kind_forbidden_later_is_left_out_and_comes_back() {
+        let (mut coordinator, feed, _first) = coordinator();
+        apply(&mut coordinator, list_all(&[]));
+        let forbidden = watcher::Error::WatchStartFailed(kube::Error::Api(
+            Status::failure("denied", "Forbidden")
+                .with_code(403)
+                .boxed(),
+        ));
+        apply(
+            &mut coordinator,
+            vec![Signal::Failed(ResourceKind::EndpointSlice, forbidden)],
+        );
+        let snapshot = feed.snapshots.borrow().clone();
+        assert_eq!(snapshot.generation, 2);
+        assert!(!snapshot.has(ResourceKind::EndpointSlice));
+        assert!(
+            snapshot.missing[0]
+                .reason
+                .starts_with("forbidden: cannot watch endpointslices in namespace shop")
+        );
+        apply(
+            &mut coordinator,
+            vec![Signal::Reachable(ResourceKind::EndpointSlice)],
+        );
+        let snapshot = feed.snapshots.borrow().clone();
+        assert_eq!(snapshot.generation, 3);
+        assert!(snapshot.has(ResourceKind::EndpointSlice));
+    }
+}

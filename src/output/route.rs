@@ -1,0 +1,524 @@
+//! `kubehop route`: reading the destination and `--from`, and the text form of a
+//! [`RouteDecision`].
+//!
+//! The reasons are put into words here. When the TUI's `engine::explain` lands, this renderer
+//! and that one should become one.
+
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr};
+
+use super::style::Style;
+use super::tree::{TreeNode, align};
+use crate::engine::diagnostics::name_list;
+use crate::engine::model::{NotProxied, Protocol, TrafficPolicy};
+use crate::engine::route::{FrontDoor, PolicyScope, RouteReason, SourceKind, SourceRangeCheck};
+use crate::engine::topology::{EndpointSet, TopologyOutcome, TopologySkip};
+use crate::engine::{ProxyModel, RouteDecision, RouteQuery, TrafficSource, Verdict};
+
+/// Bad `route` input; the message is one line (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteInputError {
+    #[error(
+        "invalid destination {0:?}: expected IP:PORT[/tcp|udp|sctp], e.g. 127.10.0.1:80/tcp or [fd00::1]:53/udp"
+    )]
+    Destination(String),
+    #[error("invalid destination {text:?}: unknown protocol {protocol:?} (use tcp, udp or sctp)")]
+    Protocol { text: String, protocol: String },
+    #[error("invalid --from {0:?}: expected pod@NODE, node@NODE or external@NODE")]
+    From(String),
+    #[error("unknown node {node:?} in --from {from:?}: the input's nodes are {known}")]
+    UnknownNode {
+        node: String,
+        from: String,
+        known: String,
+    },
+}
+
+/// A destination `IP:PORT[/PROTO]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Destination {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+/// Reads `IP:PORT[/tcp|udp|sctp]` (IPv6 in brackets); the protocol defaults to TCP.
+pub fn parse_destination(text: &str) -> Result<Destination, RouteInputError> {
+    let (address, protocol) = match text.rsplit_once('/') {
+        Some((address, protocol)) => {
+            let parsed =
+                Protocol::parse_loose(protocol).ok_or_else(|| RouteInputError::Protocol {
+                    text: text.to_owned(),
+                    protocol: protocol.to_owned(),
+                })?;
+            (address, parsed)
+        }
+        None => (text, Protocol::Tcp),
+    };
+    let socket: SocketAddr = address
+        .trim()
+        .parse()
+        .map_err(|_| RouteInputError::Destination(text.to_owned()))?;
+    Ok(Destination {
+        ip: socket.ip(),
+        port: socket.port(),
+        protocol,
+    })
+}
+
+/// `--from`: the kind of client and, optionally, its node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FromArg {
+    pub kind: SourceKind,
+    pub node: Option<String>,
+}
+
+/// Reads `pod@NODE`, `node@NODE`, `external@NODE`, or the kind alone (the node is then chosen
+/// as for the default).
+pub fn parse_from(text: &str) -> Result<FromArg, RouteInputError> {
+    let (kind, node) = match text.split_once('@') {
+        Some((kind, node)) => (kind, Some(node)),
+        None => (text, None),
+    };
+    let kind = match kind {
+        "pod" => SourceKind::Pod,
+        "node" => SourceKind::Node,
+        "external" => SourceKind::External,
+        _ => return Err(RouteInputError::From(text.to_owned())),
+    };
+    if node.is_some_and(str::is_empty) {
+        return Err(RouteInputError::From(text.to_owned()));
+    }
+    Ok(FromArg {
+        kind,
+        node: node.map(str::to_owned),
+    })
+}
+
+/// Whether the destination is a LoadBalancer ingress IP or an externalIP of some Service port.
+fn is_external_address(model: &ProxyModel, destination: &Destination) -> bool {
+    model.services.iter().any(|chain| {
+        chain.details.external_ips.contains(&destination.ip)
+            || chain.ports.iter().any(|port| {
+                port.load_balancer.iter().any(|entry| {
+                    entry.ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok())
+                        == Some(destination.ip)
+                })
+            })
+    })
+}
+
+/// The routing question for `destination` and `--from`.
+///
+/// Defaults: a node address is reached by an external client arriving at that node
+/// (`external@<owner>`); a LoadBalancer ingress IP or externalIP by an external client arriving
+/// at the first node (by name); anything else by a pod on the first node. A kind without
+/// `@NODE` takes the same node. With Nodes in the input, an unknown node is an error.
+pub fn query(
+    model: &ProxyModel,
+    destination: Destination,
+    from: Option<&str>,
+    source_ip: Option<IpAddr>,
+) -> Result<RouteQuery, RouteInputError> {
+    let owner = model.node_of_address(destination.ip);
+    let first = model.node_names().next();
+    let external = owner.is_some() || is_external_address(model, &destination);
+    let default_node = owner.or(first).unwrap_or_default().to_owned();
+    let (kind, node) = match from {
+        None => {
+            let kind = if external {
+                SourceKind::External
+            } else {
+                SourceKind::Pod
+            };
+            (kind, default_node)
+        }
+        Some(text) => {
+            let parsed = parse_from(text)?;
+            let node = parsed.node.unwrap_or(default_node);
+            let known = model.node_names().any(|name| name == node);
+            if !known && first.is_some() {
+                let names: Vec<&str> = model.node_names().collect();
+                return Err(RouteInputError::UnknownNode {
+                    node,
+                    from: text.to_owned(),
+                    known: name_list(&names),
+                });
+            }
+            (parsed.kind, node)
+        }
+    };
+    let source = match kind {
+        SourceKind::Pod => TrafficSource::Pod { node },
+        SourceKind::Node => TrafficSource::Node { node },
+        SourceKind::External => TrafficSource::External { node },
+    };
+    Ok(RouteQuery {
+        destination: destination.ip,
+        port: destination.port,
+        protocol: destination.protocol,
+        source,
+        source_ip,
+    })
+}
+
+fn socket_text(ip: IpAddr, port: u16) -> String {
+    SocketAddr::new(ip, port).to_string()
+}
+
+fn via_text(via: FrontDoor) -> &'static str {
+    match via {
+        FrontDoor::ClusterIp => "ClusterIP",
+        FrontDoor::NodePort => "NodePort",
+        FrontDoor::LoadBalancer => "LoadBalancer IP",
+        FrontDoor::ExternalIp => "externalIP",
+    }
+}
+
+fn source_text(query: &RouteQuery) -> String {
+    let node = match query.source.node() {
+        "" => "(no node)",
+        node => node,
+    };
+    let mut text = match query.source.kind() {
+        SourceKind::Pod => format!("a pod on {node}"),
+        SourceKind::Node => format!("a process on node {node} (host network)"),
+        SourceKind::External => format!("an external client, arriving at {node}"),
+    };
+    if let Some(ip) = query.source_ip {
+        text.push_str(&format!(" (source address {ip})"));
+    }
+    text
+}
+
+/// Writes the decision as a short tree: what matched, the verdict with the endpoints, and why.
+pub fn write_text(
+    out: &mut dyn Write,
+    query: &RouteQuery,
+    decision: &RouteDecision,
+    style: Style,
+) -> io::Result<()> {
+    let destination = format!(
+        "{}/{}",
+        socket_text(query.destination, query.port),
+        query.protocol
+    );
+    let mut root = TreeNode::new(format!(
+        "{} from {}",
+        style.bold(&destination),
+        source_text(query)
+    ));
+    match &decision.matched {
+        Some(matched) => root.child(format!(
+            "matched: Service {}/{} port {} via {}",
+            matched.namespace,
+            matched.service,
+            matched.port,
+            via_text(matched.via)
+        )),
+        None => root.child("matched: no Service port"),
+    };
+    let count = decision.endpoints.len();
+    let verdict = match decision.verdict {
+        Verdict::Forward => format!(
+            "{} forward to {}",
+            style.ok(),
+            if count == 1 {
+                "the only eligible endpoint".to_owned()
+            } else {
+                format!("one of {count} endpoints, chosen at random for each new connection")
+            }
+        ),
+        Verdict::Drop => format!(
+            "{} {}",
+            style.broken(),
+            style.red("drop: the packet is discarded and the client times out")
+        ),
+        Verdict::Reject => format!(
+            "{} {}",
+            style.broken(),
+            style.red("reject: the client gets \"connection refused\" at once")
+        ),
+        Verdict::NoService => {
+            "no-service: no Service rule matches, kube-proxy leaves the packet alone".to_owned()
+        }
+    };
+    let verdict_node = root.child(format!("verdict: {verdict}"));
+    let rows: Vec<Vec<String>> = decision
+        .endpoints
+        .iter()
+        .map(|endpoint| {
+            let info = &endpoint.0.info;
+            let conditions = match (info.ready, info.serving, info.terminating) {
+                (true, _, false) => "ready",
+                (true, _, true) => "ready, terminating",
+                (false, true, true) => "serving, terminating",
+                (false, false, true) => "not serving, terminating",
+                (false, _, false) => "not ready",
+            };
+            let address = endpoint
+                .socket_addr()
+                .map_or_else(|| info.ip.to_string(), |address| address.to_string());
+            vec![
+                info.pod.clone().unwrap_or_else(|| "(no pod)".to_owned()),
+                address,
+                conditions.to_owned(),
+                info.node.as_deref().unwrap_or("(no node)").to_owned(),
+            ]
+        })
+        .collect();
+    for line in align(&rows) {
+        verdict_node.child(line);
+    }
+    let why = root.child("why");
+    for reason in &decision.reasons {
+        why.child(reason_text(reason, query, decision));
+    }
+    root.write(out)
+}
+
+/// One reason as a short sentence.
+pub fn reason_text(reason: &RouteReason, query: &RouteQuery, decision: &RouteDecision) -> String {
+    let destination = socket_text(query.destination, query.port);
+    match reason {
+        RouteReason::FrontDoor { via } => match &decision.matched {
+            Some(matched) => format!(
+                "{destination}/{} is the {} of Service {}/{} port {}",
+                query.protocol,
+                via_text(*via),
+                matched.namespace,
+                matched.service,
+                matched.port
+            ),
+            None => format!("{destination} is a {}", via_text(*via)),
+        },
+        RouteReason::NodePortAddress { node, address } => format!(
+            "{address} is an address of node {node} that accepts NodePorts, and {} is a nodePort",
+            query.port
+        ),
+        RouteReason::ProcessedOn { node, known } => {
+            let mut text = format!("the packet is handled by the rules on node {node}");
+            if !known {
+                text.push_str(" (not a Node of the input: no zone, no local endpoints)");
+            }
+            text
+        }
+        RouteReason::Policy { scope, policy } => {
+            let field = match scope {
+                PolicyScope::Internal => "internalTrafficPolicy",
+                PolicyScope::External => "externalTrafficPolicy",
+            };
+            let meaning = match policy {
+                TrafficPolicy::Cluster => "endpoints on any node",
+                TrafficPolicy::Local => "only endpoints on the handling node",
+            };
+            let policy = match policy {
+                TrafficPolicy::Cluster => "Cluster",
+                TrafficPolicy::Local => "Local",
+            };
+            format!("{field} {policy} applies: {meaning}")
+        }
+        RouteReason::ExternalLocalShortCircuit { source } => {
+            let who = match source {
+                SourceKind::Pod => "a pod",
+                SourceKind::Node => "the node itself",
+                SourceKind::External => "an external client",
+            };
+            format!(
+                "but the client is {who}, for which externalTrafficPolicy Local is bypassed: endpoints on any node"
+            )
+        }
+        RouteReason::EndpointSet(EndpointSet::Cluster) => {
+            "candidates: the ready endpoints of the whole cluster".to_owned()
+        }
+        RouteReason::EndpointSet(EndpointSet::Local) => format!(
+            "candidates: the ready endpoints on node {} only",
+            decision.source.node
+        ),
+        RouteReason::TerminatingFallback(set) => {
+            let set = match set {
+                EndpointSet::Cluster => "in the cluster",
+                EndpointSet::Local => "on this node",
+            };
+            format!("no endpoint {set} is ready: serving-and-terminating endpoints are used instead")
+        }
+        RouteReason::Topology(outcome) => topology_text(outcome),
+        RouteReason::SourceRanges(check) => match check {
+            SourceRangeCheck::NoRanges => {
+                "no loadBalancerSourceRanges: every client address is allowed".to_owned()
+            }
+            SourceRangeCheck::Allowed { range } => {
+                format!("the client address is inside loadBalancerSourceRanges entry {range}")
+            }
+            SourceRangeCheck::AllowedLoadBalancerSource => {
+                "the source is the LoadBalancer IP itself and the node lies in a loadBalancerSourceRanges entry: allowed"
+                    .to_owned()
+            }
+            SourceRangeCheck::Denied { source } => format!(
+                "client address {source} is outside every loadBalancerSourceRanges entry: dropped (pods inside the cluster too)"
+            ),
+            SourceRangeCheck::NotEvaluated => {
+                "loadBalancerSourceRanges are set but no --source-ip was given: assumed allowed"
+                    .to_owned()
+            }
+        },
+        RouteReason::SourceNat { masquerade: true } => {
+            "source NAT: the endpoint sees a node address, not the client's".to_owned()
+        }
+        RouteReason::SourceNat { masquerade: false } => {
+            "no source NAT: the endpoint sees the client's own address".to_owned()
+        }
+        RouteReason::SessionAffinity { timeout_seconds } => format!(
+            "sessionAffinity ClientIP: a client address stays on its endpoint while it opens a new connection at least every {timeout_seconds} s"
+        ),
+        RouteReason::NoUsableEndpoints => {
+            "no endpoint is ready or serving-and-terminating anywhere: rejected".to_owned()
+        }
+        RouteReason::NoLocalEndpoints { node } => format!(
+            "usable endpoints exist, but none on node {node}, and the Local policy allows only those: dropped"
+        ),
+        RouteReason::UnknownPortOnClusterIp { other_protocols } => {
+            let mut text = format!(
+                "{} is a ClusterIP, but its Service has no port {}/{}",
+                query.destination, query.port, query.protocol
+            );
+            if !other_protocols.is_empty() {
+                let protocols: Vec<&str> =
+                    other_protocols.iter().map(|protocol| protocol.as_str()).collect();
+                text.push_str(&format!(
+                    " (only {}/{}: each protocol is its own port)",
+                    query.port,
+                    protocols.join(", ")
+                ));
+            }
+            text.push_str(": rejected");
+            text
+        }
+        RouteReason::NodePortAddressNotSelected { node, address } => format!(
+            "{address} belongs to node {node} but is not one of the addresses that accept NodePorts (only the primary address per family does)"
+        ),
+        RouteReason::LoadBalancerProxyMode => format!(
+            "{} is a LoadBalancer IP in ipMode Proxy: nodes install no rule for it; the load balancer forwards to the NodePorts itself",
+            query.destination
+        ),
+        RouteReason::NotProxied(why) => {
+            let what = match why {
+                NotProxied::Headless => {
+                    "a headless Service: no virtual IP and no kube-proxy rules; clients connect to the pod addresses from DNS"
+                }
+                NotProxied::ExternalName => {
+                    "an ExternalName Service: a DNS CNAME, nothing is proxied"
+                }
+                NotProxied::OtherProxy => {
+                    "a Service handed to another proxy (service.kubernetes.io/service-proxy-name): kube-proxy installs no rule"
+                }
+            };
+            format!("{} belongs to {what}", query.destination)
+        }
+        RouteReason::DestinationIsPod { namespace, pod } => format!(
+            "{} is the address of pod {namespace}/{pod}: the connection goes straight to the pod, no Service is involved",
+            query.destination
+        ),
+        RouteReason::NoRuleForDestination => format!(
+            "no ClusterIP, node address, LoadBalancer IP or externalIP in the input is {destination}/{}",
+            query.protocol
+        ),
+    }
+}
+
+fn topology_text(outcome: &TopologyOutcome) -> String {
+    match outcome {
+        TopologyOutcome::SameNode { node } => {
+            format!("topology hints: kept the endpoints hinted for node {node}")
+        }
+        TopologyOutcome::SameZone { zone } => {
+            format!("topology hints: kept the endpoints hinted for zone {zone}")
+        }
+        TopologyOutcome::NotApplied(skip) => match skip {
+            TopologySkip::NoReadyEndpoints => {
+                "topology hints: not applied (no ready endpoint)".to_owned()
+            }
+            TopologySkip::NoHints => {
+                "topology hints: none on the endpoints, every ready endpoint is a candidate"
+                    .to_owned()
+            }
+            TopologySkip::HintMissing => {
+                "topology hints: ignored, some ready endpoints carry none".to_owned()
+            }
+            TopologySkip::NodeZoneUnknown => {
+                "topology hints: ignored, the node has no topology.kubernetes.io/zone label"
+                    .to_owned()
+            }
+            TopologySkip::NoEndpointForZone { zone } => {
+                format!("topology hints: ignored, no endpoint is hinted for zone {zone}")
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("127.10.0.1:80", "127.10.0.1", 80, Protocol::Tcp)]
+    #[case("127.10.0.1:53/udp", "127.10.0.1", 53, Protocol::Udp)]
+    #[case("127.10.0.1:53/UDP", "127.10.0.1", 53, Protocol::Udp)]
+    #[case("127.10.0.1:9/sctp", "127.10.0.1", 9, Protocol::Sctp)]
+    #[case("[::1]:443/tcp", "::1", 443, Protocol::Tcp)]
+    fn parses_destinations(
+        #[case] text: &str,
+        #[case] ip: &str,
+        #[case] port: u16,
+        #[case] protocol: Protocol,
+    ) {
+        let parsed = parse_destination(text).expect("valid");
+        assert_eq!(
+            parsed,
+            Destination {
+                ip: ip.parse().expect("ip"),
+                port,
+                protocol
+            }
+        );
+    }
+
+    #[rstest]
+    #[case("127.10.0.1")]
+    #[case("127.10.0.1:")]
+    #[case("127.10.0.1:70000")]
+    #[case("web:80")]
+    #[case("::1:80")]
+    #[case("127.10.0.1:80/icmp")]
+    fn rejects_bad_destinations(#[case] text: &str) {
+        let error = parse_destination(text).expect_err("invalid");
+        assert!(error.to_string().contains(text), "{error}");
+    }
+
+    #[rstest]
+    #[case("pod@node-1", SourceKind::Pod, Some("node-1"))]
+    #[case("node@node-2", SourceKind::Node, Some("node-2"))]
+    #[case("external@node-3", SourceKind::External, Some("node-3"))]
+    #[case("external", SourceKind::External, None)]
+    fn parses_from(#[case] text: &str, #[case] kind: SourceKind, #[case] node: Option<&str>) {
+        assert_eq!(
+            parse_from(text),
+            Ok(FromArg {
+                kind,
+                node: node.map(str::to_owned)
+            })
+        );
+    }
+
+    #[rstest]
+    #[case("pod@")]
+    #[case("client@node-1")]
+    #[case("")]
+    fn rejects_bad_from(#[case] text: &str) {
+        assert_eq!(
+            parse_from(text),
+            Err(RouteInputError::From(text.to_owned()))
+        );
+    }
+}
