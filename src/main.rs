@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Some(Command::Chain(args)) => kubehop::output::run::chain(&cli.source, &args),
         Some(Command::Route(args)) => kubehop::output::run::route(&cli.source, &args),
         Some(Command::Probe(args)) => kubehop::output::probe_run::probe(&cli.source, &args),
+        Some(Command::Forward(args)) => kubehop::forward::run::main(&cli.source, &args),
         Some(command) => {
             eprintln!("kubehop: `{command:?}` is not built yet");
             ExitCode::from(2)
@@ -62,6 +63,11 @@ fn tui(args: &kubehop::cli::SourceArgs) -> ExitCode {
         }
     };
     let mut options = RunOptions::new(kind, config);
+    // p/P and Shift-F connect through the source's API server.
+    options.prober = {
+        let _runtime = runtime.enter();
+        kubehop::app::transports_for(&feed, kind)
+    };
     if kind == SourceKind::Live {
         // `:context NAME` in the TUI: the same flags with another context.
         let args = args.clone();

@@ -56,6 +56,8 @@ impl ForwardEntry {
 pub enum ForwardUpdate {
     Started(Vec<Listening>),
     StartFailed(String),
+    /// The loop stopped it (the context changed); the text says why.
+    Stopped(String),
     Event(ForwardEvent),
 }
 
@@ -232,6 +234,10 @@ impl ForwardsState {
                 let text = format!("forward {}: {error}", entry.target());
                 entry.status = ForwardStatus::Failed(error);
                 Some((text, true))
+            }
+            ForwardUpdate::Stopped(reason) => {
+                entry.status = ForwardStatus::Failed(reason);
+                None
             }
             ForwardUpdate::Event(ForwardEvent::Notice(notice)) => {
                 if matches!(notice, crate::forward::Notice::Listening { .. }) {

@@ -74,6 +74,25 @@ impl RunOptions {
     }
 }
 
+/// How probes and forwards reach `feed`'s cluster: port-forwards through its API server and
+/// direct connections within the source's network scope. `None` for a dump. Call it inside a
+/// tokio runtime (the client's request buffer runs there).
+pub fn transports_for(
+    feed: &SnapshotFeed,
+    source: SourceKind,
+) -> Option<Arc<crate::probe::Transports>> {
+    let mut config = feed.api.clone()?;
+    // A forwarded connection may stay idle for long (a database session): no read timeout
+    // on port-forward streams; probes bound each hop themselves.
+    config.read_timeout = None;
+    let client = kube::Client::try_from(config).ok()?;
+    let scope = match source {
+        SourceKind::Demo => crate::probe::NetworkScope::LoopbackOnly,
+        _ => crate::probe::NetworkScope::cluster_from_environment(),
+    };
+    Some(Arc::new(crate::probe::Transports::new(client, scope)))
+}
+
 /// Runs the TUI over a snapshot feed until the user quits. The terminal is restored on every
 /// way out (return, error, panic).
 pub async fn run(feed: SnapshotFeed, options: RunOptions) -> color_eyre::Result<()> {
@@ -177,6 +196,17 @@ impl Loop {
                 Command::SwitchContext(name) => match self.options.switch_context.as_mut() {
                     Some(switch) => match switch(&name) {
                         Ok(feed) => {
+                            // Forwards and probes belong to the previous cluster.
+                            self.probe = None;
+                            for id in std::mem::take(&mut self.forwards).into_keys() {
+                                let update = forwards::ForwardUpdate::Stopped(format!(
+                                    "stopped: the context changed to {name}"
+                                ));
+                                let _ = self.results.send(AppEvent::Forward { id, update });
+                            }
+                            if self.options.prober.is_some() {
+                                self.options.prober = transports_for(&feed, self.options.source);
+                            }
                             state.label = feed.label.clone();
                             self.snapshots = Some(feed.snapshots.clone());
                             self.statuses = Some(feed.status.clone());

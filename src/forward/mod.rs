@@ -38,6 +38,7 @@ pub mod backends;
 mod connection;
 pub mod events;
 pub mod forwarder;
+pub mod run;
 pub mod target;
 
 use std::net::SocketAddr;
