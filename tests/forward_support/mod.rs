@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 #[path = "../sandbox_support/mod.rs"]
 pub mod sandbox_support;
 
+#[allow(unused_imports)]
 pub use sandbox_support::{deployment, start_cluster, three_nodes, wait_until, within};
 
 pub const NAMESPACE: &str = "shop";
