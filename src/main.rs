@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Some(Command::Chain(args)) => kubehop::output::run::chain(&cli.source, &args),
         Some(Command::Route(args)) => kubehop::output::run::route(&cli.source, &args),
         Some(Command::Probe(args)) => kubehop::output::probe_run::probe(&cli.source, &args),
+        Some(Command::Forward(args)) => kubehop::forward::run::main(&cli.source, &args),
         Some(Command::Completions(args)) => kubehop::cli::completions(&args),
         Some(Command::Man(args)) => kubehop::cli::man(&args),
         Some(command) => {
@@ -63,6 +64,11 @@ fn tui(args: &kubehop::cli::SourceArgs) -> ExitCode {
         }
     };
     let mut options = RunOptions::new(kind, config);
+    // p/P and Shift-F connect through the source's API server.
+    options.prober = {
+        let _runtime = runtime.enter();
+        kubehop::app::transports_for(&feed, kind)
+    };
     if kind == SourceKind::Live {
         // `:context NAME` in the TUI: the same flags with another context.
         let args = args.clone();

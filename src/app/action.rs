@@ -73,11 +73,15 @@ pub enum Action {
     Pause,
     ProbeHop,
     ProbeService,
+    /// Shift-F: port-forward the selected Service port (asks for the local port).
+    ForwardPort,
+    /// `f`: the list of forwards.
+    Forwards,
 }
 
 impl Action {
     /// Every action, for round-trip tests and the help overlay.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 28] = [
         Action::Quit,
         Action::MoveUp,
         Action::MoveDown,
@@ -104,6 +108,8 @@ impl Action {
         Action::Pause,
         Action::ProbeHop,
         Action::ProbeService,
+        Action::ForwardPort,
+        Action::Forwards,
     ];
 
     /// The kebab-case name (stable: key configuration may use it).
@@ -135,6 +141,8 @@ impl Action {
             Action::Pause => "pause",
             Action::ProbeHop => "probe-hop",
             Action::ProbeService => "probe-service",
+            Action::ForwardPort => "forward-port",
+            Action::Forwards => "forwards",
         }
     }
 
@@ -159,7 +167,7 @@ impl Action {
             Action::Tab(DetailTab::Probe) => "Probe tab",
             Action::Tab(DetailTab::Yaml) => "YAML tab",
             Action::Filter => "filter Services (text or label=value)",
-            Action::CommandLine => "command (:ns NAME|all, :ctx NAME, :svc NAME, :q)",
+            Action::CommandLine => "command (:ns NAME|all, :ctx NAME, :svc NAME, :pf, :q)",
             Action::Back => "back: close, clear the filter",
             Action::NamespacePicker => "pick a namespace",
             Action::Sort => "sort by health / name",
@@ -167,6 +175,8 @@ impl Action {
             Action::Pause => "pause/resume live updates",
             Action::ProbeHop => "probe the selected hop",
             Action::ProbeService => "probe the whole Service",
+            Action::ForwardPort => "port-forward the selected Service port, load-balanced",
+            Action::Forwards => "list port-forwards (d stops one)",
         }
     }
 

@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use super::catalog::Generation;
+use super::forwards::ForwardId;
 use crate::cluster::ClusterSnapshot;
 use crate::engine::model::{HopKey, ServiceKey};
 use crate::engine::plan::ProbePlan;
+use crate::forward::ForwardRequest;
 use crate::probe::RunId;
 
 /// What the loop should do after an update.
@@ -31,5 +33,14 @@ pub enum Command {
     /// Stop run `run` (Esc, or another Service selected).
     CancelProbe {
         run: RunId,
+    },
+    /// Start forward `id` (Shift-F); answer with `AppEvent::Forward` updates of that id.
+    StartForward {
+        id: ForwardId,
+        request: ForwardRequest,
+    },
+    /// Stop forward `id` (`d` in the list).
+    StopForward {
+        id: ForwardId,
     },
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use crossterm::event::{KeyEvent, MouseEvent};
 
 use super::catalog::{Catalog, Generation};
+use super::forwards::{ForwardId, ForwardUpdate};
 use crate::cluster::ClusterSnapshot;
 use crate::cluster::feed::ConnectionStatus;
 use crate::probe::ProbeEvent;
@@ -33,6 +34,11 @@ pub enum AppEvent {
     Tick(Instant),
     /// Progress of a probe run.
     Probe(ProbeEvent),
+    /// A forward started, failed to, or reported a notice or its counters.
+    Forward {
+        id: ForwardId,
+        update: ForwardUpdate,
+    },
 }
 
 impl AppEvent {

@@ -68,6 +68,8 @@ pub const BINDINGS: &[Binding] = &[
     ctrl('p', Action::Pause),
     key(KeyCode::Char('p'), Action::ProbeHop),
     key(KeyCode::Char('P'), Action::ProbeService),
+    key(KeyCode::Char('F'), Action::ForwardPort),
+    key(KeyCode::Char('f'), Action::Forwards),
     key(KeyCode::Char('q'), Action::Quit),
     ctrl('c', Action::Quit),
 ];
@@ -141,6 +143,8 @@ mod tests {
     #[case(KeyCode::Down, KeyModifiers::NONE, Action::MoveDown)]
     #[case(KeyCode::Char('G'), KeyModifiers::SHIFT, Action::Last)]
     #[case(KeyCode::Char('P'), KeyModifiers::SHIFT, Action::ProbeService)]
+    #[case(KeyCode::Char('F'), KeyModifiers::SHIFT, Action::ForwardPort)]
+    #[case(KeyCode::Char('f'), KeyModifiers::NONE, Action::Forwards)]
     #[case(KeyCode::Char('c'), KeyModifiers::CONTROL, Action::Quit)]
     #[case(KeyCode::Char('p'), KeyModifiers::CONTROL, Action::Pause)]
     #[case(KeyCode::Char('p'), KeyModifiers::NONE, Action::ProbeHop)]

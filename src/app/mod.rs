@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod chain;
 pub mod command;
 pub mod event;
+pub mod forwards;
 pub mod keymap;
 pub mod probe;
 pub mod state;
@@ -73,6 +74,25 @@ impl RunOptions {
     }
 }
 
+/// How probes and forwards reach `feed`'s cluster: port-forwards through its API server and
+/// direct connections within the source's network scope. `None` for a dump. Call it inside a
+/// tokio runtime (the client's request buffer runs there).
+pub fn transports_for(
+    feed: &SnapshotFeed,
+    source: SourceKind,
+) -> Option<Arc<crate::probe::Transports>> {
+    let mut config = feed.api.clone()?;
+    // A forwarded connection may stay idle for long (a database session): no read timeout
+    // on port-forward streams; probes bound each hop themselves.
+    config.read_timeout = None;
+    let client = kube::Client::try_from(config).ok()?;
+    let scope = match source {
+        SourceKind::Demo => crate::probe::NetworkScope::LoopbackOnly,
+        _ => crate::probe::NetworkScope::cluster_from_environment(),
+    };
+    Some(Arc::new(crate::probe::Transports::new(client, scope)))
+}
+
 /// Runs the TUI over a snapshot feed until the user quits. The terminal is restored on every
 /// way out (return, error, panic).
 pub async fn run(feed: SnapshotFeed, options: RunOptions) -> color_eyre::Result<()> {
@@ -91,6 +111,14 @@ pub async fn run(feed: SnapshotFeed, options: RunOptions) -> color_eyre::Result<
                 .to_owned(),
         ),
         (None, _) => Some("no way to connect to this cluster's hops".to_owned()),
+    };
+    state.forwards.unavailable = match options.prober.as_ref().map(|p| p.port_forward.is_some()) {
+        Some(true) => None,
+        _ if options.source == SourceKind::Dump => Some(
+            "forwarding needs a live cluster, and this source is a dump (use --demo or a kubeconfig context)"
+                .to_owned(),
+        ),
+        _ => Some("no port-forward transport for this cluster".to_owned()),
     };
     let result = event_loop(&mut terminal, state, feed, options).await;
     terminal.restore().wrap_err("terminal restore")?;
@@ -127,6 +155,8 @@ struct Loop {
     results: mpsc::UnboundedSender<AppEvent>,
     /// The probe run in progress; dropping it aborts the run.
     probe: Option<crate::probe::ProbeHandle>,
+    /// Running forwards; dropping one stops it, and all stop with the loop.
+    forwards: std::collections::HashMap<forwards::ForwardId, crate::forward::ForwardHandle>,
     snapshots: Option<watch::Receiver<Arc<crate::cluster::ClusterSnapshot>>>,
     statuses: Option<watch::Receiver<crate::cluster::feed::ConnectionStatus>>,
     options: RunOptions,
@@ -166,6 +196,17 @@ impl Loop {
                 Command::SwitchContext(name) => match self.options.switch_context.as_mut() {
                     Some(switch) => match switch(&name) {
                         Ok(feed) => {
+                            // Forwards and probes belong to the previous cluster.
+                            self.probe = None;
+                            for id in std::mem::take(&mut self.forwards).into_keys() {
+                                let update = forwards::ForwardUpdate::Stopped(format!(
+                                    "stopped: the context changed to {name}"
+                                ));
+                                let _ = self.results.send(AppEvent::Forward { id, update });
+                            }
+                            if self.options.prober.is_some() {
+                                self.options.prober = transports_for(&feed, self.options.source);
+                            }
                             state.label = feed.label.clone();
                             self.snapshots = Some(feed.snapshots.clone());
                             self.statuses = Some(feed.status.clone());
@@ -204,9 +245,55 @@ impl Loop {
                         self.probe = None;
                     }
                 }
+                Command::StartForward { id, request } => {
+                    let update = match self.start_forward(id, &request) {
+                        Ok(handle) => {
+                            let listening = handle.listening().to_vec();
+                            self.forwards.insert(id, handle);
+                            forwards::ForwardUpdate::Started(listening)
+                        }
+                        Err(error) => forwards::ForwardUpdate::StartFailed(error),
+                    };
+                    let _ = self.results.send(AppEvent::Forward { id, update });
+                }
+                Command::StopForward { id } => {
+                    self.forwards.remove(&id);
+                }
             }
         }
         !state.quit
+    }
+
+    /// Starts a forward over the source's snapshots; its events come back as
+    /// `AppEvent::Forward`.
+    fn start_forward(
+        &self,
+        id: forwards::ForwardId,
+        request: &crate::forward::ForwardRequest,
+    ) -> Result<crate::forward::ForwardHandle, String> {
+        let dialer = self
+            .options
+            .prober
+            .as_ref()
+            .and_then(|transports| transports.port_forward.clone())
+            .ok_or_else(|| "no port-forward transport for this cluster".to_owned())?;
+        let snapshots = self
+            .snapshots
+            .clone()
+            .ok_or_else(|| "the source has stopped".to_owned())?;
+        let options = crate::forward::ForwardOptions {
+            engine: self.options.engine_config.clone(),
+            ..crate::forward::ForwardOptions::default()
+        };
+        let results = self.results.clone();
+        crate::forward::start(request, snapshots, dialer, options, move |event| {
+            // The receiver is gone only when the app is quitting.
+            let _ = results.send(AppEvent::Forward {
+                id,
+                update: forwards::ForwardUpdate::Event(event),
+            });
+        })
+        .map_err(|error| error.to_string())
     }
 }
 
@@ -223,6 +310,7 @@ async fn event_loop(
     let mut control = Loop {
         results,
         probe: None,
+        forwards: std::collections::HashMap::new(),
         snapshots: Some(feed.snapshots.clone()),
         statuses: Some(feed.status.clone()),
         options,

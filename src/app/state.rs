@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::action::DetailTab;
 use super::catalog::{Catalog, Generation, Health};
 use super::chain::{self, NodePath, Outline, OutlineNode};
+use super::forwards::{ForwardsState, PortChoice};
 use super::probe::ProbeState;
 use crate::cluster::ClusterSnapshot;
 use crate::cluster::feed::{ConnectionStatus, SourceLabel};
@@ -69,6 +70,10 @@ pub enum Mode {
     Help { scroll: usize },
     /// `n`: index into [`AppState::namespace_choices`].
     NamespacePicker { cursor: usize },
+    /// Shift-F: the local port for a forward of `port` (empty: any free port).
+    ForwardPrompt { port: PortChoice, input: String },
+    /// `f`: the list of forwards ([`AppState::forwards`] keeps the cursor).
+    Forwards,
 }
 
 /// Service order.
@@ -235,6 +240,8 @@ pub struct AppState {
     pub message: Option<Message>,
     /// The probe run on screen (results, staleness, spinner).
     pub probe: ProbeState,
+    /// Port-forwards started from the TUI.
+    pub forwards: ForwardsState,
     pub size: Size,
     /// Something visible changed since the last draw.
     pub dirty: bool,
@@ -269,6 +276,7 @@ impl AppState {
             changed: HashMap::new(),
             message: None,
             probe: ProbeState::default(),
+            forwards: ForwardsState::default(),
             size,
             dirty: true,
             quit: false,

@@ -13,6 +13,7 @@ use super::catalog::Catalog;
 use super::chain::NodeKind;
 use super::command::Command;
 use super::event::AppEvent;
+use super::forwards::{self, ForwardStatus, ForwardUpdate, PortChoice};
 use super::keymap;
 use super::state::{AppState, CHANGE_HIGHLIGHT, Filter, Focus, Mode, Size, SortOrder, SourceKind};
 use crate::cluster::ClusterSnapshot;
@@ -76,6 +77,19 @@ fn apply_event(state: &mut AppState, event: AppEvent) -> Vec<Command> {
                 state.dirty = true;
             }
             if state.probe.tick() {
+                state.dirty = true;
+            }
+            Vec::new()
+        }
+        AppEvent::Forward { id, update } => {
+            let visible = matches!(
+                update,
+                ForwardUpdate::Started(_) | ForwardUpdate::StartFailed(_)
+            ) || state.mode == Mode::Forwards;
+            if let Some((text, error)) = state.forwards.apply(id, update) {
+                state.set_message(text, error);
+            }
+            if visible {
                 state.dirty = true;
             }
             Vec::new()
@@ -198,6 +212,8 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
             on_picker_key(state, key, cursor);
             Vec::new()
         }
+        Mode::ForwardPrompt { port, input } => on_forward_prompt_key(state, key, port, input),
+        Mode::Forwards => on_forwards_key(state, key),
         Mode::Normal => match keymap::action_for(&key) {
             Some(action) => {
                 if state.message.take().is_some() {
@@ -256,6 +272,75 @@ fn on_command_key(state: &mut AppState, key: KeyEvent, mut input: String) -> Vec
             input.push(c);
             state.mode = Mode::Command { input };
         }
+        _ => return Vec::new(),
+    }
+    state.dirty = true;
+    Vec::new()
+}
+
+/// Shift-F's prompt: digits, Enter starts the forward, Esc cancels.
+fn on_forward_prompt_key(
+    state: &mut AppState,
+    key: KeyEvent,
+    port: PortChoice,
+    mut input: String,
+) -> Vec<Command> {
+    match key.code {
+        KeyCode::Esc => state.mode = Mode::Normal,
+        KeyCode::Enter => {
+            state.mode = Mode::Normal;
+            match forwards::parse_local(&input) {
+                Ok(local) => {
+                    let (id, request) = state.forwards.begin(&port, local);
+                    state.set_message(format!("starting a forward of {}", port.label()), false);
+                    return vec![Command::StartForward { id, request }];
+                }
+                Err(error) => state.set_message(error, true),
+            }
+        }
+        KeyCode::Backspace => {
+            input.pop();
+            state.mode = Mode::ForwardPrompt { port, input };
+        }
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            state.mode = Mode::ForwardPrompt {
+                port,
+                input: String::new(),
+            };
+        }
+        KeyCode::Char(c) if c.is_ascii_digit() && input.len() < 5 => {
+            input.push(c);
+            state.mode = Mode::ForwardPrompt { port, input };
+        }
+        _ => return Vec::new(),
+    }
+    state.dirty = true;
+    Vec::new()
+}
+
+/// The forwards list: move, `d`/Delete stops the selected forward, Esc/f/q close.
+fn on_forwards_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
+    if matches!(key.code, KeyCode::Char('d') | KeyCode::Delete) {
+        state.dirty = true;
+        let Some(entry) = state.forwards.remove_selected() else {
+            return Vec::new();
+        };
+        let target = entry.target();
+        if matches!(entry.status, ForwardStatus::Failed(_)) {
+            state.set_message(format!("removed the failed forward of {target}"), false);
+            return Vec::new();
+        }
+        state.set_message(format!("stopped the forward of {target}"), false);
+        return vec![Command::StopForward { id: entry.id }];
+    }
+    match keymap::action_for(&key) {
+        Some(Action::MoveDown) => state.forwards.move_cursor(1),
+        Some(Action::MoveUp) => state.forwards.move_cursor(-1),
+        Some(Action::PageDown) => state.forwards.move_cursor(10),
+        Some(Action::PageUp) => state.forwards.move_cursor(-10),
+        Some(Action::First) => state.forwards.move_cursor(isize::MIN / 2),
+        Some(Action::Last) => state.forwards.move_cursor(isize::MAX / 2),
+        Some(Action::Back | Action::Forwards | Action::Quit) => state.mode = Mode::Normal,
         _ => return Vec::new(),
     }
     state.dirty = true;
@@ -364,10 +449,14 @@ fn run_command(state: &mut AppState, line: &str) -> Vec<Command> {
             state.mode = Mode::Help { scroll: 0 };
             Vec::new()
         }
+        ("pf" | "forwards" | "portforwards", _) => {
+            state.mode = Mode::Forwards;
+            Vec::new()
+        }
         (other, _) => {
             state.set_message(
                 format!(
-                    "unknown command :{other} (try :ns NAME, :ns all, :ctx NAME, :svc NAME, :q)"
+                    "unknown command :{other} (try :ns NAME, :ns all, :ctx NAME, :svc NAME, :pf, :q)"
                 ),
                 true,
             );
@@ -515,6 +604,21 @@ pub fn apply(state: &mut AppState, action: Action) -> Vec<Command> {
             }
             return begin_probe(state, service, hop);
         }
+        Action::ForwardPort => {
+            if let Some(reason) = &state.forwards.unavailable {
+                let text = format!("cannot forward: {reason}");
+                state.set_message(text, true);
+                return Vec::new();
+            }
+            match forwards::port_choice(state) {
+                Ok(port) => {
+                    let input = port.suggested_local();
+                    state.mode = Mode::ForwardPrompt { port, input };
+                }
+                Err(error) => state.set_message(error, true),
+            }
+        }
+        Action::Forwards => state.mode = Mode::Forwards,
         Action::MoveUp => move_focused(state, -1),
         Action::MoveDown => move_focused(state, 1),
         Action::PageUp => {

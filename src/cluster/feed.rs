@@ -60,6 +60,9 @@ pub struct SnapshotFeed {
     pub label: SourceLabel,
     /// Notes to show once (skipped kinds in a dump, forbidden kinds, ...).
     pub notes: Vec<String>,
+    /// How to reach the cluster's API (live and `--demo` sources; `None` for a dump): for
+    /// commands that connect to pods (port-forwards for probes and forwards).
+    pub api: Option<kube::Config>,
 }
 
 /// The sending end, held by the task that produces snapshots.
@@ -112,6 +115,7 @@ pub fn channel(label: SourceLabel) -> (FeedPublisher, SnapshotFeed) {
             status: status_rx,
             label,
             notes: Vec::new(),
+            api: None,
         },
     )
 }

@@ -48,6 +48,8 @@ impl Listener {
                         continue;
                     }
                 };
+                // Port-forward frames are small writes: no Nagle delay on them.
+                let _ = stream.set_nodelay(true);
                 let service = TowerToHyperService::new(router.clone());
                 let connection_token = token.clone();
                 let tls = tls.clone();

@@ -196,6 +196,43 @@ impl Widget for &OverlayPane<'_> {
                     ))
                     .render(box_area, buf);
             }
+            Overlay::Forwards { lines, selected } => {
+                let width = super::view::forwards_box_width(area.width);
+                let height = u16::try_from(lines.len() + 2)
+                    .unwrap_or(u16::MAX)
+                    .min(area.height.saturating_sub(2));
+                let box_area = centered(area, width, height.max(3));
+                Clear.render(box_area, buf);
+                let block = pane_block(
+                    Line::styled(" Port-forwards ", self.theme.title),
+                    true,
+                    self.theme,
+                );
+                let inner = block.inner(box_area);
+                block.render(box_area, buf);
+                let rows = usize::from(inner.height.max(1));
+                // Scroll so the selected forward's lines are visible.
+                let offset = selected
+                    .as_ref()
+                    .map_or(0, |range| range.end.saturating_sub(rows).min(range.start));
+                for (row, (index, line)) in
+                    lines.iter().enumerate().skip(offset).take(rows).enumerate()
+                {
+                    let Ok(y) = u16::try_from(row) else { break };
+                    let line_area = Rect {
+                        y: inner.y + y,
+                        height: 1,
+                        ..inner
+                    };
+                    if selected
+                        .as_ref()
+                        .is_some_and(|range| range.contains(&index))
+                    {
+                        buf.set_style(line_area, self.theme.selected_unfocused);
+                    }
+                    line.clone().render(line_area, buf);
+                }
+            }
             Overlay::Namespaces { lines, cursor } => {
                 let height = u16::try_from(lines.len() + 2)
                     .unwrap_or(u16::MAX)

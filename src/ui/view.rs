@@ -15,6 +15,7 @@ use super::theme::{Theme, health_mark, severity_mark};
 use crate::app::action::{Action, DetailTab};
 use crate::app::catalog::Catalog;
 use crate::app::chain::{NodeKind, NodePath, OutlineNode};
+use crate::app::forwards::{ForwardEntry, ForwardStatus};
 use crate::app::keymap;
 use crate::app::probe::{Agreement, ProbeRun, ProbeState, RunStatus, format_latency};
 use crate::app::state::{AppState, CHANGE_HIGHLIGHT, Focus, Mode};
@@ -90,6 +91,11 @@ pub enum Overlay {
     Namespaces {
         lines: Vec<Line<'static>>,
         cursor: usize,
+    },
+    /// The forwards list; `selected` are the lines of the selected forward.
+    Forwards {
+        lines: Vec<Line<'static>>,
+        selected: Option<std::ops::Range<usize>>,
     },
 }
 
@@ -202,6 +208,13 @@ fn header_line(state: &AppState, catalog: Option<&Catalog>, theme: &Theme) -> Li
         ConnectionStatus::Failed { error } => (format!("✗ failed: {error} · stale"), theme.error),
     };
     spans.push(Span::styled(format!("· {status} "), style));
+    let forwarding = state.forwards.running();
+    if forwarding > 0 {
+        spans.push(Span::styled(
+            format!("⇄ {} ", plural(forwarding, "forward", "forwards")),
+            theme.accent,
+        ));
+    }
     if state.paused() {
         let waiting = if state.updates_waiting() {
             " (updates waiting)"
@@ -1563,6 +1576,23 @@ fn hints_line(state: &AppState, theme: &Theme) -> Line<'static> {
             spans.extend(hint("Esc", "cancel", theme));
             Line::from(spans)
         }
+        Mode::ForwardPrompt { port, input } => Line::from(vec![
+            Span::styled(
+                format!("Forward {} from local port: {input}", port.label()),
+                theme.input,
+            ),
+            Span::styled("█".to_owned(), theme.accent),
+            Span::styled(
+                "  empty: any free port · Enter start · Esc cancel".to_owned(),
+                theme.dim,
+            ),
+        ]),
+        Mode::Forwards => {
+            let mut spans = hint("j/k", "move", theme);
+            spans.extend(hint("d", "stop the selected forward", theme));
+            spans.extend(hint("Esc", "close", theme));
+            Line::from(spans)
+        }
         Mode::Normal => {
             if let Some(message) = &state.message {
                 let style = if message.error {
@@ -1636,7 +1666,137 @@ fn overlay(state: &AppState, theme: &Theme) -> Option<Overlay> {
                 cursor: *cursor,
             })
         }
+        Mode::Forwards => {
+            let width = usize::from(forwards_box_width(state.size.width).saturating_sub(2));
+            let (lines, selected) = forwards_lines(state, theme, width);
+            Some(Overlay::Forwards { lines, selected })
+        }
         _ => None,
+    }
+}
+
+/// The forwards box: as wide as useful, within the screen.
+pub fn forwards_box_width(screen: u16) -> u16 {
+    screen.saturating_sub(4).min(112)
+}
+
+/// The forwards list: per forward, where it listens, what it targets, its counters, the
+/// connections per pod and the last error. Returns the lines and those of the selected entry.
+pub fn forwards_lines(
+    state: &AppState,
+    theme: &Theme,
+    width: usize,
+) -> (Vec<Line<'static>>, Option<std::ops::Range<usize>>) {
+    let mut lines = Vec::new();
+    let forwards = &state.forwards;
+    if forwards.entries.is_empty() {
+        let text = match &forwards.unavailable {
+            Some(reason) => format!("Cannot forward: {reason}."),
+            None => "No forwards yet: select a Service port and press F (Shift-f).".to_owned(),
+        };
+        push_wrapped(&mut lines, &text, 0, width, theme.dim);
+        return (lines, None);
+    }
+    let mut selected = None;
+    for (index, entry) in forwards.entries.iter().enumerate() {
+        let start = lines.len();
+        forward_entry_lines(entry, theme, width, &mut lines);
+        if index == forwards.cursor {
+            selected = Some(start..lines.len());
+        }
+    }
+    (lines, selected)
+}
+
+fn forward_entry_lines(
+    entry: &ForwardEntry,
+    theme: &Theme,
+    width: usize,
+    lines: &mut Vec<Line<'static>>,
+) {
+    use crate::forward::events::format_bytes;
+    let target = match &entry.port_name {
+        Some(name) => format!("{} ({name})", entry.target()),
+        None => entry.target(),
+    };
+    match &entry.status {
+        ForwardStatus::Starting => {
+            lines.push(fit_line(
+                Line::from(vec![
+                    Span::styled("◌ ".to_owned(), theme.warning),
+                    Span::styled(format!("starting → {target}"), theme.title),
+                ]),
+                width,
+            ));
+        }
+        ForwardStatus::Failed(error) => {
+            lines.push(fit_line(
+                Line::from(vec![
+                    Span::styled("✗ ".to_owned(), theme.error),
+                    Span::styled(format!("→ {target}"), theme.title),
+                ]),
+                width,
+            ));
+            push_wrapped(lines, error, 2, width, theme.error);
+        }
+        ForwardStatus::Running => {
+            let locals = entry
+                .locals
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let stats = entry.stats.as_ref();
+            let usable = stats.map_or(0, |stats| stats.usable);
+            let (mark, mark_style) = if usable > 0 {
+                ("● ", theme.ok)
+            } else {
+                ("● ", theme.error)
+            };
+            lines.push(fit_line(
+                Line::from(vec![
+                    Span::styled(mark.to_owned(), mark_style),
+                    Span::styled(format!("{locals} → {target}"), theme.title),
+                    Span::styled(
+                        format!("  {}", plural(usable, "usable pod", "usable pods")),
+                        if usable > 0 { theme.dim } else { theme.error },
+                    ),
+                ]),
+                width,
+            ));
+            if let Some(stats) = stats {
+                let mut counters = format!(
+                    "open {} · total {} · ↑ {} sent · ↓ {} received",
+                    stats.open,
+                    stats.total,
+                    format_bytes(stats.bytes_sent),
+                    format_bytes(stats.bytes_received)
+                );
+                for (count, what) in [
+                    (stats.refused, "refused"),
+                    (stats.failed, "failed"),
+                    (stats.retries, "retried"),
+                ] {
+                    if count > 0 {
+                        counters.push_str(&format!(" · {count} {what}"));
+                    }
+                }
+                push_wrapped(lines, &counters, 2, width, Style::new());
+                let per_pod = crate::forward::ForwardStats::per_pod(stats);
+                if !per_pod.is_empty() {
+                    push_wrapped(lines, &format!("per pod: {per_pod}"), 2, width, theme.dim);
+                }
+                if let Some(error) = &stats.last_error {
+                    push_wrapped(
+                        lines,
+                        &format!("last error: {error}"),
+                        2,
+                        width,
+                        theme.warning,
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -1667,6 +1827,10 @@ pub fn help_lines(theme: &Theme) -> Vec<Line<'static>> {
         (
             "mouse",
             "wheel scrolls the pane under it; click selects, click a tab title",
+        ),
+        (
+            "forwards (f, :pf)",
+            "j/k move, d stops the selected forward, Esc closes",
         ),
     ] {
         lines.push(Line::from(vec![

@@ -66,7 +66,7 @@ fn in_background(job: Job) -> Result<SnapshotFeed, ClusterError> {
         .name("kubehop-source".to_owned())
         .spawn(move || {
             runtime.block_on(async move {
-                let (mut source, sandbox) = match start(job).await {
+                let (mut source, sandbox, api) = match start(job).await {
                     Ok(started) => started,
                     Err(error) => {
                         let _ = sender.send(Err(error));
@@ -82,6 +82,7 @@ fn in_background(job: Job) -> Result<SnapshotFeed, ClusterError> {
                 };
                 let (mut feed, task) = source.into_parts();
                 feed.notes = missing_notes(&snapshot);
+                feed.api = Some(api);
                 // Consumers start from the first snapshot without a change event.
                 feed.snapshots.mark_unchanged();
                 feed.status.mark_unchanged();
@@ -97,20 +98,22 @@ fn in_background(job: Job) -> Result<SnapshotFeed, ClusterError> {
     receiver.recv().map_err(|_| ClusterError::Stopped)?
 }
 
-async fn start(job: Job) -> Result<(LiveSource, Option<SandboxHandle>), ClusterError> {
+/// The source, the demo cluster it watches (if any) and the API configuration it uses.
+async fn start(
+    job: Job,
+) -> Result<(LiveSource, Option<SandboxHandle>, kube::Config), ClusterError> {
     match job {
         Job::Live(settings) => {
             let target = client::resolve(&settings, &Environment::from_process()).await?;
             let client = client::build_client(&target)?;
             client::check_server(&client, &target).await?;
-            Ok((LiveSource::start(&target, LiveOptions::default())?, None))
+            let source = LiveSource::start(&target, LiveOptions::default())?;
+            Ok((source, None, target.config))
         }
         Job::Demo(settings) => {
             let (target, sandbox) = start_demo(&settings).await?;
-            Ok((
-                LiveSource::start(&target, LiveOptions::default())?,
-                Some(sandbox),
-            ))
+            let source = LiveSource::start(&target, LiveOptions::default())?;
+            Ok((source, Some(sandbox), target.config))
         }
     }
 }

@@ -208,11 +208,13 @@ async fn connect(pod: &str, pod_ip: Option<IpAddr>, port: u16) -> Result<TcpStre
             "error forwarding port {port} to pod {pod}: refusing to connect to {ip}: the sandbox only connects inside 127.0.0.0/8"
         ));
     }
-    TcpStream::connect(SocketAddr::new(ip, port))
+    let stream = TcpStream::connect(SocketAddr::new(ip, port))
         .await
         .map_err(|e| {
             format!("error forwarding port {port} to pod {pod}, uid : failed to connect to {ip}:{port}: {e}")
-        })
+        })?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
 }
 
 async fn bridge(

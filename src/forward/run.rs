@@ -1,0 +1,276 @@
+//! `kubehop forward SERVICE [LOCAL_PORT:]PORT...`: source flags → [`crate::cluster::open_feed`]
+//! (the kubeconfig's cluster, watched, or `--demo`) → a forward over its snapshots, dialing pods
+//! with a port-forward through the same API server, until Ctrl-C (or SIGTERM).
+//!
+//! Standard output gets kubectl's lines (`Forwarding from 127.0.0.1:8080 -> svc/web:80`, one
+//! per listening socket); standard error gets one compact line per event (pods added to or
+//! removed from the set, retries, refusals, broken connections) and source status changes.
+//!
+//! Exit status: 0 after Ctrl-C, 2 when the forward cannot start (bad arguments, a dump source,
+//! no such Service or port, the local port is taken).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::address::{exposure_warning, listen_addresses};
+use super::target::{PortMapping, parse_service};
+use super::{ForwardError, ForwardEvent, ForwardOptions, ForwardRequest, Notice};
+use crate::cli::{ForwardArgs, SourceArgs};
+use crate::cluster::feed::ConnectionStatus;
+use crate::cluster::{ClusterError, Source, SourceError};
+use crate::engine::EngineConfig;
+use crate::probe::{Dialer, PortForwardDialer};
+
+/// Exit status when the forward cannot start.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Why `kubehop forward` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardCommandError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(
+        "forwarding needs a live cluster: a dump has no pods to connect to (use --demo, or a kubeconfig context)"
+    )]
+    NeedsLiveCluster,
+    #[error("SERVICE {service:?} names namespace {named:?} but -n says {flag:?}: drop one of them")]
+    NamespaceConflict {
+        service: String,
+        named: String,
+        flag: String,
+    },
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("cannot reach the cluster's API: {0}")]
+    Client(#[source] kube::Error),
+    #[error(transparent)]
+    Forward(#[from] ForwardError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// `kubehop forward`, printing to standard output and standard error; runs until Ctrl-C.
+pub fn main(source: &SourceArgs, args: &ForwardArgs) -> ExitCode {
+    match run(source, args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kubehop: {error}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// The arguments, checked before connecting so that typos fail fast.
+fn mappings(args: &ForwardArgs) -> Result<Vec<PortMapping>, ForwardError> {
+    args.ports
+        .iter()
+        .map(|text| PortMapping::parse(text))
+        .collect()
+}
+
+fn run(source: &SourceArgs, args: &ForwardArgs) -> Result<(), ForwardCommandError> {
+    let ports = mappings(args)?;
+    // Validated with a placeholder namespace: the real default comes from the source.
+    parse_service(&args.service, "default")?;
+    let named = args
+        .service
+        .split_once('/')
+        .map(|(namespace, _)| namespace.to_owned());
+    if let (Some(named), Some(flag)) = (&named, &source.namespace)
+        && named != flag
+        && !source.all_namespaces
+    {
+        return Err(ForwardCommandError::NamespaceConflict {
+            service: args.service.clone(),
+            named: named.clone(),
+            flag: flag.clone(),
+        });
+    }
+    if let Source::Dump(_) = Source::from_args(source)? {
+        return Err(ForwardCommandError::NeedsLiveCluster);
+    }
+    // Watch only the Service's namespace: fewer objects, and RBAC limited to it is enough.
+    let mut scoped = source.clone();
+    if let Some(named) = named {
+        scoped.namespace = Some(named);
+        scoped.all_namespaces = false;
+    }
+    let feed = crate::cluster::open_feed(&scoped)?;
+    let Some(mut api) = feed.api.clone() else {
+        return Err(ForwardCommandError::NeedsLiveCluster);
+    };
+    let default_namespace = scoped
+        .namespace
+        .clone()
+        .filter(|namespace| !namespace.is_empty())
+        .unwrap_or_else(|| api.default_namespace.clone());
+    let service = parse_service(&args.service, &default_namespace)?;
+    for note in &feed.notes {
+        eprintln!("kubehop: note: {note}");
+    }
+    let addresses = listen_addresses(&args.address);
+    if let Some(warning) = exposure_warning(&addresses, &format!("svc/{}", service.name)) {
+        eprintln!("kubehop: {warning}");
+    }
+    // A forwarded connection may stay idle for long (a database session): no read timeout on
+    // the port-forward streams.
+    api.read_timeout = None;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("kubehop-forward")
+        .enable_all()
+        .build()
+        .map_err(ForwardCommandError::Runtime)?;
+    runtime.block_on(async move {
+        let client = kube::Client::try_from(api).map_err(ForwardCommandError::Client)?;
+        let dialer: Arc<dyn Dialer> = Arc::new(PortForwardDialer::new(client));
+        let options = ForwardOptions {
+            addresses,
+            engine: EngineConfig {
+                cluster_domain: source.cluster_domain.clone(),
+                ..EngineConfig::default()
+            },
+            ..ForwardOptions::default()
+        };
+        let request = ForwardRequest { service, ports };
+        let (lines, printer) = printer();
+        let handle = super::start(&request, feed.snapshots.clone(), dialer, options, {
+            move |event| {
+                if let ForwardEvent::Notice(notice) = event {
+                    // The printer is gone only while the process exits.
+                    let _ = lines.send(notice);
+                }
+            }
+        })?;
+        let mut status = feed.status.clone();
+        let statuses = async {
+            while status.changed().await.is_ok() {
+                let line = status_line(&status.borrow_and_update());
+                if let Some(line) = line {
+                    eprintln!("kubehop: {line}");
+                }
+            }
+            // The source stopped: the last set of endpoints stays in use.
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            () = shutdown() => {}
+            () = statuses => {}
+        }
+        handle.stop().await;
+        // The sink (and its sender) went with the forward: the printer ends after the last line.
+        let _ = tokio::task::spawn_blocking(move || printer.join()).await;
+        Ok(())
+    })
+}
+
+/// What a change of the source's status means for the forward, if worth a line.
+pub fn status_line(status: &ConnectionStatus) -> Option<String> {
+    match status {
+        ConnectionStatus::Connected => Some("watching the cluster again".to_owned()),
+        ConnectionStatus::Reconnecting { error, .. } => Some(format!(
+            "lost the watch ({error}); new connections use the last known endpoints until it is back"
+        )),
+        ConnectionStatus::Failed { error } => Some(format!(
+            "the watch failed ({error}); new connections use the last known endpoints"
+        )),
+        ConnectionStatus::Connecting | ConnectionStatus::Static => None,
+    }
+}
+
+/// The line a notice prints as, and whether it goes to standard output (kubectl's
+/// "Forwarding from" lines) rather than standard error.
+pub fn notice_line(notice: &Notice) -> (String, bool) {
+    match notice {
+        Notice::Listening { .. } => (notice.to_string(), true),
+        _ => (format!("kubehop: {notice}"), false),
+    }
+}
+
+/// Prints notices on a thread of its own, so the forward's sink never blocks on a terminal.
+fn printer() -> (std::sync::mpsc::Sender<Notice>, std::thread::JoinHandle<()>) {
+    let (sender, receiver) = std::sync::mpsc::channel::<Notice>();
+    let thread = std::thread::spawn(move || {
+        for notice in receiver {
+            let (line, to_stdout) = notice_line(&notice);
+            if to_stdout {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            } else {
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            }
+        }
+    });
+    (sender, thread)
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix.
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::{Protocol, ServiceKey, ServicePortKey};
+    use crate::forward::Target;
+
+    fn target() -> Target {
+        Target {
+            port: ServicePortKey {
+                service: ServiceKey {
+                    namespace: "shop".into(),
+                    name: "web".into(),
+                },
+                port: 80,
+                protocol: Protocol::Tcp,
+            },
+            name: None,
+        }
+    }
+
+    #[test]
+    fn listening_lines_go_to_stdout_like_kubectl() {
+        let local = "127.0.0.1:8080".parse().expect("addr");
+        let (line, to_stdout) = notice_line(&Notice::Listening {
+            local,
+            target: target(),
+        });
+        assert_eq!(line, "Forwarding from 127.0.0.1:8080 -> svc/web:80");
+        assert!(to_stdout);
+        let (line, to_stdout) = notice_line(&Notice::Refused {
+            target: target(),
+            client: "127.0.0.1:50000".parse().expect("addr"),
+            reason: "no pod selected".into(),
+        });
+        assert!(!to_stdout);
+        assert!(
+            line.starts_with("kubehop: svc/web:80: refused 127.0.0.1:50000"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn only_real_status_changes_are_reported() {
+        assert_eq!(status_line(&ConnectionStatus::Connecting), None);
+        let line = status_line(&ConnectionStatus::Reconnecting {
+            since: std::time::SystemTime::UNIX_EPOCH,
+            error: "connection refused".into(),
+        })
+        .expect("a line");
+        assert!(line.contains("last known endpoints"), "{line}");
+    }
+}
