@@ -20,10 +20,6 @@ fn main() -> ExitCode {
         Some(Command::Forward(args)) => kubehop::forward::run::main(&cli.source, &args),
         Some(Command::Completions(args)) => kubehop::cli::completions(&args),
         Some(Command::Man(args)) => kubehop::cli::man(&args),
-        Some(command) => {
-            eprintln!("kubehop: `{command:?}` is not built yet");
-            ExitCode::from(2)
-        }
     }
 }
 
