@@ -383,6 +383,7 @@ impl Coordinator {
             if dirty && self.complete() {
                 self.publish();
                 self.update_status();
+                self.first_published();
             }
         }
     }
@@ -602,6 +603,10 @@ impl Coordinator {
             missing,
         };
         self.publisher.publish(Arc::new(snapshot));
+    }
+
+    /// Tells `first_snapshot` the first snapshot is out, once its status is set too.
+    fn first_published(&mut self) {
         if let Some(first) = self.first.take() {
             let _ = first.send(Ok(()));
         }
