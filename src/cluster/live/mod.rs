@@ -682,10 +682,14 @@ mod tests {
     fn apply(coordinator: &mut Coordinator, signals: Vec<Signal>) {
         for signal in signals {
             let dirty = coordinator.handle(signal);
-            if dirty && coordinator.complete() {
+            let publish = dirty && coordinator.complete();
+            if publish {
                 coordinator.publish();
             }
             coordinator.update_status();
+            if publish {
+                coordinator.first_published();
+            }
         }
     }
 
