@@ -10,12 +10,13 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -161,12 +162,8 @@ fn parse_ports(params: &Params) -> Result<Vec<u16>, ApiError> {
     Ok(ports)
 }
 
-/// What the bridge's tasks send towards the WebSocket, in order.
-enum Outgoing {
-    Frame(Message),
-    /// The pod side of port i reached end of stream.
-    PortClosed,
-}
+/// The most pod bytes one WebSocket frame carries.
+const MAX_FRAME: usize = 64 * 1024;
 
 fn frame(channel: u8, payload: &[u8]) -> Message {
     let mut data = Vec::with_capacity(payload.len() + 1);
@@ -226,7 +223,8 @@ async fn bridge(
     cancel: CancellationToken,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(64);
+    // Frames from the pod sides, in order per port.
+    let (out_tx, mut out_rx) = mpsc::channel::<Message>(64);
     // The first frame on every channel names its port.
     for (i, port) in ports.iter().enumerate() {
         let bytes = port.to_le_bytes();
@@ -237,7 +235,6 @@ async fn bridge(
         }
     }
     let mut writers: Vec<Option<OwnedWriteHalf>> = Vec::with_capacity(ports.len());
-    let mut open = 0usize;
     for (i, port) in ports.iter().enumerate() {
         let data_channel = 2 * i as u8;
         let outcome = match &error_message {
@@ -256,82 +253,99 @@ async fn bridge(
                 writers.push(None);
             }
             Ok(connection) => {
-                let (mut reader, writer) = connection.into_split();
+                let (reader, writer) = connection.into_split();
                 writers.push(Some(writer));
-                open += 1;
-                let out = out_tx.clone();
-                tokio::spawn(async move {
-                    let mut buffer = vec![0u8; 32 * 1024];
-                    loop {
-                        match reader.read(&mut buffer).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => {
-                                let message = frame(data_channel, &buffer[..n]);
-                                if out.send(Outgoing::Frame(message)).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                    }
-                    let _ = out.send(Outgoing::PortClosed).await;
-                });
+                tokio::spawn(pod_to_client(reader, data_channel, out_tx.clone()));
             }
         }
     }
     drop(out_tx);
+    // Both directions at once: a pod that is slow to read must not hold up what it sends.
     // The WebSocket stays open until the client closes it, even after the pod closed every
     // connection: clients (kube-rs) close first and treat a server Close as an error.
-    let mut client_closed = false;
-    let mut pod_open = open > 0;
-    loop {
-        tokio::select! {
-            incoming = stream.next() => match incoming {
-                Some(Ok(Message::Binary(data))) => {
-                    let Some((&channel, payload)) = data.split_first() else { continue };
-                    if channel == CLOSE_CHANNEL {
-                        // v5: the client closed its side of a channel.
-                        if let Some(&closed) = payload.first()
-                            && closed % 2 == 0
-                            && let Some(Some(writer)) = writers.get_mut(usize::from(closed / 2))
-                        {
-                            let _ = writer.shutdown().await;
-                        }
-                        continue;
-                    }
-                    if channel % 2 != 0 || payload.is_empty() {
-                        continue;
-                    }
-                    let index = usize::from(channel / 2);
-                    if let Some(Some(writer)) = writers.get_mut(index)
-                        && writer.write_all(payload).await.is_err()
-                    {
-                        writers[index] = None;
-                    }
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
-                    client_closed = true;
-                    break;
-                }
-                Some(Ok(_)) => {}
-            },
-            outgoing = out_rx.recv(), if pod_open => match outgoing {
-                Some(Outgoing::Frame(message)) => {
-                    if sink.send(message).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Outgoing::PortClosed) => {
-                    open = open.saturating_sub(1);
-                    pod_open = open > 0;
-                }
-                None => pod_open = false,
-            },
-            _ = cancel.cancelled() => break,
-        }
-    }
+    let client_closed = tokio::select! {
+        closed = client_to_pod(&mut stream, &mut writers) => closed,
+        () = send_frames(&mut sink, &mut out_rx) => false,
+        () = cancel.cancelled() => false,
+    };
     drop(writers);
     if let Ok(socket) = stream.reunite(sink) {
         finish(socket, client_closed).await;
+    }
+}
+
+/// One pod connection's bytes → frames on `channel`, each read straight behind its channel
+/// byte (no copy).
+async fn pod_to_client(mut reader: OwnedReadHalf, channel: u8, out: mpsc::Sender<Message>) {
+    loop {
+        let mut data = BytesMut::with_capacity(MAX_FRAME + 1);
+        data.put_u8(channel);
+        match reader.read_buf(&mut data).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if out.send(Message::Binary(data.freeze())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Sends the pod sides' frames, one flush for whatever is queued; pending forever once
+/// every pod side ended, returns when the WebSocket fails.
+async fn send_frames(sink: &mut SplitSink<Socket, Message>, out: &mut mpsc::Receiver<Message>) {
+    while let Some(message) = out.recv().await {
+        if sink.feed(message).await.is_err() {
+            return;
+        }
+        while let Ok(message) = out.try_recv() {
+            if sink.feed(message).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+    std::future::pending().await
+}
+
+/// Client frames → the pod connections, until the client closes (`true`) or the WebSocket
+/// fails.
+async fn client_to_pod(
+    stream: &mut SplitStream<Socket>,
+    writers: &mut [Option<OwnedWriteHalf>],
+) -> bool {
+    loop {
+        match stream.next().await {
+            Some(Ok(Message::Binary(data))) => {
+                let Some((&channel, payload)) = data.split_first() else {
+                    continue;
+                };
+                if channel == CLOSE_CHANNEL {
+                    // v5: the client closed its side of a channel.
+                    if let Some(&closed) = payload.first()
+                        && closed % 2 == 0
+                        && let Some(Some(writer)) = writers.get_mut(usize::from(closed / 2))
+                    {
+                        let _ = writer.shutdown().await;
+                    }
+                    continue;
+                }
+                if channel % 2 != 0 || payload.is_empty() {
+                    continue;
+                }
+                let index = usize::from(channel / 2);
+                if let Some(slot) = writers.get_mut(index)
+                    && let Some(writer) = slot
+                    && writer.write_all(payload).await.is_err()
+                {
+                    *slot = None;
+                }
+            }
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return true,
+            Some(Ok(_)) => {}
+        }
     }
 }
 
