@@ -319,9 +319,11 @@ fn spec_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
 /// `headless`, `external-name`, `publish-not-ready`.
 fn type_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
     let view = input.view;
-    let fqdn = service_fqdn(view.namespace, view.name, input.config.domain());
+    // Formatted only for the two findings that print it.
+    let fqdn = || service_fqdn(view.namespace, view.name, input.config.domain());
     let subject = || Subject::Service(view.name.to_owned());
     if view.service_type == ServiceType::ExternalName {
+        let fqdn = fqdn();
         let target = view
             .service
             .spec
@@ -349,6 +351,7 @@ fn type_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
         return;
     }
     if view.headless {
+        let fqdn = fqdn();
         out.push(Diagnostic::new(
             DiagnosticCode::Headless,
             subject(),
@@ -564,8 +567,8 @@ fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
         .map(|pod| pod.as_ref())
         .collect();
     for (spec, port) in view.ports.iter().zip(input.ports) {
-        let label = spec.label();
-        let subject = || Subject::Port(label.clone());
+        // The label is formatted only when a finding names the port.
+        let subject = || Subject::Port(spec.label());
         if multi && spec.name.is_none_or(str::is_empty) {
             out.push(Diagnostic::new(
                 DiagnosticCode::MultiPortUnnamed,

@@ -120,7 +120,7 @@ impl<'a> ServiceView<'a> {
                 .map(String::as_str)
                 .chain(cluster_ip);
             for candidate in candidates {
-                if let Ok(ip) = candidate.trim().parse::<IpAddr>()
+                if let Ok(ip) = super::pods::trim_fast(candidate).parse::<IpAddr>()
                     && !cluster_ips.contains(&ip)
                 {
                     cluster_ips.push(ip);

@@ -141,7 +141,7 @@ pub(crate) fn read<'a>(
             let Some(ip) = endpoint
                 .addresses
                 .first()
-                .and_then(|address| address.trim().parse::<IpAddr>().ok())
+                .and_then(|address| super::pods::trim_fast(address).parse::<IpAddr>().ok())
             else {
                 continue;
             };
