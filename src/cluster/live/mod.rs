@@ -305,6 +305,11 @@ struct Stores {
 
 /// The objects of a store in a stable order (namespace, name), so that unchanged clusters give
 /// identical snapshots and output.
+/// The store's objects, sorted, when the kind is kept; none when it is left out.
+fn kept<K: Watched>(keep: bool, store: &Store<K>) -> Vec<Arc<K>> {
+    if keep { sorted(store) } else { Vec::new() }
+}
+
 fn sorted<K: Watched>(store: &Store<K>) -> Vec<Arc<K>> {
     let mut objects = store.state();
     objects.sort_unstable_by(|a, b| {
@@ -570,36 +575,15 @@ impl Coordinator {
             .collect();
         let snapshot = ClusterSnapshot {
             generation: self.generation,
-            services: if take(ResourceKind::Service) {
-                sorted(&self.stores.services)
-            } else {
-                Vec::new()
-            },
-            endpoint_slices: if take(ResourceKind::EndpointSlice) {
-                sorted(&self.stores.endpoint_slices)
-            } else {
-                Vec::new()
-            },
-            pods: if take(ResourceKind::Pod) {
-                sorted(&self.stores.pods)
-            } else {
-                Vec::new()
-            },
-            nodes: if take(ResourceKind::Node) {
-                sorted(&self.stores.nodes)
-            } else {
-                Vec::new()
-            },
-            ingresses: if take(ResourceKind::Ingress) {
-                sorted(&self.stores.ingresses)
-            } else {
-                Vec::new()
-            },
-            namespaces: if take(ResourceKind::Namespace) {
-                sorted(&self.stores.namespaces)
-            } else {
-                Vec::new()
-            },
+            services: kept(take(ResourceKind::Service), &self.stores.services),
+            endpoint_slices: kept(
+                take(ResourceKind::EndpointSlice),
+                &self.stores.endpoint_slices,
+            ),
+            pods: kept(take(ResourceKind::Pod), &self.stores.pods),
+            nodes: kept(take(ResourceKind::Node), &self.stores.nodes),
+            ingresses: kept(take(ResourceKind::Ingress), &self.stores.ingresses),
+            namespaces: kept(take(ResourceKind::Namespace), &self.stores.namespaces),
             missing,
         };
         self.publisher.publish(Arc::new(snapshot));
