@@ -21,7 +21,7 @@ use kubehop::sandbox::{ControlPlaneConfig, Sandbox, SandboxHandle, Store};
 use serde_json::{Value, json};
 
 use sandbox_support::{
-    deployment, settle, start_cluster, start_with, three_nodes, wait_until, within,
+    deployment, pods_of, settle, start_cluster, start_with, three_nodes, wait_until, within,
 };
 
 fn service(namespace: &str, name: &str, port: u16, extra: Value) -> Value {
@@ -32,22 +32,6 @@ fn service(namespace: &str, name: &str, port: u16, extra: Value) -> Value {
     });
     json_patch::merge(&mut service, &extra);
     service
-}
-
-fn pods_of(store: &Store, namespace: &str, app: &str) -> Vec<Pod> {
-    store
-        .list::<Pod>(Some(namespace))
-        .expect("pods decode")
-        .into_iter()
-        .filter(|p| {
-            p.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("app"))
-                .map(String::as_str)
-                == Some(app)
-        })
-        .collect()
 }
 
 fn is_ready(pod: &Pod) -> bool {

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kubehop::sandbox::{ControlPlaneConfig, Listening, Sandbox, SandboxHandle, is_sandbox_address};
+use kubehop::sandbox::{ControlPlaneConfig, Listening, Sandbox, is_sandbox_address};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use sandbox_support::{
-    Outcome, SILENCE, deployment, probe, probe_within, settle, start_cluster, start_with,
+    Outcome, SILENCE, deployment, pods_of, probe, probe_within, settle, start_cluster, start_with,
     three_nodes, wait_until, within,
 };
 
@@ -81,23 +81,6 @@ async fn doors(client: &kube::Client, namespace: &str, name: &str) -> Doors {
     }
 }
 
-fn pods_of(sandbox: &SandboxHandle, namespace: &str, app: &str) -> Vec<Pod> {
-    sandbox
-        .store()
-        .list::<Pod>(Some(namespace))
-        .expect("pods")
-        .into_iter()
-        .filter(|p| {
-            p.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("app"))
-                .map(String::as_str)
-                == Some(app)
-        })
-        .collect()
-}
-
 fn pod_addr(pod: &Pod, port: u16) -> SocketAddr {
     let ip = pod
         .status
@@ -131,7 +114,10 @@ async fn every_front_door_reaches_a_pod_of_the_service_spread_over_all_ready_pod
     objects.push(deployment("shop", "web", 3, 9376));
     objects.push(service("shop", "web", json!({"type": "LoadBalancer"})));
     let (sandbox, client) = start_cluster(objects, Duration::ZERO).await;
-    let expected: BTreeSet<String> = pods_of(&sandbox, "shop", "web").iter().map(name).collect();
+    let expected: BTreeSet<String> = pods_of(sandbox.store(), "shop", "web")
+        .iter()
+        .map(name)
+        .collect();
     assert_eq!(expected.len(), 3);
     let doors = doors(&client, "shop", "web").await;
 
@@ -168,7 +154,7 @@ async fn external_traffic_policy_local_drops_on_nodes_without_local_endpoints() 
         json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local"}),
     ));
     let (sandbox, client) = start_cluster(objects, Duration::ZERO).await;
-    let pods = pods_of(&sandbox, "edge", "gw");
+    let pods = pods_of(sandbox.store(), "edge", "gw");
     assert!(
         pods.iter()
             .all(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some("node-1"))
@@ -249,7 +235,7 @@ async fn an_app_listening_on_another_port_than_the_target_port_resets_connection
         json!({"ports": [{"name": "http", "port": PORT, "targetPort": 9376}]}),
     ));
     let (sandbox, client) = start_cluster(objects, Duration::ZERO).await;
-    let pod = pods_of(&sandbox, "catalog", "catalog").remove(0);
+    let pod = pods_of(sandbox.store(), "catalog", "catalog").remove(0);
     // The endpoint looks healthy...
     let slices = sandbox
         .store()
@@ -277,7 +263,7 @@ async fn an_unready_pod_answers_directly_but_gets_no_service_traffic() {
     objects.push(deployment("shop", "web", 2, 9376));
     objects.push(service("shop", "web", json!({})));
     let (sandbox, client) = start_cluster(objects, Duration::ZERO).await;
-    let pods = pods_of(&sandbox, "shop", "web");
+    let pods = pods_of(sandbox.store(), "shop", "web");
     let (unready, ready) = (&pods[0], &pods[1]);
     Api::<Pod>::namespaced(client.clone(), "shop")
         .patch(
@@ -325,7 +311,7 @@ async fn a_deleted_pod_answers_while_terminating_and_closes_when_gone() {
         "spec": {"containers": [{"name": "app", "image": "app:1", "ports": [{"containerPort": 9376}]}]}
     }));
     let (sandbox, client) = start_cluster(objects, Duration::from_secs(1)).await;
-    let pod = pods_of(&sandbox, "default", "solo").remove(0);
+    let pod = pods_of(sandbox.store(), "default", "solo").remove(0);
     let addr = pod_addr(&pod, 9376);
     assert_eq!(probe(addr).await, Outcome::Answered("solo".into()));
     let pods: Api<Pod> = Api::namespaced(client, "default");
@@ -368,7 +354,7 @@ async fn pods_echo_bytes_that_are_not_http_and_portforward_reaches_them() {
     let mut objects = three_nodes();
     objects.push(deployment("shop", "web", 1, 9376));
     let (sandbox, client) = start_cluster(objects, Duration::ZERO).await;
-    let pod = pods_of(&sandbox, "shop", "web").remove(0);
+    let pod = pods_of(sandbox.store(), "shop", "web").remove(0);
     let mut stream = tokio::net::TcpStream::connect(pod_addr(&pod, 9376))
         .await
         .expect("connect");
@@ -505,7 +491,7 @@ async fn two_sandboxes_in_one_process_use_different_addresses() {
     assert!(!a.is_empty() && a.is_disjoint(&b));
     for (client, sandbox) in [(&first_client, &first), (&second_client, &second)] {
         let doors = doors(client, "shop", "web").await;
-        let pod = name(&pods_of(sandbox, "shop", "web")[0]);
+        let pod = name(&pods_of(sandbox.store(), "shop", "web")[0]);
         assert_eq!(probe(doors.node_ports[0].1).await, Outcome::Answered(pod));
     }
     first.shutdown().await;

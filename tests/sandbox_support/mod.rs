@@ -280,3 +280,24 @@ pub async fn probe_within(addr: std::net::SocketAddr, wait: Duration) -> Outcome
         }
     }
 }
+
+/// The pods labelled `app: APP` in `namespace`, from the store.
+pub fn pods_of(
+    store: &kubehop::sandbox::Store,
+    namespace: &str,
+    app: &str,
+) -> Vec<k8s_openapi::api::core::v1::Pod> {
+    store
+        .list::<k8s_openapi::api::core::v1::Pod>(Some(namespace))
+        .expect("pods decode")
+        .into_iter()
+        .filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app"))
+                .map(String::as_str)
+                == Some(app)
+        })
+        .collect()
+}
