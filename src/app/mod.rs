@@ -85,7 +85,7 @@ pub fn transports_for(
     // A forwarded connection may stay idle for long (a database session): no read timeout
     // on port-forward streams; probes bound each hop themselves.
     config.read_timeout = None;
-    let client = kube::Client::try_from(config).ok()?;
+    let client = crate::cluster::connector::streaming_client(config).ok()?;
     let scope = match source {
         SourceKind::Demo => crate::probe::NetworkScope::LoopbackOnly,
         _ => crate::probe::NetworkScope::cluster_from_environment(),

@@ -5,6 +5,7 @@
 pub use crate::engine::snapshot::{ClusterSnapshot, MissingKind, ResourceKind};
 
 pub mod client;
+pub mod connector;
 pub mod dump;
 pub mod feed;
 pub mod live;

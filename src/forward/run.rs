@@ -116,14 +116,17 @@ fn run(source: &SourceArgs, args: &ForwardArgs) -> Result<(), ForwardCommandErro
     // A forwarded connection may stay idle for long (a database session): no read timeout on
     // the port-forward streams.
     api.read_timeout = None;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a forward is I/O between sockets; keeping each connection's tasks (the
+    // splice and its port-forward) on one thread saves cross-thread wake-ups, the largest
+    // cost per byte after the copies themselves. The cluster source runs on its own thread.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .thread_name("kubehop-forward")
         .enable_all()
         .build()
         .map_err(ForwardCommandError::Runtime)?;
     runtime.block_on(async move {
-        let client = kube::Client::try_from(api).map_err(ForwardCommandError::Client)?;
+        let client = crate::cluster::connector::streaming_client(api)
+            .map_err(ForwardCommandError::Client)?;
         let dialer: Arc<dyn Dialer> = Arc::new(PortForwardDialer::new(client));
         let options = ForwardOptions {
             addresses,

@@ -1,7 +1,8 @@
 //! Transports: how a byte stream to a hop is opened.
 //!
-//! - [`PortForwardDialer`]: `pods/portforward` through the API server (kube-rs
-//!   `Api::<Pod>::portforward`), how endpoints are probed from any machine with API access.
+//! - [`PortForwardDialer`]: `pods/portforward` through the API server (the WebSocket
+//!   channel protocol, [`super::portforward`]), how endpoints are probed from any machine
+//!   with API access.
 //!   The stream exists once the WebSocket is upgraded; whether the kubelet reached the pod's
 //!   port shows on the port's error channel ([`Dialed::errors`]).
 //! - [`DirectDialer`]: a TCP connection to an address or hostname, checked against the
@@ -16,13 +17,12 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::Api;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::outcome::Transport;
+use super::portforward::{self, PortForward};
 use super::reach::NetworkScope;
 use crate::engine::plan::HopKind;
 
@@ -336,29 +336,29 @@ impl Dialer for PortForwardDialer {
                 return Err(DialError::Unsupported(target.clone()));
             };
             let started = Instant::now();
-            let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-            let mut forwarder =
-                match tokio::time::timeout(timeout, pods.portforward(pod, &[*port])).await {
-                    Ok(Ok(forwarder)) => forwarder,
-                    Ok(Err(error)) => return Err(forward_error(error, namespace, pod)),
-                    Err(_) => return Err(DialError::TimedOut(timeout)),
-                };
-            let connected_in = started.elapsed();
-            let (Some(stream), Some(errors)) =
-                (forwarder.take_stream(*port), forwarder.take_error(*port))
-            else {
-                forwarder.abort();
-                return Err(DialError::ForwardFailed(format!(
-                    "the port-forward to {namespace}/{pod} has no stream for port {port}"
-                )));
+            let forward = match tokio::time::timeout(
+                timeout,
+                portforward::open(&self.client, namespace, pod, *port),
+            )
+            .await
+            {
+                Ok(Ok(forward)) => forward,
+                Ok(Err(error)) => return Err(forward_error(error, namespace, pod)),
+                Err(_) => return Err(DialError::TimedOut(timeout)),
             };
+            let connected_in = started.elapsed();
+            let PortForward {
+                stream,
+                errors,
+                task,
+            } = forward;
             Ok(Dialed {
                 stream: Box::new(stream),
                 connected_in,
-                errors: Some(errors.boxed()),
+                errors: Some(errors.map(Result::ok).boxed()),
                 finish: Some(
                     async move {
-                        let _ = forwarder.join().await;
+                        let _ = task.await;
                     }
                     .boxed(),
                 ),

@@ -25,6 +25,7 @@
 pub mod check;
 pub mod dialer;
 pub mod outcome;
+pub mod portforward;
 pub mod reach;
 mod tls;
 

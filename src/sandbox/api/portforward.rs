@@ -277,13 +277,19 @@ async fn bridge(
 /// One pod connection's bytes → frames on `channel`, each read straight behind its channel
 /// byte (no copy).
 async fn pod_to_client(mut reader: OwnedReadHalf, channel: u8, out: mpsc::Sender<Message>) {
+    // Space for the next frame is reclaimed once the WebSocket copied the previous ones out.
+    let mut buffer = BytesMut::with_capacity(MAX_FRAME + 1);
     loop {
-        let mut data = BytesMut::with_capacity(MAX_FRAME + 1);
-        data.put_u8(channel);
-        match reader.read_buf(&mut data).await {
+        buffer.reserve(MAX_FRAME + 1);
+        buffer.put_u8(channel);
+        match reader.read_buf(&mut (&mut buffer).limit(MAX_FRAME)).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {
-                if out.send(Message::Binary(data.freeze())).await.is_err() {
+                if out
+                    .send(Message::Binary(buffer.split().freeze()))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
