@@ -81,10 +81,8 @@ pub fn transports_for(
     feed: &SnapshotFeed,
     source: SourceKind,
 ) -> Option<Arc<crate::probe::Transports>> {
-    let mut config = feed.api.clone()?;
-    // A forwarded connection may stay idle for long (a database session): no read timeout
-    // on port-forward streams; probes bound each hop themselves.
-    config.read_timeout = None;
+    let config = feed.api.clone()?;
+    // Probes bound each hop themselves.
     let client = crate::cluster::connector::streaming_client(config).ok()?;
     let scope = match source {
         SourceKind::Demo => crate::probe::NetworkScope::LoopbackOnly,

@@ -4,10 +4,11 @@
 //! rustls reads its socket 4 KiB at a time, so a stream of bytes from the API server costs
 //! a `recv` per 4 KiB; with a 64 KiB buffer below it, one per 64 KiB (the sandbox's API server
 //! does the same on its side). Otherwise the stack is kube-rs's own (`ClientBuilder` for a
-//! `Config` without a proxy): rustls from the kubeconfig's TLS settings, connect/read/write
-//! timeouts, the base URI, authentication (tokens, exec plugins, client certificates) and the
-//! kubeconfig's extra headers; plus TCP_NODELAY, since port-forward frames are small writes
-//! that must not wait for an acknowledgement. A `Config` with a proxy gets kube-rs's client.
+//! `Config` without a proxy): rustls from the kubeconfig's TLS settings, connect and write
+//! timeouts (no read timeout: port-forward streams may idle), the base URI, authentication
+//! (tokens, exec plugins, client certificates) and the kubeconfig's extra headers; plus
+//! TCP_NODELAY, since port-forward frames are small writes that must not wait for an
+//! acknowledgement. A `Config` with a proxy gets kube-rs's client (also without a read timeout).
 
 use std::future::Future;
 use std::io;
@@ -27,8 +28,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Bytes read from the API server's socket at once.
 pub const READ_BUFFER: usize = 64 * 1024;
 
-/// A client for `config` whose connections read through [`READ_BUFFER`].
-pub fn streaming_client(config: kube::Config) -> Result<kube::Client, kube::Error> {
+/// A client for `config` whose connections read through [`READ_BUFFER`], without a read
+/// timeout: a forwarded connection may stay idle for long (a database session).
+pub fn streaming_client(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
+    config.read_timeout = None;
     if config.proxy_url.is_some() {
         return kube::Client::try_from(config);
     }

@@ -97,7 +97,7 @@ fn run(source: &SourceArgs, args: &ForwardArgs) -> Result<(), ForwardCommandErro
         scoped.all_namespaces = false;
     }
     let feed = crate::cluster::open_feed(&scoped)?;
-    let Some(mut api) = feed.api.clone() else {
+    let Some(api) = feed.api.clone() else {
         return Err(ForwardCommandError::NeedsLiveCluster);
     };
     let default_namespace = scoped
@@ -113,9 +113,6 @@ fn run(source: &SourceArgs, args: &ForwardArgs) -> Result<(), ForwardCommandErro
     if let Some(warning) = exposure_warning(&addresses, &format!("svc/{}", service.name)) {
         eprintln!("kubehop: {warning}");
     }
-    // A forwarded connection may stay idle for long (a database session): no read timeout on
-    // the port-forward streams.
-    api.read_timeout = None;
     // One thread: a forward is I/O between sockets; keeping each connection's tasks (the
     // splice and its port-forward) on one thread saves cross-thread wake-ups, the largest
     // cost per byte after the copies themselves. The cluster source runs on its own thread.

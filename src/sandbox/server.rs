@@ -61,7 +61,7 @@ impl Listener {
                                 _ = connection_token.cancelled() => return,
                                 // rustls reads its socket 4 KiB at a time: a buffer below it
                                 // makes that one read per 64 KiB (port-forward streams).
-                                handshake = tls.acceptor.accept(tokio::io::BufReader::with_capacity(TLS_READ_BUFFER, stream)) => handshake,
+                                handshake = tls.acceptor.accept(tokio::io::BufReader::with_capacity(crate::cluster::connector::READ_BUFFER, stream)) => handshake,
                             };
                             match handshake {
                                 Ok(stream) => serve(stream, service, connection_token).await,
@@ -99,9 +99,6 @@ where
         _ = cancel.cancelled() => {}
     }
 }
-
-/// Bytes read from a TLS connection's socket at once (see [`crate::cluster::client`]).
-const TLS_READ_BUFFER: usize = 64 * 1024;
 
 /// Binds `addr` (used for the first start and for restarts on the same port).
 pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
