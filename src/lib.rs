@@ -20,4 +20,5 @@ pub mod output;
 pub mod probe;
 pub mod sandbox;
 pub mod terminal;
+pub mod tuning;
 pub mod ui;

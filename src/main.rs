@@ -6,6 +6,7 @@ use kubehop::cli::Command;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    kubehop::tuning::tune_process();
     let cli = kubehop::cli::parse();
     // Restores the terminal before any panic or error report prints.
     if let Err(report) = kubehop::terminal::install_hooks() {
