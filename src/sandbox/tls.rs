@@ -13,8 +13,8 @@ use rcgen::{
     KeyUsagePurpose, SanType,
 };
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::{CipherSuite, ServerConfig};
 
 /// Why the serving certificate could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,13 @@ pub enum TlsError {
     #[error("cannot configure TLS: {0}")]
     Config(#[from] tokio_rustls::rustls::Error),
 }
+
+/// The AES-128-GCM suites (TLS 1.3, TLS 1.2).
+const AES_128_GCM: [CipherSuite; 3] = [
+    CipherSuite::TLS13_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+];
 
 /// A TLS acceptor and the CA clients must trust.
 #[derive(Clone)]
@@ -61,8 +68,13 @@ pub(crate) fn serving_tls(ip: IpAddr) -> Result<ServingTls, TlsError> {
     ];
     let server_cert = params.signed_by(&server_key, &issuer)?;
 
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    // The cipher an API server picks: Go's crypto/tls prefers AES-128-GCM over the client's
+    // order (AES-256-GCM first for rustls) on CPUs with AES instructions.
+    let mut provider = tokio_rustls::rustls::crypto::ring::default_provider();
+    provider
+        .cipher_suites
+        .sort_by_key(|suite| !AES_128_GCM.contains(&suite.suite()));
+    let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(
@@ -72,10 +84,55 @@ pub(crate) fn serving_tls(ip: IpAddr) -> Result<ServingTls, TlsError> {
             ],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
         )?;
+    config.ignore_client_order = true;
     // HTTP/1.1 only: WebSocket upgrades (port-forward) need it.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(ServingTls {
         acceptor: TlsAcceptor::from(Arc::new(config)),
         ca_pem: ca_cert.pem(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_rustls::TlsConnector;
+    use tokio_rustls::rustls::pki_types::ServerName;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+
+    #[tokio::test]
+    async fn negotiates_aes_128_gcm_whatever_the_client_prefers() {
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let serving = serving_tls(ip).expect("certificate");
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(serving.ca_pem.as_bytes()).expect("CA PEM"))
+            .expect("CA");
+        // rustls's client order starts with AES-256-GCM.
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        assert_eq!(
+            provider.cipher_suites[0].suite(),
+            CipherSuite::TLS13_AES_256_GCM_SHA384
+        );
+        let client = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let accept = serving.acceptor.accept(server_io);
+        let connect = TlsConnector::from(Arc::new(client)).connect(ServerName::from(ip), client_io);
+        let (server, client) = tokio::join!(accept, connect);
+        server.expect("server handshake");
+        let client = client.expect("client handshake");
+        assert_eq!(
+            client
+                .get_ref()
+                .1
+                .negotiated_cipher_suite()
+                .map(|s| s.suite()),
+            Some(CipherSuite::TLS13_AES_128_GCM_SHA256)
+        );
+    }
 }

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use super::ApiContext;
 use super::path::{Params, ResourceTarget};
 use super::status::ApiError;
+use crate::probe::portforward::start_frame;
 use crate::sandbox::faults::PortForwardFault;
 use crate::sandbox::resources::ResourceId;
 use crate::sandbox::store::StoreError;
@@ -223,8 +224,9 @@ async fn bridge(
     cancel: CancellationToken,
 ) {
     let (mut sink, mut stream) = socket.split();
-    // Frames from the pod sides, in order per port.
-    let (out_tx, mut out_rx) = mpsc::channel::<Message>(64);
+    // Frames from the pod sides, in order per port; a few are enough to keep the WebSocket
+    // busy (more only wait here while the CPU caches forget them).
+    let (out_tx, mut out_rx) = mpsc::channel::<Message>(4);
     // The first frame on every channel names its port.
     for (i, port) in ports.iter().enumerate() {
         let bytes = port.to_le_bytes();
@@ -275,13 +277,12 @@ async fn bridge(
 }
 
 /// One pod connection's bytes → frames on `channel`, each read straight behind its channel
-/// byte (no copy).
+/// byte (no copy) and aligned ([`start_frame`]).
 async fn pod_to_client(mut reader: OwnedReadHalf, channel: u8, out: mpsc::Sender<Message>) {
     // Space for the next frame is reclaimed once the WebSocket copied the previous ones out.
-    let mut buffer = BytesMut::with_capacity(MAX_FRAME + 1);
+    let mut buffer = BytesMut::new();
     loop {
-        buffer.reserve(MAX_FRAME + 1);
-        buffer.put_u8(channel);
+        start_frame(&mut buffer, channel, MAX_FRAME);
         match reader.read_buf(&mut (&mut buffer).limit(MAX_FRAME)).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {
