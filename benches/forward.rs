@@ -122,13 +122,12 @@ async fn bench() {
     let mut throughput = Vec::new();
     for (label, addr) in [("direct to pod", direct), ("kubehop forward", local)] {
         let mut best = 0f64;
-        let forward_before = cpu_time(forward_pid);
-        let cpu_before = cpu_time(std::process::id()) + forward_before;
+        let (own_before, forward_before) = (cpu_time(std::process::id()), cpu_time(forward_pid));
         for _ in 0..ROUNDS {
             best = best.max(echo_throughput(addr, BULK).await);
         }
         let forward_cpu = cpu_time(forward_pid) - forward_before;
-        let cpu = cpu_time(std::process::id()) + forward_cpu + forward_before - cpu_before;
+        let cpu = cpu_time(std::process::id()) - own_before + forward_cpu;
         let per_mb = |cpu: Duration| cpu.as_secs_f64() * 1e3 / (ROUNDS * BULK) as f64 * 1e6;
         let (cpu_per_mb, forward_per_mb) = (per_mb(cpu), per_mb(forward_cpu));
         let sequential = sequential_rate(addr, SEQUENTIAL).await;
