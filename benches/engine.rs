@@ -9,12 +9,12 @@ use std::hint::black_box;
 use std::net::IpAddr;
 
 use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use kubehop::cluster::synthetic::{SyntheticSpec, generate};
 use kubehop::engine::model::Protocol;
 use kubehop::engine::{EngineConfig, RouteQuery, TrafficSource, build, build_on_threads};
 
-/// The allocator of the kubehop binary.
+/// The allocator of the kubehop binary, with its settings (`main` calls `tuning::tune_process`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -161,4 +161,10 @@ criterion_group! {
     config = Criterion::default().with_measurement(ThreadCpuTime);
     targets = cpu
 }
-criterion_main!(wall_clock, cpu_time);
+// `criterion_main!`, after the binary's process settings.
+fn main() {
+    kubehop::tuning::tune_process();
+    wall_clock();
+    cpu_time();
+    Criterion::default().configure_from_args().final_summary();
+}
