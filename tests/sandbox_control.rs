@@ -21,7 +21,8 @@ use kubehop::sandbox::{ControlPlaneConfig, Sandbox, SandboxHandle, Store};
 use serde_json::{Value, json};
 
 use sandbox_support::{
-    deployment, pods_of, settle, start_cluster, start_with, three_nodes, wait_until, within,
+    deployment, labelled, pods_of, settle, start_cluster, start_with, three_nodes, wait_until,
+    within,
 };
 
 fn service(namespace: &str, name: &str, port: u16, extra: Value) -> Value {
@@ -48,19 +49,7 @@ fn active(pods: &[Pod]) -> Vec<&Pod> {
 }
 
 fn slices_of(store: &Store, namespace: &str, service: &str) -> Vec<EndpointSlice> {
-    store
-        .list::<EndpointSlice>(Some(namespace))
-        .expect("slices decode")
-        .into_iter()
-        .filter(|s| {
-            s.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("kubernetes.io/service-name"))
-                .map(String::as_str)
-                == Some(service)
-        })
-        .collect()
+    labelled(store, namespace, "kubernetes.io/service-name", service)
 }
 
 /// (ready, serving, terminating) per endpoint address.

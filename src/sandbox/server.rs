@@ -57,11 +57,15 @@ impl Listener {
                     match tls {
                         None => serve(stream, service, connection_token).await,
                         Some(tls) => {
+                            // rustls reads its socket 4 KiB at a time: a buffer below it
+                            // makes that one read per 64 KiB (port-forward streams).
+                            let buffered = tokio::io::BufReader::with_capacity(
+                                crate::cluster::connector::READ_BUFFER,
+                                stream,
+                            );
                             let handshake = tokio::select! {
                                 _ = connection_token.cancelled() => return,
-                                // rustls reads its socket 4 KiB at a time: a buffer below it
-                                // makes that one read per 64 KiB (port-forward streams).
-                                handshake = tls.acceptor.accept(tokio::io::BufReader::with_capacity(crate::cluster::connector::READ_BUFFER, stream)) => handshake,
+                                handshake = tls.acceptor.accept(buffered) => handshake,
                             };
                             match handshake {
                                 Ok(stream) => serve(stream, service, connection_token).await,

@@ -313,19 +313,7 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 
 /// Pods labelled `app: NAME` in [`NAMESPACE`].
 pub fn pods_of(store: &Store, app: &str) -> Vec<Pod> {
-    store
-        .list::<Pod>(Some(NAMESPACE))
-        .expect("pods decode")
-        .into_iter()
-        .filter(|pod| {
-            pod.metadata
-                .labels
-                .as_ref()
-                .and_then(|labels| labels.get("app"))
-                .map(String::as_str)
-                == Some(app)
-        })
-        .collect()
+    sandbox_support::pods_of(store, NAMESPACE, app)
 }
 
 pub fn name(pod: &Pod) -> String {

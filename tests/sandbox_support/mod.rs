@@ -281,23 +281,39 @@ pub async fn probe_within(addr: std::net::SocketAddr, wait: Duration) -> Outcome
     }
 }
 
+/// The objects of kind `K` in `namespace` whose label `key` is `value`, from the store.
+pub fn labelled<K>(
+    store: &kubehop::sandbox::Store,
+    namespace: &str,
+    key: &str,
+    value: &str,
+) -> Vec<K>
+where
+    K: k8s_openapi::Resource
+        + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>
+        + serde::de::DeserializeOwned,
+{
+    store
+        .list::<K>(Some(namespace))
+        .expect("objects decode")
+        .into_iter()
+        .filter(|object| {
+            object
+                .metadata()
+                .labels
+                .as_ref()
+                .and_then(|labels| labels.get(key))
+                .map(String::as_str)
+                == Some(value)
+        })
+        .collect()
+}
+
 /// The pods labelled `app: APP` in `namespace`, from the store.
 pub fn pods_of(
     store: &kubehop::sandbox::Store,
     namespace: &str,
     app: &str,
 ) -> Vec<k8s_openapi::api::core::v1::Pod> {
-    store
-        .list::<k8s_openapi::api::core::v1::Pod>(Some(namespace))
-        .expect("pods decode")
-        .into_iter()
-        .filter(|p| {
-            p.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("app"))
-                .map(String::as_str)
-                == Some(app)
-        })
-        .collect()
+    labelled(store, namespace, "app", app)
 }

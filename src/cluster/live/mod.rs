@@ -303,13 +303,13 @@ struct Stores {
     namespaces: Store<Namespace>,
 }
 
-/// The objects of a store in a stable order (namespace, name), so that unchanged clusters give
-/// identical snapshots and output.
 /// The store's objects, sorted, when the kind is kept; none when it is left out.
 fn kept<K: Watched>(keep: bool, store: &Store<K>) -> Vec<Arc<K>> {
     if keep { sorted(store) } else { Vec::new() }
 }
 
+/// The objects of a store in a stable order (namespace, name), so that unchanged clusters give
+/// identical snapshots and output.
 fn sorted<K: Watched>(store: &Store<K>) -> Vec<Arc<K>> {
     let mut objects = store.state();
     objects.sort_unstable_by(|a, b| {
