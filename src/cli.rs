@@ -151,7 +151,7 @@ pub struct ProbeArgs {
 
 /// A probe timeout: a positive duration.
 fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
-    let duration = crate::sandbox::run::parse_duration(text)?;
+    let duration = crate::cmd::sandbox::parse_duration(text)?;
     if duration.is_zero() {
         return Err("the timeout must be more than 0".to_owned());
     }

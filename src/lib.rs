@@ -14,11 +14,15 @@
 pub mod app;
 pub mod cli;
 pub mod cluster;
-pub mod engine;
+pub mod cmd;
 pub mod forward;
 pub mod output;
 pub mod probe;
-pub mod sandbox;
 pub mod terminal;
 pub mod tuning;
 pub mod ui;
+
+/// The proxy engine (the `kubehop-engine` crate).
+pub use kubehop_engine as engine;
+/// The embedded cluster (the `kubehop-sandbox` crate).
+pub use kubehop_sandbox as sandbox;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     }
     match cli.command {
         None => tui(&cli.source),
-        Some(Command::Sandbox(args)) => kubehop::sandbox::run::main(&args),
+        Some(Command::Sandbox(args)) => kubehop::cmd::sandbox::main(&args),
         Some(Command::Chain(args)) => kubehop::output::run::chain(&cli.source, &args),
         Some(Command::Route(args)) => kubehop::output::run::route(&cli.source, &args),
         Some(Command::Probe(args)) => kubehop::output::probe_run::probe(&cli.source, &args),

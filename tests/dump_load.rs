@@ -490,9 +490,8 @@ fn later_copy_wins() {
 }
 
 #[test]
-fn from_args_needs_a_file() {
-    let args = kubehop::cli::SourceArgs::default();
-    let error = dump::from_args(&args).expect_err("no --from-file");
+fn no_paths_needs_a_file() {
+    let error = dump::load_paths(&[]).expect_err("no --from-file");
     assert_eq!(
         error.to_string(),
         "no dump to read: pass --from-file PATH (or - for standard input)"

@@ -145,7 +145,7 @@ STEP="start the sandbox"
 # The built-in scenario with Service ports 80/443 moved to 8000/8443: ports below 1024 need root,
 # and the recording must be the same for everyone.
 sed -E 's/([{ ,](port|number): )80([,}])/\18000\3/g; s/([{ ,]port: )443([,}])/\18443\2/g' \
-    "$ROOT/assets/sandbox/builtin.yaml" >"$WORK/scenario.yaml"
+    "$ROOT/crates/kubehop-sandbox/scenarios/builtin.yaml" >"$WORK/scenario.yaml"
 grep -qE '[{ ,]port: 8000[,}]' "$WORK/scenario.yaml" || die "the port rewrite matched nothing"
 "$KUBEHOP" sandbox --scenario "$WORK/scenario.yaml" --seed 1 --address-block "$BLOCK" \
     --kubeconfig-out "$WORK/kubeconfig" >"$WORK/sandbox.log" 2>&1 &

@@ -6,11 +6,11 @@ pub use crate::engine::snapshot::{ClusterSnapshot, MissingKind, ResourceKind};
 
 pub mod client;
 pub mod connector;
-pub mod dump;
 pub mod feed;
 pub mod live;
 mod source;
-pub mod synthetic;
+
+pub use kubehop_engine::{dump, synthetic};
 
 pub use client::ClusterError;
 pub use live::open_feed;

@@ -669,7 +669,7 @@ fn node_port_hops(chain: &ServiceChain, port: &PortChain, node: &mut TreeNode, s
         return;
     };
     let rows: Vec<_> = port.node_ports.rows().collect();
-    let local_only = port.node_ports.acceptance == NodeAcceptance::LocalEndpointsOnly;
+    let local_only = port.node_ports.acceptance() == NodeAcceptance::LocalEndpointsOnly;
     if rows.is_empty() {
         node.child(format!(
             "NodePort {node_port} → {}  {}",
@@ -707,7 +707,7 @@ fn node_port_hops(chain: &ServiceChain, port: &PortChain, node: &mut TreeNode, s
                     "accepts, forwards to other nodes".to_owned()
                 };
                 (style.ok(), what)
-            } else if port.node_ports.any_usable {
+            } else if port.node_ports.any_usable() {
                 (style.broken(), style.red("drops: no local endpoint"))
             } else {
                 (

@@ -1,0 +1,395 @@
+//! A deterministic synthetic cluster for benchmarks and robustness tests: Services of every type,
+//! Deployment-style pods with (partly named) ports, EndpointSlices that agree with the
+//! EndpointSlice controller's rules, Nodes in three zones and a few Ingresses. Every address is in
+//! 127.0.0.0/8 (the project's network rule).
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, LoadBalancerIngress, LoadBalancerStatus, Namespace, Node,
+    NodeAddress, NodeSpec, NodeStatus, Pod, PodCondition, PodIP, PodSpec, PodStatus, Service,
+    ServicePort, ServiceSpec, ServiceStatus,
+};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, ServiceBackendPort,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::ClusterSnapshot;
+use crate::endpointslice::desired_endpoint_slices;
+use crate::nodes::{NodeTable, ZONE_LABEL};
+
+/// The size of the synthetic cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyntheticSpec {
+    pub services: usize,
+    pub pods: usize,
+    pub nodes: usize,
+    /// Namespaces the Services and pods are spread over.
+    pub namespaces: usize,
+}
+
+impl Default for SyntheticSpec {
+    /// 10,000 Services, 50,000 pods, 500 nodes (the benchmark size of issue 2).
+    fn default() -> Self {
+        Self {
+            services: 10_000,
+            pods: 50_000,
+            nodes: 500,
+            namespaces: 20,
+        }
+    }
+}
+
+const ZONES: [&str; 3] = ["zone-a", "zone-b", "zone-c"];
+
+/// `127.<base>.x.y` for index `n` (n < 65536 per base octet step).
+fn loopback(base: u8, n: usize) -> String {
+    let high = u8::try_from((n >> 16) & 0xff).unwrap_or(0);
+    let mid = u8::try_from((n >> 8) & 0xff).unwrap_or(0);
+    let low = u8::try_from(n & 0xff).unwrap_or(0);
+    Ipv4Addr::new(127, base.saturating_add(high), mid, low).to_string()
+}
+
+fn meta(name: String, namespace: Option<String>, labels: BTreeMap<String, String>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace,
+        labels: (!labels.is_empty()).then_some(labels),
+        ..ObjectMeta::default()
+    }
+}
+
+/// What kind of Service index `i` is: 70% ClusterIP (some with topology hints), 10% NodePort,
+/// 5% LoadBalancer, 5% headless, 5% ExternalName, 5% ClusterIP with internalTrafficPolicy Local.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    ClusterIp,
+    ClusterIpHinted,
+    InternalLocal,
+    NodePort,
+    LoadBalancer,
+    Headless,
+    ExternalName,
+}
+
+fn shape(index: usize) -> Shape {
+    match index % 20 {
+        14 | 15 => Shape::NodePort,
+        16 => Shape::LoadBalancer,
+        17 => Shape::Headless,
+        18 => Shape::ExternalName,
+        19 => Shape::InternalLocal,
+        12 | 13 => Shape::ClusterIpHinted,
+        _ => Shape::ClusterIp,
+    }
+}
+
+struct Generated {
+    namespaces: Vec<Namespace>,
+    nodes: Vec<Node>,
+    services: Vec<Service>,
+    pods: Vec<Pod>,
+    slices: Vec<EndpointSlice>,
+    ingresses: Vec<Ingress>,
+}
+
+fn namespace_of(spec: &SyntheticSpec, service_index: usize) -> String {
+    format!("team-{:02}", service_index % spec.namespaces.max(1))
+}
+
+fn app_label(service_index: usize) -> String {
+    format!("app-{service_index:05}")
+}
+
+fn generate_objects(spec: &SyntheticSpec) -> Generated {
+    let namespaces: Vec<Namespace> = (0..spec.namespaces.max(1))
+        .map(|n| Namespace {
+            metadata: meta(format!("team-{n:02}"), None, BTreeMap::new()),
+            ..Namespace::default()
+        })
+        .collect();
+    let nodes: Vec<Node> = (0..spec.nodes)
+        .map(|n| {
+            let labels = BTreeMap::from([
+                (ZONE_LABEL.to_owned(), ZONES[n % ZONES.len()].to_owned()),
+                ("kubernetes.io/hostname".to_owned(), format!("node-{n:04}")),
+            ]);
+            Node {
+                metadata: meta(format!("node-{n:04}"), None, labels),
+                spec: Some(NodeSpec::default()),
+                status: Some(NodeStatus {
+                    addresses: Some(vec![NodeAddress {
+                        address: loopback(1, n + 1),
+                        type_: "InternalIP".to_owned(),
+                    }]),
+                    ..NodeStatus::default()
+                }),
+            }
+        })
+        .collect();
+
+    let mut services = Vec::with_capacity(spec.services);
+    let mut next_node_port: i32 = 30_000;
+    let mut lb_index = 0;
+    for i in 0..spec.services {
+        let shape = shape(i);
+        let namespace = namespace_of(spec, i);
+        let named = i % 3 == 0;
+        let with_metrics = i % 4 == 0;
+        let mut ports = vec![ServicePort {
+            name: Some("http".to_owned()),
+            port: 80,
+            protocol: Some("TCP".to_owned()),
+            target_port: Some(if named {
+                IntOrString::String("http".to_owned())
+            } else {
+                IntOrString::Int(8080)
+            }),
+            ..ServicePort::default()
+        }];
+        if with_metrics {
+            ports.push(ServicePort {
+                name: Some("metrics".to_owned()),
+                port: 9090,
+                protocol: Some("TCP".to_owned()),
+                target_port: Some(IntOrString::String("metrics".to_owned())),
+                ..ServicePort::default()
+            });
+        }
+        let node_ports = matches!(shape, Shape::NodePort | Shape::LoadBalancer);
+        if node_ports {
+            for port in &mut ports {
+                if next_node_port <= 32_767 {
+                    port.node_port = Some(next_node_port);
+                    next_node_port += 1;
+                }
+            }
+        }
+        let selector = BTreeMap::from([("app".to_owned(), app_label(i))]);
+        let service_type = match shape {
+            Shape::NodePort => "NodePort",
+            Shape::LoadBalancer => "LoadBalancer",
+            Shape::ExternalName => "ExternalName",
+            _ => "ClusterIP",
+        };
+        let cluster_ip = match shape {
+            Shape::Headless => Some("None".to_owned()),
+            Shape::ExternalName => None,
+            _ => Some(loopback(10, i + 1)),
+        };
+        let status = (shape == Shape::LoadBalancer).then(|| {
+            lb_index += 1;
+            // Every sixteenth LoadBalancer stays pending.
+            let ingress = (lb_index % 16 != 0).then(|| {
+                vec![LoadBalancerIngress {
+                    ip: Some(loopback(20, lb_index)),
+                    ip_mode: Some("VIP".to_owned()),
+                    ..LoadBalancerIngress::default()
+                }]
+            });
+            ServiceStatus {
+                load_balancer: Some(LoadBalancerStatus { ingress }),
+                ..ServiceStatus::default()
+            }
+        });
+        services.push(Service {
+            metadata: meta(format!("svc-{i:05}"), Some(namespace), BTreeMap::new()),
+            spec: Some(ServiceSpec {
+                type_: Some(service_type.to_owned()),
+                cluster_ip: cluster_ip.clone(),
+                cluster_ips: cluster_ip.map(|ip| vec![ip]),
+                external_name: (shape == Shape::ExternalName)
+                    .then(|| format!("backend-{i}.example.test")),
+                selector: (shape != Shape::ExternalName).then_some(selector),
+                ports: Some(ports),
+                external_traffic_policy: node_ports
+                    .then(|| if i % 40 == 14 { "Local" } else { "Cluster" }.to_owned()),
+                internal_traffic_policy: (shape != Shape::ExternalName).then(|| {
+                    if shape == Shape::InternalLocal {
+                        "Local"
+                    } else {
+                        "Cluster"
+                    }
+                    .to_owned()
+                }),
+                traffic_distribution: (shape == Shape::ClusterIpHinted)
+                    .then(|| "PreferSameZone".to_owned()),
+                session_affinity: Some(if i % 10 == 3 { "ClientIP" } else { "None" }.to_owned()),
+                ..ServiceSpec::default()
+            }),
+            status,
+        });
+    }
+
+    let mut pods = Vec::with_capacity(spec.pods);
+    for j in 0..spec.pods {
+        let service_index = j % spec.services.max(1);
+        let replica = j / spec.services.max(1);
+        let namespace = namespace_of(spec, service_index);
+        let named = service_index.is_multiple_of(3);
+        let labels = BTreeMap::from([
+            ("app".to_owned(), app_label(service_index)),
+            (
+                "tier".to_owned(),
+                if service_index.is_multiple_of(2) {
+                    "frontend"
+                } else {
+                    "backend"
+                }
+                .to_owned(),
+            ),
+            (
+                "pod-template-hash".to_owned(),
+                format!("{:08x}", service_index * 2_654_435_761 % 0xffff_ffff),
+            ),
+        ]);
+        let mut container_ports = vec![ContainerPort {
+            name: named.then(|| "http".to_owned()),
+            container_port: 8080,
+            protocol: Some("TCP".to_owned()),
+            ..ContainerPort::default()
+        }];
+        container_ports.push(ContainerPort {
+            name: Some("metrics".to_owned()),
+            container_port: 9090,
+            protocol: Some("TCP".to_owned()),
+            ..ContainerPort::default()
+        });
+        let ready = j % 50 != 7;
+        let pod_ip = loopback(2, j + 1);
+        let name = format!("svc-{service_index:05}-{replica:03}");
+        pods.push(Pod {
+            metadata: meta(name, Some(namespace), labels),
+            spec: Some(PodSpec {
+                containers: vec![Container {
+                    name: "app".to_owned(),
+                    ports: Some(container_ports),
+                    ..Container::default()
+                }],
+                node_name: (spec.nodes > 0).then(|| format!("node-{:04}", j % spec.nodes)),
+                ..PodSpec::default()
+            }),
+            status: Some(PodStatus {
+                phase: Some("Running".to_owned()),
+                pod_ip: Some(pod_ip.clone()),
+                pod_ips: Some(vec![PodIP { ip: pod_ip }]),
+                conditions: Some(vec![PodCondition {
+                    type_: "Ready".to_owned(),
+                    status: if ready { "True" } else { "False" }.to_owned(),
+                    ..PodCondition::default()
+                }]),
+                ..PodStatus::default()
+            }),
+        });
+    }
+
+    // EndpointSlices exactly as the controller's rules publish them.
+    let node_table = NodeTable::new(nodes.iter());
+    let mut pods_by_service: Vec<Vec<&Pod>> = vec![Vec::new(); spec.services];
+    for (j, pod) in pods.iter().enumerate() {
+        if let Some(list) = pods_by_service.get_mut(j % spec.services.max(1)) {
+            list.push(pod);
+        }
+    }
+    let slices: Vec<EndpointSlice> = services
+        .iter()
+        .zip(&pods_by_service)
+        .flat_map(|(service, service_pods)| {
+            desired_endpoint_slices(service, service_pods, &node_table)
+        })
+        .collect();
+
+    // One Ingress per namespace, routing to its first five web Services.
+    let ingresses: Vec<Ingress> = (0..spec.namespaces.max(1))
+        .map(|n| {
+            let namespace = format!("team-{n:02}");
+            let paths: Vec<HTTPIngressPath> = services
+                .iter()
+                .filter(|service| service.metadata.namespace.as_deref() == Some(&namespace))
+                .filter(|service| {
+                    service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ClusterIP")
+                })
+                .take(5)
+                .map(|service| {
+                    let name = service.metadata.name.clone().unwrap_or_default();
+                    HTTPIngressPath {
+                        path: Some(format!("/{name}")),
+                        path_type: "Prefix".to_owned(),
+                        backend: IngressBackend {
+                            service: Some(IngressServiceBackend {
+                                name,
+                                port: Some(ServiceBackendPort {
+                                    name: Some("http".to_owned()),
+                                    number: None,
+                                }),
+                            }),
+                            resource: None,
+                        },
+                    }
+                })
+                .collect();
+            Ingress {
+                metadata: meta("web".to_owned(), Some(namespace.clone()), BTreeMap::new()),
+                spec: Some(IngressSpec {
+                    rules: Some(vec![IngressRule {
+                        host: Some(format!("{namespace}.example.test")),
+                        http: Some(HTTPIngressRuleValue { paths }),
+                    }]),
+                    ..IngressSpec::default()
+                }),
+                status: None,
+            }
+        })
+        .collect();
+
+    Generated {
+        namespaces,
+        nodes,
+        services,
+        pods,
+        slices,
+        ingresses,
+    }
+}
+
+/// The synthetic cluster as a snapshot.
+pub fn generate(spec: &SyntheticSpec) -> ClusterSnapshot {
+    let generated = generate_objects(spec);
+    ClusterSnapshot {
+        generation: 0,
+        services: generated.services.into_iter().map(Arc::new).collect(),
+        endpoint_slices: generated.slices.into_iter().map(Arc::new).collect(),
+        pods: generated.pods.into_iter().map(Arc::new).collect(),
+        nodes: generated.nodes.into_iter().map(Arc::new).collect(),
+        ingresses: generated.ingresses.into_iter().map(Arc::new).collect(),
+        namespaces: generated.namespaces.into_iter().map(Arc::new).collect(),
+        missing: Vec::new(),
+    }
+}
+
+/// The synthetic cluster as API objects (with apiVersion and kind), ready to be written as a
+/// dump or scenario file.
+pub fn objects(spec: &SyntheticSpec) -> Vec<serde_json::Value> {
+    let generated = generate_objects(spec);
+    let mut out = Vec::new();
+    fn push<T: serde::Serialize>(out: &mut Vec<serde_json::Value>, items: Vec<T>) {
+        out.extend(
+            items
+                .iter()
+                .filter_map(|item| serde_json::to_value(item).ok()),
+        );
+    }
+    push(&mut out, generated.namespaces);
+    push(&mut out, generated.nodes);
+    push(&mut out, generated.services);
+    push(&mut out, generated.pods);
+    push(&mut out, generated.slices);
+    push(&mut out, generated.ingresses);
+    out
+}

@@ -1,0 +1,528 @@
+//! create, update, patch, delete and deletecollection, plus the `/scale` subresource.
+
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::path::{Params, ResourceTarget};
+use super::status::ApiError;
+use super::{Shared, dry_run, json_response};
+use crate::patch::{self, PatchError, PatchKind};
+use crate::request_log::Verb;
+use crate::resources::ResourceId;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::store::{
+    DeleteOptions, DeleteOutcome, Part, Propagation, StoreError, WriteOptions, unknown_fields,
+};
+use crate::table::selector_string;
+
+pub(super) fn write(
+    shared: &Shared,
+    verb: Verb,
+    method: &Method,
+    headers: &HeaderMap,
+    target: &ResourceTarget,
+    params: &Params,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    if target.resource.info().read_only {
+        return Err(StoreError::ReadOnly(target.resource).into());
+    }
+    let dry = dry_run(params)?;
+    let fields = field_validation(params)?;
+    match verb {
+        Verb::Create => create(shared, headers, target, body, dry, fields),
+        Verb::Update => update(shared, headers, target, body, dry, fields),
+        Verb::Patch => patch(shared, headers, target, body, dry, fields),
+        Verb::Delete => delete(shared, target, params, body, dry),
+        Verb::DeleteCollection => delete_collection(shared, target, params, body, dry),
+        _ => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({method})"
+        ))),
+    }
+}
+
+/// The `fieldValidation` query parameter (the API server defaults to Warn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+fn field_validation(params: &Params) -> Result<FieldValidation, ApiError> {
+    match params.get("fieldValidation") {
+        None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+        Some("Ignore") => Ok(FieldValidation::Ignore),
+        Some("Strict") => Ok(FieldValidation::Strict),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "fieldValidation must be one of Ignore, Warn, Strict; got {other}"
+        ))),
+    }
+}
+
+/// Unknown fields: a 400 under Strict, warnings under Warn.
+fn check_fields(
+    resource: ResourceId,
+    object: &Value,
+    mode: FieldValidation,
+) -> Result<Vec<String>, StoreError> {
+    if mode == FieldValidation::Ignore {
+        return Ok(Vec::new());
+    }
+    let unknown: Vec<String> = unknown_fields(resource, object)
+        .into_iter()
+        .map(|field| format!("unknown field \"{field}\""))
+        .collect();
+    if mode == FieldValidation::Strict && !unknown.is_empty() {
+        let info = resource.info();
+        return Err(StoreError::BadRequest(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            unknown.join(", "),
+            kind = info.kind,
+            version = info.version,
+        )));
+    }
+    Ok(unknown)
+}
+
+/// Adds one `Warning: 299 - "..."` header per warning.
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        let text = format!(
+            "299 - \"{}\"",
+            warning.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        if let Ok(value) = header::HeaderValue::from_str(&text) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
+/// The request body as JSON (JSON or YAML bodies; protobuf is not supported).
+fn parse_object(resource: ResourceId, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let kind = resource.info().kind;
+    let value: Value = match essence {
+        "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the object provided is unrecognized (must be of type {kind}): couldn't get version/kind; json parse error: {e}"
+            ))
+        })?,
+        "application/yaml" => {
+            let text = std::str::from_utf8(body)
+                .map_err(|e| ApiError::bad_request(format!("the YAML body is not UTF-8: {e}")))?;
+            serde_saphyr::from_str(text).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the object provided is unrecognized (must be of type {kind}): yaml parse error: {e}"
+                ))
+            })?
+        }
+        other => {
+            // kubectl's typed generators (`kubectl create namespace|deployment|service ...`)
+            // send protobuf.
+            return Err(ApiError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml (the sandbox does not decode protobuf: use `kubectl create -f` or `kubectl apply -f`)"
+            )));
+        }
+    };
+    if !value.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {}): not a JSON object",
+            resource.info().kind
+        )));
+    }
+    Ok(value)
+}
+
+/// Puts the URL's namespace into the object (400 if the object names another one).
+fn align_namespace(target: &ResourceTarget, object: &mut Value) -> Result<(), ApiError> {
+    if !target.resource.info().namespaced {
+        return Ok(());
+    }
+    let Some(url_namespace) = target.namespace.as_deref() else {
+        return Err(ApiError::method_not_allowed(format!(
+            "{} are namespaced: write them under /namespaces/{{namespace}}/",
+            target.resource.info().plural
+        )));
+    };
+    let meta = object
+        .as_object_mut()
+        .map(|o| o.entry("metadata").or_insert_with(|| json!({})));
+    if let Some(meta) = meta.and_then(Value::as_object_mut) {
+        match meta.get("namespace").and_then(Value::as_str) {
+            Some(given) if !given.is_empty() && given != url_namespace => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => {
+                meta.insert("namespace".into(), json!(url_namespace));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn create(
+    shared: &Shared,
+    headers: &HeaderMap,
+    target: &ResourceTarget,
+    body: &[u8],
+    dry: bool,
+    fields: FieldValidation,
+) -> Result<Response, ApiError> {
+    let mut object = parse_object(target.resource, headers, body)?;
+    align_namespace(target, &mut object)?;
+    let warnings = check_fields(target.resource, &object, fields)?;
+    let created = shared
+        .store
+        .create_object(target.resource, object, WriteOptions::api(dry))?;
+    Ok(with_warnings(
+        json_response(StatusCode::CREATED, created.json().clone()),
+        &warnings,
+    ))
+}
+
+fn update(
+    shared: &Shared,
+    headers: &HeaderMap,
+    target: &ResourceTarget,
+    body: &[u8],
+    dry: bool,
+    fields: FieldValidation,
+) -> Result<Response, ApiError> {
+    let name = target.name.as_deref().unwrap_or("");
+    if target.subresource.as_deref() == Some("scale") {
+        return update_scale(shared, target, body, dry);
+    }
+    let mut object = parse_object(target.resource, headers, body)?;
+    align_namespace(target, &mut object)?;
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        match meta.get("name").and_then(Value::as_str) {
+            Some(given) if !given.is_empty() && given != name => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({given}) does not match the name on the URL ({name})"
+                )));
+            }
+            _ => {
+                meta.insert("name".into(), json!(name));
+            }
+        }
+    }
+    let warnings = check_fields(target.resource, &object, fields)?;
+    let part = part_of(target);
+    let updated =
+        shared
+            .store
+            .update_object(target.resource, object, part, WriteOptions::api(dry))?;
+    Ok(with_warnings(
+        json_response(StatusCode::OK, updated.json().clone()),
+        &warnings,
+    ))
+}
+
+fn part_of(target: &ResourceTarget) -> Part {
+    if target.subresource.as_deref() == Some("status") {
+        Part::Status
+    } else {
+        Part::Whole
+    }
+}
+
+fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match PatchKind::from_content_type(content_type) {
+        Some(PatchKind::Apply) => Err(ApiError::unsupported_media_type(
+            "server-side apply (application/apply-patch+yaml) is not supported by the sandbox; use client-side `kubectl apply`",
+        )),
+        Some(kind) => Ok(kind),
+        None => Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
+        ))),
+    }
+}
+
+fn patch_error(err: PatchError) -> StoreError {
+    match err {
+        PatchError::Malformed(message) => StoreError::BadRequest(message),
+        PatchError::Unappliable(message) => StoreError::UnprocessablePatch(message),
+    }
+}
+
+fn patch(
+    shared: &Shared,
+    headers: &HeaderMap,
+    target: &ResourceTarget,
+    body: &[u8],
+    dry: bool,
+    fields: FieldValidation,
+) -> Result<Response, ApiError> {
+    let kind = patch_kind(headers)?;
+    let resource = target.resource;
+    let name = target.name.as_deref().unwrap_or("");
+    let namespace = target.namespace.as_deref().unwrap_or("");
+    if target.subresource.as_deref() == Some("scale") {
+        return patch_scale(shared, target, kind, body, dry);
+    }
+    let part = part_of(target);
+    let mut warnings = Vec::new();
+    let patched = shared.store.modify_object(
+        resource,
+        namespace,
+        name,
+        part,
+        WriteOptions::api(dry),
+        |object| {
+            patch::apply(kind, resource, object, body).map_err(patch_error)?;
+            warnings = check_fields(resource, object, fields)?;
+            Ok(())
+        },
+    )?;
+    Ok(with_warnings(
+        json_response(StatusCode::OK, patched.json().clone()),
+        &warnings,
+    ))
+}
+
+/// The client's DeleteOptions, from the body and the query.
+fn delete_options(params: &Params, body: &[u8], dry: bool) -> Result<DeleteOptions, ApiError> {
+    let mut options = DeleteOptions {
+        dry_run: dry,
+        ..DeleteOptions::default()
+    };
+    let mut propagation: Option<String> = params.get("propagationPolicy").map(str::to_string);
+    if let Some(grace) = params.get("gracePeriodSeconds") {
+        options.grace_period_seconds =
+            Some(grace.parse().map_err(|_| {
+                ApiError::bad_request(format!("invalid gracePeriodSeconds: {grace}"))
+            })?);
+    }
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?;
+        if let Some(grace) = value.get("gracePeriodSeconds").and_then(Value::as_i64) {
+            options.grace_period_seconds = Some(grace);
+        }
+        if let Some(uid) = value.pointer("/preconditions/uid").and_then(Value::as_str) {
+            options.precondition_uid = Some(uid.to_string());
+        }
+        if let Some(rv) = value
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+        {
+            options.precondition_resource_version = Some(rv.to_string());
+        }
+        if let Some(policy) = value.get("propagationPolicy").and_then(Value::as_str) {
+            propagation = Some(policy.to_string());
+        }
+        if value.get("orphanDependents").and_then(Value::as_bool) == Some(true) {
+            propagation = Some("Orphan".into());
+        }
+        if value
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().any(|v| v == "All"))
+        {
+            options.dry_run = true;
+        }
+    }
+    options.propagation = match propagation.as_deref() {
+        None | Some("") | Some("Background") => Propagation::Background,
+        Some("Foreground") => Propagation::Foreground,
+        Some("Orphan") => Propagation::Orphan,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "propagationPolicy: Unsupported value: \"{other}\": supported values: \"Background\", \"Foreground\", \"Orphan\""
+            )));
+        }
+    };
+    Ok(options)
+}
+
+fn delete(
+    shared: &Shared,
+    target: &ResourceTarget,
+    params: &Params,
+    body: &[u8],
+    dry: bool,
+) -> Result<Response, ApiError> {
+    let options = delete_options(params, body, dry)?;
+    let outcome = shared.store.delete_object(
+        target.resource,
+        target.namespace.as_deref().unwrap_or(""),
+        target.name.as_deref().unwrap_or(""),
+        &options,
+    )?;
+    Ok(json_response(
+        StatusCode::OK,
+        outcome.object().json().clone(),
+    ))
+}
+
+fn delete_collection(
+    shared: &Shared,
+    target: &ResourceTarget,
+    params: &Params,
+    body: &[u8],
+    dry: bool,
+) -> Result<Response, ApiError> {
+    let options = delete_options(params, body, dry)?;
+    let labels = LabelSelector::parse(params.get("labelSelector").unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    let fields = FieldSelector::parse(params.get("fieldSelector").unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    let (objects, _) = shared.store.select_objects(
+        target.resource,
+        target.namespace.as_deref(),
+        &labels,
+        &fields,
+    );
+    let mut items = Vec::new();
+    for object in objects {
+        match shared.store.delete_object(
+            target.resource,
+            object.namespace(),
+            object.name(),
+            &options,
+        ) {
+            Ok(DeleteOutcome::Deleted(gone) | DeleteOutcome::Pending(gone)) => {
+                items.push(gone.value());
+            }
+            Err(StoreError::NotFound { .. }) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let info = target.resource.info();
+    let list = json!({
+        "kind": info.list_kind(),
+        "apiVersion": info.api_version(),
+        "metadata": {"resourceVersion": shared.store.resource_version().to_string()},
+        "items": items,
+    });
+    Ok(json_response(StatusCode::OK, list.to_string()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The /scale subresource (autoscaling/v1 Scale)
+
+/// The Scale view of a Deployment or StatefulSet.
+pub(super) fn scale_of(_resource: ResourceId, object: &Value) -> Value {
+    let meta = object.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    let pick = |key: &str| meta.get(key).cloned().unwrap_or(Value::Null);
+    let selector = match selector_string(object.pointer("/spec/selector")).as_str() {
+        "<none>" => String::new(),
+        other => other.to_string(),
+    };
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": pick("name"),
+            "namespace": pick("namespace"),
+            "uid": pick("uid"),
+            "resourceVersion": pick("resourceVersion"),
+            "creationTimestamp": pick("creationTimestamp"),
+        },
+        "spec": {"replicas": object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
+        "status": {
+            "replicas": object.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+            "selector": selector,
+        },
+    })
+}
+
+/// Writes the Scale's replicas into the object (422 for a negative or missing count).
+fn apply_scale(resource: ResourceId, object: &mut Value, scale: &Value) -> Result<(), StoreError> {
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let replicas = scale.pointer("/spec/replicas");
+    let Some(count) = replicas.and_then(Value::as_i64).filter(|n| *n >= 0) else {
+        return Err(StoreError::Invalid {
+            resource,
+            name,
+            causes: vec![crate::admission::FieldCause::invalid(
+                "spec.replicas",
+                replicas.unwrap_or(&Value::Null),
+                "must be greater than or equal to 0",
+            )],
+        });
+    };
+    // A resourceVersion in the Scale is a precondition on the parent object.
+    if let Some(rv) = scale
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|rv| !rv.is_empty())
+        && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        meta.insert("resourceVersion".into(), json!(rv));
+    }
+    if let Some(spec) = object
+        .as_object_mut()
+        .map(|o| o.entry("spec").or_insert_with(|| json!({})))
+        .and_then(Value::as_object_mut)
+    {
+        spec.insert("replicas".into(), json!(count));
+    }
+    Ok(())
+}
+
+fn update_scale(
+    shared: &Shared,
+    target: &ResourceTarget,
+    body: &[u8],
+    dry: bool,
+) -> Result<Response, ApiError> {
+    let scale: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid Scale: {e}")))?;
+    let resource = target.resource;
+    let updated = shared.store.modify_object(
+        resource,
+        target.namespace.as_deref().unwrap_or(""),
+        target.name.as_deref().unwrap_or(""),
+        Part::Whole,
+        WriteOptions::api(dry),
+        |object| apply_scale(resource, object, &scale),
+    )?;
+    Ok(json_response(
+        StatusCode::OK,
+        scale_of(resource, &updated.value()).to_string(),
+    ))
+}
+
+fn patch_scale(
+    shared: &Shared,
+    target: &ResourceTarget,
+    kind: PatchKind,
+    body: &[u8],
+    dry: bool,
+) -> Result<Response, ApiError> {
+    let resource = target.resource;
+    let updated = shared.store.modify_object(
+        resource,
+        target.namespace.as_deref().unwrap_or(""),
+        target.name.as_deref().unwrap_or(""),
+        Part::Whole,
+        WriteOptions::api(dry),
+        |object| {
+            let mut scale = scale_of(resource, object);
+            patch::apply(kind, resource, &mut scale, body).map_err(patch_error)?;
+            apply_scale(resource, object, &scale)
+        },
+    )?;
+    Ok(json_response(
+        StatusCode::OK,
+        scale_of(resource, &updated.value()).to_string(),
+    ))
+}

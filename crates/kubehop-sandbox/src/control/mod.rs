@@ -1,0 +1,714 @@
+//! The sandbox's control plane: the controllers a real cluster runs, reduced to what a Service
+//! chain depends on, all in one tokio task that reacts to store events (no polling).
+//!
+//! - **Deployments** create pods named `<deployment>-<pod-template-hash>-<5 chars>`, owned (like
+//!   on a real cluster) by a ReplicaSet `<deployment>-<hash>` that the sandbox does not serve.
+//!   `kubectl scale` and template changes (`kubectl rollout restart`'s annotation included)
+//!   replace pods with the RollingUpdate strategy's maxSurge / maxUnavailable (new pods first,
+//!   old ones deleted once new ones are ready, so a Service keeps endpoints during a rollout
+//!   when maxUnavailable allows) or Recreate. Status (replicas, updatedReplicas,
+//!   readyReplicas, availableReplicas, observedGeneration, Available / Progressing conditions)
+//!   is what `kubectl rollout status` and `kubectl get deploy` read.
+//! - **StatefulSets** create `<statefulset>-0..n` with `hostname` = pod name and `subdomain` =
+//!   `serviceName`, in order (OrderedReady) or all at once (Parallel); scale down from the
+//!   highest ordinal; rolling updates replace one pod at a time from the highest ordinal.
+//! - **Scheduler**: pods without `nodeName` go to the Ready node whose labels match the pod's
+//!   `nodeSelector` and that runs the fewest pods of the same owner (then the fewest pods, then
+//!   the first name): replicas spread across nodes. A `nodeName` in the pod is honoured.
+//! - **Kubelet**: a scheduled pod gets an IP from its node's range, phase Running, conditions and
+//!   containerStatuses; it becomes Ready after [`ControlPlaneConfig::ready_delay`] unless its
+//!   readiness switch says otherwise ([`READY_ANNOTATION`]). A deleted pod stays terminating
+//!   (still serving while it is ready, rule A4) for its grace period, capped by
+//!   [`ControlPlaneConfig::grace_period`], then it is removed.
+//! - **EndpointSlice controller**: per Service, the engine's
+//!   [`desired_endpoint_slices`](kubehop_engine::endpointslice::desired_endpoint_slices) (one
+//!   implementation of the rules), then slices are created, updated in place by name or deleted
+//!   until the store holds exactly those; nothing is written when nothing changed.
+//! - **Allocation** ([`allocator`]): ClusterIPs, nodePorts and healthCheckNodePorts inside the
+//!   write, as the API server does.
+//! - **Cloud controller**: LoadBalancer Services get `status.loadBalancer.ingress[].ip` from the
+//!   instance's pool with ipMode VIP, unless annotated [`LB_ANNOTATION`]`: pending`; Ingresses
+//!   get an address from the same pool.
+//! - **Nodes** registered without addresses get an InternalIP from the instance's block, a
+//!   Ready condition and capacity.
+//!
+//! # Replayed objects
+//!
+//! Objects loaded with status (a `kubectl get -o yaml` dump) keep it: a pod that already has an
+//! IP is not restarted and keeps its conditions (only an explicit readiness switch on it is
+//! honoured; removing the switch leaves the status as it is); a pod that was terminating in the
+//! dump stays terminating (a `--grace-period=0` delete removes it); a Service that already has EndpointSlices keeps them until something it selects
+//! changes; a LoadBalancer with an ingress keeps it. Deployments and StatefulSets replayed with
+//! their pods adopt them (by owner name and selector) instead of rolling them.
+//!
+//! # Determinism
+//!
+//! With the same [`ControlPlaneConfig::seed`], the same scenario and the same sequence of
+//! requests, generated names, uids and addresses are the same: one task handles events in
+//! resourceVersion order, addresses are handed out in order, and timestamps come from
+//! [`ControlPlaneConfig::clock`].
+
+pub mod allocator;
+mod cloud;
+mod nodes;
+mod pods;
+pub mod pool;
+mod slices;
+mod workloads;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Node;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::addresses::AddressBlock;
+use crate::clock::{Clock, SystemClock};
+use crate::notes::Notes;
+use crate::resources::ResourceId;
+use crate::rng::SplitMix64;
+use crate::store::{EventType, Store, StoreError, StoreEvent};
+
+pub use allocator::ServiceAllocator;
+pub use pods::GracefulPods;
+
+/// The readiness switch: `"false"` on a pod (or on a pod template) makes the pod not ready;
+/// removing it or `"true"` makes it ready again (after [`ControlPlaneConfig::ready_delay`]).
+/// `kubectl annotate pod NAME sandbox.kubehop.dev/ready=false --overwrite`.
+pub const READY_ANNOTATION: &str = "sandbox.kubehop.dev/ready";
+/// The ports the pod's app really listens on, comma separated (default: every declared TCP
+/// containerPort): `sandbox.kubehop.dev/listen: "80"` reproduces "targetPort 8080, but the
+/// app listens on 80" (spec M5).
+pub const LISTEN_ANNOTATION: &str = "sandbox.kubehop.dev/listen";
+/// `sandbox.kubehop.dev/lb: pending` on a LoadBalancer Service: the cloud controller leaves
+/// its `status.loadBalancer` empty.
+pub const LB_ANNOTATION: &str = "sandbox.kubehop.dev/lb";
+
+/// How the control plane behaves.
+#[derive(Debug, Clone)]
+pub struct ControlPlaneConfig {
+    /// Seeds generated names, uids and the data plane's endpoint picker.
+    pub seed: u64,
+    /// How long a started pod takes to become Ready (0: at once).
+    pub ready_delay: Duration,
+    /// The longest a deleted pod stays terminating (its own grace period applies when
+    /// shorter).
+    pub grace_period: Duration,
+    /// The address block's second octet (`None`: the first free one; see
+    /// [`crate::addresses`]).
+    pub address_block: Option<u8>,
+    /// Where timestamps come from.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Default readiness delay: long enough to watch a pod go from not ready to ready.
+pub const DEFAULT_READY_DELAY: Duration = Duration::from_millis(1500);
+/// Default cap on graceful termination.
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(3);
+
+impl Default for ControlPlaneConfig {
+    fn default() -> Self {
+        ControlPlaneConfig {
+            seed: 1,
+            ready_delay: DEFAULT_READY_DELAY,
+            grace_period: DEFAULT_GRACE_PERIOD,
+            address_block: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl ControlPlaneConfig {
+    /// Settings for tests: pods are ready at once, terminating lasts `grace`.
+    pub fn immediate(grace: Duration) -> Self {
+        ControlPlaneConfig {
+            ready_delay: Duration::ZERO,
+            grace_period: grace,
+            ..Default::default()
+        }
+    }
+
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    pub fn ready_delay(mut self, delay: Duration) -> Self {
+        self.ready_delay = delay;
+        self
+    }
+
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.grace_period = grace;
+        self
+    }
+
+    pub fn address_block(mut self, second_octet: u8) -> Self {
+        self.address_block = Some(second_octet);
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// A running control plane. Dropping it does not stop it; the sandbox's cancellation does.
+#[derive(Debug)]
+pub struct ControlPlane {
+    block: Arc<AddressBlock>,
+    allocator: Arc<ServiceAllocator>,
+    idle: tokio::sync::watch::Receiver<u64>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// A control plane installed in a store, not yet running (objects load in between, so that
+/// their Services get addresses and their status is seen as replayed).
+#[derive(Debug)]
+pub struct Installed {
+    config: ControlPlaneConfig,
+    block: Arc<AddressBlock>,
+    allocator: Arc<ServiceAllocator>,
+}
+
+impl ControlPlane {
+    /// Sets the store's clock and seed and registers allocation and graceful pod deletion.
+    pub fn install(store: &Store, config: ControlPlaneConfig, block: AddressBlock) -> Installed {
+        store.set_clock(config.clock.clone());
+        store.ensure_seed(config.seed);
+        let allocator = Arc::new(ServiceAllocator::new(
+            block.cluster_ips(),
+            block.cluster_ip_cidr(),
+        ));
+        store.add_admission_hook(allocator.clone());
+        store.set_deletion_policy(Arc::new(GracefulPods::new(config.grace_period)));
+        Installed {
+            config,
+            block: Arc::new(block),
+            allocator,
+        }
+    }
+
+    /// Starts the controllers over what the store holds now.
+    pub fn start(
+        installed: Installed,
+        store: Store,
+        notes: Notes,
+        cancel: CancellationToken,
+    ) -> ControlPlane {
+        let Installed {
+            config,
+            block,
+            allocator,
+        } = installed;
+        let (idle_tx, idle) = tokio::sync::watch::channel(0);
+        let mut controller = Controller::new(store, config, block.clone(), notes);
+        let task = tokio::spawn(async move { controller.run(cancel, idle_tx).await });
+        ControlPlane {
+            block,
+            allocator,
+            idle,
+            task: Some(task),
+        }
+    }
+
+    /// The instance's loopback addresses.
+    pub fn addresses(&self) -> &AddressBlock {
+        &self.block
+    }
+
+    pub fn allocator(&self) -> &ServiceAllocator {
+        &self.allocator
+    }
+
+    /// The store resourceVersion at which the controllers last had nothing left to do (pods
+    /// waiting for their readiness delay or grace period do not count as work).
+    pub fn idle(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.idle.clone()
+    }
+
+    /// Waits for the task to end (after the sandbox's cancellation).
+    pub async fn join(&mut self) {
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// (namespace, name); namespace is "" for nodes.
+pub(crate) type Key = (String, String);
+
+fn key_of(object: &Value) -> Key {
+    let text = |pointer: &str| {
+        object
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    (text("/metadata/namespace"), text("/metadata/name"))
+}
+
+/// What needs a look in the next pass.
+#[derive(Debug, Default)]
+struct Dirty {
+    nodes: BTreeSet<String>,
+    deployments: BTreeSet<Key>,
+    statefulsets: BTreeSet<Key>,
+    pods: BTreeSet<Key>,
+    slices: BTreeSet<Key>,
+    load_balancers: BTreeSet<Key>,
+    ingresses: BTreeSet<Key>,
+}
+
+/// One node as the control plane knows it.
+#[derive(Debug, Clone)]
+struct NodeEntry {
+    /// Position in registration order: picks its InternalIP and pod range.
+    index: usize,
+    node: Option<Arc<Node>>,
+}
+
+/// Who holds a LoadBalancer-pool address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LbOwner {
+    Service(Key),
+    Ingress(Key),
+}
+
+/// The control plane's state, owned by its one task.
+struct Controller {
+    store: Store,
+    config: ControlPlaneConfig,
+    block: Arc<AddressBlock>,
+    notes: Notes,
+    rng: SplitMix64,
+    nodes: BTreeMap<String, NodeEntry>,
+    next_node_index: usize,
+    pod_ips: HashMap<usize, pool::Pool<String>>,
+    lb_ips: pool::Pool<LbOwner>,
+    /// uids of pods this kubelet started (their readiness is managed).
+    started: HashSet<String>,
+    ready_at: HashMap<String, Instant>,
+    remove_at: HashMap<String, Instant>,
+    /// The readiness switch as last seen, per started pod uid.
+    switches: HashMap<String, bool>,
+    /// Replayed pods that were already terminating when loaded: they stay as the dump shows
+    /// them (a `--grace-period=0` delete still removes them).
+    frozen: HashSet<String>,
+    timers: BTreeMap<Instant, BTreeSet<Key>>,
+    /// Replayed workloads: (resource, uid) -> (generation, the revision hash their pods carry).
+    revision_alias: HashMap<(ResourceId, String), (i64, String)>,
+    /// Workload uids seen before (the alias is decided at the first look only).
+    seen_workloads: HashSet<String>,
+    /// Services whose EndpointSlices this controller maintains.
+    slice_managed: HashSet<Key>,
+    /// Services by namespace: name -> selector (None: selectorless).
+    services: HashMap<String, BTreeMap<String, Option<BTreeMap<String, String>>>>,
+    deleted_deployments: Vec<Value>,
+    deleted_statefulsets: Vec<Value>,
+    dirty: Dirty,
+}
+
+impl Controller {
+    fn new(
+        store: Store,
+        config: ControlPlaneConfig,
+        block: Arc<AddressBlock>,
+        notes: Notes,
+    ) -> Self {
+        let lb = block.load_balancer_ips();
+        Controller {
+            rng: SplitMix64::new(config.seed ^ 0x6b75_6265_686f_7021),
+            lb_ips: pool::Pool::new(u32::from(lb.first)..=u32::from(lb.last)),
+            store,
+            config,
+            block,
+            notes,
+            nodes: BTreeMap::new(),
+            next_node_index: 0,
+            pod_ips: HashMap::new(),
+            started: HashSet::new(),
+            ready_at: HashMap::new(),
+            remove_at: HashMap::new(),
+            switches: HashMap::new(),
+            frozen: HashSet::new(),
+            timers: BTreeMap::new(),
+            revision_alias: HashMap::new(),
+            seen_workloads: HashSet::new(),
+            slice_managed: HashSet::new(),
+            services: HashMap::new(),
+            deleted_deployments: Vec::new(),
+            deleted_statefulsets: Vec::new(),
+            dirty: Dirty::default(),
+        }
+    }
+
+    async fn run(&mut self, cancel: CancellationToken, idle: tokio::sync::watch::Sender<u64>) {
+        let mut subscription = self.store.subscribe();
+        self.resync(true);
+        loop {
+            self.reconcile();
+            let position = subscription.resource_version();
+            if position == self.store.resource_version() {
+                idle.send_replace(position);
+            }
+            let next_timer = self.timers.keys().next().copied();
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                event = subscription.next() => match event {
+                    Ok(event) => {
+                        self.observe(&event);
+                        // Take the whole burst before reconciling.
+                        for _ in 0..10_000 {
+                            match subscription.try_next() {
+                                Ok(Some(event)) => self.observe(&event),
+                                Ok(None) => break,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    Err(StoreError::Expired { .. }) => {
+                        tracing::debug!("control plane fell behind the store's history: resync");
+                        subscription = self.store.subscribe();
+                        self.resync(false);
+                    }
+                    Err(err) => {
+                        tracing::warn!("control plane stops: {err}");
+                        break;
+                    }
+                },
+                _ = sleep_until(next_timer), if next_timer.is_some() => self.fire_timers(),
+            }
+        }
+    }
+
+    /// Reads everything and marks what needs a look. `first`: Services that already have
+    /// EndpointSlices keep them (replayed), the others get slices now.
+    fn resync(&mut self, first: bool) {
+        let (nodes, _) = self.store.list_objects(ResourceId::Nodes, None);
+        for node in nodes {
+            let value = node.value();
+            self.remember_node(node.name(), &value);
+            self.dirty.nodes.insert(node.name().to_string());
+        }
+        let (slices, _) = self.store.list_objects(ResourceId::EndpointSlices, None);
+        let with_slices: HashSet<Key> = slices
+            .iter()
+            .filter_map(|slice| {
+                slice
+                    .labels()
+                    .get(kubehop_engine::endpointslice::SERVICE_NAME_LABEL)
+                    .map(|service| (slice.namespace().to_string(), service.clone()))
+            })
+            .collect();
+        self.services.clear();
+        let (services, _) = self.store.list_objects(ResourceId::Services, None);
+        for service in services {
+            let value = service.value();
+            let key = key_of(&value);
+            self.remember_service(&key, Some(&value));
+            self.dirty.load_balancers.insert(key.clone());
+            if !first || !with_slices.contains(&key) || self.slice_managed.contains(&key) {
+                self.dirty.slices.insert(key);
+            }
+        }
+        let (pods, _) = self.store.list_objects(ResourceId::Pods, None);
+        for pod in pods {
+            let value = pod.value();
+            self.claim_pod_ip(&value);
+            if first && pod.is_terminating() && value.pointer("/status/podIP").is_some() {
+                self.frozen.insert(pod.uid().to_string());
+            }
+            self.dirty.pods.insert(key_of(&value));
+        }
+        for (resource, dirty) in [
+            (ResourceId::Deployments, &mut self.dirty.deployments),
+            (ResourceId::StatefulSets, &mut self.dirty.statefulsets),
+            (ResourceId::Ingresses, &mut self.dirty.ingresses),
+        ] {
+            let (objects, _) = self.store.list_objects(resource, None);
+            dirty.extend(
+                objects
+                    .iter()
+                    .map(|o| (o.namespace().to_string(), o.name().to_string())),
+            );
+        }
+    }
+
+    /// Notes what an event makes worth a look.
+    fn observe(&mut self, event: &StoreEvent) {
+        let object = &event.object;
+        let key = (object.namespace().to_string(), object.name().to_string());
+        let deleted = event.event_type == EventType::Deleted;
+        match event.resource() {
+            ResourceId::Nodes => {
+                let value = object.value();
+                let before = self.nodes.get(object.name()).and_then(|e| e.node.clone());
+                if deleted {
+                    if let Some(entry) = self.nodes.get_mut(object.name()) {
+                        entry.node = None;
+                    }
+                } else {
+                    self.remember_node(object.name(), &value);
+                    self.dirty.nodes.insert(object.name().to_string());
+                }
+                let zone = |node: Option<&Arc<Node>>| {
+                    node.and_then(|n| n.metadata.labels.as_ref())
+                        .and_then(|l| l.get(kubehop_engine::nodes::ZONE_LABEL).cloned())
+                };
+                let after = self.nodes.get(object.name()).and_then(|e| e.node.clone());
+                let membership_changed = before.is_some() != after.is_some()
+                    || zone(before.as_ref()) != zone(after.as_ref())
+                    || before.as_ref().map(|n| n.metadata.labels.clone())
+                        != after.as_ref().map(|n| n.metadata.labels.clone());
+                if membership_changed {
+                    self.dirty.slices.extend(self.slice_managed.iter().cloned());
+                    // Pending pods may fit now.
+                    let (pods, _) = self.store.list_objects(ResourceId::Pods, None);
+                    for pod in pods {
+                        if pod.field("spec.nodeName").is_empty() {
+                            self.dirty
+                                .pods
+                                .insert((pod.namespace().to_string(), pod.name().to_string()));
+                        }
+                    }
+                }
+            }
+            ResourceId::Pods => {
+                self.dirty.pods.insert(key.clone());
+                if deleted {
+                    self.forget_pod(object.uid());
+                }
+                for source in [event.previous.as_ref(), Some(object)]
+                    .into_iter()
+                    .flatten()
+                {
+                    let value = source.value();
+                    if let Some((resource, owner)) = workloads::owner_of(&value) {
+                        match resource {
+                            ResourceId::Deployments => self.dirty.deployments.insert(owner),
+                            _ => self.dirty.statefulsets.insert(owner),
+                        };
+                    }
+                    if let Some(services) = self.services.get(&key.0) {
+                        for (name, selector) in services {
+                            if let Some(selector) = selector
+                                && !selector.is_empty()
+                                && selector
+                                    .iter()
+                                    .all(|(k, v)| source.labels().get(k) == Some(v))
+                            {
+                                self.dirty.slices.insert((key.0.clone(), name.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            ResourceId::Services => {
+                let value = (!deleted).then(|| object.value());
+                self.remember_service(&key, value.as_ref());
+                if deleted {
+                    self.slice_managed.remove(&key);
+                    self.lb_ips.release_all(&LbOwner::Service(key.clone()));
+                } else {
+                    self.dirty.slices.insert(key.clone());
+                }
+                self.dirty.load_balancers.insert(key);
+            }
+            ResourceId::EndpointSlices => {
+                for source in [event.previous.as_ref(), Some(object)]
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(service) = source
+                        .labels()
+                        .get(kubehop_engine::endpointslice::SERVICE_NAME_LABEL)
+                    {
+                        let service_key = (source.namespace().to_string(), service.clone());
+                        if self.slice_managed.contains(&service_key) {
+                            self.dirty.slices.insert(service_key);
+                        }
+                    }
+                }
+            }
+            ResourceId::Deployments => {
+                if deleted {
+                    self.deleted_deployments.push(object.value());
+                }
+                self.dirty.deployments.insert(key);
+            }
+            ResourceId::StatefulSets => {
+                if deleted {
+                    self.deleted_statefulsets.push(object.value());
+                }
+                self.dirty.statefulsets.insert(key);
+            }
+            ResourceId::Ingresses => {
+                if deleted {
+                    self.lb_ips.release_all(&LbOwner::Ingress(key.clone()));
+                }
+                self.dirty.ingresses.insert(key);
+            }
+            ResourceId::Namespaces | ResourceId::Endpoints | ResourceId::Events => {}
+        }
+    }
+
+    /// One pass over everything marked, in dependency order.
+    fn reconcile(&mut self) {
+        for name in std::mem::take(&mut self.dirty.nodes) {
+            let result = nodes::reconcile(self, &name);
+            self.report(result, "node", &name);
+        }
+        for deployment in std::mem::take(&mut self.deleted_deployments) {
+            let result = workloads::delete_deployment_pods(self, &deployment);
+            self.report(result, "deployment", "(deleted)");
+        }
+        for statefulset in std::mem::take(&mut self.deleted_statefulsets) {
+            let result = workloads::delete_statefulset_pods(self, &statefulset);
+            self.report(result, "statefulset", "(deleted)");
+        }
+        for key in std::mem::take(&mut self.dirty.deployments) {
+            let result = workloads::reconcile_deployment(self, &key);
+            self.report(result, "deployment", &key.1);
+        }
+        for key in std::mem::take(&mut self.dirty.statefulsets) {
+            let result = workloads::reconcile_statefulset(self, &key);
+            self.report(result, "statefulset", &key.1);
+        }
+        for key in std::mem::take(&mut self.dirty.pods) {
+            let result = pods::reconcile(self, &key);
+            self.report(result, "pod", &key.1);
+        }
+        for key in std::mem::take(&mut self.dirty.slices) {
+            let result = slices::reconcile(self, &key);
+            self.report(result, "endpointslices of service", &key.1);
+        }
+        for key in std::mem::take(&mut self.dirty.load_balancers) {
+            let result = cloud::reconcile_service(self, &key);
+            self.report(result, "load balancer of service", &key.1);
+        }
+        for key in std::mem::take(&mut self.dirty.ingresses) {
+            let result = cloud::reconcile_ingress(self, &key);
+            self.report(result, "ingress", &key.1);
+        }
+    }
+
+    fn report(&self, result: Result<(), StoreError>, what: &str, name: &str) {
+        match result {
+            Ok(()) => {}
+            // Someone else wrote first; their write is an event that brings us back.
+            Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {}
+            Err(err) => tracing::warn!("control plane: {what} {name}: {err}"),
+        }
+    }
+
+    fn schedule(&mut self, at: Instant, key: Key) {
+        self.timers.entry(at).or_default().insert(key);
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        let due: Vec<Instant> = self.timers.range(..=now).map(|(at, _)| *at).collect();
+        for at in due {
+            if let Some(keys) = self.timers.remove(&at) {
+                self.dirty.pods.extend(keys);
+            }
+        }
+    }
+
+    fn remember_node(&mut self, name: &str, value: &Value) {
+        let node: Option<Arc<Node>> = serde_json::from_value(value.clone()).ok().map(Arc::new);
+        let next = &mut self.next_node_index;
+        let entry = self.nodes.entry(name.to_string()).or_insert_with(|| {
+            let index = *next;
+            *next += 1;
+            NodeEntry { index, node: None }
+        });
+        entry.node = node;
+    }
+
+    /// Decoded nodes that exist now, sorted by name.
+    fn node_list(&self) -> Vec<Arc<Node>> {
+        self.nodes
+            .values()
+            .filter_map(|entry| entry.node.clone())
+            .collect()
+    }
+
+    fn remember_service(&mut self, key: &Key, value: Option<&Value>) {
+        let services = self.services.entry(key.0.clone()).or_default();
+        match value {
+            None => {
+                services.remove(&key.1);
+            }
+            Some(value) => {
+                let selector = value
+                    .pointer("/spec/selector")
+                    .and_then(Value::as_object)
+                    .map(|selector| {
+                        selector
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                            .collect()
+                    });
+                services.insert(key.1.clone(), selector);
+            }
+        }
+    }
+
+    /// Records a replayed pod's IP as taken when it lies in a node's range.
+    fn claim_pod_ip(&mut self, pod: &Value) {
+        let Some(ip) = pod
+            .pointer("/status/podIP")
+            .and_then(Value::as_str)
+            .and_then(|ip| ip.parse::<std::net::Ipv4Addr>().ok())
+        else {
+            return;
+        };
+        let uid = pod
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        for entry in self.nodes.values() {
+            if let Some(range) = self.block.pod_ips(entry.index)
+                && range.contains(ip)
+            {
+                let pool = self.pod_ips.entry(entry.index).or_insert_with(|| {
+                    pool::Pool::new(u32::from(range.first)..=u32::from(range.last))
+                });
+                pool.claim(u32::from(ip), uid);
+                return;
+            }
+        }
+    }
+
+    fn forget_pod(&mut self, uid: &str) {
+        let owner = uid.to_string();
+        for pool in self.pod_ips.values_mut() {
+            pool.release_all(&owner);
+        }
+        self.started.remove(uid);
+        self.ready_at.remove(uid);
+        self.remove_at.remove(uid);
+        self.switches.remove(uid);
+        self.frozen.remove(uid);
+    }
+
+    fn now(&self) -> String {
+        crate::store::format_time(self.config.clock.now())
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,168 @@
+//! The sandbox's data plane: pods that are real TCP/HTTP listeners, and a userspace kube-proxy
+//! in front of them, both on loopback.
+//!
+//! One task follows the store: on every change (bursts coalesce: the store's change channel
+//! keeps only the latest revision, and a sync covers everything up to it) it builds a
+//! [`ClusterSnapshot`](kubehop_engine::ClusterSnapshot) and the engine's
+//! [`ProxyModel`](kubehop_engine::ProxyModel), then
+//! - [`pods`]: each running pod listens on `podIP:port` for its declared TCP containerPorts
+//!   (or the ports in its [`LISTEN_ANNOTATION`](crate::control::LISTEN_ANNOTATION)),
+//!   answering HTTP with its name, node and port and echoing anything else. Unready pods keep
+//!   listening (kube-proxy stops sending, a direct connection still gets an answer); a deleted
+//!   pod's listeners close when it is removed.
+//! - [`proxy`]: every ClusterIP:port, node address:nodePort and VIP-mode LoadBalancer IP:port
+//!   of a TCP Service port is a listener; each new connection is routed with
+//!   [`ProxyModel::route`](kubehop_engine::ProxyModel::route) and the engine's
+//!   [`Picker`](kubehop_engine::Picker), then spliced to the chosen pod.
+//!
+//! Loopback only: an address outside 127.0.0.0/8 (say, a pod IP from a replayed dump) gets no
+//! listener and no connection, and a [note](crate::notes::Notes) says so.
+
+pub mod pods;
+pub mod proxy;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::notes::Notes;
+use crate::store::Store;
+use kubehop_engine::{self as engine, EngineConfig, ProxyModel};
+
+/// What a data-plane socket is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Listening {
+    /// A pod's app on one of its ports.
+    Pod { namespace: String, name: String },
+    /// kube-proxy on a ClusterIP:port.
+    ClusterIp { namespace: String, service: String },
+    /// kube-proxy on a node address:nodePort.
+    NodePort {
+        namespace: String,
+        service: String,
+        node: String,
+    },
+    /// kube-proxy on a LoadBalancer ingress IP:port (ipMode VIP).
+    LoadBalancer { namespace: String, service: String },
+}
+
+/// What the data plane shows to the outside (for tests and the CLI).
+#[derive(Debug, Default)]
+struct Shared {
+    listening: Mutex<BTreeMap<SocketAddr, Listening>>,
+}
+
+/// A running data plane.
+#[derive(Debug)]
+pub struct DataPlane {
+    shared: Arc<Shared>,
+    applied: watch::Receiver<u64>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl DataPlane {
+    /// Starts following `store`. `seed` seeds the endpoint picker.
+    pub fn start(store: Store, notes: Notes, seed: u64, cancel: CancellationToken) -> DataPlane {
+        let shared = Arc::new(Shared::default());
+        let (applied_tx, applied) = watch::channel(0);
+        let task = tokio::spawn(run(store, notes, seed, cancel, shared.clone(), applied_tx));
+        DataPlane {
+            shared,
+            applied,
+            task: Some(task),
+        }
+    }
+
+    /// Every socket the data plane listens on now.
+    pub fn listening(&self) -> BTreeMap<SocketAddr, Listening> {
+        self.shared
+            .listening
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The store resourceVersion the listeners last caught up with.
+    pub fn applied(&self) -> watch::Receiver<u64> {
+        self.applied.clone()
+    }
+
+    /// Waits for the task to end (after the sandbox's cancellation).
+    pub async fn join(&mut self) {
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn run(
+    store: Store,
+    notes: Notes,
+    seed: u64,
+    cancel: CancellationToken,
+    shared: Arc<Shared>,
+    applied: watch::Sender<u64>,
+) {
+    let mut changes = store.changes();
+    let (model_tx, model_rx) = watch::channel(Arc::new(engine::build(
+        &engine::ClusterSnapshot::default(),
+        &EngineConfig::default(),
+    )));
+    let mut pod_listeners = pods::PodListeners::new(notes.clone(), cancel.clone());
+    let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed);
+    loop {
+        changes.borrow_and_update();
+        let revision = store.resource_version();
+        match store.cluster_snapshot(revision) {
+            Ok(snapshot) => {
+                let model: Arc<ProxyModel> =
+                    Arc::new(engine::build(&snapshot, &EngineConfig::default()));
+                model_tx.send_replace(model.clone());
+                pod_listeners.sync(&snapshot).await;
+                doors.sync(&model).await;
+                let mut listening = pod_listeners.listening();
+                listening.extend(doors.listening());
+                *shared
+                    .listening
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = listening;
+                applied.send_replace(revision);
+            }
+            Err(err) => tracing::warn!("sandbox data plane: cannot read the store: {err}"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            changed = changes.changed() => if changed.is_err() { break },
+        }
+    }
+    pod_listeners.stop_all().await;
+    doors.stop_all().await;
+    shared
+        .listening
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
+
+/// One running listener task.
+#[derive(Debug)]
+pub(crate) struct Running {
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    pub(crate) fn new(cancel: CancellationToken, task: JoinHandle<()>) -> Self {
+        Running { cancel, task }
+    }
+
+    /// Closes the listening socket (and, for pods, its connections) and waits until it is.
+    pub(crate) async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,421 @@
+//! Pods as real listeners: the app of each running pod, on `podIP:port`.
+//!
+//! An HTTP request (anything starting with an HTTP method) gets `200 OK` with a one-line body
+//! naming the pod, its node and the address it answered on, and the headers
+//! `X-Kubehop-Pod: <name>`, `X-Kubehop-Namespace`, `X-Kubehop-Node` and `X-Kubehop-Port`;
+//! keep-alive is honoured. Any other bytes are echoed back until the client closes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use super::{Listening, Running};
+use crate::addresses::is_loopback;
+use crate::control::LISTEN_ANNOTATION;
+use crate::notes::Notes;
+use kubehop_engine::{ClusterSnapshot, pods as pod_facts};
+
+/// The HTTP header naming the pod that answered.
+pub const POD_HEADER: &str = "X-Kubehop-Pod";
+
+/// Who is listening: enough to answer "which pod is this?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodApp {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub node: String,
+}
+
+/// The ports a pod's app listens on: its listen annotation, else its declared TCP
+/// containerPorts (regular containers and sidecars). `Err` names a bad annotation.
+pub fn app_ports(pod: &Pod) -> Result<BTreeSet<u16>, String> {
+    if let Some(text) = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(LISTEN_ANNOTATION))
+    {
+        return text
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| format!("{LISTEN_ANNOTATION}: {p:?} is not a port number"))
+            })
+            .collect();
+    }
+    let Some(spec) = pod.spec.as_ref() else {
+        return Ok(BTreeSet::new());
+    };
+    let sidecars = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+    Ok(spec
+        .containers
+        .iter()
+        .chain(sidecars)
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter(|p| p.protocol.as_deref().is_none_or(|proto| proto == "TCP"))
+        .filter_map(|p| u16::try_from(p.container_port).ok())
+        .filter(|p| *p != 0)
+        .collect())
+}
+
+/// The pod listeners, kept in step with the snapshot.
+pub(crate) struct PodListeners {
+    notes: Notes,
+    cancel: CancellationToken,
+    running: BTreeMap<SocketAddr, (Arc<PodApp>, Running)>,
+}
+
+impl PodListeners {
+    pub(crate) fn new(notes: Notes, cancel: CancellationToken) -> Self {
+        PodListeners {
+            notes,
+            cancel,
+            running: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn listening(&self) -> BTreeMap<SocketAddr, Listening> {
+        self.running
+            .iter()
+            .map(|(addr, (app, _))| {
+                (
+                    *addr,
+                    Listening::Pod {
+                        namespace: app.namespace.clone(),
+                        name: app.name.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    pub(crate) async fn sync(&mut self, snapshot: &ClusterSnapshot) {
+        let mut desired: BTreeMap<SocketAddr, Arc<PodApp>> = BTreeMap::new();
+        for pod in &snapshot.pods {
+            if matches!(
+                pod_facts::phase_exclusion(pod),
+                Some(pod_facts::Exclusion::Succeeded | pod_facts::Exclusion::Failed)
+            ) {
+                continue;
+            }
+            let Some(ip) = pod_facts::ips(pod).into_iter().find(IpAddr::is_ipv4) else {
+                continue;
+            };
+            let namespace = pod_facts::namespace(pod).to_string();
+            let name = pod_facts::name(pod).to_string();
+            let ports = match app_ports(pod) {
+                Ok(ports) => ports,
+                Err(problem) => {
+                    self.notes.push(format!(
+                        "pod {namespace}/{name} listens on nothing: {problem}"
+                    ));
+                    continue;
+                }
+            };
+            if ports.is_empty() {
+                continue;
+            }
+            if !is_loopback(ip) {
+                self.notes.push(format!(
+                    "pod {namespace}/{name}: no listener on {ip}: the sandbox binds only inside 127.0.0.0/8"
+                ));
+                continue;
+            }
+            let app = Arc::new(PodApp {
+                namespace,
+                name,
+                uid: pod.metadata.uid.clone().unwrap_or_default(),
+                node: pod_facts::node_name(pod).unwrap_or("").to_string(),
+            });
+            for port in ports {
+                let addr = SocketAddr::new(ip, port);
+                if let Some(other) = desired.get(&addr) {
+                    self.notes.push(format!(
+                        "pods {}/{} and {}/{} both have {addr}; only the first listens",
+                        other.namespace, other.name, app.namespace, app.name
+                    ));
+                    continue;
+                }
+                desired.insert(addr, app.clone());
+            }
+        }
+        // Stop what went away (or changed hands) first: the address may be reused at once.
+        let stale: Vec<SocketAddr> = self
+            .running
+            .iter()
+            .filter(|(addr, (app, _))| desired.get(*addr) != Some(app))
+            .map(|(addr, _)| *addr)
+            .collect();
+        for addr in stale {
+            if let Some((_, running)) = self.running.remove(&addr) {
+                running.stop().await;
+            }
+        }
+        for (addr, app) in desired {
+            if self.running.contains_key(&addr) {
+                continue;
+            }
+            match TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    let cancel = self.cancel.child_token();
+                    let task = tokio::spawn(serve(listener, addr, app.clone(), cancel.clone()));
+                    self.running.insert(addr, (app, Running::new(cancel, task)));
+                }
+                Err(err) => self.notes.push(format!(
+                    "pod {}/{}: cannot listen on {addr}: {err}{}",
+                    app.namespace,
+                    app.name,
+                    privileged_hint(addr.port(), &err)
+                )),
+            }
+        }
+    }
+
+    pub(crate) async fn stop_all(&mut self) {
+        for (_, (_, running)) in std::mem::take(&mut self.running) {
+            running.stop().await;
+        }
+    }
+}
+
+/// Why binding a port below 1024 fails for a normal user, and what to do.
+pub(crate) fn privileged_hint(port: u16, err: &std::io::Error) -> &'static str {
+    if port < 1024 && err.kind() == std::io::ErrorKind::PermissionDenied {
+        " (ports below 1024 need root, CAP_NET_BIND_SERVICE, or sysctl net.ipv4.ip_unprivileged_port_start=0)"
+    } else {
+        ""
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    addr: SocketAddr,
+    app: Arc<PodApp>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _peer)) = accepted else {
+            continue;
+        };
+        let app = app.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = answer(stream, addr, &app) => {}
+            }
+        });
+    }
+}
+
+const METHODS: [&str; 9] = [
+    "GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE ",
+];
+/// The largest request head the app reads.
+const MAX_HEAD: usize = 64 * 1024;
+
+fn looks_like_http(bytes: &[u8]) -> bool {
+    METHODS.iter().any(|method| {
+        let method = method.as_bytes();
+        let n = bytes.len().min(method.len());
+        n > 0 && bytes[..n] == method[..n]
+    })
+}
+
+fn find_head_end(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+}
+
+/// One connection: HTTP or echo, decided by the first bytes.
+async fn answer(mut stream: TcpStream, addr: SocketAddr, app: &PodApp) {
+    let mut buffer = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buffer.extend_from_slice(&chunk[..n]);
+        // Decide once the first word is complete (or clearly not a method).
+        let decided = buffer.len() >= 8 || buffer.contains(&b' ') || !looks_like_http(&buffer);
+        if decided {
+            break;
+        }
+    }
+    if !looks_like_http(&buffer) {
+        if stream.write_all(&buffer).await.is_err() {
+            return;
+        }
+        let _ = echo(stream).await;
+        return;
+    }
+    let _ = http(stream, buffer, addr, app).await;
+}
+
+async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+    let (reader, mut writer) = stream.split();
+    // 64 KiB at a time (tokio's `copy` takes 8 KiB), like an application streaming data.
+    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
+    tokio::io::copy_buf(&mut reader, &mut writer).await?;
+    writer.shutdown().await
+}
+
+async fn http(
+    mut stream: TcpStream,
+    mut pending: Vec<u8>,
+    addr: SocketAddr,
+    app: &PodApp,
+) -> std::io::Result<()> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        let head_end = loop {
+            if let Some(end) = find_head_end(&pending) {
+                break end;
+            }
+            if pending.len() > MAX_HEAD {
+                stream
+                    .write_all(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await?;
+                return stream.shutdown().await;
+            }
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            pending.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&pending[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let request_line = lines.next().unwrap_or("");
+        let mut parts = request_line.split_whitespace();
+        let method = parts.next().unwrap_or("GET").to_string();
+        let target = parts.next().unwrap_or("/").to_string();
+        let version = parts.next().unwrap_or("HTTP/1.1").to_string();
+        let mut content_length = 0usize;
+        let mut close = version == "HTTP/1.0";
+        let mut chunked = false;
+        for line in lines {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "content-length" => content_length = value.parse().unwrap_or(0),
+                "connection" if value.eq_ignore_ascii_case("close") => close = true,
+                "connection" if value.eq_ignore_ascii_case("keep-alive") => close = false,
+                "transfer-encoding" if value.to_ascii_lowercase().contains("chunked") => {
+                    chunked = true;
+                }
+                _ => {}
+            }
+        }
+        // The body is read and ignored; chunked bodies end the connection after the answer.
+        pending.drain(..head_end.min(pending.len()));
+        let consumed = content_length.min(pending.len());
+        pending.drain(..consumed);
+        let mut body_left = content_length - consumed;
+        while body_left > 0 {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            let used = n.min(body_left);
+            body_left -= used;
+            pending.extend_from_slice(&chunk[used..n]);
+        }
+        close |= chunked;
+        let body = format!(
+            "kubehop sandbox: pod {}/{} on node {} answered on {addr} ({method} {target})\n",
+            app.namespace,
+            app.name,
+            if app.node.is_empty() {
+                "(none)"
+            } else {
+                &app.node
+            },
+        );
+        let mut response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n{POD_HEADER}: {}\r\nX-Kubehop-Namespace: {}\r\nX-Kubehop-Node: {}\r\nX-Kubehop-Port: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+            app.name,
+            app.namespace,
+            app.node,
+            addr.port(),
+            body.len(),
+            if close { "close" } else { "keep-alive" },
+        );
+        if method != "HEAD" {
+            response.push_str(&body);
+        }
+        stream.write_all(response.as_bytes()).await?;
+        if close {
+            return stream.shutdown().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    fn pod(value: serde_json::Value) -> Pod {
+        serde_json::from_value(value).expect("pod")
+    }
+
+    #[rstest]
+    #[case(json!({}), Ok(vec![8080, 9090]))]
+    #[case(json!({LISTEN_ANNOTATION: "80"}), Ok(vec![80]))]
+    #[case(json!({LISTEN_ANNOTATION: "80, 81"}), Ok(vec![80, 81]))]
+    #[case(json!({LISTEN_ANNOTATION: ""}), Ok(vec![]))]
+    #[case(json!({LISTEN_ANNOTATION: "http"}), Err(()))]
+    fn ports_an_app_listens_on(
+        #[case] annotations: serde_json::Value,
+        #[case] expected: Result<Vec<u16>, ()>,
+    ) {
+        let pod = pod(json!({
+            "metadata": {"name": "p", "annotations": annotations},
+            "spec": {
+                "containers": [{"name": "a", "ports": [
+                    {"containerPort": 8080}, {"containerPort": 53, "protocol": "UDP"}]}],
+                "initContainers": [
+                    {"name": "side", "restartPolicy": "Always", "ports": [{"containerPort": 9090}]},
+                    {"name": "init", "ports": [{"containerPort": 7070}]}]
+            }
+        }));
+        let got = app_ports(&pod)
+            .map(|p| p.into_iter().collect::<Vec<_>>())
+            .map_err(|_| ());
+        assert_eq!(got, expected);
+    }
+
+    #[rstest]
+    #[case(b"GET / HTTP/1.1\r\n".as_slice(), true)]
+    #[case(b"HEA".as_slice(), true)]
+    #[case(b"hello".as_slice(), false)]
+    #[case(b"\x16\x03\x01".as_slice(), false)]
+    fn http_is_recognised_by_its_method(#[case] bytes: &[u8], #[case] expected: bool) {
+        assert_eq!(looks_like_http(bytes), expected);
+    }
+}

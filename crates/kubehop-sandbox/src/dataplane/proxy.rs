@@ -1,0 +1,375 @@
+//! The userspace kube-proxy: a listener on every front door of every TCP Service port, and for
+//! each new connection the engine's routing decision and endpoint pick.
+//!
+//! Where a connection comes from, for [`ProxyModel::route`]:
+//! - ClusterIP: a process on the first node (by name), `TrafficSource::Node` — as if a client
+//!   on that node's host network connected (internalTrafficPolicy Local then uses that
+//!   node's endpoints);
+//! - NodePort: an external client arriving at the node that owns the address
+//!   (`TrafficSource::External`);
+//! - LoadBalancer: an external client that the load balancer sent to a node: nodes take turns,
+//!   and with externalTrafficPolicy Local only nodes whose healthCheckNodePort would answer 200
+//!   are used (rules C8, D12).
+//!
+//! Verdicts become what a client of kube-proxy sees: `forward` splices to the picked pod (a pod
+//! that does not listen on the port resets the connection, like a refused DNAT); `drop` keeps
+//! the connection open and silent until the client gives up; `reject` resets. A door whose
+//! verdict is reject for every source (no usable endpoint anywhere, rule C9) does not listen at
+//! all, so connecting to it is refused by the kernel, exactly what a client of kube-proxy's
+//! REJECT rule sees.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::pods::privileged_hint;
+use super::{Listening, Running};
+use crate::addresses::is_loopback;
+use crate::notes::Notes;
+use kubehop_engine::model::Protocol;
+use kubehop_engine::{Picker, ProxyModel, RouteQuery, TrafficSource, Verdict};
+
+/// How long the proxy waits for a pod to accept.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DoorKind {
+    ClusterIp,
+    NodePort { node: String },
+    LoadBalancer,
+}
+
+/// One front door of a Service port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Door {
+    kind: DoorKind,
+    namespace: String,
+    service: String,
+}
+
+impl Door {
+    fn listening(&self) -> Listening {
+        let namespace = self.namespace.clone();
+        let service = self.service.clone();
+        match &self.kind {
+            DoorKind::ClusterIp => Listening::ClusterIp { namespace, service },
+            DoorKind::NodePort { node } => Listening::NodePort {
+                namespace,
+                service,
+                node: node.clone(),
+            },
+            DoorKind::LoadBalancer => Listening::LoadBalancer { namespace, service },
+        }
+    }
+}
+
+/// What every connection handler shares.
+struct Context {
+    model: watch::Receiver<Arc<ProxyModel>>,
+    picker: Mutex<Picker>,
+    started: Instant,
+    notes: Notes,
+    turn: AtomicUsize,
+}
+
+/// The kube-proxy listeners, kept in step with the model.
+pub(crate) struct Doors {
+    context: Arc<Context>,
+    cancel: CancellationToken,
+    running: BTreeMap<SocketAddr, (Door, Running)>,
+}
+
+/// Every TCP front door the model has.
+fn front_doors(model: &ProxyModel) -> BTreeMap<SocketAddr, Door> {
+    let mut doors = BTreeMap::new();
+    for chain in &model.services {
+        if chain.details.not_proxied.is_some() {
+            continue;
+        }
+        for port in &chain.ports {
+            if port.protocol != Protocol::Tcp {
+                continue;
+            }
+            let door = |kind| Door {
+                kind,
+                namespace: chain.namespace.clone(),
+                service: chain.name.clone(),
+            };
+            if let Some(hop) = port.cluster_ip
+                && let Ok(number) = u16::try_from(hop.port)
+            {
+                doors
+                    .entry(SocketAddr::new(hop.ip, number))
+                    .or_insert_with(|| door(DoorKind::ClusterIp));
+            }
+            for row in port.node_ports.rows() {
+                if let Ok(number) = u16::try_from(row.port) {
+                    doors
+                        .entry(SocketAddr::new(row.address, number))
+                        .or_insert_with(|| {
+                            door(DoorKind::NodePort {
+                                node: row.node.clone(),
+                            })
+                        });
+                }
+            }
+            if let Ok(number) = u16::try_from(port.port) {
+                for entry in &port.load_balancer {
+                    if let Some(ip) = entry.node_rules() {
+                        doors
+                            .entry(SocketAddr::new(ip, number))
+                            .or_insert_with(|| door(DoorKind::LoadBalancer));
+                    }
+                }
+            }
+        }
+    }
+    doors
+}
+
+/// The nodes a load balancer sends a VIP's traffic to: those whose health check passes.
+fn load_balancer_nodes(model: &ProxyModel, addr: SocketAddr) -> Vec<String> {
+    for chain in &model.services {
+        for port in &chain.ports {
+            let here = i32::from(addr.port()) == port.port
+                && port
+                    .load_balancer
+                    .iter()
+                    .any(|e| e.node_rules() == Some(addr.ip()));
+            if !here {
+                continue;
+            }
+            let mut nodes: Vec<String> = Vec::new();
+            for row in port.node_ports.rows() {
+                if row.health_check_passes != Some(false) && !nodes.contains(&row.node) {
+                    nodes.push(row.node);
+                }
+            }
+            if port.node_ports.is_empty() {
+                nodes = model.node_names().map(str::to_string).collect();
+            }
+            return nodes;
+        }
+    }
+    Vec::new()
+}
+
+/// Where a connection through `door` comes from (see the module documentation).
+fn source_of(
+    door: &Door,
+    addr: SocketAddr,
+    model: &ProxyModel,
+    turn: &AtomicUsize,
+) -> TrafficSource {
+    let first = || model.node_names().next().unwrap_or("").to_string();
+    match &door.kind {
+        DoorKind::ClusterIp => TrafficSource::Node { node: first() },
+        DoorKind::NodePort { node } => TrafficSource::External { node: node.clone() },
+        DoorKind::LoadBalancer => {
+            let nodes = load_balancer_nodes(model, addr);
+            let node = if nodes.is_empty() {
+                first()
+            } else {
+                nodes[turn.fetch_add(1, Ordering::Relaxed) % nodes.len()].clone()
+            };
+            TrafficSource::External { node }
+        }
+    }
+}
+
+impl Doors {
+    pub(crate) fn new(
+        notes: Notes,
+        cancel: CancellationToken,
+        model: watch::Receiver<Arc<ProxyModel>>,
+        seed: u64,
+    ) -> Self {
+        Doors {
+            context: Arc::new(Context {
+                model,
+                picker: Mutex::new(Picker::new(seed)),
+                started: Instant::now(),
+                notes,
+                turn: AtomicUsize::new(0),
+            }),
+            cancel,
+            running: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn listening(&self) -> BTreeMap<SocketAddr, Listening> {
+        self.running
+            .iter()
+            .map(|(addr, (door, _))| (*addr, door.listening()))
+            .collect()
+    }
+
+    pub(crate) async fn sync(&mut self, model: &ProxyModel) {
+        let notes = &self.context.notes;
+        let probe_turn = AtomicUsize::new(0);
+        let mut desired = BTreeMap::new();
+        for (addr, door) in front_doors(model) {
+            if !is_loopback(addr.ip()) {
+                notes.push(format!(
+                    "Service {}/{}: no listener on {addr}: the sandbox binds only inside 127.0.0.0/8",
+                    door.namespace, door.service
+                ));
+                continue;
+            }
+            let decision = model.route(&RouteQuery {
+                destination: addr.ip(),
+                port: addr.port(),
+                protocol: Protocol::Tcp,
+                source: source_of(&door, addr, model, &probe_turn),
+                source_ip: None,
+            });
+            // Reject for every source: nothing listens, the kernel refuses (rule C9).
+            if matches!(decision.verdict, Verdict::Reject | Verdict::NoService) {
+                continue;
+            }
+            desired.insert(addr, door);
+        }
+        let stale: Vec<SocketAddr> = self
+            .running
+            .iter()
+            .filter(|(addr, (door, _))| desired.get(*addr) != Some(door))
+            .map(|(addr, _)| *addr)
+            .collect();
+        for addr in stale {
+            if let Some((_, running)) = self.running.remove(&addr) {
+                running.stop().await;
+            }
+        }
+        for (addr, door) in desired {
+            if self.running.contains_key(&addr) {
+                continue;
+            }
+            match TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    let cancel = self.cancel.child_token();
+                    let task = tokio::spawn(serve(
+                        listener,
+                        addr,
+                        door.clone(),
+                        self.context.clone(),
+                        cancel.clone(),
+                        self.cancel.clone(),
+                    ));
+                    self.running
+                        .insert(addr, (door, Running::new(cancel, task)));
+                }
+                Err(err) => notes.push(format!(
+                    "Service {}/{}: cannot listen on {addr}: {err}{}",
+                    door.namespace,
+                    door.service,
+                    privileged_hint(addr.port(), &err)
+                )),
+            }
+        }
+    }
+
+    pub(crate) async fn stop_all(&mut self) {
+        for (_, (_, running)) in std::mem::take(&mut self.running) {
+            running.stop().await;
+        }
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    addr: SocketAddr,
+    door: Door,
+    context: Arc<Context>,
+    cancel: CancellationToken,
+    // Connections outlive their door (like conntrack entries), not the data plane.
+    connections: CancellationToken,
+) {
+    let door = Arc::new(door);
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
+        let context = context.clone();
+        let door = door.clone();
+        let cancel = connections.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = connection(stream, peer, addr, &door, &context) => {}
+            }
+        });
+    }
+}
+
+fn reset(stream: TcpStream) {
+    let _ = stream.set_zero_linger();
+    drop(stream);
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    addr: SocketAddr,
+    door: &Door,
+    context: &Context,
+) {
+    let model = context.model.borrow().clone();
+    let decision = model.route(&RouteQuery {
+        destination: addr.ip(),
+        port: addr.port(),
+        protocol: Protocol::Tcp,
+        source: source_of(door, addr, &model, &context.turn),
+        source_ip: Some(peer.ip()),
+    });
+    match decision.verdict {
+        Verdict::Forward => {
+            let picked = context
+                .picker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pick(&decision, Some(peer.ip()), context.started.elapsed());
+            let Some(target) = picked.and_then(|endpoint| endpoint.socket_addr()) else {
+                reset(stream);
+                return;
+            };
+            if !is_loopback(target.ip()) {
+                context.notes.push(format!(
+                    "Service {}/{}: not connecting to endpoint {target}: the sandbox connects only inside 127.0.0.0/8",
+                    door.namespace, door.service
+                ));
+                reset(stream);
+                return;
+            }
+            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target)).await {
+                Ok(Ok(mut upstream)) => {
+                    let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
+                }
+                // The pod does not listen there (spec M5): the client sees a reset.
+                _ => reset(stream),
+            }
+        }
+        Verdict::Drop => {
+            // Silence until the client gives up.
+            let mut buffer = [0u8; 4096];
+            loop {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        }
+        Verdict::Reject | Verdict::NoService => reset(stream),
+    }
+}

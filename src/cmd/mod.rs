@@ -1,0 +1,3 @@
+//! The subcommands that are not part of the library's other layers.
+
+pub mod sandbox;
