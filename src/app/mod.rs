@@ -1,4 +1,4 @@
-//! The TUI event loop and its state (issue 5). The only module that wires the others together.
+//! The TUI event loop and its state. The only module that wires the others together.
 //!
 //! One owner: [`run`] owns the [`AppState`]. It waits (`tokio::select!`) on terminal input, the
 //! source's snapshot and status channels, results of background work, and a tick that exists
@@ -14,6 +14,7 @@ pub mod command;
 pub mod event;
 pub mod forwards;
 pub mod keymap;
+pub mod layout;
 pub mod probe;
 pub mod state;
 pub mod update;
@@ -322,9 +323,10 @@ async fn event_loop(
     loop {
         if state.dirty {
             state.dirty = false;
-            terminal
+            let drawn = terminal
                 .draw(&state, &theme, Instant::now())
                 .wrap_err("drawing a frame")?;
+            state.settle_scroll(drawn);
         }
         // The tick exists only while something animates.
         match (state.animating(Instant::now()), ticker.is_some()) {

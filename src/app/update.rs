@@ -15,9 +15,9 @@ use super::command::Command;
 use super::event::AppEvent;
 use super::forwards::{self, ForwardStatus, ForwardUpdate, PortChoice};
 use super::keymap;
+use super::layout::{Areas, Pane};
 use super::state::{AppState, CHANGE_HIGHLIGHT, Filter, Focus, Mode, Size, SortOrder, SourceKind};
 use crate::cluster::ClusterSnapshot;
-use crate::ui::layout::{Areas, Pane};
 
 /// Applies one event. Returns the side effects to perform.
 pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Command> {
@@ -185,27 +185,7 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
         }
         Mode::Command { input } => on_command_key(state, key, input),
         Mode::Help { scroll } => {
-            let last = crate::ui::view::help_lines(&crate::ui::theme::Theme::plain())
-                .len()
-                .saturating_sub(1);
-            let scroll = match keymap::action_for(&key) {
-                Some(Action::Back | Action::Help | Action::Quit) => {
-                    state.mode = Mode::Normal;
-                    state.dirty = true;
-                    return Vec::new();
-                }
-                Some(Action::MoveDown) => scroll + 1,
-                Some(Action::MoveUp) => scroll.saturating_sub(1),
-                Some(Action::PageDown) => scroll + 10,
-                Some(Action::PageUp) => scroll.saturating_sub(10),
-                Some(Action::First) => 0,
-                Some(Action::Last) => last,
-                _ => return Vec::new(),
-            };
-            state.mode = Mode::Help {
-                scroll: scroll.min(last),
-            };
-            state.dirty = true;
+            on_help_key(state, key, scroll);
             Vec::new()
         }
         Mode::NamespacePicker { cursor } => {
@@ -224,6 +204,26 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
             None => Vec::new(),
         },
     }
+}
+
+/// Scrolls the help. The offset is clamped when the help is drawn, against its lines.
+fn on_help_key(state: &mut AppState, key: KeyEvent, scroll: usize) {
+    let scroll = match keymap::action_for(&key) {
+        Some(Action::Back | Action::Help | Action::Quit) => {
+            state.mode = Mode::Normal;
+            state.dirty = true;
+            return;
+        }
+        Some(Action::MoveDown) => scroll.saturating_add(1),
+        Some(Action::MoveUp) => scroll.saturating_sub(1),
+        Some(Action::PageDown) => scroll.saturating_add(10),
+        Some(Action::PageUp) => scroll.saturating_sub(10),
+        Some(Action::First) => 0,
+        Some(Action::Last) => usize::MAX,
+        _ => return,
+    };
+    state.mode = Mode::Help { scroll };
+    state.dirty = true;
 }
 
 fn on_filter_key(state: &mut AppState, key: KeyEvent, before: String) {
@@ -768,12 +768,9 @@ fn move_services(state: &mut AppState, delta: isize) {
     state.sync_selection();
 }
 
+/// Moves the details offset; it is clamped when the tab is drawn, against its lines.
 fn scroll_details(state: &mut AppState, delta: isize) {
-    let areas = Areas::compute(state.size.into());
-    let inner = areas.details_inner();
-    let total = crate::ui::view::details_line_count(state, inner.width);
-    let max = total.saturating_sub(usize::from(inner.height));
-    state.details_scroll = state.details_scroll.saturating_add_signed(delta).min(max);
+    state.details_scroll = state.details_scroll.saturating_add_signed(delta);
 }
 
 fn toggle_selected(state: &mut AppState) {
