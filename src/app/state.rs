@@ -438,7 +438,7 @@ impl AppState {
             return;
         }
         self.chain.outline = match self.selected_service() {
-            Some((catalog, chain)) => chain::outline(&catalog.model, chain),
+            Some((_, chain)) => chain::outline(chain),
             None => Outline::default(),
         };
         self.chain.outline_for = wanted;
