@@ -44,50 +44,53 @@ fn service_title(chain: &ServiceChain, theme: &Theme, pane: &str) -> Line<'stati
     ])
 }
 
-pub(super) fn chain_view(state: &AppState, theme: &Theme, areas: &Areas) -> ChainPaneView {
-    let focused = state.focus == Focus::Chain;
-    let Some((_, chain)) = state.selected_service() else {
-        return ChainPaneView {
-            title: Line::styled(" Chain ", theme.title),
-            focused,
-            items: Vec::new(),
-            opened: Vec::new(),
-            selected: Vec::new(),
-            offset: 0,
-            empty: vec![Line::styled(
-                "Select a Service to see its chain.",
-                theme.dim,
-            )],
+impl ChainPaneView {
+    /// The selected Service's tree, with the tree state the app keeps for it.
+    pub fn new(state: &AppState, theme: &Theme, areas: &Areas) -> ChainPaneView {
+        let focused = state.focus == Focus::Chain;
+        let Some((_, chain)) = state.selected_service() else {
+            return ChainPaneView {
+                title: Line::styled(" Chain ", theme.title),
+                focused,
+                items: Vec::new(),
+                opened: Vec::new(),
+                selected: Vec::new(),
+                offset: 0,
+                empty: vec![Line::styled(
+                    "Select a Service to see its chain.",
+                    theme.dim,
+                )],
+            };
         };
-    };
-    let view = state.chain_view().cloned().unwrap_or_default();
-    let width = usize::from(areas.chain_inner().width);
-    let marks = state.probe.run_for(&chain.key()).map(|run| ProbeMarks {
-        run,
-        spinner: state.probe.spinner_frame(),
-    });
-    let items = state
-        .chain
-        .outline
-        .roots
-        .iter()
-        .map(|node| tree_item(chain, node, 0, width, theme, marks.as_ref()))
-        .collect();
-    let opened = state
-        .chain
-        .outline
-        .branch_paths()
-        .into_iter()
-        .filter(|path| !view.closed.contains(path))
-        .collect();
-    ChainPaneView {
-        title: service_title(chain, theme, "Chain"),
-        focused,
-        items,
-        opened,
-        selected: view.selected.clone(),
-        offset: view.offset,
-        empty: Vec::new(),
+        let view = state.chain_view().cloned().unwrap_or_default();
+        let width = usize::from(areas.chain_inner().width);
+        let marks = state.probe.run_for(&chain.key()).map(|run| ProbeMarks {
+            run,
+            spinner: state.probe.spinner_frame(),
+        });
+        let items = state
+            .chain
+            .outline
+            .roots
+            .iter()
+            .map(|node| tree_item(chain, node, 0, width, theme, marks.as_ref()))
+            .collect();
+        let opened = state
+            .chain
+            .outline
+            .branch_paths()
+            .into_iter()
+            .filter(|path| !view.closed.contains(path))
+            .collect();
+        ChainPaneView {
+            title: service_title(chain, theme, "Chain"),
+            focused,
+            items,
+            opened,
+            selected: view.selected.clone(),
+            offset: view.offset,
+            empty: Vec::new(),
+        }
     }
 }
 

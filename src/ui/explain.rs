@@ -11,48 +11,51 @@ use super::text::wrap;
 use super::theme::Theme;
 use crate::app::chain::{NodeKind, OutlineNode};
 use crate::app::state::{AppState, Focus};
-use crate::engine::explain::{Explanation, explain_hop};
+use crate::engine::explain::explain_hop;
 use crate::engine::model::{Hop, ServiceChain};
 
-/// A pane of wrapped text (Explain).
+/// The Explain pane: what is explained, and the sentences wrapped to the pane.
 #[derive(Debug, Clone)]
-pub struct TextPaneView {
+pub struct ExplainView {
     pub title: Line<'static>,
     pub lines: Vec<Line<'static>>,
 }
 
-pub(super) fn explain_view(state: &AppState, theme: &Theme, areas: &Areas) -> TextPaneView {
-    let width = usize::from(areas.explain_inner().width);
-    let Some((catalog, chain)) = state.selected_service() else {
-        return TextPaneView {
-            title: Line::styled(" Explain ", theme.title),
-            lines: vec![Line::styled(
-                "Select a Service: Explain says in plain words what each hop does.",
-                theme.dim,
-            )],
+impl ExplainView {
+    /// The selected hop (the Service itself while the Services pane has focus), explained.
+    pub fn new(state: &AppState, theme: &Theme, areas: &Areas) -> ExplainView {
+        let width = usize::from(areas.explain_inner().width);
+        let Some((catalog, chain)) = state.selected_service() else {
+            return ExplainView {
+                title: Line::styled(" Explain ", theme.title),
+                lines: vec![Line::styled(
+                    "Select a Service: Explain says in plain words what each hop does.",
+                    theme.dim,
+                )],
+            };
         };
-    };
-    let node = if state.focus == Focus::Services {
-        None
-    } else {
-        state.selected_node()
-    };
-    let hop = node.and_then(|node| explain_hop_for(chain, node));
-    let explanation: Explanation = explain_hop(&catalog.model, chain, hop.as_ref());
-    let subject = match (&hop, node) {
-        (Some(hop), _) => hop_label(hop),
-        (None, _) => format!("{}/{}", chain.namespace, chain.name),
-    };
-    let lines = wrap(&explanation.text(), width)
-        .into_iter()
-        .map(Line::raw)
-        .collect();
-    TextPaneView {
-        title: Line::from(vec![
-            Span::styled(" Explain ", theme.title),
-            Span::styled(format!("{subject} "), theme.dim),
-        ]),
-        lines,
+        let node = if state.focus == Focus::Services {
+            None
+        } else {
+            state.selected_node()
+        };
+        let hop = node.and_then(|node| explain_hop_for(chain, node));
+        let explanation = explain_hop(&catalog.model, chain, hop.as_ref());
+        let subject = match &hop {
+            Some(hop) => hop_label(hop),
+            None => format!("{}/{}", chain.namespace, chain.name),
+        };
+        let lines = wrap(&explanation.text(), width)
+            .into_iter()
+            .map(Line::raw)
+            .collect();
+        ExplainView {
+            title: Line::from(vec![
+                Span::styled(" Explain ", theme.title),
+                Span::styled(format!("{subject} "), theme.dim),
+            ]),
+            lines,
+        }
     }
 }
 
@@ -92,7 +95,7 @@ fn hop_label(hop: &Hop) -> String {
 
 /// Explain: plain sentences about the selected hop.
 pub struct ExplainPane<'a> {
-    pub view: &'a TextPaneView,
+    pub view: &'a ExplainView,
     pub theme: &'a Theme,
 }
 

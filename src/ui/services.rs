@@ -66,46 +66,49 @@ fn columns(inner: usize) -> Columns {
     }
 }
 
-pub(super) fn services_view(
-    state: &AppState,
-    catalog: Option<&Catalog>,
-    theme: &Theme,
-    areas: &Areas,
-    now: Instant,
-) -> ServicesView {
-    let cols = columns(usize::from(areas.services_inner().width));
-    let focused = state.focus == Focus::Services;
-    let mut rows = Vec::new();
-    if let Some(catalog) = catalog {
-        let height = areas.services_rows();
-        for (position, index) in state
-            .list
-            .visible
-            .iter()
-            .enumerate()
-            .skip(state.list.offset)
-            .take(height)
-        {
-            let (Some(chain), Some(summary)) =
-                (catalog.model.services.get(*index), catalog.summary(*index))
-            else {
-                continue;
-            };
-            let style = row_style(state, chain, position == state.list.cursor, now, theme);
-            rows.push(service_row(state, chain, summary, &cols, theme).style(style));
+impl ServicesView {
+    /// The rows on screen, each cut to the pane's columns.
+    pub fn new(
+        state: &AppState,
+        catalog: Option<&Catalog>,
+        theme: &Theme,
+        areas: &Areas,
+        now: Instant,
+    ) -> ServicesView {
+        let cols = columns(usize::from(areas.services_inner().width));
+        let focused = state.focus == Focus::Services;
+        let mut rows = Vec::new();
+        if let Some(catalog) = catalog {
+            let height = areas.services_rows();
+            for (position, index) in state
+                .list
+                .visible
+                .iter()
+                .enumerate()
+                .skip(state.list.offset)
+                .take(height)
+            {
+                let (Some(chain), Some(summary)) =
+                    (catalog.model.services.get(*index), catalog.summary(*index))
+                else {
+                    continue;
+                };
+                let style = row_style(state, chain, position == state.list.cursor, now, theme);
+                rows.push(service_row(state, chain, summary, &cols, theme).style(style));
+            }
         }
-    }
-    let empty = if rows.is_empty() {
-        services_empty(state, catalog, theme)
-    } else {
-        Vec::new()
-    };
-    ServicesView {
-        title: services_title(state, theme),
-        focused,
-        columns: Line::styled(column_titles(&cols), theme.dim),
-        rows,
-        empty,
+        let empty = if rows.is_empty() {
+            services_empty(state, catalog, theme)
+        } else {
+            Vec::new()
+        };
+        ServicesView {
+            title: services_title(state, theme),
+            focused,
+            columns: Line::styled(column_titles(&cols), theme.dim),
+            rows,
+            empty,
+        }
     }
 }
 

@@ -7,15 +7,15 @@ use std::time::Instant;
 
 use ratatui::text::Line;
 
-use super::chain::{ChainPaneView, chain_view};
+use super::chain::ChainPaneView;
 use super::details::DetailsView;
-use super::explain::{TextPaneView, explain_view};
+use super::explain::ExplainView;
 use super::forwards::ForwardsView;
 use super::header::header_line;
 use super::help::HelpView;
 use super::layout::{Areas, MIN_HEIGHT, MIN_WIDTH};
 use super::pickers::NamespacesView;
-use super::services::{ServicesView, services_view};
+use super::services::ServicesView;
 use super::status::hints_line;
 use super::theme::Theme;
 use crate::app::state::{AppState, Mode, Scrolled};
@@ -30,7 +30,7 @@ pub struct View<'t> {
     pub header: Line<'static>,
     pub services: ServicesView,
     pub chain: ChainPaneView,
-    pub explain: TextPaneView,
+    pub explain: ExplainView,
     pub details: DetailsView,
     pub hints: Line<'static>,
     pub overlay: Option<Overlay>,
@@ -46,9 +46,9 @@ impl<'t> View<'t> {
             areas,
             too_small,
             header: header_line(state, catalog, theme),
-            services: services_view(state, catalog, theme, &areas, now),
-            chain: chain_view(state, theme, &areas),
-            explain: explain_view(state, theme, &areas),
+            services: ServicesView::new(state, catalog, theme, &areas, now),
+            chain: ChainPaneView::new(state, theme, &areas),
+            explain: ExplainView::new(state, theme, &areas),
             details: DetailsView::new(state, theme, &areas),
             hints: hints_line(state, theme),
             overlay: Overlay::new(state, theme),
