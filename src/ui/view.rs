@@ -100,3 +100,116 @@ fn too_small_lines(state: &AppState, theme: &Theme) -> Vec<Line<'static>> {
         Line::styled("Enlarge the window, or press q to quit.", theme.dim),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+    use super::*;
+    use crate::app::state::{Focus, Size, SourceKind};
+    use crate::app::{AppEvent, Command, build_catalog, update};
+    use crate::cluster::feed::{ConnectionStatus, SourceLabel};
+    use crate::engine::EngineConfig;
+
+    /// Sends an event, building models inline.
+    fn send(state: &mut AppState, event: AppEvent) {
+        let mut pending = vec![event];
+        while let Some(event) = pending.pop() {
+            for command in update(state, event) {
+                if let Command::BuildModel {
+                    snapshot,
+                    generation,
+                } = command
+                {
+                    let catalog = build_catalog(snapshot, &EngineConfig::default(), generation);
+                    pending.push(AppEvent::ModelBuilt {
+                        catalog: Arc::new(catalog),
+                        at: Instant::now(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn press(state: &mut AppState, keys: &str) {
+        for c in keys.chars() {
+            let code = match c {
+                '\n' => KeyCode::Enter,
+                '\t' => KeyCode::Tab,
+                c => KeyCode::Char(c),
+            };
+            let modifiers = if c.is_ascii_uppercase() {
+                KeyModifiers::SHIFT
+            } else {
+                KeyModifiers::NONE
+            };
+            let key = KeyEvent::new_with_kind(code, modifiers, KeyEventKind::Press);
+            send(state, AppEvent::Key(key));
+        }
+    }
+
+    fn demo() -> AppState {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/scenarios/demo-all.yaml"
+        );
+        let snapshot = crate::cluster::dump::load_paths(&[path.into()])
+            .expect("the demo scenario loads")
+            .snapshot;
+        let label = SourceLabel {
+            context: "demo-all.yaml".to_owned(),
+            namespace: None,
+        };
+        let size = Size {
+            width: 120,
+            height: 40,
+        };
+        let mut state = AppState::new(label, SourceKind::Dump, EngineConfig::default(), size);
+        send(&mut state, AppEvent::Status(ConnectionStatus::Static));
+        send(&mut state, AppEvent::Snapshot(Arc::new(snapshot)));
+        state
+    }
+
+    /// Keys move the details offset past the end; drawing clamps it to the last page, and once
+    /// the drawn offset is settled the next key moves from what was on screen.
+    #[test]
+    fn details_scroll_is_clamped_when_drawn_and_settled_back() {
+        let theme = Theme::plain();
+        let mut state = demo();
+        press(&mut state, ":svc shop/web\n5\t");
+        assert_eq!(state.focus, Focus::Details);
+        press(&mut state, "G");
+        let view = View::from_state(&state, &theme, Instant::now());
+        let height = usize::from(view.areas.details_inner().height);
+        let last_page = view.details.lines.len() - height;
+        assert!(
+            last_page > 0,
+            "the YAML of shop/web is longer than the pane"
+        );
+        assert!(state.details_scroll > last_page);
+        assert_eq!(view.details.scroll, last_page);
+        state.settle_scroll(view.scrolled());
+        assert_eq!(state.details_scroll, last_page);
+        press(&mut state, "k");
+        let view = View::from_state(&state, &theme, Instant::now());
+        assert_eq!(view.details.scroll, last_page - 1);
+    }
+
+    #[test]
+    fn help_scroll_is_clamped_when_drawn_and_settled_back() {
+        let theme = Theme::plain();
+        let mut state = demo();
+        press(&mut state, "?G");
+        let view = View::from_state(&state, &theme, Instant::now());
+        let Some(Overlay::Help(help)) = &view.overlay else {
+            panic!("the help is open: {:?}", view.overlay);
+        };
+        let last = help.lines.len() - 1;
+        assert_eq!(view.scrolled().help, Some(last));
+        state.settle_scroll(view.scrolled());
+        press(&mut state, "k");
+        assert_eq!(state.mode, Mode::Help { scroll: last - 1 });
+    }
+}
