@@ -5,7 +5,24 @@
 //! only while something animates. Each event goes through [`update::update`], which is pure and
 //! returns [`Command`]s; the loop performs them (the engine runs on a blocking thread) and draws
 //! only when the state says something visible changed, after draining whatever input is
-//! already queued. No fixed-rate redraw, no polling.
+//! already queued. No fixed-rate redraw, no polling. After a frame, the scroll offsets as
+//! drawn go back into the state ([`AppState::settle_scroll`]). The theme in [`RunOptions`],
+//! the draw call and that write-back are the app's only contact with [`crate::ui`]; nothing
+//! in `update` asks the UI anything.
+//!
+//! Where things are:
+//!
+//! | what                                        | module                     |
+//! |---------------------------------------------|----------------------------|
+//! | the state, grouped by concern               | [`state`]                  |
+//! | events in, side effects out                 | [`event`], [`command`]     |
+//! | snapshots and models, the entry of `update` | [`mod@update`]             |
+//! | what each key's [`Action`] does             | [`keymap`], [`action`], `normal.rs` |
+//! | keys in the input modes and boxes           | `input.rs`, `command_line.rs` (`:`) |
+//! | moving, paging, the chain tree; the mouse   | `navigate.rs`, `mouse.rs`  |
+//! | the screen's areas (paging, hit tests)      | [`layout`]                 |
+//! | the chain outline, the model catalog        | [`chain`], [`catalog`]     |
+//! | probe runs and port-forwards                | [`probe`], [`forwards`]    |
 
 pub mod action;
 pub mod catalog;

@@ -2,9 +2,9 @@
 //! in with the events). It returns the side effects it wants as [`Command`]s and marks the
 //! state dirty when something visible changed, so the loop draws only then.
 //!
-//! Model updates are handled here; keys go to [`super::normal`] (normal mode) or
-//! [`super::input`] (the input modes and boxes), the mouse to [`super::mouse`], and both move
-//! through [`super::navigate`].
+//! Model updates are handled here; keys go to `app/normal.rs` (normal mode) or
+//! `app/input.rs` (the input modes and boxes), the mouse to `app/mouse.rs`, and both move
+//! through `app/navigate.rs`.
 
 use std::sync::Arc;
 
