@@ -483,7 +483,7 @@ fn format_ip_port(ip: std::net::IpAddr) -> String {
     }
 }
 
-/// The chain tree (tui-tree-widget).
+/// Draws the chain tree (tui-tree-widget) at the offset the app keeps.
 pub struct ChainPane<'a> {
     pub view: &'a ChainPaneView,
     pub theme: &'a Theme,

@@ -17,7 +17,7 @@ use super::yaml::yaml_lines;
 use crate::app::action::DetailTab;
 use crate::app::state::{AppState, Focus};
 
-/// The detail tabs.
+/// The detail tabs: which one is selected, its lines and how far they are scrolled.
 #[derive(Debug, Clone)]
 pub struct DetailsView {
     pub tab: DetailTab,
@@ -60,7 +60,7 @@ fn details_lines(state: &AppState, theme: &Theme, width: u16) -> Vec<Line<'stati
     }
 }
 
-/// The detail tabs.
+/// Draws the tab titles on the border (the selected one highlighted) and the visible lines.
 pub struct DetailsPane<'a> {
     pub view: &'a DetailsView,
     pub theme: &'a Theme,

@@ -10,6 +10,8 @@ use crate::app::catalog::Catalog;
 use crate::engine::Severity;
 use crate::engine::model::ServiceChain;
 
+/// A ✓ line when there is no finding; else each finding (mark, code, subject) and its message,
+/// then notes on kinds the source could not read and the source's own notes.
 pub(super) fn diagnostics_lines(
     notes: &[String],
     catalog: &Catalog,

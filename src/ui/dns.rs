@@ -6,6 +6,8 @@ use super::text::{pad, push_wrapped, truncate, width as cell_width};
 use super::theme::Theme;
 use crate::engine::model::ServiceChain;
 
+/// One line per record (type, name, value), names in one column; why there is none when
+/// there is none.
 pub(super) fn dns_lines(chain: &ServiceChain, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     if chain.dns.is_empty() {
         let why = if chain.headless {

@@ -8,6 +8,7 @@ use super::theme::Theme;
 use crate::engine::model::{ServiceChain, ServiceType};
 use crate::engine::ports::{PodPortOutcome, PortMapping, describe_declared};
 
+/// Per Service port, its head line and one line per selected pod; notes on a missing selector.
 pub(super) fn ports_lines(chain: &ServiceChain, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if chain.service_type == ServiceType::ExternalName {

@@ -267,7 +267,7 @@ fn services_empty(
     lines
 }
 
-/// The list of Services.
+/// Draws the column titles and the rows (or the reason there are none).
 pub struct ServicesPane<'a> {
     pub view: &'a ServicesView,
     pub theme: &'a Theme,

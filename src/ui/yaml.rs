@@ -12,6 +12,8 @@ use crate::app::chain::{NodeKind, OutlineNode};
 use crate::app::state::{AppState, Focus};
 use crate::engine::model::ServiceChain;
 
+/// The YAML of the selected node's object (the Service while the Services pane has focus),
+/// under a comment naming it; every line cut to the width.
 pub(super) fn yaml_lines(
     state: &AppState,
     catalog: &Catalog,
