@@ -17,7 +17,7 @@ use crossterm::terminal::{
 };
 use ratatui::backend::CrosstermBackend;
 
-use crate::app::state::{AppState, Size};
+use crate::app::state::{AppState, Scrolled, Size};
 use crate::ui::theme::Theme;
 use crate::ui::view::View;
 
@@ -89,13 +89,16 @@ impl Terminal {
         })
     }
 
-    /// Draws one frame of the state.
-    pub fn draw(&mut self, state: &AppState, theme: &Theme, now: Instant) -> io::Result<()> {
+    /// Draws one frame of the state; returns the scroll offsets as drawn (clamped against
+    /// what there was to show) for [`AppState::settle_scroll`].
+    pub fn draw(&mut self, state: &AppState, theme: &Theme, now: Instant) -> io::Result<Scrolled> {
+        let mut drawn = Scrolled::default();
         self.inner.draw(|frame| {
             let view = View::from_state(state, theme, now);
             crate::ui::render(frame, &view);
+            drawn = view.scrolled();
         })?;
-        Ok(())
+        Ok(drawn)
     }
 
     pub fn restore(self) -> io::Result<()> {

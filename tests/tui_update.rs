@@ -548,7 +548,7 @@ fn every_hop_of_the_demo_is_explained_in_a_few_sentences() {
     let catalog = state.shown().cloned().expect("a model");
     let mut explained = 0;
     for chain in &catalog.model.services {
-        let outline = kubehop::app::chain::outline(&catalog.model, chain);
+        let outline = kubehop::app::chain::outline(chain);
         let mut hops: Vec<Option<kubehop::engine::model::Hop>> = vec![None];
         fn walk(
             nodes: &[kubehop::app::chain::OutlineNode],

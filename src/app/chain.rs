@@ -4,9 +4,9 @@
 
 use std::collections::HashSet;
 
-use crate::engine::model::{Hop, NodePortRow, PortRef, ServiceChain, ServiceType};
+use crate::engine::Severity;
+use crate::engine::model::{Hop, NodePortRow, PortChain, PortRef, ServiceChain, ServiceType};
 use crate::engine::ports::PodPortOutcome;
-use crate::engine::{ProxyModel, Severity};
 
 /// A path of node ids from the root, as the tree widget identifies a node.
 pub type NodePath = Vec<String>;
@@ -197,74 +197,19 @@ fn ingress_hop(chain: &ServiceChain, index: usize) -> Option<Hop> {
     })
 }
 
-fn port_children(model: &ProxyModel, chain: &ServiceChain, index: usize) -> Vec<OutlineNode> {
-    let _ = model;
+/// The hops of one Service port, in the order a connection meets them: Ingress rules, the
+/// load balancer, the NodePorts, the ClusterIP (or headless), then the endpoints per
+/// EndpointSlice, and where it breaks.
+fn port_children(chain: &ServiceChain, index: usize) -> Vec<OutlineNode> {
     let Some(port) = chain.ports.get(index) else {
         return Vec::new();
     };
-    let mut children = Vec::new();
-    for (ingress, reference) in chain.ingresses.iter().enumerate() {
-        if ingress_port(chain, reference.service_port.as_ref()) == Some(index)
-            && let Some(hop) = ingress_hop(chain, ingress)
-        {
-            children.push(node_with_hop(
-                NodeKind::Ingress {
-                    ingress,
-                    port: Some(index),
-                },
-                hop,
-                Vec::new(),
-            ));
-        }
-    }
+    let mut children = ingress_nodes(chain, Some(index));
     if chain.service_type == ServiceType::LoadBalancer {
-        if port.load_balancer.is_empty() {
-            children.push(OutlineNode::leaf(
-                "lb-pending",
-                NodeKind::LoadBalancerPending { port: index },
-                None,
-            ));
-        }
-        for (entry_index, entry) in port.load_balancer.iter().enumerate() {
-            let address = entry
-                .ip
-                .clone()
-                .or_else(|| entry.hostname.clone())
-                .unwrap_or_default();
-            children.push(node_with_hop(
-                NodeKind::LoadBalancer {
-                    port: index,
-                    entry: entry_index,
-                },
-                Hop::LoadBalancer {
-                    port: port.port,
-                    protocol: port.protocol,
-                    address,
-                },
-                Vec::new(),
-            ));
-        }
+        children.extend(load_balancer_nodes(port, index));
     }
     if port.node_port.is_some() {
-        let rows: Vec<OutlineNode> = port
-            .node_ports
-            .rows()
-            .map(|row| {
-                let hop = Hop::NodePort {
-                    port: port.port,
-                    protocol: port.protocol,
-                    node: row.node.clone(),
-                    address: row.address,
-                };
-                node_with_hop(NodeKind::NodePort { port: index, row }, hop, Vec::new())
-            })
-            .collect();
-        children.push(OutlineNode {
-            id: "nodePorts".to_owned(),
-            kind: NodeKind::NodePorts { port: index },
-            hop: None,
-            children: rows,
-        });
+        children.push(node_ports_node(port, index));
     }
     if chain.headless {
         children.push(OutlineNode::leaf(
@@ -282,13 +227,103 @@ fn port_children(model: &ProxyModel, chain: &ServiceChain, index: usize) -> Vec<
             Vec::new(),
         ));
     }
-    // Endpoints, grouped by the slice they were read from (slice order of first appearance).
+    children.extend(slice_nodes(port, index));
+    children.extend(unresolved_pod_nodes(chain, index));
+    if port.endpoints.is_empty() {
+        children.push(OutlineNode::leaf(
+            "no-endpoints",
+            NodeKind::Broken {
+                severity: Severity::Error,
+                text: no_endpoints_reason(chain, index),
+            },
+            None,
+        ));
+    }
+    children
+}
+
+/// The Ingress rules that route to port `port`; with `None`, those that name a port the
+/// Service does not have.
+fn ingress_nodes(chain: &ServiceChain, port: Option<usize>) -> Vec<OutlineNode> {
+    let mut nodes = Vec::new();
+    for (ingress, reference) in chain.ingresses.iter().enumerate() {
+        if ingress_port(chain, reference.service_port.as_ref()) == port
+            && let Some(hop) = ingress_hop(chain, ingress)
+        {
+            nodes.push(node_with_hop(
+                NodeKind::Ingress { ingress, port },
+                hop,
+                Vec::new(),
+            ));
+        }
+    }
+    nodes
+}
+
+/// The load balancer's addresses, or one "pending" node while it has none.
+fn load_balancer_nodes(port: &PortChain, index: usize) -> Vec<OutlineNode> {
+    let mut nodes = Vec::new();
+    if port.load_balancer.is_empty() {
+        nodes.push(OutlineNode::leaf(
+            "lb-pending",
+            NodeKind::LoadBalancerPending { port: index },
+            None,
+        ));
+    }
+    for (entry_index, entry) in port.load_balancer.iter().enumerate() {
+        let address = entry
+            .ip
+            .clone()
+            .or_else(|| entry.hostname.clone())
+            .unwrap_or_default();
+        nodes.push(node_with_hop(
+            NodeKind::LoadBalancer {
+                port: index,
+                entry: entry_index,
+            },
+            Hop::LoadBalancer {
+                port: port.port,
+                protocol: port.protocol,
+                address,
+            },
+            Vec::new(),
+        ));
+    }
+    nodes
+}
+
+/// The NodePort group, one child per node address.
+fn node_ports_node(port: &PortChain, index: usize) -> OutlineNode {
+    let rows: Vec<OutlineNode> = port
+        .node_ports
+        .rows()
+        .map(|row| {
+            let hop = Hop::NodePort {
+                port: port.port,
+                protocol: port.protocol,
+                node: row.node.clone(),
+                address: row.address,
+            };
+            node_with_hop(NodeKind::NodePort { port: index, row }, hop, Vec::new())
+        })
+        .collect();
+    OutlineNode {
+        id: "nodePorts".to_owned(),
+        kind: NodeKind::NodePorts { port: index },
+        hop: None,
+        children: rows,
+    }
+}
+
+/// Endpoints, grouped by the slice they were read from (slice order of first appearance).
+fn slice_nodes(port: &PortChain, index: usize) -> Vec<OutlineNode> {
     let mut slice_names: Vec<&str> = Vec::new();
     for endpoint in &port.endpoints {
         if !slice_names.contains(&endpoint.info.slice.as_ref()) {
             slice_names.push(endpoint.info.slice.as_ref());
         }
     }
+    let mut nodes = Vec::new();
     for name in slice_names {
         let endpoints = port
             .endpoints
@@ -311,7 +346,7 @@ fn port_children(model: &ProxyModel, chain: &ServiceChain, index: usize) -> Vec<
                 )
             })
             .collect();
-        children.push(node_with_hop(
+        nodes.push(node_with_hop(
             NodeKind::Slice {
                 port: Some(index),
                 name: name.to_owned(),
@@ -322,82 +357,61 @@ fn port_children(model: &ProxyModel, chain: &ServiceChain, index: usize) -> Vec<
             endpoints,
         ));
     }
-    // Pods the selector matches that cannot take this port (rule B4), each where it breaks.
-    if let Some(mapping) = chain.port_map().get(index) {
-        for row in &mapping.pods {
-            let text = match &row.outcome {
-                PodPortOutcome::NameNotDeclared { declared } => format!(
-                    "{}: declares no port named {} ({})",
-                    row.pod,
-                    mapping.target_port,
-                    crate::engine::ports::describe_declared(declared)
-                ),
-                PodPortOutcome::ProtocolMismatch {
-                    container,
-                    declared,
-                    port,
-                } => format!(
-                    "{}: {} is {port}/{declared} in container {container}, the Service port is {}",
-                    row.pod, mapping.target_port, mapping.protocol
-                ),
-                _ => continue,
-            };
-            children.push(OutlineNode::leaf(
-                format!("unresolved/{}", row.pod),
-                NodeKind::Broken {
-                    severity: Severity::Error,
-                    text,
-                },
-                None,
-            ));
-        }
-    }
-    if port.endpoints.is_empty() {
-        children.push(OutlineNode::leaf(
-            "no-endpoints",
+    nodes
+}
+
+/// Pods the selector matches that cannot take this port (rule B4), each where it breaks.
+fn unresolved_pod_nodes(chain: &ServiceChain, index: usize) -> Vec<OutlineNode> {
+    let mut nodes = Vec::new();
+    let Some(mapping) = chain.port_map().into_iter().nth(index) else {
+        return nodes;
+    };
+    for row in &mapping.pods {
+        let text = match &row.outcome {
+            PodPortOutcome::NameNotDeclared { declared } => format!(
+                "{}: declares no port named {} ({})",
+                row.pod,
+                mapping.target_port,
+                crate::engine::ports::describe_declared(declared)
+            ),
+            PodPortOutcome::ProtocolMismatch {
+                container,
+                declared,
+                port,
+            } => format!(
+                "{}: {} is {port}/{declared} in container {container}, the Service port is {}",
+                row.pod, mapping.target_port, mapping.protocol
+            ),
+            _ => continue,
+        };
+        nodes.push(OutlineNode::leaf(
+            format!("unresolved/{}", row.pod),
             NodeKind::Broken {
                 severity: Severity::Error,
-                text: no_endpoints_reason(chain, index),
+                text,
             },
             None,
         ));
     }
-    children
+    nodes
 }
 
 /// Builds the outline of a Service: per port, its front doors in the order a connection meets
 /// them, then its endpoints per EndpointSlice, with broken hops marked where they break.
-pub fn outline(model: &ProxyModel, chain: &ServiceChain) -> Outline {
-    let mut roots = Vec::new();
+pub fn outline(chain: &ServiceChain) -> Outline {
     if chain.service_type == ServiceType::ExternalName {
-        roots.push(OutlineNode::leaf(
+        let roots = vec![OutlineNode::leaf(
             "externalName",
             NodeKind::ExternalName,
             None,
-        ));
+        )];
         return Outline { roots };
     }
     // Ingress rules that name a port the Service does not have break before any port.
-    for (ingress, reference) in chain.ingresses.iter().enumerate() {
-        if ingress_port(chain, reference.service_port.as_ref()).is_none()
-            && let Some(hop) = ingress_hop(chain, ingress)
-        {
-            roots.push(node_with_hop(
-                NodeKind::Ingress {
-                    ingress,
-                    port: None,
-                },
-                hop,
-                Vec::new(),
-            ));
-        }
-    }
+    let mut roots = ingress_nodes(chain, None);
     let single = chain.ports.len() == 1;
-    for index in 0..chain.ports.len() {
-        let Some(port) = chain.ports.get(index) else {
-            continue;
-        };
-        let children = port_children(model, chain, index);
+    for (index, port) in chain.ports.iter().enumerate() {
+        let children = port_children(chain, index);
         let id = format!("{}/{}", port.port, port.protocol);
         if single {
             // One port (the common case): its hops sit at the top level, one indent saved.
@@ -413,61 +427,67 @@ pub fn outline(model: &ProxyModel, chain: &ServiceChain) -> Outline {
         }
     }
     if chain.ports.is_empty() {
-        // Headless without ports: the endpoints are for DNS only (rule B6).
-        if chain.headless {
-            roots.push(OutlineNode::leaf(
-                "headless",
-                NodeKind::Headless { port: None },
-                None,
-            ));
-        }
-        let mut slice_names: Vec<&str> = Vec::new();
-        for endpoint in &chain.details.endpoints {
-            if !slice_names.contains(&endpoint.slice.as_ref()) {
-                slice_names.push(endpoint.slice.as_ref());
-            }
-        }
-        for name in slice_names {
-            let endpoints = chain
-                .details
-                .endpoints
-                .iter()
-                .enumerate()
-                .filter(|(_, endpoint)| endpoint.slice.as_ref() == name)
-                .map(|(endpoint_index, endpoint)| {
-                    OutlineNode::leaf(
-                        format!("endpoint/{}", endpoint.ip),
-                        NodeKind::Endpoint {
-                            port: None,
-                            endpoint: endpoint_index,
-                        },
-                        None,
-                    )
-                })
-                .collect();
-            roots.push(node_with_hop(
-                NodeKind::Slice {
-                    port: None,
-                    name: name.to_owned(),
-                },
-                Hop::EndpointSlice {
-                    name: name.to_owned(),
-                },
-                endpoints,
-            ));
-        }
-        if chain.details.endpoints.is_empty() {
-            roots.push(OutlineNode::leaf(
-                "no-ports",
-                NodeKind::Broken {
-                    severity: Severity::Warning,
-                    text: "no ports and no endpoints".to_owned(),
-                },
-                None,
-            ));
-        }
+        roots.extend(portless_nodes(chain));
     }
     Outline { roots }
+}
+
+/// A Service without ports: headless ones still have endpoints, for DNS only (rule B6).
+fn portless_nodes(chain: &ServiceChain) -> Vec<OutlineNode> {
+    let mut nodes = Vec::new();
+    if chain.headless {
+        nodes.push(OutlineNode::leaf(
+            "headless",
+            NodeKind::Headless { port: None },
+            None,
+        ));
+    }
+    let mut slice_names: Vec<&str> = Vec::new();
+    for endpoint in &chain.details.endpoints {
+        if !slice_names.contains(&endpoint.slice.as_ref()) {
+            slice_names.push(endpoint.slice.as_ref());
+        }
+    }
+    for name in slice_names {
+        let endpoints = chain
+            .details
+            .endpoints
+            .iter()
+            .enumerate()
+            .filter(|(_, endpoint)| endpoint.slice.as_ref() == name)
+            .map(|(endpoint_index, endpoint)| {
+                OutlineNode::leaf(
+                    format!("endpoint/{}", endpoint.ip),
+                    NodeKind::Endpoint {
+                        port: None,
+                        endpoint: endpoint_index,
+                    },
+                    None,
+                )
+            })
+            .collect();
+        nodes.push(node_with_hop(
+            NodeKind::Slice {
+                port: None,
+                name: name.to_owned(),
+            },
+            Hop::EndpointSlice {
+                name: name.to_owned(),
+            },
+            endpoints,
+        ));
+    }
+    if chain.details.endpoints.is_empty() {
+        nodes.push(OutlineNode::leaf(
+            "no-ports",
+            NodeKind::Broken {
+                severity: Severity::Warning,
+                text: "no ports and no endpoints".to_owned(),
+            },
+            None,
+        ));
+    }
+    nodes
 }
 
 impl Outline {

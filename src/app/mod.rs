@@ -1,19 +1,42 @@
-//! The TUI event loop and its state (issue 5). The only module that wires the others together.
+//! The TUI event loop and its state. The only module that wires the others together.
 //!
 //! One owner: [`run`] owns the [`AppState`]. It waits (`tokio::select!`) on terminal input, the
 //! source's snapshot and status channels, results of background work, and a tick that exists
 //! only while something animates. Each event goes through [`update::update`], which is pure and
 //! returns [`Command`]s; the loop performs them (the engine runs on a blocking thread) and draws
 //! only when the state says something visible changed, after draining whatever input is
-//! already queued. No fixed-rate redraw, no polling.
+//! already queued. No fixed-rate redraw, no polling. After a frame, the scroll offsets as
+//! drawn go back into the state ([`AppState::settle_scroll`]). The theme in [`RunOptions`],
+//! the draw call and that write-back are the app's only contact with [`crate::ui`]; nothing
+//! in `update` asks the UI anything.
+//!
+//! Where things are:
+//!
+//! | what                                        | module                     |
+//! |---------------------------------------------|----------------------------|
+//! | the state, grouped by concern               | [`state`]                  |
+//! | events in, side effects out                 | [`event`], [`command`]     |
+//! | snapshots and models, the entry of `update` | [`mod@update`]             |
+//! | what each key's [`Action`] does             | [`keymap`], [`action`], `normal.rs` |
+//! | keys in the input modes and boxes           | `input.rs`, `command_line.rs` (`:`) |
+//! | moving, paging, the chain tree; the mouse   | `navigate.rs`, `mouse.rs`  |
+//! | the screen's areas (paging, hit tests)      | [`layout`]                 |
+//! | the chain outline, the model catalog        | [`chain`], [`catalog`]     |
+//! | probe runs and port-forwards                | [`probe`], [`forwards`]    |
 
 pub mod action;
 pub mod catalog;
 pub mod chain;
 pub mod command;
+mod command_line;
 pub mod event;
 pub mod forwards;
+mod input;
 pub mod keymap;
+pub mod layout;
+mod mouse;
+mod navigate;
+mod normal;
 pub mod probe;
 pub mod state;
 pub mod update;
@@ -32,6 +55,7 @@ pub use action::{Action, DetailTab};
 pub use catalog::{Catalog, Generation, build_catalog};
 pub use command::Command;
 pub use event::AppEvent;
+use probe::RunId;
 pub use state::{AppState, Focus, Mode, Size, SourceKind};
 pub use update::update;
 
@@ -170,70 +194,9 @@ impl Loop {
                 Command::BuildModel {
                     snapshot,
                     generation,
-                } => {
-                    let config = self.options.engine_config.clone();
-                    let results = self.results.clone();
-                    tokio::spawn(async move {
-                        let built = tokio::task::spawn_blocking(move || {
-                            build_catalog(snapshot, &config, generation)
-                        })
-                        .await;
-                        let event = match built {
-                            Ok(catalog) => AppEvent::ModelBuilt {
-                                catalog: Arc::new(catalog),
-                                at: Instant::now(),
-                            },
-                            Err(error) => AppEvent::Notice(format!(
-                                "the engine failed on this snapshot: {error}"
-                            )),
-                        };
-                        // The receiver is gone only when the app is quitting.
-                        let _ = results.send(event);
-                    });
-                }
-                Command::SwitchContext(name) => match self.options.switch_context.as_mut() {
-                    Some(switch) => match switch(&name) {
-                        Ok(feed) => {
-                            // Forwards and probes belong to the previous cluster.
-                            self.probe = None;
-                            for id in std::mem::take(&mut self.forwards).into_keys() {
-                                let update = forwards::ForwardUpdate::Stopped(format!(
-                                    "stopped: the context changed to {name}"
-                                ));
-                                let _ = self.results.send(AppEvent::Forward { id, update });
-                            }
-                            if self.options.prober.is_some() {
-                                self.options.prober = transports_for(&feed, self.options.source);
-                            }
-                            state.label = feed.label.clone();
-                            self.snapshots = Some(feed.snapshots.clone());
-                            self.statuses = Some(feed.status.clone());
-                            let snapshot = feed.snapshots.borrow().clone();
-                            let status = feed.status.borrow().clone();
-                            let _ = self.results.send(AppEvent::Status(status));
-                            let _ = self.results.send(AppEvent::Snapshot(snapshot));
-                            state.set_message(format!("context {name}"), false);
-                        }
-                        Err(error) => state.set_message(format!("context {name}: {error}"), true),
-                    },
-                    None => state.set_message("this source cannot switch contexts", true),
-                },
-                Command::RunProbe { run, plan, .. } => match self.options.prober.clone() {
-                    Some(transports) => {
-                        let results = self.results.clone();
-                        self.probe = Some(crate::probe::spawn(
-                            run,
-                            (*plan).clone(),
-                            transports,
-                            self.options.probe_options.clone(),
-                            move |event| results.send(AppEvent::Probe(event)).is_ok(),
-                        ));
-                    }
-                    None => {
-                        state.probe.cancel();
-                        state.set_message("probing is not available for this source", true);
-                    }
-                },
+                } => self.build_model(snapshot, generation),
+                Command::SwitchContext(name) => self.switch_context(state, &name),
+                Command::RunProbe { run, plan, .. } => self.run_probe(state, run, &plan),
                 Command::CancelProbe { run } => {
                     if self
                         .probe
@@ -260,6 +223,86 @@ impl Loop {
             }
         }
         !state.quit
+    }
+
+    /// Builds the model on a blocking thread; the catalog comes back as `ModelBuilt`.
+    fn build_model(&self, snapshot: Arc<crate::cluster::ClusterSnapshot>, generation: Generation) {
+        let config = self.options.engine_config.clone();
+        let results = self.results.clone();
+        tokio::spawn(async move {
+            let built =
+                tokio::task::spawn_blocking(move || build_catalog(snapshot, &config, generation))
+                    .await;
+            let event = match built {
+                Ok(catalog) => AppEvent::ModelBuilt {
+                    catalog: Arc::new(catalog),
+                    at: Instant::now(),
+                },
+                Err(error) => {
+                    AppEvent::Notice(format!("the engine failed on this snapshot: {error}"))
+                }
+            };
+            // The receiver is gone only when the app is quitting.
+            let _ = results.send(event);
+        });
+    }
+
+    /// `:ctx NAME`: restarts the source on another context. Probes and forwards stop, as they
+    /// belong to the previous cluster.
+    fn switch_context(&mut self, state: &mut AppState, name: &str) {
+        let Some(switch) = self.options.switch_context.as_mut() else {
+            state.set_message("this source cannot switch contexts", true);
+            return;
+        };
+        let feed = match switch(name) {
+            Ok(feed) => feed,
+            Err(error) => {
+                state.set_message(format!("context {name}: {error}"), true);
+                return;
+            }
+        };
+        self.probe = None;
+        for id in std::mem::take(&mut self.forwards).into_keys() {
+            let update =
+                forwards::ForwardUpdate::Stopped(format!("stopped: the context changed to {name}"));
+            let _ = self.results.send(AppEvent::Forward { id, update });
+        }
+        if self.options.prober.is_some() {
+            self.options.prober = transports_for(&feed, self.options.source);
+        }
+        state.label = feed.label.clone();
+        self.snapshots = Some(feed.snapshots.clone());
+        self.statuses = Some(feed.status.clone());
+        let snapshot = feed.snapshots.borrow().clone();
+        let status = feed.status.borrow().clone();
+        let _ = self.results.send(AppEvent::Status(status));
+        let _ = self.results.send(AppEvent::Snapshot(snapshot));
+        state.set_message(format!("context {name}"), false);
+    }
+
+    /// Starts a probe run; its events come back as `AppEvent::Probe`.
+    fn run_probe(
+        &mut self,
+        state: &mut AppState,
+        run: RunId,
+        plan: &crate::engine::plan::ProbePlan,
+    ) {
+        match self.options.prober.clone() {
+            Some(transports) => {
+                let results = self.results.clone();
+                self.probe = Some(crate::probe::spawn(
+                    run,
+                    plan.clone(),
+                    transports,
+                    self.options.probe_options.clone(),
+                    move |event| results.send(AppEvent::Probe(event)).is_ok(),
+                ));
+            }
+            None => {
+                state.probe.cancel();
+                state.set_message("probing is not available for this source", true);
+            }
+        }
     }
 
     /// Starts a forward over the source's snapshots; its events come back as
@@ -322,20 +365,12 @@ async fn event_loop(
     loop {
         if state.dirty {
             state.dirty = false;
-            terminal
+            let drawn = terminal
                 .draw(&state, &theme, Instant::now())
                 .wrap_err("drawing a frame")?;
+            state.settle_scroll(drawn);
         }
-        // The tick exists only while something animates.
-        match (state.animating(Instant::now()), ticker.is_some()) {
-            (true, false) => {
-                let mut interval = tokio::time::interval(ANIMATION_TICK);
-                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-                ticker = Some(interval);
-            }
-            (false, true) => ticker = None,
-            _ => {}
-        }
+        keep_ticker(&mut ticker, state.animating(Instant::now()));
         let event = tokio::select! {
             next = input.next() => match next {
                 Some(Ok(event)) => translate(event),
@@ -358,27 +393,53 @@ async fn event_loop(
         {
             return Ok(());
         }
-        // Drain what is already queued before drawing once.
-        for _ in 0..MAX_DRAIN {
-            // `poll!` polls with this task's own waker: crossterm's EventStream keeps the first
-            // waker it is given while it waits, so a no-op waker (`now_or_never`) would leave
-            // the loop deaf to input.
-            let queued = match futures::poll!(input.next()) {
-                Poll::Ready(Some(Ok(event))) => translate(event),
-                Poll::Ready(Some(Err(error))) => {
-                    return Err(error).wrap_err("reading terminal input");
-                }
-                Poll::Ready(None) => return Ok(()),
-                Poll::Pending => match results_rx.try_recv() {
-                    Ok(result) => Some(result),
-                    Err(_) => break,
-                },
-            };
-            if let Some(event) = queued
-                && !control.handle(&mut state, event)
-            {
-                return Ok(());
-            }
+        if !drain_queued(&mut control, &mut state, &mut input, &mut results_rx).await? {
+            return Ok(());
         }
     }
+}
+
+/// The tick exists only while something animates.
+fn keep_ticker(ticker: &mut Option<tokio::time::Interval>, animating: bool) {
+    match (animating, ticker.is_some()) {
+        (true, false) => {
+            let mut interval = tokio::time::interval(ANIMATION_TICK);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            *ticker = Some(interval);
+        }
+        (false, true) => *ticker = None,
+        _ => {}
+    }
+}
+
+/// Applies what is already queued (input, then results), at most [`MAX_DRAIN`] events, so a
+/// burst is drawn once. `false` = quit.
+async fn drain_queued(
+    control: &mut Loop,
+    state: &mut AppState,
+    input: &mut EventStream,
+    results_rx: &mut mpsc::UnboundedReceiver<AppEvent>,
+) -> color_eyre::Result<bool> {
+    for _ in 0..MAX_DRAIN {
+        // `poll!` polls with this task's own waker: crossterm's EventStream keeps the first
+        // waker it is given while it waits, so a no-op waker (`now_or_never`) would leave
+        // the loop deaf to input.
+        let queued = match futures::poll!(input.next()) {
+            Poll::Ready(Some(Ok(event))) => translate(event),
+            Poll::Ready(Some(Err(error))) => {
+                return Err(error).wrap_err("reading terminal input");
+            }
+            Poll::Ready(None) => return Ok(false),
+            Poll::Pending => match results_rx.try_recv() {
+                Ok(result) => Some(result),
+                Err(_) => break,
+            },
+        };
+        if let Some(event) = queued
+            && !control.handle(state, event)
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

@@ -9,6 +9,7 @@ use super::action::DetailTab;
 use super::catalog::{Catalog, Generation, Health};
 use super::chain::{self, NodePath, Outline, OutlineNode};
 use super::forwards::{ForwardsState, PortChoice};
+use super::layout::Areas;
 use super::probe::ProbeState;
 use crate::cluster::ClusterSnapshot;
 use crate::cluster::feed::{ConnectionStatus, SourceLabel};
@@ -205,6 +206,14 @@ pub struct BuildState {
     pub waiting: Option<Arc<ClusterSnapshot>>,
 }
 
+/// Scroll offsets as the UI drew them (see [`AppState::settle_scroll`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scrolled {
+    pub details: usize,
+    /// `Some` while the help is open.
+    pub help: Option<usize>,
+}
+
 /// Terminal size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size {
@@ -212,7 +221,7 @@ pub struct Size {
     pub height: u16,
 }
 
-/// Everything the app knows. Rendering reads it through [`crate::ui::view::View`].
+/// Everything the app knows. The UI renders from it; it never changes it.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub label: SourceLabel,
@@ -416,7 +425,7 @@ impl AppState {
     }
 
     fn keep_list_cursor_visible(&mut self) {
-        let height = crate::ui::layout::Areas::compute(self.size.into()).services_rows();
+        let height = Areas::compute(self.size.into()).services_rows();
         self.list.offset = keep_visible(self.list.offset, self.list.cursor, height);
     }
 
@@ -429,7 +438,7 @@ impl AppState {
             return;
         }
         self.chain.outline = match self.selected_service() {
-            Some((catalog, chain)) => chain::outline(&catalog.model, chain),
+            Some((_, chain)) => chain::outline(chain),
             None => Outline::default(),
         };
         self.chain.outline_for = wanted;
@@ -459,7 +468,7 @@ impl AppState {
     }
 
     pub fn keep_chain_selection_visible(&mut self) {
-        let height = crate::ui::layout::Areas::compute(self.size.into()).chain_rows();
+        let height = Areas::compute(self.size.into()).chain_rows();
         let (_, index) = self.chain_rows();
         let index = index.unwrap_or(0);
         if let Some(view) = self.chain_view_mut() {
@@ -491,6 +500,17 @@ impl AppState {
             view.closed.insert(path.clone())
         } else {
             view.closed.remove(path)
+        }
+    }
+
+    /// Takes the scroll offsets as they were drawn. Keys move the details and help offsets
+    /// without knowing how many lines there are; the UI clamps them when it draws, and this
+    /// keeps the clamped value, so the next key moves from what is on screen. Nothing visible
+    /// changes, so the state stays clean.
+    pub fn settle_scroll(&mut self, drawn: Scrolled) {
+        self.details_scroll = drawn.details;
+        if let (Mode::Help { scroll }, Some(drawn)) = (&mut self.mode, drawn.help) {
+            *scroll = drawn;
         }
     }
 

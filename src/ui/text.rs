@@ -1,6 +1,9 @@
 //! Fitting text into cells: display width, truncation with an ellipsis, padding, word wrap.
 //! Nothing ever wraps into a neighbouring pane: every string is cut to its column first.
+//! Also the small line builders the panes share (marks, plurals, wrapped paragraphs).
 
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Display width in terminal cells.
@@ -88,6 +91,56 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+/// `1 pod`, `2 pods`.
+pub fn plural(count: usize, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("{count} {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
+/// Cuts a line of spans to `max` cells, the last kept span ending in `…`.
+pub fn fit_line(line: Line<'static>, max: usize) -> Line<'static> {
+    let total: usize = line.spans.iter().map(|span| width(&span.content)).sum();
+    if total <= max {
+        return line;
+    }
+    let mut used = 0;
+    let mut spans = Vec::new();
+    for span in line.spans {
+        let span_width = width(&span.content);
+        if used + span_width < max {
+            used += span_width;
+            spans.push(span);
+            continue;
+        }
+        let cut = truncate(&span.content, max - used);
+        spans.push(Span::styled(cut, span.style));
+        break;
+    }
+    Line::from(spans).style(line.style)
+}
+
+/// A mark (✓ ✗ ! i) and the space after it.
+pub fn mark_span(mark: &str, style: Style) -> Span<'static> {
+    Span::styled(format!("{mark} "), style)
+}
+
+/// Appends `text` word-wrapped to `width`, every line indented by `indent` cells.
+pub fn push_wrapped(
+    lines: &mut Vec<Line<'static>>,
+    text: &str,
+    indent: usize,
+    width: usize,
+    style: Style,
+) {
+    let pad_text = " ".repeat(indent);
+    for part in wrap(text, width.saturating_sub(indent).max(10)) {
+        lines.push(Line::styled(format!("{pad_text}{part}"), style));
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Colours and text styles, passed into the view (never read from a global inside a widget).
-//! With `NO_COLOR` set (https://no-color.org) no colour is used; marks (✗ ! ✓) and modifiers
+//! With `NO_COLOR` set (<https://no-color.org>) no colour is used; marks (✗ ! ✓) and modifiers
 //! (bold, reversed, underline) still tell things apart.
 
 use ratatui::style::{Color, Modifier, Style};

@@ -1,0 +1,118 @@
+//! The status line at the bottom: the input being typed, a message, or the most useful keys
+//! for what has focus.
+
+use ratatui::text::{Line, Span};
+
+use super::text::width;
+use super::theme::Theme;
+use crate::app::state::{AppState, Focus, Mode};
+
+/// A key and what it does.
+fn hint(keys: &str, what: &str, theme: &Theme) -> Vec<Span<'static>> {
+    vec![
+        Span::styled(keys.to_owned(), theme.accent),
+        Span::styled(format!(" {what}  "), theme.dim),
+    ]
+}
+
+/// The status line: what is being typed and how to finish, or the keys that matter now.
+pub(super) fn hints_line(state: &AppState, theme: &Theme) -> Line<'static> {
+    match &state.mode {
+        Mode::Filter { .. } => Line::from(vec![
+            Span::styled(format!("/{}", state.filter.text), theme.input),
+            Span::styled("█".to_owned(), theme.accent),
+            Span::styled(
+                "  filter: text or label=value · Enter keep · Esc cancel".to_owned(),
+                theme.dim,
+            ),
+        ]),
+        Mode::Command { input } => Line::from(vec![
+            Span::styled(format!(":{input}"), theme.input),
+            Span::styled("█".to_owned(), theme.accent),
+            Span::styled(
+                "  :ns NAME · :ns all · :ctx NAME · :svc NAME · :q · Enter run · Esc cancel"
+                    .to_owned(),
+                theme.dim,
+            ),
+        ]),
+        Mode::Help { .. } => {
+            let mut spans = hint("j/k", "scroll", theme);
+            spans.extend(hint("Esc/?", "close help", theme));
+            Line::from(spans)
+        }
+        Mode::NamespacePicker { .. } => {
+            let mut spans = hint("j/k", "move", theme);
+            spans.extend(hint("Enter", "choose", theme));
+            spans.extend(hint("Esc", "cancel", theme));
+            Line::from(spans)
+        }
+        Mode::ForwardPrompt { port, input } => Line::from(vec![
+            Span::styled(
+                format!("Forward {} from local port: {input}", port.label()),
+                theme.input,
+            ),
+            Span::styled("█".to_owned(), theme.accent),
+            Span::styled(
+                "  empty: any free port · Enter start · Esc cancel".to_owned(),
+                theme.dim,
+            ),
+        ]),
+        Mode::Forwards => {
+            let mut spans = hint("j/k", "move", theme);
+            spans.extend(hint("d", "stop the selected forward", theme));
+            spans.extend(hint("Esc", "close", theme));
+            Line::from(spans)
+        }
+        Mode::Normal => normal_hints(state, theme),
+    }
+}
+
+/// A message when there is one; else the keys for what has focus, most useful first.
+fn normal_hints(state: &AppState, theme: &Theme) -> Line<'static> {
+    if let Some(message) = &state.message {
+        let style = if message.error {
+            theme.error
+        } else {
+            theme.accent
+        };
+        return Line::styled(format!(" {}", message.text), style);
+    }
+    let toggle = match state.focus {
+        Focus::Header => "pause",
+        Focus::Services => "chain",
+        Focus::Chain => "expand",
+        Focus::Details => "",
+    };
+    // Most useful first; what does not fit is left out ("?" lists everything).
+    let candidates = [
+        ("j/k", "move"),
+        ("Enter", toggle),
+        ("Tab", "pane"),
+        ("1-5", "tabs"),
+        ("/", "filter"),
+        (":", "cmd"),
+        ("n", "namespace"),
+        ("s", "sort"),
+        ("Ctrl-P", "pause"),
+    ];
+    let tail = [("?", "help"), ("q", "quit")];
+    let tail_width: usize = tail.iter().map(|(k, w)| width(k) + width(w) + 3).sum();
+    let room = usize::from(state.size.width).saturating_sub(1 + tail_width);
+    let mut used = 0;
+    let mut spans = vec![Span::raw(" ")];
+    for (keys, what) in candidates {
+        if what.is_empty() {
+            continue;
+        }
+        let cost = width(keys) + width(what) + 3;
+        if used + cost > room {
+            break;
+        }
+        used += cost;
+        spans.extend(hint(keys, what, theme));
+    }
+    for (keys, what) in tail {
+        spans.extend(hint(keys, what, theme));
+    }
+    Line::from(spans)
+}
