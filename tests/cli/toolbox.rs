@@ -50,10 +50,7 @@ fn the_plugin_binary_calls_itself_kubectl_hop() {
         out.contains("Usage: kubectl hop [OPTIONS] [COMMAND]"),
         "{out}"
     );
-    let out = stdout(&run(
-        KUBECTL_HOP,
-        &["chain", "--help"],
-    ));
+    let out = stdout(&run(KUBECTL_HOP, &["chain", "--help"]));
     assert!(out.contains("Usage: kubectl hop chain"), "{out}");
     let out = stdout(&run(KUBEHOP, &["--help"]));
     assert!(out.contains("Usage: kubehop [OPTIONS] [COMMAND]"), "{out}");

@@ -15,8 +15,8 @@ use kubehop::sandbox::{SandboxHandle, Verb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::support::probe::*;
 use crate::support::fixtures::manifest::three_nodes;
+use crate::support::probe::*;
 use crate::support::sandbox::{settle, start_cluster, wait_until};
 use crate::support::wait::within;
 

@@ -161,7 +161,9 @@ async fn an_api_write_reaches_a_new_snapshot(#[case] change: Change) {
     let written = started.elapsed();
     let condition = move |snapshot: &std::sync::Arc<kubehop::cluster::ClusterSnapshot>| match change
     {
-        Change::PodReadiness => snapshot_pod(snapshot, "default", "web-1").is_some_and(|p| !is_ready(p)),
+        Change::PodReadiness => {
+            snapshot_pod(snapshot, "default", "web-1").is_some_and(|p| !is_ready(p))
+        }
         Change::ServiceSelector => snapshot.services.iter().any(|s| {
             s.spec
                 .as_ref()
@@ -232,7 +234,9 @@ async fn a_burst_of_changes_is_coalesced() {
 
 #[tokio::test]
 async fn namespaced_mode_watches_one_namespace_plus_nodes_and_namespaces() {
-    let mut shop_web = service("default", "web", 80).cluster_ip("127.96.0.11").port("metrics", 9090, None);
+    let mut shop_web = service("default", "web", 80)
+        .cluster_ip("127.96.0.11")
+        .port("metrics", 9090, None);
     shop_web["metadata"]["namespace"] = json!("shop");
     let mut shop_pod = pod_object("web-1", json!({"app": "web"}), "node-a", "127.1.0.9");
     shop_pod["metadata"]["namespace"] = json!("shop");
@@ -308,9 +312,12 @@ async fn watch_cuts_and_forced_410s_converge_to_the_servers_state() {
         .await
         .expect("delete");
     sandbox.faults().expire_next_watch(None);
-    let object: Service =
-        serde_json::from_value(service("default", "late", 80).cluster_ip("127.96.0.12").port("metrics", 9090, None))
-            .expect("a service");
+    let object: Service = serde_json::from_value(
+        service("default", "late", 80)
+            .cluster_ip("127.96.0.12")
+            .port("metrics", 9090, None),
+    )
+    .expect("a service");
     services
         .create(&PostParams::default(), &object)
         .await
@@ -491,8 +498,10 @@ async fn an_api_server_restart_shows_reconnecting_then_recovers_and_catches_up()
 
 #[tokio::test]
 async fn the_source_stops_when_every_feed_is_dropped() {
-    let sandbox =
-        sandbox(Sandbox::builder().objects(vec![node("node-a", "zone-1").registered("127.0.10.1")])).await;
+    let sandbox = sandbox(
+        Sandbox::builder().objects(vec![node("node-a", "zone-1").registered("127.0.10.1")]),
+    )
+    .await;
     let source = live(&sandbox, Scope::All).await;
     let (feed, task) = source.into_parts();
     drop(feed);

@@ -639,7 +639,12 @@ async fn writes_create_update_patch_and_delete() {
     let mut created = services
         .create(
             &PostParams::default(),
-            &serde_json::from_value(service("default", "api", 80).cluster_ip("").port("metrics", 9090, None)).expect("svc"),
+            &serde_json::from_value(
+                service("default", "api", 80)
+                    .cluster_ip("")
+                    .port("metrics", 9090, None),
+            )
+            .expect("svc"),
         )
         .await
         .expect("create");

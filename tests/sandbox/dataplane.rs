@@ -137,7 +137,10 @@ async fn external_traffic_policy_local_drops_on_nodes_without_local_endpoints() 
     let mut gw = deployment("edge", "gw", 2, 9376);
     gw["spec"]["template"]["spec"]["nodeSelector"] = json!({"kubernetes.io/hostname": "node-1"});
     objects.push(gw);
-    objects.push(service("edge", "gw", PORT).spec(json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local"})));
+    objects.push(
+        service("edge", "gw", PORT)
+            .spec(json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local"})),
+    );
     let (sandbox, client) = start_cluster(objects, Duration::ZERO).await;
     let pods = pods_of(sandbox.store(), "edge", "gw");
     assert!(
@@ -177,7 +180,10 @@ async fn external_traffic_policy_local_drops_on_nodes_without_local_endpoints() 
 async fn a_service_without_endpoints_refuses_on_every_door() {
     let mut objects = three_nodes();
     objects.push(deployment("billing", "invoices", 1, 9376));
-    objects.push(service("billing", "invoices", PORT).spec(json!({"type": "NodePort", "selector": {"app": "invoice-api"}})));
+    objects.push(
+        service("billing", "invoices", PORT)
+            .spec(json!({"type": "NodePort", "selector": {"app": "invoice-api"}})),
+    );
     let (sandbox, client) = start_cluster(objects, Duration::ZERO).await;
     let doors = doors(&client, "billing", "invoices").await;
     assert_eq!(probe(doors.cluster_ip).await, Outcome::Refused);
@@ -210,7 +216,10 @@ async fn an_app_listening_on_another_port_than_the_target_port_resets_connection
     catalog["spec"]["template"]["metadata"]["annotations"] =
         json!({"sandbox.kubehop.dev/listen": "9000"});
     objects.push(catalog);
-    objects.push(service("catalog", "catalog", PORT).spec(json!({"ports": [{"name": "http", "port": PORT, "targetPort": 9376}]})));
+    objects.push(
+        service("catalog", "catalog", PORT)
+            .spec(json!({"ports": [{"name": "http", "port": PORT, "targetPort": 9376}]})),
+    );
     let (sandbox, client) = start_cluster(objects, Duration::ZERO).await;
     let pod = pods_of(sandbox.store(), "catalog", "catalog").remove(0);
     // The endpoint looks healthy...

@@ -81,7 +81,11 @@ pub fn keys<K: Resource>(objects: &[Arc<K>]) -> Vec<String> {
 }
 
 /// The pod `namespace/name` in a snapshot.
-pub fn snapshot_pod<'a>(snapshot: &'a ClusterSnapshot, namespace: &str, name: &str) -> Option<&'a Pod> {
+pub fn snapshot_pod<'a>(
+    snapshot: &'a ClusterSnapshot,
+    namespace: &str,
+    name: &str,
+) -> Option<&'a Pod> {
     snapshot
         .pods
         .iter()

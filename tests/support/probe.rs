@@ -43,9 +43,11 @@ pub fn wrong_target_port() -> Vec<Value> {
     ]);
     vec![
         catalog,
-        service(NAMESPACE, "catalog", 8080).spec(json!({"ports": [{"name": "http", "port": 9090, "targetPort": 8080}]})),
+        service(NAMESPACE, "catalog", 8080)
+            .spec(json!({"ports": [{"name": "http", "port": 9090, "targetPort": 8080}]})),
         shelf,
-        service(NAMESPACE, "shelf", 8080).spec(json!({"ports": [{"name": "http", "port": 8081, "targetPort": 8080}]})),
+        service(NAMESPACE, "shelf", 8080)
+            .spec(json!({"ports": [{"name": "http", "port": 8081, "targetPort": 8080}]})),
     ]
 }
 
@@ -56,13 +58,17 @@ pub fn local_policy() -> Vec<Value> {
         json!({"kubernetes.io/hostname": "node-1"});
     vec![
         gateway,
-        service(NAMESPACE, "gateway", 8080).spec(json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local"})),
+        service(NAMESPACE, "gateway", 8080)
+            .spec(json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local"})),
     ]
 }
 
 /// `invoices`: a NodePort Service whose selector matches no pod.
 pub fn no_endpoints() -> Vec<Value> {
-    vec![service(NAMESPACE, "invoices", 8080).spec(json!({"type": "NodePort", "selector": {"app": "invoice-api"}}))]
+    vec![
+        service(NAMESPACE, "invoices", 8080)
+            .spec(json!({"type": "NodePort", "selector": {"app": "invoice-api"}})),
+    ]
 }
 
 /// Every situation at once, on three nodes.

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use crate::support::tui::*;
 use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use kubehop::app::forwards::{ForwardId, ForwardStatus, ForwardUpdate};
@@ -17,7 +18,6 @@ use kubehop::forward::{
     PortStats, Target,
 };
 use rstest::rstest;
-use crate::support::tui::*;
 
 fn size_name(size: (u16, u16)) -> String {
     format!("{}x{}", size.0, size.1)

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::tui::*;
 use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use kubehop::app::probe::RunStatus;
@@ -18,7 +19,6 @@ use kubehop::probe::{
     Answer, FixSuggestion, HopResult, ProbeEvent, ProbeOutcome, RunId, Transport,
 };
 use rstest::rstest;
-use crate::support::tui::*;
 
 fn size_name(size: (u16, u16)) -> String {
     format!("{}x{}", size.0, size.1)
@@ -347,7 +347,8 @@ fn p_probes_one_hop_and_nothing_when_the_hop_has_no_address() {
 async fn real_probes_land_in_the_tree() {
     let mut objects = crate::support::fixtures::manifest::three_nodes();
     objects.extend(crate::support::probe::wrong_target_port());
-    let (sandbox, client) = crate::support::sandbox::start_cluster(objects, Duration::from_secs(1)).await;
+    let (sandbox, client) =
+        crate::support::sandbox::start_cluster(objects, Duration::from_secs(1)).await;
     let snapshot = crate::support::probe::snapshot(&sandbox);
     let mut state = app_with(snapshot, 120, 40);
     open_service(&mut state, "default/catalog");

@@ -2,12 +2,12 @@
 //! through `update` with synthetic keys, at 80×24 and 120×40. Plus cell-style checks: error
 //! marks are red, ok marks green, and NO_COLOR removes every colour.
 
+use crate::support::tui::*;
 use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use kubehop::ui::theme::Theme;
 use ratatui::style::Color;
 use rstest::rstest;
-use crate::support::tui::*;
 
 fn size_name(width: u16, height: u16) -> String {
     format!("{width}x{height}")

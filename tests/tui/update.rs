@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::tui::*;
 use crossterm::event::{KeyCode, KeyModifiers, MouseEvent, MouseEventKind};
 use kubehop::app::catalog::Generation;
 use kubehop::app::state::{CHANGE_HIGHLIGHT, Focus, Mode};
@@ -13,7 +14,6 @@ use kubehop::cluster::ClusterSnapshot;
 use kubehop::engine::EngineConfig;
 use kubehop::engine::model::ServiceKey;
 use kubehop::ui::layout::Areas;
-use crate::support::tui::*;
 
 fn key(namespace: &str, name: &str) -> ServiceKey {
     ServiceKey {
