@@ -38,7 +38,7 @@ async fn chain_json_describes_every_service_type() {
 
 async fn check_chain(cluster: &Cluster, namespace: &str) {
     cluster.apply_fixtures(namespace).await;
-    cluster.wait_ready(namespace, "web", 2).await;
+    cluster.wait_ready(namespace, 2).await;
 
     let (status, document, stderr) = kubehop_chain(cluster, namespace).await;
     assert_eq!(

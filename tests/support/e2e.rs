@@ -199,9 +199,9 @@ impl Cluster {
         }
     }
 
-    /// Waits until every selecting Service of the fixtures lists `replicas` ready endpoints.
-    pub async fn wait_ready(&self, namespace: &str, deployment: &str, replicas: usize) {
-        let _ = deployment;
+    /// Waits until every selecting Service of the fixtures (all in front of Deployment `web`)
+    /// lists `replicas` ready endpoints.
+    pub async fn wait_ready(&self, namespace: &str, replicas: usize) {
         for service in ["web", "web-nodeport", "web-lb", "web-headless"] {
             self.wait_endpoints(namespace, service, replicas).await;
         }

@@ -1,4 +1,4 @@
-//! The JSON contracts of DESIGN.md: `kubehop chain -o json` and `kubehop route -o json`.
+//! The JSON contracts: `kubehop chain -o json` and `kubehop route -o json`.
 
 use serde_json::Value;
 
