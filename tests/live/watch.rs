@@ -52,7 +52,7 @@ async fn first_snapshot_has_every_kind_once_each_initial_list_is_done() {
 
 #[tokio::test]
 async fn cached_objects_are_trimmed() {
-    let mut web = pod_object("web-1", json!({"app": "web"}), "node-a", "127.1.0.2");
+    let mut web = pod_object("web-1", "127.1.0.2", "node-a").labels(json!({"app": "web"}));
     web["metadata"]["annotations"] =
         json!({"kubectl.kubernetes.io/last-applied-configuration": "{}", "team": "shop"});
     web["spec"]["containers"][0]["env"] = json!([{"name": "A", "value": "1"}]);
@@ -139,12 +139,9 @@ async fn an_api_write_reaches_a_new_snapshot(#[case] change: Change) {
                 .expect("delete");
         }
         Change::CreatePod => {
-            let object: Pod = serde_json::from_value(pod_object(
-                "web-3",
-                json!({"app": "web"}),
-                "node-a",
-                "127.1.0.5",
-            ))
+            let object: Pod = serde_json::from_value(
+                pod_object("web-3", "127.1.0.5", "node-a").labels(json!({"app": "web"})),
+            )
             .expect("a pod");
             pods.create(&PostParams::default(), &object)
                 .await
@@ -208,12 +205,10 @@ async fn a_burst_of_changes_is_coalesced() {
     let creates = (0..BURST).map(|i| {
         let pods = pods.clone();
         async move {
-            let object: Pod = serde_json::from_value(pod_object(
-                &format!("burst-{i:02}"),
-                json!({"app": "burst"}),
-                "node-a",
-                &format!("127.1.1.{i}"),
-            ))
+            let object: Pod = serde_json::from_value(
+                pod_object(&format!("burst-{i:02}"), &format!("127.1.1.{i}"), "node-a")
+                    .labels(json!({"app": "burst"})),
+            )
             .expect("a pod");
             pods.create(&PostParams::default(), &object)
                 .await
@@ -238,7 +233,7 @@ async fn namespaced_mode_watches_one_namespace_plus_nodes_and_namespaces() {
         .cluster_ip("127.96.0.11")
         .port("metrics", 9090, None);
     shop_web["metadata"]["namespace"] = json!("shop");
-    let mut shop_pod = pod_object("web-1", json!({"app": "web"}), "node-a", "127.1.0.9");
+    let mut shop_pod = pod_object("web-1", "127.1.0.9", "node-a").labels(json!({"app": "web"}));
     shop_pod["metadata"]["namespace"] = json!("shop");
     let mut objects = small_world();
     objects.extend([shop_web, shop_pod]);
@@ -285,12 +280,10 @@ async fn watch_cuts_and_forced_410s_converge_to_the_servers_state() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     for i in 0..25 {
-        let object: Pod = serde_json::from_value(pod_object(
-            &format!("churn-{i:02}"),
-            json!({"app": "churn"}),
-            "node-b",
-            &format!("127.1.2.{i}"),
-        ))
+        let object: Pod = serde_json::from_value(
+            pod_object(&format!("churn-{i:02}"), &format!("127.1.2.{i}"), "node-b")
+                .labels(json!({"app": "churn"})),
+        )
         .expect("a pod");
         pods.create(&PostParams::default(), &object)
             .await
@@ -420,7 +413,7 @@ async fn a_403_that_appears_later_leaves_the_kind_out() {
         Api::namespaced(client.clone(), "default");
     // The write ends the current watch of EndpointSlices; the next one is refused.
     let object =
-        serde_json::from_value(slice("web-fghij", "web", "127.1.0.3", "node-b")).expect("a slice");
+        serde_json::from_value(slice("web", "web-fghij", "127.1.0.3", "node-b")).expect("a slice");
     let _ = slices.create(&PostParams::default(), &object).await;
     let snapshot = snapshot_where(
         &mut source,
@@ -475,12 +468,9 @@ async fn an_api_server_restart_shows_reconnecting_then_recovers_and_catches_up()
     assert!(status.is_stale());
 
     // Changes while the server is down (written to its store directly).
-    sandbox.store().load_objects(vec![pod_object(
-        "while-down",
-        json!({"app": "web"}),
-        "node-b",
-        "127.1.0.7",
-    )]);
+    sandbox.store().load_objects(vec![
+        pod_object("while-down", "127.1.0.7", "node-b").labels(json!({"app": "web"})),
+    ]);
     sandbox.restart_listener().await.expect("listens again");
     status_where(&mut source, "Connected again", |status| {
         *status == ConnectionStatus::Connected

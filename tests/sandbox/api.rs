@@ -40,12 +40,7 @@ async fn list_pages_with_limit_and_continue_across_many_objects() {
     let (sandbox, client) = start().await;
     let objects = (0..1234)
         .map(|i| {
-            pod(
-                &format!("p-{i:04}"),
-                json!({"n": i.to_string()}),
-                "node-a",
-                "127.1.0.9",
-            )
+            pod(&format!("p-{i:04}"), "127.1.0.9", "node-a").labels(json!({"n": i.to_string()}))
         })
         .collect();
     let report = sandbox.store().load_objects(objects);
@@ -218,7 +213,7 @@ async fn watcher_sees_create_update_and_delete() {
     assert_eq!(initial, ["db-1", "web-1", "web-2"].map(String::from).into());
 
     let new: Pod =
-        serde_json::from_value(pod("new", json!({"app": "new"}), "node-a", "127.1.0.20"))
+        serde_json::from_value(pod("new", "127.1.0.20", "node-a").labels(json!({"app": "new"})))
             .expect("pod");
     pods.create(&PostParams::default(), &new)
         .await
@@ -414,7 +409,7 @@ async fn too_old_resource_version_is_an_expired_error_event() {
     // More pod events than the pods' replay window holds.
     sandbox.store().load_objects(
         (0..6)
-            .map(|i| pod(&format!("p{i}"), json!({}), "node-a", "127.1.0.60"))
+            .map(|i| pod(&format!("p{i}"), "127.1.0.60", "node-a").labels(json!({})))
             .collect(),
     );
     let mut stream = pods
@@ -469,7 +464,7 @@ async fn forced_expiry_makes_the_watcher_relist_and_converge() {
     // After relisting, the watcher keeps following changes.
     sandbox
         .store()
-        .load_objects(vec![pod("late", json!({}), "node-a", "127.1.0.30")]);
+        .load_objects(vec![pod("late", "127.1.0.30", "node-a").labels(json!({}))]);
     let late = within("the pod created after the relist", async {
         loop {
             if let Ok(watcher::Event::Apply(p)) = events.next().await.expect("open") {
@@ -504,12 +499,9 @@ async fn cut_watch_streams_are_resumed_by_the_watcher() {
     })
     .await;
     for i in 0..3 {
-        sandbox.store().load_objects(vec![pod(
-            &format!("p{i}"),
-            json!({}),
-            "node-a",
-            "127.1.0.40",
-        )]);
+        sandbox.store().load_objects(vec![
+            pod(&format!("p{i}"), "127.1.0.40", "node-a").labels(json!({})),
+        ]);
     }
     let mut applied = BTreeSet::new();
     within("three pods over cut streams", async {
@@ -1079,7 +1071,7 @@ async fn portforward_bridges_to_the_pod_listener() {
             });
         }
     });
-    let mut echo = pod("echo", json!({"app": "echo"}), "node-a", "127.0.0.7");
+    let mut echo = pod("echo", "127.0.0.7", "node-a").labels(json!({"app": "echo"}));
     echo["spec"]["containers"][0]["ports"] = json!([{"containerPort": port}]);
     sandbox.store().load_objects(vec![echo]);
 
@@ -1118,7 +1110,7 @@ async fn portforward_refuses_addresses_outside_loopback_and_faults() {
     let (sandbox, client) = start().await;
     sandbox
         .store()
-        .load_objects(vec![pod("remote", json!({}), "node-a", "10.1.2.3")]);
+        .load_objects(vec![pod("remote", "10.1.2.3", "node-a").labels(json!({}))]);
     let pods: Api<Pod> = Api::namespaced(client, "default");
     let mut forwarder = pods.portforward("remote", &[8080]).await.expect("upgrade");
     let error = within(
@@ -1229,7 +1221,7 @@ async fn endpoints_are_derived_from_endpoint_slices() {
     // A new slice shows up in the Endpoints.
     let slices: Api<EndpointSlice> = Api::namespaced(client, "default");
     let extra: EndpointSlice =
-        serde_json::from_value(slice("web-fghij", "web", "127.1.0.3", "node-b")).expect("slice");
+        serde_json::from_value(slice("web", "web-fghij", "127.1.0.3", "node-b")).expect("slice");
     slices
         .create(&PostParams::default(), &extra)
         .await
@@ -1284,12 +1276,9 @@ async fn the_listener_restarts_on_the_same_port_and_watchers_reconnect() {
     sandbox.stop_listener().await;
     sandbox.restart_listener().await.expect("restart");
     assert_eq!(sandbox.addr().port(), port);
-    sandbox.store().load_objects(vec![pod(
-        "after-restart",
-        json!({}),
-        "node-a",
-        "127.1.0.50",
-    )]);
+    sandbox.store().load_objects(vec![
+        pod("after-restart", "127.1.0.50", "node-a").labels(json!({})),
+    ]);
     let seen = within("the pod created after the restart", async {
         loop {
             if let Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) =

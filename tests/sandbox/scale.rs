@@ -50,7 +50,7 @@ fn services(range: std::ops::Range<usize>) -> Vec<Value> {
             let name = format!("{app}-{p}");
             let node_name = format!("node-{:03}", index % NODES);
             let address = ip(100_000 + index);
-            objects.push(pod(&name, json!({"app": app}), &node_name, &address));
+            objects.push(pod(&name, &address, &node_name).labels(json!({"app": app})));
             endpoints.push(json!({"addresses": [address], "conditions": {"ready": true, "serving": true, "terminating": false},
                                   "nodeName": node_name, "targetRef": {"kind": "Pod", "name": name, "namespace": "default"}}));
         }
