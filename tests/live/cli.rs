@@ -7,7 +7,7 @@ use std::process::Output;
 use kubehop::sandbox::SandboxHandle;
 use rstest::rstest;
 
-use crate::support::bin::{KUBEHOP, scratch_dir};
+use crate::support::bin::{KUBEHOP, kubehop_isolated, scratch_dir};
 use crate::support::fixtures::manifest::small_world;
 use crate::support::live::{DEADLINE, assert_read_only};
 use crate::support::sandbox::sandbox_with;
@@ -15,10 +15,8 @@ use crate::support::wait::within_for;
 
 /// Runs the binary with `args`, no KUBECONFIG from the environment, HOME at `home`.
 async fn kubehop(args: &[&str], home: &Path) -> Output {
-    let command = tokio::process::Command::new(KUBEHOP)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBERNETES_SERVICE_HOST")
+    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let command = tokio::process::Command::from(kubehop_isolated(&args))
         .env("HOME", home)
         .env("NO_COLOR", "1")
         .output();

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::forward::*;
@@ -17,7 +17,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::support::bin::KUBEHOP as BIN;
+use crate::support::bin::{kubehop_isolated, kubehop_isolated_output as run};
 
 /// The running binary; killed if the test ends early.
 struct Running {
@@ -53,10 +53,8 @@ fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::UnboundedReceiver
 }
 
 fn spawn(args: &[&str]) -> Running {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBERNETES_SERVICE_HOST")
+    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let mut child = kubehop_isolated(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -97,22 +95,6 @@ impl Running {
         }
         self.log.clear();
     }
-}
-
-async fn run(args: Vec<String>) -> Output {
-    within(
-        "kubehop to exit",
-        tokio::task::spawn_blocking(move || {
-            Command::new(BIN)
-                .args(&args)
-                .env_remove("KUBECONFIG")
-                .env_remove("KUBERNETES_SERVICE_HOST")
-                .output()
-                .expect("kubehop runs")
-        }),
-    )
-    .await
-    .expect("the command thread")
 }
 
 async fn scale(client: &kube::Client, replicas: i32) {

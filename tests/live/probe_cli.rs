@@ -10,26 +10,8 @@ use serde_json::Value;
 
 use crate::support::probe::*;
 use crate::support::sandbox::start_cluster;
-use crate::support::wait::within;
 
-use crate::support::bin::KUBEHOP as BIN;
-
-/// Runs the binary off the test's runtime threads (it blocks until the probe is done).
-async fn kubehop(args: Vec<String>) -> Output {
-    within(
-        "kubehop probe",
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(BIN)
-                .args(&args)
-                .env_remove("KUBECONFIG")
-                .env_remove("KUBERNETES_SERVICE_HOST")
-                .output()
-                .expect("kubehop runs")
-        }),
-    )
-    .await
-    .expect("the command thread")
-}
+use crate::support::bin::kubehop_isolated_output as kubehop;
 
 fn args(items: &[&str]) -> Vec<String> {
     items.iter().map(|item| (*item).to_owned()).collect()

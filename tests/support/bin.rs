@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use super::wait::within;
+
 pub const KUBEHOP: &str = env!("CARGO_BIN_EXE_kubehop");
 pub const KUBECTL_HOP: &str = env!("CARGO_BIN_EXE_kubectl-hop");
 pub const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -18,6 +20,32 @@ pub fn kubehop_command(args: &[&str]) -> Command {
         .current_dir(MANIFEST_DIR)
         .env("NO_COLOR", "1");
     command
+}
+
+/// `kubehop ARGS` that finds no cluster by itself (no KUBECONFIG, not in a pod): the test
+/// names one (`--kubeconfig`, `--demo`, `-f`).
+pub fn kubehop_isolated(args: &[String]) -> Command {
+    let mut command = Command::new(KUBEHOP);
+    command
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST");
+    command
+}
+
+/// Runs [`kubehop_isolated`] to its end off the runtime's threads (it blocks until done),
+/// within the deadline.
+pub async fn kubehop_isolated_output(args: Vec<String>) -> Output {
+    within(
+        "kubehop to exit",
+        tokio::task::spawn_blocking(move || {
+            kubehop_isolated(&args)
+                .output()
+                .expect("the kubehop binary runs")
+        }),
+    )
+    .await
+    .expect("the command thread")
 }
 
 /// Runs [`kubehop_command`] to its end.
