@@ -8,7 +8,8 @@
 //! - per area: `engine` (chains, routes), `live` (the live source), `forward`, `probe`,
 //!   `tui` (the app rendered into a TestBackend), `e2e` (a cluster through its API only).
 //!
-//! A binary uses part of it; the rest is dead code there.
+//! A binary uses part of it; the rest is dead code there. `benches/forward.rs` includes it too
+//! (the forward helpers).
 #![allow(dead_code)]
 
 pub mod bin;
