@@ -18,17 +18,19 @@
 //! bounds a forward; on a real cluster the API server and the kubelet run elsewhere and only
 //! kubehop's share is spent on the client's machine.
 
-#[path = "../tests/forward_support/mod.rs"]
-mod forward_support;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use forward_support::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use support::forward::*;
+use support::sandbox::{is_ready, start_cluster};
 
 /// The allocator of the kubehop binary, with its settings (`main` calls `tuning::tune_process`).
 #[global_allocator]

@@ -1,0 +1,410 @@
+//! `kubehop chain` through the built binary: exit codes, bad input, standard input, Service
+//! selection, output forms, the second start on AMD CPUs (`tuning`).
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use rstest::rstest;
+use serde_json::Value;
+
+use crate::support::bin::{
+    KUBEHOP, MANIFEST_DIR, json, kubehop, kubehop_command as command, stderr, stdout,
+};
+use crate::support::wait::poll_until;
+
+/// Runs with `input` on standard input.
+fn kubehop_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the kubehop binary starts");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input.as_bytes()).expect("write stdin");
+    drop(stdin);
+    child.wait_with_output().expect("the kubehop binary runs")
+}
+
+/// `namespace/name` of every printed Service.
+fn names(json: &Value) -> Vec<String> {
+    json["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|service| {
+            format!(
+                "{}/{}",
+                service["namespace"].as_str().expect("namespace"),
+                service["name"].as_str().expect("name")
+            )
+        })
+        .collect()
+}
+
+fn scenario(name: &str) -> String {
+    std::fs::read_to_string(format!("{MANIFEST_DIR}/assets/scenarios/{name}"))
+        .expect("scenario file")
+}
+
+/// Writes a file under the test's temporary folder and returns its path.
+fn temp_file(name: &str, contents: &str) -> String {
+    let path = format!("{}/{name}", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(&path, contents).expect("write temporary file");
+    path
+}
+
+#[rstest]
+#[case::healthy("web-ingress.yaml", 0)]
+#[case::warnings_only("lb-pending.yaml", 0)]
+#[case::info_only("externalname.yaml", 0)]
+#[case::error("selector-mismatch.yaml", 1)]
+#[case::error_on_one_port("named-port-missing.yaml", 1)]
+#[case::rejected_manifest("multiport-unnamed.yaml", 1)]
+fn exit_status_follows_error_diagnostics(#[case] file: &str, #[case] status: i32) {
+    let path = format!("assets/scenarios/{file}");
+    for format in ["text", "json", "yaml"] {
+        let output = kubehop(&["chain", "-A", "-o", format, "-f", &path]);
+        assert_eq!(output.status.code(), Some(status), "{file} -o {format}");
+    }
+}
+
+#[test]
+fn an_ingress_to_a_missing_service_counts_within_its_namespace() {
+    // Only an Ingress whose backend Service does not exist: an unattached error.
+    let dump = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: docs, namespace: docs}\nspec:\n  rules:\n  - host: docs.example.test\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend: {service: {name: gone, port: {number: 80}}}\n";
+    let output = kubehop_stdin(&["chain", "-n", "docs", "-o", "json", "-f", "-"], dump);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let document = json(&output);
+    assert_eq!(document["services"], Value::Array(Vec::new()));
+    let diagnostics = document["diagnostics"].as_array().expect("diagnostics");
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(diagnostics[0]["code"], "ingress-backend-missing");
+    assert_eq!(diagnostics[0]["severity"], "error");
+    assert_eq!(diagnostics[0]["subject"], "ingress/docs");
+    assert_eq!(diagnostics[0]["namespace"], "docs");
+
+    // Another namespace does not see it.
+    let output = kubehop_stdin(&["chain", "-n", "shop", "-o", "json", "-f", "-"], dump);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(json(&output)["diagnostics"], Value::Array(Vec::new()));
+
+    // The text form ends with an Ingresses section.
+    let output = kubehop_stdin(&["chain", "-A", "-f", "-"], dump);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.starts_with("Ingresses"), "{text}");
+    assert!(
+        text.contains("ingress-backend-missing  ingress/docs"),
+        "{text}"
+    );
+}
+
+#[rstest]
+#[case::missing_file(None, "does-not-exist.yaml", "does-not-exist.yaml: cannot read")]
+#[case::truncated_yaml(
+    Some("truncated.yaml"),
+    "truncated",
+    "truncated.yaml:80:24: items[1] (EndpointSlice): unclosed quote"
+)]
+#[case::wrong_type(
+    Some("wrong-type.yaml"),
+    "wrong-type",
+    "wrong-type.yaml:25:13: items[0] (Service shop/web): spec.ports[0].port: invalid value: \"http\", expected i32"
+)]
+#[case::truncated_json(Some("truncated.json"), "truncated-json", "truncated.json:")]
+#[case::not_kubernetes(Some("plain.yaml"), "plain", "plain.yaml")]
+fn bad_input_is_one_line_naming_file_and_line(
+    #[case] file: Option<&str>,
+    #[case] content: &str,
+    #[case] expected: &str,
+) {
+    let web = scenario("web-ingress.yaml");
+    let path = match file {
+        None => content.to_owned(),
+        Some(name) => {
+            let text = match content {
+                // Cut inside the quoted creationTimestamp of the EndpointSlice (line 80).
+                "truncated" => {
+                    let slice = web.find("kind: EndpointSlice").expect("slice");
+                    let at = web[slice..]
+                        .find("creationTimestamp: \"2025")
+                        .expect("timestamp")
+                        + slice;
+                    web[..at + 25].to_owned()
+                }
+                "wrong-type" => web.replacen("    port: 80\n", "    port: http\n", 1),
+                "truncated-json" => {
+                    let value: Value = serde_saphyr::from_str(&web).expect("fixture");
+                    let text = serde_json::to_string_pretty(&value).expect("json");
+                    text[..text.len() / 2].to_owned()
+                }
+                _ => "just: a mapping\nwith: [unbalanced\n".to_owned(),
+            };
+            temp_file(name, &text)
+        }
+    };
+    let output = kubehop(&["chain", "-A", "--from-file", &path]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.starts_with("kubehop: "), "{message}");
+    assert!(message.contains(expected), "{message}");
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn reads_standard_input() {
+    let output = kubehop_stdin(
+        &["chain", "-A", "-o", "json", "--from-file", "-"],
+        &scenario("nodeport.yaml"),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(names(&json(&output)), ["default/mynodeportservice"]);
+
+    // Errors on standard input name it.
+    let output = kubehop_stdin(&["chain", "-f", "-"], "kind: [");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).starts_with("kubehop: <stdin>:"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn reads_several_files_and_notes_skipped_kinds_on_stderr() {
+    let output = kubehop(&[
+        "chain",
+        "-A",
+        "-o",
+        "json",
+        "-f",
+        "assets/scenarios/web-ingress.yaml",
+        "-f",
+        "assets/scenarios/multiport-unnamed.yaml",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(names(&json(&output)), ["dns/dns-cache", "shop/web"]);
+    // Both files carry the same three Nodes.
+    assert_eq!(
+        stderr(&output),
+        "kubehop: note: skipped 1 Deployment (apps/v1) object in assets/scenarios/multiport-unnamed.yaml: kubehop does not read this kind\n\
+         kubehop: note: 3 object(s) in assets/scenarios/multiport-unnamed.yaml appeared earlier in the input (same kind, namespace and name): the copy from assets/scenarios/multiport-unnamed.yaml is used\n"
+    );
+}
+
+#[rstest]
+#[case::all_namespaces(&["-A"], &["data/mongodb", "data/mongodb-headless", "legacy/external-db", "legacy/legacy-api"])]
+#[case::namespace(&["-n", "data"], &["data/mongodb", "data/mongodb-headless"])]
+#[case::all_wins_over_namespace(&["-n", "data", "-A"], &["data/mongodb", "data/mongodb-headless", "legacy/external-db", "legacy/legacy-api"])]
+#[case::name_in_namespace(&["mongodb", "-n", "data"], &["data/mongodb"])]
+#[case::qualified_name(&["data/mongodb-headless"], &["data/mongodb-headless"])]
+#[case::name_everywhere(&["external-db", "-A"], &["legacy/external-db"])]
+#[case::default_namespace_is_empty(&[], &[])]
+fn selects_services(#[case] args: &[&str], #[case] expected: &[&str]) {
+    let mut all = vec![
+        "chain",
+        "-o",
+        "json",
+        "-f",
+        "assets/scenarios/mongodb.yaml",
+        "-f",
+        "assets/scenarios/selectorless.yaml",
+    ];
+    all.extend_from_slice(args);
+    let output = kubehop(&all);
+    assert_eq!(names(&json(&output)), expected);
+    // legacy/legacy-api (an error) is printed only with -A and no name.
+    let expected_status = i32::from(args == ["-A"] || args == ["-n", "data", "-A"]);
+    assert_eq!(output.status.code(), Some(expected_status));
+}
+
+#[test]
+fn nothing_in_scope_says_where_services_are() {
+    let output = kubehop(&["chain", "-f", "assets/scenarios/web-ingress.yaml"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).is_empty());
+    assert_eq!(
+        stderr(&output),
+        "No Services found in namespace default. The input has Services in namespace shop: use -n NAMESPACE or -A.\n"
+    );
+    let output = kubehop(&[
+        "chain",
+        "-o",
+        "json",
+        "-f",
+        "assets/scenarios/web-ingress.yaml",
+    ]);
+    assert_eq!(
+        json(&output),
+        serde_json::json!({"services": [], "diagnostics": []})
+    );
+}
+
+#[rstest]
+#[case::unknown_service(
+    &["nope", "-n", "shop"],
+    "kubehop: Service \"nope\" not found in namespace shop (Services there: web)\n"
+)]
+#[case::service_elsewhere(
+    &["web"],
+    "kubehop: Service \"web\" not found in namespace default (it exists in namespace shop: use -n shop or shop/web)\n"
+)]
+#[case::namespace_conflict(
+    &["shop/web", "-n", "blog"],
+    "kubehop: SERVICE \"shop/web\" names namespace \"shop\" but -n says \"blog\": drop one of them\n"
+)]
+#[case::bad_name(
+    &["a/b/c"],
+    "kubehop: invalid SERVICE \"a/b/c\": expected NAME or NAMESPACE/NAME\n"
+)]
+fn selection_errors_exit_2(#[case] args: &[&str], #[case] message: &str) {
+    let mut all = vec!["chain", "-f", "assets/scenarios/web-ingress.yaml"];
+    all.extend_from_slice(args);
+    let output = kubehop(&all);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stderr(&output), message);
+    assert!(stdout(&output).is_empty());
+}
+
+#[rstest]
+#[case::two_sources(&["--demo", "-f", "x.yaml"], "kubehop: --demo and --from-file name two different sources: use one")]
+#[case::bad_output(&["-o", "wide", "-f", "assets/scenarios/web-ingress.yaml"], "invalid value 'wide'")]
+fn usage_errors_exit_2(#[case] args: &[&str], #[case] message: &str) {
+    let mut all = vec!["chain", "-A"];
+    all.extend_from_slice(args);
+    let output = kubehop(&all);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains(message), "{}", stderr(&output));
+}
+
+#[test]
+fn demo_chain_reads_the_embedded_cluster() {
+    let output = kubehop(&["chain", "--demo", "-A", "-o", "json"]);
+    // Broken Services in the demo make the exit status 1.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let document = json(&output);
+    let services = names(&document);
+    for expected in ["shop/web", "default/mynodeportservice", "edge/gateway"] {
+        assert!(services.iter().any(|name| name == expected), "{services:?}");
+    }
+    let web = document["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|service| service["namespace"] == "shop" && service["name"] == "web")
+        .expect("shop/web");
+    let endpoints = web["ports"][0]["endpoints"].as_array().expect("endpoints");
+    assert!(!endpoints.is_empty(), "{web}");
+    for endpoint in endpoints {
+        let ip = endpoint["ip"].as_str().expect("ip");
+        assert!(ip.starts_with("127."), "loopback only: {ip}");
+    }
+}
+
+#[test]
+fn json_and_yaml_carry_the_same_document() {
+    let file = "assets/scenarios/demo-all.yaml";
+    let from_json = json(&kubehop(&["chain", "-A", "-o", "json", "-f", file]));
+    let yaml = stdout(&kubehop(&["chain", "-A", "-o", "yaml", "-f", file]));
+    let from_yaml: Value = serde_saphyr::from_str(&yaml).expect("chain -o yaml prints YAML");
+    assert_eq!(from_json, from_yaml);
+    let top: Vec<&String> = from_json.as_object().expect("object").keys().collect();
+    assert_eq!(top, ["diagnostics", "services"]);
+}
+
+#[test]
+fn watch_on_a_dump_prints_once() {
+    let output = kubehop(&[
+        "chain",
+        "--watch",
+        "-A",
+        "-o",
+        "json",
+        "-f",
+        "assets/scenarios/web-ingress.yaml",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(names(&json(&output)), ["shop/web"]);
+}
+
+#[test]
+fn cluster_domain_reaches_dns_names() {
+    let output = kubehop(&[
+        "chain",
+        "shop/web",
+        "-o",
+        "json",
+        "--cluster-domain",
+        "corp.example",
+        "-f",
+        "assets/scenarios/web-ingress.yaml",
+    ]);
+    assert_eq!(
+        json(&output)["services"][0]["dns"][0]["name"],
+        "web.shop.svc.corp.example"
+    );
+}
+
+/// On an AMD CPU the binary runs itself again with glibc's `rep movsb` threshold raised
+/// (`kubehop::tuning`); the second start is the same process, with the same arguments and
+/// standard input. Elsewhere it runs once; either way the command works.
+#[test]
+fn on_amd_cpus_the_binary_runs_again_with_vector_memcpy() {
+    let amd = std::fs::read_to_string("/proc/cpuinfo")
+        .is_ok_and(|info| info.lines().any(|line| line.contains("AuthenticAMD")));
+    let args = ["chain", "-A", "-o", "json", "-f", "-"];
+    let mut child = command(&args)
+        .env_remove("GLIBC_TUNABLES")
+        .env_remove("KUBEHOP_RERUN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the kubehop binary starts");
+    let pid = child.id();
+    if amd {
+        // It waits for standard input, so the second start cannot end first.
+        let fields = |file: &str| -> Vec<String> {
+            std::fs::read(format!("/proc/{pid}/{file}"))
+                .unwrap_or_default()
+                .split(|byte| *byte == 0)
+                .map(|field| String::from_utf8_lossy(field).into_owned())
+                .collect()
+        };
+        let environment = poll_until("the second start", Duration::from_secs(10), || {
+            let environment = fields("environ");
+            if environment.iter().any(|entry| entry == "KUBEHOP_RERUN=1") {
+                return Ok(environment);
+            }
+            Err(format!(
+                "no second start: {:?}",
+                environment
+                    .iter()
+                    .filter(|entry| entry.starts_with("GLIBC_") || entry.starts_with("KUBEHOP_"))
+                    .collect::<Vec<_>>()
+            ))
+        });
+        assert!(
+            environment
+                .iter()
+                .any(|entry| entry == "GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=1073741824"),
+            "{environment:?}"
+        );
+        let cmdline = fields("cmdline");
+        assert_eq!(cmdline[0], KUBEHOP);
+        assert_eq!(&cmdline[1..=args.len()], args);
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).expect("comm");
+        assert_eq!(comm.trim(), "kubehop");
+    }
+    let dump = std::fs::read_to_string(format!("{MANIFEST_DIR}/assets/scenarios/web-ingress.yaml"))
+        .expect("scenario");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(dump.as_bytes()).expect("write stdin");
+    drop(stdin);
+    let output = child.wait_with_output().expect("the kubehop binary runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(names(&json(&output)), ["shop/web"]);
+}

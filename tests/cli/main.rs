@@ -1,0 +1,16 @@
+//! The built binaries (`kubehop`, `kubectl-hop`) as a user runs them: `chain`, `route`, the
+//! scenario files, the toolbox (version, completions, man pages, kubectl plugin), the recorded
+//! demo, the TUI in a real terminal, and the portable end-to-end suite.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod chain;
+mod demo;
+mod e2e_chain;
+mod kubectl_plugin;
+mod perf;
+mod route;
+mod scenarios;
+mod toolbox;
+mod tui_pty;

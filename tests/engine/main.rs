@@ -1,0 +1,12 @@
+//! In-process tests of the library with no cluster, binary or terminal: the engine's rules and
+//! robustness, dump loading, and the probe's runner over fake transports.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod dump_load;
+mod dump_proptest;
+mod dump_scenarios;
+mod probe_local;
+mod robustness;
+mod rules;

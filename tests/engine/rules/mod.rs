@@ -1,0 +1,11 @@
+//! The proxy-semantics spec's rules, group by group; test names carry the rule ids.
+
+mod a_endpoints;
+mod b_ports;
+mod c_front_doors;
+mod d_selection;
+mod diagnostics;
+mod e_affinity;
+mod f_dns;
+mod g_validation;
+mod json_shape;

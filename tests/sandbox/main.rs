@@ -1,0 +1,13 @@
+//! The sandbox: its API server through kube-rs and kubectl, its control plane and data plane,
+//! the built-in scenario, and `kubehop sandbox` as a user runs it. Loopback only.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api;
+mod builtin;
+mod cli;
+mod control;
+mod dataplane;
+mod kubectl;
+mod scale;

@@ -1,0 +1,233 @@
+//! The live source: one watching a sandbox, waits (with deadlines) for its snapshots and
+//! connection status, and what kubehop asked the API server for.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{Api, ListParams};
+use kube::{Resource, ResourceExt};
+use kubehop::cluster::ClusterSnapshot;
+use kubehop::cluster::client::{ClusterTarget, Scope, USER_AGENT};
+use kubehop::cluster::feed::ConnectionStatus;
+use kubehop::cluster::live::{LiveOptions, LiveSource};
+use kubehop::sandbox::{SandboxHandle, Verb};
+
+use super::wait::within_for;
+
+/// How long a wait for something that should happen "soon" may take before the test fails
+/// (generous: backoff after errors starts at 0.8 s and the machine is shared).
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The target kubehop uses for the sandbox.
+pub async fn target(sandbox: &SandboxHandle, scope: Scope) -> ClusterTarget {
+    let config = sandbox.config().await.expect("the sandbox's kubeconfig");
+    ClusterTarget::new(config, "kubehop-sandbox", scope)
+}
+
+/// A live source over the sandbox, after its first snapshot.
+pub async fn live(sandbox: &SandboxHandle, scope: Scope) -> LiveSource {
+    let mut source = LiveSource::start(&target(sandbox, scope).await, LiveOptions::default())
+        .expect("the live source starts");
+    within_for(DEADLINE, "the first snapshot", source.first_snapshot())
+        .await
+        .expect("a first snapshot");
+    source
+}
+
+/// Waits until a published snapshot satisfies `condition`; returns it.
+pub async fn snapshot_where(
+    source: &mut LiveSource,
+    limit: Duration,
+    what: &str,
+    condition: impl FnMut(&Arc<ClusterSnapshot>) -> bool,
+) -> Arc<ClusterSnapshot> {
+    let snapshots = &mut source.feed.snapshots;
+    within_for(limit, what, snapshots.wait_for(condition))
+        .await
+        .expect("the live source is running")
+        .clone()
+}
+
+/// Waits until the connection status satisfies `condition`; returns it.
+pub async fn status_where(
+    source: &mut LiveSource,
+    what: &str,
+    condition: impl FnMut(&ConnectionStatus) -> bool,
+) -> ConnectionStatus {
+    let status = &mut source.feed.status;
+    within_for(DEADLINE, what, status.wait_for(condition))
+        .await
+        .expect("the live source is running")
+        .clone()
+}
+
+/// `namespace/name` of each object.
+pub fn keys<K: Resource>(objects: &[Arc<K>]) -> Vec<String> {
+    objects
+        .iter()
+        .map(|object| {
+            let meta = object.meta();
+            format!(
+                "{}/{}",
+                meta.namespace.as_deref().unwrap_or(""),
+                meta.name.as_deref().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// The pod `namespace/name` in a snapshot.
+pub fn snapshot_pod<'a>(
+    snapshot: &'a ClusterSnapshot,
+    namespace: &str,
+    name: &str,
+) -> Option<&'a Pod> {
+    snapshot
+        .pods
+        .iter()
+        .find(|pod| pod.name_any() == name && pod.namespace().as_deref() == Some(namespace))
+        .map(Arc::as_ref)
+}
+
+/// (kind, namespace/name, resourceVersion) of every object, to compare a snapshot with lists.
+pub type Inventory = BTreeSet<(String, String, String)>;
+
+fn add<K: Resource>(inventory: &mut Inventory, kind: &str, objects: impl IntoIterator<Item = K>) {
+    for object in objects {
+        let meta = object.meta();
+        inventory.insert((
+            kind.to_owned(),
+            format!(
+                "{}/{}",
+                meta.namespace.as_deref().unwrap_or(""),
+                meta.name.as_deref().unwrap_or("")
+            ),
+            meta.resource_version.clone().unwrap_or_default(),
+        ));
+    }
+}
+
+pub fn snapshot_inventory(snapshot: &ClusterSnapshot) -> Inventory {
+    let mut inventory = Inventory::new();
+    add(
+        &mut inventory,
+        "Service",
+        snapshot.services.iter().map(|o| o.as_ref().clone()),
+    );
+    add(
+        &mut inventory,
+        "EndpointSlice",
+        snapshot.endpoint_slices.iter().map(|o| o.as_ref().clone()),
+    );
+    add(
+        &mut inventory,
+        "Pod",
+        snapshot.pods.iter().map(|o| o.as_ref().clone()),
+    );
+    add(
+        &mut inventory,
+        "Node",
+        snapshot.nodes.iter().map(|o| o.as_ref().clone()),
+    );
+    add(
+        &mut inventory,
+        "Ingress",
+        snapshot.ingresses.iter().map(|o| o.as_ref().clone()),
+    );
+    add(
+        &mut inventory,
+        "Namespace",
+        snapshot.namespaces.iter().map(|o| o.as_ref().clone()),
+    );
+    inventory
+}
+
+/// What a fresh list of every kind returns right now (through the API, like kubectl).
+pub async fn listed_inventory(client: &kube::Client) -> Inventory {
+    let params = ListParams::default();
+    let mut inventory = Inventory::new();
+    add(
+        &mut inventory,
+        "Service",
+        Api::<Service>::all(client.clone())
+            .list(&params)
+            .await
+            .expect("list")
+            .items,
+    );
+    add(
+        &mut inventory,
+        "EndpointSlice",
+        Api::<EndpointSlice>::all(client.clone())
+            .list(&params)
+            .await
+            .expect("list")
+            .items,
+    );
+    add(
+        &mut inventory,
+        "Pod",
+        Api::<Pod>::all(client.clone())
+            .list(&params)
+            .await
+            .expect("list")
+            .items,
+    );
+    add(
+        &mut inventory,
+        "Node",
+        Api::<Node>::all(client.clone())
+            .list(&params)
+            .await
+            .expect("list")
+            .items,
+    );
+    add(
+        &mut inventory,
+        "Ingress",
+        Api::<Ingress>::all(client.clone())
+            .list(&params)
+            .await
+            .expect("list")
+            .items,
+    );
+    add(
+        &mut inventory,
+        "Namespace",
+        Api::<Namespace>::all(client.clone())
+            .list(&params)
+            .await
+            .expect("list")
+            .items,
+    );
+    inventory
+}
+
+/// The verbs of every request kubehop (its User-Agent) made.
+pub fn kubehop_verbs(sandbox: &SandboxHandle) -> HashSet<Verb> {
+    let records: Vec<_> = sandbox
+        .request_log()
+        .entries()
+        .into_iter()
+        .filter(|record| record.user_agent.starts_with(USER_AGENT))
+        .collect();
+    assert!(
+        !records.is_empty(),
+        "the request log shows kubehop's requests"
+    );
+    records.into_iter().map(|record| record.verb).collect()
+}
+
+/// Asserts that kubehop only read.
+pub fn assert_read_only(sandbox: &SandboxHandle) {
+    let verbs = kubehop_verbs(sandbox);
+    let allowed = HashSet::from([Verb::Get, Verb::List, Verb::Watch]);
+    assert!(
+        verbs.is_subset(&allowed),
+        "kubehop used {verbs:?}, only get/list/watch are expected"
+    );
+}

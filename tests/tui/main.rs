@@ -1,0 +1,11 @@
+//! The TUI without a terminal: the app driven through `update` and rendered into a
+//! TestBackend (frame snapshots), with forwards and probes, and on a live sandbox.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod forward;
+mod live;
+mod probe;
+mod screens;
+mod update;
