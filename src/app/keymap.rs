@@ -128,6 +128,62 @@ pub fn keys_for(action: Action) -> String {
         .join("/")
 }
 
+/// What the help overlay and the README's keys table say besides the bindings: the text-input
+/// modes, the filter syntax, the mouse and the forwards list (their keys are read by the mode,
+/// not looked up in [`BINDINGS`]).
+pub const HELP_NOTES: &[(&str, &str)] = &[
+    (
+        "in / and :",
+        "type; Enter accepts, Esc cancels, Backspace deletes",
+    ),
+    (
+        "filter terms",
+        "web (name substring), app=web (label or selector); all must match",
+    ),
+    (
+        "mouse",
+        "wheel scrolls the pane under it; click selects, click a tab title",
+    ),
+    (
+        "forwards (f, :pf)",
+        "j/k move, d stops the selected forward, Esc closes",
+    ),
+];
+
+/// The keys as a markdown table: one row per action in help order (its keys, then what it
+/// does, the help overlay's words), then [`HELP_NOTES`]. README.md carries this table between
+/// `<!-- keys:begin -->` and `<!-- keys:end -->`; a test keeps the two equal.
+pub fn markdown_table() -> String {
+    let mut table = String::from("| keys | action |\n|---|---|\n");
+    let mut seen: Vec<Action> = Vec::new();
+    for binding in BINDINGS {
+        if seen.contains(&binding.action) {
+            continue;
+        }
+        seen.push(binding.action);
+        let keys = BINDINGS
+            .iter()
+            .filter(|other| other.action == binding.action)
+            .map(|other| format!("`{}`", key_label(other)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        table.push_str(&markdown_row(&keys, binding.action.describe()));
+    }
+    for (keys, what) in HELP_NOTES {
+        table.push_str(&markdown_row(keys, what));
+    }
+    table
+}
+
+/// One table row; a `|` inside a cell would end it, so it is escaped.
+fn markdown_row(keys: &str, what: &str) -> String {
+    format!(
+        "| {} | {} |\n",
+        keys.replace('|', "\\|"),
+        what.replace('|', "\\|")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +275,15 @@ mod tests {
             );
         }
         assert!("no-such-action".parse::<Action>().is_err());
+    }
+
+    #[test]
+    fn markdown_table_has_a_row_per_action_and_note() {
+        let table = markdown_table();
+        let rows = table.lines().count();
+        assert_eq!(rows, 2 + Action::ALL.len() + HELP_NOTES.len(), "{table}");
+        assert!(table.contains("| `j` `↓` | move down |"), "{table}");
+        assert!(table.contains("| `q` `Ctrl-C` | quit |"), "{table}");
+        assert!(table.contains(r"(:ns NAME\|all"), "a | in a cell is escaped: {table}");
     }
 }
