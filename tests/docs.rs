@@ -61,7 +61,7 @@ fn comment_of(line: &str) -> Option<&str> {
     while let Some(found) = line[search..].find("//") {
         let at = search + found;
         let quotes = line[..at].matches('"').count() - line[..at].matches("\\\"").count();
-        if quotes % 2 == 0 {
+        if quotes.is_multiple_of(2) {
             return Some(&line[at + 2..]);
         }
         search = at + 2;
@@ -73,7 +73,7 @@ fn comment_of(line: &str) -> Option<&str> {
 fn without_code_spans(text: &str) -> String {
     text.split('`')
         .enumerate()
-        .map(|(index, part)| if index % 2 == 0 { part } else { " " })
+        .map(|(index, part)| if index.is_multiple_of(2) { part } else { " " })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -127,11 +127,26 @@ fn rules_defined() -> BTreeSet<String> {
 
 #[test]
 fn the_rule_id_reader_skips_code_paths_and_calls() {
-    assert_eq!(rule_ids_in(" endpoint conditions (rule A4, spec V4)."), ["A4", "V4"]);
-    assert_eq!(rule_ids_in(" `IpAddr::V4(v4)` and IpAddr::V4 here"), Vec::<String>::new());
-    assert_eq!(rule_ids_in(" V4(addr) is a call; press `F1`"), Vec::<String>::new());
-    assert_eq!(rule_ids_in(" G1-G17, C2/V4; A10."), ["G1", "G17", "C2", "V4", "A10"]);
-    assert_eq!(rule_ids_in(" H1, A100, A0, X509, ipv4"), Vec::<String>::new());
+    assert_eq!(
+        rule_ids_in(" endpoint conditions (rule A4, spec V4)."),
+        ["A4", "V4"]
+    );
+    assert_eq!(
+        rule_ids_in(" `IpAddr::V4(v4)` and IpAddr::V4 here"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        rule_ids_in(" V4(addr) is a call; press `F1`"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        rule_ids_in(" G1-G17, C2/V4; A10."),
+        ["G1", "G17", "C2", "V4", "A10"]
+    );
+    assert_eq!(
+        rule_ids_in(" H1, A100, A0, X509, ipv4"),
+        Vec::<String>::new()
+    );
     assert_eq!(comment_of(r#"let url = "http://x"; // B7"#), Some(" B7"));
     assert_eq!(comment_of(r#"let url = "http://x";"#), None);
 }
@@ -191,7 +206,12 @@ fn no_file_cites_documents_outside_the_repository() {
             };
             for (number, line) in text.lines().enumerate() {
                 if line.contains(&design) || line.contains(&shared) || cites_tracker_number(line) {
-                    found.push(format!("{}:{}: {}", path.display(), number + 1, line.trim()));
+                    found.push(format!(
+                        "{}:{}: {}",
+                        path.display(),
+                        number + 1,
+                        line.trim()
+                    ));
                 }
             }
         }
@@ -219,13 +239,22 @@ fn readme_is_a_front_door() {
 #[test]
 fn readme_keys_table_is_the_keymap() {
     let readme = readme();
-    let begin = readme.find(KEYS_BEGIN).expect("README.md has the keys:begin marker");
-    let end = readme.find(KEYS_END).expect("README.md has the keys:end marker");
+    let begin = readme
+        .find(KEYS_BEGIN)
+        .expect("README.md has the keys:begin marker");
+    let end = readme
+        .find(KEYS_END)
+        .expect("README.md has the keys:end marker");
     assert!(begin < end, "keys:begin comes before keys:end");
     let inside = &readme[begin + KEYS_BEGIN.len()..end];
     let generated = format!("\n{}", kubehop::app::keymap::markdown_table());
     if std::env::var_os("KUBEHOP_BLESS").is_some_and(|value| value == "1") {
-        let blessed = [&readme[..begin + KEYS_BEGIN.len()], &generated, &readme[end..]].concat();
+        let blessed = [
+            &readme[..begin + KEYS_BEGIN.len()],
+            &generated,
+            &readme[end..],
+        ]
+        .concat();
         fs::write(root().join("README.md"), blessed).expect("README.md is writable");
         return;
     }
@@ -285,5 +314,9 @@ fn relative_links_point_at_files() {
             }
         }
     }
-    assert!(broken.is_empty(), "links to missing files:\n{}", broken.join("\n"));
+    assert!(
+        broken.is_empty(),
+        "links to missing files:\n{}",
+        broken.join("\n")
+    );
 }

@@ -284,6 +284,9 @@ mod tests {
         assert_eq!(rows, 2 + Action::ALL.len() + HELP_NOTES.len(), "{table}");
         assert!(table.contains("| `j` `↓` | move down |"), "{table}");
         assert!(table.contains("| `q` `Ctrl-C` | quit |"), "{table}");
-        assert!(table.contains(r"(:ns NAME\|all"), "a | in a cell is escaped: {table}");
+        assert!(
+            table.contains(r"(:ns NAME\|all"),
+            "a | in a cell is escaped: {table}"
+        );
     }
 }
