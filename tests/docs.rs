@@ -2,7 +2,8 @@
 //! - every Kubernetes rule id cited in a Rust comment resolves in docs/rules.md;
 //! - no source, crate or test file cites a document outside the repository or a tracker number;
 //! - README.md stays a front door (at most 300 lines) whose keys table is the keymap's;
-//! - every relative link in README.md and docs/*.md points at a file that exists.
+//! - every relative link in README.md and docs/*.md points at a file that exists (and at a
+//!   heading, when it names an anchor in a markdown file).
 //!
 //! `KUBEHOP_BLESS=1 cargo test --test docs` rewrites README.md's keys table from the keymap.
 //!
@@ -291,6 +292,27 @@ fn link_targets(markdown: &str) -> Vec<String> {
     targets
 }
 
+/// The anchors of a markdown file's headings, as GitHub makes them: lower case, spaces to `-`,
+/// everything but letters, digits, `-` and `_` dropped.
+fn heading_anchors(path: &Path) -> BTreeSet<String> {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter(|line| line.starts_with('#'))
+        .map(|line| {
+            line.trim_start_matches('#')
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter_map(|c| match c {
+                    ' ' => Some('-'),
+                    c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 fn relative_links_point_at_files() {
     let mut documents = vec![root().join("README.md")];
@@ -305,11 +327,20 @@ fn relative_links_point_at_files() {
         let folder = document.parent().expect("a file has a folder");
         for target in link_targets(&text) {
             let external = target.contains("://") || target.starts_with("mailto:");
-            let file = target.split('#').next().unwrap_or_default();
-            if external || file.is_empty() {
+            if external {
                 continue;
             }
-            if !folder.join(file).exists() {
+            let (file, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let path = if file.is_empty() {
+                document.clone()
+            } else {
+                folder.join(file)
+            };
+            let resolves = path.exists()
+                && (anchor.is_empty()
+                    || path.extension().is_none_or(|ext| ext != "md")
+                    || heading_anchors(&path).contains(anchor));
+            if !resolves {
                 broken.push(format!("{}: {target}", document.display()));
             }
         }
