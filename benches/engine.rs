@@ -1,4 +1,4 @@
-//! Engine speed on the synthetic cluster of issue 2: 10,000 Services, 50,000 pods, 500 nodes.
+//! Engine speed on the synthetic cluster: 10,000 Services, 50,000 pods, 500 nodes.
 //! Targets: full build ≤ 100 ms, one route ≤ 10 µs. Run with `cargo bench --bench engine`.
 //!
 //! Two groups: `engine` measures wall-clock time (the build uses its default threads);

@@ -10,7 +10,7 @@
 //! - connections per second: [`SEQUENTIAL`] HTTP requests, one new connection each, one after
 //!   the other; and [`PARALLEL`] clients doing the same at once.
 //!
-//! Target (issue 7): forward throughput ≥ 50% of the direct connection.
+//! The figures are read as a ratio against the direct connection (docs/performance.md).
 //!
 //! Next to each throughput the CPU time it took (all threads of this process, which runs the
 //! client, the API server and the pods, plus the forward process), per MB echoed, and the

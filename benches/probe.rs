@@ -1,7 +1,7 @@
 //! Probe speed on the sandbox (loopback only): one LoadBalancer Service with 100 ready pods on
 //! three nodes — 105 hops (the LoadBalancer IP, three node addresses:nodePort, the ClusterIP,
 //! and 100 endpoints through port-forwards via the API server), default concurrency 16.
-//! Target (issue 6): the whole probe in ≤ 1 s. Run with `cargo bench --bench probe`.
+//! Target (docs/performance.md): the whole probe in ≤ 1 s. Run with `cargo bench --bench probe`.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The command line: one clap definition shared by every subcommand (contract in DESIGN.md).
+//! The command line: one clap definition shared by every subcommand (the contract is docs/output.md).
 
 use std::net::IpAddr;
 use std::path::PathBuf;

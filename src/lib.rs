@@ -1,6 +1,6 @@
 //! kubehop — where does my Service traffic go, and why doesn't it arrive?
 //!
-//! Module map (see DESIGN.md in the project notes and README.md):
+//! Module map (docs/architecture.md has the whole picture):
 //! - [`engine`]: the pure proxy engine. Snapshot in, chains/diagnostics/routes out. No I/O.
 //! - [`cluster`]: sources of snapshots: dump files, live kube-rs watchers, the sandbox.
 //! - [`sandbox`]: the embedded Kubernetes-API-compatible cluster on loopback.

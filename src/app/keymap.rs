@@ -150,24 +150,31 @@ pub const HELP_NOTES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Every bound action once, in the order its first binding appears in [`BINDINGS`]: the rows
+/// of the help overlay and of the README's keys table.
+pub fn actions_in_help_order() -> Vec<Action> {
+    let mut actions: Vec<Action> = Vec::new();
+    for binding in BINDINGS {
+        if !actions.contains(&binding.action) {
+            actions.push(binding.action);
+        }
+    }
+    actions
+}
+
 /// The keys as a markdown table: one row per action in help order (its keys, then what it
 /// does, the help overlay's words), then [`HELP_NOTES`]. README.md carries this table between
 /// `<!-- keys:begin -->` and `<!-- keys:end -->`; a test keeps the two equal.
 pub fn markdown_table() -> String {
     let mut table = String::from("| keys | action |\n|---|---|\n");
-    let mut seen: Vec<Action> = Vec::new();
-    for binding in BINDINGS {
-        if seen.contains(&binding.action) {
-            continue;
-        }
-        seen.push(binding.action);
+    for action in actions_in_help_order() {
         let keys = BINDINGS
             .iter()
-            .filter(|other| other.action == binding.action)
-            .map(|other| format!("`{}`", key_label(other)))
+            .filter(|binding| binding.action == action)
+            .map(|binding| format!("`{}`", key_label(binding)))
             .collect::<Vec<_>>()
             .join(" ");
-        table.push_str(&markdown_row(&keys, binding.action.describe()));
+        table.push_str(&markdown_row(&keys, action.describe()));
     }
     for (keys, what) in HELP_NOTES {
         table.push_str(&markdown_row(keys, what));

@@ -1,5 +1,5 @@
 //! `kubehop forward`: a Service port-forward that load-balances like the Service and survives
-//! pod restarts (issue 7).
+//! pod restarts (docs/forward.md).
 //!
 //! `kubectl port-forward svc/NAME` resolves the Service to one pod once and dies with it. A
 //! kubehop forward listens locally (loopback unless `--address` says otherwise) and, for each

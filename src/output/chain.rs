@@ -1,6 +1,6 @@
 //! `kubehop chain`: which Services to print, the JSON/YAML document, and the text tree.
 //!
-//! The JSON and YAML forms are the engine's [`ProxyModel`] serialisation (DESIGN.md's shape)
+//! The JSON and YAML forms are the engine's [`ProxyModel`] serialisation (the shape in docs/output.md)
 //! restricted to the selected Services, plus one addition: a top-level `diagnostics` array for
 //! findings that belong to no Service (an Ingress backend naming a Service that does not exist),
 //! each with the `namespace` of the object it is about.

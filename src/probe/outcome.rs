@@ -322,7 +322,7 @@ impl Agreement {
     }
 }
 
-/// A fix found by trying the pod's other ports (spec M5).
+/// A fix found by trying the pod's other ports (rule M5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FixSuggestion {

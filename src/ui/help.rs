@@ -8,7 +8,6 @@ use ratatui::widgets::{Clear, Paragraph, Widget};
 use super::blocks::{centered, pane_block};
 use super::text::pad;
 use super::theme::Theme;
-use crate::app::action::Action;
 use crate::app::keymap;
 
 /// The key list and how far it is scrolled.
@@ -61,39 +60,17 @@ impl Widget for &HelpBox<'_> {
 /// Every key, from the keymap table, plus the input modes and the mouse.
 pub fn help_lines(theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    let mut seen: Vec<Action> = Vec::new();
-    for binding in keymap::BINDINGS {
-        if seen.contains(&binding.action) {
-            continue;
-        }
-        seen.push(binding.action);
+    for action in keymap::actions_in_help_order() {
         lines.push(Line::from(vec![
-            Span::styled(pad(&keymap::keys_for(binding.action), 18), theme.accent),
-            Span::raw(binding.action.describe()),
+            Span::styled(pad(&keymap::keys_for(action), 18), theme.accent),
+            Span::raw(action.describe()),
         ]));
     }
     lines.push(Line::raw(""));
-    for (keys, what) in [
-        (
-            "in / and :",
-            "type; Enter accepts, Esc cancels, Backspace deletes",
-        ),
-        (
-            "filter terms",
-            "web (name substring), app=web (label or selector); all must match",
-        ),
-        (
-            "mouse",
-            "wheel scrolls the pane under it; click selects, click a tab title",
-        ),
-        (
-            "forwards (f, :pf)",
-            "j/k move, d stops the selected forward, Esc closes",
-        ),
-    ] {
+    for (keys, what) in keymap::HELP_NOTES {
         lines.push(Line::from(vec![
             Span::styled(pad(keys, 18), theme.accent),
-            Span::raw(what),
+            Span::raw(*what),
         ]));
     }
     lines.push(Line::raw(""));

@@ -631,7 +631,7 @@ async fn services_get_addresses_and_conflicts_are_422_like_the_api_server() {
         foreign_ip.message
     );
 
-    // The engine's validation is the admission check (spec group (g)).
+    // The engine's validation is the admission check (rule group (g)).
     let unnamed = create(json!({"metadata": {"name": "fifth"},
         "spec": {"ports": [{"name": "a", "port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}}))
     .await

@@ -28,7 +28,7 @@ pub fn web_ingress() -> Vec<Value> {
     vec![ingress(NAMESPACE, "web", "web.example.test", "web", 8080)]
 }
 
-/// `catalog` (spec M5): targetPort 8080 is declared, the app listens on 9090 — the Service's
+/// `catalog` (rule M5): targetPort 8080 is declared, the app listens on 9090 — the Service's
 /// own port. `shelf`: the pods declare 8080 and 9091 and listen on 9091 only.
 pub fn wrong_target_port() -> Vec<Value> {
     let mut catalog = deployment(NAMESPACE, "catalog", 2, 8080);

@@ -323,7 +323,7 @@ pub(crate) fn build_service(
     }
 }
 
-/// Namespaces other than the Service's whose pods match its selector (spec M3); only looked up
+/// Namespaces other than the Service's whose pods match its selector (rule M3); only looked up
 /// when the selector matches nothing at home.
 fn other_namespace_matches(
     index: &SnapshotIndex<'_>,

@@ -3,7 +3,7 @@
 
 use std::ops::RangeInclusive;
 
-/// Which node addresses accept NodePort traffic (rule C3, spec V4).
+/// Which node addresses accept NodePort traffic (rule C3, rule V4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NodePortAddresses {
     /// Only the node's primary address per IP family (`--nodeport-addresses=primary`, the nftables
@@ -25,7 +25,7 @@ pub struct EngineConfig {
     /// Which node addresses accept NodePort traffic (rule C3).
     pub node_port_addresses: NodePortAddresses,
     /// The `PreferSameTrafficDistribution` feature gate: whether kube-proxy honours node hints
-    /// (rule D5, spec V2). Off by default.
+    /// (rule D5, rule V2). Off by default.
     pub prefer_same_node: bool,
 }
 

@@ -1,5 +1,5 @@
 //! Diagnostics: what is wrong with a Service's chain and what to change, under the stable codes of
-//! DESIGN.md.
+//! docs/diagnostics.md.
 
 use std::fmt;
 
@@ -14,7 +14,7 @@ pub enum Severity {
     Info,
 }
 
-/// The stable diagnostic codes (DESIGN.md). Tests and users match on [`DiagnosticCode::as_str`].
+/// The stable diagnostic codes (docs/diagnostics.md). Tests and users match on [`DiagnosticCode::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DiagnosticCode {
     SelectorNoMatch,
@@ -34,7 +34,7 @@ pub enum DiagnosticCode {
     IngressBackendMissing,
     InvalidSpec,
     /// Added: internalTrafficPolicy Local drops ClusterIP traffic from nodes without a local
-    /// endpoint (spec M8).
+    /// endpoint (rule M8).
     InternalPolicyNodeDrops,
     /// Added: the API server accepts the Service but warns (rule G17).
     SpecWarning,

@@ -1,4 +1,4 @@
-//! The EndpointSlice controller's rules (spec groups (a) and (b)) as one pure function.
+//! The EndpointSlice controller's rules (rule groups (a) and (b)) as one pure function.
 //!
 //! [`desired_endpoint_slices`] answers "which slices would a real controller publish for this
 //! Service, given these pods and nodes?". The engine calls it when a snapshot has no slices for
@@ -29,7 +29,7 @@ pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 pub const CONTROLLER_NAME: &str = "endpointslice-controller.k8s.io";
 /// `service.kubernetes.io/headless` (rule A10).
 pub const HEADLESS_LABEL: &str = "service.kubernetes.io/headless";
-/// The controller's default `--max-endpoints-per-slice` (spec V6).
+/// The controller's default `--max-endpoints-per-slice` (rule V6).
 pub const MAX_ENDPOINTS_PER_SLICE: usize = 100;
 
 /// What the controller knows about nodes: whether a node exists, and its zone (rules A5, A7).

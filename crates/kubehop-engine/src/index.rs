@@ -187,7 +187,7 @@ impl<'s> NamespacePods<'s> {
             .collect()
     }
 
-    /// Pods that carry at least one selector pair but not all (spec M2), sorted by name.
+    /// Pods that carry at least one selector pair but not all (rule M2), sorted by name.
     pub fn partial(
         &self,
         selector: &BTreeMap<String, String>,
@@ -208,7 +208,7 @@ impl<'s> NamespacePods<'s> {
         out
     }
 
-    /// For each selector key, the other values pods here carry under that key (spec M1).
+    /// For each selector key, the other values pods here carry under that key (rule M1).
     /// Scans the namespace's pods: only asked when a selector matches nothing.
     pub fn other_values(
         &self,

@@ -1,7 +1,7 @@
 //! The engine's output: every Service's chain of hops, its DNS records and its diagnostics.
 //!
 //! [`ProxyModel`] serialises (camelCase) to exactly the `kubehop chain -o json` shape of
-//! DESIGN.md. Data that only the TUI needs lives in `#[serde(skip)]` fields or accessors so the
+//! docs/output.md. Data that only the TUI needs lives in `#[serde(skip)]` fields or accessors so the
 //! JSON contract stays exact.
 
 use std::collections::BTreeMap;
@@ -223,7 +223,7 @@ pub struct ProxyModel {
     /// Every Service, sorted by namespace then name.
     pub services: Vec<ServiceChain>,
     /// Diagnostics that belong to no Service of the snapshot (an Ingress whose backend Service
-    /// does not exist). DESIGN.md's JSON has no place for them; printers show them separately.
+    /// does not exist). The Service list has no place for them; printers show them separately.
     #[serde(skip)]
     pub unattached_diagnostics: Vec<Diagnostic>,
     /// The namespace of the object each unattached diagnostic is about (same order).
@@ -306,7 +306,7 @@ pub struct ServiceChain {
     pub internal_traffic_policy: Option<TrafficPolicy>,
     pub session_affinity: SessionAffinity,
     /// True when the input had no EndpointSlices for this Service and the engine derived them
-    /// from pods with the EndpointSlice controller's rules (spec groups (a) and (b)).
+    /// from pods with the EndpointSlice controller's rules (rule groups (a) and (b)).
     pub endpoints_derived: bool,
     pub ingresses: Vec<IngressRef>,
     pub ports: Vec<PortChain>,
@@ -673,7 +673,7 @@ pub struct EndpointInfo {
 }
 
 impl EndpointInfo {
-    /// "Usable" in spec group (d): ready, or serving-and-terminating as a fallback.
+    /// "Usable" in rule group (d): ready, or serving-and-terminating as a fallback.
     pub fn serving_terminating(&self) -> bool {
         !self.ready && self.serving && self.terminating
     }

@@ -8,7 +8,7 @@
 //! endpoint (pod IP:resolved targetPort). Each hop carries the [`HopKey`] the TUI's chain tree
 //! uses, the [`Expectation`] taken from [`ProxyModel::route`] (forward to these endpoints /
 //! drop / reject), and for endpoints the pod's other declared containerPorts to try when the
-//! targetPort refuses (spec M5).
+//! targetPort refuses (rule M5).
 //!
 //! Only TCP ports are planned (a UDP or SCTP port cannot be checked with a TCP connection; a
 //! note says so). Addresses come only from the cluster's own objects.

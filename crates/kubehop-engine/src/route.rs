@@ -1,5 +1,5 @@
 //! Routing: where does a connection to IP:port/protocol go, from this kind of client on this
-//! node? Rules (c)-(e), with nftables semantics where the backends differ (spec V4).
+//! node? Rules (c)-(e), with nftables semantics where the backends differ (rule V4).
 
 use super::hash::FxHashMap as HashMap;
 use std::net::IpAddr;
@@ -175,7 +175,7 @@ pub enum RouteReason {
     FrontDoor { via: FrontDoor },
     /// The nodePort was accepted on an address of this node (C3); `primary` per config.
     NodePortAddress { node: String, address: IpAddr },
-    /// The rules of this node processed the packet (N in spec group (d)).
+    /// The rules of this node processed the packet (N in rule group (d)).
     ProcessedOn { node: String, known: bool },
     /// The traffic policy in effect.
     Policy {

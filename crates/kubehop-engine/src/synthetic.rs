@@ -35,7 +35,7 @@ pub struct SyntheticSpec {
 }
 
 impl Default for SyntheticSpec {
-    /// 10,000 Services, 50,000 pods, 500 nodes (the benchmark size of issue 2).
+    /// 10,000 Services, 50,000 pods, 500 nodes (the benchmark size of docs/performance.md).
     fn default() -> Self {
         Self {
             services: 10_000,

@@ -1,4 +1,4 @@
-//! Service validation as the API server does it (spec group (g)): hard errors G1-G16 with the
+//! Service validation as the API server does it (rule group (g)): hard errors G1-G16 with the
 //! API server's field paths and error kinds, its 422 message, and the G17 warnings.
 
 use std::collections::{BTreeMap, HashSet};

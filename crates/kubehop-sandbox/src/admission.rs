@@ -206,7 +206,7 @@ impl DeletionPolicy for ImmediateDeletion {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-/// THE call site for the engine's Service validation (spec group (g) hard errors): every
+/// THE call site for the engine's Service validation (rule group (g) hard errors): every
 /// [`engine::validate::FieldError`](kubehop_engine::validate::FieldError) becomes a
 /// [`FieldCause`] of the 422 Status, with the API server's field path and wording.
 pub fn validate_service(service: &Service) -> Vec<FieldCause> {

@@ -1,4 +1,4 @@
-//! Spec group (a): which pods become endpoints, with which conditions (A1-A13).
+//! Rule group (a): which pods become endpoints, with which conditions (A1-A13).
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::discovery::v1::EndpointSlice;

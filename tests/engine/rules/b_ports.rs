@@ -1,4 +1,4 @@
-//! Spec group (b): port / targetPort / named-port resolution (B1-B8).
+//! Rule group (b): port / targetPort / named-port resolution (B1-B8).
 
 use kubehop::engine::Verdict;
 use kubehop::engine::model::{Protocol, TargetPort};

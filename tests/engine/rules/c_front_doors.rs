@@ -1,4 +1,4 @@
-//! Spec group (c): ClusterIP / NodePort / LoadBalancer front doors (C1-C10).
+//! Rule group (c): ClusterIP / NodePort / LoadBalancer front doors (C1-C10).
 
 use kubehop::engine::model::NodePortRow;
 use kubehop::engine::route::{FrontDoor, RouteReason, SourceRangeCheck};

@@ -1,4 +1,4 @@
-//! Spec group (d): endpoint selection per traffic source (D1-D12).
+//! Rule group (d): endpoint selection per traffic source (D1-D12).
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kubehop::engine::model::TrafficPolicy;

@@ -1,4 +1,4 @@
-//! Spec group (e): session affinity and the picker (E1-E4, D11).
+//! Rule group (e): session affinity and the picker (E1-E4, D11).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

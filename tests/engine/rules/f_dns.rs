@@ -1,4 +1,4 @@
-//! Spec group (f): headless and ExternalName Services, DNS records (F3-F8).
+//! Rule group (f): headless and ExternalName Services, DNS records (F3-F8).
 
 use kubehop::engine::EngineConfig;
 use kubehop::engine::dns::{DnsRecordType, DnsRule};

@@ -1,4 +1,4 @@
-//! Spec group (g): API server validation (G1-G16) and warnings (G17).
+//! Rule group (g): API server validation (G1-G16) and warnings (G17).
 
 use k8s_openapi::api::core::v1::Service;
 use kubehop::engine::validate::{

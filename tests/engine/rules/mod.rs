@@ -1,4 +1,4 @@
-//! The proxy-semantics spec's rules, group by group; test names carry the rule ids.
+//! The Kubernetes behaviour rules of docs/rules.md, series by series; test names carry the rule ids.
 
 mod a_endpoints;
 mod b_ports;

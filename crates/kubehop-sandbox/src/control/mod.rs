@@ -82,7 +82,7 @@ pub use pods::GracefulPods;
 pub const READY_ANNOTATION: &str = "sandbox.kubehop.dev/ready";
 /// The ports the pod's app really listens on, comma separated (default: every declared TCP
 /// containerPort): `sandbox.kubehop.dev/listen: "80"` reproduces "targetPort 8080, but the
-/// app listens on 80" (spec M5).
+/// app listens on 80" (rule M5).
 pub const LISTEN_ANNOTATION: &str = "sandbox.kubehop.dev/listen";
 /// `sandbox.kubehop.dev/lb: pending` on a LoadBalancer Service: the cloud controller leaves
 /// its `status.loadBalancer` empty.

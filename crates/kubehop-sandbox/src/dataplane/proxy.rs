@@ -356,7 +356,7 @@ async fn connection(
                 Ok(Ok(mut upstream)) => {
                     let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
                 }
-                // The pod does not listen there (spec M5): the client sees a reset.
+                // The pod does not listen there (rule M5): the client sees a reset.
                 _ => reset(stream),
             }
         }
