@@ -85,8 +85,11 @@ fn dial_outcome(error: DialError, elapsed: Duration) -> ProbeOutcome {
             stage: Stage::Connect,
             after: elapsed,
         },
+        // A reset (not a refusal) reported by connect() means the handshake had completed: a
+        // RST before it completes is reported as "refused". On loopback a proxy can accept and
+        // reset before the connect's completion is polled, so this is "accepted, then reset".
         DialError::Reset => ProbeOutcome::Reset {
-            after_connect: false,
+            after_connect: true,
             detail: None,
         },
         DialError::Dns(detail) => ProbeOutcome::DnsFailure(detail),
@@ -616,6 +619,21 @@ fn plural(count: usize, one: &str, many: &str) -> String {
 mod tests {
     use super::*;
     use rstest::rstest;
+    use std::io;
+
+    #[rstest]
+    #[case::refused(io::ErrorKind::ConnectionRefused, ProbeOutcome::Refused { detail: None })]
+    #[case::reset_means_it_was_accepted(
+        io::ErrorKind::ConnectionReset,
+        ProbeOutcome::Reset { after_connect: true, detail: None }
+    )]
+    fn connect_errors_mean_what_tcp_says(
+        #[case] kind: io::ErrorKind,
+        #[case] expected: ProbeOutcome,
+    ) {
+        let error = DialError::from_connect(io::Error::from(kind));
+        assert_eq!(dial_outcome(error, Duration::ZERO), expected);
+    }
 
     #[test]
     fn http_answers_keep_status_headers_and_first_bytes() {
