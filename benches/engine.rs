@@ -14,7 +14,7 @@ use kubehop::cluster::synthetic::{SyntheticSpec, generate};
 use kubehop::engine::model::Protocol;
 use kubehop::engine::{EngineConfig, RouteQuery, TrafficSource, build, build_on_threads};
 
-/// The allocator of the kubehop binary, with its settings (`main` calls `tuning::tune_process`).
+/// The allocator of the kubehop binary.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -161,10 +161,4 @@ criterion_group! {
     config = Criterion::default().with_measurement(ThreadCpuTime);
     targets = cpu
 }
-// `criterion_main!`, after the binary's process settings.
-fn main() {
-    kubehop::tuning::tune_process();
-    wall_clock();
-    cpu_time();
-    Criterion::default().configure_from_args().final_summary();
-}
+criterion::criterion_main!(wall_clock, cpu_time);

@@ -32,7 +32,7 @@ use tokio::net::TcpStream;
 use support::forward::*;
 use support::sandbox::{is_ready, start_cluster};
 
-/// The allocator of the kubehop binary, with its settings (`main` calls `tuning::tune_process`).
+/// The allocator of the kubehop binary.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -56,7 +56,6 @@ impl Drop for Forwarder {
 }
 
 fn main() {
-    kubehop::tuning::tune_process();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -2,13 +2,14 @@
 //!
 //! Module map (docs/architecture.md has the whole picture):
 //! - [`engine`]: the pure proxy engine. Snapshot in, chains/diagnostics/routes out. No I/O.
-//! - [`cluster`]: sources of snapshots: dump files, live kube-rs watchers, the sandbox.
+//! - [`cluster`]: sources of snapshots: dump files, live kube-rs watchers (`--demo` included).
 //! - [`sandbox`]: the embedded Kubernetes-API-compatible cluster on loopback.
 //! - [`probe`]: real connections along each hop, compared with the engine's prediction.
 //! - [`forward`]: a load-balancing, restart-surviving Service port-forward.
 //! - [`app`]: the TUI event loop and state; the only module that wires the others together.
 //! - [`ui`]: pure rendering of the app state.
 //! - [`cli`] and [`output`]: the command line and the printed forms of the engine's model.
+//! - [`cmd`]: the binary's entry: one runtime, logging, `--demo` wiring, the subcommands.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
 pub mod app;
@@ -19,7 +20,6 @@ pub mod forward;
 pub mod output;
 pub mod probe;
 pub mod terminal;
-pub mod tuning;
 pub mod ui;
 
 /// The proxy engine (the `kubehop-engine` crate).

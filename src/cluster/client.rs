@@ -22,8 +22,6 @@ use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
-use crate::cli::SourceArgs;
-use crate::cluster::SourceError;
 use crate::cluster::dump::DumpError;
 
 /// How long connecting (TCP + TLS) may take when `--request-timeout` is not given (kube-rs's and
@@ -72,22 +70,6 @@ pub struct ClientSettings {
     pub all_namespaces: bool,
     /// `None` = no limit beyond the default connect timeout.
     pub request_timeout: Option<Duration>,
-}
-
-impl ClientSettings {
-    pub fn from_args(args: &SourceArgs) -> Result<Self, ClusterError> {
-        let request_timeout = match args.request_timeout.as_deref() {
-            Some(text) => parse_request_timeout(text)?,
-            None => None,
-        };
-        Ok(ClientSettings {
-            kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
-            namespace: args.namespace.clone(),
-            all_namespaces: args.all_namespaces,
-            request_timeout,
-        })
-    }
 }
 
 /// The process environment the loading rules read; tests pass their own.
@@ -169,13 +151,7 @@ impl ClusterTarget {
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error(transparent)]
-    Source(#[from] SourceError),
-    #[error(transparent)]
     Dump(#[from] DumpError),
-    #[error(
-        "invalid --request-timeout {value:?}: {reason}; use a number with a unit such as 30s, 2m or 1h (0 = no limit)"
-    )]
-    RequestTimeout { value: String, reason: String },
     #[error(
         "no kubeconfig found (looked at {looked}); pass --kubeconfig FILE, set KUBECONFIG, or try the built-in demo cluster with --demo"
     )]
@@ -293,73 +269,11 @@ pub enum ClusterError {
         source: Box<kube::Error>,
     },
     #[error("cannot start the demo cluster: {0}")]
-    Demo(#[source] crate::sandbox::SandboxError),
-    #[error("cannot start the background runtime: {0}")]
-    Runtime(#[source] std::io::Error),
+    Demo(String),
+    #[error("--demo is not available: this program was built without the embedded demo cluster")]
+    NoDemo,
     #[error("the cluster source stopped before its first snapshot")]
     Stopped,
-}
-
-/// Parses `--request-timeout` the way kubectl does: a bare integer is seconds, otherwise a Go
-/// duration (`300ms`, `1.5h`, `2m30s`; units ns, us, µs, ms, s, m, h). Zero means no limit.
-pub fn parse_request_timeout(text: &str) -> Result<Option<Duration>, ClusterError> {
-    let error = |reason: &str| ClusterError::RequestTimeout {
-        value: text.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err(error("empty"));
-    }
-    if let Ok(seconds) = trimmed.parse::<u64>() {
-        return Ok((seconds > 0).then(|| Duration::from_secs(seconds)));
-    }
-    let duration = parse_go_duration(trimmed).map_err(error)?;
-    Ok((!duration.is_zero()).then_some(duration))
-}
-
-/// Go's `time.ParseDuration`, without a sign (negative timeouts make no sense).
-fn parse_go_duration(text: &str) -> Result<Duration, &'static str> {
-    if text.starts_with('-') {
-        return Err("must not be negative");
-    }
-    let mut rest = text.strip_prefix('+').unwrap_or(text);
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    let mut parts = 0;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_len);
-        if number.is_empty() || number == "." {
-            return Err("expected a number");
-        }
-        let value: f64 = number.parse().map_err(|_| "invalid number")?;
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        let seconds_per_unit = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "" => return Err("missing unit"),
-            _ => return Err("unknown unit"),
-        };
-        total += value * seconds_per_unit;
-        parts += 1;
-        rest = after;
-    }
-    if parts == 0 {
-        return Err("expected a number");
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| "out of range")
 }
 
 /// The kubeconfig files that the loading rules pick, and the places they looked at.
@@ -847,37 +761,6 @@ pub(crate) fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
-
-    #[rstest]
-    #[case("0", None)]
-    #[case("0s", None)]
-    #[case("5", Some(Duration::from_secs(5)))]
-    #[case("5s", Some(Duration::from_secs(5)))]
-    #[case("300ms", Some(Duration::from_millis(300)))]
-    #[case("1m30s", Some(Duration::from_secs(90)))]
-    #[case("1.5h", Some(Duration::from_secs(5400)))]
-    #[case("2m", Some(Duration::from_secs(120)))]
-    #[case("10us", Some(Duration::from_micros(10)))]
-    fn request_timeouts_parse_like_kubectl(#[case] text: &str, #[case] expected: Option<Duration>) {
-        assert_eq!(parse_request_timeout(text).expect("valid"), expected);
-    }
-
-    #[rstest]
-    #[case("", "empty")]
-    #[case("abc", "expected a number")]
-    #[case("5x", "unknown unit")]
-    #[case("1.5", "missing unit")]
-    #[case("-1s", "must not be negative")]
-    #[case("s", "expected a number")]
-    fn bad_request_timeouts_say_why(#[case] text: &str, #[case] reason: &str) {
-        let error = parse_request_timeout(text).expect_err("invalid");
-        assert!(
-            matches!(&error, ClusterError::RequestTimeout { reason: r, .. } if r == reason),
-            "{error}"
-        );
-        assert!(error.to_string().contains("30s"), "{error}");
-    }
 
     #[test]
     fn one_line_collapses_newlines() {

@@ -1,4 +1,5 @@
-//! Sources of [`ClusterSnapshot`]s: dump files, live clusters (kube-rs watchers), the sandbox.
+//! Sources of [`ClusterSnapshot`]s: dump files and live clusters (kube-rs watchers; the
+//! `--demo` cluster is one the binary starts and hands in through [`DemoCluster`]).
 //!
 //! Every source ends in the same immutable snapshot type, defined next to the engine that reads it.
 
@@ -13,5 +14,5 @@ mod source;
 pub use kubehop_engine::{dump, synthetic};
 
 pub use client::ClusterError;
-pub use live::open_feed;
-pub use source::{Source, SourceError};
+pub use live::{DemoCluster, DemoStarted, Sources, open_feed};
+pub use source::{Source, SourceSettings};

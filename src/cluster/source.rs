@@ -1,17 +1,20 @@
-//! Which source a run reads its cluster from, decided once from the source flags.
+//! Which source a run reads its cluster from, and how: plain settings, filled in by the command
+//! line or by any other caller (a library user, a test).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::cli::SourceArgs;
+use crate::cluster::client::ClientSettings;
+use crate::engine::EngineConfig;
 
 /// Where cluster objects come from. Dumps load once ([`crate::cluster::dump::load_paths`]);
-/// the live and demo sources publish snapshots over time and are wired up by their own
-/// modules.
+/// the live and demo sources publish snapshots over time ([`crate::cluster::Sources`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// `--from-file PATH...` (`-` is standard input).
     Dump(Vec<PathBuf>),
-    /// `--demo`: the embedded sandbox cluster on loopback.
+    /// `--demo`: the embedded sandbox cluster on loopback, started by the binary
+    /// ([`crate::cluster::DemoCluster`]).
     Demo,
     /// The kubeconfig (default): `--kubeconfig`, `--context`.
     Live {
@@ -20,73 +23,81 @@ pub enum Source {
     },
 }
 
-/// Source flags that contradict each other.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SourceError {
-    #[error("{first} and {second} name two different sources: use one")]
-    Conflict {
-        first: &'static str,
-        second: &'static str,
-    },
+/// The source flags, parsed: which source, which namespaces, the request timeout and the
+/// cluster's DNS domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSettings {
+    pub source: Source,
+    /// `-n`: one namespace (default: the context's, else `default`).
+    pub namespace: Option<String>,
+    /// `-A`: every namespace (wins over `namespace`).
+    pub all_namespaces: bool,
+    /// `--request-timeout`; `None` = no limit beyond the default connect timeout.
+    pub request_timeout: Option<Duration>,
+    /// `--cluster-domain`.
+    pub cluster_domain: String,
 }
 
-impl Source {
-    /// `--demo`, `--from-file` and `--kubeconfig`/`--context` exclude each other; without any
-    /// of them the current kubeconfig context is used.
-    pub fn from_args(args: &SourceArgs) -> Result<Self, SourceError> {
-        let live_flag = if args.kubeconfig.is_some() {
-            Some("--kubeconfig")
-        } else if args.context.is_some() {
-            Some("--context")
-        } else {
-            None
-        };
-        let dump = !args.from_file.is_empty();
-        match (args.demo, dump, live_flag) {
-            (true, true, _) => Err(SourceError::Conflict {
-                first: "--demo",
-                second: "--from-file",
-            }),
-            (true, false, Some(flag)) => Err(SourceError::Conflict {
-                first: "--demo",
-                second: flag,
-            }),
-            (false, true, Some(flag)) => Err(SourceError::Conflict {
-                first: "--from-file",
-                second: flag,
-            }),
-            (true, false, None) => Ok(Source::Demo),
-            (false, true, None) => Ok(Source::Dump(args.from_file.clone())),
-            (false, false, _) => Ok(Source::Live {
-                kubeconfig: args.kubeconfig.clone(),
-                context: args.context.clone(),
-            }),
+impl Default for SourceSettings {
+    /// The current kubeconfig context, its namespace, `cluster.local`.
+    fn default() -> Self {
+        SourceSettings {
+            source: Source::Live {
+                kubeconfig: None,
+                context: None,
+            },
+            namespace: None,
+            all_namespaces: false,
+            request_timeout: None,
+            cluster_domain: "cluster.local".to_owned(),
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-    use rstest::rstest;
-
-    fn source(args: &[&str]) -> Result<Source, SourceError> {
-        let cli =
-            crate::cli::Cli::try_parse_from(std::iter::once("kubehop").chain(args.iter().copied()))
-                .expect("valid command line");
-        Source::from_args(&cli.source)
+impl SourceSettings {
+    /// How to connect: the kubeconfig and context of a live source, the namespace scope and
+    /// the request timeout.
+    pub fn client(&self) -> ClientSettings {
+        let (kubeconfig, context) = match &self.source {
+            Source::Live {
+                kubeconfig,
+                context,
+            } => (kubeconfig.clone(), context.clone()),
+            Source::Dump(_) | Source::Demo => (None, None),
+        };
+        ClientSettings {
+            kubeconfig,
+            context,
+            namespace: self.namespace.clone(),
+            all_namespaces: self.all_namespaces,
+            request_timeout: self.request_timeout,
+        }
     }
 
-    #[rstest]
-    #[case::default(&[], Ok(Source::Live { kubeconfig: None, context: None }))]
-    #[case::context(&["--context", "kind"], Ok(Source::Live { kubeconfig: None, context: Some("kind".into()) }))]
-    #[case::demo(&["--demo"], Ok(Source::Demo))]
-    #[case::dump(&["-f", "a.yaml", "--from-file", "-"], Ok(Source::Dump(vec!["a.yaml".into(), "-".into()])))]
-    #[case::demo_and_dump(&["--demo", "-f", "a.yaml"], Err(SourceError::Conflict { first: "--demo", second: "--from-file" }))]
-    #[case::dump_and_context(&["-f", "a.yaml", "--context", "x"], Err(SourceError::Conflict { first: "--from-file", second: "--context" }))]
-    #[case::demo_and_kubeconfig(&["--demo", "--kubeconfig", "k"], Err(SourceError::Conflict { first: "--demo", second: "--kubeconfig" }))]
-    fn chooses_one_source(#[case] args: &[&str], #[case] expected: Result<Source, SourceError>) {
-        assert_eq!(source(args), expected);
+    /// The engine configuration these settings ask for.
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            cluster_domain: self.cluster_domain.clone(),
+            ..EngineConfig::default()
+        }
+    }
+
+    /// The one namespace looked at, `None` for every namespace (or the context's default,
+    /// which only a live source knows).
+    pub fn scope_namespace(&self) -> Option<&str> {
+        if self.all_namespaces {
+            None
+        } else {
+            self.namespace.as_deref()
+        }
+    }
+
+    /// The same settings limited to one namespace.
+    pub fn in_namespace(&self, namespace: &str) -> Self {
+        SourceSettings {
+            namespace: Some(namespace.to_owned()),
+            all_namespaces: false,
+            ..self.clone()
+        }
     }
 }

@@ -1,7 +1,6 @@
 //! `kubehop sandbox`: the embedded cluster in the foreground until Ctrl-C.
 
 use std::io::Write;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Service;
@@ -9,44 +8,30 @@ use k8s_openapi::api::core::v1::Service;
 use crate::cli::SandboxArgs;
 use crate::sandbox::faults::PortForwardFault;
 use crate::sandbox::resources::ResourceId;
-use crate::sandbox::{ControlPlaneConfig, Sandbox, SandboxHandle, scenario};
+use crate::sandbox::{ControlPlaneConfig, Sandbox, SandboxError, SandboxHandle, scenario};
 
 /// How long startup waits for the data plane's first listeners.
 const FIRST_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs the command; returns the process exit code (2: bad arguments or scenario).
-pub fn main(args: &SandboxArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("kubehop: cannot start the async runtime: {err}");
-            return ExitCode::from(1);
-        }
-    };
-    runtime.block_on(run(args))
+/// Why `kubehop sandbox` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxCommandError {
+    #[error("{flag}: the sandbox does not serve {name:?}")]
+    UnknownResource { flag: &'static str, name: String },
+    #[error(transparent)]
+    Scenario(#[from] crate::engine::dump::DumpError),
+    #[error(transparent)]
+    Start(#[from] SandboxError),
 }
 
-/// `"0"`, `"250ms"`, `"2s"`, `"1m"`, or a number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (try \"500ms\", \"2s\", \"1m\")"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use ms, s or m)")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is not a duration"))
+impl SandboxCommandError {
+    /// 2 for bad arguments or a bad scenario, 1 when the sandbox cannot start.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SandboxCommandError::Start(_) => 1,
+            _ => 2,
+        }
+    }
 }
 
 fn resource_named(plural: &str) -> Option<ResourceId> {
@@ -55,52 +40,20 @@ fn resource_named(plural: &str) -> Option<ResourceId> {
         .find(|r| r.info().plural == plural || r.info().singular == plural)
 }
 
-async fn run(args: &SandboxArgs) -> ExitCode {
+/// Runs the sandbox in the foreground until Ctrl-C (or SIGTERM); the exit status.
+pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
     let started = Instant::now();
     let mut config = ControlPlaneConfig::default().seed(args.seed);
-    let durations = [
-        (&args.ready_delay, "--ready-delay"),
-        (&args.grace_period, "--grace-period"),
-        (&args.fault_latency, "--fault-latency"),
-    ];
-    let mut parsed = Vec::new();
-    for (value, flag) in durations {
-        match value.as_deref().map(parse_duration).transpose() {
-            Ok(duration) => parsed.push(duration),
-            Err(err) => {
-                eprintln!("kubehop: {flag}: {err}");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    if let Some(delay) = parsed[0] {
+    if let Some(delay) = args.ready_delay {
         config = config.ready_delay(delay);
     }
-    if let Some(grace) = parsed[1] {
+    if let Some(grace) = args.grace_period {
         config = config.grace_period(grace);
     }
     if let Some(block) = args.address_block {
         config = config.address_block(block);
     }
-    let latency = parsed[2];
-    let expire = match args.fault_expire_watch.as_deref() {
-        None => None,
-        Some("*") => Some(None),
-        Some(name) => match resource_named(name) {
-            Some(resource) => Some(Some(resource)),
-            None => {
-                eprintln!("kubehop: --fault-expire-watch: the sandbox does not serve {name:?}");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    for name in &args.fault_forbid {
-        if resource_named(name).is_none() {
-            eprintln!("kubehop: --fault-forbid: the sandbox does not serve {name:?}");
-            return ExitCode::from(2);
-        }
-    }
-
+    let expire = expired_watch(args)?;
     let (objects, source) = if args.scenario.is_empty() {
         (scenario::builtin(), scenario::BUILTIN_NAME.to_string())
     } else {
@@ -113,13 +66,7 @@ async fn run(args: &SandboxArgs) -> ExitCode {
                 .join(", "),
         )
     };
-    let objects = match objects {
-        Ok(objects) => objects,
-        Err(err) => {
-            eprintln!("kubehop: {err}");
-            return ExitCode::from(2);
-        }
-    };
+    let objects = objects?;
     let summary = scenario::summary(&objects);
     let mut builder = Sandbox::builder()
         .objects(objects)
@@ -131,13 +78,47 @@ async fn run(args: &SandboxArgs) -> ExitCode {
     if let Some(path) = &args.kubeconfig_out {
         builder = builder.kubeconfig_path(path);
     }
-    let sandbox = match builder.start().await {
-        Ok(sandbox) => sandbox,
-        Err(err) => {
-            eprintln!("kubehop: {err}");
-            return ExitCode::from(1);
-        }
+    let sandbox = builder.start().await?;
+    set_faults(&sandbox, args, expire);
+    // Ready = the controllers made the scenario's pods and the listeners are bound.
+    let _ = tokio::time::timeout(FIRST_SYNC_TIMEOUT, sandbox.settled()).await;
+    print_banner(
+        &sandbox,
+        &source,
+        &summary,
+        started.elapsed(),
+        args.api_only,
+    );
+    serve_until_stopped(&sandbox).await;
+    sandbox.shutdown().await;
+    Ok(0)
+}
+
+/// `--fault-expire-watch`: `None` = off, `Some(None)` = any watch, `Some(Some(r))` = a
+/// watch of `r`. Also checks `--fault-forbid`'s names.
+fn expired_watch(args: &SandboxArgs) -> Result<Option<Option<ResourceId>>, SandboxCommandError> {
+    let unknown = |flag: &'static str, name: &str| SandboxCommandError::UnknownResource {
+        flag,
+        name: name.to_owned(),
     };
+    if let Some(name) = args
+        .fault_forbid
+        .iter()
+        .find(|name| resource_named(name).is_none())
+    {
+        return Err(unknown("--fault-forbid", name));
+    }
+    Ok(match args.fault_expire_watch.as_deref() {
+        None => None,
+        Some("*") => Some(None),
+        Some(name) => Some(Some(
+            resource_named(name).ok_or_else(|| unknown("--fault-expire-watch", name))?,
+        )),
+    })
+}
+
+/// Switches on the `--fault-*` flags.
+fn set_faults(sandbox: &SandboxHandle, args: &SandboxArgs, expire: Option<Option<ResourceId>>) {
     let faults = sandbox.faults();
     if let Some(events) = args.fault_cut_watches {
         faults.cut_watches_after(Some(events));
@@ -148,24 +129,12 @@ async fn run(args: &SandboxArgs) -> ExitCode {
     for name in &args.fault_forbid {
         faults.forbid(name);
     }
-    if let Some(latency) = latency {
+    if let Some(latency) = args.fault_latency {
         faults.set_latency(latency);
     }
     if let Some(message) = &args.fault_portforward {
         faults.fail_portforward(Some(PortForwardFault::ErrorChannel(message.clone())));
     }
-    // Ready = the controllers made the scenario's pods and the listeners are bound.
-    let _ = tokio::time::timeout(FIRST_SYNC_TIMEOUT, sandbox.settled()).await;
-    print_banner(
-        &sandbox,
-        &source,
-        &summary,
-        started.elapsed(),
-        args.api_only,
-    );
-    let code = serve_until_stopped(&sandbox).await;
-    sandbox.shutdown().await;
-    code
 }
 
 fn print_banner(
@@ -226,7 +195,7 @@ fn print_banner(
 }
 
 /// Prints notes as they come until Ctrl-C (or SIGTERM).
-async fn serve_until_stopped(sandbox: &SandboxHandle) -> ExitCode {
+async fn serve_until_stopped(sandbox: &SandboxHandle) {
     let notes = sandbox.notes();
     let mut changes = notes.subscribe();
     let mut printed = 0;
@@ -244,7 +213,6 @@ async fn serve_until_stopped(sandbox: &SandboxHandle) -> ExitCode {
         }
     }
     println!("kubehop sandbox: stopping");
-    ExitCode::SUCCESS
 }
 
 #[cfg(unix)]
@@ -261,23 +229,4 @@ async fn terminate_signal() {
 #[cfg(not(unix))]
 async fn terminate_signal() {
     std::future::pending::<()>().await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rstest::rstest;
-
-    #[rstest]
-    #[case("0", Ok(Duration::ZERO))]
-    #[case("250ms", Ok(Duration::from_millis(250)))]
-    #[case("2s", Ok(Duration::from_secs(2)))]
-    #[case("1.5", Ok(Duration::from_millis(1500)))]
-    #[case("1m", Ok(Duration::from_secs(60)))]
-    #[case("soon", Err(()))]
-    #[case("3h", Err(()))]
-    #[case("-1s", Err(()))]
-    fn durations(#[case] text: &str, #[case] expected: Result<Duration, ()>) {
-        assert_eq!(parse_duration(text).map_err(|_| ()), expected);
-    }
 }

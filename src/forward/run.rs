@@ -1,5 +1,5 @@
-//! `kubehop forward SERVICE [LOCAL_PORT:]PORT...`: source flags → [`crate::cluster::open_feed`]
-//! (the kubeconfig's cluster, watched, or `--demo`) → a forward over its snapshots, dialing pods
+//! `kubehop forward SERVICE [LOCAL_PORT:]PORT...`: source settings → [`Sources::open`] (the
+//! kubeconfig's cluster, watched, or `--demo`) → a forward over its snapshots, dialing pods
 //! with a port-forward through the same API server, until Ctrl-C (or SIGTERM).
 //!
 //! Standard output gets kubectl's lines (`Forwarding from 127.0.0.1:8080 -> svc/web:80`, one
@@ -10,16 +10,14 @@
 //! no such Service or port, the local port is taken).
 
 use std::io::Write;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::address::{exposure_warning, listen_addresses};
 use super::target::{PortMapping, parse_service};
 use super::{ForwardError, ForwardEvent, ForwardOptions, ForwardRequest, Notice};
-use crate::cli::{ForwardArgs, SourceArgs};
+use crate::cli::ForwardArgs;
 use crate::cluster::feed::ConnectionStatus;
-use crate::cluster::{ClusterError, Source, SourceError};
-use crate::engine::EngineConfig;
+use crate::cluster::{ClusterError, Source, SourceSettings, Sources};
 use crate::probe::{Dialer, PortForwardDialer};
 
 /// Exit status when the forward cannot start.
@@ -28,8 +26,6 @@ pub const EXIT_USAGE: u8 = 2;
 /// Why `kubehop forward` could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardCommandError {
-    #[error(transparent)]
-    Source(#[from] SourceError),
     #[error(
         "forwarding needs a live cluster: a dump has no pods to connect to (use --demo, or a kubeconfig context)"
     )]
@@ -46,19 +42,19 @@ pub enum ForwardCommandError {
     Client(#[source] kube::Error),
     #[error(transparent)]
     Forward(#[from] ForwardError),
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(#[source] std::io::Error),
+}
+
+impl ForwardCommandError {
+    /// The exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        EXIT_USAGE
+    }
 }
 
 /// `kubehop forward`, printing to standard output and standard error; runs until Ctrl-C.
-pub fn main(source: &SourceArgs, args: &ForwardArgs) -> ExitCode {
-    match run(source, args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("kubehop: {error}");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
+pub async fn forward(sources: &Sources, args: &ForwardArgs) -> Result<u8, ForwardCommandError> {
+    run(sources, &args.source.settings(), args).await?;
+    Ok(0)
 }
 
 /// The arguments, checked before connecting so that typos fail fast.
@@ -69,34 +65,19 @@ fn mappings(args: &ForwardArgs) -> Result<Vec<PortMapping>, ForwardError> {
         .collect()
 }
 
-fn run(source: &SourceArgs, args: &ForwardArgs) -> Result<(), ForwardCommandError> {
+async fn run(
+    sources: &Sources,
+    settings: &SourceSettings,
+    args: &ForwardArgs,
+) -> Result<(), ForwardCommandError> {
     let ports = mappings(args)?;
-    // Validated with a placeholder namespace: the real default comes from the source.
-    parse_service(&args.service, "default")?;
-    let named = args
-        .service
-        .split_once('/')
-        .map(|(namespace, _)| namespace.to_owned());
-    if let (Some(named), Some(flag)) = (&named, &source.namespace)
-        && named != flag
-        && !source.all_namespaces
-    {
-        return Err(ForwardCommandError::NamespaceConflict {
-            service: args.service.clone(),
-            named: named.clone(),
-            flag: flag.clone(),
-        });
-    }
-    if let Source::Dump(_) = Source::from_args(source)? {
-        return Err(ForwardCommandError::NeedsLiveCluster);
-    }
+    let named = named_namespace(settings, args)?;
     // Watch only the Service's namespace: fewer objects, and RBAC limited to it is enough.
-    let mut scoped = source.clone();
-    if let Some(named) = named {
-        scoped.namespace = Some(named);
-        scoped.all_namespaces = false;
-    }
-    let feed = crate::cluster::open_feed(&scoped)?;
+    let scoped = match &named {
+        Some(named) => settings.in_namespace(named),
+        None => settings.clone(),
+    };
+    let feed = sources.open(&scoped).await?;
     let Some(api) = feed.api.clone() else {
         return Err(ForwardCommandError::NeedsLiveCluster);
     };
@@ -113,56 +94,71 @@ fn run(source: &SourceArgs, args: &ForwardArgs) -> Result<(), ForwardCommandErro
     if let Some(warning) = exposure_warning(&addresses, &format!("svc/{}", service.name)) {
         eprintln!("kubehop: {warning}");
     }
-    // One thread: a forward is I/O between sockets; keeping each connection's tasks (the
-    // splice and its port-forward) on one thread saves cross-thread wake-ups, the largest
-    // cost per byte after the copies themselves. The cluster source runs on its own thread.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .thread_name("kubehop-forward")
-        .enable_all()
-        .build()
-        .map_err(ForwardCommandError::Runtime)?;
-    runtime.block_on(async move {
-        let client = crate::cluster::connector::streaming_client(api)
-            .map_err(ForwardCommandError::Client)?;
-        let dialer: Arc<dyn Dialer> = Arc::new(PortForwardDialer::new(client));
-        let options = ForwardOptions {
-            addresses,
-            engine: EngineConfig {
-                cluster_domain: source.cluster_domain.clone(),
-                ..EngineConfig::default()
-            },
-            ..ForwardOptions::default()
-        };
-        let request = ForwardRequest { service, ports };
-        let (lines, printer) = printer();
-        let handle = super::start(&request, feed.snapshots.clone(), dialer, options, {
-            move |event| {
-                if let ForwardEvent::Notice(notice) = event {
-                    // The printer is gone only while the process exits.
-                    let _ = lines.send(notice);
-                }
+    let client =
+        crate::cluster::connector::streaming_client(api).map_err(ForwardCommandError::Client)?;
+    let dialer: Arc<dyn Dialer> = Arc::new(PortForwardDialer::new(client));
+    let options = ForwardOptions {
+        addresses,
+        engine: settings.engine_config(),
+        ..ForwardOptions::default()
+    };
+    let request = ForwardRequest { service, ports };
+    let (lines, printer) = printer();
+    let handle = super::start(&request, feed.snapshots.clone(), dialer, options, {
+        move |event| {
+            if let ForwardEvent::Notice(notice) = event {
+                // The printer is gone only while the process exits.
+                let _ = lines.send(notice);
             }
-        })?;
-        let mut status = feed.status.clone();
-        let statuses = async {
-            while status.changed().await.is_ok() {
-                let line = status_line(&status.borrow_and_update());
-                if let Some(line) = line {
-                    eprintln!("kubehop: {line}");
-                }
-            }
-            // The source stopped: the last set of endpoints stays in use.
-            std::future::pending::<()>().await;
-        };
-        tokio::select! {
-            () = shutdown() => {}
-            () = statuses => {}
         }
-        handle.stop().await;
-        // The sink (and its sender) went with the forward: the printer ends after the last line.
-        let _ = tokio::task::spawn_blocking(move || printer.join()).await;
-        Ok(())
-    })
+    })?;
+    let mut status = feed.status.clone();
+    let statuses = async {
+        while status.changed().await.is_ok() {
+            let line = status_line(&status.borrow_and_update());
+            if let Some(line) = line {
+                eprintln!("kubehop: {line}");
+            }
+        }
+        // The source stopped: the last set of endpoints stays in use.
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        () = shutdown() => {}
+        () = statuses => {}
+    }
+    handle.stop().await;
+    // The sink (and its sender) went with the forward: the printer ends after the last line.
+    let _ = tokio::task::spawn_blocking(move || printer.join()).await;
+    Ok(())
+}
+
+/// The namespace SERVICE names, if any; checks it against `-n` and the source, so that
+/// typos fail before connecting.
+fn named_namespace(
+    settings: &SourceSettings,
+    args: &ForwardArgs,
+) -> Result<Option<String>, ForwardCommandError> {
+    // Validated with a placeholder namespace: the real default comes from the source.
+    parse_service(&args.service, "default")?;
+    let named = args
+        .service
+        .split_once('/')
+        .map(|(namespace, _)| namespace.to_owned());
+    if let (Some(named), Some(flag)) = (&named, &settings.namespace)
+        && named != flag
+        && !settings.all_namespaces
+    {
+        return Err(ForwardCommandError::NamespaceConflict {
+            service: args.service.clone(),
+            named: named.clone(),
+            flag: flag.clone(),
+        });
+    }
+    if let Source::Dump(_) = settings.source {
+        return Err(ForwardCommandError::NeedsLiveCluster);
+    }
+    Ok(named)
 }
 
 /// What a change of the source's status means for the forward, if worth a line.

@@ -1,37 +1,27 @@
-//! `kubehop probe SERVICE[:PORT]`: source flags → a cluster connection → one snapshot → the
-//! engine's plan → real connections → the report, checked once more against a fresh snapshot
-//! so that hops whose prediction changed meanwhile are marked stale instead of wrong.
+//! `kubehop probe SERVICE[:PORT]`: source settings → the same feed as `chain` and the TUI
+//! ([`Sources::open`], scoped to the Service's namespace) → the engine's plan → real
+//! connections → the report, checked once more against the feed's latest snapshot so that hops
+//! whose prediction changed meanwhile are marked stale instead of wrong.
 //!
 //! Exit status: 0 when every hop that could be checked behaved as predicted (hops that are
 //! not reachable from this machine do not count), 1 otherwise, 2 for bad input or a source
 //! that cannot be probed (a dump: there is nothing to connect to).
 //!
-//! The snapshot is read with plain `list` requests in the Service's namespace (Services,
-//! EndpointSlices, Pods, Ingresses) plus Nodes — the probe makes no other API request than
-//! `pods/portforward`, and never writes.
+//! The cluster is read with list and watch requests in the Service's namespace (Services,
+//! EndpointSlices, Pods, Ingresses) plus Nodes and Namespaces — the probe makes no other API
+//! request than `pods/portforward`, and never writes.
 
 use std::collections::BTreeSet;
 use std::io::{self, BufWriter, Write};
-use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
-
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, ListParams};
 
 use super::probe::{ProbeView, to_json, write_text};
-use crate::cli::{OutputFormat, ProbeArgs, SourceArgs, Via as CliVia};
-use crate::cluster::client::{self, ClientSettings, Environment};
-use crate::cluster::{
-    ClusterError, ClusterSnapshot, MissingKind, ResourceKind, Source, SourceError,
-};
+use crate::cli::{OutputFormat, ProbeArgs, Via as CliVia};
+use crate::cluster::{ClusterError, ClusterSnapshot, Source, SourceSettings, Sources};
 use crate::engine::model::ServiceKey;
 use crate::engine::plan::{PlanContext, PlanError, PortSelector, ProbePlan, Via, probe_plan_with};
 use crate::engine::{EngineConfig, build};
 use crate::probe::{self, NetworkScope, ProbeOptions, Transports};
-use crate::sandbox::{ControlPlaneConfig, Sandbox, SandboxError, SandboxHandle, scenario};
 
 /// Exit status: every checked hop behaved as predicted.
 pub const EXIT_AS_PREDICTED: u8 = 0;
@@ -40,14 +30,9 @@ pub const EXIT_UNEXPECTED: u8 = 1;
 /// Exit status: bad input, or a source that cannot be probed.
 pub const EXIT_USAGE: u8 = 2;
 
-/// How long the demo cluster may take to settle.
-const DEMO_SETTLE: Duration = Duration::from_secs(30);
-
 /// Why `kubehop probe` could not run (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeCommandError {
-    #[error(transparent)]
-    Source(#[from] SourceError),
     #[error(
         "probing needs a live cluster: a dump has no pods or addresses to connect to (use --demo, or a kubeconfig context)"
     )]
@@ -56,30 +41,30 @@ pub enum ProbeCommandError {
         "{0:?} is not SERVICE[:PORT] (a name or namespace/name, then an optional port name or number)"
     )]
     Target(String),
-    #[error("cannot start the demo cluster: {0}")]
-    Demo(#[from] SandboxError),
-    #[error("cannot read the built-in scenario: {0}")]
-    Scenario(#[from] crate::cluster::dump::DumpError),
-    #[error("the demo cluster did not settle within {0:?}")]
-    DemoSettle(Duration),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
-    #[error("cannot list {kind}: {source}")]
-    List {
-        kind: ResourceKind,
-        #[source]
-        source: kube::Error,
-    },
+    #[error("cannot reach the cluster's API: {0}")]
+    Client(#[source] kube::Error),
     #[error(transparent)]
     Plan(#[from] PlanError),
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(#[source] io::Error),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write YAML: {0}")]
     Yaml(#[from] serde_saphyr::SerializeError),
     #[error("cannot write the output: {0}")]
     Write(#[from] io::Error),
+}
+
+impl ProbeCommandError {
+    /// The exit status for this error: 2, or 0 for a closed pipe.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ProbeCommandError::Write(error) if error.kind() == io::ErrorKind::BrokenPipe => {
+                EXIT_AS_PREDICTED
+            }
+            _ => EXIT_USAGE,
+        }
+    }
 }
 
 /// `SERVICE[:PORT]`, the Service optionally as `namespace/name`.
@@ -130,138 +115,6 @@ fn via(via: CliVia) -> Via {
     }
 }
 
-/// A cluster to probe.
-struct Connection {
-    client: kube::Client,
-    scope: NetworkScope,
-    default_namespace: String,
-    /// Keeps the `--demo` cluster running.
-    sandbox: Option<SandboxHandle>,
-}
-
-async fn connect(source: &SourceArgs) -> Result<Connection, ProbeCommandError> {
-    match Source::from_args(source)? {
-        Source::Dump(_) => Err(ProbeCommandError::NeedsLiveCluster),
-        Source::Demo => {
-            // The built-in scenario with the data plane: every hop is a real listener.
-            let sandbox = Sandbox::builder()
-                .objects(scenario::builtin()?)
-                .control_plane(ControlPlaneConfig::default().ready_delay(Duration::ZERO))
-                .data_plane(true)
-                .start()
-                .await?;
-            tokio::time::timeout(DEMO_SETTLE, sandbox.settled())
-                .await
-                .map_err(|_| ProbeCommandError::DemoSettle(DEMO_SETTLE))?;
-            let client = sandbox.client().await?;
-            Ok(Connection {
-                client,
-                scope: NetworkScope::LoopbackOnly,
-                default_namespace: "default".to_owned(),
-                sandbox: Some(sandbox),
-            })
-        }
-        Source::Live { .. } => {
-            // The same kubeconfig resolution and one-line errors as `chain` and the TUI.
-            let settings = ClientSettings::from_args(source)?;
-            let target = client::resolve(&settings, &Environment::from_process()).await?;
-            let client = client::build_client(&target)?;
-            client::check_server(&client, &target).await?;
-            Ok(Connection {
-                client,
-                scope: NetworkScope::cluster_from_environment(),
-                default_namespace: target.config.default_namespace.clone(),
-                sandbox: None,
-            })
-        }
-    }
-}
-
-/// Whether a list error means "this kind is not available" rather than "stop".
-fn unavailable(error: &kube::Error) -> Option<String> {
-    match error {
-        kube::Error::Api(status) if status.code == 403 => {
-            Some(format!("forbidden: {}", status.message))
-        }
-        kube::Error::Api(status) if status.code == 404 => {
-            Some("not served by this cluster".to_owned())
-        }
-        _ => None,
-    }
-}
-
-async fn list<K>(
-    api: Api<K>,
-    kind: ResourceKind,
-    missing: &mut Vec<MissingKind>,
-) -> Result<Vec<Arc<K>>, ProbeCommandError>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    match api.list(&ListParams::default()).await {
-        Ok(list) => Ok(list.items.into_iter().map(Arc::new).collect()),
-        Err(error) => match unavailable(&error) {
-            Some(reason) if kind != ResourceKind::Service => {
-                missing.push(MissingKind { kind, reason });
-                Ok(Vec::new())
-            }
-            _ => Err(ProbeCommandError::List {
-                kind,
-                source: error,
-            }),
-        },
-    }
-}
-
-/// What the probe needs of the cluster: the Service's namespace and the nodes.
-async fn list_snapshot(
-    client: &kube::Client,
-    namespace: &str,
-    generation: u64,
-) -> Result<ClusterSnapshot, ProbeCommandError> {
-    let mut missing = Vec::new();
-    let services = list(
-        Api::<Service>::namespaced(client.clone(), namespace),
-        ResourceKind::Service,
-        &mut missing,
-    )
-    .await?;
-    let endpoint_slices = list(
-        Api::<EndpointSlice>::namespaced(client.clone(), namespace),
-        ResourceKind::EndpointSlice,
-        &mut missing,
-    )
-    .await?;
-    let pods = list(
-        Api::<Pod>::namespaced(client.clone(), namespace),
-        ResourceKind::Pod,
-        &mut missing,
-    )
-    .await?;
-    let nodes = list(
-        Api::<Node>::all(client.clone()),
-        ResourceKind::Node,
-        &mut missing,
-    )
-    .await?;
-    let ingresses = list(
-        Api::<Ingress>::namespaced(client.clone(), namespace),
-        ResourceKind::Ingress,
-        &mut missing,
-    )
-    .await?;
-    Ok(ClusterSnapshot {
-        generation,
-        services,
-        endpoint_slices,
-        pods,
-        nodes,
-        ingresses,
-        namespaces: Vec::new(),
-        missing,
-    })
-}
-
 fn plan_for(
     snapshot: &ClusterSnapshot,
     config: &EngineConfig,
@@ -279,76 +132,63 @@ fn plan_for(
     )
 }
 
-/// `kubehop probe`, printing to standard output and standard error.
-pub fn probe(source: &SourceArgs, args: &ProbeArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("kubehop: {}", ProbeCommandError::Runtime(error));
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
+/// `kubehop probe`, printing to standard output and standard error; the exit status.
+pub async fn probe(sources: &Sources, args: &ProbeArgs) -> Result<u8, ProbeCommandError> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut err = io::stderr();
-    let status = runtime.block_on(run_probe(source, args, &mut out, &mut err));
-    let _ = out.flush();
-    ExitCode::from(status)
+    let settings = args.source.settings();
+    let status = run_probe(sources, &settings, args, &mut out, &mut err).await;
+    out.flush()?;
+    status
 }
 
 /// `kubehop probe` with explicit writers; returns the exit status.
 pub async fn run_probe(
-    source: &SourceArgs,
-    args: &ProbeArgs,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> u8 {
-    match try_probe(source, args, out, err).await {
-        Ok(status) => status,
-        Err(ProbeCommandError::Write(error)) if error.kind() == io::ErrorKind::BrokenPipe => {
-            EXIT_AS_PREDICTED
-        }
-        Err(error) => {
-            let _ = writeln!(err, "kubehop: {error}");
-            EXIT_USAGE
-        }
-    }
-}
-
-async fn try_probe(
-    source: &SourceArgs,
+    sources: &Sources,
+    settings: &SourceSettings,
     args: &ProbeArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, ProbeCommandError> {
     let target = ProbeTargetArg::parse(&args.target)?;
-    let connection = connect(source).await?;
-    let namespace = target
+    if let Source::Dump(_) = settings.source {
+        return Err(ProbeCommandError::NeedsLiveCluster);
+    }
+    // Only the Service's namespace is watched when it is known (fewer objects, and RBAC
+    // limited to it is enough); otherwise the context's namespace.
+    let named = target
+        .namespace
+        .as_deref()
+        .or(settings.namespace.as_deref());
+    let scoped = match named {
+        Some(namespace) => settings.in_namespace(namespace),
+        None if settings.source == Source::Demo => settings.in_namespace("default"),
+        None => SourceSettings {
+            all_namespaces: false,
+            ..settings.clone()
+        },
+    };
+    let mut feed = sources.open(&scoped).await?;
+    let api = feed
+        .api
+        .clone()
+        .ok_or(ProbeCommandError::NeedsLiveCluster)?;
+    let namespace = scoped
         .namespace
         .clone()
-        .or_else(|| source.namespace.clone())
-        .unwrap_or_else(|| connection.default_namespace.clone());
+        .filter(|namespace| !namespace.is_empty())
+        .unwrap_or_else(|| api.default_namespace.clone());
     let service = ServiceKey {
-        namespace: namespace.clone(),
+        namespace,
         name: target.name.clone(),
     };
-    let config = EngineConfig {
-        cluster_domain: source.cluster_domain.clone(),
-        ..EngineConfig::default()
-    };
+    let config = settings.engine_config();
     let via = via(args.via);
-    let before = list_snapshot(&connection.client, &namespace, 1).await?;
-    for missing in &before.missing {
-        writeln!(
-            err,
-            "kubehop: note: {} left out: {}",
-            missing.kind, missing.reason
-        )?;
+    for note in &feed.notes {
+        writeln!(err, "kubehop: note: {note}")?;
     }
+    let before = feed.snapshots.borrow_and_update().clone();
     let plan = plan_for(&before, &config, &service, &target.port, via)?;
     let options = ProbeOptions {
         timeout: args.timeout,
@@ -356,13 +196,17 @@ async fn try_probe(
         http_path: args.http.clone(),
         ..ProbeOptions::default()
     };
-    let transports = Arc::new(Transports::new(
-        connection.client.clone(),
-        connection.scope.clone(),
-    ));
+    // Probes bound each hop themselves.
+    let client =
+        crate::cluster::connector::streaming_client(api).map_err(ProbeCommandError::Client)?;
+    let scope = match settings.source {
+        Source::Demo => NetworkScope::LoopbackOnly,
+        _ => NetworkScope::cluster_from_environment(),
+    };
+    let transports = Arc::new(Transports::new(client, scope));
     let report = probe::run(&plan, before.generation, &transports, &options).await;
     // Did the prediction change while the hops were probed?
-    let after = list_snapshot(&connection.client, &namespace, 2).await?;
+    let after = feed.snapshots.borrow_and_update().clone();
     let current = plan_for(&after, &config, &service, &target.port, via).ok();
     let stale: BTreeSet<_> = probe::stale_keys(&report.results, current.as_ref());
     let view = ProbeView {
@@ -382,9 +226,6 @@ async fn try_probe(
         }
     }
     out.flush()?;
-    if let Some(sandbox) = connection.sandbox {
-        sandbox.shutdown().await;
-    }
     Ok(view.exit_status())
 }
 

@@ -1,18 +1,17 @@
-//! The `chain` and `route` commands: source flags → [`SnapshotFeed`] → engine → printed form.
+//! The `chain` and `route` commands: source settings → [`SnapshotFeed`] → engine → printed
+//! form.
 //!
 //! Both read their snapshot from a feed, so a live source can drive them: `chain --watch`
 //! prints again for every new snapshot (a dump publishes one and closes, so it prints once).
 
 use std::io::{self, BufWriter, Write};
-use std::process::ExitCode;
 
 use super::chain::{self, ChainSelection, SelectionError};
 use super::route::{self, RouteInputError};
 use super::style::Style;
-use crate::cli::{ChainArgs, OutputFormat, RouteArgs, SourceArgs};
-use crate::cluster::ClusterError;
-use crate::cluster::ClusterSnapshot;
+use crate::cli::{ChainArgs, OutputFormat, RouteArgs};
 use crate::cluster::feed::SnapshotFeed;
+use crate::cluster::{ClusterError, ClusterSnapshot, SourceSettings, Sources};
 use crate::engine::{EngineConfig, build};
 
 /// Exit status: success, nothing wrong found.
@@ -23,7 +22,7 @@ pub const EXIT_ERRORS_FOUND: u8 = 1;
 /// Exit status: bad command line or input (a one-line message on standard error).
 pub const EXIT_USAGE: u8 = 2;
 
-/// Why a command could not run; printed as `kubehop: {error}`, exit 2.
+/// Why a command could not run; printed as `kubehop: {error}`, exit 2 ([`CommandError::exit_code`]).
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error(transparent)]
@@ -38,55 +37,51 @@ pub enum CommandError {
     Yaml(#[from] serde_saphyr::SerializeError),
     #[error("cannot write the output: {0}")]
     Write(#[from] io::Error),
-    #[error("cannot start watching: {0}")]
-    Watch(#[source] io::Error),
 }
 
 impl CommandError {
-    /// A closed pipe (`kubehop chain ... | head`) is not worth a message.
-    fn is_broken_pipe(&self) -> bool {
-        matches!(self, CommandError::Write(error) if error.kind() == io::ErrorKind::BrokenPipe)
+    /// The exit status for this error: 2, or 0 for a closed pipe (`kubehop chain ... | head`),
+    /// which is not worth a message either.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Write(error) if error.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
+            _ => EXIT_USAGE,
+        }
     }
 }
 
-/// Opens the feed the source flags name: a dump, the `--demo` sandbox, or the kubeconfig's
-/// cluster (watched, so `chain --watch` sees every change).
-pub fn open_feed(source: &SourceArgs) -> Result<SnapshotFeed, CommandError> {
-    Ok(crate::cluster::open_feed(source)?)
-}
-
-/// The engine configuration the source flags ask for.
-pub fn engine_config(source: &SourceArgs) -> EngineConfig {
-    EngineConfig {
-        cluster_domain: source.cluster_domain.clone(),
-        ..EngineConfig::default()
-    }
-}
-
-/// `kubehop chain`, printing to standard output and standard error.
-pub fn chain(source: &SourceArgs, args: &ChainArgs) -> ExitCode {
+/// `kubehop chain`, printing to standard output and standard error; the exit status.
+pub async fn chain(sources: &Sources, args: &ChainArgs) -> Result<u8, CommandError> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut err = io::stderr();
-    let status = run_chain(source, args, &mut out, &mut err, Style::for_stdout());
-    ExitCode::from(status)
+    let settings = args.source.settings();
+    run_chain(
+        sources,
+        &settings,
+        args,
+        &mut out,
+        &mut err,
+        Style::for_stdout(),
+    )
+    .await
 }
 
-/// `kubehop route`, printing to standard output and standard error.
-pub fn route(source: &SourceArgs, args: &RouteArgs) -> ExitCode {
+/// `kubehop route`, printing to standard output and standard error; the exit status.
+pub async fn route(sources: &Sources, args: &RouteArgs) -> Result<u8, CommandError> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut err = io::stderr();
-    let status = run_route(source, args, &mut out, &mut err, Style::for_stdout());
-    ExitCode::from(status)
-}
-
-fn report(error: &CommandError, err: &mut dyn Write) -> u8 {
-    if error.is_broken_pipe() {
-        return EXIT_OK;
-    }
-    let _ = writeln!(err, "kubehop: {error}");
-    EXIT_USAGE
+    let settings = args.source.settings();
+    run_route(
+        sources,
+        &settings,
+        args,
+        &mut out,
+        &mut err,
+        Style::for_stdout(),
+    )
+    .await
 }
 
 fn print_notes(feed: &SnapshotFeed, err: &mut dyn Write) {
@@ -96,18 +91,9 @@ fn print_notes(feed: &SnapshotFeed, err: &mut dyn Write) {
 }
 
 /// `kubehop chain` with explicit writers; returns the exit status.
-pub fn run_chain(
-    source: &SourceArgs,
-    args: &ChainArgs,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-    style: Style,
-) -> u8 {
-    try_chain(source, args, out, err, style).unwrap_or_else(|error| report(&error, err))
-}
-
-fn try_chain(
-    source: &SourceArgs,
+pub async fn run_chain(
+    sources: &Sources,
+    settings: &SourceSettings,
     args: &ChainArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -116,18 +102,19 @@ fn try_chain(
     // Checked before connecting, so a bad SERVICE argument fails fast.
     ChainSelection::new(
         args.service.as_deref(),
-        source.namespace.as_deref(),
-        source.all_namespaces,
+        settings.namespace.as_deref(),
+        settings.all_namespaces,
     )?;
-    let mut feed = open_feed(source)?;
+    let mut feed = sources.open(settings).await?;
     print_notes(&feed, err);
     // A live source's default namespace is its context's, as in kubectl.
-    let namespace = source
+    let namespace = settings
         .namespace
         .as_deref()
         .or(feed.label.namespace.as_deref());
-    let selection = ChainSelection::new(args.service.as_deref(), namespace, source.all_namespaces)?;
-    let config = engine_config(source);
+    let selection =
+        ChainSelection::new(args.service.as_deref(), namespace, settings.all_namespaces)?;
+    let config = settings.engine_config();
     let snapshot = feed.snapshots.borrow_and_update().clone();
     if !args.watch {
         return print_chain(&snapshot, &config, &selection, args.output, style, out, err);
@@ -150,7 +137,9 @@ fn try_chain(
         format: args.output,
         style,
     };
-    Ok(watch_chain(&mut feed, &view, first, out, err)?.unwrap_or(status))
+    Ok(watch_chain(&mut feed, &view, first, out, err)
+        .await?
+        .unwrap_or(status))
 }
 
 /// Prints the selected chains of one snapshot; returns the exit status.
@@ -201,72 +190,57 @@ struct ChainView<'a> {
 
 /// Reprints whenever a new snapshot changes the printed form, until the source closes; returns
 /// the last exit status, if anything was printed again.
-fn watch_chain(
+async fn watch_chain(
     feed: &mut SnapshotFeed,
     view: &ChainView<'_>,
     mut last: Vec<u8>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Option<u8>, CommandError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(CommandError::Watch)?;
-    runtime.block_on(async {
-        let mut status = None;
-        while feed.snapshots.changed().await.is_ok() {
-            let snapshot = feed.snapshots.borrow_and_update().clone();
-            // Like `kubectl get -w`, print only when something shown changed.
-            let mut rendered = Vec::new();
-            let mut notes = Vec::new();
-            let code = print_chain(
-                &snapshot,
-                view.config,
-                view.selection,
-                view.format,
-                view.style,
-                &mut rendered,
-                &mut notes,
-            )?;
-            if rendered == last {
-                continue;
-            }
-            if view.format == OutputFormat::Text {
-                writeln!(out)?;
-            }
-            out.write_all(&rendered)?;
-            out.flush()?;
-            err.write_all(&notes)?;
-            last = rendered;
-            status = Some(code);
+    let mut status = None;
+    while feed.snapshots.changed().await.is_ok() {
+        let snapshot = feed.snapshots.borrow_and_update().clone();
+        // Like `kubectl get -w`, print only when something shown changed.
+        let mut rendered = Vec::new();
+        let mut notes = Vec::new();
+        let code = print_chain(
+            &snapshot,
+            view.config,
+            view.selection,
+            view.format,
+            view.style,
+            &mut rendered,
+            &mut notes,
+        )?;
+        if rendered == last {
+            continue;
         }
-        Ok(status)
-    })
+        if view.format == OutputFormat::Text {
+            writeln!(out)?;
+        }
+        out.write_all(&rendered)?;
+        out.flush()?;
+        err.write_all(&notes)?;
+        last = rendered;
+        status = Some(code);
+    }
+    Ok(status)
 }
 
 /// `kubehop route` with explicit writers; returns the exit status (0 for any decision).
-pub fn run_route(
-    source: &SourceArgs,
-    args: &RouteArgs,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-    style: Style,
-) -> u8 {
-    try_route(source, args, out, err, style).unwrap_or_else(|error| report(&error, err))
-}
-
-fn try_route(
-    source: &SourceArgs,
+pub async fn run_route(
+    sources: &Sources,
+    settings: &SourceSettings,
     args: &RouteArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
     style: Style,
 ) -> Result<u8, CommandError> {
     let destination = route::parse_destination(&args.destination)?;
-    let mut feed = open_feed(source)?;
+    let mut feed = sources.open(settings).await?;
     print_notes(&feed, err);
     let snapshot = feed.snapshots.borrow_and_update().clone();
-    let model = build(&snapshot, &engine_config(source));
+    let model = build(&snapshot, &settings.engine_config());
     let query = route::query(&model, destination, args.from.as_deref(), args.source_ip)?;
     let decision = model.route(&query);
     match args.output {

@@ -1,17 +1,15 @@
 //! `kubehop chain` through the built binary: exit codes, bad input, standard input, Service
-//! selection, output forms, the second start on AMD CPUs (`tuning`).
+//! selection, output forms.
 
 use std::io::Write;
 use std::process::{Output, Stdio};
-use std::time::Duration;
 
 use rstest::rstest;
 use serde_json::Value;
 
 use crate::support::bin::{
-    KUBEHOP, MANIFEST_DIR, json, kubehop, kubehop_command as command, stderr, stdout,
+    MANIFEST_DIR, json, kubehop, kubehop_command as command, stderr, stdout,
 };
-use crate::support::wait::poll_until;
 
 /// Runs with `input` on standard input.
 fn kubehop_stdin(args: &[&str], input: &str) -> Output {
@@ -270,7 +268,7 @@ fn selection_errors_exit_2(#[case] args: &[&str], #[case] message: &str) {
 }
 
 #[rstest]
-#[case::two_sources(&["--demo", "-f", "x.yaml"], "kubehop: --demo and --from-file name two different sources: use one")]
+#[case::two_sources(&["--demo", "-f", "x.yaml"], "the argument '--demo' cannot be used with '--from-file <PATH>'")]
 #[case::bad_output(&["-o", "wide", "-f", "assets/scenarios/web-ingress.yaml"], "invalid value 'wide'")]
 fn usage_errors_exit_2(#[case] args: &[&str], #[case] message: &str) {
     let mut all = vec!["chain", "-A"];
@@ -346,65 +344,4 @@ fn cluster_domain_reaches_dns_names() {
         json(&output)["services"][0]["dns"][0]["name"],
         "web.shop.svc.corp.example"
     );
-}
-
-/// On an AMD CPU the binary runs itself again with glibc's `rep movsb` threshold raised
-/// (`kubehop::tuning`); the second start is the same process, with the same arguments and
-/// standard input. Elsewhere it runs once; either way the command works.
-#[test]
-fn on_amd_cpus_the_binary_runs_again_with_vector_memcpy() {
-    let amd = std::fs::read_to_string("/proc/cpuinfo")
-        .is_ok_and(|info| info.lines().any(|line| line.contains("AuthenticAMD")));
-    let args = ["chain", "-A", "-o", "json", "-f", "-"];
-    let mut child = command(&args)
-        .env_remove("GLIBC_TUNABLES")
-        .env_remove("KUBEHOP_RERUN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the kubehop binary starts");
-    let pid = child.id();
-    if amd {
-        // It waits for standard input, so the second start cannot end first.
-        let fields = |file: &str| -> Vec<String> {
-            std::fs::read(format!("/proc/{pid}/{file}"))
-                .unwrap_or_default()
-                .split(|byte| *byte == 0)
-                .map(|field| String::from_utf8_lossy(field).into_owned())
-                .collect()
-        };
-        let environment = poll_until("the second start", Duration::from_secs(10), || {
-            let environment = fields("environ");
-            if environment.iter().any(|entry| entry == "KUBEHOP_RERUN=1") {
-                return Ok(environment);
-            }
-            Err(format!(
-                "no second start: {:?}",
-                environment
-                    .iter()
-                    .filter(|entry| entry.starts_with("GLIBC_") || entry.starts_with("KUBEHOP_"))
-                    .collect::<Vec<_>>()
-            ))
-        });
-        assert!(
-            environment
-                .iter()
-                .any(|entry| entry == "GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=1073741824"),
-            "{environment:?}"
-        );
-        let cmdline = fields("cmdline");
-        assert_eq!(cmdline[0], KUBEHOP);
-        assert_eq!(&cmdline[1..=args.len()], args);
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).expect("comm");
-        assert_eq!(comm.trim(), "kubehop");
-    }
-    let dump = std::fs::read_to_string(format!("{MANIFEST_DIR}/assets/scenarios/web-ingress.yaml"))
-        .expect("scenario");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(dump.as_bytes()).expect("write stdin");
-    drop(stdin);
-    let output = child.wait_with_output().expect("the kubehop binary runs");
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(names(&json(&output)), ["shop/web"]);
 }

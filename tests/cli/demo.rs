@@ -58,21 +58,38 @@ fn the_cast_is_asciinema_v2_of_the_real_tui() {
 }
 
 #[test]
-fn the_readme_images_exist_and_are_svg() {
-    let readme = read("README.md");
-    let mut images = 0;
-    for part in readme.split("](").skip(1) {
-        let Some(target) = part.split(')').next() else {
-            continue;
-        };
-        if !target.ends_with(".svg") {
-            continue;
+fn the_readme_and_docs_images_exist_and_are_svg() {
+    let mut pages = vec![("README.md".to_owned(), "".to_owned())];
+    for entry in std::fs::read_dir(Path::new(ROOT).join("docs")).expect("docs/") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if name.ends_with(".md") {
+            pages.push((format!("docs/{name}"), "docs/".to_owned()));
         }
-        images += 1;
-        let svg = read(target);
-        assert!(svg.contains("<svg"), "{target} is not an SVG");
     }
-    assert!(images >= 5, "the README shows {images} SVG images");
+    let mut images = std::collections::BTreeSet::new();
+    for (page, base) in pages {
+        for part in read(&page).split("](").skip(1) {
+            let Some(target) = part.split(')').next() else {
+                continue;
+            };
+            if !target.ends_with(".svg") {
+                continue;
+            }
+            let path = Path::new(&base).join(target);
+            let svg = read(path.to_str().expect("UTF-8 path"));
+            assert!(svg.contains("<svg"), "{page}: {target} is not an SVG");
+            images.insert(std::fs::canonicalize(Path::new(ROOT).join(&path)).expect("exists"));
+        }
+    }
+    assert!(
+        images.len() >= 6,
+        "README and docs show {} SVG images",
+        images.len()
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The built binaries (`kubehop`, `kubectl-hop`) as a user runs them: `chain`, `route`, the
 //! scenario files, the toolbox (version, completions, man pages, kubectl plugin), the recorded
-//! demo, the TUI in a real terminal, and the portable end-to-end suite.
+//! demo, the TUI in a real terminal, logging and each subcommand's flags, and the portable
+//! end-to-end suite.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -9,6 +10,7 @@ mod chain;
 mod demo;
 mod e2e_chain;
 mod kubectl_plugin;
+mod logging;
 mod perf;
 mod route;
 mod scenarios;

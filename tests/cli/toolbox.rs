@@ -45,15 +45,19 @@ fn version_names_the_package_version(#[case] binary: &str, #[case] name: &str) {
 
 #[test]
 fn the_plugin_binary_calls_itself_kubectl_hop() {
+    // The TUI's options or a subcommand (which takes its own flags after its name).
     let out = stdout(&run(KUBECTL_HOP, &["--help"]));
     assert!(
-        out.contains("Usage: kubectl hop [OPTIONS] [COMMAND]"),
+        out.contains("Usage: kubectl hop [OPTIONS]\n       kubectl hop <COMMAND>"),
         "{out}"
     );
     let out = stdout(&run(KUBECTL_HOP, &["chain", "--help"]));
     assert!(out.contains("Usage: kubectl hop chain"), "{out}");
     let out = stdout(&run(KUBEHOP, &["--help"]));
-    assert!(out.contains("Usage: kubehop [OPTIONS] [COMMAND]"), "{out}");
+    assert!(
+        out.contains("Usage: kubehop [OPTIONS]\n       kubehop <COMMAND>"),
+        "{out}"
+    );
 }
 
 #[rstest]

@@ -1,38 +1,34 @@
-//! `cluster::open_feed`: the one entry point every command uses, from plain synchronous code
-//! (the source runs on its own thread and runtime).
+//! `Sources::open`: the one entry point every command uses, on the caller's runtime.
 
-use kubehop::cli::SourceArgs;
 use kubehop::cluster::feed::ConnectionStatus;
-use kubehop::cluster::{ClusterError, ResourceKind, open_feed};
+use kubehop::cluster::{ClusterError, ResourceKind, Source, SourceSettings, open_feed};
 use kubehop::sandbox::{Sandbox, SandboxHandle};
 
 use crate::support::fixtures::manifest::small_world;
 use crate::support::live::keys;
 
-/// A sandbox on its own runtime (kept alive by the returned runtime).
-fn sandbox_in_background() -> (tokio::runtime::Runtime, SandboxHandle) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let sandbox = runtime
-        .block_on(Sandbox::builder().objects(small_world()).start())
-        .expect("the sandbox starts");
-    (runtime, sandbox)
+async fn sandbox() -> SandboxHandle {
+    Sandbox::builder()
+        .objects(small_world())
+        .start()
+        .await
+        .expect("the sandbox starts")
 }
 
-fn args_for(sandbox: &SandboxHandle) -> SourceArgs {
-    SourceArgs {
-        kubeconfig: Some(sandbox.kubeconfig_path().to_path_buf()),
-        ..SourceArgs::default()
+fn settings_for(sandbox: &SandboxHandle) -> SourceSettings {
+    SourceSettings {
+        source: Source::Live {
+            kubeconfig: Some(sandbox.kubeconfig_path().to_path_buf()),
+            context: None,
+        },
+        ..SourceSettings::default()
     }
 }
 
-#[test]
-fn a_kubeconfig_source_opens_with_its_first_snapshot() {
-    let (_runtime, sandbox) = sandbox_in_background();
-    let feed = open_feed(&args_for(&sandbox)).expect("opens");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubeconfig_source_opens_with_its_first_snapshot() {
+    let sandbox = sandbox().await;
+    let feed = open_feed(&settings_for(&sandbox)).await.expect("opens");
     assert_eq!(feed.label.context, "kubehop-sandbox");
     assert_eq!(feed.label.namespace.as_deref(), Some("default"));
     assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
@@ -46,15 +42,15 @@ fn a_kubeconfig_source_opens_with_its_first_snapshot() {
     );
 }
 
-#[test]
-fn forbidden_kinds_become_notes() {
-    let (_runtime, sandbox) = sandbox_in_background();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_kinds_become_notes() {
+    let sandbox = sandbox().await;
     sandbox.faults().forbid("nodes");
-    let args = SourceArgs {
+    let settings = SourceSettings {
         all_namespaces: true,
-        ..args_for(&sandbox)
+        ..settings_for(&sandbox)
     };
-    let feed = open_feed(&args).expect("opens");
+    let feed = open_feed(&settings).await.expect("opens");
     assert_eq!(feed.label.namespace, None);
     assert!(!feed.snapshots.borrow().has(ResourceKind::Node));
     assert_eq!(feed.notes.len(), 1, "{:?}", feed.notes);
@@ -70,13 +66,16 @@ fn forbidden_kinds_become_notes() {
     );
 }
 
-#[test]
-fn the_demo_source_serves_the_built_in_scenario() {
-    let args = SourceArgs {
-        demo: true,
-        ..SourceArgs::default()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_source_serves_the_built_in_scenario() {
+    let settings = SourceSettings {
+        source: Source::Demo,
+        ..SourceSettings::default()
     };
-    let feed = open_feed(&args).expect("the demo opens");
+    let feed = kubehop::cmd::demo::sources()
+        .open(&settings)
+        .await
+        .expect("the demo opens");
     assert_eq!(feed.label.context, "demo");
     assert_eq!(feed.label.namespace, None, "every namespace by default");
     let snapshot = feed.snapshots.borrow().clone();
@@ -92,23 +91,12 @@ fn the_demo_source_serves_the_built_in_scenario() {
     assert_eq!(snapshot.nodes.len(), 3);
 }
 
-#[test]
-fn bad_flags_fail_before_connecting() {
-    let args = SourceArgs {
-        request_timeout: Some("5 parsecs".into()),
-        kubeconfig: Some("/nonexistent/kubeconfig".into()),
-        ..SourceArgs::default()
+#[tokio::test]
+async fn without_the_binary_s_demo_wiring_demo_is_an_error() {
+    let settings = SourceSettings {
+        source: Source::Demo,
+        ..SourceSettings::default()
     };
-    let error = open_feed(&args).expect_err("invalid timeout");
-    assert!(
-        matches!(error, ClusterError::RequestTimeout { .. }),
-        "{error:?}"
-    );
-    let args = SourceArgs {
-        demo: true,
-        context: Some("x".into()),
-        ..SourceArgs::default()
-    };
-    let error = open_feed(&args).expect_err("conflict");
-    assert!(matches!(error, ClusterError::Source(_)), "{error:?}");
+    let error = open_feed(&settings).await.expect_err("no demo here");
+    assert!(matches!(error, ClusterError::NoDemo), "{error:?}");
 }

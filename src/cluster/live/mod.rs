@@ -20,8 +20,8 @@
 //!
 //! Snapshots share the cached objects (`Vec<Arc<K>>` from the stores): nothing is deep-copied.
 //!
-//! [`open_feed`] is the one entry point the commands use: it turns the source flags into a
-//! feed (dump, `--demo`, or the kubeconfig's cluster).
+//! [`Sources::open`] is the one entry point the commands use: it turns the source settings
+//! into a feed (dump, `--demo`, or the kubeconfig's cluster).
 
 mod observe;
 mod open;
@@ -52,7 +52,9 @@ use crate::cluster::client::{
 use crate::cluster::feed::{self, ConnectionStatus, FeedPublisher, SnapshotFeed, SourceLabel};
 use crate::cluster::{ClusterSnapshot, MissingKind, ResourceKind};
 
-pub use open::{DEMO_CONTEXT, missing_notes, open_feed};
+pub use open::{
+    DEMO_CONTEXT, DemoCluster, DemoStarted, Sources, missing_notes, open_feed, watch_target,
+};
 pub use trim::Trim;
 
 /// The server-side timeout of each watch request. The server ends a watch after this long and
@@ -320,12 +322,47 @@ fn sorted<K: Watched>(store: &Store<K>) -> Vec<Arc<K>> {
     objects
 }
 
+/// Where one kind's watcher is in its list/watch cycle, as the coordinator sees it from the
+/// watcher's events (the same phases as kube-runtime's `watcher::State`: nothing yet, an
+/// initial list, watching, and a relist after the watch was lost).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Phase {
+    /// No list has started.
+    #[default]
+    Empty,
+    /// The first list is in progress: the store holds nothing complete yet.
+    InitListing,
+    /// Listed; the store follows the watch.
+    Watching,
+    /// Listed before; a relist (after 410 Gone, a restart, ...) is replacing the store.
+    Relisting,
+}
+
+impl Phase {
+    /// A list finished at least once: the store holds a complete set.
+    fn listed(self) -> bool {
+        matches!(self, Phase::Watching | Phase::Relisting)
+    }
+
+    /// A list is in progress.
+    fn listing(self) -> bool {
+        matches!(self, Phase::InitListing | Phase::Relisting)
+    }
+
+    /// After `watcher::Event::Init`.
+    fn list_started(self) -> Self {
+        if self.listed() {
+            Phase::Relisting
+        } else {
+            Phase::InitListing
+        }
+    }
+}
+
+/// One kind's state: its phase, whether it is left out, and its last error.
 #[derive(Debug, Default)]
 struct KindHealth {
-    /// The initial list finished at least once.
-    listed: bool,
-    /// A (re)list is in progress.
-    relisting: bool,
+    phase: Phase,
     /// Forbidden or not served: left out of snapshots, with this reason.
     absent: Option<String>,
     /// The last error, until the server answers this kind again.
@@ -397,7 +434,7 @@ impl Coordinator {
     fn complete(&self) -> bool {
         self.health
             .values()
-            .all(|health| health.listed || health.absent.is_some())
+            .all(|health| health.phase.listed() || health.absent.is_some())
     }
 
     fn health(&mut self, kind: ResourceKind) -> &mut KindHealth {
@@ -408,13 +445,13 @@ impl Coordinator {
     fn handle(&mut self, signal: Signal) -> bool {
         match signal {
             Signal::Init(kind) => {
-                self.health(kind).relisting = true;
+                let health = self.health(kind);
+                health.phase = health.phase.list_started();
                 false
             }
             Signal::InitDone(kind) => {
                 let health = self.health(kind);
-                health.listed = true;
-                health.relisting = false;
+                health.phase = Phase::Watching;
                 health.error = None;
                 health.absent = None;
                 true
@@ -423,16 +460,17 @@ impl Coordinator {
                 let health = self.health(kind);
                 health.error = None;
                 let was_absent = health.absent.take().is_some();
-                health.listed || was_absent
+                health.phase.listed() || was_absent
             }
             Signal::Reachable(kind) => {
                 let health = self.health(kind);
-                if !health.relisting {
+                // During a list the error stays until the list is done.
+                if !health.phase.listing() {
                     health.error = None;
                 }
                 // A watch that works again after a 403: the store is intact (the watcher
                 // resumes from its resourceVersion), so the kind can be shown again.
-                if health.listed && !health.relisting && health.absent.is_some() {
+                if health.phase == Phase::Watching && health.absent.is_some() {
                     health.absent = None;
                     return true;
                 }
@@ -683,6 +721,21 @@ mod tests {
             .filter(|kind| !except.contains(kind))
             .flat_map(|kind| [Signal::Init(kind), Signal::InitDone(kind)])
             .collect()
+    }
+
+    #[test]
+    fn phases_follow_the_watcher_events() {
+        let (mut coordinator, _feed, _first) = coordinator();
+        let phase = |c: &Coordinator| c.health[&ResourceKind::Pod].phase;
+        assert_eq!(phase(&coordinator), Phase::Empty);
+        apply(&mut coordinator, vec![Signal::Init(ResourceKind::Pod)]);
+        assert_eq!(phase(&coordinator), Phase::InitListing);
+        apply(&mut coordinator, vec![Signal::InitDone(ResourceKind::Pod)]);
+        assert_eq!(phase(&coordinator), Phase::Watching);
+        apply(&mut coordinator, vec![Signal::Init(ResourceKind::Pod)]);
+        assert_eq!(phase(&coordinator), Phase::Relisting);
+        apply(&mut coordinator, vec![Signal::InitDone(ResourceKind::Pod)]);
+        assert_eq!(phase(&coordinator), Phase::Watching);
     }
 
     #[test]

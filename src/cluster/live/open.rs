@@ -1,140 +1,130 @@
-//! [`open_feed`]: source flags → a [`SnapshotFeed`], for every command (chain, route, probe,
+//! [`Sources`]: source settings → a [`SnapshotFeed`], for every command (chain, route, probe,
 //! forward, the TUI).
 //!
-//! Dumps load synchronously. The live and demo sources run on a background thread with their
-//! own tokio runtime, so `open_feed` works from plain synchronous code and from inside another
-//! runtime alike; the thread ends when every clone of the feed is dropped. `open_feed` returns
-//! once the first complete snapshot is there (or with the error that prevents it), so a
-//! one-shot command can print at once and a connection problem is an error, not an empty view.
+//! Dumps load at once. Live sources (the kubeconfig's cluster, the `--demo` cluster) run as
+//! tasks on the caller's tokio runtime (the process has one) until every clone of the feed is
+//! dropped. Opening returns once the first complete snapshot is there (or with the error that
+//! prevents it), so a one-shot command can print at once and a connection problem is an
+//! error, not an empty view.
+//!
+//! The cluster layer does not know the embedded sandbox: the binary hands a
+//! [`DemoCluster`] to [`Sources::with_demo`], and `--demo` starts that.
 
+use std::any::Any;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
 use super::{LiveOptions, LiveSource};
-use crate::cli::SourceArgs;
-use crate::cluster::client::{
-    self, ClientSettings, ClusterError, ClusterTarget, Environment, Scope,
-};
+use crate::cluster::client::{self, ClusterError, ClusterTarget, Environment, Scope};
 use crate::cluster::feed::{self, SnapshotFeed};
-use crate::cluster::{ClusterSnapshot, ResourceKind, Source};
-use crate::sandbox::SandboxHandle;
+use crate::cluster::{ClusterSnapshot, ResourceKind, Source, SourceSettings};
 
 /// The context name shown for `--demo`.
 pub const DEMO_CONTEXT: &str = "demo";
 
-/// Opens the source the flags name and waits for its first complete snapshot.
-///
-/// - `--from-file`: the dump, as a static feed;
-/// - `--demo`: the embedded sandbox with the built-in scenario (every namespace unless `-n`);
-/// - otherwise the kubeconfig's cluster ([`client`] explains the loading rules), watched live.
-///
-/// Kinds that are forbidden or not served are listed in the feed's `notes`. Blocks the calling
-/// thread while connecting and listing.
-pub fn open_feed(args: &SourceArgs) -> Result<SnapshotFeed, ClusterError> {
-    match Source::from_args(args)? {
-        Source::Dump(paths) => {
-            let namespace = (!args.all_namespaces)
-                .then(|| args.namespace.clone())
-                .flatten();
-            Ok(feed::from_dump_paths(&paths, namespace)?)
+/// A running demo cluster: how to reach its API, and what keeps it running (dropped once the
+/// source watching it stops).
+pub struct DemoStarted {
+    pub config: kube::Config,
+    pub keep_alive: Box<dyn Any + Send>,
+}
+
+/// Starts the cluster `--demo` shows (the binary provides it: the embedded sandbox).
+pub trait DemoCluster: Send + Sync {
+    fn start(&self) -> BoxFuture<'static, Result<DemoStarted, ClusterError>>;
+}
+
+/// Opens sources from their settings. `Sources::default()` opens dumps and kubeconfig
+/// clusters; `--demo` needs [`Sources::with_demo`].
+#[derive(Clone, Default)]
+pub struct Sources {
+    demo: Option<Arc<dyn DemoCluster>>,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field("demo", &self.demo.is_some())
+            .finish()
+    }
+}
+
+impl Sources {
+    /// Dumps and kubeconfig clusters, plus `demo` for `--demo`.
+    pub fn with_demo(demo: impl DemoCluster + 'static) -> Self {
+        Sources {
+            demo: Some(Arc::new(demo)),
         }
-        Source::Demo => {
-            let settings = ClientSettings::from_args(args)?;
-            in_background(Job::Demo(settings))
-        }
-        Source::Live { .. } => {
-            let settings = ClientSettings::from_args(args)?;
-            in_background(Job::Live(settings))
+    }
+
+    /// Opens the source the settings name and waits for its first complete snapshot.
+    ///
+    /// - a dump: loaded into a static feed;
+    /// - `--demo`: the demo cluster, watched (every namespace unless `-n`);
+    /// - otherwise the kubeconfig's cluster ([`client`] explains the loading rules), watched.
+    ///
+    /// Kinds that are forbidden or not served are listed in the feed's `notes`. Live sources
+    /// run on the current tokio runtime.
+    pub async fn open(&self, settings: &SourceSettings) -> Result<SnapshotFeed, ClusterError> {
+        match &settings.source {
+            Source::Dump(paths) => {
+                let namespace = settings.scope_namespace().map(str::to_owned);
+                Ok(feed::from_dump_paths(paths, namespace)?)
+            }
+            Source::Live { .. } => {
+                let (client, target) =
+                    client::connect(&settings.client(), &Environment::from_process()).await?;
+                drop(client);
+                watch_target(target, Box::new(())).await
+            }
+            Source::Demo => {
+                let demo = self.demo.as_ref().ok_or(ClusterError::NoDemo)?;
+                let started = demo.start().await?;
+                watch_target(demo_target(started.config, settings), started.keep_alive).await
+            }
         }
     }
 }
 
-enum Job {
-    Live(ClientSettings),
-    Demo(ClientSettings),
+/// Opens a dump or the kubeconfig's cluster (`--demo` is [`ClusterError::NoDemo`] here; see
+/// [`Sources::with_demo`]).
+pub async fn open_feed(settings: &SourceSettings) -> Result<SnapshotFeed, ClusterError> {
+    Sources::default().open(settings).await
 }
 
-/// Runs the source on its own thread and runtime; returns its feed after the first snapshot.
-fn in_background(job: Job) -> Result<SnapshotFeed, ClusterError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("kubehop-source")
-        .enable_all()
-        .build()
-        .map_err(ClusterError::Runtime)?;
-    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("kubehop-source".to_owned())
-        .spawn(move || {
-            runtime.block_on(async move {
-                let (mut source, sandbox, api) = match start(job).await {
-                    Ok(started) => started,
-                    Err(error) => {
-                        let _ = sender.send(Err(error));
-                        return;
-                    }
-                };
-                let snapshot = match source.first_snapshot().await {
-                    Ok(snapshot) => snapshot,
-                    Err(error) => {
-                        let _ = sender.send(Err(error));
-                        return;
-                    }
-                };
-                let (mut feed, task) = source.into_parts();
-                feed.notes = missing_notes(&snapshot);
-                feed.api = Some(api);
-                // Consumers start from the first snapshot without a change event.
-                feed.snapshots.mark_unchanged();
-                feed.status.mark_unchanged();
-                if sender.send(Ok(feed)).is_err() {
-                    return;
-                }
-                // Runs until every clone of the feed is dropped; the sandbox lives as long.
-                let _ = task.await;
-                drop(sandbox);
-            });
-        })
-        .map_err(ClusterError::Runtime)?;
-    receiver.recv().map_err(|_| ClusterError::Stopped)?
+/// Watches `target` on the current runtime; returns the feed once the first complete snapshot
+/// is there. `keep_alive` is dropped when the source stops (every feed clone dropped).
+pub async fn watch_target(
+    target: ClusterTarget,
+    keep_alive: Box<dyn Any + Send>,
+) -> Result<SnapshotFeed, ClusterError> {
+    let mut source = LiveSource::start(&target, LiveOptions::default())?;
+    let snapshot = source.first_snapshot().await?;
+    let (mut feed, task) = source.into_parts();
+    feed.notes = missing_notes(&snapshot);
+    feed.api = Some(target.config);
+    // Consumers start from the first snapshot without a change event.
+    feed.snapshots.mark_unchanged();
+    feed.status.mark_unchanged();
+    tokio::spawn(async move {
+        // Ends once every clone of the feed is dropped; the demo cluster lives as long.
+        let _ = task.await;
+        drop(keep_alive);
+    });
+    Ok(feed)
 }
 
-/// The source, the demo cluster it watches (if any) and the API configuration it uses.
-async fn start(
-    job: Job,
-) -> Result<(LiveSource, Option<SandboxHandle>, kube::Config), ClusterError> {
-    match job {
-        Job::Live(settings) => {
-            let target = client::resolve(&settings, &Environment::from_process()).await?;
-            let client = client::build_client(&target)?;
-            client::check_server(&client, &target).await?;
-            let source = LiveSource::start(&target, LiveOptions::default())?;
-            Ok((source, None, target.config))
-        }
-        Job::Demo(settings) => {
-            let (target, sandbox) = start_demo(&settings).await?;
-            let source = LiveSource::start(&target, LiveOptions::default())?;
-            Ok((source, Some(sandbox), target.config))
-        }
-    }
-}
-
-/// Starts the demo cluster (the sandbox with its control plane and data plane, built-in
-/// scenario) and the target to watch it: every namespace unless `-n` is given.
-async fn start_demo(
-    settings: &ClientSettings,
-) -> Result<(ClusterTarget, SandboxHandle), ClusterError> {
-    let sandbox = crate::sandbox::start_demo()
-        .await
-        .map_err(ClusterError::Demo)?;
-    let config = sandbox.config().await.map_err(ClusterError::Demo)?;
-    let scope = match (&settings.namespace, settings.all_namespaces) {
-        (Some(namespace), false) => Scope::Namespace(namespace.clone()),
-        _ => Scope::All,
+/// The target for the demo cluster: every namespace unless `-n` is given.
+fn demo_target(config: kube::Config, settings: &SourceSettings) -> ClusterTarget {
+    let scope = match settings.scope_namespace() {
+        Some(namespace) => Scope::Namespace(namespace.to_owned()),
+        None => Scope::All,
     };
     let mut target = ClusterTarget::new(config, DEMO_CONTEXT, scope);
     client::tune_config(&mut target.config, settings.request_timeout);
     target.request_timeout = settings.request_timeout;
-    Ok((target, sandbox))
+    target
 }
 
 /// One note per kind the source could not provide, with what that costs.
