@@ -457,7 +457,7 @@ pub fn locate<'c>(chain: &'c ServiceChain, hop: &Hop) -> Option<Located<'c>> {
 }
 
 /// The key of an Ingress rule's hop (it does not depend on the port).
-fn ingress_key(rule: &IngressRef) -> Hop {
+pub fn ingress_key(rule: &IngressRef) -> Hop {
     Hop::Ingress {
         namespace: rule.namespace.clone(),
         name: rule.name.clone(),
