@@ -15,7 +15,7 @@ use super::theme::{Theme, severity_mark};
 use crate::app::chain::{NodeKind, NodePath, OutlineNode};
 use crate::app::probe::ProbeRun;
 use crate::app::state::{AppState, Focus};
-use crate::engine::hops::{self, IngressRule, SocketText};
+use crate::engine::hops::{self, IngressRule, SocketText, address_text};
 use crate::engine::model::{IpMode, NodePortRow, ServiceChain, TrafficPolicy};
 
 /// The Chain pane.
@@ -264,11 +264,14 @@ fn load_balancer_line(
     else {
         return Line::raw("LoadBalancer");
     };
-    let address = entry
-        .ip
-        .clone()
-        .or_else(|| entry.hostname.clone())
-        .unwrap_or_default();
+    let address = address_text(
+        entry
+            .ip
+            .as_deref()
+            .or(entry.hostname.as_deref())
+            .unwrap_or(""),
+        entry.port,
+    );
     let mode = match entry.ip_mode {
         Some(IpMode::VIP) => "ipMode VIP".to_owned(),
         Some(IpMode::Proxy) => {
@@ -278,7 +281,7 @@ fn load_balancer_line(
     };
     Line::from(vec![
         mark_span("✓", theme.ok),
-        Span::raw(format!("LoadBalancer {address}:{} ", entry.port)),
+        Span::raw(format!("LoadBalancer {address} ")),
         Span::styled(mode, theme.dim),
     ])
 }

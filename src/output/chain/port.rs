@@ -7,11 +7,11 @@ use std::collections::BTreeSet;
 use super::super::style::Style;
 use super::super::tree::{TreeNode, align};
 use crate::engine::hops::{
-    HopKind, HopNode, HopState, IngressRule, PortHops, SocketText, receives,
+    HopKind, HopNode, HopState, IngressRule, PortHops, SocketText, address_text, receives,
 };
 use crate::engine::model::{
-    EndpointInfo, IngressRef, IpMode, LoadBalancerEntry, NodeAcceptance, PortChain, PortEndpoint,
-    TargetPort, TrafficPolicy,
+    EndpointInfo, IngressRef, IpMode, LoadBalancerEntry, NodeAcceptance, NodePortRow, PortChain,
+    PortEndpoint, TargetPort, TrafficPolicy,
 };
 use crate::engine::ports::{PodPortMapping, PodPortOutcome, describe_declared};
 use crate::engine::{DiagnosticCode, ServiceChain};
@@ -143,10 +143,7 @@ fn load_balancer_line(
         Some(node_port) => format!("the load balancer forwards to NodePort {node_port}"),
         None => "the load balancer forwards to the pods itself".to_owned(),
     };
-    let ip_port_text = |ip: &str| match ip.parse::<std::net::IpAddr>() {
-        Ok(ip) => socket(ip, port.port),
-        Err(_) => format!("{ip}:{}", port.port),
-    };
+    let ip_port_text = |ip: &str| address_text(ip, port.port);
     match (&entry.ip, &entry.hostname, entry.ip_mode) {
         (Some(ip), _, Some(IpMode::VIP)) => format!(
             "LoadBalancer {} (ipMode VIP) → {}  {}",
@@ -224,28 +221,7 @@ fn node_ports_tree(
                 row.local_endpoints,
                 if row.local_endpoints == 1 { "" } else { "s" }
             );
-            let (mark, mut verdict) = match state {
-                HopState::Ok if local_only || row.local_endpoints > 0 => {
-                    (style.ok(), "accepts".to_owned())
-                }
-                HopState::Ok => (style.ok(), "accepts, forwards to other nodes".to_owned()),
-                HopState::Drop => (style.broken(), style.red("drops: no local endpoint")),
-                _ => (
-                    style.broken(),
-                    style.red("rejects: no usable endpoint anywhere"),
-                ),
-            };
-            if let Some(passes) = row.health_check_passes {
-                let answer = if passes {
-                    "200"
-                } else {
-                    "503, the load balancer skips this node"
-                };
-                let port = health_port
-                    .map(|port| format!(" {port}"))
-                    .unwrap_or_default();
-                verdict.push_str(&format!("; health check{port} → {answer}"));
-            }
+            let (mark, verdict) = row_verdict(row, *state, local_only, health_port, style);
             vec![
                 mark,
                 row.node.clone(),
@@ -259,6 +235,37 @@ fn node_ports_tree(
         hop.child(line);
     }
     hop
+}
+
+/// What one node does with external traffic: the mark and the words (rules C8, C9).
+fn row_verdict(
+    row: &NodePortRow,
+    state: HopState,
+    local_only: bool,
+    health_port: Option<i32>,
+    style: Style,
+) -> (String, String) {
+    let (mark, mut verdict) = match state {
+        HopState::Ok if local_only || row.local_endpoints > 0 => (style.ok(), "accepts".to_owned()),
+        HopState::Ok => (style.ok(), "accepts, forwards to other nodes".to_owned()),
+        HopState::Drop => (style.broken(), style.red("drops: no local endpoint")),
+        _ => (
+            style.broken(),
+            style.red("rejects: no usable endpoint anywhere"),
+        ),
+    };
+    if let Some(passes) = row.health_check_passes {
+        let answer = if passes {
+            "200"
+        } else {
+            "503, the load balancer skips this node"
+        };
+        let port = health_port
+            .map(|port| format!(" {port}"))
+            .unwrap_or_default();
+        verdict.push_str(&format!("; health check{port} → {answer}"));
+    }
+    (mark, verdict)
 }
 
 /// `ready`, `not ready`, `serving, terminating`, ...

@@ -296,38 +296,43 @@ fn explain_endpoint(
         }
     };
     sentences.push(state);
-    if let Some(query) = cluster_ip_query(model, found) {
-        let decision = model.route(&query);
-        let chosen = decision
-            .endpoints
-            .iter()
-            .any(|candidate| candidate.0.info.ip == ip && candidate.0.port == target_port);
-        if decision.verdict == Verdict::Forward {
-            let count = decision.endpoints.len();
-            let others = if count == 1 {
-                "the only candidate is another pod".to_owned()
-            } else {
-                format!("its {count} candidates are other pods")
-            };
-            sentences.push(if chosen {
-                let share = if count == 1 {
-                    "the only candidate".to_owned()
-                } else {
-                    format!("one of {count} candidates")
-                };
-                format!(
-                    "A connection from a pod on {} to the ClusterIP may land here ({share}).",
-                    query.source.node()
-                )
-            } else {
-                format!(
-                    "A connection from a pod on {} to the ClusterIP never lands here: {others}.",
-                    query.source.node()
-                )
-            });
-        }
-    }
+    sentences.extend(landing_sentence(model, found, endpoint));
     Explanation { sentences }
+}
+
+/// Whether a connection to the ClusterIP from a pod on the first node may land on `endpoint`.
+fn landing_sentence(
+    model: &ProxyModel,
+    port: &PortChain,
+    endpoint: &PortEndpoint,
+) -> Option<String> {
+    let (ip, target_port) = (endpoint.info.ip, endpoint.port);
+    let query = cluster_ip_query(model, port)?;
+    let decision = model.route(&query);
+    if decision.verdict != Verdict::Forward {
+        return None;
+    }
+    let chosen = decision
+        .endpoints
+        .iter()
+        .any(|candidate| candidate.0.info.ip == ip && candidate.0.port == target_port);
+    let count = decision.endpoints.len();
+    let node = query.source.node();
+    Some(if chosen {
+        let share = if count == 1 {
+            "the only candidate".to_owned()
+        } else {
+            format!("one of {count} candidates")
+        };
+        format!("A connection from a pod on {node} to the ClusterIP may land here ({share}).")
+    } else {
+        let others = if count == 1 {
+            "the only candidate is another pod".to_owned()
+        } else {
+            format!("its {count} candidates are other pods")
+        };
+        format!("A connection from a pod on {node} to the ClusterIP never lands here: {others}.")
+    })
 }
 
 /// The Service as a whole: what kind of front door it has, then its first port's main route.

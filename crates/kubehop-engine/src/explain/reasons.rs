@@ -27,23 +27,11 @@ pub(super) fn source_kind_words(kind: SourceKind) -> &'static str {
     }
 }
 
-/// One sentence (or clause) for any routing reason, on its own. Every variant has words.
+/// One sentence (or clause) for any routing reason, on its own. Every variant has words: one
+/// arm per [`RouteReason`] variant, which is why this function is a little over 80 lines.
 pub fn reason_sentence(reason: &RouteReason) -> String {
     match reason {
-        RouteReason::FrontDoor { via } => match via {
-            FrontDoor::ClusterIp => {
-                "The destination is the Service's ClusterIP, which kube-proxy intercepts on every node.".to_owned()
-            }
-            FrontDoor::NodePort => {
-                "The destination port is the Service's nodePort, which NodePort Services open on every node.".to_owned()
-            }
-            FrontDoor::LoadBalancer => {
-                "The destination is the Service's load-balancer IP in ipMode VIP, which every node intercepts like a ClusterIP.".to_owned()
-            }
-            FrontDoor::ExternalIp => {
-                "The destination is one of the Service's externalIPs, which every node intercepts like a load-balancer IP.".to_owned()
-            }
-        },
+        RouteReason::FrontDoor { via } => front_door_sentence(*via),
         RouteReason::NodePortAddress { node, address } => {
             format!("{address} is an address of {node} that accepts NodePort traffic.")
         }
@@ -84,23 +72,7 @@ pub fn reason_sentence(reason: &RouteReason) -> String {
             }
         ),
         RouteReason::Topology(outcome) => topology_sentence(outcome),
-        RouteReason::SourceRanges(check) => match check {
-            SourceRangeCheck::NoRanges => {
-                "No loadBalancerSourceRanges are set, so every client may connect.".to_owned()
-            }
-            SourceRangeCheck::Allowed { range } => {
-                format!("The client address lies in loadBalancerSourceRanges ({range}).")
-            }
-            SourceRangeCheck::AllowedLoadBalancerSource => {
-                "The connection comes from the load-balancer IP itself and the node's address is inside loadBalancerSourceRanges, so it is let in.".to_owned()
-            }
-            SourceRangeCheck::Denied { source } => format!(
-                "The client address {source} lies outside every loadBalancerSourceRanges entry, so the node drops the connection (pods inside the cluster included)."
-            ),
-            SourceRangeCheck::NotEvaluated => {
-                "loadBalancerSourceRanges are set; whether a client is let in depends on its address.".to_owned()
-            }
-        },
+        RouteReason::SourceRanges(check) => source_range_sentence(check),
         RouteReason::SourceNat { masquerade } => {
             if *masquerade {
                 "The pod sees a node address as the client, not the real client (the connection is source-NATed).".to_owned()
@@ -135,22 +107,66 @@ pub fn reason_sentence(reason: &RouteReason) -> String {
         RouteReason::LoadBalancerProxyMode => {
             "The load-balancer IP is in ipMode Proxy: nodes install no rule for it, so the load balancer itself must forward to a nodePort.".to_owned()
         }
-        RouteReason::NotProxied(reason) => match reason {
-            NotProxied::Headless => {
-                "The Service is headless (clusterIP None): kube-proxy installs nothing for it; clients get the pod IPs from DNS and connect to them directly.".to_owned()
-            }
-            NotProxied::ExternalName => {
-                "The Service is of type ExternalName: it is only a DNS CNAME, nothing proxies its ports.".to_owned()
-            }
-            NotProxied::OtherProxy => {
-                "The label service.kubernetes.io/service-proxy-name hands this Service to another proxy, so kube-proxy installs nothing for it.".to_owned()
-            }
-        },
+        RouteReason::NotProxied(reason) => not_proxied_sentence(*reason),
         RouteReason::DestinationIsPod { namespace, pod } => format!(
             "The destination is the IP of pod {namespace}/{pod}: the connection goes straight to the pod, no Service is involved."
         ),
         RouteReason::NoRuleForDestination => {
             "No Service, node or pod of this cluster owns the destination, so kube-proxy does not touch the connection.".to_owned()
+        }
+    }
+}
+
+/// The front door a connection entered through.
+fn front_door_sentence(via: FrontDoor) -> String {
+    match via {
+        FrontDoor::ClusterIp => {
+            "The destination is the Service's ClusterIP, which kube-proxy intercepts on every node.".to_owned()
+        }
+        FrontDoor::NodePort => {
+            "The destination port is the Service's nodePort, which NodePort Services open on every node.".to_owned()
+        }
+        FrontDoor::LoadBalancer => {
+            "The destination is the Service's load-balancer IP in ipMode VIP, which every node intercepts like a ClusterIP.".to_owned()
+        }
+        FrontDoor::ExternalIp => {
+            "The destination is one of the Service's externalIPs, which every node intercepts like a load-balancer IP.".to_owned()
+        }
+    }
+}
+
+/// What loadBalancerSourceRanges did to the client (rule C7).
+fn source_range_sentence(check: &SourceRangeCheck) -> String {
+    match check {
+        SourceRangeCheck::NoRanges => {
+            "No loadBalancerSourceRanges are set, so every client may connect.".to_owned()
+        }
+        SourceRangeCheck::Allowed { range } => {
+            format!("The client address lies in loadBalancerSourceRanges ({range}).")
+        }
+        SourceRangeCheck::AllowedLoadBalancerSource => {
+            "The connection comes from the load-balancer IP itself and the node's address is inside loadBalancerSourceRanges, so it is let in.".to_owned()
+        }
+        SourceRangeCheck::Denied { source } => format!(
+            "The client address {source} lies outside every loadBalancerSourceRanges entry, so the node drops the connection (pods inside the cluster included)."
+        ),
+        SourceRangeCheck::NotEvaluated => {
+            "loadBalancerSourceRanges are set; whether a client is let in depends on its address.".to_owned()
+        }
+    }
+}
+
+/// Why kube-proxy installs nothing for the Service (rule A13).
+fn not_proxied_sentence(reason: NotProxied) -> String {
+    match reason {
+        NotProxied::Headless => {
+            "The Service is headless (clusterIP None): kube-proxy installs nothing for it; clients get the pod IPs from DNS and connect to them directly.".to_owned()
+        }
+        NotProxied::ExternalName => {
+            "The Service is of type ExternalName: it is only a DNS CNAME, nothing proxies its ports.".to_owned()
+        }
+        NotProxied::OtherProxy => {
+            "The label service.kubernetes.io/service-proxy-name hands this Service to another proxy, so kube-proxy installs nothing for it.".to_owned()
         }
     }
 }

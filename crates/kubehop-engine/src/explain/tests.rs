@@ -12,6 +12,7 @@ use crate::topology::{EndpointSet, TopologyOutcome};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+/// One value of every reason variant (a list, hence its length).
 fn every_reason() -> Vec<RouteReason> {
     let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 2));
     vec![

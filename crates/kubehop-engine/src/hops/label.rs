@@ -22,7 +22,7 @@ impl fmt::Display for SocketText {
 
 /// An address as written (an IP, or anything else the status holds) and a port: an IP is
 /// printed as [`SocketText`], anything else as `address:port`.
-pub(crate) fn address_text(address: &str, port: i32) -> String {
+pub fn address_text(address: &str, port: i32) -> String {
     match address.parse::<IpAddr>() {
         Ok(ip) => SocketText(ip, port).to_string(),
         Err(_) => format!("{address}:{port}"),

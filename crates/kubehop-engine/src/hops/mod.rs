@@ -22,7 +22,7 @@ mod tests;
 use std::net::IpAddr;
 
 pub use expect::{Expectation, ExpectedEndpoint};
-pub use label::{IngressRule, PortWords, SocketText};
+pub use label::{IngressRule, PortWords, SocketText, address_text};
 
 use super::model::{
     ClusterIpHop, Hop, IngressRef, LoadBalancerEntry, NodePortRow, PortChain, PortEndpoint,
