@@ -5,7 +5,7 @@
 //! findings that belong to no Service (an Ingress backend naming a Service that does not exist),
 //! each with the `namespace` of the object it is about.
 //!
-//! [`text`] prints the header, summary, diagnostics and DNS of a Service; [`port`] prints each
+//! `text` prints the header, summary, diagnostics and DNS of a Service; `port` prints each
 //! port from the engine's hop tree ([`crate::engine::hops`]), one arm per kind of hop.
 
 mod port;

@@ -1,5 +1,5 @@
 //! The text form of `kubehop chain`: per Service a header, a summary of what applies to every
-//! port, one subtree per port (see [`super::port`]), the diagnostics and the DNS records.
+//! port, one subtree per port (see `super::port`), the diagnostics and the DNS records.
 
 use std::io::{self, Write};
 

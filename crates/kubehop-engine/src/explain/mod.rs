@@ -8,10 +8,10 @@
 //! cluster and the words change with it.
 //!
 //! Pure: no I/O, no clock. [`explain_hop`] picks the routing question a hop stands for (which
-//! destination, from which kind of client, on which node), asks [`ProxyModel::route`], and puts
-//! the answer into two to four sentences.
+//! destination, from which kind of client, on which node), asks
+//! [`crate::ProxyModel::route`], and puts the answer into two to four sentences.
 //!
-//! [`reasons`] holds the sentence of every routing reason; [`hop`] finds a hop in the engine's
+//! `reasons` holds the sentence of every routing reason; `hop` finds a hop in the engine's
 //! hop tree ([`crate::hops`]) and picks its question.
 
 mod hop;
