@@ -5,8 +5,9 @@
 use std::collections::HashSet;
 
 use crate::engine::Severity;
-use crate::engine::model::{Hop, NodePortRow, PortChain, PortRef, ServiceChain, ServiceType};
-use crate::engine::ports::PodPortOutcome;
+use crate::engine::hops::{self, HopKind, HopNode, PortHops};
+use crate::engine::model::{Hop, NodePortRow, ServiceChain, ServiceType};
+use crate::engine::ports::{PodPortMapping, PodPortOutcome, PortMapping};
 
 /// A path of node ids from the root, as the tree widget identifies a node.
 pub type NodePath = Vec<String>;
@@ -130,7 +131,7 @@ fn selector_text(chain: &ServiceChain) -> String {
 }
 
 /// Why a port has no endpoints, in a few words.
-fn no_endpoints_reason(chain: &ServiceChain, port_index: usize) -> String {
+fn no_endpoints_reason(chain: &ServiceChain, mapping: Option<&PortMapping>) -> String {
     let details = &chain.details;
     if chain.selector.is_none() {
         return if details.slices.is_empty() {
@@ -156,8 +157,7 @@ fn no_endpoints_reason(chain: &ServiceChain, port_index: usize) -> String {
             reasons.join("; ")
         );
     }
-    let map = chain.port_map();
-    if let Some(mapping) = map.get(port_index) {
+    if let Some(mapping) = mapping {
         let unresolved = mapping
             .pods
             .iter()
@@ -179,221 +179,142 @@ fn no_endpoints_reason(chain: &ServiceChain, port_index: usize) -> String {
     "no endpoints".to_owned()
 }
 
-fn ingress_port(chain: &ServiceChain, reference: Option<&PortRef>) -> Option<usize> {
-    chain.ports.iter().position(|port| match reference {
-        Some(PortRef::Number(number)) => port.port == *number,
-        Some(PortRef::Name(name)) => port.name.as_deref() == Some(name.as_str()),
-        None => false,
-    })
-}
-
-fn ingress_hop(chain: &ServiceChain, index: usize) -> Option<Hop> {
-    let reference = chain.ingresses.get(index)?;
-    Some(Hop::Ingress {
-        namespace: reference.namespace.clone(),
-        name: reference.name.clone(),
-        host: reference.host.clone(),
-        path: reference.path.clone(),
-    })
-}
-
-/// The hops of one Service port, in the order a connection meets them: Ingress rules, the
-/// load balancer, the NodePorts, the ClusterIP (or headless), then the endpoints per
-/// EndpointSlice, and where it breaks.
-fn port_children(chain: &ServiceChain, index: usize) -> Vec<OutlineNode> {
-    let Some(port) = chain.ports.get(index) else {
+/// The outline nodes of one Service port: its hop tree, minus what the pane does not show
+/// (externalIPs, a missing ClusterIP) and with the pods whose targetPort does not resolve.
+fn port_children(
+    chain: &ServiceChain,
+    index: usize,
+    mapping: Option<&PortMapping>,
+) -> Vec<OutlineNode> {
+    let Some(tree) = PortHops::new(chain, index, mapping) else {
         return Vec::new();
     };
-    let mut children = ingress_nodes(chain, Some(index));
-    if chain.service_type == ServiceType::LoadBalancer {
-        children.extend(load_balancer_nodes(port, index));
-    }
-    if port.node_port.is_some() {
-        children.push(node_ports_node(port, index));
-    }
-    if chain.headless {
-        children.push(OutlineNode::leaf(
-            "headless",
-            NodeKind::Headless { port: Some(index) },
-            None,
-        ));
-    } else if port.cluster_ip.is_some() {
-        children.push(node_with_hop(
-            NodeKind::ClusterIp { port: index },
-            Hop::ClusterIp {
-                port: port.port,
-                protocol: port.protocol,
-            },
-            Vec::new(),
-        ));
-    }
-    children.extend(slice_nodes(port, index));
-    children.extend(unresolved_pod_nodes(chain, index));
-    if port.endpoints.is_empty() {
-        children.push(OutlineNode::leaf(
-            "no-endpoints",
-            NodeKind::Broken {
-                severity: Severity::Error,
-                text: no_endpoints_reason(chain, index),
-            },
-            None,
-        ));
-    }
-    children
+    tree.hops
+        .iter()
+        .filter_map(|node| outline_node(&tree, node, mapping))
+        .collect()
 }
 
-/// The Ingress rules that route to port `port`; with `None`, those that name a port the
-/// Service does not have.
-fn ingress_nodes(chain: &ServiceChain, port: Option<usize>) -> Vec<OutlineNode> {
-    let mut nodes = Vec::new();
-    for (ingress, reference) in chain.ingresses.iter().enumerate() {
-        if ingress_port(chain, reference.service_port.as_ref()) == port
-            && let Some(hop) = ingress_hop(chain, ingress)
-        {
-            nodes.push(node_with_hop(
-                NodeKind::Ingress { ingress, port },
-                hop,
-                Vec::new(),
-            ));
+/// One hop of the tree as an outline node: one arm per kind of hop.
+fn outline_node(
+    tree: &PortHops<'_>,
+    node: &HopNode<'_>,
+    mapping: Option<&PortMapping>,
+) -> Option<OutlineNode> {
+    let port = tree.index;
+    let kind = match &node.kind {
+        HopKind::Ingress { index, .. } => NodeKind::Ingress {
+            ingress: *index,
+            port: Some(port),
+        },
+        HopKind::LoadBalancerPending => {
+            let kind = NodeKind::LoadBalancerPending { port };
+            return Some(OutlineNode::leaf("lb-pending", kind, None));
         }
-    }
-    nodes
-}
-
-/// The load balancer's addresses, or one "pending" node while it has none.
-fn load_balancer_nodes(port: &PortChain, index: usize) -> Vec<OutlineNode> {
-    let mut nodes = Vec::new();
-    if port.load_balancer.is_empty() {
-        nodes.push(OutlineNode::leaf(
-            "lb-pending",
-            NodeKind::LoadBalancerPending { port: index },
-            None,
-        ));
-    }
-    for (entry_index, entry) in port.load_balancer.iter().enumerate() {
-        let address = entry
-            .ip
-            .clone()
-            .or_else(|| entry.hostname.clone())
-            .unwrap_or_default();
-        nodes.push(node_with_hop(
-            NodeKind::LoadBalancer {
-                port: index,
-                entry: entry_index,
-            },
-            Hop::LoadBalancer {
-                port: port.port,
-                protocol: port.protocol,
-                address,
-            },
-            Vec::new(),
-        ));
-    }
-    nodes
-}
-
-/// The NodePort group, one child per node address.
-fn node_ports_node(port: &PortChain, index: usize) -> OutlineNode {
-    let rows: Vec<OutlineNode> = port
-        .node_ports
-        .rows()
-        .map(|row| {
-            let hop = Hop::NodePort {
-                port: port.port,
-                protocol: port.protocol,
-                node: row.node.clone(),
-                address: row.address,
-            };
-            node_with_hop(NodeKind::NodePort { port: index, row }, hop, Vec::new())
-        })
-        .collect();
-    OutlineNode {
-        id: "nodePorts".to_owned(),
-        kind: NodeKind::NodePorts { port: index },
-        hop: None,
-        children: rows,
-    }
-}
-
-/// Endpoints, grouped by the slice they were read from (slice order of first appearance).
-fn slice_nodes(port: &PortChain, index: usize) -> Vec<OutlineNode> {
-    let mut slice_names: Vec<&str> = Vec::new();
-    for endpoint in &port.endpoints {
-        if !slice_names.contains(&endpoint.info.slice.as_ref()) {
-            slice_names.push(endpoint.info.slice.as_ref());
+        HopKind::LoadBalancer { index, .. } => NodeKind::LoadBalancer {
+            port,
+            entry: *index,
+        },
+        HopKind::NodePorts { .. } => {
+            return Some(OutlineNode {
+                id: "nodePorts".to_owned(),
+                kind: NodeKind::NodePorts { port },
+                hop: None,
+                children: children(tree, node, mapping),
+            });
         }
-    }
-    let mut nodes = Vec::new();
-    for name in slice_names {
-        let endpoints = port
-            .endpoints
-            .iter()
-            .enumerate()
-            .filter(|(_, endpoint)| endpoint.info.slice.as_ref() == name)
-            .map(|(endpoint_index, endpoint)| {
-                node_with_hop(
-                    NodeKind::Endpoint {
-                        port: Some(index),
-                        endpoint: endpoint_index,
-                    },
-                    Hop::Endpoint {
-                        port: port.port,
-                        protocol: port.protocol,
-                        ip: endpoint.info.ip,
-                        target_port: endpoint.port,
-                    },
-                    Vec::new(),
-                )
-            })
-            .collect();
-        nodes.push(node_with_hop(
-            NodeKind::Slice {
-                port: Some(index),
-                name: name.to_owned(),
-            },
-            Hop::EndpointSlice {
-                name: name.to_owned(),
-            },
-            endpoints,
-        ));
-    }
-    nodes
-}
-
-/// Pods the selector matches that cannot take this port (rule B4), each where it breaks.
-fn unresolved_pod_nodes(chain: &ServiceChain, index: usize) -> Vec<OutlineNode> {
-    let mut nodes = Vec::new();
-    let Some(mapping) = chain.port_map().into_iter().nth(index) else {
-        return nodes;
-    };
-    for row in &mapping.pods {
-        let text = match &row.outcome {
-            PodPortOutcome::NameNotDeclared { declared } => format!(
-                "{}: declares no port named {} ({})",
-                row.pod,
-                mapping.target_port,
-                crate::engine::ports::describe_declared(declared)
-            ),
-            PodPortOutcome::ProtocolMismatch {
-                container,
-                declared,
-                port,
-            } => format!(
-                "{}: {} is {port}/{declared} in container {container}, the Service port is {}",
-                row.pod, mapping.target_port, mapping.protocol
-            ),
-            _ => continue,
-        };
-        nodes.push(OutlineNode::leaf(
-            format!("unresolved/{}", row.pod),
-            NodeKind::Broken {
+        HopKind::NodePort { row } => NodeKind::NodePort {
+            port,
+            row: row.clone(),
+        },
+        HopKind::ClusterIp { .. } => NodeKind::ClusterIp { port },
+        HopKind::Headless => {
+            let kind = NodeKind::Headless { port: Some(port) };
+            return Some(OutlineNode::leaf("headless", kind, None));
+        }
+        HopKind::EndpointSlice { name } => NodeKind::Slice {
+            port: Some(port),
+            name: (*name).to_owned(),
+        },
+        HopKind::Endpoint { index, .. } => NodeKind::Endpoint {
+            port: Some(port),
+            endpoint: *index,
+        },
+        HopKind::PodNotReceiving { mapping: row } => {
+            let text = unresolved_text(row, mapping?)?;
+            let kind = NodeKind::Broken {
                 severity: Severity::Error,
                 text,
-            },
-            None,
-        ));
+            };
+            return Some(OutlineNode::leaf(
+                format!("unresolved/{}", row.pod),
+                kind,
+                None,
+            ));
+        }
+        HopKind::NoEndpoints => {
+            let kind = NodeKind::Broken {
+                severity: Severity::Error,
+                text: no_endpoints_reason(tree.chain, mapping),
+            };
+            return Some(OutlineNode::leaf("no-endpoints", kind, None));
+        }
+        HopKind::ExternalIp { .. } | HopKind::ClusterIpMissing | HopKind::ExternalName { .. } => {
+            return None;
+        }
+    };
+    let hop = tree.hop(&node.kind)?;
+    Some(node_with_hop(kind, hop, children(tree, node, mapping)))
+}
+
+fn children(
+    tree: &PortHops<'_>,
+    node: &HopNode<'_>,
+    mapping: Option<&PortMapping>,
+) -> Vec<OutlineNode> {
+    node.children
+        .iter()
+        .filter_map(|child| outline_node(tree, child, mapping))
+        .collect()
+}
+
+/// Why a selected pod cannot take the port (rule B4); `None` for pods that resolve.
+fn unresolved_text(row: &PodPortMapping, mapping: &PortMapping) -> Option<String> {
+    match &row.outcome {
+        PodPortOutcome::NameNotDeclared { declared } => Some(format!(
+            "{}: declares no port named {} ({})",
+            row.pod,
+            mapping.target_port,
+            crate::engine::ports::describe_declared(declared)
+        )),
+        PodPortOutcome::ProtocolMismatch {
+            container,
+            declared,
+            port,
+        } => Some(format!(
+            "{}: {} is {port}/{declared} in container {container}, the Service port is {}",
+            row.pod, mapping.target_port, mapping.protocol
+        )),
+        _ => None,
     }
-    nodes
+}
+
+/// The Ingress rules that name a port the Service does not have (they break before any port).
+fn unmatched_ingress_nodes(chain: &ServiceChain) -> Vec<OutlineNode> {
+    hops::ingress_hops(chain, None)
+        .iter()
+        .filter_map(|node| match node.kind {
+            HopKind::Ingress { index, rule } => Some(node_with_hop(
+                NodeKind::Ingress {
+                    ingress: index,
+                    port: None,
+                },
+                hops::ingress_key(rule),
+                Vec::new(),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Builds the outline of a Service: per port, its front doors in the order a connection meets
@@ -408,10 +329,11 @@ pub fn outline(chain: &ServiceChain) -> Outline {
         return Outline { roots };
     }
     // Ingress rules that name a port the Service does not have break before any port.
-    let mut roots = ingress_nodes(chain, None);
+    let mut roots = unmatched_ingress_nodes(chain);
     let single = chain.ports.len() == 1;
+    let map = chain.port_map();
     for (index, port) in chain.ports.iter().enumerate() {
-        let children = port_children(chain, index);
+        let children = port_children(chain, index, map.get(index));
         let id = format!("{}/{}", port.port, port.protocol);
         if single {
             // One port (the common case): its hops sit at the top level, one indent saved.

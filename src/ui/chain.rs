@@ -15,7 +15,8 @@ use super::theme::{Theme, severity_mark};
 use crate::app::chain::{NodeKind, NodePath, OutlineNode};
 use crate::app::probe::ProbeRun;
 use crate::app::state::{AppState, Focus};
-use crate::engine::model::{IpMode, NodePortRow, PortChain, ServiceChain, TrafficPolicy};
+use crate::engine::hops::{self, IngressRule, SocketText, address_text};
+use crate::engine::model::{IpMode, NodePortRow, ServiceChain, TrafficPolicy};
 
 /// The Chain pane.
 #[derive(Debug, Clone)]
@@ -187,13 +188,6 @@ fn node_line(chain: &ServiceChain, node: &OutlineNode, theme: &Theme) -> Line<'s
     }
 }
 
-/// Whether any endpoint of the port can take traffic (ready, or serving while terminating).
-fn port_usable(port: &PortChain) -> bool {
-    port.endpoints
-        .iter()
-        .any(|endpoint| endpoint.info.ready || endpoint.info.serving_terminating())
-}
-
 /// `port 80/TCP "http" → targetPort 8080`, marked by whether any endpoint can take traffic.
 fn port_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'static> {
     let Some(port) = chain.ports.get(port) else {
@@ -207,7 +201,7 @@ fn port_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'static> 
     if let Some(app) = &port.app_protocol {
         text.push_str(&format!(" · appProtocol {app}"));
     }
-    let (mark, style) = if port_usable(port) {
+    let (mark, style) = if hops::port_usable(port) {
         ("✓", theme.ok)
     } else {
         ("✗", theme.error)
@@ -228,11 +222,7 @@ fn ingress_line(
     let Some(reference) = chain.ingresses.get(ingress) else {
         return Line::raw("Ingress");
     };
-    let rule = match (&reference.host, &reference.path) {
-        (_, None) => "default backend".to_owned(),
-        (Some(host), Some(path)) => format!("{host}{path}"),
-        (None, Some(path)) => format!("*{path}"),
-    };
+    let rule = IngressRule(reference);
     let target = reference
         .service_port
         .as_ref()
@@ -274,11 +264,14 @@ fn load_balancer_line(
     else {
         return Line::raw("LoadBalancer");
     };
-    let address = entry
-        .ip
-        .clone()
-        .or_else(|| entry.hostname.clone())
-        .unwrap_or_default();
+    let address = address_text(
+        entry
+            .ip
+            .as_deref()
+            .or(entry.hostname.as_deref())
+            .unwrap_or(""),
+        entry.port,
+    );
     let mode = match entry.ip_mode {
         Some(IpMode::VIP) => "ipMode VIP".to_owned(),
         Some(IpMode::Proxy) => {
@@ -288,7 +281,7 @@ fn load_balancer_line(
     };
     Line::from(vec![
         mark_span("✓", theme.ok),
-        Span::raw(format!("LoadBalancer {address}:{} ", entry.port)),
+        Span::raw(format!("LoadBalancer {address} ")),
         Span::styled(mode, theme.dim),
     ])
 }
@@ -330,7 +323,7 @@ fn node_ports_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'st
 /// One node's NodePort: accepts (with its local endpoints), drops (eTP Local) or rejects.
 fn node_port_line(chain: &ServiceChain, row: &NodePortRow, theme: &Theme) -> Line<'static> {
     let local = chain.external_traffic_policy == Some(TrafficPolicy::Local);
-    let address = format!("{} {}:{} ", row.node, row.address, row.port);
+    let address = format!("{} {} ", row.node, SocketText(row.address, row.port));
     let locals = plural(
         row.local_endpoints as usize,
         "local endpoint",
@@ -368,13 +361,13 @@ fn cluster_ip_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'st
     let Some(hop) = port.cluster_ip else {
         return Line::raw("ClusterIP");
     };
-    let usable = port_usable(port);
+    let usable = hops::port_usable(port);
     let mut spans = vec![
         mark_span(
             if usable { "✓" } else { "✗" },
             if usable { theme.ok } else { theme.error },
         ),
-        Span::raw(format!("ClusterIP {}:{}", format_ip_port(hop.ip), hop.port)),
+        Span::raw(format!("ClusterIP {}", SocketText(hop.ip, hop.port))),
     ];
     if chain.internal_traffic_policy == Some(TrafficPolicy::Local) {
         spans.push(Span::styled(
@@ -458,7 +451,7 @@ fn endpoint_line(
     };
     let who = info.pod.clone().unwrap_or_else(|| "(no pod)".to_owned());
     let address = match number {
-        Some(number) => format!("{}:{number}", format_ip_port(info.ip)),
+        Some(number) => SocketText(info.ip, number).to_string(),
         None => info.ip.to_string(),
     };
     let mut place = String::new();
@@ -474,13 +467,6 @@ fn endpoint_line(
         Span::styled(state.to_owned(), style),
         Span::styled(place, theme.dim),
     ])
-}
-
-fn format_ip_port(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-        std::net::IpAddr::V4(v4) => v4.to_string(),
-    }
 }
 
 /// Draws the chain tree (tui-tree-widget) at the offset the app keeps.

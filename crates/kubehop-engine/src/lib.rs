@@ -25,6 +25,7 @@ pub mod dump;
 pub mod endpointslice;
 pub mod explain;
 mod hash;
+pub mod hops;
 mod index;
 pub mod model;
 pub mod nodes;

@@ -1,0 +1,295 @@
+//! The text form of `kubehop chain`: per Service a header, a summary of what applies to every
+//! port, one subtree per port (see `super::port`), the diagnostics and the DNS records.
+
+use std::io::{self, Write};
+
+use super::Selected;
+use super::port::{endpoint_row, ingress_text, port_tree};
+use crate::engine::diagnostics::name_list;
+use crate::engine::hops::{self, HopKind, PortHops};
+use crate::engine::model::{AffinityConfig, NotProxied, ServiceType, TrafficPolicy};
+use crate::engine::{Diagnostic, ServiceChain, Severity};
+use crate::output::style::Style;
+use crate::output::tree::{TreeNode, align};
+
+/// Writes the text tree of every selected Service, then the unattached diagnostics.
+pub fn write_text(out: &mut dyn Write, selected: &Selected<'_>, style: Style) -> io::Result<()> {
+    for (position, chain) in selected.services.iter().enumerate() {
+        if position > 0 {
+            writeln!(out)?;
+        }
+        service_tree(chain, style).write(out)?;
+    }
+    if !selected.diagnostics.is_empty() {
+        if !selected.services.is_empty() {
+            writeln!(out)?;
+        }
+        let mut root = TreeNode::new(format!(
+            "{}  {}",
+            style.bold("Ingresses"),
+            style.dim("backends that name no existing Service")
+        ));
+        let rows: Vec<Vec<String>> = selected
+            .diagnostics
+            .iter()
+            .map(|scoped| diagnostic_row(scoped.diagnostic, style))
+            .collect();
+        for line in align(&rows) {
+            root.child(line);
+        }
+        root.write(out)?;
+    }
+    Ok(())
+}
+
+/// The tree of one Service: header, summary, one subtree per port, diagnostics, DNS.
+pub fn service_tree(chain: &ServiceChain, style: Style) -> TreeNode {
+    let mut root = TreeNode::new(header(chain, style));
+    for line in summary(chain, style) {
+        root.child(line);
+    }
+    for hop in hops::ingress_hops(chain, None) {
+        if let HopKind::Ingress { rule: ingress, .. } = hop.kind {
+            let line = match &ingress.service_port {
+                Some(port) => format!(
+                    "{}  {} chain breaks here: the Service has no port {port}",
+                    ingress_text(ingress),
+                    style.broken()
+                ),
+                None => format!("{}  (no Service port given)", ingress_text(ingress)),
+            };
+            root.child(line);
+        }
+    }
+    let port_map = chain.port_map();
+    for tree in PortHops::all(chain, Some(&port_map)) {
+        root.push(port_tree(chain, &tree, style));
+    }
+    if chain.ports.is_empty() && chain.service_type != ServiceType::ExternalName {
+        let endpoints = &chain.details.endpoints;
+        let ready = endpoints.iter().filter(|endpoint| endpoint.ready).count();
+        let node = root.child(format!(
+            "no ports  {}",
+            style.dim(&format!(
+                "{ready} ready of {} endpoints (reachable by DNS name only)",
+                endpoints.len()
+            ))
+        ));
+        let rows: Vec<Vec<String>> = endpoints
+            .iter()
+            .map(|info| endpoint_row(info, info.ip.to_string(), String::new(), style))
+            .collect();
+        for line in align(&rows) {
+            node.child(line);
+        }
+    }
+    root.push(diagnostics_tree(chain, style));
+    root.push(dns_tree(chain, style));
+    root
+}
+
+fn header(chain: &ServiceChain, style: Style) -> String {
+    let errors = count(chain, Severity::Error);
+    let warnings = count(chain, Severity::Warning);
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let health = if errors > 0 {
+        let mut text = format!("broken: {}", plural(errors, "error"));
+        if warnings > 0 {
+            text.push_str(&format!(", {}", plural(warnings, "warning")));
+        }
+        format!("{} {}", style.broken(), style.red(&text))
+    } else if warnings > 0 {
+        format!(
+            "{} {}",
+            style.caveat(),
+            style.yellow(&plural(warnings, "warning"))
+        )
+    } else {
+        format!("{} {}", style.ok(), style.green("ok"))
+    };
+    let kind = if chain.headless {
+        "ClusterIP (headless)"
+    } else {
+        chain.service_type.as_str()
+    };
+    format!(
+        "{}  {kind}  {health}",
+        style.bold(&format!("{}/{}", chain.namespace, chain.name))
+    )
+}
+
+fn count(chain: &ServiceChain, severity: Severity) -> usize {
+    chain
+        .diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.severity == severity)
+        .count()
+}
+
+/// Lines under the header that apply to every port.
+fn summary(chain: &ServiceChain, style: Style) -> Vec<String> {
+    let details = &chain.details;
+    let mut lines = Vec::new();
+    if chain.service_type == ServiceType::ExternalName {
+        lines.push(format!(
+            "CNAME → {}  {}",
+            chain
+                .external_name
+                .as_deref()
+                .unwrap_or("(empty externalName)"),
+            style.dim("DNS only: no ClusterIP, no endpoints, no proxying, ports not translated")
+        ));
+        return lines;
+    }
+    match &chain.selector {
+        Some(selector) => {
+            let text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let selected = details.selected_pods.len();
+            let matched = if selected == 0 {
+                format!("{} matches no pod", style.broken())
+            } else {
+                format!(
+                    "{selected} pod{} match{}",
+                    if selected == 1 { "" } else { "s" },
+                    if selected == 1 { "es" } else { "" }
+                )
+            };
+            lines.push(format!("selector {}: {matched}", text.join(",")));
+        }
+        None => {
+            let line = if details.slices.is_empty() {
+                format!(
+                    "no selector and no EndpointSlice  {} kube-proxy has no endpoints",
+                    style.broken()
+                )
+            } else {
+                "no selector: endpoints come from EndpointSlices written by hand".to_owned()
+            };
+            lines.push(line);
+        }
+    }
+    if chain.endpoints_derived {
+        lines.push(format!(
+            "EndpointSlices: {}",
+            style.dim(
+                "none in the input; derived from the pods by the EndpointSlice controller's rules"
+            )
+        ));
+    } else if !details.slices.is_empty() {
+        let names: Vec<&str> = details
+            .slices
+            .iter()
+            .map(|slice| slice.metadata.name.as_deref().unwrap_or("(unnamed)"))
+            .collect();
+        lines.push(format!("EndpointSlices: {}", name_list(&names)));
+    }
+    if chain.headless {
+        lines.push(format!(
+            "clusterIP None  {}",
+            style.dim(
+                "headless: no virtual IP, no kube-proxy rules; DNS returns the ready pod addresses"
+            )
+        ));
+    }
+    let policies = policies(chain);
+    if !policies.is_empty() {
+        lines.push(policies.join(" · "));
+    }
+    lines
+}
+
+/// The policies that shape every port's routing, in a few words each.
+fn policies(chain: &ServiceChain) -> Vec<String> {
+    let details = &chain.details;
+    let mut policies = Vec::new();
+    if let Some(policy) = chain.external_traffic_policy {
+        policies.push(format!("externalTrafficPolicy {}", policy_name(policy)));
+    }
+    if chain.internal_traffic_policy == Some(TrafficPolicy::Local) {
+        policies.push("internalTrafficPolicy Local".to_owned());
+    }
+    if let AffinityConfig::ClientIp { timeout } = details.affinity {
+        policies.push(format!(
+            "sessionAffinity ClientIP ({} s)",
+            timeout.as_secs()
+        ));
+    }
+    if let Some(distribution) = &details.traffic_distribution {
+        policies.push(format!("trafficDistribution {distribution}"));
+    }
+    if details.publish_not_ready_addresses {
+        policies.push("publishNotReadyAddresses".to_owned());
+    }
+    if !details.load_balancer_source_ranges.is_empty() {
+        policies.push(format!(
+            "loadBalancerSourceRanges {}",
+            details.load_balancer_source_ranges.join(",")
+        ));
+    }
+    if let Some(NotProxied::OtherProxy) = details.not_proxied {
+        policies
+            .push("handed to another proxy (service.kubernetes.io/service-proxy-name)".to_owned());
+    }
+    policies
+}
+
+fn policy_name(policy: TrafficPolicy) -> &'static str {
+    match policy {
+        TrafficPolicy::Cluster => "Cluster",
+        TrafficPolicy::Local => "Local",
+    }
+}
+
+/// `http 80/TCP` or `80/TCP`.
+/// `[severity, code, subject, message]`.
+fn diagnostic_row(diagnostic: &Diagnostic, style: Style) -> Vec<String> {
+    vec![
+        style.severity(diagnostic.severity),
+        diagnostic.code.to_string(),
+        diagnostic.subject.to_string(),
+        diagnostic.message.clone(),
+    ]
+}
+
+fn diagnostics_tree(chain: &ServiceChain, style: Style) -> TreeNode {
+    if chain.diagnostics.is_empty() {
+        return TreeNode::new(format!("diagnostics: {}", style.green("none")));
+    }
+    let mut node = TreeNode::new(style.bold("diagnostics"));
+    let rows: Vec<Vec<String>> = chain
+        .diagnostics
+        .iter()
+        .map(|diagnostic| diagnostic_row(diagnostic, style))
+        .collect();
+    for line in align(&rows) {
+        node.child(line);
+    }
+    node
+}
+
+fn dns_tree(chain: &ServiceChain, style: Style) -> TreeNode {
+    if chain.dns.is_empty() {
+        let why = if chain.headless {
+            "no ready endpoint, so the name does not resolve"
+        } else {
+            "no ClusterIP in the input"
+        };
+        return TreeNode::new(format!("DNS: no records  {}", style.dim(why)));
+    }
+    let mut node = TreeNode::new(style.bold("DNS"));
+    let rows: Vec<Vec<String>> = chain
+        .dns
+        .iter()
+        .map(|record| {
+            vec![
+                record.name.clone(),
+                format!("{:?}", record.record_type),
+                record.value.clone(),
+            ]
+        })
+        .collect();
+    for line in align(&rows) {
+        node.child(line);
+    }
+    node
+}
