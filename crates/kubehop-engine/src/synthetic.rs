@@ -187,7 +187,7 @@ fn synthetic_service(spec: &SyntheticSpec, i: usize, counters: &mut Counters) ->
     let status = (shape == Shape::LoadBalancer).then(|| {
         counters.lb_index += 1;
         // Every sixteenth LoadBalancer stays pending.
-        let ingress = (counters.lb_index % 16 != 0).then(|| {
+        let ingress = (!counters.lb_index.is_multiple_of(16)).then(|| {
             vec![LoadBalancerIngress {
                 ip: Some(loopback(20, counters.lb_index)),
                 ip_mode: Some("VIP".to_owned()),
@@ -231,8 +231,8 @@ fn synthetic_service(spec: &SyntheticSpec, i: usize, counters: &mut Counters) ->
 /// The ports of Service `i`: http (a named targetPort on every third Service), metrics on
 /// every fourth, and nodePorts when the Service has them.
 fn synthetic_ports(i: usize, node_ports: bool, counters: &mut Counters) -> Vec<ServicePort> {
-    let named = i % 3 == 0;
-    let with_metrics = i % 4 == 0;
+    let named = i.is_multiple_of(3);
+    let with_metrics = i.is_multiple_of(4);
     let mut ports = vec![ServicePort {
         name: Some("http".to_owned()),
         port: 80,
