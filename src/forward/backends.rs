@@ -240,20 +240,7 @@ pub fn backends(model: &ProxyModel, key: &ServicePortKey) -> Backends {
     } else {
         chain.details.affinity
     };
-    let mut seen = BTreeSet::new();
-    let mut listed = BTreeSet::new();
-    let mut candidates: Vec<&PortEndpoint> = Vec::new();
-    let mut without_pod = 0usize;
-    for endpoint in &port.endpoints {
-        let Some(pod) = pod_ref(endpoint, service) else {
-            without_pod += 1;
-            continue;
-        };
-        listed.insert(pod.clone());
-        if seen.insert((pod.namespace.clone(), pod.name.clone())) {
-            candidates.push(endpoint);
-        }
-    }
+    let (candidates, listed, without_pod) = candidates(port, service);
     let selection = topology::cluster_set(&candidates, "", None, false);
     let mut usable = BTreeMap::new();
     let mut endpoints = Vec::new();
@@ -298,6 +285,29 @@ pub fn backends(model: &ProxyModel, key: &ServicePortKey) -> Backends {
         listed,
         empty_reason: None,
     }
+}
+
+/// The port's endpoints with a pod, one per pod (the candidates), every pod listed, and how
+/// many endpoints have no pod.
+fn candidates<'a>(
+    port: &'a PortChain,
+    service: &ServiceKey,
+) -> (Vec<&'a PortEndpoint>, BTreeSet<PodRef>, usize) {
+    let mut seen = BTreeSet::new();
+    let mut listed = BTreeSet::new();
+    let mut candidates: Vec<&PortEndpoint> = Vec::new();
+    let mut without_pod = 0usize;
+    for endpoint in &port.endpoints {
+        let Some(pod) = pod_ref(endpoint, service) else {
+            without_pod += 1;
+            continue;
+        };
+        listed.insert(pod.clone());
+        if seen.insert((pod.namespace.clone(), pod.name.clone())) {
+            candidates.push(endpoint);
+        }
+    }
+    (candidates, listed, without_pod)
 }
 
 fn empty(key: &ServicePortKey, affinity: AffinityConfig, reason: String) -> Backends {

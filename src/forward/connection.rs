@@ -25,9 +25,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::backends::{PodRef, chosen};
+use super::backends::{Backends, PodRef, chosen};
 use super::events::Notice;
 use super::forwarder::{Bytes, Ended, Shared};
+use super::target::Target;
 use super::{FORWARD_ERROR_GRACE, HALF_CLOSE_LINGER, MAX_REPLAY, RETRY_WAIT};
 use crate::engine::plan::HopKind;
 use crate::probe::dialer::{CLOSE_TIMEOUT, DialTarget, Dialed, ProbeStream};
@@ -94,7 +95,6 @@ pub(super) async fn serve(
         shared.ended(id, port, &bytes, Ended::Refused);
         return;
     }
-    let cancel = shared.stop.child_token();
     let (read, write) = stream.split();
     let mut side = Client {
         read,
@@ -102,80 +102,20 @@ pub(super) async fn serve(
         replay: Vec::new(),
         eof: false,
     };
-    let mut tried: BTreeSet<PodRef> = BTreeSet::new();
-    let mut attempts = 0usize;
-    let mut last_error = String::new();
-    let max_attempts = shared.options.attempts.max(1);
-    let outcome = loop {
-        if attempts >= max_attempts {
-            break None;
-        }
-        let set = sets.borrow_and_update().clone();
-        let decision = set.without(&tried);
-        let picked = shared
-            .pick(&decision, client.ip())
-            .and_then(|endpoint| chosen(&endpoint, &target.port.service));
-        let Some((pod, pod_port)) = picked else {
-            if last_error.is_empty() {
-                last_error = set
-                    .empty_reason
-                    .clone()
-                    .unwrap_or_else(|| "no usable endpoint".to_owned());
-            }
-            // Every pod of this set failed for this connection: wait a little for a newer set.
-            let newer = tokio::select! {
-                () = cancel.cancelled() => break Some((Over::Cancelled, None)),
-                changed = tokio::time::timeout(RETRY_WAIT, sets.changed()) => {
-                    matches!(changed, Ok(Ok(())))
-                }
-            };
-            if newer {
-                continue;
-            }
-            break None;
-        };
-        attempts += 1;
-        let dial_target = DialTarget::Pod {
-            namespace: pod.namespace.clone(),
-            pod: pod.name.clone(),
-            port: pod_port,
-        };
-        let dialed = tokio::select! {
-            () = cancel.cancelled() => break Some((Over::Cancelled, None)),
-            dialed = shared.dialer.dial(&dial_target, HopKind::Endpoint, shared.options.dial_timeout) => dialed,
-        };
-        let result = match dialed {
-            Err(error) => Attempt::Unusable(error.to_string()),
-            Ok(dialed) => {
-                let attempt_cancel = cancel.child_token();
-                if shared.register(id, port, &pod, attempt_cancel.clone(), bytes.clone()) {
-                    let result = splice(dialed, &mut side, &bytes, &attempt_cancel).await;
-                    let counted = !matches!(result, Attempt::Unusable(_));
-                    shared.unregister(id, counted);
-                    result
-                } else {
-                    close_transport(dialed).await;
-                    Attempt::Unusable("no longer an endpoint".to_owned())
-                }
-            }
-        };
-        match result {
-            Attempt::Over(over) => break Some((over, Some(pod))),
-            Attempt::Unusable(error) => {
-                if attempts < max_attempts {
-                    shared.retried(port);
-                    shared.notice(Notice::Retry {
-                        target: target.clone(),
-                        client,
-                        pod: pod.clone(),
-                        error: error.clone(),
-                    });
-                }
-                last_error = format!("pod {pod}: {error}");
-                tried.insert(pod);
-            }
-        }
+    let mut connection = Connection {
+        shared,
+        port,
+        id,
+        client,
+        target: &target,
+        bytes: &bytes,
+        cancel: shared.stop.child_token(),
+        tried: BTreeSet::new(),
+        attempts: 0,
+        last_error: String::new(),
     };
+    let outcome = connection.try_endpoints(&mut side, &mut sets).await;
+    let (attempts, last_error) = (connection.attempts, connection.last_error);
     match outcome {
         Some((over, pod)) => {
             if let (Over::Broken(error), Some(pod)) = (over, pod) {
@@ -201,6 +141,124 @@ pub(super) async fn serve(
             reset(&stream);
             shared.ended(id, port, &bytes, Ended::Failed);
         }
+    }
+}
+
+/// One client connection while it looks for an endpoint that serves it.
+struct Connection<'a> {
+    shared: &'a Arc<Shared>,
+    port: usize,
+    id: u64,
+    client: SocketAddr,
+    target: &'a Target,
+    bytes: &'a Arc<Bytes>,
+    cancel: CancellationToken,
+    /// Pods that failed for this connection.
+    tried: BTreeSet<PodRef>,
+    attempts: usize,
+    last_error: String,
+}
+
+impl Connection<'_> {
+    /// Picks endpoints from the newest set (skipping pods that failed) and splices to the
+    /// first that answers, up to the configured attempts. `Some((over, pod))` when a pod
+    /// served the connection or the forward was cancelled; `None` when every attempt failed.
+    async fn try_endpoints(
+        &mut self,
+        side: &mut Client<'_>,
+        sets: &mut watch::Receiver<Arc<Backends>>,
+    ) -> Option<(Over, Option<PodRef>)> {
+        let max_attempts = self.shared.options.attempts.max(1);
+        loop {
+            if self.attempts >= max_attempts {
+                return None;
+            }
+            let set = sets.borrow_and_update().clone();
+            let decision = set.without(&self.tried);
+            let picked = self
+                .shared
+                .pick(&decision, self.client.ip())
+                .and_then(|endpoint| chosen(&endpoint, &self.target.port.service));
+            let Some((pod, pod_port)) = picked else {
+                if self.last_error.is_empty() {
+                    self.last_error = set
+                        .empty_reason
+                        .clone()
+                        .unwrap_or_else(|| "no usable endpoint".to_owned());
+                }
+                // Every pod of this set failed for this connection: wait a little for a newer set.
+                let newer = tokio::select! {
+                    () = self.cancel.cancelled() => return Some((Over::Cancelled, None)),
+                    changed = tokio::time::timeout(RETRY_WAIT, sets.changed()) => {
+                        matches!(changed, Ok(Ok(())))
+                    }
+                };
+                if newer {
+                    continue;
+                }
+                return None;
+            };
+            self.attempts += 1;
+            let Some(result) = self.try_pod(&pod, pod_port, side).await else {
+                return Some((Over::Cancelled, None));
+            };
+            match result {
+                Attempt::Over(over) => return Some((over, Some(pod))),
+                Attempt::Unusable(error) => self.unusable(pod, error, max_attempts),
+            }
+        }
+    }
+
+    /// Dials `pod` and splices the client to it. `None` when the forward stopped while
+    /// dialing.
+    async fn try_pod(&self, pod: &PodRef, pod_port: u16, side: &mut Client<'_>) -> Option<Attempt> {
+        let shared = self.shared;
+        let dial_target = DialTarget::Pod {
+            namespace: pod.namespace.clone(),
+            pod: pod.name.clone(),
+            port: pod_port,
+        };
+        let dialed = tokio::select! {
+            () = self.cancel.cancelled() => return None,
+            dialed = shared.dialer.dial(&dial_target, HopKind::Endpoint, shared.options.dial_timeout) => dialed,
+        };
+        Some(match dialed {
+            Err(error) => Attempt::Unusable(error.to_string()),
+            Ok(dialed) => {
+                let attempt_cancel = self.cancel.child_token();
+                if shared.register(
+                    self.id,
+                    self.port,
+                    pod,
+                    attempt_cancel.clone(),
+                    self.bytes.clone(),
+                ) {
+                    let result = splice(dialed, side, self.bytes, &attempt_cancel).await;
+                    let counted = !matches!(result, Attempt::Unusable(_));
+                    shared.unregister(self.id, counted);
+                    result
+                } else {
+                    close_transport(dialed).await;
+                    Attempt::Unusable("no longer an endpoint".to_owned())
+                }
+            }
+        })
+    }
+
+    /// A pod that could not serve: a retry notice when attempts remain, and the pod is not
+    /// picked again for this connection.
+    fn unusable(&mut self, pod: PodRef, error: String, max_attempts: usize) {
+        if self.attempts < max_attempts {
+            self.shared.retried(self.port);
+            self.shared.notice(Notice::Retry {
+                target: self.target.clone(),
+                client: self.client,
+                pod: pod.clone(),
+                error: error.clone(),
+            });
+        }
+        self.last_error = format!("pod {pod}: {error}");
+        self.tried.insert(pod);
     }
 }
 

@@ -22,6 +22,7 @@ use super::events::{ForwardEvent, ForwardStats, Notice, PodStats, PortStats};
 use super::target::{PortMapping, ResolvedPort, Target, resolve};
 use super::{DEFAULT_ATTEMPTS, DIAL_TIMEOUT, ForwardError, STATS_INTERVAL, bind_hint};
 use crate::cluster::ClusterSnapshot;
+use crate::engine::model::ProxyModel;
 use crate::engine::model::ServiceKey;
 use crate::engine::route::{RouteDecision, RouteEndpoint};
 use crate::engine::{EngineConfig, Picker};
@@ -391,25 +392,7 @@ pub fn start(
     let snapshot = feed.borrow_and_update().clone();
     let model = backends::service_model(&snapshot, &request.service, &options.engine);
     let Some(chain) = model.service(&request.service.namespace, &request.service.name) else {
-        let others: Vec<&str> = snapshot
-            .services
-            .iter()
-            .filter(|service| {
-                service.metadata.namespace.as_deref().unwrap_or("default")
-                    == request.service.namespace
-            })
-            .filter_map(|service| service.metadata.name.as_deref())
-            .take(8)
-            .collect();
-        let hint = if others.is_empty() {
-            format!(" (namespace {} has no Services)", request.service.namespace)
-        } else {
-            format!(" (Services there: {})", others.join(", "))
-        };
-        return Err(ForwardError::ServiceNotFound {
-            service: request.service.clone(),
-            hint,
-        });
+        return Err(service_not_found(&snapshot, &request.service));
     };
     let mut resolved: Vec<ResolvedPort> = Vec::with_capacity(request.ports.len());
     for mapping in &request.ports {
@@ -419,33 +402,7 @@ pub fn start(
         }
         resolved.push(port);
     }
-    let addresses = listen_addresses(&options.addresses);
-    let mut listeners: Vec<(usize, TcpListener)> = Vec::new();
-    let mut ports = Vec::with_capacity(resolved.len());
-    for (index, port) in resolved.iter().enumerate() {
-        let mut locals = Vec::with_capacity(addresses.len());
-        let mut number = port.local;
-        for ip in &addresses {
-            let address = SocketAddr::new(*ip, number);
-            let listener = bind(address)?;
-            let local = listener.local_addr().map_err(|source| ForwardError::Bind {
-                address,
-                hint: bind_hint(address, &source),
-                source,
-            })?;
-            // Every address of a port listens on the same number (the first one's pick).
-            number = local.port();
-            locals.push(local);
-            listeners.push((index, listener));
-        }
-        let initial = backends::backends(&model, &port.target.port);
-        let (backends, _) = watch::channel(Arc::new(initial));
-        ports.push(PortShared {
-            target: port.target.clone(),
-            locals,
-            backends,
-        });
-    }
+    let (ports, listeners) = bind_ports(&model, &resolved, &options.addresses)?;
     let stop = CancellationToken::new();
     let registry = Registry {
         counters: ports.iter().map(|_| PortCounters::default()).collect(),
@@ -471,21 +428,7 @@ pub fn start(
             locals: port.locals.clone(),
         })
         .collect();
-    for port in &shared.ports {
-        for local in &port.locals {
-            shared.notice(Notice::Listening {
-                local: *local,
-                target: port.target.clone(),
-            });
-        }
-        let initial = port.backends.borrow().clone();
-        for change in backends::changes(&Backends::unknown(initial.key.clone()), &initial) {
-            shared.notice(Notice::Endpoints {
-                target: port.target.clone(),
-                change,
-            });
-        }
-    }
+    announce(&shared);
     let (done_tx, done) = mpsc::channel(1);
     for (index, listener) in listeners {
         tokio::spawn(accept_loop(
@@ -502,6 +445,89 @@ pub fn start(
         listening,
         done,
     })
+}
+
+/// The error for a Service that is not in the snapshot, naming a few Services of its
+/// namespace.
+fn service_not_found(snapshot: &ClusterSnapshot, service: &ServiceKey) -> ForwardError {
+    let others: Vec<&str> = snapshot
+        .services
+        .iter()
+        .filter(|candidate| {
+            candidate.metadata.namespace.as_deref().unwrap_or("default") == service.namespace
+        })
+        .filter_map(|candidate| candidate.metadata.name.as_deref())
+        .take(8)
+        .collect();
+    let hint = if others.is_empty() {
+        format!(" (namespace {} has no Services)", service.namespace)
+    } else {
+        format!(" (Services there: {})", others.join(", "))
+    };
+    ForwardError::ServiceNotFound {
+        service: service.clone(),
+        hint,
+    }
+}
+
+/// Binds every resolved port on every listen address (all addresses of a port on the same
+/// number) and gives each port its first backend set. Returns the ports and the listeners,
+/// each with its port's index.
+fn bind_ports(
+    model: &ProxyModel,
+    resolved: &[ResolvedPort],
+    given_addresses: &[IpAddr],
+) -> Result<BoundPorts, ForwardError> {
+    let addresses = listen_addresses(given_addresses);
+    let mut listeners: Vec<(usize, TcpListener)> = Vec::new();
+    let mut ports = Vec::with_capacity(resolved.len());
+    for (index, port) in resolved.iter().enumerate() {
+        let mut locals = Vec::with_capacity(addresses.len());
+        let mut number = port.local;
+        for ip in &addresses {
+            let address = SocketAddr::new(*ip, number);
+            let listener = bind(address)?;
+            let local = listener.local_addr().map_err(|source| ForwardError::Bind {
+                address,
+                hint: bind_hint(address, &source),
+                source,
+            })?;
+            // Every address of a port listens on the same number (the first one's pick).
+            number = local.port();
+            locals.push(local);
+            listeners.push((index, listener));
+        }
+        let initial = backends::backends(model, &port.target.port);
+        let (backends, _) = watch::channel(Arc::new(initial));
+        ports.push(PortShared {
+            target: port.target.clone(),
+            locals,
+            backends,
+        });
+    }
+    Ok((ports, listeners))
+}
+
+/// The bound ports, and their listeners with each one's port index.
+type BoundPorts = (Vec<PortShared>, Vec<(usize, TcpListener)>);
+
+/// The first notices: every listening address, and every port's initial endpoints.
+fn announce(shared: &Shared) {
+    for port in &shared.ports {
+        for local in &port.locals {
+            shared.notice(Notice::Listening {
+                local: *local,
+                target: port.target.clone(),
+            });
+        }
+        let initial = port.backends.borrow().clone();
+        for change in backends::changes(&Backends::unknown(initial.key.clone()), &initial) {
+            shared.notice(Notice::Endpoints {
+                target: port.target.clone(),
+                change,
+            });
+        }
+    }
 }
 
 fn bind(address: SocketAddr) -> Result<TcpListener, ForwardError> {

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::dialer::{DialError, DialTarget, Dialed, Dialer};
 use super::outcome::{Agreement, Answer, AnsweringPod, ProbeOutcome, Stage};
-use crate::engine::plan::{Expectation, HopKind};
+use crate::engine::plan::{Expectation, ExpectedEndpoint, HopKind};
 
 /// How long a non-HTTP check waits for the server to speak first.
 pub const ANSWER_WINDOW: Duration = Duration::from_millis(300);
@@ -218,45 +218,93 @@ async fn exchange(
     started: Instant,
     latency: Duration,
 ) -> (ProbeOutcome, Dialed) {
-    let mut buffer = Vec::new();
-    let mut first_byte = None;
     let http = spec.http.as_ref();
     let mut tls = None;
     if let Some(http) = http.filter(|http| http.tls) {
-        match handshake(&mut dialed, http, target, spec.timeout, started).await {
+        match tls_handshake(&mut dialed, http, target, spec, started, latency).await {
             Ok(version) => tls = Some(version),
-            Err(Handshake::Forward(text)) => {
-                return (classify_forward_message(&text, started.elapsed()), dialed);
-            }
-            Err(Handshake::Failed(error)) => {
-                return (
-                    ProbeOutcome::Connected {
-                        latency,
-                        answer: Some(Answer {
-                            tls: Some(format!("TLS handshake failed: {error}")),
-                            ..Answer::default()
-                        }),
-                    },
-                    dialed,
-                );
-            }
+            Err(outcome) => return (outcome, dialed),
         }
     }
-    if let Some(http) = http {
-        let request = http_request(http, target);
-        let written = tokio::select! {
-            biased;
-            message = poll_errors(&mut dialed.errors) => match message {
-                Some(text) => return (classify_forward_message(&text, started.elapsed()), dialed),
-                None => Ok(()),
-            },
-            written = dialed.stream.write_all(request.as_bytes()) => written,
-        };
-        if let Err(error) = written {
-            return (read_error_outcome(&error, started.elapsed()), dialed);
-        }
-        let _ = dialed.stream.flush().await;
+    if let Some(http) = http
+        && let Err(outcome) = send_request(&mut dialed, http, target, started).await
+    {
+        return (outcome, dialed);
     }
+    let outcome = read_outcome(&mut dialed, spec, started, latency).await;
+    let outcome = match outcome {
+        ProbeOutcome::Connected {
+            latency,
+            answer: Some(mut answer),
+        } if tls.is_some() => {
+            answer.tls = tls;
+            ProbeOutcome::Connected {
+                latency,
+                answer: Some(answer),
+            }
+        }
+        other => other,
+    };
+    (outcome, dialed)
+}
+
+/// The TLS handshake of an HTTPS check: the negotiated version, or the outcome when the
+/// port-forward failed or the handshake did (a connection whose TLS failed).
+async fn tls_handshake(
+    dialed: &mut Dialed,
+    http: &HttpSpec,
+    target: &DialTarget,
+    spec: &CheckSpec,
+    started: Instant,
+    latency: Duration,
+) -> Result<String, ProbeOutcome> {
+    match handshake(dialed, http, target, spec.timeout, started).await {
+        Ok(version) => Ok(version),
+        Err(Handshake::Forward(text)) => Err(classify_forward_message(&text, started.elapsed())),
+        Err(Handshake::Failed(error)) => Err(ProbeOutcome::Connected {
+            latency,
+            answer: Some(Answer {
+                tls: Some(format!("TLS handshake failed: {error}")),
+                ..Answer::default()
+            }),
+        }),
+    }
+}
+
+/// Writes the HTTP request, unless the port-forward's error channel speaks first.
+async fn send_request(
+    dialed: &mut Dialed,
+    http: &HttpSpec,
+    target: &DialTarget,
+    started: Instant,
+) -> Result<(), ProbeOutcome> {
+    let request = http_request(http, target);
+    let written = tokio::select! {
+        biased;
+        message = poll_errors(&mut dialed.errors) => match message {
+            Some(text) => return Err(classify_forward_message(&text, started.elapsed())),
+            None => Ok(()),
+        },
+        written = dialed.stream.write_all(request.as_bytes()) => written,
+    };
+    if let Err(error) = written {
+        return Err(read_error_outcome(&error, started.elapsed()));
+    }
+    let _ = dialed.stream.flush().await;
+    Ok(())
+}
+
+/// Reads the answer (an HTTP head, or whatever a server that speaks first sends within the
+/// answer window) and classifies it.
+async fn read_outcome(
+    dialed: &mut Dialed,
+    spec: &CheckSpec,
+    started: Instant,
+    latency: Duration,
+) -> ProbeOutcome {
+    let http = spec.http.as_ref();
+    let mut buffer = Vec::new();
+    let mut first_byte = None;
     let wait = if http.is_some() {
         spec.timeout
     } else {
@@ -264,7 +312,7 @@ async fn exchange(
     };
     let deadline = Instant::now() + wait;
     let read = read_answer(
-        &mut dialed,
+        dialed,
         &mut buffer,
         &mut first_byte,
         started,
@@ -272,7 +320,7 @@ async fn exchange(
         |bytes| http.is_none() || http_head_complete(bytes),
     )
     .await;
-    let outcome = match read {
+    match read {
         Read::ForwardError(text) => classify_forward_message(&text, started.elapsed()),
         Read::Failed(error) => read_error_outcome(&error, started.elapsed()),
         Read::TimedOut if buffer.is_empty() => {
@@ -290,7 +338,7 @@ async fn exchange(
             }
         }
         Read::Done { eof: true } if buffer.is_empty() => {
-            if let Some(text) = late_forward_error(&mut dialed, deadline).await {
+            if let Some(text) = late_forward_error(dialed, deadline).await {
                 classify_forward_message(&text, started.elapsed())
             } else {
                 ProbeOutcome::Connected {
@@ -307,21 +355,7 @@ async fn exchange(
             latency,
             answer: Some(parse_answer(&buffer, http.is_some(), first_byte)),
         },
-    };
-    let outcome = match outcome {
-        ProbeOutcome::Connected {
-            latency,
-            answer: Some(mut answer),
-        } if tls.is_some() => {
-            answer.tls = tls;
-            ProbeOutcome::Connected {
-                latency,
-                answer: Some(answer),
-            }
-        }
-        other => other,
-    };
-    (outcome, dialed)
+    }
 }
 
 enum Handshake {
@@ -532,42 +566,14 @@ pub fn agree(
     match expected {
         Expectation::Unrouted { reason } => (Unverified, format!("no prediction: {reason}")),
         Expectation::Connect { endpoints, reason } => match outcome {
-            ProbeOutcome::Connected { answer, .. } => {
-                if let Some(pod) = answered_by {
-                    let predicted = endpoints
-                        .iter()
-                        .any(|endpoint| endpoint.pod.as_deref() == Some(pod.pod.as_str()));
-                    if !predicted && endpoints.iter().any(|endpoint| endpoint.pod.is_some()) {
-                        return (
-                            Unexpected,
-                            format!(
-                                "answered by {}, which is not among the {} the engine predicted",
-                                pod.pod,
-                                plural(endpoints.len(), "endpoint", "endpoints")
-                            ),
-                        );
-                    }
-                }
-                if kind == HopKind::Ingress
-                    && let Some(code @ (502..=504)) = status
-                {
-                    return (
-                        Unexpected,
-                        format!(
-                            "the ingress controller answered {code}: it did not reach the backend ({reason})"
-                        ),
-                    );
-                }
-                if answer.as_ref().is_some_and(|a| a.closed_without_data)
-                    && matches!(kind, HopKind::Ingress)
-                {
-                    return (
-                        Unexpected,
-                        "accepted, then closed without an answer".to_owned(),
-                    );
-                }
-                (Expected, format!("as predicted: {reason}"))
-            }
+            ProbeOutcome::Connected { answer, .. } => agree_connected(
+                endpoints,
+                reason,
+                kind,
+                answer.as_ref(),
+                answered_by,
+                status,
+            ),
             other => (Unexpected, format!("{}; predicted: {reason}", other.word())),
         },
         Expectation::Drop { reason } => match outcome {
@@ -605,6 +611,51 @@ pub fn agree(
             ),
         },
     }
+}
+
+/// Whether a connection matches a Connect prediction: answered by a predicted pod, and for an
+/// Ingress no gateway error and no close without an answer.
+fn agree_connected(
+    endpoints: &[ExpectedEndpoint],
+    reason: &str,
+    kind: HopKind,
+    answer: Option<&Answer>,
+    answered_by: Option<&AnsweringPod>,
+    status: Option<u16>,
+) -> (Agreement, String) {
+    use Agreement::{Expected, Unexpected};
+    if let Some(pod) = answered_by {
+        let predicted = endpoints
+            .iter()
+            .any(|endpoint| endpoint.pod.as_deref() == Some(pod.pod.as_str()));
+        if !predicted && endpoints.iter().any(|endpoint| endpoint.pod.is_some()) {
+            return (
+                Unexpected,
+                format!(
+                    "answered by {}, which is not among the {} the engine predicted",
+                    pod.pod,
+                    plural(endpoints.len(), "endpoint", "endpoints")
+                ),
+            );
+        }
+    }
+    if kind == HopKind::Ingress
+        && let Some(code @ (502..=504)) = status
+    {
+        return (
+            Unexpected,
+            format!(
+                "the ingress controller answered {code}: it did not reach the backend ({reason})"
+            ),
+        );
+    }
+    if answer.is_some_and(|a| a.closed_without_data) && matches!(kind, HopKind::Ingress) {
+        return (
+            Unexpected,
+            "accepted, then closed without an answer".to_owned(),
+        );
+    }
+    (Expected, format!("as predicted: {reason}"))
 }
 
 fn plural(count: usize, one: &str, many: &str) -> String {

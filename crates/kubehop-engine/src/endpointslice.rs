@@ -240,6 +240,43 @@ fn pod_endpoint(
     })
 }
 
+/// (family, port list) -> (the ports, the endpoints), in a stable order (rule A9).
+type Groups = BTreeMap<(IpFamily, PortKey), (Vec<EndpointPort>, Vec<Endpoint>)>;
+
+/// Groups the candidate pods' endpoints by address family and port list; a pod on an unknown
+/// node is skipped unless the Service publishes not-ready addresses (A7).
+fn group_endpoints(
+    view: &ServiceView<'_>,
+    candidates: &[&Pod],
+    nodes: &dyn NodeLookup,
+    hints: HintMode,
+) -> Groups {
+    let mut groups = Groups::new();
+    for pod in candidates {
+        let zone = match pods::node_name(pod) {
+            Some(node) => match nodes.node_zone(node) {
+                Some(zone) => zone,
+                // Rule A7: a pod on an unknown node is skipped unless pNRA.
+                None if view.publish_not_ready_addresses => None,
+                None => continue,
+            },
+            None => None,
+        };
+        let ports = endpoint_ports(pod, &view.ports);
+        for family in &view.families {
+            let Some(endpoint) = pod_endpoint(view, pod, *family, zone, hints) else {
+                continue;
+            };
+            groups
+                .entry((*family, port_key(&ports)))
+                .or_insert_with(|| (ports.clone(), Vec::new()))
+                .1
+                .push(endpoint);
+        }
+    }
+    groups
+}
+
 /// The EndpointSlices the controller would publish for `service` (rules A1-A10, B1-B6, D6).
 ///
 /// `pods` may be any pods: the function keeps those in the Service's namespace that carry every
@@ -266,31 +303,7 @@ pub fn desired_endpoint_slices(
         .collect();
     candidates.sort_by(|a, b| pods::name(a).cmp(pods::name(b)));
 
-    // (family, port list) -> endpoints, in a stable order (rule A9).
-    let mut groups: BTreeMap<(IpFamily, PortKey), (Vec<EndpointPort>, Vec<Endpoint>)> =
-        BTreeMap::new();
-    for pod in &candidates {
-        let zone = match pods::node_name(pod) {
-            Some(node) => match nodes.node_zone(node) {
-                Some(zone) => zone,
-                // Rule A7: a pod on an unknown node is skipped unless pNRA.
-                None if view.publish_not_ready_addresses => None,
-                None => continue,
-            },
-            None => None,
-        };
-        let ports = endpoint_ports(pod, &view.ports);
-        for family in &view.families {
-            let Some(endpoint) = pod_endpoint(&view, pod, *family, zone, hints) else {
-                continue;
-            };
-            groups
-                .entry((*family, port_key(&ports)))
-                .or_insert_with(|| (ports.clone(), Vec::new()))
-                .1
-                .push(endpoint);
-        }
-    }
+    let groups = group_endpoints(&view, &candidates, nodes, hints);
 
     let labels = slice_labels(&view);
     let owner = owner_reference(service);

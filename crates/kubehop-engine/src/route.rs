@@ -271,69 +271,14 @@ impl RouteIndex {
         for (service_index, chain) in services.iter().enumerate() {
             let service = index_u32(service_index);
             if let Some(reason) = chain.details.not_proxied {
-                let doors = chain
-                    .cluster_ips
-                    .iter()
-                    .chain(chain.details.external_ips.iter())
-                    .copied()
-                    .chain(chain.ports.iter().flat_map(|port| {
-                        port.load_balancer
-                            .iter()
-                            .filter_map(|entry| entry.ip.as_deref()?.parse().ok())
-                    }));
-                for ip in doors {
-                    index.not_proxied.entry(ip).or_insert((service, reason));
-                }
+                index.add_not_proxied(chain, service, reason);
                 continue;
             }
             for ip in &chain.cluster_ips {
                 index.cluster_ips.entry(*ip).or_insert(service);
             }
             for (port_index, port) in chain.ports.iter().enumerate() {
-                let Ok(number) = u16::try_from(port.port) else {
-                    continue;
-                };
-                let target = |via| Target {
-                    service,
-                    port: index_u32(port_index),
-                    via,
-                };
-                for ip in &chain.cluster_ips {
-                    index
-                        .vips
-                        .entry((*ip, number, port.protocol))
-                        .or_insert(target(FrontDoor::ClusterIp));
-                }
-                for entry in &port.load_balancer {
-                    match entry.node_rules() {
-                        Some(ip) => {
-                            index
-                                .vips
-                                .entry((ip, number, port.protocol))
-                                .or_insert(target(FrontDoor::LoadBalancer));
-                        }
-                        None => {
-                            if let Some(ip) = entry.ip.as_deref().and_then(|ip| ip.parse().ok()) {
-                                index
-                                    .proxy_mode
-                                    .entry((ip, number, port.protocol))
-                                    .or_insert(service);
-                            }
-                        }
-                    }
-                }
-                for ip in &chain.details.external_ips {
-                    index
-                        .vips
-                        .entry((*ip, number, port.protocol))
-                        .or_insert(target(FrontDoor::ExternalIp));
-                }
-                if let Some(node_port) = port.node_ports.port.and_then(|p| u16::try_from(p).ok()) {
-                    index
-                        .node_ports
-                        .entry((node_port, port.protocol))
-                        .or_insert(target(FrontDoor::NodePort));
-                }
+                index.add_port(chain, service, index_u32(port_index), port);
             }
         }
         for (service_index, chain) in services.iter().enumerate() {
@@ -345,6 +290,68 @@ impl RouteIndex {
             }
         }
         index
+    }
+
+    /// Every front-door address of a Service kube-proxy does not program, with the reason.
+    fn add_not_proxied(&mut self, chain: &ServiceChain, service: u32, reason: NotProxied) {
+        let doors = chain
+            .cluster_ips
+            .iter()
+            .chain(chain.details.external_ips.iter())
+            .copied()
+            .chain(chain.ports.iter().flat_map(|port| {
+                port.load_balancer
+                    .iter()
+                    .filter_map(|entry| entry.ip.as_deref()?.parse().ok())
+            }));
+        for ip in doors {
+            self.not_proxied.entry(ip).or_insert((service, reason));
+        }
+    }
+
+    /// The rules of one Service port: its ClusterIPs, VIP-mode LoadBalancer ingress IPs (a
+    /// Proxy-mode one is only recorded), externalIPs and nodePort. The first Service to claim
+    /// a destination keeps it.
+    fn add_port(&mut self, chain: &ServiceChain, service: u32, port_index: u32, port: &PortChain) {
+        let Ok(number) = u16::try_from(port.port) else {
+            return;
+        };
+        let target = |via| Target {
+            service,
+            port: port_index,
+            via,
+        };
+        for ip in &chain.cluster_ips {
+            self.vips
+                .entry((*ip, number, port.protocol))
+                .or_insert(target(FrontDoor::ClusterIp));
+        }
+        for entry in &port.load_balancer {
+            match entry.node_rules() {
+                Some(ip) => {
+                    self.vips
+                        .entry((ip, number, port.protocol))
+                        .or_insert(target(FrontDoor::LoadBalancer));
+                }
+                None => {
+                    if let Some(ip) = entry.ip.as_deref().and_then(|ip| ip.parse().ok()) {
+                        self.proxy_mode
+                            .entry((ip, number, port.protocol))
+                            .or_insert(service);
+                    }
+                }
+            }
+        }
+        for ip in &chain.details.external_ips {
+            self.vips
+                .entry((*ip, number, port.protocol))
+                .or_insert(target(FrontDoor::ExternalIp));
+        }
+        if let Some(node_port) = port.node_ports.port.and_then(|p| u16::try_from(p).ok()) {
+            self.node_ports
+                .entry((node_port, port.protocol))
+                .or_insert(target(FrontDoor::NodePort));
+        }
     }
 }
 
@@ -377,53 +384,76 @@ impl ProxyModel {
         if let Some(target) = self.routes.node_ports.get(&(query.port, query.protocol))
             && let Some((_, owner)) = self.nodes.owner_of(query.destination)
         {
-            let accepted = owner
-                .node_port_addresses(self.config.node_port_addresses)
-                .any(|address| address == query.destination);
-            if accepted {
-                decision.reasons.push(RouteReason::NodePortAddress {
-                    node: owner.name.to_string(),
-                    address: query.destination,
-                });
-                let node = owner.name.to_string();
-                self.decide(query, *target, &node, &mut decision);
-            } else {
-                decision
-                    .reasons
-                    .push(RouteReason::NodePortAddressNotSelected {
-                        node: owner.name.to_string(),
-                        address: query.destination,
-                    });
-            }
+            self.route_node_port(query, *target, owner, &mut decision);
             return decision;
         }
         if let Some(service) = self.routes.cluster_ips.get(&query.destination) {
-            // C2 / V4 (nftables): a known ClusterIP on an undeclared port or protocol is
-            // rejected; B8: the same number with another protocol is a different port.
-            let other_protocols = self
-                .services
-                .get(*service as usize)
-                .map(|chain| {
-                    chain
-                        .ports
-                        .iter()
-                        .filter(|port| {
-                            port.port == i32::from(query.port) && port.protocol != query.protocol
-                        })
-                        .map(|port| port.protocol)
-                        .collect()
-                })
-                .unwrap_or_default();
-            decision.verdict = Verdict::Reject;
-            decision
-                .reasons
-                .push(RouteReason::UnknownPortOnClusterIp { other_protocols });
+            self.reject_unknown_port(query, *service, &mut decision);
             return decision;
         }
-        if self.routes.proxy_mode.contains_key(&key) {
-            decision.reasons.push(RouteReason::LoadBalancerProxyMode);
+        decision.reasons.push(self.no_rule_reason(query, &key));
+        decision
+    }
+
+    /// A nodePort on a node address: routed on that node when the address is one of its
+    /// `--nodeport-addresses`, else not matched.
+    fn route_node_port(
+        &self,
+        query: &RouteQuery,
+        target: Target,
+        owner: &super::nodes::NodeInfo,
+        decision: &mut RouteDecision,
+    ) {
+        let accepted = owner
+            .node_port_addresses(self.config.node_port_addresses)
+            .any(|address| address == query.destination);
+        if accepted {
+            decision.reasons.push(RouteReason::NodePortAddress {
+                node: owner.name.to_string(),
+                address: query.destination,
+            });
+            let node = owner.name.to_string();
+            self.decide(query, target, &node, decision);
+        } else {
+            decision
+                .reasons
+                .push(RouteReason::NodePortAddressNotSelected {
+                    node: owner.name.to_string(),
+                    address: query.destination,
+                });
+        }
+    }
+
+    /// C2 / V4 (nftables): a known ClusterIP on an undeclared port or protocol is rejected;
+    /// B8: the same number with another protocol is a different port.
+    fn reject_unknown_port(&self, query: &RouteQuery, service: u32, decision: &mut RouteDecision) {
+        let other_protocols = self
+            .services
+            .get(service as usize)
+            .map(|chain| {
+                chain
+                    .ports
+                    .iter()
+                    .filter(|port| {
+                        port.port == i32::from(query.port) && port.protocol != query.protocol
+                    })
+                    .map(|port| port.protocol)
+                    .collect()
+            })
+            .unwrap_or_default();
+        decision.verdict = Verdict::Reject;
+        decision
+            .reasons
+            .push(RouteReason::UnknownPortOnClusterIp { other_protocols });
+    }
+
+    /// Why no rule matched a destination: a Proxy-mode LoadBalancer, a Service kube-proxy
+    /// skips, a pod IP, or nothing at all.
+    fn no_rule_reason(&self, query: &RouteQuery, key: &(IpAddr, u16, Protocol)) -> RouteReason {
+        if self.routes.proxy_mode.contains_key(key) {
+            RouteReason::LoadBalancerProxyMode
         } else if let Some((_, reason)) = self.routes.not_proxied.get(&query.destination) {
-            decision.reasons.push(RouteReason::NotProxied(*reason));
+            RouteReason::NotProxied(*reason)
         } else if let Some((service, endpoint)) = self.routes.pod_ips.get(&query.destination)
             && let Some(info) = self
                 .services
@@ -431,16 +461,17 @@ impl ProxyModel {
                 .and_then(|chain| chain.details.endpoints.get(*endpoint as usize))
             && let Some(pod) = &info.pod
         {
-            decision.reasons.push(RouteReason::DestinationIsPod {
+            RouteReason::DestinationIsPod {
                 namespace: info.namespace.as_deref().unwrap_or_default().to_owned(),
                 pod: pod.clone(),
-            });
+            }
         } else {
-            decision.reasons.push(RouteReason::NoRuleForDestination);
+            RouteReason::NoRuleForDestination
         }
-        decision
     }
 
+    /// The decision for a matched front door, processed on `node`: source ranges (C7), the
+    /// traffic policy and endpoint set, topology, then forward, drop or reject.
     fn decide(&self, query: &RouteQuery, target: Target, node: &str, decision: &mut RouteDecision) {
         let Some(chain) = self.services.get(target.service as usize) else {
             return;
@@ -448,30 +479,12 @@ impl ProxyModel {
         let Some(port) = chain.ports.get(target.port as usize) else {
             return;
         };
-        decision.matched = Some(MatchedPort {
-            namespace: chain.namespace.clone(),
-            service: chain.name.clone(),
-            port: port.port_ref(),
-            via: target.via,
-        });
-        decision.affinity = chain.details.affinity;
-        decision.service_port = Some(ServicePortKey {
-            service: ServiceKey {
-                namespace: chain.namespace.clone(),
-                name: chain.name.clone(),
-            },
-            port: port.port,
-            protocol: port.protocol,
-        });
-        decision
-            .reasons
-            .push(RouteReason::FrontDoor { via: target.via });
+        record_match(decision, chain, port, target.via);
         let node_info = self.nodes.by_name(node);
         decision.reasons.push(RouteReason::ProcessedOn {
             node: node.to_owned(),
             known: node_info.is_some(),
         });
-
         if target.via == FrontDoor::LoadBalancer {
             let check = source_range_check(chain, query, node_info);
             let denied = matches!(check, SourceRangeCheck::Denied { .. });
@@ -481,28 +494,13 @@ impl ProxyModel {
                 return;
             }
         }
-
         let family = IpFamily::of(query.destination);
         let endpoints: Vec<&PortEndpoint> = port
             .endpoints
             .iter()
             .filter(|endpoint| IpFamily::of(endpoint.info.ip) == family)
             .collect();
-
-        let (scope, policy) = match target.via {
-            FrontDoor::ClusterIp => (
-                PolicyScope::Internal,
-                chain
-                    .internal_traffic_policy
-                    .unwrap_or(TrafficPolicy::Cluster),
-            ),
-            _ => (
-                PolicyScope::External,
-                chain
-                    .external_traffic_policy
-                    .unwrap_or(TrafficPolicy::Cluster),
-            ),
-        };
+        let (scope, policy) = traffic_policy(chain, target.via);
         decision.reasons.push(RouteReason::Policy { scope, policy });
         // Which source the node sees, relative to N (D9): a host process on another node is an
         // outside client for N.
@@ -511,31 +509,8 @@ impl ProxyModel {
             TrafficSource::Node { node: source_node } if source_node == node => SourceKind::Node,
             _ => SourceKind::External,
         };
-        let use_local = match (scope, policy) {
-            (_, TrafficPolicy::Cluster) => false,
-            (PolicyScope::Internal, TrafficPolicy::Local) => true,
-            (PolicyScope::External, TrafficPolicy::Local) => {
-                if source_kind == SourceKind::External {
-                    true
-                } else {
-                    decision
-                        .reasons
-                        .push(RouteReason::ExternalLocalShortCircuit {
-                            source: source_kind,
-                        });
-                    false
-                }
-            }
-        };
-        // C10: who sees the client address.
-        let masquerade = match (scope, use_local, source_kind) {
-            (PolicyScope::Internal, _, SourceKind::Pod) => false,
-            (PolicyScope::Internal, _, _) => true,
-            (PolicyScope::External, true, _) => false,
-            (PolicyScope::External, false, SourceKind::Pod) => policy == TrafficPolicy::Cluster,
-            (PolicyScope::External, false, _) => true,
-        };
-
+        let use_local = uses_local_endpoints(scope, policy, source_kind, decision);
+        let masquerade = masquerades(scope, policy, use_local, source_kind);
         let selection = if use_local {
             decision
                 .reasons
@@ -554,38 +529,146 @@ impl ProxyModel {
                 .push(RouteReason::Topology(outcome.clone()));
         }
         if selection.endpoints.is_empty() {
-            if use_local && topology::has_any_usable(&endpoints) {
-                decision.verdict = Verdict::Drop;
-                decision.reasons.push(RouteReason::NoLocalEndpoints {
-                    node: node.to_owned(),
-                });
-            } else {
-                decision.verdict = Verdict::Reject;
-                decision.reasons.push(RouteReason::NoUsableEndpoints);
-            }
+            no_endpoints(decision, &endpoints, use_local, node);
             return;
         }
-        if selection.terminating_fallback {
-            let set = if use_local {
-                EndpointSet::Local
-            } else {
-                EndpointSet::Cluster
-            };
-            decision.reasons.push(RouteReason::TerminatingFallback(set));
-        }
-        decision.verdict = Verdict::Forward;
-        decision.reasons.push(RouteReason::SourceNat { masquerade });
-        if let AffinityConfig::ClientIp { timeout } = chain.details.affinity {
-            decision.reasons.push(RouteReason::SessionAffinity {
-                timeout_seconds: timeout.as_secs(),
-            });
-        }
-        decision.endpoints = selection
-            .endpoints
-            .into_iter()
-            .map(|endpoint| RouteEndpoint(endpoint.clone()))
-            .collect();
+        forward(decision, chain, selection, use_local, masquerade);
     }
+}
+
+/// Records which Service port matched, through which front door.
+fn record_match(
+    decision: &mut RouteDecision,
+    chain: &ServiceChain,
+    port: &PortChain,
+    via: FrontDoor,
+) {
+    decision.matched = Some(MatchedPort {
+        namespace: chain.namespace.clone(),
+        service: chain.name.clone(),
+        port: port.port_ref(),
+        via,
+    });
+    decision.affinity = chain.details.affinity;
+    decision.service_port = Some(ServicePortKey {
+        service: ServiceKey {
+            namespace: chain.namespace.clone(),
+            name: chain.name.clone(),
+        },
+        port: port.port,
+        protocol: port.protocol,
+    });
+    decision.reasons.push(RouteReason::FrontDoor { via });
+}
+
+/// The traffic policy that applies: internal for the ClusterIP, external for every other
+/// front door (Cluster when unset).
+fn traffic_policy(chain: &ServiceChain, via: FrontDoor) -> (PolicyScope, TrafficPolicy) {
+    match via {
+        FrontDoor::ClusterIp => (
+            PolicyScope::Internal,
+            chain
+                .internal_traffic_policy
+                .unwrap_or(TrafficPolicy::Cluster),
+        ),
+        _ => (
+            PolicyScope::External,
+            chain
+                .external_traffic_policy
+                .unwrap_or(TrafficPolicy::Cluster),
+        ),
+    }
+}
+
+/// Whether only the node's local endpoints serve: policy Local, except that external Local
+/// short-circuits to the cluster set for pods and the node itself.
+fn uses_local_endpoints(
+    scope: PolicyScope,
+    policy: TrafficPolicy,
+    source_kind: SourceKind,
+    decision: &mut RouteDecision,
+) -> bool {
+    match (scope, policy) {
+        (_, TrafficPolicy::Cluster) => false,
+        (PolicyScope::Internal, TrafficPolicy::Local) => true,
+        (PolicyScope::External, TrafficPolicy::Local) => {
+            if source_kind == SourceKind::External {
+                true
+            } else {
+                decision
+                    .reasons
+                    .push(RouteReason::ExternalLocalShortCircuit {
+                        source: source_kind,
+                    });
+                false
+            }
+        }
+    }
+}
+
+/// C10: whether the node masquerades the client address.
+fn masquerades(
+    scope: PolicyScope,
+    policy: TrafficPolicy,
+    use_local: bool,
+    source_kind: SourceKind,
+) -> bool {
+    match (scope, use_local, source_kind) {
+        (PolicyScope::Internal, _, SourceKind::Pod) => false,
+        (PolicyScope::Internal, _, _) => true,
+        (PolicyScope::External, true, _) => false,
+        (PolicyScope::External, false, SourceKind::Pod) => policy == TrafficPolicy::Cluster,
+        (PolicyScope::External, false, _) => true,
+    }
+}
+
+/// No endpoint in the chosen set: a drop when Local found none on this node but others
+/// exist, else a reject.
+fn no_endpoints(
+    decision: &mut RouteDecision,
+    endpoints: &[&PortEndpoint],
+    use_local: bool,
+    node: &str,
+) {
+    if use_local && topology::has_any_usable(endpoints) {
+        decision.verdict = Verdict::Drop;
+        decision.reasons.push(RouteReason::NoLocalEndpoints {
+            node: node.to_owned(),
+        });
+    } else {
+        decision.verdict = Verdict::Reject;
+        decision.reasons.push(RouteReason::NoUsableEndpoints);
+    }
+}
+
+/// Forwards to the selected endpoints, with the fallback, SNAT and affinity reasons.
+fn forward(
+    decision: &mut RouteDecision,
+    chain: &ServiceChain,
+    selection: topology::SetSelection<'_>,
+    use_local: bool,
+    masquerade: bool,
+) {
+    if selection.terminating_fallback {
+        let set = if use_local {
+            EndpointSet::Local
+        } else {
+            EndpointSet::Cluster
+        };
+        decision.reasons.push(RouteReason::TerminatingFallback(set));
+    }
+    decision.verdict = Verdict::Forward;
+    decision.reasons.push(RouteReason::SourceNat { masquerade });
+    if let AffinityConfig::ClientIp { timeout } = chain.details.affinity {
+        decision.reasons.push(RouteReason::SessionAffinity {
+            timeout_seconds: timeout.as_secs(),
+        });
+    }
+    decision.endpoints = selection
+        .endpoints
+        .into_iter()
+        .map(|endpoint| RouteEndpoint(endpoint.clone()))
+        .collect();
 }
 
 /// Rule C7 for a VIP-mode LoadBalancer destination.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::model::{
@@ -97,6 +97,79 @@ pub struct ServiceView<'a> {
     pub other_proxy: bool,
 }
 
+/// The Service's cluster IPs: `clusterIPs`, then `clusterIP`, parsed and without duplicates.
+fn cluster_ips_of(spec: Option<&ServiceSpec>, cluster_ip: Option<&str>) -> Vec<IpAddr> {
+    let mut cluster_ips: Vec<IpAddr> = Vec::new();
+    let listed = spec.and_then(|spec| spec.cluster_ips.as_deref());
+    let candidates = listed
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .chain(cluster_ip);
+    for candidate in candidates {
+        if let Ok(ip) = super::pods::trim_fast(candidate).parse::<IpAddr>()
+            && !cluster_ips.contains(&ip)
+        {
+            cluster_ips.push(ip);
+        }
+    }
+    cluster_ips
+}
+
+/// (externalTrafficPolicy, internalTrafficPolicy): the external one only for externally
+/// accessible Services (rule G9), the internal one for every type but ExternalName; Cluster
+/// when unset.
+fn traffic_policies(
+    spec: Option<&ServiceSpec>,
+    service_type: ServiceType,
+    external_ips: &[IpAddr],
+) -> (Option<TrafficPolicy>, Option<TrafficPolicy>) {
+    let externally_accessible = matches!(
+        service_type,
+        ServiceType::NodePort | ServiceType::LoadBalancer
+    ) || (service_type == ServiceType::ClusterIP
+        && !external_ips.is_empty());
+    let external_traffic_policy = if externally_accessible {
+        Some(
+            spec.and_then(|spec| spec.external_traffic_policy.as_deref())
+                .and_then(TrafficPolicy::parse)
+                .unwrap_or(TrafficPolicy::Cluster),
+        )
+    } else {
+        None
+    };
+    let internal_traffic_policy = if service_type == ServiceType::ExternalName {
+        None
+    } else {
+        Some(
+            spec.and_then(|spec| spec.internal_traffic_policy.as_deref())
+                .and_then(TrafficPolicy::parse)
+                .unwrap_or(TrafficPolicy::Cluster),
+        )
+    };
+    (external_traffic_policy, internal_traffic_policy)
+}
+
+/// Session affinity: ClientIP with its timeout (the default when unset or not positive), or
+/// none.
+fn affinity_of(spec: Option<&ServiceSpec>) -> AffinityConfig {
+    match spec.and_then(|spec| spec.session_affinity.as_deref()) {
+        Some("ClientIP") => {
+            let seconds = spec
+                .and_then(|spec| spec.session_affinity_config.as_ref())
+                .and_then(|config| config.client_ip.as_ref())
+                .and_then(|client_ip| client_ip.timeout_seconds)
+                .and_then(|seconds| u64::try_from(seconds).ok())
+                .filter(|seconds| *seconds > 0)
+                .unwrap_or(DEFAULT_AFFINITY_TIMEOUT_SECONDS);
+            AffinityConfig::ClientIp {
+                timeout: Duration::from_secs(seconds),
+            }
+        }
+        _ => AffinityConfig::None,
+    }
+}
+
 impl<'a> ServiceView<'a> {
     pub fn new(service: &'a Service) -> Self {
         let spec = service.spec.as_ref();
@@ -111,22 +184,11 @@ impl<'a> ServiceView<'a> {
         };
         let cluster_ip = spec.and_then(|spec| spec.cluster_ip.as_deref());
         let headless = service_type != ServiceType::ExternalName && cluster_ip == Some("None");
-        let mut cluster_ips: Vec<IpAddr> = Vec::new();
-        if service_type != ServiceType::ExternalName && !headless {
-            let listed = spec.and_then(|spec| spec.cluster_ips.as_deref());
-            let candidates = listed
-                .into_iter()
-                .flatten()
-                .map(String::as_str)
-                .chain(cluster_ip);
-            for candidate in candidates {
-                if let Ok(ip) = super::pods::trim_fast(candidate).parse::<IpAddr>()
-                    && !cluster_ips.contains(&ip)
-                {
-                    cluster_ips.push(ip);
-                }
-            }
-        }
+        let cluster_ips = if service_type != ServiceType::ExternalName && !headless {
+            cluster_ips_of(spec, cluster_ip)
+        } else {
+            Vec::new()
+        };
         let selector = spec
             .and_then(|spec| spec.selector.as_ref())
             .filter(|selector| !selector.is_empty());
@@ -136,44 +198,9 @@ impl<'a> ServiceView<'a> {
             .iter()
             .filter_map(|ip| ip.trim().parse().ok())
             .collect();
-        let externally_accessible = matches!(
-            service_type,
-            ServiceType::NodePort | ServiceType::LoadBalancer
-        ) || (service_type == ServiceType::ClusterIP
-            && !external_ips.is_empty());
-        let external_traffic_policy = if externally_accessible {
-            Some(
-                spec.and_then(|spec| spec.external_traffic_policy.as_deref())
-                    .and_then(TrafficPolicy::parse)
-                    .unwrap_or(TrafficPolicy::Cluster),
-            )
-        } else {
-            None
-        };
-        let internal_traffic_policy = if service_type == ServiceType::ExternalName {
-            None
-        } else {
-            Some(
-                spec.and_then(|spec| spec.internal_traffic_policy.as_deref())
-                    .and_then(TrafficPolicy::parse)
-                    .unwrap_or(TrafficPolicy::Cluster),
-            )
-        };
-        let affinity = match spec.and_then(|spec| spec.session_affinity.as_deref()) {
-            Some("ClientIP") => {
-                let seconds = spec
-                    .and_then(|spec| spec.session_affinity_config.as_ref())
-                    .and_then(|config| config.client_ip.as_ref())
-                    .and_then(|client_ip| client_ip.timeout_seconds)
-                    .and_then(|seconds| u64::try_from(seconds).ok())
-                    .filter(|seconds| *seconds > 0)
-                    .unwrap_or(DEFAULT_AFFINITY_TIMEOUT_SECONDS);
-                AffinityConfig::ClientIp {
-                    timeout: Duration::from_secs(seconds),
-                }
-            }
-            _ => AffinityConfig::None,
-        };
+        let (external_traffic_policy, internal_traffic_policy) =
+            traffic_policies(spec, service_type, &external_ips);
+        let affinity = affinity_of(spec);
         let ports = spec
             .and_then(|spec| spec.ports.as_deref())
             .unwrap_or_default()

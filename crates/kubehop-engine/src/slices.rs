@@ -4,7 +4,7 @@ use super::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
 
 use super::model::{EndpointInfo, PortEndpoint, Protocol};
 use super::nodes::NodeTable;
@@ -115,28 +115,7 @@ pub(crate) fn read<'a>(
             continue;
         }
         let slice_name: Arc<str> = Arc::from(slice.metadata.name.as_deref().unwrap_or(""));
-        let ports: Vec<(usize, i32)> = slice
-            .ports
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|port| {
-                let number = port.port.filter(|number| *number > 0)?;
-                let protocol = match port.protocol.as_deref() {
-                    None => Protocol::Tcp,
-                    Some(value) => Protocol::parse(value)?,
-                };
-                let key = (port.name.as_deref().unwrap_or(""), protocol);
-                let position = match port_keys.iter().position(|existing| *existing == key) {
-                    Some(position) => position,
-                    None => {
-                        port_keys.push(key);
-                        port_keys.len() - 1
-                    }
-                };
-                Some((position, number))
-            })
-            .collect();
+        let ports = slice_ports(slice, &mut port_keys);
         for endpoint in slice.endpoints.iter().flatten() {
             let Some(ip) = endpoint
                 .addresses
@@ -145,42 +124,7 @@ pub(crate) fn read<'a>(
             else {
                 continue;
             };
-            let conditions = endpoint.conditions.as_ref();
-            let target = endpoint
-                .target_ref
-                .as_ref()
-                .filter(|target| target.kind.as_deref().is_none_or(|kind| kind == "Pod"));
-            let endpoint_namespace = match target.and_then(|target| target.namespace.as_deref()) {
-                Some(other) if other != namespace.as_ref() => interner.intern(other),
-                _ => namespace.clone(),
-            };
-            let hints = endpoint.hints.as_ref();
-            let info = Arc::new(EndpointInfo {
-                pod: target.and_then(|target| target.name.clone()),
-                namespace: Some(endpoint_namespace),
-                node: endpoint
-                    .node_name
-                    .as_deref()
-                    .filter(|node| !node.is_empty())
-                    .map(|node| interner.node(node)),
-                zone: endpoint
-                    .zone
-                    .as_deref()
-                    .filter(|zone| !zone.is_empty())
-                    .map(|zone| interner.intern(zone)),
-                hostname: endpoint.hostname.clone().filter(|name| !name.is_empty()),
-                ip,
-                ready: conditions.and_then(|c| c.ready).unwrap_or(true),
-                serving: conditions.and_then(|c| c.serving).unwrap_or(true),
-                terminating: conditions.and_then(|c| c.terminating).unwrap_or(false),
-                zone_hints: hints
-                    .and_then(|hints| hints.for_zones.as_ref())
-                    .map(|zones| zones.iter().map(|zone| zone.name.clone()).collect()),
-                node_hints: hints
-                    .and_then(|hints| hints.for_nodes.as_ref())
-                    .map(|nodes| nodes.iter().map(|node| node.name.clone()).collect()),
-                slice: slice_name.clone(),
-            });
+            let info = endpoint_info(endpoint, ip, &slice_name, namespace, interner);
             if seen_ips.insert(ip) {
                 out.endpoints.push(info.clone());
             }
@@ -214,4 +158,81 @@ pub(crate) fn read<'a>(
         }
     }
     out
+}
+
+/// The slice's ports with a number and a known protocol, as (position of its (name, protocol)
+/// key in `port_keys`, number); new keys are appended.
+fn slice_ports<'a>(
+    slice: &'a EndpointSlice,
+    port_keys: &mut Vec<(&'a str, Protocol)>,
+) -> Vec<(usize, i32)> {
+    slice
+        .ports
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|port| {
+            let number = port.port.filter(|number| *number > 0)?;
+            let protocol = match port.protocol.as_deref() {
+                None => Protocol::Tcp,
+                Some(value) => Protocol::parse(value)?,
+            };
+            let key = (port.name.as_deref().unwrap_or(""), protocol);
+            let position = match port_keys.iter().position(|existing| *existing == key) {
+                Some(position) => position,
+                None => {
+                    port_keys.push(key);
+                    port_keys.len() - 1
+                }
+            };
+            Some((position, number))
+        })
+        .collect()
+}
+
+/// One endpoint's facts (rule A12's defaults for absent conditions); its namespace is the
+/// Service's unless a Pod targetRef says otherwise.
+fn endpoint_info(
+    endpoint: &Endpoint,
+    ip: IpAddr,
+    slice_name: &Arc<str>,
+    namespace: &Arc<str>,
+    interner: &mut Interner<'_>,
+) -> Arc<EndpointInfo> {
+    let conditions = endpoint.conditions.as_ref();
+    let target = endpoint
+        .target_ref
+        .as_ref()
+        .filter(|target| target.kind.as_deref().is_none_or(|kind| kind == "Pod"));
+    let endpoint_namespace = match target.and_then(|target| target.namespace.as_deref()) {
+        Some(other) if other != namespace.as_ref() => interner.intern(other),
+        _ => namespace.clone(),
+    };
+    let hints = endpoint.hints.as_ref();
+    Arc::new(EndpointInfo {
+        pod: target.and_then(|target| target.name.clone()),
+        namespace: Some(endpoint_namespace),
+        node: endpoint
+            .node_name
+            .as_deref()
+            .filter(|node| !node.is_empty())
+            .map(|node| interner.node(node)),
+        zone: endpoint
+            .zone
+            .as_deref()
+            .filter(|zone| !zone.is_empty())
+            .map(|zone| interner.intern(zone)),
+        hostname: endpoint.hostname.clone().filter(|name| !name.is_empty()),
+        ip,
+        ready: conditions.and_then(|c| c.ready).unwrap_or(true),
+        serving: conditions.and_then(|c| c.serving).unwrap_or(true),
+        terminating: conditions.and_then(|c| c.terminating).unwrap_or(false),
+        zone_hints: hints
+            .and_then(|hints| hints.for_zones.as_ref())
+            .map(|zones| zones.iter().map(|zone| zone.name.clone()).collect()),
+        node_hints: hints
+            .and_then(|hints| hints.for_nodes.as_ref())
+            .map(|nodes| nodes.iter().map(|node| node.name.clone()).collect()),
+        slice: slice_name.clone(),
+    })
 }

@@ -114,240 +114,20 @@ fn generate_objects(spec: &SyntheticSpec) -> Generated {
             ..Namespace::default()
         })
         .collect();
-    let nodes: Vec<Node> = (0..spec.nodes)
-        .map(|n| {
-            let labels = BTreeMap::from([
-                (ZONE_LABEL.to_owned(), ZONES[n % ZONES.len()].to_owned()),
-                ("kubernetes.io/hostname".to_owned(), format!("node-{n:04}")),
-            ]);
-            Node {
-                metadata: meta(format!("node-{n:04}"), None, labels),
-                spec: Some(NodeSpec::default()),
-                status: Some(NodeStatus {
-                    addresses: Some(vec![NodeAddress {
-                        address: loopback(1, n + 1),
-                        type_: "InternalIP".to_owned(),
-                    }]),
-                    ..NodeStatus::default()
-                }),
-            }
-        })
+    let nodes: Vec<Node> = (0..spec.nodes).map(synthetic_node).collect();
+    let mut counters = Counters {
+        next_node_port: 30_000,
+        lb_index: 0,
+    };
+    let services: Vec<Service> = (0..spec.services)
+        .map(|i| synthetic_service(spec, i, &mut counters))
         .collect();
-
-    let mut services = Vec::with_capacity(spec.services);
-    let mut next_node_port: i32 = 30_000;
-    let mut lb_index = 0;
-    for i in 0..spec.services {
-        let shape = shape(i);
-        let namespace = namespace_of(spec, i);
-        let named = i % 3 == 0;
-        let with_metrics = i % 4 == 0;
-        let mut ports = vec![ServicePort {
-            name: Some("http".to_owned()),
-            port: 80,
-            protocol: Some("TCP".to_owned()),
-            target_port: Some(if named {
-                IntOrString::String("http".to_owned())
-            } else {
-                IntOrString::Int(8080)
-            }),
-            ..ServicePort::default()
-        }];
-        if with_metrics {
-            ports.push(ServicePort {
-                name: Some("metrics".to_owned()),
-                port: 9090,
-                protocol: Some("TCP".to_owned()),
-                target_port: Some(IntOrString::String("metrics".to_owned())),
-                ..ServicePort::default()
-            });
-        }
-        let node_ports = matches!(shape, Shape::NodePort | Shape::LoadBalancer);
-        if node_ports {
-            for port in &mut ports {
-                if next_node_port <= 32_767 {
-                    port.node_port = Some(next_node_port);
-                    next_node_port += 1;
-                }
-            }
-        }
-        let selector = BTreeMap::from([("app".to_owned(), app_label(i))]);
-        let service_type = match shape {
-            Shape::NodePort => "NodePort",
-            Shape::LoadBalancer => "LoadBalancer",
-            Shape::ExternalName => "ExternalName",
-            _ => "ClusterIP",
-        };
-        let cluster_ip = match shape {
-            Shape::Headless => Some("None".to_owned()),
-            Shape::ExternalName => None,
-            _ => Some(loopback(10, i + 1)),
-        };
-        let status = (shape == Shape::LoadBalancer).then(|| {
-            lb_index += 1;
-            // Every sixteenth LoadBalancer stays pending.
-            let ingress = (lb_index % 16 != 0).then(|| {
-                vec![LoadBalancerIngress {
-                    ip: Some(loopback(20, lb_index)),
-                    ip_mode: Some("VIP".to_owned()),
-                    ..LoadBalancerIngress::default()
-                }]
-            });
-            ServiceStatus {
-                load_balancer: Some(LoadBalancerStatus { ingress }),
-                ..ServiceStatus::default()
-            }
-        });
-        services.push(Service {
-            metadata: meta(format!("svc-{i:05}"), Some(namespace), BTreeMap::new()),
-            spec: Some(ServiceSpec {
-                type_: Some(service_type.to_owned()),
-                cluster_ip: cluster_ip.clone(),
-                cluster_ips: cluster_ip.map(|ip| vec![ip]),
-                external_name: (shape == Shape::ExternalName)
-                    .then(|| format!("backend-{i}.example.test")),
-                selector: (shape != Shape::ExternalName).then_some(selector),
-                ports: Some(ports),
-                external_traffic_policy: node_ports
-                    .then(|| if i % 40 == 14 { "Local" } else { "Cluster" }.to_owned()),
-                internal_traffic_policy: (shape != Shape::ExternalName).then(|| {
-                    if shape == Shape::InternalLocal {
-                        "Local"
-                    } else {
-                        "Cluster"
-                    }
-                    .to_owned()
-                }),
-                traffic_distribution: (shape == Shape::ClusterIpHinted)
-                    .then(|| "PreferSameZone".to_owned()),
-                session_affinity: Some(if i % 10 == 3 { "ClientIP" } else { "None" }.to_owned()),
-                ..ServiceSpec::default()
-            }),
-            status,
-        });
-    }
-
-    let mut pods = Vec::with_capacity(spec.pods);
-    for j in 0..spec.pods {
-        let service_index = j % spec.services.max(1);
-        let replica = j / spec.services.max(1);
-        let namespace = namespace_of(spec, service_index);
-        let named = service_index.is_multiple_of(3);
-        let labels = BTreeMap::from([
-            ("app".to_owned(), app_label(service_index)),
-            (
-                "tier".to_owned(),
-                if service_index.is_multiple_of(2) {
-                    "frontend"
-                } else {
-                    "backend"
-                }
-                .to_owned(),
-            ),
-            (
-                "pod-template-hash".to_owned(),
-                format!("{:08x}", service_index * 2_654_435_761 % 0xffff_ffff),
-            ),
-        ]);
-        let mut container_ports = vec![ContainerPort {
-            name: named.then(|| "http".to_owned()),
-            container_port: 8080,
-            protocol: Some("TCP".to_owned()),
-            ..ContainerPort::default()
-        }];
-        container_ports.push(ContainerPort {
-            name: Some("metrics".to_owned()),
-            container_port: 9090,
-            protocol: Some("TCP".to_owned()),
-            ..ContainerPort::default()
-        });
-        let ready = j % 50 != 7;
-        let pod_ip = loopback(2, j + 1);
-        let name = format!("svc-{service_index:05}-{replica:03}");
-        pods.push(Pod {
-            metadata: meta(name, Some(namespace), labels),
-            spec: Some(PodSpec {
-                containers: vec![Container {
-                    name: "app".to_owned(),
-                    ports: Some(container_ports),
-                    ..Container::default()
-                }],
-                node_name: (spec.nodes > 0).then(|| format!("node-{:04}", j % spec.nodes)),
-                ..PodSpec::default()
-            }),
-            status: Some(PodStatus {
-                phase: Some("Running".to_owned()),
-                pod_ip: Some(pod_ip.clone()),
-                pod_ips: Some(vec![PodIP { ip: pod_ip }]),
-                conditions: Some(vec![PodCondition {
-                    type_: "Ready".to_owned(),
-                    status: if ready { "True" } else { "False" }.to_owned(),
-                    ..PodCondition::default()
-                }]),
-                ..PodStatus::default()
-            }),
-        });
-    }
-
-    // EndpointSlices exactly as the controller's rules publish them.
-    let node_table = NodeTable::new(nodes.iter());
-    let mut pods_by_service: Vec<Vec<&Pod>> = vec![Vec::new(); spec.services];
-    for (j, pod) in pods.iter().enumerate() {
-        if let Some(list) = pods_by_service.get_mut(j % spec.services.max(1)) {
-            list.push(pod);
-        }
-    }
-    let slices: Vec<EndpointSlice> = services
-        .iter()
-        .zip(&pods_by_service)
-        .flat_map(|(service, service_pods)| {
-            desired_endpoint_slices(service, service_pods, &node_table)
-        })
-        .collect();
-
+    let pods: Vec<Pod> = (0..spec.pods).map(|j| synthetic_pod(spec, j)).collect();
+    let slices = synthetic_slices(spec, &nodes, &services, &pods);
     // One Ingress per namespace, routing to its first five web Services.
     let ingresses: Vec<Ingress> = (0..spec.namespaces.max(1))
-        .map(|n| {
-            let namespace = format!("team-{n:02}");
-            let paths: Vec<HTTPIngressPath> = services
-                .iter()
-                .filter(|service| service.metadata.namespace.as_deref() == Some(&namespace))
-                .filter(|service| {
-                    service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ClusterIP")
-                })
-                .take(5)
-                .map(|service| {
-                    let name = service.metadata.name.clone().unwrap_or_default();
-                    HTTPIngressPath {
-                        path: Some(format!("/{name}")),
-                        path_type: "Prefix".to_owned(),
-                        backend: IngressBackend {
-                            service: Some(IngressServiceBackend {
-                                name,
-                                port: Some(ServiceBackendPort {
-                                    name: Some("http".to_owned()),
-                                    number: None,
-                                }),
-                            }),
-                            resource: None,
-                        },
-                    }
-                })
-                .collect();
-            Ingress {
-                metadata: meta("web".to_owned(), Some(namespace.clone()), BTreeMap::new()),
-                spec: Some(IngressSpec {
-                    rules: Some(vec![IngressRule {
-                        host: Some(format!("{namespace}.example.test")),
-                        http: Some(HTTPIngressRuleValue { paths }),
-                    }]),
-                    ..IngressSpec::default()
-                }),
-                status: None,
-            }
-        })
+        .map(|n| namespace_ingress(n, &services))
         .collect();
-
     Generated {
         namespaces,
         nodes,
@@ -355,6 +135,259 @@ fn generate_objects(spec: &SyntheticSpec) -> Generated {
         pods,
         slices,
         ingresses,
+    }
+}
+
+/// Node `n`: in zone `n % 3`, with an InternalIP on loopback.
+fn synthetic_node(n: usize) -> Node {
+    let labels = BTreeMap::from([
+        (ZONE_LABEL.to_owned(), ZONES[n % ZONES.len()].to_owned()),
+        ("kubernetes.io/hostname".to_owned(), format!("node-{n:04}")),
+    ]);
+    Node {
+        metadata: meta(format!("node-{n:04}"), None, labels),
+        spec: Some(NodeSpec::default()),
+        status: Some(NodeStatus {
+            addresses: Some(vec![NodeAddress {
+                address: loopback(1, n + 1),
+                type_: "InternalIP".to_owned(),
+            }]),
+            ..NodeStatus::default()
+        }),
+    }
+}
+
+/// What the Service generator carries from one Service to the next.
+struct Counters {
+    /// The next nodePort to hand out (none after 32767).
+    next_node_port: i32,
+    /// How many LoadBalancer Services came so far.
+    lb_index: usize,
+}
+
+/// Service `i`: its shape decides the type; every third targets a named port, every fourth
+/// has a metrics port.
+fn synthetic_service(spec: &SyntheticSpec, i: usize, counters: &mut Counters) -> Service {
+    let shape = shape(i);
+    let namespace = namespace_of(spec, i);
+    let node_ports = matches!(shape, Shape::NodePort | Shape::LoadBalancer);
+    let ports = synthetic_ports(i, node_ports, counters);
+    let selector = BTreeMap::from([("app".to_owned(), app_label(i))]);
+    let service_type = match shape {
+        Shape::NodePort => "NodePort",
+        Shape::LoadBalancer => "LoadBalancer",
+        Shape::ExternalName => "ExternalName",
+        _ => "ClusterIP",
+    };
+    let cluster_ip = match shape {
+        Shape::Headless => Some("None".to_owned()),
+        Shape::ExternalName => None,
+        _ => Some(loopback(10, i + 1)),
+    };
+    let status = (shape == Shape::LoadBalancer).then(|| {
+        counters.lb_index += 1;
+        // Every sixteenth LoadBalancer stays pending.
+        let ingress = (!counters.lb_index.is_multiple_of(16)).then(|| {
+            vec![LoadBalancerIngress {
+                ip: Some(loopback(20, counters.lb_index)),
+                ip_mode: Some("VIP".to_owned()),
+                ..LoadBalancerIngress::default()
+            }]
+        });
+        ServiceStatus {
+            load_balancer: Some(LoadBalancerStatus { ingress }),
+            ..ServiceStatus::default()
+        }
+    });
+    Service {
+        metadata: meta(format!("svc-{i:05}"), Some(namespace), BTreeMap::new()),
+        spec: Some(ServiceSpec {
+            type_: Some(service_type.to_owned()),
+            cluster_ip: cluster_ip.clone(),
+            cluster_ips: cluster_ip.map(|ip| vec![ip]),
+            external_name: (shape == Shape::ExternalName)
+                .then(|| format!("backend-{i}.example.test")),
+            selector: (shape != Shape::ExternalName).then_some(selector),
+            ports: Some(ports),
+            external_traffic_policy: node_ports
+                .then(|| if i % 40 == 14 { "Local" } else { "Cluster" }.to_owned()),
+            internal_traffic_policy: (shape != Shape::ExternalName).then(|| {
+                if shape == Shape::InternalLocal {
+                    "Local"
+                } else {
+                    "Cluster"
+                }
+                .to_owned()
+            }),
+            traffic_distribution: (shape == Shape::ClusterIpHinted)
+                .then(|| "PreferSameZone".to_owned()),
+            session_affinity: Some(if i % 10 == 3 { "ClientIP" } else { "None" }.to_owned()),
+            ..ServiceSpec::default()
+        }),
+        status,
+    }
+}
+
+/// The ports of Service `i`: http (a named targetPort on every third Service), metrics on
+/// every fourth, and nodePorts when the Service has them.
+fn synthetic_ports(i: usize, node_ports: bool, counters: &mut Counters) -> Vec<ServicePort> {
+    let named = i.is_multiple_of(3);
+    let with_metrics = i.is_multiple_of(4);
+    let mut ports = vec![ServicePort {
+        name: Some("http".to_owned()),
+        port: 80,
+        protocol: Some("TCP".to_owned()),
+        target_port: Some(if named {
+            IntOrString::String("http".to_owned())
+        } else {
+            IntOrString::Int(8080)
+        }),
+        ..ServicePort::default()
+    }];
+    if with_metrics {
+        ports.push(ServicePort {
+            name: Some("metrics".to_owned()),
+            port: 9090,
+            protocol: Some("TCP".to_owned()),
+            target_port: Some(IntOrString::String("metrics".to_owned())),
+            ..ServicePort::default()
+        });
+    }
+    if node_ports {
+        for port in &mut ports {
+            if counters.next_node_port <= 32_767 {
+                port.node_port = Some(counters.next_node_port);
+                counters.next_node_port += 1;
+            }
+        }
+    }
+    ports
+}
+
+/// Pod `j`: replica `j / services` of Service `j % services`, on node `j % nodes`; every
+/// fiftieth is not ready.
+fn synthetic_pod(spec: &SyntheticSpec, j: usize) -> Pod {
+    let service_index = j % spec.services.max(1);
+    let replica = j / spec.services.max(1);
+    let namespace = namespace_of(spec, service_index);
+    let named = service_index.is_multiple_of(3);
+    let labels = BTreeMap::from([
+        ("app".to_owned(), app_label(service_index)),
+        (
+            "tier".to_owned(),
+            if service_index.is_multiple_of(2) {
+                "frontend"
+            } else {
+                "backend"
+            }
+            .to_owned(),
+        ),
+        (
+            "pod-template-hash".to_owned(),
+            format!("{:08x}", service_index * 2_654_435_761 % 0xffff_ffff),
+        ),
+    ]);
+    let mut container_ports = vec![ContainerPort {
+        name: named.then(|| "http".to_owned()),
+        container_port: 8080,
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    }];
+    container_ports.push(ContainerPort {
+        name: Some("metrics".to_owned()),
+        container_port: 9090,
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    });
+    let ready = j % 50 != 7;
+    let pod_ip = loopback(2, j + 1);
+    let name = format!("svc-{service_index:05}-{replica:03}");
+    Pod {
+        metadata: meta(name, Some(namespace), labels),
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "app".to_owned(),
+                ports: Some(container_ports),
+                ..Container::default()
+            }],
+            node_name: (spec.nodes > 0).then(|| format!("node-{:04}", j % spec.nodes)),
+            ..PodSpec::default()
+        }),
+        status: Some(PodStatus {
+            phase: Some("Running".to_owned()),
+            pod_ip: Some(pod_ip.clone()),
+            pod_ips: Some(vec![PodIP { ip: pod_ip }]),
+            conditions: Some(vec![PodCondition {
+                type_: "Ready".to_owned(),
+                status: if ready { "True" } else { "False" }.to_owned(),
+                ..PodCondition::default()
+            }]),
+            ..PodStatus::default()
+        }),
+    }
+}
+
+/// EndpointSlices exactly as the controller's rules publish them.
+fn synthetic_slices(
+    spec: &SyntheticSpec,
+    nodes: &[Node],
+    services: &[Service],
+    pods: &[Pod],
+) -> Vec<EndpointSlice> {
+    let node_table = NodeTable::new(nodes.iter());
+    let mut pods_by_service: Vec<Vec<&Pod>> = vec![Vec::new(); spec.services];
+    for (j, pod) in pods.iter().enumerate() {
+        if let Some(list) = pods_by_service.get_mut(j % spec.services.max(1)) {
+            list.push(pod);
+        }
+    }
+    services
+        .iter()
+        .zip(&pods_by_service)
+        .flat_map(|(service, service_pods)| {
+            desired_endpoint_slices(service, service_pods, &node_table)
+        })
+        .collect()
+}
+
+/// The Ingress of namespace `n`: its first five ClusterIP Services, one path each.
+fn namespace_ingress(n: usize, services: &[Service]) -> Ingress {
+    let namespace = format!("team-{n:02}");
+    let paths: Vec<HTTPIngressPath> = services
+        .iter()
+        .filter(|service| service.metadata.namespace.as_deref() == Some(&namespace))
+        .filter(|service| {
+            service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ClusterIP")
+        })
+        .take(5)
+        .map(|service| {
+            let name = service.metadata.name.clone().unwrap_or_default();
+            HTTPIngressPath {
+                path: Some(format!("/{name}")),
+                path_type: "Prefix".to_owned(),
+                backend: IngressBackend {
+                    service: Some(IngressServiceBackend {
+                        name,
+                        port: Some(ServiceBackendPort {
+                            name: Some("http".to_owned()),
+                            number: None,
+                        }),
+                    }),
+                    resource: None,
+                },
+            }
+        })
+        .collect();
+    Ingress {
+        metadata: meta("web".to_owned(), Some(namespace.clone()), BTreeMap::new()),
+        spec: Some(IngressSpec {
+            rules: Some(vec![IngressRule {
+                host: Some(format!("{namespace}.example.test")),
+                http: Some(HTTPIngressRuleValue { paths }),
+            }]),
+            ..IngressSpec::default()
+        }),
+        status: None,
     }
 }
 

@@ -41,34 +41,13 @@ pub fn filter<'a>(
             TopologyOutcome::NotApplied(TopologySkip::NoReadyEndpoints),
         );
     }
-    if prefer_same_node
-        && ready.iter().all(|endpoint| {
-            endpoint
-                .info
-                .node_hints
-                .as_ref()
-                .is_some_and(|hints| !hints.is_empty())
-        })
-    {
-        let kept: Vec<&PortEndpoint> = ready
-            .iter()
-            .copied()
-            .filter(|endpoint| {
-                endpoint
-                    .info
-                    .node_hints
-                    .as_ref()
-                    .is_some_and(|hints| hints.iter().any(|hint| hint == node))
-            })
-            .collect();
-        if !kept.is_empty() {
-            return (
-                kept,
-                TopologyOutcome::SameNode {
-                    node: node.to_owned(),
-                },
-            );
-        }
+    if prefer_same_node && let Some(kept) = same_node(ready, node) {
+        return (
+            kept,
+            TopologyOutcome::SameNode {
+                node: node.to_owned(),
+            },
+        );
     }
     let hinted = ready
         .iter()
@@ -96,6 +75,41 @@ pub fn filter<'a>(
             TopologyOutcome::NotApplied(TopologySkip::NodeZoneUnknown),
         );
     };
+    same_zone(ready, zone)
+}
+
+/// PreferSameNode (D5): when every ready endpoint carries node hints, those hinted for `node`
+/// (`None` when there are none).
+fn same_node<'a>(ready: &[&'a PortEndpoint], node: &str) -> Option<Vec<&'a PortEndpoint>> {
+    let all_hinted = ready.iter().all(|endpoint| {
+        endpoint
+            .info
+            .node_hints
+            .as_ref()
+            .is_some_and(|hints| !hints.is_empty())
+    });
+    if !all_hinted {
+        return None;
+    }
+    let kept: Vec<&PortEndpoint> = ready
+        .iter()
+        .copied()
+        .filter(|endpoint| {
+            endpoint
+                .info
+                .node_hints
+                .as_ref()
+                .is_some_and(|hints| hints.iter().any(|hint| hint == node))
+        })
+        .collect();
+    (!kept.is_empty()).then_some(kept)
+}
+
+/// Zone hints (D5): the endpoints hinted for `zone`, or all of them when none is.
+fn same_zone<'a>(
+    ready: &[&'a PortEndpoint],
+    zone: &str,
+) -> (Vec<&'a PortEndpoint>, TopologyOutcome) {
     let kept: Vec<&PortEndpoint> = ready
         .iter()
         .copied()

@@ -49,30 +49,10 @@ pub fn derive_subsets(slices: &[Value]) -> Vec<Value> {
             else {
                 continue;
             };
-            let condition = |name: &str| {
-                endpoint
-                    .pointer(&format!("/conditions/{name}"))
-                    .and_then(Value::as_bool)
-            };
-            let ready = condition("ready").unwrap_or(true);
-            let terminating = condition("terminating").unwrap_or(false);
-            if !ready && terminating {
+            let Some((address, ready)) = endpoint_address(endpoint, ip) else {
                 continue;
-            }
-            let mut address = Map::new();
-            address.insert("ip".into(), json!(ip));
-            if let Some(hostname) = endpoint.get("hostname").filter(|h| h.is_string()) {
-                address.insert("hostname".into(), hostname.clone());
-            }
-            if let Some(node) = endpoint.get("nodeName").filter(|n| n.is_string()) {
-                address.insert("nodeName".into(), node.clone());
-            }
-            if let Some(target) = endpoint.get("targetRef").filter(|t| t.is_object()) {
-                address.insert("targetRef".into(), target.clone());
-            }
-            entry
-                .1
-                .insert(ip.to_string(), (Value::Object(address), ready));
+            };
+            entry.1.insert(ip.to_string(), (address, ready));
         }
     }
     let mut subsets = Vec::new();
@@ -100,6 +80,33 @@ pub fn derive_subsets(slices: &[Value]) -> Vec<Value> {
         subsets.push(Value::Object(subset));
     }
     subsets
+}
+
+/// The EndpointAddress of one slice endpoint at `ip`, and whether it is ready; `None` for a
+/// terminating endpoint that is not ready (Endpoints leave those out).
+fn endpoint_address(endpoint: &Value, ip: &str) -> Option<(Value, bool)> {
+    let condition = |name: &str| {
+        endpoint
+            .pointer(&format!("/conditions/{name}"))
+            .and_then(Value::as_bool)
+    };
+    let ready = condition("ready").unwrap_or(true);
+    let terminating = condition("terminating").unwrap_or(false);
+    if !ready && terminating {
+        return None;
+    }
+    let mut address = Map::new();
+    address.insert("ip".into(), json!(ip));
+    if let Some(hostname) = endpoint.get("hostname").filter(|h| h.is_string()) {
+        address.insert("hostname".into(), hostname.clone());
+    }
+    if let Some(node) = endpoint.get("nodeName").filter(|n| n.is_string()) {
+        address.insert("nodeName".into(), node.clone());
+    }
+    if let Some(target) = endpoint.get("targetRef").filter(|t| t.is_object()) {
+        address.insert("targetRef".into(), target.clone());
+    }
+    Some((Value::Object(address), ready))
 }
 
 fn endpoint_port(port: &Value) -> Value {

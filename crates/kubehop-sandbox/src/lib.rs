@@ -262,31 +262,13 @@ impl SandboxBuilder {
         for note in skipped_notes(&load.skipped) {
             notes.push(note);
         }
-        let listener = server::bind(self.listen)
-            .await
-            .map_err(|source| SandboxError::Bind {
-                addr: self.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
-            addr: self.listen,
-            source,
-        })?;
+        let (listener, addr) = bind_listener(self.listen).await?;
         let token = self
             .token
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
         let (kubeconfig_path, owns_kubeconfig) = match self.kubeconfig_path {
             Some(path) => (path, false),
-            None => (
-                std::env::temp_dir()
-                    .join(format!(
-                        "kubehop-sandbox-{}-{}",
-                        std::process::id(),
-                        addr.port()
-                    ))
-                    .join("kubeconfig"),
-                true,
-            ),
+            None => (temporary_kubeconfig_path(addr), true),
         };
         let tls = if self.plain_http {
             None
@@ -336,6 +318,35 @@ impl SandboxBuilder {
             listener: Mutex::new(Some(running)),
         })
     }
+}
+
+/// Binds the API server's listener on `listen`; returns it with the address it got.
+async fn bind_listener(
+    listen: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), SandboxError> {
+    let listener = server::bind(listen)
+        .await
+        .map_err(|source| SandboxError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+        addr: listen,
+        source,
+    })?;
+    Ok((listener, addr))
+}
+
+/// Where the kubeconfig goes when the caller did not choose: a directory of its own under the
+/// temporary directory, named for the process and the port.
+fn temporary_kubeconfig_path(addr: SocketAddr) -> PathBuf {
+    std::env::temp_dir()
+        .join(format!(
+            "kubehop-sandbox-{}-{}",
+            std::process::id(),
+            addr.port()
+        ))
+        .join("kubeconfig")
 }
 
 /// One note per kind and reason for the objects a load skipped ("apps/v1 ReplicaSet web-1:

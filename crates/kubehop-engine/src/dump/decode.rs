@@ -305,6 +305,10 @@ fn classify(api_version: Option<&str>, kind: &str) -> Class {
 }
 
 /// Reads one mapping: an object (one entry) or, at a document root, a List (its entries).
+///
+/// A little over 80 lines: one streaming loop over the mapping's keys whose state (apiVersion,
+/// kind, buffered fields, items) every arm reads and updates; split further, each piece would
+/// take all of it.
 fn read_mapping<'de, A: MapAccess<'de>>(
     mut map: A,
     context: Context<'_>,
@@ -381,18 +385,39 @@ fn read_mapping<'de, A: MapAccess<'de>>(
     }
 
     // The mapping ended.
+    mapping_ended::<A::Error>(
+        context,
+        &api_version,
+        &kind,
+        default_kind,
+        &mut buffered,
+        items,
+    )
+}
+
+/// The mapping ended before an object was dispatched: a List with its items, an object whose
+/// fields were all buffered (or a List kind without items: an empty List), or an error when
+/// there is no kind.
+fn mapping_ended<E: de::Error>(
+    context: Context<'_>,
+    api_version: &Option<String>,
+    kind: &Option<String>,
+    default_kind: Option<&str>,
+    buffered: &mut Vec<(String, Value)>,
+    items: Option<Vec<Entry>>,
+) -> Result<Vec<Entry>, E> {
     if let Some(entries) = items {
         return finish_list(api_version.as_deref(), kind.as_deref(), entries);
     }
     let effective_kind = kind.clone().or_else(|| default_kind.map(str::to_owned));
     if effective_kind.is_some() {
-        let mut ended = Ended::<A::Error>(std::marker::PhantomData);
+        let mut ended = Ended::<E>(std::marker::PhantomData);
         if let Some(entries) = try_dispatch(
             &mut ended,
             context,
-            &api_version,
+            api_version,
             &effective_kind,
-            &mut buffered,
+            buffered,
             None,
         )? {
             return Ok(entries);

@@ -17,7 +17,9 @@ use super::status::ApiError;
 use super::{ApiContext, Presentation, Shared, json_response};
 use crate::resources::ResourceId;
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::store::{ContinueToken, EventType, ListQuery, StoreError, StoreEvent, StoredObject};
+use crate::store::{
+    ContinueToken, EventType, ListPage, ListQuery, StoreError, StoreEvent, StoredObject,
+};
 use crate::table;
 
 /// The watch timeout when the client names none (the API server's minimum request timeout).
@@ -105,26 +107,7 @@ pub(super) fn list(
 ) -> Result<Response, ApiError> {
     let resource = target.resource;
     let (labels, fields) = selectors(resource, params)?;
-    let limit = match params.get("limit") {
-        None | Some("") => None,
-        Some(text) => Some(
-            text.parse::<usize>()
-                .map_err(|_| ApiError::bad_request(format!("invalid limit: {text}")))?,
-        ),
-    };
-    let continue_from = match params.get("continue") {
-        None | Some("") => None,
-        Some(token) => {
-            if parse_resource_version(params)?.is_some_and(|rv| rv != 0) {
-                return Err(ApiError::bad_request(
-                    "specifying resource version is not allowed when using continue",
-                ));
-            }
-            Some(ContinueToken::decode(token).ok_or_else(|| {
-                ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
-            })?)
-        }
-    };
+    let (limit, continue_from) = paging(params)?;
     let current = shared.store.resource_version();
     if let Some(requested) = parse_resource_version(params)? {
         if requested > current {
@@ -150,7 +133,46 @@ pub(super) fn list(
     if let Some(token) = &page.continue_token {
         list_meta["continue"] = json!(token.encode());
     }
-    let body = match presentation {
+    let body = page_body(shared, resource, presentation, &page, list_meta);
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// `limit` and `continue` of a list request (a continue token with a resourceVersion is a
+/// 400, as on the API server).
+fn paging(params: &Params) -> Result<(Option<usize>, Option<ContinueToken>), ApiError> {
+    let limit = match params.get("limit") {
+        None | Some("") => None,
+        Some(text) => Some(
+            text.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("invalid limit: {text}")))?,
+        ),
+    };
+    let continue_from = match params.get("continue") {
+        None | Some("") => None,
+        Some(token) => {
+            if parse_resource_version(params)?.is_some_and(|rv| rv != 0) {
+                return Err(ApiError::bad_request(
+                    "specifying resource version is not allowed when using continue",
+                ));
+            }
+            Some(ContinueToken::decode(token).ok_or_else(|| {
+                ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+            })?)
+        }
+    };
+    Ok((limit, continue_from))
+}
+
+/// The list body in the requested presentation: the kind's List, PartialObjectMetadataList or
+/// a Table.
+fn page_body(
+    shared: &Shared,
+    resource: ResourceId,
+    presentation: &Presentation,
+    page: &ListPage,
+    list_meta: Value,
+) -> Bytes {
+    match presentation {
         Presentation::Object => {
             let info = resource.info();
             list_body(
@@ -180,8 +202,7 @@ pub(super) fn list(
                 .to_string(),
             )
         }
-    };
-    Ok(json_response(StatusCode::OK, body))
+    }
 }
 
 /// `{"kind":"PodList","apiVersion":"v1","metadata":{..},"items":[..]}` built from stored bytes.
@@ -234,23 +255,19 @@ struct WatchSpec {
     cut_after: Option<usize>,
 }
 
-pub(super) fn watch(
-    context: &Arc<ApiContext>,
-    target: &ResourceTarget,
-    params: &Params,
-    presentation: Presentation,
-) -> Result<Response, ApiError> {
-    let shared = &context.shared;
-    let resource = target.resource;
-    let (labels, fields) = selectors(resource, params)?;
-    let timeout = match params.get("timeoutSeconds") {
+/// `timeoutSeconds` of a watch (the default when unset).
+fn watch_timeout(params: &Params) -> Result<Duration, ApiError> {
+    Ok(match params.get("timeoutSeconds") {
         None | Some("") => DEFAULT_WATCH_TIMEOUT,
         Some(text) => Duration::from_secs(
             text.parse()
                 .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {text}")))?,
         ),
-    };
-    let bookmarks = params.flag("allowWatchBookmarks");
+    })
+}
+
+/// `sendInitialEvents`, which needs resourceVersionMatch NotOlderThan and bookmarks.
+fn initial_events(params: &Params, bookmarks: bool) -> Result<bool, ApiError> {
     let send_initial_events = params.flag("sendInitialEvents");
     if send_initial_events {
         if params.get("resourceVersionMatch") != Some("NotOlderThan") {
@@ -264,6 +281,21 @@ pub(super) fn watch(
             ));
         }
     }
+    Ok(send_initial_events)
+}
+
+pub(super) fn watch(
+    context: &Arc<ApiContext>,
+    target: &ResourceTarget,
+    params: &Params,
+    presentation: Presentation,
+) -> Result<Response, ApiError> {
+    let shared = &context.shared;
+    let resource = target.resource;
+    let (labels, fields) = selectors(resource, params)?;
+    let timeout = watch_timeout(params)?;
+    let bookmarks = params.flag("allowWatchBookmarks");
+    let send_initial_events = initial_events(params, bookmarks)?;
     let requested = parse_resource_version(params)?;
     let current = shared.store.resource_version();
     if let Some(rv) = requested
@@ -331,6 +363,30 @@ fn expired_event(requested: u64, oldest: u64) -> Bytes {
 
 /// Streams one watch until its deadline, a fault cut, the client leaving or the listener
 /// stopping.
+/// The ADDED events of the current state (and the initial-events-end bookmark when asked);
+/// the revision they reflect, or `None` when the client went away.
+async fn send_current_state(
+    writer: &mut EventWriter<'_>,
+    store: &crate::store::Store,
+    spec: &WatchSpec,
+) -> Option<u64> {
+    let (objects, revision) = store.select_objects(
+        spec.resource,
+        spec.namespace.as_deref(),
+        &spec.labels,
+        &spec.fields,
+    );
+    for object in &objects {
+        if !writer.event(EventType::Added, object).await {
+            return None;
+        }
+    }
+    if spec.initial_events_end && !writer.bookmark(revision, true).await {
+        return None;
+    }
+    Some(revision)
+}
+
 async fn run_watch(context: Arc<ApiContext>, spec: WatchSpec, tx: mpsc::Sender<Bytes>) {
     let store = &context.shared.store;
     let mut changes = store.changes();
@@ -345,23 +401,10 @@ async fn run_watch(context: Arc<ApiContext>, spec: WatchSpec, tx: mpsc::Sender<B
         columns_sent: false,
     };
     let mut position = match spec.start {
-        Start::CurrentState => {
-            let (objects, revision) = store.select_objects(
-                spec.resource,
-                spec.namespace.as_deref(),
-                &spec.labels,
-                &spec.fields,
-            );
-            for object in &objects {
-                if !writer.event(EventType::Added, object).await {
-                    return;
-                }
-            }
-            if spec.initial_events_end && !writer.bookmark(revision, true).await {
-                return;
-            }
-            revision
-        }
+        Start::CurrentState => match send_current_state(&mut writer, store, &spec).await {
+            Some(revision) => revision,
+            None => return,
+        },
         Start::After(rv) => rv,
     };
     let interval = context

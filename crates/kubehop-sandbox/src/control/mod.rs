@@ -447,69 +447,8 @@ impl Controller {
         let key = (object.namespace().to_string(), object.name().to_string());
         let deleted = event.event_type == EventType::Deleted;
         match event.resource() {
-            ResourceId::Nodes => {
-                let value = object.value();
-                let before = self.nodes.get(object.name()).and_then(|e| e.node.clone());
-                if deleted {
-                    if let Some(entry) = self.nodes.get_mut(object.name()) {
-                        entry.node = None;
-                    }
-                } else {
-                    self.remember_node(object.name(), &value);
-                    self.dirty.nodes.insert(object.name().to_string());
-                }
-                let zone = |node: Option<&Arc<Node>>| {
-                    node.and_then(|n| n.metadata.labels.as_ref())
-                        .and_then(|l| l.get(kubehop_engine::nodes::ZONE_LABEL).cloned())
-                };
-                let after = self.nodes.get(object.name()).and_then(|e| e.node.clone());
-                let membership_changed = before.is_some() != after.is_some()
-                    || zone(before.as_ref()) != zone(after.as_ref())
-                    || before.as_ref().map(|n| n.metadata.labels.clone())
-                        != after.as_ref().map(|n| n.metadata.labels.clone());
-                if membership_changed {
-                    self.dirty.slices.extend(self.slice_managed.iter().cloned());
-                    // Pending pods may fit now.
-                    let (pods, _) = self.store.list_objects(ResourceId::Pods, None);
-                    for pod in pods {
-                        if pod.field("spec.nodeName").is_empty() {
-                            self.dirty
-                                .pods
-                                .insert((pod.namespace().to_string(), pod.name().to_string()));
-                        }
-                    }
-                }
-            }
-            ResourceId::Pods => {
-                self.dirty.pods.insert(key.clone());
-                if deleted {
-                    self.forget_pod(object.uid());
-                }
-                for source in [event.previous.as_ref(), Some(object)]
-                    .into_iter()
-                    .flatten()
-                {
-                    let value = source.value();
-                    if let Some((resource, owner)) = workloads::owner_of(&value) {
-                        match resource {
-                            ResourceId::Deployments => self.dirty.deployments.insert(owner),
-                            _ => self.dirty.statefulsets.insert(owner),
-                        };
-                    }
-                    if let Some(services) = self.services.get(&key.0) {
-                        for (name, selector) in services {
-                            if let Some(selector) = selector
-                                && !selector.is_empty()
-                                && selector
-                                    .iter()
-                                    .all(|(k, v)| source.labels().get(k) == Some(v))
-                            {
-                                self.dirty.slices.insert((key.0.clone(), name.clone()));
-                            }
-                        }
-                    }
-                }
-            }
+            ResourceId::Nodes => self.observe_node(event, deleted),
+            ResourceId::Pods => self.observe_pod(event, &key, deleted),
             ResourceId::Services => {
                 let value = (!deleted).then(|| object.value());
                 self.remember_service(&key, value.as_ref());
@@ -521,22 +460,7 @@ impl Controller {
                 }
                 self.dirty.load_balancers.insert(key);
             }
-            ResourceId::EndpointSlices => {
-                for source in [event.previous.as_ref(), Some(object)]
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(service) = source
-                        .labels()
-                        .get(kubehop_engine::endpointslice::SERVICE_NAME_LABEL)
-                    {
-                        let service_key = (source.namespace().to_string(), service.clone());
-                        if self.slice_managed.contains(&service_key) {
-                            self.dirty.slices.insert(service_key);
-                        }
-                    }
-                }
-            }
+            ResourceId::EndpointSlices => self.observe_slice(event),
             ResourceId::Deployments => {
                 if deleted {
                     self.deleted_deployments.push(object.value());
@@ -556,6 +480,97 @@ impl Controller {
                 self.dirty.ingresses.insert(key);
             }
             ResourceId::Namespaces | ResourceId::Endpoints | ResourceId::Events => {}
+        }
+    }
+
+    /// A Node changed: its slices and pending pods need a look when its membership (present,
+    /// zone, labels) changed.
+    fn observe_node(&mut self, event: &StoreEvent, deleted: bool) {
+        let object = &event.object;
+        let value = object.value();
+        let before = self.nodes.get(object.name()).and_then(|e| e.node.clone());
+        if deleted {
+            if let Some(entry) = self.nodes.get_mut(object.name()) {
+                entry.node = None;
+            }
+        } else {
+            self.remember_node(object.name(), &value);
+            self.dirty.nodes.insert(object.name().to_string());
+        }
+        let zone = |node: Option<&Arc<Node>>| {
+            node.and_then(|n| n.metadata.labels.as_ref())
+                .and_then(|l| l.get(kubehop_engine::nodes::ZONE_LABEL).cloned())
+        };
+        let after = self.nodes.get(object.name()).and_then(|e| e.node.clone());
+        let membership_changed = before.is_some() != after.is_some()
+            || zone(before.as_ref()) != zone(after.as_ref())
+            || before.as_ref().map(|n| n.metadata.labels.clone())
+                != after.as_ref().map(|n| n.metadata.labels.clone());
+        if membership_changed {
+            self.dirty.slices.extend(self.slice_managed.iter().cloned());
+            // Pending pods may fit now.
+            let (pods, _) = self.store.list_objects(ResourceId::Pods, None);
+            for pod in pods {
+                if pod.field("spec.nodeName").is_empty() {
+                    self.dirty
+                        .pods
+                        .insert((pod.namespace().to_string(), pod.name().to_string()));
+                }
+            }
+        }
+    }
+
+    /// A Pod changed: its workload, and the slices of every Service whose selector matches it
+    /// (before or after the change).
+    fn observe_pod(&mut self, event: &StoreEvent, key: &Key, deleted: bool) {
+        let object = &event.object;
+        self.dirty.pods.insert(key.clone());
+        if deleted {
+            self.forget_pod(object.uid());
+        }
+        for source in [event.previous.as_ref(), Some(object)]
+            .into_iter()
+            .flatten()
+        {
+            let value = source.value();
+            if let Some((resource, owner)) = workloads::owner_of(&value) {
+                match resource {
+                    ResourceId::Deployments => self.dirty.deployments.insert(owner),
+                    _ => self.dirty.statefulsets.insert(owner),
+                };
+            }
+            if let Some(services) = self.services.get(&key.0) {
+                for (name, selector) in services {
+                    if let Some(selector) = selector
+                        && !selector.is_empty()
+                        && selector
+                            .iter()
+                            .all(|(k, v)| source.labels().get(k) == Some(v))
+                    {
+                        self.dirty.slices.insert((key.0.clone(), name.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// An EndpointSlice changed: the Service it is labelled with, when this controller manages
+    /// that Service's slices.
+    fn observe_slice(&mut self, event: &StoreEvent) {
+        let object = &event.object;
+        for source in [event.previous.as_ref(), Some(object)]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(service) = source
+                .labels()
+                .get(kubehop_engine::endpointslice::SERVICE_NAME_LABEL)
+            {
+                let service_key = (source.namespace().to_string(), service.clone());
+                if self.slice_managed.contains(&service_key) {
+                    self.dirty.slices.insert(service_key);
+                }
+            }
         }
     }
 

@@ -32,31 +32,7 @@ pub(super) fn reconcile(c: &mut Controller, name: &str) -> Result<(), StoreError
     };
     let pod_cidr = c.block.pod_cidr(index);
     let now = c.now();
-    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
-        json!({"type": kind, "status": status, "reason": reason, "message": message,
-               "lastHeartbeatTime": now, "lastTransitionTime": now})
-    };
-    let status = json!({
-        "addresses": [
-            {"type": "InternalIP", "address": ip.to_string()},
-            {"type": "Hostname", "address": name},
-        ],
-        "conditions": [
-            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-            condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-        ],
-        "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "50Gi"},
-        "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "50Gi"},
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-        "nodeInfo": {
-            "architecture": "amd64", "bootID": "", "containerRuntimeVersion": "sandbox://1.0",
-            "kernelVersion": "", "kubeProxyVersion": "", "kubeletVersion": "v1.37.0",
-            "machineID": "", "operatingSystem": "linux", "osImage": "kubehop sandbox",
-            "systemUUID": "",
-        },
-    });
+    let status = registered_status(name, &ip.to_string(), &now);
     c.store.modify_object(
         ResourceId::Nodes,
         "",
@@ -91,4 +67,34 @@ pub(super) fn reconcile(c: &mut Controller, name: &str) -> Result<(), StoreError
         },
     )?;
     Ok(())
+}
+
+/// The status a kubelet reports when it registers node `name` at `ip`: addresses, healthy
+/// conditions, capacity and node info.
+fn registered_status(name: &str, ip: &str, now: &str) -> Value {
+    let condition = |kind: &str, status: &str, reason: &str, message: &str| {
+        json!({"type": kind, "status": status, "reason": reason, "message": message,
+               "lastHeartbeatTime": now, "lastTransitionTime": now})
+    };
+    json!({
+        "addresses": [
+            {"type": "InternalIP", "address": ip},
+            {"type": "Hostname", "address": name},
+        ],
+        "conditions": [
+            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+        ],
+        "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "50Gi"},
+        "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "50Gi"},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "nodeInfo": {
+            "architecture": "amd64", "bootID": "", "containerRuntimeVersion": "sandbox://1.0",
+            "kernelVersion": "", "kubeProxyVersion": "", "kubeletVersion": "v1.37.0",
+            "machineID": "", "operatingSystem": "linux", "osImage": "kubehop sandbox",
+            "systemUUID": "",
+        },
+    })
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -168,45 +168,12 @@ fn schedule(c: &mut Controller, key: &Key, pod: &Value) -> Result<(), StoreError
         })
         .unwrap_or_default();
     let owner = controller_owner(pod);
-    // Pods per node: (same owner, all), terminating ones excluded.
-    let mut load: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let (pods, _) = c.store.list_objects(ResourceId::Pods, None);
-    for other in pods {
-        let node = other.field("spec.nodeName");
-        if node.is_empty() || other.is_terminating() {
-            continue;
-        }
-        let counts = load.entry(node.to_string()).or_default();
-        counts.1 += 1;
-        if owner.is_some()
-            && other.namespace() == key.0
-            && controller_owner(&other.value()) == owner
-        {
-            counts.0 += 1;
-        }
-    }
+    let load = node_load(c, key, owner.as_ref());
     let candidates: Vec<&str> = c
         .nodes
         .iter()
         .filter_map(|(name, entry)| Some((name, entry.node.as_ref()?)))
-        .filter(|(_, node)| {
-            let labels = node.metadata.labels.clone().unwrap_or_default();
-            let unschedulable = node
-                .spec
-                .as_ref()
-                .and_then(|s| s.unschedulable)
-                .unwrap_or(false);
-            let not_ready = node
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|conditions| {
-                    conditions
-                        .iter()
-                        .any(|c| c.type_ == "Ready" && c.status != "True")
-                });
-            !unschedulable && !not_ready && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-        })
+        .filter(|(_, node)| fits(node, &selector))
         .map(|(name, _)| name.as_str())
         .collect();
     let now = c.now();
@@ -218,36 +185,7 @@ fn schedule(c: &mut Controller, key: &Key, pod: &Value) -> Result<(), StoreError
         })
         .map(|name| name.to_string())
     else {
-        let total = c.nodes.values().filter(|e| e.node.is_some()).count();
-        let message = if total == 0 {
-            "0/0 nodes are available: no nodes registered.".to_string()
-        } else {
-            format!(
-                "0/{total} nodes are available: {total} node(s) didn't match Pod's node affinity/selector or are not ready."
-            )
-        };
-        let condition = json!({
-            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-            "message": message, "lastTransitionTime": now, "lastProbeTime": null,
-        });
-        c.store.modify_object(
-            ResourceId::Pods,
-            &key.0,
-            &key.1,
-            Part::Status,
-            WriteOptions::controller(),
-            |value| {
-                let same = conditions_of(value).iter().any(|c| {
-                    c.get("type") == Some(&json!("PodScheduled"))
-                        && c.get("message") == condition.get("message")
-                });
-                if !same {
-                    upsert_condition(value, condition);
-                }
-                Ok(())
-            },
-        )?;
-        return Ok(());
+        return mark_unschedulable(c, key, &now);
     };
     c.store.modify_object(
         ResourceId::Pods,
@@ -263,6 +201,87 @@ fn schedule(c: &mut Controller, key: &Key, pod: &Value) -> Result<(), StoreError
                 value,
                 json!({"type": "PodScheduled", "status": "True", "lastTransitionTime": now, "lastProbeTime": null}),
             );
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// Pods per node, terminating ones excluded: (those with the same controller owner in the
+/// pod's namespace, all).
+fn node_load(
+    c: &Controller,
+    key: &Key,
+    owner: Option<&(String, String)>,
+) -> BTreeMap<String, (usize, usize)> {
+    let mut load: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let (pods, _) = c.store.list_objects(ResourceId::Pods, None);
+    for other in pods {
+        let node = other.field("spec.nodeName");
+        if node.is_empty() || other.is_terminating() {
+            continue;
+        }
+        let counts = load.entry(node.to_string()).or_default();
+        counts.1 += 1;
+        if owner.is_some()
+            && other.namespace() == key.0
+            && controller_owner(&other.value()).as_ref() == owner
+        {
+            counts.0 += 1;
+        }
+    }
+    load
+}
+
+/// Whether a pod with `selector` fits `node`: schedulable, not NotReady, and carrying every
+/// selector label.
+fn fits(node: &Node, selector: &BTreeMap<String, String>) -> bool {
+    let labels = node.metadata.labels.clone().unwrap_or_default();
+    let unschedulable = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false);
+    let not_ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status != "True")
+        });
+    !unschedulable && !not_ready && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// No node fits: the PodScheduled=False condition (written only when its message changes).
+fn mark_unschedulable(c: &mut Controller, key: &Key, now: &str) -> Result<(), StoreError> {
+    let total = c.nodes.values().filter(|e| e.node.is_some()).count();
+    let message = if total == 0 {
+        "0/0 nodes are available: no nodes registered.".to_string()
+    } else {
+        format!(
+            "0/{total} nodes are available: {total} node(s) didn't match Pod's node affinity/selector or are not ready."
+        )
+    };
+    let condition = json!({
+        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        "message": message, "lastTransitionTime": now, "lastProbeTime": null,
+    });
+    c.store.modify_object(
+        ResourceId::Pods,
+        &key.0,
+        &key.1,
+        Part::Status,
+        WriteOptions::controller(),
+        |value| {
+            let same = conditions_of(value).iter().any(|c| {
+                c.get("type") == Some(&json!("PodScheduled"))
+                    && c.get("message") == condition.get("message")
+            });
+            if !same {
+                upsert_condition(value, condition);
+            }
             Ok(())
         },
     )?;

@@ -88,6 +88,19 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
     let table = NodeTable::new(nodes.iter().map(|node| node.as_ref()));
     let desired = desired_endpoint_slices(&service, &pod_refs, &table);
 
+    let existing = managed_slices(c, key);
+    let mut have: Vec<String> = existing.iter().map(content).collect();
+    let mut want: Vec<String> = desired.iter().map(content).collect();
+    have.sort();
+    want.sort();
+    if have == want {
+        return Ok(());
+    }
+    write_slices(c, key, &existing, &desired)
+}
+
+/// The EndpointSlices this controller manages for the Service.
+fn managed_slices(c: &Controller, key: &Key) -> Vec<EndpointSlice> {
     let (slice_objects, _) = c.store.select_objects(
         ResourceId::EndpointSlices,
         Some(&key.0),
@@ -97,7 +110,7 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
         ]),
         &FieldSelector::default(),
     );
-    let existing: Vec<EndpointSlice> = decode::<EndpointSlice>(&slice_objects)
+    decode::<EndpointSlice>(&slice_objects)
         .into_iter()
         .filter(|slice| {
             let labels = slice.metadata.labels.as_ref();
@@ -105,14 +118,17 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
             get(SERVICE_NAME_LABEL) == Some(key.1.as_str())
                 && get(MANAGED_BY_LABEL) == Some(CONTROLLER_NAME)
         })
-        .collect();
-    let mut have: Vec<String> = existing.iter().map(content).collect();
-    let mut want: Vec<String> = desired.iter().map(content).collect();
-    have.sort();
-    want.sort();
-    if have == want {
-        return Ok(());
-    }
+        .collect()
+}
+
+/// Writes the desired slices over the existing ones: create and update first, delete last,
+/// so a Service never passes through "no slices".
+fn write_slices(
+    c: &mut Controller,
+    key: &Key,
+    existing: &[EndpointSlice],
+    desired: &[EndpointSlice],
+) -> Result<(), StoreError> {
     let existing_names: BTreeSet<String> = existing
         .iter()
         .filter_map(|s| s.metadata.name.clone())
@@ -121,8 +137,7 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
         .iter()
         .filter_map(|s| s.metadata.name.clone())
         .collect();
-    // Create and update first, delete last: a Service never passes through "no slices".
-    for slice in &desired {
+    for slice in desired {
         let name = slice.metadata.name.clone().unwrap_or_default();
         if existing_names.contains(&name) {
             c.store.replace(slice)?;

@@ -103,7 +103,9 @@ impl PodListeners {
             .collect()
     }
 
-    pub(crate) async fn sync(&mut self, snapshot: &ClusterSnapshot) {
+    /// The listeners the snapshot's pods want: address -> pod, for running pods with an IPv4
+    /// loopback address and declared ports (the first pod on an address wins).
+    fn desired(&self, snapshot: &ClusterSnapshot) -> BTreeMap<SocketAddr, Arc<PodApp>> {
         let mut desired: BTreeMap<SocketAddr, Arc<PodApp>> = BTreeMap::new();
         for pod in &snapshot.pods {
             if matches!(
@@ -153,6 +155,11 @@ impl PodListeners {
                 desired.insert(addr, app.clone());
             }
         }
+        desired
+    }
+
+    pub(crate) async fn sync(&mut self, snapshot: &ClusterSnapshot) {
+        let desired = self.desired(snapshot);
         // Stop what went away (or changed hands) first: the address may be reused at once.
         let stale: Vec<SocketAddr> = self
             .running
@@ -281,31 +288,18 @@ async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
     writer.shutdown().await
 }
 
-async fn http(
-    mut stream: TcpStream,
-    mut pending: Vec<u8>,
-    addr: SocketAddr,
-    app: &PodApp,
-) -> std::io::Result<()> {
-    let mut chunk = [0u8; 8192];
-    loop {
-        let head_end = loop {
-            if let Some(end) = find_head_end(&pending) {
-                break end;
-            }
-            if pending.len() > MAX_HEAD {
-                stream
-                    .write_all(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await?;
-                return stream.shutdown().await;
-            }
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            pending.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8_lossy(&pending[..head_end]).into_owned();
+/// What the pod app reads from a request head.
+struct RequestHead {
+    method: String,
+    target: String,
+    content_length: usize,
+    /// HTTP/1.0 or `Connection: close`.
+    close: bool,
+    chunked: bool,
+}
+
+impl RequestHead {
+    fn parse(head: &str) -> Self {
         let mut lines = head.split("\r\n");
         let request_line = lines.next().unwrap_or("");
         let mut parts = request_line.split_whitespace();
@@ -330,6 +324,73 @@ async fn http(
                 _ => {}
             }
         }
+        Self {
+            method,
+            target,
+            content_length,
+            close,
+            chunked,
+        }
+    }
+}
+
+/// The pod app's answer: 200 with the pod, node and port in headers and body (no body for
+/// HEAD).
+fn http_response(app: &PodApp, addr: SocketAddr, head: &RequestHead, close: bool) -> String {
+    let body = format!(
+        "kubehop sandbox: pod {}/{} on node {} answered on {addr} ({} {})\n",
+        app.namespace,
+        app.name,
+        if app.node.is_empty() {
+            "(none)"
+        } else {
+            &app.node
+        },
+        head.method,
+        head.target,
+    );
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n{POD_HEADER}: {}\r\nX-Kubehop-Namespace: {}\r\nX-Kubehop-Node: {}\r\nX-Kubehop-Port: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+        app.name,
+        app.namespace,
+        app.node,
+        addr.port(),
+        body.len(),
+        if close { "close" } else { "keep-alive" },
+    );
+    if head.method != "HEAD" {
+        response.push_str(&body);
+    }
+    response
+}
+
+async fn http(
+    mut stream: TcpStream,
+    mut pending: Vec<u8>,
+    addr: SocketAddr,
+    app: &PodApp,
+) -> std::io::Result<()> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        let head_end = loop {
+            if let Some(end) = find_head_end(&pending) {
+                break end;
+            }
+            if pending.len() > MAX_HEAD {
+                stream
+                    .write_all(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await?;
+                return stream.shutdown().await;
+            }
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            pending.extend_from_slice(&chunk[..n]);
+        };
+        let head = RequestHead::parse(&String::from_utf8_lossy(&pending[..head_end]));
+        let content_length = head.content_length;
+        let mut close = head.close;
         // The body is read and ignored; chunked bodies end the connection after the answer.
         pending.drain(..head_end.min(pending.len()));
         let consumed = content_length.min(pending.len());
@@ -344,29 +405,8 @@ async fn http(
             body_left -= used;
             pending.extend_from_slice(&chunk[used..n]);
         }
-        close |= chunked;
-        let body = format!(
-            "kubehop sandbox: pod {}/{} on node {} answered on {addr} ({method} {target})\n",
-            app.namespace,
-            app.name,
-            if app.node.is_empty() {
-                "(none)"
-            } else {
-                &app.node
-            },
-        );
-        let mut response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n{POD_HEADER}: {}\r\nX-Kubehop-Namespace: {}\r\nX-Kubehop-Node: {}\r\nX-Kubehop-Port: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
-            app.name,
-            app.namespace,
-            app.node,
-            addr.port(),
-            body.len(),
-            if close { "close" } else { "keep-alive" },
-        );
-        if method != "HEAD" {
-            response.push_str(&body);
-        }
+        close |= head.chunked;
+        let response = http_response(app, addr, &head, close);
         stream.write_all(response.as_bytes()).await?;
         if close {
             return stream.shutdown().await;

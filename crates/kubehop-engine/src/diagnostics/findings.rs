@@ -1,205 +1,21 @@
-//! Diagnostics: what is wrong with a Service's chain and what to change, under the stable codes of
-//! docs/diagnostics.md.
-
-use std::fmt;
-
-use serde::{Serialize, Serializer};
-
-/// How bad a finding is. `kubehop chain` exits 1 when a selected Service has an `Error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-/// The stable diagnostic codes (docs/diagnostics.md). Tests and users match on [`DiagnosticCode::as_str`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DiagnosticCode {
-    SelectorNoMatch,
-    SelectorPartialMatch,
-    NoReadyEndpoints,
-    NamedPortNotFound,
-    TargetPortNotDeclared,
-    MultiPortUnnamed,
-    NodePortOutOfRange,
-    LbPending,
-    LocalPolicyNodeDrops,
-    SelectorlessNoEndpoints,
-    TerminatingOnly,
-    PublishNotReady,
-    Headless,
-    ExternalName,
-    IngressBackendMissing,
-    InvalidSpec,
-    /// Added: internalTrafficPolicy Local drops ClusterIP traffic from nodes without a local
-    /// endpoint (rule M8).
-    InternalPolicyNodeDrops,
-    /// Added: the API server accepts the Service but warns (rule G17).
-    SpecWarning,
-    /// Added: selected pods are left out of the EndpointSlices (rules A3/A7).
-    PodsNotEndpoints,
-    /// Added: an LB ingress in ipMode Proxy or hostname-only gets no node rule (rule C5).
-    LbProxyMode,
-}
-
-impl DiagnosticCode {
-    pub const ALL: [DiagnosticCode; 20] = [
-        Self::SelectorNoMatch,
-        Self::SelectorPartialMatch,
-        Self::NoReadyEndpoints,
-        Self::NamedPortNotFound,
-        Self::TargetPortNotDeclared,
-        Self::MultiPortUnnamed,
-        Self::NodePortOutOfRange,
-        Self::LbPending,
-        Self::LocalPolicyNodeDrops,
-        Self::SelectorlessNoEndpoints,
-        Self::TerminatingOnly,
-        Self::PublishNotReady,
-        Self::Headless,
-        Self::ExternalName,
-        Self::IngressBackendMissing,
-        Self::InvalidSpec,
-        Self::InternalPolicyNodeDrops,
-        Self::SpecWarning,
-        Self::PodsNotEndpoints,
-        Self::LbProxyMode,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SelectorNoMatch => "selector-no-match",
-            Self::SelectorPartialMatch => "selector-partial-match",
-            Self::NoReadyEndpoints => "no-ready-endpoints",
-            Self::NamedPortNotFound => "named-port-not-found",
-            Self::TargetPortNotDeclared => "target-port-not-declared",
-            Self::MultiPortUnnamed => "multi-port-unnamed",
-            Self::NodePortOutOfRange => "nodeport-out-of-range",
-            Self::LbPending => "lb-pending",
-            Self::LocalPolicyNodeDrops => "local-policy-node-drops",
-            Self::SelectorlessNoEndpoints => "selectorless-no-endpoints",
-            Self::TerminatingOnly => "terminating-only",
-            Self::PublishNotReady => "publish-not-ready",
-            Self::Headless => "headless",
-            Self::ExternalName => "external-name",
-            Self::IngressBackendMissing => "ingress-backend-missing",
-            Self::InvalidSpec => "invalid-spec",
-            Self::InternalPolicyNodeDrops => "internal-policy-node-drops",
-            Self::SpecWarning => "spec-warning",
-            Self::PodsNotEndpoints => "pods-not-endpoints",
-            Self::LbProxyMode => "lb-proxy-mode",
-        }
-    }
-
-    /// The severity a code always has.
-    pub fn severity(self) -> Severity {
-        match self {
-            Self::SelectorNoMatch
-            | Self::NoReadyEndpoints
-            | Self::NamedPortNotFound
-            | Self::MultiPortUnnamed
-            | Self::SelectorlessNoEndpoints
-            | Self::IngressBackendMissing
-            | Self::InvalidSpec => Severity::Error,
-            Self::SelectorPartialMatch
-            | Self::TargetPortNotDeclared
-            | Self::NodePortOutOfRange
-            | Self::LbPending
-            | Self::LocalPolicyNodeDrops
-            | Self::TerminatingOnly
-            | Self::InternalPolicyNodeDrops
-            | Self::SpecWarning
-            | Self::PodsNotEndpoints => Severity::Warning,
-            Self::PublishNotReady | Self::Headless | Self::ExternalName | Self::LbProxyMode => {
-                Severity::Info
-            }
-        }
-    }
-}
-
-impl fmt::Display for DiagnosticCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for DiagnosticCode {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-/// What a diagnostic is about, rendered kubectl-style (`pod/web-1`, `node/node-a`, `port/http`,
-/// `ingress/shop`, `service/web`) or as a field path for `invalid-spec` (`spec.ports[1].name`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Subject {
-    Service(String),
-    /// A Service port, by name (or number when unnamed).
-    Port(String),
-    Pod(String),
-    Node(String),
-    Ingress(String),
-    Field(String),
-}
-
-impl fmt::Display for Subject {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Service(name) => write!(f, "service/{name}"),
-            Self::Port(port) => write!(f, "port/{port}"),
-            Self::Pod(name) => write!(f, "pod/{name}"),
-            Self::Node(name) => write!(f, "node/{name}"),
-            Self::Ingress(name) => write!(f, "ingress/{name}"),
-            Self::Field(path) => f.write_str(path),
-        }
-    }
-}
-
-impl Serialize for Subject {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-/// One finding: what is wrong and what to change, in one sentence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
-    pub severity: Severity,
-    pub code: DiagnosticCode,
-    pub message: String,
-    pub subject: Subject,
-}
-
-impl Diagnostic {
-    pub fn new(code: DiagnosticCode, subject: Subject, message: impl Into<String>) -> Self {
-        Self {
-            severity: code.severity(),
-            code,
-            message: message.into(),
-            subject,
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Computing a Service's diagnostics.
+//! Computing a Service's diagnostics: one function per group of codes, called in a stable
+//! order by [`service_diagnostics`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::config::EngineConfig;
-use super::dns::service_fqdn;
-use super::index::{NamespacePods, SelectorPairs};
-use super::model::{EndpointInfo, IpMode, PortChain, ServiceType, TargetPort};
-use super::nodes::NodeTable;
-use super::pods::{self, Exclusion};
-use super::ports::{Resolution, declared_ports, describe_declared, resolve_target_port};
-use super::service::ServiceView;
-use super::validate::{FieldErrorKind, ValidationConfig, service_warnings, validate_service};
+use super::{Diagnostic, DiagnosticCode, Subject};
+use crate::config::EngineConfig;
+use crate::dns::service_fqdn;
+use crate::index::{NamespacePods, SelectorPairs};
+use crate::model::{EndpointInfo, IpMode, PortChain, ServiceType, TargetPort};
+use crate::nodes::NodeTable;
+use crate::pods::{self, Exclusion};
+use crate::ports::{Resolution, declared_ports, describe_declared, resolve_target_port};
+use crate::service::{PortSpec, ServiceView};
+use crate::validate::{FieldErrorKind, ValidationConfig, service_warnings, validate_service};
 
 /// How many pods or nodes a diagnostic names before it summarises ("and 7 more").
 pub const MAX_NAMED: usize = 10;
@@ -400,6 +216,23 @@ fn selector_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>)
     if !input.selected.is_empty() {
         return;
     }
+    out.push(Diagnostic::new(
+        DiagnosticCode::SelectorNoMatch,
+        Subject::Service(view.name.to_owned()),
+        no_match_message(input, selector),
+    ));
+    if let Some(pods_here) = input.namespace_pods {
+        partial_match_findings(input, pods_here, selector, out);
+    }
+}
+
+/// The `selector-no-match` message: which labels the namespace's pods carry instead, and
+/// whether pods in other namespaces match.
+fn no_match_message(
+    input: &DiagnosticInput<'_, '_>,
+    selector: &BTreeMap<String, String>,
+) -> String {
+    let view = input.view;
     let mut message = format!(
         "The selector {} matches no pod in namespace {}",
         selector_text(selector),
@@ -427,15 +260,18 @@ fn selector_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>)
     message.push_str(
         "; fix the selector or the pod template's labels so that every selector label matches.",
     );
-    out.push(Diagnostic::new(
-        DiagnosticCode::SelectorNoMatch,
-        Subject::Service(view.name.to_owned()),
-        message,
-    ));
+    message
+}
 
-    let Some(pods_here) = input.namespace_pods else {
-        return;
-    };
+/// `selector-partial-match`: pods that carry some but not all of the selector's labels (the
+/// first few by name, the rest summarised).
+fn partial_match_findings(
+    input: &DiagnosticInput<'_, '_>,
+    pods_here: &NamespacePods<'_>,
+    selector: &BTreeMap<String, String>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let view = input.view;
     let partial = pods_here.partial(selector, input.selector_pairs);
     for pod in partial.iter().take(MAX_NAMED) {
         let labels = pods::labels(pod);
@@ -582,80 +418,9 @@ fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
             ));
         }
         match &spec.target_port {
-            TargetPort::Name(name) => {
-                let mut missing = Vec::new();
-                let mut mismatched = Vec::new();
-                for pod in &live_pods {
-                    match resolve_target_port(pod, &spec.target_port, spec.protocol) {
-                        Resolution::NameNotDeclared => missing.push(*pod),
-                        Resolution::ProtocolMismatch { declared, port, .. } => {
-                            mismatched.push((pods::name(pod), declared, port));
-                        }
-                        _ => {}
-                    }
-                }
-                if !missing.is_empty() {
-                    let names: Vec<&str> = missing.iter().map(|pod| pods::name(pod)).collect();
-                    let declared = describe_declared(&declared_ports(missing[0]));
-                    out.push(Diagnostic::new(
-                        DiagnosticCode::NamedPortNotFound,
-                        subject(),
-                        format!(
-                            "targetPort {name:?} is not declared by pod{} {} ({} declares {declared}), so {} no endpoint for this port; name a containerPort {name:?} ({}) in the pod template or use a port number.",
-                            if names.len() == 1 { "" } else { "s" },
-                            name_list(&names),
-                            names[0],
-                            if names.len() == 1 { "it gets" } else { "they get" },
-                            spec.protocol
-                        ),
-                    ));
-                }
-                if !mismatched.is_empty() {
-                    let described: Vec<String> = mismatched
-                        .iter()
-                        .map(|(pod, declared, number)| {
-                            format!("{pod} declares it as {number}/{declared}")
-                        })
-                        .collect();
-                    out.push(Diagnostic::new(
-                        DiagnosticCode::NamedPortNotFound,
-                        subject(),
-                        format!(
-                            "targetPort {name:?} exists only with another protocol than the port's {} ({}), so those pods get no endpoint for this port; make the protocols match (rule B3).",
-                            spec.protocol,
-                            name_list(&described)
-                        ),
-                    ));
-                }
-            }
+            TargetPort::Name(name) => named_target_findings(spec, name, &live_pods, out),
             TargetPort::Number(number) => {
-                let undeclared: Vec<&Pod> = live_pods
-                    .iter()
-                    .copied()
-                    .filter(|pod| {
-                        matches!(
-                            resolve_target_port(pod, &spec.target_port, spec.protocol),
-                            Resolution::Number {
-                                declared_by: None,
-                                ..
-                            }
-                        )
-                    })
-                    .collect();
-                if let Some(first) = undeclared.first() {
-                    let names: Vec<&str> = undeclared.iter().map(|pod| pods::name(pod)).collect();
-                    out.push(Diagnostic::new(
-                        DiagnosticCode::TargetPortNotDeclared,
-                        subject(),
-                        format!(
-                            "targetPort {number}/{} is not declared by any container of {} ({} declares {}); traffic is still sent there (rule B2), so make sure the app listens on {number}, or declare the port.",
-                            spec.protocol,
-                            name_list(&names),
-                            pods::name(first),
-                            describe_declared(&declared_ports(first))
-                        ),
-                    ));
-                }
+                numbered_target_finding(spec, *number, &live_pods, out);
             }
         }
         if let Some(node_port) = port.node_port {
@@ -673,6 +438,96 @@ fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
                 ));
             }
         }
+    }
+}
+
+/// `named-port-not-found`: pods that do not declare the named targetPort, or declare it with
+/// another protocol.
+fn named_target_findings(
+    spec: &PortSpec<'_>,
+    name: &str,
+    live_pods: &[&Pod],
+    out: &mut Vec<Diagnostic>,
+) {
+    let subject = || Subject::Port(spec.label());
+    let mut missing = Vec::new();
+    let mut mismatched = Vec::new();
+    for pod in live_pods {
+        match resolve_target_port(pod, &spec.target_port, spec.protocol) {
+            Resolution::NameNotDeclared => missing.push(*pod),
+            Resolution::ProtocolMismatch { declared, port, .. } => {
+                mismatched.push((pods::name(pod), declared, port));
+            }
+            _ => {}
+        }
+    }
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|pod| pods::name(pod)).collect();
+        let declared = describe_declared(&declared_ports(missing[0]));
+        out.push(Diagnostic::new(
+            DiagnosticCode::NamedPortNotFound,
+            subject(),
+            format!(
+                "targetPort {name:?} is not declared by pod{} {} ({} declares {declared}), so {} no endpoint for this port; name a containerPort {name:?} ({}) in the pod template or use a port number.",
+                if names.len() == 1 { "" } else { "s" },
+                name_list(&names),
+                names[0],
+                if names.len() == 1 { "it gets" } else { "they get" },
+                spec.protocol
+            ),
+        ));
+    }
+    if !mismatched.is_empty() {
+        let described: Vec<String> = mismatched
+            .iter()
+            .map(|(pod, declared, number)| format!("{pod} declares it as {number}/{declared}"))
+            .collect();
+        out.push(Diagnostic::new(
+            DiagnosticCode::NamedPortNotFound,
+            subject(),
+            format!(
+                "targetPort {name:?} exists only with another protocol than the port's {} ({}), so those pods get no endpoint for this port; make the protocols match (rule B3).",
+                spec.protocol,
+                name_list(&described)
+            ),
+        ));
+    }
+}
+
+/// `target-port-not-declared`: pods none of whose containers declare the numbered targetPort.
+fn numbered_target_finding(
+    spec: &PortSpec<'_>,
+    number: i32,
+    live_pods: &[&Pod],
+    out: &mut Vec<Diagnostic>,
+) {
+    let subject = || Subject::Port(spec.label());
+    let undeclared: Vec<&Pod> = live_pods
+        .iter()
+        .copied()
+        .filter(|pod| {
+            matches!(
+                resolve_target_port(pod, &spec.target_port, spec.protocol),
+                Resolution::Number {
+                    declared_by: None,
+                    ..
+                }
+            )
+        })
+        .collect();
+    if let Some(first) = undeclared.first() {
+        let names: Vec<&str> = undeclared.iter().map(|pod| pods::name(pod)).collect();
+        out.push(Diagnostic::new(
+            DiagnosticCode::TargetPortNotDeclared,
+            subject(),
+            format!(
+                "targetPort {number}/{} is not declared by any container of {} ({} declares {}); traffic is still sent there (rule B2), so make sure the app listens on {number}, or declare the port.",
+                spec.protocol,
+                name_list(&names),
+                pods::name(first),
+                describe_declared(&declared_ports(first))
+            ),
+        ));
     }
 }
 
@@ -702,31 +557,7 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
     if !usable_anywhere {
         return;
     }
-    // Nodes (by table index) with a local usable endpoint.
-    let mut has_local = vec![false; input.nodes.len()];
-    for endpoint in input
-        .endpoints
-        .iter()
-        .filter(|endpoint| endpoint.ready || endpoint.serving_terminating())
-    {
-        if let Some(index) = endpoint
-            .node
-            .as_deref()
-            .and_then(|node| input.nodes.index_of(node))
-            && let Some(flag) = has_local.get_mut(index)
-        {
-            *flag = true;
-        }
-    }
-    let nodes_without_local = || -> Vec<&str> {
-        input
-            .nodes
-            .iter()
-            .zip(&has_local)
-            .filter(|(_, local)| !**local)
-            .map(|(node, _)| node.name.as_ref())
-            .collect()
-    };
+    let nodes_without_local = || nodes_without_local_endpoint(input);
     let total = input.nodes.len();
     if view.external_local() {
         let dropping = nodes_without_local();
@@ -771,6 +602,33 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
             },
         );
     }
+}
+
+/// The nodes (in table order) without a usable endpoint of their own.
+fn nodes_without_local_endpoint<'a>(input: &DiagnosticInput<'a, '_>) -> Vec<&'a str> {
+    // Nodes (by table index) with a local usable endpoint.
+    let mut has_local = vec![false; input.nodes.len()];
+    for endpoint in input
+        .endpoints
+        .iter()
+        .filter(|endpoint| endpoint.ready || endpoint.serving_terminating())
+    {
+        if let Some(index) = endpoint
+            .node
+            .as_deref()
+            .and_then(|node| input.nodes.index_of(node))
+            && let Some(flag) = has_local.get_mut(index)
+        {
+            *flag = true;
+        }
+    }
+    input
+        .nodes
+        .iter()
+        .zip(&has_local)
+        .filter(|(_, local)| !**local)
+        .map(|(node, _)| node.name.as_ref())
+        .collect()
 }
 
 fn emit_per_node(

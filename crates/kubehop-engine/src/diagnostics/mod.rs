@@ -1,0 +1,192 @@
+//! Diagnostics: what is wrong with a Service's chain and what to change, under stable codes.
+//!
+//! This module holds the codes and the diagnostic type; `findings` computes a Service's
+//! diagnostics, one function per group of codes.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+mod findings;
+
+pub(crate) use findings::{DiagnosticInput, service_diagnostics};
+pub use findings::{MAX_NAMED, name_list};
+
+/// How bad a finding is. `kubehop chain` exits 1 when a selected Service has an `Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+/// The stable diagnostic codes (docs/diagnostics.md). Tests and users match on
+/// [`DiagnosticCode::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DiagnosticCode {
+    SelectorNoMatch,
+    SelectorPartialMatch,
+    NoReadyEndpoints,
+    NamedPortNotFound,
+    TargetPortNotDeclared,
+    MultiPortUnnamed,
+    NodePortOutOfRange,
+    LbPending,
+    LocalPolicyNodeDrops,
+    SelectorlessNoEndpoints,
+    TerminatingOnly,
+    PublishNotReady,
+    Headless,
+    ExternalName,
+    IngressBackendMissing,
+    InvalidSpec,
+    /// Added: internalTrafficPolicy Local drops ClusterIP traffic from nodes without a local
+    /// endpoint (rule M8).
+    InternalPolicyNodeDrops,
+    /// Added: the API server accepts the Service but warns (rule G17).
+    SpecWarning,
+    /// Added: selected pods are left out of the EndpointSlices (rules A3/A7).
+    PodsNotEndpoints,
+    /// Added: an LB ingress in ipMode Proxy or hostname-only gets no node rule (rule C5).
+    LbProxyMode,
+}
+
+impl DiagnosticCode {
+    pub const ALL: [DiagnosticCode; 20] = [
+        Self::SelectorNoMatch,
+        Self::SelectorPartialMatch,
+        Self::NoReadyEndpoints,
+        Self::NamedPortNotFound,
+        Self::TargetPortNotDeclared,
+        Self::MultiPortUnnamed,
+        Self::NodePortOutOfRange,
+        Self::LbPending,
+        Self::LocalPolicyNodeDrops,
+        Self::SelectorlessNoEndpoints,
+        Self::TerminatingOnly,
+        Self::PublishNotReady,
+        Self::Headless,
+        Self::ExternalName,
+        Self::IngressBackendMissing,
+        Self::InvalidSpec,
+        Self::InternalPolicyNodeDrops,
+        Self::SpecWarning,
+        Self::PodsNotEndpoints,
+        Self::LbProxyMode,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SelectorNoMatch => "selector-no-match",
+            Self::SelectorPartialMatch => "selector-partial-match",
+            Self::NoReadyEndpoints => "no-ready-endpoints",
+            Self::NamedPortNotFound => "named-port-not-found",
+            Self::TargetPortNotDeclared => "target-port-not-declared",
+            Self::MultiPortUnnamed => "multi-port-unnamed",
+            Self::NodePortOutOfRange => "nodeport-out-of-range",
+            Self::LbPending => "lb-pending",
+            Self::LocalPolicyNodeDrops => "local-policy-node-drops",
+            Self::SelectorlessNoEndpoints => "selectorless-no-endpoints",
+            Self::TerminatingOnly => "terminating-only",
+            Self::PublishNotReady => "publish-not-ready",
+            Self::Headless => "headless",
+            Self::ExternalName => "external-name",
+            Self::IngressBackendMissing => "ingress-backend-missing",
+            Self::InvalidSpec => "invalid-spec",
+            Self::InternalPolicyNodeDrops => "internal-policy-node-drops",
+            Self::SpecWarning => "spec-warning",
+            Self::PodsNotEndpoints => "pods-not-endpoints",
+            Self::LbProxyMode => "lb-proxy-mode",
+        }
+    }
+
+    /// The severity a code always has.
+    pub fn severity(self) -> Severity {
+        match self {
+            Self::SelectorNoMatch
+            | Self::NoReadyEndpoints
+            | Self::NamedPortNotFound
+            | Self::MultiPortUnnamed
+            | Self::SelectorlessNoEndpoints
+            | Self::IngressBackendMissing
+            | Self::InvalidSpec => Severity::Error,
+            Self::SelectorPartialMatch
+            | Self::TargetPortNotDeclared
+            | Self::NodePortOutOfRange
+            | Self::LbPending
+            | Self::LocalPolicyNodeDrops
+            | Self::TerminatingOnly
+            | Self::InternalPolicyNodeDrops
+            | Self::SpecWarning
+            | Self::PodsNotEndpoints => Severity::Warning,
+            Self::PublishNotReady | Self::Headless | Self::ExternalName | Self::LbProxyMode => {
+                Severity::Info
+            }
+        }
+    }
+}
+
+impl fmt::Display for DiagnosticCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for DiagnosticCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// What a diagnostic is about, rendered kubectl-style (`pod/web-1`, `node/node-a`, `port/http`,
+/// `ingress/shop`, `service/web`) or as a field path for `invalid-spec` (`spec.ports[1].name`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    Service(String),
+    /// A Service port, by name (or number when unnamed).
+    Port(String),
+    Pod(String),
+    Node(String),
+    Ingress(String),
+    Field(String),
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Service(name) => write!(f, "service/{name}"),
+            Self::Port(port) => write!(f, "port/{port}"),
+            Self::Pod(name) => write!(f, "pod/{name}"),
+            Self::Node(name) => write!(f, "node/{name}"),
+            Self::Ingress(name) => write!(f, "ingress/{name}"),
+            Self::Field(path) => f.write_str(path),
+        }
+    }
+}
+
+impl Serialize for Subject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// One finding: what is wrong and what to change, in one sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: DiagnosticCode,
+    pub message: String,
+    pub subject: Subject,
+}
+
+impl Diagnostic {
+    pub fn new(code: DiagnosticCode, subject: Subject, message: impl Into<String>) -> Self {
+        Self {
+            severity: code.severity(),
+            code,
+            message: message.into(),
+            subject,
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Defaulting: the fields the API server fills in for each kind, and the status a new
+//! object starts with.
+
+use serde_json::{Value, json};
+
+use crate::resources::ResourceId;
+
+/// Applies the API server's defaults for `resource` (idempotent).
+pub fn apply_defaults(resource: ResourceId, object: &mut Value) {
+    match resource {
+        ResourceId::Services => default_service(object),
+        ResourceId::Pods => {
+            if let Some(spec) = object.get_mut("spec") {
+                default_pod_spec(spec);
+            }
+            if let Some(status) = object.get_mut("status").filter(|s| s.is_object()) {
+                // The v1 conversion keeps podIP/podIPs and hostIP/hostIPs in step.
+                mirror_ip_list(status, "podIP", "podIPs");
+                mirror_ip_list(status, "hostIP", "hostIPs");
+            }
+        }
+        ResourceId::Deployments => default_deployment(object),
+        ResourceId::StatefulSets => default_stateful_set(object),
+        ResourceId::Namespaces => default_namespace(object),
+        ResourceId::EndpointSlices => {
+            for port in array_mut(object, "ports") {
+                set_default(port, "protocol", json!("TCP"));
+                // The controller always writes a name ("" for an unnamed Service port);
+                // kubectl describe dereferences it.
+                if let Some(port) = port.as_object_mut()
+                    && port.get("name").is_none_or(Value::is_null)
+                {
+                    port.insert("name".into(), json!(""));
+                }
+            }
+        }
+        ResourceId::Nodes | ResourceId::Endpoints | ResourceId::Ingresses | ResourceId::Events => {}
+    }
+}
+
+/// The status an API-created object starts with, for kinds with a status subresource.
+pub fn initial_status(resource: ResourceId, object: &Value) -> Option<Value> {
+    match resource {
+        ResourceId::Pods => Some(json!({
+            "phase": "Pending",
+            "qosClass": pod_qos_class(object),
+        })),
+        ResourceId::Services => Some(json!({"loadBalancer": {}})),
+        ResourceId::Namespaces => Some(json!({"phase": "Active"})),
+        ResourceId::Ingresses => Some(json!({"loadBalancer": {}})),
+        _ => None,
+    }
+}
+
+fn pod_qos_class(pod: &Value) -> &'static str {
+    let containers = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let has_resources = containers.iter().any(|c| {
+        ["requests", "limits"].iter().any(|k| {
+            c.pointer(&format!("/resources/{k}"))
+                .and_then(Value::as_object)
+                .is_some_and(|m| !m.is_empty())
+        })
+    });
+    if has_resources {
+        "Burstable"
+    } else {
+        "BestEffort"
+    }
+}
+
+fn default_service(service: &mut Value) {
+    if let Some(object) = service.as_object_mut() {
+        object.entry("spec").or_insert_with(|| json!({}));
+    }
+    let Some(spec) = service.get_mut("spec").filter(|s| s.is_object()) else {
+        return;
+    };
+    default_service_spec(spec);
+}
+
+fn default_service_spec(spec: &mut Value) {
+    set_default(spec, "type", json!("ClusterIP"));
+    set_default(spec, "sessionAffinity", json!("None"));
+    let service_type = str_field(spec, "type").to_string();
+    if str_field(spec, "sessionAffinity") == "ClientIP" {
+        set_default(
+            spec,
+            "sessionAffinityConfig",
+            json!({"clientIP": {"timeoutSeconds": 10800}}),
+        );
+    }
+    for port in array_mut(spec, "ports") {
+        set_default(port, "protocol", json!("TCP"));
+        let missing = match port.get("targetPort") {
+            None | Some(Value::Null) => true,
+            Some(Value::Number(n)) => n.as_i64() == Some(0),
+            Some(Value::String(s)) => s.is_empty(),
+            Some(_) => false,
+        };
+        if missing && let Some(number) = port.get("port").cloned() {
+            port["targetPort"] = number;
+        }
+    }
+    if service_type == "ExternalName" {
+        return;
+    }
+    let external_ips = spec
+        .get("externalIPs")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    if service_type == "NodePort" || service_type == "LoadBalancer" || external_ips {
+        set_default(spec, "externalTrafficPolicy", json!("Cluster"));
+    }
+    set_default(spec, "internalTrafficPolicy", json!("Cluster"));
+    if service_type == "LoadBalancer" {
+        set_default(spec, "allocateLoadBalancerNodePorts", json!(true));
+    }
+    // clusterIP and clusterIPs mirror each other.
+    let cluster_ip = str_field(spec, "clusterIP").to_string();
+    let cluster_ips_empty = spec
+        .get("clusterIPs")
+        .and_then(Value::as_array)
+        .is_none_or(|a| a.is_empty());
+    if !cluster_ip.is_empty() && cluster_ips_empty {
+        spec["clusterIPs"] = json!([cluster_ip]);
+    } else if cluster_ip.is_empty()
+        && let Some(first) = spec
+            .get("clusterIPs")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .cloned()
+    {
+        spec["clusterIP"] = first;
+    }
+    let family = if str_field(spec, "clusterIP").contains(':') {
+        "IPv6"
+    } else {
+        "IPv4"
+    };
+    set_default(spec, "ipFamilyPolicy", json!("SingleStack"));
+    let families_empty = spec
+        .get("ipFamilies")
+        .and_then(Value::as_array)
+        .is_none_or(|a| a.is_empty());
+    if families_empty {
+        spec["ipFamilies"] = json!([family]);
+    }
+}
+
+/// Pod spec defaults (also applied to Deployment and StatefulSet templates).
+pub fn default_pod_spec(spec: &mut Value) {
+    if !spec.is_object() {
+        return;
+    }
+    set_default(spec, "restartPolicy", json!("Always"));
+    set_default(spec, "dnsPolicy", json!("ClusterFirst"));
+    set_default(spec, "schedulerName", json!("default-scheduler"));
+    set_default(spec, "terminationGracePeriodSeconds", json!(30));
+    set_default(spec, "securityContext", json!({}));
+    set_default(spec, "enableServiceLinks", json!(true));
+    for list in ["initContainers", "containers"] {
+        for container in array_mut(spec, list) {
+            let image = str_field(container, "image").to_string();
+            let latest =
+                image.ends_with(":latest") || !image.rsplit('/').next().unwrap_or("").contains(':');
+            let policy = if latest && !image.contains('@') {
+                "Always"
+            } else {
+                "IfNotPresent"
+            };
+            set_default(container, "imagePullPolicy", json!(policy));
+            set_default(
+                container,
+                "terminationMessagePath",
+                json!("/dev/termination-log"),
+            );
+            set_default(container, "terminationMessagePolicy", json!("File"));
+            set_default(container, "resources", json!({}));
+            for port in array_mut(container, "ports") {
+                set_default(port, "protocol", json!("TCP"));
+            }
+        }
+    }
+}
+
+fn default_template(object: &mut Value) {
+    if let Some(spec) = object.pointer_mut("/spec/template/spec") {
+        default_pod_spec(spec);
+    }
+}
+
+fn default_deployment(object: &mut Value) {
+    let Some(spec) = object.get_mut("spec").filter(|s| s.is_object()) else {
+        return;
+    };
+    set_default(spec, "replicas", json!(1));
+    set_default(
+        spec,
+        "strategy",
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
+    );
+    set_default(spec, "revisionHistoryLimit", json!(10));
+    set_default(spec, "progressDeadlineSeconds", json!(600));
+    default_template(object);
+}
+
+fn default_stateful_set(object: &mut Value) {
+    let Some(spec) = object.get_mut("spec").filter(|s| s.is_object()) else {
+        return;
+    };
+    set_default(spec, "replicas", json!(1));
+    set_default(spec, "podManagementPolicy", json!("OrderedReady"));
+    set_default(
+        spec,
+        "updateStrategy",
+        json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+    );
+    set_default(spec, "revisionHistoryLimit", json!(10));
+    set_default(
+        spec,
+        "persistentVolumeClaimRetentionPolicy",
+        json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+    );
+    default_template(object);
+}
+
+fn default_namespace(object: &mut Value) {
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if let Some(meta) = object.get_mut("metadata").filter(|m| m.is_object()) {
+        if !meta.get("labels").is_some_and(Value::is_object) {
+            meta["labels"] = json!({});
+        }
+        meta["labels"]["kubernetes.io/metadata.name"] = json!(name);
+    }
+    if let Some(obj) = object.as_object_mut() {
+        let spec = obj.entry("spec").or_insert_with(|| json!({}));
+        set_default(spec, "finalizers", json!(["kubernetes"]));
+        let status = obj.entry("status").or_insert_with(|| json!({}));
+        set_default(status, "phase", json!("Active"));
+    }
+}
+
+/// `ip` and `ips: [{ip}]` describe the same primary address; fill whichever is missing.
+fn mirror_ip_list(status: &mut Value, single: &str, list: &str) {
+    let primary = str_field(status, single).to_string();
+    let first = status
+        .get(list)
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(|e| e.get("ip"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    match first {
+        None if !primary.is_empty() => status[list] = json!([{"ip": primary}]),
+        Some(first) if primary.is_empty() => status[single] = json!(first),
+        _ => {}
+    }
+}
+
+fn set_default(object: &mut Value, key: &str, value: Value) {
+    if let Some(map) = object.as_object_mut() {
+        let absent = match map.get(key) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.is_empty(),
+            _ => false,
+        };
+        if absent {
+            map.insert(key.to_string(), value);
+        }
+    }
+}
+
+fn str_field<'a>(object: &'a Value, key: &str) -> &'a str {
+    object.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn array_mut<'a>(object: &'a mut Value, key: &str) -> impl Iterator<Item = &'a mut Value> {
+    object
+        .get_mut(key)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+}
