@@ -218,55 +218,9 @@ pub fn write_text(
         )),
         None => root.child("matched: no Service port"),
     };
-    let count = decision.endpoints.len();
-    let verdict = match decision.verdict {
-        Verdict::Forward => format!(
-            "{} forward to {}",
-            style.ok(),
-            if count == 1 {
-                "the only eligible endpoint".to_owned()
-            } else {
-                format!("one of {count} endpoints, chosen at random for each new connection")
-            }
-        ),
-        Verdict::Drop => format!(
-            "{} {}",
-            style.broken(),
-            style.red("drop: the packet is discarded and the client times out")
-        ),
-        Verdict::Reject => format!(
-            "{} {}",
-            style.broken(),
-            style.red("reject: the client gets \"connection refused\" at once")
-        ),
-        Verdict::NoService => {
-            "no-service: no Service rule matches, kube-proxy leaves the packet alone".to_owned()
-        }
-    };
+    let verdict = verdict_text(decision, style);
     let verdict_node = root.child(format!("verdict: {verdict}"));
-    let rows: Vec<Vec<String>> = decision
-        .endpoints
-        .iter()
-        .map(|endpoint| {
-            let info = &endpoint.0.info;
-            let conditions = match (info.ready, info.serving, info.terminating) {
-                (true, _, false) => "ready",
-                (true, _, true) => "ready, terminating",
-                (false, true, true) => "serving, terminating",
-                (false, false, true) => "not serving, terminating",
-                (false, _, false) => "not ready",
-            };
-            let address = endpoint
-                .socket_addr()
-                .map_or_else(|| info.ip.to_string(), |address| address.to_string());
-            vec![
-                info.pod.clone().unwrap_or_else(|| "(no pod)".to_owned()),
-                address,
-                conditions.to_owned(),
-                info.node.as_deref().unwrap_or("(no node)").to_owned(),
-            ]
-        })
-        .collect();
+    let rows = endpoint_rows(decision);
     for line in align(&rows) {
         verdict_node.child(line);
     }
@@ -303,21 +257,7 @@ pub fn reason_text(reason: &RouteReason, query: &RouteQuery, decision: &RouteDec
             }
             text
         }
-        RouteReason::Policy { scope, policy } => {
-            let field = match scope {
-                PolicyScope::Internal => "internalTrafficPolicy",
-                PolicyScope::External => "externalTrafficPolicy",
-            };
-            let meaning = match policy {
-                TrafficPolicy::Cluster => "endpoints on any node",
-                TrafficPolicy::Local => "only endpoints on the handling node",
-            };
-            let policy = match policy {
-                TrafficPolicy::Cluster => "Cluster",
-                TrafficPolicy::Local => "Local",
-            };
-            format!("{field} {policy} applies: {meaning}")
-        }
+        RouteReason::Policy { scope, policy } => policy_text(*scope, *policy),
         RouteReason::ExternalLocalShortCircuit { source } => {
             let who = match source {
                 SourceKind::Pod => "a pod",
@@ -340,10 +280,125 @@ pub fn reason_text(reason: &RouteReason, query: &RouteQuery, decision: &RouteDec
                 EndpointSet::Cluster => "in the cluster",
                 EndpointSet::Local => "on this node",
             };
-            format!("no endpoint {set} is ready: serving-and-terminating endpoints are used instead")
+            format!(
+                "no endpoint {set} is ready: serving-and-terminating endpoints are used instead"
+            )
         }
         RouteReason::Topology(outcome) => topology_text(outcome),
-        RouteReason::SourceRanges(check) => match check {
+        RouteReason::SourceRanges(check) => source_ranges_text(check),
+        RouteReason::SourceNat { masquerade: true } => {
+            "source NAT: the endpoint sees a node address, not the client's".to_owned()
+        }
+        RouteReason::SourceNat { masquerade: false } => {
+            "no source NAT: the endpoint sees the client's own address".to_owned()
+        }
+        RouteReason::SessionAffinity { timeout_seconds } => format!(
+            "sessionAffinity ClientIP: a client address stays on its endpoint while it opens a new connection at least every {timeout_seconds} s"
+        ),
+        RouteReason::NoUsableEndpoints => {
+            "no endpoint is ready or serving-and-terminating anywhere: rejected".to_owned()
+        }
+        RouteReason::NoLocalEndpoints { node } => format!(
+            "usable endpoints exist, but none on node {node}, and the Local policy allows only those: dropped"
+        ),
+        RouteReason::UnknownPortOnClusterIp { other_protocols } => {
+            unknown_port_text(query, other_protocols)
+        }
+        RouteReason::NodePortAddressNotSelected { node, address } => format!(
+            "{address} belongs to node {node} but is not one of the addresses that accept NodePorts (only the primary address per family does)"
+        ),
+        RouteReason::LoadBalancerProxyMode => format!(
+            "{} is a LoadBalancer IP in ipMode Proxy: nodes install no rule for it; the load balancer forwards to the NodePorts itself",
+            query.destination
+        ),
+        RouteReason::NotProxied(why) => format!(
+            "{} belongs to {}",
+            query.destination,
+            not_proxied_text(*why)
+        ),
+        RouteReason::DestinationIsPod { namespace, pod } => format!(
+            "{} is the address of pod {namespace}/{pod}: the connection goes straight to the pod, no Service is involved",
+            query.destination
+        ),
+        RouteReason::NoRuleForDestination => format!(
+            "no ClusterIP, node address, LoadBalancer IP or externalIP in the input is {destination}/{}",
+            query.protocol
+        ),
+    }
+}
+
+/// The verdict line: forward (to how many), drop, reject, or no Service.
+fn verdict_text(decision: &RouteDecision, style: Style) -> String {
+    let count = decision.endpoints.len();
+    match decision.verdict {
+        Verdict::Forward => format!(
+            "{} forward to {}",
+            style.ok(),
+            if count == 1 {
+                "the only eligible endpoint".to_owned()
+            } else {
+                format!("one of {count} endpoints, chosen at random for each new connection")
+            }
+        ),
+        Verdict::Drop => format!(
+            "{} {}",
+            style.broken(),
+            style.red("drop: the packet is discarded and the client times out")
+        ),
+        Verdict::Reject => format!(
+            "{} {}",
+            style.broken(),
+            style.red("reject: the client gets \"connection refused\" at once")
+        ),
+        Verdict::NoService => {
+            "no-service: no Service rule matches, kube-proxy leaves the packet alone".to_owned()
+        }
+    }
+}
+
+/// One row per eligible endpoint: pod, address, conditions, node.
+fn endpoint_rows(decision: &RouteDecision) -> Vec<Vec<String>> {
+    decision
+        .endpoints
+        .iter()
+        .map(|endpoint| {
+            let info = &endpoint.0.info;
+            let conditions = match (info.ready, info.serving, info.terminating) {
+                (true, _, false) => "ready",
+                (true, _, true) => "ready, terminating",
+                (false, true, true) => "serving, terminating",
+                (false, false, true) => "not serving, terminating",
+                (false, _, false) => "not ready",
+            };
+            let address = endpoint
+                .socket_addr()
+                .map_or_else(|| info.ip.to_string(), |address| address.to_string());
+            vec![
+                info.pod.clone().unwrap_or_else(|| "(no pod)".to_owned()),
+                address,
+                conditions.to_owned(),
+                info.node.as_deref().unwrap_or("(no node)").to_owned(),
+            ]
+        })
+        .collect()
+}
+
+/// Which traffic policy applies and what it means.
+fn policy_text(scope: PolicyScope, policy: TrafficPolicy) -> String {
+    let field = match scope {
+        PolicyScope::Internal => "internalTrafficPolicy",
+        PolicyScope::External => "externalTrafficPolicy",
+    };
+    let (name, meaning) = match policy {
+        TrafficPolicy::Cluster => ("Cluster", "endpoints on any node"),
+        TrafficPolicy::Local => ("Local", "only endpoints on the handling node"),
+    };
+    format!("{field} {name} applies: {meaning}")
+}
+
+/// What loadBalancerSourceRanges decided for the client address.
+fn source_ranges_text(check: &SourceRangeCheck) -> String {
+    match check {
             SourceRangeCheck::NoRanges => {
                 "no loadBalancerSourceRanges: every client address is allowed".to_owned()
             }
@@ -361,68 +416,40 @@ pub fn reason_text(reason: &RouteReason, query: &RouteQuery, decision: &RouteDec
                 "loadBalancerSourceRanges are set but no --source-ip was given: assumed allowed"
                     .to_owned()
             }
-        },
-        RouteReason::SourceNat { masquerade: true } => {
-            "source NAT: the endpoint sees a node address, not the client's".to_owned()
         }
-        RouteReason::SourceNat { masquerade: false } => {
-            "no source NAT: the endpoint sees the client's own address".to_owned()
+}
+
+/// A ClusterIP whose Service has no such port (each protocol is its own port).
+fn unknown_port_text(query: &RouteQuery, other_protocols: &[Protocol]) -> String {
+    let mut text = format!(
+        "{} is a ClusterIP, but its Service has no port {}/{}",
+        query.destination, query.port, query.protocol
+    );
+    if !other_protocols.is_empty() {
+        let protocols: Vec<&str> = other_protocols
+            .iter()
+            .map(|protocol| protocol.as_str())
+            .collect();
+        text.push_str(&format!(
+            " (only {}/{}: each protocol is its own port)",
+            query.port,
+            protocols.join(", ")
+        ));
+    }
+    text.push_str(": rejected");
+    text
+}
+
+/// What kind of Service kube-proxy leaves alone.
+fn not_proxied_text(why: NotProxied) -> &'static str {
+    match why {
+        NotProxied::Headless => {
+            "a headless Service: no virtual IP and no kube-proxy rules; clients connect to the pod addresses from DNS"
         }
-        RouteReason::SessionAffinity { timeout_seconds } => format!(
-            "sessionAffinity ClientIP: a client address stays on its endpoint while it opens a new connection at least every {timeout_seconds} s"
-        ),
-        RouteReason::NoUsableEndpoints => {
-            "no endpoint is ready or serving-and-terminating anywhere: rejected".to_owned()
+        NotProxied::ExternalName => "an ExternalName Service: a DNS CNAME, nothing is proxied",
+        NotProxied::OtherProxy => {
+            "a Service handed to another proxy (service.kubernetes.io/service-proxy-name): kube-proxy installs no rule"
         }
-        RouteReason::NoLocalEndpoints { node } => format!(
-            "usable endpoints exist, but none on node {node}, and the Local policy allows only those: dropped"
-        ),
-        RouteReason::UnknownPortOnClusterIp { other_protocols } => {
-            let mut text = format!(
-                "{} is a ClusterIP, but its Service has no port {}/{}",
-                query.destination, query.port, query.protocol
-            );
-            if !other_protocols.is_empty() {
-                let protocols: Vec<&str> =
-                    other_protocols.iter().map(|protocol| protocol.as_str()).collect();
-                text.push_str(&format!(
-                    " (only {}/{}: each protocol is its own port)",
-                    query.port,
-                    protocols.join(", ")
-                ));
-            }
-            text.push_str(": rejected");
-            text
-        }
-        RouteReason::NodePortAddressNotSelected { node, address } => format!(
-            "{address} belongs to node {node} but is not one of the addresses that accept NodePorts (only the primary address per family does)"
-        ),
-        RouteReason::LoadBalancerProxyMode => format!(
-            "{} is a LoadBalancer IP in ipMode Proxy: nodes install no rule for it; the load balancer forwards to the NodePorts itself",
-            query.destination
-        ),
-        RouteReason::NotProxied(why) => {
-            let what = match why {
-                NotProxied::Headless => {
-                    "a headless Service: no virtual IP and no kube-proxy rules; clients connect to the pod addresses from DNS"
-                }
-                NotProxied::ExternalName => {
-                    "an ExternalName Service: a DNS CNAME, nothing is proxied"
-                }
-                NotProxied::OtherProxy => {
-                    "a Service handed to another proxy (service.kubernetes.io/service-proxy-name): kube-proxy installs no rule"
-                }
-            };
-            format!("{} belongs to {what}", query.destination)
-        }
-        RouteReason::DestinationIsPod { namespace, pod } => format!(
-            "{} is the address of pod {namespace}/{pod}: the connection goes straight to the pod, no Service is involved",
-            query.destination
-        ),
-        RouteReason::NoRuleForDestination => format!(
-            "no ClusterIP, node address, LoadBalancer IP or externalIP in the input is {destination}/{}",
-            query.protocol
-        ),
     }
 }
 

@@ -13,8 +13,9 @@ use super::dns;
 use super::endpointslice::{NodeLookup, desired_endpoint_slices};
 use super::index::{PodFacts, SnapshotIndex};
 use super::model::{
-    ClusterIpHop, IpMode, LoadBalancerEntry, NodeAcceptance, NodePortRows, NotProxied, PortChain,
-    PortEndpoint, ServiceChain, ServiceDetails, ServiceType,
+    AffinityConfig, ClusterIpHop, IpMode, LoadBalancerEntry, NodeAcceptance, NodePortRows,
+    NotProxied, PortChain, PortEndpoint, ServiceChain, ServiceDetails, ServiceType,
+    SessionAffinity,
 };
 use super::nodes::NodeTable;
 use super::pods::{self, Exclusion};
@@ -190,82 +191,28 @@ pub(crate) fn build_service(
     let derive = view.selector.is_some()
         && view.service_type != ServiceType::ExternalName
         && (context.slices_missing || existing.is_none());
-    let service_slices: Vec<Arc<EndpointSlice>> = if derive {
-        let pod_refs: Vec<&Pod> = selected.iter().map(|pod| pod.as_ref()).collect();
-        desired_endpoint_slices(service, &pod_refs, context.node_lookup())
-            .into_iter()
-            .map(Arc::new)
-            .collect()
+    let service_slices = if derive {
+        derived_slices(service, &selected, context)
     } else {
         existing.map(<[_]>::to_vec).unwrap_or_default()
     };
     let namespace: Arc<str> = interner.intern(view.namespace);
     let mut read = slices::read(&service_slices, &namespace, interner);
 
-    let mut ports = Vec::with_capacity(view.ports.len());
-    for port in &view.ports {
-        let endpoints = read.take_port(port.join_name(), port.protocol);
-        // Rule D4 (as `topology::has_any_usable`).
-        let any_usable = endpoints
-            .iter()
-            .any(|endpoint| endpoint.info.ready || endpoint.info.serving_terminating());
-        let node_port = if view.has_node_ports() {
-            port.node_port
-        } else {
-            None
-        };
-        let node_ports = NodePortRows {
-            nodes: context.nodes.clone(),
-            port: node_port,
-            addresses: context.config.node_port_addresses,
-            acceptance: if view.external_local() {
-                NodeAcceptance::LocalEndpointsOnly
-            } else {
-                NodeAcceptance::AnyUsableEndpoint
-            },
-            any_usable,
-            local: if node_port.is_some() {
-                local_counts(&endpoints, context.nodes)
-            } else {
-                Vec::new()
-            },
-            health_checked: view.service_type == ServiceType::LoadBalancer && view.external_local(),
-        };
-        let cluster_ip = if view.headless || view.service_type == ServiceType::ExternalName {
-            None
-        } else {
-            view.cluster_ips.first().map(|ip| ClusterIpHop {
-                ip: *ip,
-                port: port.port,
-            })
-        };
-        ports.push(PortChain {
-            name: port.name.map(str::to_owned),
-            protocol: port.protocol,
-            port: port.port,
-            target_port: port.target_port.clone(),
-            node_port,
-            app_protocol: port.app_protocol.map(str::to_owned),
-            load_balancer: load_balancer_entries(&view, port),
-            node_ports,
-            cluster_ip,
-            endpoints,
-        });
-    }
+    let ports: Vec<PortChain> = view
+        .ports
+        .iter()
+        .map(|port| {
+            let endpoints = read.take_port(port.join_name(), port.protocol);
+            port_chain(&view, port, endpoints, context)
+        })
+        .collect();
 
     let ingresses = context.index.ingresses_for(view.namespace, view.name);
     // Ends the borrow of the slices (the per-port lists were taken above).
     let all_endpoints = read.endpoints;
     let dns = dns::records(&view, &ports, &all_endpoints, context.config.domain());
-    let not_proxied = if view.service_type == ServiceType::ExternalName {
-        Some(NotProxied::ExternalName)
-    } else if view.headless {
-        Some(NotProxied::Headless)
-    } else if view.other_proxy {
-        Some(NotProxied::OtherProxy)
-    } else {
-        None
-    };
+    let not_proxied = not_proxied(&view);
     let diagnostics = diagnostics::service_diagnostics(&DiagnosticInput {
         view: &view,
         ports: &ports,
@@ -296,10 +243,8 @@ pub(crate) fn build_service(
         external_traffic_policy: view.external_traffic_policy,
         internal_traffic_policy: view.internal_traffic_policy,
         session_affinity: match view.affinity {
-            super::model::AffinityConfig::None => super::model::SessionAffinity::None,
-            super::model::AffinityConfig::ClientIp { .. } => {
-                super::model::SessionAffinity::ClientIp
-            }
+            AffinityConfig::None => SessionAffinity::None,
+            AffinityConfig::ClientIp { .. } => SessionAffinity::ClientIp,
         },
         endpoints_derived: derive,
         ingresses,
@@ -320,6 +265,89 @@ pub(crate) fn build_service(
             publish_not_ready_addresses: view.publish_not_ready_addresses,
             not_proxied,
         },
+    }
+}
+
+/// The Service's EndpointSlices as the EndpointSlice controller would write them from `selected`
+/// (used when the input has none).
+fn derived_slices(
+    service: &Service,
+    selected: &[&Arc<Pod>],
+    context: &BuildContext<'_, '_>,
+) -> Vec<Arc<EndpointSlice>> {
+    let pod_refs: Vec<&Pod> = selected.iter().map(|pod| pod.as_ref()).collect();
+    desired_endpoint_slices(service, &pod_refs, context.node_lookup())
+        .into_iter()
+        .map(Arc::new)
+        .collect()
+}
+
+/// One Service port's chain: its front doors (LoadBalancer, NodePort rows, ClusterIP) over the
+/// endpoints the slices give it.
+fn port_chain(
+    view: &ServiceView<'_>,
+    port: &PortSpec<'_>,
+    endpoints: Vec<PortEndpoint>,
+    context: &BuildContext<'_, '_>,
+) -> PortChain {
+    // Rule D4 (as `topology::has_any_usable`).
+    let any_usable = endpoints
+        .iter()
+        .any(|endpoint| endpoint.info.ready || endpoint.info.serving_terminating());
+    let node_port = if view.has_node_ports() {
+        port.node_port
+    } else {
+        None
+    };
+    let node_ports = NodePortRows {
+        nodes: context.nodes.clone(),
+        port: node_port,
+        addresses: context.config.node_port_addresses,
+        acceptance: if view.external_local() {
+            NodeAcceptance::LocalEndpointsOnly
+        } else {
+            NodeAcceptance::AnyUsableEndpoint
+        },
+        any_usable,
+        local: if node_port.is_some() {
+            local_counts(&endpoints, context.nodes)
+        } else {
+            Vec::new()
+        },
+        health_checked: view.service_type == ServiceType::LoadBalancer && view.external_local(),
+    };
+    let cluster_ip = if view.headless || view.service_type == ServiceType::ExternalName {
+        None
+    } else {
+        view.cluster_ips.first().map(|ip| ClusterIpHop {
+            ip: *ip,
+            port: port.port,
+        })
+    };
+    PortChain {
+        name: port.name.map(str::to_owned),
+        protocol: port.protocol,
+        port: port.port,
+        target_port: port.target_port.clone(),
+        node_port,
+        app_protocol: port.app_protocol.map(str::to_owned),
+        load_balancer: load_balancer_entries(view, port),
+        node_ports,
+        cluster_ip,
+        endpoints,
+    }
+}
+
+/// Why kube-proxy programs nothing for this Service, if it does not (rule A13).
+fn not_proxied(view: &ServiceView<'_>) -> Option<NotProxied> {
+    if view.service_type == ServiceType::ExternalName {
+        Some(NotProxied::ExternalName)
+    } else if view.headless {
+        Some(NotProxied::Headless)
+    } else if view.other_proxy {
+        Some(NotProxied::OtherProxy)
+    } else {
+        None
     }
 }
 

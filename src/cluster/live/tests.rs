@@ -1,0 +1,246 @@
+//! Unit tests of the live source's coordinator and phases.
+
+use super::*;
+use kube::core::Status;
+
+fn coordinator() -> (
+    Coordinator,
+    SnapshotFeed,
+    oneshot::Receiver<Result<(), ClusterError>>,
+) {
+    let config = kube::Config::new("https://127.0.0.1:6443".parse().expect("a valid URL"));
+    let target = ClusterTarget::new(config, "test", Scope::Namespace("shop".into()));
+    let (publisher, feed) = feed::channel(SourceLabel::default());
+    let (first_tx, first_rx) = oneshot::channel();
+    let coordinator = Coordinator {
+        target,
+        options: LiveOptions::default(),
+        health: ResourceKind::ALL
+            .into_iter()
+            .map(|kind| (kind, KindHealth::default()))
+            .collect(),
+        stores: Stores {
+            services: reflector::store().0,
+            endpoint_slices: reflector::store().0,
+            pods: reflector::store().0,
+            nodes: reflector::store().0,
+            ingresses: reflector::store().0,
+            namespaces: reflector::store().0,
+        },
+        publisher,
+        generation: 0,
+        unhealthy_since: None,
+        first: Some(first_tx),
+        _watchers: JoinSet::new(),
+    };
+    (coordinator, feed, first_rx)
+}
+
+fn api_error(code: u16) -> watcher::Error {
+    watcher::Error::InitialListFailed(kube::Error::Api(
+        Status::failure("denied", "Forbidden")
+            .with_code(code)
+            .boxed(),
+    ))
+}
+
+fn refused() -> watcher::Error {
+    watcher::Error::WatchStartFailed(kube::Error::Service(Box::new(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "Connection refused (os error 111)",
+    ))))
+}
+
+/// Applies signals the way the run loop does (without its coalescing timer).
+fn apply(coordinator: &mut Coordinator, signals: Vec<Signal>) {
+    for signal in signals {
+        let dirty = coordinator.handle(signal);
+        let publish = dirty && coordinator.complete();
+        if publish {
+            coordinator.publish();
+        }
+        coordinator.update_status();
+        if publish {
+            coordinator.first_published();
+        }
+    }
+}
+
+fn list_all(except: &[ResourceKind]) -> Vec<Signal> {
+    ResourceKind::ALL
+        .into_iter()
+        .filter(|kind| !except.contains(kind))
+        .flat_map(|kind| [Signal::Init(kind), Signal::InitDone(kind)])
+        .collect()
+}
+
+#[test]
+fn phases_follow_the_watcher_events() {
+    let (mut coordinator, _feed, _first) = coordinator();
+    let phase = |c: &Coordinator| c.health[&ResourceKind::Pod].phase;
+    assert_eq!(phase(&coordinator), Phase::Empty);
+    apply(&mut coordinator, vec![Signal::Init(ResourceKind::Pod)]);
+    assert_eq!(phase(&coordinator), Phase::InitListing);
+    apply(&mut coordinator, vec![Signal::InitDone(ResourceKind::Pod)]);
+    assert_eq!(phase(&coordinator), Phase::Watching);
+    apply(&mut coordinator, vec![Signal::Init(ResourceKind::Pod)]);
+    assert_eq!(phase(&coordinator), Phase::Relisting);
+    apply(&mut coordinator, vec![Signal::InitDone(ResourceKind::Pod)]);
+    assert_eq!(phase(&coordinator), Phase::Watching);
+}
+
+#[test]
+fn nothing_is_published_before_every_kind_is_listed() {
+    let (mut coordinator, feed, _first) = coordinator();
+    apply(&mut coordinator, list_all(&[ResourceKind::Node]));
+    assert_eq!(feed.snapshots.borrow().generation, 0);
+    assert_eq!(*feed.status.borrow(), ConnectionStatus::Connecting);
+    apply(
+        &mut coordinator,
+        vec![
+            Signal::Init(ResourceKind::Node),
+            Signal::InitDone(ResourceKind::Node),
+        ],
+    );
+    assert_eq!(feed.snapshots.borrow().generation, 1);
+    assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
+    apply(&mut coordinator, vec![Signal::Changed(ResourceKind::Pod)]);
+    assert_eq!(feed.snapshots.borrow().generation, 2);
+}
+
+#[test]
+fn forbidden_and_unserved_kinds_complete_the_first_snapshot_as_missing() {
+    let (mut coordinator, feed, mut first) = coordinator();
+    let mut signals = list_all(&[ResourceKind::Node, ResourceKind::Ingress]);
+    signals.push(Signal::Failed(ResourceKind::Node, api_error(403)));
+    signals.push(Signal::Failed(ResourceKind::Ingress, api_error(404)));
+    apply(&mut coordinator, signals);
+    let snapshot = feed.snapshots.borrow().clone();
+    assert_eq!(snapshot.generation, 1);
+    let missing: Vec<(ResourceKind, &str)> = snapshot
+        .missing
+        .iter()
+        .map(|m| (m.kind, m.reason.as_str()))
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            (
+                ResourceKind::Node,
+                "forbidden: cannot list nodes at cluster scope (kubehop needs get, list and watch on nodes)"
+            ),
+            (
+                ResourceKind::Ingress,
+                "not served by this API server (/apis/networking.k8s.io/v1 ingresses)"
+            ),
+        ]
+    );
+    assert!(matches!(first.try_recv(), Ok(Ok(()))));
+    assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
+}
+
+#[test]
+fn a_forbidden_required_kind_fails_the_first_snapshot() {
+    let (mut coordinator, _feed, mut first) = coordinator();
+    apply(
+        &mut coordinator,
+        vec![Signal::Failed(ResourceKind::Service, api_error(403))],
+    );
+    let Ok(Err(error)) = first.try_recv() else {
+        panic!("the first snapshot fails");
+    };
+    assert_eq!(
+        error.to_string(),
+        "forbidden: cannot list services in namespace shop (denied); kubehop needs get, list and watch on it (check: kubectl auth can-i list services -n shop)"
+    );
+}
+
+#[test]
+fn errors_show_reconnecting_until_the_server_answers_that_kind_again() {
+    let (mut coordinator, feed, _first) = coordinator();
+    apply(&mut coordinator, list_all(&[]));
+    apply(
+        &mut coordinator,
+        vec![
+            Signal::Failed(ResourceKind::Pod, refused()),
+            Signal::Failed(ResourceKind::Service, refused()),
+        ],
+    );
+    let status = feed.status.borrow().clone();
+    let ConnectionStatus::Reconnecting { since, error } = &status else {
+        panic!("expected Reconnecting, got {status:?}");
+    };
+    assert!(
+        error.starts_with(
+            "watching services: cannot reach the API server at https://127.0.0.1:6443"
+        ),
+        "{error}"
+    );
+    // One kind answering is not enough.
+    apply(
+        &mut coordinator,
+        vec![Signal::Reachable(ResourceKind::Service)],
+    );
+    let ConnectionStatus::Reconnecting {
+        since: still,
+        error,
+    } = feed.status.borrow().clone()
+    else {
+        panic!("still reconnecting");
+    };
+    assert_eq!(still, *since, "the outage started at the first error");
+    assert!(error.starts_with("watching pods"), "{error}");
+    apply(&mut coordinator, vec![Signal::Reachable(ResourceKind::Pod)]);
+    assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
+    assert_eq!(feed.snapshots.borrow().generation, 1, "nothing changed");
+}
+
+#[test]
+fn a_relist_after_410_stays_reconnecting_until_it_is_done() {
+    let (mut coordinator, feed, _first) = coordinator();
+    apply(&mut coordinator, list_all(&[]));
+    let gone =
+        watcher::Error::WatchError(Status::failure("too old", "Expired").with_code(410).boxed());
+    apply(
+        &mut coordinator,
+        vec![
+            Signal::Failed(ResourceKind::Pod, gone),
+            Signal::Init(ResourceKind::Pod),
+            Signal::Reachable(ResourceKind::Pod),
+        ],
+    );
+    assert!(feed.status.borrow().is_stale());
+    apply(&mut coordinator, vec![Signal::InitDone(ResourceKind::Pod)]);
+    assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
+    assert_eq!(feed.snapshots.borrow().generation, 2);
+}
+
+#[test]
+fn a_kind_forbidden_later_is_left_out_and_comes_back() {
+    let (mut coordinator, feed, _first) = coordinator();
+    apply(&mut coordinator, list_all(&[]));
+    let forbidden = watcher::Error::WatchStartFailed(kube::Error::Api(
+        Status::failure("denied", "Forbidden")
+            .with_code(403)
+            .boxed(),
+    ));
+    apply(
+        &mut coordinator,
+        vec![Signal::Failed(ResourceKind::EndpointSlice, forbidden)],
+    );
+    let snapshot = feed.snapshots.borrow().clone();
+    assert_eq!(snapshot.generation, 2);
+    assert!(!snapshot.has(ResourceKind::EndpointSlice));
+    assert!(
+        snapshot.missing[0]
+            .reason
+            .starts_with("forbidden: cannot watch endpointslices in namespace shop")
+    );
+    apply(
+        &mut coordinator,
+        vec![Signal::Reachable(ResourceKind::EndpointSlice)],
+    );
+    let snapshot = feed.snapshots.borrow().clone();
+    assert_eq!(snapshot.generation, 3);
+    assert!(snapshot.has(ResourceKind::EndpointSlice));
+}
