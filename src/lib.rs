@@ -9,6 +9,8 @@
 //! - [`app`]: the TUI event loop and state; the only module that wires the others together.
 //! - [`ui`]: pure rendering of the app state.
 //! - [`cli`] and [`output`]: the command line and the printed forms of the engine's model.
+//! - [`printable`]: the one sanitizer for text printed to a terminal (control characters
+//!   escaped).
 //! - [`cmd`]: the binary's entry: one runtime, logging, `--demo` wiring, the subcommands.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
@@ -18,6 +20,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod forward;
 pub mod output;
+pub mod printable;
 pub mod probe;
 pub mod terminal;
 pub mod ui;
