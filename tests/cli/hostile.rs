@@ -81,3 +81,71 @@ fn route_text_shows_control_characters_escaped() {
     assert_no_raw_controls(&text);
     assert!(text.contains(&format!("evil{TITLE_SHOWN}")), "{text}");
 }
+
+/// A kubeconfig for `server` whose user `admin` has `token` (a YAML double-quoted scalar).
+fn kubeconfig(name: &str, server: &str, token_yaml: &str) -> String {
+    let path = format!("{}/{name}", env!("CARGO_TARGET_TMPDIR"));
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: kind\nclusters:\n- name: kind\n  cluster: {{server: \"{server}\", insecure-skip-tls-verify: true}}\ncontexts:\n- name: kind\n  context: {{cluster: kind, user: admin, namespace: default}}\nusers:\n- name: admin\n  user: {{token: \"{token_yaml}\"}}\n"
+    );
+    std::fs::write(&path, text).expect("write the kubeconfig");
+    path
+}
+
+/// Loopback port 1: nothing listens there, so a connection is refused at once.
+const NOWHERE: &str = "https://127.0.0.1:1";
+
+#[rstest::rstest]
+#[case::newline_chain("chain", "tok\\nX-Evil: 1", "a line break")]
+#[case::bell_chain("chain", "tok\\a", "U+0007")]
+#[case::newline_probe("probe", "tok\\nX-Evil: 1", "a line break")]
+#[case::bell_probe("probe", "tok\\a", "U+0007")]
+fn a_token_with_a_control_character_is_a_one_line_error(
+    #[case] command: &str,
+    #[case] token: &str,
+    #[case] problem: &str,
+) {
+    let config = kubeconfig(
+        &format!("bad-token-{command}-{}", token.len()),
+        NOWHERE,
+        token,
+    );
+    let mut args = vec![command, "--kubeconfig", &config];
+    if command == "probe" {
+        args.insert(1, "web");
+    }
+    let output = kubehop(&args);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with("kubehop: the kubeconfig's users[].user.token of user \"admin\""),
+        "{message}"
+    );
+    assert!(message.contains(problem), "{message}");
+    assert!(
+        !message.contains("panicked") && !message.contains("X-Evil"),
+        "{message}"
+    );
+    assert!(stdout(&output).is_empty());
+}
+
+#[rstest::rstest]
+#[case::chain("chain")]
+#[case::probe("probe")]
+fn a_password_in_the_server_url_is_never_printed(#[case] command: &str) {
+    let server = "https://admin:S3CRET@127.0.0.1:1";
+    let config = kubeconfig(&format!("password-url-{command}"), server, "token");
+    let mut args = vec![command, "--kubeconfig", &config, "--request-timeout", "5s"];
+    if command == "probe" {
+        args.insert(1, "web");
+    }
+    let output = kubehop(&args);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(!message.contains("S3CRET"), "{message}");
+    assert!(
+        message.contains("https://admin:***@127.0.0.1:1"),
+        "{message}"
+    );
+}
