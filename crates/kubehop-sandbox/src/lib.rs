@@ -178,8 +178,8 @@ impl SandboxBuilder {
         self
     }
 
-    /// Where to write the kubeconfig (default: a file in the system temp folder, removed on
-    /// shutdown).
+    /// Where to write the kubeconfig (default: a file in a fresh private folder under the
+    /// system temp folder, both removed on shutdown). Written atomically with mode 0600.
     pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig_path = Some(path.into());
         self
@@ -277,16 +277,16 @@ impl SandboxBuilder {
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
         let (kubeconfig_path, owns_kubeconfig) = match self.kubeconfig_path {
             Some(path) => (path, false),
-            None => (
-                std::env::temp_dir()
-                    .join(format!(
-                        "kubehop-sandbox-{}-{}",
-                        std::process::id(),
-                        addr.port()
-                    ))
-                    .join("kubeconfig"),
-                true,
-            ),
+            // A fresh private folder: a predictable path could be planted in advance.
+            None => {
+                let dir = kubeconfig::private_dir(&std::env::temp_dir()).map_err(|source| {
+                    SandboxError::Kubeconfig {
+                        path: std::env::temp_dir(),
+                        source,
+                    }
+                })?;
+                (dir.join("kubeconfig"), true)
+            }
         };
         let tls = if self.plain_http {
             None
