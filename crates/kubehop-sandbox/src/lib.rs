@@ -152,6 +152,7 @@ pub struct SandboxBuilder {
     plain_http: bool,
     control_plane: Option<ControlPlaneConfig>,
     data_plane: bool,
+    limits: server::ServerLimits,
 }
 
 impl Default for SandboxBuilder {
@@ -167,6 +168,7 @@ impl Default for SandboxBuilder {
             plain_http: false,
             control_plane: None,
             data_plane: false,
+            limits: server::ServerLimits::default(),
         }
     }
 }
@@ -182,6 +184,26 @@ impl SandboxBuilder {
     /// system temp folder, both removed on shutdown). Written atomically with mode 0600.
     pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig_path = Some(path.into());
+        self
+    }
+
+    /// How long a client may take for the TLS handshake (default 10 s) before the connection
+    /// is closed.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request's headers (default 10 s) before the
+    /// connection is closed.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How many connections are served at once (default 1024); more wait to be accepted.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.limits.max_connections = connections;
         self
     }
 
@@ -311,6 +333,7 @@ impl SandboxBuilder {
             token: token.clone(),
             bookmark_interval: self.bookmark_interval,
             server_address: addr.to_string(),
+            limits: self.limits,
         });
         let root = CancellationToken::new();
         let running = server::Listener::spawn(listener, tls.clone(), shared.clone(), &root);
