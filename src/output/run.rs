@@ -265,6 +265,11 @@ pub async fn run_route(
     let mut messages = message_writer(err);
     let err: &mut dyn Write = &mut messages;
     let destination = route::parse_destination(&args.destination)?;
+    // An IP:PORT is cluster-wide: every namespace is read, whatever -n or the context says.
+    let settings = &SourceSettings {
+        all_namespaces: true,
+        ..settings.clone()
+    };
     let mut feed = sources.open(settings).await?;
     print_notes(&feed, err);
     let snapshot = feed.snapshots.borrow_and_update().clone();
