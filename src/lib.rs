@@ -9,6 +9,9 @@
 //! - [`app`]: the TUI event loop and state; the only module that wires the others together.
 //! - [`ui`]: pure rendering of the app state.
 //! - [`cli`] and [`output`]: the command line and the printed forms of the engine's model.
+//! - [`net`]: the one address classifier (loopback, private, link-local, public…).
+//! - [`printable`]: the one sanitizer for text printed to a terminal (control characters
+//!   escaped).
 //! - [`cmd`]: the binary's entry: one runtime, logging, `--demo` wiring, the subcommands.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
@@ -17,7 +20,9 @@ pub mod cli;
 pub mod cluster;
 pub mod cmd;
 pub mod forward;
+pub mod net;
 pub mod output;
+pub mod printable;
 pub mod probe;
 pub mod terminal;
 pub mod ui;

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
+use crate::cluster::credentials::{check_credentials, redact_urls};
 use crate::cluster::dump::DumpError;
 
 /// How long connecting (TCP + TLS) may take when `--request-timeout` is not given (kube-rs's and
@@ -137,13 +138,10 @@ impl ClusterTarget {
         }
     }
 
-    /// The API server URL, for messages.
+    /// The API server URL, for messages (a password or token in it shown as `***`).
     pub fn url(&self) -> String {
-        self.config
-            .cluster_url
-            .to_string()
-            .trim_end_matches('/')
-            .to_owned()
+        let url = self.config.cluster_url.to_string();
+        redact_urls(url.trim_end_matches('/')).into_owned()
     }
 }
 
@@ -183,6 +181,15 @@ pub enum ClusterError {
         detail: String,
         #[source]
         source: Box<KubeconfigError>,
+    },
+    #[error(
+        "the kubeconfig's {field} of user {user:?} (context {context:?}) {problem}; fix that entry or choose another context with --context"
+    )]
+    Credentials {
+        field: &'static str,
+        user: String,
+        context: String,
+        problem: String,
     },
     #[error("cannot use the in-cluster service account: {detail}; pass --kubeconfig FILE instead")]
     InCluster {
@@ -418,6 +425,12 @@ pub async fn resolve(
             known: known_contexts(&kubeconfig),
         });
     }
+    let user = kubeconfig
+        .contexts
+        .iter()
+        .find(|named| named.name == context)
+        .and_then(|named| named.context.as_ref()?.user.clone())
+        .unwrap_or_default();
     let options = KubeConfigOptions {
         context: Some(context.clone()),
         ..KubeConfigOptions::default()
@@ -429,6 +442,13 @@ pub async fn resolve(
             detail: one_line(&error_chain(&source)),
             source: Box::new(source),
         })?;
+    // Before kube-rs turns them into headers (where a bad one panics).
+    check_credentials(&config.auth_info).map_err(|bad| ClusterError::Credentials {
+        field: bad.field,
+        user,
+        context: context.clone(),
+        problem: bad.problem,
+    })?;
     Ok(finish(
         config,
         context,
@@ -753,9 +773,10 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
-/// Collapses whitespace runs (newlines included) so a message stays on one line.
+/// Collapses whitespace runs (newlines included) so a message stays on one line; credentials
+/// in URLs are shown as `***`.
 pub(crate) fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    redact_urls(&text.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned()
 }
 
 #[cfg(test)]

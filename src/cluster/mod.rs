@@ -7,6 +7,7 @@ pub use crate::engine::snapshot::{ClusterSnapshot, MissingKind, ResourceKind};
 
 pub mod client;
 pub mod connector;
+pub mod credentials;
 pub mod feed;
 pub mod live;
 mod source;

@@ -60,7 +60,11 @@ fn exit<E: std::fmt::Display>(result: Result<u8, E>, code: impl Fn(&E) -> u8) ->
         Err(error) => {
             let status = code(&error);
             if status != 0 {
-                eprintln!("kubehop: {error}");
+                // Messages quote object names and server answers: never raw control characters,
+                // never a password or token from a URL.
+                let message = error.to_string();
+                let message = crate::cluster::credentials::redact_urls(&message);
+                eprintln!("kubehop: {}", crate::printable::escape_lines(&message));
             }
             ExitCode::from(status)
         }

@@ -26,7 +26,8 @@ pub fn listen_addresses(given: &[IpAddr]) -> Vec<IpAddr> {
 pub fn exposure_warning(addresses: &[IpAddr], target: &str) -> Option<String> {
     let exposed: Vec<String> = addresses
         .iter()
-        .filter(|address| !address.is_loopback())
+        // `::ffff:127.0.0.1` is loopback too (the one classifier canonicalizes it).
+        .filter(|address| !crate::net::classify(**address).is_loopback())
         .map(|address| match address {
             IpAddr::V4(v4) if v4.is_unspecified() => "0.0.0.0 (every IPv4 address)".to_owned(),
             IpAddr::V6(v6) if v6.is_unspecified() => ":: (every IPv6 address)".to_owned(),
@@ -67,6 +68,7 @@ mod tests {
     #[rstest]
     #[case(&["127.0.0.1"])]
     #[case(&["127.0.0.2", "::1"])]
+    #[case(&["::ffff:127.0.0.1"])]
     fn loopback_needs_no_warning(#[case] addresses: &[&str]) {
         assert_eq!(exposure_warning(&ips(addresses), "svc/web:80"), None);
     }
@@ -75,6 +77,7 @@ mod tests {
     #[case(&["0.0.0.0"], "0.0.0.0 (every IPv4 address)")]
     #[case(&["::"], ":: (every IPv6 address)")]
     #[case(&["127.0.0.1", "192.168.1.20"], "192.168.1.20")]
+    #[case(&["::ffff:10.0.0.1"], "::ffff:10.0.0.1")]
     fn other_addresses_warn(#[case] addresses: &[&str], #[case] named: &str) {
         let warning = exposure_warning(&ips(addresses), "svc/web:80").expect("a warning");
         assert!(warning.starts_with("warning: listening on "), "{warning}");

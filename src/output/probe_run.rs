@@ -151,6 +151,10 @@ pub async fn run_probe(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, ProbeCommandError> {
+    let mut text_out = super::run::output_writer(out, args.output, super::style::Style::PLAIN);
+    let out: &mut dyn Write = &mut *text_out;
+    let mut messages = super::run::message_writer(err);
+    let err: &mut dyn Write = &mut messages;
     let target = ProbeTargetArg::parse(&args.target)?;
     if let Source::Dump(_) = settings.source {
         return Err(ProbeCommandError::NeedsLiveCluster);

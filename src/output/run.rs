@@ -13,6 +13,26 @@ use crate::cli::{ChainArgs, OutputFormat, RouteArgs};
 use crate::cluster::feed::SnapshotFeed;
 use crate::cluster::{ClusterError, ClusterSnapshot, SourceSettings, Sources};
 use crate::engine::{EngineConfig, build};
+use crate::printable::PrintableWriter;
+
+/// Where a command's standard output goes: for text, through the one terminal sanitizer
+/// (control characters from object names and paths shown escaped); JSON and YAML exact.
+pub fn output_writer<'a>(
+    out: &'a mut dyn Write,
+    format: OutputFormat,
+    style: Style,
+) -> Box<dyn Write + 'a> {
+    match format {
+        OutputFormat::Text => Box::new(PrintableWriter::new(out, style.color)),
+        OutputFormat::Json | OutputFormat::Yaml => Box::new(out),
+    }
+}
+
+/// Standard error for messages that may quote cluster objects: always sanitized, never
+/// coloured.
+pub fn message_writer(err: &mut dyn Write) -> PrintableWriter<&mut dyn Write> {
+    PrintableWriter::new(err, false)
+}
 
 /// Exit status: success, nothing wrong found.
 pub const EXIT_OK: u8 = 0;
@@ -99,6 +119,10 @@ pub async fn run_chain(
     err: &mut dyn Write,
     style: Style,
 ) -> Result<u8, CommandError> {
+    let mut text_out = output_writer(out, args.output, style);
+    let out: &mut dyn Write = &mut *text_out;
+    let mut messages = message_writer(err);
+    let err: &mut dyn Write = &mut messages;
     // Checked before connecting, so a bad SERVICE argument fails fast.
     ChainSelection::new(
         args.service.as_deref(),
@@ -236,7 +260,16 @@ pub async fn run_route(
     err: &mut dyn Write,
     style: Style,
 ) -> Result<u8, CommandError> {
+    let mut text_out = output_writer(out, args.output, style);
+    let out: &mut dyn Write = &mut *text_out;
+    let mut messages = message_writer(err);
+    let err: &mut dyn Write = &mut messages;
     let destination = route::parse_destination(&args.destination)?;
+    // An IP:PORT is cluster-wide: every namespace is read, whatever -n or the context says.
+    let settings = &SourceSettings {
+        all_namespaces: true,
+        ..settings.clone()
+    };
     let mut feed = sources.open(settings).await?;
     print_notes(&feed, err);
     let snapshot = feed.snapshots.borrow_and_update().clone();

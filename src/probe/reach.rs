@@ -16,6 +16,7 @@
 use std::net::IpAddr;
 
 use crate::engine::plan::{HopKind, ProbeHop, ProbeTarget};
+use crate::net;
 
 /// Where the prober runs, which decides what it may connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +45,9 @@ impl NetworkScope {
 
     /// Whether a direct connection to `ip` is allowed and plausible; `Err` says why not.
     pub fn allows(&self, ip: IpAddr, kind: HopKind) -> Result<(), String> {
-        if ip.is_loopback() {
+        // `::ffff:10.0.0.1` is 10.0.0.1 to the socket, so it is judged (and routed) as that.
+        let ip = net::canonical(ip);
+        if net::classify(ip).is_loopback() {
             return Ok(());
         }
         match self {
@@ -138,29 +141,9 @@ pub fn route_for(hop: &ProbeHop, scope: &NetworkScope, port_forward: bool) -> Ro
 }
 
 /// Global unicast addresses (not private, loopback, link-local, CGNAT, documentation,
-/// multicast or unspecified).
+/// multicast or unspecified), IPv4-mapped IPv6 addresses judged as their IPv4 address.
 pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_unspecified()
-                || v4.is_documentation()
-                || (a == 100 && (64..128).contains(&b)))
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
-        }
-    }
+    net::classify(ip).is_public()
 }
 
 /// IPv4 routes with a non-zero mask (the default route is left out).
@@ -243,6 +226,14 @@ br-1\t000012AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
     #[case("10.0.0.5", HopKind::NodePort, false)]
     #[case("172.18.0.3", HopKind::NodePort, true)]
     #[case("172.18.0.3", HopKind::ClusterIp, false)]
+    // IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
+    #[case("::ffff:127.0.0.1", HopKind::ClusterIp, true)]
+    #[case("::ffff:10.0.0.1", HopKind::NodePort, false)]
+    #[case("::ffff:10.0.0.1", HopKind::LoadBalancer, false)]
+    #[case("::ffff:169.254.169.254", HopKind::LoadBalancer, false)]
+    #[case("::ffff:169.254.169.254", HopKind::Ingress, false)]
+    #[case("::ffff:172.18.0.3", HopKind::NodePort, true)]
+    #[case("::ffff:8.8.4.4", HopKind::LoadBalancer, true)]
     fn cluster_scope_outside_the_cluster(
         #[case] ip: &str,
         #[case] kind: HopKind,
@@ -271,6 +262,19 @@ br-1\t000012AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
             .allows("10.0.0.1".parse().expect("ip"), HopKind::NodePort)
             .expect_err("outside loopback");
         assert!(refused.contains("127.0.0.0/8"), "{refused}");
+        assert!(
+            scope
+                .allows("::ffff:127.0.0.1".parse().expect("ip"), HopKind::Endpoint)
+                .is_ok()
+        );
+        for mapped in ["::ffff:10.0.0.1", "::ffff:169.254.169.254"] {
+            assert!(
+                scope
+                    .allows(mapped.parse().expect("ip"), HopKind::NodePort)
+                    .is_err(),
+                "{mapped}"
+            );
+        }
         assert!(scope.allows_hostname("localhost").is_ok());
         assert!(scope.allows_hostname("lb.example.com").is_err());
     }

@@ -223,3 +223,36 @@ async fn chain_watch_prints_again_when_the_chain_changes() {
     child.kill().await.expect("stop kubehop");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_finds_an_address_in_any_namespace() {
+    use crate::support::fixtures::manifest::{Edit as _, service};
+    let mut objects = small_world();
+    objects.push(
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+    );
+    objects.push(service("shop", "api", 80).cluster_ip("127.96.0.20"));
+    let sandbox = sandbox_with(objects).await;
+    let dir = scratch("route");
+    let path = sandbox.kubeconfig_path().display().to_string();
+    // The context's namespace is `default`; the Service is in `shop`.
+    let output = kubehop(
+        &[
+            "route",
+            "127.96.0.20:80",
+            "-o",
+            "json",
+            "--kubeconfig",
+            &path,
+        ],
+        &dir,
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let decision: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(decision["matched"]["namespace"], "shop", "{decision:#}");
+    assert_eq!(decision["matched"]["service"], "api", "{decision:#}");
+    assert_read_only(&sandbox);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1338,6 +1338,12 @@ async fn the_kubeconfig_names_the_sandbox_and_is_private() {
             .permissions()
             .mode();
         assert_eq!(mode & 0o077, 0, "the token is readable by its owner only");
+        let folder = sandbox.kubeconfig_path().parent().expect("a folder");
+        let mode = std::fs::symlink_metadata(folder)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "a private folder of its own");
     }
     let path = sandbox.kubeconfig_path().to_path_buf();
     sandbox.shutdown().await;

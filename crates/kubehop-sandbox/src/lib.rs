@@ -152,6 +152,7 @@ pub struct SandboxBuilder {
     plain_http: bool,
     control_plane: Option<ControlPlaneConfig>,
     data_plane: bool,
+    limits: server::ServerLimits,
 }
 
 impl Default for SandboxBuilder {
@@ -167,6 +168,7 @@ impl Default for SandboxBuilder {
             plain_http: false,
             control_plane: None,
             data_plane: false,
+            limits: server::ServerLimits::default(),
         }
     }
 }
@@ -178,10 +180,30 @@ impl SandboxBuilder {
         self
     }
 
-    /// Where to write the kubeconfig (default: a file in the system temp folder, removed on
-    /// shutdown).
+    /// Where to write the kubeconfig (default: a file in a fresh private folder under the
+    /// system temp folder, both removed on shutdown). Written atomically with mode 0600.
     pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig_path = Some(path.into());
+        self
+    }
+
+    /// How long a client may take for the TLS handshake (default 10 s) before the connection
+    /// is closed.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request's headers (default 10 s) before the
+    /// connection is closed.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How many connections are served at once (default 1024); more wait to be accepted.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.limits.max_connections = connections;
         self
     }
 
@@ -268,7 +290,16 @@ impl SandboxBuilder {
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
         let (kubeconfig_path, owns_kubeconfig) = match self.kubeconfig_path {
             Some(path) => (path, false),
-            None => (temporary_kubeconfig_path(addr), true),
+            // A fresh private folder: a predictable path could be planted in advance.
+            None => {
+                let dir = kubeconfig::private_dir(&std::env::temp_dir()).map_err(|source| {
+                    SandboxError::Kubeconfig {
+                        path: std::env::temp_dir(),
+                        source,
+                    }
+                })?;
+                (dir.join("kubeconfig"), true)
+            }
         };
         let tls = if self.plain_http {
             None
@@ -293,6 +324,7 @@ impl SandboxBuilder {
             token: token.clone(),
             bookmark_interval: self.bookmark_interval,
             server_address: addr.to_string(),
+            limits: self.limits,
         });
         let root = CancellationToken::new();
         let running = server::Listener::spawn(listener, tls.clone(), shared.clone(), &root);
@@ -335,18 +367,6 @@ async fn bind_listener(
         source,
     })?;
     Ok((listener, addr))
-}
-
-/// Where the kubeconfig goes when the caller did not choose: a directory of its own under the
-/// temporary directory, named for the process and the port.
-fn temporary_kubeconfig_path(addr: SocketAddr) -> PathBuf {
-    std::env::temp_dir()
-        .join(format!(
-            "kubehop-sandbox-{}-{}",
-            std::process::id(),
-            addr.port()
-        ))
-        .join("kubeconfig")
 }
 
 /// One note per kind and reason for the objects a load skipped ("apps/v1 ReplicaSet web-1:

@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub bookmark_interval: Duration,
     /// `host:port` the API server listens on (for `/api`'s serverAddressByClientCIDRs).
     pub server_address: String,
+    /// Timeouts and the connection cap of the listener.
+    pub limits: crate::server::ServerLimits,
 }
 
 /// One listener generation: the shared state plus the token that ends its connections.
@@ -217,9 +219,7 @@ async fn resource_request(
         Verb::Create | Verb::Update | Verb::Patch | Verb::Delete | Verb::DeleteCollection => {
             let method = request.method().clone();
             let headers = request.headers().clone();
-            let body = axum::body::to_bytes(request.into_body(), MAX_BODY)
-                .await
-                .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+            let body = read_body(request.into_body(), MAX_BODY).await?;
             write::write(shared, verb, &method, &headers, target, params, &body)
         }
         Verb::Unsupported => Err(ApiError::method_not_allowed(format!(
@@ -227,6 +227,22 @@ async fn resource_request(
             request.method()
         ))),
     }
+}
+
+/// The whole request body, at most `limit` bytes (413 beyond, as the API server answers).
+async fn read_body(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+        if out.len() + chunk.len() > limit {
+            return Err(ApiError::too_large(limit));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.into())
 }
 
 /// How an object is rendered for the client (content negotiation on `Accept`).

@@ -100,6 +100,37 @@ fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     response
 }
 
+/// A YAML parser's message in plain words: its resource limits are named as such instead of
+/// as Rust values (`budget breached: ScalarBytes { .. }`), and a type mismatch that names the
+/// same type twice says what the body is missing.
+fn yaml_error_words(message: &str) -> String {
+    if let Some(rest) = message.split("budget breached: ").nth(1) {
+        let variant: String = rest
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        let limit = match variant.as_str() {
+            "ScalarBytes" | "InputBytes" => "a value or the whole document is too long",
+            "Depth" => "the document is nested too deeply",
+            "Aliases" | "Anchors" | "AliasAnchorRatio" | "MergeKeys" => {
+                "the document uses too many anchors and aliases"
+            }
+            "Documents" => "the body holds too many YAML documents",
+            _ => "the document is too large",
+        };
+        return format!("the YAML document is over the server's limits: {limit}");
+    }
+    if let Some((_, rest)) = message.split_once("invalid type: ")
+        && let Some((found, expected)) = rest.split_once(", expected ")
+        && expected.starts_with(found.trim())
+    {
+        return "a mapping key must be a short plain string".to_owned();
+    }
+    // The parser's first line says it all; the rest draws the offending line.
+    let first = message.lines().next().unwrap_or_default().trim();
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
+}
+
 /// The request body as JSON (JSON or YAML bodies; protobuf is not supported).
 fn parse_object(resource: ResourceId, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let content_type = headers
@@ -119,7 +150,8 @@ fn parse_object(resource: ResourceId, headers: &HeaderMap, body: &[u8]) -> Resul
                 .map_err(|e| ApiError::bad_request(format!("the YAML body is not UTF-8: {e}")))?;
             serde_saphyr::from_str(text).map_err(|e| {
                 ApiError::bad_request(format!(
-                    "the object provided is unrecognized (must be of type {kind}): yaml parse error: {e}"
+                    "the object provided is unrecognized (must be of type {kind}): yaml parse error: {}",
+                    yaml_error_words(&e.to_string())
                 ))
             })?
         }
@@ -525,4 +557,26 @@ fn patch_scale(
         StatusCode::OK,
         scale_of(resource, &updated.value()).to_string(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::yaml_error_words;
+
+    #[test]
+    fn yaml_errors_are_put_in_plain_words() {
+        let budget = "budget breached: ScalarBytes { total_scalar_bytes: 1048577 } at line 1";
+        assert_eq!(
+            yaml_error_words(budget),
+            "the YAML document is over the server's limits: a value or the whole document is too long"
+        );
+        assert_eq!(
+            yaml_error_words("invalid type: a mapping, expected a mapping"),
+            "a mapping key must be a short plain string"
+        );
+        assert_eq!(
+            yaml_error_words("error: line 6: bad\n --> <input>:6\n | drawing"),
+            "line 6: bad"
+        );
+    }
 }
