@@ -264,21 +264,10 @@ pub fn format_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::model::{Protocol, ServiceKey, ServicePortKey};
     use rstest::rstest;
 
     fn target() -> Target {
-        Target {
-            port: ServicePortKey {
-                service: ServiceKey {
-                    namespace: "shop".into(),
-                    name: "web".into(),
-                },
-                port: 80,
-                protocol: Protocol::Tcp,
-            },
-            name: Some("http".into()),
-        }
+        Target::tcp("shop", "web", 80, Some("http"))
     }
 
     fn pod(name: &str) -> PodRef {

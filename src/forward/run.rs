@@ -221,21 +221,10 @@ async fn shutdown() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::model::{Protocol, ServiceKey, ServicePortKey};
     use crate::forward::Target;
 
     fn target() -> Target {
-        Target {
-            port: ServicePortKey {
-                service: ServiceKey {
-                    namespace: "shop".into(),
-                    name: "web".into(),
-                },
-                port: 80,
-                protocol: Protocol::Tcp,
-            },
-            name: None,
-        }
+        Target::tcp("shop", "web", 80, None)
     }
 
     #[test]

@@ -111,6 +111,21 @@ pub struct Target {
 }
 
 impl Target {
+    /// The TCP port `port` (named `port_name`, if it has a name) of Service `namespace/name`.
+    pub fn tcp(namespace: &str, name: &str, port: i32, port_name: Option<&str>) -> Self {
+        Target {
+            port: ServicePortKey {
+                service: ServiceKey {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                },
+                port,
+                protocol: Protocol::Tcp,
+            },
+            name: port_name.map(str::to_owned),
+        }
+    }
+
     pub fn service(&self) -> &ServiceKey {
         &self.port.service
     }

@@ -70,38 +70,23 @@ impl CommandError {
     }
 }
 
+/// Standard output (buffered) and standard error, for the commands' writers.
+fn stdio() -> (BufWriter<io::StdoutLock<'static>>, io::Stderr) {
+    (BufWriter::new(io::stdout().lock()), io::stderr())
+}
+
 /// `kubehop chain`, printing to standard output and standard error; the exit status.
 pub async fn chain(sources: &Sources, args: &ChainArgs) -> Result<u8, CommandError> {
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let mut err = io::stderr();
-    let settings = args.source.settings();
-    run_chain(
-        sources,
-        &settings,
-        args,
-        &mut out,
-        &mut err,
-        Style::for_stdout(),
-    )
-    .await
+    let (mut out, mut err) = stdio();
+    let (settings, style) = (args.source.settings(), Style::for_stdout());
+    run_chain(sources, &settings, args, &mut out, &mut err, style).await
 }
 
 /// `kubehop route`, printing to standard output and standard error; the exit status.
 pub async fn route(sources: &Sources, args: &RouteArgs) -> Result<u8, CommandError> {
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let mut err = io::stderr();
-    let settings = args.source.settings();
-    run_route(
-        sources,
-        &settings,
-        args,
-        &mut out,
-        &mut err,
-        Style::for_stdout(),
-    )
-    .await
+    let (mut out, mut err) = stdio();
+    let (settings, style) = (args.source.settings(), Style::for_stdout());
+    run_route(sources, &settings, args, &mut out, &mut err, style).await
 }
 
 fn print_notes(feed: &SnapshotFeed, err: &mut dyn Write) {

@@ -5,9 +5,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Widget};
+use ratatui::widgets::Widget;
 
-use super::blocks::{centered, pane_block};
+use super::blocks::ListBox;
 use super::text::{fit_line, plural, push_wrapped};
 use super::theme::Theme;
 use crate::app::forwards::{ForwardEntry, ForwardStatus};
@@ -39,38 +39,28 @@ pub struct ForwardsBox<'a> {
 impl Widget for &ForwardsBox<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let ForwardsView { lines, selected } = self.view;
-        let width = forwards_box_width(area.width);
-        let height = u16::try_from(lines.len() + 2)
-            .unwrap_or(u16::MAX)
-            .min(area.height.saturating_sub(2));
-        let box_area = centered(area, width, height.max(3));
-        Clear.render(box_area, buf);
-        let block = pane_block(
-            Line::styled(" Port-forwards ", self.theme.title),
-            true,
-            self.theme,
+        let list = ListBox {
+            title: "Port-forwards",
+            width: forwards_box_width(area.width),
+            margin: 2,
+            lines,
+            theme: self.theme,
+        };
+        list.render(
+            area,
+            buf,
+            |rows| {
+                selected
+                    .as_ref()
+                    .map_or(0, |range| range.end.saturating_sub(rows).min(range.start))
+            },
+            |index| {
+                selected
+                    .as_ref()
+                    .is_some_and(|range| range.contains(&index))
+                    .then_some(self.theme.selected_unfocused)
+            },
         );
-        let inner = block.inner(box_area);
-        block.render(box_area, buf);
-        let rows = usize::from(inner.height.max(1));
-        let offset = selected
-            .as_ref()
-            .map_or(0, |range| range.end.saturating_sub(rows).min(range.start));
-        for (row, (index, line)) in lines.iter().enumerate().skip(offset).take(rows).enumerate() {
-            let Ok(y) = u16::try_from(row) else { break };
-            let line_area = Rect {
-                y: inner.y + y,
-                height: 1,
-                ..inner
-            };
-            if selected
-                .as_ref()
-                .is_some_and(|range| range.contains(&index))
-            {
-                buf.set_style(line_area, self.theme.selected_unfocused);
-            }
-            line.clone().render(line_area, buf);
-        }
     }
 }
 

@@ -4,9 +4,9 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::{Clear, Widget};
+use ratatui::widgets::Widget;
 
-use super::blocks::{centered, pane_block};
+use super::blocks::ListBox;
 use super::theme::Theme;
 use crate::app::state::AppState;
 
@@ -42,31 +42,18 @@ pub struct NamespacesBox<'a> {
 impl Widget for &NamespacesBox<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let NamespacesView { lines, cursor } = self.view;
-        let height = u16::try_from(lines.len() + 2)
-            .unwrap_or(u16::MAX)
-            .min(area.height.saturating_sub(4));
-        let box_area = centered(area, 40, height.max(3));
-        Clear.render(box_area, buf);
-        let block = pane_block(
-            Line::styled(" Namespace ", self.theme.title),
-            true,
-            self.theme,
+        let list = ListBox {
+            title: "Namespace",
+            width: 40,
+            margin: 4,
+            lines,
+            theme: self.theme,
+        };
+        list.render(
+            area,
+            buf,
+            |rows| cursor.saturating_sub(rows.saturating_sub(1)),
+            |index| (index == *cursor).then_some(self.theme.selected),
         );
-        let inner = block.inner(box_area);
-        block.render(box_area, buf);
-        let rows = usize::from(inner.height.max(1));
-        let offset = cursor.saturating_sub(rows.saturating_sub(1));
-        for (row, (index, line)) in lines.iter().enumerate().skip(offset).take(rows).enumerate() {
-            let Ok(y) = u16::try_from(row) else { break };
-            let line_area = Rect {
-                y: inner.y + y,
-                height: 1,
-                ..inner
-            };
-            if index == *cursor {
-                buf.set_style(line_area, self.theme.selected);
-            }
-            line.clone().render(line_area, buf);
-        }
     }
 }

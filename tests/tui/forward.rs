@@ -11,7 +11,7 @@ use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use kubehop::app::forwards::{ForwardId, ForwardStatus, ForwardUpdate};
 use kubehop::app::{AppEvent, AppState, Command, Mode};
-use kubehop::engine::model::{PortRef, Protocol, ServiceKey, ServicePortKey};
+use kubehop::engine::model::PortRef;
 use kubehop::forward::backends::{Condition, PodRef};
 use kubehop::forward::{
     ForwardEvent, ForwardRequest, ForwardStats, Listening, Notice, PodStats, PortMapping,
@@ -24,17 +24,7 @@ fn size_name(size: (u16, u16)) -> String {
 }
 
 fn web_target() -> Target {
-    Target {
-        port: ServicePortKey {
-            service: ServiceKey {
-                namespace: "shop".into(),
-                name: "web".into(),
-            },
-            port: 80,
-            protocol: Protocol::Tcp,
-        },
-        name: Some("http".into()),
-    }
+    Target::tcp("shop", "web", 80, Some("http"))
 }
 
 /// Shift-F, then `local` typed and Enter: the forward the app asks the loop for.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Controller, Key, LB_ANNOTATION, LbOwner};
 use crate::resources::ResourceId;
-use crate::store::{Part, StoreError, WriteOptions};
+use crate::store::StoreError;
 
 fn ingress_ips(object: &Value) -> Vec<Ipv4Addr> {
     object
@@ -34,20 +34,13 @@ fn write_load_balancer(
     key: &Key,
     load_balancer: Value,
 ) -> Result<(), StoreError> {
-    c.store.modify_object(
-        resource,
-        &key.0,
-        &key.1,
-        Part::Status,
-        WriteOptions::controller(),
-        |value| {
-            if !value.get("status").is_some_and(Value::is_object) {
-                value["status"] = json!({});
-            }
-            value["status"]["loadBalancer"] = load_balancer;
-            Ok(())
-        },
-    )?;
+    c.write_status(resource, key, |value| {
+        if !value.get("status").is_some_and(Value::is_object) {
+            value["status"] = json!({});
+        }
+        value["status"]["loadBalancer"] = load_balancer;
+        Ok(())
+    })?;
     Ok(())
 }
 

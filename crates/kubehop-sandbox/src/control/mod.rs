@@ -71,7 +71,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::notes::Notes;
 use crate::resources::ResourceId;
 use crate::rng::SplitMix64;
-use crate::store::{EventType, Store, StoreError, StoreEvent};
+use crate::store::{EventType, Part, Store, StoreError, StoreEvent, WriteOptions};
 
 pub use allocator::ServiceAllocator;
 pub use pods::GracefulPods;
@@ -316,6 +316,24 @@ struct Controller {
 }
 
 impl Controller {
+    /// Changes one object's status as a controller does (`/status`, no admission of the spec).
+    fn write_status(
+        &self,
+        resource: ResourceId,
+        key: &Key,
+        change: impl FnOnce(&mut Value) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.store.modify_object(
+            resource,
+            &key.0,
+            &key.1,
+            Part::Status,
+            WriteOptions::controller(),
+            change,
+        )?;
+        Ok(())
+    }
+
     fn new(
         store: Store,
         config: ControlPlaneConfig,

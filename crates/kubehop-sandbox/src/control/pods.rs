@@ -268,23 +268,16 @@ fn mark_unschedulable(c: &mut Controller, key: &Key, now: &str) -> Result<(), St
         "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
         "message": message, "lastTransitionTime": now, "lastProbeTime": null,
     });
-    c.store.modify_object(
-        ResourceId::Pods,
-        &key.0,
-        &key.1,
-        Part::Status,
-        WriteOptions::controller(),
-        |value| {
-            let same = conditions_of(value).iter().any(|c| {
-                c.get("type") == Some(&json!("PodScheduled"))
-                    && c.get("message") == condition.get("message")
-            });
-            if !same {
-                upsert_condition(value, condition);
-            }
-            Ok(())
-        },
-    )?;
+    c.write_status(ResourceId::Pods, key, |value| {
+        let same = conditions_of(value).iter().any(|c| {
+            c.get("type") == Some(&json!("PodScheduled"))
+                && c.get("message") == condition.get("message")
+        });
+        if !same {
+            upsert_condition(value, condition);
+        }
+        Ok(())
+    })?;
     Ok(())
 }
 
@@ -384,17 +377,10 @@ fn start(
     c.started.insert(uid.to_string());
     c.switches.insert(uid.to_string(), switch);
     let status = running_status(pod, &ip, &host_ip, ready, &c.now());
-    c.store.modify_object(
-        ResourceId::Pods,
-        &key.0,
-        &key.1,
-        Part::Status,
-        WriteOptions::controller(),
-        |value| {
-            value["status"] = status;
-            Ok(())
-        },
-    )?;
+    c.write_status(ResourceId::Pods, key, |value| {
+        value["status"] = status;
+        Ok(())
+    })?;
     Ok(())
 }
 
@@ -506,12 +492,9 @@ fn running_status(pod: &Value, ip: &str, host_ip: &str, ready: bool, now: &str) 
 /// Flips a pod's Ready and ContainersReady conditions and its containers' `ready`.
 fn set_ready(c: &mut Controller, key: &Key, ready: bool) -> Result<(), StoreError> {
     let now = c.now();
-    c.store.modify_object(
+    c.write_status(
         ResourceId::Pods,
-        &key.0,
-        &key.1,
-        Part::Status,
-        WriteOptions::controller(),
+        key,
         |value| {
             let message = not_ready_message(value);
             for kind in ["Ready", "ContainersReady"] {

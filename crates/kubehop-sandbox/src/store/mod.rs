@@ -470,27 +470,31 @@ impl Store {
 
     /// A new object uid (seeded when [`set_seed`](Self::set_seed) was called).
     pub fn new_uid(&self) -> String {
-        let mut ids = self
-            .inner
-            .ids
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match ids.as_mut() {
-            Some(rng) => rng.uuid().to_string(),
-            None => uuid::Uuid::new_v4().to_string(),
-        }
+        self.with_ids(
+            |rng| rng.uuid().to_string(),
+            || uuid::Uuid::new_v4().to_string(),
+        )
     }
 
     /// A 5-character `generateName` suffix (seeded like [`new_uid`](Self::new_uid)).
     pub fn name_suffix(&self) -> String {
+        self.with_ids(|rng| rng.name_suffix(5), random_suffix)
+    }
+
+    /// `seeded` with the seeded generator, or `random` when no seed was set.
+    fn with_ids(
+        &self,
+        seeded: impl FnOnce(&mut SplitMix64) -> String,
+        random: impl FnOnce() -> String,
+    ) -> String {
         let mut ids = self
             .inner
             .ids
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match ids.as_mut() {
-            Some(rng) => rng.name_suffix(5),
-            None => random_suffix(),
+            Some(rng) => seeded(rng),
+            None => random(),
         }
     }
 

@@ -16,7 +16,7 @@ use super::{Controller, Key};
 use crate::admission::initial_status;
 use crate::resources::ResourceId;
 use crate::rng::{SplitMix64, fnv1a32, safe_encode};
-use crate::store::{DeleteOptions, Part, StoreError, WriteOptions};
+use crate::store::{DeleteOptions, StoreError, WriteOptions};
 
 mod deployment;
 mod statefulset;
@@ -255,17 +255,10 @@ fn write_status(
     key: &Key,
     status: Value,
 ) -> Result<(), StoreError> {
-    c.store.modify_object(
-        resource,
-        &key.0,
-        &key.1,
-        Part::Status,
-        WriteOptions::controller(),
-        |value| {
-            value["status"] = status;
-            Ok(())
-        },
-    )?;
+    c.write_status(resource, key, |value| {
+        value["status"] = status;
+        Ok(())
+    })?;
     Ok(())
 }
 
