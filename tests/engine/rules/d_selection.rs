@@ -204,11 +204,7 @@ fn policy_world() -> World {
     World::new()
         .nodes(three_nodes())
         .service(
-            service("web")
-                .type_("LoadBalancer")
-                .selector(&[("app", "web")])
-                .port(Some("http"), 80, "8080")
-                .node_port(30080)
+            load_balancer_web("8080")
                 .lb_ingress(Some("127.20.0.1"), None, None)
                 .etp("Local"),
         )
