@@ -27,6 +27,16 @@ fn json(output: &Output) -> Value {
     })
 }
 
+/// `kubehop probe TARGET... --via endpoints -o json`: the output and its JSON document.
+async fn probe_endpoints_json(target: &[&str]) -> (Output, Value) {
+    let mut items = vec!["probe"];
+    items.extend_from_slice(target);
+    items.extend_from_slice(&["--via", "endpoints", "-o", "json"]);
+    let output = kubehop(args(&items)).await;
+    let document = json(&output);
+    (output, document)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_report_and_exit_status_through_a_kubeconfig() {
     let (sandbox, _client) = start_cluster(world(), Duration::from_secs(1)).await;
@@ -91,18 +101,8 @@ async fn json_report_and_exit_status_through_a_kubeconfig() {
     );
 
     // The wrong targetPort: exit 1, refused endpoints with the fix.
-    let output = kubehop(args(&[
-        "probe",
-        "default/catalog:http",
-        "--kubeconfig",
-        &kubeconfig,
-        "--via",
-        "endpoints",
-        "-o",
-        "json",
-    ]))
-    .await;
-    let document = json(&output);
+    let (output, document) =
+        probe_endpoints_json(&["default/catalog:http", "--kubeconfig", &kubeconfig]).await;
     assert_eq!(output.status.code(), Some(1), "{document:#}");
     for hop in document["hops"].as_array().expect("hops") {
         assert_eq!(hop["outcome"]["result"], "refused", "{hop:#}");
@@ -173,17 +173,7 @@ async fn json_report_and_exit_status_through_a_kubeconfig() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_probes_the_built_in_scenario() {
-    let output = kubehop(args(&[
-        "probe",
-        "shop/web-lb",
-        "--demo",
-        "--via",
-        "endpoints",
-        "-o",
-        "json",
-    ]))
-    .await;
-    let document = json(&output);
+    let (output, document) = probe_endpoints_json(&["shop/web-lb", "--demo"]).await;
     assert_eq!(output.status.code(), Some(0), "{document:#}");
     assert_eq!(document["summary"]["expected"], 3, "{document:#}");
 

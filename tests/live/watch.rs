@@ -21,8 +21,8 @@ use crate::support::fixtures::manifest::{
     Edit, deployment, node, pod as pod_object, service, slice, small_world,
 };
 use crate::support::live::{
-    DEADLINE, assert_read_only, keys, listed_inventory, live, snapshot_inventory, snapshot_pod,
-    snapshot_where, status_where, target,
+    DEADLINE, assert_read_only, create_pod, keys, listed_inventory, live, snapshot_inventory,
+    snapshot_pod, snapshot_where, status_where, target,
 };
 use crate::support::sandbox::{is_ready, sandbox, sandbox_with, test_client};
 use crate::support::wait::within_for;
@@ -139,13 +139,7 @@ async fn an_api_write_reaches_a_new_snapshot(#[case] change: Change) {
                 .expect("delete");
         }
         Change::CreatePod => {
-            let object: Pod = serde_json::from_value(
-                pod_object("web-3", "127.1.0.5", "node-a").labels(json!({"app": "web"})),
-            )
-            .expect("a pod");
-            pods.create(&PostParams::default(), &object)
-                .await
-                .expect("create");
+            create_pod(&pods, "web-3", "127.1.0.5", "node-a", "web").await;
         }
         Change::ScaleDeployment => {
             let scale = json!({"spec": {"replicas": 3}});
@@ -205,14 +199,8 @@ async fn a_burst_of_changes_is_coalesced() {
     let creates = (0..BURST).map(|i| {
         let pods = pods.clone();
         async move {
-            let object: Pod = serde_json::from_value(
-                pod_object(&format!("burst-{i:02}"), &format!("127.1.1.{i}"), "node-a")
-                    .labels(json!({"app": "burst"})),
-            )
-            .expect("a pod");
-            pods.create(&PostParams::default(), &object)
-                .await
-                .expect("create");
+            let ip = format!("127.1.1.{i}");
+            create_pod(&pods, &format!("burst-{i:02}"), &ip, "node-a", "burst").await;
         }
     });
     join_all(creates).await;
@@ -280,14 +268,8 @@ async fn watch_cuts_and_forced_410s_converge_to_the_servers_state() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     for i in 0..25 {
-        let object: Pod = serde_json::from_value(
-            pod_object(&format!("churn-{i:02}"), &format!("127.1.2.{i}"), "node-b")
-                .labels(json!({"app": "churn"})),
-        )
-        .expect("a pod");
-        pods.create(&PostParams::default(), &object)
-            .await
-            .expect("create");
+        let ip = format!("127.1.2.{i}");
+        create_pod(&pods, &format!("churn-{i:02}"), &ip, "node-b", "churn").await;
         if i % 3 == 0 {
             pods.delete(&format!("churn-{i:02}"), &DeleteParams::default())
                 .await

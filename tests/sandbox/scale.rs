@@ -126,16 +126,7 @@ async fn synthetic_cluster_figures() {
     assert_eq!(page.items.len(), 500);
 
     let started = Instant::now();
-    let mut total = 0;
-    let mut params = ListParams::default().limit(500);
-    loop {
-        let page = pods.list(&params).await.expect("page");
-        total += page.items.len();
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => break,
-        }
-    }
+    let total = count_paged(&pods).await;
     let all_pods_paged = started.elapsed();
     assert_eq!(total, SERVICES * PODS_PER_SERVICE);
 
@@ -314,16 +305,7 @@ async fn kubehop_sandbox_figures() {
     let client = client_for(&synthetic.kubeconfig).await;
     let pods: Api<Pod> = Api::all(client.clone());
     let started = Instant::now();
-    let mut total = 0;
-    let mut params = ListParams::default().limit(500);
-    loop {
-        let page = pods.list(&params).await.expect("page");
-        total += page.items.len();
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => break,
-        }
-    }
+    let total = count_paged(&pods).await;
     let pods_paged = started.elapsed();
     assert_eq!(total, spec.pods);
     let started = Instant::now();
@@ -377,4 +359,19 @@ async fn kubehop_sandbox_figures() {
     eprintln!("kube-rs list all pods (pages of 500): {pods_paged:?}");
     eprintln!("kube-rs list all Services (one request): {services_listed:?}");
     eprintln!("kubectl: {kubectl_figure}");
+}
+
+/// Lists every pod in pages of 500 (following continue tokens) and counts them.
+async fn count_paged(pods: &Api<Pod>) -> usize {
+    let mut total = 0;
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let page = pods.list(&params).await.expect("page");
+        total += page.items.len();
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    total
 }
