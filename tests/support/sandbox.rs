@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::core::v1::Pod;
 use kubehop::sandbox::{Sandbox, SandboxBuilder, SandboxHandle};
 use serde_json::Value;
@@ -172,4 +173,19 @@ pub fn is_ready(pod: &Pod) -> bool {
                 .iter()
                 .any(|condition| condition.type_ == "Ready" && condition.status == "True")
         })
+}
+
+/// Sets the replicas of `name` through its scale subresource (a merge patch, like
+/// `kubectl scale`).
+pub async fn scale_to<K>(api: &kube::Api<K>, name: &str, replicas: i32) -> kube::Result<Scale>
+where
+    K: Clone + serde::de::DeserializeOwned,
+{
+    let patch = serde_json::json!({"spec": {"replicas": replicas}});
+    api.patch_scale(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(patch),
+    )
+    .await
 }
