@@ -21,8 +21,8 @@ use crate::support::fixtures::manifest::{
     Edit, deployment, node, pod as pod_object, service, slice, small_world,
 };
 use crate::support::live::{
-    DEADLINE, assert_read_only, create_pod, keys, listed_inventory, live, snapshot_inventory,
-    snapshot_pod, snapshot_where, status_where, target,
+    DEADLINE, assert_read_only, create_pod, keys, kubehop_requests, listed_inventory, live,
+    snapshot_inventory, snapshot_pod, snapshot_where, status_where, target,
 };
 use crate::support::sandbox::{is_ready, sandbox, sandbox_with, test_client};
 use crate::support::wait::within_for;
@@ -235,15 +235,8 @@ async fn namespaced_mode_watches_one_namespace_plus_nodes_and_namespaces() {
     assert!(keys(&snapshot.namespaces).contains(&"/shop".to_owned()));
     assert_eq!(source.feed.label.namespace.as_deref(), Some("shop"));
     // Namespaced kinds were requested in the namespace only.
-    let paths: Vec<String> = sandbox
-        .request_log()
-        .entries()
+    let paths: Vec<String> = kubehop_requests(&sandbox)
         .into_iter()
-        .filter(|record| {
-            record
-                .user_agent
-                .starts_with(kubehop::cluster::client::USER_AGENT)
-        })
         .filter(|record| record.resource.as_deref() == Some("pods"))
         .map(|record| record.path)
         .collect();
@@ -332,16 +325,9 @@ async fn watch_cuts_and_forced_410s_converge_to_the_servers_state() {
         snapshot_pod(&converged, "default", "churn-23").is_some(),
         "no lost pod"
     );
-    let watches_cut = sandbox
-        .request_log()
-        .entries()
+    let watches_cut = kubehop_requests(&sandbox)
         .into_iter()
-        .filter(|record| {
-            record
-                .user_agent
-                .starts_with(kubehop::cluster::client::USER_AGENT)
-                && record.verb == kubehop::sandbox::Verb::Watch
-        })
+        .filter(|record| record.verb == kubehop::sandbox::Verb::Watch)
         .count();
     assert!(
         watches_cut > 6,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::fixtures::manifest::{Edit, pod, service, slice, small_world};
-use crate::support::sandbox::{scale_to, start, start_with};
+use crate::support::sandbox::{scale_to, start, start_with, table_request};
 use crate::support::wait::within;
 
 fn api_error(err: kube::Error) -> Box<kube::core::Status> {
@@ -1229,13 +1229,7 @@ async fn endpoints_are_derived_from_endpoint_slices() {
 async fn kubectl_tables_have_the_usual_columns() {
     let (sandbox, client) = start().await;
     sandbox.store().load_objects(small_world());
-    let request = http::Request::get("/api/v1/namespaces/default/services")
-        .header(
-            "accept",
-            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
-        )
-        .body(Vec::new())
-        .expect("request");
+    let request = table_request("/api/v1/namespaces/default/services");
     let table: Value = client.request(request).await.expect("table");
     insta::assert_json_snapshot!("services_table", table, {
         ".metadata.resourceVersion" => "[rv]",

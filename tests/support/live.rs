@@ -14,7 +14,7 @@ use kubehop::cluster::ClusterSnapshot;
 use kubehop::cluster::client::{ClusterTarget, Scope, USER_AGENT};
 use kubehop::cluster::feed::ConnectionStatus;
 use kubehop::cluster::live::{LiveOptions, LiveSource};
-use kubehop::sandbox::{SandboxHandle, Verb};
+use kubehop::sandbox::{RequestRecord, SandboxHandle, Verb};
 
 use super::fixtures::manifest::{self, Edit};
 use super::wait::within_for;
@@ -166,13 +166,18 @@ pub async fn listed_inventory(client: &kube::Client) -> Inventory {
 }
 
 /// The verbs of every request kubehop (its User-Agent) made.
-pub fn kubehop_verbs(sandbox: &SandboxHandle) -> HashSet<Verb> {
-    let records: Vec<_> = sandbox
+/// Every request kubehop (its User-Agent) made, oldest first.
+pub fn kubehop_requests(sandbox: &SandboxHandle) -> Vec<RequestRecord> {
+    sandbox
         .request_log()
         .entries()
         .into_iter()
         .filter(|record| record.user_agent.starts_with(USER_AGENT))
-        .collect();
+        .collect()
+}
+
+pub fn kubehop_verbs(sandbox: &SandboxHandle) -> HashSet<Verb> {
+    let records = kubehop_requests(sandbox);
     assert!(
         !records.is_empty(),
         "the request log shows kubehop's requests"

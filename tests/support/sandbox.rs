@@ -189,3 +189,57 @@ where
     )
     .await
 }
+
+/// `kubehop sandbox --kubeconfig-out KUBECONFIG ARGS...` (the built binary), its stdout as
+/// lines; killed when dropped.
+pub fn spawn_sandbox_binary(
+    kubeconfig: &std::path::Path,
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(super::bin::KUBEHOP)
+        .arg("sandbox")
+        .arg("--kubeconfig-out")
+        .arg(kubeconfig)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubehop runs");
+    let stdout = child.stdout.take().expect("stdout");
+    (child, tokio::io::BufReader::new(stdout).lines())
+}
+
+/// The banner `kubehop sandbox` prints, up to and with its "Ctrl-C stops" line.
+pub async fn read_banner(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> Vec<String> {
+    let mut banner = Vec::new();
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read")
+            .expect("kubehop still running");
+        let done = line.starts_with("Ctrl-C stops");
+        banner.push(line);
+        if done {
+            return banner;
+        }
+    }
+}
+
+/// A GET of `uri` asking for a Table (as `kubectl get` does), JSON as the fallback.
+pub fn table_request(uri: &str) -> http::Request<Vec<u8>> {
+    http::Request::get(uri)
+        .header(
+            "accept",
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )
+        .body(Vec::new())
+        .expect("request")
+}
