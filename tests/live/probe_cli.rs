@@ -27,6 +27,15 @@ fn json(output: &Output) -> Value {
     })
 }
 
+/// `kubehop probe ARGS...` with text output: the output and its stdout.
+async fn probe_text(arguments: &[&str]) -> (Output, String) {
+    let mut items = vec!["probe"];
+    items.extend_from_slice(arguments);
+    let output = kubehop(args(&items)).await;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output, text)
+}
+
 /// `kubehop probe TARGET... --via endpoints -o json`: the output and its JSON document.
 async fn probe_endpoints_json(target: &[&str]) -> (Output, Value) {
     let mut items = vec!["probe"];
@@ -112,8 +121,7 @@ async fn json_report_and_exit_status_through_a_kubeconfig() {
     }
 
     // Text output, and the drop as predicted: exit 0.
-    let output = kubehop(args(&[
-        "probe",
+    let (output, text) = probe_text(&[
         "gateway",
         "--kubeconfig",
         &kubeconfig,
@@ -121,9 +129,8 @@ async fn json_report_and_exit_status_through_a_kubeconfig() {
         "nodeport",
         "--timeout",
         "500ms",
-    ]))
+    ])
     .await;
-    let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.starts_with("Probe default/gateway — 3 hops in "),
@@ -178,17 +185,8 @@ async fn demo_probes_the_built_in_scenario() {
     assert_eq!(document["summary"]["expected"], 3, "{document:#}");
 
     // catalog/catalog: the bug only a probe finds.
-    let output = kubehop(args(&[
-        "probe",
-        "catalog",
-        "-n",
-        "catalog",
-        "--demo",
-        "--via",
-        "endpoints",
-    ]))
-    .await;
-    let text = String::from_utf8_lossy(&output.stdout);
+    let (output, text) =
+        probe_text(&["catalog", "-n", "catalog", "--demo", "--via", "endpoints"]).await;
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("UNEXPECTED: refused; predicted:"), "{text}");
     // The app listens on 80: only a privileged run can bind it, and only then does it accept.
