@@ -13,6 +13,7 @@ use tokio::io::{BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 use crate::support::bin::find_kubectl;
+use crate::support::live::list_all;
 use crate::support::sandbox::{Outcome, probe, read_banner, spawn_sandbox_binary};
 use crate::support::wait::within;
 
@@ -165,17 +166,9 @@ async fn kubehop_sandbox_serves_the_built_in_scenario_on_loopback_only() {
     );
     let client = running.client().await;
 
-    let services = Api::<Service>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .expect("list services")
-        .items;
+    let services = list_all::<Service>(&client).await;
     assert_eq!(services.len(), 19);
-    let pods = Api::<Pod>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .expect("list pods")
-        .items;
+    let pods = list_all::<Pod>(&client).await;
     assert_eq!(pods.len(), 28);
     let forbidden = Api::<Ingress>::all(client.clone())
         .list(&ListParams::default())

@@ -21,7 +21,12 @@ const SERVICES: usize = 10_000;
 const PODS_PER_SERVICE: usize = 5;
 
 fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    rss_in("/proc/self/status")
+}
+
+/// The VmRSS (MiB) a /proc status file reports; 0 where it cannot be read.
+fn rss_in(status_file: &str) -> f64 {
+    let status = std::fs::read_to_string(status_file).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -221,13 +226,7 @@ async fn run_binary(args: &[&str], kubeconfig: &std::path::Path) -> BinaryRun {
 }
 
 fn rss_of(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    rss_in(&format!("/proc/{pid}/status"))
 }
 
 async fn client_for(kubeconfig: &std::path::Path) -> kube::Client {

@@ -142,7 +142,7 @@ pub fn snapshot_inventory(snapshot: &ClusterSnapshot) -> Inventory {
 }
 
 /// Every object of kind `K` in every namespace, listed through the API.
-async fn list_all<K>(client: &kube::Client) -> Vec<K>
+pub async fn list_all<K>(client: &kube::Client) -> Vec<K>
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
