@@ -78,15 +78,7 @@ async fn bench() {
 
     let port = format!("0:{PORT}");
     let mut child = Command::new(BIN)
-        .args([
-            "forward",
-            "web",
-            &port,
-            "-n",
-            NAMESPACE,
-            "--kubeconfig",
-            &kubeconfig,
-        ])
+        .args(forward_web_args(&port, &kubeconfig))
         .env_remove("KUBECONFIG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -1,7 +1,7 @@
 //! Hostile input through the built binary: control characters in object names and paths never
 //! reach the terminal raw (they are shown escaped in text, exact in JSON).
 
-use crate::support::bin::{MANIFEST_DIR, json, kubehop, stderr, stdout};
+use crate::support::bin::{MANIFEST_DIR, json, kubehop, service_names, stderr, stdout};
 
 /// Sets the window title, rings the bell, clears the screen.
 const TITLE: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J";
@@ -58,12 +58,7 @@ fn chain_json_stays_exact() {
     let dump = write_dump("hostile-json.yaml");
     let output = kubehop(&["chain", "-A", "-o", "json", "--from-file", &dump]);
     let document = json(&output);
-    let names: Vec<&str> = document["services"]
-        .as_array()
-        .expect("services")
-        .iter()
-        .filter_map(|service| service["name"].as_str())
-        .collect();
+    let names: Vec<&str> = service_names(&document);
     assert!(
         names.contains(&format!("evil{TITLE}").as_str()),
         "{names:?}"

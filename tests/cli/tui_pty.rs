@@ -37,6 +37,23 @@ impl Tmux {
         );
     }
 
+    /// Starts session `e2e`, `width` x `height`, running `script` with `sh -c`.
+    fn session(&self, width: u16, height: u16, script: &str) {
+        self.ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "sh",
+            "-c",
+            script,
+        ]);
+    }
+
     fn screen(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
     }
@@ -101,19 +118,7 @@ fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
         "{} --demo; echo \"exit=$?\"; stty -a | tr ' ' '\\n' | grep -x -- '-\\{{0,1\\}}icanon'; echo tty-checked; exec cat",
         shell_quote(binary),
     );
-    tmux.ok(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    tmux.session(120, 40, &script);
 
     // The built-in scenario's 19 Services, watched live.
     tmux.wait_until("the Services list", |screen| {
@@ -191,19 +196,7 @@ fn idle_cpu_over_ten_seconds() {
         socket: format!("kubehop-idle-{}", std::process::id()),
     };
     let script = format!("exec {} --demo", shell_quote(binary));
-    tmux.ok(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "200",
-        "-y",
-        "60",
-        "sh",
-        "-c",
-        &script,
-    ]);
+    tmux.session(200, 60, &script);
     tmux.wait_until("the first screen", |screen| {
         screen.contains("Services 19/19") && screen.contains("● live")
     });

@@ -7,7 +7,7 @@ use std::process::Output;
 use kubehop::sandbox::SandboxHandle;
 use rstest::rstest;
 
-use crate::support::bin::{KUBEHOP, kubehop_isolated, scratch_dir};
+use crate::support::bin::{KUBEHOP, kubehop_isolated, scratch_dir, service_names};
 use crate::support::fixtures::manifest::small_world;
 use crate::support::live::{DEADLINE, assert_read_only};
 use crate::support::sandbox::sandbox_with;
@@ -112,12 +112,7 @@ async fn forbidden_nodes_and_pods_leave_notes_and_the_chain_still_prints() {
         output.status.code().is_some_and(|code| code <= 1),
         "{stderr}"
     );
-    let names: Vec<&str> = document["services"]
-        .as_array()
-        .expect("services")
-        .iter()
-        .filter_map(|service| service["name"].as_str())
-        .collect();
+    let names: Vec<&str> = service_names(&document);
     assert_eq!(names, ["web"]);
     let notes: Vec<&str> = stderr
         .lines()

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::support::forward::*;
-use crate::support::sandbox::{start_cluster, wait_until};
+use crate::support::sandbox::{scale_to, start_cluster, wait_until};
 use crate::support::wait::within;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams};
@@ -132,26 +132,12 @@ async fn rolling_replacements_lose_no_connection() {
     let second_pods = ready_pods(&store, "web");
 
     // 2. Scale down to one pod and back up to three.
-    deployments
-        .patch_scale(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 1}})),
-        )
-        .await
-        .expect("scale down");
+    scale_to(&deployments, "web", 1).await.expect("scale down");
     wait_until(&sandbox, "one pod left", || {
         pods_of(&store, "web").len() == 1 && ready_pods(&store, "web").len() == 1
     })
     .await;
-    deployments
-        .patch_scale(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 3}})),
-        )
-        .await
-        .expect("scale up");
+    scale_to(&deployments, "web", 3).await.expect("scale up");
     wait_until(&sandbox, "three pods again", || {
         ready_pods(&store, "web").len() == 3
     })
@@ -254,12 +240,7 @@ async fn no_pods_means_refused_at_once_and_pods_back_means_working_again() {
 
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
     forward.mark();
-    deployments
-        .patch_scale(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 0}})),
-        )
+    scale_to(&deployments, "web", 0)
         .await
         .expect("scale to zero");
     forward
@@ -302,14 +283,7 @@ async fn no_pods_means_refused_at_once_and_pods_back_means_working_again() {
 
     // Pods back: the same forward answers again.
     forward.mark();
-    deployments
-        .patch_scale(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 2}})),
-        )
-        .await
-        .expect("scale up");
+    scale_to(&deployments, "web", 2).await.expect("scale up");
     forward
         .notice("pods to be back", |notice| {
             matches!(

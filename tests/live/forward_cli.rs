@@ -10,10 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::forward::*;
-use crate::support::sandbox::start_cluster;
+use crate::support::sandbox::{scale_to, start_cluster};
 use crate::support::wait::within;
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -52,8 +52,7 @@ fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::UnboundedReceiver
     receiver
 }
 
-fn spawn(args: &[&str]) -> Running {
-    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+fn spawn(args: Vec<String>) -> Running {
     let mut child = kubehop_isolated(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -99,12 +98,7 @@ impl Running {
 
 async fn scale(client: &kube::Client, replicas: i32) {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
-    deployments
-        .patch_scale(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": replicas}})),
-        )
+    scale_to(&deployments, "web", replicas)
         .await
         .expect("scale");
 }
@@ -115,15 +109,7 @@ async fn the_binary_forwards_spreads_refuses_recovers_and_exits_cleanly() {
     let kubeconfig = sandbox.kubeconfig_path().display().to_string();
     let pods = ready_pods(sandbox.store(), "web");
     let port = format!("0:{PORT}");
-    let mut running = spawn(&[
-        "forward",
-        "web",
-        &port,
-        "-n",
-        NAMESPACE,
-        "--kubeconfig",
-        &kubeconfig,
-    ]);
+    let mut running = spawn(forward_web_args(&port, &kubeconfig));
 
     let first = within("the Forwarding line", running.stdout.recv())
         .await

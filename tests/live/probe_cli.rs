@@ -27,6 +27,25 @@ fn json(output: &Output) -> Value {
     })
 }
 
+/// `kubehop probe ARGS...` with text output: the output and its stdout.
+async fn probe_text(arguments: &[&str]) -> (Output, String) {
+    let mut items = vec!["probe"];
+    items.extend_from_slice(arguments);
+    let output = kubehop(args(&items)).await;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output, text)
+}
+
+/// `kubehop probe TARGET... --via endpoints -o json`: the output and its JSON document.
+async fn probe_endpoints_json(target: &[&str]) -> (Output, Value) {
+    let mut items = vec!["probe"];
+    items.extend_from_slice(target);
+    items.extend_from_slice(&["--via", "endpoints", "-o", "json"]);
+    let output = kubehop(args(&items)).await;
+    let document = json(&output);
+    (output, document)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_report_and_exit_status_through_a_kubeconfig() {
     let (sandbox, _client) = start_cluster(world(), Duration::from_secs(1)).await;
@@ -91,18 +110,8 @@ async fn json_report_and_exit_status_through_a_kubeconfig() {
     );
 
     // The wrong targetPort: exit 1, refused endpoints with the fix.
-    let output = kubehop(args(&[
-        "probe",
-        "default/catalog:http",
-        "--kubeconfig",
-        &kubeconfig,
-        "--via",
-        "endpoints",
-        "-o",
-        "json",
-    ]))
-    .await;
-    let document = json(&output);
+    let (output, document) =
+        probe_endpoints_json(&["default/catalog:http", "--kubeconfig", &kubeconfig]).await;
     assert_eq!(output.status.code(), Some(1), "{document:#}");
     for hop in document["hops"].as_array().expect("hops") {
         assert_eq!(hop["outcome"]["result"], "refused", "{hop:#}");
@@ -112,8 +121,7 @@ async fn json_report_and_exit_status_through_a_kubeconfig() {
     }
 
     // Text output, and the drop as predicted: exit 0.
-    let output = kubehop(args(&[
-        "probe",
+    let (output, text) = probe_text(&[
         "gateway",
         "--kubeconfig",
         &kubeconfig,
@@ -121,9 +129,8 @@ async fn json_report_and_exit_status_through_a_kubeconfig() {
         "nodeport",
         "--timeout",
         "500ms",
-    ]))
+    ])
     .await;
-    let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.starts_with("Probe default/gateway — 3 hops in "),
@@ -173,32 +180,13 @@ async fn json_report_and_exit_status_through_a_kubeconfig() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_probes_the_built_in_scenario() {
-    let output = kubehop(args(&[
-        "probe",
-        "shop/web-lb",
-        "--demo",
-        "--via",
-        "endpoints",
-        "-o",
-        "json",
-    ]))
-    .await;
-    let document = json(&output);
+    let (output, document) = probe_endpoints_json(&["shop/web-lb", "--demo"]).await;
     assert_eq!(output.status.code(), Some(0), "{document:#}");
     assert_eq!(document["summary"]["expected"], 3, "{document:#}");
 
     // catalog/catalog: the bug only a probe finds.
-    let output = kubehop(args(&[
-        "probe",
-        "catalog",
-        "-n",
-        "catalog",
-        "--demo",
-        "--via",
-        "endpoints",
-    ]))
-    .await;
-    let text = String::from_utf8_lossy(&output.stdout);
+    let (output, text) =
+        probe_text(&["catalog", "-n", "catalog", "--demo", "--via", "endpoints"]).await;
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("UNEXPECTED: refused; predicted:"), "{text}");
     // The app listens on 80: only a privileged run can bind it, and only then does it accept.

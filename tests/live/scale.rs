@@ -19,6 +19,7 @@ use kubehop::cluster::live::{LiveOptions, LiveSource};
 use kubehop::cluster::synthetic::{self, SyntheticSpec};
 
 use crate::support::bin::find_kubectl;
+use crate::support::sandbox::{read_banner, spawn_sandbox_binary};
 
 /// Wall time and peak RSS of a child process, and what it printed.
 struct Run {
@@ -85,26 +86,11 @@ fn rss_mib() -> f64 {
 
 /// `kubehop sandbox --api-only --scenario FILE`, after its banner.
 async fn start_sandbox(scenario: &Path, kubeconfig: &Path) -> tokio::process::Child {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubehop"))
-        .arg("sandbox")
-        .arg("--api-only")
-        .arg("--scenario")
-        .arg(scenario)
-        .arg("--kubeconfig-out")
-        .arg(kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("kubehop sandbox runs");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    while let Some(line) = lines.next_line().await.expect("read") {
-        if line.starts_with("Ctrl-C stops") {
-            return child;
-        }
-    }
-    panic!("kubehop sandbox ended before its banner");
+    let scenario = scenario.to_str().expect("a UTF-8 path");
+    let (child, mut lines) =
+        spawn_sandbox_binary(kubeconfig, &["--api-only", "--scenario", scenario]);
+    read_banner(&mut lines).await;
+    child
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

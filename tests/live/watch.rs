@@ -21,8 +21,8 @@ use crate::support::fixtures::manifest::{
     Edit, deployment, node, pod as pod_object, service, slice, small_world,
 };
 use crate::support::live::{
-    DEADLINE, assert_read_only, keys, listed_inventory, live, snapshot_inventory, snapshot_pod,
-    snapshot_where, status_where, target,
+    DEADLINE, assert_read_only, create_pod, keys, kubehop_requests, listed_inventory, live,
+    snapshot_inventory, snapshot_pod, snapshot_where, status_where, target,
 };
 use crate::support::sandbox::{is_ready, sandbox, sandbox_with, test_client};
 use crate::support::wait::within_for;
@@ -139,13 +139,7 @@ async fn an_api_write_reaches_a_new_snapshot(#[case] change: Change) {
                 .expect("delete");
         }
         Change::CreatePod => {
-            let object: Pod = serde_json::from_value(
-                pod_object("web-3", "127.1.0.5", "node-a").labels(json!({"app": "web"})),
-            )
-            .expect("a pod");
-            pods.create(&PostParams::default(), &object)
-                .await
-                .expect("create");
+            create_pod(&pods, "web-3", "127.1.0.5", "node-a", "web").await;
         }
         Change::ScaleDeployment => {
             let scale = json!({"spec": {"replicas": 3}});
@@ -205,14 +199,8 @@ async fn a_burst_of_changes_is_coalesced() {
     let creates = (0..BURST).map(|i| {
         let pods = pods.clone();
         async move {
-            let object: Pod = serde_json::from_value(
-                pod_object(&format!("burst-{i:02}"), &format!("127.1.1.{i}"), "node-a")
-                    .labels(json!({"app": "burst"})),
-            )
-            .expect("a pod");
-            pods.create(&PostParams::default(), &object)
-                .await
-                .expect("create");
+            let ip = format!("127.1.1.{i}");
+            create_pod(&pods, &format!("burst-{i:02}"), &ip, "node-a", "burst").await;
         }
     });
     join_all(creates).await;
@@ -247,15 +235,8 @@ async fn namespaced_mode_watches_one_namespace_plus_nodes_and_namespaces() {
     assert!(keys(&snapshot.namespaces).contains(&"/shop".to_owned()));
     assert_eq!(source.feed.label.namespace.as_deref(), Some("shop"));
     // Namespaced kinds were requested in the namespace only.
-    let paths: Vec<String> = sandbox
-        .request_log()
-        .entries()
+    let paths: Vec<String> = kubehop_requests(&sandbox)
         .into_iter()
-        .filter(|record| {
-            record
-                .user_agent
-                .starts_with(kubehop::cluster::client::USER_AGENT)
-        })
         .filter(|record| record.resource.as_deref() == Some("pods"))
         .map(|record| record.path)
         .collect();
@@ -280,14 +261,8 @@ async fn watch_cuts_and_forced_410s_converge_to_the_servers_state() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     for i in 0..25 {
-        let object: Pod = serde_json::from_value(
-            pod_object(&format!("churn-{i:02}"), &format!("127.1.2.{i}"), "node-b")
-                .labels(json!({"app": "churn"})),
-        )
-        .expect("a pod");
-        pods.create(&PostParams::default(), &object)
-            .await
-            .expect("create");
+        let ip = format!("127.1.2.{i}");
+        create_pod(&pods, &format!("churn-{i:02}"), &ip, "node-b", "churn").await;
         if i % 3 == 0 {
             pods.delete(&format!("churn-{i:02}"), &DeleteParams::default())
                 .await
@@ -350,16 +325,9 @@ async fn watch_cuts_and_forced_410s_converge_to_the_servers_state() {
         snapshot_pod(&converged, "default", "churn-23").is_some(),
         "no lost pod"
     );
-    let watches_cut = sandbox
-        .request_log()
-        .entries()
+    let watches_cut = kubehop_requests(&sandbox)
         .into_iter()
-        .filter(|record| {
-            record
-                .user_agent
-                .starts_with(kubehop::cluster::client::USER_AGENT)
-                && record.verb == kubehop::sandbox::Verb::Watch
-        })
+        .filter(|record| record.verb == kubehop::sandbox::Verb::Watch)
         .count();
     assert!(
         watches_cut > 6,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::fixtures::manifest::{Edit, pod, service, slice, small_world};
-use crate::support::sandbox::{start, start_with};
+use crate::support::sandbox::{scale_to, start, start_with, table_request};
 use crate::support::wait::within;
 
 fn api_error(err: kube::Error) -> Box<kube::core::Status> {
@@ -776,14 +776,7 @@ async fn deployments_scale_through_the_scale_subresource_and_rollout_restart_pat
         scale.status.and_then(|s| s.selector).as_deref(),
         Some("app=web")
     );
-    let scaled = deployments
-        .patch_scale(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 4}})),
-        )
-        .await
-        .expect("patch scale");
+    let scaled = scale_to(&deployments, "web", 4).await.expect("patch scale");
     assert_eq!(scaled.spec.and_then(|s| s.replicas), Some(4));
     let current = deployments.get("web").await.expect("get");
     assert_eq!(current.spec.replicas, Some(4));
@@ -794,12 +787,7 @@ async fn deployments_scale_through_the_scale_subresource_and_rollout_restart_pat
     );
 
     let err = api_error(
-        deployments
-            .patch_scale(
-                "web",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"spec": {"replicas": -1}})),
-            )
+        scale_to(&deployments, "web", -1)
             .await
             .expect_err("negative"),
     );
@@ -1241,13 +1229,7 @@ async fn endpoints_are_derived_from_endpoint_slices() {
 async fn kubectl_tables_have_the_usual_columns() {
     let (sandbox, client) = start().await;
     sandbox.store().load_objects(small_world());
-    let request = http::Request::get("/api/v1/namespaces/default/services")
-        .header(
-            "accept",
-            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
-        )
-        .body(Vec::new())
-        .expect("request");
+    let request = table_request("/api/v1/namespaces/default/services");
     let table: Value = client.request(request).await.expect("table");
     insta::assert_json_snapshot!("services_table", table, {
         ".metadata.resourceVersion" => "[rv]",

@@ -5,16 +5,16 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ListParams};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::io::{BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 use crate::support::bin::find_kubectl;
-use crate::support::sandbox::{Outcome, probe};
+use crate::support::live::list_all;
+use crate::support::sandbox::{Outcome, probe, read_banner, spawn_sandbox_binary};
 use crate::support::wait::within;
 
 struct Running {
@@ -30,34 +30,8 @@ impl Running {
             std::env::temp_dir().join(format!("kubehop-cli-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&scratch).expect("scratch");
         let kubeconfig = scratch.join("kubeconfig");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kubehop"))
-            .arg("sandbox")
-            .arg("--kubeconfig-out")
-            .arg(&kubeconfig)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("kubehop runs");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let banner = within("the banner", async {
-            let mut banner = Vec::new();
-            loop {
-                let line = lines
-                    .next_line()
-                    .await
-                    .expect("read")
-                    .expect("kubehop still running");
-                let done = line.starts_with("Ctrl-C stops");
-                banner.push(line);
-                if done {
-                    break banner;
-                }
-            }
-        })
-        .await;
+        let (child, mut lines) = spawn_sandbox_binary(&kubeconfig, args);
+        let banner = within("the banner", read_banner(&mut lines)).await;
         Running {
             child,
             lines,
@@ -192,17 +166,9 @@ async fn kubehop_sandbox_serves_the_built_in_scenario_on_loopback_only() {
     );
     let client = running.client().await;
 
-    let services = Api::<Service>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .expect("list services")
-        .items;
+    let services = list_all::<Service>(&client).await;
     assert_eq!(services.len(), 19);
-    let pods = Api::<Pod>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .expect("list pods")
-        .items;
+    let pods = list_all::<Pod>(&client).await;
     assert_eq!(pods.len(), 28);
     let forbidden = Api::<Ingress>::all(client.clone())
         .list(&ListParams::default())

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::support::fixtures::manifest::{Edit, deployment, service, three_nodes};
 use crate::support::sandbox::{
-    is_ready, labelled, pods_of, settle, start_cluster, start_with, wait_until,
+    is_ready, labelled, pods_of, scale_to, settle, start_cluster, start_with, wait_until,
 };
 use crate::support::wait::within;
 
@@ -333,14 +333,7 @@ async fn scale_and_rollout_restart_replace_pods_without_losing_every_endpoint() 
     let deployments: Api<Deployment> = Api::namespaced(client, "shop");
     let (stop, tracker) = track_ready_endpoints(store.clone(), "shop", "web");
 
-    deployments
-        .patch_scale(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 5}})),
-        )
-        .await
-        .expect("scale up");
+    scale_to(&deployments, "web", 5).await.expect("scale up");
     wait_until(&sandbox, "5 ready pods", || {
         active(&pods_of(&store, "shop", "web"))
             .into_iter()
@@ -393,14 +386,7 @@ async fn scale_and_rollout_restart_replace_pods_without_losing_every_endpoint() 
         .expect("Progressing");
     assert_eq!(complete.reason.as_deref(), Some("NewReplicaSetAvailable"));
 
-    deployments
-        .patch_scale(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 2}})),
-        )
-        .await
-        .expect("scale down");
+    scale_to(&deployments, "web", 2).await.expect("scale down");
     wait_until(&sandbox, "2 pods", || {
         pods_of(&store, "shop", "web").len() == 2
     })
@@ -535,12 +521,7 @@ async fn statefulset_pods_have_ordinals_hostnames_and_scale_down_from_the_top() 
     assert_eq!((status.replicas, status.ready_replicas), (3, Some(3)));
     assert_eq!(status.current_revision, status.update_revision);
 
-    Api::<StatefulSet>::namespaced(client, "data")
-        .patch_scale(
-            "db",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 1}})),
-        )
+    scale_to(&Api::<StatefulSet>::namespaced(client, "data"), "db", 1)
         .await
         .expect("scale");
     wait_until(&sandbox, "only db-0 left", || {

@@ -104,6 +104,14 @@ impl Harness {
         stdout
     }
 
+    /// Object `name` of kind `K` in namespace default, as the sandbox stores it now.
+    fn stored<K: k8s_openapi::Resource + serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Option<K> {
+        self.sandbox.store().get("default", name).expect("decodes")
+    }
+
     fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.scratch.join(name);
         std::fs::write(&path, text).expect("write manifest");
@@ -302,10 +310,7 @@ async fn apply_label_annotate_scale_patch_restart_and_delete() {
         rows(&out),
         ["deployment.apps/api created", "service/api created"]
     );
-    let deployment: Deployment = store
-        .get("default", "api")
-        .expect("decodes")
-        .expect("created");
+    let deployment: Deployment = h.stored("api").expect("created");
     assert!(
         deployment
             .metadata
@@ -323,10 +328,7 @@ async fn apply_label_annotate_scale_patch_restart_and_delete() {
         rows(&out),
         ["deployment.apps/api configured", "service/api unchanged"]
     );
-    let deployment: Deployment = store
-        .get("default", "api")
-        .expect("decodes")
-        .expect("exists");
+    let deployment: Deployment = h.stored("api").expect("exists");
     assert_eq!(deployment.spec.replicas, Some(3));
 
     assert_eq!(
@@ -339,10 +341,7 @@ async fn apply_label_annotate_scale_patch_restart_and_delete() {
             .trim(),
         "service/api annotated"
     );
-    let service: Service = store
-        .get("default", "api")
-        .expect("decodes")
-        .expect("exists");
+    let service: Service = h.stored("api").expect("exists");
     assert_eq!(
         service
             .metadata
@@ -366,10 +365,7 @@ async fn apply_label_annotate_scale_patch_restart_and_delete() {
             .trim(),
         "deployment.apps/api scaled"
     );
-    let deployment: Deployment = store
-        .get("default", "api")
-        .expect("decodes")
-        .expect("exists");
+    let deployment: Deployment = h.stored("api").expect("exists");
     assert_eq!(deployment.spec.replicas, Some(5));
 
     let out = h
@@ -382,10 +378,7 @@ async fn apply_label_annotate_scale_patch_restart_and_delete() {
         ])
         .await;
     assert_eq!(out.trim(), "service/api patched");
-    let service: Service = store
-        .get("default", "api")
-        .expect("decodes")
-        .expect("exists");
+    let service: Service = h.stored("api").expect("exists");
     let ports = service.spec.and_then(|s| s.ports).expect("ports");
     assert_eq!(ports.len(), 2, "strategic merge keeps the other port");
     assert_eq!(
@@ -409,18 +402,8 @@ async fn apply_label_annotate_scale_patch_restart_and_delete() {
 
     let out = h.ok(&["delete", "-f", manifest]).await;
     assert_eq!(rows(&out).len(), 2, "{out}");
-    assert!(
-        store
-            .get::<Deployment>("default", "api")
-            .expect("decodes")
-            .is_none()
-    );
-    assert!(
-        store
-            .get::<Service>("default", "api")
-            .expect("decodes")
-            .is_none()
-    );
+    assert!(h.stored::<Deployment>("api").is_none());
+    assert!(h.stored::<Service>("api").is_none());
 }
 
 #[tokio::test]
@@ -435,13 +418,7 @@ async fn strict_field_validation_rejects_unknown_fields() {
         stderr.contains("strict decoding error: unknown field \"spec.replica\""),
         "{stderr}"
     );
-    assert!(
-        h.sandbox
-            .store()
-            .get::<Deployment>("default", "api")
-            .expect("decodes")
-            .is_none()
-    );
+    assert!(h.stored::<Deployment>("api").is_none());
 }
 
 #[tokio::test]

@@ -14,13 +14,19 @@ use serde_json::{Value, json};
 
 use crate::support::bin::find_kubectl;
 use crate::support::fixtures::manifest::{Edit, node, pod};
+use crate::support::sandbox::{read_banner, spawn_sandbox_binary, table_request};
 
 const NODES: usize = 500;
 const SERVICES: usize = 10_000;
 const PODS_PER_SERVICE: usize = 5;
 
 fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    rss_in("/proc/self/status")
+}
+
+/// The VmRSS (MiB) a /proc status file reports; 0 where it cannot be read.
+fn rss_in(status_file: &str) -> f64 {
+    let status = std::fs::read_to_string(status_file).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -126,16 +132,7 @@ async fn synthetic_cluster_figures() {
     assert_eq!(page.items.len(), 500);
 
     let started = Instant::now();
-    let mut total = 0;
-    let mut params = ListParams::default().limit(500);
-    loop {
-        let page = pods.list(&params).await.expect("page");
-        total += page.items.len();
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => break,
-        }
-    }
+    let total = count_paged(&pods).await;
     let all_pods_paged = started.elapsed();
     assert_eq!(total, SERVICES * PODS_PER_SERVICE);
 
@@ -169,13 +166,7 @@ async fn synthetic_cluster_figures() {
     let selector_scan = started.elapsed();
     assert_eq!(selected.items.len(), 1);
 
-    let request = http::Request::get("/api/v1/pods?limit=500")
-        .header(
-            "accept",
-            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
-        )
-        .body(Vec::new())
-        .expect("request");
+    let request = table_request("/api/v1/pods?limit=500");
     let started = Instant::now();
     let table: Value = client.request(request).await.expect("table");
     let table_page = started.elapsed();
@@ -185,15 +176,8 @@ async fn synthetic_cluster_figures() {
         Some(kubectl) => {
             let cache =
                 std::env::temp_dir().join(format!("kubehop-scale-cache-{}", std::process::id()));
-            let started = Instant::now();
-            let output = tokio::process::Command::new(kubectl)
-                .args(["get", "pods", "-A", "--no-headers", "--cache-dir"])
-                .arg(&cache)
-                .env("KUBECONFIG", sandbox.kubeconfig_path())
-                .output()
-                .await
-                .expect("kubectl runs");
-            let elapsed = started.elapsed();
+            let (elapsed, output) =
+                kubectl_get_all(&kubectl, "pods", &cache, sandbox.kubeconfig_path()).await;
             let _ = std::fs::remove_dir_all(&cache);
             assert!(output.status.success());
             let rows = String::from_utf8_lossy(&output.stdout).lines().count();
@@ -231,29 +215,9 @@ struct BinaryRun {
 }
 
 async fn run_binary(args: &[&str], kubeconfig: &std::path::Path) -> BinaryRun {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubehop"))
-        .arg("sandbox")
-        .arg("--kubeconfig-out")
-        .arg(kubeconfig)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("kubehop runs");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    loop {
-        let line = lines
-            .next_line()
-            .await
-            .expect("read")
-            .expect("kubehop still running");
-        if line.starts_with("Ctrl-C stops") {
-            break;
-        }
-    }
+    let (child, mut lines) = spawn_sandbox_binary(kubeconfig, args);
+    read_banner(&mut lines).await;
     BinaryRun {
         child,
         banner_after: started.elapsed(),
@@ -262,13 +226,7 @@ async fn run_binary(args: &[&str], kubeconfig: &std::path::Path) -> BinaryRun {
 }
 
 fn rss_of(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    rss_in(&format!("/proc/{pid}/status"))
 }
 
 async fn client_for(kubeconfig: &std::path::Path) -> kube::Client {
@@ -314,16 +272,7 @@ async fn kubehop_sandbox_figures() {
     let client = client_for(&synthetic.kubeconfig).await;
     let pods: Api<Pod> = Api::all(client.clone());
     let started = Instant::now();
-    let mut total = 0;
-    let mut params = ListParams::default().limit(500);
-    loop {
-        let page = pods.list(&params).await.expect("page");
-        total += page.items.len();
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => break,
-        }
-    }
+    let total = count_paged(&pods).await;
     let pods_paged = started.elapsed();
     assert_eq!(total, spec.pods);
     let started = Instant::now();
@@ -335,27 +284,23 @@ async fn kubehop_sandbox_figures() {
     assert_eq!(services.items.len(), spec.services);
     let kubectl_figure = match find_kubectl() {
         Some(kubectl) => {
-            let started = Instant::now();
-            let output = tokio::process::Command::new(kubectl)
-                .args(["get", "pods", "-A", "--no-headers", "--cache-dir"])
-                .arg(scratch.join("cache"))
-                .env("KUBECONFIG", &synthetic.kubeconfig)
-                .output()
-                .await
-                .expect("kubectl runs");
-            let elapsed = started.elapsed();
+            let (elapsed, output) = kubectl_get_all(
+                &kubectl,
+                "pods",
+                &scratch.join("cache"),
+                &synthetic.kubeconfig,
+            )
+            .await;
             assert!(output.status.success());
             let rows = String::from_utf8_lossy(&output.stdout).lines().count();
             assert_eq!(rows, spec.pods);
-            let started = Instant::now();
-            let output = tokio::process::Command::new(find_kubectl().expect("kubectl"))
-                .args(["get", "svc", "-A", "--no-headers", "--cache-dir"])
-                .arg(scratch.join("cache"))
-                .env("KUBECONFIG", &synthetic.kubeconfig)
-                .output()
-                .await
-                .expect("kubectl runs");
-            let services_elapsed = started.elapsed();
+            let (services_elapsed, output) = kubectl_get_all(
+                &find_kubectl().expect("kubectl"),
+                "svc",
+                &scratch.join("cache"),
+                &synthetic.kubeconfig,
+            )
+            .await;
             assert!(output.status.success());
             format!("get pods -A {elapsed:?} ({rows} rows), get svc -A {services_elapsed:?}")
         }
@@ -377,4 +322,38 @@ async fn kubehop_sandbox_figures() {
     eprintln!("kube-rs list all pods (pages of 500): {pods_paged:?}");
     eprintln!("kube-rs list all Services (one request): {services_listed:?}");
     eprintln!("kubectl: {kubectl_figure}");
+}
+
+/// Lists every pod in pages of 500 (following continue tokens) and counts them.
+async fn count_paged(pods: &Api<Pod>) -> usize {
+    let mut total = 0;
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let page = pods.list(&params).await.expect("page");
+        total += page.items.len();
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    total
+}
+
+/// `kubectl get KIND -A --no-headers` against `kubeconfig` (its cache in `cache`): how long it
+/// took, and its output.
+async fn kubectl_get_all(
+    kubectl: &std::path::Path,
+    kind: &str,
+    cache: &std::path::Path,
+    kubeconfig: &std::path::Path,
+) -> (std::time::Duration, std::process::Output) {
+    let started = Instant::now();
+    let output = tokio::process::Command::new(kubectl)
+        .args(["get", kind, "-A", "--no-headers", "--cache-dir"])
+        .arg(cache)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .await
+        .expect("kubectl runs");
+    (started.elapsed(), output)
 }

@@ -68,6 +68,16 @@ pub fn json(output: &Output) -> Value {
     serde_json::from_str(&stdout(output)).expect("JSON on stdout")
 }
 
+/// The `name` of every Service in a `chain -o json` document.
+pub fn service_names(document: &Value) -> Vec<&str> {
+    document["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(|service| service["name"].as_str())
+        .collect()
+}
+
 /// A fresh, empty folder under the target directory for this test's files.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));

@@ -36,6 +36,22 @@ pub fn web(replicas: i32, spec: Value) -> Vec<Value> {
     objects
 }
 
+/// The binary's arguments to forward `LOCAL:REMOTE` (`port`) to Service `web` in
+/// [`NAMESPACE`] of the cluster `kubeconfig` names.
+pub fn forward_web_args(port: &str, kubeconfig: &str) -> Vec<String> {
+    [
+        "forward",
+        "web",
+        port,
+        "-n",
+        NAMESPACE,
+        "--kubeconfig",
+        kubeconfig,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 pub fn key(name: &str) -> ServiceKey {
     ServiceKey {
         namespace: NAMESPACE.to_owned(),

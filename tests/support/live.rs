@@ -8,14 +8,15 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, PostParams};
 use kube::{Resource, ResourceExt};
 use kubehop::cluster::ClusterSnapshot;
 use kubehop::cluster::client::{ClusterTarget, Scope, USER_AGENT};
 use kubehop::cluster::feed::ConnectionStatus;
 use kubehop::cluster::live::{LiveOptions, LiveSource};
-use kubehop::sandbox::{SandboxHandle, Verb};
+use kubehop::sandbox::{RequestRecord, SandboxHandle, Verb};
 
+use super::fixtures::manifest::{self, Edit};
 use super::wait::within_for;
 
 /// How long a wait for something that should happen "soon" may take before the test fails
@@ -93,14 +94,29 @@ pub fn snapshot_pod<'a>(
         .map(Arc::as_ref)
 }
 
+/// Creates pod `name` labelled `app=<app>` through the API.
+pub async fn create_pod(pods: &Api<Pod>, name: &str, ip: &str, node: &str, app: &str) {
+    let object: Pod = serde_json::from_value(
+        manifest::pod(name, ip, node).labels(serde_json::json!({"app": app})),
+    )
+    .expect("a pod");
+    pods.create(&PostParams::default(), &object)
+        .await
+        .expect("create");
+}
+
 /// (kind, namespace/name, resourceVersion) of every object, to compare a snapshot with lists.
 pub type Inventory = BTreeSet<(String, String, String)>;
 
-fn add<K: Resource>(inventory: &mut Inventory, kind: &str, objects: impl IntoIterator<Item = K>) {
+fn add<'a, K: Resource<DynamicType = ()> + 'a>(
+    inventory: &mut Inventory,
+    objects: impl IntoIterator<Item = &'a K>,
+) {
+    let kind = K::kind(&());
     for object in objects {
         let meta = object.meta();
         inventory.insert((
-            kind.to_owned(),
+            kind.to_string(),
             format!(
                 "{}/{}",
                 meta.namespace.as_deref().unwrap_or(""),
@@ -113,108 +129,55 @@ fn add<K: Resource>(inventory: &mut Inventory, kind: &str, objects: impl IntoIte
 
 pub fn snapshot_inventory(snapshot: &ClusterSnapshot) -> Inventory {
     let mut inventory = Inventory::new();
+    add(&mut inventory, snapshot.services.iter().map(Arc::as_ref));
     add(
         &mut inventory,
-        "Service",
-        snapshot.services.iter().map(|o| o.as_ref().clone()),
+        snapshot.endpoint_slices.iter().map(Arc::as_ref),
     );
-    add(
-        &mut inventory,
-        "EndpointSlice",
-        snapshot.endpoint_slices.iter().map(|o| o.as_ref().clone()),
-    );
-    add(
-        &mut inventory,
-        "Pod",
-        snapshot.pods.iter().map(|o| o.as_ref().clone()),
-    );
-    add(
-        &mut inventory,
-        "Node",
-        snapshot.nodes.iter().map(|o| o.as_ref().clone()),
-    );
-    add(
-        &mut inventory,
-        "Ingress",
-        snapshot.ingresses.iter().map(|o| o.as_ref().clone()),
-    );
-    add(
-        &mut inventory,
-        "Namespace",
-        snapshot.namespaces.iter().map(|o| o.as_ref().clone()),
-    );
+    add(&mut inventory, snapshot.pods.iter().map(Arc::as_ref));
+    add(&mut inventory, snapshot.nodes.iter().map(Arc::as_ref));
+    add(&mut inventory, snapshot.ingresses.iter().map(Arc::as_ref));
+    add(&mut inventory, snapshot.namespaces.iter().map(Arc::as_ref));
     inventory
+}
+
+/// Every object of kind `K` in every namespace, listed through the API.
+pub async fn list_all<K>(client: &kube::Client) -> Vec<K>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    Api::<K>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
 }
 
 /// What a fresh list of every kind returns right now (through the API, like kubectl).
 pub async fn listed_inventory(client: &kube::Client) -> Inventory {
-    let params = ListParams::default();
     let mut inventory = Inventory::new();
-    add(
-        &mut inventory,
-        "Service",
-        Api::<Service>::all(client.clone())
-            .list(&params)
-            .await
-            .expect("list")
-            .items,
-    );
-    add(
-        &mut inventory,
-        "EndpointSlice",
-        Api::<EndpointSlice>::all(client.clone())
-            .list(&params)
-            .await
-            .expect("list")
-            .items,
-    );
-    add(
-        &mut inventory,
-        "Pod",
-        Api::<Pod>::all(client.clone())
-            .list(&params)
-            .await
-            .expect("list")
-            .items,
-    );
-    add(
-        &mut inventory,
-        "Node",
-        Api::<Node>::all(client.clone())
-            .list(&params)
-            .await
-            .expect("list")
-            .items,
-    );
-    add(
-        &mut inventory,
-        "Ingress",
-        Api::<Ingress>::all(client.clone())
-            .list(&params)
-            .await
-            .expect("list")
-            .items,
-    );
-    add(
-        &mut inventory,
-        "Namespace",
-        Api::<Namespace>::all(client.clone())
-            .list(&params)
-            .await
-            .expect("list")
-            .items,
-    );
+    add(&mut inventory, &list_all::<Service>(client).await);
+    add(&mut inventory, &list_all::<EndpointSlice>(client).await);
+    add(&mut inventory, &list_all::<Pod>(client).await);
+    add(&mut inventory, &list_all::<Node>(client).await);
+    add(&mut inventory, &list_all::<Ingress>(client).await);
+    add(&mut inventory, &list_all::<Namespace>(client).await);
     inventory
 }
 
 /// The verbs of every request kubehop (its User-Agent) made.
-pub fn kubehop_verbs(sandbox: &SandboxHandle) -> HashSet<Verb> {
-    let records: Vec<_> = sandbox
+/// Every request kubehop (its User-Agent) made, oldest first.
+pub fn kubehop_requests(sandbox: &SandboxHandle) -> Vec<RequestRecord> {
+    sandbox
         .request_log()
         .entries()
         .into_iter()
         .filter(|record| record.user_agent.starts_with(USER_AGENT))
-        .collect();
+        .collect()
+}
+
+pub fn kubehop_verbs(sandbox: &SandboxHandle) -> HashSet<Verb> {
+    let records = kubehop_requests(sandbox);
     assert!(
         !records.is_empty(),
         "the request log shows kubehop's requests"

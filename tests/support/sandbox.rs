@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::core::v1::Pod;
 use kubehop::sandbox::{Sandbox, SandboxBuilder, SandboxHandle};
 use serde_json::Value;
@@ -172,4 +173,73 @@ pub fn is_ready(pod: &Pod) -> bool {
                 .iter()
                 .any(|condition| condition.type_ == "Ready" && condition.status == "True")
         })
+}
+
+/// Sets the replicas of `name` through its scale subresource (a merge patch, like
+/// `kubectl scale`).
+pub async fn scale_to<K>(api: &kube::Api<K>, name: &str, replicas: i32) -> kube::Result<Scale>
+where
+    K: Clone + serde::de::DeserializeOwned,
+{
+    let patch = serde_json::json!({"spec": {"replicas": replicas}});
+    api.patch_scale(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(patch),
+    )
+    .await
+}
+
+/// `kubehop sandbox --kubeconfig-out KUBECONFIG ARGS...` (the built binary), its stdout as
+/// lines; killed when dropped.
+pub fn spawn_sandbox_binary(
+    kubeconfig: &std::path::Path,
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(super::bin::KUBEHOP)
+        .arg("sandbox")
+        .arg("--kubeconfig-out")
+        .arg(kubeconfig)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubehop runs");
+    let stdout = child.stdout.take().expect("stdout");
+    (child, tokio::io::BufReader::new(stdout).lines())
+}
+
+/// The banner `kubehop sandbox` prints, up to and with its "Ctrl-C stops" line.
+pub async fn read_banner(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> Vec<String> {
+    let mut banner = Vec::new();
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read")
+            .expect("kubehop still running");
+        let done = line.starts_with("Ctrl-C stops");
+        banner.push(line);
+        if done {
+            return banner;
+        }
+    }
+}
+
+/// A GET of `uri` asking for a Table (as `kubectl get` does), JSON as the fallback.
+pub fn table_request(uri: &str) -> http::Request<Vec<u8>> {
+    http::Request::get(uri)
+        .header(
+            "accept",
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+        )
+        .body(Vec::new())
+        .expect("request")
 }

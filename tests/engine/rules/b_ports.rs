@@ -199,14 +199,7 @@ fn b6_headless_without_ports() {
 fn b7_front_doors_translate(#[case] destination: &str, #[case] port: u16) {
     let model = World::new()
         .nodes(three_nodes())
-        .service(
-            service("web")
-                .type_("LoadBalancer")
-                .selector(&[("app", "web")])
-                .port(Some("http"), 80, "http")
-                .node_port(30080)
-                .lb_ingress(Some("127.20.0.1"), None, None),
-        )
+        .service(load_balancer_web("http").lb_ingress(Some("127.20.0.1"), None, None))
         .pod(
             pod("web-1", "127.2.0.1", "node-a")
                 .labels(&[("app", "web")])

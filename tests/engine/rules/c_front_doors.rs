@@ -9,12 +9,7 @@ use crate::support::engine::*;
 use crate::support::fixtures::*;
 
 fn lb_world(edit: impl FnOnce(ServiceBuilder) -> ServiceBuilder) -> World {
-    let service = service("web")
-        .type_("LoadBalancer")
-        .selector(&[("app", "web")])
-        .port(Some("http"), 80, "8080")
-        .node_port(30080)
-        .lb_ingress(Some("127.20.0.1"), None, None);
+    let service = load_balancer_web("8080").lb_ingress(Some("127.20.0.1"), None, None);
     World::new()
         .nodes(three_nodes())
         .service(edit(service))
@@ -103,14 +98,7 @@ fn c5_ip_mode(
 ) {
     let model = World::new()
         .nodes(three_nodes())
-        .service(
-            service("web")
-                .type_("LoadBalancer")
-                .selector(&[("app", "web")])
-                .port(Some("http"), 80, "8080")
-                .node_port(30080)
-                .lb_ingress(ip, hostname, mode),
-        )
+        .service(load_balancer_web("8080").lb_ingress(ip, hostname, mode))
         .pod(pod("web-1", "127.2.0.1", "node-a").labels(&[("app", "web")]))
         .model();
     let decision = route(&model, "127.20.0.1", 80, from_outside("node-a"));

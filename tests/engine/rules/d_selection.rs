@@ -201,17 +201,12 @@ fn d6_hints(
 }
 
 fn policy_world() -> World {
+    let web = load_balancer_web("8080")
+        .lb_ingress(Some("127.20.0.1"), None, None)
+        .etp("Local");
     World::new()
         .nodes(three_nodes())
-        .service(
-            service("web")
-                .type_("LoadBalancer")
-                .selector(&[("app", "web")])
-                .port(Some("http"), 80, "8080")
-                .node_port(30080)
-                .lb_ingress(Some("127.20.0.1"), None, None)
-                .etp("Local"),
-        )
+        .service(web)
         .pod(pod("web-1", "127.2.0.1", "node-a").labels(&[("app", "web")]))
 }
 

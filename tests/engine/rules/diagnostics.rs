@@ -157,13 +157,7 @@ fn healthy_service_is_quiet() {
             8080,
             "TCP",
         ))
-        .ingress(ingress(
-            "shop",
-            "shop.example.test",
-            "/",
-            "web",
-            port_name("http"),
-        ))
+        .ingress(shop_ingress())
         .model();
     let web = chain(&model, "web");
     assert!(

@@ -60,7 +60,8 @@ fn f3_cluster_ip(#[case] domain: &str) {
     );
 }
 
-fn headless_world() -> World {
+/// The headless Service `db` (port `pg` 5432) with pod `db-0` named `db-0` in `subdomain`.
+fn headless_db(subdomain: &str) -> World {
     World::new()
         .nodes(three_nodes())
         .service(
@@ -72,8 +73,12 @@ fn headless_world() -> World {
         .pod(
             pod("db-0", "127.2.0.1", "node-a")
                 .labels(&[("app", "db")])
-                .hostname("db-0", "db"),
+                .hostname("db-0", subdomain),
         )
+}
+
+fn headless_world() -> World {
+    headless_db("db")
         .pod(pod("db-1", "127.2.0.2", "node-b").labels(&[("app", "db")]))
         .pod(
             pod("db-2", "127.2.0.3", "node-c")
@@ -137,19 +142,7 @@ fn f5_pnra_publishes_unready() {
 /// F6: a pod whose subdomain names another Service gets no per-pod name here.
 #[test]
 fn f6_subdomain_mismatch() {
-    let world = World::new()
-        .nodes(three_nodes())
-        .service(
-            service("db")
-                .headless()
-                .selector(&[("app", "db")])
-                .port(Some("pg"), 5432, "5432"),
-        )
-        .pod(
-            pod("db-0", "127.2.0.1", "node-a")
-                .labels(&[("app", "db")])
-                .hostname("db-0", "other"),
-        );
+    let world = headless_db("other");
     let names: Vec<String> = records(&world, "db", "cluster.local")
         .into_iter()
         .map(|r| r.0)

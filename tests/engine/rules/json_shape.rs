@@ -21,11 +21,7 @@ fn world() -> World {
     World::new()
         .nodes(three_nodes())
         .service(
-            service("web")
-                .type_("LoadBalancer")
-                .selector(&[("app", "web")])
-                .port(Some("http"), 80, "http")
-                .node_port(30080)
+            load_balancer_web("http")
                 .lb_ingress(Some("127.20.0.1"), None, None)
                 .lb_ingress(None, Some("lb.example.test"), None),
         )
@@ -40,13 +36,7 @@ fn world() -> World {
                 .labels(&[("app", "web")])
                 .container_port("app", Some("http"), 8080, "TCP"),
         )
-        .ingress(ingress(
-            "shop",
-            "shop.example.test",
-            "/",
-            "web",
-            port_name("http"),
-        ))
+        .ingress(shop_ingress())
 }
 
 #[test]
