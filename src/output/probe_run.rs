@@ -144,6 +144,9 @@ pub async fn probe(sources: &Sources, args: &ProbeArgs) -> Result<u8, ProbeComma
 }
 
 /// `kubehop probe` with explicit writers; returns the exit status.
+///
+/// A straight sequence (source, Service, plan, transports, run, print, exit status), a little
+/// over ~80 lines; each step is already a call.
 pub async fn run_probe(
     sources: &Sources,
     settings: &SourceSettings,

@@ -232,6 +232,9 @@ pub fn write_text(
 }
 
 /// One reason as a short sentence.
+///
+/// One arm per [`RouteReason`] variant, each a sentence; kept whole (over ~80 lines) so the
+/// vocabulary `route` speaks stays in one place. The longer sentences have helpers below.
 pub fn reason_text(reason: &RouteReason, query: &RouteQuery, decision: &RouteDecision) -> String {
     let destination = socket_text(query.destination, query.port);
     match reason {
