@@ -7,7 +7,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use crate::engine::model::{ServiceChain, ServiceKey, ServiceType, TargetPort};
-use crate::engine::{ClusterSnapshot, EngineConfig, ProxyModel, Severity};
+use crate::engine::{ClusterSnapshot, EngineConfig, ProxyModel};
 
 /// A monotonic number for each snapshot the app asked the engine to read. Results carrying an
 /// older number than the one asked for last are dropped (a stale build never lands).
@@ -20,28 +20,8 @@ impl Generation {
     }
 }
 
-/// The worst finding of a Service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Health {
-    Error,
-    Warning,
-    Ok,
-}
-
-impl Health {
-    pub fn of(chain: &ServiceChain) -> Health {
-        let worst = chain
-            .diagnostics
-            .iter()
-            .map(|diagnostic| diagnostic.severity)
-            .min();
-        match worst {
-            Some(Severity::Error) => Health::Error,
-            Some(Severity::Warning) => Health::Warning,
-            _ => Health::Ok,
-        }
-    }
-}
+/// The health of a Service: the engine's, shared by every renderer.
+pub use crate::engine::verdict::Health;
 
 /// One row of the Services pane, prepared once per snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]

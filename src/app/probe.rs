@@ -13,8 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::catalog::{Catalog, Generation};
-use crate::engine::model::{HopKey, ServiceKey};
-use crate::engine::plan::{PlanContext, PlanError, PortSelector, ProbePlan, Via, probe_plan_with};
+use crate::engine::model::{HopKey, ServiceChain, ServiceKey};
+use crate::engine::plan::{
+    PlanContext, PlanError, PortSelector, ProbeHop, ProbePlan, Via, probe_plan_with,
+};
+use crate::engine::verdict::{Health, ProbeFinding};
 pub use crate::probe::outcome::{Agreement, HopResult, ProbeOutcome, format_latency};
 pub use crate::probe::{ProbeEvent, RunId};
 
@@ -51,6 +54,29 @@ pub struct ProbeRun {
 }
 
 impl ProbeRun {
+    /// Stores a result (stale when the newest plan predicts otherwise); returns the finding it
+    /// makes for its hop (`None`: it agrees, or was not checked).
+    fn land(&mut self, result: HopResult) -> (ServiceKey, HopKey, Option<KeptFinding>) {
+        self.running.remove(&result.key);
+        let stale = self.latest.as_ref().is_some_and(|latest| {
+            !crate::probe::stale_keys([&result], latest.as_deref()).is_empty()
+        });
+        if stale {
+            self.stale.insert(result.key.clone());
+        }
+        let label = self
+            .plan
+            .hop(&result.key)
+            .map_or_else(|| result.key.to_string(), ProbeHop::label);
+        let kept = result.finding(&label, stale).map(|finding| KeptFinding {
+            finding,
+            fingerprint: result.fingerprint,
+        });
+        let key = result.key.clone();
+        self.results.insert(key.clone(), result);
+        (self.service.clone(), key, kept)
+    }
+
     pub fn is_running(&self) -> bool {
         self.status == RunStatus::Running
     }
@@ -70,6 +96,18 @@ pub struct ProbeState {
     pub spinner: usize,
     /// Why probing is not possible with this source (`None`: it is).
     pub unavailable: Option<String>,
+    /// The unexpected results of every Service probed so far, as findings: they mark the
+    /// Service in the list and count in the header until a later probe of the hop agrees;
+    /// they are stale (shown, not counted) once the hop's prediction changed.
+    pub findings: BTreeMap<ServiceKey, BTreeMap<HopKey, KeptFinding>>,
+}
+
+/// A probe finding and the prediction it was judged against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptFinding {
+    pub finding: ProbeFinding,
+    /// The plan hop's fingerprint when it was probed.
+    pub fingerprint: u64,
 }
 
 /// Why `p`/`P` did not start a run.
@@ -174,20 +212,80 @@ impl ProbeState {
                 run.running.insert(key);
             }
             ProbeEvent::Finished { result, .. } => {
-                run.running.remove(&result.key);
-                if let Some(latest) = &run.latest
-                    && !crate::probe::stale_keys([result.as_ref()], latest.as_deref()).is_empty()
-                {
-                    run.stale.insert(result.key.clone());
-                }
-                run.results.insert(result.key.clone(), *result);
+                let (service, key, kept) = run.land(*result);
+                self.keep(service, key, kept);
             }
             ProbeEvent::Done { elapsed, .. } => {
                 run.running.clear();
                 run.status = RunStatus::Done { elapsed };
+                if run.hop.is_none() {
+                    // A whole-Service run replaces every finding of the Service.
+                    let probed: BTreeSet<HopKey> = run.results.keys().cloned().collect();
+                    if let Some(kept) = self.findings.get_mut(&run.service) {
+                        kept.retain(|key, _| probed.contains(key));
+                    }
+                    self.findings.retain(|_, kept| !kept.is_empty());
+                }
             }
         }
         true
+    }
+
+    /// Records (or clears, `None`) the finding of one hop.
+    fn keep(&mut self, service: ServiceKey, key: HopKey, kept: Option<KeptFinding>) {
+        match kept {
+            Some(kept) => {
+                self.findings.entry(service).or_default().insert(key, kept);
+            }
+            None => {
+                if let Some(findings) = self.findings.get_mut(&service) {
+                    findings.remove(&key);
+                    if findings.is_empty() {
+                        self.findings.remove(&service);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The probe findings of a Service, live ones first.
+    pub fn findings_for(&self, service: &ServiceKey) -> Vec<&ProbeFinding> {
+        let mut findings: Vec<&ProbeFinding> = self
+            .findings
+            .get(service)
+            .map(|kept| kept.values().map(|kept| &kept.finding).collect())
+            .unwrap_or_default();
+        findings.sort_by_key(|finding| (finding.stale, finding.severity));
+        findings
+    }
+
+    /// What the probe findings make of a Service's health.
+    pub fn health(&self, chain: &ServiceChain, health: Health) -> Health {
+        // Few Services have findings: a scan beats building a key for every row.
+        self.findings
+            .iter()
+            .find(|(key, _)| key.namespace == chain.namespace && key.name == chain.name)
+            .map_or(health, |(_, kept)| {
+                health.with_probe(kept.values().map(|kept| &kept.finding))
+            })
+    }
+
+    /// Marks the kept findings whose hop's prediction changed on `catalog` (or whose hop is
+    /// gone) stale. Returns whether any changed.
+    pub fn refresh_findings(&mut self, catalog: &Catalog) -> bool {
+        let mut changed = false;
+        for (service, kept) in &mut self.findings {
+            let plan = plan_for(catalog, service).ok();
+            for (key, kept) in kept.iter_mut() {
+                let stale = plan
+                    .as_ref()
+                    .and_then(|plan| plan.hop(key))
+                    .is_none_or(|hop| hop.fingerprint != kept.fingerprint);
+                changed |= stale != kept.finding.stale;
+                kept.finding.stale = stale;
+            }
+        }
+        changed
     }
 
     /// Stops the running probe; returns its id when there was one.

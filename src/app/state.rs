@@ -351,6 +351,17 @@ impl AppState {
                 .any(|at| now.saturating_duration_since(*at) < CHANGE_HIGHLIGHT)
     }
 
+    /// The health shown for a Service of `catalog`: the engine's findings and the probe's.
+    pub fn health_of(&self, catalog: &Catalog, index: usize) -> Health {
+        let health = catalog
+            .summary(index)
+            .map_or(Health::Ok, |summary| summary.health);
+        match catalog.model.services.get(index) {
+            Some(chain) => self.probe.health(chain, health),
+            None => health,
+        }
+    }
+
     /// Recomputes the visible Services (namespace scope, filter, sort) and keeps the
     /// selection on the same Service when it is still visible.
     pub fn refresh_list(&mut self) {
@@ -369,10 +380,10 @@ impl AppState {
                 continue;
             }
             total += 1;
-            match catalog.summary(index).map(|summary| summary.health) {
-                Some(Health::Error) => errors += 1,
-                Some(Health::Warning) => warnings += 1,
-                _ => {}
+            match self.health_of(&catalog, index) {
+                Health::Broken => errors += 1,
+                Health::Warning => warnings += 1,
+                Health::Ok => {}
             }
             if self.filter.matches(chain) {
                 visible.push(index);
@@ -380,11 +391,7 @@ impl AppState {
         }
         if self.sort == SortOrder::Health {
             // The model is sorted by namespace/name, and the sort is stable.
-            visible.sort_by_key(|index| {
-                catalog
-                    .summary(*index)
-                    .map_or(Health::Ok, |summary| summary.health)
-            });
+            visible.sort_by_key(|index| self.health_of(&catalog, *index));
         }
         self.list.visible = visible;
         self.list.scope_total = total;

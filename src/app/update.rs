@@ -102,8 +102,13 @@ fn apply_event(state: &mut AppState, event: AppEvent) -> Vec<Command> {
         }
         AppEvent::Probe(event) => {
             let done = matches!(event, crate::probe::ProbeEvent::Done { .. });
+            let landed = !matches!(event, crate::probe::ProbeEvent::Started { .. });
             if state.probe.apply(event) {
                 state.dirty = true;
+                if landed {
+                    // A probe finding marks the Service in this very frame (list and header).
+                    state.refresh_list();
+                }
                 if done && let Some((text, unexpected)) = state.probe.summary() {
                     state.set_message(text, unexpected);
                 }
@@ -143,6 +148,7 @@ fn on_model(state: &mut AppState, catalog: Arc<Catalog>, at: std::time::Instant)
         commands.push(issue_build(state, waiting));
     }
     // Probe results whose prediction changed on the newest model are stale.
+    state.probe.refresh_findings(&catalog);
     if state.probe.refresh_stale(&catalog)
         && !state.probe.is_running()
         && let Some((text, unexpected)) = state.probe.summary()

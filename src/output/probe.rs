@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::engine::model::HopKey;
 use crate::engine::plan::{Expectation, ProbeHop, ProbePlan};
+use crate::engine::verdict::HopVerdict;
 use crate::probe::outcome::{Agreement, HopResult, ProbeReport, millis};
 
 /// A report with what is needed to print it.
@@ -66,16 +67,9 @@ impl ProbeView<'_> {
     }
 }
 
-/// `✓` as predicted, `✗` not, `·` not checked, `↻` stale.
-fn mark(view: &ProbeView<'_>, result: &HopResult) -> &'static str {
-    if view.is_stale(result) {
-        return "↻";
-    }
-    match result.agreement {
-        Agreement::Expected => "✓",
-        Agreement::Unexpected => "✗",
-        Agreement::Unverified => "·",
-    }
+/// The verdict of a result (the symbols and words every renderer uses).
+fn verdict(view: &ProbeView<'_>, result: &HopResult) -> HopVerdict {
+    result.verdict(view.is_stale(result))
 }
 
 /// The text report.
@@ -109,11 +103,13 @@ pub fn write_text(out: &mut dyn Write, view: &ProbeView<'_>) -> io::Result<()> {
             }
         }
         let label = hop.map_or_else(|| result.key.to_string(), ProbeHop::label);
+        let verdict = verdict(view, result);
         writeln!(
             out,
-            "  {} {label}  [{}]",
-            mark(view, result),
-            result.transport.as_str()
+            "  {} {label}  [{}]  {}",
+            verdict.symbol(),
+            result.transport.as_str(),
+            verdict.word()
         )?;
         let mut observed = result.outcome.to_string();
         if let Some(pod) = &result.answered_by {
@@ -126,11 +122,7 @@ pub fn write_text(out: &mut dyn Write, view: &ProbeView<'_>) -> io::Result<()> {
                 "      stale: the cluster changed while this hop was probed (the prediction is now different); probe again"
             )?;
         } else {
-            let prefix = match result.agreement {
-                Agreement::Unexpected => "UNEXPECTED: ",
-                _ => "",
-            };
-            writeln!(out, "      {prefix}{}", result.why)?;
+            writeln!(out, "      {}", result.why)?;
         }
         if let Some(fix) = &result.fix {
             writeln!(out, "      fix: {}", fix.text)?;
@@ -182,6 +174,7 @@ pub fn to_json(view: &ProbeView<'_>) -> Value {
                 "outcome": result.outcome,
                 "answeredBy": result.answered_by,
                 "agreement": result.agreement,
+                "verdict": verdict(view, result),
                 "stale": view.is_stale(result),
                 "why": result.why,
                 "fix": result.fix,

@@ -261,6 +261,10 @@ async fn tls_handshake(
     match handshake(dialed, http, target, spec.timeout, started).await {
         Ok(version) => Ok(version),
         Err(Handshake::Forward(text)) => Err(classify_forward_message(&text, started.elapsed())),
+        Err(Handshake::Silent) => Err(ProbeOutcome::TimedOut {
+            stage: Stage::Answer,
+            after: started.elapsed(),
+        }),
         Err(Handshake::Failed(error)) => Err(ProbeOutcome::Connected {
             latency,
             answer: Some(Answer {
@@ -362,6 +366,9 @@ enum Handshake {
     /// The port-forward's error channel spoke first.
     Forward(String),
     Failed(String),
+    /// Connected, then nothing came back: the same silence an HTTP check waiting for its
+    /// answer sees (a dropping proxy holds the connection open and silent).
+    Silent,
 }
 
 /// Replaces the stream by a TLS stream over it; returns the protocol version agreed.
@@ -404,10 +411,7 @@ async fn handshake(
             Ok(version)
         }
         Ok(Err(error)) => Err(Handshake::Failed(error.to_string())),
-        Err(_) => Err(Handshake::Failed(format!(
-            "no handshake within {:?}",
-            timeout * 2
-        ))),
+        Err(_) => Err(Handshake::Silent),
     }
 }
 
@@ -797,5 +801,58 @@ mod tests {
         let (agreement, why) = agree(&connect(), HopKind::ClusterIp, &outcome, Some(&stranger));
         assert_eq!(agreement, Agreement::Unexpected);
         assert!(why.contains("db-1"), "{why}");
+    }
+
+    /// A dropping proxy accepts and stays silent: the http and the https port of one Service
+    /// must both read as silence (a drop, when predicted), not one as a failed TLS "answer".
+    #[tokio::test]
+    async fn silence_reads_the_same_over_http_and_https() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                open.push(stream);
+            }
+        });
+        let dialer = super::super::dialer::DirectDialer::new(
+            super::super::reach::NetworkScope::LoopbackOnly,
+        );
+        let drop = Expectation::Drop {
+            reason: "no local endpoint".into(),
+        };
+        for tls in [false, true] {
+            let spec = CheckSpec {
+                timeout: Duration::from_millis(200),
+                http: Some(HttpSpec {
+                    host: None,
+                    path: "/".into(),
+                    tls,
+                }),
+                answer_window: Duration::from_millis(100),
+            };
+            let outcome = check(
+                &dialer,
+                &DialTarget::Socket(address),
+                HopKind::NodePort,
+                &spec,
+            )
+            .await;
+            assert!(
+                matches!(
+                    outcome,
+                    ProbeOutcome::TimedOut {
+                        stage: Stage::Answer,
+                        ..
+                    }
+                ),
+                "tls {tls}: {outcome:?}"
+            );
+            let (agreement, why) = agree(&drop, HopKind::NodePort, &outcome, None);
+            assert_eq!(agreement, Agreement::Expected, "tls {tls}: {why}");
+        }
+        held.abort();
     }
 }

@@ -9,8 +9,10 @@ use std::time::Duration;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
+use crate::engine::Severity;
 use crate::engine::model::{HopKey, ServiceKey};
 use crate::engine::plan::{Expectation, HopKind};
+use crate::engine::verdict::{HopVerdict, ProbeFinding, ProbeFindingCode};
 
 /// How a hop was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -366,6 +368,72 @@ impl HopResult {
     /// Whether the result counts as a failure (exit status 1).
     pub fn failed(&self) -> bool {
         self.agreement == Agreement::Unexpected
+    }
+
+    /// The verdict every renderer shows for this result (`stale`: its prediction changed).
+    pub fn verdict(&self, stale: bool) -> HopVerdict {
+        if stale {
+            return HopVerdict::Stale;
+        }
+        match self.agreement {
+            Agreement::Unexpected => HopVerdict::Unexpected,
+            Agreement::Unverified => HopVerdict::NotReachable,
+            Agreement::Expected => match self.expected {
+                Expectation::Connect { .. } => HopVerdict::Ok,
+                _ => HopVerdict::ExpectedFailure,
+            },
+        }
+    }
+
+    /// The finding an unexpected result is (`None` when the result agrees or was not checked),
+    /// about `subject` (the hop's label).
+    pub fn finding(&self, subject: &str, stale: bool) -> Option<ProbeFinding> {
+        if self.agreement != Agreement::Unexpected {
+            return None;
+        }
+        let predicted_connect = matches!(self.expected, Expectation::Connect { .. });
+        let code = match &self.outcome {
+            ProbeOutcome::Refused { .. } => ProbeFindingCode::UnexpectedRefusal,
+            ProbeOutcome::Reset { .. } => ProbeFindingCode::UnexpectedReset,
+            ProbeOutcome::TimedOut { .. } => ProbeFindingCode::Timeout,
+            ProbeOutcome::Connected { .. } if predicted_connect => {
+                ProbeFindingCode::UnexpectedAnswer
+            }
+            ProbeOutcome::Connected { .. } => ProbeFindingCode::UnexpectedConnect,
+            ProbeOutcome::DnsFailure(_)
+            | ProbeOutcome::ForwardFailed(_)
+            | ProbeOutcome::Forbidden(_)
+            | ProbeOutcome::NotReachable(_) => ProbeFindingCode::UnreachableTarget,
+        };
+        let message = if code == ProbeFindingCode::UnexpectedAnswer {
+            format!("{}: {}", self.target, self.why)
+        } else {
+            let predicted = match &self.expected {
+                Expectation::Connect { .. } => "a connection",
+                Expectation::Drop { .. } => "a drop (silence until the client gives up)",
+                Expectation::Reject { .. } => "a refusal",
+                Expectation::NoBackend { .. } => "no backend (503 or a refusal)",
+                Expectation::Unrouted { .. } => "nothing in particular",
+            };
+            format!(
+                "{}: {}, but the engine predicted {predicted} ({})",
+                self.target,
+                self.outcome,
+                self.expected.reason()
+            )
+        };
+        Some(ProbeFinding {
+            severity: if predicted_connect {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            code,
+            subject: subject.to_owned(),
+            message,
+            fix: self.fix.as_ref().map(|fix| fix.text.clone()),
+            stale,
+        })
     }
 }
 

@@ -9,9 +9,11 @@ use super::theme::Theme;
 use crate::app::probe::{Agreement, HopResult, ProbeRun, ProbeState, RunStatus, format_latency};
 use crate::engine::model::{HopKey, ServiceChain};
 use crate::engine::plan::{Expectation, ProbeHop};
+use crate::engine::verdict::HopVerdict;
 
-/// The inline mark of a hop: `✓ 1.2 ms`, `✗ refused`, `⏱ timeout`, `⚠ refused` (unexpected),
-/// `↻ stale`, the spinner while probing, `…` while queued.
+/// The inline mark of a hop: the verdict's symbol and colour (the engine's vocabulary) with
+/// what was seen: `✓ 1.2 ms`, `⊘ timeout` (a drop, as predicted), `✗ refused` (unexpected),
+/// `· not reachable`, `↻ stale`; the spinner while probing, `…` while queued.
 pub(super) fn probe_mark(
     run: &ProbeRun,
     key: &HopKey,
@@ -19,17 +21,15 @@ pub(super) fn probe_mark(
     theme: &Theme,
 ) -> Option<Span<'static>> {
     if let Some(result) = run.results.get(key) {
-        if run.is_stale(key) {
-            return Some(Span::styled("↻ stale".to_owned(), theme.warning));
-        }
-        let outcome = &result.outcome;
-        return Some(match result.agreement {
-            Agreement::Unexpected => Span::styled(format!("⚠ {}", outcome.short()), theme.error),
-            Agreement::Expected => {
-                Span::styled(format!("{} {}", outcome.glyph(), outcome.short()), theme.ok)
-            }
-            Agreement::Unverified => Span::styled(format!("· {}", outcome.short()), theme.dim),
-        });
+        let verdict = result.verdict(run.is_stale(key));
+        let what = match verdict {
+            HopVerdict::Stale => verdict.word().to_owned(),
+            _ => result.outcome.short(),
+        };
+        return Some(Span::styled(
+            format!("{} {what}", verdict.symbol()),
+            theme.verdict(verdict),
+        ));
     }
     run.plan.hop(key)?;
     Some(if run.running.contains(key) {
@@ -185,28 +185,20 @@ fn observed_lines(
         observed.push_str(&format!(" · answered by {}", pod.pod));
     }
     push_wrapped(lines, &observed, 2, width, Style::new());
-    if stale {
+    let verdict = result.verdict(stale);
+    let why = match verdict {
+        HopVerdict::Stale => "this hop's prediction has changed since it was probed",
+        HopVerdict::Ok => "",
+        _ => result.why.as_str(),
+    };
+    if !why.is_empty() {
         push_wrapped(
             lines,
-            "↻ stale: this hop's prediction has changed since it was probed",
+            &format!("{verdict}: {why}"),
             2,
             width,
-            theme.warning,
+            theme.verdict(verdict),
         );
-    } else {
-        match result.agreement {
-            Agreement::Unexpected => {
-                push_wrapped(
-                    lines,
-                    &format!("⚠ unexpected: {}", result.why),
-                    2,
-                    width,
-                    theme.error,
-                );
-            }
-            Agreement::Unverified => push_wrapped(lines, &result.why, 2, width, theme.dim),
-            Agreement::Expected => {}
-        }
     }
     if let Some(fix) = &result.fix {
         push_wrapped(lines, &format!("fix: {}", fix.text), 2, width, theme.accent);

@@ -160,11 +160,9 @@ fn service_row(
     } else {
         chain.name.clone()
     };
+    let health = state.probe.health(chain, summary.health);
     let mut spans = vec![
-        Span::styled(
-            format!("{} ", health_mark(summary.health)),
-            theme.health(summary.health),
-        ),
+        Span::styled(format!("{} ", health_mark(health)), theme.health(health)),
         Span::raw(format!("{} ", pad(&name, cols.name.saturating_sub(1)))),
     ];
     if cols.kind > 0 {

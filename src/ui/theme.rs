@@ -6,6 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 
 use crate::app::catalog::Health;
 use crate::engine::Severity;
+use crate::engine::verdict::HopVerdict;
 
 /// Every style the panes use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,9 +94,20 @@ impl Theme {
 
     pub fn health(&self, health: Health) -> Style {
         match health {
-            Health::Error => self.error,
+            Health::Broken => self.error,
             Health::Warning => self.warning,
             Health::Ok => self.ok,
+        }
+    }
+
+    /// The colour of a probe verdict (the symbol and word are the engine's).
+    pub fn verdict(&self, verdict: HopVerdict) -> Style {
+        match verdict {
+            HopVerdict::Ok => self.ok,
+            HopVerdict::ExpectedFailure => self.info,
+            HopVerdict::Unexpected => self.error,
+            HopVerdict::NotReachable => self.dim,
+            HopVerdict::Stale => self.warning,
         }
     }
 
@@ -110,11 +122,7 @@ impl Theme {
 
 /// The mark of a health state.
 pub fn health_mark(health: Health) -> &'static str {
-    match health {
-        Health::Error => "✗",
-        Health::Warning => "!",
-        Health::Ok => "✓",
-    }
+    health.symbol()
 }
 
 /// The mark of a diagnostic severity.

@@ -140,6 +140,9 @@ async fn json_report_and_exit_status_through_a_kubeconfig() {
         text.contains("connected, then silence: no answer after"),
         "{text}"
     );
+    // A predicted drop is an expected failure, not an ok.
+    assert!(text.contains("  [direct]  fails as predicted\n"), "{text}");
+    assert!(text.contains("\n  ⊘ "), "{text}");
     assert!(
         text.trim_end()
             .ends_with("3 as predicted, 0 unexpected, 0 not checked, 0 stale"),
@@ -188,7 +191,10 @@ async fn demo_probes_the_built_in_scenario() {
     let (output, text) =
         probe_text(&["catalog", "-n", "catalog", "--demo", "--via", "endpoints"]).await;
     assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(text.contains("UNEXPECTED: refused; predicted:"), "{text}");
+    // The same symbol and word as the TUI's for an unexpected result.
+    assert!(text.contains("  [port-forward]  unexpected\n"), "{text}");
+    assert!(text.contains("\n  ✗ endpoint "), "{text}");
+    assert!(text.contains("      refused; predicted:"), "{text}");
     // The app listens on 80: only a privileged run can bind it, and only then does it accept.
     if can_bind_privileged_ports() {
         assert!(

@@ -41,6 +41,7 @@ pub mod snapshot;
 pub mod synthetic;
 pub mod topology;
 pub mod validate;
+pub mod verdict;
 
 use std::sync::Arc;
 
