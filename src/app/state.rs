@@ -178,6 +178,9 @@ pub struct ServiceList {
     pub scope_total: usize,
     pub scope_errors: usize,
     pub scope_warnings: usize,
+    /// Findings in scope that belong to no Service (an Ingress backend naming a Service that
+    /// does not exist).
+    pub scope_cluster_findings: usize,
 }
 
 /// Tree state of one Service's chain, kept per Service so it survives updates and switching.
@@ -351,6 +354,19 @@ impl AppState {
                 .any(|at| now.saturating_duration_since(*at) < CHANGE_HIGHLIGHT)
     }
 
+    /// The findings of `catalog` that belong to no Service, in the namespace scope, with the
+    /// namespace of the object each is about.
+    pub fn cluster_findings<'c>(
+        &self,
+        catalog: &'c Catalog,
+    ) -> impl Iterator<Item = (&'c str, &'c crate::engine::Diagnostic)> {
+        let scope = self.namespace.clone();
+        catalog
+            .model
+            .unattached_by_namespace()
+            .filter(move |(namespace, _)| scope.as_deref().is_none_or(|scope| scope == *namespace))
+    }
+
     /// The health shown for a Service of `catalog`: the engine's findings and the probe's.
     pub fn health_of(&self, catalog: &Catalog, index: usize) -> Health {
         let health = catalog
@@ -397,6 +413,7 @@ impl AppState {
         self.list.scope_total = total;
         self.list.scope_errors = errors;
         self.list.scope_warnings = warnings;
+        self.list.scope_cluster_findings = self.cluster_findings(&catalog).count();
         let position =
             self.list.selected.as_ref().and_then(|key| {
                 self.list.visible.iter().position(|index| {

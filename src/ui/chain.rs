@@ -15,7 +15,7 @@ use super::theme::{Theme, severity_mark};
 use crate::app::chain::{NodeKind, NodePath, OutlineNode};
 use crate::app::probe::ProbeRun;
 use crate::app::state::{AppState, Focus};
-use crate::engine::hops::{self, IngressRule, SocketText, address_text};
+use crate::engine::hops::{self, HopState, IngressRule, SocketText, address_text};
 use crate::engine::model::{IpMode, NodePortRow, ServiceChain, TrafficPolicy};
 
 /// The Chain pane.
@@ -164,7 +164,7 @@ fn node_line(chain: &ServiceChain, node: &OutlineNode, theme: &Theme) -> Line<'s
             ),
         ]),
         NodeKind::NodePorts { port } => node_ports_line(chain, *port, theme),
-        NodeKind::NodePort { row, .. } => node_port_line(chain, row, theme),
+        NodeKind::NodePort { port, row } => node_port_line(chain, *port, row, theme),
         NodeKind::ClusterIp { port } => cluster_ip_line(chain, *port, theme),
         NodeKind::Headless { .. } => Line::from(vec![
             mark_span("i", theme.info),
@@ -286,19 +286,27 @@ fn load_balancer_line(
     ])
 }
 
-/// The NodePort group: the port, on how many node addresses, how many of them drop.
+/// The NodePort group: the port, on how many node addresses, how many of them drop or reject
+/// (the engine's hop state of each row).
 fn node_ports_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'static> {
     let Some(port) = chain.ports.get(port) else {
         return Line::raw("NodePort");
     };
     let rows: Vec<_> = port.node_ports.rows().collect();
-    let drops = rows.iter().filter(|row| !row.accepts).count();
+    let count = |state: HopState| {
+        rows.iter()
+            .filter(|row| hops::node_port_state(port, row) == state)
+            .count()
+    };
+    let (drops, rejects) = (count(HopState::Drop), count(HopState::Reject));
     let local = chain.external_traffic_policy == Some(TrafficPolicy::Local);
+    let (mark, style) = match (drops, rejects) {
+        (0, 0) => ("✓", theme.ok),
+        (_, 0) => ("!", theme.warning),
+        _ => ("✗", theme.error),
+    };
     let mut spans = vec![
-        mark_span(
-            if drops == 0 { "✓" } else { "!" },
-            if drops == 0 { theme.ok } else { theme.warning },
-        ),
+        mark_span(mark, style),
         Span::raw(format!(
             "NodePort {} on {}",
             port.node_port.unwrap_or_default(),
@@ -314,42 +322,52 @@ fn node_ports_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'st
     if drops > 0 {
         spans.push(Span::styled(format!(" · {drops} drop"), theme.warning));
     }
+    if rejects > 0 {
+        spans.push(Span::styled(format!(" · {rejects} reject"), theme.error));
+    }
     if rows.is_empty() {
         spans.push(Span::styled(" · no node known".to_owned(), theme.dim));
     }
     Line::from(spans)
 }
 
-/// One node's NodePort: accepts (with its local endpoints), drops (eTP Local) or rejects.
-fn node_port_line(chain: &ServiceChain, row: &NodePortRow, theme: &Theme) -> Line<'static> {
-    let local = chain.external_traffic_policy == Some(TrafficPolicy::Local);
+/// One node's NodePort: accepts (with its local endpoints), drops (eTP Local, endpoints on
+/// other nodes) or rejects (no usable endpoint anywhere) — the engine's hop state decides.
+fn node_port_line(
+    chain: &ServiceChain,
+    port: usize,
+    row: &NodePortRow,
+    theme: &Theme,
+) -> Line<'static> {
     let address = format!("{} {} ", row.node, SocketText(row.address, row.port));
     let locals = plural(
         row.local_endpoints as usize,
         "local endpoint",
         "local endpoints",
     );
-    if row.accepts {
-        Line::from(vec![
+    let state = chain
+        .ports
+        .get(port)
+        .map_or(HopState::Reject, |port| hops::node_port_state(port, row));
+    match state {
+        HopState::Ok => Line::from(vec![
             mark_span("✓", theme.ok),
             Span::raw(address),
             Span::styled(format!("· {locals}"), theme.dim),
-        ])
-    } else if local {
-        Line::from(vec![
+        ]),
+        HopState::Drop => Line::from(vec![
             mark_span("!", theme.warning),
             Span::raw(address),
             Span::styled(
                 "· drops: no local endpoint (eTP Local)".to_owned(),
                 theme.warning,
             ),
-        ])
-    } else {
-        Line::from(vec![
+        ]),
+        _ => Line::from(vec![
             mark_span("✗", theme.error),
             Span::raw(address),
             Span::styled("· rejects: no ready endpoint".to_owned(), theme.error),
-        ])
+        ]),
     }
 }
 

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::blocks::pane_block;
-use super::diagnostics::diagnostics_lines;
+use super::diagnostics::{cluster_only_lines, diagnostics_lines};
 use super::dns::dns_lines;
 use super::layout::{Areas, TAB_SEPARATOR, tab_title};
 use super::ports::ports_lines;
@@ -49,11 +49,16 @@ impl DetailsView {
 fn details_lines(state: &AppState, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width).max(10);
     let Some((catalog, chain)) = state.selected_service() else {
+        if state.tab == DetailTab::Diagnostics
+            && let Some(catalog) = state.shown()
+        {
+            return cluster_only_lines(state, catalog, theme, width);
+        }
         return vec![Line::styled("No Service selected.", theme.dim)];
     };
     match state.tab {
         DetailTab::Ports => ports_lines(chain, theme, width),
-        DetailTab::Diagnostics => diagnostics_lines(&state.notes, catalog, chain, theme, width),
+        DetailTab::Diagnostics => diagnostics_lines(state, catalog, chain, theme, width),
         DetailTab::Dns => dns_lines(chain, theme, width),
         DetailTab::Probe => probe_lines(&state.probe, chain, theme, width),
         DetailTab::Yaml => yaml_lines(state, catalog, chain, theme, width),

@@ -130,6 +130,16 @@ fn push_counts(state: &AppState, catalog: &Catalog, theme: &Theme, spans: &mut V
             theme.dim
         },
     ));
+    let cluster = state.list.scope_cluster_findings;
+    if cluster > 0 {
+        spans.push(Span::styled(
+            format!(
+                "· {} ",
+                plural(cluster, "cluster finding", "cluster findings")
+            ),
+            theme.error,
+        ));
+    }
     if !catalog.snapshot.missing.is_empty() {
         spans.push(Span::styled(
             format!(

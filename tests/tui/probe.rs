@@ -185,8 +185,8 @@ fn broken(#[values((80, 24), (120, 40))] size: (u16, u16)) {
     }
     done(&mut state, run);
     let text = screen_text(&render(&state));
-    assert!(text.contains("⚠ refused"), "{text}");
-    assert!(text.contains("⚠ reset"), "{text}");
+    assert!(text.contains("✗ refused"), "{text}");
+    assert!(text.contains("✗ reset"), "{text}");
     assert_snapshot!(
         format!("probe_broken_{}", size_name(size)),
         render(&state).backend()
@@ -373,8 +373,8 @@ async fn real_probes_land_in_the_tree() {
         }
     }
     let text = screen_text(&render(&state));
-    assert!(text.contains("⚠ refused"), "{text}");
-    assert!(text.contains("⚠ reset"), "{text}");
+    assert!(text.contains("✗ refused"), "{text}");
+    assert!(text.contains("✗ reset"), "{text}");
     assert!(
         text.contains("fix: targetPort 8080 refused on catalog-"),
         "{text}"

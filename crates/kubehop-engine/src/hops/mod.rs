@@ -249,22 +249,27 @@ fn load_balancer_hops<'c>(chain: &ServiceChain, port: &'c PortChain) -> Vec<HopN
         .collect()
 }
 
+/// What one node's nodePort does with external traffic: forwards, drops (eTP Local,
+/// endpoints elsewhere) or rejects (no usable endpoint anywhere), rule C9.
+pub fn node_port_state(port: &PortChain, row: &NodePortRow) -> HopState {
+    if row.accepts {
+        HopState::Ok
+    } else if port.node_ports.any_usable() {
+        HopState::Drop
+    } else {
+        HopState::Reject
+    }
+}
+
 /// The nodePort group and its rows: a row forwards, drops (eTP Local, endpoints elsewhere) or
 /// rejects (no usable endpoint anywhere), rule C9.
 fn node_port_hop(port: &PortChain) -> Option<HopNode<'_>> {
     let node_port = port.node_port?;
-    let any_usable = port.node_ports.any_usable();
     let children: Vec<HopNode<'_>> = port
         .node_ports
         .rows()
         .map(|row| {
-            let state = if row.accepts {
-                HopState::Ok
-            } else if any_usable {
-                HopState::Drop
-            } else {
-                HopState::Reject
-            };
+            let state = node_port_state(port, &row);
             HopNode::leaf(HopKind::NodePort { row }, state)
         })
         .collect();
