@@ -158,6 +158,10 @@ pub struct ChainArgs {
     /// Keep watching and reprint when the chain changes (like `kubectl get -w`).
     #[arg(short = 'w', long)]
     pub watch: bool,
+    /// Also probe every selected Service with real connections (a live cluster or --demo):
+    /// unexpected results become findings, counted in each Service's health and the exit status.
+    #[arg(long, conflicts_with = "watch")]
+    pub probe: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,12 +15,14 @@ use std::collections::BTreeSet;
 use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
 
+use super::chain::ProbeFindings;
 use super::probe::{ProbeView, to_json, write_text};
 use crate::cli::{OutputFormat, ProbeArgs, Via as CliVia};
+use crate::cluster::feed::SnapshotFeed;
 use crate::cluster::{ClusterError, ClusterSnapshot, Source, SourceSettings, Sources};
 use crate::engine::model::ServiceKey;
 use crate::engine::plan::{PlanContext, PlanError, PortSelector, ProbePlan, Via, probe_plan_with};
-use crate::engine::{EngineConfig, build};
+use crate::engine::{EngineConfig, ProxyModel, build};
 use crate::probe::{self, NetworkScope, ProbeOptions, Transports};
 
 /// Exit status: every checked hop behaved as predicted.
@@ -234,6 +236,78 @@ pub async fn run_probe(
     }
     out.flush()?;
     Ok(view.exit_status())
+}
+
+/// `chain --probe`: probes every hop of each of `services` (one Service at a time, its hops
+/// concurrently) and returns the findings of each (empty: every checked hop behaved as
+/// predicted). Results whose prediction changed meanwhile (the feed's newest snapshot) are
+/// kept, marked stale.
+pub async fn chain_probe_findings(
+    feed: &mut SnapshotFeed,
+    settings: &SourceSettings,
+    snapshot: &ClusterSnapshot,
+    services: &[ServiceKey],
+) -> Result<ProbeFindings, ProbeCommandError> {
+    if let Source::Dump(_) = settings.source {
+        return Err(ProbeCommandError::NeedsLiveCluster);
+    }
+    let api = feed
+        .api
+        .clone()
+        .ok_or(ProbeCommandError::NeedsLiveCluster)?;
+    let client =
+        crate::cluster::connector::streaming_client(api).map_err(ProbeCommandError::Client)?;
+    let scope = match settings.source {
+        Source::Demo => NetworkScope::LoopbackOnly,
+        _ => NetworkScope::cluster_from_environment(),
+    };
+    let transports = Arc::new(Transports::new(client, scope));
+    let config = settings.engine_config();
+    let options = ProbeOptions::default();
+    let context = PlanContext::from_snapshot(snapshot);
+    let plan_on = |model: &ProxyModel, context: &PlanContext, service: &ServiceKey| {
+        probe_plan_with(model, service, &PortSelector::All, Via::All, context).ok()
+    };
+    let model = build(snapshot, &config);
+    // The newest snapshot's model, rebuilt only when the feed moved on.
+    let mut newest: Option<(u64, ProxyModel, PlanContext)> = None;
+    let mut findings = ProbeFindings::new();
+    for service in services {
+        let Some(plan) = plan_on(&model, &context, service) else {
+            // Nothing to probe (ExternalName, no ports): no finding either.
+            findings.insert(service.clone(), Vec::new());
+            continue;
+        };
+        let report = probe::run(&plan, snapshot.generation, &transports, &options).await;
+        let after = feed.snapshots.borrow_and_update().clone();
+        let current = if after.generation == snapshot.generation {
+            Some(plan.clone())
+        } else {
+            if newest
+                .as_ref()
+                .is_none_or(|(generation, ..)| *generation != after.generation)
+            {
+                let context = PlanContext::from_snapshot(&after);
+                newest = Some((after.generation, build(&after, &config), context));
+            }
+            newest
+                .as_ref()
+                .and_then(|(_, model, context)| plan_on(model, context, service))
+        };
+        let stale = probe::stale_keys(&report.results, current.as_ref());
+        let found = report
+            .results
+            .iter()
+            .filter_map(|result| {
+                let label = plan
+                    .hop(&result.key)
+                    .map_or_else(|| result.key.to_string(), |hop| hop.label());
+                result.finding(&label, stale.contains(&result.key))
+            })
+            .collect();
+        findings.insert(service.clone(), found);
+    }
+    Ok(findings)
 }
 
 #[cfg(test)]

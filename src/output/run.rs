@@ -6,13 +6,13 @@
 
 use std::io::{self, BufWriter, Write};
 
-use super::chain::{self, ChainSelection, SelectionError};
+use super::chain::{self, ChainSelection, Selected, SelectionError};
 use super::route::{self, RouteInputError};
 use super::style::Style;
 use crate::cli::{ChainArgs, OutputFormat, RouteArgs};
 use crate::cluster::feed::SnapshotFeed;
 use crate::cluster::{ClusterError, ClusterSnapshot, SourceSettings, Sources};
-use crate::engine::{EngineConfig, build};
+use crate::engine::{EngineConfig, ProxyModel, build};
 use crate::printable::PrintableWriter;
 
 /// Where a command's standard output goes: for text, through the one terminal sanitizer
@@ -57,6 +57,8 @@ pub enum CommandError {
     Yaml(#[from] serde_saphyr::SerializeError),
     #[error("cannot write the output: {0}")]
     Write(#[from] io::Error),
+    #[error(transparent)]
+    Probe(#[from] Box<super::probe_run::ProbeCommandError>),
 }
 
 impl CommandError {
@@ -125,6 +127,18 @@ pub async fn run_chain(
         ChainSelection::new(args.service.as_deref(), namespace, settings.all_namespaces)?;
     let config = settings.engine_config();
     let snapshot = feed.snapshots.borrow_and_update().clone();
+    if args.probe {
+        return probe_and_print_chain(
+            &mut feed,
+            settings,
+            &snapshot,
+            &selection,
+            args,
+            style,
+            (out, err),
+        )
+        .await;
+    }
     if !args.watch {
         return print_chain(&snapshot, &config, &selection, args.output, style, out, err);
     }
@@ -151,6 +165,26 @@ pub async fn run_chain(
         .unwrap_or(status))
 }
 
+/// `chain --probe`: probes the selected Services, then prints them with their probe findings.
+async fn probe_and_print_chain(
+    feed: &mut SnapshotFeed,
+    settings: &SourceSettings,
+    snapshot: &ClusterSnapshot,
+    selection: &ChainSelection,
+    args: &ChainArgs,
+    style: Style,
+    (out, err): (&mut dyn Write, &mut dyn Write),
+) -> Result<u8, CommandError> {
+    let model = build(snapshot, &settings.engine_config());
+    let mut selected = chain::select(&model, selection)?;
+    let services: Vec<_> = selected.services.iter().map(|chain| chain.key()).collect();
+    let findings = super::probe_run::chain_probe_findings(feed, settings, snapshot, &services)
+        .await
+        .map_err(Box::new)?;
+    selected.probe = Some(findings);
+    print_selected(&model, &selected, selection, args.output, style, out, err)
+}
+
 /// Prints the selected chains of one snapshot; returns the exit status.
 pub fn print_chain(
     snapshot: &ClusterSnapshot,
@@ -163,14 +197,27 @@ pub fn print_chain(
 ) -> Result<u8, CommandError> {
     let model = build(snapshot, config);
     let selected = chain::select(&model, selection)?;
+    print_selected(&model, &selected, selection, format, style, out, err)
+}
+
+/// Prints what was selected from `model`; returns the exit status.
+fn print_selected(
+    model: &ProxyModel,
+    selected: &Selected<'_>,
+    selection: &ChainSelection,
+    format: OutputFormat,
+    style: Style,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, CommandError> {
     match format {
-        OutputFormat::Text => chain::write_text(out, &selected, style)?,
+        OutputFormat::Text => chain::write_text(out, selected, style)?,
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &selected)?;
+            serde_json::to_writer_pretty(&mut *out, selected)?;
             writeln!(out)?;
         }
         OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(&selected)?;
+            let text = serde_saphyr::to_string(selected)?;
             out.write_all(text.as_bytes())?;
         }
     }
@@ -179,7 +226,7 @@ pub fn print_chain(
         let _ = writeln!(
             err,
             "{}",
-            chain::nothing_found_message(&model, &selection.scope)
+            chain::nothing_found_message(model, &selection.scope)
         );
     }
     Ok(if selected.has_errors() {

@@ -15,14 +15,17 @@ mod text;
 
 pub use text::{service_tree, write_text};
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
 
 #[cfg(test)]
 use super::style::Style;
 use crate::engine::diagnostics::name_list;
+use crate::engine::model::ServiceKey;
+use crate::engine::verdict::{Health, HealthCounts, ProbeFinding};
 use crate::engine::{Diagnostic, ProxyModel, ServiceChain, Severity};
 
 /// Which namespaces a command looks at.
@@ -137,19 +140,82 @@ pub struct ScopedDiagnostic<'m> {
     pub namespace: &'m str,
 }
 
+/// The probe findings of each probed Service (`chain --probe`).
+pub type ProbeFindings = BTreeMap<ServiceKey, Vec<ProbeFinding>>;
+
 /// The selected part of a model: what `chain` prints, and its JSON/YAML document
 /// (`{"services": [...], "diagnostics": [...]}`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Selected<'m> {
     pub services: Vec<&'m ServiceChain>,
     /// Unattached diagnostics in scope (only when no single Service was asked for).
     pub diagnostics: Vec<ScopedDiagnostic<'m>>,
+    /// What `--probe` found, per probed Service (`None`: no probe ran).
+    pub probe: Option<ProbeFindings>,
+}
+
+/// One Service of the document: the engine's serialisation, its `health`, and with `--probe`
+/// its `probeFindings`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceDocument<'m> {
+    #[serde(flatten)]
+    pub chain: &'m ServiceChain,
+    pub health: Health,
+    #[serde(rename = "probeFindings", skip_serializing_if = "Option::is_none")]
+    pub probe_findings: Option<&'m [ProbeFinding]>,
+}
+
+impl Serialize for Selected<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut document = serializer.serialize_struct("Selected", 2)?;
+        let services: Vec<ServiceDocument<'_>> = self
+            .services
+            .iter()
+            .map(|chain| self.document(chain))
+            .collect();
+        document.serialize_field("services", &services)?;
+        document.serialize_field("diagnostics", &self.diagnostics)?;
+        document.end()
+    }
+}
+
+impl<'m> Selected<'m> {
+    /// The probe findings of a Service (`None` without `--probe`).
+    pub fn probe_findings(&self, chain: &ServiceChain) -> Option<&[ProbeFinding]> {
+        let probe = self.probe.as_ref()?;
+        Some(probe.get(&chain.key()).map_or(&[], Vec::as_slice))
+    }
+
+    /// A Service's health: its diagnostics and, with `--probe`, its live probe findings.
+    pub fn health(&self, chain: &ServiceChain) -> Health {
+        Health::of(chain).with_probe(self.probe_findings(chain).unwrap_or_default())
+    }
+
+    /// How many selected Services are broken, have warnings, are ok.
+    pub fn health_counts(&self) -> HealthCounts {
+        self.services
+            .iter()
+            .map(|chain| self.health(chain))
+            .collect()
+    }
+
+    /// One Service as the document shows it.
+    pub fn document<'s>(&'s self, chain: &'s ServiceChain) -> ServiceDocument<'s> {
+        ServiceDocument {
+            chain,
+            health: self.health(chain),
+            probe_findings: self.probe_findings(chain),
+        }
+    }
 }
 
 impl Selected<'_> {
-    /// Whether `chain` exits 1: an error-level diagnostic on a selected Service or in scope.
+    /// Whether `chain` exits 1: an error-level diagnostic (or, with `--probe`, a live
+    /// error-level probe finding) on a selected Service or in scope.
     pub fn has_errors(&self) -> bool {
-        self.services.iter().any(|chain| chain.has_errors())
+        self.services
+            .iter()
+            .any(|chain| self.health(chain) == Health::Broken)
             || self
                 .diagnostics
                 .iter()
@@ -189,6 +255,7 @@ pub fn select<'m>(
         return Ok(Selected {
             services,
             diagnostics: Vec::new(),
+            probe: None,
         });
     }
     let diagnostics = model
@@ -202,6 +269,7 @@ pub fn select<'m>(
     Ok(Selected {
         services,
         diagnostics,
+        probe: None,
     })
 }
 

@@ -8,17 +8,23 @@ use super::port::{endpoint_row, ingress_text, port_tree};
 use crate::engine::diagnostics::name_list;
 use crate::engine::hops::{self, HopKind, PortHops};
 use crate::engine::model::{AffinityConfig, NotProxied, ServiceType, TrafficPolicy};
+use crate::engine::verdict::{HopVerdict, ProbeFinding};
 use crate::engine::{Diagnostic, ServiceChain, Severity};
 use crate::output::style::Style;
 use crate::output::tree::{TreeNode, align};
 
-/// Writes the text tree of every selected Service, then the unattached diagnostics.
+/// Writes the text tree of every selected Service (with `--probe`, its probe findings), then
+/// the unattached diagnostics, then one line counting the Services by health.
 pub fn write_text(out: &mut dyn Write, selected: &Selected<'_>, style: Style) -> io::Result<()> {
     for (position, chain) in selected.services.iter().enumerate() {
         if position > 0 {
             writeln!(out)?;
         }
-        service_tree(chain, style).write(out)?;
+        let mut tree = service_tree(chain, style);
+        if let Some(findings) = selected.probe_findings(chain) {
+            tree.push(probe_findings_tree(findings, style));
+        }
+        tree.write(out)?;
     }
     if !selected.diagnostics.is_empty() {
         if !selected.services.is_empty() {
@@ -39,7 +45,43 @@ pub fn write_text(out: &mut dyn Write, selected: &Selected<'_>, style: Style) ->
         }
         root.write(out)?;
     }
+    if !selected.services.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", selected.health_counts().summary_line())?;
+    }
     Ok(())
+}
+
+/// `probe findings: none`, or one row per finding (stale ones marked, not counted).
+fn probe_findings_tree(findings: &[ProbeFinding], style: Style) -> TreeNode {
+    if findings.is_empty() {
+        return TreeNode::new(format!("probe findings: {}", style.green("none")));
+    }
+    let mut node = TreeNode::new(style.bold("probe findings"));
+    let rows: Vec<Vec<String>> = findings
+        .iter()
+        .map(|finding| {
+            let mark = if finding.stale {
+                style.yellow(&HopVerdict::Stale.to_string())
+            } else {
+                style.severity(finding.severity)
+            };
+            let mut message = finding.message.clone();
+            if let Some(fix) = &finding.fix {
+                message.push_str(&format!("; fix: {fix}"));
+            }
+            vec![
+                mark,
+                finding.code.to_string(),
+                finding.subject.clone(),
+                message,
+            ]
+        })
+        .collect();
+    for line in align(&rows) {
+        node.child(line);
+    }
+    node
 }
 
 /// The tree of one Service: header, summary, one subtree per port, diagnostics, DNS.
