@@ -406,7 +406,7 @@ impl HopResult {
             | ProbeOutcome::NotReachable(_) => ProbeFindingCode::UnreachableTarget,
         };
         let message = if code == ProbeFindingCode::UnexpectedAnswer {
-            format!("{}: {}", self.target, self.why)
+            self.why.clone()
         } else {
             let predicted = match &self.expected {
                 Expectation::Connect { .. } => "a connection",
@@ -415,10 +415,18 @@ impl HopResult {
                 Expectation::NoBackend { .. } => "no backend (503 or a refusal)",
                 Expectation::Unrouted { .. } => "nothing in particular",
             };
+            // The kubelet's or the kernel's own words stay in the probe's details.
+            let observed = match &self.outcome {
+                ProbeOutcome::Refused { .. } => "the connection was refused".to_owned(),
+                ProbeOutcome::Reset {
+                    after_connect: true,
+                    ..
+                } => "the connection was accepted, then reset".to_owned(),
+                ProbeOutcome::Reset { .. } => "the connection was reset".to_owned(),
+                other => other.to_string(),
+            };
             format!(
-                "{}: {}, but the engine predicted {predicted} ({})",
-                self.target,
-                self.outcome,
+                "{observed}, but the engine predicted {predicted}: {}",
                 self.expected.reason()
             )
         };

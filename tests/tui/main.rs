@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod findings;
 mod forward;
 mod live;
 mod probe;
