@@ -345,3 +345,53 @@ fn cluster_domain_reaches_dns_names() {
         "web.shop.svc.corp.example"
     );
 }
+
+/// Every Service carries its `health` in JSON (its worst finding), and the text ends with the
+/// same counts in one line.
+#[test]
+fn health_per_service_and_a_summary_line() {
+    let demo = format!("{MANIFEST_DIR}/assets/scenarios/demo-all.yaml");
+    let output = kubehop(&["chain", "-A", "-f", &demo, "-o", "json"]);
+    let document = json(&output);
+    let services = document["services"].as_array().expect("services");
+    let mut counts = std::collections::BTreeMap::new();
+    for service in services {
+        let severities: Vec<&str> = service["diagnostics"]
+            .as_array()
+            .expect("diagnostics")
+            .iter()
+            .filter_map(|diagnostic| diagnostic["severity"].as_str())
+            .collect();
+        let expected = if severities.contains(&"error") {
+            "broken"
+        } else if severities.contains(&"warning") {
+            "warning"
+        } else {
+            "ok"
+        };
+        assert_eq!(service["health"], expected, "{}", service["name"]);
+        *counts.entry(expected).or_insert(0) += 1;
+    }
+    let output = kubehop(&["chain", "-A", "-f", &demo]);
+    let text = stdout(&output);
+    let line = format!(
+        "{} Services: {} broken, {} warnings, {} ok",
+        services.len(),
+        counts.get("broken").copied().unwrap_or(0),
+        counts.get("warning").copied().unwrap_or(0),
+        counts.get("ok").copied().unwrap_or(0)
+    );
+    assert!(text.trim_end().ends_with(&format!("\n\n{line}")), "{text}");
+    assert_eq!(line, "18 Services: 7 broken, 3 warnings, 8 ok");
+}
+
+/// `--probe` connects to pods: a dump has none (exit 2, one line), and it does not watch.
+#[test]
+fn probe_needs_a_live_cluster() {
+    let demo = format!("{MANIFEST_DIR}/assets/scenarios/demo-all.yaml");
+    let output = kubehop(&["chain", "-f", &demo, "--probe"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("probing needs a live cluster"));
+    let output = kubehop(&["chain", "-f", &demo, "--probe", "--watch"]);
+    assert_eq!(output.status.code(), Some(2));
+}

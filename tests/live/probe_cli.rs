@@ -231,3 +231,44 @@ async fn a_dump_cannot_be_probed() {
     );
     assert!(output.stdout.is_empty());
 }
+
+/// `chain --probe`: the probe's unexpected results are findings of the Service, in its health,
+/// in the output and in the exit status (CI gates on them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_probe_adds_findings_health_and_exit_status() {
+    let output = kubehop(args(&[
+        "chain", "catalog", "-n", "catalog", "--demo", "--probe", "-o", "json",
+    ]))
+    .await;
+    let document = json(&output);
+    assert_eq!(output.status.code(), Some(1), "{document:#}");
+    let service = &document["services"][0];
+    assert_eq!(service["health"], "broken", "{service:#}");
+    let findings = service["probeFindings"].as_array().expect("probeFindings");
+    let refusal = findings
+        .iter()
+        .find(|finding| finding["code"] == "probe-unexpected-refusal")
+        .unwrap_or_else(|| panic!("{findings:#?}"));
+    assert_eq!(refusal["severity"], "error");
+    assert_eq!(refusal["stale"], false);
+    assert!(
+        refusal["subject"]
+            .as_str()
+            .is_some_and(|subject| subject.starts_with("endpoint catalog-")),
+        "{refusal:#}"
+    );
+
+    let output = kubehop(args(&[
+        "chain", "catalog", "-n", "catalog", "--demo", "--probe",
+    ]))
+    .await;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("probe findings"), "{text}");
+    assert!(text.contains("probe-unexpected-refusal"), "{text}");
+    assert!(
+        text.trim_end()
+            .ends_with("1 Service: 1 broken, 0 warnings, 0 ok"),
+        "{text}"
+    );
+}

@@ -257,3 +257,70 @@ fn findings_of_no_service_have_their_own_section(#[values((80, 24), (120, 40))] 
         render(&state).backend()
     );
 }
+
+/// The same results read the same in the TUI and in `kubehop probe`'s text: one symbol and one
+/// word per verdict (a predicted refusal is `⊘`, never `✓`; an unexpected one `✗`, never `⚠`).
+#[test]
+fn the_tui_and_probe_text_share_the_vocabulary() {
+    let mut state = demo_app(120, 40);
+    open_service(&mut state, "orders/orders");
+    press(&mut state, KeyCode::Char('4'));
+    let (run, plan) = start(&mut state);
+    // Every hop refused: the ClusterIP (no ready endpoint) fails as predicted; the endpoints
+    // that are not ready have no prediction.
+    for hop in &plan.hops {
+        land(
+            &mut state,
+            run,
+            result(hop, ProbeOutcome::Refused { detail: None }, None),
+        );
+    }
+    done(&mut state, run);
+    let probe_run = state.probe.run.as_ref().expect("a run");
+    let report = kubehop::probe::ProbeReport {
+        service: probe_run.service.clone(),
+        generation: 1,
+        results: plan
+            .hops
+            .iter()
+            .filter_map(|hop| probe_run.results.get(&hop.key).cloned())
+            .collect(),
+        notes: Vec::new(),
+        elapsed: Duration::from_millis(5),
+    };
+    let stale = std::collections::BTreeSet::new();
+    let view = kubehop::output::probe::ProbeView {
+        plan: &plan,
+        report: &report,
+        stale: &stale,
+    };
+    let mut text = Vec::new();
+    kubehop::output::probe::write_text(&mut text, &view).expect("text");
+    let text = String::from_utf8(text).expect("UTF-8");
+    let screen = screen_text(&render(&state));
+    let mut seen = std::collections::BTreeSet::new();
+    for result in &report.results {
+        let verdict = result.verdict(false);
+        seen.insert(verdict);
+        let label = plan.hop(&result.key).expect("planned").label();
+        let line = format!(
+            "  {} {label}  [{}]  {}",
+            verdict.symbol(),
+            result.transport.as_str(),
+            verdict.word()
+        );
+        assert!(text.contains(&line), "{line}\n{text}");
+        // The Probe tab: the hop's mark, then its verdict and why.
+        assert!(
+            screen.contains(&format!("{} refused {label}", verdict.symbol())),
+            "{label}\n{screen}"
+        );
+    }
+    use kubehop::engine::verdict::HopVerdict;
+    assert!(seen.contains(&HopVerdict::ExpectedFailure), "{text}");
+    assert!(seen.contains(&HopVerdict::NotReachable), "{text}");
+    assert!(
+        screen.contains("⊘ fails as predicted: as predicted"),
+        "{screen}"
+    );
+}

@@ -22,7 +22,8 @@ pub enum HopVerdict {
     /// The probe saw something else than predicted: `✗ unexpected`.
     Unexpected,
     /// Not checked: this machine cannot reach the hop, the API server forbids it, or there
-    /// is no prediction to compare with: `· not reachable here`.
+    /// is no prediction to compare with: `· not checked` (the why says which; the word
+    /// matches the summaries' "not checked" count).
     NotReachable,
     /// The prediction changed since the hop was probed: `↻ stale`.
     Stale,
@@ -54,7 +55,7 @@ impl HopVerdict {
             Self::Ok => "ok",
             Self::ExpectedFailure => "fails as predicted",
             Self::Unexpected => "unexpected",
-            Self::NotReachable => "not reachable here",
+            Self::NotReachable => "not checked",
             Self::Stale => "stale",
         }
     }
