@@ -324,3 +324,31 @@ fn the_tui_and_probe_text_share_the_vocabulary() {
         "{screen}"
     );
 }
+
+/// An externalTrafficPolicy Local NodePort with no usable endpoint anywhere rejects on every
+/// node: the TUI says what the engine's hop state says ("rejects"), not "drops".
+#[test]
+fn local_policy_without_any_endpoint_rejects() {
+    let path = format!(
+        "{}/assets/scenarios/etp-local-drops.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut snapshot = kubehop::cluster::dump::load_paths(&[path.into()])
+        .expect("the scenario loads")
+        .snapshot;
+    for slice in &mut snapshot.endpoint_slices {
+        let mut changed = (**slice).clone();
+        for endpoint in changed.endpoints.iter_mut().flatten() {
+            let conditions = endpoint.conditions.get_or_insert_with(Default::default);
+            conditions.ready = Some(false);
+            conditions.serving = Some(false);
+        }
+        *slice = Arc::new(changed);
+    }
+    let mut state = app_with(snapshot, 120, 40);
+    open_service(&mut state, "edge/gateway");
+    let text = screen_text(&render(&state));
+    assert!(text.contains("· rejects: no ready endpoint"), "{text}");
+    assert!(!text.contains("drops: no local endpoint"), "{text}");
+    assert!(text.contains(" reject"), "{text}");
+}
