@@ -699,3 +699,45 @@ async fn an_https_port_gets_a_tls_handshake_then_http() {
         "{outcome:?}"
     );
 }
+
+/// The http and the https port of one eTP Local Service, on a node without a local endpoint:
+/// both are dropped (the userspace proxy holds the connection silent), and both read as the
+/// drop the engine predicted — the TLS handshake's silence is silence, not an answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_and_https_ports_of_one_service_classify_alike() {
+    let mut objects = three_nodes();
+    let mut gateway = local_policy();
+    gateway[1]["spec"]["ports"] = serde_json::json!([
+        {"name": "http", "port": 8080, "targetPort": "http"},
+        {"name": "https", "port": 8443, "targetPort": "http"}
+    ]);
+    objects.extend(gateway);
+    let (sandbox, client) = start_cluster(objects, Duration::from_secs(1)).await;
+    let report = run(&sandbox, &client, "gateway", Via::NodePort).await;
+    let text = describe(&report);
+    let plan = plan(&sandbox, "gateway", Via::NodePort);
+    let node_ports = of_kind(&report, HopKind::NodePort);
+    assert_eq!(node_ports.len(), 6, "two ports on three nodes: {text}");
+    let mut https_drops = 0;
+    for result in node_ports {
+        let hop = plan.hop(&result.key).expect("planned");
+        assert_eq!(result.agreement, Agreement::Expected, "{text}");
+        if hop.node.as_deref() != Some("node-1") {
+            assert!(
+                matches!(
+                    result.outcome,
+                    ProbeOutcome::TimedOut {
+                        stage: Stage::Answer,
+                        ..
+                    }
+                ),
+                "{text}"
+            );
+            if hop.http.as_ref().is_some_and(|http| http.tls) {
+                https_drops += 1;
+            }
+        }
+    }
+    assert_eq!(https_drops, 2, "{text}");
+    sandbox.shutdown().await;
+}
