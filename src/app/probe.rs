@@ -271,9 +271,13 @@ impl ProbeState {
     }
 
     /// Marks the kept findings whose hop's prediction changed on `catalog` (or whose hop is
-    /// gone) stale. Returns whether any changed.
+    /// gone) stale, and forgets those of Services that are gone. Returns whether any changed.
     pub fn refresh_findings(&mut self, catalog: &Catalog) -> bool {
-        let mut changed = false;
+        // A Service that is gone takes its findings with it.
+        let before = self.findings.len();
+        self.findings
+            .retain(|service, _| catalog.service(service).is_some());
+        let mut changed = before != self.findings.len();
         for (service, kept) in &mut self.findings {
             let plan = plan_for(catalog, service).ok();
             for (key, kept) in kept.iter_mut() {
