@@ -161,16 +161,6 @@ impl ProbeOutcome {
         }
     }
 
-    /// `✓` connected, `⏱` timed out, `·` not tried, `✗` anything else.
-    pub fn glyph(&self) -> &'static str {
-        match self {
-            ProbeOutcome::Connected { .. } => "✓",
-            ProbeOutcome::TimedOut { .. } => "⏱",
-            ProbeOutcome::NotReachable(_) => "·",
-            _ => "✗",
-        }
-    }
-
     pub fn latency(&self) -> Option<Duration> {
         match self {
             ProbeOutcome::Connected { latency, .. } => Some(*latency),
