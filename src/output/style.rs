@@ -65,17 +65,17 @@ impl Style {
         self.red("✗")
     }
 
-    /// A hop that works with a caveat: `⚠`.
+    /// A hop that works with a caveat (or a Service with warnings): `!`, as in the TUI.
     pub fn caveat(self) -> String {
-        self.yellow("⚠")
+        self.yellow("!")
     }
 
-    /// `✗ error`, `⚠ warning`, `ℹ info`.
+    /// `✗ error`, `! warning`, `i info`: the TUI's marks.
     pub fn severity(self, severity: Severity) -> String {
         match severity {
             Severity::Error => self.red("✗ error"),
-            Severity::Warning => self.yellow("⚠ warning"),
-            Severity::Info => self.cyan("ℹ info"),
+            Severity::Warning => self.yellow("! warning"),
+            Severity::Info => self.cyan("i info"),
         }
     }
 }
