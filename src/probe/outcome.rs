@@ -478,4 +478,66 @@ mod tests {
         );
         assert_eq!(outcome.to_string(), "no connection after 2.0 s");
     }
+
+    fn judged(expected: Expectation, outcome: ProbeOutcome, agreement: Agreement) -> HopResult {
+        HopResult {
+            key: HopKey("default/web#80/TCP/clusterIP".to_owned()),
+            kind: HopKind::ClusterIp,
+            target: "127.0.0.10:80".to_owned(),
+            transport: Transport::Direct,
+            outcome,
+            answered_by: None,
+            expected,
+            agreement,
+            why: "why".to_owned(),
+            fix: None,
+            fallbacks: Vec::new(),
+            fingerprint: 1,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn connect() -> Expectation {
+        Expectation::Connect {
+            endpoints: Vec::new(),
+            reason: "ready".to_owned(),
+        }
+    }
+
+    #[rstest]
+    #[case(connect(), ProbeOutcome::Refused { detail: None }, ProbeFindingCode::UnexpectedRefusal, Severity::Error)]
+    #[case(connect(), ProbeOutcome::TimedOut { stage: Stage::Connect, after: Duration::ZERO }, ProbeFindingCode::Timeout, Severity::Error)]
+    #[case(connect(), ProbeOutcome::Reset { after_connect: true, detail: None }, ProbeFindingCode::UnexpectedReset, Severity::Error)]
+    #[case(connect(), ProbeOutcome::Connected { latency: Duration::ZERO, answer: None }, ProbeFindingCode::UnexpectedAnswer, Severity::Error)]
+    #[case(Expectation::Drop { reason: "local".to_owned() }, ProbeOutcome::Connected { latency: Duration::ZERO, answer: None }, ProbeFindingCode::UnexpectedConnect, Severity::Warning)]
+    #[case(connect(), ProbeOutcome::ForwardFailed("gone".to_owned()), ProbeFindingCode::UnreachableTarget, Severity::Error)]
+    fn unexpected_results_are_findings(
+        #[case] expected: Expectation,
+        #[case] outcome: ProbeOutcome,
+        #[case] code: ProbeFindingCode,
+        #[case] severity: Severity,
+    ) {
+        let result = judged(expected, outcome, Agreement::Unexpected);
+        let finding = result
+            .finding("ClusterIP 127.0.0.10:80", false)
+            .expect("a finding");
+        assert_eq!((finding.code, finding.severity), (code, severity));
+        assert_eq!(finding.subject, "ClusterIP 127.0.0.10:80");
+        assert_eq!(result.verdict(false), HopVerdict::Unexpected);
+        assert_eq!(result.verdict(true), HopVerdict::Stale);
+    }
+
+    #[test]
+    fn agreeing_and_unchecked_results_are_no_finding() {
+        let refused = ProbeOutcome::Refused { detail: None };
+        let reject = Expectation::Reject {
+            reason: "none".to_owned(),
+        };
+        let expected_failure = judged(reject, refused.clone(), Agreement::Expected);
+        assert_eq!(expected_failure.verdict(false), HopVerdict::ExpectedFailure);
+        assert!(expected_failure.finding("x", false).is_none());
+        let unchecked = judged(connect(), refused, Agreement::Unverified);
+        assert_eq!(unchecked.verdict(false), HopVerdict::NotReachable);
+        assert!(unchecked.finding("x", false).is_none());
+    }
 }
