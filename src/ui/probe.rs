@@ -189,7 +189,11 @@ fn observed_lines(
     let why = match verdict {
         HopVerdict::Stale => "this hop's prediction has changed since it was probed",
         HopVerdict::Ok => "",
-        _ => result.why.as_str(),
+        // The verdict's word already says "as predicted" / "not checked".
+        _ => ["as predicted: ", "not checked: "]
+            .into_iter()
+            .find_map(|prefix| result.why.strip_prefix(prefix))
+            .unwrap_or(&result.why),
     };
     if !why.is_empty() {
         push_wrapped(

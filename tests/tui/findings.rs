@@ -320,7 +320,7 @@ fn the_tui_and_probe_text_share_the_vocabulary() {
     assert!(seen.contains(&HopVerdict::ExpectedFailure), "{text}");
     assert!(seen.contains(&HopVerdict::NotReachable), "{text}");
     assert!(
-        screen.contains("⊘ fails as predicted: as predicted"),
+        screen.contains("⊘ fails as predicted: from a host process"),
         "{screen}"
     );
 }
