@@ -379,6 +379,20 @@ async fn real_probes_land_in_the_tree() {
         text.contains("fix: targetPort 8080 refused on catalog-"),
         "{text}"
     );
+    // The real probe's findings reach the Service's health.
+    assert!(text.contains("│✗ default/catalog "), "{text}");
+    assert!(
+        state
+            .probe
+            .findings_for(&kubehop::engine::model::ServiceKey {
+                namespace: "default".to_owned(),
+                name: "catalog".to_owned(),
+            })
+            .iter()
+            .any(|finding| finding.code.as_str() == "probe-unexpected-refusal"),
+        "{:?}",
+        state.probe.findings
+    );
     let run = state.probe.run.as_ref().expect("a run");
     assert!(
         run.results
