@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
-use crate::cluster::credentials::{check_credentials, redact_urls};
+use crate::cluster::credentials::{
+    BadCredential, check_credentials, redact_urls, settle_exec_credentials,
+};
 use crate::cluster::dump::DumpError;
 
 /// How long connecting (TCP + TLS) may take when `--request-timeout` is not given (kube-rs's and
@@ -443,12 +445,17 @@ pub async fn resolve(
             source: Box::new(source),
         })?;
     // Before kube-rs turns them into headers (where a bad one panics).
-    check_credentials(&config.auth_info).map_err(|bad| ClusterError::Credentials {
+    let bad_credential = |bad: BadCredential| ClusterError::Credentials {
         field: bad.field,
-        user,
+        user: user.clone(),
         context: context.clone(),
         problem: bad.problem,
-    })?;
+    };
+    check_credentials(&config.auth_info).map_err(bad_credential)?;
+    let mut config = config;
+    settle_exec_credentials(&mut config.auth_info)
+        .await
+        .map_err(bad_credential)?;
     Ok(finish(
         config,
         context,
