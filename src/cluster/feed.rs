@@ -39,6 +39,21 @@ impl ConnectionStatus {
     }
 }
 
+/// `HH:MM:SS UTC` of a moment, for status messages.
+pub fn utc_clock(time: SystemTime) -> String {
+    let seconds = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default()
+        % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
 /// Where the data comes from, for the header and messages.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SourceLabel {
@@ -88,6 +103,11 @@ impl FeedPublisher {
                 true
             }
         });
+    }
+
+    /// The status last reported.
+    pub fn status(&self) -> ConnectionStatus {
+        self.status.borrow().clone()
     }
 
     /// Whether every receiver is gone (the consumer quit).

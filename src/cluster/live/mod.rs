@@ -21,8 +21,11 @@
 //! Snapshots share the cached objects (`Vec<Arc<K>>` from the stores): nothing is deep-copied.
 //!
 //! [`Sources::open`] is the one entry point the commands use: it turns the source settings
-//! into a feed (dump, `--demo`, or the kubeconfig's cluster).
+//! into a feed (dump, `--demo`, or the kubeconfig's cluster). A cluster from kubeconfig files
+//! is followed ([`follow`]): when the files change what they point at, a new source replaces
+//! the old one.
 
+pub mod follow;
 mod observe;
 mod open;
 pub mod trim;
@@ -89,12 +92,20 @@ pub struct LiveOptions {
     /// Kinds without which there is nothing to show: a 403 on them before the first snapshot is
     /// an error ([`ClusterError::Forbidden`]) instead of a note.
     pub required: Vec<ResourceKind>,
+    /// The generation the source's first snapshot follows (it gets this + 1): a source that
+    /// replaces another continues its generations.
+    pub generation_base: u64,
+    /// Told every time the server's identity or the credentials fail (a TLS error such as an
+    /// unknown CA, 401 Unauthorized): what a re-created cluster looks like to old settings.
+    pub identity_failures: Option<mpsc::UnboundedSender<()>>,
 }
 
 impl Default for LiveOptions {
     fn default() -> Self {
         LiveOptions {
             required: vec![ResourceKind::Service],
+            generation_base: 0,
+            identity_failures: None,
         }
     }
 }
@@ -140,6 +151,7 @@ impl LiveSource {
         };
         // Only the watchers and the client layer hold senders now.
         drop(signals_tx);
+        let generation = options.generation_base;
         let coordinator = Coordinator {
             target: target.clone(),
             options,
@@ -149,7 +161,7 @@ impl LiveSource {
                 .collect(),
             stores,
             publisher,
-            generation: 0,
+            generation,
             unhealthy_since: None,
             first: Some(first_tx),
             _watchers: watchers,
@@ -569,6 +581,14 @@ impl Coordinator {
                         namespace,
                     }),
                 );
+                if matches!(
+                    error,
+                    ClusterError::Tls { .. } | ClusterError::Unauthorized { .. }
+                ) && let Some(failures) = &self.options.identity_failures
+                {
+                    // The follower may be gone; nobody to tell then.
+                    let _ = failures.send(());
+                }
                 Failure::Retry {
                     text: one_line(&format!("watching {kind}: {error}")),
                     fatal: Some(error),
@@ -589,7 +609,7 @@ impl Coordinator {
             }
             None => {
                 self.unhealthy_since = None;
-                if self.generation == 0 {
+                if self.generation == self.options.generation_base {
                     ConnectionStatus::Connecting
                 } else {
                     ConnectionStatus::Connected

@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use super::follow::follow;
 use super::{LiveOptions, LiveSource};
-use crate::cluster::client::{self, ClusterError, ClusterTarget, Environment, Scope};
+use crate::cluster::client::{self, ClusterError, ClusterTarget, ConfigOrigin, Environment, Scope};
 use crate::cluster::feed::{self, SnapshotFeed};
 use crate::cluster::{ClusterSnapshot, ResourceKind, Source, SourceSettings};
 
@@ -62,7 +63,9 @@ impl Sources {
     ///
     /// - a dump: loaded into a static feed;
     /// - `--demo`: the demo cluster, watched (every namespace unless `-n`);
-    /// - otherwise the kubeconfig's cluster ([`client`] explains the loading rules), watched.
+    /// - otherwise the kubeconfig's cluster ([`client`] explains the loading rules), watched,
+    ///   following the kubeconfig files ([`super::follow`]: a cluster re-created with new
+    ///   credentials is connected to again).
     ///
     /// Kinds that are forbidden or not served are listed in the feed's `notes`. Live sources
     /// run on the current tokio runtime.
@@ -73,10 +76,17 @@ impl Sources {
                 Ok(feed::from_dump_paths(paths, namespace)?)
             }
             Source::Live { .. } => {
-                let (client, target) =
-                    client::connect(&settings.client(), &Environment::from_process()).await?;
+                let env = Environment::from_process();
+                let client_settings = settings.client();
+                let (client, target) = client::connect(&client_settings, &env).await?;
                 drop(client);
-                watch_target(target, Box::new(())).await
+                match target.origin {
+                    // Re-created clusters come back with new credentials in the files.
+                    ConfigOrigin::Files(_) => follow(target, &client_settings, env).await,
+                    ConfigOrigin::InCluster | ConfigOrigin::Given => {
+                        watch_target(target, Box::new(())).await
+                    }
+                }
             }
             Source::Demo => {
                 let demo = self.demo.as_ref().ok_or(ClusterError::NoDemo)?;
