@@ -416,3 +416,66 @@ pub async fn run_route(
     out.flush()?;
     Ok(EXIT_OK)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn reconnecting(error: &str) -> ConnectionStatus {
+        ConnectionStatus::Reconnecting {
+            // 12:03:04 UTC
+            since: UNIX_EPOCH + Duration::from_secs(12 * 3600 + 3 * 60 + 4),
+            error: error.to_owned(),
+        }
+    }
+
+    #[test]
+    fn chain_watch_says_when_the_connection_is_lost_and_back() {
+        let mut report = ConnectionReport::new(ConnectionStatus::Connected);
+        let mut err = Vec::new();
+        for status in [
+            reconnecting("watching pods: refused"),
+            // The same failure on another kind, then again: nothing new to say.
+            reconnecting("watching nodes: refused"),
+            reconnecting("watching pods: refused"),
+            reconnecting("the kubeconfig changed; connecting again"),
+            ConnectionStatus::Connected,
+            ConnectionStatus::Connected,
+        ] {
+            report.update(status, &mut err).expect("write");
+        }
+        assert_eq!(
+            String::from_utf8(err).expect("UTF-8"),
+            "kubehop: reconnecting since 12:03:04 UTC (watching pods: refused)…\n\
+             kubehop: still reconnecting since 12:03:04 UTC (the kubeconfig changed; connecting again)…\n\
+             kubehop: connected\n"
+        );
+    }
+
+    #[test]
+    fn a_chain_printed_while_reconnecting_is_marked_and_reminded_of() {
+        let mut report = ConnectionReport::new(ConnectionStatus::Connected);
+        assert_eq!(report.stale_note(), None);
+        assert_eq!(report.remind_at, None);
+        let mut err = Vec::new();
+        report
+            .update(reconnecting("watching pods: refused"), &mut err)
+            .expect("write");
+        assert!(report.remind_at.is_some(), "reminds while reconnecting");
+        let note = report.stale_note().expect("stale");
+        assert!(note.contains("may be stale"), "{note}");
+        err.clear();
+        report.remind(&mut err).expect("write");
+        let reminder = String::from_utf8(err).expect("UTF-8");
+        assert!(
+            reminder.starts_with("kubehop: still reconnecting since 12:03:04 UTC ("),
+            "{reminder}"
+        );
+        let mut err = Vec::new();
+        report
+            .update(ConnectionStatus::Connected, &mut err)
+            .expect("write");
+        assert_eq!(report.remind_at, None);
+    }
+}
