@@ -245,3 +245,111 @@ async fn a_cluster_restarted_with_new_credentials_is_followed_within_5s() {
     drop(new);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A kubeconfig naming its CA by file (as minikube's does) with a fixed token.
+fn kubeconfig_with_ca_file(url: &str, ca_file: &Path, token: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: \"{url}\"
+    certificate-authority: \"{ca}\"
+users:
+- name: me
+  user:
+    token: \"{token}\"
+contexts:
+- name: local
+  context: {{cluster: local, user: me}}
+current-context: local
+",
+        ca = ca_file.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_ca_file_is_read_again_when_the_server_certificate_fails() {
+    let dir = scratch_dir("live-restart-ca-file");
+    let pki = dir.join("pki");
+    std::fs::create_dir_all(&pki).expect("pki folder");
+    let ca_file = pki.join("ca.crt");
+    // The sandboxes write their own kubeconfig elsewhere; kubehop reads this one, which never
+    // changes: only the CA file it names does.
+    let own = dir.join("sandbox-kubeconfig");
+    let token = "a-token-that-stays";
+    let any_port = "127.0.0.1:0".parse().expect("an address");
+    let start = |addr, objects| {
+        Sandbox::builder()
+            .listen(addr)
+            .kubeconfig_path(&own)
+            .token(token)
+            .objects(objects)
+            .start()
+    };
+    let old = start(any_port, small_world())
+        .await
+        .expect("the sandbox starts");
+    std::fs::write(&ca_file, old.ca_pem().expect("https")).expect("write the CA");
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        kubeconfig_with_ca_file(old.url(), &ca_file, token),
+    )
+    .expect("write the kubeconfig");
+    let settings = SourceSettings {
+        source: Source::Live {
+            kubeconfig: Some(kubeconfig.clone()),
+            context: None,
+        },
+        all_namespaces: true,
+        ..SourceSettings::default()
+    };
+    let mut feed = within_for(
+        DEADLINE,
+        "the live source",
+        Sources::default().open(&settings),
+    )
+    .await
+    .expect("the live source opens");
+
+    let addr = old.addr();
+    old.shutdown().await;
+    let new = start(addr, new_world())
+        .await
+        .expect("the sandbox starts again");
+    // Until the CA file is replaced the new server's certificate does not verify.
+    let status = &mut feed.status;
+    within_for(
+        DEADLINE,
+        "the TLS failure",
+        status.wait_for(|status| {
+            matches!(status, ConnectionStatus::Reconnecting { error, .. } if error.contains("TLS"))
+        }),
+    )
+    .await
+    .expect("the source runs");
+    std::fs::write(&ca_file, new.ca_pem().expect("https")).expect("write the new CA");
+
+    let client = test_client(&new).await;
+    let expected = listed_inventory(&client).await;
+    let snapshots = &mut feed.snapshots;
+    within_for(
+        DEADLINE,
+        "the live source to show the new cluster",
+        snapshots.wait_for(|snapshot| snapshot_inventory(snapshot) == expected),
+    )
+    .await
+    .expect("the source runs");
+    let status = &mut feed.status;
+    within_for(
+        DEADLINE,
+        "connected",
+        status.wait_for(|status| *status == ConnectionStatus::Connected),
+    )
+    .await
+    .expect("the source runs");
+    drop(new);
+    let _ = std::fs::remove_dir_all(&dir);
+}
