@@ -2,7 +2,7 @@
 //!
 //! A cluster re-created on the same address (a restarted `kubehop sandbox`, a new kind, k3d or
 //! minikube cluster) comes back with a new CA and new credentials, written to the kubeconfig;
-//! the watchers of the old source would retry with the old ones for ever. [`follow`] watches
+//! the watchers of the old source would retry with the old ones for ever. [`open`] watches
 //! the kubeconfig files through their folders (so a file replaced by a rename is seen; inotify,
 //! FSEvents or ReadDirectoryChangesW through `notify`, no polling) and reads them again:
 //!
@@ -30,7 +30,9 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
 use super::{LiveOptions, LiveSource, missing_notes};
-use crate::cluster::client::{self, ClientSettings, ClusterError, ClusterTarget, Environment};
+use crate::cluster::client::{
+    self, ClientSettings, ClusterError, ClusterTarget, ConfigOrigin, Environment,
+};
 use crate::cluster::feed::{self, ConnectionStatus, FeedPublisher, SnapshotFeed};
 
 /// How long the kubeconfig files must stay unchanged before they are read again.
@@ -168,23 +170,32 @@ fn pinned(settings: &ClientSettings, target: &ClusterTarget) -> ClientSettings {
     }
 }
 
-/// Watches `target` (resolved from `settings` and `env`, from kubeconfig files) and follows
-/// the kubeconfig; returns the feed once the first complete snapshot is there. The source runs
-/// until every clone of the feed is dropped.
-pub async fn follow(
-    target: ClusterTarget,
+/// Connects like kubectl ([`client::connect`]) and watches the cluster; a cluster from
+/// kubeconfig files is followed (see the module docs). Returns the feed once the first complete
+/// snapshot is there; the source runs until every clone of the feed is dropped.
+pub async fn open(
     settings: &ClientSettings,
     env: Environment,
 ) -> Result<SnapshotFeed, ClusterError> {
+    // Watching first: a change while connecting is not missed.
     let files = client::kubeconfig_candidates(settings.kubeconfig.as_deref(), &env);
+    let watch = FileWatch::new(&files);
+    let (mut target, user) = client::resolve_unsettled(settings, &env).await?;
+    // What the kubeconfig says, before an exec plugin runs (as the follower compares it).
+    let fingerprint = fingerprint(&target.config);
+    client::settle_credentials(&mut target, &user).await?;
+    let client = client::build_client(&target)?;
+    client::check_server(&client, &target).await?;
+    drop(client);
+    if !matches!(target.origin, ConfigOrigin::Files(_)) {
+        // The service account's token file is re-read by kube-rs itself.
+        return super::watch_target(target, Box::new(())).await;
+    }
     let (identity_tx, identity_rx) = mpsc::unbounded_channel();
     let options = LiveOptions {
         identity_failures: Some(identity_tx.clone()),
         ..LiveOptions::default()
     };
-    let settings = pinned(settings, &target);
-    // The fingerprint of what the kubeconfig says, before an exec plugin runs.
-    let (unsettled, _) = client::resolve_unsettled(&settings, &env).await?;
     let mut source = LiveSource::start(&target, options)?;
     let first = source.first_snapshot().await?;
     let (mut inner, _task) = source.into_parts();
@@ -197,9 +208,9 @@ pub async fn follow(
     feed.snapshots.mark_unchanged();
     feed.status.mark_unchanged();
     let follower = Follower {
-        settings,
+        settings: pinned(settings, &target),
         env,
-        fingerprint: fingerprint(&unsettled.config),
+        fingerprint,
         inner,
         publisher,
         generation: first.generation,
@@ -208,7 +219,7 @@ pub async fn follow(
         identity_tx,
         last_recheck: None,
     };
-    tokio::spawn(follower.run(FileWatch::new(&files), identity_rx));
+    tokio::spawn(follower.run(watch, identity_rx));
     Ok(feed)
 }
 

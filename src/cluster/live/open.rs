@@ -15,9 +15,8 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::follow::follow;
-use super::{LiveOptions, LiveSource};
-use crate::cluster::client::{self, ClusterError, ClusterTarget, ConfigOrigin, Environment, Scope};
+use super::{LiveOptions, LiveSource, follow};
+use crate::cluster::client::{self, ClusterError, ClusterTarget, Environment, Scope};
 use crate::cluster::feed::{self, SnapshotFeed};
 use crate::cluster::{ClusterSnapshot, ResourceKind, Source, SourceSettings};
 
@@ -75,18 +74,9 @@ impl Sources {
                 let namespace = settings.scope_namespace().map(str::to_owned);
                 Ok(feed::from_dump_paths(paths, namespace)?)
             }
+            // Re-created clusters come back with new credentials in the kubeconfig: followed.
             Source::Live { .. } => {
-                let env = Environment::from_process();
-                let client_settings = settings.client();
-                let (client, target) = client::connect(&client_settings, &env).await?;
-                drop(client);
-                match target.origin {
-                    // Re-created clusters come back with new credentials in the files.
-                    ConfigOrigin::Files(_) => follow(target, &client_settings, env).await,
-                    ConfigOrigin::InCluster | ConfigOrigin::Given => {
-                        watch_target(target, Box::new(())).await
-                    }
-                }
+                follow::open(&settings.client(), Environment::from_process()).await
             }
             Source::Demo => {
                 let demo = self.demo.as_ref().ok_or(ClusterError::NoDemo)?;
