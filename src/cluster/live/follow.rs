@@ -425,3 +425,52 @@ mod tests {
         assert!(concerns(&event(written, &["/k/config"]), &files));
     }
 }
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    /// A fresh folder under the system temp folder.
+    fn folder(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("kubehop-follow-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the folder");
+        dir
+    }
+
+    /// Whether `watch` reports a change within a generous deadline.
+    async fn reports(watch: &FileWatch) -> bool {
+        tokio::time::timeout(Duration::from_secs(10), watch.changed())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn writes_renames_and_new_files_are_seen_reads_and_other_files_are_not() {
+        let dir = folder("watch");
+        let config = dir.join("config");
+        let later = dir.join("later");
+        std::fs::write(&config, "one").expect("write");
+        let watch = FileWatch::new(&[config.clone(), later.clone()]).expect("a watch");
+
+        // Reading the file and writing another one in the folder are no news.
+        assert_eq!(std::fs::read_to_string(&config).expect("read"), "one");
+        std::fs::write(dir.join("unrelated"), "x").expect("write");
+        let quiet = tokio::time::timeout(SETTLE * 5, watch.changed()).await;
+        assert!(quiet.is_err(), "no change reported");
+
+        // Written in place.
+        std::fs::write(&config, "two").expect("write");
+        assert!(reports(&watch).await, "an in-place write");
+        // Replaced by a rename (how kubeconfigs are written atomically).
+        let temporary = dir.join(".config.tmp");
+        std::fs::write(&temporary, "three").expect("write");
+        std::fs::rename(&temporary, &config).expect("rename");
+        assert!(reports(&watch).await, "a rename over the file");
+        // A file of the list that did not exist yet.
+        std::fs::write(&later, "four").expect("write");
+        assert!(reports(&watch).await, "a new file");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
