@@ -299,6 +299,19 @@ mod tests {
         assert!(!error.problem.contains("tok"), "never the value: {error:?}");
     }
 
+    proptest::proptest! {
+        /// What passes the check is a valid header the way kube-rs (tower-http) builds it, so
+        /// building the client cannot panic on it.
+        #[test]
+        fn a_token_that_passes_is_a_valid_bearer_header(token in "\\PC*|.*[\\x00-\\x1f\\x7f].*") {
+            let checked = check_credentials(&with_token(&token));
+            let header = http::HeaderValue::try_from(format!("Bearer {token}"));
+            if checked.is_ok() {
+                proptest::prop_assert!(header.is_ok(), "{:?} passed", token);
+            }
+        }
+    }
+
     #[test]
     fn ordinary_credentials_pass() {
         assert_eq!(check_credentials(&with_token("abc.DEF-123_=")), Ok(()));
