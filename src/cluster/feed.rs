@@ -78,6 +78,10 @@ pub struct SnapshotFeed {
     /// How to reach the cluster's API (live and `--demo` sources; `None` for a dump): for
     /// commands that connect to pods (port-forwards for probes and forwards).
     pub api: Option<kube::Config>,
+    /// How to reach the cluster's API from now on, for a source that follows the kubeconfig
+    /// ([`crate::cluster::live::follow`]): changes when it connects to a re-created cluster
+    /// (new CA, new credentials). A client built from `api` is rebuilt from this then.
+    pub api_changes: Option<watch::Receiver<kube::Config>>,
 }
 
 /// The sending end, held by the task that produces snapshots.
@@ -136,6 +140,7 @@ pub fn channel(label: SourceLabel) -> (FeedPublisher, SnapshotFeed) {
             label,
             notes: Vec::new(),
             api: None,
+            api_changes: None,
         },
     )
 }

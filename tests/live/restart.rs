@@ -217,6 +217,16 @@ async fn a_cluster_restarted_with_new_credentials_is_followed_within_5s() {
         )
         .await;
     eprintln!("both converged {:?} after the restart", changed.elapsed());
+    // Port-forwards (probes, forward) learn how to reach the new server.
+    let api = feed
+        .api_changes
+        .as_ref()
+        .expect("a followed source")
+        .borrow()
+        .clone();
+    let new_ca = new.config().await.expect("the new config").root_cert;
+    assert!(new_ca.is_some(), "an HTTPS sandbox");
+    assert_eq!(api.root_cert, new_ca, "the new CA");
     within_for(
         DEADLINE,
         "connected",

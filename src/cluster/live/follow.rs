@@ -205,6 +205,8 @@ pub async fn open(
     inner.snapshots.mark_unchanged();
     feed.notes = missing_notes(&first);
     feed.api = Some(target.config.clone());
+    let (api_tx, api_rx) = watch::channel(target.config.clone());
+    feed.api_changes = Some(api_rx);
     feed.snapshots.mark_unchanged();
     feed.status.mark_unchanged();
     let follower = Follower {
@@ -218,6 +220,7 @@ pub async fn open(
         problem: None,
         identity_tx,
         last_recheck: None,
+        api: api_tx,
     };
     tokio::spawn(follower.run(watch, identity_rx));
     Ok(feed)
@@ -247,6 +250,8 @@ struct Follower {
     problem: Option<String>,
     identity_tx: mpsc::UnboundedSender<()>,
     last_recheck: Option<Instant>,
+    /// The API configuration of the current source, for the feed's `api_changes`.
+    api: watch::Sender<kube::Config>,
 }
 
 /// Resolves when `receiver` changes; never when its sender is gone.
@@ -380,6 +385,7 @@ impl Follower {
         };
         tracing::info!("{reason}: connecting to {} again", target.url());
         self.fingerprint = fingerprint;
+        self.api.send_replace(target.config.clone());
         // Dropping the old feed stops the old source.
         self.inner = source.into_feed();
         // Already stale (the old server went away first): stale since then.
