@@ -312,7 +312,9 @@ async fn watch_chain(
     err: &mut dyn Write,
 ) -> Result<Option<u8>, CommandError> {
     let mut status = None;
-    let mut report = ConnectionReport::new(feed.status.borrow_and_update().clone());
+    // The connection may have been lost since the first chain was printed: said at once then.
+    let mut report = ConnectionReport::new(ConnectionStatus::Connected);
+    report.update(feed.status.borrow_and_update().clone(), err)?;
     // A dump's status never changes: its channel is closed at once.
     let mut status_open = true;
     loop {

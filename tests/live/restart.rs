@@ -85,10 +85,15 @@ impl Captured {
         let text = self.text.clone();
         let check =
             move |_: &usize| condition(&String::from_utf8_lossy(&text.lock().expect("lock")));
-        let ended = within_for(limit, what, self.changes.wait_for(check))
-            .await
-            .is_err();
-        assert!(!ended, "the output ended before {what}: {}", self.text());
+        let outcome = match tokio::time::timeout(limit, self.changes.wait_for(check)).await {
+            Ok(Ok(_)) => return,
+            Ok(Err(_)) => "the output ended",
+            Err(_) => "timed out",
+        };
+        panic!(
+            "{outcome} after {limit:?} waiting for {what}: {}",
+            self.text()
+        );
     }
 }
 
