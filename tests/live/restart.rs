@@ -35,7 +35,14 @@ fn new_world() -> Vec<Value> {
     ]
 }
 
-/// A sandbox on `addr` (0: any free port) writing its kubeconfig to `kubeconfig`.
+/// Where a test's sandbox listens (any free port), on a loopback address of its own: once the
+/// old server is gone, its port is free again, and on 127.0.0.1 the system may hand it to a
+/// client socket of another test before the new server binds it (`AddrInUse`).
+fn own_address(last: u8) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 199, last], 0))
+}
+
+/// A sandbox on `addr` (port 0: any free port) writing its kubeconfig to `kubeconfig`.
 async fn sandbox_at(
     addr: std::net::SocketAddr,
     kubeconfig: &Path,
@@ -131,8 +138,7 @@ fn chain_watch(kubeconfig: &Path, home: &Path) -> tokio::process::Child {
 async fn a_cluster_restarted_with_new_credentials_is_followed_within_5s() {
     let dir = scratch_dir("live-restart");
     let kubeconfig: PathBuf = dir.join("kubeconfig");
-    let any_port = "127.0.0.1:0".parse().expect("an address");
-    let old = sandbox_at(any_port, &kubeconfig, small_world()).await;
+    let old = sandbox_at(own_address(1), &kubeconfig, small_world()).await;
     let addr = old.addr();
     let (old_ca, old_token) = (old.ca_pem().map(str::to_owned), old.token().to_owned());
 
@@ -294,7 +300,6 @@ async fn a_new_ca_file_is_read_again_when_the_server_certificate_fails() {
     // changes: only the CA file it names does.
     let own = dir.join("sandbox-kubeconfig");
     let token = "a-token-that-stays";
-    let any_port = "127.0.0.1:0".parse().expect("an address");
     let start = |addr, objects| {
         Sandbox::builder()
             .listen(addr)
@@ -303,7 +308,7 @@ async fn a_new_ca_file_is_read_again_when_the_server_certificate_fails() {
             .objects(objects)
             .start()
     };
-    let old = start(any_port, small_world())
+    let old = start(own_address(2), small_world())
         .await
         .expect("the sandbox starts");
     std::fs::write(&ca_file, old.ca_pem().expect("https")).expect("write the CA");
