@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 
-use crate::cluster::credentials::{check_credentials, redact_urls};
+use crate::cluster::credentials::{
+    BadCredential, check_credentials, redact_urls, settle_exec_credentials,
+};
 use crate::cluster::dump::DumpError;
 
 /// How long connecting (TCP + TLS) may take when `--request-timeout` is not given (kube-rs's and
@@ -329,6 +331,26 @@ pub fn kubeconfig_files(explicit: Option<&Path>, env: &Environment) -> Kubeconfi
     }
 }
 
+/// Every file the loading rules would read, whether it exists now or not: what a long-running
+/// source watches to notice a kubeconfig written, replaced or created.
+pub fn kubeconfig_candidates(explicit: Option<&Path>, env: &Environment) -> Vec<PathBuf> {
+    if let Some(path) = explicit {
+        return vec![path.to_path_buf()];
+    }
+    if let Some(list) = env.kubeconfig.as_ref().filter(|list| !list.is_empty()) {
+        let paths: Vec<PathBuf> = std::env::split_paths(list)
+            .filter(|path| !path.as_os_str().is_empty())
+            .collect();
+        if !paths.is_empty() {
+            return paths;
+        }
+    }
+    env.home
+        .iter()
+        .map(|home| home.join(".kube").join("config"))
+        .collect()
+}
+
 /// Reads and merges the files (kube-rs resolves relative certificate and exec paths against
 /// each file's folder).
 pub fn read_kubeconfigs(files: &[PathBuf]) -> Result<Kubeconfig, ClusterError> {
@@ -381,6 +403,17 @@ pub async fn resolve(
     settings: &ClientSettings,
     env: &Environment,
 ) -> Result<ClusterTarget, ClusterError> {
+    let (mut target, user) = resolve_unsettled(settings, env).await?;
+    settle_credentials(&mut target, &user).await?;
+    Ok(target)
+}
+
+/// [`resolve`] up to, not including, running an exec credential plugin; also the name of the
+/// context's user (empty in a pod). Credentials written in the kubeconfig are checked.
+pub(crate) async fn resolve_unsettled(
+    settings: &ClientSettings,
+    env: &Environment,
+) -> Result<(ClusterTarget, String), ClusterError> {
     let found = kubeconfig_files(settings.kubeconfig.as_deref(), env);
     if found.files.is_empty() {
         if env.in_cluster && settings.kubeconfig.is_none() {
@@ -388,12 +421,13 @@ pub async fn resolve(
                 detail: one_line(&error_chain(&source)),
                 source: Box::new(source),
             })?;
-            return Ok(finish(
+            let target = finish(
                 config,
                 "in-cluster".to_owned(),
                 settings,
                 ConfigOrigin::InCluster,
-            ));
+            );
+            return Ok((target, String::new()));
         }
         return Err(ClusterError::NoKubeconfig {
             looked: found.looked.join(", "),
@@ -443,18 +477,29 @@ pub async fn resolve(
             source: Box::new(source),
         })?;
     // Before kube-rs turns them into headers (where a bad one panics).
-    check_credentials(&config.auth_info).map_err(|bad| ClusterError::Credentials {
+    check_credentials(&config.auth_info).map_err(|bad| bad_credential(bad, &user, &context))?;
+    let target = finish(config, context, settings, ConfigOrigin::Files(found.files));
+    Ok((target, user))
+}
+
+fn bad_credential(bad: BadCredential, user: &str, context: &str) -> ClusterError {
+    ClusterError::Credentials {
         field: bad.field,
-        user,
-        context: context.clone(),
+        user: user.to_owned(),
+        context: context.to_owned(),
         problem: bad.problem,
-    })?;
-    Ok(finish(
-        config,
-        context,
-        settings,
-        ConfigOrigin::Files(found.files),
-    ))
+    }
+}
+
+/// Runs the exec credential plugin of `target`'s user, if any, and checks what it prints
+/// before kube-rs makes a header of it ([`settle_exec_credentials`]).
+pub(crate) async fn settle_credentials(
+    target: &mut ClusterTarget,
+    user: &str,
+) -> Result<(), ClusterError> {
+    settle_exec_credentials(&mut target.config.auth_info)
+        .await
+        .map_err(|bad| bad_credential(bad, user, &target.context))
 }
 
 fn finish(

@@ -4,7 +4,9 @@
 //! kube-rs turns a static bearer token into an HTTP header while building the client and
 //! panics when the token is not a valid header value (a newline or another control character
 //! in it, e.g. `"<token>\nX-Evil: 1"`). [`check_credentials`] finds such a value first and says
-//! which kubeconfig field holds it, without ever printing the value itself.
+//! which kubeconfig field holds it, without ever printing the value itself; for an exec
+//! credential plugin, [`settle_exec_credentials`] runs the plugin first and checks the token it
+//! prints.
 //!
 //! [`redact_urls`] hides the password (or a lone token) of every `scheme://user:password@host`
 //! in a text, and the values of `token`/`password`-like query parameters.
@@ -44,8 +46,8 @@ fn header_problem(value: &str) -> Option<String> {
 
 /// Checks every credential of `auth` that kube-rs sends as a header as it is written in the
 /// kubeconfig: the inline token, the token file's contents and an auth provider's stored
-/// token. Tokens that exec plugins print are only known once the plugin runs; kube-rs reports
-/// those that expire as errors itself.
+/// token. Tokens that exec plugins print are only known once the plugin runs:
+/// [`settle_exec_credentials`] checks those.
 pub fn check_credentials(auth: &AuthInfo) -> Result<(), BadCredential> {
     let bad = |field: &'static str, problem: String| BadCredential { field, problem };
     if let Some(token) = &auth.token
@@ -77,6 +79,113 @@ pub fn check_credentials(auth: &AuthInfo) -> Result<(), BadCredential> {
         }
     }
     Ok(())
+}
+
+/// What an exec credential plugin printed (`ExecCredential`), as far as kubehop checks it.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ExecOutput {
+    status: Option<ExecStatus>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecStatus {
+    token: Option<String>,
+    expiration_timestamp: Option<String>,
+    client_certificate_data: Option<String>,
+    client_key_data: Option<String>,
+}
+
+/// Whether kube-rs would take the credentials of `auth` from its exec plugin: no auth
+/// provider, basic auth, token or token file comes first (kube-rs's order).
+fn uses_exec(auth: &AuthInfo) -> bool {
+    auth.auth_provider.is_none()
+        && !(auth.username.is_some() && auth.password.is_some())
+        && auth.token.is_none()
+        && auth.token_file.is_none()
+        && auth
+            .exec
+            .as_ref()
+            .is_some_and(|exec| exec.command.is_some())
+}
+
+/// Runs the exec credential plugin of `auth` (when kube-rs would use it) and checks the token
+/// it prints before kube-rs turns it into a header: kube-rs panics on a token that never
+/// expires and is not a valid header value.
+///
+/// A token without an expiry is what kube-rs would send for ever; it becomes `auth`'s static
+/// token, so the plugin runs once. Otherwise (an expiring token, a client certificate) the
+/// exec entry stays and kube-rs runs the plugin again and refreshes it itself (a refreshed
+/// bad token is an error there, not a panic). A plugin that cannot start, fails or prints
+/// something unreadable is also left to kube-rs, which reports it with the plugin's message.
+pub async fn settle_exec_credentials(auth: &mut AuthInfo) -> Result<(), BadCredential> {
+    if !uses_exec(auth) {
+        return Ok(());
+    }
+    let Some(exec) = &auth.exec else {
+        return Ok(());
+    };
+    let Some(output) = run_exec_plugin(exec).await else {
+        return Ok(());
+    };
+    let Some(status) = output.status else {
+        return Ok(());
+    };
+    let Some(token) = status.token else {
+        return Ok(());
+    };
+    if let Some(problem) = header_problem(&token) {
+        return Err(BadCredential {
+            field: "users[].user.exec",
+            problem: format!("plugin printed a token (status.token) that {problem}"),
+        });
+    }
+    let certificate = status.client_certificate_data.is_some() && status.client_key_data.is_some();
+    if status.expiration_timestamp.is_none() && !certificate {
+        auth.token = Some(token.into());
+        auth.exec = None;
+    }
+    Ok(())
+}
+
+/// Runs the plugin as kube-rs does (arguments, environment, `KUBERNETES_EXEC_INFO`, standard
+/// input and error passed through unless `interactiveMode: Never`); its output, if it ran
+/// successfully and printed a readable ExecCredential (JSON or YAML).
+async fn run_exec_plugin(exec: &kube::config::ExecConfig) -> Option<ExecOutput> {
+    use kube::config::ExecInteractiveMode;
+    use std::process::Stdio;
+    let mut command = tokio::process::Command::new(exec.command.as_ref()?);
+    command.args(exec.args.iter().flatten());
+    for variable in exec.env.iter().flatten() {
+        if let (Some(name), Some(value)) = (variable.get("name"), variable.get("value")) {
+            command.env(name, value);
+        }
+    }
+    let interactive = exec.interactive_mode != Some(ExecInteractiveMode::Never);
+    if interactive {
+        command.stdin(Stdio::inherit()).stderr(Stdio::inherit());
+    } else {
+        command.stdin(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let mut spec = serde_json::json!({ "interactive": interactive });
+    if exec.provide_cluster_info {
+        spec["cluster"] = serde_json::to_value(exec.cluster.as_ref()?).ok()?;
+    }
+    let info = serde_json::json!({
+        "apiVersion": exec.api_version,
+        "kind": "ExecCredential",
+        "spec": spec,
+    });
+    command.env("KUBERNETES_EXEC_INFO", info.to_string());
+    for name in exec.drop_env.iter().flatten() {
+        command.env_remove(name);
+    }
+    command.stdout(Stdio::piped()).kill_on_drop(true);
+    let output = command.output().await.ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    serde_saphyr::from_slice(&output.stdout).ok()
 }
 
 /// Query parameters whose values are secrets.
@@ -188,6 +297,19 @@ mod tests {
         assert_eq!(error.field, "users[].user.token");
         assert!(error.problem.contains(problem), "{error:?}");
         assert!(!error.problem.contains("tok"), "never the value: {error:?}");
+    }
+
+    proptest::proptest! {
+        /// What passes the check is a valid header the way kube-rs (tower-http) builds it, so
+        /// building the client cannot panic on it.
+        #[test]
+        fn a_token_that_passes_is_a_valid_bearer_header(token in "\\PC*|.*[\\x00-\\x1f\\x7f].*") {
+            let checked = check_credentials(&with_token(&token));
+            let header = http::HeaderValue::try_from(format!("Bearer {token}"));
+            if checked.is_ok() {
+                proptest::prop_assert!(header.is_ok(), "{:?} passed", token);
+            }
+        }
     }
 
     #[test]

@@ -39,6 +39,21 @@ impl ConnectionStatus {
     }
 }
 
+/// `HH:MM:SS UTC` of a moment, for status messages.
+pub fn utc_clock(time: SystemTime) -> String {
+    let seconds = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default()
+        % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
 /// Where the data comes from, for the header and messages.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SourceLabel {
@@ -63,6 +78,10 @@ pub struct SnapshotFeed {
     /// How to reach the cluster's API (live and `--demo` sources; `None` for a dump): for
     /// commands that connect to pods (port-forwards for probes and forwards).
     pub api: Option<kube::Config>,
+    /// How to reach the cluster's API from now on, for a source that follows the kubeconfig
+    /// ([`crate::cluster::live::follow`]): changes when it connects to a re-created cluster
+    /// (new CA, new credentials). A client built from `api` is rebuilt from this then.
+    pub api_changes: Option<watch::Receiver<kube::Config>>,
 }
 
 /// The sending end, held by the task that produces snapshots.
@@ -88,6 +107,11 @@ impl FeedPublisher {
                 true
             }
         });
+    }
+
+    /// The status last reported.
+    pub fn status(&self) -> ConnectionStatus {
+        self.status.borrow().clone()
     }
 
     /// Whether every receiver is gone (the consumer quit).
@@ -116,6 +140,7 @@ pub fn channel(label: SourceLabel) -> (FeedPublisher, SnapshotFeed) {
             label,
             notes: Vec::new(),
             api: None,
+            api_changes: None,
         },
     )
 }

@@ -2,15 +2,21 @@
 //! form.
 //!
 //! Both read their snapshot from a feed, so a live source can drive them: `chain --watch`
-//! prints again for every new snapshot (a dump publishes one and closes, so it prints once).
+//! prints again for every new snapshot (a dump publishes one and closes, so it prints once)
+//! and reports the connection on standard error: "reconnecting since …", "connected", a
+//! reminder while it stays lost, and a note after a chain printed while not connected.
 
+use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::chain::{self, ChainSelection, Selected, SelectionError};
 use super::route::{self, RouteInputError};
 use super::style::Style;
 use crate::cli::{ChainArgs, OutputFormat, RouteArgs};
-use crate::cluster::feed::SnapshotFeed;
+use crate::cluster::feed::{ConnectionStatus, SnapshotFeed, utc_clock};
 use crate::cluster::{ClusterError, ClusterSnapshot, SourceSettings, Sources};
 use crate::engine::{EngineConfig, ProxyModel, build};
 use crate::printable::PrintableWriter;
@@ -244,8 +250,107 @@ struct ChainView<'a> {
     style: Style,
 }
 
-/// Reprints whenever a new snapshot changes the printed form, until the source closes; returns
-/// the last exit status, if anything was printed again.
+/// How long `chain --watch` stays quiet while reconnecting before it says so again.
+pub const STILL_RECONNECTING: Duration = Duration::from_secs(30);
+
+/// What `chain --watch` says on standard error about the connection: one line when it is lost
+/// (and for each new reason), one when it is back, a reminder every [`STILL_RECONNECTING`]
+/// while it stays lost.
+struct ConnectionReport {
+    status: ConnectionStatus,
+    /// The reasons already printed in this episode of reconnecting.
+    reasons: HashSet<String>,
+    /// When to remind, while reconnecting.
+    remind_at: Option<Instant>,
+}
+
+impl ConnectionReport {
+    fn new(status: ConnectionStatus) -> Self {
+        ConnectionReport {
+            status,
+            reasons: HashSet::new(),
+            remind_at: None,
+        }
+    }
+
+    fn update(&mut self, status: ConnectionStatus, err: &mut dyn Write) -> io::Result<()> {
+        let was_stale = self.status.is_stale();
+        match &status {
+            ConnectionStatus::Reconnecting { since, error } => {
+                if !was_stale {
+                    self.reasons.clear();
+                    self.remind_at = Some(Instant::now() + STILL_RECONNECTING);
+                }
+                if self.reasons.insert(reason_key(error).to_owned()) {
+                    let again = if self.reasons.len() > 1 { "still " } else { "" };
+                    writeln!(
+                        err,
+                        "kubehop: {again}reconnecting since {} ({error})…",
+                        utc_clock(*since)
+                    )?;
+                }
+            }
+            ConnectionStatus::Failed { error } => writeln!(err, "kubehop: disconnected: {error}")?,
+            ConnectionStatus::Connected if was_stale => {
+                self.remind_at = None;
+                writeln!(err, "kubehop: connected")?;
+            }
+            _ => self.remind_at = None,
+        }
+        self.status = status;
+        err.flush()
+    }
+
+    /// The reminder while reconnecting: since when, for how long, and why.
+    fn remind(&mut self, err: &mut dyn Write) -> io::Result<()> {
+        self.remind_at = Some(Instant::now() + STILL_RECONNECTING);
+        if let ConnectionStatus::Reconnecting { since, error } = &self.status {
+            let lasted = since.elapsed().unwrap_or_default().as_secs();
+            writeln!(
+                err,
+                "kubehop: still reconnecting since {} ({lasted}s; {error})…",
+                utc_clock(*since)
+            )?;
+        }
+        err.flush()
+    }
+
+    /// Said after a chain printed while not connected: it may not be the cluster's state.
+    fn stale_note(&self) -> Option<String> {
+        match &self.status {
+            ConnectionStatus::Reconnecting { since, .. } => Some(format!(
+                "kubehop: the chain above was printed while reconnecting (since {}): it may be stale",
+                utc_clock(*since)
+            )),
+            ConnectionStatus::Failed { .. } => Some(
+                "kubehop: the chain above was printed while disconnected: it may be stale"
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// A reason without the kind it was seen on ("watching pods: "): the same failure of several
+/// kinds is reported once.
+fn reason_key(error: &str) -> &str {
+    error
+        .split_once(": ")
+        .filter(|(head, _)| head.starts_with("watching "))
+        .map_or(error, |(_, rest)| rest)
+}
+
+/// Resolves at `at`; never without a moment.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reprints whenever a new snapshot changes the printed form, until the source closes, and
+/// reports the connection on standard error ([`ConnectionReport`]); returns the last exit
+/// status, if anything was printed again.
 async fn watch_chain(
     feed: &mut SnapshotFeed,
     view: &ChainView<'_>,
@@ -254,33 +359,71 @@ async fn watch_chain(
     err: &mut dyn Write,
 ) -> Result<Option<u8>, CommandError> {
     let mut status = None;
-    while feed.snapshots.changed().await.is_ok() {
-        let snapshot = feed.snapshots.borrow_and_update().clone();
-        // Like `kubectl get -w`, print only when something shown changed.
-        let mut rendered = Vec::new();
-        let mut notes = Vec::new();
-        let code = print_chain(
-            &snapshot,
-            view.config,
-            view.selection,
-            view.format,
-            view.style,
-            &mut rendered,
-            &mut notes,
-        )?;
-        if rendered == last {
-            continue;
+    // The connection may have been lost since the first chain was printed: said at once then.
+    let mut report = ConnectionReport::new(ConnectionStatus::Connected);
+    report.update(feed.status.borrow_and_update().clone(), err)?;
+    // A dump's status never changes: its channel is closed at once.
+    let mut status_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            changed = feed.status.changed(), if status_open => {
+                if changed.is_err() {
+                    status_open = false;
+                    continue;
+                }
+                let now = feed.status.borrow_and_update().clone();
+                report.update(now, err)?;
+            }
+            changed = feed.snapshots.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let snapshot = feed.snapshots.borrow_and_update().clone();
+                if let Some(code) = reprint(&snapshot, view, &mut last, out, err)? {
+                    status = Some(code);
+                    if let Some(note) = report.stale_note() {
+                        writeln!(err, "{note}")?;
+                    }
+                }
+            }
+            () = until(report.remind_at) => report.remind(err)?,
         }
-        if view.format == OutputFormat::Text {
-            writeln!(out)?;
-        }
-        out.write_all(&rendered)?;
-        out.flush()?;
-        err.write_all(&notes)?;
-        last = rendered;
-        status = Some(code);
     }
     Ok(status)
+}
+
+/// Prints `snapshot`'s chains when they differ from `last`; their exit status if printed.
+fn reprint(
+    snapshot: &ClusterSnapshot,
+    view: &ChainView<'_>,
+    last: &mut Vec<u8>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Option<u8>, CommandError> {
+    // Like `kubectl get -w`, print only when something shown changed.
+    let mut rendered = Vec::new();
+    let mut notes = Vec::new();
+    let code = print_chain(
+        snapshot,
+        view.config,
+        view.selection,
+        view.format,
+        view.style,
+        &mut rendered,
+        &mut notes,
+    )?;
+    if rendered == *last {
+        return Ok(None);
+    }
+    if view.format == OutputFormat::Text {
+        writeln!(out)?;
+    }
+    out.write_all(&rendered)?;
+    out.flush()?;
+    err.write_all(&notes)?;
+    *last = rendered;
+    Ok(Some(code))
 }
 
 /// `kubehop route` with explicit writers; returns the exit status (0 for any decision).
@@ -321,4 +464,67 @@ pub async fn run_route(
     }
     out.flush()?;
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn reconnecting(error: &str) -> ConnectionStatus {
+        ConnectionStatus::Reconnecting {
+            // 12:03:04 UTC
+            since: UNIX_EPOCH + Duration::from_secs(12 * 3600 + 3 * 60 + 4),
+            error: error.to_owned(),
+        }
+    }
+
+    #[test]
+    fn chain_watch_says_when_the_connection_is_lost_and_back() {
+        let mut report = ConnectionReport::new(ConnectionStatus::Connected);
+        let mut err = Vec::new();
+        for status in [
+            reconnecting("watching pods: refused"),
+            // The same failure on another kind, then again: nothing new to say.
+            reconnecting("watching nodes: refused"),
+            reconnecting("watching pods: refused"),
+            reconnecting("the kubeconfig changed; connecting again"),
+            ConnectionStatus::Connected,
+            ConnectionStatus::Connected,
+        ] {
+            report.update(status, &mut err).expect("write");
+        }
+        assert_eq!(
+            String::from_utf8(err).expect("UTF-8"),
+            "kubehop: reconnecting since 12:03:04 UTC (watching pods: refused)…\n\
+             kubehop: still reconnecting since 12:03:04 UTC (the kubeconfig changed; connecting again)…\n\
+             kubehop: connected\n"
+        );
+    }
+
+    #[test]
+    fn a_chain_printed_while_reconnecting_is_marked_and_reminded_of() {
+        let mut report = ConnectionReport::new(ConnectionStatus::Connected);
+        assert_eq!(report.stale_note(), None);
+        assert_eq!(report.remind_at, None);
+        let mut err = Vec::new();
+        report
+            .update(reconnecting("watching pods: refused"), &mut err)
+            .expect("write");
+        assert!(report.remind_at.is_some(), "reminds while reconnecting");
+        let note = report.stale_note().expect("stale");
+        assert!(note.contains("may be stale"), "{note}");
+        err.clear();
+        report.remind(&mut err).expect("write");
+        let reminder = String::from_utf8(err).expect("UTF-8");
+        assert!(
+            reminder.starts_with("kubehop: still reconnecting since 12:03:04 UTC ("),
+            "{reminder}"
+        );
+        let mut err = Vec::new();
+        report
+            .update(ConnectionStatus::Connected, &mut err)
+            .expect("write");
+        assert_eq!(report.remind_at, None);
+    }
 }

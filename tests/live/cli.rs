@@ -251,3 +251,31 @@ async fn route_finds_an_address_in_any_namespace() {
     assert_read_only(&sandbox);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[rstest]
+#[case::chain("chain")]
+#[case::probe("probe")]
+#[tokio::test]
+async fn an_exec_plugin_token_with_a_line_break_exits_2_naming_the_field(#[case] command: &str) {
+    use crate::client::{TempDir, exec_credential, exec_plugin_kubeconfig};
+    let dir = TempDir::new();
+    let sandbox = sandbox_with(small_world()).await;
+    let credential = exec_credential("tok\nX-Evil: 1", false);
+    let config = exec_plugin_kubeconfig(&dir.0, &sandbox, &credential);
+    let path = config.display().to_string();
+    let mut args = vec![command, "--kubeconfig", &path];
+    if command == "probe" {
+        args.insert(1, "web");
+    }
+    let output = kubehop(&args, &dir.0).await;
+    let line = one_error_line(&output);
+    assert!(
+        line.starts_with("kubehop: the kubeconfig's users[].user.exec of user \"plugin\""),
+        "{line}"
+    );
+    assert!(line.contains("a line break"), "{line}");
+    assert!(
+        !line.contains("panicked") && !line.contains("X-Evil"),
+        "{line}"
+    );
+}

@@ -18,10 +18,10 @@ use crate::support::sandbox::sandbox_with;
 use crate::support::wait::within_for;
 
 /// A folder in the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let path = std::env::temp_dir().join(format!(
             "kubehop-live-client-{}-{}",
@@ -451,4 +451,105 @@ async fn exec_credential_plugins_run_through_kube_rs() {
     assert!(matches!(error, ClusterError::Auth { .. }), "{error:?}");
     assert!(!message.contains('\n'), "one line: {message}");
     assert!(message.contains("exec/OIDC credential plugin"), "{message}");
+}
+
+/// Writes an exec credential plugin to `dir` (a shell script printing `credential`) and a
+/// kubeconfig for the sandbox whose user runs it; returns the kubeconfig's path.
+pub(crate) fn exec_plugin_kubeconfig(
+    dir: &Path,
+    sandbox: &kubehop::sandbox::SandboxHandle,
+    credential: &serde_json::Value,
+) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let plugin = dir.join("plugin.sh");
+    // printf '%s' prints the JSON as it is: its "\n" escapes stay escapes for the JSON reader.
+    let quoted = credential.to_string().replace('\'', r"'\''");
+    std::fs::write(&plugin, format!("#!/bin/sh\nprintf '%s\\n' '{quoted}'\n")).expect("write");
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let text = exec_kubeconfig(sandbox, "unused").replace(
+        "command: /bin/sh\n      args: [\"-c\", \"unused\"]",
+        &format!("command: {}", plugin.display()),
+    );
+    assert!(text.contains("plugin.sh"), "{text}");
+    let path = dir.join("config");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+/// An ExecCredential carrying `token`, expiring or not.
+pub(crate) fn exec_credential(token: &str, expiring: bool) -> serde_json::Value {
+    let mut status = serde_json::json!({ "token": token });
+    if expiring {
+        status["expirationTimestamp"] = "2099-01-01T00:00:00Z".into();
+    }
+    serde_json::json!({
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "kind": "ExecCredential",
+        "status": status,
+    })
+}
+
+#[rstest]
+#[case::static_token("tok\nX-Evil: 1", false, "a line break")]
+#[case::expiring_token("tok\nX-Evil: 1", true, "a line break")]
+#[case::bell("tok\u{7}", false, "U+0007")]
+#[tokio::test]
+async fn an_exec_plugin_token_with_a_control_character_names_the_field(
+    #[case] token: &str,
+    #[case] expiring: bool,
+    #[case] problem: &str,
+) {
+    let dir = TempDir::new();
+    let sandbox = sandbox_with(Vec::new()).await;
+    let settings = ClientSettings {
+        kubeconfig: Some(exec_plugin_kubeconfig(
+            &dir.0,
+            &sandbox,
+            &exec_credential(token, expiring),
+        )),
+        ..ClientSettings::default()
+    };
+    let Err(error) = within_for(
+        DEADLINE,
+        "connect",
+        client::connect(&settings, &Environment::default()),
+    )
+    .await
+    else {
+        panic!("a token that cannot be a header connects");
+    };
+    let message = error.to_string();
+    assert!(
+        matches!(error, ClusterError::Credentials { field, .. } if field == "users[].user.exec"),
+        "{error:?}"
+    );
+    assert!(message.contains(problem), "{message}");
+    assert!(message.contains("status.token"), "{message}");
+    assert!(
+        !message.contains("X-Evil") && !message.contains('\n'),
+        "{message}"
+    );
+}
+
+#[rstest]
+#[case::static_token(false)]
+#[case::expiring_token(true)]
+#[tokio::test]
+async fn an_exec_plugin_token_that_is_fine_connects(#[case] expiring: bool) {
+    let dir = TempDir::new();
+    let sandbox = sandbox_with(Vec::new()).await;
+    let credential = exec_credential(sandbox.token(), expiring);
+    let settings = ClientSettings {
+        kubeconfig: Some(exec_plugin_kubeconfig(&dir.0, &sandbox, &credential)),
+        ..ClientSettings::default()
+    };
+    let (_client, target) = within_for(
+        DEADLINE,
+        "connect",
+        client::connect(&settings, &Environment::default()),
+    )
+    .await
+    .expect("the plugin's token is accepted");
+    // A token that never expires is what kube-rs would send for ever: the plugin ran once.
+    assert_eq!(target.config.auth_info.exec.is_none(), !expiring);
 }

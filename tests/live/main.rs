@@ -11,5 +11,6 @@ mod forward_cli;
 mod open;
 mod probe;
 mod probe_cli;
+mod restart;
 mod scale;
 mod watch;

@@ -16,13 +16,19 @@
 //!   backoff by the watchers and shown as [`ConnectionStatus::Reconnecting`]; the status turns
 //!   back to `Connected` as soon as the server answers every kind's request again (reported by
 //!   [`observe`], a layer on the client, because a resumed watch yields nothing until an object
-//!   changes). The last snapshot stays visible meanwhile.
+//!   changes). The last snapshot stays visible meanwhile;
+//! - a kind heard nothing of for [`STALL_AFTER`] (no event, no new watch: the server stopped
+//!   answering without closing the connection) is shown as reconnecting too, until the server
+//!   answers again.
 //!
 //! Snapshots share the cached objects (`Vec<Arc<K>>` from the stores): nothing is deep-copied.
 //!
 //! [`Sources::open`] is the one entry point the commands use: it turns the source settings
-//! into a feed (dump, `--demo`, or the kubeconfig's cluster).
+//! into a feed (dump, `--demo`, or the kubeconfig's cluster). A cluster from kubeconfig files
+//! is followed ([`follow`]): when the files change what they point at, a new source replaces
+//! the old one.
 
+pub mod follow;
 mod observe;
 mod open;
 pub mod trim;
@@ -62,6 +68,11 @@ pub use trim::Trim;
 /// this plus 5 s counts as stalled and is replaced.
 pub const WATCH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A watched kind the source has heard nothing of for this long counts as stalled (shown as
+/// reconnecting until the server answers again): the server ends every watch after
+/// [`WATCH_TIMEOUT`] and the watcher starts the next one at once, whose answer is news.
+pub const STALL_AFTER: Duration = Duration::from_secs(WATCH_TIMEOUT.as_secs() + 5);
+
 /// The longest a change waits before it is published (the coalescing window).
 pub const COALESCE_WINDOW: Duration = Duration::from_millis(100);
 
@@ -83,18 +94,38 @@ pub(crate) enum Signal {
     Reachable(ResourceKind),
 }
 
+impl Signal {
+    fn kind(&self) -> ResourceKind {
+        match self {
+            Signal::Init(kind)
+            | Signal::InitDone(kind)
+            | Signal::Changed(kind)
+            | Signal::Failed(kind, _)
+            | Signal::Reachable(kind) => *kind,
+        }
+    }
+}
+
 /// Options of a live source.
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
     /// Kinds without which there is nothing to show: a 403 on them before the first snapshot is
     /// an error ([`ClusterError::Forbidden`]) instead of a note.
     pub required: Vec<ResourceKind>,
+    /// The generation the source's first snapshot follows (it gets this + 1): a source that
+    /// replaces another continues its generations.
+    pub generation_base: u64,
+    /// Told every time the server's identity or the credentials fail (a TLS error such as an
+    /// unknown CA, 401 Unauthorized): what a re-created cluster looks like to old settings.
+    pub identity_failures: Option<mpsc::UnboundedSender<()>>,
 }
 
 impl Default for LiveOptions {
     fn default() -> Self {
         LiveOptions {
             required: vec![ResourceKind::Service],
+            generation_base: 0,
+            identity_failures: None,
         }
     }
 }
@@ -140,6 +171,7 @@ impl LiveSource {
         };
         // Only the watchers and the client layer hold senders now.
         drop(signals_tx);
+        let generation = options.generation_base;
         let coordinator = Coordinator {
             target: target.clone(),
             options,
@@ -149,7 +181,7 @@ impl LiveSource {
                 .collect(),
             stores,
             publisher,
-            generation: 0,
+            generation,
             unhealthy_since: None,
             first: Some(first_tx),
             _watchers: watchers,
@@ -367,6 +399,23 @@ struct KindHealth {
     absent: Option<String>,
     /// The last error, until the server answers this kind again.
     error: Option<String>,
+    /// When the watcher or the client last reported anything about this kind.
+    heard: Option<Instant>,
+}
+
+impl KindHealth {
+    /// Listed, watched, shown and without a known problem: silence would be news.
+    fn watched_without_error(&self) -> bool {
+        self.phase == Phase::Watching && self.error.is_none() && self.absent.is_none()
+    }
+}
+
+/// Resolves at `at`; never without a moment.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What a watcher error means for the kind.
@@ -401,6 +450,12 @@ impl Coordinator {
             let signal = tokio::select! {
                 signal = signals.recv() => signal,
                 () = self.publisher.closed() => return,
+                () = until(self.next_stall()) => {
+                    if self.mark_stalls(Instant::now()) {
+                        self.update_status();
+                    }
+                    continue;
+                }
             };
             let Some(signal) = signal else { return };
             let mut dirty = self.handle(signal);
@@ -430,6 +485,38 @@ impl Coordinator {
         }
     }
 
+    /// When the next watched kind counts as stalled, if one is watched without error.
+    fn next_stall(&self) -> Option<Instant> {
+        self.health
+            .values()
+            .filter(|health| health.watched_without_error())
+            .filter_map(|health| health.heard)
+            .min()
+            .map(|heard| heard + STALL_AFTER)
+    }
+
+    /// Marks the kinds not heard of for [`STALL_AFTER`] as failing (the next answer clears
+    /// that); returns whether there were any.
+    fn mark_stalls(&mut self, now: Instant) -> bool {
+        let mut any = false;
+        for (kind, health) in &mut self.health {
+            let Some(silent) = health
+                .heard
+                .map(|heard| now.saturating_duration_since(heard))
+            else {
+                continue;
+            };
+            if health.watched_without_error() && silent >= STALL_AFTER {
+                health.error = Some(format!(
+                    "watching {kind}: no answer from the API server for {}s (the watch stalled); waiting for it",
+                    silent.as_secs()
+                ));
+                any = true;
+            }
+        }
+        any
+    }
+
     /// Every kind listed or known to be unavailable.
     fn complete(&self) -> bool {
         self.health
@@ -443,6 +530,7 @@ impl Coordinator {
 
     /// Applies one signal; returns whether the next snapshot differs.
     fn handle(&mut self, signal: Signal) -> bool {
+        self.health(signal.kind()).heard = Some(Instant::now());
         match signal {
             Signal::Init(kind) => {
                 let health = self.health(kind);
@@ -569,6 +657,14 @@ impl Coordinator {
                         namespace,
                     }),
                 );
+                if matches!(
+                    error,
+                    ClusterError::Tls { .. } | ClusterError::Unauthorized { .. }
+                ) && let Some(failures) = &self.options.identity_failures
+                {
+                    // The follower may be gone; nobody to tell then.
+                    let _ = failures.send(());
+                }
                 Failure::Retry {
                     text: one_line(&format!("watching {kind}: {error}")),
                     fatal: Some(error),
@@ -589,7 +685,7 @@ impl Coordinator {
             }
             None => {
                 self.unhealthy_since = None;
-                if self.generation == 0 {
+                if self.generation == self.options.generation_base {
                     ConnectionStatus::Connecting
                 } else {
                     ConnectionStatus::Connected

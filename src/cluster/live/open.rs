@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::{LiveOptions, LiveSource};
+use super::{LiveOptions, LiveSource, follow};
 use crate::cluster::client::{self, ClusterError, ClusterTarget, Environment, Scope};
 use crate::cluster::feed::{self, SnapshotFeed};
 use crate::cluster::{ClusterSnapshot, ResourceKind, Source, SourceSettings};
@@ -62,7 +62,9 @@ impl Sources {
     ///
     /// - a dump: loaded into a static feed;
     /// - `--demo`: the demo cluster, watched (every namespace unless `-n`);
-    /// - otherwise the kubeconfig's cluster ([`client`] explains the loading rules), watched.
+    /// - otherwise the kubeconfig's cluster ([`client`] explains the loading rules), watched,
+    ///   following the kubeconfig files ([`super::follow`]: a cluster re-created with new
+    ///   credentials is connected to again).
     ///
     /// Kinds that are forbidden or not served are listed in the feed's `notes`. Live sources
     /// run on the current tokio runtime.
@@ -72,11 +74,9 @@ impl Sources {
                 let namespace = settings.scope_namespace().map(str::to_owned);
                 Ok(feed::from_dump_paths(paths, namespace)?)
             }
+            // Re-created clusters come back with new credentials in the kubeconfig: followed.
             Source::Live { .. } => {
-                let (client, target) =
-                    client::connect(&settings.client(), &Environment::from_process()).await?;
-                drop(client);
-                watch_target(target, Box::new(())).await
+                follow::open(&settings.client(), Environment::from_process()).await
             }
             Source::Demo => {
                 let demo = self.demo.as_ref().ok_or(ClusterError::NoDemo)?;

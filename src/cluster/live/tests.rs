@@ -244,3 +244,39 @@ fn a_kind_forbidden_later_is_left_out_and_comes_back() {
     assert_eq!(snapshot.generation, 3);
     assert!(snapshot.has(ResourceKind::EndpointSlice));
 }
+
+#[test]
+fn a_watched_kind_heard_nothing_of_is_stalled_until_the_server_answers() {
+    let (mut coordinator, feed, _first) = coordinator();
+    apply(&mut coordinator, list_all(&[]));
+    assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
+    let now = Instant::now();
+    let next = coordinator.next_stall().expect("watched kinds");
+    assert!(next <= now + STALL_AFTER, "{next:?}");
+    assert!(!coordinator.mark_stalls(now), "heard of just now");
+
+    // Nothing for STALL_AFTER: every kind is stalled, once.
+    assert!(coordinator.mark_stalls(now + STALL_AFTER));
+    coordinator.update_status();
+    let ConnectionStatus::Reconnecting { error, .. } = feed.status.borrow().clone() else {
+        panic!("stale while stalled: {:?}", feed.status.borrow());
+    };
+    assert!(error.contains("the watch stalled"), "{error}");
+    assert_eq!(
+        coordinator.next_stall(),
+        None,
+        "flagged kinds wait for an answer"
+    );
+    assert!(!coordinator.mark_stalls(now + STALL_AFTER * 2));
+
+    // The next watch answers: connected again.
+    apply(
+        &mut coordinator,
+        ResourceKind::ALL
+            .into_iter()
+            .map(Signal::Reachable)
+            .collect(),
+    );
+    assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
+    assert!(coordinator.next_stall().is_some());
+}
