@@ -334,9 +334,10 @@ impl SandboxBuilder {
         let control = installed.map(|installed| {
             ControlPlane::start(installed, store.clone(), notes.clone(), root.child_token())
         });
+        let ca = tls.as_ref().map(|t| t.ca.clone());
         let data = self
             .data_plane
-            .then(|| DataPlane::start(store.clone(), notes.clone(), seed, root.child_token()));
+            .then(|| DataPlane::start(store.clone(), notes.clone(), seed, ca, root.child_token()));
         Ok(SandboxHandle {
             notes,
             control: std::sync::Mutex::new(control),

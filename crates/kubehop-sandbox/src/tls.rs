@@ -14,6 +14,7 @@ use rcgen::{
 };
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{CipherSuite, ServerConfig};
 
 /// Why the serving certificate could not be made.
@@ -37,6 +38,53 @@ const AES_128_GCM: [CipherSuite; 3] = [
 pub(crate) struct ServingTls {
     pub acceptor: TlsAcceptor,
     pub ca_pem: String,
+    /// The CA itself, for the data plane's certificates (the Ingress controller's).
+    pub ca: Arc<SandboxCa>,
+}
+
+/// The sandbox's CA: signs the API server's certificate and the Ingress controller's.
+pub struct SandboxCa {
+    issuer: Issuer<'static, KeyPair>,
+    der: CertificateDer<'static>,
+}
+
+impl std::fmt::Debug for SandboxCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SandboxCa")
+    }
+}
+
+impl SandboxCa {
+    /// A server certificate for `names` (DNS names; an IP address as an IP SAN), with the CA
+    /// after it in the chain.
+    pub(crate) fn issue(&self, names: &[String]) -> Result<CertifiedKey, TlsError> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        for name in names {
+            params.subject_alt_names.push(match name.parse::<IpAddr>() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName(name.clone().try_into()?),
+            });
+        }
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names
+                .first()
+                .map_or("kubehop-sandbox-ingress", String::as_str),
+        );
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        let cert = params.signed_by(&key, &self.issuer)?;
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let signing = tokio_rustls::rustls::crypto::ring::sign::any_supported_type(&der)?;
+        Ok(CertifiedKey::new(
+            vec![cert.der().clone(), self.der.clone()],
+            signing,
+        ))
+    }
 }
 
 /// Makes a CA and a server certificate valid for `ip` and `localhost`.
@@ -54,6 +102,10 @@ pub(crate) fn serving_tls(ip: IpAddr) -> Result<ServingTls, TlsError> {
     ];
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let issuer = Issuer::new(ca_params, ca_key);
+    let ca = Arc::new(SandboxCa {
+        issuer,
+        der: ca_cert.der().clone(),
+    });
 
     let server_key = KeyPair::generate()?;
     let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
@@ -66,7 +118,7 @@ pub(crate) fn serving_tls(ip: IpAddr) -> Result<ServingTls, TlsError> {
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
     ];
-    let server_cert = params.signed_by(&server_key, &issuer)?;
+    let server_cert = params.signed_by(&server_key, &ca.issuer)?;
 
     // The cipher an API server picks: Go's crypto/tls prefers AES-128-GCM over the client's
     // order (AES-256-GCM first for rustls) on CPUs with AES instructions.
@@ -90,6 +142,7 @@ pub(crate) fn serving_tls(ip: IpAddr) -> Result<ServingTls, TlsError> {
     Ok(ServingTls {
         acceptor: TlsAcceptor::from(Arc::new(config)),
         ca_pem: ca_cert.pem(),
+        ca,
     })
 }
 

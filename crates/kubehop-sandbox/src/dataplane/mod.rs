@@ -18,6 +18,8 @@
 //! Loopback only: an address outside 127.0.0.0/8 (say, a pod IP from a replayed dump) gets no
 //! listener and no connection, and a [note](crate::notes::Notes) says so.
 
+pub mod ingress;
+pub mod ingress_rules;
 pub mod pods;
 pub mod proxy;
 
@@ -31,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::notes::Notes;
 use crate::store::Store;
+use crate::tls::SandboxCa;
 use kubehop_engine::{self as engine, EngineConfig, ProxyModel};
 
 /// What a data-plane socket is.
@@ -48,6 +51,8 @@ pub enum Listening {
     },
     /// kube-proxy on a LoadBalancer ingress IP:port (ipMode VIP).
     LoadBalancer { namespace: String, service: String },
+    /// The Ingress controller on an Ingress's status IP (port 80 or 443).
+    Ingress,
 }
 
 /// What the data plane shows to the outside (for tests and the CLI).
@@ -65,11 +70,25 @@ pub struct DataPlane {
 }
 
 impl DataPlane {
-    /// Starts following `store`. `seed` seeds the endpoint picker.
-    pub fn start(store: Store, notes: Notes, seed: u64, cancel: CancellationToken) -> DataPlane {
+    /// Starts following `store`. `seed` seeds the endpoint picker; `ca` signs the Ingress
+    /// controller's certificates (no HTTPS without it).
+    pub fn start(
+        store: Store,
+        notes: Notes,
+        seed: u64,
+        ca: Option<Arc<SandboxCa>>,
+        cancel: CancellationToken,
+    ) -> DataPlane {
         let shared = Arc::new(Shared::default());
         let (applied_tx, applied) = watch::channel(0);
-        let task = tokio::spawn(run(store, notes, seed, cancel, shared.clone(), applied_tx));
+        let task = tokio::spawn(run(
+            store,
+            notes,
+            (seed, ca),
+            cancel,
+            shared.clone(),
+            applied_tx,
+        ));
         DataPlane {
             shared,
             applied,
@@ -102,7 +121,7 @@ impl DataPlane {
 async fn run(
     store: Store,
     notes: Notes,
-    seed: u64,
+    (seed, ca): (u64, Option<Arc<SandboxCa>>),
     cancel: CancellationToken,
     shared: Arc<Shared>,
     applied: watch::Sender<u64>,
@@ -114,6 +133,8 @@ async fn run(
     )));
     let mut pod_listeners = pods::PodListeners::new(notes.clone(), cancel.clone());
     let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed);
+    let mut ingresses =
+        ingress::IngressListeners::new(notes.clone(), cancel.clone(), doors.context(), ca);
     loop {
         changes.borrow_and_update();
         let revision = store.resource_version();
@@ -124,8 +145,10 @@ async fn run(
                 model_tx.send_replace(model.clone());
                 pod_listeners.sync(&snapshot).await;
                 doors.sync(&model).await;
+                ingresses.sync(&snapshot).await;
                 let mut listening = pod_listeners.listening();
                 listening.extend(doors.listening());
+                listening.extend(ingresses.listening());
                 *shared
                     .listening
                     .lock()
@@ -141,6 +164,7 @@ async fn run(
     }
     pod_listeners.stop_all().await;
     doors.stop_all().await;
+    ingresses.stop_all().await;
     shared
         .listening
         .lock()

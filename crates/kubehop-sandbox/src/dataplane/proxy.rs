@@ -41,7 +41,7 @@ use kubehop_engine::{Picker, ProxyModel, RouteQuery, TrafficSource, Verdict};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum DoorKind {
+pub(crate) enum DoorKind {
     ClusterIp,
     NodePort { node: String },
     LoadBalancer,
@@ -49,10 +49,10 @@ enum DoorKind {
 
 /// One front door of a Service port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Door {
-    kind: DoorKind,
-    namespace: String,
-    service: String,
+pub(crate) struct Door {
+    pub(crate) kind: DoorKind,
+    pub(crate) namespace: String,
+    pub(crate) service: String,
 }
 
 impl Door {
@@ -72,12 +72,19 @@ impl Door {
 }
 
 /// What every connection handler shares.
-struct Context {
+pub(crate) struct Context {
     model: watch::Receiver<Arc<ProxyModel>>,
     picker: Mutex<Picker>,
     started: Instant,
     notes: Notes,
     turn: AtomicUsize,
+}
+
+impl Context {
+    /// The model connections are routed with now.
+    pub(crate) fn model(&self) -> Arc<ProxyModel> {
+        self.model.borrow().clone()
+    }
 }
 
 /// The kube-proxy listeners, kept in step with the model.
@@ -205,6 +212,11 @@ impl Doors {
         }
     }
 
+    /// What connection handlers share: the Ingress controller dials through it too.
+    pub(crate) fn context(&self) -> Arc<Context> {
+        self.context.clone()
+    }
+
     pub(crate) fn listening(&self) -> BTreeMap<SocketAddr, Listening> {
         self.running
             .iter()
@@ -318,13 +330,27 @@ fn reset(stream: TcpStream) {
     drop(stream);
 }
 
-async fn connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    addr: SocketAddr,
-    door: &Door,
+/// What kube-proxy did with a new connection to a front door.
+pub(crate) enum Dialed {
+    /// Forwarded to a pod that accepted.
+    Connected(TcpStream),
+    /// Forwarded, but the endpoint did not accept (or is outside loopback): a reset.
+    Failed,
+    /// The verdict is drop: silence.
+    Dropped,
+    /// The verdict is reject: a reset (or a refusal, had the door not been listening).
+    Rejected,
+}
+
+/// Routes a connection from `peer` to `addr` through `door` with the engine's route and
+/// picker, and connects to the endpoint it picks. The Ingress controller dials Services the
+/// same way.
+pub(crate) async fn dial(
     context: &Context,
-) {
+    door: &Door,
+    addr: SocketAddr,
+    peer: SocketAddr,
+) -> Dialed {
     let model = context.model.borrow().clone();
     let decision = model.route(&RouteQuery {
         destination: addr.ip(),
@@ -334,33 +360,44 @@ async fn connection(
         source_ip: Some(peer.ip()),
     });
     match decision.verdict {
-        Verdict::Forward => {
-            let picked = context
-                .picker
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pick(&decision, Some(peer.ip()), context.started.elapsed());
-            let Some(target) = picked.and_then(|endpoint| endpoint.socket_addr()) else {
-                reset(stream);
-                return;
-            };
-            if !is_loopback(target.ip()) {
-                context.notes.push(format!(
-                    "Service {}/{}: not connecting to endpoint {target}: the sandbox connects only inside 127.0.0.0/8",
-                    door.namespace, door.service
-                ));
-                reset(stream);
-                return;
-            }
-            match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target)).await {
-                Ok(Ok(mut upstream)) => {
-                    let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
-                }
-                // The pod does not listen there (rule M5): the client sees a reset.
-                _ => reset(stream),
-            }
+        Verdict::Forward => {}
+        Verdict::Drop => return Dialed::Dropped,
+        Verdict::Reject | Verdict::NoService => return Dialed::Rejected,
+    }
+    let picked = context
+        .picker
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pick(&decision, Some(peer.ip()), context.started.elapsed());
+    let Some(target) = picked.and_then(|endpoint| endpoint.socket_addr()) else {
+        return Dialed::Failed;
+    };
+    if !is_loopback(target.ip()) {
+        context.notes.push(format!(
+            "Service {}/{}: not connecting to endpoint {target}: the sandbox connects only inside 127.0.0.0/8",
+            door.namespace, door.service
+        ));
+        return Dialed::Failed;
+    }
+    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target)).await {
+        Ok(Ok(upstream)) => Dialed::Connected(upstream),
+        // The pod does not listen there (rule M5).
+        _ => Dialed::Failed,
+    }
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    addr: SocketAddr,
+    door: &Door,
+    context: &Context,
+) {
+    match dial(context, door, addr, peer).await {
+        Dialed::Connected(mut upstream) => {
+            let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
         }
-        Verdict::Drop => {
+        Dialed::Dropped => {
             // Silence until the client gives up.
             let mut buffer = [0u8; 4096];
             loop {
@@ -370,6 +407,7 @@ async fn connection(
                 }
             }
         }
-        Verdict::Reject | Verdict::NoService => reset(stream),
+        // The client sees a reset.
+        Dialed::Failed | Dialed::Rejected => reset(stream),
     }
 }
