@@ -13,3 +13,4 @@ mod dataplane;
 mod ingress;
 mod kubectl;
 mod scale;
+mod udp;

@@ -522,6 +522,16 @@ impl SandboxHandle {
             .unwrap_or_default()
     }
 
+    /// Every UDP socket the data plane answers on (empty without a data plane).
+    pub fn listening_udp(&self) -> std::collections::BTreeMap<SocketAddr, Listening> {
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(DataPlane::listening_udp)
+            .unwrap_or_default()
+    }
+
     /// The store resourceVersion the data plane's listeners last caught up with (`None`
     /// without a data plane).
     pub fn data_plane_applied(&self) -> Option<tokio::sync::watch::Receiver<u64>> {

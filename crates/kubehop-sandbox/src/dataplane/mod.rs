@@ -22,6 +22,7 @@ pub mod ingress;
 pub mod ingress_rules;
 pub mod pods;
 pub mod proxy;
+pub mod udp;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -59,6 +60,7 @@ pub enum Listening {
 #[derive(Debug, Default)]
 struct Shared {
     listening: Mutex<BTreeMap<SocketAddr, Listening>>,
+    listening_udp: Mutex<BTreeMap<SocketAddr, Listening>>,
 }
 
 /// A running data plane.
@@ -105,6 +107,15 @@ impl DataPlane {
             .clone()
     }
 
+    /// Every UDP socket the data plane answers on now.
+    pub fn listening_udp(&self) -> BTreeMap<SocketAddr, Listening> {
+        self.shared
+            .listening_udp
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// The store resourceVersion the listeners last caught up with.
     pub fn applied(&self) -> watch::Receiver<u64> {
         self.applied.clone()
@@ -135,6 +146,7 @@ async fn run(
     let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed);
     let mut ingresses =
         ingress::IngressListeners::new(notes.clone(), cancel.clone(), doors.context(), ca);
+    let mut udp = udp::UdpSockets::new(notes.clone(), cancel.clone(), doors.context());
     loop {
         changes.borrow_and_update();
         let revision = store.resource_version();
@@ -146,6 +158,11 @@ async fn run(
                 pod_listeners.sync(&snapshot).await;
                 doors.sync(&model).await;
                 ingresses.sync(&snapshot).await;
+                udp.sync(&snapshot, &model).await;
+                *shared
+                    .listening_udp
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = udp.listening();
                 let mut listening = pod_listeners.listening();
                 listening.extend(doors.listening());
                 listening.extend(ingresses.listening());
@@ -165,6 +182,12 @@ async fn run(
     pod_listeners.stop_all().await;
     doors.stop_all().await;
     ingresses.stop_all().await;
+    udp.stop_all().await;
+    shared
+        .listening_udp
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
     shared
         .listening
         .lock()

@@ -35,7 +35,7 @@ use super::{Listening, Running};
 use crate::addresses::is_loopback;
 use crate::notes::Notes;
 use kubehop_engine::model::Protocol;
-use kubehop_engine::{Picker, ProxyModel, RouteQuery, TrafficSource, Verdict};
+use kubehop_engine::{Picker, ProxyModel, RouteDecision, RouteQuery, TrafficSource, Verdict};
 
 /// How long the proxy waits for a pod to accept.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -56,7 +56,7 @@ pub(crate) struct Door {
 }
 
 impl Door {
-    fn listening(&self) -> Listening {
+    pub(crate) fn listening(&self) -> Listening {
         let namespace = self.namespace.clone();
         let service = self.service.clone();
         match &self.kind {
@@ -85,6 +85,24 @@ impl Context {
     pub(crate) fn model(&self) -> Arc<ProxyModel> {
         self.model.borrow().clone()
     }
+
+    /// Whose turn it is among a load balancer's nodes.
+    pub(crate) fn turn(&self) -> &AtomicUsize {
+        &self.turn
+    }
+
+    pub(crate) fn notes(&self) -> &Notes {
+        &self.notes
+    }
+
+    /// The endpoint the picker chooses for a flow from `peer`.
+    pub(crate) fn pick(&self, decision: &RouteDecision, peer: SocketAddr) -> Option<SocketAddr> {
+        self.picker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pick(decision, Some(peer.ip()), self.started.elapsed())
+            .and_then(|endpoint| endpoint.socket_addr())
+    }
 }
 
 /// The kube-proxy listeners, kept in step with the model.
@@ -94,15 +112,47 @@ pub(crate) struct Doors {
     running: BTreeMap<SocketAddr, (Door, Running)>,
 }
 
-/// Every TCP front door the model has.
-fn front_doors(model: &ProxyModel) -> BTreeMap<SocketAddr, Door> {
+/// The front doors of `protocol` that listen: inside loopback (a note for the others), and
+/// not rejecting every connection (nothing listens there: the kernel refuses, rule C9).
+pub(crate) fn open_doors(
+    model: &ProxyModel,
+    protocol: Protocol,
+    notes: &Notes,
+) -> BTreeMap<SocketAddr, Door> {
+    let probe_turn = AtomicUsize::new(0);
+    let mut desired = BTreeMap::new();
+    for (addr, door) in front_doors(model, protocol) {
+        if !is_loopback(addr.ip()) {
+            notes.push(format!(
+                "Service {}/{}: no listener on {addr}: the sandbox binds only inside 127.0.0.0/8",
+                door.namespace, door.service
+            ));
+            continue;
+        }
+        let decision = model.route(&RouteQuery {
+            destination: addr.ip(),
+            port: addr.port(),
+            protocol,
+            source: source_of(&door, addr, model, &probe_turn),
+            source_ip: None,
+        });
+        if matches!(decision.verdict, Verdict::Reject | Verdict::NoService) {
+            continue;
+        }
+        desired.insert(addr, door);
+    }
+    desired
+}
+
+/// Every front door of `protocol` the model has.
+fn front_doors(model: &ProxyModel, protocol: Protocol) -> BTreeMap<SocketAddr, Door> {
     let mut doors = BTreeMap::new();
     for chain in &model.services {
         if chain.details.not_proxied.is_some() {
             continue;
         }
         for port in &chain.ports {
-            if port.protocol != Protocol::Tcp {
+            if port.protocol != protocol {
                 continue;
             }
             let door = |kind| Door {
@@ -170,7 +220,7 @@ fn load_balancer_nodes(model: &ProxyModel, addr: SocketAddr) -> Vec<String> {
 }
 
 /// Where a connection through `door` comes from (see the module documentation).
-fn source_of(
+pub(crate) fn source_of(
     door: &Door,
     addr: SocketAddr,
     model: &ProxyModel,
@@ -226,29 +276,7 @@ impl Doors {
 
     pub(crate) async fn sync(&mut self, model: &ProxyModel) {
         let notes = &self.context.notes;
-        let probe_turn = AtomicUsize::new(0);
-        let mut desired = BTreeMap::new();
-        for (addr, door) in front_doors(model) {
-            if !is_loopback(addr.ip()) {
-                notes.push(format!(
-                    "Service {}/{}: no listener on {addr}: the sandbox binds only inside 127.0.0.0/8",
-                    door.namespace, door.service
-                ));
-                continue;
-            }
-            let decision = model.route(&RouteQuery {
-                destination: addr.ip(),
-                port: addr.port(),
-                protocol: Protocol::Tcp,
-                source: source_of(&door, addr, model, &probe_turn),
-                source_ip: None,
-            });
-            // Reject for every source: nothing listens, the kernel refuses (rule C9).
-            if matches!(decision.verdict, Verdict::Reject | Verdict::NoService) {
-                continue;
-            }
-            desired.insert(addr, door);
-        }
+        let desired = open_doors(model, Protocol::Tcp, notes);
         let stale: Vec<SocketAddr> = self
             .running
             .iter()
@@ -364,12 +392,7 @@ pub(crate) async fn dial(
         Verdict::Drop => return Dialed::Dropped,
         Verdict::Reject | Verdict::NoService => return Dialed::Rejected,
     }
-    let picked = context
-        .picker
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .pick(&decision, Some(peer.ip()), context.started.elapsed());
-    let Some(target) = picked.and_then(|endpoint| endpoint.socket_addr()) else {
+    let Some(target) = context.pick(&decision, peer) else {
         return Dialed::Failed;
     };
     if !is_loopback(target.ip()) {
