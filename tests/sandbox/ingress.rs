@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kubehop::engine::model::ServiceKey;
 use kubehop::engine::plan::{HopKind, PlanContext, PortSelector, Via, probe_plan_with};
 use kubehop::engine::{EngineConfig, build};
@@ -298,4 +298,56 @@ async fn the_built_in_scenarios_ingress_hops_probe_green() {
         assert!(pod.pod.starts_with("web-"), "{result:?}");
     }
     within("shutdown", sandbox.shutdown()).await;
+}
+
+#[tokio::test]
+async fn the_sandbox_serves_ingress_classes_and_owns_the_default_one() {
+    let (sandbox, client) = start_cluster(three_nodes(), Duration::ZERO).await;
+    let classes: kube::Api<IngressClass> = kube::Api::all(client.clone());
+    let ours = classes.get("sandbox").await.expect("the sandbox's class");
+    let annotations = ours.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        annotations
+            .get("ingressclass.kubernetes.io/is-default-class")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        ours.spec.and_then(|s| s.controller).as_deref(),
+        Some("sandbox.kubehop.dev/ingress-controller")
+    );
+    // Served like every kind: create, list, delete, and in discovery.
+    let other: IngressClass = serde_json::from_value(json!({
+        "metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}
+    }))
+    .expect("class");
+    classes
+        .create(&Default::default(), &other)
+        .await
+        .expect("create");
+    let names: BTreeSet<String> = classes
+        .list(&Default::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    assert_eq!(names, BTreeSet::from(["nginx".into(), "sandbox".into()]));
+    classes
+        .delete("nginx", &Default::default())
+        .await
+        .expect("delete");
+    let discovery = kube::discovery::Discovery::new(client)
+        .run()
+        .await
+        .expect("discovery");
+    assert!(
+        discovery
+            .groups()
+            .flat_map(|g| g.recommended_resources())
+            .any(|(resource, _)| resource.kind == "IngressClass"
+                && resource.group == "networking.k8s.io")
+    );
+    sandbox.shutdown().await;
 }

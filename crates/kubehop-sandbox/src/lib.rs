@@ -287,6 +287,11 @@ impl SandboxBuilder {
         for note in skipped_notes(&load.skipped) {
             notes.push(note);
         }
+        if self.data_plane
+            && let Err(err) = dataplane::ingress::install_class(&store)
+        {
+            notes.push(format!("cannot create the IngressClass: {err}"));
+        }
         let (listener, addr) = bind_listener(self.listen).await?;
         let token = self
             .token

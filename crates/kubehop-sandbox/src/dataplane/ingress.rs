@@ -32,9 +32,43 @@ use super::proxy::{self, Context, Dialed, Door, DoorKind};
 use super::{Listening, Running};
 use crate::addresses::is_loopback;
 use crate::notes::Notes;
+use crate::resources::ResourceId;
+use crate::store::{Store, StoreError, WriteOptions};
 use crate::tls::SandboxCa;
 use kubehop_engine::model::{PortRef, Protocol};
 use kubehop_engine::{ClusterSnapshot, ProxyModel};
+use serde_json::json;
+
+/// Creates the controller's IngressClass ([`INGRESS_CLASS`], the default class) unless one of
+/// that name exists (a scenario or a replayed dump may bring its own).
+///
+/// [`INGRESS_CLASS`]: ingress_rules::INGRESS_CLASS
+pub fn install_class(store: &Store) -> Result<(), StoreError> {
+    let class = json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": {
+            "name": ingress_rules::INGRESS_CLASS,
+            "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"},
+            "labels": {"app.kubernetes.io/managed-by": "kubehop-sandbox"},
+        },
+        "spec": {"controller": ingress_rules::INGRESS_CONTROLLER},
+    });
+    if store
+        .get_object(ResourceId::IngressClasses, "", ingress_rules::INGRESS_CLASS)
+        .is_some()
+    {
+        return Ok(());
+    }
+    match store.create_object(
+        ResourceId::IngressClasses,
+        class,
+        WriteOptions::controller(),
+    ) {
+        Ok(_) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
 
 /// The Ingress controller's HTTP port.
 pub const HTTP_PORT: u16 = 80;

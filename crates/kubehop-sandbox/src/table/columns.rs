@@ -15,6 +15,18 @@ pub fn columns(resource: ResourceId) -> Vec<Column> {
         ResourceId::Deployments => deployments_columns(),
         ResourceId::StatefulSets => stateful_sets_columns(),
         ResourceId::Events => events_columns(),
+        ResourceId::IngressClasses => vec![
+            NAME,
+            col(
+                "Controller",
+                "Controller that is responsible for handling this class.",
+            ),
+            col(
+                "Parameters",
+                "A reference to a resource with additional parameters.",
+            ),
+            AGE,
+        ],
     }
 }
 
