@@ -14,6 +14,11 @@
 //!   of a TCP Service port is a listener; each new connection is routed with
 //!   [`ProxyModel::route`](kubehop_engine::ProxyModel::route) and the engine's
 //!   [`Picker`](kubehop_engine::Picker), then spliced to the chosen pod.
+//! - [`udp`]: pods answer datagrams on their declared UDP ports, and UDP Service ports get the
+//!   same front doors, with per-client flows.
+//! - [`ingress`]: the Ingress controller of the class [`ingress_rules::INGRESS_CLASS`], on each
+//!   Ingress's status IP (80, and 443 with certificates from the sandbox CA), routing by host
+//!   and path to Services dialled like a ClusterIP.
 //!
 //! Loopback only: an address outside 127.0.0.0/8 (say, a pod IP from a replayed dump) gets no
 //! listener and no connection, and a [note](crate::notes::Notes) says so.
