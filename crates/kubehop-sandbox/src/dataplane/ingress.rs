@@ -486,3 +486,50 @@ fn forwarded_head(head: &Head, peer: SocketAddr, https: bool) -> Vec<u8> {
     ));
     out.into_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn head_of(raw: &[u8]) -> Head {
+        let mut reader = raw;
+        read_head(&mut reader).await.expect("a head")
+    }
+
+    #[tokio::test]
+    async fn the_pod_gets_the_request_with_forwarding_headers_and_one_request_per_connection() {
+        let raw = b"GET /api?x=1 HTTP/1.1\r\nHost: shop.test\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nAccept: */*\r\n\r\nBODY";
+        let head = head_of(raw).await;
+        assert_eq!(
+            (head.host.as_str(), head.path.as_str()),
+            ("shop.test", "/api?x=1")
+        );
+        assert_eq!(&head.raw[head.end..], b"BODY");
+        let peer: SocketAddr = "127.0.0.9:5000".parse().unwrap();
+        let sent = String::from_utf8(forwarded_head(&head, peer, true)).unwrap();
+        assert_eq!(
+            sent,
+            "GET /api?x=1 HTTP/1.1\r\nHost: shop.test\r\nAccept: */*\r\nX-Forwarded-For: 127.0.0.9\r\nX-Real-IP: 127.0.0.9\r\nX-Forwarded-Host: shop.test\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_upgrade_stays_an_upgrade_and_an_absolute_target_names_the_host() {
+        let raw = b"GET http://docs.test/ws HTTP/1.1\r\nHost: ignored\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+        let head = head_of(raw).await;
+        assert_eq!(
+            (head.host.as_str(), head.path.as_str()),
+            ("docs.test", "/ws")
+        );
+        let peer: SocketAddr = "127.0.0.9:5000".parse().unwrap();
+        let sent = String::from_utf8(forwarded_head(&head, peer, false)).unwrap();
+        assert!(sent.contains("Upgrade: websocket\r\n"), "{sent}");
+        assert!(sent.ends_with("Connection: Upgrade\r\n\r\n"), "{sent}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_closes_before_the_head_ends_gets_nothing() {
+        let mut reader: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n";
+        assert!(read_head(&mut reader).await.is_none());
+    }
+}
