@@ -351,3 +351,42 @@ async fn the_sandbox_serves_ingress_classes_and_owns_the_default_one() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingress_hop_to_a_service_without_endpoints_is_the_predicted_503() {
+    let (sandbox, client) = start_cluster(shop(), Duration::from_secs(1)).await;
+    let ip = ingress_ip(&sandbox, "shop", "shop").await;
+    if !listens(&sandbox, SocketAddr::new(ip, 80)) {
+        return sandbox.shutdown().await;
+    }
+    let store = sandbox.store();
+    let snapshot = store
+        .cluster_snapshot(store.resource_version())
+        .expect("snapshot");
+    let plan = probe_plan_with(
+        &build(&snapshot, &EngineConfig::default()),
+        &ServiceKey {
+            namespace: "shop".into(),
+            name: "empty".into(),
+        },
+        &PortSelector::All,
+        Via::Ingress,
+        &PlanContext::from_snapshot(&snapshot),
+    )
+    .expect("a plan");
+    assert_eq!(plan.hops.len(), 1, "{plan:#?}");
+    let transports = Arc::new(Transports::loopback(client));
+    let report = within(
+        "the probe",
+        probe::run(&plan, 1, &transports, &ProbeOptions::default()),
+    )
+    .await;
+    let result = &report.results[0];
+    assert_eq!(result.agreement, Agreement::Expected, "{result:?}");
+    assert!(
+        matches!(&result.outcome, ProbeOutcome::Connected { answer: Some(answer), .. }
+            if answer.status == Some(503)),
+        "{result:?}"
+    );
+    sandbox.shutdown().await;
+}
