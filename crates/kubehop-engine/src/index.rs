@@ -187,27 +187,6 @@ impl<'s> NamespacePods<'s> {
             .collect()
     }
 
-    /// Pods that carry at least one selector pair but not all (rule M2), sorted by name.
-    pub fn partial(
-        &self,
-        selector: &BTreeMap<String, String>,
-        pairs: &SelectorPairs<'_>,
-    ) -> Vec<&'s Arc<Pod>> {
-        let mut positions: BTreeSet<u32> = BTreeSet::new();
-        for (key, value) in selector {
-            if let Some(list) = pairs.id(key, value).and_then(|id| self.by_label.get(&id)) {
-                positions.extend(list.iter().copied());
-            }
-        }
-        let mut out: Vec<&Arc<Pod>> = positions
-            .into_iter()
-            .filter_map(|position| self.pods.get(position as usize).copied())
-            .filter(|pod| !pods::matches_selector(pod, selector))
-            .collect();
-        out.sort_by(|a, b| pods::name(a).cmp(pods::name(b)));
-        out
-    }
-
     /// For each selector key, the other values pods here carry under that key (rule M1).
     /// Scans the namespace's pods: only asked when a selector matches nothing.
     pub fn other_values(

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{Diagnostic, DiagnosticCode, Subject};
+use super::near_miss::{NearMiss, near_miss};
+use super::{Diagnostic, DiagnosticCode, Severity, Subject};
 use crate::config::EngineConfig;
 use crate::dns::service_fqdn;
-use crate::index::{NamespacePods, SelectorPairs};
+use crate::index::NamespacePods;
 use crate::model::{EndpointInfo, IpMode, PortChain, ServiceType, TargetPort};
 use crate::nodes::NodeTable;
 use crate::pods::{self, Exclusion};
@@ -28,7 +29,6 @@ pub(crate) struct DiagnosticInput<'a, 's> {
     pub selected: &'a [&'s Arc<Pod>],
     pub excluded: &'a BTreeMap<String, Exclusion>,
     pub namespace_pods: Option<&'a NamespacePods<'s>>,
-    pub selector_pairs: &'a SelectorPairs<'s>,
     pub other_namespaces: Vec<String>,
     pub has_slices: bool,
     pub nodes: &'a NodeTable,
@@ -117,8 +117,7 @@ fn spec_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
             DiagnosticCode::InvalidSpec,
             Subject::Field(error.field.clone()),
             format!(
-                "The API server rejects this Service (rule {}): {error}; {}.",
-                error.rule,
+                "The API server rejects this Service: {error}; {}.",
                 rule_hint(error.rule)
             ),
         ));
@@ -213,15 +212,17 @@ fn selector_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>)
         }
         return;
     };
-    if !input.selected.is_empty() {
-        return;
+    if input.selected.is_empty() {
+        out.push(Diagnostic::new(
+            DiagnosticCode::SelectorNoMatch,
+            Subject::Service(view.name.to_owned()),
+            no_match_message(input, selector),
+        ));
     }
-    out.push(Diagnostic::new(
-        DiagnosticCode::SelectorNoMatch,
-        Subject::Service(view.name.to_owned()),
-        no_match_message(input, selector),
-    ));
-    if let Some(pods_here) = input.namespace_pods {
+    // M2: near misses only explain a Service that lacks the endpoints it should have; with a
+    // ready endpoint, pods that share some labels are siblings, not mistakes.
+    let lacks_ready = !input.endpoints.iter().any(|endpoint| endpoint.ready);
+    if lacks_ready && let Some(pods_here) = input.namespace_pods {
         partial_match_findings(input, pods_here, selector, out);
     }
 }
@@ -263,8 +264,9 @@ fn no_match_message(
     message
 }
 
-/// `selector-partial-match`: pods that carry some but not all of the selector's labels (the
-/// first few by name, the rest summarised).
+/// `selector-partial-match`: the namespace's near misses of the selector (rules M1, M2), the
+/// first few by name, the rest summarised. Scans the namespace: only asked when the Service
+/// has no ready endpoint.
 fn partial_match_findings(
     input: &DiagnosticInput<'_, '_>,
     pods_here: &NamespacePods<'_>,
@@ -272,40 +274,44 @@ fn partial_match_findings(
     out: &mut Vec<Diagnostic>,
 ) {
     let view = input.view;
-    let partial = pods_here.partial(selector, input.selector_pairs);
-    for pod in partial.iter().take(MAX_NAMED) {
-        let labels = pods::labels(pod);
-        let mut carried = Vec::new();
-        let mut problems = Vec::new();
-        for (key, value) in selector {
-            match labels.and_then(|labels| labels.get(key)) {
-                Some(actual) if actual == value => carried.push(format!("{key}={value}")),
-                Some(actual) => problems.push(format!("{key}={actual} instead of {key}={value}")),
-                None => problems.push(format!("no {key} label (wants {key}={value})")),
-            }
-        }
+    let misses: Vec<(&Pod, NearMiss<'_>)> = pods_here
+        .pods
+        .iter()
+        .filter_map(|pod| near_miss(pods::labels(pod), selector).map(|miss| (pod.as_ref(), miss)))
+        .collect();
+    for (pod, miss) in misses.iter().take(MAX_NAMED) {
+        let name = pods::name(pod);
+        let message = match miss {
+            NearMiss::MissingKey { key, wanted } => format!(
+                "Pod {name} carries every label of the selector {} except {key}, which it lacks, so it is not selected; if it should serve this Service, add {key}={wanted} to its pod template, or drop {key} from the selector.",
+                selector_text(selector)
+            ),
+            NearMiss::Typo {
+                key,
+                actual,
+                wanted,
+            } => format!(
+                "Pod {name} matches the selector {} except for {key}={actual}, one small edit from {key}={wanted}, so it is not selected; if that is a typo, make the pod template and the selector agree.",
+                selector_text(selector)
+            ),
+        };
         out.push(Diagnostic::new(
             DiagnosticCode::SelectorPartialMatch,
-            Subject::Pod(pods::name(pod).to_owned()),
-            format!(
-                "Pod {} carries {} but has {}; add the missing labels to the pod template or remove them from the selector.",
-                pods::name(pod),
-                carried.join(","),
-                problems.join(" and ")
-            ),
+            Subject::Pod(name.to_owned()),
+            message,
         ));
     }
-    if partial.len() > MAX_NAMED {
-        let rest: Vec<&str> = partial
+    if misses.len() > MAX_NAMED {
+        let rest: Vec<&str> = misses
             .iter()
             .skip(MAX_NAMED)
-            .map(|pod| pods::name(pod))
+            .map(|(pod, _)| pods::name(pod))
             .collect();
         out.push(Diagnostic::new(
             DiagnosticCode::SelectorPartialMatch,
             Subject::Service(view.name.to_owned()),
             format!(
-                "{} more pods carry some but not all of the selector {} ({}); align their labels with the selector.",
+                "{} more pods miss the selector {} by one label ({}); align their labels with the selector.",
                 rest.len(),
                 selector_text(selector),
                 name_list(&rest)
@@ -314,26 +320,60 @@ fn partial_match_findings(
     }
 }
 
+/// `pods-not-endpoints`: selected pods left out of the EndpointSlices (rules A3, A7), each
+/// with its reason. Completed pods (Succeeded, Failed: Job pods and evicted pods that carry the
+/// app's labels) are named only while the Service has no ready endpoint; then they may be why.
+fn pods_not_endpoints(input: &DiagnosticInput<'_, '_>) -> Option<Diagnostic> {
+    let has_ready = input.endpoints.iter().any(|endpoint| endpoint.ready);
+    let reported: Vec<(&String, &Exclusion)> = input
+        .excluded
+        .iter()
+        .filter(|(_, why)| !has_ready || !matches!(why, Exclusion::Succeeded | Exclusion::Failed))
+        .collect();
+    if reported.is_empty() {
+        return None;
+    }
+    let described: Vec<String> = reported
+        .iter()
+        .map(|(pod, why)| format!("{pod} ({why})"))
+        .collect();
+    let mut hints: Vec<&str> = Vec::new();
+    for (_, why) in &reported {
+        let hint = match why {
+            Exclusion::Succeeded | Exclusion::Failed => {
+                "completed or failed pods never are endpoints"
+            }
+            Exclusion::NoIp => "a pod gets its IP once it is scheduled and its sandbox starts",
+            Exclusion::NotScheduled(_) => {
+                "the scheduler's message says what no node offers (resources, node selector, taints)"
+            }
+            Exclusion::UnknownNode(_) => {
+                "a pod on a node the cluster does not list waits for the node"
+            }
+        };
+        if !hints.contains(&hint) {
+            hints.push(hint);
+        }
+    }
+    Some(Diagnostic::new(
+        DiagnosticCode::PodsNotEndpoints,
+        Subject::Service(input.view.name.to_owned()),
+        format!(
+            "{} of {} selected pods are not endpoints: {}; {}.",
+            reported.len(),
+            input.selected.len(),
+            name_list(&described),
+            hints.join(", and ")
+        ),
+    ))
+}
+
 /// `pods-not-endpoints`, `no-ready-endpoints`, `terminating-only`.
 fn endpoint_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
     let view = input.view;
     let subject = || Subject::Service(view.name.to_owned());
-    if !input.excluded.is_empty() {
-        let described: Vec<String> = input
-            .excluded
-            .iter()
-            .map(|(pod, why)| format!("{pod} ({why})"))
-            .collect();
-        out.push(Diagnostic::new(
-            DiagnosticCode::PodsNotEndpoints,
-            subject(),
-            format!(
-                "{} of {} selected pods are not endpoints: {}; completed or failed pods never are, pods get an IP once scheduled and started, and pods on unknown nodes wait for the node.",
-                input.excluded.len(),
-                input.selected.len(),
-                name_list(&described)
-            ),
-        ));
+    if let Some(diagnostic) = pods_not_endpoints(input) {
+        out.push(diagnostic);
     }
     let selector_found_nothing = view.selector.is_some() && input.selected.is_empty();
     if selector_found_nothing || (view.selector.is_none() && !input.has_slices) {
@@ -410,7 +450,7 @@ fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
                 DiagnosticCode::MultiPortUnnamed,
                 subject(),
                 format!(
-                    "Port {}/{} has no name, but every port of a Service with several ports needs one (rule G2) and the API server rejects it; add a unique name such as \"{}\".",
+                    "Port {}/{} has no name, but every port of a Service with several ports needs one and the API server rejects it; add a unique name such as \"{}\".",
                     spec.port,
                     spec.protocol,
                     suggested_name(spec.port)
@@ -486,7 +526,7 @@ fn named_target_findings(
             DiagnosticCode::NamedPortNotFound,
             subject(),
             format!(
-                "targetPort {name:?} exists only with another protocol than the port's {} ({}), so those pods get no endpoint for this port; make the protocols match (rule B3).",
+                "targetPort {name:?} exists only with another protocol than the port's {} ({}), so those pods get no endpoint for this port; make the protocols match.",
                 spec.protocol,
                 name_list(&described)
             ),
@@ -494,7 +534,9 @@ fn named_target_findings(
     }
 }
 
-/// `target-port-not-declared`: pods none of whose containers declare the numbered targetPort.
+/// `target-port-not-declared` (info): pods that declare container ports, none of them the
+/// numbered targetPort. Pods that declare no port at all are the common case (declaring is
+/// optional, rule B2) and are not reported.
 fn numbered_target_finding(
     spec: &PortSpec<'_>,
     number: i32,
@@ -512,7 +554,7 @@ fn numbered_target_finding(
                     declared_by: None,
                     ..
                 }
-            )
+            ) && !declared_ports(pod).is_empty()
         })
         .collect();
     if let Some(first) = undeclared.first() {
@@ -521,7 +563,7 @@ fn numbered_target_finding(
             DiagnosticCode::TargetPortNotDeclared,
             subject(),
             format!(
-                "targetPort {number}/{} is not declared by any container of {} ({} declares {}); traffic is still sent there (rule B2), so make sure the app listens on {number}, or declare the port.",
+                "targetPort {number}/{} is not among the container ports declared by {} ({} declares {}); that is allowed and traffic is still sent to {number}, but if connections are refused, check which port the app listens on (see docs/diagnostics.md#target-port-not-declared).",
                 spec.protocol,
                 name_list(&names),
                 pods::name(first),
@@ -559,8 +601,15 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
     }
     let nodes_without_local = || nodes_without_local_endpoint(input);
     let total = input.nodes.len();
-    if view.external_local() {
+    if view.external_local() && health_checked_load_balancer(input) {
         let dropping = nodes_without_local();
+        if !dropping.is_empty() {
+            out.push(steered_by_health_check(input, &dropping));
+        }
+    }
+    if view.external_local() && !health_checked_load_balancer(input) {
+        let dropping = nodes_without_local();
+        let exposure = exposure_note(input);
         emit_per_node(
             out,
             DiagnosticCode::LocalPolicyNodeDrops,
@@ -569,11 +618,7 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
             |node| {
                 format!(
                     "externalTrafficPolicy Local: node {node} has no local usable endpoint, so NodePort and LoadBalancer traffic arriving there is dropped{}; run a backend pod on it (DaemonSet or topology spread) or use externalTrafficPolicy Cluster.",
-                    if view.service_type == ServiceType::LoadBalancer {
-                        " (its healthCheckNodePort answers 503)"
-                    } else {
-                        ""
-                    }
+                    exposure
                 )
             },
             |count, names| {
@@ -602,6 +647,85 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
             },
         );
     }
+}
+
+/// D12: a LoadBalancer whose cloud load balancer health-checks the nodes (a
+/// healthCheckNodePort, an address, no ipMode Proxy entry and no externalIPs): it sends only
+/// to nodes with a local ready endpoint, so eTP Local's node drops are the design.
+fn health_checked_load_balancer(input: &DiagnosticInput<'_, '_>) -> bool {
+    let view = input.view;
+    let spec = view.service.spec.as_ref();
+    let health_check = spec.and_then(|spec| spec.health_check_node_port).is_some();
+    let entries = input
+        .ports
+        .first()
+        .map(|port| port.load_balancer.as_slice())
+        .unwrap_or_default();
+    view.service_type == ServiceType::LoadBalancer
+        && health_check
+        && !entries.is_empty()
+        && !entries
+            .iter()
+            .any(|entry| entry.ip_mode == Some(IpMode::Proxy))
+        && view.external_ips.is_empty()
+}
+
+/// Why clients may reach a node without a local endpoint (the reason the node drops are a
+/// warning), in words for the per-node message.
+fn exposure_note(input: &DiagnosticInput<'_, '_>) -> &'static str {
+    let view = input.view;
+    let entries = input
+        .ports
+        .first()
+        .map(|port| port.load_balancer.as_slice())
+        .unwrap_or_default();
+    let has_health_check = view
+        .service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.health_check_node_port)
+        .is_some();
+    if !view.external_ips.is_empty() {
+        " (externalIPs traffic arrives at whichever node the network routes it to)"
+    } else if view.service_type == ServiceType::NodePort {
+        " (clients of a NodePort address nodes directly)"
+    } else if view.service_type != ServiceType::LoadBalancer {
+        ""
+    } else if entries.is_empty() {
+        " (the load balancer has no address yet, so clients use the NodePorts directly)"
+    } else if entries
+        .iter()
+        .any(|entry| entry.ip_mode == Some(IpMode::Proxy))
+    {
+        " (a load balancer in ipMode Proxy forwards to the NodePorts itself)"
+    } else if !has_health_check {
+        " (without a healthCheckNodePort nothing steers the load balancer away from it)"
+    } else {
+        ""
+    }
+}
+
+/// `local-policy-node-drops` at info: one finding for the Service naming the nodes the health
+/// check keeps the load balancer away from.
+fn steered_by_health_check(input: &DiagnosticInput<'_, '_>, dropping: &[&str]) -> Diagnostic {
+    let view = input.view;
+    let port = view
+        .service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.health_check_node_port)
+        .unwrap_or_default();
+    Diagnostic::new(
+        DiagnosticCode::LocalPolicyNodeDrops,
+        Subject::Service(view.name.to_owned()),
+        format!(
+            "externalTrafficPolicy Local keeps the client's source IP: the load balancer's health check (healthCheckNodePort {port}) sends only to nodes with a ready local endpoint, so {} of {} nodes ({}) get no load-balancer traffic and drop NodePort connections addressed to them directly; that is the intended setup (see docs/diagnostics.md#local-policy-node-drops).",
+            dropping.len(),
+            input.nodes.len(),
+            name_list(dropping)
+        ),
+    )
+    .at(Severity::Info)
 }
 
 /// The nodes (in table order) without a usable endpoint of their own.

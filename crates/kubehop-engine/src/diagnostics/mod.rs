@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 mod findings;
+mod near_miss;
 
 pub(crate) use findings::{DiagnosticInput, service_diagnostics};
 pub use findings::{MAX_NAMED, name_list};
@@ -101,7 +102,8 @@ impl DiagnosticCode {
         }
     }
 
-    /// The severity a code always has.
+    /// The severity a code has, except where its docs/diagnostics.md section names a situation
+    /// that lowers it (`local-policy-node-drops` behind a health-checked load balancer).
     pub fn severity(self) -> Severity {
         match self {
             Self::SelectorNoMatch
@@ -112,7 +114,6 @@ impl DiagnosticCode {
             | Self::IngressBackendMissing
             | Self::InvalidSpec => Severity::Error,
             Self::SelectorPartialMatch
-            | Self::TargetPortNotDeclared
             | Self::NodePortOutOfRange
             | Self::LbPending
             | Self::LocalPolicyNodeDrops
@@ -120,9 +121,11 @@ impl DiagnosticCode {
             | Self::InternalPolicyNodeDrops
             | Self::SpecWarning
             | Self::PodsNotEndpoints => Severity::Warning,
-            Self::PublishNotReady | Self::Headless | Self::ExternalName | Self::LbProxyMode => {
-                Severity::Info
-            }
+            Self::PublishNotReady
+            | Self::Headless
+            | Self::ExternalName
+            | Self::LbProxyMode
+            | Self::TargetPortNotDeclared => Severity::Info,
         }
     }
 }
@@ -188,5 +191,13 @@ impl Diagnostic {
             message: message.into(),
             subject,
         }
+    }
+
+    /// The finding at another severity than its code's usual one, for the few codes whose
+    /// docs/diagnostics.md section says when (`local-policy-node-drops` behind a health-checked
+    /// load balancer is info).
+    pub(crate) fn at(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
     }
 }
