@@ -26,6 +26,7 @@ fn coordinator() -> (
             nodes: reflector::store().0,
             ingresses: reflector::store().0,
             namespaces: reflector::store().0,
+            ingress_classes: reflector::store().0,
         },
         publisher,
         generation: 0,

@@ -31,6 +31,10 @@ pub(crate) struct DiagnosticInput<'a, 's> {
     pub namespace_pods: Option<&'a NamespacePods<'s>>,
     pub other_namespaces: Vec<String>,
     pub has_slices: bool,
+    /// The snapshot has pods (the source could read them); without, pod findings stay silent.
+    pub pods_known: bool,
+    /// The EndpointSlices were derived from the pods (the input had none for this Service).
+    pub endpoints_derived: bool,
     pub nodes: &'a NodeTable,
     pub config: &'a EngineConfig,
 }
@@ -212,6 +216,9 @@ fn selector_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>)
         }
         return;
     };
+    if !input.pods_known {
+        return;
+    }
     if input.selected.is_empty() {
         out.push(Diagnostic::new(
             DiagnosticCode::SelectorNoMatch,
@@ -375,7 +382,12 @@ fn endpoint_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>)
     if let Some(diagnostic) = pods_not_endpoints(input) {
         out.push(diagnostic);
     }
-    let selector_found_nothing = view.selector.is_some() && input.selected.is_empty();
+    if !input.pods_known && input.endpoints_derived {
+        // Neither pods nor EndpointSlices: nothing is known about the endpoints.
+        return;
+    }
+    let selector_found_nothing =
+        view.selector.is_some() && input.selected.is_empty() && input.pods_known;
     if selector_found_nothing || (view.selector.is_none() && !input.has_slices) {
         return;
     }
@@ -390,7 +402,7 @@ fn endpoint_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>)
         .filter(|endpoint| endpoint.serving_terminating())
         .count();
     if input.endpoints.is_empty() {
-        let message = if view.selector.is_some() {
+        let message = if view.selector.is_some() && input.pods_known {
             format!(
                 "{} pods match the selector but none is an endpoint, so every connection is rejected; see why the pods are left out and fix them.",
                 input.selected.len()
@@ -463,7 +475,10 @@ fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
                 numbered_target_finding(spec, *number, &live_pods, out);
             }
         }
-        if let Some(node_port) = port.node_port {
+        // G5: a Service the API server has stored (it has a uid) was accepted, so the
+        // cluster's range evidently allows its nodePort.
+        let stored = view.service.metadata.uid.is_some();
+        if let Some(node_port) = port.node_port.filter(|_| !stored) {
             let in_range = u16::try_from(node_port)
                 .is_ok_and(|value| input.config.node_port_range.contains(&value));
             if !in_range {
@@ -492,15 +507,24 @@ fn named_target_findings(
     let subject = || Subject::Port(spec.label());
     let mut missing = Vec::new();
     let mut mismatched = Vec::new();
+    let mut resolved = 0usize;
     for pod in live_pods {
         match resolve_target_port(pod, &spec.target_port, spec.protocol) {
             Resolution::NameNotDeclared => missing.push(*pod),
             Resolution::ProtocolMismatch { declared, port, .. } => {
                 mismatched.push((pods::name(pod), declared, port));
             }
-            _ => {}
+            _ => resolved += 1,
         }
     }
+    // B4: with no pod resolving the name the port has no endpoint at all (error); when some
+    // do, traffic still arrives there and the rest is lost capacity or a sibling workload
+    // under a broad selector (warning).
+    let severity = if resolved == 0 {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|pod| pods::name(pod)).collect();
         let declared = describe_declared(&declared_ports(missing[0]));
@@ -515,7 +539,7 @@ fn named_target_findings(
                 if names.len() == 1 { "it gets" } else { "they get" },
                 spec.protocol
             ),
-        ));
+        ).at(severity));
     }
     if !mismatched.is_empty() {
         let described: Vec<String> = mismatched
@@ -530,7 +554,7 @@ fn named_target_findings(
                 spec.protocol,
                 name_list(&described)
             ),
-        ));
+        ).at(severity));
     }
 }
 

@@ -8,10 +8,13 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 mod findings;
+mod ingress_class;
 mod near_miss;
 
 pub(crate) use findings::{DiagnosticInput, service_diagnostics};
 pub use findings::{MAX_NAMED, name_list};
+pub(crate) use ingress_class::ingress_class_finding;
+pub use ingress_class::{DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
 
 /// How bad a finding is. `kubehop chain` exits 1 when a selected Service has an `Error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -51,10 +54,14 @@ pub enum DiagnosticCode {
     PodsNotEndpoints,
     /// Added: an LB ingress in ipMode Proxy or hostname-only gets no node rule (rule C5).
     LbProxyMode,
+    /// Added: an Ingress without a class while no IngressClass is the default (rule M10).
+    IngressClassMissing,
+    /// Added: an Ingress naming an IngressClass that does not exist (rule M10).
+    IngressClassUnknown,
 }
 
 impl DiagnosticCode {
-    pub const ALL: [DiagnosticCode; 20] = [
+    pub const ALL: [DiagnosticCode; 22] = [
         Self::SelectorNoMatch,
         Self::SelectorPartialMatch,
         Self::NoReadyEndpoints,
@@ -75,6 +82,8 @@ impl DiagnosticCode {
         Self::SpecWarning,
         Self::PodsNotEndpoints,
         Self::LbProxyMode,
+        Self::IngressClassMissing,
+        Self::IngressClassUnknown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +108,8 @@ impl DiagnosticCode {
             Self::SpecWarning => "spec-warning",
             Self::PodsNotEndpoints => "pods-not-endpoints",
             Self::LbProxyMode => "lb-proxy-mode",
+            Self::IngressClassMissing => "ingress-class-missing",
+            Self::IngressClassUnknown => "ingress-class-unknown",
         }
     }
 
@@ -120,7 +131,9 @@ impl DiagnosticCode {
             | Self::TerminatingOnly
             | Self::InternalPolicyNodeDrops
             | Self::SpecWarning
-            | Self::PodsNotEndpoints => Severity::Warning,
+            | Self::PodsNotEndpoints
+            | Self::IngressClassMissing
+            | Self::IngressClassUnknown => Severity::Warning,
             Self::PublishNotReady
             | Self::Headless
             | Self::ExternalName

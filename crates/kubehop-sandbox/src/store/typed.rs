@@ -143,6 +143,7 @@ impl Store {
             nodes: decode_all(&nodes)?,
             ingresses: decode_all(&ingresses)?,
             namespaces: decode_all(&namespaces)?,
+            ingress_classes: Vec::new(),
             missing: Vec::new(),
         })
     }
