@@ -91,6 +91,13 @@ fn base() -> World {
 #[case::ingress_backend_port_missing(
     base().service(web_service()).pod(web_pod("web-1", "127.2.0.1", "node-a")).ingress(ingress("shop", "shop.example.test", "/", "web", port_name("https"))),
     "web", DiagnosticCode::IngressBackendMissing, "ingress/shop", &["port https", "http"])]
+// C11/M10: an Ingress no controller claims.
+#[case::ingress_class_missing(
+    base().service(web_service()).pod(web_pod("web-1", "127.2.0.1", "node-a")).ingress(shop_ingress()).ingress_class(ingress_class("nginx", "k8s.io/ingress-nginx", false)),
+    "web", DiagnosticCode::IngressClassMissing, "ingress/shop", &["names no IngressClass", "nginx"])]
+#[case::ingress_class_unknown(
+    base().service(web_service()).pod(web_pod("web-1", "127.2.0.1", "node-a")).ingress(with_class(shop_ingress(), "ngnix")).ingress_class(ingress_class("nginx", "k8s.io/ingress-nginx", true)),
+    "web", DiagnosticCode::IngressClassUnknown, "ingress/shop", &["\"ngnix\"", "classes here: nginx"])]
 #[case::invalid_spec(
     base().service(web_service().affinity("ClientIP", Some(0))).pod(web_pod("web-1", "127.2.0.1", "node-a")),
     "web", DiagnosticCode::InvalidSpec, "spec.sessionAffinityConfig.clientIP.timeoutSeconds", &["Invalid value: 0", "timeoutSeconds between 1 and 86400"])]
@@ -206,6 +213,12 @@ fn codes_are_stable() {
         "external-name",
         "ingress-backend-missing",
         "invalid-spec",
+        "internal-policy-node-drops",
+        "spec-warning",
+        "pods-not-endpoints",
+        "lb-proxy-mode",
+        "ingress-class-missing",
+        "ingress-class-unknown",
     ] {
         assert!(strings.contains(&expected), "{expected}");
     }
