@@ -5,7 +5,7 @@
 //!
 //! The manifests are written for this test: a guestbook (redis leader and followers whose
 //! containers declare no ports), a bookinfo-like app (three versions behind one Service, an
-//! Ingress without class), a small gRPC shop (shared `part-of` labels, a LoadBalancer with
+//! Ingress without class under a default IngressClass), a small gRPC shop (shared `part-of` labels, a LoadBalancer with
 //! `externalTrafficPolicy: Local` in front of a single replica), and a monitoring stack (a
 //! StatefulSet with a headless Service, shared `app.kubernetes.io/*` labels).
 
@@ -91,6 +91,13 @@ const BOOKINFO: &str = r#"
 apiVersion: v1
 kind: Namespace
 metadata: {name: bookinfo}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: nginx
+  annotations: {ingressclass.kubernetes.io/is-default-class: "true"}
+spec: {controller: k8s.io/ingress-nginx}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -541,4 +548,38 @@ async fn real_apps_with_ready_endpoints_have_no_warnings() {
         .filter_map(|d| Some((d["code"].as_str()?, d["severity"].as_str()?)))
         .collect();
     assert_eq!(severities, [("local-policy-node-drops", "info")]);
+
+    // C11/M10: an Ingress naming a class nobody defined is found through the live source.
+    let typo = h.write("typo.yaml", TYPO_INGRESS);
+    h.ok(&["apply", "-f", typo.to_str().expect("utf-8")]).await;
+    within_for(Duration::from_secs(30), "ingress-class-unknown", async {
+        loop {
+            h.sandbox.settled().await;
+            let document = chain_json(&h).await;
+            let productpage = find(&document, "bookinfo", "productpage").expect("listed");
+            let found = productpage["diagnostics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|d| d["code"] == "ingress-class-unknown" && d["subject"] == "ingress/typo");
+            if found {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
 }
+
+const TYPO_INGRESS: &str = r#"
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: typo, namespace: bookinfo}
+spec:
+  ingressClassName: ngnix
+  rules:
+  - host: books.example.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: productpage, port: {name: http}}}}
+"#;
