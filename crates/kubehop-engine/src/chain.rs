@@ -223,6 +223,7 @@ pub(crate) fn build_service(
         selected: &selected,
         excluded: &excluded,
         namespace_pods,
+        selector_pairs: &context.index.pairs,
         other_namespaces: other_namespace_matches(context.index, &view, selected.is_empty()),
         has_slices: !service_slices.is_empty(),
         pods_known: !context.pods_missing,

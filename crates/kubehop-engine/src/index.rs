@@ -187,6 +187,25 @@ impl<'s> NamespacePods<'s> {
             .collect()
     }
 
+    /// Pods that carry at least one pair of the selector, in name order: the only candidates
+    /// for a near miss of a selector with two or more pairs (rule M2).
+    pub fn carrying_any(
+        &self,
+        selector: &BTreeMap<String, String>,
+        pairs: &SelectorPairs<'_>,
+    ) -> Vec<&'s Arc<Pod>> {
+        let mut positions: BTreeSet<u32> = BTreeSet::new();
+        for (key, value) in selector {
+            if let Some(list) = pairs.id(key, value).and_then(|id| self.by_label.get(&id)) {
+                positions.extend(list.iter().copied());
+            }
+        }
+        positions
+            .into_iter()
+            .filter_map(|position| self.pods.get(position as usize).copied())
+            .collect()
+    }
+
     /// For each selector key, the other values pods here carry under that key (rule M1).
     /// Scans the namespace's pods: only asked when a selector matches nothing.
     pub fn other_values(

@@ -10,7 +10,7 @@ use super::near_miss::{NearMiss, near_miss};
 use super::{Diagnostic, DiagnosticCode, Severity, Subject};
 use crate::config::EngineConfig;
 use crate::dns::service_fqdn;
-use crate::index::NamespacePods;
+use crate::index::{NamespacePods, SelectorPairs};
 use crate::model::{EndpointInfo, IpMode, PortChain, ServiceType, TargetPort};
 use crate::nodes::NodeTable;
 use crate::pods::{self, Exclusion};
@@ -29,6 +29,7 @@ pub(crate) struct DiagnosticInput<'a, 's> {
     pub selected: &'a [&'s Arc<Pod>],
     pub excluded: &'a BTreeMap<String, Exclusion>,
     pub namespace_pods: Option<&'a NamespacePods<'s>>,
+    pub selector_pairs: &'a SelectorPairs<'s>,
     pub other_namespaces: Vec<String>,
     pub has_slices: bool,
     /// The snapshot has pods (the source could read them); without, pod findings stay silent.
@@ -281,8 +282,14 @@ fn partial_match_findings(
     out: &mut Vec<Diagnostic>,
 ) {
     let view = input.view;
-    let misses: Vec<(&Pod, NearMiss<'_>)> = pods_here
-        .pods
+    // A near miss of a selector with two or more pairs carries at least one of them (the
+    // posting lists find those); a one-pair selector's near miss is a typo, found by a scan.
+    let candidates = if selector.len() >= 2 {
+        pods_here.carrying_any(selector, input.selector_pairs)
+    } else {
+        pods_here.pods.clone()
+    };
+    let misses: Vec<(&Pod, NearMiss<'_>)> = candidates
         .iter()
         .filter_map(|pod| near_miss(pods::labels(pod), selector).map(|miss| (pod.as_ref(), miss)))
         .collect();
