@@ -632,13 +632,13 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
     }
     let nodes_without_local = || nodes_without_local_endpoint(input);
     let total = input.nodes.len();
-    if view.external_local() && health_checked_load_balancer(input) {
+    let health_checked = view.external_local() && health_checked_load_balancer(input);
+    if health_checked {
         let dropping = nodes_without_local();
         if !dropping.is_empty() {
             out.push(steered_by_health_check(input, &dropping));
         }
-    }
-    if view.external_local() && !health_checked_load_balancer(input) {
+    } else if view.external_local() {
         let dropping = nodes_without_local();
         let exposure = exposure_note(input);
         emit_per_node(
