@@ -596,3 +596,50 @@ fn nodeport_range_only_for_manifests(#[case] uid: Option<&str>, #[case] fires: b
         fires
     );
 }
+
+// ------------------------------------------------------------------ internalTrafficPolicy Local
+
+// M8/D7: a node-local agent (a DaemonSet that does not tolerate the control-plane taint) with
+// iTP Local: the tainted control-plane node runs no client pods, so it is not reported; an
+// ordinary node without the agent still is.
+#[rstest]
+#[case::control_plane_tainted(true, &[])]
+#[case::ordinary_node(false, &["node/node-c"])]
+fn internal_policy_skips_nodes_without_workloads(#[case] tainted: bool, #[case] expected: &[&str]) {
+    let mut nodes = three_nodes();
+    if tainted {
+        nodes[2].spec = Some(k8s_openapi::api::core::v1::NodeSpec {
+            taints: Some(vec![k8s_openapi::api::core::v1::Taint {
+                key: "node-role.kubernetes.io/control-plane".to_owned(),
+                effect: "NoSchedule".to_owned(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+    }
+    let mut world = World::new().nodes(nodes).service(
+        service("node-cache")
+            .selector(&[("app", "node-cache")])
+            .port_proto(Some("dns"), 53, "53", "UDP")
+            .itp("Local"),
+    );
+    for (index, node) in ["node-a", "node-b"].into_iter().enumerate() {
+        world = world.pod(
+            pod(
+                &format!("node-cache-{index}"),
+                &format!("127.9.2.{}", index + 1),
+                node,
+            )
+            .labels(&[("app", "node-cache")]),
+        );
+    }
+    let model = world.model();
+    let found: Vec<String> = findings(
+        chain(&model, "node-cache"),
+        DiagnosticCode::InternalPolicyNodeDrops,
+    )
+    .into_iter()
+    .map(|(_, subject)| subject)
+    .collect();
+    assert_eq!(found, expected);
+}

@@ -660,7 +660,12 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
         );
     }
     if view.internal_local() {
-        let dropping = nodes_without_local();
+        // M8: the clients are pods; a cordoned or NoSchedule-tainted node (a control-plane
+        // node) runs only pods that tolerate it, so it is not counted.
+        let dropping: Vec<&str> = nodes_without_local()
+            .into_iter()
+            .filter(|node| input.nodes.by_name(node).is_none_or(|info| info.takes_pods))
+            .collect();
         emit_per_node(
             out,
             DiagnosticCode::InternalPolicyNodeDrops,
