@@ -11,4 +11,5 @@ mod cli;
 mod control;
 mod dataplane;
 mod kubectl;
+mod real_apps;
 mod scale;

@@ -16,6 +16,7 @@ pub enum ResourceId {
     Deployments,
     StatefulSets,
     Events,
+    IngressClasses,
 }
 
 /// Static facts about a served resource (what discovery documents say about it).
@@ -57,7 +58,7 @@ const READ_WRITE_VERBS: &[&str] = &[
 const READ_ONLY_VERBS: &[&str] = &["get", "list", "watch"];
 
 impl ResourceId {
-    pub const ALL: [ResourceId; 10] = [
+    pub const ALL: [ResourceId; 11] = [
         ResourceId::Namespaces,
         ResourceId::Nodes,
         ResourceId::Pods,
@@ -68,6 +69,7 @@ impl ResourceId {
         ResourceId::Deployments,
         ResourceId::StatefulSets,
         ResourceId::Events,
+        ResourceId::IngressClasses,
     ];
 
     pub fn info(self) -> &'static ResourceInfo {
@@ -205,7 +207,7 @@ pub const GROUPS: &[(&str, &str)] = &[
 ];
 
 /// Every served resource, indexed by [`ResourceId`].
-pub static RESOURCES: [ResourceInfo; 10] = [
+pub static RESOURCES: [ResourceInfo; 11] = [
     ResourceInfo {
         id: ResourceId::Namespaces,
         group: "",
@@ -386,6 +388,22 @@ pub static RESOURCES: [ResourceInfo; 10] = [
             "source",
             "type",
         ],
+    },
+    ResourceInfo {
+        id: ResourceId::IngressClasses,
+        group: "networking.k8s.io",
+        version: "v1",
+        plural: "ingressclasses",
+        singular: "ingressclass",
+        kind: "IngressClass",
+        namespaced: false,
+        short_names: &[],
+        categories: &[],
+        status_subresource: false,
+        scale_subresource: false,
+        read_only: false,
+        tracks_generation: true,
+        selectable_fields: &[],
     },
 ];
 

@@ -34,7 +34,11 @@ pub fn apply_defaults(resource: ResourceId, object: &mut Value) {
                 }
             }
         }
-        ResourceId::Nodes | ResourceId::Endpoints | ResourceId::Ingresses | ResourceId::Events => {}
+        ResourceId::Nodes
+        | ResourceId::Endpoints
+        | ResourceId::Ingresses
+        | ResourceId::Events
+        | ResourceId::IngressClasses => {}
     }
 }
 

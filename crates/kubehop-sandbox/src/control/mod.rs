@@ -497,7 +497,10 @@ impl Controller {
                 }
                 self.dirty.ingresses.insert(key);
             }
-            ResourceId::Namespaces | ResourceId::Endpoints | ResourceId::Events => {}
+            ResourceId::Namespaces
+            | ResourceId::Endpoints
+            | ResourceId::Events
+            | ResourceId::IngressClasses => {}
         }
     }
 

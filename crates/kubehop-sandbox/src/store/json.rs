@@ -128,6 +128,7 @@ pub(super) fn check_decodes(resource: ResourceId, object: &Value) -> Result<(), 
         ResourceId::Deployments => apps::Deployment::deserialize(object).map(drop),
         ResourceId::StatefulSets => apps::StatefulSet::deserialize(object).map(drop),
         ResourceId::Events => core::Event::deserialize(object).map(drop),
+        ResourceId::IngressClasses => networking::IngressClass::deserialize(object).map(drop),
     };
     result.map_err(|e| {
         let info = resource.info();
@@ -161,6 +162,7 @@ pub fn unknown_fields(resource: ResourceId, object: &Value) -> Vec<String> {
         ResourceId::Deployments => round_trip::<apps::Deployment>(object),
         ResourceId::StatefulSets => round_trip::<apps::StatefulSet>(object),
         ResourceId::Events => round_trip::<core::Event>(object),
+        ResourceId::IngressClasses => round_trip::<networking::IngressClass>(object),
     };
     let mut unknown = Vec::new();
     if let Some(known) = known {

@@ -15,6 +15,18 @@ pub fn columns(resource: ResourceId) -> Vec<Column> {
         ResourceId::Deployments => deployments_columns(),
         ResourceId::StatefulSets => stateful_sets_columns(),
         ResourceId::Events => events_columns(),
+        ResourceId::IngressClasses => vec![
+            NAME,
+            col(
+                "Controller",
+                "Controller refers to the name of the controller that should handle this class.",
+            ),
+            col(
+                "Parameters",
+                "Parameters is a link to a custom resource containing additional configuration for the controller.",
+            ),
+            AGE,
+        ],
     }
 }
 

@@ -206,6 +206,22 @@ pub fn cells(resource: ResourceId, object: &Value, now: Timestamp) -> Vec<Value>
             json!(container_field(object, "image")),
         ],
         ResourceId::Events => event_cells(object, name, now),
+        ResourceId::IngressClasses => {
+            let parameters = object
+                .pointer("/spec/parameters")
+                .map(|parameters| {
+                    let kind = parameters.get("kind").and_then(Value::as_str).unwrap_or("");
+                    let named = parameters.get("name").and_then(Value::as_str).unwrap_or("");
+                    format!("{kind}/{named}")
+                })
+                .unwrap_or_else(|| "<none>".to_owned());
+            vec![
+                name,
+                json!(text(object, "/spec/controller")),
+                json!(parameters),
+                age,
+            ]
+        }
     }
 }
 
