@@ -10,5 +10,6 @@ mod builtin;
 mod cli;
 mod control;
 mod dataplane;
+mod forward_close;
 mod kubectl;
 mod scale;

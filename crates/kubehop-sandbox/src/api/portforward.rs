@@ -253,6 +253,7 @@ async fn bridge(
         }
     }
     let mut writers: Vec<Option<OwnedWriteHalf>> = Vec::with_capacity(ports.len());
+    let mut readers = tokio::task::JoinSet::new();
     for (i, port) in ports.iter().enumerate() {
         let data_channel = 2 * i as u8;
         let outcome = match &error_message {
@@ -273,20 +274,25 @@ async fn bridge(
             Ok(connection) => {
                 let (reader, writer) = connection.into_split();
                 writers.push(Some(writer));
-                tokio::spawn(pod_to_client(reader, data_channel, out_tx.clone()));
+                readers.spawn(pod_to_client(reader, data_channel, out_tx.clone()));
             }
         }
     }
     drop(out_tx);
     // Both directions at once: a pod that is slow to read must not hold up what it sends.
-    // The WebSocket stays open until the client closes it, even after the pod closed every
-    // connection: clients (kube-rs) close first and treat a server Close as an error.
+    // Like a kubelet, the forward ends once every port's pod connection ended (the pod
+    // closed, or the port could not be connected): what the pod sent is delivered, then the
+    // WebSocket closes, so the client sees the pod's close as the end of its stream. A
+    // client that closes its sending side (the v5 close signal) only shuts down the pod's
+    // receiving side: the pod's answer still comes back.
     let client_closed = tokio::select! {
         closed = client_to_pod(&mut stream, &mut writers) => closed,
         () = send_frames(&mut sink, &mut out_rx) => false,
         () = cancel.cancelled() => false,
     };
     drop(writers);
+    // A pod side still reading has no one to deliver to.
+    readers.abort_all();
     if let Ok(socket) = stream.reunite(sink) {
         finish(socket, client_closed).await;
     }
@@ -314,8 +320,8 @@ async fn pod_to_client(mut reader: OwnedReadHalf, channel: u8, out: mpsc::Sender
     }
 }
 
-/// Sends the pod sides' frames, one flush for whatever is queued; pending forever once
-/// every pod side ended, returns when the WebSocket fails.
+/// Sends the pod sides' frames, one flush for whatever is queued; returns once every pod
+/// side ended and its frames are out, or when the WebSocket fails.
 async fn send_frames(sink: &mut SplitSink<Socket, Message>, out: &mut mpsc::Receiver<Message>) {
     while let Some(message) = out.recv().await {
         if sink.feed(message).await.is_err() {
@@ -330,7 +336,6 @@ async fn send_frames(sink: &mut SplitSink<Socket, Message>, out: &mut mpsc::Rece
             return;
         }
     }
-    std::future::pending().await
 }
 
 /// Client frames → the pod connections, until the client closes (`true`) or the WebSocket
