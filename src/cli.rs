@@ -164,7 +164,8 @@ pub struct ChainArgs {
 pub struct RouteArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Destination, IP:PORT[/tcp|udp|sctp].
+    /// Destination: IP:PORT[/tcp|udp|sctp], or a Service's ClusterIP as SERVICE[:PORT],
+    /// NAMESPACE/SERVICE[:PORT] or SERVICE.NAMESPACE.svc.cluster.local[:PORT].
     pub destination: String,
     /// Where the connection comes from: pod@NODE, node@NODE or external@NODE.
     #[arg(long, value_name = "KIND@NODE")]
@@ -382,6 +383,19 @@ pub fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
 }
 
+/// The name messages start with: `kubectl hop` when started as the kubectl plugin, else
+/// `kubehop` (`kubectl hop: no Service ...`, as kubectl's own errors name the command).
+pub fn program_name() -> &'static str {
+    static NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        if started_as_kubectl_plugin(std::env::args_os().next()) {
+            KUBECTL_PLUGIN_NAME
+        } else {
+            "kubehop"
+        }
+    })
+}
+
 /// Whether `argv0` names the kubectl plugin binary (`kubectl-hop`, `kubectl-hop.exe`).
 fn started_as_kubectl_plugin(argv0: Option<std::ffi::OsString>) -> bool {
     argv0
@@ -447,7 +461,7 @@ pub fn man(args: &ManArgs) -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("kubehop: cannot write the man page: {error}");
+            eprintln!("{}: cannot write the man page: {error}", program_name());
             std::process::ExitCode::from(2)
         }
     }
