@@ -47,8 +47,8 @@ pub struct Cli {
 pub struct LogArgs {
     /// Append a log (tracing events of kubehop, kube-rs and the embedded sandbox) to this
     /// file. The filter is read from KUBEHOP_LOG (e.g. "debug", "kube=debug,info"; default
-    /// "info"). Without a log file nothing is logged, except that `kubehop sandbox` writes
-    /// warnings to standard error; the terminal UI never logs to the terminal.
+    /// "info"). Without a log file nothing is logged, except that `kubehop sandbox --verbose`
+    /// writes warnings to standard error; the terminal UI never logs to the terminal.
     #[arg(long, global = true, env = "KUBEHOP_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 }
@@ -338,6 +338,15 @@ pub struct SandboxArgs {
     /// Fault: port-forwards fail with MESSAGE on their error channel.
     #[arg(long, value_name = "MESSAGE")]
     pub fault_portforward: Option<String>,
+    /// Listen as an unprivileged user would, even as root: no listener below port 1024 (what a
+    /// normal user's sandbox shows).
+    #[arg(long)]
+    pub unprivileged: bool,
+    /// Keep printing notes (and warnings) to the terminal after startup. By default only the
+    /// startup output is printed; later notes go to the log file (--log-file), so that a
+    /// terminal UI started in the same terminal is not painted over.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

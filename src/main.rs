@@ -8,8 +8,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = kubehop::cli::parse();
-    // Only `kubehop sandbox` runs in the foreground with a terminal free for log lines.
-    let stderr_allowed = matches!(cli.command, Some(Command::Sandbox(_)));
+    // Only `kubehop sandbox --verbose` runs in the foreground and asks for log lines on the
+    // terminal (without it, a TUI started in the same terminal is not painted over).
+    let stderr_allowed = matches!(&cli.command, Some(Command::Sandbox(args)) if args.verbose);
     let target = LogTarget::choose(cli.log.log_file.as_deref(), stderr_allowed);
     if let Err(error) = logging::init(&target) {
         eprintln!("{}: {error}", kubehop::cli::program_name());

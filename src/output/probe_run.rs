@@ -245,6 +245,7 @@ pub async fn run_probe(
         timeout: args.timeout,
         concurrency: usize::from(args.concurrency),
         http_path: args.http.clone(),
+        unbound: crate::engine::unbound::Unbound::from_snapshot(&before),
         ..ProbeOptions::default()
     };
     // Probes bound each hop themselves.

@@ -13,3 +13,4 @@ mod dataplane;
 mod forward_close;
 mod kubectl;
 mod scale;
+mod unprivileged;
