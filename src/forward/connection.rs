@@ -565,6 +565,8 @@ async fn pump_down(
     mut client_done: watch::Receiver<bool>,
 ) -> Down {
     let mut lingering = *client_done.borrow_and_update();
+    // Until the other direction ended: it may still say the client closed.
+    let mut watching = true;
     loop {
         let read = if lingering {
             match tokio::time::timeout(HALF_CLOSE_LINGER, pod.read(buffer)).await {
@@ -574,8 +576,9 @@ async fn pump_down(
         } else {
             tokio::select! {
                 read = pod.read(buffer) => read,
-                _ = client_done.changed() => {
-                    lingering = true;
+                changed = client_done.changed(), if watching => {
+                    watching = changed.is_ok();
+                    lingering = *client_done.borrow_and_update();
                     continue;
                 }
             }

@@ -24,6 +24,9 @@ use crate::support::wait::{within, within_for};
 const GREETING: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbye";
 /// How long a client may wait for the pod's close to reach it.
 const CLOSE_SEEN: Duration = Duration::from_secs(1);
+/// How long the pod takes to answer an upload (more than kubehop forward's
+/// `HALF_CLOSE_LINGER`).
+const THINKING: Duration = Duration::from_millis(400);
 /// An upload's answer: more than a frame and a socket buffer hold.
 const ANSWER_BYTES: usize = 512 * 1024;
 
@@ -57,6 +60,9 @@ async fn serve(mut connection: TcpStream, uploads: mpsc::UnboundedSender<usize>)
         }
         if count == 0 {
             let _ = uploads.send(received.len());
+            // A server that thinks before it answers: longer than a forward lingers for a
+            // quiet pod where it cannot half-close.
+            tokio::time::sleep(THINKING).await;
             let _ = connection.write_all(&answer(received.len())).await;
             return;
         }
