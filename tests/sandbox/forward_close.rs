@@ -291,3 +291,51 @@ async fn kubehop_forward_passes_the_pods_close_and_the_clients_half_close() {
     drop(forwarding);
     sandbox.shutdown().await;
 }
+
+/// The other way a forwarded connection ends: the pod is still up, but no longer an endpoint
+/// (the feed says it is gone before the pod closes anything). The forward closes the
+/// connection itself, cleanly, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_that_leaves_the_set_has_its_connections_closed_by_the_forward() {
+    use crate::support::forward::{PORT, start_forward, web};
+    use kubehop::forward::{ForwardOptions, Notice};
+
+    let (sandbox, client) =
+        crate::support::sandbox::start_cluster(web(1, json!({})), Duration::ZERO).await;
+    let store = sandbox.store();
+    let first = store
+        .cluster_snapshot(store.resource_version())
+        .expect("the store reads");
+    let (feed, snapshots) = tokio::sync::watch::channel(std::sync::Arc::new(first.clone()));
+    let mut forward = start_forward(
+        "web",
+        &format!("0:{PORT}"),
+        snapshots,
+        &client,
+        ForwardOptions::default(),
+    );
+    let mut idle = within("a connection", TcpStream::connect(forward.local()))
+        .await
+        .expect("connect");
+    idle.write_all(b"\x00ping").await.expect("write");
+    let mut echo = [0u8; 5];
+    within("the echo", idle.read_exact(&mut echo))
+        .await
+        .expect("echo");
+
+    // The pod and its slices are gone from the feed; the sandbox's pod still runs.
+    let mut gone = first;
+    gone.pods.clear();
+    gone.endpoint_slices.clear();
+    feed.send_replace(std::sync::Arc::new(gone));
+    let mut rest = Vec::new();
+    let read = within("the connection to end", idle.read_to_end(&mut rest)).await;
+    assert!(read.is_ok() && rest.is_empty(), "{read:?} {rest:?}");
+    forward
+        .notice("the closed connection to be logged", |notice| {
+            matches!(notice, Notice::Closed { connections: 1, .. })
+        })
+        .await;
+    forward.stop().await;
+    sandbox.shutdown().await;
+}
