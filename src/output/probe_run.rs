@@ -110,8 +110,8 @@ impl ProbeTargetArg {
 
 /// Where else a Service named like `service` exists (one list of Services by name, across
 /// namespaces), in `chain`'s words: `" (it exists in namespace shop: use -n shop or
-/// shop/orders)"`; empty when it exists nowhere or the list fails.
-async fn elsewhere_hint(api: &kube::Config, service: &ServiceKey) -> String {
+/// shop/orders)"`; empty when it exists nowhere else or the list fails.
+pub(crate) async fn elsewhere_hint(api: &kube::Config, service: &ServiceKey) -> String {
     use k8s_openapi::api::core::v1::Service;
     let Ok(client) = crate::cluster::connector::streaming_client(api.clone()) else {
         return String::new();
@@ -134,10 +134,9 @@ async fn elsewhere_hint(api: &kube::Config, service: &ServiceKey) -> String {
     let Some(first) = namespaces.first() else {
         return String::new();
     };
-    let listed: Vec<&str> = namespaces.iter().map(String::as_str).collect();
     format!(
         " (it exists in namespace {}: use -n {first} or {first}/{})",
-        crate::engine::diagnostics::name_list(&listed),
+        crate::engine::diagnostics::name_list(&namespaces),
         service.name
     )
 }

@@ -137,6 +137,9 @@ pub async fn run_chain(
         ChainSelection::new(args.service.as_deref(), namespace, settings.all_namespaces)?;
     let config = settings.engine_config();
     let snapshot = feed.snapshots.borrow_and_update().clone();
+    if let Some(error) = missing_elsewhere(&feed, &snapshot, &selection).await {
+        return Err(error.into());
+    }
     if !args.watch {
         return print_chain(&snapshot, &config, &selection, args.output, style, out, err);
     }
@@ -161,6 +164,37 @@ pub async fn run_chain(
     Ok(watch_chain(&mut feed, &view, first, out, err)
         .await?
         .unwrap_or(status))
+}
+
+/// A live source reads one namespace: a Service not there may exist in another, which only
+/// the API can say (one list of Services by name). `Some` when it does.
+async fn missing_elsewhere(
+    feed: &SnapshotFeed,
+    snapshot: &ClusterSnapshot,
+    selection: &ChainSelection,
+) -> Option<SelectionError> {
+    let (Some(name), chain::Scope::Namespace(namespace), Some(api)) =
+        (&selection.service, &selection.scope, &feed.api)
+    else {
+        return None;
+    };
+    let present = snapshot.services.iter().any(|service| {
+        service.metadata.name.as_deref() == Some(name.as_str())
+            && service.metadata.namespace.as_deref() == Some(namespace.as_str())
+    });
+    if present || feed.label.namespace.is_none() {
+        return None;
+    }
+    let key = crate::engine::model::ServiceKey {
+        namespace: namespace.clone(),
+        name: name.clone(),
+    };
+    let hint = super::probe_run::elsewhere_hint(api, &key).await;
+    (!hint.is_empty()).then(|| SelectionError::ServiceNotFound {
+        name: name.clone(),
+        scope: selection.scope.clone(),
+        hint,
+    })
 }
 
 /// Prints the selected chains of one snapshot; returns the exit status.

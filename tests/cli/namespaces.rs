@@ -74,12 +74,17 @@ async fn namespace_slash_service_overrides_the_contexts_namespace() {
         stderr(&output),
         "kubehop: SERVICE \"shop/web\" names namespace \"shop\" but -n says \"blog\": drop one of them\n"
     );
-    // Without a namespace, the context's is used.
+    // Without a namespace, the context's is used; the API says where the Service is.
     let output = kubehop_isolated_output(args(&["chain", "web"], &kubeconfig)).await;
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
-        "kubehop: Service \"web\" not found in namespace default (Services there: kubernetes)\n"
+        "kubehop: Service \"web\" not found in namespace default (it exists in namespace shop: use -n shop or shop/web)\n"
+    );
+    let output = kubehop_isolated_output(args(&["chain", "nowhere"], &kubeconfig)).await;
+    assert_eq!(
+        stderr(&output),
+        "kubehop: Service \"nowhere\" not found in namespace default (Services there: kubernetes)\n"
     );
     sandbox.shutdown().await;
 }
