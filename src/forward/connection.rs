@@ -358,8 +358,6 @@ async fn run(
     bytes: &Bytes,
     cancel: &CancellationToken,
 ) -> Attempt {
-    let failed =
-        |error: std::io::Error| Attempt::Unusable(format!("the port-forward failed: {error}"));
     if !side.replay.is_empty()
         && let Err(error) = pod.write.write_all(&side.replay).await
     {
@@ -374,84 +372,98 @@ async fn run(
             Err(error) => return failed(error),
         }
     }
+    if let Some(ended) = opening(pod, side, bytes, cancel, (&mut down, &mut up), linger).await {
+        return ended;
+    }
     let Pod {
-        read: pod_read,
-        write: pod_write,
+        read,
+        write,
         errors,
         half_close,
     } = pod;
-    // Opening: until the pod speaks (or enough was sent that a replay is off).
-    loop {
-        tokio::select! {
-            biased;
-            () = cancel.cancelled() => return Attempt::Over(Over::Cancelled),
-            message = forward_error(errors) => {
-                if let Some(text) = message {
-                    return Attempt::Unusable(text.trim().to_owned());
-                }
-            }
-            read = pod_read.read(&mut down) => match read {
-                Ok(0) => {
-                    // Ended before a byte: the error channel may still say why.
-                    if let Ok(Some(text)) =
-                        tokio::time::timeout(FORWARD_ERROR_GRACE, forward_error(errors)).await
-                    {
-                        return Attempt::Unusable(text.trim().to_owned());
-                    }
-                    return Attempt::Over(Over::Closed);
-                }
-                Ok(count) => {
-                    if side.write.write_all(&down[..count]).await.is_err() {
-                        return Attempt::Over(Over::Closed);
-                    }
-                    bytes.received.fetch_add(count as u64, Ordering::Relaxed);
-                    side.replay = Vec::new();
-                    break;
-                }
-                Err(error) => return failed(error),
-            },
-            read = side.read.read(&mut up), if !side.eof => match read {
-                Ok(0) => {
-                    side.eof = true;
-                    linger = if *half_close {
-                        if let Err(error) = pod_write.shutdown().await {
-                            return failed(error);
-                        }
-                        None
-                    } else {
-                        Some(Instant::now() + HALF_CLOSE_LINGER)
-                    };
-                }
-                Ok(count) => {
-                    bytes.sent.fetch_add(count as u64, Ordering::Relaxed);
-                    side.replay.extend_from_slice(&up[..count]);
-                    if let Err(error) = pod_write.write_all(&up[..count]).await {
-                        return failed(error);
-                    }
-                    if side.replay.len() > MAX_REPLAY {
-                        side.replay = Vec::new();
-                        break;
-                    }
-                }
-                Err(_) => return Attempt::Over(Over::Closed),
-            },
-            () = sleep_until(linger) => return Attempt::Over(Over::Closed),
-        }
-    }
-    let half_close = *half_close;
     Attempt::Over(
         established(
-            pod_read,
-            pod_write,
+            read,
+            write,
             errors,
             side,
             bytes,
             cancel,
-            half_close,
+            *half_close,
             (&mut down, &mut up),
         )
         .await,
     )
+}
+
+fn failed(error: std::io::Error) -> Attempt {
+    Attempt::Unusable(format!("the port-forward failed: {error}"))
+}
+
+/// Opening: until the pod speaks (or enough was sent that a replay is off): `None`, the
+/// connection is established; `Some`, the attempt ended. `linger`: when a client that closed
+/// its side stops waiting for a quiet pod (no half-close).
+async fn opening(
+    pod: &mut Pod,
+    side: &mut Client<'_>,
+    bytes: &Bytes,
+    cancel: &CancellationToken,
+    (down, up): (&mut [u8], &mut [u8]),
+    mut linger: Option<Instant>,
+) -> Option<Attempt> {
+    loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Some(Attempt::Over(Over::Cancelled)),
+            message = forward_error(&mut pod.errors) => {
+                if let Some(text) = message {
+                    return Some(Attempt::Unusable(text.trim().to_owned()));
+                }
+            }
+            read = pod.read.read(down) => match read {
+                Ok(0) => {
+                    // Ended before a byte: the error channel may still say why.
+                    if let Ok(Some(text)) =
+                        tokio::time::timeout(FORWARD_ERROR_GRACE, forward_error(&mut pod.errors)).await
+                    {
+                        return Some(Attempt::Unusable(text.trim().to_owned()));
+                    }
+                    return Some(Attempt::Over(Over::Closed));
+                }
+                Ok(count) => {
+                    if side.write.write_all(&down[..count]).await.is_err() {
+                        return Some(Attempt::Over(Over::Closed));
+                    }
+                    bytes.received.fetch_add(count as u64, Ordering::Relaxed);
+                    side.replay = Vec::new();
+                    return None;
+                }
+                Err(error) => return Some(failed(error)),
+            },
+            read = side.read.read(up), if !side.eof => match read {
+                Ok(0) => {
+                    side.eof = true;
+                    match pod.client_closed().await {
+                        Ok(deadline) => linger = deadline,
+                        Err(error) => return Some(failed(error)),
+                    }
+                }
+                Ok(count) => {
+                    bytes.sent.fetch_add(count as u64, Ordering::Relaxed);
+                    side.replay.extend_from_slice(&up[..count]);
+                    if let Err(error) = pod.write.write_all(&up[..count]).await {
+                        return Some(failed(error));
+                    }
+                    if side.replay.len() > MAX_REPLAY {
+                        side.replay = Vec::new();
+                        return None;
+                    }
+                }
+                Err(_) => return Some(Attempt::Over(Over::Closed)),
+            },
+            () = sleep_until(linger) => return Some(Attempt::Over(Over::Closed)),
+        }
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -141,6 +141,23 @@ pub(crate) async fn elsewhere_hint(api: &kube::Config, service: &ServiceKey) -> 
     )
 }
 
+/// The plan for the first snapshot; a Service that is not there is looked up in the other
+/// namespaces, for the error message.
+async fn first_plan(
+    snapshot: &ClusterSnapshot,
+    config: &EngineConfig,
+    (service, ports, via): (&ServiceKey, &PortSelector, Via),
+    api: &kube::Config,
+) -> Result<ProbePlan, ProbeCommandError> {
+    match plan_for(snapshot, config, service, ports, via) {
+        Err(PlanError::ServiceNotFound { service }) => {
+            let hint = elsewhere_hint(api, &service).await;
+            Err(ProbeCommandError::ServiceNotFound { service, hint })
+        }
+        plan => Ok(plan?),
+    }
+}
+
 fn via(via: CliVia) -> Via {
     match via {
         CliVia::Endpoints => Via::Endpoints,
@@ -233,13 +250,7 @@ pub async fn run_probe(
         writeln!(err, "{}: note: {note}", crate::cli::program_name())?;
     }
     let before = feed.snapshots.borrow_and_update().clone();
-    let plan = match plan_for(&before, &config, &service, &target.port, via) {
-        Err(PlanError::ServiceNotFound { service }) => {
-            let hint = elsewhere_hint(&api, &service).await;
-            return Err(ProbeCommandError::ServiceNotFound { service, hint });
-        }
-        plan => plan?,
-    };
+    let plan = first_plan(&before, &config, (&service, &target.port, via), &api).await?;
     let options = ProbeOptions {
         timeout: args.timeout,
         concurrency: usize::from(args.concurrency),

@@ -52,6 +52,34 @@ async fn privileged_doors(client: &kube::Client) -> BTreeSet<SocketAddr> {
         .collect()
 }
 
+/// `kubehop probe web`: exit 0, nothing unexpected, the ClusterIP and load-balancer hops not
+/// reachable with the reason, every other hop connected.
+async fn assert_probe_not_reachable(kubeconfig: &str) {
+    let args = ["probe", "web", "-o", "json", "--kubeconfig", kubeconfig];
+    let output = kubehop_isolated_output(args.map(str::to_owned).to_vec()).await;
+    let document: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(output.status.code(), Some(0), "{document:#}");
+    assert_eq!(document["summary"]["unexpected"], 0, "{document:#}");
+    let mut unreachable = BTreeSet::new();
+    for hop in document["hops"].as_array().expect("hops") {
+        if hop["outcome"]["result"] == "not-reachable" {
+            assert_eq!(
+                hop["outcome"]["detail"],
+                "the sandbox needs root for ports below 1024 (or net.ipv4.ip_unprivileged_port_start)",
+                "{hop:#}"
+            );
+            assert_ne!(hop["agreement"], "unexpected", "{hop:#}");
+            unreachable.insert(hop["kind"].as_str().expect("kind").to_owned());
+        } else {
+            assert_eq!(hop["outcome"]["result"], "connected", "{hop:#}");
+        }
+    }
+    assert_eq!(
+        unreachable,
+        BTreeSet::from(["clusterIP".to_owned(), "loadBalancer".to_owned()])
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unopened_listeners_are_on_the_nodes_in_dumps_and_probe_as_not_reachable() {
     let (sandbox, client) = start_with(
@@ -103,30 +131,7 @@ async fn unopened_listeners_are_on_the_nodes_in_dumps_and_probe_as_not_reachable
     );
 
     // The probe: those two hops are not reachable here, with the reason; nothing unexpected.
-    let kubeconfig = sandbox.kubeconfig_path().display().to_string();
-    let args = ["probe", "web", "-o", "json", "--kubeconfig", &kubeconfig];
-    let output = kubehop_isolated_output(args.map(str::to_owned).to_vec()).await;
-    let document: Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(output.status.code(), Some(0), "{document:#}");
-    assert_eq!(document["summary"]["unexpected"], 0, "{document:#}");
-    let mut unreachable = BTreeSet::new();
-    for hop in document["hops"].as_array().expect("hops") {
-        if hop["outcome"]["result"] == "not-reachable" {
-            assert_eq!(
-                hop["outcome"]["detail"],
-                "the sandbox needs root for ports below 1024 (or net.ipv4.ip_unprivileged_port_start)",
-                "{hop:#}"
-            );
-            assert_ne!(hop["agreement"], "unexpected", "{hop:#}");
-            unreachable.insert(hop["kind"].as_str().expect("kind").to_owned());
-        } else {
-            assert_eq!(hop["outcome"]["result"], "connected", "{hop:#}");
-        }
-    }
-    assert_eq!(
-        unreachable,
-        BTreeSet::from(["clusterIP".to_owned(), "loadBalancer".to_owned()])
-    );
+    assert_probe_not_reachable(&sandbox.kubeconfig_path().display().to_string()).await;
 
     // Bound after all (the Service moves to 8081): the annotation goes away.
     Api::<Service>::namespaced(client.clone(), "default")
