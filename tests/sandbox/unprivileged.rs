@@ -311,3 +311,47 @@ async fn startup_notes_are_printed_and_later_ones_only_when_asked() {
     drop(verbose);
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_forward_to_an_unopened_pod_port_says_why() {
+    let mut objects = three_nodes();
+    objects.push(deployment("default", "low", 1, 80));
+    let (sandbox, client) = start_with(
+        Sandbox::builder()
+            .objects(objects)
+            .control_plane(ControlPlaneConfig::immediate(Duration::ZERO))
+            .data_plane(true)
+            .unprivileged(true),
+    )
+    .await;
+    settle(&sandbox).await;
+    let store = sandbox.store().clone();
+    wait_until(&sandbox, "the pod's port 80 to be published", || {
+        let snapshot = store
+            .cluster_snapshot(store.resource_version())
+            .expect("the store reads");
+        Unbound::from_snapshot(&snapshot).len() == 1
+    })
+    .await;
+    let pods = Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client, "default");
+    let pod = pods
+        .list(&ListParams::default())
+        .await
+        .expect("pods")
+        .items
+        .remove(0);
+    let name = pod.metadata.name.expect("a name");
+    let mut forwarder = pods.portforward(&name, &[80]).await.expect("upgrade");
+    let error = within(
+        "the error channel",
+        forwarder.take_error(80).expect("error future"),
+    )
+    .await
+    .expect("an error message");
+    assert!(
+        error.contains("Connection refused")
+            && error.ends_with(&format!("({})", UnboundReason::Privileged.explain())),
+        "{error}"
+    );
+    sandbox.shutdown().await;
+}

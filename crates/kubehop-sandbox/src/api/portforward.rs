@@ -90,13 +90,19 @@ pub(super) async fn portforward(
     };
     let cancel = context.cancel.clone();
     let pod_name = name.to_string();
+    let store = shared.store.clone();
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
                 let socket =
                     WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
                         .await;
-                bridge(socket, pod_name, pod_ip, ports, error_message, cancel).await;
+                let target = Target {
+                    pod: pod_name,
+                    ip: pod_ip,
+                    store,
+                };
+                bridge(socket, target, ports, error_message, cancel).await;
             }
             Err(err) => tracing::debug!("port-forward upgrade failed: {err}"),
         }
@@ -210,6 +216,25 @@ async fn finish(mut socket: Socket, client_closed: bool) {
     let _ = socket.get_mut().shutdown().await;
 }
 
+/// The pod a port-forward goes to.
+struct Target {
+    pod: String,
+    ip: Option<IpAddr>,
+    /// For why a port has no listener (the Nodes' unbound annotation).
+    store: crate::store::Store,
+}
+
+/// Why the data plane has no listener on `address`, when it could not open one.
+fn unbound_hint(store: &crate::store::Store, address: SocketAddr) -> String {
+    let (nodes, _) = store.list_objects(ResourceId::Nodes, None);
+    let nodes: Vec<k8s_openapi::api::core::v1::Node> =
+        nodes.iter().filter_map(|node| node.decode().ok()).collect();
+    match kubehop_engine::unbound::Unbound::from_nodes(&nodes).reason(address) {
+        Some(reason) => format!(" ({})", reason.explain()),
+        None => String::new(),
+    }
+}
+
 async fn connect(pod: &str, pod_ip: Option<IpAddr>, port: u16) -> Result<TcpStream, String> {
     let Some(ip) = pod_ip else {
         return Err(format!(
@@ -233,8 +258,7 @@ async fn connect(pod: &str, pod_ip: Option<IpAddr>, port: u16) -> Result<TcpStre
 
 async fn bridge(
     socket: Socket,
-    pod: String,
-    pod_ip: Option<IpAddr>,
+    target: Target,
     ports: Vec<u16>,
     error_message: Option<String>,
     cancel: CancellationToken,
@@ -258,7 +282,15 @@ async fn bridge(
         let data_channel = 2 * i as u8;
         let outcome = match &error_message {
             Some(message) => Err(message.clone()),
-            None => connect(&pod, pod_ip, *port).await,
+            None => connect(&target.pod, target.ip, *port)
+                .await
+                .map_err(|error| {
+                    let hint = target
+                        .ip
+                        .map(|ip| unbound_hint(&target.store, SocketAddr::new(ip, *port)))
+                        .unwrap_or_default();
+                    format!("{error}{hint}")
+                }),
         };
         match outcome {
             Err(message) => {
