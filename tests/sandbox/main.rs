@@ -10,6 +10,8 @@ mod builtin;
 mod cli;
 mod control;
 mod dataplane;
+mod forward_close;
 mod kubectl;
 mod real_apps;
 mod scale;
+mod unprivileged;

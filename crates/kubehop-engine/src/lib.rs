@@ -40,6 +40,7 @@ mod slices;
 pub mod snapshot;
 pub mod synthetic;
 pub mod topology;
+pub mod unbound;
 pub mod validate;
 pub mod verdict;
 

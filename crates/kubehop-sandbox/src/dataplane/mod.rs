@@ -16,8 +16,11 @@
 //!   [`Picker`](kubehop_engine::Picker), then spliced to the chosen pod.
 //!
 //! Loopback only: an address outside 127.0.0.0/8 (say, a pod IP from a replayed dump) gets no
-//! listener and no connection, and a [note](crate::notes::Notes) says so.
+//! listener and no connection, and a [note](crate::notes::Notes) says so. A listener that
+//! cannot be opened (ports below 1024 without root) gets a note too, and is published on the
+//! Nodes ([`bind`]) for the readers of the cluster.
 
+pub mod bind;
 pub mod pods;
 pub mod proxy;
 
@@ -31,6 +34,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::notes::Notes;
 use crate::store::Store;
+use bind::BindPolicy;
+use kubehop_engine::unbound::Unbound;
 use kubehop_engine::{self as engine, EngineConfig, ProxyModel};
 
 /// What a data-plane socket is.
@@ -65,11 +70,24 @@ pub struct DataPlane {
 }
 
 impl DataPlane {
-    /// Starts following `store`. `seed` seeds the endpoint picker.
-    pub fn start(store: Store, notes: Notes, seed: u64, cancel: CancellationToken) -> DataPlane {
+    /// Starts following `store`. `seed` seeds the endpoint picker; `policy` says how
+    /// listeners are opened.
+    pub fn start(
+        store: Store,
+        notes: Notes,
+        (seed, policy): (u64, BindPolicy),
+        cancel: CancellationToken,
+    ) -> DataPlane {
         let shared = Arc::new(Shared::default());
         let (applied_tx, applied) = watch::channel(0);
-        let task = tokio::spawn(run(store, notes, seed, cancel, shared.clone(), applied_tx));
+        let task = tokio::spawn(run(
+            store,
+            notes,
+            (seed, policy),
+            cancel,
+            shared.clone(),
+            applied_tx,
+        ));
         DataPlane {
             shared,
             applied,
@@ -102,7 +120,7 @@ impl DataPlane {
 async fn run(
     store: Store,
     notes: Notes,
-    seed: u64,
+    (seed, policy): (u64, BindPolicy),
     cancel: CancellationToken,
     shared: Arc<Shared>,
     applied: watch::Sender<u64>,
@@ -112,8 +130,9 @@ async fn run(
         &engine::ClusterSnapshot::default(),
         &EngineConfig::default(),
     )));
-    let mut pod_listeners = pods::PodListeners::new(notes.clone(), cancel.clone());
-    let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed);
+    let mut pod_listeners = pods::PodListeners::new(notes.clone(), cancel.clone(), policy);
+    let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed, policy);
+    let mut published = Unbound::default();
     loop {
         changes.borrow_and_update();
         let revision = store.resource_version();
@@ -130,6 +149,14 @@ async fn run(
                     .listening
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = listening;
+                let mut failed = pod_listeners.failed().clone();
+                failed.extend(doors.failed().iter().map(|(addr, why)| (*addr, *why)));
+                let unbound = Unbound::new(failed);
+                // Nothing to say and nothing said: the nodes are not even read.
+                if !(unbound.is_empty() && published.is_empty()) {
+                    bind::publish(&store, &unbound);
+                    published = unbound;
+                }
                 applied.send_replace(revision);
             }
             Err(err) => tracing::warn!("sandbox data plane: cannot read the store: {err}"),
