@@ -47,8 +47,8 @@ pub struct Cli {
 pub struct LogArgs {
     /// Append a log (tracing events of kubehop, kube-rs and the embedded sandbox) to this
     /// file. The filter is read from KUBEHOP_LOG (e.g. "debug", "kube=debug,info"; default
-    /// "info"). Without a log file nothing is logged, except that `kubehop sandbox` writes
-    /// warnings to standard error; the terminal UI never logs to the terminal.
+    /// "info"). Without a log file nothing is logged, except that `kubehop sandbox --verbose`
+    /// writes warnings to standard error; the terminal UI never logs to the terminal.
     #[arg(long, global = true, env = "KUBEHOP_LOG_FILE", value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 }
@@ -168,7 +168,8 @@ pub struct ChainArgs {
 pub struct RouteArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Destination, IP:PORT[/tcp|udp|sctp].
+    /// Destination: IP:PORT[/tcp|udp|sctp], or a Service's ClusterIP as SERVICE[:PORT],
+    /// NAMESPACE/SERVICE[:PORT] or SERVICE.NAMESPACE.svc.cluster.local[:PORT].
     pub destination: String,
     /// Where the connection comes from: pod@NODE, node@NODE or external@NODE.
     #[arg(long, value_name = "KIND@NODE")]
@@ -341,6 +342,15 @@ pub struct SandboxArgs {
     /// Fault: port-forwards fail with MESSAGE on their error channel.
     #[arg(long, value_name = "MESSAGE")]
     pub fault_portforward: Option<String>,
+    /// Listen as an unprivileged user would, even as root: no listener below port 1024 (what a
+    /// normal user's sandbox shows).
+    #[arg(long)]
+    pub unprivileged: bool,
+    /// Keep printing notes (and warnings) to the terminal after startup. By default only the
+    /// startup output is printed; later notes go to the log file (--log-file), so that a
+    /// terminal UI started in the same terminal is not painted over.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -384,6 +394,19 @@ pub fn parse() -> Cli {
     }
     let matches = command.get_matches();
     Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+}
+
+/// The name messages start with: `kubectl hop` when started as the kubectl plugin, else
+/// `kubehop` (`kubectl hop: no Service ...`, as kubectl's own errors name the command).
+pub fn program_name() -> &'static str {
+    static NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        if started_as_kubectl_plugin(std::env::args_os().next()) {
+            KUBECTL_PLUGIN_NAME
+        } else {
+            "kubehop"
+        }
+    })
 }
 
 /// Whether `argv0` names the kubectl plugin binary (`kubectl-hop`, `kubectl-hop.exe`).
@@ -451,7 +474,7 @@ pub fn man(args: &ManArgs) -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("kubehop: cannot write the man page: {error}");
+            eprintln!("{}: cannot write the man page: {error}", program_name());
             std::process::ExitCode::from(2)
         }
     }

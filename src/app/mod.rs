@@ -290,11 +290,17 @@ impl Loop {
         match self.options.prober.clone() {
             Some(transports) => {
                 let results = self.results.clone();
+                let mut options = self.options.probe_options.clone();
+                // Listeners the sandbox could not open are not reachable here.
+                if let Some(catalog) = state.shown() {
+                    options.unbound =
+                        crate::engine::unbound::Unbound::from_snapshot(&catalog.snapshot);
+                }
                 self.probe = Some(crate::probe::spawn(
                     run,
                     plan.clone(),
                     transports,
-                    self.options.probe_options.clone(),
+                    options,
                     move |event| results.send(AppEvent::Probe(event)).is_ok(),
                 ));
             }

@@ -3,8 +3,8 @@
 //! - `--log-file PATH` (or `KUBEHOP_LOG_FILE`): events are appended to that file, filtered by
 //!   `KUBEHOP_LOG` (an `EnvFilter` directive such as `debug` or `kube=debug,info`; default
 //!   `info`);
-//! - without a log file, `kubehop sandbox` (in the foreground, no TUI) writes warnings and
-//!   errors to standard error, filtered by `KUBEHOP_LOG` if set;
+//! - without a log file, `kubehop sandbox --verbose` (in the foreground, no TUI) writes
+//!   warnings and errors to standard error, filtered by `KUBEHOP_LOG` if set;
 //! - otherwise nothing is logged: the terminal UI and the printed output are never mixed with
 //!   log lines.
 

@@ -64,7 +64,11 @@ fn exit<E: std::fmt::Display>(result: Result<u8, E>, code: impl Fn(&E) -> u8) ->
                 // never a password or token from a URL.
                 let message = error.to_string();
                 let message = crate::cluster::credentials::redact_urls(&message);
-                eprintln!("kubehop: {}", crate::printable::escape_lines(&message));
+                eprintln!(
+                    "{}: {}",
+                    crate::cli::program_name(),
+                    crate::printable::escape_lines(&message)
+                );
             }
             ExitCode::from(status)
         }

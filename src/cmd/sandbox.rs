@@ -71,7 +71,8 @@ pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
     let mut builder = Sandbox::builder()
         .objects(objects)
         .control_plane(config)
-        .data_plane(!args.api_only);
+        .data_plane(!args.api_only)
+        .unprivileged(args.unprivileged);
     if let Some(listen) = args.listen {
         builder = builder.listen(listen);
     }
@@ -89,7 +90,7 @@ pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
         started.elapsed(),
         args.api_only,
     );
-    serve_until_stopped(&sandbox).await;
+    serve_until_stopped(&sandbox, args.verbose).await;
     sandbox.shutdown().await;
     Ok(0)
 }
@@ -188,22 +189,27 @@ fn print_banner(
     }
     out.push_str("  kubectl annotate pod -n shop <pod> sandbox.kubehop.dev/ready=false --overwrite   # break a pod's readiness\n");
     out.push_str(&format!("  kubehop chain -A --kubeconfig {kubeconfig}\n"));
-    out.push_str("\nCtrl-C stops the sandbox.\n");
+    out.push_str("\nCtrl-C stops the sandbox. Notes after startup go to the log (--log-file), or here with --verbose.\n");
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
 }
 
-/// Prints notes as they come until Ctrl-C (or SIGTERM).
-async fn serve_until_stopped(sandbox: &SandboxHandle) {
+/// Prints the startup notes, then (`verbose`) later ones as they come, until Ctrl-C (or
+/// SIGTERM). Without `verbose` later notes go only to the log: a terminal UI started in the
+/// same terminal must not be painted over.
+async fn serve_until_stopped(sandbox: &SandboxHandle, verbose: bool) {
     let notes = sandbox.notes();
     let mut changes = notes.subscribe();
     let mut printed = 0;
+    let startup = notes.all().len();
     let terminate = terminate_signal();
     tokio::pin!(terminate);
     loop {
         for note in notes.since(printed) {
-            eprintln!("note: {note}");
+            if verbose || printed < startup {
+                eprintln!("note: {note}");
+            }
             printed += 1;
         }
         tokio::select! {

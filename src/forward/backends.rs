@@ -197,6 +197,7 @@ pub fn service_snapshot(snapshot: &ClusterSnapshot, service: &ServiceKey) -> Clu
         nodes: snapshot.nodes.clone(),
         ingresses: Vec::new(),
         namespaces: Vec::new(),
+        ingress_classes: Vec::new(),
         missing: snapshot.missing.clone(),
     }
 }

@@ -11,6 +11,13 @@
 //!   client that writes a lot before reading cannot deadlock the splice) until either side
 //!   ends, the port-forward reports an error, or the connection is cancelled (the pod is no
 //!   longer an endpoint, or the forward stops).
+//!
+//! Closes travel both ways: when the pod's side ends (the server answered and closed), the
+//! client's connection is shut down at once, so it sees the end of the answer. When the
+//! client closes its sending side, the port-forward's sending side is shut down (a half-close,
+//! where the transport has one) and the pod's answer is relayed until the pod ends it; on a
+//! transport without half-close the answer is relayed until the pod is quiet for
+//! [`HALF_CLOSE_LINGER`].
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -298,19 +305,22 @@ async fn splice(
         stream,
         errors,
         finish,
+        half_close,
         ..
     } = dialed;
-    let mut errors = errors;
-    let (mut pod_read, mut pod_write) = tokio::io::split(stream);
-    let result = run(
-        &mut pod_read,
-        &mut pod_write,
-        &mut errors,
-        side,
-        bytes,
-        cancel,
-    )
-    .await;
+    let (pod_read, pod_write) = tokio::io::split(stream);
+    let mut pod = Pod {
+        read: pod_read,
+        write: pod_write,
+        errors,
+        half_close,
+    };
+    let result = run(&mut pod, side, bytes, cancel).await;
+    let Pod {
+        read: pod_read,
+        write: pod_write,
+        ..
+    } = pod;
     // Closing: the stream first (kube-rs then closes the WebSocket), then wait for that.
     drop(pod_read);
     drop(pod_write);
@@ -320,79 +330,140 @@ async fn splice(
     result
 }
 
+/// The pod side of one attempt.
+struct Pod {
+    read: PodRead,
+    write: PodWrite,
+    errors: Option<BoxFuture<'static, Option<String>>>,
+    /// Shutting down `write` keeps `read` going ([`Dialed::half_close`]).
+    half_close: bool,
+}
+
+impl Pod {
+    /// The client closed its sending side: a half-close towards the pod where the transport
+    /// has one (`Ok(None)`: read until the pod ends); otherwise the time the pod may stay
+    /// quiet before the connection ends.
+    async fn client_closed(&mut self) -> std::io::Result<Option<Instant>> {
+        if self.half_close {
+            self.write.shutdown().await?;
+            return Ok(None);
+        }
+        Ok(Some(Instant::now() + HALF_CLOSE_LINGER))
+    }
+}
+
 async fn run(
-    pod_read: &mut PodRead,
-    pod_write: &mut PodWrite,
-    errors: &mut Option<BoxFuture<'static, Option<String>>>,
+    pod: &mut Pod,
     side: &mut Client<'_>,
     bytes: &Bytes,
     cancel: &CancellationToken,
 ) -> Attempt {
     if !side.replay.is_empty()
-        && let Err(error) = pod_write.write_all(&side.replay).await
+        && let Err(error) = pod.write.write_all(&side.replay).await
     {
-        return Attempt::Unusable(format!("the port-forward failed: {error}"));
+        return failed(error);
     }
     let mut down = vec![0u8; BUFFER];
     let mut up = vec![0u8; BUFFER];
-    let mut linger = side.eof.then(|| Instant::now() + HALF_CLOSE_LINGER);
-    // Opening: until the pod speaks (or enough was sent that a replay is off).
+    let mut linger = None;
+    if side.eof {
+        match pod.client_closed().await {
+            Ok(deadline) => linger = deadline,
+            Err(error) => return failed(error),
+        }
+    }
+    if let Some(ended) = opening(pod, side, bytes, cancel, (&mut down, &mut up), linger).await {
+        return ended;
+    }
+    let Pod {
+        read,
+        write,
+        errors,
+        half_close,
+    } = pod;
+    Attempt::Over(
+        established(
+            read,
+            write,
+            errors,
+            side,
+            bytes,
+            cancel,
+            *half_close,
+            (&mut down, &mut up),
+        )
+        .await,
+    )
+}
+
+fn failed(error: std::io::Error) -> Attempt {
+    Attempt::Unusable(format!("the port-forward failed: {error}"))
+}
+
+/// Opening: until the pod speaks (or enough was sent that a replay is off): `None`, the
+/// connection is established; `Some`, the attempt ended. `linger`: when a client that closed
+/// its side stops waiting for a quiet pod (no half-close).
+async fn opening(
+    pod: &mut Pod,
+    side: &mut Client<'_>,
+    bytes: &Bytes,
+    cancel: &CancellationToken,
+    (down, up): (&mut [u8], &mut [u8]),
+    mut linger: Option<Instant>,
+) -> Option<Attempt> {
     loop {
         tokio::select! {
             biased;
-            () = cancel.cancelled() => return Attempt::Over(Over::Cancelled),
-            message = forward_error(errors) => {
+            () = cancel.cancelled() => return Some(Attempt::Over(Over::Cancelled)),
+            message = forward_error(&mut pod.errors) => {
                 if let Some(text) = message {
-                    return Attempt::Unusable(text.trim().to_owned());
+                    return Some(Attempt::Unusable(text.trim().to_owned()));
                 }
             }
-            read = pod_read.read(&mut down) => match read {
+            read = pod.read.read(down) => match read {
                 Ok(0) => {
                     // Ended before a byte: the error channel may still say why.
                     if let Ok(Some(text)) =
-                        tokio::time::timeout(FORWARD_ERROR_GRACE, forward_error(errors)).await
+                        tokio::time::timeout(FORWARD_ERROR_GRACE, forward_error(&mut pod.errors)).await
                     {
-                        return Attempt::Unusable(text.trim().to_owned());
+                        return Some(Attempt::Unusable(text.trim().to_owned()));
                     }
-                    return Attempt::Over(Over::Closed);
+                    return Some(Attempt::Over(Over::Closed));
                 }
                 Ok(count) => {
                     if side.write.write_all(&down[..count]).await.is_err() {
-                        return Attempt::Over(Over::Closed);
+                        return Some(Attempt::Over(Over::Closed));
                     }
                     bytes.received.fetch_add(count as u64, Ordering::Relaxed);
                     side.replay = Vec::new();
-                    break;
+                    return None;
                 }
-                Err(error) => return Attempt::Unusable(format!("the port-forward failed: {error}")),
+                Err(error) => return Some(failed(error)),
             },
-            read = side.read.read(&mut up), if !side.eof => match read {
+            read = side.read.read(up), if !side.eof => match read {
                 Ok(0) => {
                     side.eof = true;
-                    linger = Some(Instant::now() + HALF_CLOSE_LINGER);
+                    match pod.client_closed().await {
+                        Ok(deadline) => linger = deadline,
+                        Err(error) => return Some(failed(error)),
+                    }
                 }
                 Ok(count) => {
                     bytes.sent.fetch_add(count as u64, Ordering::Relaxed);
                     side.replay.extend_from_slice(&up[..count]);
-                    if let Err(error) = pod_write.write_all(&up[..count]).await {
-                        return Attempt::Unusable(format!("the port-forward failed: {error}"));
+                    if let Err(error) = pod.write.write_all(&up[..count]).await {
+                        return Some(failed(error));
                     }
                     if side.replay.len() > MAX_REPLAY {
                         side.replay = Vec::new();
-                        break;
+                        return None;
                     }
                 }
-                Err(_) => return Attempt::Over(Over::Closed),
+                Err(_) => return Some(Attempt::Over(Over::Closed)),
             },
-            () = sleep_until(linger) => return Attempt::Over(Over::Closed),
+            () = sleep_until(linger) => return Some(Attempt::Over(Over::Closed)),
         }
     }
-    Attempt::Over(
-        established(
-            pod_read, pod_write, errors, side, bytes, cancel, &mut down, &mut up,
-        )
-        .await,
-    )
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -406,7 +477,8 @@ async fn sleep_until(deadline: Option<Instant>) {
 enum Down {
     /// The pod side closed.
     Closed,
-    /// The client had closed and the pod stayed quiet for [`HALF_CLOSE_LINGER`].
+    /// The client had closed, the transport has no half-close, and the pod stayed quiet for
+    /// [`HALF_CLOSE_LINGER`].
     Quiet,
     /// Writing to the client failed (it went away).
     ClientGone,
@@ -421,10 +493,11 @@ async fn established(
     side: &mut Client<'_>,
     bytes: &Bytes,
     cancel: &CancellationToken,
-    down: &mut [u8],
-    up: &mut [u8],
+    half_close: bool,
+    (down, up): (&mut [u8], &mut [u8]),
 ) -> Over {
-    let (client_done_tx, client_done) = watch::channel(side.eof);
+    // With a half-close the pod's answer is read until the pod ends it: nothing to watch.
+    let (client_done_tx, client_done) = watch::channel(side.eof && !half_close);
     let already_done = side.eof;
     let to_pod = pump_up(
         &mut side.read,
@@ -432,7 +505,7 @@ async fn established(
         up,
         bytes,
         already_done,
-        client_done_tx,
+        (half_close, client_done_tx),
     );
     let to_client = pump_down(pod_read, &mut side.write, down, bytes, client_done);
     tokio::pin!(to_pod, to_client);
@@ -466,20 +539,23 @@ enum Up {
     Failed(std::io::Error),
 }
 
-/// Client → pod until the client closes its sending side (`Ok`).
+/// Client → pod until the client closes its sending side (`Ok`): then the pod's sending side
+/// is shut down where the transport has a half-close (`half_close`), else `done` tells the
+/// other direction to linger.
 async fn pump_up(
     client: &mut (impl AsyncRead + Unpin),
     pod: &mut (impl AsyncWrite + Unpin),
     buffer: &mut [u8],
     bytes: &Bytes,
     already_done: bool,
-    done: watch::Sender<bool>,
+    (half_close, done): (bool, watch::Sender<bool>),
 ) -> Result<(), Up> {
     if already_done {
         return Ok(());
     }
     loop {
         let count = match client.read(buffer).await {
+            Ok(0) if half_close => return pod.shutdown().await.map_err(Up::Failed),
             Ok(0) => {
                 done.send_replace(true);
                 return Ok(());
@@ -501,6 +577,8 @@ async fn pump_down(
     mut client_done: watch::Receiver<bool>,
 ) -> Down {
     let mut lingering = *client_done.borrow_and_update();
+    // Until the other direction ended: it may still say the client closed.
+    let mut watching = true;
     loop {
         let read = if lingering {
             match tokio::time::timeout(HALF_CLOSE_LINGER, pod.read(buffer)).await {
@@ -510,8 +588,9 @@ async fn pump_down(
         } else {
             tokio::select! {
                 read = pod.read(buffer) => read,
-                _ = client_done.changed() => {
-                    lingering = true;
+                changed = client_done.changed(), if watching => {
+                    watching = changed.is_ok();
+                    lingering = *client_done.borrow_and_update();
                     continue;
                 }
             }

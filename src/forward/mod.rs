@@ -29,8 +29,10 @@
 //! connection errors, retries, refusals) and [`ForwardStats`] for the TUI's Forwards view, both
 //! as owned values sent to a sink.
 //!
-//! Half-close: kube-rs port-forward streams cannot half-close (closing the sending side ends
-//! the whole stream), so when a client closes its sending side the forward keeps relaying the
+//! Closes ([`connection`]): when the pod's side ends, the client's connection is shut down
+//! at once. When a client closes its sending side, the port-forward gets the v5 protocol's
+//! close signal and the pod's answer is relayed until the pod ends it; on a v4 stream, which
+//! cannot half-close (closing the sending side ends the whole stream), the forward relays the
 //! pod's answer until the pod is quiet for [`HALF_CLOSE_LINGER`], then closes.
 
 pub mod address;
@@ -66,8 +68,8 @@ pub const MAX_REPLAY: usize = 64 * 1024;
 /// why (the kubelet reports "connection refused" there).
 pub const FORWARD_ERROR_GRACE: Duration = Duration::from_millis(250);
 
-/// After the client closed its sending side: how long the pod may stay quiet before the
-/// connection is closed.
+/// After the client closed its sending side, on a port-forward without half-close (v4): how
+/// long the pod may stay quiet before the connection is closed.
 pub const HALF_CLOSE_LINGER: Duration = Duration::from_millis(250);
 
 /// Stats are sent at most this often while connections are open.

@@ -88,11 +88,11 @@ async fn run(
         .unwrap_or_else(|| api.default_namespace.clone());
     let service = parse_service(&args.service, &default_namespace)?;
     for note in &feed.notes {
-        eprintln!("kubehop: note: {note}");
+        eprintln!("{}: note: {note}", crate::cli::program_name());
     }
     let addresses = listen_addresses(&args.address);
     if let Some(warning) = exposure_warning(&addresses, &format!("svc/{}", service.name)) {
-        eprintln!("kubehop: {warning}");
+        eprintln!("{}: {warning}", crate::cli::program_name());
     }
     let client =
         crate::cluster::connector::streaming_client(api).map_err(ForwardCommandError::Client)?;
@@ -117,7 +117,7 @@ async fn run(
         while status.changed().await.is_ok() {
             let line = status_line(&status.borrow_and_update());
             if let Some(line) = line {
-                eprintln!("kubehop: {line}");
+                eprintln!("{}: {line}", crate::cli::program_name());
             }
         }
         // The source stopped: the last set of endpoints stays in use.
@@ -180,7 +180,7 @@ pub fn status_line(status: &ConnectionStatus) -> Option<String> {
 pub fn notice_line(notice: &Notice) -> (String, bool) {
     match notice {
         Notice::Listening { .. } => (notice.to_string(), true),
-        _ => (format!("kubehop: {notice}"), false),
+        _ => (format!("{}: {notice}", crate::cli::program_name()), false),
     }
 }
 

@@ -9,7 +9,8 @@
 //!
 //! The cluster is read with list and watch requests in the Service's namespace (Services,
 //! EndpointSlices, Pods, Ingresses) plus Nodes and Namespaces — the probe makes no other API
-//! request than `pods/portforward`, and never writes.
+//! request than `pods/portforward` (and, when the Service is not in that namespace, one list
+//! of Services by name to say where it is), and never writes.
 
 use std::collections::BTreeSet;
 use std::io::{self, BufWriter, Write};
@@ -49,6 +50,9 @@ pub enum ProbeCommandError {
     Client(#[source] kube::Error),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The Service is not in the namespace probed; `hint` says where it is, as `chain` does.
+    #[error("no Service {service}{hint}")]
+    ServiceNotFound { service: ServiceKey, hint: String },
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write YAML: {0}")]
@@ -103,6 +107,56 @@ impl ProbeTargetArg {
             name: name.to_owned(),
             port,
         })
+    }
+}
+
+/// Where else a Service named like `service` exists (one list of Services by name, across
+/// namespaces), in `chain`'s words: `" (it exists in namespace shop: use -n shop or
+/// shop/orders)"`; empty when it exists nowhere else or the list fails.
+pub(crate) async fn elsewhere_hint(api: &kube::Config, service: &ServiceKey) -> String {
+    use k8s_openapi::api::core::v1::Service;
+    let Ok(client) = crate::cluster::connector::streaming_client(api.clone()) else {
+        return String::new();
+    };
+    let services: kube::Api<Service> = kube::Api::all(client);
+    let params =
+        kube::api::ListParams::default().fields(&format!("metadata.name={}", service.name));
+    let listed = tokio::time::timeout(std::time::Duration::from_secs(5), services.list(&params));
+    let Ok(Ok(list)) = listed.await else {
+        return String::new();
+    };
+    let mut namespaces: Vec<String> = list
+        .items
+        .into_iter()
+        .filter_map(|item| item.metadata.namespace)
+        .filter(|namespace| *namespace != service.namespace)
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    let Some(first) = namespaces.first() else {
+        return String::new();
+    };
+    format!(
+        " (it exists in namespace {}: use -n {first} or {first}/{})",
+        crate::engine::diagnostics::name_list(&namespaces),
+        service.name
+    )
+}
+
+/// The plan for the first snapshot; a Service that is not there is looked up in the other
+/// namespaces, for the error message.
+async fn first_plan(
+    snapshot: &ClusterSnapshot,
+    config: &EngineConfig,
+    (service, ports, via): (&ServiceKey, &PortSelector, Via),
+    api: &kube::Config,
+) -> Result<ProbePlan, ProbeCommandError> {
+    match plan_for(snapshot, config, service, ports, via) {
+        Err(PlanError::ServiceNotFound { service }) => {
+            let hint = elsewhere_hint(api, &service).await;
+            Err(ProbeCommandError::ServiceNotFound { service, hint })
+        }
+        plan => Ok(plan?),
     }
 }
 
@@ -195,14 +249,15 @@ pub async fn run_probe(
     let config = settings.engine_config();
     let via = via(args.via);
     for note in &feed.notes {
-        writeln!(err, "kubehop: note: {note}")?;
+        writeln!(err, "{}: note: {note}", crate::cli::program_name())?;
     }
     let before = feed.snapshots.borrow_and_update().clone();
-    let plan = plan_for(&before, &config, &service, &target.port, via)?;
+    let plan = first_plan(&before, &config, (&service, &target.port, via), &api).await?;
     let options = ProbeOptions {
         timeout: args.timeout,
         concurrency: usize::from(args.concurrency),
         http_path: args.http.clone(),
+        unbound: crate::engine::unbound::Unbound::from_snapshot(&before),
         ..ProbeOptions::default()
     };
     // Probes bound each hop themselves.

@@ -19,9 +19,35 @@ use crate::engine::{ProxyModel, RouteDecision, RouteQuery, TrafficSource, Verdic
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteInputError {
     #[error(
-        "invalid destination {0:?}: expected IP:PORT[/tcp|udp|sctp], e.g. 127.10.0.1:80/tcp or [fd00::1]:53/udp"
+        "invalid destination {0:?}: expected IP:PORT[/tcp|udp|sctp], e.g. 127.10.0.1:80/tcp or [fd00::1]:53/udp, or a Service: SERVICE[:PORT], NAMESPACE/SERVICE[:PORT] or SERVICE.NAMESPACE.svc.cluster.local[:PORT]"
     )]
     Destination(String),
+    #[error(
+        "invalid destination {text:?}: {domain:?} is not this cluster's domain (a Service's name is SERVICE.NAMESPACE.svc.{cluster_domain})"
+    )]
+    Domain {
+        text: String,
+        domain: String,
+        cluster_domain: String,
+    },
+    #[error("no Service {service}{hint}")]
+    ServiceNotFound { service: String, hint: String },
+    #[error(
+        "Service {service} has no ClusterIP (it is headless or ExternalName): route one of its endpoints' IP:PORT instead"
+    )]
+    NoClusterIp { service: String },
+    #[error("Service {service} has no port {port} (its ports: {available})")]
+    UnknownPort {
+        service: String,
+        port: String,
+        available: String,
+    },
+    #[error("Service {service} has several ports ({available}): name one, e.g. {service}:{first}")]
+    PortNeeded {
+        service: String,
+        available: String,
+        first: String,
+    },
     #[error("invalid destination {text:?}: unknown protocol {protocol:?} (use tcp, udp or sctp)")]
     Protocol { text: String, protocol: String },
     #[error("invalid --from {0:?}: expected pod@NODE, node@NODE or external@NODE")]
@@ -63,6 +89,183 @@ pub fn parse_destination(text: &str) -> Result<Destination, RouteInputError> {
         ip: socket.ip(),
         port: socket.port(),
         protocol,
+    })
+}
+
+/// A `route` destination as typed: an address, or a Service to take the ClusterIP of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteTarget {
+    Address(Destination),
+    Service(ServiceTarget),
+}
+
+/// `SERVICE[:PORT]`, `NAMESPACE/SERVICE[:PORT]` or `SERVICE.NAMESPACE.svc.DOMAIN[:PORT]`,
+/// each with an optional `/tcp|udp|sctp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceTarget {
+    /// `None`: the namespace of `-n` or the context.
+    pub namespace: Option<String>,
+    pub name: String,
+    /// A port number or name; `None`: the Service's only port.
+    pub port: Option<String>,
+    pub protocol: Option<Protocol>,
+}
+
+/// Reads a destination: `IP:PORT[/PROTO]` as [`parse_destination`] does, else a Service in
+/// one of the forms of [`ServiceTarget`] (`cluster_domain`: the cluster's DNS domain).
+pub fn parse_target(text: &str, cluster_domain: &str) -> Result<RouteTarget, RouteInputError> {
+    let bad = || RouteInputError::Destination(text.to_owned());
+    let (body, protocol) = match text.rsplit_once('/') {
+        Some((body, protocol)) => match Protocol::parse_loose(protocol) {
+            Some(parsed) => (body, Some(parsed)),
+            // `IP:PORT/what`: the protocol is what is wrong.
+            None if body.trim().parse::<SocketAddr>().is_ok() => {
+                return parse_destination(text).map(RouteTarget::Address);
+            }
+            None => (text, None),
+        },
+        None => (text, None),
+    };
+    if body.trim().parse::<SocketAddr>().is_ok() {
+        return parse_destination(text).map(RouteTarget::Address);
+    }
+    let (service, port) = match body.rsplit_once(':') {
+        Some((service, port)) => (service, Some(port)),
+        None => (body, None),
+    };
+    if port.is_some_and(|port| !valid_port(port)) || service.parse::<IpAddr>().is_ok() {
+        return Err(bad());
+    }
+    let (namespace, name) = match service.split_once('/') {
+        Some((namespace, name)) => (Some(namespace), name),
+        None => match service.split_once('.') {
+            Some((name, rest)) => {
+                let (namespace, domain) = rest.split_once('.').unwrap_or((rest, ""));
+                check_domain(text, domain, cluster_domain)?;
+                (Some(namespace), name)
+            }
+            None => (None, service),
+        },
+    };
+    if !dns_label(name) || namespace.is_some_and(|namespace| !dns_label(namespace)) {
+        return Err(bad());
+    }
+    Ok(RouteTarget::Service(ServiceTarget {
+        namespace: namespace.map(str::to_owned),
+        name: name.to_owned(),
+        port: port.map(str::to_owned),
+        protocol,
+    }))
+}
+
+/// After `NAME.NAMESPACE.`: nothing, `svc`, or `svc.` and the cluster's domain.
+fn check_domain(text: &str, domain: &str, cluster_domain: &str) -> Result<(), RouteInputError> {
+    let cluster_domain = cluster_domain.trim_end_matches('.');
+    let domain = domain.trim_end_matches('.');
+    let ours = domain.is_empty()
+        || domain == "svc"
+        || domain
+            .strip_prefix("svc.")
+            .is_some_and(|rest| rest == cluster_domain);
+    if ours {
+        return Ok(());
+    }
+    Err(RouteInputError::Domain {
+        text: text.to_owned(),
+        domain: domain.to_owned(),
+        cluster_domain: cluster_domain.to_owned(),
+    })
+}
+
+/// A DNS label as Kubernetes names Services and namespaces.
+fn dns_label(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 63
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// A port number (1-65535) or a port name.
+fn valid_port(text: &str) -> bool {
+    match text.parse::<u32>() {
+        Ok(number) => (1..=65535).contains(&number),
+        Err(_) => dns_label(text),
+    }
+}
+
+/// The address and port a [`ServiceTarget`] stands for: the Service's ClusterIP and the port
+/// named (or its only port); `namespace` when the target names none.
+pub fn resolve_service(
+    model: &ProxyModel,
+    target: &ServiceTarget,
+    namespace: &str,
+) -> Result<Destination, RouteInputError> {
+    let namespace = target.namespace.as_deref().unwrap_or(namespace);
+    let service = format!("{namespace}/{}", target.name);
+    let Some(chain) = model.service(namespace, &target.name) else {
+        let scope = super::chain::Scope::Namespace(namespace.to_owned());
+        return Err(RouteInputError::ServiceNotFound {
+            hint: super::chain::not_found_hint(model, &target.name, &scope),
+            service,
+        });
+    };
+    let Some(&ip) = chain.cluster_ips.first() else {
+        return Err(RouteInputError::NoClusterIp { service });
+    };
+    let ports: Vec<_> = chain
+        .ports
+        .iter()
+        .filter(|port| {
+            target
+                .protocol
+                .is_none_or(|protocol| port.protocol == protocol)
+        })
+        .collect();
+    let label = |port: &crate::engine::model::PortChain| {
+        let protocol = match port.protocol {
+            Protocol::Tcp => String::new(),
+            other => format!("/{other}"),
+        };
+        match &port.name {
+            Some(name) if !name.is_empty() => format!("{}{protocol} ({name})", port.port),
+            _ => format!("{}{protocol}", port.port),
+        }
+    };
+    let available = || name_list(&chain.ports.iter().map(label).collect::<Vec<_>>());
+    let port = match &target.port {
+        Some(wanted) => ports.iter().find(|port| {
+            port.port.to_string() == *wanted || port.name.as_deref() == Some(wanted.as_str())
+        }),
+        None if ports.len() == 1 => ports.first(),
+        None if ports.is_empty() => None,
+        None => {
+            return Err(RouteInputError::PortNeeded {
+                available: available(),
+                first: ports[0].port.to_string(),
+                service,
+            });
+        }
+    };
+    let Some(port) = port else {
+        let protocol = target.protocol.map(|p| p.to_string()).unwrap_or_default();
+        let port = match target.port.as_deref() {
+            Some(port) if protocol.is_empty() => port.to_owned(),
+            Some(port) => format!("{port}/{protocol}"),
+            None => format!("for {protocol}"),
+        };
+        return Err(RouteInputError::UnknownPort {
+            port,
+            available: available(),
+            service,
+        });
+    };
+    Ok(Destination {
+        ip,
+        port: u16::try_from(port.port).unwrap_or_default(),
+        protocol: port.protocol,
     })
 }
 
@@ -524,6 +727,68 @@ mod tests {
     fn rejects_bad_destinations(#[case] text: &str) {
         let error = parse_destination(text).expect_err("invalid");
         assert!(error.to_string().contains(text), "{error}");
+    }
+
+    fn service(namespace: Option<&str>, name: &str, port: Option<&str>) -> RouteTarget {
+        RouteTarget::Service(ServiceTarget {
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+            port: port.map(str::to_owned),
+            protocol: None,
+        })
+    }
+
+    #[rstest]
+    #[case("web", service(None, "web", None))]
+    #[case("web:80", service(None, "web", Some("80")))]
+    #[case("web:http", service(None, "web", Some("http")))]
+    #[case("shop/web:80", service(Some("shop"), "web", Some("80")))]
+    #[case("web.shop:80", service(Some("shop"), "web", Some("80")))]
+    #[case("web.shop.svc:80", service(Some("shop"), "web", Some("80")))]
+    #[case(
+        "web.shop.svc.cluster.local:80",
+        service(Some("shop"), "web", Some("80"))
+    )]
+    #[case(
+        "web.shop.svc.cluster.local.:80",
+        service(Some("shop"), "web", Some("80"))
+    )]
+    fn parses_services(#[case] text: &str, #[case] expected: RouteTarget) {
+        assert_eq!(
+            parse_target(text, "cluster.local").expect("valid"),
+            expected
+        );
+    }
+
+    #[test]
+    fn services_take_a_protocol_and_addresses_stay_addresses() {
+        let RouteTarget::Service(dns) =
+            parse_target("dns.kube-system:53/udp", "cluster.local").expect("valid")
+        else {
+            panic!("a Service");
+        };
+        assert_eq!(dns.protocol, Some(Protocol::Udp));
+        assert_eq!(
+            parse_target("127.10.0.1:53/udp", "cluster.local").expect("valid"),
+            RouteTarget::Address(parse_destination("127.10.0.1:53/udp").expect("valid"))
+        );
+    }
+
+    #[rstest]
+    #[case("127.10.0.1", "expected IP:PORT")]
+    #[case("127.10.0.1:80/icmp", "unknown protocol \"icmp\"")]
+    #[case("web:", "expected IP:PORT")]
+    #[case("web:0", "expected IP:PORT")]
+    #[case("Web:80", "expected IP:PORT")]
+    #[case("a/b/c:80", "expected IP:PORT")]
+    #[case("::1:80", "expected IP:PORT")]
+    #[case(
+        "web.shop.svc.example.com:80",
+        "\"svc.example.com\" is not this cluster's domain"
+    )]
+    fn rejects_bad_targets(#[case] text: &str, #[case] expected: &str) {
+        let error = parse_target(text, "cluster.local").expect_err("invalid");
+        assert!(error.to_string().contains(expected), "{error}");
     }
 
     #[rstest]

@@ -17,7 +17,7 @@ use super::route::{self, RouteInputError};
 use super::style::Style;
 use crate::cli::{ChainArgs, OutputFormat, RouteArgs};
 use crate::cluster::feed::{ConnectionStatus, SnapshotFeed, utc_clock};
-use crate::cluster::{ClusterError, ClusterSnapshot, SourceSettings, Sources};
+use crate::cluster::{ClusterError, ClusterSnapshot, Source, SourceSettings, Sources};
 use crate::engine::{EngineConfig, ProxyModel, build};
 use crate::printable::PrintableWriter;
 
@@ -48,7 +48,7 @@ pub const EXIT_ERRORS_FOUND: u8 = 1;
 /// Exit status: bad command line or input (a one-line message on standard error).
 pub const EXIT_USAGE: u8 = 2;
 
-/// Why a command could not run; printed as `kubehop: {error}`, exit 2 ([`CommandError::exit_code`]).
+/// Why a command could not run; printed as `kubehop: {error}` (`kubectl hop: ...` under kubectl), exit 2 ([`CommandError::exit_code`]).
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error(transparent)]
@@ -99,7 +99,7 @@ pub async fn route(sources: &Sources, args: &RouteArgs) -> Result<u8, CommandErr
 
 fn print_notes(feed: &SnapshotFeed, err: &mut dyn Write) {
     for note in &feed.notes {
-        let _ = writeln!(err, "kubehop: note: {note}");
+        let _ = writeln!(err, "{}: note: {note}", crate::cli::program_name());
     }
 }
 
@@ -117,22 +117,37 @@ pub async fn run_chain(
     let mut messages = message_writer(err);
     let err: &mut dyn Write = &mut messages;
     // Checked before connecting, so a bad SERVICE argument fails fast.
-    ChainSelection::new(
+    let checked = ChainSelection::new(
         args.service.as_deref(),
         settings.namespace.as_deref(),
         settings.all_namespaces,
     )?;
-    let mut feed = sources.open(settings).await?;
+    // A SERVICE that names its namespace is read there, not in the context's (a dump and the
+    // demo hold every namespace anyway).
+    let named = match (&checked.scope, &checked.service, &settings.namespace) {
+        (chain::Scope::Namespace(named), Some(_), None)
+            if !settings.all_namespaces && matches!(settings.source, Source::Live { .. }) =>
+        {
+            Some(settings.in_namespace(named))
+        }
+        _ => None,
+    };
+    let mut feed = sources.open(named.as_ref().unwrap_or(settings)).await?;
     print_notes(&feed, err);
-    // A live source's default namespace is its context's, as in kubectl.
-    let namespace = settings
-        .namespace
-        .as_deref()
-        .or(feed.label.namespace.as_deref());
+    // A live source's default namespace is its context's, as in kubectl; only an explicit -n
+    // conflicts with a SERVICE that names its namespace.
+    let namespace = match settings.namespace.as_deref() {
+        Some(flag) => Some(flag),
+        None if named.is_some() => None,
+        None => feed.label.namespace.as_deref(),
+    };
     let selection =
         ChainSelection::new(args.service.as_deref(), namespace, settings.all_namespaces)?;
     let config = settings.engine_config();
     let snapshot = feed.snapshots.borrow_and_update().clone();
+    if let Some(error) = missing_elsewhere(&feed, &snapshot, &selection).await {
+        return Err(error.into());
+    }
     if args.probe {
         return probe_and_print_chain(
             &mut feed,
@@ -189,6 +204,37 @@ async fn probe_and_print_chain(
         .map_err(Box::new)?;
     selected.probe = Some(findings);
     print_selected(&model, &selected, selection, args.output, style, out, err)
+}
+
+/// A live source reads one namespace: a Service not there may exist in another, which only
+/// the API can say (one list of Services by name). `Some` when it does.
+async fn missing_elsewhere(
+    feed: &SnapshotFeed,
+    snapshot: &ClusterSnapshot,
+    selection: &ChainSelection,
+) -> Option<SelectionError> {
+    let (Some(name), chain::Scope::Namespace(namespace), Some(api)) =
+        (&selection.service, &selection.scope, &feed.api)
+    else {
+        return None;
+    };
+    let present = snapshot.services.iter().any(|service| {
+        service.metadata.name.as_deref() == Some(name.as_str())
+            && service.metadata.namespace.as_deref() == Some(namespace.as_str())
+    });
+    if present || feed.label.namespace.is_none() {
+        return None;
+    }
+    let key = crate::engine::model::ServiceKey {
+        namespace: namespace.clone(),
+        name: name.clone(),
+    };
+    let hint = super::probe_run::elsewhere_hint(api, &key).await;
+    (!hint.is_empty()).then(|| SelectionError::ServiceNotFound {
+        name: name.clone(),
+        scope: selection.scope.clone(),
+        hint,
+    })
 }
 
 /// Prints the selected chains of one snapshot; returns the exit status.
@@ -439,7 +485,8 @@ pub async fn run_route(
     let out: &mut dyn Write = &mut *text_out;
     let mut messages = message_writer(err);
     let err: &mut dyn Write = &mut messages;
-    let destination = route::parse_destination(&args.destination)?;
+    let target = route::parse_target(&args.destination, &settings.cluster_domain)?;
+    let flag_namespace = settings.namespace.clone();
     // An IP:PORT is cluster-wide: every namespace is read, whatever -n or the context says.
     let settings = &SourceSettings {
         all_namespaces: true,
@@ -449,6 +496,16 @@ pub async fn run_route(
     print_notes(&feed, err);
     let snapshot = feed.snapshots.borrow_and_update().clone();
     let model = build(&snapshot, &settings.engine_config());
+    let destination = match &target {
+        route::RouteTarget::Address(destination) => *destination,
+        // A Service without a namespace is in -n's, else the context's, as in kubectl.
+        route::RouteTarget::Service(service) => {
+            let namespace = flag_namespace
+                .or_else(|| feed.label.namespace.clone())
+                .unwrap_or_else(|| "default".to_owned());
+            route::resolve_service(&model, service, &namespace)?
+        }
+    };
     let query = route::query(&model, destination, args.from.as_deref(), args.source_ip)?;
     let decision = model.route(&query);
     match args.output {

@@ -69,6 +69,9 @@ pub struct Dialed {
     pub errors: Option<BoxFuture<'static, Option<String>>>,
     /// Closes the transport after the stream was dropped (a port-forward's WebSocket).
     pub finish: Option<BoxFuture<'static, ()>>,
+    /// Shutting down the stream closes only its sending side: the answer can still be read
+    /// (TCP; a port-forward over `v5.channel.k8s.io`). Otherwise shutting down ends it all.
+    pub half_close: bool,
 }
 
 impl std::fmt::Debug for Dialed {
@@ -76,6 +79,7 @@ impl std::fmt::Debug for Dialed {
         f.debug_struct("Dialed")
             .field("connected_in", &self.connected_in)
             .field("errors", &self.errors.is_some())
+            .field("half_close", &self.half_close)
             .finish_non_exhaustive()
     }
 }
@@ -215,6 +219,7 @@ impl DirectDialer {
                     connected_in: started.elapsed(),
                     errors: None,
                     finish: None,
+                    half_close: true,
                 })
             }
             Ok(Err(error)) => Err(DialError::from_connect(error)),
@@ -351,6 +356,7 @@ impl Dialer for PortForwardDialer {
                 stream,
                 errors,
                 task,
+                half_close,
             } = forward;
             Ok(Dialed {
                 stream: Box::new(stream),
@@ -362,6 +368,7 @@ impl Dialer for PortForwardDialer {
                     }
                     .boxed(),
                 ),
+                half_close,
             })
         }
         .boxed()

@@ -69,6 +69,9 @@ pub struct ProbeOptions {
     pub http_path: Option<String>,
     /// How long a non-HTTP check waits for the server to speak first.
     pub answer_window: Duration,
+    /// Listeners the sandbox could not open (from the snapshot's Nodes): their hops are not
+    /// reachable here, not refusals.
+    pub unbound: crate::engine::unbound::Unbound,
 }
 
 impl Default for ProbeOptions {
@@ -78,6 +81,7 @@ impl Default for ProbeOptions {
             concurrency: DEFAULT_CONCURRENCY,
             http_path: None,
             answer_window: check::ANSWER_WINDOW,
+            unbound: crate::engine::unbound::Unbound::default(),
         }
     }
 }
@@ -337,6 +341,24 @@ fn check_spec(hop: &ProbeHop, options: &ProbeOptions) -> CheckSpec {
     }
 }
 
+/// Why `hop`'s address has no listener when the sandbox could not open it (a port below 1024
+/// without root): the hop is not reachable here, whatever the prediction.
+fn unbound_reason(
+    hop: &ProbeHop,
+    unbound: &crate::engine::unbound::Unbound,
+) -> Option<&'static str> {
+    if unbound.is_empty() {
+        return None;
+    }
+    let address = match &hop.target {
+        ProbeTarget::Pod { ip, port, .. } | ProbeTarget::Address { ip, port } => {
+            std::net::SocketAddr::new(*ip, *port)
+        }
+        ProbeTarget::Hostname { .. } | ProbeTarget::Unaddressed { .. } => return None,
+    };
+    unbound.reason(address).map(|reason| reason.explain())
+}
+
 /// Probes one hop: transport, check, fallback ports on refusal, agreement.
 pub async fn probe_hop(
     hop: &ProbeHop,
@@ -359,6 +381,14 @@ pub async fn probe_hop(
                 Vec::new(),
             );
         };
+        if let Some(reason) = unbound_reason(hop, &options.unbound) {
+            return (
+                Transport::None,
+                ProbeOutcome::NotReachable(reason.to_owned()),
+                None,
+                Vec::new(),
+            );
+        }
         let (dialer, target) = match dial_plan(hop, transports, port) {
             Ok(found) => found,
             Err(reason) => {

@@ -12,11 +12,17 @@
 //! buffers, not through a byte pipe (one copy each way instead of three). The behaviour is
 //! kube-rs's:
 //!
-//! - the stream ends when the server closes the WebSocket (or the forward fails);
+//! - the stream ends when the server closes the WebSocket (or the forward fails): a kubelet
+//!   does that once the pod's connection ended, so the pod's close reaches the reader;
 //! - the error future resolves with the server's message for the port, or `None` once the
 //!   forward ended without one;
-//! - dropping (or shutting down) the stream sends a WebSocket Close; the task ends when the
-//!   server answered it.
+//! - dropping the stream sends a WebSocket Close; the task ends when the server answered it.
+//!
+//! Half-close goes further than kube-rs: on `v5.channel.k8s.io` shutting down the stream
+//! sends the protocol's close signal for the data channel (the server shuts down the pod
+//! connection's receiving side) and the stream stays readable until the pod's answer ended.
+//! On `v4.channel.k8s.io`, which has no such signal, shutting down closes the WebSocket, as
+//! kube-rs does ([`PortForward::half_close`] says which).
 
 use std::io;
 use std::pin::Pin;
@@ -64,11 +70,14 @@ pub struct PortForward {
     pub errors: oneshot::Receiver<String>,
     /// The task moving bytes; ends once the WebSocket is closed.
     pub task: tokio::task::JoinHandle<Result<(), PortForwardError>>,
+    /// Shutting down the stream keeps its receiving side (the server speaks v5).
+    pub half_close: bool,
 }
 
 /// The pod port's bytes: reads take the payloads the pod sent, each write becomes one frame.
 /// Writes are handed to the WebSocket task as they come (flushing has nothing to wait for);
-/// shutting down or dropping the stream closes the WebSocket.
+/// shutting down sends the close signal (v5) or closes the WebSocket (v4); dropping the
+/// stream closes the WebSocket.
 pub struct PortForwardStream {
     incoming: mpsc::Receiver<Bytes>,
     /// What is left of the payload being read.
@@ -76,6 +85,10 @@ pub struct PortForwardStream {
     outgoing: PollSender<Bytes>,
     /// Space for the next frames, reclaimed once the WebSocket copied earlier ones out.
     frames: BytesMut,
+    /// Shutting down sends the close signal instead of closing the WebSocket.
+    close_signal: bool,
+    /// The sending side was shut down.
+    shut: bool,
 }
 
 impl AsyncRead for PortForwardStream {
@@ -104,6 +117,9 @@ impl AsyncWrite for PortForwardStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.shut {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
@@ -126,11 +142,29 @@ impl AsyncWrite for PortForwardStream {
         Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.outgoing.close();
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.shut {
+            return Poll::Ready(Ok(()));
+        }
+        if !self.close_signal {
+            self.outgoing.close();
+            self.shut = true;
+            return Poll::Ready(Ok(()));
+        }
+        // The WebSocket task ended: nothing is sent any more anyway.
+        if ready!(self.outgoing.poll_reserve(cx)).is_ok() {
+            let _ = self
+                .outgoing
+                .send_item(Bytes::from_static(&[CLOSE_CHANNEL, 0]));
+        }
+        self.shut = true;
         Poll::Ready(Ok(()))
     }
 }
+
+/// The v5 protocol's signal channel: a frame `[255, channel]` closes the sender's side of
+/// `channel`.
+const CLOSE_CHANNEL: u8 = 255;
 
 /// Where a payload starts in its frame buffer: copies into unaligned destinations are slow
 /// on some CPUs (`rep movsb` on AMD, in the kernel's copies to user space too).
@@ -159,11 +193,13 @@ pub async fn open(
         .portforward(pod, &[port])
         .map_err(kube::Error::BuildRequest)?;
     let connection = client.connect(request).await?;
-    Ok(start(connection.into_stream(), port))
+    let close_signal = connection.supports_stream_close();
+    Ok(start(connection.into_stream(), port, close_signal))
 }
 
-/// Runs the channel protocol for `port` on an upgraded WebSocket.
-pub fn start<S>(socket: WebSocketStream<S>, port: u16) -> PortForward
+/// Runs the channel protocol for `port` on an upgraded WebSocket; `close_signal`: the server
+/// speaks v5 (it understands the close signal).
+pub fn start<S>(socket: WebSocketStream<S>, port: u16, close_signal: bool) -> PortForward
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -177,9 +213,12 @@ where
             pending: Bytes::new(),
             outgoing: PollSender::new(outgoing),
             frames: BytesMut::new(),
+            close_signal,
+            shut: false,
         },
         errors,
         task,
+        half_close: close_signal,
     }
 }
 
@@ -202,7 +241,9 @@ where
 }
 
 /// The stream's frames → the WebSocket, one flush for whatever is queued; a Close once the
-/// stream was shut down or dropped.
+/// stream was dropped (or shut down on v4). Once the server closed the WebSocket, what the
+/// stream still sends has nowhere to go: the task ends without an error, like a write to a
+/// socket whose peer closed.
 async fn to_pod<S>(
     mut outgoing: mpsc::Receiver<Bytes>,
     mut sink: futures::stream::SplitSink<WebSocketStream<S>, Message>,
@@ -210,24 +251,30 @@ async fn to_pod<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    while let Some(frame) = outgoing.recv().await {
-        sink.feed(Message::Binary(frame))
-            .await
-            .map_err(PortForwardError::Send)?;
-        while let Ok(frame) = outgoing.try_recv() {
-            sink.feed(Message::Binary(frame))
-                .await
-                .map_err(PortForwardError::Send)?;
+    let sent = async {
+        while let Some(frame) = outgoing.recv().await {
+            sink.feed(Message::Binary(frame)).await?;
+            while let Ok(frame) = outgoing.try_recv() {
+                sink.feed(Message::Binary(frame)).await?;
+            }
+            sink.flush().await?;
         }
-        sink.flush().await.map_err(PortForwardError::Send)?;
+        sink.send(Message::Close(None)).await
+    };
+    match sent.await {
+        Ok(())
+        | Err(
+            ws::Error::ConnectionClosed
+            | ws::Error::AlreadyClosed
+            | ws::Error::Protocol(ws::error::ProtocolError::SendAfterClosing),
+        ) => Ok(()),
+        Err(error) => Err(PortForwardError::Send(error)),
     }
-    sink.send(Message::Close(None))
-        .await
-        .map_err(PortForwardError::Send)
 }
 
 /// WebSocket frames → the stream (channel 0) and the error message (channel 1), until the
-/// server closes.
+/// server closes: the stream ends at its Close, then reading goes on until the WebSocket
+/// ended (that sends the answer to the Close).
 async fn from_pod<S>(
     mut stream: futures::stream::SplitStream<WebSocketStream<S>>,
     incoming: mpsc::Sender<Bytes>,
@@ -241,7 +288,12 @@ where
     let mut initialized = [false; 2];
     // Cleared once the stream is gone: later data has nowhere to go.
     let mut reader = Some(incoming);
+    let mut closed = false;
     while let Some(message) = stream.next().await {
+        if closed && message.is_err() {
+            // After the server's Close: the connection ends.
+            break;
+        }
         match message.map_err(PortForwardError::Receive)? {
             Message::Binary(data) if data.len() > 1 => {
                 let channel = data[0];
@@ -276,7 +328,12 @@ where
                     reader = None;
                 }
             }
-            Message::Close(_) => break,
+            Message::Close(_) => {
+                // The end of the stream; no error message comes any more.
+                closed = true;
+                reader = None;
+                error_tx = None;
+            }
             _ => {}
         }
     }
@@ -286,6 +343,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
     use tokio_tungstenite::tungstenite::protocol::Role;
 
@@ -294,7 +352,7 @@ mod tests {
         let (client, server) = tokio::io::duplex(64 * 1024);
         let client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
         let server = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
-        (start(client, port), server)
+        (start(client, port, true), server)
     }
 
     fn frame(channel: u8, payload: &[u8]) -> Message {
@@ -319,6 +377,7 @@ mod tests {
             mut stream,
             errors,
             task,
+            ..
         } = forward;
         greet(&mut server, 8080).await;
         // More than the frames queued and the pipe hold: the server reads while it is written.
@@ -357,6 +416,85 @@ mod tests {
         drop(server);
         task.await.expect("joined").expect("ended cleanly");
         assert_eq!(errors.await.ok(), None, "no error message");
+    }
+
+    #[tokio::test]
+    async fn the_servers_close_ends_the_stream_and_the_task() {
+        let (forward, mut server) = pair(80).await;
+        let PortForward {
+            mut stream,
+            errors,
+            task,
+            ..
+        } = forward;
+        greet(&mut server, 80).await;
+        server.send(frame(0, b"bye")).await.expect("send");
+        server.send(Message::Close(None)).await.expect("close");
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+            .await
+            .expect("the end of the stream in time")
+            .expect("read");
+        assert_eq!(answer, b"bye");
+        assert_eq!(errors.await.ok(), None, "no error message");
+        // The client answers the Close; the server ends the connection.
+        let answered = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(Ok(message)) = server.next().await {
+                if message.is_close() {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .expect("in time");
+        assert!(answered, "the Close is answered");
+        drop(server);
+        drop(stream);
+        task.await.expect("joined").expect("ended cleanly");
+    }
+
+    async fn next_message(server: &mut WebSocketStream<DuplexStream>) -> Message {
+        tokio::time::timeout(Duration::from_secs(5), server.next())
+            .await
+            .expect("in time")
+            .expect("a message")
+            .expect("valid")
+    }
+
+    #[rstest::rstest]
+    #[case::v5(true)]
+    #[case::v4(false)]
+    #[tokio::test]
+    async fn shutting_down_half_closes_on_v5_and_closes_on_v4(#[case] v5: bool) {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        let mut server = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
+        let forward = start(client, 80, v5);
+        assert_eq!(forward.half_close, v5);
+        let mut stream = forward.stream;
+        greet(&mut server, 80).await;
+        stream.write_all(b"ask").await.expect("write");
+        stream.shutdown().await.expect("shutdown");
+        assert!(
+            stream.write_all(b"more").await.is_err(),
+            "nothing after shutdown"
+        );
+        assert_eq!(next_message(&mut server).await, frame(0, b"ask"));
+        if !v5 {
+            assert!(next_message(&mut server).await.is_close(), "v4 closes");
+            return;
+        }
+        assert_eq!(
+            next_message(&mut server).await,
+            Message::Binary(vec![255, 0].into())
+        );
+        // Still readable: the answer after the half-close arrives whole.
+        server.send(frame(0, b"answer")).await.expect("send");
+        server.send(Message::Close(None)).await.expect("close");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.expect("read");
+        assert_eq!(answer, b"answer");
     }
 
     #[rstest::rstest]

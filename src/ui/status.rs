@@ -5,7 +5,9 @@ use ratatui::text::{Line, Span};
 
 use super::text::width;
 use super::theme::Theme;
+use crate::app::probe::ProbeOutcome;
 use crate::app::state::{AppState, Focus, Mode};
+use crate::engine::unbound::UnboundReason;
 
 /// A key and what it does.
 fn hint(keys: &str, what: &str, theme: &Theme) -> Vec<Span<'static>> {
@@ -77,6 +79,12 @@ fn normal_hints(state: &AppState, theme: &Theme) -> Line<'static> {
         };
         return Line::styled(format!(" {}", message.text), style);
     }
+    if let Some(note) = unbound_note(state) {
+        let mut spans = vec![Span::styled(format!(" {note}  "), theme.warning)];
+        spans.extend(hint("?", "help", theme));
+        spans.extend(hint("q", "quit", theme));
+        return Line::from(spans);
+    }
     let toggle = match state.focus {
         Focus::Header => "pause",
         Focus::Services => "chain",
@@ -115,4 +123,20 @@ fn normal_hints(state: &AppState, theme: &Theme) -> Line<'static> {
         spans.extend(hint(keys, what, theme));
     }
     Line::from(spans)
+}
+
+/// Once for the whole run, instead of on every hop: how many hops of the probe run on screen
+/// could not be probed because the sandbox cannot listen on their ports without root.
+fn unbound_note(state: &AppState) -> Option<String> {
+    let run = state.probe.run.as_ref()?;
+    let reason = UnboundReason::Privileged.explain();
+    let count = run
+        .results
+        .values()
+        .filter(
+            |result| matches!(&result.outcome, ProbeOutcome::NotReachable(text) if text == reason),
+        )
+        .count();
+    let hops = if count == 1 { "hop" } else { "hops" };
+    (count > 0).then(|| format!("{count} {hops} not reachable here: {reason}"))
 }

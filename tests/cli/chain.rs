@@ -382,7 +382,7 @@ fn health_per_service_and_a_summary_line() {
         counts.get("ok").copied().unwrap_or(0)
     );
     assert!(text.trim_end().ends_with(&format!("\n\n{line}")), "{text}");
-    assert_eq!(line, "18 Services: 7 broken, 3 warnings, 8 ok");
+    assert_eq!(line, "18 Services: 7 broken, 2 warnings, 9 ok");
 }
 
 /// `--probe` connects to pods: a dump has none (exit 2, one line), and it does not watch.

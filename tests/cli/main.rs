@@ -12,6 +12,7 @@ mod e2e_chain;
 mod hostile;
 mod kubectl_plugin;
 mod logging;
+mod namespaces;
 mod perf;
 mod route;
 mod scenarios;

@@ -173,7 +173,19 @@ fn text(#[case] scenario: &str, #[case] destination: &str, #[case] extra: &[&str
 )]
 #[case::no_port(
     &["127.10.0.10"],
-    "kubehop: invalid destination \"127.10.0.10\": expected IP:PORT[/tcp|udp|sctp], e.g. 127.10.0.1:80/tcp or [fd00::1]:53/udp\n"
+    "kubehop: invalid destination \"127.10.0.10\": expected IP:PORT[/tcp|udp|sctp], e.g. 127.10.0.1:80/tcp or [fd00::1]:53/udp, or a Service: SERVICE[:PORT], NAMESPACE/SERVICE[:PORT] or SERVICE.NAMESPACE.svc.cluster.local[:PORT]\n"
+)]
+#[case::service_elsewhere(
+    &["web:80"],
+    "kubehop: no Service default/web (it exists in namespace shop: use -n shop or shop/web)\n"
+)]
+#[case::service_port_unknown(
+    &["shop/web:81"],
+    "kubehop: Service shop/web has no port 81 (its ports: 80 (http))\n"
+)]
+#[case::foreign_domain(
+    &["web.shop.svc.example.org:80"],
+    "kubehop: invalid destination \"web.shop.svc.example.org:80\": \"svc.example.org\" is not this cluster's domain (a Service's name is SERVICE.NAMESPACE.svc.cluster.local)\n"
 )]
 #[case::bad_protocol(
     &["127.10.0.10:80/icmp"],
@@ -204,4 +216,19 @@ fn demo_routes_on_the_embedded_cluster() {
         serde_json::from_str(&String::from_utf8_lossy(&output.stdout)).expect("route JSON");
     assert_eq!(decision["matched"], serde_json::Value::Null);
     assert_eq!(decision["source"]["kind"], "pod", "{decision}");
+}
+
+/// A Service named the ways a user types it routes exactly as its ClusterIP:PORT does.
+#[rstest]
+#[case::namespace_slash(&["shop/web:80"])]
+#[case::namespace_flag(&["web:80", "-n", "shop"])]
+#[case::only_port(&["web", "-n", "shop"])]
+#[case::port_name(&["shop/web:http"])]
+#[case::cluster_dns(&["web.shop.svc.cluster.local:80"])]
+#[case::short_dns(&["web.shop:80/tcp"])]
+fn services_route_as_their_cluster_ip(#[case] args: &[&str]) {
+    let by_address = route("web-ingress", "127.10.0.10:80", &[]);
+    let by_service = route("web-ingress", args[0], &args[1..]);
+    assert_eq!(by_address["verdict"], "forward");
+    assert_eq!(by_service, by_address);
 }

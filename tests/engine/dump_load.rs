@@ -777,3 +777,47 @@ fn truncated_dumps_never_panic() {
     }
     assert!(errors > 5, "{errors}");
 }
+
+/// C11: IngressClasses are read (cluster-scoped, kept without a namespace) and are optional:
+/// a dump without them reports nothing missing for them, and the class check then stays
+/// silent; with them, an Ingress naming an unknown class is found.
+#[test]
+fn ingress_classes_are_read_and_optional() {
+    let ingress = "\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop, namespace: shop}
+spec:
+  ingressClassName: ngnix
+  rules:
+  - http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+";
+    let class = "\
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: nginx
+  annotations: {ingressclass.kubernetes.io/is-default-class: 'true'}
+spec: {controller: k8s.io/ingress-nginx}
+";
+    let code = |load: &DumpLoad| {
+        let model = kubehop::engine::build(&load.snapshot, &Default::default());
+        model
+            .service("shop", "web")
+            .expect("web")
+            .diagnostics
+            .iter()
+            .any(|d| d.code == kubehop::engine::DiagnosticCode::IngressClassUnknown)
+    };
+    let without = load(&format!("{SERVICE_YAML}---\n{ingress}"));
+    assert!(without.snapshot.ingress_classes.is_empty());
+    assert!(without.snapshot.has(ResourceKind::IngressClass));
+    assert!(!code(&without));
+    let with = load(&format!("{SERVICE_YAML}---\n{ingress}---\n{class}"));
+    assert_eq!(with.snapshot.ingress_classes.len(), 1);
+    assert_eq!(with.snapshot.ingress_classes[0].metadata.namespace, None);
+    assert!(with.notes.is_empty(), "{:?}", with.notes);
+    assert!(code(&with));
+}

@@ -105,6 +105,7 @@ impl Dialer for Fake {
                             .boxed(),
                         ),
                         finish: Some(async move { drop(far) }.boxed()),
+                        half_close: true,
                     })
                 }
                 Behaviour::SilentAfter10ms => {
@@ -115,6 +116,7 @@ impl Dialer for Fake {
                         connected_in: Duration::from_millis(10),
                         errors: None,
                         finish: Some(async move { drop(far) }.boxed()),
+                        half_close: true,
                     })
                 }
             };

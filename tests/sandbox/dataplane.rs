@@ -363,25 +363,11 @@ async fn pods_echo_bytes_that_are_not_http_and_portforward_reaches_them() {
             .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .await
             .expect("write");
-        // A port-forward has no per-port end of stream (the WebSocket stays open until this
-        // side closes it): read one HTTP answer by its Content-Length.
+        // The pod closes after its answer (`Connection: close`), and like a kubelet the
+        // sandbox ends the stream then: the answer is everything up to the end.
         let mut answer = Vec::new();
-        let mut chunk = [0u8; 1024];
-        loop {
-            let n = stream.read(&mut chunk).await.expect("read");
-            assert!(n > 0, "the stream ended early");
-            answer.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&answer);
-            if let Some((head, body)) = text.split_once("\r\n\r\n")
-                && let Some(length) = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Content-Length: "))
-                    .and_then(|n| n.trim().parse::<usize>().ok())
-                && body.len() >= length
-            {
-                break text.into_owned();
-            }
-        }
+        stream.read_to_end(&mut answer).await.expect("read");
+        String::from_utf8(answer).expect("UTF-8")
     })
     .await;
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
@@ -392,9 +378,16 @@ async fn pods_echo_bytes_that_are_not_http_and_portforward_reaches_them() {
     assert!(answer.contains("X-Kubehop-Node: node-"), "{answer}");
     assert!(answer.contains("(GET /hello)"), "{answer}");
     drop(stream);
-    within("the forwarder to finish", forwarder.join())
-        .await
-        .expect("clean close");
+    // kube-rs answers the server's Close with a Close of its own, which tungstenite refuses
+    // (SendAfterClosing): the forward's end after a pod's close is that error or none.
+    let ended = within("the forwarder to finish", forwarder.join()).await;
+    assert!(
+        ended.as_ref().map_or_else(
+            |error| format!("{error:?}").contains("SendAfterClosing"),
+            |()| true
+        ),
+        "{ended:?}"
+    );
     sandbox.shutdown().await;
 }
 

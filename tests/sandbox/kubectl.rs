@@ -18,9 +18,10 @@ use crate::support::fixtures::manifest::{small_world, three_nodes};
 use crate::support::sandbox::{start, start_cluster};
 use crate::support::wait::within;
 
-/// A sandbox with the small world loaded, and kubectl pointed at it.
-struct Harness {
-    sandbox: SandboxHandle,
+/// A sandbox with the small world loaded, and kubectl pointed at it (also used by
+/// `real_apps`).
+pub(crate) struct Harness {
+    pub(crate) sandbox: SandboxHandle,
     kubectl: PathBuf,
     scratch: PathBuf,
 }
@@ -35,7 +36,7 @@ impl Harness {
     }
 
     /// A sandbox with the control plane and data plane over three nodes.
-    async fn start_cluster(test: &str) -> Option<Harness> {
+    pub(crate) async fn start_cluster(test: &str) -> Option<Harness> {
         let kubectl = Self::kubectl(test)?;
         let (sandbox, _client) = start_cluster(three_nodes(), Duration::from_millis(500)).await;
         Some(Self::with(test, sandbox, kubectl))
@@ -94,7 +95,7 @@ impl Harness {
     }
 
     /// Runs kubectl and expects success; returns stdout.
-    async fn ok(&self, args: &[&str]) -> String {
+    pub(crate) async fn ok(&self, args: &[&str]) -> String {
         let (success, stdout, stderr) = self.run(args).await;
         assert!(
             success,
@@ -112,7 +113,7 @@ impl Harness {
         self.sandbox.store().get("default", name).expect("decodes")
     }
 
-    fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.scratch.join(name);
         std::fs::write(&path, text).expect("write manifest");
         path

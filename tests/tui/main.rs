@@ -9,4 +9,5 @@ mod forward;
 mod live;
 mod probe;
 mod screens;
+mod unbound;
 mod update;

@@ -42,6 +42,9 @@ pub(crate) struct BuildContext<'s, 'i> {
     pub slices_missing: bool,
     /// The source provided no nodes: skip rule A7's unknown-node check.
     pub nodes_unknown: bool,
+    /// The source could not provide pods at all (a dump of Services and EndpointSlices only,
+    /// RBAC without pods): findings about pods stay silent rather than guess.
+    pub pods_missing: bool,
 }
 
 impl BuildContext<'_, '_> {
@@ -223,6 +226,8 @@ pub(crate) fn build_service(
         selector_pairs: &context.index.pairs,
         other_namespaces: other_namespace_matches(context.index, &view, selected.is_empty()),
         has_slices: !service_slices.is_empty(),
+        pods_known: !context.pods_missing,
+        endpoints_derived: derive,
         nodes: context.nodes,
         config: context.config,
     });

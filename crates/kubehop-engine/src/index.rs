@@ -187,8 +187,9 @@ impl<'s> NamespacePods<'s> {
             .collect()
     }
 
-    /// Pods that carry at least one selector pair but not all (rule M2), sorted by name.
-    pub fn partial(
+    /// Pods that carry at least one pair of the selector, in name order: the only candidates
+    /// for a near miss of a selector with two or more pairs (rule M2).
+    pub fn carrying_any(
         &self,
         selector: &BTreeMap<String, String>,
         pairs: &SelectorPairs<'_>,
@@ -199,13 +200,10 @@ impl<'s> NamespacePods<'s> {
                 positions.extend(list.iter().copied());
             }
         }
-        let mut out: Vec<&Arc<Pod>> = positions
+        positions
             .into_iter()
             .filter_map(|position| self.pods.get(position as usize).copied())
-            .filter(|pod| !pods::matches_selector(pod, selector))
-            .collect();
-        out.sort_by(|a, b| pods::name(a).cmp(pods::name(b)));
-        out
+            .collect()
     }
 
     /// For each selector key, the other values pods here carry under that key (rule M1).

@@ -40,6 +40,7 @@ mod slices;
 pub mod snapshot;
 pub mod synthetic;
 pub mod topology;
+pub mod unbound;
 pub mod validate;
 pub mod verdict;
 
@@ -81,6 +82,7 @@ pub fn build_on_threads(
         config,
         slices_missing: !snapshot.has(ResourceKind::EndpointSlice),
         nodes_unknown: nodes.is_empty(),
+        pods_missing: !snapshot.has(ResourceKind::Pod),
     };
 
     let mut services: Vec<&Arc<k8s_openapi::api::core::v1::Service>> =
@@ -115,10 +117,9 @@ pub fn build_on_threads(
     for part in parts {
         chains.extend(part);
     }
-    let (unattached_namespaces, unattached_diagnostics) =
-        ingress_backend_findings(&index, &mut chains)
-            .into_iter()
-            .unzip();
+    let mut unattached = ingress_backend_findings(&index, &mut chains);
+    unattached.extend(ingress_class_findings(snapshot, &index, &mut chains));
+    let (unattached_namespaces, unattached_diagnostics) = unattached.into_iter().unzip();
     let routes = route::RouteIndex::build(&chains);
     ProxyModel {
         services: chains,
@@ -167,6 +168,51 @@ fn slices_by_service(
         }
     }
     out
+}
+
+/// `ingress-class-missing`, `ingress-class-unknown` (C11, M10): each finding goes to every
+/// existing Service the Ingress sends to, or, when it sends to none that exists, unattached
+/// with the Ingress's namespace.
+fn ingress_class_findings(
+    snapshot: &ClusterSnapshot,
+    index: &index::SnapshotIndex<'_>,
+    chains: &mut [Chain],
+) -> Vec<(String, Diagnostic)> {
+    let mut unattached = Vec::new();
+    for ingress in &snapshot.ingresses {
+        let Some(finding) = diagnostics::ingress_class_finding(ingress, &snapshot.ingress_classes)
+        else {
+            continue;
+        };
+        let namespace = ingress.metadata.namespace.as_deref().unwrap_or("default");
+        let name = ingress.metadata.name.as_deref().unwrap_or("");
+        let mut services: Vec<&str> = index
+            .ingress_backends
+            .iter()
+            .filter(|backend| {
+                backend.reference.namespace == namespace && backend.reference.name == name
+            })
+            .map(|backend| backend.service.as_str())
+            .collect();
+        services.sort_unstable();
+        services.dedup();
+        let mut attached = false;
+        for service in services {
+            let found = chains.binary_search_by(|chain| {
+                (chain.namespace.as_str(), chain.name.as_str()).cmp(&(namespace, service))
+            });
+            if let Ok(position) = found
+                && let Some(chain) = chains.get_mut(position)
+            {
+                chain.diagnostics.push(finding.clone());
+                attached = true;
+            }
+        }
+        if !attached {
+            unattached.push((namespace.to_owned(), finding));
+        }
+    }
+    unattached
 }
 
 /// `ingress-backend-missing`: a backend Service that does not exist (unattached, returned with

@@ -21,6 +21,9 @@ pub struct NodeInfo {
     pub primary: Vec<IpAddr>,
     /// Every InternalIP and ExternalIP, deduplicated, in status order.
     pub addresses: Vec<IpAddr>,
+    /// Takes ordinary pods: not cordoned (`spec.unschedulable`) and without a NoSchedule or
+    /// NoExecute taint (a control-plane node's). Only pods that tolerate the taint run there.
+    pub takes_pods: bool,
 }
 
 impl NodeInfo {
@@ -68,11 +71,19 @@ impl NodeInfo {
                 primary.push(*first);
             }
         }
+        let spec = node.spec.as_ref();
+        let cordoned = spec.and_then(|spec| spec.unschedulable).unwrap_or(false);
+        let repels = spec
+            .and_then(|spec| spec.taints.as_deref())
+            .unwrap_or_default()
+            .iter()
+            .any(|taint| matches!(taint.effect.as_str(), "NoSchedule" | "NoExecute"));
         Some(Self {
             name: Arc::from(name),
             zone,
             primary,
             addresses,
+            takes_pods: !cordoned && !repels,
         })
     }
 

@@ -16,6 +16,9 @@ pub enum Exclusion {
     NoIp,
     /// Rule A7: the pod names a node that is not known (published only with pNRA).
     UnknownNode(String),
+    /// Rule A3 (no IP) because the scheduler has not placed the pod: its PodScheduled
+    /// condition is False, with the scheduler's reason and message (M9).
+    NotScheduled(String),
 }
 
 impl std::fmt::Display for Exclusion {
@@ -25,6 +28,7 @@ impl std::fmt::Display for Exclusion {
             Self::Failed => f.write_str("phase Failed"),
             Self::NoIp => f.write_str("no pod IP yet"),
             Self::UnknownNode(node) => write!(f, "on unknown node {node}"),
+            Self::NotScheduled(why) => write!(f, "not scheduled: {why}"),
         }
     }
 }
@@ -129,8 +133,42 @@ pub fn phase_exclusion(pod: &Pod) -> Option<Exclusion> {
     if has_ip(pod) {
         None
     } else {
-        Some(Exclusion::NoIp)
+        Some(not_scheduled(pod).map_or(Exclusion::NoIp, Exclusion::NotScheduled))
     }
+}
+
+/// The longest scheduler message kept (it lists every node group's reason).
+const MAX_CONDITION_MESSAGE: usize = 300;
+
+/// M9: why the scheduler has not placed the pod, from its PodScheduled=False condition
+/// ("Unschedulable: 0/3 nodes are available: ..."), on one line without control characters.
+fn not_scheduled(pod: &Pod) -> Option<String> {
+    let condition = pod
+        .status
+        .as_ref()?
+        .conditions
+        .as_deref()?
+        .iter()
+        .find(|condition| condition.type_ == "PodScheduled" && condition.status == "False")?;
+    let reason = condition.reason.as_deref().unwrap_or("");
+    let message = condition.message.as_deref().unwrap_or("");
+    let text = match (reason.is_empty(), message.is_empty()) {
+        (true, true) => "the scheduler has not placed it".to_owned(),
+        (false, true) => reason.to_owned(),
+        (true, false) => message.to_owned(),
+        (false, false) => format!("{reason}: {message}"),
+    };
+    let mut clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    if let Some((cut, _)) = clean.char_indices().nth(MAX_CONDITION_MESSAGE) {
+        clean.truncate(cut);
+        clean.push('…');
+    }
+    Some(clean)
 }
 
 pub fn hostname(pod: &Pod) -> Option<&str> {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
 /// The kinds of objects a snapshot carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -15,9 +15,13 @@ pub enum ResourceKind {
     Node,
     Ingress,
     Namespace,
+    /// Optional: not in [`ResourceKind::ALL`]. Without IngressClasses the Ingress class checks
+    /// stay silent, so a source that cannot read them reports nothing missing.
+    IngressClass,
 }
 
 impl ResourceKind {
+    /// The kinds whose absence a source reports ([`ClusterSnapshot::missing`]).
     pub const ALL: [ResourceKind; 6] = [
         ResourceKind::Service,
         ResourceKind::EndpointSlice,
@@ -25,6 +29,17 @@ impl ResourceKind {
         ResourceKind::Node,
         ResourceKind::Ingress,
         ResourceKind::Namespace,
+    ];
+
+    /// Every kind a source reads: [`ResourceKind::ALL`] and the optional IngressClass.
+    pub const WATCHED: [ResourceKind; 7] = [
+        ResourceKind::Service,
+        ResourceKind::EndpointSlice,
+        ResourceKind::Pod,
+        ResourceKind::Node,
+        ResourceKind::Ingress,
+        ResourceKind::Namespace,
+        ResourceKind::IngressClass,
     ];
 
     /// The plural resource name, as kubectl and the API paths spell it.
@@ -36,6 +51,7 @@ impl ResourceKind {
             ResourceKind::Node => "nodes",
             ResourceKind::Ingress => "ingresses",
             ResourceKind::Namespace => "namespaces",
+            ResourceKind::IngressClass => "ingressclasses",
         }
     }
 }
@@ -68,6 +84,8 @@ pub struct ClusterSnapshot {
     pub nodes: Vec<Arc<Node>>,
     pub ingresses: Vec<Arc<Ingress>>,
     pub namespaces: Vec<Arc<Namespace>>,
+    /// IngressClasses (optional: empty when the source has none or cannot read them).
+    pub ingress_classes: Vec<Arc<IngressClass>>,
     /// Kinds this source could not provide; the engine degrades instead of failing.
     pub missing: Vec<MissingKind>,
 }

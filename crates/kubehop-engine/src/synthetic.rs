@@ -402,6 +402,7 @@ pub fn generate(spec: &SyntheticSpec) -> ClusterSnapshot {
         nodes: generated.nodes.into_iter().map(Arc::new).collect(),
         ingresses: generated.ingresses.into_iter().map(Arc::new).collect(),
         namespaces: generated.namespaces.into_iter().map(Arc::new).collect(),
+        ingress_classes: Vec::new(),
         missing: Vec::new(),
     }
 }

@@ -152,6 +152,7 @@ pub struct SandboxBuilder {
     plain_http: bool,
     control_plane: Option<ControlPlaneConfig>,
     data_plane: bool,
+    bind_policy: dataplane::bind::BindPolicy,
     limits: server::ServerLimits,
 }
 
@@ -168,6 +169,7 @@ impl Default for SandboxBuilder {
             plain_http: false,
             control_plane: None,
             data_plane: false,
+            bind_policy: dataplane::bind::BindPolicy::default(),
             limits: server::ServerLimits::default(),
         }
     }
@@ -255,6 +257,14 @@ impl SandboxBuilder {
 
     /// Runs the data plane ([`dataplane`]): pods listen on their IPs, kube-proxy on every
     /// ClusterIP, nodePort and LoadBalancer IP. Off for `--api-only`.
+    /// The data plane listens as an unprivileged process would, even when run as root: no
+    /// listener below port 1024 (each gets a note and is published on the Nodes). A test hook
+    /// for what a normal user sees.
+    pub fn unprivileged(mut self, on: bool) -> Self {
+        self.bind_policy.unprivileged = on;
+        self
+    }
+
     pub fn data_plane(mut self, on: bool) -> Self {
         self.data_plane = on;
         self
@@ -340,9 +350,15 @@ impl SandboxBuilder {
             ControlPlane::start(installed, store.clone(), notes.clone(), root.child_token())
         });
         let ca = tls.as_ref().map(|t| t.ca.clone());
-        let data = self
-            .data_plane
-            .then(|| DataPlane::start(store.clone(), notes.clone(), seed, ca, root.child_token()));
+        let data = self.data_plane.then(|| {
+            DataPlane::start(
+                store.clone(),
+                notes.clone(),
+                (seed, self.bind_policy),
+                ca,
+                root.child_token(),
+            )
+        });
         Ok(SandboxHandle {
             notes,
             control: std::sync::Mutex::new(control),

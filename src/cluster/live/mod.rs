@@ -1,7 +1,7 @@
 //! The live source: kube-runtime watchers that keep an always-current [`ClusterSnapshot`].
 //!
 //! One `watcher` + reflector store per kind (Services, EndpointSlices, Pods, Nodes, Ingresses,
-//! Namespaces) with `default_backoff()`, objects trimmed before caching ([`trim`]). A
+//! Namespaces, and the optional IngressClasses) with `default_backoff()`, objects trimmed before caching ([`trim`]). A
 //! coordinator task turns what the watchers report into snapshots and a connection status on a
 //! [`SnapshotFeed`]:
 //!
@@ -10,8 +10,9 @@
 //! - afterwards bursts of changes are coalesced: a snapshot goes out [`QUIET_PERIOD`] after the
 //!   last change, or [`COALESCE_WINDOW`] after the first one at the latest, with generation + 1;
 //! - a kind the user may not list or watch is left out and recorded in
-//!   [`ClusterSnapshot::missing`]; the rest keeps working, and the kind comes back when the
-//!   permission does;
+//!   [`ClusterSnapshot::missing`] (except IngressClasses, which are optional: without them the
+//!   Ingress class checks stay silent); the rest keeps working, and the kind comes back when
+//!   the permission does;
 //! - watch errors, 410 Gone, API server restarts and stalled connections are retried with
 //!   backoff by the watchers and shown as [`ConnectionStatus::Reconnecting`]; the status turns
 //!   back to `Connected` as soon as the server answers every kind's request again (reported by
@@ -41,7 +42,7 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
@@ -168,6 +169,12 @@ impl LiveSource {
             nodes: spawn_kind::<Node>(&mut watchers, &client, &target.scope, &signals_tx),
             ingresses: spawn_kind::<Ingress>(&mut watchers, &client, &target.scope, &signals_tx),
             namespaces: spawn_kind::<Namespace>(&mut watchers, &client, &target.scope, &signals_tx),
+            ingress_classes: spawn_kind::<IngressClass>(
+                &mut watchers,
+                &client,
+                &target.scope,
+                &signals_tx,
+            ),
         };
         // Only the watchers and the client layer hold senders now.
         drop(signals_tx);
@@ -175,7 +182,7 @@ impl LiveSource {
         let coordinator = Coordinator {
             target: target.clone(),
             options,
-            health: ResourceKind::ALL
+            health: ResourceKind::WATCHED
                 .into_iter()
                 .map(|kind| (kind, KindHealth::default()))
                 .collect(),
@@ -226,7 +233,10 @@ impl LiveSource {
 
 /// Whether a kind lives in namespaces (and is therefore limited by `-n`).
 fn namespaced(kind: ResourceKind) -> bool {
-    !matches!(kind, ResourceKind::Node | ResourceKind::Namespace)
+    !matches!(
+        kind,
+        ResourceKind::Node | ResourceKind::Namespace | ResourceKind::IngressClass
+    )
 }
 
 /// A kind the live source watches: its name in the snapshot and how to reach it.
@@ -272,6 +282,7 @@ namespaced_kind!(Pod, ResourceKind::Pod);
 namespaced_kind!(Ingress, ResourceKind::Ingress);
 cluster_kind!(Node, ResourceKind::Node);
 cluster_kind!(Namespace, ResourceKind::Namespace);
+cluster_kind!(IngressClass, ResourceKind::IngressClass);
 
 /// The watcher configuration every kind uses: consistent lists (like kubectl's), pages of 500,
 /// bookmarks, and [`WATCH_TIMEOUT`].
@@ -335,6 +346,7 @@ struct Stores {
     nodes: Store<Node>,
     ingresses: Store<Ingress>,
     namespaces: Store<Namespace>,
+    ingress_classes: Store<IngressClass>,
 }
 
 /// The store's objects, sorted, when the kind is kept; none when it is left out.
@@ -718,6 +730,11 @@ impl Coordinator {
             nodes: kept(take(ResourceKind::Node), &self.stores.nodes),
             ingresses: kept(take(ResourceKind::Ingress), &self.stores.ingresses),
             namespaces: kept(take(ResourceKind::Namespace), &self.stores.namespaces),
+            // Optional: left out silently when forbidden or not served (never in `missing`).
+            ingress_classes: kept(
+                take(ResourceKind::IngressClass),
+                &self.stores.ingress_classes,
+            ),
             missing,
         };
         self.publisher.publish(Arc::new(snapshot));
@@ -740,6 +757,7 @@ fn api_path(kind: ResourceKind) -> &'static str {
         ResourceKind::Namespace => "/api/v1 namespaces",
         ResourceKind::EndpointSlice => "/apis/discovery.k8s.io/v1 endpointslices",
         ResourceKind::Ingress => "/apis/networking.k8s.io/v1 ingresses",
+        ResourceKind::IngressClass => "/apis/networking.k8s.io/v1 ingressclasses",
     }
 }
 

@@ -14,11 +14,11 @@ use super::Signal;
 use crate::cluster::ResourceKind;
 
 /// The kind a collection path (`/api/v1/namespaces/shop/pods`, `/apis/discovery.k8s.io/v1/
-/// endpointslices`) lists or watches. Only the last segment matters: the six plural names are
+/// endpointslices`) lists or watches. Only the last segment matters: the seven plural names are
 /// distinct and kubehop requests nothing else besides `/version`.
 pub(crate) fn kind_of_path(path: &str) -> Option<ResourceKind> {
     let last = path.trim_end_matches('/').rsplit('/').next()?;
-    ResourceKind::ALL
+    ResourceKind::WATCHED
         .into_iter()
         .find(|kind| kind.plural() == last)
 }

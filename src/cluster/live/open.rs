@@ -144,6 +144,7 @@ pub fn missing_notes(snapshot: &Arc<ClusterSnapshot>) -> Vec<String> {
                 ResourceKind::Node => "NodePort rows show the port but no node addresses",
                 ResourceKind::Ingress => "no Ingress hops",
                 ResourceKind::Namespace => "namespaces are known only from their objects",
+                ResourceKind::IngressClass => "no Ingress class checks",
             };
             format!("{} left out: {}; {effect}", missing.kind, missing.reason)
         })

@@ -26,6 +26,7 @@ fn coordinator() -> (
             nodes: reflector::store().0,
             ingresses: reflector::store().0,
             namespaces: reflector::store().0,
+            ingress_classes: reflector::store().0,
         },
         publisher,
         generation: 0,
@@ -279,4 +280,25 @@ fn a_watched_kind_heard_nothing_of_is_stalled_until_the_server_answers() {
     );
     assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
     assert!(coordinator.next_stall().is_some());
+}
+
+/// IngressClasses are optional (rule C11's check stays silent without them): an API server
+/// that does not serve them (the sandbox, old clusters) or forbids them completes the first
+/// snapshot without them and reports nothing missing.
+#[rstest::rstest]
+#[case::not_served(404)]
+#[case::forbidden(403)]
+fn unavailable_ingress_classes_are_not_missing(#[case] code: u16) {
+    let (mut coordinator, feed, mut first) = coordinator();
+    coordinator
+        .health
+        .insert(ResourceKind::IngressClass, KindHealth::default());
+    let mut signals = list_all(&[]);
+    signals.push(Signal::Failed(ResourceKind::IngressClass, api_error(code)));
+    apply(&mut coordinator, signals);
+    let snapshot = feed.snapshots.borrow().clone();
+    assert_eq!(snapshot.generation, 1);
+    assert!(snapshot.missing.is_empty(), "{:?}", snapshot.missing);
+    assert!(snapshot.ingress_classes.is_empty());
+    assert!(matches!(first.try_recv(), Ok(Ok(()))));
 }

@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerStatus, Namespace, Node, Pod, PodSpec, PodStatus, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Annotations longer than this are dropped (unless the engine reads them).
@@ -59,6 +59,12 @@ impl Trim for EndpointSlice {
 }
 
 impl Trim for Ingress {
+    fn trim(&mut self) {
+        trim_metadata(&mut self.metadata);
+    }
+}
+
+impl Trim for IngressClass {
     fn trim(&mut self) {
         trim_metadata(&mut self.metadata);
     }

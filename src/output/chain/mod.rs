@@ -273,7 +273,7 @@ pub fn select<'m>(
     })
 }
 
-fn not_found_hint(model: &ProxyModel, name: &str, scope: &Scope) -> String {
+pub(crate) fn not_found_hint(model: &ProxyModel, name: &str, scope: &Scope) -> String {
     let elsewhere: Vec<&str> = model
         .services
         .iter()

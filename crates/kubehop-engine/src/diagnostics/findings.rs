@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{Diagnostic, DiagnosticCode, Subject};
+use super::near_miss::{NearMiss, near_miss};
+use super::{Diagnostic, DiagnosticCode, Severity, Subject};
 use crate::config::EngineConfig;
 use crate::dns::service_fqdn;
 use crate::index::{NamespacePods, SelectorPairs};
@@ -31,6 +32,10 @@ pub(crate) struct DiagnosticInput<'a, 's> {
     pub selector_pairs: &'a SelectorPairs<'s>,
     pub other_namespaces: Vec<String>,
     pub has_slices: bool,
+    /// The snapshot has pods (the source could read them); without, pod findings stay silent.
+    pub pods_known: bool,
+    /// The EndpointSlices were derived from the pods (the input had none for this Service).
+    pub endpoints_derived: bool,
     pub nodes: &'a NodeTable,
     pub config: &'a EngineConfig,
 }
@@ -117,8 +122,7 @@ fn spec_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
             DiagnosticCode::InvalidSpec,
             Subject::Field(error.field.clone()),
             format!(
-                "The API server rejects this Service (rule {}): {error}; {}.",
-                error.rule,
+                "The API server rejects this Service: {error}; {}.",
                 rule_hint(error.rule)
             ),
         ));
@@ -213,15 +217,20 @@ fn selector_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>)
         }
         return;
     };
-    if !input.selected.is_empty() {
+    if !input.pods_known {
         return;
     }
-    out.push(Diagnostic::new(
-        DiagnosticCode::SelectorNoMatch,
-        Subject::Service(view.name.to_owned()),
-        no_match_message(input, selector),
-    ));
-    if let Some(pods_here) = input.namespace_pods {
+    if input.selected.is_empty() {
+        out.push(Diagnostic::new(
+            DiagnosticCode::SelectorNoMatch,
+            Subject::Service(view.name.to_owned()),
+            no_match_message(input, selector),
+        ));
+    }
+    // M2: near misses only explain a Service that lacks the endpoints it should have; with a
+    // ready endpoint, pods that share some labels are siblings, not mistakes.
+    let lacks_ready = !input.endpoints.iter().any(|endpoint| endpoint.ready);
+    if lacks_ready && let Some(pods_here) = input.namespace_pods {
         partial_match_findings(input, pods_here, selector, out);
     }
 }
@@ -263,8 +272,9 @@ fn no_match_message(
     message
 }
 
-/// `selector-partial-match`: pods that carry some but not all of the selector's labels (the
-/// first few by name, the rest summarised).
+/// `selector-partial-match`: the namespace's near misses of the selector (rules M1, M2), the
+/// first few by name, the rest summarised. Scans the namespace: only asked when the Service
+/// has no ready endpoint.
 fn partial_match_findings(
     input: &DiagnosticInput<'_, '_>,
     pods_here: &NamespacePods<'_>,
@@ -272,40 +282,50 @@ fn partial_match_findings(
     out: &mut Vec<Diagnostic>,
 ) {
     let view = input.view;
-    let partial = pods_here.partial(selector, input.selector_pairs);
-    for pod in partial.iter().take(MAX_NAMED) {
-        let labels = pods::labels(pod);
-        let mut carried = Vec::new();
-        let mut problems = Vec::new();
-        for (key, value) in selector {
-            match labels.and_then(|labels| labels.get(key)) {
-                Some(actual) if actual == value => carried.push(format!("{key}={value}")),
-                Some(actual) => problems.push(format!("{key}={actual} instead of {key}={value}")),
-                None => problems.push(format!("no {key} label (wants {key}={value})")),
-            }
-        }
+    // A near miss of a selector with two or more pairs carries at least one of them (the
+    // posting lists find those); a one-pair selector's near miss is a typo, found by a scan.
+    let candidates = if selector.len() >= 2 {
+        pods_here.carrying_any(selector, input.selector_pairs)
+    } else {
+        pods_here.pods.clone()
+    };
+    let misses: Vec<(&Pod, NearMiss<'_>)> = candidates
+        .iter()
+        .filter_map(|pod| near_miss(pods::labels(pod), selector).map(|miss| (pod.as_ref(), miss)))
+        .collect();
+    for (pod, miss) in misses.iter().take(MAX_NAMED) {
+        let name = pods::name(pod);
+        let message = match miss {
+            NearMiss::MissingKey { key, wanted } => format!(
+                "Pod {name} carries every label of the selector {} except {key}, which it lacks, so it is not selected; if it should serve this Service, add {key}={wanted} to its pod template, or drop {key} from the selector.",
+                selector_text(selector)
+            ),
+            NearMiss::Typo {
+                key,
+                actual,
+                wanted,
+            } => format!(
+                "Pod {name} matches the selector {} except for {key}={actual}, one small edit from {key}={wanted}, so it is not selected; if that is a typo, make the pod template and the selector agree.",
+                selector_text(selector)
+            ),
+        };
         out.push(Diagnostic::new(
             DiagnosticCode::SelectorPartialMatch,
-            Subject::Pod(pods::name(pod).to_owned()),
-            format!(
-                "Pod {} carries {} but has {}; add the missing labels to the pod template or remove them from the selector.",
-                pods::name(pod),
-                carried.join(","),
-                problems.join(" and ")
-            ),
+            Subject::Pod(name.to_owned()),
+            message,
         ));
     }
-    if partial.len() > MAX_NAMED {
-        let rest: Vec<&str> = partial
+    if misses.len() > MAX_NAMED {
+        let rest: Vec<&str> = misses
             .iter()
             .skip(MAX_NAMED)
-            .map(|pod| pods::name(pod))
+            .map(|(pod, _)| pods::name(pod))
             .collect();
         out.push(Diagnostic::new(
             DiagnosticCode::SelectorPartialMatch,
             Subject::Service(view.name.to_owned()),
             format!(
-                "{} more pods carry some but not all of the selector {} ({}); align their labels with the selector.",
+                "{} more pods miss the selector {} by one label ({}); align their labels with the selector.",
                 rest.len(),
                 selector_text(selector),
                 name_list(&rest)
@@ -314,28 +334,67 @@ fn partial_match_findings(
     }
 }
 
+/// `pods-not-endpoints`: selected pods left out of the EndpointSlices (rules A3, A7), each
+/// with its reason. Completed pods (Succeeded, Failed: Job pods and evicted pods that carry the
+/// app's labels) are named only while the Service has no ready endpoint; then they may be why.
+fn pods_not_endpoints(input: &DiagnosticInput<'_, '_>) -> Option<Diagnostic> {
+    let has_ready = input.endpoints.iter().any(|endpoint| endpoint.ready);
+    let reported: Vec<(&String, &Exclusion)> = input
+        .excluded
+        .iter()
+        .filter(|(_, why)| !has_ready || !matches!(why, Exclusion::Succeeded | Exclusion::Failed))
+        .collect();
+    if reported.is_empty() {
+        return None;
+    }
+    let described: Vec<String> = reported
+        .iter()
+        .map(|(pod, why)| format!("{pod} ({why})"))
+        .collect();
+    let mut hints: Vec<&str> = Vec::new();
+    for (_, why) in &reported {
+        let hint = match why {
+            Exclusion::Succeeded | Exclusion::Failed => {
+                "completed or failed pods never are endpoints"
+            }
+            Exclusion::NoIp => "a pod gets its IP once it is scheduled and its sandbox starts",
+            Exclusion::NotScheduled(_) => {
+                "the scheduler's message says what no node offers (resources, node selector, taints)"
+            }
+            Exclusion::UnknownNode(_) => {
+                "a pod on a node the cluster does not list waits for the node"
+            }
+        };
+        if !hints.contains(&hint) {
+            hints.push(hint);
+        }
+    }
+    Some(Diagnostic::new(
+        DiagnosticCode::PodsNotEndpoints,
+        Subject::Service(input.view.name.to_owned()),
+        format!(
+            "{} of {} selected pods are not endpoints: {}; {}.",
+            reported.len(),
+            input.selected.len(),
+            name_list(&described),
+            hints.join(", and ")
+        ),
+    ))
+}
+
 /// `pods-not-endpoints`, `no-ready-endpoints`, `terminating-only`.
 fn endpoint_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
     let view = input.view;
     let subject = || Subject::Service(view.name.to_owned());
-    if !input.excluded.is_empty() {
-        let described: Vec<String> = input
-            .excluded
-            .iter()
-            .map(|(pod, why)| format!("{pod} ({why})"))
-            .collect();
-        out.push(Diagnostic::new(
-            DiagnosticCode::PodsNotEndpoints,
-            subject(),
-            format!(
-                "{} of {} selected pods are not endpoints: {}; completed or failed pods never are, pods get an IP once scheduled and started, and pods on unknown nodes wait for the node.",
-                input.excluded.len(),
-                input.selected.len(),
-                name_list(&described)
-            ),
-        ));
+    if let Some(diagnostic) = pods_not_endpoints(input) {
+        out.push(diagnostic);
     }
-    let selector_found_nothing = view.selector.is_some() && input.selected.is_empty();
+    if !input.pods_known && input.endpoints_derived {
+        // Neither pods nor EndpointSlices: nothing is known about the endpoints.
+        return;
+    }
+    let selector_found_nothing =
+        view.selector.is_some() && input.selected.is_empty() && input.pods_known;
     if selector_found_nothing || (view.selector.is_none() && !input.has_slices) {
         return;
     }
@@ -350,7 +409,7 @@ fn endpoint_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>)
         .filter(|endpoint| endpoint.serving_terminating())
         .count();
     if input.endpoints.is_empty() {
-        let message = if view.selector.is_some() {
+        let message = if view.selector.is_some() && input.pods_known {
             format!(
                 "{} pods match the selector but none is an endpoint, so every connection is rejected; see why the pods are left out and fix them.",
                 input.selected.len()
@@ -410,7 +469,7 @@ fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
                 DiagnosticCode::MultiPortUnnamed,
                 subject(),
                 format!(
-                    "Port {}/{} has no name, but every port of a Service with several ports needs one (rule G2) and the API server rejects it; add a unique name such as \"{}\".",
+                    "Port {}/{} has no name, but every port of a Service with several ports needs one and the API server rejects it; add a unique name such as \"{}\".",
                     spec.port,
                     spec.protocol,
                     suggested_name(spec.port)
@@ -423,7 +482,10 @@ fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
                 numbered_target_finding(spec, *number, &live_pods, out);
             }
         }
-        if let Some(node_port) = port.node_port {
+        // G5: a Service the API server has stored (it has a uid) was accepted, so the
+        // cluster's range evidently allows its nodePort.
+        let stored = view.service.metadata.uid.is_some();
+        if let Some(node_port) = port.node_port.filter(|_| !stored) {
             let in_range = u16::try_from(node_port)
                 .is_ok_and(|value| input.config.node_port_range.contains(&value));
             if !in_range {
@@ -452,15 +514,24 @@ fn named_target_findings(
     let subject = || Subject::Port(spec.label());
     let mut missing = Vec::new();
     let mut mismatched = Vec::new();
+    let mut resolved = 0usize;
     for pod in live_pods {
         match resolve_target_port(pod, &spec.target_port, spec.protocol) {
             Resolution::NameNotDeclared => missing.push(*pod),
             Resolution::ProtocolMismatch { declared, port, .. } => {
                 mismatched.push((pods::name(pod), declared, port));
             }
-            _ => {}
+            _ => resolved += 1,
         }
     }
+    // B4: with no pod resolving the name the port has no endpoint at all (error); when some
+    // do, traffic still arrives there and the rest is lost capacity or a sibling workload
+    // under a broad selector (warning).
+    let severity = if resolved == 0 {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|pod| pods::name(pod)).collect();
         let declared = describe_declared(&declared_ports(missing[0]));
@@ -475,7 +546,7 @@ fn named_target_findings(
                 if names.len() == 1 { "it gets" } else { "they get" },
                 spec.protocol
             ),
-        ));
+        ).at(severity));
     }
     if !mismatched.is_empty() {
         let described: Vec<String> = mismatched
@@ -486,15 +557,17 @@ fn named_target_findings(
             DiagnosticCode::NamedPortNotFound,
             subject(),
             format!(
-                "targetPort {name:?} exists only with another protocol than the port's {} ({}), so those pods get no endpoint for this port; make the protocols match (rule B3).",
+                "targetPort {name:?} exists only with another protocol than the port's {} ({}), so those pods get no endpoint for this port; make the protocols match.",
                 spec.protocol,
                 name_list(&described)
             ),
-        ));
+        ).at(severity));
     }
 }
 
-/// `target-port-not-declared`: pods none of whose containers declare the numbered targetPort.
+/// `target-port-not-declared` (info): pods that declare container ports, none of them the
+/// numbered targetPort. Pods that declare no port at all are the common case (declaring is
+/// optional, rule B2) and are not reported.
 fn numbered_target_finding(
     spec: &PortSpec<'_>,
     number: i32,
@@ -512,7 +585,7 @@ fn numbered_target_finding(
                     declared_by: None,
                     ..
                 }
-            )
+            ) && !declared_ports(pod).is_empty()
         })
         .collect();
     if let Some(first) = undeclared.first() {
@@ -521,7 +594,7 @@ fn numbered_target_finding(
             DiagnosticCode::TargetPortNotDeclared,
             subject(),
             format!(
-                "targetPort {number}/{} is not declared by any container of {} ({} declares {}); traffic is still sent there (rule B2), so make sure the app listens on {number}, or declare the port.",
+                "targetPort {number}/{} is not among the container ports declared by {} ({} declares {}); that is allowed and traffic is still sent to {number}, but if connections are refused, check which port the app listens on (see docs/diagnostics.md#target-port-not-declared).",
                 spec.protocol,
                 name_list(&names),
                 pods::name(first),
@@ -559,8 +632,15 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
     }
     let nodes_without_local = || nodes_without_local_endpoint(input);
     let total = input.nodes.len();
-    if view.external_local() {
+    let health_checked = view.external_local() && health_checked_load_balancer(input);
+    if health_checked {
         let dropping = nodes_without_local();
+        if !dropping.is_empty() {
+            out.push(steered_by_health_check(input, &dropping));
+        }
+    } else if view.external_local() {
+        let dropping = nodes_without_local();
+        let exposure = exposure_note(input);
         emit_per_node(
             out,
             DiagnosticCode::LocalPolicyNodeDrops,
@@ -569,11 +649,7 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
             |node| {
                 format!(
                     "externalTrafficPolicy Local: node {node} has no local usable endpoint, so NodePort and LoadBalancer traffic arriving there is dropped{}; run a backend pod on it (DaemonSet or topology spread) or use externalTrafficPolicy Cluster.",
-                    if view.service_type == ServiceType::LoadBalancer {
-                        " (its healthCheckNodePort answers 503)"
-                    } else {
-                        ""
-                    }
+                    exposure
                 )
             },
             |count, names| {
@@ -584,7 +660,12 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
         );
     }
     if view.internal_local() {
-        let dropping = nodes_without_local();
+        // M8: the clients are pods; a cordoned or NoSchedule-tainted node (a control-plane
+        // node) runs only pods that tolerate it, so it is not counted.
+        let dropping: Vec<&str> = nodes_without_local()
+            .into_iter()
+            .filter(|node| input.nodes.by_name(node).is_none_or(|info| info.takes_pods))
+            .collect();
         emit_per_node(
             out,
             DiagnosticCode::InternalPolicyNodeDrops,
@@ -602,6 +683,85 @@ fn node_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
             },
         );
     }
+}
+
+/// D12: a LoadBalancer whose cloud load balancer health-checks the nodes (a
+/// healthCheckNodePort, an address, no ipMode Proxy entry and no externalIPs): it sends only
+/// to nodes with a local ready endpoint, so eTP Local's node drops are the design.
+fn health_checked_load_balancer(input: &DiagnosticInput<'_, '_>) -> bool {
+    let view = input.view;
+    let spec = view.service.spec.as_ref();
+    let health_check = spec.and_then(|spec| spec.health_check_node_port).is_some();
+    let entries = input
+        .ports
+        .first()
+        .map(|port| port.load_balancer.as_slice())
+        .unwrap_or_default();
+    view.service_type == ServiceType::LoadBalancer
+        && health_check
+        && !entries.is_empty()
+        && !entries
+            .iter()
+            .any(|entry| entry.ip_mode == Some(IpMode::Proxy))
+        && view.external_ips.is_empty()
+}
+
+/// Why clients may reach a node without a local endpoint (the reason the node drops are a
+/// warning), in words for the per-node message.
+fn exposure_note(input: &DiagnosticInput<'_, '_>) -> &'static str {
+    let view = input.view;
+    let entries = input
+        .ports
+        .first()
+        .map(|port| port.load_balancer.as_slice())
+        .unwrap_or_default();
+    let has_health_check = view
+        .service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.health_check_node_port)
+        .is_some();
+    if !view.external_ips.is_empty() {
+        " (externalIPs traffic arrives at whichever node the network routes it to)"
+    } else if view.service_type == ServiceType::NodePort {
+        " (clients of a NodePort address nodes directly)"
+    } else if view.service_type != ServiceType::LoadBalancer {
+        ""
+    } else if entries.is_empty() {
+        " (the load balancer has no address yet, so clients use the NodePorts directly)"
+    } else if entries
+        .iter()
+        .any(|entry| entry.ip_mode == Some(IpMode::Proxy))
+    {
+        " (a load balancer in ipMode Proxy forwards to the NodePorts itself)"
+    } else if !has_health_check {
+        " (without a healthCheckNodePort nothing steers the load balancer away from it)"
+    } else {
+        ""
+    }
+}
+
+/// `local-policy-node-drops` at info: one finding for the Service naming the nodes the health
+/// check keeps the load balancer away from.
+fn steered_by_health_check(input: &DiagnosticInput<'_, '_>, dropping: &[&str]) -> Diagnostic {
+    let view = input.view;
+    let port = view
+        .service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.health_check_node_port)
+        .unwrap_or_default();
+    Diagnostic::new(
+        DiagnosticCode::LocalPolicyNodeDrops,
+        Subject::Service(view.name.to_owned()),
+        format!(
+            "externalTrafficPolicy Local keeps the client's source IP: the load balancer's health check (healthCheckNodePort {port}) sends only to nodes with a ready local endpoint, so {} of {} nodes ({}) get no load-balancer traffic and drop NodePort connections addressed to them directly; that is the intended setup (see docs/diagnostics.md#local-policy-node-drops).",
+            dropping.len(),
+            input.nodes.len(),
+            name_list(dropping)
+        ),
+    )
+    .at(Severity::Info)
 }
 
 /// The nodes (in table order) without a usable endpoint of their own.

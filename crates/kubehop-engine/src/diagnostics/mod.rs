@@ -8,9 +8,13 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 mod findings;
+mod ingress_class;
+mod near_miss;
 
 pub(crate) use findings::{DiagnosticInput, service_diagnostics};
 pub use findings::{MAX_NAMED, name_list};
+pub(crate) use ingress_class::ingress_class_finding;
+pub use ingress_class::{DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
 
 /// How bad a finding is. `kubehop chain` exits 1 when a selected Service has an `Error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -50,10 +54,14 @@ pub enum DiagnosticCode {
     PodsNotEndpoints,
     /// Added: an LB ingress in ipMode Proxy or hostname-only gets no node rule (rule C5).
     LbProxyMode,
+    /// Added: an Ingress without a class while no IngressClass is the default (rule M10).
+    IngressClassMissing,
+    /// Added: an Ingress naming an IngressClass that does not exist (rule M10).
+    IngressClassUnknown,
 }
 
 impl DiagnosticCode {
-    pub const ALL: [DiagnosticCode; 20] = [
+    pub const ALL: [DiagnosticCode; 22] = [
         Self::SelectorNoMatch,
         Self::SelectorPartialMatch,
         Self::NoReadyEndpoints,
@@ -74,6 +82,8 @@ impl DiagnosticCode {
         Self::SpecWarning,
         Self::PodsNotEndpoints,
         Self::LbProxyMode,
+        Self::IngressClassMissing,
+        Self::IngressClassUnknown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,10 +108,13 @@ impl DiagnosticCode {
             Self::SpecWarning => "spec-warning",
             Self::PodsNotEndpoints => "pods-not-endpoints",
             Self::LbProxyMode => "lb-proxy-mode",
+            Self::IngressClassMissing => "ingress-class-missing",
+            Self::IngressClassUnknown => "ingress-class-unknown",
         }
     }
 
-    /// The severity a code always has.
+    /// The severity a code has, except where its docs/diagnostics.md section names a situation
+    /// that lowers it (`local-policy-node-drops` behind a health-checked load balancer).
     pub fn severity(self) -> Severity {
         match self {
             Self::SelectorNoMatch
@@ -112,17 +125,20 @@ impl DiagnosticCode {
             | Self::IngressBackendMissing
             | Self::InvalidSpec => Severity::Error,
             Self::SelectorPartialMatch
-            | Self::TargetPortNotDeclared
             | Self::NodePortOutOfRange
             | Self::LbPending
             | Self::LocalPolicyNodeDrops
             | Self::TerminatingOnly
             | Self::InternalPolicyNodeDrops
             | Self::SpecWarning
-            | Self::PodsNotEndpoints => Severity::Warning,
-            Self::PublishNotReady | Self::Headless | Self::ExternalName | Self::LbProxyMode => {
-                Severity::Info
-            }
+            | Self::PodsNotEndpoints
+            | Self::IngressClassMissing
+            | Self::IngressClassUnknown => Severity::Warning,
+            Self::PublishNotReady
+            | Self::Headless
+            | Self::ExternalName
+            | Self::LbProxyMode
+            | Self::TargetPortNotDeclared => Severity::Info,
         }
     }
 }
@@ -188,5 +204,13 @@ impl Diagnostic {
             message: message.into(),
             subject,
         }
+    }
+
+    /// The finding at another severity than its code's usual one, for the few codes whose
+    /// docs/diagnostics.md section says when (`local-policy-node-drops` behind a health-checked
+    /// load balancer is info).
+    pub(crate) fn at(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
     }
 }

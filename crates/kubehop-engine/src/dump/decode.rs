@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -32,6 +32,7 @@ pub(super) enum Object {
     Node(Arc<Node>),
     Ingress(Arc<Ingress>),
     Namespace(Arc<Namespace>),
+    IngressClass(Arc<IngressClass>),
 }
 
 /// Why an object was skipped.
@@ -270,7 +271,7 @@ pub(super) fn read_version(kind: ResourceKind) -> &'static str {
         | ResourceKind::Node
         | ResourceKind::Namespace => "v1",
         ResourceKind::EndpointSlice => "discovery.k8s.io/v1",
-        ResourceKind::Ingress => "networking.k8s.io/v1",
+        ResourceKind::Ingress | ResourceKind::IngressClass => "networking.k8s.io/v1",
     }
 }
 
@@ -282,6 +283,7 @@ fn kind_named(kind: &str) -> Option<ResourceKind> {
         "Node" => ResourceKind::Node,
         "Ingress" => ResourceKind::Ingress,
         "Namespace" => ResourceKind::Namespace,
+        "IngressClass" => ResourceKind::IngressClass,
         _ => return None,
     })
 }
@@ -462,6 +464,7 @@ pub(super) fn resource_kind_name(kind: ResourceKind) -> &'static str {
         ResourceKind::Node => "Node",
         ResourceKind::Ingress => "Ingress",
         ResourceKind::Namespace => "Namespace",
+        ResourceKind::IngressClass => "IngressClass",
     }
 }
 
@@ -542,6 +545,9 @@ fn read_object<'de, A: MapAccess<'de>>(
         ResourceKind::Namespace => {
             Object::Namespace(Arc::new(Namespace::deserialize(deserializer)?))
         }
+        ResourceKind::IngressClass => {
+            Object::IngressClass(Arc::new(IngressClass::deserialize(deserializer)?))
+        }
     })
 }
 
@@ -564,6 +570,7 @@ pub(super) fn field_path(kind: &str, object: &Value) -> Option<String> {
         ResourceKind::Node => path::<Node>(object),
         ResourceKind::Ingress => path::<Ingress>(object),
         ResourceKind::Namespace => path::<Namespace>(object),
+        ResourceKind::IngressClass => path::<IngressClass>(object),
     }
 }
 

@@ -15,8 +15,8 @@
 //!
 //! Input whose first non-blank character is `{` or `[` is read as JSON, anything else as YAML.
 //! Objects are dispatched on `apiVersion` + `kind` into k8s-openapi types: `v1` Service, Pod,
-//! Node and Namespace, `discovery.k8s.io/v1` EndpointSlice and `networking.k8s.io/v1` Ingress.
-//! Everything else is skipped and reported as a [`DumpNote`] (counted per file and kind, never
+//! Node and Namespace, `discovery.k8s.io/v1` EndpointSlice and `networking.k8s.io/v1` Ingress
+//! and IngressClass. Everything else is skipped and reported as a [`DumpNote`] (counted per file and kind, never
 //! printed: Secrets and ConfigMaps stay unseen). Legacy `v1 Endpoints` are skipped too: the
 //! engine reads the EndpointSlices, which carry the same endpoints with more detail (serving,
 //! terminating, zone), and kube-proxy reads slices, not Endpoints.
@@ -35,6 +35,8 @@
 //! `snapshot.has(ResourceKind::EndpointSlice)` is false when the dump has no EndpointSlices at
 //! all, and the engine then derives every selector Service's endpoints from its pods. A dump
 //! without Nodes is not an error either (NodePort rows then show no node addresses).
+//! IngressClasses are optional and never recorded as missing: without them the Ingress class
+//! checks stay silent.
 //!
 //! # Errors and limits
 //!
@@ -519,6 +521,7 @@ impl Builder {
             Object::Node(_) => snapshot.nodes.len(),
             Object::Ingress(_) => snapshot.ingresses.len(),
             Object::Namespace(_) => snapshot.namespaces.len(),
+            Object::IngressClass(_) => snapshot.ingress_classes.len(),
         };
         // Objects without a name are kept as they are (nothing to match them on).
         let earlier = match key {
@@ -538,12 +541,14 @@ impl Builder {
             (Object::Node(o), Some(i)) => put(&mut snapshot.nodes, i, o),
             (Object::Ingress(o), Some(i)) => put(&mut snapshot.ingresses, i, o),
             (Object::Namespace(o), Some(i)) => put(&mut snapshot.namespaces, i, o),
+            (Object::IngressClass(o), Some(i)) => put(&mut snapshot.ingress_classes, i, o),
             (Object::Service(o), None) => snapshot.services.push(o),
             (Object::EndpointSlice(o), None) => snapshot.endpoint_slices.push(o),
             (Object::Pod(o), None) => snapshot.pods.push(o),
             (Object::Node(o), None) => snapshot.nodes.push(o),
             (Object::Ingress(o), None) => snapshot.ingresses.push(o),
             (Object::Namespace(o), None) => snapshot.namespaces.push(o),
+            (Object::IngressClass(o), None) => snapshot.ingress_classes.push(o),
         }
         earlier.is_some()
     }
@@ -558,6 +563,8 @@ impl Builder {
                 ResourceKind::Node => !snapshot.nodes.is_empty(),
                 ResourceKind::Ingress => !snapshot.ingresses.is_empty(),
                 ResourceKind::Namespace => !snapshot.namespaces.is_empty(),
+                // Optional, never in ALL: a dump without classes is not missing anything.
+                ResourceKind::IngressClass => true,
             };
             if !present && !self.listed.contains(&kind) {
                 snapshot.missing.push(MissingKind {
@@ -588,6 +595,7 @@ impl Object {
             Object::Node(_) => ResourceKind::Node,
             Object::Ingress(_) => ResourceKind::Ingress,
             Object::Namespace(_) => ResourceKind::Namespace,
+            Object::IngressClass(_) => ResourceKind::IngressClass,
         }
     }
 
@@ -599,6 +607,7 @@ impl Object {
             Object::Node(o) => o.metadata(),
             Object::Ingress(o) => o.metadata(),
             Object::Namespace(o) => o.metadata(),
+            Object::IngressClass(o) => o.metadata(),
         }
     }
 }
@@ -634,7 +643,9 @@ fn default_namespace(object: Object) -> (Object, bool) {
             let (o, changed) = fix(o);
             (Object::Ingress(o), changed)
         }
-        cluster_scoped @ (Object::Node(_) | Object::Namespace(_)) => (cluster_scoped, false),
+        cluster_scoped @ (Object::Node(_) | Object::Namespace(_) | Object::IngressClass(_)) => {
+            (cluster_scoped, false)
+        }
     }
 }
 

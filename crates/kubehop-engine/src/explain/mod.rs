@@ -42,7 +42,8 @@ impl Explanation {
     }
 }
 
-/// "one of 3 ready pods", "the only ready pod, web-1,", "no pod".
+/// "one of 3 ready pods", "the only ready pod, web-1 at 127.1.1.5:8080", "no pod". The
+/// scope that follows starts with its own comma, so the phrase ends without one.
 fn endpoint_phrase(decision: &RouteDecision, fallback: bool) -> String {
     let count = decision.endpoints.len();
     let all_pods = decision
@@ -67,7 +68,7 @@ fn endpoint_phrase(decision: &RouteDecision, fallback: bool) -> String {
             let address = only
                 .socket_addr()
                 .map_or_else(|| only.0.info.ip.to_string(), |addr| addr.to_string());
-            format!("the only {state} {noun}, {name} at {address},")
+            format!("the only {state} {noun}, {name} at {address}")
         }
         Some(_) => format!("one of {count} {state} {noun}s"),
     }

@@ -310,7 +310,38 @@ fn single_endpoint_is_named() {
     .text();
     assert!(text.contains("from a pod on node-1"), "{text}");
     assert!(
-        text.contains("the only ready pod, web-1 at 127.1.1.5:8080,"),
+        text.contains(
+            "forwarded to the only ready pod, web-1 at 127.1.1.5:8080, on any node, because internalTrafficPolicy is Cluster."
+        ),
         "{text}"
     );
+    assert!(!text.contains(",,"), "{text}");
+}
+
+/// A single endpoint with no scope sentence ends the sentence cleanly (no ",." or ",,").
+#[rstest::rstest]
+#[case::no_scope(vec![RouteReason::FrontDoor { via: FrontDoor::ClusterIp }], "127.1.1.5:8080.")]
+#[case::cluster_scope_without_policy(
+    vec![
+        RouteReason::FrontDoor { via: FrontDoor::ClusterIp },
+        RouteReason::EndpointSet(EndpointSet::Cluster),
+    ],
+    "127.1.1.5:8080, on any node."
+)]
+#[case::local_scope(
+    vec![
+        RouteReason::FrontDoor { via: FrontDoor::NodePort },
+        RouteReason::Policy { scope: PolicyScope::External, policy: TrafficPolicy::Local },
+        RouteReason::EndpointSet(EndpointSet::Local),
+    ],
+    "127.1.1.5:8080, on node-2 only, because externalTrafficPolicy is Local."
+)]
+fn single_endpoint_punctuation(#[case] reasons: Vec<RouteReason>, #[case] ending: &str) {
+    let text = explain_route(
+        &node_port_query(),
+        &decision(Verdict::Forward, reasons, vec![endpoint("web-1", 5)]),
+    )
+    .text();
+    assert!(text.contains(ending), "{text}");
+    assert!(!text.contains(",,") && !text.contains(",."), "{text}");
 }

@@ -90,13 +90,19 @@ pub(super) async fn portforward(
     };
     let cancel = context.cancel.clone();
     let pod_name = name.to_string();
+    let store = shared.store.clone();
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
                 let socket =
                     WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
                         .await;
-                bridge(socket, pod_name, pod_ip, ports, error_message, cancel).await;
+                let target = Target {
+                    pod: pod_name,
+                    ip: pod_ip,
+                    store,
+                };
+                bridge(socket, target, ports, error_message, cancel).await;
             }
             Err(err) => tracing::debug!("port-forward upgrade failed: {err}"),
         }
@@ -210,6 +216,25 @@ async fn finish(mut socket: Socket, client_closed: bool) {
     let _ = socket.get_mut().shutdown().await;
 }
 
+/// The pod a port-forward goes to.
+struct Target {
+    pod: String,
+    ip: Option<IpAddr>,
+    /// For why a port has no listener (the Nodes' unbound annotation).
+    store: crate::store::Store,
+}
+
+/// Why the data plane has no listener on `address`, when it could not open one.
+fn unbound_hint(store: &crate::store::Store, address: SocketAddr) -> String {
+    let (nodes, _) = store.list_objects(ResourceId::Nodes, None);
+    let nodes: Vec<k8s_openapi::api::core::v1::Node> =
+        nodes.iter().filter_map(|node| node.decode().ok()).collect();
+    match kubehop_engine::unbound::Unbound::from_nodes(&nodes).reason(address) {
+        Some(reason) => format!(" ({})", reason.explain()),
+        None => String::new(),
+    }
+}
+
 async fn connect(pod: &str, pod_ip: Option<IpAddr>, port: u16) -> Result<TcpStream, String> {
     let Some(ip) = pod_ip else {
         return Err(format!(
@@ -233,8 +258,7 @@ async fn connect(pod: &str, pod_ip: Option<IpAddr>, port: u16) -> Result<TcpStre
 
 async fn bridge(
     socket: Socket,
-    pod: String,
-    pod_ip: Option<IpAddr>,
+    target: Target,
     ports: Vec<u16>,
     error_message: Option<String>,
     cancel: CancellationToken,
@@ -253,11 +277,20 @@ async fn bridge(
         }
     }
     let mut writers: Vec<Option<OwnedWriteHalf>> = Vec::with_capacity(ports.len());
+    let mut readers = tokio::task::JoinSet::new();
     for (i, port) in ports.iter().enumerate() {
         let data_channel = 2 * i as u8;
         let outcome = match &error_message {
             Some(message) => Err(message.clone()),
-            None => connect(&pod, pod_ip, *port).await,
+            None => connect(&target.pod, target.ip, *port)
+                .await
+                .map_err(|error| {
+                    let hint = target
+                        .ip
+                        .map(|ip| unbound_hint(&target.store, SocketAddr::new(ip, *port)))
+                        .unwrap_or_default();
+                    format!("{error}{hint}")
+                }),
         };
         match outcome {
             Err(message) => {
@@ -273,20 +306,25 @@ async fn bridge(
             Ok(connection) => {
                 let (reader, writer) = connection.into_split();
                 writers.push(Some(writer));
-                tokio::spawn(pod_to_client(reader, data_channel, out_tx.clone()));
+                readers.spawn(pod_to_client(reader, data_channel, out_tx.clone()));
             }
         }
     }
     drop(out_tx);
     // Both directions at once: a pod that is slow to read must not hold up what it sends.
-    // The WebSocket stays open until the client closes it, even after the pod closed every
-    // connection: clients (kube-rs) close first and treat a server Close as an error.
+    // Like a kubelet, the forward ends once every port's pod connection ended (the pod
+    // closed, or the port could not be connected): what the pod sent is delivered, then the
+    // WebSocket closes, so the client sees the pod's close as the end of its stream. A
+    // client that closes its sending side (the v5 close signal) only shuts down the pod's
+    // receiving side: the pod's answer still comes back.
     let client_closed = tokio::select! {
         closed = client_to_pod(&mut stream, &mut writers) => closed,
         () = send_frames(&mut sink, &mut out_rx) => false,
         () = cancel.cancelled() => false,
     };
     drop(writers);
+    // A pod side still reading has no one to deliver to.
+    readers.abort_all();
     if let Ok(socket) = stream.reunite(sink) {
         finish(socket, client_closed).await;
     }
@@ -314,8 +352,8 @@ async fn pod_to_client(mut reader: OwnedReadHalf, channel: u8, out: mpsc::Sender
     }
 }
 
-/// Sends the pod sides' frames, one flush for whatever is queued; pending forever once
-/// every pod side ended, returns when the WebSocket fails.
+/// Sends the pod sides' frames, one flush for whatever is queued; returns once every pod
+/// side ended and its frames are out, or when the WebSocket fails.
 async fn send_frames(sink: &mut SplitSink<Socket, Message>, out: &mut mpsc::Receiver<Message>) {
     while let Some(message) = out.recv().await {
         if sink.feed(message).await.is_err() {
@@ -330,7 +368,6 @@ async fn send_frames(sink: &mut SplitSink<Socket, Message>, out: &mut mpsc::Rece
             return;
         }
     }
-    std::future::pending().await
 }
 
 /// Client frames → the pod connections, until the client closes (`true`) or the WebSocket

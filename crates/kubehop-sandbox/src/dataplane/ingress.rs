@@ -26,6 +26,7 @@ use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{ServerConfig, crypto::ring::default_provider};
 use tokio_util::sync::CancellationToken;
 
+use super::bind::{BindPolicy, Failed};
 use super::ingress_rules::{self, Backend, Tables};
 use super::pods::privileged_hint;
 use super::proxy::{self, Context, Dialed, Door, DoorKind};
@@ -36,6 +37,7 @@ use crate::resources::ResourceId;
 use crate::store::{Store, StoreError, WriteOptions};
 use crate::tls::SandboxCa;
 use kubehop_engine::model::{PortRef, Protocol};
+use kubehop_engine::unbound::UnboundReason;
 use kubehop_engine::{ClusterSnapshot, ProxyModel};
 use serde_json::json;
 
@@ -91,14 +93,17 @@ pub(crate) struct IngressListeners {
     shared: Arc<Shared>,
     /// `None` without a sandbox CA (plain HTTP): no HTTPS listeners.
     tls: Option<TlsAcceptor>,
+    policy: BindPolicy,
     running: BTreeMap<SocketAddr, Running>,
+    /// Wanted listeners that could not be opened.
+    failed: Failed,
 }
 
 impl IngressListeners {
     pub(crate) fn new(
         notes: Notes,
         cancel: CancellationToken,
-        proxy: Arc<Context>,
+        (proxy, policy): (Arc<Context>, BindPolicy),
         ca: Option<Arc<SandboxCa>>,
     ) -> Self {
         let (tables, tables_rx) = watch::channel(Arc::new(Tables::new()));
@@ -112,8 +117,15 @@ impl IngressListeners {
                 proxy,
             }),
             tls,
+            policy,
             running: BTreeMap::new(),
+            failed: Failed::new(),
         }
+    }
+
+    /// The listeners the last sync wanted and could not open.
+    pub(crate) fn failed(&self) -> &Failed {
+        &self.failed
     }
 
     pub(crate) fn listening(&self) -> BTreeMap<SocketAddr, Listening> {
@@ -150,12 +162,14 @@ impl IngressListeners {
                 running.stop().await;
             }
         }
+        self.failed.retain(|addr, _| desired.contains(addr));
         for addr in desired {
             if self.running.contains_key(&addr) {
                 continue;
             }
-            match TcpListener::bind(addr).await {
+            match self.policy.bind(addr).await {
                 Ok(listener) => {
+                    self.failed.remove(&addr);
                     let tls = (addr.port() == HTTPS_PORT)
                         .then(|| self.tls.clone())
                         .flatten();
@@ -169,10 +183,14 @@ impl IngressListeners {
                     ));
                     self.running.insert(addr, Running::new(cancel, task));
                 }
-                Err(err) => self.notes.push(format!(
-                    "Ingress controller: cannot listen on {addr}: {err}{}",
-                    privileged_hint(addr.port(), &err)
-                )),
+                Err(err) => {
+                    self.failed
+                        .insert(addr, UnboundReason::of(&err, addr.port()));
+                    self.notes.push(format!(
+                        "Ingress controller: cannot listen on {addr}: {err}{}",
+                        privileged_hint(addr.port(), &err)
+                    ));
+                }
             }
         }
     }

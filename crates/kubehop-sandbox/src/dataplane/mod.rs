@@ -21,8 +21,11 @@
 //!   and path to Services dialled like a ClusterIP.
 //!
 //! Loopback only: an address outside 127.0.0.0/8 (say, a pod IP from a replayed dump) gets no
-//! listener and no connection, and a [note](crate::notes::Notes) says so.
+//! listener and no connection, and a [note](crate::notes::Notes) says so. A listener that
+//! cannot be opened (ports below 1024 without root) gets a note too, and is published on the
+//! Nodes ([`bind`]) for the readers of the cluster.
 
+pub mod bind;
 pub mod ingress;
 pub mod ingress_rules;
 pub mod pods;
@@ -40,6 +43,8 @@ use tokio_util::sync::CancellationToken;
 use crate::notes::Notes;
 use crate::store::Store;
 use crate::tls::SandboxCa;
+use bind::BindPolicy;
+use kubehop_engine::unbound::Unbound;
 use kubehop_engine::{self as engine, EngineConfig, ProxyModel};
 
 /// What a data-plane socket is.
@@ -77,12 +82,13 @@ pub struct DataPlane {
 }
 
 impl DataPlane {
-    /// Starts following `store`. `seed` seeds the endpoint picker; `ca` signs the Ingress
-    /// controller's certificates (no HTTPS without it).
+    /// Starts following `store`. `seed` seeds the endpoint picker; `policy` says how
+    /// listeners are opened; `ca` signs the Ingress controller's certificates (no HTTPS
+    /// without it).
     pub fn start(
         store: Store,
         notes: Notes,
-        seed: u64,
+        (seed, policy): (u64, BindPolicy),
         ca: Option<Arc<SandboxCa>>,
         cancel: CancellationToken,
     ) -> DataPlane {
@@ -91,7 +97,7 @@ impl DataPlane {
         let task = tokio::spawn(run(
             store,
             notes,
-            (seed, ca),
+            (seed, policy, ca),
             cancel,
             shared.clone(),
             applied_tx,
@@ -137,7 +143,7 @@ impl DataPlane {
 async fn run(
     store: Store,
     notes: Notes,
-    (seed, ca): (u64, Option<Arc<SandboxCa>>),
+    (seed, policy, ca): (u64, BindPolicy, Option<Arc<SandboxCa>>),
     cancel: CancellationToken,
     shared: Arc<Shared>,
     applied: watch::Sender<u64>,
@@ -147,11 +153,16 @@ async fn run(
         &engine::ClusterSnapshot::default(),
         &EngineConfig::default(),
     )));
-    let mut pod_listeners = pods::PodListeners::new(notes.clone(), cancel.clone());
-    let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed);
-    let mut ingresses =
-        ingress::IngressListeners::new(notes.clone(), cancel.clone(), doors.context(), ca);
-    let mut udp = udp::UdpSockets::new(notes.clone(), cancel.clone(), doors.context());
+    let mut pod_listeners = pods::PodListeners::new(notes.clone(), cancel.clone(), policy);
+    let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed, policy);
+    let mut ingresses = ingress::IngressListeners::new(
+        notes.clone(),
+        cancel.clone(),
+        (doors.context(), policy),
+        ca,
+    );
+    let mut udp = udp::UdpSockets::new(notes.clone(), cancel.clone(), doors.context(), policy);
+    let mut published = Unbound::default();
     loop {
         changes.borrow_and_update();
         let revision = store.resource_version();
@@ -175,6 +186,15 @@ async fn run(
                     .listening
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = listening;
+                let mut failed = pod_listeners.failed().clone();
+                failed.extend(doors.failed().iter().map(|(addr, why)| (*addr, *why)));
+                failed.extend(ingresses.failed().iter().map(|(addr, why)| (*addr, *why)));
+                let unbound = Unbound::new(failed);
+                // Nothing to say and nothing said: the nodes are not even read.
+                if !(unbound.is_empty() && published.is_empty()) {
+                    bind::publish(&store, &unbound);
+                    published = unbound;
+                }
                 applied.send_replace(revision);
             }
             Err(err) => tracing::warn!("sandbox data plane: cannot read the store: {err}"),

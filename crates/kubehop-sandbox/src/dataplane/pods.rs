@@ -14,10 +14,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use super::bind::{BindPolicy, Failed};
 use super::{Listening, Running};
 use crate::addresses::is_loopback;
 use crate::control::LISTEN_ANNOTATION;
 use crate::notes::Notes;
+use kubehop_engine::unbound::UnboundReason;
 use kubehop_engine::{ClusterSnapshot, pods as pod_facts};
 
 /// The HTTP header naming the pod that answered.
@@ -76,16 +78,26 @@ pub fn app_ports(pod: &Pod) -> Result<BTreeSet<u16>, String> {
 pub(crate) struct PodListeners {
     notes: Notes,
     cancel: CancellationToken,
+    policy: BindPolicy,
     running: BTreeMap<SocketAddr, (Arc<PodApp>, Running)>,
+    /// Wanted listeners that could not be opened.
+    failed: Failed,
 }
 
 impl PodListeners {
-    pub(crate) fn new(notes: Notes, cancel: CancellationToken) -> Self {
+    pub(crate) fn new(notes: Notes, cancel: CancellationToken, policy: BindPolicy) -> Self {
         PodListeners {
             notes,
             cancel,
+            policy,
             running: BTreeMap::new(),
+            failed: Failed::new(),
         }
+    }
+
+    /// The listeners the last sync wanted and could not open.
+    pub(crate) fn failed(&self) -> &Failed {
+        &self.failed
     }
 
     pub(crate) fn listening(&self) -> BTreeMap<SocketAddr, Listening> {
@@ -172,22 +184,28 @@ impl PodListeners {
                 running.stop().await;
             }
         }
+        self.failed.retain(|addr, _| desired.contains_key(addr));
         for (addr, app) in desired {
             if self.running.contains_key(&addr) {
                 continue;
             }
-            match TcpListener::bind(addr).await {
+            match self.policy.bind(addr).await {
                 Ok(listener) => {
+                    self.failed.remove(&addr);
                     let cancel = self.cancel.child_token();
                     let task = tokio::spawn(serve(listener, addr, app.clone(), cancel.clone()));
                     self.running.insert(addr, (app, Running::new(cancel, task)));
                 }
-                Err(err) => self.notes.push(format!(
-                    "pod {}/{}: cannot listen on {addr}: {err}{}",
-                    app.namespace,
-                    app.name,
-                    privileged_hint(addr.port(), &err)
-                )),
+                Err(err) => {
+                    self.failed
+                        .insert(addr, UnboundReason::of(&err, addr.port()));
+                    self.notes.push(format!(
+                        "pod {}/{}: cannot listen on {addr}: {err}{}",
+                        app.namespace,
+                        app.name,
+                        privileged_hint(addr.port(), &err)
+                    ));
+                }
             }
         }
     }

@@ -30,11 +30,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::bind::{BindPolicy, Failed};
 use super::pods::privileged_hint;
 use super::{Listening, Running};
 use crate::addresses::is_loopback;
 use crate::notes::Notes;
 use kubehop_engine::model::Protocol;
+use kubehop_engine::unbound::UnboundReason;
 use kubehop_engine::{Picker, ProxyModel, RouteDecision, RouteQuery, TrafficSource, Verdict};
 
 /// How long the proxy waits for a pod to accept.
@@ -109,7 +111,10 @@ impl Context {
 pub(crate) struct Doors {
     context: Arc<Context>,
     cancel: CancellationToken,
+    policy: BindPolicy,
     running: BTreeMap<SocketAddr, (Door, Running)>,
+    /// Wanted listeners that could not be opened.
+    failed: Failed,
 }
 
 /// The front doors of `protocol` that listen: inside loopback (a note for the others), and
@@ -248,6 +253,7 @@ impl Doors {
         cancel: CancellationToken,
         model: watch::Receiver<Arc<ProxyModel>>,
         seed: u64,
+        policy: BindPolicy,
     ) -> Self {
         Doors {
             context: Arc::new(Context {
@@ -258,7 +264,9 @@ impl Doors {
                 turn: AtomicUsize::new(0),
             }),
             cancel,
+            policy,
             running: BTreeMap::new(),
+            failed: Failed::new(),
         }
     }
 
@@ -272,6 +280,11 @@ impl Doors {
             .iter()
             .map(|(addr, (door, _))| (*addr, door.listening()))
             .collect()
+    }
+
+    /// The listeners the last sync wanted and could not open.
+    pub(crate) fn failed(&self) -> &Failed {
+        &self.failed
     }
 
     pub(crate) async fn sync(&mut self, model: &ProxyModel) {
@@ -288,12 +301,14 @@ impl Doors {
                 running.stop().await;
             }
         }
+        self.failed.retain(|addr, _| desired.contains_key(addr));
         for (addr, door) in desired {
             if self.running.contains_key(&addr) {
                 continue;
             }
-            match TcpListener::bind(addr).await {
+            match self.policy.bind(addr).await {
                 Ok(listener) => {
+                    self.failed.remove(&addr);
                     let cancel = self.cancel.child_token();
                     let task = tokio::spawn(serve(
                         listener,
@@ -306,12 +321,16 @@ impl Doors {
                     self.running
                         .insert(addr, (door, Running::new(cancel, task)));
                 }
-                Err(err) => notes.push(format!(
-                    "Service {}/{}: cannot listen on {addr}: {err}{}",
-                    door.namespace,
-                    door.service,
-                    privileged_hint(addr.port(), &err)
-                )),
+                Err(err) => {
+                    self.failed
+                        .insert(addr, UnboundReason::of(&err, addr.port()));
+                    notes.push(format!(
+                        "Service {}/{}: cannot listen on {addr}: {err}{}",
+                        door.namespace,
+                        door.service,
+                        privileged_hint(addr.port(), &err)
+                    ));
+                }
             }
         }
     }

@@ -19,6 +19,7 @@ use k8s_openapi::api::core::v1::Pod;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
+use super::bind::BindPolicy;
 use super::pods::{PodApp, privileged_hint};
 use super::proxy::{self, Context, Door};
 use super::{Listening, Running};
@@ -69,15 +70,22 @@ pub(crate) struct UdpSockets {
     notes: Notes,
     cancel: CancellationToken,
     proxy: Arc<Context>,
+    policy: BindPolicy,
     running: BTreeMap<SocketAddr, (Role, Running)>,
 }
 
 impl UdpSockets {
-    pub(crate) fn new(notes: Notes, cancel: CancellationToken, proxy: Arc<Context>) -> Self {
+    pub(crate) fn new(
+        notes: Notes,
+        cancel: CancellationToken,
+        proxy: Arc<Context>,
+        policy: BindPolicy,
+    ) -> Self {
         UdpSockets {
             notes,
             cancel,
             proxy,
+            policy,
             running: BTreeMap::new(),
         }
     }
@@ -154,7 +162,7 @@ impl UdpSockets {
             if self.running.contains_key(&addr) {
                 continue;
             }
-            match UdpSocket::bind(addr).await {
+            match self.policy.bind_udp(addr).await {
                 Ok(socket) => {
                     let cancel = self.cancel.child_token();
                     let socket = Arc::new(socket);

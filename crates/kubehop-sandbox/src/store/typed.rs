@@ -118,7 +118,15 @@ impl Store {
 
     /// Every object the engine reads, decoded, as one consistent [`ClusterSnapshot`].
     pub fn cluster_snapshot(&self, generation: u64) -> Result<ClusterSnapshot, StoreError> {
-        let [services, slices, pods, nodes, ingresses, namespaces] = {
+        let [
+            services,
+            slices,
+            pods,
+            nodes,
+            ingresses,
+            namespaces,
+            classes,
+        ] = {
             let state = self.read();
             [
                 ResourceId::Services,
@@ -127,6 +135,7 @@ impl Store {
                 ResourceId::Nodes,
                 ResourceId::Ingresses,
                 ResourceId::Namespaces,
+                ResourceId::IngressClasses,
             ]
             .map(|r| state.scope(r, None).cloned().collect::<Vec<_>>())
         };
@@ -143,6 +152,7 @@ impl Store {
             nodes: decode_all(&nodes)?,
             ingresses: decode_all(&ingresses)?,
             namespaces: decode_all(&namespaces)?,
+            ingress_classes: decode_all(&classes)?,
             missing: Vec::new(),
         })
     }

@@ -19,11 +19,11 @@ pub fn columns(resource: ResourceId) -> Vec<Column> {
             NAME,
             col(
                 "Controller",
-                "Controller that is responsible for handling this class.",
+                "Controller refers to the name of the controller that should handle this class.",
             ),
             col(
                 "Parameters",
-                "A reference to a resource with additional parameters.",
+                "Parameters is a link to a custom resource containing additional configuration for the controller.",
             ),
             AGE,
         ],

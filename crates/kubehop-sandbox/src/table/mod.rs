@@ -206,29 +206,22 @@ pub fn cells(resource: ResourceId, object: &Value, now: Timestamp) -> Vec<Value>
             json!(container_field(object, "image")),
         ],
         ResourceId::Events => event_cells(object, name, now),
-        ResourceId::IngressClasses => vec![
-            name,
-            json!(
-                object
-                    .pointer("/spec/controller")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            ),
-            json!(ingress_class_parameters(object)),
-            age,
-        ],
-    }
-}
-
-/// An IngressClass's parameters as kubectl prints them (`Kind/name`, `<none>`).
-fn ingress_class_parameters(object: &Value) -> String {
-    let Some(parameters) = object.pointer("/spec/parameters") else {
-        return "<none>".into();
-    };
-    let text = |key: &str| parameters.get(key).and_then(Value::as_str).unwrap_or("");
-    match text("apiGroup") {
-        "" => format!("{}/{}", text("kind"), text("name")),
-        group => format!("{}/{}.{group}", text("kind"), text("name")),
+        ResourceId::IngressClasses => {
+            let parameters = object
+                .pointer("/spec/parameters")
+                .map(|parameters| {
+                    let kind = parameters.get("kind").and_then(Value::as_str).unwrap_or("");
+                    let named = parameters.get("name").and_then(Value::as_str).unwrap_or("");
+                    format!("{kind}/{named}")
+                })
+                .unwrap_or_else(|| "<none>".to_owned());
+            vec![
+                name,
+                json!(text(object, "/spec/controller")),
+                json!(parameters),
+                age,
+            ]
+        }
     }
 }
 
