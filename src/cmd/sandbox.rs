@@ -4,6 +4,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::Ingress;
 
 use crate::cli::SandboxArgs;
 use crate::sandbox::faults::PortForwardFault;
@@ -169,7 +170,7 @@ fn print_banner(
         );
     } else {
         out.push_str(&format!(
-            "data plane: {} listeners now (pods; a Service's ClusterIP, nodePorts and LoadBalancer IP open once it has ready endpoints)\n",
+            "data plane: {} listeners now (pods; a Service's ClusterIP, nodePorts and LoadBalancer IP open once it has ready endpoints; the Ingress controller on each Ingress's address)\n",
             sandbox.listening().len()
         ));
     }
@@ -185,6 +186,18 @@ fn print_banner(
     if let Some(ip) = web.filter(|_| !api_only) {
         out.push_str(&format!(
             "  curl -s http://{ip}/            # the shop/web Service answers with a pod's name\n"
+        ));
+    }
+    let ingress = sandbox
+        .store()
+        .get::<Ingress>("shop", "shop")
+        .ok()
+        .flatten()
+        .and_then(|i| i.status?.load_balancer?.ingress?.first()?.ip.clone())
+        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+    if let Some(ip) = ingress.filter(|_| !api_only) {
+        out.push_str(&format!(
+            "  curl -s -H 'Host: shop.example.test' http://{ip}/static/   # through the Ingress shop/shop\n"
         ));
     }
     out.push_str("  kubectl annotate pod -n shop <pod> sandbox.kubehop.dev/ready=false --overwrite   # break a pod's readiness\n");

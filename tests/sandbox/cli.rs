@@ -205,6 +205,39 @@ async fn kubehop_sandbox_serves_the_built_in_scenario_on_loopback_only() {
         Outcome::Refused => eprintln!("port 80 not bound (unprivileged run)"),
         other => panic!("{other:?}"),
     }
+    // The printed Ingress line reaches a pod of shop/web through the Ingress controller.
+    let ingress: IpAddr = running
+        .banner
+        .iter()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("curl -s -H 'Host: shop.example.test' http://")
+        })
+        .and_then(|rest| rest.split('/').next())
+        .expect("Ingress curl line")
+        .parse()
+        .expect("Ingress IP");
+    assert!(kubehop::sandbox::is_sandbox_address(ingress));
+    match tokio::net::TcpStream::connect(SocketAddr::new(ingress, 80)).await {
+        Ok(mut stream) => {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            stream
+                .write_all(b"GET /static/ HTTP/1.1\r\nHost: shop.example.test\r\n\r\n")
+                .await
+                .expect("send");
+            let mut answer = Vec::new();
+            within("the Ingress answer", stream.read_to_end(&mut answer))
+                .await
+                .expect("read");
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            assert!(answer.contains("X-Kubehop-Pod: web-"), "{answer}");
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+            eprintln!("Ingress port 80 not bound (unprivileged run)");
+        }
+        Err(err) => panic!("{err}"),
+    }
 
     let pid = running.child.id().expect("running");
     let listening = listening_addresses(pid);
