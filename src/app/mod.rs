@@ -106,13 +106,16 @@ pub fn transports_for(
     source: SourceKind,
 ) -> Option<Arc<crate::probe::Transports>> {
     let config = feed.api.clone()?;
-    // Probes bound each hop themselves.
-    let client = crate::cluster::connector::streaming_client(config).ok()?;
+    // Probes bound each hop themselves; clients follow the source's kubeconfig switches.
+    let clients =
+        crate::cluster::connector::following_clients(config, feed.api_changes.clone()).ok()?;
     let scope = match source {
         SourceKind::Demo => crate::probe::NetworkScope::LoopbackOnly,
         _ => crate::probe::NetworkScope::cluster_from_environment(),
     };
-    Some(Arc::new(crate::probe::Transports::new(client, scope)))
+    Some(Arc::new(crate::probe::Transports::following(
+        clients, scope,
+    )))
 }
 
 /// Runs the TUI over a snapshot feed until the user quits. The terminal is restored on every

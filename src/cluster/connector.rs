@@ -55,6 +55,33 @@ pub fn streaming_client(mut config: kube::Config) -> Result<kube::Client, kube::
     Ok(kube::Client::new(service, config.default_namespace))
 }
 
+/// Streaming clients that follow the source: the client for `config` now, and a new one each
+/// time `changes` publishes a new API configuration (a kubeconfig rewritten for a re-created
+/// cluster, see `live::follow`), so probes and forwards started later use the new server, CA and
+/// credentials. Without `changes` the first client stays.
+pub fn following_clients(
+    config: kube::Config,
+    changes: Option<tokio::sync::watch::Receiver<kube::Config>>,
+) -> Result<tokio::sync::watch::Receiver<kube::Client>, kube::Error> {
+    let (clients, receiver) = tokio::sync::watch::channel(streaming_client(config)?);
+    if let Some(mut changes) = changes {
+        tokio::spawn(async move {
+            while !clients.is_closed() && changes.changed().await.is_ok() {
+                let config = changes.borrow_and_update().clone();
+                match streaming_client(config) {
+                    Ok(client) => clients.send_replace(client),
+                    // The switch itself checked the configuration; keep the previous client.
+                    Err(error) => {
+                        tracing::warn!("no client for the new API configuration: {error}");
+                        continue;
+                    }
+                };
+            }
+        });
+    }
+    Ok(receiver)
+}
+
 /// Connects like [`HttpConnector`]; the stream reads through a [`READ_BUFFER`] buffer.
 #[derive(Clone)]
 struct Buffered(HttpConnector);

@@ -94,9 +94,10 @@ async fn run(
     if let Some(warning) = exposure_warning(&addresses, &format!("svc/{}", service.name)) {
         eprintln!("{}: {warning}", crate::cli::program_name());
     }
-    let client =
-        crate::cluster::connector::streaming_client(api).map_err(ForwardCommandError::Client)?;
-    let dialer: Arc<dyn Dialer> = Arc::new(PortForwardDialer::new(client));
+    // New connections follow the source to a re-created cluster (a rewritten kubeconfig).
+    let clients = crate::cluster::connector::following_clients(api, feed.api_changes.clone())
+        .map_err(ForwardCommandError::Client)?;
+    let dialer: Arc<dyn Dialer> = Arc::new(PortForwardDialer::following(clients));
     let options = ForwardOptions {
         addresses,
         engine: settings.engine_config(),

@@ -260,14 +260,7 @@ pub async fn run_probe(
         unbound: crate::engine::unbound::Unbound::from_snapshot(&before),
         ..ProbeOptions::default()
     };
-    // Probes bound each hop themselves.
-    let client =
-        crate::cluster::connector::streaming_client(api).map_err(ProbeCommandError::Client)?;
-    let scope = match settings.source {
-        Source::Demo => NetworkScope::LoopbackOnly,
-        _ => NetworkScope::cluster_from_environment(),
-    };
-    let transports = Arc::new(Transports::new(client, scope));
+    let transports = transports(api, settings)?;
     let report = probe::run(&plan, before.generation, &transports, &options).await;
     // Did the prediction change while the hops were probed?
     let after = feed.snapshots.borrow_and_update().clone();
@@ -293,6 +286,22 @@ pub async fn run_probe(
     Ok(view.exit_status())
 }
 
+/// How a one-shot probe reaches hops: port-forwards through the API server (probes bound each
+/// hop themselves, so the client has no read timeout) and direct connections within the
+/// source's scope (loopback only for the demo).
+fn transports(
+    api: kube::Config,
+    settings: &SourceSettings,
+) -> Result<Arc<Transports>, ProbeCommandError> {
+    let client =
+        crate::cluster::connector::streaming_client(api).map_err(ProbeCommandError::Client)?;
+    let scope = match settings.source {
+        Source::Demo => NetworkScope::LoopbackOnly,
+        _ => NetworkScope::cluster_from_environment(),
+    };
+    Ok(Arc::new(Transports::new(client, scope)))
+}
+
 /// `chain --probe`: probes every hop of each of `services` (one Service at a time, its hops
 /// concurrently) and returns the findings of each (empty: every checked hop behaved as
 /// predicted). Results whose prediction changed meanwhile (the feed's newest snapshot) are
@@ -310,15 +319,13 @@ pub async fn chain_probe_findings(
         .api
         .clone()
         .ok_or(ProbeCommandError::NeedsLiveCluster)?;
-    let client =
-        crate::cluster::connector::streaming_client(api).map_err(ProbeCommandError::Client)?;
-    let scope = match settings.source {
-        Source::Demo => NetworkScope::LoopbackOnly,
-        _ => NetworkScope::cluster_from_environment(),
-    };
-    let transports = Arc::new(Transports::new(client, scope));
+    let transports = transports(api, settings)?;
     let config = settings.engine_config();
-    let options = ProbeOptions::default();
+    // Listeners the sandbox could not open are not reachable here, never unexpected.
+    let options = ProbeOptions {
+        unbound: crate::engine::unbound::Unbound::from_snapshot(snapshot),
+        ..ProbeOptions::default()
+    };
     let context = PlanContext::from_snapshot(snapshot);
     let plan_on = |model: &ProxyModel, context: &PlanContext, service: &ServiceKey| {
         probe_plan_with(model, service, &PortSelector::All, Via::All, context).ok()

@@ -287,7 +287,8 @@ impl Dialer for DirectDialer {
 /// `pods/portforward` through the API server.
 #[derive(Clone)]
 pub struct PortForwardDialer {
-    client: kube::Client,
+    /// The current client: replaced when the source switches to a new API configuration.
+    clients: tokio::sync::watch::Receiver<kube::Client>,
 }
 
 impl std::fmt::Debug for PortForwardDialer {
@@ -297,8 +298,14 @@ impl std::fmt::Debug for PortForwardDialer {
 }
 
 impl PortForwardDialer {
+    /// Always through `client`.
     pub fn new(client: kube::Client) -> Self {
-        PortForwardDialer { client }
+        Self::following(tokio::sync::watch::channel(client).1)
+    }
+
+    /// Through the latest client `clients` holds at each dial.
+    pub fn following(clients: tokio::sync::watch::Receiver<kube::Client>) -> Self {
+        PortForwardDialer { clients }
     }
 }
 
@@ -341,9 +348,10 @@ impl Dialer for PortForwardDialer {
                 return Err(DialError::Unsupported(target.clone()));
             };
             let started = Instant::now();
+            let client = self.clients.borrow().clone();
             let forward = match tokio::time::timeout(
                 timeout,
-                portforward::open(&self.client, namespace, pod, *port),
+                portforward::open(&client, namespace, pod, *port),
             )
             .await
             {

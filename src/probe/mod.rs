@@ -116,9 +116,17 @@ impl std::fmt::Debug for Transports {
 impl Transports {
     /// Port-forwards through `client` and direct connections within `scope`.
     pub fn new(client: kube::Client, scope: NetworkScope) -> Self {
+        Self::following(tokio::sync::watch::channel(client).1, scope)
+    }
+
+    /// Port-forwards through the latest of `clients` (see `PortForwardDialer::following`).
+    pub fn following(
+        clients: tokio::sync::watch::Receiver<kube::Client>,
+        scope: NetworkScope,
+    ) -> Self {
         Transports {
             direct: Arc::new(DirectDialer::new(scope.clone())),
-            port_forward: Some(Arc::new(PortForwardDialer::new(client))),
+            port_forward: Some(Arc::new(PortForwardDialer::following(clients))),
             scope,
         }
     }

@@ -2,29 +2,13 @@
 //! how many Services are broken, then object counts. It is cut at the screen's edge, so the
 //! most important comes first.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use ratatui::text::{Line, Span};
 
 use super::text::plural;
 use super::theme::Theme;
 use crate::app::catalog::Catalog;
 use crate::app::state::{AppState, Focus, SourceKind};
-use crate::cluster::feed::ConnectionStatus;
-
-fn clock(time: SystemTime) -> String {
-    let seconds = time
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or_default()
-        % 86_400;
-    format!(
-        "{:02}:{:02}:{:02} UTC",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
-}
+use crate::cluster::feed::{ConnectionStatus, utc_clock as clock};
 
 /// The context as shown: file names for a dump (not their directories).
 fn context_label(state: &AppState) -> String {

@@ -163,6 +163,12 @@ async fn a_cluster_restarted_with_new_credentials_is_followed_within_5s() {
             .iter()
             .any(|(_, name, _)| name == "default/web-1")
     );
+    // The clients probes and forwards dial through, made before the restart.
+    let mut clients = kubehop::cluster::connector::following_clients(
+        feed.api.clone().expect("a live source"),
+        feed.api_changes.clone(),
+    )
+    .expect("a client");
 
     // `chain --watch`, through the binary.
     let mut child = chain_watch(&kubeconfig, &dir);
@@ -238,6 +244,28 @@ async fn a_cluster_restarted_with_new_credentials_is_followed_within_5s() {
     let new_ca = new.config().await.expect("the new config").root_cert;
     assert!(new_ca.is_some(), "an HTTPS sandbox");
     assert_eq!(api.root_cert, new_ca, "the new CA");
+    // ...and the clients made before the restart now reach it.
+    within_for(
+        DEADLINE,
+        "the followed client to list the new cluster",
+        async {
+            loop {
+                let client = clients.borrow_and_update().clone();
+                let pods = kube::Api::<k8s_openapi::api::core::v1::Pod>::all(client)
+                    .list(&Default::default())
+                    .await;
+                if pods.is_ok_and(|pods| {
+                    pods.items
+                        .iter()
+                        .any(|pod| pod.metadata.name.as_deref() == Some("web-9"))
+                }) {
+                    return;
+                }
+                clients.changed().await.expect("the clients follow");
+            }
+        },
+    )
+    .await;
     within_for(
         DEADLINE,
         "connected",

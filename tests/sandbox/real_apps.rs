@@ -549,6 +549,25 @@ async fn real_apps_with_ready_endpoints_have_no_warnings() {
         .collect();
     assert_eq!(severities, [("local-policy-node-drops", "info")]);
 
+    // redis-cart's container declares no port (common, and fine for Kubernetes): its app
+    // still listens where the Service sends traffic, so a probe finds nothing unexpected.
+    let probe = tokio::process::Command::new(KUBEHOP)
+        .args(["probe", "shop/redis-cart", "-o", "json"])
+        .env("KUBECONFIG", h.sandbox.kubeconfig_path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .await
+        .expect("kubehop runs");
+    let report: Value = serde_json::from_slice(&probe.stdout).expect("probe JSON");
+    assert_eq!(report["summary"]["unexpected"], 0, "{report:#}");
+    let connected = report["hops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|hop| hop["outcome"]["result"] == "connected")
+        .count();
+    assert!(connected >= 2, "ClusterIP and endpoint connect: {report:#}");
+
     // C11/M10: an Ingress naming a class nobody defined is found through the live source.
     let typo = h.write("typo.yaml", TYPO_INGRESS);
     h.ok(&["apply", "-f", typo.to_str().expect("utf-8")]).await;

@@ -80,6 +80,16 @@ async fn assert_probe_not_reachable(kubeconfig: &str) {
     );
 }
 
+/// `kubehop chain web --probe`: the listeners the sandbox could not open make no probe finding.
+async fn assert_chain_probe_finds_nothing(kubeconfig: &str) {
+    let args = ["chain", "web", "--probe", "-o", "json", "--kubeconfig", kubeconfig];
+    let output = kubehop_isolated_output(args.map(str::to_owned).to_vec()).await;
+    let document: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let web = &document["services"][0];
+    assert_eq!(web["name"], "web", "{document:#}");
+    assert_eq!(web["probeFindings"], serde_json::json!([]), "{web:#}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unopened_listeners_are_on_the_nodes_in_dumps_and_probe_as_not_reachable() {
     let (sandbox, client) = start_with(
@@ -131,7 +141,9 @@ async fn unopened_listeners_are_on_the_nodes_in_dumps_and_probe_as_not_reachable
     );
 
     // The probe: those two hops are not reachable here, with the reason; nothing unexpected.
-    assert_probe_not_reachable(&sandbox.kubeconfig_path().display().to_string()).await;
+    let kubeconfig = sandbox.kubeconfig_path().display().to_string();
+    assert_probe_not_reachable(&kubeconfig).await;
+    assert_chain_probe_finds_nothing(&kubeconfig).await;
 
     // Bound after all (the Service moves to 8081): the annotation goes away.
     Api::<Service>::namespaced(client.clone(), "default")

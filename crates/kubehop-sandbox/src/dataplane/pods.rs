@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -74,6 +75,53 @@ pub fn app_ports(pod: &Pod) -> Result<BTreeSet<u16>, String> {
         .collect())
 }
 
+/// Whether a pod says nothing about where its app listens: no listen annotation and no
+/// containerPort in any container (declaring ports is optional in Kubernetes, and common to skip).
+fn declares_no_ports(pod: &Pod) -> bool {
+    let annotated = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(LISTEN_ANNOTATION));
+    let declared = pod.spec.as_ref().is_some_and(|spec| {
+        spec.containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .any(|c| c.ports.as_ref().is_some_and(|ports| !ports.is_empty()))
+    });
+    !annotated && !declared
+}
+
+/// Where the app of a pod that declares no ports listens: the TCP targetPorts of the Services
+/// selecting it (a number, or the Service's port when targetPort is unset). A real app listens
+/// where its Service sends traffic — kube-proxy forwards whether or not the port is declared —
+/// so the sandbox assumes it does. Named targetPorts cannot resolve on such a pod (rule B2) and
+/// add nothing.
+pub fn implied_ports<S: AsRef<Service>>(pod: &Pod, services: &[S]) -> BTreeSet<u16> {
+    let namespace = pod_facts::namespace(pod);
+    services
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|service: &&Service| {
+            service.metadata.namespace.as_deref().unwrap_or("default") == namespace
+        })
+        .filter_map(|service| service.spec.as_ref())
+        .filter(|spec| {
+            spec.selector.as_ref().is_some_and(|selector| {
+                !selector.is_empty() && pod_facts::matches_selector(pod, selector)
+            })
+        })
+        .flat_map(|spec| spec.ports.iter().flatten())
+        .filter(|port| port.protocol.as_deref().is_none_or(|proto| proto == "TCP"))
+        .filter_map(|port| match &port.target_port {
+            None => u16::try_from(port.port).ok(),
+            Some(IntOrString::Int(number)) => u16::try_from(*number).ok(),
+            Some(IntOrString::String(text)) => text.parse::<u16>().ok(),
+        })
+        .filter(|port| *port != 0)
+        .collect()
+}
+
 /// The pod listeners, kept in step with the snapshot.
 pub(crate) struct PodListeners {
     notes: Notes,
@@ -116,7 +164,8 @@ impl PodListeners {
     }
 
     /// The listeners the snapshot's pods want: address -> pod, for running pods with an IPv4
-    /// loopback address and declared ports (the first pod on an address wins).
+    /// loopback address and declared (or, declaring none, implied) ports; the first pod on an
+    /// address wins.
     fn desired(&self, snapshot: &ClusterSnapshot) -> BTreeMap<SocketAddr, Arc<PodApp>> {
         let mut desired: BTreeMap<SocketAddr, Arc<PodApp>> = BTreeMap::new();
         for pod in &snapshot.pods {
@@ -132,6 +181,7 @@ impl PodListeners {
             let namespace = pod_facts::namespace(pod).to_string();
             let name = pod_facts::name(pod).to_string();
             let ports = match app_ports(pod) {
+                Ok(_) if declares_no_ports(pod) => implied_ports(pod, &snapshot.services),
                 Ok(ports) => ports,
                 Err(problem) => {
                     self.notes.push(format!(
@@ -466,6 +516,53 @@ mod tests {
             .map(|p| p.into_iter().collect::<Vec<_>>())
             .map_err(|_| ());
         assert_eq!(got, expected);
+    }
+
+    #[rstest]
+    #[case::target_port(json!({"port": 80, "targetPort": 8080}), vec![8080])]
+    #[case::numeric_text(json!({"port": 80, "targetPort": "9000"}), vec![9000])]
+    #[case::port_only(json!({"port": 6379}), vec![6379])]
+    #[case::named(json!({"port": 80, "targetPort": "http"}), vec![])]
+    #[case::udp(json!({"port": 53, "protocol": "UDP"}), vec![])]
+    fn a_pod_declaring_no_ports_listens_where_its_services_send(
+        #[case] port: serde_json::Value,
+        #[case] expected: Vec<u16>,
+    ) {
+        let pod = pod(json!({
+            "metadata": {"name": "redis-0", "namespace": "shop", "labels": {"app": "redis"}},
+            "spec": {"containers": [{"name": "redis"}]}
+        }));
+        assert!(declares_no_ports(&pod));
+        let service = |namespace: &str, selector: serde_json::Value| -> Service {
+            serde_json::from_value(json!({
+                "metadata": {"name": "s", "namespace": namespace},
+                "spec": {"selector": selector, "ports": [port.clone()]}
+            }))
+            .expect("service")
+        };
+        let services = [
+            service("shop", json!({"app": "redis"})),
+            // Another namespace, another app: neither adds a port.
+            service("other", json!({"app": "redis"})),
+            service("shop", json!({"app": "web"})),
+        ]
+        .map(Arc::new);
+        let got: Vec<u16> = implied_ports(&pod, &services).into_iter().collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn declared_or_annotated_ports_are_not_implied() {
+        let declared = pod(json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "a", "ports": [{"containerPort": 8080}]}]}
+        }));
+        assert!(!declares_no_ports(&declared));
+        let annotated = pod(json!({
+            "metadata": {"name": "p", "annotations": {LISTEN_ANNOTATION: ""}},
+            "spec": {"containers": [{"name": "a"}]}
+        }));
+        assert!(!declares_no_ports(&annotated));
     }
 
     #[rstest]
