@@ -136,3 +136,33 @@ async fn a_service_without_endpoints_has_no_socket_and_refuses_connections() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_declaring_no_ports_answers_on_its_udp_services_target_port() {
+    let mut objects = three_nodes();
+    let mut pods = deployment("dns", "quiet", 1, DNS);
+    pods["spec"]["template"]["spec"]["containers"][0]
+        .as_object_mut()
+        .expect("container")
+        .remove("ports");
+    objects.push(pods);
+    objects.push(service("dns", "quiet", 53).spec(json!({"ports": [
+        {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": DNS}
+    ]})));
+    let (sandbox, _client) = start_cluster(objects, Duration::from_secs(1)).await;
+    let door = SocketAddr::new(cluster_ip(&sandbox, "quiet"), 53);
+    if !sandbox.listening_udp().contains_key(&door) {
+        assert!(
+            sandbox
+                .notes()
+                .contains(&format!("cannot listen on {door}/udp"))
+        );
+        eprintln!("==== SKIP: {door}/udp not bindable here ====");
+        return sandbox.shutdown().await;
+    }
+    let client = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let answer = ask(&client, door, b"hello").await;
+    assert!(pod_named(&answer).starts_with("quiet-"), "{answer:?}");
+    assert!(answer.ends_with("hello"), "{answer:?}");
+    sandbox.shutdown().await;
+}

@@ -82,7 +82,15 @@ async fn assert_probe_not_reachable(kubeconfig: &str) {
 
 /// `kubehop chain web --probe`: the listeners the sandbox could not open make no probe finding.
 async fn assert_chain_probe_finds_nothing(kubeconfig: &str) {
-    let args = ["chain", "web", "--probe", "-o", "json", "--kubeconfig", kubeconfig];
+    let args = [
+        "chain",
+        "web",
+        "--probe",
+        "-o",
+        "json",
+        "--kubeconfig",
+        kubeconfig,
+    ];
     let output = kubehop_isolated_output(args.map(str::to_owned).to_vec()).await;
     let document: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let web = &document["services"][0];

@@ -77,7 +77,7 @@ pub fn app_ports(pod: &Pod) -> Result<BTreeSet<u16>, String> {
 
 /// Whether a pod says nothing about where its app listens: no listen annotation and no
 /// containerPort in any container (declaring ports is optional in Kubernetes, and common to skip).
-fn declares_no_ports(pod: &Pod) -> bool {
+pub(crate) fn declares_no_ports(pod: &Pod) -> bool {
     let annotated = pod
         .metadata
         .annotations
@@ -98,6 +98,15 @@ fn declares_no_ports(pod: &Pod) -> bool {
 /// so the sandbox assumes it does. Named targetPorts cannot resolve on such a pod (rule B2) and
 /// add nothing.
 pub fn implied_ports<S: AsRef<Service>>(pod: &Pod, services: &[S]) -> BTreeSet<u16> {
+    implied_ports_of(pod, services, "TCP")
+}
+
+/// [`implied_ports`] for `protocol` (`"TCP"`, `"UDP"`).
+pub fn implied_ports_of<S: AsRef<Service>>(
+    pod: &Pod,
+    services: &[S],
+    protocol: &str,
+) -> BTreeSet<u16> {
     let namespace = pod_facts::namespace(pod);
     services
         .iter()
@@ -112,7 +121,7 @@ pub fn implied_ports<S: AsRef<Service>>(pod: &Pod, services: &[S]) -> BTreeSet<u
             })
         })
         .flat_map(|spec| spec.ports.iter().flatten())
-        .filter(|port| port.protocol.as_deref().is_none_or(|proto| proto == "TCP"))
+        .filter(|port| port.protocol.as_deref().unwrap_or("TCP") == protocol)
         .filter_map(|port| match &port.target_port {
             None => u16::try_from(port.port).ok(),
             Some(IntOrString::Int(number)) => u16::try_from(*number).ok(),

@@ -2,7 +2,9 @@
 //! kube-proxy forwards the UDP ports of Services.
 //!
 //! - A pod's UDP socket answers every datagram with one datagram: a line naming the pod, its
-//!   node and the address it answered on, then the bytes it received (an echo).
+//!   node and the address it answered on, then the bytes it received (an echo). A pod that
+//!   declares no ports answers on the UDP targetPorts of the Services selecting it (as its TCP
+//!   side does, [`implied_ports`](super::pods::implied_ports)).
 //! - Every ClusterIP:port, node address:nodePort and VIP-mode LoadBalancer IP:port of a UDP
 //!   Service port is a socket. The first datagram from a client is routed like a TCP
 //!   connection (the engine's route and picker); the client then keeps its endpoint (a
@@ -20,7 +22,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::bind::BindPolicy;
-use super::pods::{PodApp, privileged_hint};
+use super::pods::{PodApp, declares_no_ports, implied_ports_of, privileged_hint};
 use super::proxy::{self, Context, Door};
 use super::{Listening, Running};
 use crate::addresses::is_loopback;
@@ -122,7 +124,13 @@ impl UdpSockets {
             let Some(ip) = pod_facts::ips(pod).into_iter().find(IpAddr::is_ipv4) else {
                 continue;
             };
-            let ports = udp_ports(pod);
+            let ports: Vec<u16> = if declares_no_ports(pod) {
+                implied_ports_of(pod, &snapshot.services, "UDP")
+                    .into_iter()
+                    .collect()
+            } else {
+                udp_ports(pod)
+            };
             // The TCP side notes addresses outside loopback.
             if ports.is_empty() || !is_loopback(ip) {
                 continue;
