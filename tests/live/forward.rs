@@ -295,6 +295,8 @@ async fn no_pods_means_refused_at_once_and_pods_back_means_working_again() {
             )
         })
         .await;
+    // The forward may learn of the endpoints before the data plane opened the pods' listeners.
+    within("the sandbox to settle", sandbox.settled()).await;
     let back = ready_pods(&store, "web");
     match within("an answer after the pods came back", get(local)).await {
         Answer::Pod(pod) => assert!(back.contains(&pod), "{pod} is one of {back:?}"),
