@@ -49,3 +49,69 @@ fn write_synthetic_dumps() {
     std::fs::write(&yaml, serde_saphyr::to_string(&list).expect("YAML")).expect("write YAML dump");
     check(&yaml);
 }
+
+/// A pod `pod-{index}` labelled `app: shared`, running and ready on `node-0`, at a loopback
+/// address.
+fn shared_pod(index: usize) -> serde_json::Value {
+    let ip = format!("127.1.{}.{}", index / 250, index % 250 + 1);
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("pod-{index}"), "namespace": "default", "labels": {"app": "shared"}},
+        "spec": {"nodeName": "node-0", "containers": [{"name": "app", "image": "app",
+            "ports": [{"name": "http", "containerPort": 8080}]}]},
+        "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+            "conditions": [{"type": "Ready", "status": "True"}]},
+    })
+}
+
+fn list_of(items: Vec<serde_json::Value>) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items})
+}
+
+/// `services` Services that all select the same `pods` pods (no EndpointSlices: kubehop derives
+/// them): the output is services × pods endpoints from an input of services + pods objects.
+pub fn shared_pods_dump(services: usize, pods: usize) -> serde_json::Value {
+    let mut items: Vec<serde_json::Value> = (0..pods).map(shared_pod).collect();
+    items.extend((0..services).map(|index| {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": format!("svc-{index:04}"), "namespace": "default"},
+            "spec": {"type": "ClusterIP", "clusterIP": format!("127.2.{}.{}", index / 250, index % 250 + 1),
+                "selector": {"app": "shared"},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]},
+        })
+    }));
+    list_of(items)
+}
+
+/// One Service with `ports` ports (`p{i}`, numbers 1..=65535 over TCP, then UDP) and one pod it
+/// selects: every port one endpoint.
+pub fn many_ports_dump(ports: usize) -> serde_json::Value {
+    let service_ports: Vec<serde_json::Value> = (0..ports)
+        .map(|index| {
+            let number = index % 65_535 + 1;
+            let protocol = if index < 65_535 { "TCP" } else { "UDP" };
+            serde_json::json!({"name": format!("p{index}"), "port": number, "targetPort": number, "protocol": protocol})
+        })
+        .collect();
+    list_of(vec![
+        shared_pod(0),
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "wide", "namespace": "default"},
+            "spec": {"type": "ClusterIP", "clusterIP": "127.2.0.1", "selector": {"app": "shared"},
+                "ports": service_ports},
+        }),
+    ])
+}
+
+#[test]
+#[ignore = "writes the two scale dumps of docs/performance.md to target/tmp"]
+fn write_scale_dumps() {
+    let shared = target("shared-pods.json");
+    std::fs::write(&shared, serde_json::to_vec(&shared_pods_dump(1_000, 5_000)).expect("JSON"))
+        .expect("write");
+    let ports = target("many-ports.json");
+    std::fs::write(&ports, serde_json::to_vec(&many_ports_dump(100_000)).expect("JSON"))
+        .expect("write");
+}
