@@ -12,7 +12,7 @@ use super::style::Style;
 use crate::cli::{ChainArgs, OutputFormat, RouteArgs};
 use crate::cluster::feed::SnapshotFeed;
 use crate::cluster::{ClusterError, ClusterSnapshot, SourceSettings, Sources};
-use crate::engine::{EngineConfig, build};
+use crate::engine::{EngineConfig, ServiceChains, build};
 use crate::printable::PrintableWriter;
 
 /// Where a command's standard output goes: for text, through the one terminal sanitizer
@@ -161,25 +161,23 @@ pub fn print_chain(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, CommandError> {
-    let model = build(snapshot, config);
-    let selected = chain::select(&model, selection)?;
+    // Each selected Service's chain is built, written and dropped in turn (streamed output).
+    let chains = ServiceChains::new(snapshot, config);
+    let selected = chain::select(&chains, selection)?;
     match format {
         OutputFormat::Text => chain::write_text(out, &selected, style)?,
         OutputFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &selected)?;
             writeln!(out)?;
         }
-        OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(&selected)?;
-            out.write_all(text.as_bytes())?;
-        }
+        OutputFormat::Yaml => serde_saphyr::to_io_writer(&mut &mut *out, &selected)?,
     }
     out.flush()?;
     if selected.is_empty() {
         let _ = writeln!(
             err,
             "{}",
-            chain::nothing_found_message(&model, &selection.scope)
+            chain::nothing_found_message(&chains, &selection.scope)
         );
     }
     Ok(if selected.has_errors() {

@@ -109,9 +109,80 @@ pub fn many_ports_dump(ports: usize) -> serde_json::Value {
 #[ignore = "writes the two scale dumps of docs/performance.md to target/tmp"]
 fn write_scale_dumps() {
     let shared = target("shared-pods.json");
-    std::fs::write(&shared, serde_json::to_vec(&shared_pods_dump(1_000, 5_000)).expect("JSON"))
-        .expect("write");
+    std::fs::write(
+        &shared,
+        serde_json::to_vec(&shared_pods_dump(1_000, 5_000)).expect("JSON"),
+    )
+    .expect("write");
     let ports = target("many-ports.json");
-    std::fs::write(&ports, serde_json::to_vec(&many_ports_dump(100_000)).expect("JSON"))
-        .expect("write");
+    std::fs::write(
+        &ports,
+        serde_json::to_vec(&many_ports_dump(100_000)).expect("JSON"),
+    )
+    .expect("write");
+}
+
+fn snapshot_of(dump: &serde_json::Value) -> kubehop::engine::ClusterSnapshot {
+    let bytes = serde_json::to_vec(dump).expect("JSON");
+    dump::load_bytes("scale.json", &bytes)
+        .expect("the dump loads")
+        .snapshot
+}
+
+/// One Service with 100,000 ports and a pod: every port gets its one endpoint, on its own
+/// number (joining the ports with the slices is linear; the figures are in
+/// docs/performance.md).
+#[test]
+fn a_hundred_thousand_ports_each_get_their_endpoint() {
+    let snapshot = snapshot_of(&many_ports_dump(100_000));
+    let model = kubehop::engine::build(&snapshot, &Default::default());
+    let chain = model.service("default", "wide").expect("the Service");
+    assert_eq!(chain.ports.len(), 100_000);
+    for port in &chain.ports {
+        assert_eq!(port.endpoints.len(), 1, "port {:?}", port.name);
+        let endpoint = &port.endpoints[0];
+        assert_eq!(endpoint.port, port.port, "port {:?}", port.name);
+        assert_eq!(endpoint.info.pod.as_deref(), Some("pod-0"));
+        assert!(endpoint.info.ready);
+    }
+}
+
+/// `chain -A -o json|yaml|text` written one Service at a time: the same document as the
+/// whole model's serialisation, YAML the same data, text one tree per Service.
+#[test]
+fn streamed_output_is_the_whole_document() {
+    let dump = shared_pods_dump(40, 150);
+    let path = target("shared-pods-small.json");
+    std::fs::write(&path, serde_json::to_vec(&dump).expect("JSON")).expect("write");
+    let path = path.to_str().expect("UTF-8 path");
+    let run = |format: &str| {
+        let output = crate::support::bin::kubehop(&["chain", "-A", "-o", format, "-f", path]);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        crate::support::bin::stdout(&output)
+    };
+    let json: serde_json::Value = serde_json::from_str(&run("json")).expect("one JSON document");
+    let model = kubehop::engine::build(&snapshot_of(&dump), &Default::default());
+    let expected = serde_json::json!({
+        "services": serde_json::to_value(&model.services).expect("model JSON"),
+        "diagnostics": [],
+    });
+    assert_eq!(json, expected);
+    let services = json["services"].as_array().expect("services");
+    assert_eq!(services.len(), 40);
+    for service in services {
+        let endpoints = service["ports"][0]["endpoints"]
+            .as_array()
+            .expect("endpoints");
+        assert_eq!(endpoints.len(), 150, "{}", service["name"]);
+    }
+    let yaml: serde_json::Value = serde_saphyr::from_str(&run("yaml")).expect("one YAML document");
+    assert_eq!(yaml, json);
+    let text = run("text");
+    for index in 0..40 {
+        assert!(
+            text.contains(&format!("default/svc-{index:04}  ClusterIP")),
+            "svc-{index:04}"
+        );
+    }
+    assert_eq!(text.matches("150 ready").count(), 40, "{text:.2000}");
 }

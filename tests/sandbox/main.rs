@@ -10,5 +10,6 @@ mod builtin;
 mod cli;
 mod control;
 mod dataplane;
+mod fd_exhaustion;
 mod kubectl;
 mod scale;

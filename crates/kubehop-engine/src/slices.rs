@@ -147,7 +147,7 @@ pub(crate) fn read<'a>(
         }
     }
     out.by_port = port_keys.keys.into_iter().zip(by_position).collect();
-    out.by_port.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    out.by_port.sort_unstable_by_key(|(key, _)| *key);
     let order = |a: &EndpointInfo, b: &EndpointInfo| (&a.pod, a.ip).cmp(&(&b.pod, b.ip));
     // Controller-written slices are usually in order already.
     if !out.endpoints.is_sorted_by(|a, b| order(a, b).is_le()) {

@@ -13,15 +13,21 @@ use crate::output::style::Style;
 use crate::output::tree::{TreeNode, align};
 
 /// Writes the text tree of every selected Service, then the unattached diagnostics.
-pub fn write_text(out: &mut dyn Write, selected: &Selected<'_>, style: Style) -> io::Result<()> {
-    for (position, chain) in selected.services.iter().enumerate() {
-        if position > 0 {
+/// Each Service's chain is built, written and dropped in turn.
+pub fn write_text(
+    out: &mut dyn Write,
+    selected: &Selected<'_, '_>,
+    style: Style,
+) -> io::Result<()> {
+    let mut first = true;
+    selected.for_each_chain(|chain| {
+        if !std::mem::take(&mut first) {
             writeln!(out)?;
         }
-        service_tree(chain, style).write(out)?;
-    }
+        service_tree(chain, style).write(out)
+    })?;
     if !selected.diagnostics.is_empty() {
-        if !selected.services.is_empty() {
+        if selected.service_count() > 0 {
             writeln!(out)?;
         }
         let mut root = TreeNode::new(format!(
@@ -32,7 +38,7 @@ pub fn write_text(out: &mut dyn Write, selected: &Selected<'_>, style: Style) ->
         let rows: Vec<Vec<String>> = selected
             .diagnostics
             .iter()
-            .map(|scoped| diagnostic_row(scoped.diagnostic, style))
+            .map(|scoped| diagnostic_row(&scoped.diagnostic, style))
             .collect();
         for line in align(&rows) {
             root.child(line);
