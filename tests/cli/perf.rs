@@ -186,3 +186,46 @@ fn streamed_output_is_the_whole_document() {
     }
     assert_eq!(text.matches("150 ready").count(), 40, "{text:.2000}");
 }
+
+/// Binary input is refused after its first bytes: `-f /dev/zero` with one line, and an endless
+/// stream of zeros on standard input is left after little more than a pipe's buffer (not the
+/// 512 MiB size limit).
+#[test]
+fn binary_input_is_refused_within_the_first_bytes() {
+    let output = crate::support::bin::kubehop(&["chain", "-f", "/dev/zero"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        message,
+        "kubehop: /dev/zero:1:1: not a text file: a NUL byte: this looks like a binary file, not `kubectl get -o yaml|json` output\n"
+    );
+
+    let mut child = crate::support::bin::kubehop_command(&["chain", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubehop runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let zeros = [0u8; 4096];
+        let mut written = 0usize;
+        // Ends when kubehop closes its standard input (it exits); capped at the size limit.
+        while written < 600 * 1024 * 1024 && stdin.write_all(&zeros).is_ok() {
+            written += zeros.len();
+        }
+        written
+    });
+    let output = child.wait_with_output().expect("kubehop exits");
+    let written = writer.join().expect("the writer");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("<stdin>:1:1: not a text file"),
+        "{output:?}"
+    );
+    assert!(
+        written < 1024 * 1024,
+        "{written} bytes were taken before the refusal"
+    );
+}

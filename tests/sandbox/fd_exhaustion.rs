@@ -115,15 +115,21 @@ async fn out_of_descriptors_the_server_idles_and_recovers() {
     })
     .await;
 
-    // A measuring window, not a wait for a condition: a server retrying accept at once would
-    // burn a whole core in it.
+    // A measuring window, not a wait for a condition: a server retrying accept at once burns a
+    // whole core in it, one retrying every millisecond about 7 % of it (measured with the
+    // back-off set to zero); the back-off's retries (at most one a second) stay below 2 %.
     let before = cpu_ticks(pid);
     tokio::time::sleep(WINDOW).await;
     let used = cpu_ticks(pid) - before;
-    assert_eq!(open_fds(pid), FD_LIMIT, "still out of descriptors");
-    let window_ticks = clock_ticks_per_second() * WINDOW.as_secs();
+    let open = open_fds(pid);
     assert!(
-        used * 10 <= window_ticks,
+        open >= FD_LIMIT,
+        "no longer out of descriptors: {open} open"
+    );
+    let window_ticks = clock_ticks_per_second() * WINDOW.as_secs();
+    eprintln!("CPU while out of descriptors: {used} of {window_ticks} clock ticks");
+    assert!(
+        used * 50 <= window_ticks,
         "the server used {used} of {window_ticks} clock ticks while out of descriptors"
     );
 
