@@ -108,18 +108,24 @@ pub fn many_ports_dump(ports: usize) -> serde_json::Value {
 #[test]
 #[ignore = "writes the two scale dumps of docs/performance.md to target/tmp"]
 fn write_scale_dumps() {
-    let shared = target("shared-pods.json");
-    std::fs::write(
-        &shared,
-        serde_json::to_vec(&shared_pods_dump(1_000, 5_000)).expect("JSON"),
-    )
-    .expect("write");
-    let ports = target("many-ports.json");
-    std::fs::write(
-        &ports,
-        serde_json::to_vec(&many_ports_dump(100_000)).expect("JSON"),
-    )
-    .expect("write");
+    // The 1,000-Service dump, and two smaller ones to see the time grow with the output.
+    for (services, name) in [
+        (1_000, "shared-pods.json"),
+        (500, "shared-pods-500.json"),
+        (250, "shared-pods-250.json"),
+    ] {
+        let dump = serde_json::to_vec(&shared_pods_dump(services, 5_000)).expect("JSON");
+        std::fs::write(target(name), dump).expect("write");
+    }
+    let ports = serde_json::to_vec(&many_ports_dump(100_000)).expect("JSON");
+    std::fs::write(target("many-ports.json"), ports).expect("write");
+    // The same Service without its pod: the cost of the ports alone.
+    let mut alone = many_ports_dump(100_000);
+    if let Some(items) = alone["items"].as_array_mut() {
+        items.remove(0);
+    }
+    let alone = serde_json::to_vec(&alone).expect("JSON");
+    std::fs::write(target("many-ports-no-pod.json"), alone).expect("write");
 }
 
 fn snapshot_of(dump: &serde_json::Value) -> kubehop::engine::ClusterSnapshot {
