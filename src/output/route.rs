@@ -208,7 +208,14 @@ pub fn resolve_service(
     let Some(chain) = model.service(namespace, &target.name) else {
         let scope = super::chain::Scope::Namespace(namespace.to_owned());
         return Err(RouteInputError::ServiceNotFound {
-            hint: super::chain::not_found_hint(model, &target.name, &scope),
+            hint: super::chain::not_found_hint(
+                model
+                    .services
+                    .iter()
+                    .map(|chain| (chain.namespace.as_str(), chain.name.as_str())),
+                &target.name,
+                &scope,
+            ),
             service,
         });
     };

@@ -18,7 +18,7 @@ use super::style::Style;
 use crate::cli::{ChainArgs, OutputFormat, RouteArgs};
 use crate::cluster::feed::{ConnectionStatus, SnapshotFeed, utc_clock};
 use crate::cluster::{ClusterError, ClusterSnapshot, Source, SourceSettings, Sources};
-use crate::engine::{EngineConfig, ProxyModel, build};
+use crate::engine::{EngineConfig, ServiceChains, build};
 use crate::printable::PrintableWriter;
 
 /// Where a command's standard output goes: for text, through the one terminal sanitizer
@@ -196,14 +196,14 @@ async fn probe_and_print_chain(
     style: Style,
     (out, err): (&mut dyn Write, &mut dyn Write),
 ) -> Result<u8, CommandError> {
-    let model = build(snapshot, &settings.engine_config());
-    let mut selected = chain::select(&model, selection)?;
-    let services: Vec<_> = selected.services.iter().map(|chain| chain.key()).collect();
+    let chains = ServiceChains::new(snapshot, &settings.engine_config());
+    let mut selected = chain::select(&chains, selection)?;
+    let services = selected.service_keys();
     let findings = super::probe_run::chain_probe_findings(feed, settings, snapshot, &services)
         .await
         .map_err(Box::new)?;
     selected.probe = Some(findings);
-    print_selected(&model, &selected, selection, args.output, style, out, err)
+    print_selected(&chains, &selected, selection, args.output, style, out, err)
 }
 
 /// A live source reads one namespace: a Service not there may exist in another, which only
@@ -247,15 +247,16 @@ pub fn print_chain(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, CommandError> {
-    let model = build(snapshot, config);
-    let selected = chain::select(&model, selection)?;
-    print_selected(&model, &selected, selection, format, style, out, err)
+    // Each selected Service's chain is built, written and dropped in turn (streamed output).
+    let chains = ServiceChains::new(snapshot, config);
+    let selected = chain::select(&chains, selection)?;
+    print_selected(&chains, &selected, selection, format, style, out, err)
 }
 
-/// Prints what was selected from `model`; returns the exit status.
+/// Prints what was selected from `chains`; returns the exit status.
 fn print_selected(
-    model: &ProxyModel,
-    selected: &Selected<'_>,
+    chains: &ServiceChains<'_>,
+    selected: &Selected<'_, '_>,
     selection: &ChainSelection,
     format: OutputFormat,
     style: Style,
@@ -268,17 +269,14 @@ fn print_selected(
             serde_json::to_writer_pretty(&mut *out, selected)?;
             writeln!(out)?;
         }
-        OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(selected)?;
-            out.write_all(text.as_bytes())?;
-        }
+        OutputFormat::Yaml => serde_saphyr::to_io_writer(&mut &mut *out, selected)?,
     }
     out.flush()?;
     if selected.is_empty() {
         let _ = writeln!(
             err,
             "{}",
-            chain::nothing_found_message(model, &selection.scope)
+            chain::nothing_found_message(chains, &selection.scope)
         );
     }
     Ok(if selected.has_errors() {

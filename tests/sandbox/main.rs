@@ -10,6 +10,7 @@ mod builtin;
 mod cli;
 mod control;
 mod dataplane;
+mod fd_exhaustion;
 mod forward_close;
 mod ingress;
 mod kubectl;

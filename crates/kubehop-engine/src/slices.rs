@@ -15,7 +15,8 @@ use super::service::IpFamily;
 pub(crate) struct SliceEndpoints<'a> {
     /// Every endpoint, deduplicated by address.
     pub endpoints: Vec<Arc<EndpointInfo>>,
-    /// Per slice port (name, protocol) (rule B5), deduplicated by IP:port (rule A12).
+    /// Per slice port (name, protocol) (rule B5), deduplicated by IP:port (rule A12); sorted
+    /// by key, so joining a Service's many ports is a binary search each, not a scan.
     by_port: Vec<((&'a str, Protocol), Vec<PortEndpoint>)>,
 }
 
@@ -23,10 +24,11 @@ impl SliceEndpoints<'_> {
     /// Takes the endpoints of the slice port a Service port joins on (rule B5).
     pub fn take_port(&mut self, name: &str, protocol: Protocol) -> Vec<PortEndpoint> {
         self.by_port
-            .iter_mut()
-            .find(|((port_name, port_protocol), _)| {
-                *port_name == name && *port_protocol == protocol
+            .binary_search_by(|((port_name, port_protocol), _)| {
+                (*port_name, *port_protocol).cmp(&(name, protocol))
             })
+            .ok()
+            .and_then(|position| self.by_port.get_mut(position))
             .map(|(_, endpoints)| std::mem::take(endpoints))
             .unwrap_or_default()
     }
@@ -108,7 +110,7 @@ pub(crate) fn read<'a>(
     let mut out = SliceEndpoints::default();
     let mut seen_ips: SmallSet<IpAddr> = SmallSet::new();
     let mut seen_port: SmallSet<(IpAddr, i32, usize)> = SmallSet::new();
-    let mut port_keys: Vec<(&'a str, Protocol)> = Vec::new();
+    let mut port_keys = PortKeys::default();
     let mut by_position: Vec<Vec<PortEndpoint>> = Vec::new();
     for slice in slices {
         if IpFamily::from_address_type(&slice.address_type).is_none() {
@@ -144,7 +146,8 @@ pub(crate) fn read<'a>(
             }
         }
     }
-    out.by_port = port_keys.into_iter().zip(by_position).collect();
+    out.by_port = port_keys.keys.into_iter().zip(by_position).collect();
+    out.by_port.sort_unstable_by_key(|(key, _)| *key);
     let order = |a: &EndpointInfo, b: &EndpointInfo| (&a.pod, a.ip).cmp(&(&b.pod, b.ip));
     // Controller-written slices are usually in order already.
     if !out.endpoints.is_sorted_by(|a, b| order(a, b).is_le()) {
@@ -160,12 +163,27 @@ pub(crate) fn read<'a>(
     out
 }
 
+/// The (name, protocol) keys of a Service's slice ports in order of appearance, with their
+/// positions by key.
+#[derive(Default)]
+struct PortKeys<'a> {
+    keys: Vec<(&'a str, Protocol)>,
+    positions: HashMap<(&'a str, Protocol), usize>,
+}
+
+impl<'a> PortKeys<'a> {
+    /// The position of `key`, appended when new.
+    fn position(&mut self, key: (&'a str, Protocol)) -> usize {
+        *self.positions.entry(key).or_insert_with(|| {
+            self.keys.push(key);
+            self.keys.len() - 1
+        })
+    }
+}
+
 /// The slice's ports with a number and a known protocol, as (position of its (name, protocol)
 /// key in `port_keys`, number); new keys are appended.
-fn slice_ports<'a>(
-    slice: &'a EndpointSlice,
-    port_keys: &mut Vec<(&'a str, Protocol)>,
-) -> Vec<(usize, i32)> {
+fn slice_ports<'a>(slice: &'a EndpointSlice, port_keys: &mut PortKeys<'a>) -> Vec<(usize, i32)> {
     slice
         .ports
         .as_deref()
@@ -178,14 +196,7 @@ fn slice_ports<'a>(
                 Some(value) => Protocol::parse(value)?,
             };
             let key = (port.name.as_deref().unwrap_or(""), protocol);
-            let position = match port_keys.iter().position(|existing| *existing == key) {
-                Some(position) => position,
-                None => {
-                    port_keys.push(key);
-                    port_keys.len() - 1
-                }
-            };
-            Some((position, number))
+            Some((port_keys.position(key), number))
         })
         .collect()
 }

@@ -62,6 +62,9 @@
 pub mod addresses;
 pub mod admission;
 mod api;
+/// The API server's request handling without a socket, for the fuzz target.
+#[doc(hidden)]
+pub use api::fuzzing;
 pub mod clock;
 pub mod control;
 pub mod dataplane;

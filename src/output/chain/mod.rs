@@ -1,9 +1,10 @@
 //! `kubehop chain`: which Services to print, the JSON/YAML document, and the text tree.
 //!
-//! The JSON and YAML forms are the engine's [`ProxyModel`] serialisation (the documented shape)
-//! restricted to the selected Services, plus one addition: a top-level `diagnostics` array for
-//! findings that belong to no Service (an Ingress backend naming a Service that does not exist),
-//! each with the `namespace` of the object it is about.
+//! The JSON and YAML forms are the engine's [`crate::engine::ProxyModel`] serialisation (the
+//! documented shape) restricted to the selected Services, plus one addition: a top-level
+//! `diagnostics` array for findings that belong to no Service (an Ingress backend naming a
+//! Service that does not exist), each with the `namespace` of the object it is about. Both are
+//! written as each Service's chain is built ([`Selected`]), never held whole in memory.
 //!
 //! `text` prints the header, summary, diagnostics and DNS of a Service; `port` prints each
 //! port from the engine's hop tree ([`crate::engine::hops`]), one arm per kind of hop.
@@ -15,18 +16,19 @@ mod text;
 
 pub use text::{service_tree, write_text};
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 
 #[cfg(test)]
 use super::style::Style;
 use crate::engine::diagnostics::name_list;
 use crate::engine::model::ServiceKey;
 use crate::engine::verdict::{Health, HealthCounts, ProbeFinding};
-use crate::engine::{Diagnostic, ProxyModel, ServiceChain, Severity};
+use crate::engine::{Diagnostic, ServiceChain, ServiceChains, Severity};
 
 /// Which namespaces a command looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,24 +136,33 @@ impl ChainSelection {
 
 /// An unattached diagnostic with the namespace of the object it is about.
 #[derive(Debug, Clone, Serialize)]
-pub struct ScopedDiagnostic<'m> {
+pub struct ScopedDiagnostic {
     #[serde(flatten)]
-    pub diagnostic: &'m Diagnostic,
-    pub namespace: &'m str,
+    pub diagnostic: Diagnostic,
+    pub namespace: String,
 }
 
 /// The probe findings of each probed Service (`chain --probe`).
 pub type ProbeFindings = BTreeMap<ServiceKey, Vec<ProbeFinding>>;
 
-/// The selected part of a model: what `chain` prints, and its JSON/YAML document
+/// The selected part of a snapshot: what `chain` prints, and its JSON/YAML document
 /// (`{"services": [...], "diagnostics": [...]}`).
-#[derive(Debug, Clone)]
-pub struct Selected<'m> {
-    pub services: Vec<&'m ServiceChain>,
+///
+/// The chains are not kept: each selected Service's chain is built when it is printed
+/// ([`Selected::for_each_chain`], or serialising the document) and dropped after, so the
+/// output streams in memory bounded by one Service's chain.
+pub struct Selected<'p, 's> {
+    chains: &'p ServiceChains<'s>,
+    /// Positions in `chains` of the selected Services, in order.
+    positions: Vec<usize>,
     /// Unattached diagnostics in scope (only when no single Service was asked for).
-    pub diagnostics: Vec<ScopedDiagnostic<'m>>,
+    pub diagnostics: Vec<ScopedDiagnostic>,
     /// What `--probe` found, per probed Service (`None`: no probe ran).
     pub probe: Option<ProbeFindings>,
+    /// The health of the chains built so far (all of them once `visited`).
+    counts: Cell<HealthCounts>,
+    /// Whether every selected chain was built (so `counts` covers them all).
+    visited: Cell<bool>,
 }
 
 /// One Service of the document: the engine's serialisation, its `health`, and with `--probe`
@@ -165,21 +176,56 @@ pub struct ServiceDocument<'m> {
     pub probe_findings: Option<&'m [ProbeFinding]>,
 }
 
-impl Serialize for Selected<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut document = serializer.serialize_struct("Selected", 2)?;
-        let services: Vec<ServiceDocument<'_>> = self
-            .services
-            .iter()
-            .map(|chain| self.document(chain))
-            .collect();
-        document.serialize_field("services", &services)?;
-        document.serialize_field("diagnostics", &self.diagnostics)?;
-        document.end()
+impl Selected<'_, '_> {
+    /// How many Services are selected.
+    pub fn service_count(&self) -> usize {
+        self.positions.len()
     }
-}
 
-impl<'m> Selected<'m> {
+    /// (namespace, name) of the selected Services, in order.
+    pub fn service_keys(&self) -> Vec<ServiceKey> {
+        let keys: Vec<(&str, &str)> = self.chains.keys().collect();
+        self.positions
+            .iter()
+            .filter_map(|position| keys.get(*position))
+            .map(|(namespace, name)| ServiceKey {
+                namespace: (*namespace).to_owned(),
+                name: (*name).to_owned(),
+            })
+            .collect()
+    }
+
+    /// Builds each selected Service's chain in order, hands it to `each` and drops it; stops at
+    /// the first error. Counts the chains' health on the way.
+    pub fn for_each_chain<E>(
+        &self,
+        mut each: impl FnMut(&ServiceChain) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.counts.set(HealthCounts::default());
+        for position in &self.positions {
+            let Some(chain) = self.chains.chain(*position) else {
+                continue;
+            };
+            let mut counts = self.counts.get();
+            counts.add(self.health(&chain));
+            self.counts.set(counts);
+            each(&chain)?;
+        }
+        self.visited.set(true);
+        Ok(())
+    }
+
+    /// How many selected Services are broken, have warnings, are ok. Free once the chains
+    /// were printed; otherwise they are built again to find out.
+    pub fn health_counts(&self) -> HealthCounts {
+        if !self.visited.get()
+            && let Err(never) = self.for_each_chain(|_| Ok::<(), std::convert::Infallible>(()))
+        {
+            match never {}
+        }
+        self.counts.get()
+    }
+
     /// The probe findings of a Service (`None` without `--probe`).
     pub fn probe_findings(&self, chain: &ServiceChain) -> Option<&[ProbeFinding]> {
         let probe = self.probe.as_ref()?;
@@ -191,31 +237,19 @@ impl<'m> Selected<'m> {
         Health::of(chain).with_probe(self.probe_findings(chain).unwrap_or_default())
     }
 
-    /// How many selected Services are broken, have warnings, are ok.
-    pub fn health_counts(&self) -> HealthCounts {
-        self.services
-            .iter()
-            .map(|chain| self.health(chain))
-            .collect()
-    }
-
     /// One Service as the document shows it.
-    pub fn document<'s>(&'s self, chain: &'s ServiceChain) -> ServiceDocument<'s> {
+    pub fn document<'c>(&'c self, chain: &'c ServiceChain) -> ServiceDocument<'c> {
         ServiceDocument {
             chain,
             health: self.health(chain),
             probe_findings: self.probe_findings(chain),
         }
     }
-}
 
-impl Selected<'_> {
     /// Whether `chain` exits 1: an error-level diagnostic (or, with `--probe`, a live
     /// error-level probe finding) on a selected Service or in scope.
     pub fn has_errors(&self) -> bool {
-        self.services
-            .iter()
-            .any(|chain| self.health(chain) == Health::Broken)
+        self.health_counts().broken > 0
             || self
                 .diagnostics
                 .iter()
@@ -223,62 +257,91 @@ impl Selected<'_> {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.services.is_empty() && self.diagnostics.is_empty()
+        self.positions.is_empty() && self.diagnostics.is_empty()
+    }
+}
+
+impl Serialize for Selected<'_, '_> {
+    /// The document of the model's serialisation, restricted to the selection, written one
+    /// Service at a time.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut document = serializer.serialize_struct("Selected", 2)?;
+        document.serialize_field("services", &StreamedServices(self))?;
+        document.serialize_field("diagnostics", &self.diagnostics)?;
+        document.end()
+    }
+}
+
+/// The `services` array of [`Selected`]: each chain built, serialised and dropped in turn.
+struct StreamedServices<'a, 'p, 's>(&'a Selected<'p, 's>);
+
+impl Serialize for StreamedServices<'_, '_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut services = serializer.serialize_seq(Some(self.0.service_count()))?;
+        self.0
+            .for_each_chain(|chain| services.serialize_element(&self.0.document(chain)))?;
+        services.end()
     }
 }
 
 /// Picks the Services (and unattached diagnostics) a selection names.
-pub fn select<'m>(
-    model: &'m ProxyModel,
+pub fn select<'p, 's>(
+    chains: &'p ServiceChains<'s>,
     selection: &ChainSelection,
-) -> Result<Selected<'m>, SelectionError> {
+) -> Result<Selected<'p, 's>, SelectionError> {
     let in_scope = |namespace: &str| selection.scope.contains(namespace);
-    let services: Vec<&ServiceChain> = model
-        .services
-        .iter()
-        .filter(|chain| in_scope(&chain.namespace))
-        .filter(|chain| {
+    let positions: Vec<usize> = chains
+        .keys()
+        .enumerate()
+        .filter(|(_, (namespace, _))| in_scope(namespace))
+        .filter(|(_, (_, name))| {
             selection
                 .service
                 .as_deref()
-                .is_none_or(|name| chain.name == name)
+                .is_none_or(|wanted| *name == wanted)
         })
+        .map(|(position, _)| position)
         .collect();
-    if let Some(name) = &selection.service {
-        if services.is_empty() {
+    let diagnostics = match &selection.service {
+        Some(name) if positions.is_empty() => {
             return Err(SelectionError::ServiceNotFound {
                 name: name.clone(),
                 scope: selection.scope.clone(),
-                hint: not_found_hint(model, name, &selection.scope),
+                hint: not_found_hint(chains.keys(), name, &selection.scope),
             });
         }
-        return Ok(Selected {
-            services,
-            diagnostics: Vec::new(),
-            probe: None,
-        });
-    }
-    let diagnostics = model
-        .unattached_by_namespace()
-        .filter(|(namespace, _)| in_scope(namespace))
-        .map(|(namespace, diagnostic)| ScopedDiagnostic {
-            diagnostic,
-            namespace,
-        })
-        .collect();
+        Some(_) => Vec::new(),
+        None => chains
+            .unattached()
+            .into_iter()
+            .filter(|(namespace, _)| in_scope(namespace))
+            .map(|(namespace, diagnostic)| ScopedDiagnostic {
+                diagnostic,
+                namespace,
+            })
+            .collect(),
+    };
     Ok(Selected {
-        services,
+        chains,
+        positions,
         diagnostics,
         probe: None,
+        counts: Cell::new(HealthCounts::default()),
+        visited: Cell::new(false),
     })
 }
 
-pub(crate) fn not_found_hint(model: &ProxyModel, name: &str, scope: &Scope) -> String {
-    let elsewhere: Vec<&str> = model
-        .services
-        .iter()
-        .filter(|chain| chain.name == name)
-        .map(|chain| chain.namespace.as_str())
+/// Where a Service named `name` exists instead, or what is in the namespace looked at;
+/// `keys` are (namespace, name) of every Service.
+pub(crate) fn not_found_hint<'k>(
+    keys: impl Iterator<Item = (&'k str, &'k str)> + Clone,
+    name: &str,
+    scope: &Scope,
+) -> String {
+    let elsewhere: Vec<&str> = keys
+        .clone()
+        .filter(|(_, other)| *other == name)
+        .map(|(namespace, _)| namespace)
         .collect();
     if let Some(first) = elsewhere.first() {
         return format!(
@@ -289,11 +352,9 @@ pub(crate) fn not_found_hint(model: &ProxyModel, name: &str, scope: &Scope) -> S
     let Scope::Namespace(namespace) = scope else {
         return String::new();
     };
-    let here: Vec<&str> = model
-        .services
-        .iter()
-        .filter(|chain| chain.namespace == *namespace)
-        .map(|chain| chain.name.as_str())
+    let here: Vec<&str> = keys
+        .filter(|(other, _)| other == namespace)
+        .map(|(_, name)| name)
         .collect();
     if here.is_empty() {
         " (the input has no Services there)".to_owned()
@@ -303,16 +364,12 @@ pub(crate) fn not_found_hint(model: &ProxyModel, name: &str, scope: &Scope) -> S
 }
 
 /// Why nothing was printed, for standard error (kubectl's "No resources found").
-pub fn nothing_found_message(model: &ProxyModel, scope: &Scope) -> String {
+pub fn nothing_found_message(chains: &ServiceChains<'_>, scope: &Scope) -> String {
     let mut message = match scope {
         Scope::All => "No Services found in the input.".to_owned(),
         Scope::Namespace(namespace) => format!("No Services found in namespace {namespace}."),
     };
-    let namespaces: BTreeSet<&str> = model
-        .services
-        .iter()
-        .map(|chain| chain.namespace.as_str())
-        .collect();
+    let namespaces: BTreeSet<&str> = chains.keys().map(|(namespace, _)| namespace).collect();
     if matches!(scope, Scope::Namespace(_)) && !namespaces.is_empty() {
         let namespaces: Vec<&str> = namespaces.into_iter().collect();
         let _ = write!(

@@ -33,14 +33,15 @@ fn rejects_bad_service_names(#[case] service: &str, #[case] message: &str) {
     assert_eq!(error.to_string(), message);
 }
 
-fn model(dump: &str) -> ProxyModel {
+fn model(dump: &str) -> crate::engine::ClusterSnapshot {
     let load = crate::cluster::dump::load_str("test.yaml", dump).expect("valid dump");
-    crate::engine::build(&load.snapshot, &crate::engine::EngineConfig::default())
+    load.snapshot
 }
 
-fn text(model: &ProxyModel, style: Style) -> String {
+fn text(snapshot: &crate::engine::ClusterSnapshot, style: Style) -> String {
+    let chains = ServiceChains::new(snapshot, &crate::engine::EngineConfig::default());
     let selection = ChainSelection::new(None, None, true).expect("valid");
-    let selected = select(model, &selection).expect("selects");
+    let selected = select(&chains, &selection).expect("selects");
     let mut out = Vec::new();
     write_text(&mut out, &selected, style).expect("in memory");
     String::from_utf8(out).expect("UTF-8")

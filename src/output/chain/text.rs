@@ -14,20 +14,26 @@ use crate::output::style::Style;
 use crate::output::tree::{TreeNode, align};
 
 /// Writes the text tree of every selected Service (with `--probe`, its probe findings), then
-/// the unattached diagnostics, then one line counting the Services by health.
-pub fn write_text(out: &mut dyn Write, selected: &Selected<'_>, style: Style) -> io::Result<()> {
-    for (position, chain) in selected.services.iter().enumerate() {
-        if position > 0 {
+/// the unattached diagnostics, then one line counting the Services by health. Each Service's
+/// chain is built, written and dropped in turn.
+pub fn write_text(
+    out: &mut dyn Write,
+    selected: &Selected<'_, '_>,
+    style: Style,
+) -> io::Result<()> {
+    let mut first = true;
+    selected.for_each_chain(|chain| {
+        if !std::mem::take(&mut first) {
             writeln!(out)?;
         }
         let mut tree = service_tree(chain, style);
         if let Some(findings) = selected.probe_findings(chain) {
             tree.push(probe_findings_tree(findings, style));
         }
-        tree.write(out)?;
-    }
+        tree.write(out)
+    })?;
     if !selected.diagnostics.is_empty() {
-        if !selected.services.is_empty() {
+        if selected.service_count() > 0 {
             writeln!(out)?;
         }
         let mut root = TreeNode::new(format!(
@@ -38,14 +44,14 @@ pub fn write_text(out: &mut dyn Write, selected: &Selected<'_>, style: Style) ->
         let rows: Vec<Vec<String>> = selected
             .diagnostics
             .iter()
-            .map(|scoped| diagnostic_row(scoped.diagnostic, style))
+            .map(|scoped| diagnostic_row(&scoped.diagnostic, style))
             .collect();
         for line in align(&rows) {
             root.child(line);
         }
         root.write(out)?;
     }
-    if !selected.services.is_empty() {
+    if selected.service_count() > 0 {
         writeln!(out)?;
         writeln!(out, "{}", selected.health_counts().summary_line())?;
     }

@@ -36,6 +36,36 @@ pub(super) fn decode_text(bytes: Vec<u8>) -> Result<String, NotText> {
     Ok(text)
 }
 
+/// How many bytes of an input are checked by [`check_head`] before the rest is read.
+pub(super) const HEAD_BYTES: u64 = 8 * 1024;
+
+/// Rejects input whose first bytes already show it is not text (bytes that are not UTF-8, or
+/// a NUL), with the error [`decode_text`] would give for them, so a binary file or a device
+/// like `/dev/zero` is refused after [`HEAD_BYTES`] instead of after the whole size limit. A
+/// UTF-8 sequence cut at the end of `head` is fine; UTF-16 (with its byte-order mark) is left
+/// to [`decode_text`].
+pub(super) fn check_head(head: &[u8]) -> Result<(), NotText> {
+    let body = match head {
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => return Ok(()),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => rest,
+        _ => head,
+    };
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => text,
+        Err(error) => {
+            let valid = std::str::from_utf8(&body[..error.valid_up_to()]).unwrap_or_default();
+            if error.error_len().is_some() {
+                return Err(not_text(valid, BINARY_UTF8));
+            }
+            valid
+        }
+    };
+    match text.find('\0') {
+        Some(at) => Err(not_text(&text[..at], BINARY_NUL)),
+        None => Ok(()),
+    }
+}
+
 const BINARY_NUL: &str =
     "a NUL byte: this looks like a binary file, not `kubectl get -o yaml|json` output";
 const BINARY_UTF8: &str =
@@ -128,6 +158,25 @@ mod tests {
     fn rejects_binary(#[case] bytes: Vec<u8>, #[case] line: u64, #[case] column: u64) {
         let error = decode_text(bytes).expect_err("not text");
         assert_eq!((error.line, error.column), (line, column), "{error:?}");
+    }
+
+    #[rstest]
+    #[case::text(b"kind: Pod\n".to_vec(), None)]
+    #[case::cut_sequence(b"name: caf\xC3".to_vec(), None)]
+    #[case::utf16(b"\xFF\xFEk\0i\0".to_vec(), None)]
+    #[case::zeros(vec![0; 8192], Some((1, 1, BINARY_NUL)))]
+    #[case::nul_after_bom(b"\xEF\xBB\xBFab\n\0".to_vec(), Some((2, 1, BINARY_NUL)))]
+    #[case::invalid(b"a: \xFF\xFE".to_vec(), Some((1, 4, BINARY_UTF8)))]
+    fn checks_the_head(#[case] head: Vec<u8>, #[case] expected: Option<(u64, u64, &str)>) {
+        let found = check_head(&head)
+            .err()
+            .map(|error| (error.line, error.column, error.detail));
+        assert_eq!(found, expected);
+        // The same verdict as reading the whole input.
+        if let Some(expected) = expected {
+            let whole = decode_text(head).expect_err("not text");
+            assert_eq!((whole.line, whole.column, whole.detail), expected);
+        }
     }
 
     #[rstest]

@@ -374,15 +374,28 @@ fn read_file(name: &str, path: &Path) -> Result<Vec<u8>, DumpError> {
 }
 
 /// Reads at most `limit` bytes; more is [`DumpError::TooLarge`] (without reading it all).
-fn read_limited(name: &str, reader: impl Read, limit: u64) -> Result<Vec<u8>, DumpError> {
+/// Binary input is refused once its first [`input::HEAD_BYTES`] are read.
+fn read_limited(name: &str, mut reader: impl Read, limit: u64) -> Result<Vec<u8>, DumpError> {
+    let read_error = |source| DumpError::Read {
+        name: name.to_owned(),
+        source,
+    };
     let mut bytes = Vec::new();
-    reader
-        .take(limit.saturating_add(1))
+    let head = input::HEAD_BYTES.min(limit.saturating_add(1));
+    (&mut reader)
+        .take(head)
         .read_to_end(&mut bytes)
-        .map_err(|source| DumpError::Read {
-            name: name.to_owned(),
-            source,
-        })?;
+        .map_err(read_error)?;
+    input::check_head(&bytes).map_err(|error| DumpError::NotText {
+        name: name.to_owned(),
+        line: error.line,
+        column: error.column,
+        detail: error.detail,
+    })?;
+    reader
+        .take(limit.saturating_add(1).saturating_sub(head))
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
     if bytes.len() as u64 > limit {
         return Err(DumpError::TooLarge {
             name: name.to_owned(),

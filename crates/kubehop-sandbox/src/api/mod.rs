@@ -2,6 +2,8 @@
 //! latency faults, catches panics, and dispatches on the parsed path and verb.
 
 mod discovery;
+#[doc(hidden)]
+pub mod fuzzing;
 mod openapi;
 mod path;
 mod portforward;

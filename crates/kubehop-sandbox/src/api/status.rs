@@ -22,12 +22,30 @@ pub(crate) struct ApiError {
     pub details: Option<Value>,
 }
 
+/// A message on one line: control characters quoted from a request (a newline in a selector or
+/// a name) are shown escaped, as the API server's `%q` shows them.
+fn one_line(message: String) -> String {
+    if !message.chars().any(char::is_control) {
+        return message;
+    }
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 impl ApiError {
     pub fn new(code: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             code,
             reason,
-            message: message.into(),
+            message: one_line(message.into()),
             details: None,
         }
     }
@@ -228,5 +246,20 @@ impl From<StoreError> for ApiError {
             StoreError::NotServed(_) => ApiError::not_found_path(),
             StoreError::Internal(_) => ApiError::internal(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the fuzz target: a label selector with a newline in a key made a two-line
+    /// message.
+    #[test]
+    fn messages_stay_on_one_line() {
+        let error = ApiError::bad_request("invalid label key \"app in\nme\"\u{1b}");
+        assert_eq!(error.message, "invalid label key \"app in\\nme\"\\u{1b}");
+        let plain = ApiError::bad_request("two words");
+        assert_eq!(plain.message, "two words");
     }
 }

@@ -1,0 +1,336 @@
+//! A snapshot prepared for building its Services' chains one at a time: what [`crate::build`]
+//! does all at once, for printers that write each chain and drop it (`kubehop chain` on a
+//! cluster whose whole model would not fit in memory).
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+use super::chain::{self, BuildContext};
+use super::config::EngineConfig;
+use super::diagnostics::{Diagnostic, DiagnosticCode, Subject, name_list};
+use super::index::{IngressBackendRef, SnapshotIndex};
+use super::model::{PortRef, ServiceChain};
+use super::nodes::NodeTable;
+use super::snapshot::{ClusterSnapshot, ResourceKind};
+use super::{diagnostics, endpointslice, hash, slices};
+
+/// The Services of a snapshot, sorted by namespace then name (duplicates dropped), with what
+/// building any one of their chains needs. [`ServiceChains::chain`] gives the same chain as
+/// the model [`crate::build`] returns at the same position.
+pub struct ServiceChains<'s> {
+    nodes: Arc<NodeTable>,
+    index: SnapshotIndex<'s>,
+    services: Vec<&'s Arc<Service>>,
+    /// Each Service's EndpointSlices, aligned with `services`.
+    slices: Vec<Vec<Arc<EndpointSlice>>>,
+    config: EngineConfig,
+    slices_missing: bool,
+    pods_missing: bool,
+    /// `ingress-class-missing` / `ingress-class-unknown` (C11, M10) of each Ingress that has
+    /// one: (namespace, name, finding), in the snapshot's order.
+    class_findings: Vec<(&'s str, &'s str, Diagnostic)>,
+}
+
+/// A Service's (namespace, name) as the engine reads them.
+fn key(service: &Service) -> (&str, &str) {
+    (
+        service.metadata.namespace.as_deref().unwrap_or("default"),
+        service.metadata.name.as_deref().unwrap_or(""),
+    )
+}
+
+impl<'s> ServiceChains<'s> {
+    /// Indexes the snapshot (on [`crate::parallel::BUILD_THREADS`] threads); no chain is built
+    /// yet.
+    pub fn new(snapshot: &'s ClusterSnapshot, config: &EngineConfig) -> Self {
+        Self::on_threads(snapshot, config, crate::parallel::BUILD_THREADS)
+    }
+
+    pub(crate) fn on_threads(
+        snapshot: &'s ClusterSnapshot,
+        config: &EngineConfig,
+        threads: usize,
+    ) -> Self {
+        let nodes = Arc::new(NodeTable::new(
+            snapshot.nodes.iter().map(|node| node.as_ref()),
+        ));
+        let index = SnapshotIndex::new(snapshot, &nodes, threads);
+        let mut services: Vec<&Arc<Service>> = snapshot.services.iter().collect();
+        // Stable, like the sort it replaces: of two copies of a Service the first one stays.
+        if !services.is_sorted_by(|a, b| key(a) <= key(b)) {
+            services.sort_by(|a, b| key(a).cmp(&key(b)));
+        }
+        services.dedup_by(|a, b| key(a) == key(b));
+        let slices = slices_by_service(snapshot, &services);
+        let class_findings = snapshot
+            .ingresses
+            .iter()
+            .filter_map(|ingress| {
+                let finding =
+                    diagnostics::ingress_class_finding(ingress, &snapshot.ingress_classes)?;
+                Some((
+                    ingress.metadata.namespace.as_deref().unwrap_or("default"),
+                    ingress.metadata.name.as_deref().unwrap_or(""),
+                    finding,
+                ))
+            })
+            .collect();
+        Self {
+            nodes,
+            index,
+            services,
+            slices,
+            config: config.clone(),
+            slices_missing: !snapshot.has(ResourceKind::EndpointSlice),
+            pods_missing: !snapshot.has(ResourceKind::Pod),
+            class_findings,
+        }
+    }
+
+    /// How many Services there are.
+    pub fn len(&self) -> usize {
+        self.services.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+    }
+
+    /// (namespace, name) of every Service, in order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = (&'s str, &'s str)> + Clone + '_ {
+        self.services.iter().map(|service| key(service))
+    }
+
+    /// The configuration the chains are built with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub(crate) fn nodes(&self) -> &Arc<NodeTable> {
+        &self.nodes
+    }
+
+    /// Builds the chain of the Service at `position` (as [`ServiceChains::keys`] orders them).
+    pub fn chain(&self, position: usize) -> Option<ServiceChain> {
+        let mut interner = slices::Interner::new(&self.nodes);
+        self.chain_with(position, &mut interner)
+    }
+
+    /// [`ServiceChains::chain`] with a caller's interner (a build shares one per thread).
+    pub(crate) fn chain_with(
+        &self,
+        position: usize,
+        interner: &mut slices::Interner<'_>,
+    ) -> Option<ServiceChain> {
+        let service = self.services.get(position)?;
+        let slices = self.slices.get(position)?;
+        let context = BuildContext {
+            index: &self.index,
+            nodes: &self.nodes,
+            config: &self.config,
+            slices_missing: self.slices_missing,
+            nodes_unknown: self.nodes.is_empty(),
+            pods_missing: self.pods_missing,
+        };
+        let existing = (!slices.is_empty()).then_some(slices.as_slice());
+        let mut chain = chain::build_service(service, existing, &context, interner);
+        self.backend_port_findings(&mut chain);
+        self.class_findings_of(&mut chain);
+        Some(chain)
+    }
+
+    /// The Services an Ingress sends to (its backends' Service names, in its namespace).
+    fn ingress_services<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        self.index
+            .ingress_backends
+            .iter()
+            .filter(move |backend| {
+                backend.reference.namespace == namespace && backend.reference.name == name
+            })
+            .map(|backend| backend.service.as_str())
+    }
+
+    /// The Ingress class findings of every Ingress that sends to `chain`'s Service (once per
+    /// Ingress).
+    fn class_findings_of(&self, chain: &mut ServiceChain) {
+        for (namespace, name, finding) in &self.class_findings {
+            if *namespace == chain.namespace
+                && self
+                    .ingress_services(namespace, name)
+                    .any(|service| service == chain.name)
+            {
+                chain.diagnostics.push(finding.clone());
+            }
+        }
+    }
+
+    /// `ingress-backend-missing` for a backend port the Service does not have (attached to the
+    /// Service), in the order of the Ingress backends.
+    fn backend_port_findings(&self, chain: &mut ServiceChain) {
+        let Some(positions) = self
+            .index
+            .ingress_by_service
+            .get(chain.namespace.as_str())
+            .and_then(|services| services.get(chain.name.as_str()))
+        else {
+            return;
+        };
+        for backend in positions
+            .iter()
+            .filter_map(|position| self.index.ingress_backends.get(*position))
+        {
+            if let Some(diagnostic) = missing_port(chain, backend) {
+                chain.diagnostics.push(diagnostic);
+            }
+        }
+    }
+
+    /// `ingress-backend-missing` for a backend Service that does not exist, each with the
+    /// Ingress's namespace (diagnostics that belong to no Service).
+    pub fn unattached(&self) -> Vec<(String, Diagnostic)> {
+        let mut out = Vec::new();
+        for backend in &self.index.ingress_backends {
+            let reference = &backend.reference;
+            let wanted = (reference.namespace.as_str(), backend.service.as_str());
+            if self.keys_sorted_search(wanted) {
+                continue;
+            }
+            let available: Vec<&str> = self
+                .keys()
+                .filter(|(namespace, _)| *namespace == reference.namespace)
+                .map(|(_, name)| name)
+                .collect();
+            let hint = if available.is_empty() {
+                format!("namespace {} has no Services", reference.namespace)
+            } else {
+                format!("Services there: {}", name_list(&available))
+            };
+            out.push((
+                reference.namespace.clone(),
+                Diagnostic::new(
+                    DiagnosticCode::IngressBackendMissing,
+                    Subject::Ingress(reference.name.clone()),
+                    format!(
+                        "Ingress {}/{} ({}) sends traffic to Service {:?}, which does not exist in namespace {} ({hint}); create the Service or fix the backend name.",
+                        reference.namespace,
+                        reference.name,
+                        place(backend),
+                        backend.service,
+                        reference.namespace
+                    ),
+                ),
+            ));
+        }
+        // Class findings of an Ingress none of whose backend Services exists.
+        for (namespace, name, finding) in &self.class_findings {
+            let attached = self
+                .ingress_services(namespace, name)
+                .any(|service| self.keys_sorted_search((namespace, service)));
+            if !attached {
+                out.push(((*namespace).to_owned(), finding.clone()));
+            }
+        }
+        out
+    }
+
+    fn keys_sorted_search(&self, wanted: (&str, &str)) -> bool {
+        self.services
+            .binary_search_by(|service| key(service).cmp(&wanted))
+            .is_ok()
+    }
+}
+
+/// Where in its Ingress a backend is: `default backend`, `rule HOST/PATH`.
+fn place(backend: &IngressBackendRef) -> String {
+    let reference = &backend.reference;
+    match (&reference.host, &reference.path) {
+        (_, None) => "default backend".to_owned(),
+        (Some(host), Some(path)) => format!("rule {host}{path}"),
+        (None, Some(path)) => format!("rule {path}"),
+    }
+}
+
+/// The finding for a backend that names a port `chain` does not have, if it does.
+fn missing_port(chain: &ServiceChain, backend: &IngressBackendRef) -> Option<Diagnostic> {
+    let reference = &backend.reference;
+    let port_exists = match &reference.service_port {
+        None => true,
+        Some(PortRef::Number(number)) => chain.ports.iter().any(|port| port.port == *number),
+        Some(PortRef::Name(name)) => chain
+            .ports
+            .iter()
+            .any(|port| port.name.as_deref() == Some(name.as_str())),
+    };
+    if port_exists {
+        return None;
+    }
+    let ports: Vec<String> = chain
+        .ports
+        .iter()
+        .map(|port| port.port_ref().to_string())
+        .collect();
+    let wanted = reference
+        .service_port
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    Some(Diagnostic::new(
+        DiagnosticCode::IngressBackendMissing,
+        Subject::Ingress(reference.name.clone()),
+        format!(
+            "Ingress {}/{} ({}) targets port {wanted} of Service {}, which has no such port (it has {}); point the Ingress at one of those ports.",
+            reference.namespace,
+            reference.name,
+            place(backend),
+            chain.name,
+            if ports.is_empty() {
+                "none".to_owned()
+            } else {
+                ports.join(", ")
+            }
+        ),
+    ))
+}
+
+/// Each Service's EndpointSlices (by the `kubernetes.io/service-name` label, in the Service's
+/// namespace), sorted by name; aligned with `services` (sorted, without duplicates).
+fn slices_by_service(
+    snapshot: &ClusterSnapshot,
+    services: &[&Arc<Service>],
+) -> Vec<Vec<Arc<EndpointSlice>>> {
+    let mut position: hash::FxHashMap<(&str, &str), usize> = hash::FxHashMap::default();
+    position.reserve(services.len());
+    for (index, service) in services.iter().enumerate() {
+        position.entry(key(service)).or_insert(index);
+    }
+    let mut out = vec![Vec::new(); services.len()];
+    for slice in &snapshot.endpoint_slices {
+        let Some(service) = slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get(endpointslice::SERVICE_NAME_LABEL))
+        else {
+            continue;
+        };
+        let namespace = slice.metadata.namespace.as_deref().unwrap_or("default");
+        if let Some(list) = position
+            .get(&(namespace, service.as_str()))
+            .and_then(|index| out.get_mut(*index))
+        {
+            list.push(slice.clone());
+        }
+    }
+    for list in &mut out {
+        if list.len() > 1 {
+            list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        }
+    }
+    out
+}

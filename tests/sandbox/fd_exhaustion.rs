@@ -1,0 +1,149 @@
+//! Out of file descriptors: `kubehop sandbox` (the built binary, started by `prlimit` with a
+//! low RLIMIT_NOFILE) stops accepting without spinning while every descriptor is taken, and
+//! answers again once clients let go. Loopback only.
+
+use std::path::Path;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use tokio::io::AsyncBufReadExt;
+use tokio::net::TcpStream;
+
+use crate::support::bin::KUBEHOP;
+use crate::support::sandbox::read_banner;
+use crate::support::wait::within;
+
+/// The sandbox's descriptor limit: room for its own files and a few dozen connections.
+const FD_LIMIT: usize = 64;
+/// Connections opened at it: more than it can hold, the rest wait in the listen backlog.
+const CONNECTIONS: usize = 3 * FD_LIMIT;
+/// How long the server's CPU time is watched while it is out of descriptors (well below its
+/// 10 s handshake timeout, which would free them).
+const WINDOW: Duration = Duration::from_secs(2);
+
+/// CPU time (user + system) of process `pid` in clock ticks, from `/proc/PID/stat`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // The command name may hold spaces; the fields after it are numbers.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("(comm)")
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15; the first after the name is field 3.
+    let field = |n: usize| fields[n - 3].parse::<u64>().expect("a number");
+    field(14) + field(15)
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}
+
+fn clock_ticks_per_second() -> u64 {
+    let output = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("getconf runs");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("CLK_TCK")
+}
+
+async fn client_for(kubeconfig: &Path) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+/// The API server's address, from the kubeconfig it wrote.
+fn server_address(kubeconfig: &Path) -> std::net::SocketAddr {
+    let text = std::fs::read_to_string(kubeconfig).expect("kubeconfig");
+    let url = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("server: "))
+        .expect("a server line");
+    let address = url.trim().trim_matches('"').trim_start_matches("https://");
+    address.parse().expect("IP:port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_descriptors_the_server_idles_and_recovers() {
+    let scratch = std::env::temp_dir().join(format!("kubehop-fds-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("scratch");
+    let kubeconfig = scratch.join("kubeconfig");
+    // prlimit execs kubehop, so the child's pid is the server's.
+    let mut child = tokio::process::Command::new("prlimit")
+        .arg(format!("--nofile={FD_LIMIT}:{FD_LIMIT}"))
+        .arg("--")
+        .arg(KUBEHOP)
+        .args(["sandbox", "--api-only", "--kubeconfig-out"])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prlimit runs kubehop");
+    let pid = child.id().expect("running");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    within("the banner", read_banner(&mut lines)).await;
+    let client = client_for(&kubeconfig).await;
+    let namespaces = kube::Api::<Namespace>::all(client.clone());
+    within("a first answer", namespaces.list(&Default::default()))
+        .await
+        .expect("the server answers");
+
+    // Take every descriptor: the server accepts until accept(2) fails with EMFILE.
+    let address = server_address(&kubeconfig);
+    let mut held = Vec::new();
+    for _ in 0..CONNECTIONS {
+        held.push(
+            TcpStream::connect(address)
+                .await
+                .expect("the backlog takes it"),
+        );
+    }
+    within("the server to run out of descriptors", async {
+        while open_fds(pid) < FD_LIMIT {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+
+    // A measuring window, not a wait for a condition: a server retrying accept at once burns a
+    // whole core in it, one retrying every millisecond about 7 % of it (measured with the
+    // back-off set to zero); the back-off's retries (at most one a second) stay below 2 %.
+    let before = cpu_ticks(pid);
+    tokio::time::sleep(WINDOW).await;
+    let used = cpu_ticks(pid) - before;
+    let open = open_fds(pid);
+    assert!(
+        open >= FD_LIMIT,
+        "no longer out of descriptors: {open} open"
+    );
+    let window_ticks = clock_ticks_per_second() * WINDOW.as_secs();
+    eprintln!("CPU while out of descriptors: {used} of {window_ticks} clock ticks");
+    assert!(
+        used * 50 <= window_ticks,
+        "the server used {used} of {window_ticks} clock ticks while out of descriptors"
+    );
+
+    // Let go: the server serves again (its back-off is at most a second).
+    drop(held);
+    within("an answer after the descriptors are free", async {
+        loop {
+            if namespaces.list(&Default::default()).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    child.kill().await.expect("kill");
+    let _ = std::fs::remove_dir_all(&scratch);
+}
