@@ -75,6 +75,18 @@ pub fn app_ports(pod: &Pod) -> Result<BTreeSet<u16>, String> {
         .collect())
 }
 
+/// The IPv4 address a pod's app listens on: `None` for a pod whose containers ended
+/// (Succeeded, Failed) or that has no IPv4 address.
+pub(crate) fn app_ipv4(pod: &Pod) -> Option<IpAddr> {
+    if matches!(
+        pod_facts::phase_exclusion(pod),
+        Some(pod_facts::Exclusion::Succeeded | pod_facts::Exclusion::Failed)
+    ) {
+        return None;
+    }
+    pod_facts::ips(pod).into_iter().find(IpAddr::is_ipv4)
+}
+
 /// Whether a pod says nothing about where its app listens: no listen annotation and no
 /// containerPort in any container (declaring ports is optional in Kubernetes, and common to skip).
 pub(crate) fn declares_no_ports(pod: &Pod) -> bool {
@@ -178,13 +190,7 @@ impl PodListeners {
     fn desired(&self, snapshot: &ClusterSnapshot) -> BTreeMap<SocketAddr, Arc<PodApp>> {
         let mut desired: BTreeMap<SocketAddr, Arc<PodApp>> = BTreeMap::new();
         for pod in &snapshot.pods {
-            if matches!(
-                pod_facts::phase_exclusion(pod),
-                Some(pod_facts::Exclusion::Succeeded | pod_facts::Exclusion::Failed)
-            ) {
-                continue;
-            }
-            let Some(ip) = pod_facts::ips(pod).into_iter().find(IpAddr::is_ipv4) else {
+            let Some(ip) = app_ipv4(pod) else {
                 continue;
             };
             let namespace = pod_facts::namespace(pod).to_string();

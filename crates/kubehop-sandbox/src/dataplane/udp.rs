@@ -13,7 +13,7 @@
 //!   socket (the kernel answers ICMP port unreachable, as for kube-proxy's REJECT).
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::bind::BindPolicy;
-use super::pods::{PodApp, declares_no_ports, implied_ports_of, privileged_hint};
+use super::pods::{PodApp, app_ipv4, declares_no_ports, implied_ports_of, privileged_hint};
 use super::proxy::{self, Context, Door};
 use super::{Listening, Running};
 use crate::addresses::is_loopback;
@@ -115,13 +115,7 @@ impl UdpSockets {
     ) -> BTreeMap<SocketAddr, Role> {
         let mut desired = BTreeMap::new();
         for pod in &snapshot.pods {
-            if matches!(
-                pod_facts::phase_exclusion(pod),
-                Some(pod_facts::Exclusion::Succeeded | pod_facts::Exclusion::Failed)
-            ) {
-                continue;
-            }
-            let Some(ip) = pod_facts::ips(pod).into_iter().find(IpAddr::is_ipv4) else {
+            let Some(ip) = app_ipv4(pod) else {
                 continue;
             };
             let ports: Vec<u16> = if declares_no_ports(pod) {
