@@ -97,6 +97,15 @@ impl Faults {
             .is_some_and(|verbs| verbs.contains(&verb))
     }
 
+    /// Every forbidden resource with its forbidden verbs.
+    pub(crate) fn forbidden(&self) -> Vec<(String, Vec<Verb>)> {
+        self.lock()
+            .forbidden
+            .iter()
+            .map(|(resource, verbs)| (resource.clone(), verbs.clone()))
+            .collect()
+    }
+
     pub(crate) fn watch_cut(&self) -> Option<usize> {
         self.lock().cut_watches_after
     }

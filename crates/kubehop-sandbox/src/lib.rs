@@ -59,6 +59,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
+pub mod access_log;
 pub mod addresses;
 pub mod admission;
 mod api;
@@ -338,8 +339,10 @@ impl SandboxBuilder {
                 source,
             }
         })?;
+        let access = access_log::AccessLogs::default();
         let shared = Arc::new(api::Shared {
             store: store.clone(),
+            access: access.clone(),
             log: RequestLog::default(),
             faults: Faults::default(),
             token: token.clone(),
@@ -355,7 +358,7 @@ impl SandboxBuilder {
         let ca = tls.as_ref().map(|t| t.ca.clone());
         let data = self.data_plane.then(|| {
             DataPlane::start(
-                store.clone(),
+                (store.clone(), access.clone()),
                 notes.clone(),
                 (seed, self.bind_policy),
                 ca,

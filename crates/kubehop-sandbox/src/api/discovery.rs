@@ -57,13 +57,18 @@ pub(crate) fn groups() -> Value {
     json!({
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": GROUPS.iter().map(|(g, v)| group_document(g, v)).collect::<Vec<_>>(),
+        "groups": GROUPS
+            .iter()
+            .chain(super::verbs::listing::GROUPS)
+            .map(|(g, v)| group_document(g, v))
+            .collect::<Vec<_>>(),
     })
 }
 
 pub(crate) fn group(name: &str) -> Value {
     let version = GROUPS
         .iter()
+        .chain(super::verbs::listing::GROUPS)
         .find(|(g, _)| *g == name)
         .map_or("v1", |(_, v)| v);
     let mut document = group_document(name, version);
@@ -111,6 +116,7 @@ pub(crate) fn resources(group: &str, version: &str) -> Value {
             entries.push(entry);
         }
     }
+    entries.extend(super::verbs::listing::plain(group, version));
     let group_version = if group.is_empty() {
         version.to_string()
     } else {

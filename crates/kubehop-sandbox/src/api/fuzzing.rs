@@ -45,6 +45,7 @@ fn context() -> Arc<ApiContext> {
     Arc::new(ApiContext {
         shared: Arc::new(Shared {
             store,
+            access: crate::access_log::AccessLogs::default(),
             log: RequestLog::default(),
             faults: Faults::default(),
             token: TOKEN.to_owned(),

@@ -9,6 +9,7 @@ mod path;
 mod portforward;
 mod read;
 pub(crate) mod status;
+mod verbs;
 mod write;
 
 use std::panic::AssertUnwindSafe;
@@ -35,6 +36,8 @@ use self::status::ApiError;
 /// What every request handler shares.
 pub(crate) struct Shared {
     pub store: Store,
+    /// The pods' access logs (`pods/log`).
+    pub access: crate::access_log::AccessLogs,
     pub log: RequestLog,
     pub faults: Faults,
     pub token: String,
@@ -103,6 +106,7 @@ async fn entry(State(context): State<Arc<ApiContext>>, request: Request) -> Resp
             r.name.clone(),
             r.subresource.clone(),
         ),
+        Target::Verbs(route) => (Some(route.plural().to_string()), None, None, None),
         _ => (None, None, None, None),
     };
     context.shared.log.push(RequestRecord {
@@ -167,6 +171,7 @@ async fn dispatch(
             None => ApiError::not_found_path().into_response(),
         },
         Target::NotFound => ApiError::not_found_path().into_response(),
+        Target::Verbs(route) => verbs::serve(context, request, *route).await,
         Target::Resource(resource) => {
             let mut response =
                 match resource_request(context, request, resource, params, verb).await {
@@ -206,10 +211,14 @@ async fn resource_request(
             "status" => info.status_subresource,
             "scale" => info.scale_subresource,
             "portforward" => target.resource == ResourceId::Pods,
+            sub if verbs::is_pod_subresource(sub) => target.resource == ResourceId::Pods,
             _ => false,
         };
         if !known {
             return Err(ApiError::not_found_path());
+        }
+        if verbs::is_pod_subresource(sub) {
+            return verbs::pod_subresource(context, request, target, params).await;
         }
     }
     let presentation = Presentation::negotiate(request.headers(), params)?;

@@ -27,6 +27,8 @@ pub(crate) enum Target {
     /// `/openapi/v3/{api/v1 | apis/group/version}`
     OpenApiDocument(String),
     Resource(ResourceTarget),
+    /// A path of [`verbs`](super::verbs) (the authorization reviews).
+    Verbs(super::verbs::Route),
     NotFound,
 }
 
@@ -68,6 +70,8 @@ pub(crate) fn parse(path: &str) -> Target {
                         group,
                         version: served_version,
                     }
+                } else if let Some(route) = super::verbs::parse(group, served_version, rest) {
+                    Target::Verbs(route)
                 } else {
                     resource_path(group, served_version, rest)
                 }
@@ -79,11 +83,15 @@ pub(crate) fn parse(path: &str) -> Target {
 }
 
 fn served_group(name: &str) -> Option<(&'static str, &'static str)> {
-    GROUPS.iter().find(|(g, _)| *g == name).copied()
+    GROUPS
+        .iter()
+        .chain(super::verbs::listing::GROUPS)
+        .find(|(g, _)| *g == name)
+        .copied()
 }
 
 /// Subresources the sandbox knows (which kinds have them is checked per request).
-const SUBRESOURCES: [&str; 3] = ["status", "scale", "portforward"];
+const SUBRESOURCES: [&str; 5] = ["status", "scale", "portforward", "log", "exec"];
 
 fn resource_path(group: &str, version: &str, rest: &[&str]) -> Target {
     let lookup = |plural: &str| ResourceId::from_path(group, version, plural);
@@ -133,6 +141,9 @@ fn resource_path(group: &str, version: &str, rest: &[&str]) -> Target {
 
 /// The Kubernetes verb of a request.
 pub(crate) fn verb(method: &Method, target: &Target, params: &Params) -> Verb {
+    if let Target::Verbs(_) = target {
+        return super::verbs::verb(method);
+    }
     let Target::Resource(resource) = target else {
         return if *method == Method::GET || *method == Method::HEAD {
             Verb::Get
@@ -142,6 +153,14 @@ pub(crate) fn verb(method: &Method, target: &Target, params: &Params) -> Verb {
     };
     let has_name = resource.name.is_some();
     let sub = resource.subresource.as_deref();
+    if sub == Some("exec") {
+        // RBAC asks for `create` on pods/exec, whether over POST or a WebSocket GET.
+        return if *method == Method::GET || *method == Method::POST {
+            Verb::Create
+        } else {
+            Verb::Unsupported
+        };
+    }
     if sub == Some("portforward") {
         return if *method == Method::GET || *method == Method::POST {
             Verb::PortForward
@@ -262,6 +281,17 @@ mod tests {
     #[case("/api/v1/namespaces/default/nodes", Target::NotFound)]
     #[case("/api/v1/pods/web", Target::NotFound)]
     #[case("/version", Target::Version)]
+    #[case(
+        "/api/v1/namespaces/default/pods/web/log",
+        resource(ResourceId::Pods, Some("default"), Some("web"), Some("log"))
+    )]
+    #[case(
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        Target::Verbs(crate::api::verbs::Route::SelfSubjectAccessReviews)
+    )]
+    #[case("/apis/authorization.k8s.io", Target::Group("authorization.k8s.io"))]
+    #[case("/apis/authorization.k8s.io/v1/subjectaccessreviews", Target::NotFound)]
+    #[case("/apis/metrics.k8s.io/v1beta1/pods", Target::NotFound)]
     fn paths(#[case] path: &str, #[case] expected: Target) {
         assert_eq!(parse(path), expected);
     }
@@ -292,6 +322,24 @@ mod tests {
         Verb::PortForward
     )]
     #[case(Method::POST, "/api/v1/namespaces/a/pods/b", "", Verb::Unsupported)]
+    #[case(
+        Method::GET,
+        "/api/v1/namespaces/a/pods/b/log",
+        "follow=true",
+        Verb::Get
+    )]
+    #[case(
+        Method::GET,
+        "/api/v1/namespaces/a/pods/b/exec",
+        "command=ls",
+        Verb::Create
+    )]
+    #[case(
+        Method::POST,
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        "",
+        Verb::Create
+    )]
     #[case(Method::GET, "/api", "", Verb::Get)]
     fn verbs(
         #[case] method: Method,

@@ -40,6 +40,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::access_log::AccessLogs;
 use crate::notes::Notes;
 use crate::store::Store;
 use crate::tls::SandboxCa;
@@ -84,9 +85,9 @@ pub struct DataPlane {
 impl DataPlane {
     /// Starts following `store`. `seed` seeds the endpoint picker; `policy` says how
     /// listeners are opened; `ca` signs the Ingress controller's certificates (no HTTPS
-    /// without it).
+    /// without it); the pods' apps write their access logs to `access`.
     pub fn start(
-        store: Store,
+        (store, access): (Store, AccessLogs),
         notes: Notes,
         (seed, policy): (u64, BindPolicy),
         ca: Option<Arc<SandboxCa>>,
@@ -95,7 +96,7 @@ impl DataPlane {
         let shared = Arc::new(Shared::default());
         let (applied_tx, applied) = watch::channel(0);
         let task = tokio::spawn(run(
-            store,
+            (store, access),
             notes,
             (seed, policy, ca),
             cancel,
@@ -141,7 +142,7 @@ impl DataPlane {
 }
 
 async fn run(
-    store: Store,
+    (store, access): (Store, AccessLogs),
     notes: Notes,
     (seed, policy, ca): (u64, BindPolicy, Option<Arc<SandboxCa>>),
     cancel: CancellationToken,
@@ -153,7 +154,8 @@ async fn run(
         &engine::ClusterSnapshot::default(),
         &EngineConfig::default(),
     )));
-    let mut pod_listeners = pods::PodListeners::new(notes.clone(), cancel.clone(), policy);
+    let mut pod_listeners =
+        pods::PodListeners::new(notes.clone(), access.clone(), cancel.clone(), policy);
     let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed, policy);
     let mut ingresses = ingress::IngressListeners::new(
         notes.clone(),
@@ -161,7 +163,12 @@ async fn run(
         (doors.context(), policy),
         ca,
     );
-    let mut udp = udp::UdpSockets::new(notes.clone(), cancel.clone(), doors.context(), policy);
+    let mut udp = udp::UdpSockets::new(
+        (notes.clone(), access.clone()),
+        cancel.clone(),
+        doors.context(),
+        policy,
+    );
     let mut published = Unbound::default();
     loop {
         changes.borrow_and_update();
@@ -171,6 +178,7 @@ async fn run(
                 let model: Arc<ProxyModel> =
                     Arc::new(engine::build(&snapshot, &EngineConfig::default()));
                 model_tx.send_replace(model.clone());
+                access.observe(&snapshot.pods);
                 pod_listeners.sync(&snapshot).await;
                 doors.sync(&model).await;
                 ingresses.sync(&snapshot).await;

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::bind::{BindPolicy, Failed};
 use super::{Listening, Running};
+use crate::access_log::{self, AccessLogs, HttpRequest, Transport};
 use crate::addresses::is_loopback;
 use crate::control::LISTEN_ANNOTATION;
 use crate::notes::Notes;
@@ -146,6 +147,7 @@ pub fn implied_ports_of<S: AsRef<Service>>(
 /// The pod listeners, kept in step with the snapshot.
 pub(crate) struct PodListeners {
     notes: Notes,
+    access: AccessLogs,
     cancel: CancellationToken,
     policy: BindPolicy,
     running: BTreeMap<SocketAddr, (Arc<PodApp>, Running)>,
@@ -154,9 +156,15 @@ pub(crate) struct PodListeners {
 }
 
 impl PodListeners {
-    pub(crate) fn new(notes: Notes, cancel: CancellationToken, policy: BindPolicy) -> Self {
+    pub(crate) fn new(
+        notes: Notes,
+        access: AccessLogs,
+        cancel: CancellationToken,
+        policy: BindPolicy,
+    ) -> Self {
         PodListeners {
             notes,
+            access,
             cancel,
             policy,
             running: BTreeMap::new(),
@@ -258,7 +266,12 @@ impl PodListeners {
                 Ok(listener) => {
                     self.failed.remove(&addr);
                     let cancel = self.cancel.child_token();
-                    let task = tokio::spawn(serve(listener, addr, app.clone(), cancel.clone()));
+                    let task = tokio::spawn(serve(
+                        listener,
+                        (addr, app.clone()),
+                        self.access.clone(),
+                        cancel.clone(),
+                    ));
                     self.running.insert(addr, (app, Running::new(cancel, task)));
                 }
                 Err(err) => {
@@ -293,8 +306,8 @@ pub(crate) fn privileged_hint(port: u16, err: &std::io::Error) -> &'static str {
 
 async fn serve(
     listener: TcpListener,
-    addr: SocketAddr,
-    app: Arc<PodApp>,
+    (addr, app): (SocketAddr, Arc<PodApp>),
+    access: AccessLogs,
     cancel: CancellationToken,
 ) {
     loop {
@@ -302,15 +315,20 @@ async fn serve(
             _ = cancel.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
-        let Ok((stream, _peer)) = accepted else {
+        let Ok((stream, peer)) = accepted else {
             continue;
         };
         let app = app.clone();
         let cancel = cancel.clone();
+        let log = AppLog {
+            access: access.clone(),
+            peer,
+            local: addr,
+        };
         tokio::spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
-                _ = answer(stream, addr, &app) => {}
+                _ = answer(stream, &app, &log) => {}
             }
         });
     }
@@ -337,8 +355,23 @@ fn find_head_end(bytes: &[u8]) -> Option<usize> {
         .map(|i| i + 4)
 }
 
+/// Where one connection's access-log lines go.
+struct AppLog {
+    access: AccessLogs,
+    peer: SocketAddr,
+    local: SocketAddr,
+}
+
+impl AppLog {
+    fn write(&self, app: &PodApp, text: String) {
+        self.access
+            .record(&app.uid, Transport::Tcp, self.local.port(), text);
+    }
+}
+
 /// One connection: HTTP or echo, decided by the first bytes.
-async fn answer(mut stream: TcpStream, addr: SocketAddr, app: &PodApp) {
+async fn answer(mut stream: TcpStream, app: &PodApp, log: &AppLog) {
+    let addr = log.local;
     let mut buffer = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
     loop {
@@ -354,27 +387,39 @@ async fn answer(mut stream: TcpStream, addr: SocketAddr, app: &PodApp) {
         }
     }
     if !looks_like_http(&buffer) {
-        if stream.write_all(&buffer).await.is_err() {
-            return;
+        let started = std::time::Instant::now();
+        let mut echoed = buffer.len() as u64;
+        if stream.write_all(&buffer).await.is_ok() {
+            echoed += echo(stream).await;
         }
-        let _ = echo(stream).await;
+        let seconds = started.elapsed().as_secs_f64();
+        log.write(app, access_log::tcp_line(log.peer, addr, echoed, seconds));
         return;
     }
-    let _ = http(stream, buffer, addr, app).await;
+    let _ = http(stream, buffer, app, log).await;
 }
 
-async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+/// Echoes until the client closes; returns the bytes echoed.
+async fn echo(mut stream: TcpStream) -> u64 {
     let (reader, mut writer) = stream.split();
     // 64 KiB at a time (tokio's `copy` takes 8 KiB), like an application streaming data.
     let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
-    tokio::io::copy_buf(&mut reader, &mut writer).await?;
-    writer.shutdown().await
+    let copied = tokio::io::copy_buf(&mut reader, &mut writer)
+        .await
+        .unwrap_or(0);
+    if writer.shutdown().await.is_err() {
+        tracing::trace!("pod app: the echo's client left first");
+    }
+    copied
 }
 
 /// What the pod app reads from a request head.
 struct RequestHead {
     method: String,
     target: String,
+    version: String,
+    referer: Option<String>,
+    user_agent: Option<String>,
     content_length: usize,
     /// HTTP/1.0 or `Connection: close`.
     close: bool,
@@ -392,6 +437,8 @@ impl RequestHead {
         let mut content_length = 0usize;
         let mut close = version == "HTTP/1.0";
         let mut chunked = false;
+        let mut referer = None;
+        let mut user_agent = None;
         for line in lines {
             let Some((name, value)) = line.split_once(':') else {
                 continue;
@@ -404,12 +451,17 @@ impl RequestHead {
                 "transfer-encoding" if value.to_ascii_lowercase().contains("chunked") => {
                     chunked = true;
                 }
+                "referer" => referer = Some(value.to_string()),
+                "user-agent" => user_agent = Some(value.to_string()),
                 _ => {}
             }
         }
         Self {
             method,
             target,
+            version,
+            referer,
+            user_agent,
             content_length,
             close,
             chunked,
@@ -417,9 +469,40 @@ impl RequestHead {
     }
 }
 
+impl RequestHead {
+    fn as_logged(&self) -> HttpRequest<'_> {
+        HttpRequest {
+            method: &self.method,
+            target: &self.target,
+            version: &self.version,
+            referer: self.referer.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+        }
+    }
+}
+
+/// The access-log line of a request whose head was too large (its request line, if any).
+fn too_large_line(peer: SocketAddr, pending: &[u8]) -> String {
+    let head = String::from_utf8_lossy(&pending[..pending.len().min(512)]).into_owned();
+    let mut parts = head.split("\r\n").next().unwrap_or("").split_whitespace();
+    let request = HttpRequest {
+        method: parts.next().unwrap_or("-"),
+        target: parts.next().unwrap_or("-"),
+        version: parts.next().unwrap_or("-"),
+        referer: None,
+        user_agent: None,
+    };
+    access_log::http_line(peer, &request, 431, 0)
+}
+
 /// The pod app's answer: 200 with the pod, node and port in headers and body (no body for
-/// HEAD).
-fn http_response(app: &PodApp, addr: SocketAddr, head: &RequestHead, close: bool) -> String {
+/// HEAD); with the body's length in bytes as sent.
+fn http_response(
+    app: &PodApp,
+    addr: SocketAddr,
+    head: &RequestHead,
+    close: bool,
+) -> (String, usize) {
     let body = format!(
         "kubehop sandbox: pod {}/{} on node {} answered on {addr} ({} {})\n",
         app.namespace,
@@ -441,18 +524,20 @@ fn http_response(app: &PodApp, addr: SocketAddr, head: &RequestHead, close: bool
         body.len(),
         if close { "close" } else { "keep-alive" },
     );
-    if head.method != "HEAD" {
-        response.push_str(&body);
+    if head.method == "HEAD" {
+        return (response, 0);
     }
-    response
+    response.push_str(&body);
+    (response, body.len())
 }
 
 async fn http(
     mut stream: TcpStream,
     mut pending: Vec<u8>,
-    addr: SocketAddr,
     app: &PodApp,
+    log: &AppLog,
 ) -> std::io::Result<()> {
+    let addr = log.local;
     let mut chunk = [0u8; 8192];
     loop {
         let head_end = loop {
@@ -460,6 +545,7 @@ async fn http(
                 break end;
             }
             if pending.len() > MAX_HEAD {
+                log.write(app, too_large_line(log.peer, &pending));
                 stream
                     .write_all(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                     .await?;
@@ -489,7 +575,11 @@ async fn http(
             pending.extend_from_slice(&chunk[used..n]);
         }
         close |= head.chunked;
-        let response = http_response(app, addr, &head, close);
+        let (response, body_bytes) = http_response(app, addr, &head, close);
+        log.write(
+            app,
+            access_log::http_line(log.peer, &head.as_logged(), 200, body_bytes),
+        );
         stream.write_all(response.as_bytes()).await?;
         if close {
             return stream.shutdown().await;

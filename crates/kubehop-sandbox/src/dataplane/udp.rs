@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
 use tokio::net::UdpSocket;
@@ -25,6 +25,7 @@ use super::bind::BindPolicy;
 use super::pods::{PodApp, app_ipv4, declares_no_ports, implied_ports_of, privileged_hint};
 use super::proxy::{self, Context, Door};
 use super::{Listening, Running};
+use crate::access_log::{self, AccessLogs, Transport};
 use crate::addresses::is_loopback;
 use crate::notes::Notes;
 use kubehop_engine::model::Protocol;
@@ -32,6 +33,8 @@ use kubehop_engine::{ClusterSnapshot, ProxyModel, RouteQuery, Verdict, pods as p
 
 /// How long a UDP flow keeps its endpoint without traffic (kube-proxy's conntrack timeout).
 pub const FLOW_IDLE: Duration = Duration::from_secs(30);
+/// Clients a pod's UDP socket remembers (for its access log) before forgetting idle ones.
+const MAX_FLOWS: usize = 4096;
 /// The largest datagram handled.
 const MAX_DATAGRAM: usize = 64 * 1024;
 
@@ -70,6 +73,7 @@ enum Role {
 /// The UDP sockets, kept in step with the snapshot and the model.
 pub(crate) struct UdpSockets {
     notes: Notes,
+    access: AccessLogs,
     cancel: CancellationToken,
     proxy: Arc<Context>,
     policy: BindPolicy,
@@ -78,13 +82,14 @@ pub(crate) struct UdpSockets {
 
 impl UdpSockets {
     pub(crate) fn new(
-        notes: Notes,
+        (notes, access): (Notes, AccessLogs),
         cancel: CancellationToken,
         proxy: Arc<Context>,
         policy: BindPolicy,
     ) -> Self {
         UdpSockets {
             notes,
+            access,
             cancel,
             proxy,
             policy,
@@ -169,9 +174,12 @@ impl UdpSockets {
                     let cancel = self.cancel.child_token();
                     let socket = Arc::new(socket);
                     let task = match &role {
-                        Role::Pod(app) => {
-                            tokio::spawn(answer(socket, addr, app.clone(), cancel.clone()))
-                        }
+                        Role::Pod(app) => tokio::spawn(answer(
+                            socket,
+                            (addr, app.clone()),
+                            self.access.clone(),
+                            cancel.clone(),
+                        )),
                         Role::Door(door) => tokio::spawn(forward(
                             socket,
                             addr,
@@ -198,13 +206,16 @@ impl UdpSockets {
     }
 }
 
-/// A pod's UDP app: one answer per datagram, naming the pod, then the datagram.
+/// A pod's UDP app: one answer per datagram, naming the pod, then the datagram. Each new
+/// flow (a client heard from for the first time, or again after [`FLOW_IDLE`]) writes an
+/// access-log line.
 async fn answer(
     socket: Arc<UdpSocket>,
-    addr: SocketAddr,
-    app: Arc<PodApp>,
+    (addr, app): (SocketAddr, Arc<PodApp>),
+    access: AccessLogs,
     cancel: CancellationToken,
 ) {
+    let mut flows: HashMap<SocketAddr, Instant> = HashMap::new();
     let node = if app.node.is_empty() {
         "(none)"
     } else {
@@ -223,6 +234,21 @@ async fn answer(
         let Ok((n, peer)) = received else {
             continue;
         };
+        let now = Instant::now();
+        if flows
+            .insert(peer, now)
+            .is_none_or(|last| now.duration_since(last) >= FLOW_IDLE)
+        {
+            access.record(
+                &app.uid,
+                Transport::Udp,
+                addr.port(),
+                access_log::udp_line(peer, addr),
+            );
+        }
+        if flows.len() > MAX_FLOWS {
+            flows.retain(|_, last| now.duration_since(*last) < FLOW_IDLE);
+        }
         let mut reply = Vec::with_capacity(line.len() + n);
         reply.extend_from_slice(line.as_bytes());
         reply.extend_from_slice(&buffer[..n]);
