@@ -66,12 +66,13 @@ impl Harness {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.kubectl);
+        // The global flag first: `exec POD -- CMD...` passes everything after `--` on.
         command
-            .args(args)
             .arg("--cache-dir")
             .arg(self.scratch.join("cache"))
+            .args(args)
             .env("KUBECONFIG", self.sandbox.kubeconfig_path())
             .env_remove("HTTPS_PROXY")
             .env_remove("https_proxy")
@@ -80,7 +81,7 @@ impl Harness {
     }
 
     /// Runs kubectl; returns (success, stdout, stderr).
-    async fn run(&self, args: &[&str]) -> (bool, String, String) {
+    pub(crate) async fn run(&self, args: &[&str]) -> (bool, String, String) {
         let output = within(
             &format!("kubectl {}", args.join(" ")),
             self.command(args).output(),

@@ -18,3 +18,4 @@ mod real_apps;
 mod scale;
 mod udp;
 mod unprivileged;
+mod verbs;

@@ -27,7 +27,8 @@ use serde_json::json;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 
 use super::super::ApiContext;
 use super::super::path::{Params, ResourceTarget};
@@ -326,7 +327,12 @@ async fn answer<S>(
             return;
         }
     }
-    if socket.close(None).await.is_err() {
+    // A normal closure: client-go's readers take it as the end of every stream.
+    let normal = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    };
+    if socket.close(Some(normal)).await.is_err() {
         return;
     }
     let drain = async { while let Some(Ok(_)) = socket.next().await {} };
