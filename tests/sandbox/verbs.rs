@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use futures::{AsyncBufReadExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
-use kube::api::{Api, LogParams, PostParams};
+use kube::api::{Api, AttachParams, LogParams, PostParams};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -338,6 +338,24 @@ async fn exec_answers_what_the_sandbox_knows_and_refuses_the_rest() {
         stderr.contains("command terminated with exit code 127"),
         "{stderr}"
     );
+
+    // kube-rs's exec: stdout, then a Success status.
+    let pods: Api<Pod> = Api::namespaced(h.sandbox.client().await.expect("client"), "default");
+    let mut attached = pods
+        .exec(&pod, ["hostname"], &AttachParams::default().stderr(false))
+        .await
+        .expect("exec");
+    let mut stdout = attached.stdout().expect("stdout");
+    let status = attached.take_status().expect("status");
+    let mut printed = String::new();
+    within("kube-rs exec output", stdout.read_to_string(&mut printed))
+        .await
+        .expect("read");
+    assert_eq!(printed, format!("{pod}\n"));
+    let status = within("kube-rs exec status", status)
+        .await
+        .expect("a status");
+    assert_eq!(status.status.as_deref(), Some("Success"));
 }
 
 #[tokio::test]

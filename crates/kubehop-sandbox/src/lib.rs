@@ -28,7 +28,9 @@
 //! The API server and object store: an HTTPS server on 127.0.0.1 that
 //! kube-rs and kubectl talk to exactly as to a real cluster (discovery, list / get / watch with
 //! resourceVersion semantics, Tables for kubectl, writes with merge and strategic merge patch,
-//! `/status` and `/scale`, WebSocket port-forward), a [`Store`] that in-process controllers
+//! `/status` and `/scale`, WebSocket port-forward, `pods/log` from each pod's
+//! [access log](access_log), a few truthful `pods/exec` commands, `SelfSubjectAccessReview` for
+//! `kubectl auth can-i`), a [`Store`] that in-process controllers
 //! use directly, a request log and fault injection for tests.
 //!
 //! Design notes:
