@@ -911,7 +911,21 @@ async fn invalid_objects_are_422_and_bad_bodies_400() {
 #[case::unknown_resource("GET", "/api/v1/configmaps", "", 404, "NotFound")]
 #[case::unknown_subresource(
     "GET",
+    "/api/v1/namespaces/default/pods/web-1/attach",
+    "",
+    404,
+    "NotFound"
+)]
+#[case::exec_without_a_command(
+    "GET",
     "/api/v1/namespaces/default/pods/web-1/exec",
+    "",
+    400,
+    "BadRequest"
+)]
+#[case::log_of_a_missing_pod(
+    "GET",
+    "/api/v1/namespaces/default/pods/nope/log",
     "",
     404,
     "NotFound"

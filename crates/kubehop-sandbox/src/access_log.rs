@@ -16,13 +16,16 @@
 //! Bounded like a kubelet's log rotation: each container keeps its newest [`MAX_LINES`] lines
 //! and at most [`MAX_BYTES`] bytes; older lines are dropped. A pod's log goes away with the pod.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use tokio::sync::watch;
+
+use crate::resources::ResourceId;
+use crate::store::Store;
 
 /// Lines kept per container.
 pub const MAX_LINES: usize = 1000;
@@ -137,6 +140,8 @@ impl PodLog {
 
 #[derive(Debug, Default)]
 struct PodEntry {
+    namespace: String,
+    name: String,
     log: Arc<PodLog>,
     /// (transport, port) -> the container declaring it.
     ports: HashMap<(Transport, u16), String>,
@@ -144,45 +149,94 @@ struct PodEntry {
     first: String,
 }
 
-/// Every pod's log, by pod uid. Cheap to clone; clones share the logs.
-#[derive(Debug, Clone, Default)]
+impl PodEntry {
+    fn of(pod: &Pod) -> Self {
+        let mut entry = PodEntry {
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            ..PodEntry::default()
+        };
+        learn(&mut entry, pod);
+        entry
+    }
+}
+
+/// Which pod a listener serves (enough to find it in the store).
+#[derive(Debug, Clone, Copy)]
+pub struct PodKey<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub uid: &'a str,
+}
+
+/// Every pod's log, by pod uid, made when a pod first serves or is first asked for (a pod
+/// nobody talks to costs nothing). Cheap to clone; clones share the logs.
+#[derive(Debug, Clone)]
 pub struct AccessLogs {
+    store: Store,
     pods: Arc<Mutex<HashMap<String, PodEntry>>>,
 }
 
 impl AccessLogs {
+    /// Logs for the pods of `store`.
+    pub fn new(store: Store) -> Self {
+        AccessLogs {
+            store,
+            pods: Arc::default(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, PodEntry>> {
         self.pods.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The log of the pod with `uid` (made empty if there is none yet).
-    pub fn pod(&self, uid: &str) -> Arc<PodLog> {
-        self.lock().entry(uid.to_string()).or_default().log.clone()
+    /// The log of `pod` (made empty if there is none yet).
+    pub fn pod(&self, pod: &Pod) -> Arc<PodLog> {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        self.lock()
+            .entry(uid)
+            .or_insert_with(|| PodEntry::of(pod))
+            .log
+            .clone()
     }
 
-    /// Learns the pods that exist (their containers and ports) and forgets the logs of pods
-    /// that are gone.
-    pub fn observe(&self, pods: &[Arc<Pod>]) {
+    /// Forgets the logs of pods that are gone from the store.
+    pub fn prune(&self) {
         let mut entries = self.lock();
-        let mut present = HashSet::with_capacity(pods.len());
-        for pod in pods {
-            let Some(uid) = pod.metadata.uid.as_deref() else {
-                continue;
-            };
-            present.insert(uid);
-            let entry = entries.entry(uid.to_string()).or_default();
-            if entry.first.is_empty() {
-                learn(entry, pod);
-            }
+        if entries.is_empty() {
+            return;
         }
-        entries.retain(|uid, _| present.contains(uid.as_str()));
+        entries.retain(|uid, entry| {
+            self.store
+                .get_object(ResourceId::Pods, &entry.namespace, &entry.name)
+                .is_some_and(|object| object.uid() == uid)
+        });
     }
 
-    /// Writes a line to the log of the container of pod `uid` serving `port`.
-    pub fn record(&self, uid: &str, transport: Transport, port: u16, text: String) {
+    /// Writes a line to the log of the container of `pod` serving `port`.
+    pub fn record(&self, pod: PodKey<'_>, transport: Transport, port: u16, text: String) {
+        let known = self.lock().contains_key(pod.uid);
+        let stored = if known {
+            None
+        } else {
+            // The first line of this pod: learn its containers from the store.
+            self.store
+                .get_object(ResourceId::Pods, pod.namespace, pod.name)
+                .filter(|object| object.uid() == pod.uid)
+                .and_then(|object| object.decode::<Pod>().ok())
+        };
         let (log, container) = {
             let mut entries = self.lock();
-            let entry = entries.entry(uid.to_string()).or_default();
+            let entry = entries
+                .entry(pod.uid.to_string())
+                .or_insert_with(|| match &stored {
+                    Some(pod) => PodEntry::of(pod),
+                    None => PodEntry {
+                        namespace: pod.namespace.to_string(),
+                        name: pod.name.to_string(),
+                        ..PodEntry::default()
+                    },
+                });
             let container = entry
                 .ports
                 .get(&(transport, port))
@@ -328,20 +382,28 @@ mod tests {
 
     #[test]
     fn lines_go_to_the_container_declaring_the_port_and_go_away_with_the_pod() {
-        let pod: Pod = serde_json::from_value(json!({
-            "metadata": {"name": "p", "uid": "u1"},
+        let store = Store::new(10);
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default"},
             "spec": {"containers": [
                 {"name": "app", "ports": [{"containerPort": 8080}]},
                 {"name": "dns", "ports": [{"containerPort": 53, "protocol": "UDP"}]}
             ]}
-        }))
-        .expect("pod");
-        let logs = AccessLogs::default();
-        logs.observe(&[Arc::new(pod)]);
-        logs.record("u1", Transport::Tcp, 8080, "a".into());
-        logs.record("u1", Transport::Udp, 53, "b".into());
-        logs.record("u1", Transport::Tcp, 9999, "c".into());
-        let log = logs.pod("u1");
+        });
+        store.load_objects(vec![pod]);
+        let stored: Pod = store.get("default", "p").expect("decodes").expect("stored");
+        let uid = stored.metadata.uid.clone().expect("uid");
+        let key = PodKey {
+            namespace: "default",
+            name: "p",
+            uid: &uid,
+        };
+        let logs = AccessLogs::new(store.clone());
+        logs.record(key, Transport::Tcp, 8080, "a".into());
+        logs.record(key, Transport::Udp, 53, "b".into());
+        logs.record(key, Transport::Tcp, 9999, "c".into());
+        let log = logs.pod(&stored);
         let texts = |container: &str| {
             log.read(container, |ring| {
                 ring.from(0).map(|l| l.text.clone()).collect::<Vec<_>>()
@@ -349,8 +411,13 @@ mod tests {
         };
         assert_eq!(texts("app"), ["a", "c"]);
         assert_eq!(texts("dns"), ["b"]);
-        logs.observe(&[]);
-        assert!(logs.pod("u1").read("app", Ring::is_empty));
+        logs.prune();
+        assert_eq!(logs.lock().len(), 1);
+        store
+            .delete::<Pod>("default", "p", &Default::default())
+            .expect("deleted");
+        logs.prune();
+        assert!(logs.lock().is_empty());
     }
 
     #[test]

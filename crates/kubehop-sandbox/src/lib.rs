@@ -341,7 +341,7 @@ impl SandboxBuilder {
                 source,
             }
         })?;
-        let access = access_log::AccessLogs::default();
+        let access = access_log::AccessLogs::new(store.clone());
         let shared = Arc::new(api::Shared {
             store: store.clone(),
             access: access.clone(),

@@ -44,8 +44,8 @@ fn context() -> Arc<ApiContext> {
     }
     Arc::new(ApiContext {
         shared: Arc::new(Shared {
+            access: crate::access_log::AccessLogs::new(store.clone()),
             store,
-            access: crate::access_log::AccessLogs::default(),
             log: RequestLog::default(),
             faults: Faults::default(),
             token: TOKEN.to_owned(),

@@ -178,7 +178,7 @@ async fn run(
                 let model: Arc<ProxyModel> =
                     Arc::new(engine::build(&snapshot, &EngineConfig::default()));
                 model_tx.send_replace(model.clone());
-                access.observe(&snapshot.pods);
+                access.prune();
                 pod_listeners.sync(&snapshot).await;
                 doors.sync(&model).await;
                 ingresses.sync(&snapshot).await;

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::bind::{BindPolicy, Failed};
 use super::{Listening, Running};
-use crate::access_log::{self, AccessLogs, HttpRequest, Transport};
+use crate::access_log::{self, AccessLogs, HttpRequest, PodKey, Transport};
 use crate::addresses::is_loopback;
 use crate::control::LISTEN_ANNOTATION;
 use crate::notes::Notes;
@@ -34,6 +34,17 @@ pub struct PodApp {
     pub name: String,
     pub uid: String,
     pub node: String,
+}
+
+impl PodApp {
+    /// The pod, for its access log.
+    pub(crate) fn key(&self) -> PodKey<'_> {
+        PodKey {
+            namespace: &self.namespace,
+            name: &self.name,
+            uid: &self.uid,
+        }
+    }
 }
 
 /// The ports a pod's app listens on: its listen annotation, else its declared TCP
@@ -365,7 +376,7 @@ struct AppLog {
 impl AppLog {
     fn write(&self, app: &PodApp, text: String) {
         self.access
-            .record(&app.uid, Transport::Tcp, self.local.port(), text);
+            .record(app.key(), Transport::Tcp, self.local.port(), text);
     }
 }
 

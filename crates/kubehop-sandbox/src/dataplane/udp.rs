@@ -240,7 +240,7 @@ async fn answer(
             .is_none_or(|last| now.duration_since(last) >= FLOW_IDLE)
         {
             access.record(
-                &app.uid,
+                app.key(),
                 Transport::Udp,
                 addr.port(),
                 access_log::udp_line(peer, addr),

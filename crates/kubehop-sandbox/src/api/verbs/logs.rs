@@ -308,8 +308,9 @@ pub(crate) fn log(
         // apart): nothing to read.
         return Ok(text_response(Body::empty()));
     }
-    let uid = pod.metadata.uid.clone().unwrap_or_default();
-    let log = shared.access.pod(&uid);
+    // Logs of deleted pods go here too when no data plane runs to forget them.
+    shared.access.prune();
+    let log = shared.access.pod(&pod);
     let (lines, next) = log.read(&container, |ring| select(ring, &options, Timestamp::now()));
     let mut limit = Limit(options.limit_bytes.and_then(|n| u64::try_from(n).ok()));
     let text: String = lines
@@ -398,8 +399,7 @@ impl Follower {
                         return;
                     }
                     // The data plane may have started the pod's log afresh.
-                    let uid = self.pod.metadata.uid.as_deref().unwrap_or("");
-                    let current = self.access.pod(uid);
+                    let current = self.access.pod(&self.pod);
                     if !Arc::ptr_eq(&current, &log) {
                         log = current;
                         written = log.subscribe();
