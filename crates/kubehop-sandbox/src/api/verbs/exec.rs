@@ -1,6 +1,8 @@
 //! `pods/{name}/exec` over WebSocket (`v5.channel.k8s.io` / `v4.channel.k8s.io`, what
 //! kubectl and kube-rs speak): stdout on channel 1, stderr on 2, and the end on channel 3
 //! as a `Status` (`Success`, or `Failure` with reason `NonZeroExitCode` and the exit code).
+//! The older channel protocols (v3, v2, `channel.k8s.io`, or no subprotocol at all, as the
+//! kubelet accepts) get only a failure's message on channel 3.
 //!
 //! Sandbox pods run no processes, so exec answers only what the sandbox knows truthfully
 //! from the pod's spec and status ([`super::pod_files`]):
@@ -37,7 +39,16 @@ use super::logs::{choose_container, stored_pod};
 use super::pod_files;
 use crate::store::Store;
 
-const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+/// The channel protocols, newest first. v4 and v5 end with a `Status` on the error channel;
+/// the older ones (and a WebSocket without a subprotocol, which the kubelet takes as the first
+/// `channel.k8s.io`) carry only a failure's message there.
+const PROTOCOLS: [&str; 5] = [
+    "v5.channel.k8s.io",
+    "v4.channel.k8s.io",
+    "v3.channel.k8s.io",
+    "v2.channel.k8s.io",
+    "channel.k8s.io",
+];
 const STDOUT: u8 = 1;
 const STDERR: u8 = 2;
 const ERROR: u8 = 3;
@@ -266,7 +277,15 @@ pub(crate) fn exec(
         node_resolv: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
     };
     let output = run(&query.command, &exec_context);
-    let status = exit_status(&query.command, output.code);
+    let status = match protocol {
+        Some("v5.channel.k8s.io" | "v4.channel.k8s.io") => {
+            exit_status(&query.command, output.code).to_string()
+        }
+        _ => exit_status(&query.command, output.code)["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    };
     let cancel = context.cancel.clone();
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
@@ -285,10 +304,12 @@ pub(crate) fn exec(
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    headers.insert(
-        header::SEC_WEBSOCKET_PROTOCOL,
-        HeaderValue::from_static(protocol),
-    );
+    if let Some(protocol) = protocol {
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(protocol),
+        );
+    }
     Ok(response)
 }
 
@@ -297,7 +318,7 @@ async fn answer<S>(
     mut socket: WebSocketStream<S>,
     query: &ExecQuery,
     output: Output,
-    status: serde_json::Value,
+    status: String,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -321,7 +342,9 @@ async fn answer<S>(
             frames.push(frame(STDERR, &output.stderr));
         }
     }
-    frames.push(frame(ERROR, &status.to_string()));
+    if !status.is_empty() {
+        frames.push(frame(ERROR, &status));
+    }
     for message in frames {
         if socket.send(message).await.is_err() {
             return;
@@ -341,8 +364,9 @@ async fn answer<S>(
     }
 }
 
-/// Checks a WebSocket upgrade; returns Sec-WebSocket-Accept and the channel protocol.
-fn handshake(headers: &HeaderMap) -> Result<(HeaderValue, &'static str), ApiError> {
+/// Checks a WebSocket upgrade; returns Sec-WebSocket-Accept and the channel protocol (none
+/// when the client offered none).
+fn handshake(headers: &HeaderMap) -> Result<(HeaderValue, Option<&'static str>), ApiError> {
     let text = |name: header::HeaderName| {
         headers
             .get_all(name)
@@ -354,22 +378,23 @@ fn handshake(headers: &HeaderMap) -> Result<(HeaderValue, &'static str), ApiErro
     let has = |list: &str, word: &str| list.split(',').any(|w| w.trim().eq_ignore_ascii_case(word));
     if !has(&text(header::UPGRADE), "websocket") || !has(&text(header::CONNECTION), "upgrade") {
         return Err(ApiError::bad_request(
-            "Upgrade request required: the sandbox serves exec over WebSocket (v5.channel.k8s.io, v4.channel.k8s.io)",
+            "Upgrade request required: the sandbox serves exec over WebSocket (v5.channel.k8s.io down to channel.k8s.io)",
         ));
     }
     let key = headers
         .get(header::SEC_WEBSOCKET_KEY)
         .ok_or_else(|| ApiError::bad_request("missing Sec-WebSocket-Key"))?;
     let offered = text(header::SEC_WEBSOCKET_PROTOCOL);
-    let protocol = PROTOCOLS
-        .into_iter()
-        .find(|p| has(&offered, p))
-        .ok_or_else(|| {
+    let protocol = if offered.trim().is_empty() {
+        None
+    } else {
+        Some(PROTOCOLS.into_iter().find(|p| has(&offered, p)).ok_or_else(|| {
             ApiError::bad_request(format!(
                 "none of the offered WebSocket subprotocols ({offered}) is served; the sandbox speaks {}",
                 PROTOCOLS.join(", ")
             ))
-        })?;
+        })?)
+    };
     let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
         .map_err(|_| ApiError::internal("cannot answer the WebSocket handshake"))?;
     Ok((accept, protocol))
@@ -420,6 +445,36 @@ mod tests {
             "{}",
             shell.stderr
         );
+    }
+
+    #[test]
+    fn the_handshake_picks_the_newest_offered_protocol_or_none() {
+        let headers = |protocols: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            headers.insert(
+                header::SEC_WEBSOCKET_KEY,
+                HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
+            );
+            if !protocols.is_empty() {
+                headers.insert(
+                    header::SEC_WEBSOCKET_PROTOCOL,
+                    HeaderValue::from_str(protocols).expect("header"),
+                );
+            }
+            headers
+        };
+        let picked = |protocols: &str| handshake(&headers(protocols)).map(|(_, p)| p);
+        assert_eq!(
+            picked("v4.channel.k8s.io, v5.channel.k8s.io").ok(),
+            Some(Some("v5.channel.k8s.io"))
+        );
+        assert_eq!(picked("channel.k8s.io").ok(), Some(Some("channel.k8s.io")));
+        assert_eq!(picked("").ok(), Some(None));
+        assert!(picked("SPDY/3.1+portforward.k8s.io").is_err());
+        let (accept, _) = handshake(&headers("")).expect("accepted");
+        assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     #[test]

@@ -369,12 +369,8 @@ impl Follower {
         self.store
             .get_object(ResourceId::Pods, namespace, name)
             .is_some_and(|object| {
-                let phase = object.value().pointer("/status/phase").cloned();
                 object.uid() == uid
-                    && !matches!(
-                        phase.as_ref().and_then(|p| p.as_str()),
-                        Some("Succeeded" | "Failed")
-                    )
+                    && !matches!(object.field("status.phase"), "Succeeded" | "Failed")
             })
     }
 
