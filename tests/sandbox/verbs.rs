@@ -2,8 +2,9 @@
 //! `exec` (the few commands the sandbox answers truthfully), `auth can-i` (from the fault
 //! settings), `top` (not served, as without metrics-server), and kube-rs's `log_stream`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::Stdio;
+use std::time::Duration;
 
 use futures::{AsyncBufReadExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
@@ -11,7 +12,11 @@ use kube::api::{Api, AttachParams, LogParams, PostParams};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
+use tokio::net::UdpSocket;
+
 use crate::kubectl::Harness;
+use crate::support::fixtures::manifest::{deployment, three_nodes};
+use crate::support::sandbox::{pods_of, start_cluster};
 use crate::support::wait::within;
 
 const APP: &str = r#"
@@ -396,4 +401,61 @@ async fn auth_can_i_answers_from_the_fault_settings_and_top_has_no_metrics() {
     let (ok, _, stderr) = h.run(&["top", "pod"]).await;
     assert!(!ok);
     assert!(stderr.contains("Metrics API not available"), "{stderr}");
+}
+
+/// A pod whose `web` container serves HTTP on 8080 and whose `dns` container answers UDP on
+/// 5353: each container's log has its own lines, and a UDP client's datagrams are one flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_container_logs_its_own_ports_and_udp_logs_flows() {
+    let mut objects = three_nodes();
+    let mut app = deployment("default", "both", 1, 8080);
+    app["spec"]["template"]["spec"]["containers"] = json!([
+        {"name": "web", "image": "example/web:1", "ports": [{"containerPort": 8080}]},
+        {"name": "dns", "image": "example/dns:1",
+         "ports": [{"containerPort": 5353, "protocol": "UDP"}]}
+    ]);
+    objects.push(app);
+    let (sandbox, client) = start_cluster(objects, Duration::from_secs(1)).await;
+    let pod = pods_of(sandbox.store(), "default", "both")
+        .into_iter()
+        .next()
+        .expect("a pod");
+    let name = pod.metadata.name.clone().expect("name");
+    let ip: IpAddr = pod
+        .status
+        .and_then(|s| s.pod_ip)
+        .and_then(|ip| ip.parse().ok())
+        .expect("pod IP");
+    let udp = SocketAddr::new(ip, 5353);
+    if !sandbox.listening_udp().contains_key(&udp) {
+        eprintln!("==== SKIP: {udp}/udp not bindable here ====");
+        return sandbox.shutdown().await;
+    }
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    for query in [b"one".as_slice(), b"two".as_slice()] {
+        socket.send_to(query, udp).await.expect("send");
+        let mut buffer = vec![0u8; 65536];
+        within("a UDP answer", socket.recv_from(&mut buffer))
+            .await
+            .expect("answer");
+    }
+    let response = request(SocketAddr::new(ip, 8080), "/web").await;
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let of = |container: &str| LogParams {
+        container: Some(container.to_string()),
+        ..LogParams::default()
+    };
+    let dns = pods.logs(&name, &of("dns")).await.expect("dns log");
+    let lines: Vec<&str> = dns.lines().collect();
+    assert_eq!(lines.len(), 1, "one flow: {dns}");
+    assert!(
+        lines[0].ends_with(&format!("\"UDP {udp}\" flow started")),
+        "{dns}"
+    );
+    let web = pods.logs(&name, &of("web")).await.expect("web log");
+    assert_eq!(web.lines().count(), 1, "{web}");
+    assert!(web.contains("\"GET /web HTTP/1.1\" 200 "), "{web}");
+    sandbox.shutdown().await;
 }
