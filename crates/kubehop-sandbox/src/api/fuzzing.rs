@@ -76,8 +76,8 @@ impl RequestHarness {
     }
 
     /// Serves one request (`uri` is the path with its query); `None` for a method or URI that
-    /// HTTP itself rejects and for watches and port-forwards (they stream until the client
-    /// leaves).
+    /// HTTP itself rejects and for watches, port-forwards and followed logs (they stream until
+    /// the client leaves).
     pub fn handle(
         &mut self,
         method: &str,
@@ -89,10 +89,14 @@ impl RequestHarness {
         let uri: axum::http::Uri = uri.parse().ok()?;
         let target = path::parse(uri.path());
         let params = Params::parse(uri.query().unwrap_or(""));
-        if matches!(
-            path::verb(&method, &target, &params),
-            Verb::Watch | Verb::PortForward
-        ) {
+        let follows_a_log = params.flag("follow")
+            && matches!(&target, path::Target::Resource(r) if r.subresource.as_deref() == Some("log"));
+        if follows_a_log
+            || matches!(
+                path::verb(&method, &target, &params),
+                Verb::Watch | Verb::PortForward
+            )
+        {
             return None;
         }
         let mut request = Request::builder()

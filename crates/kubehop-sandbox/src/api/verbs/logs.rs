@@ -504,6 +504,21 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzz_harness_answers_logs_and_skips_followed_ones() {
+        let mut harness = crate::api::fuzzing::RequestHarness::new();
+        let log = "/api/v1/namespaces/shop/pods/nope/log";
+        assert!(
+            harness
+                .handle("GET", &format!("{log}?follow=true"), "", Vec::new())
+                .is_none()
+        );
+        let answer = harness
+            .handle("GET", log, "", Vec::new())
+            .expect("answered");
+        assert_eq!(answer.status, 404);
+    }
+
+    #[test]
     fn limit_bytes_cuts_the_stream() {
         let mut limit = Limit(Some(5));
         assert_eq!(limit.take("abc\n".into()).as_deref(), Some("abc\n"));
