@@ -11,7 +11,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::super::ApiContext;
 use super::super::path::{Params, ResourceTarget};
@@ -311,6 +311,8 @@ pub(crate) fn log(
     // Logs of deleted pods go here too when no data plane runs to forget them.
     shared.access.prune();
     let log = shared.access.pod(&pod);
+    // Subscribed before reading: a line written in between still wakes the follower.
+    let written = log.subscribe();
     let (lines, next) = log.read(&container, |ring| select(ring, &options, Timestamp::now()));
     let mut limit = Limit(options.limit_bytes.and_then(|n| u64::try_from(n).ok()));
     let text: String = lines
@@ -333,7 +335,7 @@ pub(crate) fn log(
         timestamps: options.timestamps,
         limit,
     };
-    tokio::spawn(follower.run(log, next, tx, context.cancel.clone()));
+    tokio::spawn(follower.run((log, written), next, tx, context.cancel.clone()));
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
     });
@@ -376,12 +378,11 @@ impl Follower {
 
     async fn run(
         mut self,
-        mut log: Arc<PodLog>,
+        (mut log, mut written): (Arc<PodLog>, watch::Receiver<u64>),
         mut next: u64,
         tx: mpsc::Sender<Bytes>,
         cancel: tokio_util::sync::CancellationToken,
     ) {
-        let mut written = log.subscribe();
         let mut changes = self.store.changes();
         loop {
             tokio::select! {
