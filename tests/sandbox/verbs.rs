@@ -216,6 +216,25 @@ async fn kube_rs_reads_and_streams_logs_with_the_api_servers_errors() {
         "{line}"
     );
 
+    // So is a client that only connects (a TCP probe).
+    within("a bare connection", async {
+        let mut stream = tokio::net::TcpStream::connect(target)
+            .await
+            .expect("connect");
+        stream.shutdown().await.expect("close");
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).await.expect("closed");
+    })
+    .await;
+    let line = within("the probe's line", lines.try_next())
+        .await
+        .expect("read")
+        .expect("a line");
+    assert!(
+        line.contains(&format!("\"TCP {target}\" echoed 0 bytes in ")),
+        "{line}"
+    );
+
     // Deleting the pod ends the stream.
     pods.delete(&pod, &Default::default())
         .await

@@ -5,7 +5,8 @@
 //! - an HTTP request: one line like a web server's access log,
 //!   `CLIENT - - [06/Dec/2026:10:30:19 +0000] "GET /path HTTP/1.1" 200 95 "-" "curl/8.5.0"`
 //!   (status, body bytes sent, referer, user agent);
-//! - a TCP connection that is not HTTP (echoed): one line when it ends,
+//! - a TCP connection that is not HTTP (echoed), or that closed before sending anything (a
+//!   TCP probe): one line when it ends,
 //!   `CLIENT - - [TIME] "TCP 127.1.0.2:6379" echoed 12 bytes in 0.004s`;
 //! - a UDP flow (a client's first datagram after [`FLOW_IDLE`](crate::dataplane::udp::FLOW_IDLE)
 //!   of silence): `CLIENT - - [TIME] "UDP 127.1.0.2:53" flow started`.

@@ -383,11 +383,17 @@ impl AppLog {
 /// One connection: HTTP or echo, decided by the first bytes.
 async fn answer(mut stream: TcpStream, app: &PodApp, log: &AppLog) {
     let addr = log.local;
+    let started = std::time::Instant::now();
     let mut buffer = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
     loop {
         let n = match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => {
+                // A client that only connected (a TCP probe) is a connection served too.
+                let seconds = started.elapsed().as_secs_f64();
+                log.write(app, access_log::tcp_line(log.peer, addr, 0, seconds));
+                return;
+            }
             Ok(n) => n,
         };
         buffer.extend_from_slice(&chunk[..n]);
@@ -398,7 +404,6 @@ async fn answer(mut stream: TcpStream, app: &PodApp, log: &AppLog) {
         }
     }
     if !looks_like_http(&buffer) {
-        let started = std::time::Instant::now();
         let mut echoed = buffer.len() as u64;
         if stream.write_all(&buffer).await.is_ok() {
             echoed += echo(stream).await;
