@@ -559,6 +559,88 @@ mod tests {
         assert!(parse_ports(&Params::parse("")).is_err());
     }
 
+    fn upgrade(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
+        }
+        headers
+    }
+
+    fn websocket(protocols: Option<&str>) -> HeaderMap {
+        let mut pairs = vec![
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ];
+        pairs.extend(protocols.map(|p| ("sec-websocket-protocol", p)));
+        upgrade(&pairs)
+    }
+
+    #[test]
+    fn websockets_get_tunnelled_spdy_first_then_channels_then_the_unnamed_channel() {
+        let (protocol, answer) = negotiate(&websocket(Some(
+            "SPDY/3.1+portforward.k8s.io, v4.channel.k8s.io",
+        )))
+        .expect("tunnel");
+        assert_eq!(protocol, Protocol::SpdyTunnel);
+        assert_eq!(
+            answer[header::SEC_WEBSOCKET_PROTOCOL],
+            "SPDY/3.1+portforward.k8s.io"
+        );
+        assert_eq!(
+            answer[header::SEC_WEBSOCKET_ACCEPT],
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        let (protocol, _) =
+            negotiate(&websocket(Some("v4.channel.k8s.io,v5.channel.k8s.io"))).expect("v5");
+        assert_eq!(
+            protocol,
+            Protocol::Channel {
+                name: Some("v5.channel.k8s.io"),
+                close_signal: true
+            }
+        );
+        // No subprotocol at all: the kubelet's unnamed binary channel protocol.
+        let (protocol, answer) = negotiate(&websocket(None)).expect("unnamed");
+        assert_eq!(
+            protocol,
+            Protocol::Channel {
+                name: None,
+                close_signal: false
+            }
+        );
+        assert!(!answer.contains_key(header::SEC_WEBSOCKET_PROTOCOL));
+        let refused = negotiate(&websocket(Some("base64.channel.k8s.io"))).expect_err("unknown");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn spdy_upgrades_negotiate_the_portforward_protocol() {
+        let spdy = |version: Option<&str>| {
+            let mut pairs = vec![("connection", "Upgrade"), ("upgrade", "SPDY/3.1")];
+            pairs.extend(version.map(|v| ("x-stream-protocol-version", v)));
+            negotiate(&upgrade(&pairs))
+        };
+        let (protocol, answer) = spdy(Some("portforward.k8s.io")).expect("SPDY");
+        assert_eq!(protocol, Protocol::Spdy);
+        assert_eq!(answer[header::UPGRADE], "SPDY/3.1");
+        assert_eq!(answer[STREAM_PROTOCOL_HEADER], "portforward.k8s.io");
+        let refused = spdy(Some("channel.k8s.io")).expect_err("other protocol");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            refused.headers()[ACCEPTED_PROTOCOLS_HEADER],
+            "portforward.k8s.io"
+        );
+        let refused = spdy(None).expect_err("no protocol");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let refused = negotiate(&upgrade(&[("upgrade", "SPDY/3.1")])).expect_err("no Connection");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    }
+
     #[tokio::test]
     async fn refuses_addresses_outside_loopback() {
         let err = connect("web", Some("10.0.0.1".parse().expect("ip")), 80)

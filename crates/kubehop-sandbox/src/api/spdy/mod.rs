@@ -16,3 +16,6 @@ pub(crate) use frame::rst;
 pub(crate) use session::Session;
 pub(crate) use stream::{Received, Stream, StreamReader, StreamWriter};
 pub(crate) use transport::Transport;
+
+#[cfg(test)]
+mod tests;
