@@ -15,6 +15,7 @@ mod forward_close;
 mod ingress;
 mod kubectl;
 mod port_forward_kubectl;
+mod python_client;
 mod real_apps;
 mod scale;
 mod udp;
