@@ -189,20 +189,24 @@ async fn forward(error: Stream, data: Stream, target: Arc<Target>) {
     // The client sends nothing on the error stream.
     let (_, mut error_writer) = error.into_split();
     let (from_client, to_client) = data.into_split();
+    // A reset after the client's FIN ends the request too (kubectl resets the data stream
+    // once the pod's side ended).
+    let reset = from_client.reset_signal();
     let (pod_read, pod_write) = pod.into_split();
     let upstream = client_to_pod(from_client, pod_write);
     let downstream = pod_to_client(pod_read, to_client);
-    tokio::pin!(upstream, downstream);
-    let (mut up, mut down) = (None, false);
-    while up.is_none() || !down {
+    tokio::pin!(upstream, downstream, reset);
+    let (mut up, mut down) = (false, false);
+    while !(up && down) {
         tokio::select! {
-            ended = &mut upstream, if up.is_none() => {
+            ended = &mut upstream, if !up => {
                 if ended == Received::Reset {
                     break;
                 }
-                up = Some(ended);
+                up = true;
             }
             () = &mut downstream, if !down => down = true,
+            () = &mut reset => break,
         }
     }
     let _closed = error_writer.finish().await;
@@ -249,5 +253,206 @@ async fn pod_to_client(mut pod: OwnedReadHalf, mut to_client: StreamWriter) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::api::spdy::frame::Frame;
+    use crate::api::spdy::testing::{Peer, SOON};
+
+    const LOOPBACK: &str = "127.0.0.1";
+
+    /// The session's client, serving a pod on 127.0.0.1 (or failing with `fault`).
+    fn start(fault: Option<&str>) -> Peer {
+        let (server, client) = tokio::io::duplex(1 << 20);
+        let target = Target {
+            pod: "web".into(),
+            ip: LOOPBACK.parse::<IpAddr>().ok(),
+            store: crate::store::Store::default(),
+            error_message: fault.map(str::to_string),
+        };
+        tokio::spawn(serve(
+            Transport::Raw(server),
+            target,
+            CancellationToken::new(),
+        ));
+        Peer::new(client)
+    }
+
+    /// A pod port that echoes until the client's FIN and then closes (`close: true`) or
+    /// stays open without a word.
+    async fn pod_port(close: bool) -> u16 {
+        let listener = TcpListener::bind((LOOPBACK, 0)).await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            while let Ok((mut connection, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (mut read, mut write) = connection.split();
+                    let _ = tokio::io::copy(&mut read, &mut write).await;
+                    if !close {
+                        std::future::pending::<()>().await;
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    async fn open_pair(peer: &mut Peer, port: u16, request: &str, first_stream: u32) {
+        let port = port.to_string();
+        for (stream, kind) in [(first_stream, "error"), (first_stream + 2, "data")] {
+            peer.open(
+                stream,
+                &[
+                    ("streamtype", kind),
+                    ("port", &port),
+                    ("requestid", request),
+                ],
+            )
+            .await;
+        }
+        // kubectl closes its side of the error stream at once.
+        peer.data(first_stream, true, b"").await;
+    }
+
+    /// Frames until `done` says the ones so far are enough.
+    async fn frames_until(peer: &mut Peer, done: impl Fn(&[Frame]) -> bool) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        while !done(&frames) {
+            frames.push(peer.next().await);
+        }
+        frames
+    }
+
+    fn fin_on(stream: u32) -> impl Fn(&[Frame]) -> bool {
+        move |frames| {
+            frames
+                .iter()
+                .any(|f| matches!(f, Frame::Data { stream: s, fin: true, .. } if *s == stream))
+        }
+    }
+
+    fn data_on(frames: &[Frame], stream: u32) -> Vec<u8> {
+        frames
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Data {
+                    stream: s, data, ..
+                } if *s == stream => Some(data.to_vec()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_request_is_answered_and_its_data_stream_bridged_to_the_pod() {
+        let port = pod_port(true).await;
+        let mut peer = start(None);
+        open_pair(&mut peer, port, "0", 1).await;
+        peer.data(3, false, b"\x00hello").await;
+        peer.data(3, true, b" pod").await;
+        // The echo, the pod's close as FIN, then the error stream closes, empty.
+        let frames = frames_until(&mut peer, fin_on(1)).await;
+        for stream in [1, 3] {
+            assert!(
+                frames
+                    .iter()
+                    .any(|f| matches!(f, Frame::SynReply { stream: s, .. } if *s == stream)),
+                "{frames:?}"
+            );
+        }
+        assert_eq!(data_on(&frames, 3), b"\x00hello pod");
+        assert!(fin_on(3)(&frames), "{frames:?}");
+        assert_eq!(data_on(&frames, 1), b"");
+    }
+
+    #[tokio::test]
+    async fn a_port_that_refuses_is_reported_on_the_error_stream() {
+        let closed = TcpListener::bind((LOOPBACK, 0)).await.expect("bind");
+        let port = closed.local_addr().expect("addr").port();
+        drop(closed);
+        let mut peer = start(None);
+        open_pair(&mut peer, port, "0", 1).await;
+        let frames = frames_until(&mut peer, fin_on(1)).await;
+        let message = String::from_utf8(data_on(&frames, 1)).expect("UTF-8");
+        assert!(
+            message.starts_with(&format!("error forwarding port {port} to pod web")),
+            "{message}"
+        );
+        assert!(
+            fin_on(3)(&frames),
+            "the data stream is closed too: {frames:?}"
+        );
+
+        let mut peer = start(Some("injected failure"));
+        open_pair(&mut peer, port, "7", 1).await;
+        let frames = frames_until(&mut peer, fin_on(1)).await;
+        assert_eq!(data_on(&frames, 1), b"injected failure");
+    }
+
+    #[tokio::test]
+    async fn malformed_streams_are_reset() {
+        let mut peer = start(None);
+        peer.open(1, &[("port", "80")]).await;
+        peer.open(3, &[("streamtype", "data"), ("port", "http")])
+            .await;
+        peer.open(5, &[("streamtype", "stdin"), ("port", "80")])
+            .await;
+        for stream in [1, 3, 5] {
+            assert_eq!(
+                peer.next().await,
+                Frame::RstStream {
+                    stream,
+                    status: rst::PROTOCOL_ERROR
+                }
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_whose_partner_never_comes_times_out() {
+        let mut peer = start(None);
+        peer.open(
+            1,
+            &[("streamtype", "error"), ("port", "80"), ("requestid", "5")],
+        )
+        .await;
+        // The clock is paused: waiting out the timeout costs nothing.
+        let mut frames = Vec::new();
+        while !fin_on(1)(&frames) {
+            let frame = peer.next_within(PAIR_TIMEOUT * 2).await;
+            frames.push(frame.expect("a frame within the timeout"));
+        }
+        assert_eq!(
+            data_on(&frames, 1),
+            b"request 5: timed out waiting for streams"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reset_after_the_clients_fin_ends_the_request() {
+        // The pod reads to the end but never answers nor closes.
+        let port = pod_port(false).await;
+        let mut peer = start(None);
+        open_pair(&mut peer, port, "0", 1).await;
+        peer.data(3, true, b"").await;
+        let frames = frames_until(&mut peer, |f| f.len() >= 2).await;
+        assert!(!fin_on(1)(&frames), "{frames:?}");
+        peer.send(Frame::RstStream {
+            stream: 3,
+            status: rst::CANCEL,
+        })
+        .await;
+        let frames = tokio::time::timeout(SOON, frames_until(&mut peer, fin_on(1)))
+            .await
+            .expect("the error stream closes");
+        assert_eq!(data_on(&frames, 1), b"");
     }
 }

@@ -18,4 +18,6 @@ pub(crate) use stream::{Received, Stream, StreamReader, StreamWriter};
 pub(crate) use transport::Transport;
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;

@@ -115,6 +115,13 @@ impl StreamReader {
     }
 }
 
+impl StreamReader {
+    /// Resolves when the peer resets the stream (also after its FIN).
+    pub(crate) fn reset_signal(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.reset.clone().cancelled_owned()
+    }
+}
+
 impl Drop for StreamReader {
     fn drop(&mut self) {
         self.shared.reader_gone(self.id);

@@ -2,120 +2,17 @@
 //! streams, closes, resets, pings, refusals and flow control. The clock is paused where a
 //! test shows something does *not* happen: waiting then costs no time.
 
-use std::time::Duration;
-
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::frame::{self, Frame, Setting, goaway, rst, setting};
-use super::headers::{Deflater, Headers, Inflater};
+use super::headers::{Deflater, Headers};
 use super::session::{INITIAL_WINDOW, UNPROVEN_GRACE};
+use super::testing::{SOON, headers, session};
 use super::{Received, Session, Stream, Transport};
-
-/// How long a test waits for something that should happen.
-const SOON: Duration = Duration::from_secs(5);
-
-/// The client side of a session: writes frames, reads what the session sends.
-struct Peer {
-    io: DuplexStream,
-    buffer: BytesMut,
-    deflater: Deflater,
-    inflater: Inflater,
-}
-
-fn session() -> (Session, Peer) {
-    let (server, client) = tokio::io::duplex(1 << 20);
-    let session = Session::start(Transport::Raw(server));
-    let peer = Peer {
-        io: client,
-        buffer: BytesMut::new(),
-        deflater: Deflater::new(),
-        inflater: Inflater::new(),
-    };
-    (session, peer)
-}
-
-fn headers(pairs: &[(&str, &str)]) -> Headers {
-    Headers::new(
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-    )
-}
-
-impl Peer {
-    async fn send(&mut self, frame: Frame) {
-        let mut wire = BytesMut::new();
-        frame::encode(&frame, &mut wire);
-        self.io.write_all(&wire).await.expect("the session reads");
-    }
-
-    async fn open(&mut self, stream: u32, pairs: &[(&str, &str)]) {
-        let block = self.deflater.compress(&headers(pairs));
-        self.send(Frame::SynStream {
-            stream,
-            associated: 0,
-            priority: 0,
-            fin: false,
-            unidirectional: false,
-            headers: block,
-        })
-        .await;
-    }
-
-    async fn data(&mut self, stream: u32, fin: bool, data: &[u8]) {
-        let data = Bytes::copy_from_slice(data);
-        self.send(Frame::Data { stream, fin, data }).await;
-    }
-
-    /// The next frame, or `None` at the end of the connection or after `wait`.
-    async fn next_within(&mut self, wait: Duration) -> Option<Frame> {
-        tokio::time::timeout(wait, async {
-            loop {
-                if let Some(frame) =
-                    frame::decode(&mut self.buffer, frame::MAX_LENGTH).expect("valid frames")
-                {
-                    return Some(frame);
-                }
-                if self.io.read_buf(&mut self.buffer).await.expect("read") == 0 {
-                    return None;
-                }
-            }
-        })
-        .await
-        .ok()
-        .flatten()
-    }
-
-    async fn next(&mut self) -> Frame {
-        self.next_within(SOON).await.expect("a frame")
-    }
-
-    /// DATA bytes that arrive on `stream` within `wait` (other frames are skipped), up to FIN.
-    async fn receive(&mut self, stream: u32, wait: Duration) -> (Vec<u8>, bool) {
-        let mut received = Vec::new();
-        while let Some(frame) = self.next_within(wait).await {
-            if let Frame::Data {
-                stream: s,
-                fin,
-                data,
-            } = frame
-                && s == stream
-            {
-                received.extend_from_slice(&data);
-                if fin {
-                    return (received, true);
-                }
-            }
-        }
-        (received, false)
-    }
-}
 
 async fn accept(session: &mut Session) -> Stream {
     tokio::time::timeout(SOON, session.accept())
