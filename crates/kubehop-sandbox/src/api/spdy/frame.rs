@@ -465,6 +465,33 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_decode_to_frames_or_errors_never_a_panic() {
+        let mut state = 0x2545_F491_u32;
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        for _ in 0..20_000 {
+            let length = (random() % 40) as usize;
+            let mut bytes: Vec<u8> = (0..length).map(|_| random() as u8).collect();
+            // Half of them look like SPDY/3 control frames, so the payload parsers run.
+            if length >= 8 && random() % 2 == 0 {
+                bytes[0] = 0x80;
+                bytes[1] = 0x03;
+                bytes[2] = 0;
+                bytes[3] = (random() % 12) as u8;
+                bytes[5] = 0;
+                bytes[6] = 0;
+                bytes[7] = (length - 8) as u8;
+            }
+            let mut buffer = BytesMut::from(&bytes[..]);
+            while let Ok(Some(_)) = decode(&mut buffer, 1024) {}
+        }
+    }
+
+    #[test]
     fn bad_frames_are_errors() {
         let mut wrong_version =
             BytesMut::from(&b"\x80\x02\x00\x06\x00\x00\x00\x04\x00\x00\x00\x01"[..]);

@@ -51,6 +51,10 @@ impl Peer {
         self.io.write_all(&wire).await.expect("the session reads");
     }
 
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) {
+        self.io.write_all(bytes).await.expect("the session reads");
+    }
+
     pub(crate) async fn open(&mut self, stream: u32, pairs: &[(&str, &str)]) {
         let block = self.deflater.compress(&headers(pairs));
         self.send(Frame::SynStream {

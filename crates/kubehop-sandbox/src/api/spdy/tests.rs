@@ -339,3 +339,40 @@ async fn a_websocket_tunnel_carries_the_byte_stream_across_message_boundaries() 
         }
     );
 }
+
+#[tokio::test]
+async fn garbage_ends_the_session_with_a_protocol_error() {
+    let (mut session, mut peer) = session();
+    // A SYN_STREAM whose header block is not zlib: the compression state is lost.
+    peer.send(Frame::SynStream {
+        stream: 1,
+        associated: 0,
+        priority: 0,
+        fin: false,
+        unidirectional: false,
+        headers: Bytes::from_static(b"not a zlib stream"),
+    })
+    .await;
+    assert_eq!(
+        peer.next().await,
+        Frame::GoAway {
+            last_good: 0,
+            status: goaway::PROTOCOL_ERROR
+        }
+    );
+    assert_eq!(peer.next_within(SOON).await, None);
+    assert!(session.accept().await.is_none());
+
+    // A frame of another SPDY version.
+    let (mut session, mut peer) = super::testing::session();
+    peer.send_raw(b"\x80\x02\x00\x06\x00\x00\x00\x04\x00\x00\x00\x01")
+        .await;
+    assert!(matches!(
+        peer.next().await,
+        Frame::GoAway {
+            status: goaway::PROTOCOL_ERROR,
+            ..
+        }
+    ));
+    assert!(session.accept().await.is_none());
+}
