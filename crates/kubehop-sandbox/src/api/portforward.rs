@@ -1,7 +1,12 @@
-//! `pods/{name}/portforward` over WebSocket, with the channel protocol kube-rs's
-//! `Api::<Pod>::portforward` speaks (`v5.channel.k8s.io` / `v4.channel.k8s.io`): port i uses
-//! channel 2i for data and 2i+1 for errors; the first frame on every channel is the port
-//! number, little-endian. Each port is bridged by TCP to `status.podIP:port`, loopback only.
+//! `pods/{name}/portforward`, in the protocols real clients speak, as a kubelet serves them:
+//! - the WebSocket channel protocol kube-rs's `Api::<Pod>::portforward` speaks
+//!   (`v5.channel.k8s.io` / `v4.channel.k8s.io`, or no subprotocol named: the kubelet's
+//!   unnamed binary protocol, v4's framing): port i uses channel 2i for data and 2i+1 for
+//!   errors; the first frame on every channel is the port number, little-endian;
+//! - SPDY/3.1, tunnelled in a WebSocket (`SPDY/3.1+portforward.k8s.io`, kubectl's default)
+//!   or on the upgraded connection (`Upgrade: SPDY/3.1`): [`over_spdy`].
+//!
+//! Each port is bridged by TCP to `status.podIP:port`, loopback only.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
