@@ -37,8 +37,13 @@ impl Harness {
 
     /// A sandbox with the control plane and data plane over three nodes.
     pub(crate) async fn start_cluster(test: &str) -> Option<Harness> {
+        Self::start_cluster_with(test, three_nodes()).await
+    }
+
+    /// A sandbox with the control plane and data plane holding `objects`, settled.
+    pub(crate) async fn start_cluster_with(test: &str, objects: Vec<Value>) -> Option<Harness> {
         let kubectl = Self::kubectl(test)?;
-        let (sandbox, _client) = start_cluster(three_nodes(), Duration::from_millis(500)).await;
+        let (sandbox, _client) = start_cluster(objects, Duration::from_millis(500)).await;
         Some(Self::with(test, sandbox, kubectl))
     }
 

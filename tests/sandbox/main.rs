@@ -14,6 +14,8 @@ mod fd_exhaustion;
 mod forward_close;
 mod ingress;
 mod kubectl;
+mod port_forward_kubectl;
+mod python_client;
 mod real_apps;
 mod scale;
 mod udp;

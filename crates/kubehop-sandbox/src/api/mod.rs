@@ -8,6 +8,7 @@ mod openapi;
 mod path;
 mod portforward;
 mod read;
+pub(crate) mod spdy;
 pub(crate) mod status;
 mod verbs;
 mod write;

@@ -1,7 +1,12 @@
-//! `pods/{name}/portforward` over WebSocket, with the channel protocol kube-rs's
-//! `Api::<Pod>::portforward` speaks (`v5.channel.k8s.io` / `v4.channel.k8s.io`): port i uses
-//! channel 2i for data and 2i+1 for errors; the first frame on every channel is the port
-//! number, little-endian. Each port is bridged by TCP to `status.podIP:port`, loopback only.
+//! `pods/{name}/portforward`, in the protocols real clients speak, as a kubelet serves them:
+//! - the WebSocket channel protocol kube-rs's `Api::<Pod>::portforward` speaks
+//!   (`v5.channel.k8s.io` / `v4.channel.k8s.io`, or no subprotocol named: the kubelet's
+//!   unnamed binary protocol, v4's framing): port i uses channel 2i for data and 2i+1 for
+//!   errors; the first frame on every channel is the port number, little-endian;
+//! - SPDY/3.1, tunnelled in a WebSocket (`SPDY/3.1+portforward.k8s.io`, kubectl's default)
+//!   or on the upgraded connection (`Upgrade: SPDY/3.1`): [`over_spdy`].
+//!
+//! Each port is bridged by TCP to `status.podIP:port`, loopback only.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -9,7 +14,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
@@ -26,10 +31,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::ApiContext;
 use super::path::{Params, ResourceTarget};
+use super::spdy::Transport;
 use super::status::ApiError;
 use crate::faults::PortForwardFault;
 use crate::resources::ResourceId;
 use crate::store::StoreError;
+
+mod over_spdy;
 
 /// Where a payload starts in its frame buffer: the kernel copies into it, and copies into
 /// unaligned destinations are slow on some CPUs.
@@ -47,10 +55,6 @@ fn start_frame(buffer: &mut BytesMut, channel: u8, payload: usize) {
     buffer.advance(pad);
     buffer.put_u8(channel);
 }
-
-const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
-/// The v5 protocol's "close this channel" signal channel.
-const CLOSE_CHANNEL: u8 = 255;
 
 pub(super) async fn portforward(
     context: &Arc<ApiContext>,
@@ -73,92 +77,221 @@ pub(super) async fn portforward(
         return Err(ApiError::internal(message.clone()));
     }
     let (mut parts, _body) = request.into_parts();
-    let (accept, protocol) = websocket_handshake(&parts.headers)?;
-    let ports = parse_ports(params)?;
+    let (protocol, answer) = match negotiate(&parts.headers) {
+        Ok(negotiated) => negotiated,
+        Err(refusal) => return Ok(*refusal),
+    };
+    // The channel protocols name their ports in the URL; over SPDY each stream names its own.
+    let ports = match protocol {
+        Protocol::Channel { .. } => parse_ports(params)?,
+        Protocol::SpdyTunnel | Protocol::Spdy => Vec::new(),
+    };
     let on_upgrade = parts
         .extensions
         .remove::<hyper::upgrade::OnUpgrade>()
         .ok_or_else(|| ApiError::bad_request("this connection cannot be upgraded"))?;
-    let pod_ip = pod
-        .value()
-        .pointer("/status/podIP")
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse::<IpAddr>().ok());
-    let error_message = match fault {
-        Some(PortForwardFault::ErrorChannel(message)) => Some(message),
-        _ => None,
+    let target = Target {
+        pod: name.to_string(),
+        ip: pod
+            .value()
+            .pointer("/status/podIP")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<IpAddr>().ok()),
+        store: shared.store.clone(),
+        error_message: match fault {
+            Some(PortForwardFault::ErrorChannel(message)) => Some(message),
+            _ => None,
+        },
     };
     let cancel = context.cancel.clone();
-    let pod_name = name.to_string();
-    let store = shared.store.clone();
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => {
-                let socket =
-                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
-                        .await;
-                let target = Target {
-                    pod: pod_name,
-                    ip: pod_ip,
-                    store,
-                };
-                bridge(socket, target, ports, error_message, cancel).await;
-            }
+            Ok(upgraded) => serve(TokioIo::new(upgraded), protocol, target, ports, cancel).await,
             Err(err) => tracing::debug!("port-forward upgrade failed: {err}"),
         }
     });
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    headers.insert(
-        header::SEC_WEBSOCKET_PROTOCOL,
-        HeaderValue::from_static(protocol),
-    );
+    *response.headers_mut() = answer;
     Ok(response)
 }
 
-/// Checks a WebSocket upgrade request; returns the Sec-WebSocket-Accept value and the
-/// channel protocol chosen.
-fn websocket_handshake(headers: &HeaderMap) -> Result<(HeaderValue, &'static str), ApiError> {
-    let text = |name: header::HeaderName| {
-        headers
-            .get_all(name)
+type Io = TokioIo<hyper::upgrade::Upgraded>;
+
+/// Serves the upgraded connection in the protocol negotiated.
+async fn serve(
+    io: Io,
+    protocol: Protocol,
+    target: Target,
+    ports: Vec<u16>,
+    cancel: CancellationToken,
+) {
+    match protocol {
+        Protocol::Channel { close_signal, .. } => {
+            let socket = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+            bridge(socket, target, ports, close_signal, cancel).await;
+        }
+        Protocol::SpdyTunnel => {
+            let socket = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+            over_spdy::serve(Transport::WebSocket(Box::new(socket)), target, cancel).await;
+        }
+        Protocol::Spdy => over_spdy::serve(Transport::Raw(io), target, cancel).await,
+    }
+}
+
+/// The WebSocket channel protocols, in the order the sandbox prefers them. A WebSocket that
+/// names none of them (no `Sec-WebSocket-Protocol` at all) gets the binary channel protocol
+/// without a name, as the kubelet answers: the same framing as v4.
+const CHANNEL_PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+/// SPDY/3.1 tunnelled in a WebSocket's binary messages (kubectl's first choice since 1.31).
+const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
+/// The `Upgrade` token of plain SPDY.
+const SPDY_UPGRADE: &str = "SPDY/3.1";
+/// The stream protocol over SPDY (`X-Stream-Protocol-Version`).
+const SPDY_STREAM_PROTOCOL: &str = "portforward.k8s.io";
+const STREAM_PROTOCOL_HEADER: &str = "x-stream-protocol-version";
+const ACCEPTED_PROTOCOLS_HEADER: &str = "x-accepted-stream-protocol-versions";
+/// The v5 protocol's "close this channel" signal channel.
+const CLOSE_CHANNEL: u8 = 255;
+
+/// How a port-forward request asked to talk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// The WebSocket channel protocol: `name` as negotiated (`None`: the client named none);
+    /// only v5 has the close signal.
+    Channel {
+        name: Option<&'static str>,
+        close_signal: bool,
+    },
+    /// SPDY/3.1 in a WebSocket.
+    SpdyTunnel,
+    /// SPDY/3.1 on the upgraded connection.
+    Spdy,
+}
+
+/// The WebSocket channel protocol or SPDY/3.1 (plain or tunnelled), and the headers of the
+/// `101 Switching Protocols` answer.
+fn negotiate(headers: &HeaderMap) -> Result<(Protocol, HeaderMap), Box<Response>> {
+    let has = |name: header::HeaderName, token: &str| {
+        list(headers, name)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(",")
+            .any(|t| t.eq_ignore_ascii_case(token))
     };
-    let upgrade = text(header::UPGRADE);
-    let connection = text(header::CONNECTION);
-    let is_websocket = upgrade
-        .split(',')
-        .any(|u| u.trim().eq_ignore_ascii_case("websocket"))
-        && connection
-            .split(',')
-            .any(|c| c.trim().eq_ignore_ascii_case("upgrade"));
-    let key = headers.get(header::SEC_WEBSOCKET_KEY);
-    let (true, Some(key)) = (is_websocket, key) else {
+    if !has(header::CONNECTION, "upgrade") {
         return Err(ApiError::bad_request(
-            "the sandbox serves port-forward over WebSocket only (v5.channel.k8s.io or v4.channel.k8s.io); SPDY is not supported",
-        ));
-    };
-    let offered = text(header::SEC_WEBSOCKET_PROTOCOL);
-    let protocol = PROTOCOLS
+            "unable to upgrade: missing upgrade headers in request (port-forward takes a WebSocket or SPDY/3.1 upgrade)",
+        )
+        .into_response()
+        .into());
+    }
+    let mut answer = HeaderMap::new();
+    answer.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if has(header::UPGRADE, "websocket") {
+        let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or_else(|| {
+            Box::new(ApiError::bad_request("missing Sec-WebSocket-Key").into_response())
+        })?;
+        let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes())).map_err(|_| {
+            Box::new(ApiError::bad_request("invalid Sec-WebSocket-Key").into_response())
+        })?;
+        let protocol = websocket_protocol(&list(headers, header::SEC_WEBSOCKET_PROTOCOL))
+            .map_err(|error| Box::new(error.into_response()))?;
+        answer.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        answer.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        let name = match protocol {
+            Protocol::Channel { name, .. } => name,
+            Protocol::SpdyTunnel => Some(TUNNEL_PROTOCOL),
+            Protocol::Spdy => None,
+        };
+        if let Some(name) = name {
+            answer.insert(
+                header::SEC_WEBSOCKET_PROTOCOL,
+                HeaderValue::from_static(name),
+            );
+        }
+        return Ok((protocol, answer));
+    }
+    if has(header::UPGRADE, SPDY_UPGRADE) {
+        spdy_stream_protocol(headers)?;
+        answer.insert(header::UPGRADE, HeaderValue::from_static(SPDY_UPGRADE));
+        answer.insert(
+            STREAM_PROTOCOL_HEADER,
+            HeaderValue::from_static(SPDY_STREAM_PROTOCOL),
+        );
+        return Ok((Protocol::Spdy, answer));
+    }
+    Err(ApiError::bad_request(format!(
+        "unable to upgrade: port-forward takes Upgrade: websocket or {SPDY_UPGRADE}"
+    ))
+    .into_response()
+    .into())
+}
+
+/// The comma-separated tokens of every `name` header, trimmed.
+fn list(headers: &HeaderMap, name: header::HeaderName) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The subprotocol for a WebSocket offering `offered`, as an API server picks it: SPDY
+/// tunnelling first, then the channel protocols; none offered is the unnamed channel
+/// protocol, anything else a 400.
+fn websocket_protocol(offered: &[String]) -> Result<Protocol, ApiError> {
+    if offered.iter().any(|o| o == TUNNEL_PROTOCOL) {
+        return Ok(Protocol::SpdyTunnel);
+    }
+    if offered.is_empty() {
+        return Ok(Protocol::Channel {
+            name: None,
+            close_signal: false,
+        });
+    }
+    CHANNEL_PROTOCOLS
         .iter()
         .copied()
-        .find(|p| offered.split(',').any(|o| o.trim() == *p))
+        .find(|p| offered.iter().any(|o| o == p))
+        .map(|name| Protocol::Channel {
+            name: Some(name),
+            close_signal: name == CHANNEL_PROTOCOLS[0],
+        })
         .ok_or_else(|| {
             ApiError::bad_request(format!(
-                "unsupported streaming protocol; supported: {}",
-                PROTOCOLS.join(", ")
+                "requested protocol(s) are not supported: {offered:?}; supports {}, {TUNNEL_PROTOCOL} or none",
+                CHANNEL_PROTOCOLS.join(", ")
             ))
-        })?;
-    let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
-        .map_err(|_| ApiError::bad_request("invalid Sec-WebSocket-Key"))?;
-    Ok((accept, protocol))
+        })
+}
+
+/// Checks `X-Stream-Protocol-Version` of a SPDY upgrade names the port-forward protocol.
+fn spdy_stream_protocol(headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let offered = list(
+        headers,
+        header::HeaderName::from_static(STREAM_PROTOCOL_HEADER),
+    );
+    if offered.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "unable to upgrade: header {STREAM_PROTOCOL_HEADER} does not exist in request"
+        ))
+        .into_response()
+        .into());
+    }
+    if offered.iter().any(|o| o == SPDY_STREAM_PROTOCOL) {
+        return Ok(());
+    }
+    let message = format!(
+        "unable to upgrade: unable to negotiate protocol: client supports {offered:?}, server accepts [\"{SPDY_STREAM_PROTOCOL}\"]"
+    );
+    let mut response = ApiError::new(StatusCode::FORBIDDEN, "Forbidden", message).into_response();
+    response.headers_mut().insert(
+        ACCEPTED_PROTOCOLS_HEADER,
+        HeaderValue::from_static(SPDY_STREAM_PROTOCOL),
+    );
+    Err(Box::new(response))
 }
 
 fn parse_ports(params: &Params) -> Result<Vec<u16>, ApiError> {
@@ -195,7 +328,7 @@ fn frame(channel: u8, payload: &[u8]) -> Message {
     Message::Binary(Bytes::from(data))
 }
 
-type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+type Socket = WebSocketStream<Io>;
 
 /// Ends the WebSocket: close handshake (answering the client's Close, or sending ours and
 /// waiting briefly for the answer), then a clean TLS/TCP shutdown.
@@ -222,6 +355,24 @@ struct Target {
     ip: Option<IpAddr>,
     /// For why a port has no listener (the Nodes' unbound annotation).
     store: crate::store::Store,
+    /// The fault that fails every port with this message on its error channel or stream.
+    error_message: Option<String>,
+}
+
+impl Target {
+    /// A connection to the pod's `port`, or the message for the port's error channel.
+    async fn connect(&self, port: u16) -> Result<TcpStream, String> {
+        if let Some(message) = &self.error_message {
+            return Err(message.clone());
+        }
+        connect(&self.pod, self.ip, port).await.map_err(|error| {
+            let hint = self
+                .ip
+                .map(|ip| unbound_hint(&self.store, SocketAddr::new(ip, port)))
+                .unwrap_or_default();
+            format!("{error}{hint}")
+        })
+    }
 }
 
 /// Why the data plane has no listener on `address`, when it could not open one.
@@ -260,7 +411,7 @@ async fn bridge(
     socket: Socket,
     target: Target,
     ports: Vec<u16>,
-    error_message: Option<String>,
+    close_signal: bool,
     cancel: CancellationToken,
 ) {
     let (mut sink, mut stream) = socket.split();
@@ -280,19 +431,7 @@ async fn bridge(
     let mut readers = tokio::task::JoinSet::new();
     for (i, port) in ports.iter().enumerate() {
         let data_channel = 2 * i as u8;
-        let outcome = match &error_message {
-            Some(message) => Err(message.clone()),
-            None => connect(&target.pod, target.ip, *port)
-                .await
-                .map_err(|error| {
-                    let hint = target
-                        .ip
-                        .map(|ip| unbound_hint(&target.store, SocketAddr::new(ip, *port)))
-                        .unwrap_or_default();
-                    format!("{error}{hint}")
-                }),
-        };
-        match outcome {
+        match target.connect(*port).await {
             Err(message) => {
                 if sink
                     .send(frame(data_channel + 1, message.as_bytes()))
@@ -318,7 +457,7 @@ async fn bridge(
     // client that closes its sending side (the v5 close signal) only shuts down the pod's
     // receiving side: the pod's answer still comes back.
     let client_closed = tokio::select! {
-        closed = client_to_pod(&mut stream, &mut writers) => closed,
+        closed = client_to_pod(&mut stream, &mut writers, close_signal) => closed,
         () = send_frames(&mut sink, &mut out_rx) => false,
         () = cancel.cancelled() => false,
     };
@@ -375,6 +514,7 @@ async fn send_frames(sink: &mut SplitSink<Socket, Message>, out: &mut mpsc::Rece
 async fn client_to_pod(
     stream: &mut SplitStream<Socket>,
     writers: &mut [Option<OwnedWriteHalf>],
+    close_signal: bool,
 ) -> bool {
     loop {
         match stream.next().await {
@@ -382,7 +522,7 @@ async fn client_to_pod(
                 let Some((&channel, payload)) = data.split_first() else {
                     continue;
                 };
-                if channel == CLOSE_CHANNEL {
+                if close_signal && channel == CLOSE_CHANNEL {
                     // v5: the client closed its side of a channel.
                     if let Some(&closed) = payload.first()
                         && closed % 2 == 0
@@ -422,6 +562,88 @@ mod tests {
         assert!(parse_ports(&Params::parse("ports=80,80")).is_err());
         assert!(parse_ports(&Params::parse("ports=0")).is_err());
         assert!(parse_ports(&Params::parse("")).is_err());
+    }
+
+    fn upgrade(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
+        }
+        headers
+    }
+
+    fn websocket(protocols: Option<&str>) -> HeaderMap {
+        let mut pairs = vec![
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ];
+        pairs.extend(protocols.map(|p| ("sec-websocket-protocol", p)));
+        upgrade(&pairs)
+    }
+
+    #[test]
+    fn websockets_get_tunnelled_spdy_first_then_channels_then_the_unnamed_channel() {
+        let (protocol, answer) = negotiate(&websocket(Some(
+            "SPDY/3.1+portforward.k8s.io, v4.channel.k8s.io",
+        )))
+        .expect("tunnel");
+        assert_eq!(protocol, Protocol::SpdyTunnel);
+        assert_eq!(
+            answer[header::SEC_WEBSOCKET_PROTOCOL],
+            "SPDY/3.1+portforward.k8s.io"
+        );
+        assert_eq!(
+            answer[header::SEC_WEBSOCKET_ACCEPT],
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        let (protocol, _) =
+            negotiate(&websocket(Some("v4.channel.k8s.io,v5.channel.k8s.io"))).expect("v5");
+        assert_eq!(
+            protocol,
+            Protocol::Channel {
+                name: Some("v5.channel.k8s.io"),
+                close_signal: true
+            }
+        );
+        // No subprotocol at all: the kubelet's unnamed binary channel protocol.
+        let (protocol, answer) = negotiate(&websocket(None)).expect("unnamed");
+        assert_eq!(
+            protocol,
+            Protocol::Channel {
+                name: None,
+                close_signal: false
+            }
+        );
+        assert!(!answer.contains_key(header::SEC_WEBSOCKET_PROTOCOL));
+        let refused = negotiate(&websocket(Some("base64.channel.k8s.io"))).expect_err("unknown");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn spdy_upgrades_negotiate_the_portforward_protocol() {
+        let spdy = |version: Option<&str>| {
+            let mut pairs = vec![("connection", "Upgrade"), ("upgrade", "SPDY/3.1")];
+            pairs.extend(version.map(|v| ("x-stream-protocol-version", v)));
+            negotiate(&upgrade(&pairs))
+        };
+        let (protocol, answer) = spdy(Some("portforward.k8s.io")).expect("SPDY");
+        assert_eq!(protocol, Protocol::Spdy);
+        assert_eq!(answer[header::UPGRADE], "SPDY/3.1");
+        assert_eq!(answer[STREAM_PROTOCOL_HEADER], "portforward.k8s.io");
+        let refused = spdy(Some("channel.k8s.io")).expect_err("other protocol");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            refused.headers()[ACCEPTED_PROTOCOLS_HEADER],
+            "portforward.k8s.io"
+        );
+        let refused = spdy(None).expect_err("no protocol");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let refused = negotiate(&upgrade(&[("upgrade", "SPDY/3.1")])).expect_err("no Connection");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     }
 
     #[tokio::test]
