@@ -74,7 +74,8 @@ async fn entry(State(context): State<Arc<ApiContext>>, request: Request) -> Resp
         .unwrap_or("")
         .to_string();
     let params = Params::parse(&query);
-    let target = path::parse(&path);
+    let custom = context.shared.store.custom_resources();
+    let target = path::parse_with(&path, &custom);
     let verb = path::verb(&method, &target, &params);
 
     let latency = context.shared.faults.latency();
@@ -136,6 +137,7 @@ async fn dispatch(
     verb: Verb,
 ) -> Response {
     let shared = &context.shared;
+    let custom = shared.store.custom_resources();
     let read_only = |document: serde_json::Value| -> Response {
         if verb == Verb::Get {
             json_response(StatusCode::OK, document.to_string())
@@ -150,9 +152,11 @@ async fn dispatch(
     match target {
         Target::Version => read_only(discovery::version()),
         Target::ApiVersions => read_only(discovery::api_versions(&shared.server_address)),
-        Target::Groups => read_only(discovery::groups()),
-        Target::Group(group) => read_only(discovery::group(group)),
-        Target::Resources { group, version } => read_only(discovery::resources(group, version)),
+        Target::Groups => read_only(discovery::groups(&custom)),
+        Target::Group(group) => read_only(discovery::group(group, &custom)),
+        Target::Resources { group, version } => {
+            read_only(discovery::resources(group, version, &custom))
+        }
         Target::Health => {
             let mut response = Response::new(Body::from("ok"));
             response.headers_mut().insert(
@@ -300,6 +304,28 @@ impl Presentation {
         }
         Ok(Presentation::Object)
     }
+}
+
+/// The object as `served` shows it: stored objects of another version of the same resource
+/// (autoscaling/v1 autoscalers, a CRD's other versions) are converted.
+pub(crate) fn rendered(served: ResourceId, object: &crate::store::StoredObject) -> bytes::Bytes {
+    if object.resource() == served {
+        object.json().clone()
+    } else {
+        bytes::Bytes::from(rendered_value(served, object).to_string())
+    }
+}
+
+/// [`rendered`] as a JSON tree.
+pub(crate) fn rendered_value(
+    served: ResourceId,
+    object: &crate::store::StoredObject,
+) -> serde_json::Value {
+    let mut value = object.value();
+    if object.resource() != served {
+        crate::resources::convert(&mut value, served);
+    }
+    value
 }
 
 pub(crate) fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {

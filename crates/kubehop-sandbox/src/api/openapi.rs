@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::resources::{GROUPS, RESOURCES, ResourceInfo};
+use crate::resources::{ResourceId, ResourceInfo, api_groups};
 
 /// Changes whenever the documents do (clients cache by it).
 const HASH: &str = "kubehop-sandbox-1";
@@ -26,7 +26,14 @@ pub(crate) fn root() -> Value {
 
 fn group_version_paths() -> Vec<String> {
     let mut paths = vec!["api/v1".to_string()];
-    paths.extend(GROUPS.iter().map(|(g, v)| format!("apis/{g}/{v}")));
+    for group in api_groups(ResourceId::builtins()) {
+        paths.extend(
+            group
+                .versions
+                .iter()
+                .map(|v| format!("apis/{}/{v}", group.name)),
+        );
+    }
     paths
 }
 
@@ -44,8 +51,8 @@ pub(crate) fn document(group_version_path: &str) -> Option<Value> {
         return None;
     }
     let mut paths = Map::new();
-    for info in RESOURCES
-        .iter()
+    for info in ResourceId::builtins()
+        .map(ResourceId::info)
         .filter(|r| r.group == group && r.version == version)
     {
         let (collection, object) = resource_paths(group_version_path, info);
@@ -140,6 +147,6 @@ mod tests {
                 .iter()
                 .any(|p| p["name"] == "fieldValidation")
         );
-        assert!(super::document("apis/batch/v1").is_none());
+        assert!(super::document("apis/batch/v9").is_none());
     }
 }

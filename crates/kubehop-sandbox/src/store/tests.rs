@@ -115,13 +115,13 @@ fn load_keeps_status_and_flattens_lists() {
     let list = json!({"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
          "spec": {"containers": []}, "status": {"phase": "Running", "podIP": "127.1.0.5"}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "c"}},
     ]});
     let report = store.load_objects(vec![list]);
     assert_eq!(report.loaded, 1);
     assert_eq!(
         report.skipped,
-        vec!["v1 ConfigMap c: not served".to_string()]
+        vec!["example.com/v1 Widget c: not served".to_string()]
     );
     let pod: Pod = store.get("default", "p").expect("decodes").expect("exists");
     assert_eq!(
