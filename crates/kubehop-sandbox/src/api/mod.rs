@@ -165,11 +165,14 @@ async fn dispatch(
             );
             response
         }
-        Target::OpenApiRoot => read_only(openapi::root()),
-        Target::OpenApiDocument(path) => match openapi::document(path) {
-            Some(document) => read_only(document),
+        Target::OpenApiRoot => read_only(openapi::root(&custom)),
+        Target::OpenApiDocument(path) => match openapi::document(path, &custom) {
+            Some(document) if verb == Verb::Get => json_response(StatusCode::OK, document),
+            Some(_) => read_only(serde_json::Value::Null),
             None => ApiError::not_found_path().into_response(),
         },
+        Target::OpenApiV2 if verb == Verb::Get => openapi_v2(request.headers()),
+        Target::OpenApiV2 => read_only(serde_json::Value::Null),
         Target::NotFound => ApiError::not_found_path().into_response(),
         Target::Resource(resource) => {
             let mut response =
@@ -185,6 +188,24 @@ async fn dispatch(
             }
             response
         }
+    }
+}
+
+/// `/openapi/v2`: protobuf when asked for (kubectl asks for nothing else), JSON otherwise.
+fn openapi_v2(headers: &HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains("protobuf") {
+        let mut response = Response::new(Body::from(openapi::v2_protobuf()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(openapi::V2_PROTOBUF),
+        );
+        response
+    } else {
+        json_response(StatusCode::OK, openapi::v2_json().to_string())
     }
 }
 

@@ -24,6 +24,8 @@ pub(crate) enum Target {
     Health,
     /// `/openapi/v3`
     OpenApiRoot,
+    /// `/openapi/v2`
+    OpenApiV2,
     /// `/openapi/v3/{api/v1 | apis/group/version}`
     OpenApiDocument(String),
     Resource(ResourceTarget),
@@ -55,6 +57,7 @@ pub(crate) fn parse_with(path: &str, custom: &[ResourceId]) -> Target {
         ["version"] => Target::Version,
         ["healthz" | "livez" | "readyz", ..] => Target::Health,
         ["openapi", "v3"] => Target::OpenApiRoot,
+        ["openapi", "v2"] => Target::OpenApiV2,
         ["openapi", "v3", rest @ ..] => Target::OpenApiDocument(rest.join("/")),
         ["api"] => Target::ApiVersions,
         ["api", "v1"] => Target::Resources {

@@ -43,6 +43,7 @@ mod delete;
 mod json;
 mod object;
 mod state;
+mod strategy;
 #[cfg(test)]
 mod tests;
 mod typed;
