@@ -512,3 +512,79 @@ async fn custom_resources_are_served_generically_to_kube_rs() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn every_served_version_of_a_crd_shows_the_same_objects() {
+    let (sandbox, client) = start().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let definition = |versions: serde_json::Value| -> CustomResourceDefinition {
+        serde_json::from_value(json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "gears.kinds.example.com"},
+            "spec": {
+                "group": "kinds.example.com",
+                "scope": "Cluster",
+                "names": {"plural": "gears", "kind": "Gear"},
+                "versions": versions,
+            },
+        }))
+        .expect("a CRD")
+    };
+    // A definition that serves nothing is refused.
+    let err = crds
+        .create(
+            &PostParams::default(),
+            &definition(json!([{"name": "v1", "served": false, "storage": true}])),
+        )
+        .await
+        .expect_err("422");
+    assert!(
+        matches!(err, kube::Error::Api(ref status) if status.code == 422),
+        "{err}"
+    );
+    crds.create(
+        &PostParams::default(),
+        &definition(json!([
+            {"name": "v1alpha1", "served": true, "storage": false},
+            {"name": "v1", "served": true, "storage": true},
+        ])),
+    )
+    .await
+    .expect("created");
+    let api = |version: &str| -> Api<DynamicObject> {
+        let gvk = GroupVersionKind::gvk("kinds.example.com", version, "Gear");
+        Api::all_with(client.clone(), &ApiResource::from_gvk(&gvk))
+    };
+    let old: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "kinds.example.com/v1alpha1", "kind": "Gear",
+        "metadata": {"name": "cog"}, "spec": {"teeth": 12},
+    }))
+    .expect("a gear");
+    api("v1alpha1")
+        .create(&PostParams::default(), &old)
+        .await
+        .expect("created through v1alpha1");
+    let current = api("v1").get("cog").await.expect("read through v1");
+    assert_eq!(
+        current.types.map(|t| t.api_version).as_deref(),
+        Some("kinds.example.com/v1")
+    );
+    assert_eq!(current.data["spec"]["teeth"], 12);
+    let listed = api("v1alpha1")
+        .list(&ListParams::default())
+        .await
+        .expect("list");
+    assert_eq!(
+        listed.items[0]
+            .types
+            .as_ref()
+            .map(|t| t.api_version.as_str()),
+        Some("kinds.example.com/v1alpha1")
+    );
+    // Both versions are in discovery, the GA one preferred.
+    let group = kube::discovery::group(&test_client(&sandbox).await, "kinds.example.com")
+        .await
+        .expect("discovered");
+    assert_eq!(group.versions().collect::<Vec<_>>(), ["v1", "v1alpha1"]);
+}
