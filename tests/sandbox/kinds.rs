@@ -588,3 +588,30 @@ async fn every_served_version_of_a_crd_shows_the_same_objects() {
         .expect("discovered");
     assert_eq!(group.versions().collect::<Vec<_>>(), ["v1", "v1alpha1"]);
 }
+
+#[tokio::test]
+async fn core_and_events_k8s_io_events_are_the_same_objects() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event;
+    let (_sandbox, client) = start().await;
+    let core: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
+    let event: CoreEvent = serde_json::from_value(json!({
+        "metadata": {"name": "web-1.started"},
+        "involvedObject": {"kind": "Pod", "name": "web-1", "namespace": "default"},
+        "reason": "Started", "message": "Started container web", "type": "Normal",
+    }))
+    .expect("an event");
+    core.create(&PostParams::default(), &event)
+        .await
+        .expect("created");
+    let events: Api<Event> = Api::namespaced(client, "default");
+    let seen = events
+        .get("web-1.started")
+        .await
+        .expect("read as events.k8s.io/v1");
+    assert_eq!(seen.note.as_deref(), Some("Started container web"));
+    assert_eq!(
+        seen.regarding.and_then(|r| r.name).as_deref(),
+        Some("web-1")
+    );
+}

@@ -213,7 +213,7 @@ builtin! {
     DaemonSets => spec::<apps::DaemonSet>().short(&["ds"]).workload(),
     ControllerRevisions => spec::<apps::ControllerRevision>(),
     // events.k8s.io/v1
-    EventsK8sIo => spec::<events::Event>().short(&["ev"]),
+    EventsK8sIo => spec::<events::Event>().short(&["ev"]).stored_as(ResourceId::Events),
     // autoscaling/v2 and v1
     HorizontalPodAutoscalers => spec::<autoscaling::HorizontalPodAutoscaler>().short(&["hpa"])
         .workload(),

@@ -1,6 +1,7 @@
 //! Conversion between the served versions of the same objects: a custom resource's versions
 //! differ only in `apiVersion` (the CRD conversion strategy `None`); autoscaling/v1
-//! HorizontalPodAutoscalers are autoscaling/v2 ones with only a CPU utilization target.
+//! HorizontalPodAutoscalers are autoscaling/v2 ones with only a CPU utilization target;
+//! `events.k8s.io/v1` Events are core `v1` Events with their fields renamed.
 
 use serde_json::{Map, Value, json};
 
@@ -24,9 +25,32 @@ pub fn convert(object: &mut Value, to: ResourceId) {
     match (from.as_str(), target.as_str()) {
         ("autoscaling/v2", "autoscaling/v1") => hpa_to_v1(map),
         ("autoscaling/v1", "autoscaling/v2") => hpa_to_v2(map),
+        ("v1", "events.k8s.io/v1") => rename(map, EVENT_FIELDS, false),
+        ("events.k8s.io/v1", "v1") => rename(map, EVENT_FIELDS, true),
         _ => {}
     }
     map.insert("apiVersion".into(), json!(target));
+}
+
+/// (core v1 field, events.k8s.io/v1 field) of an Event.
+const EVENT_FIELDS: &[(&str, &str)] = &[
+    ("involvedObject", "regarding"),
+    ("message", "note"),
+    ("reportingComponent", "reportingController"),
+    ("source", "deprecatedSource"),
+    ("firstTimestamp", "deprecatedFirstTimestamp"),
+    ("lastTimestamp", "deprecatedLastTimestamp"),
+    ("count", "deprecatedCount"),
+];
+
+/// Renames top-level fields (`back`: from the second name to the first).
+fn rename(map: &mut Map<String, Value>, fields: &[(&str, &str)], back: bool) {
+    for (core, other) in fields {
+        let (from, to) = if back { (other, core) } else { (core, other) };
+        if let Some(value) = map.remove(*from) {
+            map.insert((*to).to_owned(), value);
+        }
+    }
 }
 
 const CPU: &str = "cpu";
@@ -87,6 +111,21 @@ fn hpa_to_v2(map: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_convert_both_ways() {
+        let mut event = json!({"apiVersion": "v1", "kind": "Event", "reason": "Started",
+            "involvedObject": {"kind": "Pod", "name": "web-1"}, "message": "Started container",
+            "count": 2});
+        convert(&mut event, ResourceId::EventsK8sIo);
+        assert_eq!(event["apiVersion"], "events.k8s.io/v1");
+        assert_eq!(event["regarding"]["name"], "web-1");
+        assert_eq!(event["note"], "Started container");
+        assert_eq!(event["deprecatedCount"], 2);
+        convert(&mut event, ResourceId::Events);
+        assert_eq!(event["involvedObject"]["name"], "web-1");
+        assert!(event.get("regarding").is_none());
+    }
 
     #[test]
     fn autoscalers_convert_both_ways() {
