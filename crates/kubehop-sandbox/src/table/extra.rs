@@ -19,6 +19,13 @@ pub(super) fn columns(resource: ResourceId) -> Vec<Column> {
             AGE,
         ],
         ResourceId::ServiceAccounts => vec![NAME, int("Secrets", "Number of secrets"), AGE],
+        _ => workload_columns(resource),
+    }
+}
+
+/// The columns of the workload kinds and the rest.
+fn workload_columns(resource: ResourceId) -> Vec<Column> {
+    match resource {
         ResourceId::ReplicaSets | ResourceId::ReplicationControllers => vec![
             NAME,
             int("Desired", "Number of desired pods"),
@@ -143,41 +150,10 @@ pub(super) fn cells(
         ],
         ResourceId::DaemonSets => daemon_set_cells(object, name, age),
         ResourceId::Jobs => job_cells(object, name, age),
-        ResourceId::CronJobs => vec![
-            name,
-            json!(text(object, "/spec/schedule")),
-            json!(
-                object
-                    .pointer("/spec/suspend")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false)
-                    .to_string()
-                    .to_ascii_lowercase()
-            ),
-            json!(array(object, "/status/active").len()),
-            json!(match text(object, "/status/lastScheduleTime") {
-                "" => "<none>".to_owned(),
-                _ => age_of(object, "/status/lastScheduleTime", now),
-            }),
-            age,
-        ],
-        ResourceId::HorizontalPodAutoscalers | ResourceId::HorizontalPodAutoscalersV1 => vec![
-            name,
-            json!(format!(
-                "{}/{}",
-                text(object, "/spec/scaleTargetRef/kind"),
-                text(object, "/spec/scaleTargetRef/name")
-            )),
-            json!(
-                object
-                    .pointer("/spec/minReplicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1)
-            ),
-            json!(int_at(object, "/spec/maxReplicas")),
-            json!(int_at(object, "/status/currentReplicas")),
-            age,
-        ],
+        ResourceId::CronJobs => cron_job_cells(object, name, age, now),
+        ResourceId::HorizontalPodAutoscalers | ResourceId::HorizontalPodAutoscalersV1 => {
+            autoscaler_cells(object, name, age)
+        }
         ResourceId::PodDisruptionBudgets => vec![
             name,
             json!(int_or_string(object, "/spec/minAvailable")),
@@ -190,6 +166,47 @@ pub(super) fn cells(
         }
         _ => vec![name, age],
     }
+}
+
+fn cron_job_cells(object: &Value, name: Value, age: Value, now: Timestamp) -> Vec<Value> {
+    vec![
+        name,
+        json!(text(object, "/spec/schedule")),
+        json!(
+            object
+                .pointer("/spec/suspend")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+                .to_string()
+                .to_ascii_lowercase()
+        ),
+        json!(array(object, "/status/active").len()),
+        json!(match text(object, "/status/lastScheduleTime") {
+            "" => "<none>".to_owned(),
+            _ => age_of(object, "/status/lastScheduleTime", now),
+        }),
+        age,
+    ]
+}
+
+fn autoscaler_cells(object: &Value, name: Value, age: Value) -> Vec<Value> {
+    vec![
+        name,
+        json!(format!(
+            "{}/{}",
+            text(object, "/spec/scaleTargetRef/kind"),
+            text(object, "/spec/scaleTargetRef/name")
+        )),
+        json!(
+            object
+                .pointer("/spec/minReplicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1)
+        ),
+        json!(int_at(object, "/spec/maxReplicas")),
+        json!(int_at(object, "/status/currentReplicas")),
+        age,
+    ]
 }
 
 fn age_of(object: &Value, pointer: &str, now: Timestamp) -> String {
