@@ -12,6 +12,7 @@ use std::sync::{LazyLock, PoisonError, RwLock};
 use serde_json::{Value, json};
 
 use super::{ResourceId, ResourceInfo, builtin, version_priority};
+use crate::admission::FieldCause;
 
 /// What a CustomResourceDefinition says about one served version beyond discovery's facts.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,13 +197,14 @@ fn same(info: &ResourceInfo, version: &Version, storage: ResourceId) -> bool {
 }
 
 /// The resources a CRD object serves, its storage version first; an error names what is
-/// missing from the definition.
-pub fn register_crd(crd: &Value) -> Result<Vec<ResourceId>, String> {
+/// wrong with the definition.
+pub fn register_crd(crd: &Value) -> Result<Vec<ResourceId>, FieldCause> {
     let versions = parse_crd(crd)?;
     let mut ids = Vec::with_capacity(versions.len());
     let mut storage = None;
     for (version, is_storage) in versions {
-        let id = register(version, if is_storage { None } else { storage })?;
+        let id = register(version, if is_storage { None } else { storage })
+            .map_err(|e| FieldCause::forbidden("spec", &e))?;
         if is_storage {
             storage = Some(id);
         }
@@ -223,13 +225,27 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 
 /// The served versions of a CRD, storage version first (with `true`), the others after it in
 /// Kubernetes' version order.
-fn parse_crd(crd: &Value) -> Result<Vec<(Version, bool)>, String> {
+fn parse_crd(crd: &Value) -> Result<Vec<(Version, bool)>, FieldCause> {
     let text = |pointer: &str| crd.pointer(pointer).and_then(Value::as_str).unwrap_or("");
     let group = text("/spec/group");
     let plural = text("/spec/names/plural");
     let kind = text("/spec/names/kind");
-    if group.is_empty() || plural.is_empty() || kind.is_empty() {
-        return Err("spec.group, spec.names.plural and spec.names.kind are required".into());
+    for (field, value) in [
+        ("spec.group", group),
+        ("spec.names.plural", plural),
+        ("spec.names.kind", kind),
+    ] {
+        if value.is_empty() {
+            return Err(FieldCause::required(field, ""));
+        }
+    }
+    let name = text("/metadata/name");
+    if name != format!("{plural}.{group}") {
+        return Err(FieldCause::invalid(
+            "metadata.name",
+            &json!(name),
+            "must be spec.names.plural+\".\"+spec.group",
+        ));
     }
     let singular = match text("/spec/names/singular") {
         "" => kind.to_ascii_lowercase(),
@@ -283,7 +299,11 @@ fn parse_crd(crd: &Value) -> Result<Vec<(Version, bool)>, String> {
         out.push((version, storage));
     }
     if out.is_empty() {
-        return Err("spec.versions must serve at least one version".into());
+        return Err(FieldCause::invalid(
+            "spec.versions",
+            &json!(""),
+            "must have exactly one version marked as storage version and serve at least one",
+        ));
     }
     out.sort_by(|(a, a_storage), (b, b_storage)| {
         b_storage.cmp(a_storage).then(
@@ -485,5 +505,8 @@ mod tests {
     #[test]
     fn a_definition_without_names_is_refused() {
         assert!(register_crd(&json!({"spec": {"group": "x.example.com"}})).is_err());
+        let mut misnamed = crd(json!([{"name": "v1", "served": true, "storage": true}]));
+        misnamed["metadata"]["name"] = json!("gadgets");
+        assert!(register_crd(&misnamed).is_err());
     }
 }

@@ -3,7 +3,6 @@
 //! objects. Which custom resources a store serves is kept under its lock.
 
 use super::*;
-use crate::admission::FieldCause;
 use crate::resources::{custom, split_api_version};
 
 impl Store {
@@ -48,10 +47,10 @@ impl Store {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        let ids = custom::register_crd(object).map_err(|message| StoreError::Invalid {
+        let ids = custom::register_crd(object).map_err(|cause| StoreError::Invalid {
             resource: ResourceId::CustomResourceDefinitions,
             name: name.clone(),
-            causes: vec![FieldCause::required("spec", &message)],
+            causes: vec![cause],
         })?;
         let previous_status = previous
             .map(|p| p.value())
