@@ -443,6 +443,16 @@ async fn custom_resources_are_served_generically_to_kube_rs() {
         .await
         .expect("created");
 
+    // Update (PUT); a spec change bumps the generation.
+    let mut blue = api.get("blue").await.expect("read");
+    blue.data["spec"]["size"] = json!(6);
+    let replaced = api
+        .replace("blue", &PostParams::default(), &blue)
+        .await
+        .expect("replaced");
+    assert_eq!(replaced.data["spec"]["size"], 6);
+    assert_eq!(replaced.metadata.generation, Some(2));
+
     // Merge and JSON patches; /status and /scale subresources.
     let patched = api
         .patch(
