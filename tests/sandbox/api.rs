@@ -907,8 +907,8 @@ async fn invalid_objects_are_422_and_bad_bodies_400() {
 }
 
 #[rstest]
-#[case::unknown_group("GET", "/apis/batch/v1/jobs", "", 404, "NotFound")]
-#[case::unknown_resource("GET", "/api/v1/configmaps", "", 404, "NotFound")]
+#[case::unknown_group("GET", "/apis/example.com/v1/widgets", "", 404, "NotFound")]
+#[case::unknown_resource("GET", "/api/v1/widgets", "", 404, "NotFound")]
 #[case::unknown_subresource(
     "GET",
     "/api/v1/namespaces/default/pods/web-1/attach",

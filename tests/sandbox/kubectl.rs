@@ -27,7 +27,7 @@ pub(crate) struct Harness {
 }
 
 impl Harness {
-    async fn start(test: &str) -> Option<Harness> {
+    pub(crate) async fn start(test: &str) -> Option<Harness> {
         let kubectl = Self::kubectl(test)?;
         let (sandbox, _client) = start().await;
         let report = sandbox.store().load_objects(small_world());
@@ -133,7 +133,7 @@ impl Drop for Harness {
 }
 
 /// Lines with runs of spaces collapsed, so column widths do not matter.
-fn rows(text: &str) -> Vec<String> {
+pub(crate) fn rows(text: &str) -> Vec<String> {
     text.lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect()

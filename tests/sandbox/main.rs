@@ -13,6 +13,7 @@ mod dataplane;
 mod fd_exhaustion;
 mod forward_close;
 mod ingress;
+mod kinds;
 mod kubectl;
 mod port_forward_kubectl;
 mod python_client;

@@ -33,6 +33,13 @@
 //! `kubectl auth can-i`), a [`Store`] that in-process controllers
 //! use directly, a request log and fault injection for tests.
 //!
+//! Every built-in kind of a Kubernetes 1.37 API server is stored and served ([`resources`]: a
+//! registry derived from k8s-openapi's types, a [`ResourceId`](resources::ResourceId) per
+//! resource); kinds without a controller are stored but not enforced (RBAC, NetworkPolicies,
+//! webhook configurations...). CustomResourceDefinitions serve their custom resources
+//! generically (not validated against the CRD's schema). `/openapi/v3` carries schemas
+//! generated from k8s-openapi (`kubectl explain`), `/openapi/v2` an empty document.
+//!
 //! Design notes:
 //! - HTTPS by default, with a CA made per sandbox and written into the kubeconfig: client-go
 //!   (kubectl) drops the kubeconfig's bearer token over plain HTTP, so a token-protected

@@ -1,22 +1,48 @@
-//! The resources the sandbox serves: one static table that discovery, routing, the store and
-//! the Table printer all read, so adding a kind is one entry here (plus its Table columns).
+//! The resources the sandbox serves: a registry that discovery, routing, the store, OpenAPI and
+//! the Table printer all read.
+//!
+//! Built-in resources come from one table derived from k8s-openapi's types (`builtin`): their
+//! group, version, kind, plural and scope are the types' own constants, and each carries the
+//! typed operations (decode check, unknown-field detection, schema) of its type. Custom
+//! resources are registered at run time from CustomResourceDefinitions (`custom`); their
+//! descriptions are interned process-wide, so a [`ResourceId`] is a small copyable number whose
+//! [`info`](ResourceId::info) is always available, and each store keeps which of them it serves.
 
 use std::fmt;
 
-/// A resource the sandbox serves. The discriminant indexes the store's buckets.
+use serde_json::Value;
+
+mod builtin;
+mod convert;
+pub(crate) mod custom;
+
+pub use convert::convert;
+pub use custom::{CustomInfo, PrinterColumn, ScalePaths};
+
+/// A resource the sandbox serves: an index into the registry (and the store's buckets).
+///
+/// Built-in resources have associated constants named after them (`ResourceId::Pods`,
+/// `ResourceId::ConfigMaps`, ...), usable as `match` patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ResourceId {
-    Namespaces,
-    Nodes,
-    Pods,
-    Services,
-    Endpoints,
-    EndpointSlices,
-    Ingresses,
-    Deployments,
-    StatefulSets,
-    Events,
-    IngressClasses,
+pub struct ResourceId(pub(crate) u16);
+
+/// The typed operations of a built-in resource's k8s-openapi type.
+#[derive(Clone, Copy)]
+pub struct Typed {
+    /// Decodes the object into the type (the error text on failure).
+    pub decode: fn(&Value) -> Result<(), String>,
+    /// The object decoded and re-encoded (unknown fields dropped), or None if it does not decode.
+    pub round_trip: fn(&Value) -> Option<Value>,
+    /// Adds the type's schema (and every schema it refers to) to a generator.
+    pub schema: fn(&mut k8s_openapi::schemars::SchemaGenerator) -> k8s_openapi::schemars::Schema,
+    /// The schema's name (`io.k8s.api.core.v1.Service`).
+    pub schema_name: fn() -> std::borrow::Cow<'static, str>,
+}
+
+impl fmt::Debug for Typed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Typed")
+    }
 }
 
 /// Static facts about a served resource (what discovery documents say about it).
@@ -43,6 +69,13 @@ pub struct ResourceInfo {
     pub tracks_generation: bool,
     /// Field selector labels beyond `metadata.name` / `metadata.namespace`.
     pub selectable_fields: &'static [&'static str],
+    /// The resource whose bucket holds these objects: itself, or the storage version of the
+    /// same objects (autoscaling/v1 HorizontalPodAutoscalers are stored as autoscaling/v2).
+    pub storage: ResourceId,
+    /// The k8s-openapi type's operations (built-in resources).
+    pub typed: Option<Typed>,
+    /// What a CustomResourceDefinition says beyond the fields above (custom resources).
+    pub custom: Option<&'static CustomInfo>,
 }
 
 const READ_WRITE_VERBS: &[&str] = &[
@@ -58,40 +91,35 @@ const READ_WRITE_VERBS: &[&str] = &[
 const READ_ONLY_VERBS: &[&str] = &["get", "list", "watch"];
 
 impl ResourceId {
-    pub const ALL: [ResourceId; 11] = [
-        ResourceId::Namespaces,
-        ResourceId::Nodes,
-        ResourceId::Pods,
-        ResourceId::Services,
-        ResourceId::Endpoints,
-        ResourceId::EndpointSlices,
-        ResourceId::Ingresses,
-        ResourceId::Deployments,
-        ResourceId::StatefulSets,
-        ResourceId::Events,
-        ResourceId::IngressClasses,
-    ];
-
     pub fn info(self) -> &'static ResourceInfo {
-        &RESOURCES[self as usize]
+        let builtin = builtin::table();
+        match builtin.get(self.index()) {
+            Some(info) => info,
+            None => custom::info(self.index() - builtin.len()),
+        }
     }
 
     pub(crate) fn index(self) -> usize {
-        self as usize
+        usize::from(self.0)
     }
 
-    /// The resource serving `kind` in `apiVersion` (`"v1"`, `"apps/v1"`).
+    /// Whether this is a built-in resource (not registered from a CustomResourceDefinition).
+    pub fn is_builtin(self) -> bool {
+        self.index() < builtin::table().len()
+    }
+
+    /// The built-in resource serving `kind` in `apiVersion` (`"v1"`, `"apps/v1"`).
     pub fn from_api_version_kind(api_version: &str, kind: &str) -> Option<ResourceId> {
         let (group, version) = split_api_version(api_version);
-        RESOURCES
+        builtin::table()
             .iter()
             .find(|r| r.group == group && r.version == version && r.kind == kind)
             .map(|r| r.id)
     }
 
-    /// The resource at `/api{s}/{group}/{version}/.../{plural}`.
+    /// The built-in resource at `/api{s}/{group}/{version}/.../{plural}`.
     pub fn from_path(group: &str, version: &str, plural: &str) -> Option<ResourceId> {
-        RESOURCES
+        builtin::table()
             .iter()
             .find(|r| r.group == group && r.version == version && r.plural == plural)
             .map(|r| r.id)
@@ -100,6 +128,11 @@ impl ResourceId {
     /// The resource a k8s-openapi type is served as.
     pub fn of<K: k8s_openapi::Resource>() -> Option<ResourceId> {
         Self::from_path(K::GROUP, K::VERSION, K::URL_PATH_SEGMENT)
+    }
+
+    /// Every built-in resource, in registry order.
+    pub fn builtins() -> impl Iterator<Item = ResourceId> {
+        builtin::table().iter().map(|r| r.id)
     }
 }
 
@@ -112,15 +145,14 @@ impl fmt::Display for ResourceId {
 impl ResourceInfo {
     /// `v1` for the core group, `group/version` otherwise.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.to_string()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        join_api_version(self.group, self.version)
     }
 
     pub fn list_kind(&self) -> String {
-        format!("{}List", self.kind)
+        match self.custom {
+            Some(custom) => custom.list_kind.to_string(),
+            None => format!("{}List", self.kind),
+        }
     }
 
     pub fn verbs(&self) -> &'static [&'static str] {
@@ -199,226 +231,102 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
     }
 }
 
-/// The API groups served under `/apis`, in discovery order, each with its one version.
-pub const GROUPS: &[(&str, &str)] = &[
-    ("apps", "v1"),
-    ("discovery.k8s.io", "v1"),
-    ("networking.k8s.io", "v1"),
-];
+/// `v1` for the core group, `group/version` otherwise.
+pub fn join_api_version(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
+}
 
-/// Every served resource, indexed by [`ResourceId`].
-pub static RESOURCES: [ResourceInfo; 11] = [
-    ResourceInfo {
-        id: ResourceId::Namespaces,
-        group: "",
-        version: "v1",
-        plural: "namespaces",
-        singular: "namespace",
-        kind: "Namespace",
-        namespaced: false,
-        short_names: &["ns"],
-        categories: &[],
-        status_subresource: true,
-        scale_subresource: false,
-        read_only: false,
-        tracks_generation: false,
-        selectable_fields: &["status.phase"],
-    },
-    ResourceInfo {
-        id: ResourceId::Nodes,
-        group: "",
-        version: "v1",
-        plural: "nodes",
-        singular: "node",
-        kind: "Node",
-        namespaced: false,
-        short_names: &["no"],
-        categories: &[],
-        status_subresource: true,
-        scale_subresource: false,
-        read_only: false,
-        tracks_generation: false,
-        selectable_fields: &["spec.unschedulable"],
-    },
-    ResourceInfo {
-        id: ResourceId::Pods,
-        group: "",
-        version: "v1",
-        plural: "pods",
-        singular: "pod",
-        kind: "Pod",
-        namespaced: true,
-        short_names: &["po"],
-        categories: &["all"],
-        status_subresource: true,
-        scale_subresource: false,
-        read_only: false,
-        tracks_generation: true,
-        selectable_fields: &[
-            "spec.nodeName",
-            "spec.restartPolicy",
-            "spec.schedulerName",
-            "spec.serviceAccountName",
-            "spec.hostNetwork",
-            "status.phase",
-            "status.podIP",
-            "status.nominatedNodeName",
-        ],
-    },
-    ResourceInfo {
-        id: ResourceId::Services,
-        group: "",
-        version: "v1",
-        plural: "services",
-        singular: "service",
-        kind: "Service",
-        namespaced: true,
-        short_names: &["svc"],
-        categories: &["all"],
-        status_subresource: true,
-        scale_subresource: false,
-        read_only: false,
-        tracks_generation: true,
-        selectable_fields: &["spec.clusterIP", "spec.type"],
-    },
-    ResourceInfo {
-        id: ResourceId::Endpoints,
-        group: "",
-        version: "v1",
-        plural: "endpoints",
-        singular: "endpoints",
-        kind: "Endpoints",
-        namespaced: true,
-        short_names: &["ep"],
-        categories: &[],
-        status_subresource: false,
-        scale_subresource: false,
-        read_only: true,
-        tracks_generation: false,
-        selectable_fields: &[],
-    },
-    ResourceInfo {
-        id: ResourceId::EndpointSlices,
-        group: "discovery.k8s.io",
-        version: "v1",
-        plural: "endpointslices",
-        singular: "endpointslice",
-        kind: "EndpointSlice",
-        namespaced: true,
-        short_names: &[],
-        categories: &[],
-        status_subresource: false,
-        scale_subresource: false,
-        read_only: false,
-        tracks_generation: false,
-        selectable_fields: &["addressType"],
-    },
-    ResourceInfo {
-        id: ResourceId::Ingresses,
-        group: "networking.k8s.io",
-        version: "v1",
-        plural: "ingresses",
-        singular: "ingress",
-        kind: "Ingress",
-        namespaced: true,
-        short_names: &["ing"],
-        categories: &[],
-        status_subresource: true,
-        scale_subresource: false,
-        read_only: false,
-        tracks_generation: true,
-        selectable_fields: &[],
-    },
-    ResourceInfo {
-        id: ResourceId::Deployments,
-        group: "apps",
-        version: "v1",
-        plural: "deployments",
-        singular: "deployment",
-        kind: "Deployment",
-        namespaced: true,
-        short_names: &["deploy"],
-        categories: &["all"],
-        status_subresource: true,
-        scale_subresource: true,
-        read_only: false,
-        tracks_generation: true,
-        selectable_fields: &[],
-    },
-    ResourceInfo {
-        id: ResourceId::StatefulSets,
-        group: "apps",
-        version: "v1",
-        plural: "statefulsets",
-        singular: "statefulset",
-        kind: "StatefulSet",
-        namespaced: true,
-        short_names: &["sts"],
-        categories: &["all"],
-        status_subresource: true,
-        scale_subresource: true,
-        read_only: false,
-        tracks_generation: true,
-        selectable_fields: &[],
-    },
-    ResourceInfo {
-        id: ResourceId::Events,
-        group: "",
-        version: "v1",
-        plural: "events",
-        singular: "event",
-        kind: "Event",
-        namespaced: true,
-        short_names: &["ev"],
-        categories: &[],
-        status_subresource: false,
-        scale_subresource: false,
-        read_only: false,
-        tracks_generation: false,
-        selectable_fields: &[
-            "involvedObject.kind",
-            "involvedObject.namespace",
-            "involvedObject.name",
-            "involvedObject.uid",
-            "involvedObject.apiVersion",
-            "involvedObject.resourceVersion",
-            "involvedObject.fieldPath",
-            "reason",
-            "reportingComponent",
-            "source",
-            "type",
-        ],
-    },
-    ResourceInfo {
-        id: ResourceId::IngressClasses,
-        group: "networking.k8s.io",
-        version: "v1",
-        plural: "ingressclasses",
-        singular: "ingressclass",
-        kind: "IngressClass",
-        namespaced: false,
-        short_names: &[],
-        categories: &[],
-        status_subresource: false,
-        scale_subresource: false,
-        read_only: false,
-        tracks_generation: true,
-        selectable_fields: &[],
-    },
-];
+/// One served API group: its name and versions, the preferred one first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiGroup {
+    pub name: &'static str,
+    pub versions: Vec<&'static str>,
+}
+
+/// The API groups served under `/apis` for these resources (built-in groups first, in the
+/// order a real API server lists them, then custom groups by name), each with its versions
+/// ordered as Kubernetes prefers them (`v2` before `v1` before `v1beta1`).
+pub fn api_groups(resources: impl IntoIterator<Item = ResourceId>) -> Vec<ApiGroup> {
+    let mut groups: Vec<ApiGroup> = Vec::new();
+    for id in resources {
+        let info = id.info();
+        if info.group.is_empty() {
+            continue;
+        }
+        match groups.iter_mut().find(|g| g.name == info.group) {
+            Some(group) if !group.versions.contains(&info.version) => {
+                group.versions.push(info.version)
+            }
+            Some(_) => {}
+            None => groups.push(ApiGroup {
+                name: info.group,
+                versions: vec![info.version],
+            }),
+        }
+    }
+    for group in &mut groups {
+        group
+            .versions
+            .sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
+    }
+    let rank = |name: &str| {
+        builtin::GROUP_ORDER
+            .iter()
+            .position(|g| *g == name)
+            .unwrap_or(usize::MAX)
+    };
+    groups.sort_by(|a, b| rank(a.name).cmp(&rank(b.name)).then(a.name.cmp(b.name)));
+    groups
+}
+
+/// Kubernetes' version ordering: GA above beta above alpha, higher numbers first; versions
+/// that are not Kubernetes-like sort last (alphabetically, by the caller's stable sort).
+pub fn version_priority(version: &str) -> (u8, u32, u32) {
+    let Some(rest) = version.strip_prefix('v') else {
+        return (0, 0, 0);
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let Ok(major) = digits.parse::<u32>() else {
+        return (0, 0, 0);
+    };
+    let tail = &rest[digits.len()..];
+    let (stage, number) = if tail.is_empty() {
+        (3, "")
+    } else if let Some(n) = tail.strip_prefix("beta") {
+        (2, n)
+    } else if let Some(n) = tail.strip_prefix("alpha") {
+        (1, n)
+    } else {
+        return (0, 0, 0);
+    };
+    let minor = match stage {
+        3 => 0,
+        _ => match number.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => return (0, 0, 0),
+        },
+    };
+    (stage, major, minor)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use k8s_openapi::api::apps::v1::Deployment;
-    use k8s_openapi::api::core::v1::{Endpoints, Pod};
+    use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod};
     use k8s_openapi::api::discovery::v1::EndpointSlice;
 
     #[test]
     fn table_is_indexed_by_id() {
         for id in ResourceId::ALL {
             assert_eq!(id.info().id, id);
+            assert!(id.is_builtin());
         }
+        assert_eq!(ResourceId::ALL.len(), ResourceId::builtins().count());
     }
 
     #[test]
@@ -433,10 +341,89 @@ mod tests {
             ResourceId::of::<Deployment>(),
             Some(ResourceId::Deployments)
         );
+        assert_eq!(ResourceId::of::<ConfigMap>(), Some(ResourceId::ConfigMaps));
         assert_eq!(
             ResourceId::from_api_version_kind("apps/v1", "StatefulSet"),
             Some(ResourceId::StatefulSets)
         );
-        assert_eq!(ResourceId::from_api_version_kind("v1", "ConfigMap"), None);
+        assert_eq!(
+            ResourceId::from_api_version_kind("example.com/v1", "Widget"),
+            None
+        );
+    }
+
+    #[test]
+    fn built_in_facts_come_from_the_types() {
+        let info = ResourceId::NetworkPolicies.info();
+        assert_eq!(
+            (
+                info.group,
+                info.version,
+                info.kind,
+                info.plural,
+                info.singular
+            ),
+            (
+                "networking.k8s.io",
+                "v1",
+                "NetworkPolicy",
+                "networkpolicies",
+                "networkpolicy"
+            )
+        );
+        assert!(info.namespaced);
+        assert!(!ResourceId::ClusterRoles.info().namespaced);
+        assert_eq!(ResourceId::ReplicaSets.info().short_names, ["rs"]);
+    }
+
+    #[test]
+    fn the_all_category_is_what_kubectl_get_all_shows() {
+        let mut all: Vec<&str> = ResourceId::builtins()
+            .map(ResourceId::info)
+            .filter(|i| i.categories.contains(&"all"))
+            .map(|i| i.plural)
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(
+            all,
+            [
+                "cronjobs",
+                "daemonsets",
+                "deployments",
+                "horizontalpodautoscalers",
+                "jobs",
+                "pods",
+                "replicasets",
+                "replicationcontrollers",
+                "services",
+                "statefulsets"
+            ]
+        );
+    }
+
+    #[test]
+    fn groups_prefer_the_newest_version() {
+        let groups = api_groups(ResourceId::builtins());
+        let autoscaling = groups
+            .iter()
+            .find(|g| g.name == "autoscaling")
+            .expect("served");
+        assert_eq!(autoscaling.versions, ["v2", "v1"]);
+        assert_eq!(groups[0].name, "apiregistration.k8s.io");
+        let mut versions = vec!["v1alpha1", "v1", "v2beta1", "v1beta2", "v2", "foo"];
+        versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
+        assert_eq!(
+            versions,
+            ["v2", "v1", "v2beta1", "v1beta2", "v1alpha1", "foo"]
+        );
+    }
+
+    #[test]
+    fn v1_autoscalers_are_stored_as_v2() {
+        let v1 =
+            ResourceId::from_path("autoscaling", "v1", "horizontalpodautoscalers").expect("served");
+        assert_eq!(v1.info().storage, ResourceId::HorizontalPodAutoscalers);
+        assert_eq!(ResourceId::HorizontalPodAutoscalers.info().version, "v2");
     }
 }

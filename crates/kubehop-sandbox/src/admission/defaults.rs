@@ -39,6 +39,7 @@ pub fn apply_defaults(resource: ResourceId, object: &mut Value) {
         | ResourceId::Ingresses
         | ResourceId::Events
         | ResourceId::IngressClasses => {}
+        _ => {}
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::{GROUPS, RESOURCES, ResourceInfo};
+use crate::resources::{ApiGroup, ResourceId, ResourceInfo, api_groups, join_api_version};
 
 /// The Kubernetes version the sandbox reports (the k8s-openapi feature it is built against).
 pub(crate) const MAJOR: &str = "1";
@@ -44,34 +44,54 @@ pub(crate) fn api_versions(server_address: &str) -> Value {
     })
 }
 
-fn group_document(group: &str, version: &str) -> Value {
-    let group_version = json!({"groupVersion": format!("{group}/{version}"), "version": version});
+fn group_document(group: &ApiGroup) -> Value {
+    let versions: Vec<Value> = group
+        .versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{}/{v}", group.name), "version": v}))
+        .collect();
     json!({
-        "name": group,
-        "versions": [group_version.clone()],
-        "preferredVersion": group_version,
+        "name": group.name,
+        "preferredVersion": versions.first().cloned().unwrap_or(Value::Null),
+        "versions": versions,
     })
 }
 
-pub(crate) fn groups() -> Value {
+/// Every served resource: the built-in ones and `custom` (the store's custom resources).
+fn served(custom: &[ResourceId]) -> impl Iterator<Item = ResourceId> + '_ {
+    ResourceId::builtins().chain(custom.iter().copied())
+}
+
+pub(crate) fn groups(custom: &[ResourceId]) -> Value {
     json!({
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": GROUPS
-            .iter()
-            .chain(super::verbs::listing::GROUPS)
-            .map(|(g, v)| group_document(g, v))
+        "groups": api_groups(served(custom))
+            .into_iter()
+            .chain(verb_groups())
+            .map(|group| group_document(&group))
             .collect::<Vec<_>>(),
     })
 }
 
-pub(crate) fn group(name: &str) -> Value {
-    let version = GROUPS
-        .iter()
-        .chain(super::verbs::listing::GROUPS)
-        .find(|(g, _)| *g == name)
-        .map_or("v1", |(_, v)| v);
-    let mut document = group_document(name, version);
+/// Groups that only serve create-only reviews (not stored, so not in the registry).
+fn verb_groups() -> impl Iterator<Item = ApiGroup> {
+    super::verbs::listing::GROUPS.iter().map(|(name, version)| ApiGroup {
+        name,
+        versions: vec![version],
+    })
+}
+
+pub(crate) fn group(name: &str, custom: &[ResourceId]) -> Value {
+    let group = api_groups(served(custom).filter(|r| r.info().group == name))
+        .into_iter()
+        .chain(verb_groups().filter(|g| g.name == name))
+        .next()
+        .unwrap_or(ApiGroup {
+            name: "",
+            versions: Vec::new(),
+        });
+    let mut document = group_document(&group);
     document["kind"] = json!("APIGroup");
     document["apiVersion"] = json!("v1");
     document
@@ -94,10 +114,10 @@ fn resource_entry(info: &ResourceInfo) -> Value {
     entry
 }
 
-pub(crate) fn resources(group: &str, version: &str) -> Value {
+pub(crate) fn resources(group: &str, version: &str, custom: &[ResourceId]) -> Value {
     let mut entries = Vec::new();
-    for info in RESOURCES
-        .iter()
+    for info in served(custom)
+        .map(ResourceId::info)
         .filter(|r| r.group == group && r.version == version)
     {
         entries.push(resource_entry(info));
@@ -117,11 +137,7 @@ pub(crate) fn resources(group: &str, version: &str) -> Value {
         }
     }
     entries.extend(super::verbs::listing::plain(group, version));
-    let group_version = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
+    let group_version = join_api_version(group, version);
     json!({
         "kind": "APIResourceList",
         "apiVersion": "v1",
@@ -136,7 +152,7 @@ mod tests {
 
     #[test]
     fn core_resource_list_names_subresources() {
-        let list = resources("", "v1");
+        let list = resources("", "v1", &[]);
         let names: Vec<&str> = list["resources"]
             .as_array()
             .expect("array")
@@ -160,7 +176,7 @@ mod tests {
 
     #[test]
     fn scale_subresource_points_at_autoscaling() {
-        let list = resources("apps", "v1");
+        let list = resources("apps", "v1", &[]);
         let scale = list["resources"]
             .as_array()
             .expect("array")

@@ -78,7 +78,8 @@ async fn entry(State(context): State<Arc<ApiContext>>, request: Request) -> Resp
         .unwrap_or("")
         .to_string();
     let params = Params::parse(&query);
-    let target = path::parse(&path);
+    let custom = context.shared.store.custom_resources();
+    let target = path::parse_with(&path, &custom);
     let verb = path::verb(&method, &target, &params);
 
     let latency = context.shared.faults.latency();
@@ -141,6 +142,7 @@ async fn dispatch(
     verb: Verb,
 ) -> Response {
     let shared = &context.shared;
+    let custom = shared.store.custom_resources();
     let read_only = |document: serde_json::Value| -> Response {
         if verb == Verb::Get {
             json_response(StatusCode::OK, document.to_string())
@@ -155,9 +157,11 @@ async fn dispatch(
     match target {
         Target::Version => read_only(discovery::version()),
         Target::ApiVersions => read_only(discovery::api_versions(&shared.server_address)),
-        Target::Groups => read_only(discovery::groups()),
-        Target::Group(group) => read_only(discovery::group(group)),
-        Target::Resources { group, version } => read_only(discovery::resources(group, version)),
+        Target::Groups => read_only(discovery::groups(&custom)),
+        Target::Group(group) => read_only(discovery::group(group, &custom)),
+        Target::Resources { group, version } => {
+            read_only(discovery::resources(group, version, &custom))
+        }
         Target::Health => {
             let mut response = Response::new(Body::from("ok"));
             response.headers_mut().insert(
@@ -166,11 +170,14 @@ async fn dispatch(
             );
             response
         }
-        Target::OpenApiRoot => read_only(openapi::root()),
-        Target::OpenApiDocument(path) => match openapi::document(path) {
-            Some(document) => read_only(document),
+        Target::OpenApiRoot => read_only(openapi::root(&custom)),
+        Target::OpenApiDocument(path) => match openapi::document(path, &custom) {
+            Some(document) if verb == Verb::Get => json_response(StatusCode::OK, document),
+            Some(_) => read_only(serde_json::Value::Null),
             None => ApiError::not_found_path().into_response(),
         },
+        Target::OpenApiV2 if verb == Verb::Get => openapi_v2(request.headers()),
+        Target::OpenApiV2 => read_only(serde_json::Value::Null),
         Target::NotFound => ApiError::not_found_path().into_response(),
         Target::Verbs(route) => verbs::serve(context, request, *route).await,
         Target::Resource(resource) => {
@@ -187,6 +194,24 @@ async fn dispatch(
             }
             response
         }
+    }
+}
+
+/// `/openapi/v2`: protobuf when asked for (kubectl asks for nothing else), JSON otherwise.
+fn openapi_v2(headers: &HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains("protobuf") {
+        let mut response = Response::new(Body::from(openapi::v2_protobuf()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(openapi::V2_PROTOBUF),
+        );
+        response
+    } else {
+        json_response(StatusCode::OK, openapi::v2_json().to_string())
     }
 }
 
@@ -310,6 +335,28 @@ impl Presentation {
         }
         Ok(Presentation::Object)
     }
+}
+
+/// The object as `served` shows it: stored objects of another version of the same resource
+/// (autoscaling/v1 autoscalers, a CRD's other versions) are converted.
+pub(crate) fn rendered(served: ResourceId, object: &crate::store::StoredObject) -> bytes::Bytes {
+    if object.resource() == served {
+        object.json().clone()
+    } else {
+        bytes::Bytes::from(rendered_value(served, object).to_string())
+    }
+}
+
+/// [`rendered`] as a JSON tree.
+pub(crate) fn rendered_value(
+    served: ResourceId,
+    object: &crate::store::StoredObject,
+) -> serde_json::Value {
+    let mut value = object.value();
+    if object.resource() != served {
+        crate::resources::convert(&mut value, served);
+    }
+    value
 }
 
 pub(crate) fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {

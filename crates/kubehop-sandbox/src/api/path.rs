@@ -4,7 +4,7 @@
 use axum::http::Method;
 
 use crate::request_log::Verb;
-use crate::resources::{GROUPS, ResourceId};
+use crate::resources::{ResourceId, api_groups};
 
 /// What a path addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub(crate) enum Target {
     Health,
     /// `/openapi/v3`
     OpenApiRoot,
+    /// `/openapi/v2`
+    OpenApiV2,
     /// `/openapi/v3/{api/v1 | apis/group/version}`
     OpenApiDocument(String),
     Resource(ResourceTarget),
@@ -41,7 +43,13 @@ pub(crate) struct ResourceTarget {
     pub subresource: Option<String>,
 }
 
+/// [`parse_with`] for the built-in resources only.
 pub(crate) fn parse(path: &str) -> Target {
+    parse_with(path, &[])
+}
+
+/// What `path` addresses, with `custom` (the store's custom resources) served too.
+pub(crate) fn parse_with(path: &str, custom: &[ResourceId]) -> Target {
     let segments: Vec<&str> = path
         .trim_matches('/')
         .split('/')
@@ -51,50 +59,67 @@ pub(crate) fn parse(path: &str) -> Target {
         ["version"] => Target::Version,
         ["healthz" | "livez" | "readyz", ..] => Target::Health,
         ["openapi", "v3"] => Target::OpenApiRoot,
+        ["openapi", "v2"] => Target::OpenApiV2,
         ["openapi", "v3", rest @ ..] => Target::OpenApiDocument(rest.join("/")),
         ["api"] => Target::ApiVersions,
         ["api", "v1"] => Target::Resources {
             group: "",
             version: "v1",
         },
-        ["api", "v1", rest @ ..] => resource_path("", "v1", rest),
+        ["api", "v1", rest @ ..] => resource_path("", "v1", rest, custom),
         ["apis"] => Target::Groups,
-        ["apis", group] => match served_group(group) {
-            Some((group, _)) => Target::Group(group),
+        ["apis", group] => match served_group(group, custom) {
+            Some(group) => Target::Group(group.name),
             None => Target::NotFound,
         },
-        ["apis", group, version, rest @ ..] => match served_group(group) {
-            Some((group, served_version)) if *version == served_version => {
+        ["apis", group, version, rest @ ..] => match served_group(group, custom).and_then(|g| {
+            g.versions
+                .iter()
+                .find(|v| *v == version)
+                .map(|v| (g.name, *v))
+        }) {
+            Some((group, version)) => {
                 if rest.is_empty() {
-                    Target::Resources {
-                        group,
-                        version: served_version,
-                    }
-                } else if let Some(route) = super::verbs::parse(group, served_version, rest) {
+                    Target::Resources { group, version }
+                } else if let Some(route) = super::verbs::parse(group, version, rest) {
                     Target::Verbs(route)
                 } else {
-                    resource_path(group, served_version, rest)
+                    resource_path(group, version, rest, custom)
                 }
             }
-            _ => Target::NotFound,
+            None => Target::NotFound,
         },
         _ => Target::NotFound,
     }
 }
 
-fn served_group(name: &str) -> Option<(&'static str, &'static str)> {
-    GROUPS
-        .iter()
-        .chain(super::verbs::listing::GROUPS)
-        .find(|(g, _)| *g == name)
-        .copied()
+fn served_group(name: &str, custom: &[ResourceId]) -> Option<crate::resources::ApiGroup> {
+    let resources = ResourceId::builtins()
+        .chain(custom.iter().copied())
+        .filter(|r| r.info().group == name);
+    api_groups(resources).into_iter().next().or_else(|| {
+        super::verbs::listing::GROUPS
+            .iter()
+            .find(|(g, _)| *g == name)
+            .map(|(name, version)| crate::resources::ApiGroup {
+                name,
+                versions: vec![version],
+            })
+    })
 }
 
 /// Subresources the sandbox knows (which kinds have them is checked per request).
 const SUBRESOURCES: [&str; 5] = ["status", "scale", "portforward", "log", "exec"];
 
-fn resource_path(group: &str, version: &str, rest: &[&str]) -> Target {
-    let lookup = |plural: &str| ResourceId::from_path(group, version, plural);
+fn resource_path(group: &str, version: &str, rest: &[&str], custom: &[ResourceId]) -> Target {
+    let lookup = |plural: &str| {
+        ResourceId::from_path(group, version, plural).or_else(|| {
+            custom.iter().copied().find(|id| {
+                let info = id.info();
+                info.group == group && info.version == version && info.plural == plural
+            })
+        })
+    };
     let target =
         |resource: ResourceId, namespace: Option<&str>, name: Option<&str>, sub: Option<&str>| {
             if sub.is_some_and(|s| !SUBRESOURCES.contains(&s)) {
@@ -276,8 +301,14 @@ mod tests {
     #[case("/apis/apps/v1", Target::Resources { group: "apps", version: "v1" })]
     #[case("/apis/apps", Target::Group("apps"))]
     #[case("/apis/apps/v2", Target::NotFound)]
-    #[case("/apis/batch/v1/jobs", Target::NotFound)]
-    #[case("/api/v1/configmaps", Target::NotFound)]
+    #[case("/apis/batch/v1/jobs", resource(ResourceId::Jobs, None, None, None))]
+    #[case("/apis/batch/v2/jobs", Target::NotFound)]
+    #[case("/apis/example.com/v1/widgets", Target::NotFound)]
+    #[case(
+        "/api/v1/configmaps",
+        resource(ResourceId::ConfigMaps, None, None, None)
+    )]
+    #[case("/api/v1/widgets", Target::NotFound)]
     #[case("/api/v1/namespaces/default/nodes", Target::NotFound)]
     #[case("/api/v1/pods/web", Target::NotFound)]
     #[case("/version", Target::Version)]

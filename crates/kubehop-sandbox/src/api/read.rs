@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::path::{Params, ResourceTarget};
 use super::status::ApiError;
-use super::{ApiContext, Presentation, Shared, json_response};
+use super::{ApiContext, Presentation, Shared, json_response, rendered, rendered_value};
 use crate::resources::ResourceId;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{
@@ -37,7 +37,7 @@ pub(super) fn get(
     let namespace = target.namespace.as_deref().unwrap_or("");
     let object = shared
         .store
-        .get_object(target.resource, namespace, name)
+        .get_object(target.resource.info().storage, namespace, name)
         .ok_or_else(|| StoreError::NotFound {
             resource: target.resource,
             name: name.to_string(),
@@ -49,9 +49,9 @@ pub(super) fn get(
         ));
     }
     let body = match presentation {
-        Presentation::Object => object.json().clone(),
+        Presentation::Object => rendered(target.resource, &object),
         Presentation::Table(include) => {
-            let value = object.value();
+            let value = rendered_value(target.resource, &object);
             let list_meta = json!({"resourceVersion": object.resource_version().to_string()});
             Bytes::from(
                 table::table(
@@ -128,7 +128,7 @@ pub(super) fn list(
         limit,
         continue_from,
     };
-    let page = shared.store.list_page(resource, &query);
+    let page = shared.store.list_page(resource.info().storage, &query);
     let mut list_meta = json!({"resourceVersion": page.resource_version.to_string()});
     if let Some(token) = &page.continue_token {
         list_meta["continue"] = json!(token.encode());
@@ -179,7 +179,7 @@ fn page_body(
                 (&info.list_kind(), &info.api_version()),
                 &list_meta,
                 &page.items,
-                |o| o.json().clone(),
+                |o| rendered(resource, o),
             )
         }
         Presentation::PartialMetadata => list_body(
@@ -189,7 +189,11 @@ fn page_body(
             |o| Bytes::from(table::partial_object_metadata(&o.value()).to_string()),
         ),
         Presentation::Table(include) => {
-            let values: Vec<Value> = page.items.iter().map(|o| o.value()).collect();
+            let values: Vec<Value> = page
+                .items
+                .iter()
+                .map(|o| rendered_value(resource, o))
+                .collect();
             Bytes::from(
                 table::table(
                     resource,
@@ -243,7 +247,10 @@ enum Start {
 }
 
 struct WatchSpec {
+    /// The resource whose stored objects and events are watched.
     resource: ResourceId,
+    /// The resource (version) the client watches.
+    served: ResourceId,
     namespace: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
@@ -291,8 +298,9 @@ pub(super) fn watch(
     presentation: Presentation,
 ) -> Result<Response, ApiError> {
     let shared = &context.shared;
-    let resource = target.resource;
-    let (labels, fields) = selectors(resource, params)?;
+    let served = target.resource;
+    let (labels, fields) = selectors(served, params)?;
+    let resource = served.info().storage;
     let timeout = watch_timeout(params)?;
     let bookmarks = params.flag("allowWatchBookmarks");
     let send_initial_events = initial_events(params, bookmarks)?;
@@ -337,6 +345,7 @@ pub(super) fn watch(
     }
     let spec = WatchSpec {
         resource,
+        served,
         namespace: target.namespace.clone(),
         labels,
         fields,
@@ -394,7 +403,7 @@ async fn run_watch(context: Arc<ApiContext>, spec: WatchSpec, tx: mpsc::Sender<B
     let mut writer = EventWriter {
         tx: &tx,
         store,
-        resource: spec.resource,
+        resource: spec.served,
         presentation: spec.presentation,
         sent: 0,
         cut_after: spec.cut_after,
@@ -506,7 +515,7 @@ impl EventWriter<'_> {
             EventType::Deleted => "DELETED",
         };
         let body: Bytes = match self.presentation {
-            Presentation::Object => object.json().clone(),
+            Presentation::Object => rendered(self.resource, object),
             Presentation::PartialMetadata => {
                 Bytes::from(table::partial_object_metadata(&object.value()).to_string())
             }
@@ -514,7 +523,7 @@ impl EventWriter<'_> {
                 let list_meta = json!({"resourceVersion": object.resource_version().to_string()});
                 let rendered = table::table(
                     self.resource,
-                    &[object.value()],
+                    &[rendered_value(self.resource, object)],
                     include,
                     list_meta,
                     !self.columns_sent,

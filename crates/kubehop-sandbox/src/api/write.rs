@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 
 use super::path::{Params, ResourceTarget};
 use super::status::ApiError;
-use super::{Shared, dry_run, json_response};
+use super::{Shared, dry_run, json_response, rendered, rendered_value};
 use crate::patch::{self, PatchError, PatchKind};
 use crate::request_log::Verb;
-use crate::resources::ResourceId;
+use crate::resources::{ResourceId, convert};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{
     DeleteOptions, DeleteOutcome, Part, Propagation, StoreError, WriteOptions, unknown_fields,
@@ -212,11 +212,13 @@ fn create(
     let mut object = parse_object(target.resource, headers, body)?;
     align_namespace(target, &mut object)?;
     let warnings = check_fields(target.resource, &object, fields)?;
+    let storage = target.resource.info().storage;
+    convert(&mut object, storage);
     let created = shared
         .store
-        .create_object(target.resource, object, WriteOptions::api(dry))?;
+        .create_object(storage, object, WriteOptions::api(dry))?;
     Ok(with_warnings(
-        json_response(StatusCode::CREATED, created.json().clone()),
+        json_response(StatusCode::CREATED, rendered(target.resource, &created)),
         &warnings,
     ))
 }
@@ -249,12 +251,13 @@ fn update(
     }
     let warnings = check_fields(target.resource, &object, fields)?;
     let part = part_of(target);
-    let updated =
-        shared
-            .store
-            .update_object(target.resource, object, part, WriteOptions::api(dry))?;
+    let storage = target.resource.info().storage;
+    convert(&mut object, storage);
+    let updated = shared
+        .store
+        .update_object(storage, object, part, WriteOptions::api(dry))?;
     Ok(with_warnings(
-        json_response(StatusCode::OK, updated.json().clone()),
+        json_response(StatusCode::OK, rendered(target.resource, &updated)),
         &warnings,
     ))
 }
@@ -307,20 +310,23 @@ fn patch(
     }
     let part = part_of(target);
     let mut warnings = Vec::new();
+    let storage = resource.info().storage;
     let patched = shared.store.modify_object(
-        resource,
+        storage,
         namespace,
         name,
         part,
         WriteOptions::api(dry),
         |object| {
+            convert(object, resource);
             patch::apply(kind, resource, object, body).map_err(patch_error)?;
             warnings = check_fields(resource, object, fields)?;
+            convert(object, storage);
             Ok(())
         },
     )?;
     Ok(with_warnings(
-        json_response(StatusCode::OK, patched.json().clone()),
+        json_response(StatusCode::OK, rendered(resource, &patched)),
         &warnings,
     ))
 }
@@ -389,14 +395,14 @@ fn delete(
 ) -> Result<Response, ApiError> {
     let options = delete_options(params, body, dry)?;
     let outcome = shared.store.delete_object(
-        target.resource,
+        target.resource.info().storage,
         target.namespace.as_deref().unwrap_or(""),
         target.name.as_deref().unwrap_or(""),
         &options,
     )?;
     Ok(json_response(
         StatusCode::OK,
-        outcome.object().json().clone(),
+        rendered(target.resource, outcome.object()),
     ))
 }
 
@@ -412,22 +418,19 @@ fn delete_collection(
         .map_err(|e| ApiError::bad_request(e.0))?;
     let fields = FieldSelector::parse(params.get("fieldSelector").unwrap_or(""))
         .map_err(|e| ApiError::bad_request(e.0))?;
-    let (objects, _) = shared.store.select_objects(
-        target.resource,
-        target.namespace.as_deref(),
-        &labels,
-        &fields,
-    );
+    let storage = target.resource.info().storage;
+    let (objects, _) =
+        shared
+            .store
+            .select_objects(storage, target.namespace.as_deref(), &labels, &fields);
     let mut items = Vec::new();
     for object in objects {
-        match shared.store.delete_object(
-            target.resource,
-            object.namespace(),
-            object.name(),
-            &options,
-        ) {
+        match shared
+            .store
+            .delete_object(storage, object.namespace(), object.name(), &options)
+        {
             Ok(DeleteOutcome::Deleted(gone) | DeleteOutcome::Pending(gone)) => {
-                items.push(gone.value());
+                items.push(rendered_value(target.resource, &gone));
             }
             Err(StoreError::NotFound { .. }) => {}
             Err(err) => return Err(err.into()),
@@ -446,13 +449,39 @@ fn delete_collection(
 // ---------------------------------------------------------------------------------------------
 // The /scale subresource (autoscaling/v1 Scale)
 
-/// The Scale view of a Deployment or StatefulSet.
-pub(super) fn scale_of(_resource: ResourceId, object: &Value) -> Value {
+/// Where a resource keeps what its Scale shows: (spec replicas, status replicas, selector) as
+/// JSON pointers; a custom resource's come from its CRD.
+fn scale_pointers(resource: ResourceId) -> (String, String, Option<String>) {
+    let pointer = |path: &str| path.trim_start_matches('.').replace('.', "/");
+    match resource.info().custom.and_then(|c| c.scale.as_ref()) {
+        Some(paths) => (
+            format!("/{}", pointer(&paths.spec_replicas)),
+            format!("/{}", pointer(&paths.status_replicas)),
+            paths
+                .label_selector
+                .as_deref()
+                .map(|p| format!("/{}", pointer(p))),
+        ),
+        None => ("/spec/replicas".into(), "/status/replicas".into(), None),
+    }
+}
+
+/// The Scale view of a Deployment, StatefulSet, ReplicaSet or custom resource.
+pub(super) fn scale_of(resource: ResourceId, object: &Value) -> Value {
     let meta = object.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let pick = |key: &str| meta.get(key).cloned().unwrap_or(Value::Null);
-    let selector = match selector_string(object.pointer("/spec/selector")).as_str() {
-        "<none>" => String::new(),
-        other => other.to_string(),
+    let (spec_replicas, status_replicas, selector_at) = scale_pointers(resource);
+    let selector = match &selector_at {
+        Some(at) => object
+            .pointer(at)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        None if resource.info().custom.is_some() => String::new(),
+        None => match selector_string(object.pointer("/spec/selector")).as_str() {
+            "<none>" => String::new(),
+            other => other.to_string(),
+        },
     };
     json!({
         "kind": "Scale",
@@ -464,9 +493,9 @@ pub(super) fn scale_of(_resource: ResourceId, object: &Value) -> Value {
             "resourceVersion": pick("resourceVersion"),
             "creationTimestamp": pick("creationTimestamp"),
         },
-        "spec": {"replicas": object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
+        "spec": {"replicas": object.pointer(&spec_replicas).and_then(Value::as_i64).unwrap_or(0)},
         "status": {
-            "replicas": object.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+            "replicas": object.pointer(&status_replicas).and_then(Value::as_i64).unwrap_or(0),
             "selector": selector,
         },
     })
@@ -500,14 +529,25 @@ fn apply_scale(resource: ResourceId, object: &mut Value, scale: &Value) -> Resul
     {
         meta.insert("resourceVersion".into(), json!(rv));
     }
-    if let Some(spec) = object
-        .as_object_mut()
-        .map(|o| o.entry("spec").or_insert_with(|| json!({})))
-        .and_then(Value::as_object_mut)
-    {
-        spec.insert("replicas".into(), json!(count));
-    }
+    let (spec_replicas, _, _) = scale_pointers(resource);
+    set_at(object, &spec_replicas, json!(count));
     Ok(())
+}
+
+/// Sets the value at a JSON pointer, making the objects on the way.
+fn set_at(object: &mut Value, pointer: &str, value: Value) {
+    let mut current = object;
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let Some(map) = current.as_object_mut() else {
+            return;
+        };
+        if i + 1 == parts.len() {
+            map.insert((*part).to_string(), value);
+            return;
+        }
+        current = map.entry(*part).or_insert_with(|| json!({}));
+    }
 }
 
 fn update_scale(
@@ -520,7 +560,7 @@ fn update_scale(
         .map_err(|e| ApiError::bad_request(format!("invalid Scale: {e}")))?;
     let resource = target.resource;
     let updated = shared.store.modify_object(
-        resource,
+        resource.info().storage,
         target.namespace.as_deref().unwrap_or(""),
         target.name.as_deref().unwrap_or(""),
         Part::Whole,
@@ -542,7 +582,7 @@ fn patch_scale(
 ) -> Result<Response, ApiError> {
     let resource = target.resource;
     let updated = shared.store.modify_object(
-        resource,
+        resource.info().storage,
         target.namespace.as_deref().unwrap_or(""),
         target.name.as_deref().unwrap_or(""),
         Part::Whole,

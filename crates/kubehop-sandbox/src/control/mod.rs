@@ -501,6 +501,7 @@ impl Controller {
             | ResourceId::Endpoints
             | ResourceId::Events
             | ResourceId::IngressClasses => {}
+            _ => {}
         }
     }
 

@@ -12,10 +12,13 @@ impl Store {
         mut object: Value,
         previous: Option<Arc<StoredObject>>,
     ) -> Result<Arc<StoredObject>, StoreError> {
+        if resource == ResourceId::CustomResourceDefinitions {
+            self.prepare_crd(state, &mut object, previous.as_deref())?;
+        }
         let revision = state.next_revision();
         set_resource_version(&mut object, revision);
         let stored = Arc::new(StoredObject::from_value(resource, &object)?);
-        state.buckets[resource.index()].insert(
+        state.bucket_mut(resource).insert(
             (stored.namespace.clone(), stored.name.clone()),
             stored.clone(),
         );
@@ -62,6 +65,9 @@ impl Store {
             }
             ResourceId::Services => {
                 services.insert(object.name.clone());
+            }
+            ResourceId::CustomResourceDefinitions if gone => {
+                return self.crd_removed(state, object);
             }
             _ => return Ok(()),
         }

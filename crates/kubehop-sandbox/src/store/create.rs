@@ -32,6 +32,7 @@ impl Store {
             }
         }
         admission::apply_defaults(resource, &mut object);
+        strategy::normalize(resource, &mut object);
         check_decodes(resource, &object)?;
         if options.origin != Origin::Load {
             invalid_unless_empty(

@@ -98,7 +98,7 @@ impl Store {
         let mut value = current.value();
         set_resource_version(&mut value, revision);
         let gone = Arc::new(StoredObject::from_value(resource, &value)?);
-        state.buckets[resource.index()].remove(&key);
+        state.bucket_mut(resource).remove(&key);
         state.push_event(StoreEvent {
             event_type: EventType::Deleted,
             object: gone.clone(),
@@ -110,7 +110,7 @@ impl Store {
         self.after_change(state, &gone, Some(current))?;
         // Namespace contents.
         if resource == ResourceId::Namespaces {
-            for id in ResourceId::ALL {
+            for id in state.resource_ids() {
                 if !id.info().namespaced || id.info().read_only {
                     continue;
                 }
@@ -126,7 +126,7 @@ impl Store {
         // Dependents (garbage collection).
         if propagation != Propagation::Orphan && !current.uid.is_empty() {
             let mut dependents = Vec::new();
-            for id in ResourceId::ALL {
+            for id in state.resource_ids() {
                 dependents.extend(
                     state
                         .bucket(id)

@@ -111,27 +111,17 @@ pub(super) fn prepare_type_meta(
 }
 
 /// Checks that the object decodes into its k8s-openapi type (the API server's 400 otherwise).
+/// Custom resources need an object `metadata` (their schemas are not checked).
 pub(super) fn check_decodes(resource: ResourceId, object: &Value) -> Result<(), StoreError> {
-    use k8s_openapi::api::{
-        apps::v1 as apps, core::v1 as core, discovery::v1 as discovery,
-        networking::v1 as networking,
-    };
-    use serde::Deserialize;
-    let result = match resource {
-        ResourceId::Namespaces => core::Namespace::deserialize(object).map(drop),
-        ResourceId::Nodes => core::Node::deserialize(object).map(drop),
-        ResourceId::Pods => core::Pod::deserialize(object).map(drop),
-        ResourceId::Services => core::Service::deserialize(object).map(drop),
-        ResourceId::Endpoints => core::Endpoints::deserialize(object).map(drop),
-        ResourceId::EndpointSlices => discovery::EndpointSlice::deserialize(object).map(drop),
-        ResourceId::Ingresses => networking::Ingress::deserialize(object).map(drop),
-        ResourceId::Deployments => apps::Deployment::deserialize(object).map(drop),
-        ResourceId::StatefulSets => apps::StatefulSet::deserialize(object).map(drop),
-        ResourceId::Events => core::Event::deserialize(object).map(drop),
-        ResourceId::IngressClasses => networking::IngressClass::deserialize(object).map(drop),
+    let info = resource.info();
+    let result = match info.typed {
+        Some(typed) => (typed.decode)(object),
+        None => match object.get("metadata") {
+            Some(Value::Object(_)) | None => Ok(()),
+            Some(_) => Err("metadata: expected an object".to_owned()),
+        },
     };
     result.map_err(|e| {
-        let info = resource.info();
         StoreError::BadRequest(format!(
             "{kind} in version \"{version}\" cannot be handled as a {kind}: {e}",
             kind = info.kind,
@@ -142,28 +132,12 @@ pub(super) fn check_decodes(resource: ResourceId, object: &Value) -> Result<(), 
 
 /// Fields of `object` its k8s-openapi type does not know (`spec.replica`), for the API
 /// server's `fieldValidation`: found by decoding and re-encoding, which drops unknown fields.
+/// Custom resources have none (their schemas are not enforced).
 pub fn unknown_fields(resource: ResourceId, object: &Value) -> Vec<String> {
-    use k8s_openapi::api::{
-        apps::v1 as apps, core::v1 as core, discovery::v1 as discovery,
-        networking::v1 as networking,
-    };
-    pub(super) fn round_trip<K: DeserializeOwned + Serialize>(object: &Value) -> Option<Value> {
-        let typed = K::deserialize(object).ok()?;
-        serde_json::to_value(typed).ok()
-    }
-    let known = match resource {
-        ResourceId::Namespaces => round_trip::<core::Namespace>(object),
-        ResourceId::Nodes => round_trip::<core::Node>(object),
-        ResourceId::Pods => round_trip::<core::Pod>(object),
-        ResourceId::Services => round_trip::<core::Service>(object),
-        ResourceId::Endpoints => round_trip::<core::Endpoints>(object),
-        ResourceId::EndpointSlices => round_trip::<discovery::EndpointSlice>(object),
-        ResourceId::Ingresses => round_trip::<networking::Ingress>(object),
-        ResourceId::Deployments => round_trip::<apps::Deployment>(object),
-        ResourceId::StatefulSets => round_trip::<apps::StatefulSet>(object),
-        ResourceId::Events => round_trip::<core::Event>(object),
-        ResourceId::IngressClasses => round_trip::<networking::IngressClass>(object),
-    };
+    let known = resource
+        .info()
+        .typed
+        .and_then(|typed| (typed.round_trip)(object));
     let mut unknown = Vec::new();
     if let Some(known) = known {
         collect_unknown(object, &known, "", &mut unknown);

@@ -38,10 +38,12 @@ use kubehop_engine::snapshot::ClusterSnapshot;
 
 mod commit;
 mod create;
+mod custom;
 mod delete;
 mod json;
 mod object;
 mod state;
+mod strategy;
 #[cfg(test)]
 mod tests;
 mod typed;
@@ -329,6 +331,10 @@ struct State {
     resource_history: Vec<History>,
     /// (namespace, service name) -> EndpointSlice names.
     slices_by_service: HashMap<ObjectKey, BTreeSet<String>>,
+    /// Events kept per resource (for buckets added when custom resources are registered).
+    history_capacity: usize,
+    /// CRD name -> the custom resources it serves (storage version first).
+    crds: BTreeMap<String, Vec<ResourceId>>,
 }
 
 /// Read access to the store under its lock, for admission hooks.
@@ -368,6 +374,8 @@ impl Store {
                 .map(|_| History::new(history))
                 .collect(),
             slices_by_service: HashMap::new(),
+            history_capacity: history,
+            crds: BTreeMap::new(),
         };
         let (changes, _) = watch::channel(0);
         let store = Store {
@@ -510,7 +518,10 @@ impl Store {
 
     /// Every event of `resource` with a resourceVersion above this one can still be replayed.
     pub fn oldest_replayable_for(&self, resource: ResourceId) -> u64 {
-        self.read().resource_history[resource.index()].compacted
+        self.read()
+            .resource_history
+            .get(resource.index())
+            .map_or(0, |h| h.compacted)
     }
 
     /// A receiver that changes whenever the store does (its value: the new resourceVersion).
@@ -531,7 +542,10 @@ impl Store {
         resource_version: u64,
     ) -> Result<(Vec<Arc<StoreEvent>>, u64), StoreError> {
         let state = self.read();
-        let events = state.resource_history[resource.index()].since(resource_version)?;
+        let events = match state.resource_history.get(resource.index()) {
+            Some(history) => history.since(resource_version)?,
+            None => Vec::new(),
+        };
         Ok((events, state.revision))
     }
 

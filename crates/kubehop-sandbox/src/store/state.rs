@@ -20,7 +20,40 @@ impl StoreView<'_> {
 
 impl State {
     pub(super) fn bucket(&self, resource: ResourceId) -> &BTreeMap<ObjectKey, Arc<StoredObject>> {
-        &self.buckets[resource.index()]
+        static EMPTY: BTreeMap<ObjectKey, Arc<StoredObject>> = BTreeMap::new();
+        self.buckets.get(resource.index()).unwrap_or(&EMPTY)
+    }
+
+    /// The bucket of `resource`, added (with its watch history) for a new custom resource.
+    pub(super) fn bucket_mut(
+        &mut self,
+        resource: ResourceId,
+    ) -> &mut BTreeMap<ObjectKey, Arc<StoredObject>> {
+        self.grow(resource);
+        &mut self.buckets[resource.index()]
+    }
+
+    fn grow(&mut self, resource: ResourceId) {
+        let needed = resource.index() + 1;
+        if self.buckets.len() < needed {
+            self.buckets.resize_with(needed, BTreeMap::new);
+        }
+        while self.resource_history.len() < needed {
+            self.resource_history
+                .push(History::new(self.history_capacity));
+        }
+    }
+
+    /// Every resource with a bucket: the built-in ones and the custom ones registered so far.
+    pub(super) fn resource_ids(&self) -> Vec<ResourceId> {
+        (0..self.buckets.len())
+            .filter_map(|i| u16::try_from(i).ok().map(ResourceId))
+            .collect()
+    }
+
+    /// The custom resources this store serves (its CRDs' served versions).
+    pub(super) fn custom_resources(&self) -> impl Iterator<Item = ResourceId> + '_ {
+        self.crds.values().flatten().copied()
     }
 
     pub(super) fn get(
@@ -55,6 +88,7 @@ impl State {
 
     pub(super) fn push_event(&mut self, event: StoreEvent) {
         let event = Arc::new(event);
+        self.grow(event.resource());
         self.resource_history[event.resource().index()].push(event.clone());
         self.history.push(event);
     }

@@ -115,13 +115,13 @@ fn load_keeps_status_and_flattens_lists() {
     let list = json!({"apiVersion": "v1", "kind": "List", "items": [
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
          "spec": {"containers": []}, "status": {"phase": "Running", "podIP": "127.1.0.5"}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}},
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "c"}},
     ]});
     let report = store.load_objects(vec![list]);
     assert_eq!(report.loaded, 1);
     assert_eq!(
         report.skipped,
-        vec!["v1 ConfigMap c: not served".to_string()]
+        vec!["example.com/v1 Widget c: not served".to_string()]
     );
     let pod: Pod = store.get("default", "p").expect("decodes").expect("exists");
     assert_eq!(
@@ -529,4 +529,91 @@ fn continue_tokens_round_trip() {
     };
     assert_eq!(ContinueToken::decode(&token.encode()), Some(token));
     assert_eq!(ContinueToken::decode("garbage"), None);
+}
+
+fn sprockets(versions: Value) -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "sprockets.store.example.com"},
+        "spec": {"group": "store.example.com", "scope": "Namespaced",
+                 "names": {"plural": "sprockets", "kind": "Sprocket"}, "versions": versions},
+    })
+}
+
+#[test]
+fn custom_resources_follow_their_crd() {
+    let store = Store::default();
+    store
+        .create_object(
+            ResourceId::CustomResourceDefinitions,
+            sprockets(json!([{"name": "v1", "served": true, "storage": true}])),
+            WriteOptions::api(false),
+        )
+        .expect("CRD created");
+    let v1 = store
+        .resource_at("store.example.com", "v1", "sprockets")
+        .expect("served");
+    let sprocket = json!({"apiVersion": "store.example.com/v1", "kind": "Sprocket",
+        "metadata": {"name": "s", "namespace": "default"}, "spec": {"teeth": 9}});
+    store
+        .create_object(v1, sprocket, WriteOptions::api(false))
+        .expect("created");
+    // A new storage version: the object moves to it, the old version is still served.
+    let updated = sprockets(json!([
+        {"name": "v1", "served": true, "storage": false},
+        {"name": "v2", "served": true, "storage": true},
+    ]));
+    store
+        .modify_object(
+            ResourceId::CustomResourceDefinitions,
+            "",
+            "sprockets.store.example.com",
+            Part::Whole,
+            WriteOptions::api(false),
+            |crd| {
+                crd["spec"] = updated["spec"].clone();
+                Ok(())
+            },
+        )
+        .expect("CRD updated");
+    let v2 = store
+        .resource_at("store.example.com", "v2", "sprockets")
+        .expect("served");
+    assert_eq!(v1.info().storage, v2);
+    let moved = store.get_object(v2, "default", "s").expect("moved");
+    assert_eq!(moved.value()["apiVersion"], "store.example.com/v2");
+    assert_eq!(moved.value()["spec"]["teeth"], 9);
+    let crd = store
+        .get_object(
+            ResourceId::CustomResourceDefinitions,
+            "",
+            "sprockets.store.example.com",
+        )
+        .expect("stored")
+        .value();
+    assert_eq!(crd["status"]["storedVersions"], json!(["v1", "v2"]));
+    // Deleting the namespace deletes the custom resources in it; deleting the CRD stops serving.
+    store
+        .delete_object(
+            ResourceId::Namespaces,
+            "",
+            "default",
+            &DeleteOptions::default(),
+        )
+        .expect("namespace deleted");
+    assert!(store.get_object(v2, "default", "s").is_none());
+    store
+        .delete_object(
+            ResourceId::CustomResourceDefinitions,
+            "",
+            "sprockets.store.example.com",
+            &DeleteOptions::default(),
+        )
+        .expect("CRD deleted");
+    assert!(
+        store
+            .resource_at("store.example.com", "v2", "sprockets")
+            .is_none()
+    );
+    assert!(store.custom_resources().is_empty());
 }

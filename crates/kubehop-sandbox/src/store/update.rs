@@ -30,6 +30,7 @@ impl Store {
         admission::tidy_metadata(&mut object);
         admission::prepare_update(resource, &mut object, &old);
         admission::apply_defaults(resource, &mut object);
+        super::strategy::normalize(resource, &mut object);
         check_decodes(resource, &object)?;
         if options.origin != Origin::Load {
             let mut causes = admission::validate_metadata(resource, &object);

@@ -143,7 +143,7 @@ impl Store {
                 .unwrap_or("")
                 .to_string();
             let label = format!("{api_version} {kind} {name}");
-            let Some(resource) = ResourceId::from_api_version_kind(&api_version, &kind) else {
+            let Some(resource) = self.resource_for_kind(&api_version, &kind) else {
                 report.skipped.push(format!("{label}: not served"));
                 continue;
             };

@@ -27,6 +27,7 @@ pub fn columns(resource: ResourceId) -> Vec<Column> {
             ),
             AGE,
         ],
+        _ => super::extra::columns(resource),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::resources::ResourceId;
 
 mod cells;
 mod columns;
+mod extra;
 #[cfg(test)]
 mod tests;
 
@@ -222,6 +223,7 @@ pub fn cells(resource: ResourceId, object: &Value, now: Timestamp) -> Vec<Value>
                 age,
             ]
         }
+        _ => extra::cells(resource, object, name, age, now),
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::super::status::ApiError;
 use super::super::{Shared, json_response};
 use crate::request_log::Verb;
-use crate::resources::RESOURCES;
+use crate::resources::ResourceId;
 
 const API_VERSION: &str = "authorization.k8s.io/v1";
 
@@ -117,8 +117,8 @@ pub(crate) fn rules_review(shared: &Shared, body: &[u8]) -> Result<Response, Api
     } else {
         // Rules only grant: with something forbidden, each served resource is listed with
         // the verbs it still allows.
-        RESOURCES
-            .iter()
+        ResourceId::builtins()
+            .map(ResourceId::info)
             .filter_map(|info| {
                 let verbs: Vec<&str> = info
                     .verbs()
