@@ -29,11 +29,15 @@ pub mod catalog;
 pub mod chain;
 pub mod command;
 mod command_line;
+pub mod drill;
+mod drill_keys;
 pub mod event;
 pub mod forwards;
 mod input;
+mod inspect;
 pub mod keymap;
 pub mod layout;
+mod lists;
 mod mouse;
 mod navigate;
 mod normal;
@@ -83,6 +87,8 @@ pub struct RunOptions {
     /// network scope); `None` when the source has no cluster to connect to.
     pub prober: Option<Arc<crate::probe::Transports>>,
     pub probe_options: crate::probe::ProbeOptions,
+    /// How the drill-down reads objects, Events and logs on demand; `None` for a dump.
+    pub inspector: Option<crate::cluster::inspect::Inspector>,
 }
 
 impl RunOptions {
@@ -94,8 +100,18 @@ impl RunOptions {
             switch_context: None,
             prober: None,
             probe_options: crate::probe::ProbeOptions::default(),
+            inspector: None,
         }
     }
+}
+
+/// How the drill-down reads `feed`'s cluster on demand (a client following the source's
+/// kubeconfig switches). `None` for a dump. Call it inside a tokio runtime.
+pub fn inspector_for(feed: &SnapshotFeed) -> Option<crate::cluster::inspect::Inspector> {
+    let config = feed.api.clone()?;
+    let clients =
+        crate::cluster::connector::following_clients(config, feed.api_changes.clone()).ok()?;
+    Some(crate::cluster::inspect::Inspector::new(clients))
 }
 
 /// How probes and forwards reach `feed`'s cluster: port-forwards through its API server and
@@ -145,6 +161,14 @@ pub async fn run(feed: SnapshotFeed, options: RunOptions) -> color_eyre::Result<
         ),
         _ => Some("no port-forward transport for this cluster".to_owned()),
     };
+    state.drill.unavailable = match (&options.inspector, options.source) {
+        (Some(_), _) => None,
+        (None, SourceKind::Dump) => Some(
+            "a dump has no Events, logs or fresh reads (use --demo or a kubeconfig context)"
+                .to_owned(),
+        ),
+        (None, _) => Some("no way to read this cluster on demand".to_owned()),
+    };
     let result = event_loop(&mut terminal, state, feed, options).await;
     terminal.restore().wrap_err("terminal restore")?;
     result
@@ -182,6 +206,8 @@ struct Loop {
     probe: Option<crate::probe::ProbeHandle>,
     /// Running forwards; dropping one stops it, and all stop with the loop.
     forwards: std::collections::HashMap<forwards::ForwardId, crate::forward::ForwardHandle>,
+    /// On-demand reads in progress (log streams run until their page closes).
+    inspections: std::collections::HashMap<drill::RequestId, tokio::task::AbortHandle>,
     snapshots: Option<watch::Receiver<Arc<crate::cluster::ClusterSnapshot>>>,
     statuses: Option<watch::Receiver<crate::cluster::feed::ConnectionStatus>>,
     options: RunOptions,
@@ -222,6 +248,12 @@ impl Loop {
                 }
                 Command::StopForward { id } => {
                     self.forwards.remove(&id);
+                }
+                Command::Inspect { id, request } => self.inspect(id, request),
+                Command::StopInspect { id } => {
+                    if let Some(handle) = self.inspections.remove(&id) {
+                        handle.abort();
+                    }
                 }
             }
         }
@@ -265,6 +297,12 @@ impl Loop {
             }
         };
         self.probe = None;
+        for (_, handle) in self.inspections.drain() {
+            handle.abort();
+        }
+        if self.options.inspector.is_some() {
+            self.options.inspector = inspector_for(&feed);
+        }
         for id in std::mem::take(&mut self.forwards).into_keys() {
             let update =
                 forwards::ForwardUpdate::Stopped(format!("stopped: the context changed to {name}"));
@@ -314,6 +352,19 @@ impl Loop {
         }
     }
 
+    /// Starts an on-demand read; its answer comes back as `AppEvent::Inspected`.
+    fn inspect(&mut self, id: drill::RequestId, request: drill::InspectRequest) {
+        let Some(inspector) = self.options.inspector.clone() else {
+            return;
+        };
+        self.inspections.retain(|_, handle| !handle.is_finished());
+        let results = self.results.clone();
+        let task = tokio::spawn(inspect::run(inspector, request, move |answer| {
+            results.send(AppEvent::Inspected { id, answer }).is_ok()
+        }));
+        self.inspections.insert(id, task.abort_handle());
+    }
+
     /// Starts a forward over the source's snapshots; its events come back as
     /// `AppEvent::Forward`.
     fn start_forward(
@@ -361,6 +412,7 @@ async fn event_loop(
         results,
         probe: None,
         forwards: std::collections::HashMap::new(),
+        inspections: std::collections::HashMap::new(),
         snapshots: Some(feed.snapshots.clone()),
         statuses: Some(feed.status.clone()),
         options,

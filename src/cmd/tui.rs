@@ -34,6 +34,8 @@ pub async fn tui(sources: &Sources, settings: &SourceSettings) -> Result<u8, Tui
     let mut options = RunOptions::new(kind, settings.engine_config());
     // p/P and Shift-F connect through the source's API server.
     options.prober = crate::app::transports_for(&feed, kind);
+    // d, l and y read objects, Events and logs through it.
+    options.inspector = crate::app::inspector_for(&feed);
     if let Source::Live { kubeconfig, .. } = &settings.source {
         // `:context NAME` in the TUI: the same settings with another context. The app asks
         // from its (synchronous) update loop, so this blocks that worker thread only.

@@ -19,6 +19,9 @@ use crate::engine::model::{Hop, ServiceChain};
 pub struct ExplainView {
     pub title: Line<'static>,
     pub lines: Vec<Line<'static>>,
+    pub focused: bool,
+    /// Lines skipped at the top, clamped so the last page stays on screen.
+    pub scroll: usize,
 }
 
 impl ExplainView {
@@ -32,6 +35,8 @@ impl ExplainView {
                     "Select a Service: Explain says in plain words what each hop does.",
                     theme.dim,
                 )],
+                focused: state.focus == Focus::Explain,
+                scroll: 0,
             };
         };
         let node = if state.focus == Focus::Services {
@@ -45,11 +50,15 @@ impl ExplainView {
             Some(hop) => hop_label(hop),
             None => format!("{}/{}", chain.namespace, chain.name),
         };
-        let lines = wrap(&explanation.text(), width)
+        let lines: Vec<Line<'static>> = wrap(&explanation.text(), width)
             .into_iter()
             .map(Line::raw)
             .collect();
+        let height = usize::from(areas.explain_inner().height);
+        let scroll = state.explain_scroll.min(lines.len().saturating_sub(height));
         ExplainView {
+            focused: state.focus == Focus::Explain,
+            scroll,
             title: Line::from(vec![
                 Span::styled(" Explain ", theme.title),
                 Span::styled(format!("{subject} "), theme.dim),
@@ -101,9 +110,14 @@ pub struct ExplainPane<'a> {
 
 impl Widget for &ExplainPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let block = pane_block(self.view.title.clone(), false, self.theme);
-        Paragraph::new(self.view.lines.clone())
-            .block(block)
-            .render(area, buf);
+        let block = pane_block(self.view.title.clone(), self.view.focused, self.theme);
+        let lines: Vec<Line<'_>> = self
+            .view
+            .lines
+            .iter()
+            .skip(self.view.scroll)
+            .cloned()
+            .collect();
+        Paragraph::new(lines).block(block).render(area, buf);
     }
 }
