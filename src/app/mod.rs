@@ -137,7 +137,71 @@ pub fn transports_for(
 /// Runs the TUI over a snapshot feed until the user quits. The terminal is restored on every
 /// way out (return, error, panic).
 pub async fn run(feed: SnapshotFeed, options: RunOptions) -> color_eyre::Result<()> {
+    let terminal = crate::terminal::Terminal::enter().wrap_err("terminal setup")?;
+    run_in(terminal, feed, options, None).await
+}
+
+/// Paints `first` at once (its `starting` says what is being waited for), then waits for
+/// `open` while q, Esc and Ctrl-C still quit; once the source is open, runs the TUI over it
+/// with the options `options` gives for its feed. `Ok(Err(_))` is the source's error (the
+/// terminal is restored first); `Ok(Ok(()))` the user quitting.
+pub async fn run_opening<E>(
+    mut first: AppState,
+    open: impl std::future::Future<Output = Result<SnapshotFeed, E>>,
+    options: impl FnOnce(&SnapshotFeed) -> RunOptions,
+    theme: &Theme,
+) -> color_eyre::Result<Result<(), E>> {
     let mut terminal = crate::terminal::Terminal::enter().wrap_err("terminal setup")?;
+    first.size = terminal.size().wrap_err("terminal size")?;
+    let mut input = EventStream::new();
+    tokio::pin!(open);
+    let feed = loop {
+        terminal
+            .draw(&first, theme, Instant::now())
+            .wrap_err("drawing a frame")?;
+        tokio::select! {
+            result = &mut open => match result {
+                Ok(feed) => break feed,
+                Err(error) => {
+                    terminal.restore().wrap_err("terminal restore")?;
+                    return Ok(Err(error));
+                }
+            },
+            event = input.next() => match event.and_then(Result::ok).and_then(translate) {
+                Some(AppEvent::Resize { width, height }) => first.size = Size { width, height },
+                Some(AppEvent::Key(key)) if opening_quits(&key) => {
+                    terminal.restore().wrap_err("terminal restore")?;
+                    return Ok(Ok(()));
+                }
+                _ => {}
+            },
+        }
+    };
+    drop(input);
+    let options = options(&feed);
+    // The box stays until the first model is drawn.
+    run_in(terminal, feed, options, first.starting)
+        .await
+        .map(Ok)
+}
+
+/// q, Esc and Ctrl-C leave while the source is still opening.
+fn opening_quits(key: &crossterm::event::KeyEvent) -> bool {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    key.kind != crossterm::event::KeyEventKind::Release
+        && match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => true,
+            KeyCode::Char('c') => key.modifiers.contains(KeyModifiers::CONTROL),
+            _ => false,
+        }
+}
+
+async fn run_in(
+    mut terminal: crate::terminal::Terminal,
+    feed: SnapshotFeed,
+    options: RunOptions,
+    starting: Option<String>,
+) -> color_eyre::Result<()> {
     let size = terminal.size().wrap_err("terminal size")?;
     let mut state = AppState::new(
         feed.label.clone(),
@@ -145,6 +209,7 @@ pub async fn run(feed: SnapshotFeed, options: RunOptions) -> color_eyre::Result<
         options.engine_config.clone(),
         size,
     );
+    state.starting = starting;
     state.probe.unavailable = match (&options.prober, options.source) {
         (Some(_), _) => None,
         (None, SourceKind::Dump) => Some(

@@ -264,6 +264,8 @@ pub struct AppState {
     pub explain_scroll: usize,
     /// The drill-down pages over the panes (`d`, `l`, `y`, the `:` lists).
     pub drill: DrillState,
+    /// While the source opens: what is being waited for ("starting the demo cluster…").
+    pub starting: Option<String>,
     pub mode: Mode,
     pub filter: Filter,
     pub sort: SortOrder,
@@ -306,6 +308,7 @@ impl AppState {
             details_scroll: 0,
             explain_scroll: 0,
             drill: DrillState::default(),
+            starting: None,
             mode: Mode::Normal,
             filter: Filter::default(),
             sort: SortOrder::Health,

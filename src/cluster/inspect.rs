@@ -287,11 +287,13 @@ impl Inspector {
         let name = owner.name.as_str();
         match owner.kind.as_str() {
             "ReplicaSet" => {
-                let set = self
-                    .namespaced::<ReplicaSet>(namespace)
-                    .get(name)
-                    .await
-                    .map_err(say)?;
+                let set = match self.namespaced::<ReplicaSet>(namespace).get(name).await {
+                    Ok(set) => set,
+                    Err(kube::Error::Api(status)) if status.code == 404 => {
+                        return self.deployment_by_name(namespace, name).await;
+                    }
+                    Err(error) => return Err(say(error)),
+                };
                 let deployment = set
                     .metadata
                     .owner_references
@@ -335,6 +337,35 @@ impl Inspector {
                 available: 0,
                 rollout: "not read".to_owned(),
             })),
+        }
+    }
+
+    /// A ReplicaSet that cannot be read (gone, or not served): the Deployment its name comes
+    /// from (`NAME-HASH`), said so.
+    async fn deployment_by_name(
+        &self,
+        namespace: &str,
+        replica_set: &str,
+    ) -> Result<Option<Workload>, String> {
+        let unread = Workload {
+            kind: "ReplicaSet".to_owned(),
+            name: replica_set.to_owned(),
+            desired: 0,
+            ready: 0,
+            updated: 0,
+            available: 0,
+            rollout: "not read: the ReplicaSet is not found".to_owned(),
+        };
+        let Some((deployment, _hash)) = replica_set.rsplit_once('-') else {
+            return Ok(Some(unread));
+        };
+        match self
+            .namespaced::<Deployment>(namespace)
+            .get(deployment)
+            .await
+        {
+            Ok(found) => Ok(Some(deployment_state(&found))),
+            Err(_) => Ok(Some(unread)),
         }
     }
 

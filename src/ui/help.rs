@@ -180,3 +180,24 @@ pub fn render_aliases(lines: &[Line<'static>], theme: &Theme, area: Rect, buf: &
         ))
         .render(box_area, buf);
 }
+
+/// The first frame's box: what kubehop is waiting for.
+pub fn render_starting(lines: &[Line<'static>], theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let widest = lines
+        .iter()
+        .map(|line| super::text::width(&line.to_string()))
+        .max()
+        .unwrap_or(0);
+    let width = u16::try_from(widest + 4).unwrap_or(u16::MAX);
+    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let box_area = centered(area, width, height);
+    Clear.render(box_area, buf);
+    Paragraph::new(lines.to_vec())
+        .alignment(ratatui::layout::Alignment::Center)
+        .block(pane_block(
+            Line::styled(" kubehop ", theme.title),
+            true,
+            theme,
+        ))
+        .render(box_area, buf);
+}

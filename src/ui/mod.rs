@@ -124,5 +124,6 @@ fn render_overlay(
         Overlay::Namespaces(view) => (&NamespacesBox { view, theme }).render(area, buffer),
         Overlay::Forwards(view) => (&ForwardsBox { view, theme }).render(area, buffer),
         Overlay::Aliases(lines) => help::render_aliases(lines, theme, area, buffer),
+        Overlay::Starting(lines) => help::render_starting(lines, theme, area, buffer),
     }
 }

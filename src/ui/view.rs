@@ -82,6 +82,8 @@ pub enum Overlay {
     Namespaces(NamespacesView),
     Forwards(ForwardsView),
     Aliases(Vec<Line<'static>>),
+    /// The first frame, while the source opens.
+    Starting(Vec<Line<'static>>),
 }
 
 impl Overlay {
@@ -93,6 +95,12 @@ impl Overlay {
                 areas.full.width,
             ))),
             Mode::Aliases => Some(Overlay::Aliases(super::help::alias_lines(theme))),
+            Mode::Normal if state.shown().is_none() => state.starting.as_ref().map(|what| {
+                Overlay::Starting(vec![
+                    Line::styled(crate::printable::escape(what).into_owned(), theme.accent),
+                    Line::styled("q quits", theme.dim),
+                ])
+            }),
             Mode::NamespacePicker { cursor } => {
                 Some(Overlay::Namespaces(NamespacesView::new(state, *cursor)))
             }
