@@ -189,7 +189,7 @@ impl Action {
             Action::Tab(DetailTab::Probe) => "Probe tab",
             Action::Tab(DetailTab::Yaml) => "YAML tab",
             Action::Filter => "filter Services (text or label=value)",
-            Action::CommandLine => "command (:svc, :pods, :ep, :ing, :ns, :ctx, :pf, :q)",
+            Action::CommandLine => "command (:svc, :pods, :ep, :ing, :ns NAME|all, :ctx, :pf, :q)",
             Action::Back => "back: close, clear the filter",
             Action::NamespacePicker => "pick a namespace",
             Action::Sort => "sort by health / name",

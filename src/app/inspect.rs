@@ -68,39 +68,46 @@ pub(super) async fn run(
         InspectRequest::Yaml(target) => {
             send(Inspected::Yaml(inspector.yaml(&target).await));
         }
-        InspectRequest::Logs(request) => {
-            let mut lines = match inspector.logs(&request).await {
-                Ok(lines) => lines.ready_chunks(LOG_BATCH),
-                Err(error) => {
-                    send(Inspected::LogEnded(Some(format!("no log: {error}"))));
-                    return;
-                }
-            };
-            while let Some(batch) = lines.next().await {
-                let mut good = Vec::with_capacity(batch.len());
-                let mut failed = None;
-                for line in batch {
-                    match line {
-                        Ok(line) => good.push(line),
-                        Err(error) => failed = Some(error),
-                    }
-                }
-                if !good.is_empty() && !send(Inspected::LogLines(good)) {
-                    return;
-                }
-                if let Some(error) = failed {
-                    send(Inspected::LogEnded(Some(format!(
-                        "the log stream failed: {error}"
-                    ))));
-                    return;
-                }
+        InspectRequest::Logs(request) => stream_logs(&inspector, &request, send).await,
+    }
+}
+
+/// Streams a log in batches until it ends, fails, or nobody listens.
+async fn stream_logs(
+    inspector: &Inspector,
+    request: &crate::cluster::inspect::LogRequest,
+    send: impl Fn(Inspected) -> bool,
+) {
+    let mut lines = match inspector.logs(request).await {
+        Ok(lines) => lines.ready_chunks(LOG_BATCH),
+        Err(error) => {
+            send(Inspected::LogEnded(Some(format!("no log: {error}"))));
+            return;
+        }
+    };
+    while let Some(batch) = lines.next().await {
+        let mut good = Vec::with_capacity(batch.len());
+        let mut failed = None;
+        for line in batch {
+            match line {
+                Ok(line) => good.push(line),
+                Err(error) => failed = Some(error),
             }
-            let why = if request.follow {
-                "the log stream ended (the container stopped, or the server closed it)"
-            } else {
-                "end of the log"
-            };
-            send(Inspected::LogEnded(Some(why.to_owned())));
+        }
+        if !good.is_empty() && !send(Inspected::LogLines(good)) {
+            return;
+        }
+        if let Some(error) = failed {
+            send(Inspected::LogEnded(Some(format!(
+                "the log stream failed: {error}"
+            ))));
+            return;
         }
     }
+    let why = if request.follow {
+        "the log stream ended (the container stopped, or the server closed it)"
+    } else {
+        "end of the log"
+    };
+    send(Inspected::LogEnded(Some(why.to_owned())));
 }

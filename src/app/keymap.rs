@@ -334,7 +334,7 @@ mod tests {
         assert!(table.contains("| `j` `↓` | move down |"), "{table}");
         assert!(table.contains("| `q` `Ctrl-C` | quit |"), "{table}");
         assert!(
-            table.contains(r"(:ns NAME\|all"),
+            table.contains(r":ns NAME\|all"),
             "a | in a cell is escaped: {table}"
         );
     }

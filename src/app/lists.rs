@@ -30,10 +30,17 @@ fn ready_word(ready: bool) -> String {
     if ready { "ready" } else { "NOT READY" }.to_owned()
 }
 
+/// A pod of `:pods`: ready, node, IP, and the hops that reach it.
+struct PodRow {
+    ready: bool,
+    node: String,
+    ip: String,
+    hops: Vec<String>,
+}
+
 /// `:pods`: one row per pod behind a Service, with every hop that reaches it.
 pub fn pods(state: &AppState) -> TablePage {
-    // (namespace, pod) → (ready, node, ip, hops)
-    let mut pods: BTreeMap<(String, String), (bool, String, String, Vec<String>)> = BTreeMap::new();
+    let mut pods: BTreeMap<(String, String), PodRow> = BTreeMap::new();
     for chain in in_scope(state) {
         for port in &chain.ports {
             for endpoint in &port.endpoints {
@@ -41,29 +48,27 @@ pub fn pods(state: &AppState) -> TablePage {
                 let Some(pod) = &info.pod else { continue };
                 let entry = pods
                     .entry((chain.namespace.clone(), pod.clone()))
-                    .or_insert_with(|| {
-                        (
-                            info.ready,
-                            info.node.as_deref().unwrap_or("-").to_owned(),
-                            info.ip.to_string(),
-                            Vec::new(),
-                        )
+                    .or_insert_with(|| PodRow {
+                        ready: info.ready,
+                        node: info.node.as_deref().unwrap_or("-").to_owned(),
+                        ip: info.ip.to_string(),
+                        hops: Vec::new(),
                     });
                 entry
-                    .3
+                    .hops
                     .push(format!("{}:{}→:{}", chain.name, port.port, endpoint.port));
             }
         }
     }
     let rows = pods
         .into_iter()
-        .map(|((namespace, name), (ready, node, ip, hops))| TableRow {
+        .map(|((namespace, name), row)| TableRow {
             cells: vec![
                 format!("{namespace}/{name}"),
-                ready_word(ready),
-                node,
-                ip,
-                hops.join(", "),
+                ready_word(row.ready),
+                row.node,
+                row.ip,
+                row.hops.join(", "),
             ],
             target: RowTarget::Pod(crate::cluster::inspect::ObjectRef {
                 kind: crate::cluster::inspect::ObjectKind::Pod,

@@ -61,7 +61,7 @@ impl DrillView {
 fn title(text: String, note: Option<String>, theme: &Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(format!(" {text} "), theme.title)];
     if let Some(note) = note {
-        spans.push(Span::styled(format!("{note} "), theme.dim));
+        spans.push(Span::styled(format!("· {note} "), theme.dim));
     }
     Line::from(spans)
 }

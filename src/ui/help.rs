@@ -97,17 +97,21 @@ pub fn help_lines(theme: &Theme) -> Vec<Line<'static>> {
 }
 
 /// One key entry in a column `width` cells wide: the keys, then the words wrapped after them.
-fn entry_lines(keys: &str, what: &str, width: usize, theme: &Theme) -> Vec<Line<'static>> {
-    const KEYS: usize = 14;
-    let words = wrap(what, width.saturating_sub(KEYS).max(10));
+fn entry_lines(
+    keys: &str,
+    what: &str,
+    (width, key_width): (usize, usize),
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let words = wrap(what, width.saturating_sub(key_width).max(10));
     words
         .into_iter()
         .enumerate()
         .map(|(index, part)| {
             let keys = if index == 0 { keys } else { "" };
             Line::from(vec![
-                Span::styled(pad(keys, KEYS), theme.accent),
-                Span::raw(pad(&part, width.saturating_sub(KEYS))),
+                Span::styled(pad(keys, key_width), theme.accent),
+                Span::raw(pad(&part, width.saturating_sub(key_width))),
             ])
         })
         .collect()
@@ -118,7 +122,14 @@ fn two_column_lines(theme: &Theme, inner: usize) -> Vec<Line<'static>> {
     let column = inner.saturating_sub(2) / 2;
     let entries: Vec<Vec<Line<'static>>> = keymap::actions_in_help_order()
         .into_iter()
-        .map(|action| entry_lines(&keymap::keys_for(action), action.describe(), column, theme))
+        .map(|action| {
+            entry_lines(
+                &keymap::keys_for(action),
+                action.describe(),
+                (column, 14),
+                theme,
+            )
+        })
         .collect();
     // Split where the left column's lines reach half of all lines.
     let total: usize = entries.iter().map(Vec::len).sum();
@@ -141,7 +152,7 @@ fn two_column_lines(theme: &Theme, inner: usize) -> Vec<Line<'static>> {
     }
     lines.push(Line::raw(""));
     for (keys, what) in keymap::HELP_NOTES {
-        lines.extend(entry_lines(keys, what, inner, theme));
+        lines.extend(entry_lines(keys, what, (inner, 24), theme));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(

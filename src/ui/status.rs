@@ -107,14 +107,14 @@ fn page_hints(state: &AppState, theme: &Theme) -> Line<'static> {
             ]);
         }
         Some(Page::Logs(_)) => &[
+            ("Esc", "back"),
             ("j/k", "scroll"),
             ("G", "follow"),
-            ("s", "follow on/off"),
             ("c", "container"),
             ("p", "previous"),
             ("/", "search"),
+            ("s", "follow on/off"),
             ("d", "describe"),
-            ("Esc", "back"),
         ],
         Some(Page::Table(_)) => &[
             ("j/k", "move"),

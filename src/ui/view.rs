@@ -198,7 +198,7 @@ mod tests {
     fn details_scroll_is_clamped_when_drawn_and_settled_back() {
         let theme = Theme::plain();
         let mut state = demo();
-        press(&mut state, ":svc shop/web\n5\t");
+        press(&mut state, ":svc shop/web\n5\n\t\t");
         assert_eq!(state.focus, Focus::Details);
         press(&mut state, "G");
         let view = View::from_state(&state, &theme, Instant::now());
