@@ -169,6 +169,11 @@ pub struct DrillState {
     pub last_request: RequestId,
     /// Why nothing can be read on demand (`None` when the source can).
     pub unavailable: Option<String>,
+    /// Not-ready pods selected in the chain: the last `Unhealthy` Event about each (`None`:
+    /// there is none), for Explain. Read once per pod and model.
+    pub unhealthy: std::collections::HashMap<ObjectRef, Loaded<Option<EventRow>>>,
+    /// Reads of `unhealthy` in flight.
+    pub unhealthy_requests: std::collections::HashMap<RequestId, ObjectRef>,
 }
 
 /// What the loop reads for a request.
@@ -184,6 +189,8 @@ pub enum InspectRequest {
         not_ready: Vec<String>,
     },
     Yaml(ObjectRef),
+    /// The Events of a pod (for Explain on a not-ready endpoint).
+    PodEvents(ObjectRef),
     /// Stream a log; [`Command::StopInspect`] ends it.
     Logs(LogRequest),
 }
@@ -204,6 +211,7 @@ pub enum Inspected {
         at: i64,
     },
     Yaml(Result<String, String>),
+    PodEvents(Result<Vec<EventRow>, String>),
     LogLines(Vec<String>),
     LogEnded(Option<String>),
 }
@@ -483,6 +491,18 @@ pub fn restart_logs(state: &mut AppState, change: impl FnOnce(&mut LogsPage)) ->
 
 /// Files an answer into the page waiting for it; answers for closed pages are dropped.
 pub fn on_inspected(state: &mut AppState, id: RequestId, answer: Inspected) {
+    if let Some(pod) = state.drill.unhealthy_requests.remove(&id) {
+        let note = match answer {
+            Inspected::PodEvents(Ok(rows)) => {
+                Loaded::Ready(rows.into_iter().rfind(|row| row.reason == "Unhealthy"))
+            }
+            Inspected::PodEvents(Err(error)) => Loaded::Failed(error),
+            _ => return,
+        };
+        state.drill.unhealthy.insert(pod, note);
+        state.dirty = true;
+        return;
+    }
     let on_top = state.drill.top().and_then(|top| top.request) == Some(id);
     let Some(drilled) = state
         .drill
@@ -547,4 +567,46 @@ fn file_answer(page: &mut Page, answer: Inspected) {
         }
         _ => {}
     }
+}
+
+/// Asks for the Events of the not-ready pod selected in the chain, once per pod and model, so
+/// Explain can say why it is not ready.
+pub fn read_unhealthy(state: &mut AppState) -> Option<Command> {
+    if state.drill.unavailable.is_some() || state.drill.is_open() {
+        return None;
+    }
+    if state.focus == super::state::Focus::Services {
+        return None;
+    }
+    let pod = not_ready_selected(state)?;
+    if state.drill.unhealthy.contains_key(&pod) {
+        return None;
+    }
+    let id = state.drill.next_request();
+    state.drill.unhealthy.insert(pod.clone(), Loaded::Loading);
+    state.drill.unhealthy_requests.insert(id, pod.clone());
+    Some(Command::Inspect {
+        id,
+        request: InspectRequest::PodEvents(pod),
+    })
+}
+
+/// The pod of the selected endpoint when that endpoint is not ready.
+pub fn not_ready_selected(state: &AppState) -> Option<ObjectRef> {
+    let (_, chain) = state.selected_service()?;
+    let node = state.selected_node()?;
+    let super::chain::NodeKind::Endpoint { port, endpoint } = &node.kind else {
+        return None;
+    };
+    let info = match port.and_then(|index| chain.ports.get(index)) {
+        Some(port) => port
+            .endpoints
+            .get(*endpoint)
+            .map(|found| found.info.clone()),
+        None => chain.details.endpoints.get(*endpoint).cloned(),
+    }?;
+    if info.ready {
+        return None;
+    }
+    Some(pod_ref(chain, info.pod.as_deref()?))
 }

@@ -65,6 +65,9 @@ pub(super) async fn run(
                 at: now(),
             });
         }
+        InspectRequest::PodEvents(target) => {
+            send(Inspected::PodEvents(inspector.events(&target).await));
+        }
         InspectRequest::Yaml(target) => {
             send(Inspected::Yaml(inspector.yaml(&target).await));
         }

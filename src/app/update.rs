@@ -28,6 +28,8 @@ use crate::cluster::ClusterSnapshot;
 /// Applies one event. Returns the side effects to perform.
 pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Command> {
     let mut commands = apply_event(state, event);
+    // A not-ready endpoint in the chain: its pod's Events say why (for Explain).
+    commands.extend(super::drill::read_unhealthy(state));
     // A running probe belongs to the selected Service: selecting another one stops it.
     if let Some(run) = state.probe.run.as_ref()
         && run.is_running()
@@ -168,6 +170,8 @@ fn on_model(state: &mut AppState, catalog: Arc<Catalog>, at: std::time::Instant)
         mark_changes(state, &previous.clone(), &catalog, at);
     }
     state.live = Some(catalog);
+    // Events move on with the cluster: read them again when asked.
+    state.drill.unhealthy.clear();
     state.refresh_list();
     state.dirty = true;
     commands

@@ -50,10 +50,9 @@ impl ExplainView {
             Some(hop) => hop_label(hop),
             None => format!("{}/{}", chain.namespace, chain.name),
         };
-        let lines: Vec<Line<'static>> = wrap(&explanation.text(), width)
-            .into_iter()
-            .map(Line::raw)
-            .collect();
+        // Why a not-ready endpoint is not ready comes first: it is what the user came for.
+        let mut lines = unhealthy_lines(state, theme, width);
+        lines.extend(wrap(&explanation.text(), width).into_iter().map(Line::raw));
         let height = usize::from(areas.explain_inner().height);
         let scroll = state.explain_scroll.min(lines.len().saturating_sub(height));
         ExplainView {
@@ -85,6 +84,25 @@ fn explain_hop_for(chain: &ServiceChain, node: &OutlineNode) -> Option<Hop> {
         NodeKind::NodePorts { .. } => node.children.first().and_then(|child| child.hop.clone()),
         _ => None,
     }
+}
+
+/// For a not-ready endpoint whose pod's Events were read: the last readiness failure.
+fn unhealthy_lines(state: &AppState, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let Some(pod) = crate::app::drill::not_ready_selected(state) else {
+        return Vec::new();
+    };
+    let Some(crate::app::drill::Loaded::Ready(Some(row))) = state.drill.unhealthy.get(&pod) else {
+        return Vec::new();
+    };
+    let text = format!(
+        "Not ready: {} (×{}; d describes the pod, l shows its log)",
+        crate::printable::escape(&row.message),
+        row.count
+    );
+    wrap(&text, width)
+        .into_iter()
+        .map(|line| Line::styled(line, theme.error))
+        .collect()
 }
 
 fn hop_label(hop: &Hop) -> String {

@@ -181,7 +181,10 @@ fn describe_and_yaml_of_a_not_ready_endpoint() {
     let tmux = Tmux {
         socket: format!("kubehop-drill-{}", std::process::id()),
     };
-    let script = format!("{} --demo; echo \"exit=$?\"; exec cat", shell_quote(KUBEHOP));
+    let script = format!(
+        "{} --demo; echo \"exit=$?\"; exec cat",
+        shell_quote(KUBEHOP)
+    );
     tmux.session(120, 40, &script);
     tmux.wait_until("the Services list", |screen| {
         screen.contains("Services 19/19") && screen.contains("● live")

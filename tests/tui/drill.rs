@@ -620,3 +620,43 @@ fn help_scrolls_at_80x24_and_fits_at_120x40() {
     press(&mut state, KeyCode::Char('?'));
     assert!(screen_text(&render(&state)).contains("Keys (j/k scroll, Esc closes)"));
 }
+
+#[test]
+fn a_not_ready_endpoint_explains_itself_with_its_last_readiness_failure() {
+    let mut state = fixture_app(120, 40);
+    open_service(&mut state, "shop/web");
+    let mut asked = None;
+    for _ in 0..20 {
+        if let Some(found) = press(&mut state, KeyCode::Char('j'))
+            .into_iter()
+            .find_map(|command| match command {
+                Command::Inspect {
+                    id,
+                    request: InspectRequest::PodEvents(pod),
+                } => Some((id, pod)),
+                _ => None,
+            })
+        {
+            asked = Some(found);
+            break;
+        }
+    }
+    let (id, pod) = asked.expect("landing on the not-ready endpoint reads its pod's Events");
+    assert_eq!(pod.name, "web-slow");
+    // Once per pod: moving away and back asks nothing more.
+    press(&mut state, KeyCode::Char('k'));
+    let again = press(&mut state, KeyCode::Char('j'));
+    assert!(again.is_empty(), "{again:?}");
+    apply(
+        &mut state,
+        AppEvent::Inspected {
+            id,
+            answer: Inspected::PodEvents(Ok(unhealthy_events())),
+        },
+    );
+    let text = screen_text(&render(&state));
+    assert!(
+        text.contains("Not ready: Readiness probe failed: HTTP probe failed with"),
+        "{text}"
+    );
+}
