@@ -26,6 +26,15 @@ fn in_scope(state: &AppState) -> Vec<ServiceChain> {
         .collect()
 }
 
+/// `80`, or `53/UDP` for a protocol other than TCP.
+fn port_label(port: &crate::engine::model::PortChain) -> String {
+    if port.protocol == crate::engine::model::Protocol::Tcp {
+        port.port.to_string()
+    } else {
+        format!("{}/{}", port.port, port.protocol)
+    }
+}
+
 fn ready_word(ready: bool) -> String {
     if ready { "ready" } else { "NOT READY" }.to_owned()
 }
@@ -54,9 +63,12 @@ pub fn pods(state: &AppState) -> TablePage {
                         ip: info.ip.to_string(),
                         hops: Vec::new(),
                     });
-                entry
-                    .hops
-                    .push(format!("{}:{}→:{}", chain.name, port.port, endpoint.port));
+                entry.hops.push(format!(
+                    "{}:{}→:{}",
+                    chain.name,
+                    port_label(port),
+                    endpoint.port
+                ));
             }
         }
     }

@@ -167,3 +167,55 @@ fn options_for(
     }
     options
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(kubeconfig: Option<std::path::PathBuf>, context: Option<&str>) -> SourceSettings {
+        SourceSettings {
+            source: Source::Live {
+                kubeconfig,
+                context: context.map(str::to_owned),
+            },
+            ..SourceSettings::default()
+        }
+    }
+
+    #[test]
+    fn the_first_frame_names_the_context_and_its_server_without_connecting() {
+        let dir = std::env::temp_dir().join(format!("kubehop-starting-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let path = dir.join("config");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\ncurrent-context: prod\n\
+             clusters:\n- name: c1\n  cluster: {server: 'https://user:secret@10.0.0.1:6443'}\n\
+             - name: c2\n  cluster: {server: 'https://127.0.0.1:7443'}\n\
+             contexts:\n- name: prod\n  context: {cluster: c1, user: u}\n\
+             - name: dev\n  context: {cluster: c2, user: u}\n\
+             users:\n- name: u\n  user: {}\n",
+        )
+        .expect("a kubeconfig");
+        let (label, waiting) = starting_label(&live(Some(path.clone()), None));
+        assert_eq!(label.context, "prod");
+        assert!(
+            waiting.starts_with("connecting to prod (https://"),
+            "{waiting}"
+        );
+        assert!(waiting.contains("10.0.0.1:6443)…"), "{waiting}");
+        assert!(
+            !waiting.contains("secret"),
+            "no password in the frame: {waiting}"
+        );
+        let (label, waiting) = starting_label(&live(Some(path), Some("dev")));
+        assert_eq!(label.context, "dev");
+        assert_eq!(waiting, "connecting to dev (https://127.0.0.1:7443)…");
+        let demo = SourceSettings {
+            source: Source::Demo,
+            ..SourceSettings::default()
+        };
+        assert_eq!(starting_label(&demo).1, "starting the demo cluster…");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
