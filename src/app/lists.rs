@@ -47,7 +47,8 @@ struct PodRow {
     hops: Vec<String>,
 }
 
-/// `:pods`: one row per pod behind a Service, with every hop that reaches it.
+/// `:pods`: one row per pod behind a Service, with every hop that reaches it; the pods that
+/// are not ready first.
 pub fn pods(state: &AppState) -> TablePage {
     let mut pods: BTreeMap<(String, String), PodRow> = BTreeMap::new();
     for chain in in_scope(state) {
@@ -72,6 +73,9 @@ pub fn pods(state: &AppState) -> TablePage {
             }
         }
     }
+    // Pods that are not ready first (what a diagnosis looks for), then by namespace/name.
+    let mut pods: Vec<((String, String), PodRow)> = pods.into_iter().collect();
+    pods.sort_by_key(|(_, row)| row.ready);
     let rows = pods
         .into_iter()
         .map(|((namespace, name), row)| TableRow {

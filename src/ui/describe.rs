@@ -456,13 +456,19 @@ pub fn events_lines(
         } else {
             theme.dim
         };
+        // The message wraps under its own column (59 cells in).
+        let mut message =
+            super::text::wrap(&clean(&row.message), width.saturating_sub(59).max(20)).into_iter();
         lines.push(Line::from(vec![
             Span::styled(format!("  {}", pad(&clean(&row.kind), 9)), style),
             Span::raw(pad(&clean(&row.reason), 18)),
             Span::raw(pad(&ago, 12)),
             Span::raw(pad(&clean(&row.from), 18)),
-            Span::raw(clean(&row.message)),
+            Span::raw(message.next().unwrap_or_default()),
         ]));
+        for rest in message {
+            lines.push(Line::raw(format!("{}{rest}", " ".repeat(59))));
+        }
     }
     lines
 }

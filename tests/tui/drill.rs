@@ -444,7 +444,7 @@ fn pods_list_shows_each_pod_with_its_hops_and_enter_describes() {
     assert!(text.contains("Pods behind Services"), "{text}");
     assert!(text.contains("shop/web-slow"), "{text}");
     assert!(text.contains("web:80→:8080"), "{text}");
-    press(&mut state, KeyCode::Char('j'));
+    // The pod that is not ready comes first.
     let (_, request) = inspect_request(press(&mut state, KeyCode::Enter));
     assert!(matches!(request, InspectRequest::Pod(ref pod) if pod.name == "web-slow"));
     press(&mut state, KeyCode::Esc);
