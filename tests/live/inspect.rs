@@ -130,3 +130,40 @@ async fn a_pod_its_events_and_its_yaml_are_read_on_demand() {
     );
     assert_read_only(&sandbox);
 }
+
+/// `d` on a Service: the workload owning its pods, through their owner references (the
+/// ReplicaSet, or when it cannot be read, the Deployment its name comes from), with its
+/// replica counts and rollout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workloads_owning_pods_with_their_rollout() {
+    use crate::support::fixtures::manifest;
+    let mut objects = manifest::three_nodes();
+    objects.push(manifest::deployment("default", "web", 2, 8080));
+    let (sandbox, client) =
+        crate::support::sandbox::start_cluster(objects, std::time::Duration::ZERO).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let listed = pods
+        .list(&kube::api::ListParams::default().labels("app=web"))
+        .await
+        .expect("the Deployment's pods");
+    assert_eq!(listed.items.len(), 2);
+    let owners: Vec<_> = listed
+        .items
+        .iter()
+        .flat_map(|pod| pod.metadata.owner_references.clone().unwrap_or_default())
+        .collect();
+    assert!(!owners.is_empty(), "the pods have owners");
+
+    let config = target(&sandbox, Scope::All).await.config;
+    let clients = kubehop::cluster::connector::following_clients(config, None).expect("a client");
+    let inspector = Inspector::new(clients);
+    let workloads = inspector
+        .workloads("default", &owners)
+        .await
+        .expect("the workloads are read");
+    assert_eq!(workloads.len(), 1, "{workloads:?}");
+    assert_eq!(workloads[0].kind, "Deployment");
+    assert_eq!(workloads[0].name, "web");
+    assert_eq!(workloads[0].desired, 2);
+    assert_read_only(&sandbox);
+}
