@@ -157,8 +157,10 @@ fn not_ready_lines(page: &PodPage, pod: &Pod, theme: &Theme, width: usize) -> Ve
                 Some(row) => text.push_str(&format!(": {}", event_summary(row, page.read_at))),
                 None => text.push_str(&no_message(page)),
             }
+        } else if page.cached && page.events == Loaded::Loading {
+            text.push_str("not ready (reading the pod…)");
         } else if container.is_some() {
-            text.push_str("not ready (no readiness probe in the spec read)");
+            text.push_str("not ready (no readiness probe in its spec)");
         } else {
             text.push_str("not ready");
         }

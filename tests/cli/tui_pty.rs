@@ -200,7 +200,11 @@ fn describe_and_yaml_of_a_not_ready_endpoint() {
     });
     tmux.keys(&["d"]);
     let screen = tmux.wait_until("the pod described, read now", |screen| {
-        screen.contains("Describe Pod orders/orders-") && screen.contains("Events:")
+        // The whole frame: a capture may come in the middle of a draw.
+        screen.contains("Describe Pod orders/orders-")
+            && screen.contains("· read now")
+            && screen.contains("Events:")
+            && screen.contains("Readiness:")
     });
     assert!(screen.contains("Why not ready"), "{screen}");
     assert!(
