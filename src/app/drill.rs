@@ -170,10 +170,12 @@ pub struct DrillState {
     /// Why nothing can be read on demand (`None` when the source can).
     pub unavailable: Option<String>,
     /// Not-ready pods selected in the chain: the last `Unhealthy` Event about each (`None`:
-    /// there is none), for Explain. Read once per pod and model.
+    /// there is none), for Explain. Read each time the selection arrives on the pod.
     pub unhealthy: std::collections::HashMap<ObjectRef, Loaded<Option<EventRow>>>,
     /// Reads of `unhealthy` in flight.
     pub unhealthy_requests: std::collections::HashMap<RequestId, ObjectRef>,
+    /// The not-ready pod the selection rests on (read once on arrival, not on every update).
+    pub unhealthy_for: Option<ObjectRef>,
 }
 
 /// What the loop reads for a request.
@@ -569,21 +571,29 @@ fn file_answer(page: &mut Page, answer: Inspected) {
     }
 }
 
-/// Asks for the Events of the not-ready pod selected in the chain, once per pod and model, so
-/// Explain can say why it is not ready.
+/// Asks for the Events of the not-ready pod selected in the chain when the selection arrives
+/// on it, so Explain can say why it is not ready.
 pub fn read_unhealthy(state: &mut AppState) -> Option<Command> {
     if state.drill.unavailable.is_some() || state.drill.is_open() {
         return None;
     }
-    if state.focus == super::state::Focus::Services {
+    let pod = if state.focus == super::state::Focus::Services {
+        None
+    } else {
+        not_ready_selected(state)
+    };
+    if pod == state.drill.unhealthy_for {
         return None;
     }
-    let pod = not_ready_selected(state)?;
-    if state.drill.unhealthy.contains_key(&pod) {
-        return None;
-    }
+    state.drill.unhealthy_for.clone_from(&pod);
+    let pod = pod?;
     let id = state.drill.next_request();
-    state.drill.unhealthy.insert(pod.clone(), Loaded::Loading);
+    // What was read before stays on screen until the new answer.
+    state
+        .drill
+        .unhealthy
+        .entry(pod.clone())
+        .or_insert(Loaded::Loading);
     state.drill.unhealthy_requests.insert(id, pod.clone());
     Some(Command::Inspect {
         id,

@@ -170,8 +170,6 @@ fn on_model(state: &mut AppState, catalog: Arc<Catalog>, at: std::time::Instant)
         mark_changes(state, &previous.clone(), &catalog, at);
     }
     state.live = Some(catalog);
-    // Events move on with the cluster: read them again when asked.
-    state.drill.unhealthy.clear();
     state.refresh_list();
     state.dirty = true;
     commands

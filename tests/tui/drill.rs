@@ -643,9 +643,15 @@ fn a_not_ready_endpoint_explains_itself_with_its_last_readiness_failure() {
     }
     let (id, pod) = asked.expect("landing on the not-ready endpoint reads its pod's Events");
     assert_eq!(pod.name, "web-slow");
-    // Once per pod: moving away and back asks nothing more.
-    press(&mut state, KeyCode::Char('k'));
-    let again = press(&mut state, KeyCode::Char('j'));
+    // Resting on it asks nothing more, whatever else happens (a new snapshot here).
+    let again = apply(
+        &mut state,
+        AppEvent::Snapshot(Arc::new(
+            kubehop::cluster::dump::load_str("fixture.yaml", FIXTURE)
+                .expect("the fixture loads")
+                .snapshot,
+        )),
+    );
     assert!(again.is_empty(), "{again:?}");
     apply(
         &mut state,
@@ -659,4 +665,18 @@ fn a_not_ready_endpoint_explains_itself_with_its_last_readiness_failure() {
         text.contains("Not ready: Readiness probe failed: HTTP probe failed with"),
         "{text}"
     );
+    // Arriving again reads again (the Events move on); the old answer stays meanwhile.
+    press(&mut state, KeyCode::Char('k'));
+    let again = press(&mut state, KeyCode::Char('j'));
+    assert!(
+        matches!(
+            again.as_slice(),
+            [Command::Inspect {
+                request: InspectRequest::PodEvents(_),
+                ..
+            }]
+        ),
+        "{again:?}"
+    );
+    assert!(screen_text(&render(&state)).contains("Not ready: Readiness probe failed"));
 }
