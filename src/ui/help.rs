@@ -74,19 +74,20 @@ impl Widget for &HelpBox<'_> {
 
 /// Every key, from the keymap table, plus the input modes and the mouse.
 pub fn help_lines(theme: &Theme) -> Vec<Line<'static>> {
+    // The 78-cell box's inside; long descriptions wrap under their column.
+    const INSIDE: usize = 76;
     let mut lines = Vec::new();
     for action in keymap::actions_in_help_order() {
-        lines.push(Line::from(vec![
-            Span::styled(pad(&keymap::keys_for(action), 18), theme.accent),
-            Span::raw(action.describe()),
-        ]));
+        lines.extend(entry_lines(
+            &keymap::keys_for(action),
+            action.describe(),
+            (INSIDE, 18),
+            theme,
+        ));
     }
     lines.push(Line::raw(""));
     for (keys, what) in keymap::HELP_NOTES {
-        lines.push(Line::from(vec![
-            Span::styled(pad(keys, 18), theme.accent),
-            Span::raw(*what),
-        ]));
+        lines.extend(entry_lines(keys, what, (INSIDE, 18), theme));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(

@@ -618,7 +618,12 @@ fn help_scrolls_at_80x24_and_fits_at_120x40() {
     assert!(text.contains("marks: ✗ error"), "{text}");
     let mut state = demo_app(80, 24);
     press(&mut state, KeyCode::Char('?'));
-    assert!(screen_text(&render(&state)).contains("Keys (j/k scroll, Esc closes)"));
+    let terminal = render(&state);
+    let text = screen_text(&terminal);
+    assert!(text.contains("Keys (j/k scroll, Esc closes)"), "{text}");
+    // Long descriptions wrap inside the box instead of being cut.
+    assert!(text.contains("                  header)"), "{text}");
+    assert_snapshot!("help_80x24", terminal.backend());
 }
 
 #[test]
