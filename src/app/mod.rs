@@ -23,6 +23,7 @@
 //! | the screen's areas (paging, hit tests)      | [`layout`]                 |
 //! | the chain outline, the model catalog        | [`chain`], [`catalog`]     |
 //! | probe runs and port-forwards                | [`probe`], [`forwards`]    |
+//! | the drill-down pages (`d`, `l`, `y`, lists) | [`drill`], `drill_keys.rs`, `lists.rs`, `inspect.rs` (its reads) |
 
 pub mod action;
 pub mod catalog;
