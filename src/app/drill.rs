@@ -5,7 +5,7 @@
 //! page (or the panes) it came from.
 //!
 //! The state is here; the reads happen in tasks the loop starts for [`Command::Inspect`],
-//! whose answers come back as [`AppEvent::Inspected`] with the request's id. A source that
+//! whose answers come back as [`super::AppEvent::Inspected`] with the request's id. A source that
 //! cannot be read on demand (a dump) shows what it has and says what it cannot do.
 
 use std::collections::VecDeque;
