@@ -54,12 +54,15 @@ pub enum Action {
     Last,
     PageUp,
     PageDown,
-    /// Enter/Space: expand or collapse the selected tree node (pause on the header).
+    /// Enter/Space: expand or collapse the selected tree node, or drill into a pod (pause on
+    /// the header).
     Toggle,
-    /// `h`: collapse, go to the parent, or move focus left.
+    /// `←`: collapse, go to the parent, or move focus left.
     Collapse,
-    /// `l`: expand, or move focus right.
+    /// `→`: expand, or move focus right.
     Expand,
+    /// `h`: back one pane, towards the Services list.
+    PaneBack,
     FocusNext,
     FocusPrevious,
     Tab(DetailTab),
@@ -77,11 +80,19 @@ pub enum Action {
     ForwardPort,
     /// `f`: the list of forwards.
     Forwards,
+    /// `d`: describe the selected pod or Service.
+    Describe,
+    /// `l`: the selected pod's log (elsewhere like `→`).
+    Logs,
+    /// `y`: the selected object's full YAML, read now.
+    Yaml,
+    /// Ctrl-A: the `:` commands and their aliases.
+    Aliases,
 }
 
 impl Action {
     /// Every action, for round-trip tests and the help overlay.
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 33] = [
         Action::Quit,
         Action::MoveUp,
         Action::MoveDown,
@@ -92,6 +103,7 @@ impl Action {
         Action::Toggle,
         Action::Collapse,
         Action::Expand,
+        Action::PaneBack,
         Action::FocusNext,
         Action::FocusPrevious,
         Action::Tab(DetailTab::Ports),
@@ -110,6 +122,10 @@ impl Action {
         Action::ProbeService,
         Action::ForwardPort,
         Action::Forwards,
+        Action::Describe,
+        Action::Logs,
+        Action::Yaml,
+        Action::Aliases,
     ];
 
     /// The kebab-case name (stable: key configuration may use it).
@@ -125,6 +141,7 @@ impl Action {
             Action::Toggle => "toggle",
             Action::Collapse => "collapse",
             Action::Expand => "expand",
+            Action::PaneBack => "pane-back",
             Action::FocusNext => "focus-next",
             Action::FocusPrevious => "focus-previous",
             Action::Tab(DetailTab::Ports) => "tab-ports",
@@ -143,6 +160,10 @@ impl Action {
             Action::ProbeService => "probe-service",
             Action::ForwardPort => "forward-port",
             Action::Forwards => "forwards",
+            Action::Describe => "describe",
+            Action::Logs => "logs",
+            Action::Yaml => "yaml",
+            Action::Aliases => "aliases",
         }
     }
 
@@ -156,9 +177,10 @@ impl Action {
             Action::Last => "last row",
             Action::PageUp => "page up",
             Action::PageDown => "page down",
-            Action::Toggle => "expand/collapse (pause on the header)",
+            Action::Toggle => "expand/collapse; on a pod: describe it (pause on the header)",
             Action::Collapse => "collapse, parent, or pane to the left",
             Action::Expand => "expand, or pane to the right",
+            Action::PaneBack => "back one pane (Chain → Services)",
             Action::FocusNext => "next pane",
             Action::FocusPrevious => "previous pane",
             Action::Tab(DetailTab::Ports) => "Ports tab",
@@ -167,7 +189,7 @@ impl Action {
             Action::Tab(DetailTab::Probe) => "Probe tab",
             Action::Tab(DetailTab::Yaml) => "YAML tab",
             Action::Filter => "filter Services (text or label=value)",
-            Action::CommandLine => "command (:ns NAME|all, :ctx NAME, :svc NAME, :pf, :q)",
+            Action::CommandLine => "command (:svc, :pods, :ep, :ing, :ns NAME|all, :ctx, :pf, :q)",
             Action::Back => "back: close, clear the filter",
             Action::NamespacePicker => "pick a namespace",
             Action::Sort => "sort by health / name",
@@ -177,6 +199,10 @@ impl Action {
             Action::ProbeService => "probe the whole Service",
             Action::ForwardPort => "port-forward the selected Service port, load-balanced",
             Action::Forwards => "list port-forwards (d stops one)",
+            Action::Describe => "describe the pod (probes, Events) or the Service (workload)",
+            Action::Logs => "logs of the selected pod (on other hops: like →)",
+            Action::Yaml => "full YAML of the selected object, read now",
+            Action::Aliases => "the : commands and their aliases",
         }
     }
 

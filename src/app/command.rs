@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::catalog::Generation;
+use super::drill::{InspectRequest, RequestId};
 use super::forwards::ForwardId;
 use crate::cluster::ClusterSnapshot;
 use crate::engine::model::{HopKey, ServiceKey};
@@ -42,5 +43,14 @@ pub enum Command {
     /// Stop forward `id` (`d` in the list).
     StopForward {
         id: ForwardId,
+    },
+    /// Read something on demand (the drill-down); answer with `AppEvent::Inspected` of `id`.
+    Inspect {
+        id: RequestId,
+        request: InspectRequest,
+    },
+    /// Stop read `id` (a log stream whose page closed).
+    StopInspect {
+        id: RequestId,
     },
 }

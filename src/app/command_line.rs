@@ -1,4 +1,5 @@
-//! The `:` command line: `:ns NAME|all`, `:ctx NAME`, `:svc NAME`, `:pf`, `:help`, `:q`.
+//! The `:` command line: `:svc [NAME]`, `:pods`, `:ep`, `:ing`, `:ns NAME|all`, `:ctx NAME`,
+//! `:pf`, `:help`, `:q` (Ctrl-A lists them with their aliases).
 
 use super::command::Command;
 use super::normal::set_namespace;
@@ -18,18 +19,53 @@ pub(super) fn run_command(state: &mut AppState, line: &str) -> Vec<Command> {
         }
         ("ns" | "namespace", argument) => namespace_command(state, argument),
         ("ctx" | "context", argument) => return context_command(state, argument),
-        ("svc" | "service" | "services", Some(name)) => jump_to_service(state, name),
-        ("svc" | "service" | "services", None) => state.focus = Focus::Services,
+        ("svc" | "service" | "services", Some(name)) => {
+            let commands = close_pages(state);
+            jump_to_service(state, name);
+            return commands;
+        }
+        ("svc" | "service" | "services", None) => {
+            let commands = close_pages(state);
+            state.focus = Focus::Services;
+            return commands;
+        }
+        ("pods" | "pod" | "po", _) => return list(state, super::lists::pods(state)),
+        ("ep" | "endpoints" | "endpointslices" | "eps", _) => {
+            return list(state, super::lists::endpoints(state));
+        }
+        ("ing" | "ingress" | "ingresses", _) => {
+            return list(state, super::lists::ingresses(state));
+        }
+        ("deploy" | "deployment" | "deployments" | "sts" | "ds" | "rs", _) => state.set_message(
+            "kubehop lists Services and what they reach: d on a Service shows the workloads owning its pods, :pods lists the pods",
+            false,
+        ),
         ("help" | "h", _) => state.mode = Mode::Help { scroll: 0 },
         ("pf" | "forwards" | "portforwards", _) => state.mode = Mode::Forwards,
         (other, _) => state.set_message(
             format!(
-                "unknown command :{other} (try :ns NAME, :ns all, :ctx NAME, :svc NAME, :pf, :q)"
+                "unknown command :{other} (try :svc, :pods, :ep, :ing, :ns, :ctx, :pf, :q; Ctrl-A lists them)"
             ),
             true,
         ),
     }
     Vec::new()
+}
+
+/// Closes every drill-down page (a `:` command that goes back to the panes).
+fn close_pages(state: &mut AppState) -> Vec<Command> {
+    let mut commands = Vec::new();
+    while state.drill.is_open() {
+        commands.extend(super::drill::pop(state));
+    }
+    commands
+}
+
+/// Opens a `:` list in place of the pages open now.
+fn list(state: &mut AppState, table: super::drill::TablePage) -> Vec<Command> {
+    let mut commands = close_pages(state);
+    commands.extend(super::drill::show_table(state, table));
+    commands
 }
 
 /// `:ns` opens the picker, `:ns all` shows every namespace, `:ns NAME` one (said so when the
@@ -104,6 +140,23 @@ fn jump_to_service(state: &mut AppState, wanted: &str) {
         return;
     };
     let key = chain.key();
+    let count = candidates.len();
+    let chain = (*chain).clone();
+    select_service(state, &chain);
+    if count > 1 && namespace.is_none() {
+        state.set_message(
+            format!("{count} Services are named {name}; showing {key} (use :svc NAMESPACE/NAME)"),
+            false,
+        );
+    }
+    state.dirty = true;
+}
+
+/// Selects a Service in the list, widening the scope and clearing the filter when they hide
+/// it. The focus goes to the Services list, so `j`/`k` move from there (Enter opens its
+/// chain).
+pub(super) fn select_service(state: &mut AppState, chain: &ServiceChain) {
+    let key = chain.key();
     if state
         .namespace
         .as_deref()
@@ -114,17 +167,8 @@ fn jump_to_service(state: &mut AppState, wanted: &str) {
     if !state.filter.matches(chain) {
         state.filter = Filter::default();
     }
-    state.list.selected = Some(key.clone());
+    state.list.selected = Some(key);
     state.refresh_list();
-    state.focus = Focus::Chain;
-    if candidates.len() > 1 && namespace.is_none() {
-        state.set_message(
-            format!(
-                "{} Services are named {name}; showing {key} (use :svc NAMESPACE/NAME)",
-                candidates.len()
-            ),
-            false,
-        );
-    }
+    state.focus = Focus::Services;
     state.dirty = true;
 }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use crossterm::event::{KeyEvent, MouseEvent};
 
 use super::catalog::{Catalog, Generation};
+use super::drill::{Inspected, RequestId};
 use super::forwards::{ForwardId, ForwardUpdate};
 use crate::cluster::ClusterSnapshot;
 use crate::cluster::feed::ConnectionStatus;
@@ -34,6 +35,11 @@ pub enum AppEvent {
     Tick(Instant),
     /// Progress of a probe run.
     Probe(ProbeEvent),
+    /// An answer to `Command::Inspect` of `id`.
+    Inspected {
+        id: RequestId,
+        answer: Inspected,
+    },
     /// A forward started, failed to, or reported a notice or its counters.
     Forward {
         id: ForwardId,

@@ -1,6 +1,9 @@
 //! Keys → [`Action`]s: one data table, shown as-is by the help overlay.
 //!
-//! k9s conventions: vim motions and arrows, `/` filter, `:` commands, `?` help, `q` quit.
+//! k9s conventions: vim motions and arrows, `/` filter, `:` commands, `?` help, `q` quit,
+//! `d` describe, `l` logs, `y` YAML, `Enter` drill in, `Esc` back, Ctrl-A aliases. `l` is the
+//! logs key as in k9s, so the tree opens with `→` (and `l` on a hop that is not a pod); `h`
+//! goes back one pane, and `←` closes a branch.
 //! Text input (filter, command line, namespace picker) is handled by the mode, not here.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -48,10 +51,9 @@ pub const BINDINGS: &[Binding] = &[
     ctrl('f', Action::PageDown),
     key(KeyCode::Enter, Action::Toggle),
     key(KeyCode::Char(' '), Action::Toggle),
-    key(KeyCode::Char('h'), Action::Collapse),
     key(KeyCode::Left, Action::Collapse),
-    key(KeyCode::Char('l'), Action::Expand),
     key(KeyCode::Right, Action::Expand),
+    key(KeyCode::Char('h'), Action::PaneBack),
     key(KeyCode::Tab, Action::FocusNext),
     key(KeyCode::BackTab, Action::FocusPrevious),
     key(KeyCode::Char('1'), Action::Tab(DetailTab::Ports)),
@@ -70,6 +72,10 @@ pub const BINDINGS: &[Binding] = &[
     key(KeyCode::Char('P'), Action::ProbeService),
     key(KeyCode::Char('F'), Action::ForwardPort),
     key(KeyCode::Char('f'), Action::Forwards),
+    key(KeyCode::Char('d'), Action::Describe),
+    key(KeyCode::Char('l'), Action::Logs),
+    key(KeyCode::Char('y'), Action::Yaml),
+    ctrl('a', Action::Aliases),
     key(KeyCode::Char('q'), Action::Quit),
     ctrl('c', Action::Quit),
 ];
@@ -148,6 +154,42 @@ pub const HELP_NOTES: &[(&str, &str)] = &[
         "forwards (f, :pf)",
         "j/k move, d stops the selected forward, Esc closes",
     ),
+    (
+        "describe, YAML (d, y)",
+        "j/k scroll, l logs, y YAML, d describe, Esc/h back",
+    ),
+    (
+        "logs (l)",
+        "c next container, p previous instance, s follow, / search, Esc/h back",
+    ),
+];
+
+/// The `:` commands, each with its aliases, for Ctrl-A and the docs.
+pub const COMMANDS: &[(&str, &str)] = &[
+    (
+        ":svc [NAME] :service",
+        "the Services list; NAME selects one",
+    ),
+    (
+        ":pods :pod :po",
+        "the pods behind the Services, with their hops",
+    ),
+    (":ep :endpoints", "every endpoint of every Service port"),
+    (
+        ":ing :ingress :ingresses",
+        "every Ingress rule and its Service",
+    ),
+    (
+        ":ns [NAME|all] :namespace",
+        "the namespace picker, or one namespace",
+    ),
+    (
+        ":ctx [NAME] :context",
+        "the context, or switch to another one",
+    ),
+    (":pf :forwards", "the port-forwards"),
+    (":help :h", "the keys"),
+    (":q :quit :exit", "quit"),
 ];
 
 /// Every bound action once, in the order its first binding appears in [`BINDINGS`]: the rows
@@ -292,7 +334,7 @@ mod tests {
         assert!(table.contains("| `j` `↓` | move down |"), "{table}");
         assert!(table.contains("| `q` `Ctrl-C` | quit |"), "{table}");
         assert!(
-            table.contains(r"(:ns NAME\|all"),
+            table.contains(r":ns NAME\|all"),
             "a | in a cell is escaped: {table}"
         );
     }

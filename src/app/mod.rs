@@ -23,17 +23,22 @@
 //! | the screen's areas (paging, hit tests)      | [`layout`]                 |
 //! | the chain outline, the model catalog        | [`chain`], [`catalog`]     |
 //! | probe runs and port-forwards                | [`probe`], [`forwards`]    |
+//! | the drill-down pages (`d`, `l`, `y`, lists) | [`drill`], `drill_keys.rs`, `lists.rs`, `inspect.rs` (its reads) |
 
 pub mod action;
 pub mod catalog;
 pub mod chain;
 pub mod command;
 mod command_line;
+pub mod drill;
+mod drill_keys;
 pub mod event;
 pub mod forwards;
 mod input;
+mod inspect;
 pub mod keymap;
 pub mod layout;
+mod lists;
 mod mouse;
 mod navigate;
 mod normal;
@@ -83,6 +88,8 @@ pub struct RunOptions {
     /// network scope); `None` when the source has no cluster to connect to.
     pub prober: Option<Arc<crate::probe::Transports>>,
     pub probe_options: crate::probe::ProbeOptions,
+    /// How the drill-down reads objects, Events and logs on demand; `None` for a dump.
+    pub inspector: Option<crate::cluster::inspect::Inspector>,
 }
 
 impl RunOptions {
@@ -94,8 +101,18 @@ impl RunOptions {
             switch_context: None,
             prober: None,
             probe_options: crate::probe::ProbeOptions::default(),
+            inspector: None,
         }
     }
+}
+
+/// How the drill-down reads `feed`'s cluster on demand (a client following the source's
+/// kubeconfig switches). `None` for a dump. Call it inside a tokio runtime.
+pub fn inspector_for(feed: &SnapshotFeed) -> Option<crate::cluster::inspect::Inspector> {
+    let config = feed.api.clone()?;
+    let clients =
+        crate::cluster::connector::following_clients(config, feed.api_changes.clone()).ok()?;
+    Some(crate::cluster::inspect::Inspector::new(clients))
 }
 
 /// How probes and forwards reach `feed`'s cluster: port-forwards through its API server and
@@ -121,7 +138,71 @@ pub fn transports_for(
 /// Runs the TUI over a snapshot feed until the user quits. The terminal is restored on every
 /// way out (return, error, panic).
 pub async fn run(feed: SnapshotFeed, options: RunOptions) -> color_eyre::Result<()> {
+    let terminal = crate::terminal::Terminal::enter().wrap_err("terminal setup")?;
+    run_in(terminal, feed, options, None).await
+}
+
+/// Paints `first` at once (its `starting` says what is being waited for), then waits for
+/// `open` while q, Esc and Ctrl-C still quit; once the source is open, runs the TUI over it
+/// with the options `options` gives for its feed. `Ok(Err(_))` is the source's error (the
+/// terminal is restored first); `Ok(Ok(()))` the user quitting.
+pub async fn run_opening<E>(
+    mut first: AppState,
+    open: impl std::future::Future<Output = Result<SnapshotFeed, E>>,
+    options: impl FnOnce(&SnapshotFeed) -> RunOptions,
+    theme: &Theme,
+) -> color_eyre::Result<Result<(), E>> {
     let mut terminal = crate::terminal::Terminal::enter().wrap_err("terminal setup")?;
+    first.size = terminal.size().wrap_err("terminal size")?;
+    let mut input = EventStream::new();
+    tokio::pin!(open);
+    let feed = loop {
+        terminal
+            .draw(&first, theme, Instant::now())
+            .wrap_err("drawing a frame")?;
+        tokio::select! {
+            result = &mut open => match result {
+                Ok(feed) => break feed,
+                Err(error) => {
+                    terminal.restore().wrap_err("terminal restore")?;
+                    return Ok(Err(error));
+                }
+            },
+            event = input.next() => match event.and_then(Result::ok).and_then(translate) {
+                Some(AppEvent::Resize { width, height }) => first.size = Size { width, height },
+                Some(AppEvent::Key(key)) if opening_quits(&key) => {
+                    terminal.restore().wrap_err("terminal restore")?;
+                    return Ok(Ok(()));
+                }
+                _ => {}
+            },
+        }
+    };
+    drop(input);
+    let options = options(&feed);
+    // The box stays until the first model is drawn.
+    run_in(terminal, feed, options, first.starting)
+        .await
+        .map(Ok)
+}
+
+/// q, Esc and Ctrl-C leave while the source is still opening.
+fn opening_quits(key: &crossterm::event::KeyEvent) -> bool {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    key.kind != crossterm::event::KeyEventKind::Release
+        && match key.code {
+            KeyCode::Char('q') | KeyCode::Esc => true,
+            KeyCode::Char('c') => key.modifiers.contains(KeyModifiers::CONTROL),
+            _ => false,
+        }
+}
+
+async fn run_in(
+    mut terminal: crate::terminal::Terminal,
+    feed: SnapshotFeed,
+    options: RunOptions,
+    starting: Option<String>,
+) -> color_eyre::Result<()> {
     let size = terminal.size().wrap_err("terminal size")?;
     let mut state = AppState::new(
         feed.label.clone(),
@@ -129,6 +210,7 @@ pub async fn run(feed: SnapshotFeed, options: RunOptions) -> color_eyre::Result<
         options.engine_config.clone(),
         size,
     );
+    state.starting = starting;
     state.probe.unavailable = match (&options.prober, options.source) {
         (Some(_), _) => None,
         (None, SourceKind::Dump) => Some(
@@ -144,6 +226,14 @@ pub async fn run(feed: SnapshotFeed, options: RunOptions) -> color_eyre::Result<
                 .to_owned(),
         ),
         _ => Some("no port-forward transport for this cluster".to_owned()),
+    };
+    state.drill.unavailable = match (&options.inspector, options.source) {
+        (Some(_), _) => None,
+        (None, SourceKind::Dump) => Some(
+            "a dump has no Events, logs or fresh reads (use --demo or a kubeconfig context)"
+                .to_owned(),
+        ),
+        (None, _) => Some("no way to read this cluster on demand".to_owned()),
     };
     let result = event_loop(&mut terminal, state, feed, options).await;
     terminal.restore().wrap_err("terminal restore")?;
@@ -182,6 +272,8 @@ struct Loop {
     probe: Option<crate::probe::ProbeHandle>,
     /// Running forwards; dropping one stops it, and all stop with the loop.
     forwards: std::collections::HashMap<forwards::ForwardId, crate::forward::ForwardHandle>,
+    /// On-demand reads in progress (log streams run until their page closes).
+    inspections: std::collections::HashMap<drill::RequestId, tokio::task::AbortHandle>,
     snapshots: Option<watch::Receiver<Arc<crate::cluster::ClusterSnapshot>>>,
     statuses: Option<watch::Receiver<crate::cluster::feed::ConnectionStatus>>,
     options: RunOptions,
@@ -222,6 +314,12 @@ impl Loop {
                 }
                 Command::StopForward { id } => {
                     self.forwards.remove(&id);
+                }
+                Command::Inspect { id, request } => self.inspect(id, request),
+                Command::StopInspect { id } => {
+                    if let Some(handle) = self.inspections.remove(&id) {
+                        handle.abort();
+                    }
                 }
             }
         }
@@ -265,6 +363,12 @@ impl Loop {
             }
         };
         self.probe = None;
+        for (_, handle) in self.inspections.drain() {
+            handle.abort();
+        }
+        if self.options.inspector.is_some() {
+            self.options.inspector = inspector_for(&feed);
+        }
         for id in std::mem::take(&mut self.forwards).into_keys() {
             let update =
                 forwards::ForwardUpdate::Stopped(format!("stopped: the context changed to {name}"));
@@ -314,6 +418,19 @@ impl Loop {
         }
     }
 
+    /// Starts an on-demand read; its answer comes back as `AppEvent::Inspected`.
+    fn inspect(&mut self, id: drill::RequestId, request: drill::InspectRequest) {
+        let Some(inspector) = self.options.inspector.clone() else {
+            return;
+        };
+        self.inspections.retain(|_, handle| !handle.is_finished());
+        let results = self.results.clone();
+        let task = tokio::spawn(inspect::run(inspector, request, move |answer| {
+            results.send(AppEvent::Inspected { id, answer }).is_ok()
+        }));
+        self.inspections.insert(id, task.abort_handle());
+    }
+
     /// Starts a forward over the source's snapshots; its events come back as
     /// `AppEvent::Forward`.
     fn start_forward(
@@ -361,6 +478,7 @@ async fn event_loop(
         results,
         probe: None,
         forwards: std::collections::HashMap::new(),
+        inspections: std::collections::HashMap::new(),
         snapshots: Some(feed.snapshots.clone()),
         statuses: Some(feed.status.clone()),
         options,

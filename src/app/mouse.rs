@@ -13,6 +13,18 @@ pub(super) fn on_mouse(state: &mut AppState, mouse: MouseEvent) {
     if !matches!(state.mode, Mode::Normal) {
         return;
     }
+    if state.drill.is_open() {
+        // A page covers the panes: the wheel scrolls it.
+        if let Some(top) = state.drill.top_mut() {
+            match mouse.kind {
+                MouseEventKind::ScrollDown => top.scroll = top.scroll.saturating_add(3),
+                MouseEventKind::ScrollUp => top.scroll = top.scroll.saturating_sub(3),
+                _ => return,
+            }
+            state.dirty = true;
+        }
+        return;
+    }
     let areas = Areas::compute(state.size.into());
     let Some(pane) = areas.pane_at(mouse.column, mouse.row) else {
         return;
@@ -34,6 +46,9 @@ pub(super) fn on_mouse(state: &mut AppState, mouse: MouseEvent) {
                 state.focus = previous;
             }
             Pane::Details => scroll_details(state, step * 3),
+            Pane::Explain => {
+                state.explain_scroll = state.explain_scroll.saturating_add_signed(step);
+            }
             _ => state.dirty = false,
         }
         return;
@@ -79,6 +94,7 @@ pub(super) fn on_mouse(state: &mut AppState, mouse: MouseEvent) {
             }
             state.focus = Focus::Details;
         }
-        Pane::Explain | Pane::Hints => state.dirty = false,
+        Pane::Explain => state.focus = Focus::Explain,
+        Pane::Hints => state.dirty = false,
     }
 }

@@ -26,19 +26,21 @@ pub(super) fn act(state: &mut AppState, action: Action) {
             Focus::Header => toggle_pause(state),
             Focus::Services => focus_chain(state),
             Focus::Chain => toggle_selected(state),
-            Focus::Details => {}
+            Focus::Explain | Focus::Details => {}
         },
         Action::Expand => match state.focus {
             Focus::Header => state.focus = Focus::Services,
             Focus::Services => focus_chain(state),
             Focus::Chain => expand_selected(state),
+            Focus::Explain => state.focus = Focus::Details,
             Focus::Details => {}
         },
         Action::Collapse => match state.focus {
             Focus::Header | Focus::Services => {}
             Focus::Chain => collapse_selected(state),
-            Focus::Details => state.focus = Focus::Chain,
+            Focus::Explain | Focus::Details => state.focus = Focus::Chain,
         },
+        Action::PaneBack => state.focus = state.focus.back(),
         _ => {}
     }
 }
@@ -48,6 +50,7 @@ fn page(state: &AppState) -> usize {
     let areas = Areas::compute(state.size.into());
     match state.focus {
         Focus::Chain => areas.chain_rows(),
+        Focus::Explain => usize::from(areas.explain_inner().height),
         Focus::Details => usize::from(areas.details_inner().height),
         _ => areas.services_rows(),
     }
@@ -85,6 +88,9 @@ pub(super) fn move_focused(state: &mut AppState, delta: isize) {
                 .saturating_add_signed(delta)
                 .min(count - 1);
             state.select_chain_index(target);
+        }
+        Focus::Explain => {
+            state.explain_scroll = state.explain_scroll.saturating_add_signed(delta);
         }
         Focus::Details => scroll_details(state, delta),
     }

@@ -12,8 +12,34 @@ pub fn apply(state: &mut AppState, action: Action) -> Vec<Command> {
     state.dirty = true;
     match action {
         Action::Quit => {
+            let running = state.forwards.running();
+            if running > 0 {
+                // Quitting stops every forward: ask first.
+                state.mode = Mode::ConfirmQuit;
+                return Vec::new();
+            }
             state.quit = true;
             return vec![Command::Quit];
+        }
+        Action::Aliases => state.mode = Mode::Aliases,
+        Action::Describe | Action::Yaml => return super::drill_keys::act(state, action).1,
+        Action::Logs => {
+            let (done, commands) = super::drill_keys::act(state, action);
+            if done {
+                return commands;
+            }
+            // `l` on a hop that has no log: as `→`.
+            navigate::act(state, Action::Expand);
+        }
+        Action::Toggle
+            if state.focus == Focus::Chain
+                && matches!(
+                    super::drill_keys::selected(state),
+                    Some(super::drill_keys::Selected::Pod(_))
+                ) =>
+        {
+            // Enter on a pod drills into it.
+            return super::drill_keys::act(state, action).1;
         }
         Action::Help
         | Action::Filter
@@ -56,6 +82,7 @@ pub fn apply(state: &mut AppState, action: Action) -> Vec<Command> {
         | Action::Last
         | Action::Toggle
         | Action::Expand
+        | Action::PaneBack
         | Action::Collapse => navigate::act(state, action),
     }
     Vec::new()

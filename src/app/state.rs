@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::action::DetailTab;
 use super::catalog::{Catalog, Generation, Health};
 use super::chain::{self, NodePath, Outline, OutlineNode};
+use super::drill::DrillState;
 use super::forwards::{ForwardsState, PortChoice};
 use super::layout::Areas;
 use super::probe::ProbeState;
@@ -35,25 +36,36 @@ pub enum Focus {
     #[default]
     Services,
     Chain,
+    /// Explain: scrolled with the movement keys.
+    Explain,
     Details,
 }
 
 impl Focus {
+    /// Tab's order: the panes, never the header (a click focuses it).
     pub fn next(self) -> Focus {
         match self {
-            Focus::Header => Focus::Services,
+            Focus::Header | Focus::Details => Focus::Services,
             Focus::Services => Focus::Chain,
-            Focus::Chain => Focus::Details,
-            Focus::Details => Focus::Header,
+            Focus::Chain => Focus::Explain,
+            Focus::Explain => Focus::Details,
         }
     }
 
     pub fn previous(self) -> Focus {
         match self {
-            Focus::Header => Focus::Details,
-            Focus::Services => Focus::Header,
+            Focus::Header | Focus::Services => Focus::Details,
             Focus::Chain => Focus::Services,
-            Focus::Details => Focus::Chain,
+            Focus::Explain => Focus::Chain,
+            Focus::Details => Focus::Explain,
+        }
+    }
+
+    /// `h`: the pane one step back towards the Services list.
+    pub fn back(self) -> Focus {
+        match self {
+            Focus::Header | Focus::Services | Focus::Chain => Focus::Services,
+            Focus::Explain | Focus::Details => Focus::Chain,
         }
     }
 }
@@ -75,6 +87,10 @@ pub enum Mode {
     ForwardPrompt { port: PortChoice, input: String },
     /// `f`: the list of forwards ([`AppState::forwards`] keeps the cursor).
     Forwards,
+    /// `q` while forwards run: asks before stopping them.
+    ConfirmQuit,
+    /// Ctrl-A: the `:` commands and their aliases.
+    Aliases,
 }
 
 /// Service order.
@@ -213,6 +229,9 @@ pub struct BuildState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Scrolled {
     pub details: usize,
+    pub explain: usize,
+    /// The top drill-down page's offset, while one is open.
+    pub drill: Option<usize>,
     /// `Some` while the help is open.
     pub help: Option<usize>,
 }
@@ -242,6 +261,11 @@ pub struct AppState {
     pub focus: Focus,
     pub tab: DetailTab,
     pub details_scroll: usize,
+    pub explain_scroll: usize,
+    /// The drill-down pages over the panes (`d`, `l`, `y`, the `:` lists).
+    pub drill: DrillState,
+    /// While the source opens: what is being waited for ("starting the demo cluster…").
+    pub starting: Option<String>,
     pub mode: Mode,
     pub filter: Filter,
     pub sort: SortOrder,
@@ -282,6 +306,9 @@ impl AppState {
             focus: Focus::Services,
             tab: DetailTab::Diagnostics,
             details_scroll: 0,
+            explain_scroll: 0,
+            drill: DrillState::default(),
+            starting: None,
             mode: Mode::Normal,
             filter: Filter::default(),
             sort: SortOrder::Health,
@@ -442,6 +469,7 @@ impl AppState {
         });
         if key != self.list.selected {
             self.details_scroll = 0;
+            self.explain_scroll = 0;
         }
         self.list.selected = key;
         self.keep_list_cursor_visible();
@@ -509,8 +537,12 @@ impl AppState {
         };
         if let Some(path) = path
             && let Some(view) = self.chain_view_mut()
+            && view.selected != path
         {
             view.selected = path;
+            // Another object: its YAML and explanation start at the top.
+            self.details_scroll = 0;
+            self.explain_scroll = 0;
         }
         self.keep_chain_selection_visible();
     }
@@ -533,6 +565,10 @@ impl AppState {
     /// changes, so the state stays clean.
     pub fn settle_scroll(&mut self, drawn: Scrolled) {
         self.details_scroll = drawn.details;
+        self.explain_scroll = drawn.explain;
+        if let (Some(top), Some(drawn)) = (self.drill.top_mut(), drawn.drill) {
+            top.scroll = drawn;
+        }
         if let (Mode::Help { scroll }, Some(drawn)) = (&mut self.mode, drawn.help) {
             *scroll = drawn;
         }

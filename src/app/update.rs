@@ -28,6 +28,8 @@ use crate::cluster::ClusterSnapshot;
 /// Applies one event. Returns the side effects to perform.
 pub fn update(state: &mut AppState, event: AppEvent) -> Vec<Command> {
     let mut commands = apply_event(state, event);
+    // A not-ready endpoint in the chain: its pod's Events say why (for Explain).
+    commands.extend(super::drill::read_unhealthy(state));
     // A running probe belongs to the selected Service: selecting another one stops it.
     if let Some(run) = state.probe.run.as_ref()
         && run.is_running()
@@ -85,6 +87,10 @@ fn apply_event(state: &mut AppState, event: AppEvent) -> Vec<Command> {
             if state.probe.tick() {
                 state.dirty = true;
             }
+            Vec::new()
+        }
+        AppEvent::Inspected { id, answer } => {
+            super::drill::on_inspected(state, id, answer);
             Vec::new()
         }
         AppEvent::Forward { id, update } => {
@@ -206,16 +212,82 @@ fn on_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
         }
         Mode::ForwardPrompt { port, input } => on_forward_prompt_key(state, key, port, input),
         Mode::Forwards => on_forwards_key(state, key),
-        Mode::Normal => match keymap::action_for(&key) {
-            Some(action) => {
-                if state.message.take().is_some() {
-                    state.dirty = true;
-                }
-                apply(state, action)
+        Mode::ConfirmQuit => on_confirm_quit_key(state, key),
+        Mode::Aliases => {
+            // Any key closes the list; `:` opens the command line at once.
+            state.mode = match key.code {
+                KeyCode::Char(':') => Mode::Command {
+                    input: String::new(),
+                },
+                _ => Mode::Normal,
+            };
+            state.dirty = true;
+            Vec::new()
+        }
+        Mode::Normal => {
+            if state.message.take().is_some() {
+                state.dirty = true;
             }
-            None => Vec::new(),
-        },
+            if state.drill.is_open() {
+                return super::drill_keys::on_page_key(state, key);
+            }
+            match keymap::action_for(&key) {
+                Some(action) => apply(state, action),
+                None => {
+                    unknown_key_hint(state, &key);
+                    Vec::new()
+                }
+            }
+        }
     }
+}
+
+/// `q` with forwards running: `y`/`q`/Enter quits (stopping them), anything else stays.
+fn on_confirm_quit_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
+    state.mode = Mode::Normal;
+    state.dirty = true;
+    match key.code {
+        KeyCode::Char('y' | 'Y' | 'q') | KeyCode::Enter => {
+            state.quit = true;
+            vec![Command::Quit]
+        }
+        _ => {
+            state.set_message("still running", false);
+            Vec::new()
+        }
+    }
+}
+
+/// A key that means nothing here says so on the status line, instead of nothing.
+pub(super) fn unknown_key_hint(state: &mut AppState, key: &KeyEvent) {
+    // Modifier keys alone and the like are not worth a word.
+    let shown = match key.code {
+        KeyCode::Char(c) if !c.is_control() => {
+            if key.modifiers.contains(KeyModifiers::CONTROL) {
+                format!("Ctrl-{}", c.to_ascii_uppercase())
+            } else if key.modifiers.contains(KeyModifiers::ALT) {
+                format!("Alt-{c}")
+            } else {
+                c.to_string()
+            }
+        }
+        KeyCode::F(number) => format!("F{number}"),
+        KeyCode::Backspace => "Backspace".to_owned(),
+        KeyCode::Delete => "Delete".to_owned(),
+        KeyCode::Insert => "Insert".to_owned(),
+        _ => return,
+    };
+    let here = if state.drill.is_open() {
+        " on this page"
+    } else {
+        ""
+    };
+    state.set_message(
+        format!(
+            "{shown} does nothing{here} · ? lists the keys · : runs a command (Ctrl-A lists them)"
+        ),
+        false,
+    );
 }
 
 /// The kinds of node whose YAML is the Service itself.

@@ -9,6 +9,7 @@ pub mod client;
 pub mod connector;
 pub mod credentials;
 pub mod feed;
+pub mod inspect;
 pub mod live;
 mod source;
 

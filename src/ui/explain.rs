@@ -19,6 +19,9 @@ use crate::engine::model::{Hop, ServiceChain};
 pub struct ExplainView {
     pub title: Line<'static>,
     pub lines: Vec<Line<'static>>,
+    pub focused: bool,
+    /// Lines skipped at the top, clamped so the last page stays on screen.
+    pub scroll: usize,
 }
 
 impl ExplainView {
@@ -32,6 +35,8 @@ impl ExplainView {
                     "Select a Service: Explain says in plain words what each hop does.",
                     theme.dim,
                 )],
+                focused: state.focus == Focus::Explain,
+                scroll: 0,
             };
         };
         let node = if state.focus == Focus::Services {
@@ -45,11 +50,14 @@ impl ExplainView {
             Some(hop) => hop_label(hop),
             None => format!("{}/{}", chain.namespace, chain.name),
         };
-        let lines = wrap(&explanation.text(), width)
-            .into_iter()
-            .map(Line::raw)
-            .collect();
+        // Why a not-ready endpoint is not ready comes first: it is what the user came for.
+        let mut lines = unhealthy_lines(state, theme, width);
+        lines.extend(wrap(&explanation.text(), width).into_iter().map(Line::raw));
+        let height = usize::from(areas.explain_inner().height);
+        let scroll = state.explain_scroll.min(lines.len().saturating_sub(height));
         ExplainView {
+            focused: state.focus == Focus::Explain,
+            scroll,
             title: Line::from(vec![
                 Span::styled(" Explain ", theme.title),
                 Span::styled(format!("{subject} "), theme.dim),
@@ -78,6 +86,25 @@ fn explain_hop_for(chain: &ServiceChain, node: &OutlineNode) -> Option<Hop> {
     }
 }
 
+/// For a not-ready endpoint whose pod's Events were read: the last readiness failure.
+fn unhealthy_lines(state: &AppState, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let Some(pod) = crate::app::drill::not_ready_selected(state) else {
+        return Vec::new();
+    };
+    let Some(crate::app::drill::Loaded::Ready(Some(row))) = state.drill.unhealthy.get(&pod) else {
+        return Vec::new();
+    };
+    let text = format!(
+        "Not ready: {} (×{}; d describes the pod, l shows its log)",
+        crate::printable::escape(&row.message),
+        row.count
+    );
+    wrap(&text, width)
+        .into_iter()
+        .map(|line| Line::styled(line, theme.error))
+        .collect()
+}
+
 fn hop_label(hop: &Hop) -> String {
     match hop {
         Hop::Ingress {
@@ -101,9 +128,14 @@ pub struct ExplainPane<'a> {
 
 impl Widget for &ExplainPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let block = pane_block(self.view.title.clone(), false, self.theme);
-        Paragraph::new(self.view.lines.clone())
-            .block(block)
-            .render(area, buf);
+        let block = pane_block(self.view.title.clone(), self.view.focused, self.theme);
+        let lines: Vec<Line<'_>> = self
+            .view
+            .lines
+            .iter()
+            .skip(self.view.scroll)
+            .cloned()
+            .collect();
+        Paragraph::new(lines).block(block).render(area, buf);
     }
 }

@@ -16,15 +16,18 @@
 //! | the tabs' lines                   | [`ports`], [`diagnostics`], [`dns`], [`probe`], [`yaml`] |
 //! | status line                       | [`status`]                               |
 //! | boxes over the panes              | [`help`], [`pickers`], [`forwards`]      |
+//! | drill-down pages (d, l, y, lists) | [`drill`], [`describe`]                  |
 //!
 //! Shared pieces: [`blocks`] (bordered blocks), [`text`] (widths, wrapping, marks),
 //! [`theme`] (styles), [`layout`] (the areas, shared with the app).
 
 pub mod blocks;
 pub mod chain;
+pub mod describe;
 pub mod details;
 pub mod diagnostics;
 pub mod dns;
+pub mod drill;
 pub mod explain;
 pub mod forwards;
 pub mod header;
@@ -86,6 +89,9 @@ pub fn render(frame: &mut Frame<'_>, view: &View<'_>) {
     })
         .render(areas.details, buffer);
     Paragraph::new(view.hints.clone()).render(areas.hints, buffer);
+    if let Some(page) = &view.drill {
+        (&drill::DrillPage { view: page, theme }).render(drill::page_area(areas), buffer);
+    }
     if let Some(overlay) = &view.overlay {
         render_overlay(overlay, theme, areas.full, buffer);
     }
@@ -117,5 +123,7 @@ fn render_overlay(
         Overlay::Help(view) => (&HelpBox { view, theme }).render(area, buffer),
         Overlay::Namespaces(view) => (&NamespacesBox { view, theme }).render(area, buffer),
         Overlay::Forwards(view) => (&ForwardsBox { view, theme }).render(area, buffer),
+        Overlay::Aliases(lines) => help::render_aliases(lines, theme, area, buffer),
+        Overlay::Starting(lines) => help::render_starting(lines, theme, area, buffer),
     }
 }

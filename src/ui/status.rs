@@ -32,7 +32,7 @@ pub(super) fn hints_line(state: &AppState, theme: &Theme) -> Line<'static> {
             Span::styled(format!(":{input}"), theme.input),
             Span::styled("█".to_owned(), theme.accent),
             Span::styled(
-                "  :ns NAME · :ns all · :ctx NAME · :svc NAME · :q · Enter run · Esc cancel"
+                "  :svc NAME · :pods · :ep · :ing · :ns NAME · :ctx · :q · Enter run · Esc cancel"
                     .to_owned(),
                 theme.dim,
             ),
@@ -65,8 +65,83 @@ pub(super) fn hints_line(state: &AppState, theme: &Theme) -> Line<'static> {
             spans.extend(hint("Esc", "close", theme));
             Line::from(spans)
         }
+        Mode::ConfirmQuit => {
+            let running = state.forwards.running();
+            let forwards = if running == 1 {
+                "1 port-forward is running".to_owned()
+            } else {
+                format!("{running} port-forwards are running")
+            };
+            let mut spans = vec![Span::styled(
+                format!(" {forwards}: quit and stop them?  "),
+                theme.warning,
+            )];
+            spans.extend(hint("y/Enter", "quit", theme));
+            spans.extend(hint("n/Esc", "stay", theme));
+            Line::from(spans)
+        }
+        Mode::Aliases => {
+            let mut spans = hint(":", "type a command", theme);
+            spans.extend(hint("any key", "close", theme));
+            Line::from(spans)
+        }
+        Mode::Normal if state.drill.is_open() && state.message.is_none() => {
+            page_hints(state, theme)
+        }
         Mode::Normal => normal_hints(state, theme),
     }
+}
+
+/// The keys of the open drill-down page.
+fn page_hints(state: &AppState, theme: &Theme) -> Line<'static> {
+    use crate::app::drill::Page;
+    let keys: &[(&str, &str)] = match state.drill.top().map(|top| &top.page) {
+        Some(Page::Logs(logs)) if logs.typing => {
+            return Line::from(vec![
+                Span::styled(format!("/{}", logs.search), theme.input),
+                Span::styled("█".to_owned(), theme.accent),
+                Span::styled(
+                    "  search the log · Enter keep · Esc clear".to_owned(),
+                    theme.dim,
+                ),
+            ]);
+        }
+        Some(Page::Logs(_)) => &[
+            ("Esc", "back"),
+            ("j/k", "scroll"),
+            ("G", "follow"),
+            ("c", "container"),
+            ("p", "previous"),
+            ("/", "search"),
+            ("s", "follow on/off"),
+            ("d", "describe"),
+        ],
+        Some(Page::Table(_)) => &[
+            ("j/k", "move"),
+            ("Enter/d", "describe"),
+            ("l", "logs"),
+            ("y", "YAML"),
+            ("Esc", "back"),
+        ],
+        Some(Page::Yaml(_)) => &[
+            ("j/k", "scroll"),
+            ("d", "describe"),
+            ("l", "logs"),
+            ("Esc", "back"),
+        ],
+        _ => &[
+            ("j/k", "scroll"),
+            ("l", "logs"),
+            ("y", "YAML"),
+            ("Esc", "back"),
+        ],
+    };
+    let mut spans = vec![Span::raw(" ")];
+    for (key, what) in keys {
+        spans.extend(hint(key, what, theme));
+    }
+    spans.extend(hint("?", "help", theme));
+    Line::from(spans)
 }
 
 /// A message when there is one; else the keys for what has focus, most useful first.
@@ -89,7 +164,7 @@ fn normal_hints(state: &AppState, theme: &Theme) -> Line<'static> {
         Focus::Header => "pause",
         Focus::Services => "chain",
         Focus::Chain => "expand",
-        Focus::Details => "",
+        Focus::Explain | Focus::Details => "",
     };
     // Most useful first; what does not fit is left out ("?" lists everything).
     let candidates = [

@@ -9,6 +9,7 @@ use ratatui::text::Line;
 
 use super::chain::ChainPaneView;
 use super::details::DetailsView;
+use super::drill::DrillView;
 use super::explain::ExplainView;
 use super::forwards::ForwardsView;
 use super::header::header_line;
@@ -33,6 +34,8 @@ pub struct View<'t> {
     pub explain: ExplainView,
     pub details: DetailsView,
     pub hints: Line<'static>,
+    /// The drill-down page over the panes, when one is open.
+    pub drill: Option<DrillView>,
     pub overlay: Option<Overlay>,
 }
 
@@ -51,7 +54,8 @@ impl<'t> View<'t> {
             explain: ExplainView::new(state, theme, &areas),
             details: DetailsView::new(state, theme, &areas),
             hints: hints_line(state, theme),
-            overlay: Overlay::new(state, theme),
+            drill: DrillView::new(state, theme, &areas),
+            overlay: Overlay::new(state, theme, &areas),
         }
     }
 
@@ -61,6 +65,8 @@ impl<'t> View<'t> {
     pub fn scrolled(&self) -> Scrolled {
         Scrolled {
             details: self.details.scroll,
+            explain: self.explain.scroll,
+            drill: self.drill.as_ref().map(|page| page.scroll),
             help: match &self.overlay {
                 Some(Overlay::Help(help)) => Some(help.scroll),
                 _ => None,
@@ -75,12 +81,26 @@ pub enum Overlay {
     Help(HelpView),
     Namespaces(NamespacesView),
     Forwards(ForwardsView),
+    Aliases(Vec<Line<'static>>),
+    /// The first frame, while the source opens.
+    Starting(Vec<Line<'static>>),
 }
 
 impl Overlay {
-    fn new(state: &AppState, theme: &Theme) -> Option<Overlay> {
+    fn new(state: &AppState, theme: &Theme, areas: &Areas) -> Option<Overlay> {
         match &state.mode {
-            Mode::Help { scroll } => Some(Overlay::Help(HelpView::new(*scroll, theme))),
+            Mode::Help { scroll } => Some(Overlay::Help(HelpView::new(
+                *scroll,
+                theme,
+                areas.full.width,
+            ))),
+            Mode::Aliases => Some(Overlay::Aliases(super::help::alias_lines(theme))),
+            Mode::Normal if state.shown().is_none() => state.starting.as_ref().map(|what| {
+                Overlay::Starting(vec![
+                    Line::styled(crate::printable::escape(what).into_owned(), theme.accent),
+                    Line::styled("q quits", theme.dim),
+                ])
+            }),
             Mode::NamespacePicker { cursor } => {
                 Some(Overlay::Namespaces(NamespacesView::new(state, *cursor)))
             }
@@ -178,7 +198,7 @@ mod tests {
     fn details_scroll_is_clamped_when_drawn_and_settled_back() {
         let theme = Theme::plain();
         let mut state = demo();
-        press(&mut state, ":svc shop/web\n5\t");
+        press(&mut state, ":svc shop/web\n5\n\t\t");
         assert_eq!(state.focus, Focus::Details);
         press(&mut state, "G");
         let view = View::from_state(&state, &theme, Instant::now());

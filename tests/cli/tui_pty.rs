@@ -172,6 +172,62 @@ fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
     );
 }
 
+/// The drill-down through the real binary against the demo cluster: from the not-ready
+/// endpoint of orders/orders, `d` reads the pod with a `get` (the probe, which the cache does
+/// not keep, is shown) and its Events, `y` reads its YAML, `Esc` goes back each time; `q`
+/// quits.
+#[test]
+fn describe_and_yaml_of_a_not_ready_endpoint() {
+    let tmux = Tmux {
+        socket: format!("kubehop-drill-{}", std::process::id()),
+    };
+    let script = format!(
+        "{} --demo; echo \"exit=$?\"; exec cat",
+        shell_quote(KUBEHOP)
+    );
+    tmux.session(120, 40, &script);
+    tmux.wait_until("the Services list", |screen| {
+        screen.contains("Services 19/19") && screen.contains("● live")
+    });
+    // :svc keeps the list focused; Enter opens the chain; the endpoints are rows 4 and 5.
+    tmux.keys(&[":svc orders", "Enter"]);
+    tmux.wait_until("orders/orders selected", |screen| {
+        screen.contains("Chain orders/orders")
+    });
+    tmux.keys(&["Enter", "j", "j", "j"]);
+    tmux.wait_until("the endpoint selected", |screen| {
+        screen.contains("Explain endpoint")
+    });
+    tmux.keys(&["d"]);
+    let screen = tmux.wait_until("the pod described, read now", |screen| {
+        // The whole frame: a capture may come in the middle of a draw.
+        screen.contains("Describe Pod orders/orders-")
+            && screen.contains("· read now")
+            && screen.contains("Events:")
+            && screen.contains("Readiness:")
+    });
+    assert!(screen.contains("Why not ready"), "{screen}");
+    assert!(
+        screen.contains("Readiness:      http-get http://:http/healthz"),
+        "the probe comes from a get, not from the cache:\n{screen}"
+    );
+    assert!(screen.contains("· read now"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("back in the chain", |screen| {
+        screen.contains("Explain endpoint") && !screen.contains("Describe Pod")
+    });
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_until("the pod's YAML, read now", |screen| {
+        screen.contains("YAML Pod orders/orders-") && screen.contains("readinessProbe:")
+    });
+    assert!(screen.contains("kind: Pod"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("back in the chain", |screen| !screen.contains("YAML Pod"));
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_until("kubehop to exit", |screen| screen.contains("exit="));
+    assert!(screen.contains("exit=0"), "{screen}");
+}
+
 /// CPU time (user + system) of a process so far, from `/proc/PID/stat`, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process runs");

@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod forward;
 mod forward_cli;
+mod inspect;
 mod open;
 mod probe;
 mod probe_cli;

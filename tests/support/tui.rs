@@ -103,8 +103,16 @@ pub fn typed(state: &mut AppState, text: &str) -> Vec<Command> {
     commands
 }
 
-/// `:svc NAME` Enter: selects a Service and focuses its chain.
+/// `:svc NAME` Enter, then Enter: selects a Service (the focus stays on the list) and
+/// opens its chain.
 pub fn open_service(state: &mut AppState, name: &str) {
+    select_service(state, name);
+    press(state, KeyCode::Enter);
+    assert_eq!(state.focus, kubehop::app::Focus::Chain, "opening {name}");
+}
+
+/// `:svc NAME` Enter: selects a Service; the focus stays on the Services list.
+pub fn select_service(state: &mut AppState, name: &str) {
     typed(state, &format!(":svc {name}"));
     press(state, KeyCode::Enter);
     let expected = name.rsplit('/').next().unwrap_or(name);

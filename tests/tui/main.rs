@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod drill;
 mod findings;
 mod forward;
 mod live;

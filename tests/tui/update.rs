@@ -80,7 +80,7 @@ fn selection_and_expansion_survive_a_new_snapshot() {
             .last()
             .is_some_and(|id| id.starts_with("endpointslice/"))
     );
-    press(&mut state, KeyCode::Char('h'));
+    press(&mut state, KeyCode::Left);
     assert!(
         state
             .chain_view()
@@ -221,12 +221,14 @@ fn pause_freezes_the_view_while_updates_arrive() {
 #[test]
 fn space_on_the_header_pauses() {
     let mut state = demo_app(120, 40);
+    // Shift-Tab never lands on the header: it goes round the panes.
     press(&mut state, KeyCode::BackTab);
-    assert_eq!(state.focus, Focus::Header);
-    press(&mut state, KeyCode::Char(' '));
-    assert!(state.paused());
-    // A click on the header toggles it back.
+    assert_eq!(state.focus, Focus::Details);
+    // A click on the header focuses it and pauses; Space there resumes.
     click(&mut state, 5, 0);
+    assert_eq!(state.focus, Focus::Header);
+    assert!(state.paused());
+    press(&mut state, KeyCode::Char(' '));
     assert!(!state.paused());
 }
 
@@ -320,7 +322,8 @@ fn unknown_commands_say_what_exists() {
     typed(&mut state, ":frobnicate");
     press(&mut state, KeyCode::Enter);
     let message = state.message.clone().expect("a message");
-    assert!(message.text.contains(":ns NAME"), "{message:?}");
+    assert!(message.text.contains(":svc, :pods"), "{message:?}");
+    assert!(message.text.contains("Ctrl-A lists them"), "{message:?}");
 }
 
 #[test]
@@ -366,9 +369,20 @@ fn tabs_and_focus_cycle() {
     press(&mut state, KeyCode::Tab);
     assert_eq!(state.focus, Focus::Chain);
     press(&mut state, KeyCode::Tab);
+    assert_eq!(state.focus, Focus::Explain);
+    press(&mut state, KeyCode::Tab);
     assert_eq!(state.focus, Focus::Details);
+    // Round the panes, never onto the header.
+    press(&mut state, KeyCode::Tab);
+    assert_eq!(state.focus, Focus::Services);
+    press(&mut state, KeyCode::BackTab);
+    assert_eq!(state.focus, Focus::Details);
+    // h goes back one pane, towards the Services list.
     press(&mut state, KeyCode::Char('h'));
     assert_eq!(state.focus, Focus::Chain);
+    press(&mut state, KeyCode::Char('h'));
+    assert_eq!(state.focus, Focus::Services);
+    press(&mut state, KeyCode::Tab);
     press(&mut state, KeyCode::Esc);
     assert_eq!(state.focus, Focus::Services);
 }
@@ -382,7 +396,8 @@ fn chain_keys_expand_collapse_and_walk_to_the_parent() {
         .map(|view| view.selected.clone())
         .unwrap_or_default();
     assert_eq!(first, vec!["80/TCP".to_owned()]);
-    // Enter on an open port collapses it; l opens it again and then walks into it.
+    // Enter on an open port collapses it; → opens it again and then walks into it (so does
+    // l, on a hop that is not a pod).
     press(&mut state, KeyCode::Enter);
     assert!(
         state
@@ -395,14 +410,14 @@ fn chain_keys_expand_collapse_and_walk_to_the_parent() {
             .chain_view()
             .is_some_and(|view| !view.closed.contains(&first))
     );
-    press(&mut state, KeyCode::Char('l'));
+    press(&mut state, KeyCode::Right);
     let child = state
         .chain_view()
         .map(|view| view.selected.clone())
         .unwrap_or_default();
     assert_eq!(child.len(), 2);
-    // h on a leaf goes to its parent.
-    press(&mut state, KeyCode::Char('h'));
+    // ← on a leaf goes to its parent.
+    press(&mut state, KeyCode::Left);
     assert_eq!(
         state.chain_view().map(|view| view.selected.clone()),
         Some(first)
@@ -475,8 +490,16 @@ fn resize_relayouts_and_keeps_the_selection() {
 fn redraw_only_when_something_changed() {
     let mut state = demo_app(120, 40);
     state.dirty = false;
-    press(&mut state, KeyCode::F(9));
-    assert!(!state.dirty, "an unbound key changes nothing");
+    // A release (some terminals report them) changes nothing.
+    apply(
+        &mut state,
+        AppEvent::Key(crossterm::event::KeyEvent::new_with_kind(
+            KeyCode::Char('j'),
+            crossterm::event::KeyModifiers::NONE,
+            crossterm::event::KeyEventKind::Release,
+        )),
+    );
+    assert!(!state.dirty, "a key release changes nothing");
     apply(
         &mut state,
         AppEvent::Status(kubehop::cluster::feed::ConnectionStatus::Static),
@@ -524,8 +547,11 @@ fn source_notes_and_help_scroll() {
     let mut state = demo_app(80, 24);
     state.notes = vec!["skipped 1 Deployment (apps/v1) object in demo-all.yaml".to_owned()];
     press(&mut state, KeyCode::Char('2'));
+    // Services → Chain → Explain → Details.
     press(&mut state, KeyCode::Tab);
     press(&mut state, KeyCode::Tab);
+    press(&mut state, KeyCode::Tab);
+    assert_eq!(state.focus, Focus::Details);
     press(&mut state, KeyCode::Char('G'));
     let text = screen_text(&render(&state));
     assert!(text.contains("Note: skipped 1 Deployment"), "{text}");
