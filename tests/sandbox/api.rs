@@ -907,7 +907,7 @@ async fn invalid_objects_are_422_and_bad_bodies_400() {
 }
 
 #[rstest]
-#[case::unknown_group("GET", "/apis/batch/v1/jobs", "", 404, "NotFound")]
+#[case::unknown_group("GET", "/apis/policy/v1/poddisruptionbudgets", "", 404, "NotFound")]
 #[case::unknown_resource("GET", "/api/v1/configmaps", "", 404, "NotFound")]
 #[case::unknown_subresource(
     "GET",

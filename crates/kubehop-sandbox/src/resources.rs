@@ -17,6 +17,10 @@ pub enum ResourceId {
     StatefulSets,
     Events,
     IngressClasses,
+    ReplicaSets,
+    DaemonSets,
+    Jobs,
+    ReplicationControllers,
 }
 
 /// Static facts about a served resource (what discovery documents say about it).
@@ -58,7 +62,7 @@ const READ_WRITE_VERBS: &[&str] = &[
 const READ_ONLY_VERBS: &[&str] = &["get", "list", "watch"];
 
 impl ResourceId {
-    pub const ALL: [ResourceId; 11] = [
+    pub const ALL: [ResourceId; 15] = [
         ResourceId::Namespaces,
         ResourceId::Nodes,
         ResourceId::Pods,
@@ -70,6 +74,10 @@ impl ResourceId {
         ResourceId::StatefulSets,
         ResourceId::Events,
         ResourceId::IngressClasses,
+        ResourceId::ReplicaSets,
+        ResourceId::DaemonSets,
+        ResourceId::Jobs,
+        ResourceId::ReplicationControllers,
     ];
 
     pub fn info(self) -> &'static ResourceInfo {
@@ -202,12 +210,13 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
 /// The API groups served under `/apis`, in discovery order, each with its one version.
 pub const GROUPS: &[(&str, &str)] = &[
     ("apps", "v1"),
+    ("batch", "v1"),
     ("discovery.k8s.io", "v1"),
     ("networking.k8s.io", "v1"),
 ];
 
 /// Every served resource, indexed by [`ResourceId`].
-pub static RESOURCES: [ResourceInfo; 11] = [
+pub static RESOURCES: [ResourceInfo; 15] = [
     ResourceInfo {
         id: ResourceId::Namespaces,
         group: "",
@@ -404,6 +413,70 @@ pub static RESOURCES: [ResourceInfo; 11] = [
         read_only: false,
         tracks_generation: true,
         selectable_fields: &[],
+    },
+    ResourceInfo {
+        id: ResourceId::ReplicaSets,
+        group: "apps",
+        version: "v1",
+        plural: "replicasets",
+        singular: "replicaset",
+        kind: "ReplicaSet",
+        namespaced: true,
+        short_names: &["rs"],
+        categories: &["all"],
+        status_subresource: true,
+        scale_subresource: true,
+        read_only: false,
+        tracks_generation: true,
+        selectable_fields: &["status.replicas"],
+    },
+    ResourceInfo {
+        id: ResourceId::DaemonSets,
+        group: "apps",
+        version: "v1",
+        plural: "daemonsets",
+        singular: "daemonset",
+        kind: "DaemonSet",
+        namespaced: true,
+        short_names: &["ds"],
+        categories: &["all"],
+        status_subresource: true,
+        scale_subresource: false,
+        read_only: false,
+        tracks_generation: true,
+        selectable_fields: &[],
+    },
+    ResourceInfo {
+        id: ResourceId::Jobs,
+        group: "batch",
+        version: "v1",
+        plural: "jobs",
+        singular: "job",
+        kind: "Job",
+        namespaced: true,
+        short_names: &[],
+        categories: &["all"],
+        status_subresource: true,
+        scale_subresource: false,
+        read_only: false,
+        tracks_generation: true,
+        selectable_fields: &["status.successful"],
+    },
+    ResourceInfo {
+        id: ResourceId::ReplicationControllers,
+        group: "",
+        version: "v1",
+        plural: "replicationcontrollers",
+        singular: "replicationcontroller",
+        kind: "ReplicationController",
+        namespaced: true,
+        short_names: &["rc"],
+        categories: &["all"],
+        status_subresource: true,
+        scale_subresource: true,
+        read_only: false,
+        tracks_generation: true,
+        selectable_fields: &["status.replicas"],
     },
 ];
 

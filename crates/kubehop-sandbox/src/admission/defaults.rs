@@ -38,7 +38,11 @@ pub fn apply_defaults(resource: ResourceId, object: &mut Value) {
         | ResourceId::Endpoints
         | ResourceId::Ingresses
         | ResourceId::Events
-        | ResourceId::IngressClasses => {}
+        | ResourceId::IngressClasses
+        | ResourceId::ReplicaSets
+        | ResourceId::DaemonSets
+        | ResourceId::Jobs
+        | ResourceId::ReplicationControllers => {}
     }
 }
 

@@ -140,6 +140,6 @@ mod tests {
                 .iter()
                 .any(|p| p["name"] == "fieldValidation")
         );
-        assert!(super::document("apis/batch/v1").is_none());
+        assert!(super::document("apis/policy/v1").is_none());
     }
 }

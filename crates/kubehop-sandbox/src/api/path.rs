@@ -257,7 +257,7 @@ mod tests {
     #[case("/apis/apps/v1", Target::Resources { group: "apps", version: "v1" })]
     #[case("/apis/apps", Target::Group("apps"))]
     #[case("/apis/apps/v2", Target::NotFound)]
-    #[case("/apis/batch/v1/jobs", Target::NotFound)]
+    #[case("/apis/batch/v1/cronjobs", Target::NotFound)]
     #[case("/api/v1/configmaps", Target::NotFound)]
     #[case("/api/v1/namespaces/default/nodes", Target::NotFound)]
     #[case("/api/v1/pods/web", Target::NotFound)]

@@ -500,7 +500,11 @@ impl Controller {
             ResourceId::Namespaces
             | ResourceId::Endpoints
             | ResourceId::Events
-            | ResourceId::IngressClasses => {}
+            | ResourceId::IngressClasses
+            | ResourceId::ReplicaSets
+            | ResourceId::DaemonSets
+            | ResourceId::Jobs
+            | ResourceId::ReplicationControllers => {}
         }
     }
 

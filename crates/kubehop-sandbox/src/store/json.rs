@@ -129,6 +129,12 @@ pub(super) fn check_decodes(resource: ResourceId, object: &Value) -> Result<(), 
         ResourceId::StatefulSets => apps::StatefulSet::deserialize(object).map(drop),
         ResourceId::Events => core::Event::deserialize(object).map(drop),
         ResourceId::IngressClasses => networking::IngressClass::deserialize(object).map(drop),
+        ResourceId::ReplicaSets => apps::ReplicaSet::deserialize(object).map(drop),
+        ResourceId::DaemonSets => apps::DaemonSet::deserialize(object).map(drop),
+        ResourceId::Jobs => k8s_openapi::api::batch::v1::Job::deserialize(object).map(drop),
+        ResourceId::ReplicationControllers => {
+            core::ReplicationController::deserialize(object).map(drop)
+        }
     };
     result.map_err(|e| {
         let info = resource.info();
@@ -163,6 +169,10 @@ pub fn unknown_fields(resource: ResourceId, object: &Value) -> Vec<String> {
         ResourceId::StatefulSets => round_trip::<apps::StatefulSet>(object),
         ResourceId::Events => round_trip::<core::Event>(object),
         ResourceId::IngressClasses => round_trip::<networking::IngressClass>(object),
+        ResourceId::ReplicaSets => round_trip::<apps::ReplicaSet>(object),
+        ResourceId::DaemonSets => round_trip::<apps::DaemonSet>(object),
+        ResourceId::Jobs => round_trip::<k8s_openapi::api::batch::v1::Job>(object),
+        ResourceId::ReplicationControllers => round_trip::<core::ReplicationController>(object),
     };
     let mut unknown = Vec::new();
     if let Some(known) = known {
