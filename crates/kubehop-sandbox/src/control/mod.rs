@@ -50,9 +50,12 @@
 
 pub mod allocator;
 mod cloud;
+pub mod events;
 mod nodes;
 mod pods;
 pub mod pool;
+mod probes;
+mod scheduling;
 mod slices;
 mod workloads;
 
@@ -259,7 +262,11 @@ fn key_of(object: &Value) -> Key {
 struct Dirty {
     nodes: BTreeSet<String>,
     deployments: BTreeSet<Key>,
+    replica_sets: BTreeSet<Key>,
+    replication_controllers: BTreeSet<Key>,
     statefulsets: BTreeSet<Key>,
+    daemonsets: BTreeSet<Key>,
+    jobs: BTreeSet<Key>,
     pods: BTreeSet<Key>,
     slices: BTreeSet<Key>,
     load_balancers: BTreeSet<Key>,
@@ -296,6 +303,8 @@ struct Controller {
     started: HashSet<String>,
     ready_at: HashMap<String, Instant>,
     remove_at: HashMap<String, Instant>,
+    /// Readiness probes that cannot pass, per pod uid: (next attempt, last result).
+    probes: HashMap<String, (Instant, bool)>,
     /// The readiness switch as last seen, per started pod uid.
     switches: HashMap<String, bool>,
     /// Replayed pods that were already terminating when loaded: they stay as the dump shows
@@ -312,6 +321,11 @@ struct Controller {
     services: HashMap<String, BTreeMap<String, Option<BTreeMap<String, String>>>>,
     deleted_deployments: Vec<Value>,
     deleted_statefulsets: Vec<Value>,
+    /// Deleted owners of pods (ReplicaSets, ReplicationControllers, DaemonSets, Jobs): the
+    /// garbage collector deletes what they owned.
+    deleted_owners: Vec<(ResourceId, Value)>,
+    /// Writes (and aggregates) the Events the components report.
+    recorder: events::Recorder,
     dirty: Dirty,
 }
 
@@ -332,6 +346,24 @@ impl Controller {
             change,
         )?;
         Ok(())
+    }
+
+    /// Like [`write_status`](Self::write_status), returning the object as stored.
+    fn write_status_returning(
+        &self,
+        resource: ResourceId,
+        key: &Key,
+        change: impl FnOnce(&mut Value) -> Result<(), StoreError>,
+    ) -> Result<Value, StoreError> {
+        let stored = self.store.modify_object(
+            resource,
+            &key.0,
+            &key.1,
+            Part::Status,
+            WriteOptions::controller(),
+            change,
+        )?;
+        Ok(stored.value())
     }
 
     fn new(
@@ -355,6 +387,7 @@ impl Controller {
             ready_at: HashMap::new(),
             remove_at: HashMap::new(),
             switches: HashMap::new(),
+            probes: HashMap::new(),
             frozen: HashSet::new(),
             timers: BTreeMap::new(),
             revision_alias: HashMap::new(),
@@ -363,6 +396,8 @@ impl Controller {
             services: HashMap::new(),
             deleted_deployments: Vec::new(),
             deleted_statefulsets: Vec::new(),
+            deleted_owners: Vec::new(),
+            recorder: events::Recorder::default(),
             dirty: Dirty::default(),
         }
     }
@@ -448,6 +483,13 @@ impl Controller {
         for (resource, dirty) in [
             (ResourceId::Deployments, &mut self.dirty.deployments),
             (ResourceId::StatefulSets, &mut self.dirty.statefulsets),
+            (ResourceId::ReplicaSets, &mut self.dirty.replica_sets),
+            (
+                ResourceId::ReplicationControllers,
+                &mut self.dirty.replication_controllers,
+            ),
+            (ResourceId::DaemonSets, &mut self.dirty.daemonsets),
+            (ResourceId::Jobs, &mut self.dirty.jobs),
             (ResourceId::Ingresses, &mut self.dirty.ingresses),
         ] {
             let (objects, _) = self.store.list_objects(resource, None);
@@ -497,15 +539,37 @@ impl Controller {
                 }
                 self.dirty.ingresses.insert(key);
             }
+            ResourceId::ReplicaSets
+            | ResourceId::ReplicationControllers
+            | ResourceId::DaemonSets
+            | ResourceId::Jobs => self.observe_owner(event, key, deleted),
             ResourceId::Namespaces
             | ResourceId::Endpoints
             | ResourceId::Events
-            | ResourceId::IngressClasses
-            | ResourceId::ReplicaSets
-            | ResourceId::DaemonSets
-            | ResourceId::Jobs
-            | ResourceId::ReplicationControllers => {}
+            | ResourceId::IngressClasses => {}
         }
+    }
+
+    /// A ReplicaSet, ReplicationController, DaemonSet or Job changed: it needs a look (a
+    /// ReplicaSet's Deployment too); deleted, what it owned goes.
+    fn observe_owner(&mut self, event: &StoreEvent, key: Key, deleted: bool) {
+        let resource = event.resource();
+        let value = event.object.value();
+        if deleted {
+            self.deleted_owners.push((resource, value.clone()));
+        }
+        if resource == ResourceId::ReplicaSets
+            && let Some(deployment) = workloads::deployment_of(&value)
+        {
+            self.dirty.deployments.insert(deployment);
+        }
+        let dirty = match resource {
+            ResourceId::ReplicaSets => &mut self.dirty.replica_sets,
+            ResourceId::ReplicationControllers => &mut self.dirty.replication_controllers,
+            ResourceId::DaemonSets => &mut self.dirty.daemonsets,
+            _ => &mut self.dirty.jobs,
+        };
+        dirty.insert(key);
     }
 
     /// A Node changed: its slices and pending pods need a look when its membership (present,
@@ -531,8 +595,19 @@ impl Controller {
             || zone(before.as_ref()) != zone(after.as_ref())
             || before.as_ref().map(|n| n.metadata.labels.clone())
                 != after.as_ref().map(|n| n.metadata.labels.clone());
+        let placement_changed = membership_changed
+            || before.as_ref().map(|n| (n.spec.clone(), ready_of(n)))
+                != after.as_ref().map(|n| (n.spec.clone(), ready_of(n)));
         if membership_changed {
             self.dirty.slices.extend(self.slice_managed.iter().cloned());
+        }
+        if placement_changed {
+            // DaemonSets follow the nodes they fit.
+            let (sets, _) = self.store.list_objects(ResourceId::DaemonSets, None);
+            self.dirty.daemonsets.extend(
+                sets.iter()
+                    .map(|s| (s.namespace().to_string(), s.name().to_string())),
+            );
             // Pending pods may fit now.
             let (pods, _) = self.store.list_objects(ResourceId::Pods, None);
             for pod in pods {
@@ -558,11 +633,16 @@ impl Controller {
             .flatten()
         {
             let value = source.value();
-            if let Some((resource, owner)) = workloads::owner_of(&value) {
-                match resource {
-                    ResourceId::Deployments => self.dirty.deployments.insert(owner),
-                    _ => self.dirty.statefulsets.insert(owner),
+            for (resource, owner) in workloads::owners_of(&value) {
+                let dirty = match resource {
+                    ResourceId::Deployments => &mut self.dirty.deployments,
+                    ResourceId::ReplicaSets => &mut self.dirty.replica_sets,
+                    ResourceId::ReplicationControllers => &mut self.dirty.replication_controllers,
+                    ResourceId::DaemonSets => &mut self.dirty.daemonsets,
+                    ResourceId::Jobs => &mut self.dirty.jobs,
+                    _ => &mut self.dirty.statefulsets,
                 };
+                dirty.insert(owner);
             }
             if let Some(services) = self.services.get(&key.0) {
                 for (name, selector) in services {
@@ -617,9 +697,30 @@ impl Controller {
             let result = workloads::reconcile_deployment(self, &key);
             self.report(result, "deployment", &key.1);
         }
+        for (resource, owner) in std::mem::take(&mut self.deleted_owners) {
+            let result = workloads::delete_owned_pods(self, resource, &owner);
+            self.report(result, resource.info().singular, "(deleted)");
+        }
+        for key in std::mem::take(&mut self.dirty.replica_sets) {
+            let result = workloads::reconcile_set(self, workloads::SetKind::ReplicaSet, &key);
+            self.report(result, "replicaset", &key.1);
+        }
+        for key in std::mem::take(&mut self.dirty.replication_controllers) {
+            let kind = workloads::SetKind::ReplicationController;
+            let result = workloads::reconcile_set(self, kind, &key);
+            self.report(result, "replicationcontroller", &key.1);
+        }
         for key in std::mem::take(&mut self.dirty.statefulsets) {
             let result = workloads::reconcile_statefulset(self, &key);
             self.report(result, "statefulset", &key.1);
+        }
+        for key in std::mem::take(&mut self.dirty.daemonsets) {
+            let result = workloads::reconcile_daemonset(self, &key);
+            self.report(result, "daemonset", &key.1);
+        }
+        for key in std::mem::take(&mut self.dirty.jobs) {
+            let result = workloads::reconcile_job(self, &key);
+            self.report(result, "job", &key.1);
         }
         for key in std::mem::take(&mut self.dirty.pods) {
             let result = pods::reconcile(self, &key);
@@ -738,12 +839,29 @@ impl Controller {
         self.ready_at.remove(uid);
         self.remove_at.remove(uid);
         self.switches.remove(uid);
+        self.probes.remove(uid);
         self.frozen.remove(uid);
+    }
+
+    /// Records an Event about `object`; a failed write is logged, never fatal.
+    fn record(&mut self, object: &Value, event: events::Event<'_>) {
+        let now = self.now();
+        if let Err(err) = self.recorder.record(&self.store, object, event, &now) {
+            tracing::debug!("control plane: event not recorded: {err}");
+        }
     }
 
     fn now(&self) -> String {
         crate::store::format_time(self.config.clock.now())
     }
+}
+
+/// Whether a node reports Ready.
+fn ready_of(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 async fn sleep_until(at: Option<Instant>) {

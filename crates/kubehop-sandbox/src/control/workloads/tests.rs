@@ -34,16 +34,19 @@ fn owners_of_pods() {
     let pod = json!({"metadata": {"namespace": "shop", "ownerReferences": [
         {"kind": "ReplicaSet", "name": "web-abc12", "controller": true}]}});
     assert_eq!(
-        owner_of(&pod),
-        Some((ResourceId::Deployments, ("shop".into(), "web".into())))
+        owners_of(&pod),
+        [
+            (ResourceId::ReplicaSets, ("shop".into(), "web-abc12".into())),
+            (ResourceId::Deployments, ("shop".into(), "web".into()))
+        ]
     );
     let pod = json!({"metadata": {"namespace": "data", "ownerReferences": [
         {"kind": "StatefulSet", "name": "mongodb", "controller": true}]}});
     assert_eq!(
-        owner_of(&pod),
-        Some((ResourceId::StatefulSets, ("data".into(), "mongodb".into())))
+        owners_of(&pod),
+        [(ResourceId::StatefulSets, ("data".into(), "mongodb".into()))]
     );
-    assert_eq!(owner_of(&json!({"metadata": {}})), None);
+    assert!(owners_of(&json!({"metadata": {}})).is_empty());
 }
 
 #[test]
