@@ -66,7 +66,7 @@ impl Harness {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.kubectl);
         command
             .args(args)
@@ -80,7 +80,7 @@ impl Harness {
     }
 
     /// Runs kubectl; returns (success, stdout, stderr).
-    async fn run(&self, args: &[&str]) -> (bool, String, String) {
+    pub(crate) async fn run(&self, args: &[&str]) -> (bool, String, String) {
         let output = within(
             &format!("kubectl {}", args.join(" ")),
             self.command(args).output(),
@@ -127,7 +127,7 @@ impl Drop for Harness {
 }
 
 /// Lines with runs of spaces collapsed, so column widths do not matter.
-fn rows(text: &str) -> Vec<String> {
+pub(crate) fn rows(text: &str) -> Vec<String> {
     text.lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect()

@@ -61,7 +61,8 @@ pub(in crate::control) fn reconcile_job(c: &mut Controller, key: &Key) -> Result
             "apiVersion": "batch/v1", "kind": "Job", "name": key.1, "uid": stored.uid(),
             "controller": true, "blockOwnerDeletion": true,
         });
-        for _ in active..want {
+        let missing = (want - active).max(0);
+        for _ in 0..missing {
             let name = format!("{}-{}", key.1, c.rng.name_suffix(5));
             let pod = pod_from_template(&template, &key.0, &name, &[], owner.clone());
             c.store
