@@ -516,9 +516,9 @@ fn scale_down_old(sets: &mut [Set], new_index: usize, replicas: i64, limits: Lim
     }
 }
 
-/// Writes the ReplicaSets whose replicas the plan changed (ScalingReplicaSet events), then
-/// runs the ReplicaSet controller on each at once, the new one first, so pods follow in the
-/// same pass.
+/// Writes the ReplicaSets whose replicas the plan changed (ScalingReplicaSet events) and runs
+/// the ReplicaSet controller on each at once, the new one first, so pods follow in the same
+/// pass.
 fn apply_scaling(
     c: &mut Controller,
     deployment: &Value,
@@ -559,16 +559,14 @@ fn apply_scaling(
                 deployment,
                 Event::normal(component::DEPLOYMENT, "ScalingReplicaSet", message),
             );
+            // The ReplicaSet controller acts at once (its own pass would too, later).
+            let set_key = (namespace.clone(), sets[i].name.clone());
+            reconcile_set(c, SetKind::ReplicaSet, &set_key)?;
+            let refreshed = Set::of(c, sets[i].value.clone());
+            sets[i].pods = refreshed.pods;
+            sets[i].ready = refreshed.ready;
+            sets[i].terminating = refreshed.terminating;
         }
-        reconcile_set(
-            c,
-            SetKind::ReplicaSet,
-            &(namespace.clone(), sets[i].name.clone()),
-        )?;
-        let refreshed = Set::of(c, sets[i].value.clone());
-        sets[i].pods = refreshed.pods;
-        sets[i].ready = refreshed.ready;
-        sets[i].terminating = refreshed.terminating;
     }
     Ok(())
 }
