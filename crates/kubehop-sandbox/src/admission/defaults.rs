@@ -281,11 +281,17 @@ fn default_deployment(object: &mut Value) {
         return;
     };
     set_default(spec, "replicas", json!(1));
-    set_default(
-        spec,
-        "strategy",
-        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
-    );
+    set_default(spec, "strategy", json!({}));
+    if let Some(strategy) = spec.get_mut("strategy").filter(|s| s.is_object()) {
+        set_default(strategy, "type", json!("RollingUpdate"));
+        if str_field(strategy, "type") == "RollingUpdate" {
+            set_default(strategy, "rollingUpdate", json!({}));
+            if let Some(rolling) = strategy.get_mut("rollingUpdate").filter(|r| r.is_object()) {
+                set_default(rolling, "maxUnavailable", json!("25%"));
+                set_default(rolling, "maxSurge", json!("25%"));
+            }
+        }
+    }
     set_default(spec, "revisionHistoryLimit", json!(10));
     set_default(spec, "progressDeadlineSeconds", json!(600));
     default_template(object);

@@ -1,25 +1,40 @@
 //! The sandbox's control plane: the controllers a real cluster runs, reduced to what a Service
 //! chain depends on, all in one tokio task that reacts to store events (no polling).
 //!
-//! - **Deployments** create pods named `<deployment>-<pod-template-hash>-<5 chars>`, owned (like
-//!   on a real cluster) by a ReplicaSet `<deployment>-<hash>` that the sandbox does not serve.
-//!   `kubectl scale` and template changes (`kubectl rollout restart`'s annotation included)
-//!   replace pods with the RollingUpdate strategy's maxSurge / maxUnavailable (new pods first,
-//!   old ones deleted once new ones are ready, so a Service keeps endpoints during a rollout
-//!   when maxUnavailable allows) or Recreate. Status (replicas, updatedReplicas,
-//!   readyReplicas, availableReplicas, observedGeneration, Available / Progressing conditions)
-//!   is what `kubectl rollout status` and `kubectl get deploy` read.
+//! - **Deployments** own one ReplicaSet per template revision, `<deployment>-<hash>` (the
+//!   hash: FNV-1a of the template's JSON, spelled like Kubernetes spells pod-template-hash),
+//!   annotated `deployment.kubernetes.io/revision`; a rollout (`kubectl set image`, `rollout
+//!   restart`, `rollout undo`, which makes an old ReplicaSet new again at the next revision)
+//!   scales the new ReplicaSet up and the old ones down with RollingUpdate's maxSurge /
+//!   maxUnavailable or Recreate; old ReplicaSets scaled to 0 stay as history, at most
+//!   `revisionHistoryLimit`. Status (replicas, updatedReplicas, readyReplicas,
+//!   availableReplicas, observedGeneration, Available / Progressing with the real reasons) is
+//!   what `kubectl rollout status` reads; ScalingReplicaSet Events say what happened.
+//! - **ReplicaSets** and **ReplicationControllers** keep `replicas` pods `<owner>-<5 chars>`
+//!   (SuccessfulCreate / SuccessfulDelete Events).
 //! - **StatefulSets** create `<statefulset>-0..n` with `hostname` = pod name and `subdomain` =
 //!   `serviceName`, in order (OrderedReady) or all at once (Parallel); scale down from the
 //!   highest ordinal; rolling updates replace one pod at a time from the highest ordinal.
-//! - **Scheduler**: pods without `nodeName` go to the Ready node whose labels match the pod's
-//!   `nodeSelector` and that runs the fewest pods of the same owner (then the fewest pods, then
-//!   the first name): replicas spread across nodes. A `nodeName` in the pod is honoured.
+//! - **DaemonSets** run one pod on every node their template fits (with the tolerations the
+//!   real controller adds), pinned by a `metadata.name` node-affinity term.
+//! - **Jobs** run `parallelism` pods until `completions` succeeded. Sandbox pods run no
+//!   processes: a Job's pod completes (exit code 0) once it has run for
+//!   [`ControlPlaneConfig::ready_delay`]; the Job is then SuccessCriteriaMet and Complete.
+//! - **Scheduler** (`scheduling`): a pod without `nodeName` goes to the node, among those it
+//!   fits (cordon, NoSchedule / NoExecute taints against its tolerations, `nodeSelector`,
+//!   required node affinity), with the fewest pods of the same owner, then the fewest pods,
+//!   then the first name; none fits: PodScheduled=False Unschedulable with the real message
+//!   (`0/3 nodes are available: ...`) and a FailedScheduling Event.
 //! - **Kubelet**: a scheduled pod gets an IP from its node's range, phase Running, conditions and
-//!   containerStatuses; it becomes Ready after [`ControlPlaneConfig::ready_delay`] unless its
-//!   readiness switch says otherwise ([`READY_ANNOTATION`]). A deleted pod stays terminating
-//!   (still serving while it is ready, rule A4) for its grace period, capped by
-//!   [`ControlPlaneConfig::grace_period`], then it is removed.
+//!   containerStatuses (Events Scheduled, Pulled, Created, Started); it becomes Ready after
+//!   [`ControlPlaneConfig::ready_delay`] unless its readiness switch says otherwise
+//!   ([`READY_ANNOTATION`]) or its readinessProbe aims at a port its app does not listen on:
+//!   then the kubelet really connects every period and reports the error in an Unhealthy
+//!   Event (`probes`). A deleted pod stays terminating (still serving while it is ready,
+//!   rule A4) for its grace period, capped by [`ControlPlaneConfig::grace_period`], then it is
+//!   removed. The garbage collector deletes what a deleted owner controlled.
+//! - **Events** ([`events`]): aggregated like client-go's recorder (the same event again bumps
+//!   `count`), at most [`events::MAX_EVENTS`] kept.
 //! - **EndpointSlice controller**: per Service, the engine's
 //!   [`desired_endpoint_slices`](kubehop_engine::endpointslice::desired_endpoint_slices) (one
 //!   implementation of the rules), then slices are created, updated in place by name or deleted
@@ -30,7 +45,9 @@
 //!   instance's pool with ipMode VIP, unless annotated [`LB_ANNOTATION`]`: pending`; Ingresses
 //!   get an address from the same pool.
 //! - **Nodes** registered without addresses get an InternalIP from the instance's block, a
-//!   Ready condition and capacity.
+//!   Ready condition, capacity and the labels a kubelet sets (`kubernetes.io/hostname|os|arch`
+//!   and their `beta.` forms; zone and region in both the `topology.` and the
+//!   `failure-domain.beta.` spelling).
 //!
 //! # Replayed objects
 //!
@@ -39,7 +56,8 @@
 //! honoured; removing the switch leaves the status as it is); a pod that was terminating in the
 //! dump stays terminating (a `--grace-period=0` delete removes it); a Service that already has EndpointSlices keeps them until something it selects
 //! changes; a LoadBalancer with an ingress keeps it. Deployments and StatefulSets replayed with
-//! their pods adopt them (by owner name and selector) instead of rolling them.
+//! their pods adopt them (by owner name and selector) instead of rolling them; a Deployment
+//! whose pods name ReplicaSets the dump lacks gets those ReplicaSets.
 //!
 //! # Determinism
 //!

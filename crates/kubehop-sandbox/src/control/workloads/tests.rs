@@ -65,3 +65,20 @@ fn deletion_prefers_unready_then_newest() {
     let names: Vec<&str> = pods.iter().map(|p| text(p, "/metadata/name")).collect();
     assert_eq!(names, ["c", "b", "a"]);
 }
+
+#[test]
+fn template_hashes_are_stable_safe_and_change_with_the_template() {
+    let template = json!({"metadata": {"labels": {"app": "web"}},
+                          "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}});
+    let hash = template_hash(&template);
+    assert_eq!(hash, template_hash(&template.clone()));
+    assert!(!hash.is_empty() && hash.len() <= 10, "{hash}");
+    assert!(
+        hash.bytes()
+            .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b)),
+        "{hash}"
+    );
+    let mut changed = template.clone();
+    changed["spec"]["containers"][0]["image"] = json!("nginx:1.26");
+    assert_ne!(template_hash(&changed), hash);
+}
