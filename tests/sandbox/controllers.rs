@@ -383,7 +383,8 @@ async fn a_failing_readiness_probe_is_described_with_the_real_error() {
     let Some(h) = Harness::start_cluster("probe").await else {
         return;
     };
-    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: shy}\nspec:\n  containers:\n  - name: app\n    image: app:1\n    ports: [{containerPort: 8080}]\n    readinessProbe: {tcpSocket: {port: 8081}}\n";
+    // The app listens on 8080 only (the listen annotation): the probe on 8081 cannot pass.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: shy, annotations: {sandbox.kubehop.dev/listen: \"8080\"}}\nspec:\n  containers:\n  - name: app\n    image: app:1\n    ports: [{containerPort: 8080}]\n    readinessProbe: {tcpSocket: {port: 8081}}\n";
     h.ok(&["apply", "-f", &manifest(&h, "shy.yaml", pod)]).await;
     let store = h.sandbox.store().clone();
     wait_until(&h.sandbox, "the Unhealthy event", || {

@@ -1,13 +1,13 @@
 //! The kubelet's readiness probes and container events.
 //!
-//! A sandbox pod's app listens on its declared TCP containerPorts (or on the ports its
-//! [`LISTEN_ANNOTATION`] names). A readinessProbe (httpGet, tcpSocket or grpc) aimed at one
-//! of those ports passes without a connection (the data plane's listener answers there). One
-//! aimed at any other port cannot pass: the kubelet really connects to `podIP:port` every
-//! `periodSeconds` and reports what the attempt returned (`dial tcp 127.35.0.4:8081:
-//! connect: connection refused`) in a Warning `Unhealthy` Event; the pod stays not ready.
-//! exec probes pass (sandbox pods run no processes). Pods declaring no ports listen on what
-//! their Services target, so their probes pass.
+//! A sandbox pod's app listens on its declared TCP containerPorts and on the ports its
+//! probes check (an app that passes its probes on a real cluster listens there), so its
+//! probes pass without a connection: the data plane's listener answers there. Only a pod
+//! whose [`LISTEN_ANNOTATION`] says where its app really listens can have a readiness probe
+//! (httpGet, tcpSocket or grpc) aimed elsewhere: that probe cannot pass, the kubelet really
+//! connects to `podIP:port` every `periodSeconds` and reports what the attempt returned
+//! (`dial tcp 127.35.0.4:8081: connect: connection refused`) in a Warning `Unhealthy` Event,
+//! and the pod stays not ready. exec probes pass (sandbox pods run no processes).
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -30,32 +30,18 @@ pub(super) struct Target {
     pub period: Duration,
 }
 
-/// The ports the pod's app listens on; `None` when it declares none (then it listens on what
-/// its Services target, and its probes are not questioned).
+/// The ports the pod's app listens on when its listen annotation names them (`None`: it
+/// listens where its probes look).
 fn app_ports(pod: &Value) -> Option<BTreeSet<u16>> {
-    if let Some(text) = pod
+    let text = pod
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(LISTEN_ANNOTATION))
-        .and_then(Value::as_str)
-    {
-        return Some(
-            text.split(',')
-                .filter_map(|p| p.trim().parse().ok())
-                .collect(),
-        );
-    }
-    let ports: BTreeSet<u16> = containers(pod)
-        .flat_map(|c| {
-            c.get("ports")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter(|p| p.get("protocol").and_then(Value::as_str).unwrap_or("TCP") == "TCP")
-        .filter_map(|p| p.get("containerPort").and_then(Value::as_u64))
-        .filter_map(|p| u16::try_from(p).ok())
-        .collect();
-    (!ports.is_empty()).then_some(ports)
+        .and_then(Value::as_str)?;
+    Some(
+        text.split(',')
+            .filter_map(|p| p.trim().parse().ok())
+            .collect(),
+    )
 }
 
 /// The app containers and the sidecars (init containers that keep running).
@@ -247,9 +233,14 @@ mod tests {
             failing_probe(&pod(json!({"exec": {"command": ["true"]}}), json!({}))),
             None
         );
+        // Undeclared, but the app listens where its probes look.
+        assert_eq!(
+            failing_probe(&pod(json!({"httpGet": {"port": 10254}}), json!({}))),
+            None
+        );
         let failing = failing_probe(&pod(
             json!({"httpGet": {"path": "/healthz", "port": 8081, "scheme": "HTTP"}, "timeoutSeconds": 2}),
-            json!({}),
+            json!({LISTEN_ANNOTATION: "8080"}),
         ))
         .expect("8081 is not listened on");
         assert_eq!(failing.port, 8081);
