@@ -278,6 +278,39 @@ async fn jobs_run_to_completion() {
 }
 
 #[tokio::test]
+async fn replication_controllers_keep_their_replicas() {
+    let Some(h) = Harness::start_cluster("rc").await else {
+        return;
+    };
+    let rc = "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: legacy}\nspec:\n  replicas: 2\n  template:\n    metadata: {labels: {app: legacy}}\n    spec: {containers: [{name: c, image: c:1}]}\n";
+    h.ok(&["apply", "-f", &manifest(&h, "rc.yaml", rc)]).await;
+    let store = h.sandbox.store().clone();
+    let ready = |n: i32| {
+        store
+            .get::<k8s_openapi::api::core::v1::ReplicationController>("default", "legacy")
+            .ok()
+            .flatten()
+            .and_then(|rc| rc.status)
+            .is_some_and(|s| s.ready_replicas == Some(n) && s.replicas == n)
+    };
+    wait_until(&h.sandbox, "two ready replicas", || ready(2)).await;
+    let out = rows(&h.ok(&["get", "rc"]).await);
+    assert_eq!(out[0], "NAME DESIRED CURRENT READY AGE");
+    assert!(out[1].starts_with("legacy 2 2 2 "), "{out:#?}");
+    h.ok(&["scale", "rc", "legacy", "--replicas=1"]).await;
+    wait_until(&h.sandbox, "one replica left", || ready(1)).await;
+    let out = h
+        .ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.kind=ReplicationController",
+        ])
+        .await;
+    assert!(out.contains("SuccessfulDelete"), "{out}");
+}
+
+#[tokio::test]
 async fn a_hundred_pods_spread_over_the_nodes() {
     let Some(h) = Harness::start_cluster("spread").await else {
         return;

@@ -234,8 +234,10 @@ fn adopt_replayed_pods(
     }
     let namespace = text(deployment, "/metadata/namespace");
     let name = text(deployment, "/metadata/name");
-    let mut revision = 1;
-    for (hash, count) in by_hash {
+    // Old revisions first, the current one last (the newest).
+    let mut ordered: Vec<(String, i64)> = by_hash.into_iter().collect();
+    ordered.sort_by_key(|(hash, _)| hash == current);
+    for (revision, (hash, count)) in (1..).zip(ordered) {
         let set_name = format!("{name}-{hash}");
         if c.store
             .get_object(ResourceId::ReplicaSets, namespace, &set_name)
@@ -243,10 +245,7 @@ fn adopt_replayed_pods(
         {
             continue;
         }
-        // The current revision last, so it is the newest.
-        let this = if hash == current { 1000 } else { revision };
-        revision += 1;
-        let set = new_set_object(deployment, &set_name, &hash, this, count);
+        let set = new_set_object(deployment, &set_name, &hash, revision, count);
         c.store
             .create_object(ResourceId::ReplicaSets, set, WriteOptions::controller())?;
     }
