@@ -88,52 +88,8 @@ pub(in crate::control) fn reconcile_daemonset(
         .filter(|n| scheduling::misfit(&spec, n).is_none())
         .filter_map(|n| n.metadata.name.clone())
         .collect();
-    let selector = set.pointer("/spec/selector").cloned().unwrap_or(json!({}));
-    let (pods, _) = c.store.list_objects(ResourceId::Pods, Some(&key.0));
-    let mut by_node: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for pod in pods.iter().map(|p| p.value()) {
-        let owned = controller_ref(&pod) == Some(("DaemonSet", key.1.as_str()))
-            && selector_matches(
-                &selector,
-                pod.pointer("/metadata/labels").and_then(Value::as_object),
-            );
-        if owned && is_active(&pod) {
-            by_node.entry(node_of(&pod)).or_default().push(pod);
-        }
-    }
-    let mut unavailable = wanted
-        .iter()
-        .filter(|n| {
-            !by_node
-                .get(*n)
-                .is_some_and(|pods| pods.iter().any(is_ready))
-        })
-        .count() as i64;
-    let max_unavailable = resolve(
-        set.pointer("/spec/updateStrategy/rollingUpdate/maxUnavailable"),
-        wanted.len() as i64,
-        false,
-        0,
-    )
-    .max(1);
-    let rolling = text(&set, "/spec/updateStrategy/type") != "OnDelete";
-    let mut deletions = Vec::new();
-    for (node, pods) in &by_node {
-        if !wanted.contains(node) {
-            deletions.extend(pods.iter().cloned());
-            continue;
-        }
-        let mut pods = pods.clone();
-        // Keep one pod per node: the current revision's if any.
-        pods.sort_by_key(|p| label(p, REVISION_HASH) != hash);
-        deletions.extend(pods.drain(1..));
-        if rolling && label(&pods[0], REVISION_HASH) != hash && unavailable < max_unavailable {
-            if is_ready(&pods[0]) {
-                unavailable += 1;
-            }
-            deletions.push(pods[0].clone());
-        }
-    }
+    let by_node = pods_by_node(c, &set, key);
+    let deletions = deletions(&set, &wanted, &by_node, &hash);
     for pod in &deletions {
         delete_pod(c, pod)?;
         let message = format!("Deleted pod: {}", text(pod, "/metadata/name"));
@@ -160,6 +116,68 @@ pub(in crate::control) fn reconcile_daemonset(
     }
     let status = daemon_status(&set, &wanted, &by_node, &hash);
     write_status(c, ResourceId::DaemonSets, key, Value::Object(status))
+}
+
+/// The DaemonSet's active pods by the node they are for.
+fn pods_by_node(c: &Controller, set: &Value, key: &Key) -> BTreeMap<String, Vec<Value>> {
+    let selector = set.pointer("/spec/selector").cloned().unwrap_or(json!({}));
+    let (pods, _) = c.store.list_objects(ResourceId::Pods, Some(&key.0));
+    let mut by_node: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for pod in pods.iter().map(|p| p.value()) {
+        let owned = controller_ref(&pod) == Some(("DaemonSet", key.1.as_str()))
+            && selector_matches(
+                &selector,
+                pod.pointer("/metadata/labels").and_then(Value::as_object),
+            );
+        if owned && is_active(&pod) {
+            by_node.entry(node_of(&pod)).or_default().push(pod);
+        }
+    }
+    by_node
+}
+
+/// The pods to delete: on nodes the template no longer fits, extra ones on a node, and (a
+/// rolling update) old-revision ones while no more than maxUnavailable nodes lack a ready pod.
+fn deletions(
+    set: &Value,
+    wanted: &[String],
+    by_node: &BTreeMap<String, Vec<Value>>,
+    hash: &str,
+) -> Vec<Value> {
+    let mut unavailable = wanted
+        .iter()
+        .filter(|n| {
+            !by_node
+                .get(*n)
+                .is_some_and(|pods| pods.iter().any(is_ready))
+        })
+        .count() as i64;
+    let max_unavailable = resolve(
+        set.pointer("/spec/updateStrategy/rollingUpdate/maxUnavailable"),
+        wanted.len() as i64,
+        false,
+        0,
+    )
+    .max(1);
+    let rolling = text(set, "/spec/updateStrategy/type") != "OnDelete";
+    let mut deletions = Vec::new();
+    for (node, pods) in by_node {
+        if !wanted.contains(node) {
+            deletions.extend(pods.iter().cloned());
+            continue;
+        }
+        let mut pods = pods.clone();
+        // Keep one pod per node: the current revision's if any.
+        pods.sort_by_key(|p| label(p, REVISION_HASH) != hash);
+        deletions.extend(pods.drain(1..));
+        if rolling && label(&pods[0], REVISION_HASH) != hash && unavailable < max_unavailable {
+            if is_ready(&pods[0]) {
+                unavailable += 1;
+            }
+            deletions.push(pods[0].clone());
+        }
+    }
+    deletions
 }
 
 fn create_daemon_pod(

@@ -8,17 +8,15 @@ use super::replicaset::is_active;
 use super::*;
 use crate::control::events::{Event, component};
 
-pub(in crate::control) fn reconcile_job(c: &mut Controller, key: &Key) -> Result<(), StoreError> {
-    let Some(stored) = c.store.get_object(ResourceId::Jobs, &key.0, &key.1) else {
-        return Ok(());
-    };
-    let job = stored.value();
-    if is_terminating(&job) {
-        return Ok(());
-    }
-    let finished = ["Complete", "Failed"]
-        .iter()
-        .any(|kind| has_condition(&job, kind));
+/// A Job's pods counted: (active, succeeded, failed, ready).
+struct Counts {
+    active: i64,
+    succeeded: i64,
+    failed: i64,
+    ready: i64,
+}
+
+fn count_pods(c: &Controller, job: &Value, key: &Key) -> Counts {
     let selector = job.pointer("/spec/selector").cloned().unwrap_or(json!({}));
     let (pods, _) = c.store.list_objects(ResourceId::Pods, Some(&key.0));
     let pods: Vec<Value> = pods
@@ -37,8 +35,26 @@ pub(in crate::control) fn reconcile_job(c: &mut Controller, key: &Key) -> Result
             .filter(|p| text(p, "/status/phase") == phase)
             .count() as i64
     };
-    let (succeeded, failed) = (phase_count("Succeeded"), phase_count("Failed"));
-    let mut active = pods.iter().filter(|p| is_active(p)).count() as i64;
+    Counts {
+        active: pods.iter().filter(|p| is_active(p)).count() as i64,
+        succeeded: phase_count("Succeeded"),
+        failed: phase_count("Failed"),
+        ready: pods.iter().filter(|p| is_active(p) && is_ready(p)).count() as i64,
+    }
+}
+
+pub(in crate::control) fn reconcile_job(c: &mut Controller, key: &Key) -> Result<(), StoreError> {
+    let Some(stored) = c.store.get_object(ResourceId::Jobs, &key.0, &key.1) else {
+        return Ok(());
+    };
+    let job = stored.value();
+    if is_terminating(&job) {
+        return Ok(());
+    }
+    let finished = ["Complete", "Failed"]
+        .iter()
+        .any(|kind| has_condition(&job, kind));
+    let mut counts = count_pods(c, &job, key);
     let parallelism = job
         .pointer("/spec/parallelism")
         .and_then(Value::as_i64)
@@ -50,35 +66,53 @@ pub(in crate::control) fn reconcile_job(c: &mut Controller, key: &Key) -> Result
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let complete = match completions {
-        Some(n) => succeeded >= n,
-        None => succeeded >= 1 && active == 0,
+        Some(n) => counts.succeeded >= n,
+        None => counts.succeeded >= 1 && counts.active == 0,
     };
     if !finished && !complete && !suspended {
-        let remaining = completions.map_or(parallelism, |n| (n - succeeded).max(0));
+        let remaining = completions.map_or(parallelism, |n| (n - counts.succeeded).max(0));
         let want = parallelism.min(remaining).min(MAX_CREATES_PER_PASS);
-        let template = job.pointer("/spec/template").cloned().unwrap_or(json!({}));
-        let owner = json!({
-            "apiVersion": "batch/v1", "kind": "Job", "name": key.1, "uid": stored.uid(),
-            "controller": true, "blockOwnerDeletion": true,
-        });
-        let missing = (want - active).max(0);
-        for _ in 0..missing {
-            let name = format!("{}-{}", key.1, c.rng.name_suffix(5));
-            let pod = pod_from_template(&template, &key.0, &name, &[], owner.clone());
-            c.store
-                .create_object(ResourceId::Pods, pod, WriteOptions::controller())?;
-            c.record(
-                &job,
-                Event::normal(
-                    component::JOB,
-                    "SuccessfulCreate",
-                    format!("Created pod: {name}"),
-                ),
-            );
-            active += 1;
-        }
+        let missing = (want - counts.active).max(0);
+        create_pods(c, &job, key, stored.uid(), missing)?;
+        counts.active += missing;
     }
-    let ready = pods.iter().filter(|p| is_active(p) && is_ready(p)).count() as i64;
+    let status = job_status(c, &job, &counts, complete && !finished);
+    write_status(c, ResourceId::Jobs, key, Value::Object(status))
+}
+
+fn create_pods(
+    c: &mut Controller,
+    job: &Value,
+    key: &Key,
+    uid: &str,
+    count: i64,
+) -> Result<(), StoreError> {
+    let template = job.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let owner = json!({
+        "apiVersion": "batch/v1", "kind": "Job", "name": key.1, "uid": uid,
+        "controller": true, "blockOwnerDeletion": true,
+    });
+    for _ in 0..count {
+        let name = format!("{}-{}", key.1, c.rng.name_suffix(5));
+        let pod = pod_from_template(&template, &key.0, &name, &[], owner.clone());
+        c.store
+            .create_object(ResourceId::Pods, pod, WriteOptions::controller())?;
+        let message = format!("Created pod: {name}");
+        c.record(
+            job,
+            Event::normal(component::JOB, "SuccessfulCreate", message),
+        );
+    }
+    Ok(())
+}
+
+/// The Job's status; `completing`: it has just reached its completions.
+fn job_status(
+    c: &mut Controller,
+    job: &Value,
+    counts: &Counts,
+    completing: bool,
+) -> Map<String, Value> {
     let now = c.now();
     let mut status = job
         .get("status")
@@ -86,9 +120,9 @@ pub(in crate::control) fn reconcile_job(c: &mut Controller, key: &Key) -> Result
         .cloned()
         .unwrap_or_default();
     for (field, n) in [
-        ("active", active),
-        ("succeeded", succeeded),
-        ("failed", failed),
+        ("active", counts.active),
+        ("succeeded", counts.succeeded),
+        ("failed", counts.failed),
     ] {
         if n == 0 {
             status.remove(field);
@@ -96,11 +130,11 @@ pub(in crate::control) fn reconcile_job(c: &mut Controller, key: &Key) -> Result
             status.insert(field.into(), json!(n));
         }
     }
-    status.insert("ready".into(), json!(ready));
+    status.insert("ready".into(), json!(counts.ready));
     status.insert("terminating".into(), json!(0));
     status.insert("uncountedTerminatedPods".into(), json!({}));
     status.entry("startTime").or_insert_with(|| json!(now));
-    if complete && !finished {
+    if completing {
         let reached = |kind: &str| {
             json!({"type": kind, "status": "True", "reason": "CompletionsReached",
                    "message": "Reached expected number of succeeded pods",
@@ -112,11 +146,11 @@ pub(in crate::control) fn reconcile_job(c: &mut Controller, key: &Key) -> Result
         );
         status.insert("completionTime".into(), json!(now));
         c.record(
-            &job,
+            job,
             Event::normal(component::JOB, "Completed", "Job completed"),
         );
     }
-    write_status(c, ResourceId::Jobs, key, Value::Object(status))
+    status
 }
 
 fn has_condition(job: &Value, kind: &str) -> bool {
