@@ -1,12 +1,13 @@
-//! The Deployment and StatefulSet controllers.
+//! The workload controllers: Deployments (`deployment`, through ReplicaSets), ReplicaSets and
+//! ReplicationControllers (`replicaset`), StatefulSets (`statefulset`), DaemonSets
+//! (`daemonset`) and Jobs (`job`).
 //!
-//! Pods of a Deployment are owned, as on a real cluster, by a ReplicaSet
-//! `<deployment>-<pod-template-hash>` (which the sandbox does not serve); a pod belongs to a
-//! Deployment when its controller owner is a ReplicaSet named `<deployment>-<its
-//! pod-template-hash label>` and the Deployment's selector matches it. Pods of a StatefulSet
-//! are `<statefulset>-<ordinal>` owned by the StatefulSet.
+//! Pods of a Deployment are owned, as on a real cluster, by its ReplicaSet
+//! `<deployment>-<pod-template-hash>`; a ReplicaSet (or ReplicationController, DaemonSet, Job)
+//! controls the pods whose controller owner reference names it and that its selector matches.
+//! Pods of a StatefulSet are `<statefulset>-<ordinal>` owned by the StatefulSet.
 //!
-//! The shared helpers live here; `deployment` and `statefulset` hold the two controllers.
+//! The shared helpers live here.
 
 use std::collections::{BTreeMap, HashMap};
 
