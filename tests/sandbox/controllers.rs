@@ -308,6 +308,18 @@ async fn replication_controllers_keep_their_replicas() {
         ])
         .await;
     assert!(out.contains("SuccessfulDelete"), "{out}");
+    // The kubelet stopped the deleted pod's container.
+    wait_until(&h.sandbox, "the Killing event", || {
+        store
+            .list::<Event>(Some("default"))
+            .expect("events")
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("Killing")
+                    && e.message.as_deref() == Some("Stopping container c")
+            })
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -89,6 +89,9 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
     let terminating = pod_facts::is_terminating(&pod);
     if terminating && !c.frozen.contains(&uid) {
         let grace = grace_of(&pod, c.config.grace_period);
+        if !c.remove_at.contains_key(&uid) && c.started.contains(&uid) {
+            super::probes::record_stopping(c, &value);
+        }
         let due = *c.remove_at.entry(uid.clone()).or_insert(now + grace);
         if now >= due {
             let outcome = c.store.delete_object(

@@ -212,6 +212,32 @@ pub(super) fn record_started(c: &mut Controller, pod: &Value, node: &str) {
     }
 }
 
+/// The kubelet's Killing event for each container of a pod it stops (a deleted pod).
+pub(super) fn record_stopping(c: &mut Controller, pod: &Value) {
+    let node = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let names: Vec<String> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    for name in names {
+        let event = Event::normal(
+            component::KUBELET,
+            "Killing",
+            format!("Stopping container {name}"),
+        )
+        .on_host(&node)
+        .at_field(format!("spec.containers{{{name}}}"));
+        c.record(pod, event);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
