@@ -304,6 +304,16 @@ pub struct SandboxArgs {
     /// Scenario files (plain Kubernetes YAML); default: the built-in scenario.
     #[arg(long, value_name = "FILE")]
     pub scenario: Vec<PathBuf>,
+    /// Replay a dump (`kubectl get ... -o yaml|json`): objects keep their status, pods their
+    /// IPs, and the controllers adopt what the dump shows. Repeatable; `-` reads standard
+    /// input.
+    #[arg(
+        long = "from-file",
+        short = 'f',
+        value_name = "PATH",
+        conflicts_with = "scenario"
+    )]
+    pub from_file: Vec<PathBuf>,
     /// Address for the API server (default 127.0.0.1 on a free port).
     #[arg(long, value_name = "127.0.0.1:PORT")]
     pub listen: Option<std::net::SocketAddr>,
@@ -575,7 +585,7 @@ mod tests {
     #[case::demo_and_kubeconfig(&["chain", "--demo", "--kubeconfig", "x"], "'--demo' cannot be used with '--kubeconfig <FILE>'")]
     #[case::demo_and_context(&["--demo", "--context", "x"], "'--demo' cannot be used with '--context <NAME>'")]
     #[case::dump_and_context(&["route", "1.2.3.4:80", "-f", "a.yaml", "--context", "x"], "'--from-file <PATH>' cannot be used with '--context <NAME>'")]
-    #[case::sandbox_dump(&["sandbox", "-f", "x"], "unexpected argument '-f'")]
+    #[case::sandbox_dump_and_scenario(&["sandbox", "-f", "x", "--scenario", "y"], "'--from-file <PATH>' cannot be used with '--scenario <FILE>'")]
     #[case::sandbox_demo(&["sandbox", "--demo"], "unexpected argument '--demo'")]
     #[case::sandbox_namespace(&["sandbox", "-n", "shop"], "unexpected argument '-n'")]
     #[case::sandbox_all(&["sandbox", "-A"], "unexpected argument '-A'")]
@@ -646,7 +656,6 @@ mod tests {
         let flags = long_flags("sandbox");
         for foreign in [
             "demo",
-            "from-file",
             "kubeconfig",
             "context",
             "namespace",
@@ -658,6 +667,7 @@ mod tests {
         }
         for own in [
             "scenario",
+            "from-file",
             "listen",
             "ready-delay",
             "fault-latency",

@@ -55,12 +55,18 @@ pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
         config = config.address_block(block);
     }
     let expire = expired_watch(args)?;
-    let (objects, source) = if args.scenario.is_empty() {
+    // A dump and scenario files load the same way: what carries status replays as it is.
+    let files = if args.from_file.is_empty() {
+        &args.scenario
+    } else {
+        &args.from_file
+    };
+    let (objects, source) = if files.is_empty() {
         (scenario::builtin(), scenario::BUILTIN_NAME.to_string())
     } else {
         (
-            scenario::load(&args.scenario),
-            args.scenario
+            scenario::load(files),
+            files
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()

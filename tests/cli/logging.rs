@@ -94,6 +94,7 @@ fn sandbox_help_shows_only_sandbox_flags() {
         .collect();
     for own in [
         "--scenario",
+        "--from-file",
         "--listen",
         "--ready-delay",
         "--api-only",
@@ -103,7 +104,6 @@ fn sandbox_help_shows_only_sandbox_flags() {
     }
     for foreign in [
         "--demo",
-        "--from-file",
         "--kubeconfig",
         "--context",
         "--namespace",
@@ -124,7 +124,7 @@ fn sandbox_help_shows_only_sandbox_flags() {
 }
 
 #[rstest]
-#[case::sandbox_dump(&["sandbox", "-f", "dump.yaml"], "unexpected argument '-f'")]
+#[case::sandbox_dump_and_scenario(&["sandbox", "-f", "dump.yaml", "--scenario", "s.yaml"], "'--from-file <PATH>' cannot be used with '--scenario <FILE>'")]
 #[case::sandbox_demo(&["sandbox", "--demo"], "unexpected argument '--demo'")]
 #[case::sandbox_namespace(&["sandbox", "-A"], "unexpected argument '-A'")]
 #[case::chain_demo_kubeconfig(&["chain", "--demo", "--kubeconfig", "x"], "'--demo' cannot be used with '--kubeconfig <FILE>'")]

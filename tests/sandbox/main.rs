@@ -9,6 +9,7 @@ mod api;
 mod builtin;
 mod cli;
 mod control;
+mod controllers;
 mod dataplane;
 mod fd_exhaustion;
 mod forward_close;

@@ -2,10 +2,12 @@
 //!
 //! Three parts, each optional on [`SandboxBuilder`]:
 //! - the API server and object store (always; described below);
-//! - the control plane ([`SandboxBuilder::control_plane`], [`control`]): Deployments and
-//!   StatefulSets make pods, a scheduler and a kubelet run them (IPs, readiness, graceful
-//!   termination), the EndpointSlice controller publishes them with the engine's rules,
-//!   Services get ClusterIPs and nodePorts, LoadBalancers get ingress IPs;
+//! - the control plane ([`SandboxBuilder::control_plane`], [`control`]): Deployments (through
+//!   ReplicaSets, with revision history), ReplicaSets, ReplicationControllers, StatefulSets,
+//!   DaemonSets and Jobs make pods, a scheduler (node selectors, node affinity, taints) and a
+//!   kubelet run them (IPs, readiness probes, graceful termination), the components write
+//!   Events, the EndpointSlice controller publishes pods with the engine's rules, Services get
+//!   ClusterIPs and nodePorts, LoadBalancers get ingress IPs;
 //! - the data plane ([`SandboxBuilder::data_plane`], [`dataplane`]): pods listen on their IPs
 //!   and a userspace kube-proxy listens on every ClusterIP, nodePort and LoadBalancer IP.
 //!

@@ -12,6 +12,7 @@ pub fn apply_defaults(resource: ResourceId, object: &mut Value) {
         ResourceId::Pods => {
             if let Some(spec) = object.get_mut("spec") {
                 default_pod_spec(spec);
+                default_pod_admission(spec);
             }
             if let Some(status) = object.get_mut("status").filter(|s| s.is_object()) {
                 // The v1 conversion keeps podIP/podIPs and hostIP/hostIPs in step.
@@ -39,6 +40,10 @@ pub fn apply_defaults(resource: ResourceId, object: &mut Value) {
         | ResourceId::Ingresses
         | ResourceId::Events
         | ResourceId::IngressClasses => {}
+        ResourceId::ReplicaSets => default_replica_set(object),
+        ResourceId::ReplicationControllers => default_replication_controller(object),
+        ResourceId::DaemonSets => default_daemon_set(object),
+        ResourceId::Jobs => default_job(object),
         _ => {}
     }
 }
@@ -188,8 +193,82 @@ pub fn default_pod_spec(spec: &mut Value) {
             for port in array_mut(container, "ports") {
                 set_default(port, "protocol", json!("TCP"));
             }
+            for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+                if let Some(probe) = container.get_mut(probe).filter(|p| p.is_object()) {
+                    default_probe(probe);
+                }
+            }
+            for env in array_mut(container, "env") {
+                if let Some(field_ref) = env.pointer_mut("/valueFrom/fieldRef") {
+                    set_default(field_ref, "apiVersion", json!("v1"));
+                }
+            }
         }
     }
+    for volume in array_mut(spec, "volumes") {
+        default_volume(volume);
+    }
+}
+
+/// `SetDefaults_Probe` and its handlers' defaults.
+fn default_probe(probe: &mut Value) {
+    set_default(probe, "timeoutSeconds", json!(1));
+    set_default(probe, "periodSeconds", json!(10));
+    set_default(probe, "successThreshold", json!(1));
+    set_default(probe, "failureThreshold", json!(3));
+    if let Some(get) = probe.get_mut("httpGet").filter(|g| g.is_object()) {
+        set_default(get, "path", json!("/"));
+        set_default(get, "scheme", json!("HTTP"));
+    }
+    if let Some(grpc) = probe.get_mut("grpc").filter(|g| g.is_object()) {
+        set_default(grpc, "service", json!(""));
+    }
+}
+
+/// A volume without a source is an emptyDir; projected files get mode 0644.
+fn default_volume(volume: &mut Value) {
+    let Some(map) = volume.as_object_mut() else {
+        return;
+    };
+    if map.keys().all(|k| k == "name") {
+        map.insert("emptyDir".into(), json!({}));
+    }
+    for source in ["configMap", "secret", "projected", "downwardAPI"] {
+        if let Some(source) = map.get_mut(source).filter(|s| s.is_object()) {
+            set_default(source, "defaultMode", json!(420));
+        }
+    }
+}
+
+/// What admission adds to a pod (not to templates): the default service account and the
+/// DefaultTolerationSeconds tolerations for not-ready and unreachable nodes.
+fn default_pod_admission(spec: &mut Value) {
+    if !spec.is_object() {
+        return;
+    }
+    set_default(spec, "serviceAccountName", json!("default"));
+    let account = spec["serviceAccountName"].clone();
+    set_default(spec, "serviceAccount", account);
+    set_default(spec, "priority", json!(0));
+    let mut tolerations = spec
+        .get("tolerations")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let covered = tolerations.iter().any(|t| {
+            let field = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("");
+            (field("key") == key || (field("key").is_empty() && field("operator") == "Exists"))
+                && matches!(field("effect"), "" | "NoExecute")
+        });
+        if !covered {
+            tolerations.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
+    }
+    spec["tolerations"] = Value::Array(tolerations);
 }
 
 fn default_template(object: &mut Value) {
@@ -203,11 +282,17 @@ fn default_deployment(object: &mut Value) {
         return;
     };
     set_default(spec, "replicas", json!(1));
-    set_default(
-        spec,
-        "strategy",
-        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
-    );
+    set_default(spec, "strategy", json!({}));
+    if let Some(strategy) = spec.get_mut("strategy").filter(|s| s.is_object()) {
+        set_default(strategy, "type", json!("RollingUpdate"));
+        if str_field(strategy, "type") == "RollingUpdate" {
+            set_default(strategy, "rollingUpdate", json!({}));
+            if let Some(rolling) = strategy.get_mut("rollingUpdate").filter(|r| r.is_object()) {
+                set_default(rolling, "maxUnavailable", json!("25%"));
+                set_default(rolling, "maxSurge", json!("25%"));
+            }
+        }
+    }
     set_default(spec, "revisionHistoryLimit", json!(10));
     set_default(spec, "progressDeadlineSeconds", json!(600));
     default_template(object);
@@ -230,6 +315,108 @@ fn default_stateful_set(object: &mut Value) {
         "persistentVolumeClaimRetentionPolicy",
         json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
     );
+    default_template(object);
+}
+
+fn default_replica_set(object: &mut Value) {
+    if let Some(spec) = object.get_mut("spec").filter(|s| s.is_object()) {
+        set_default(spec, "replicas", json!(1));
+        default_template(object);
+    }
+}
+
+/// A ReplicationController without selector or labels takes its template's labels.
+fn default_replication_controller(object: &mut Value) {
+    let template_labels = object.pointer("/spec/template/metadata/labels").cloned();
+    if let Some(spec) = object.get_mut("spec").filter(|s| s.is_object()) {
+        set_default(spec, "replicas", json!(1));
+        if let Some(labels) = &template_labels {
+            let empty = spec
+                .get("selector")
+                .and_then(Value::as_object)
+                .is_none_or(|s| s.is_empty());
+            if empty {
+                spec["selector"] = labels.clone();
+            }
+        }
+    }
+    if let (Some(labels), Some(meta)) = (
+        template_labels,
+        object.get_mut("metadata").filter(|m| m.is_object()),
+    ) && meta
+        .get("labels")
+        .and_then(Value::as_object)
+        .is_none_or(|l| l.is_empty())
+    {
+        meta["labels"] = labels;
+    }
+    default_template(object);
+}
+
+fn default_daemon_set(object: &mut Value) {
+    let Some(spec) = object.get_mut("spec").filter(|s| s.is_object()) else {
+        return;
+    };
+    set_default(
+        spec,
+        "updateStrategy",
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
+    );
+    set_default(spec, "revisionHistoryLimit", json!(10));
+    default_template(object);
+}
+
+/// Job defaults; without a selector the API server selects the Job's own uid and labels the
+/// template with it (`batch.kubernetes.io/controller-uid`, `job-name`).
+fn default_job(object: &mut Value) {
+    let uid = object
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let Some(spec) = object.get_mut("spec").filter(|s| s.is_object()) else {
+        return;
+    };
+    if spec.get("completions").is_none_or(Value::is_null)
+        && spec.get("parallelism").is_none_or(Value::is_null)
+    {
+        spec["completions"] = json!(1);
+    }
+    set_default(spec, "parallelism", json!(1));
+    set_default(spec, "backoffLimit", json!(6));
+    set_default(spec, "completionMode", json!("NonIndexed"));
+    set_default(spec, "suspend", json!(false));
+    set_default(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
+    let manual = spec.get("manualSelector").and_then(Value::as_bool) == Some(true);
+    if !manual && !uid.is_empty() && spec.get("selector").is_none_or(Value::is_null) {
+        spec["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+        if !spec.get("template").is_some_and(Value::is_object) {
+            spec["template"] = json!({});
+        }
+        let template = &mut spec["template"];
+        if !template.get("metadata").is_some_and(Value::is_object) {
+            template["metadata"] = json!({});
+        }
+        if !template["metadata"]
+            .get("labels")
+            .is_some_and(Value::is_object)
+        {
+            template["metadata"]["labels"] = json!({});
+        }
+        for (key, value) in [
+            ("batch.kubernetes.io/controller-uid", &uid),
+            ("batch.kubernetes.io/job-name", &name),
+            ("controller-uid", &uid),
+            ("job-name", &name),
+        ] {
+            template["metadata"]["labels"][key] = json!(value);
+        }
+    }
     default_template(object);
 }
 

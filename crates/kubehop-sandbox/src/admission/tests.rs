@@ -103,3 +103,74 @@ fn cluster_ip_and_cluster_ips_mirror_each_other() {
     apply_defaults(ResourceId::Services, &mut headless);
     assert_eq!(headless["spec"]["clusterIP"], "None");
 }
+
+#[test]
+fn pod_templates_get_probe_and_container_defaults() {
+    let mut deployment = json!({"spec": {"template": {"spec": {
+        "containers": [{"name": "app", "image": "nginx",
+            "readinessProbe": {"httpGet": {"port": 80}},
+            "livenessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 5}}],
+        "volumes": [{"name": "scratch"}, {"name": "conf", "configMap": {"name": "c"}}]}}}});
+    apply_defaults(ResourceId::Deployments, &mut deployment);
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["readinessProbe"],
+        json!({"httpGet": {"port": 80, "path": "/", "scheme": "HTTP"}, "timeoutSeconds": 1,
+               "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})
+    );
+    assert_eq!(
+        container["livenessProbe"]["periodSeconds"], 5,
+        "given values stay"
+    );
+    assert_eq!(
+        container["imagePullPolicy"], "Always",
+        "no tag means latest"
+    );
+    let volumes = &deployment["spec"]["template"]["spec"]["volumes"];
+    assert_eq!(volumes[0]["emptyDir"], json!({}));
+    assert_eq!(volumes[1]["configMap"]["defaultMode"], 420);
+    assert_eq!(
+        deployment["spec"]["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+    );
+    // Templates get no admission additions.
+    assert!(
+        deployment["spec"]["template"]["spec"]
+            .get("serviceAccountName")
+            .is_none()
+    );
+}
+
+#[test]
+fn pods_get_admission_defaults_and_jobs_a_selector_on_their_uid() {
+    let mut pod = json!({"spec": {"containers": [{"name": "app", "image": "app:1"}]}});
+    apply_defaults(ResourceId::Pods, &mut pod);
+    assert_eq!(pod["spec"]["serviceAccountName"], "default");
+    assert_eq!(
+        pod["spec"]["containers"][0]["imagePullPolicy"],
+        "IfNotPresent"
+    );
+    let tolerations = pod["spec"]["tolerations"].as_array().expect("tolerations");
+    assert_eq!(tolerations.len(), 2);
+    assert_eq!(tolerations[0]["tolerationSeconds"], 300);
+
+    let mut job = json!({"metadata": {"name": "migrate", "uid": "u-1"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "m:1"}]}}}});
+    apply_defaults(ResourceId::Jobs, &mut job);
+    assert_eq!(
+        job["spec"]["selector"],
+        json!({"matchLabels": {"batch.kubernetes.io/controller-uid": "u-1"}})
+    );
+    assert_eq!(
+        job["spec"]["template"]["metadata"]["labels"]["job-name"],
+        "migrate"
+    );
+    assert_eq!(
+        (
+            job["spec"]["completions"].clone(),
+            job["spec"]["backoffLimit"].clone()
+        ),
+        (json!(1), json!(6))
+    );
+    assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
+}

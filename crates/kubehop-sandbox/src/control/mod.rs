@@ -1,25 +1,40 @@
 //! The sandbox's control plane: the controllers a real cluster runs, reduced to what a Service
 //! chain depends on, all in one tokio task that reacts to store events (no polling).
 //!
-//! - **Deployments** create pods named `<deployment>-<pod-template-hash>-<5 chars>`, owned (like
-//!   on a real cluster) by a ReplicaSet `<deployment>-<hash>` that the sandbox does not serve.
-//!   `kubectl scale` and template changes (`kubectl rollout restart`'s annotation included)
-//!   replace pods with the RollingUpdate strategy's maxSurge / maxUnavailable (new pods first,
-//!   old ones deleted once new ones are ready, so a Service keeps endpoints during a rollout
-//!   when maxUnavailable allows) or Recreate. Status (replicas, updatedReplicas,
-//!   readyReplicas, availableReplicas, observedGeneration, Available / Progressing conditions)
-//!   is what `kubectl rollout status` and `kubectl get deploy` read.
+//! - **Deployments** own one ReplicaSet per template revision, `<deployment>-<hash>` (the
+//!   hash: FNV-1a of the template's JSON, spelled like Kubernetes spells pod-template-hash),
+//!   annotated `deployment.kubernetes.io/revision`; a rollout (`kubectl set image`, `rollout
+//!   restart`, `rollout undo`, which makes an old ReplicaSet new again at the next revision)
+//!   scales the new ReplicaSet up and the old ones down with RollingUpdate's maxSurge /
+//!   maxUnavailable or Recreate; old ReplicaSets scaled to 0 stay as history, at most
+//!   `revisionHistoryLimit`. Status (replicas, updatedReplicas, readyReplicas,
+//!   availableReplicas, observedGeneration, Available / Progressing with the real reasons) is
+//!   what `kubectl rollout status` reads; ScalingReplicaSet Events say what happened.
+//! - **ReplicaSets** and **ReplicationControllers** keep `replicas` pods `<owner>-<5 chars>`
+//!   (SuccessfulCreate / SuccessfulDelete Events).
 //! - **StatefulSets** create `<statefulset>-0..n` with `hostname` = pod name and `subdomain` =
 //!   `serviceName`, in order (OrderedReady) or all at once (Parallel); scale down from the
 //!   highest ordinal; rolling updates replace one pod at a time from the highest ordinal.
-//! - **Scheduler**: pods without `nodeName` go to the Ready node whose labels match the pod's
-//!   `nodeSelector` and that runs the fewest pods of the same owner (then the fewest pods, then
-//!   the first name): replicas spread across nodes. A `nodeName` in the pod is honoured.
+//! - **DaemonSets** run one pod on every node their template fits (with the tolerations the
+//!   real controller adds), pinned by a `metadata.name` node-affinity term.
+//! - **Jobs** run `parallelism` pods until `completions` succeeded. Sandbox pods run no
+//!   processes: a Job's pod completes (exit code 0) once it has run for
+//!   [`ControlPlaneConfig::ready_delay`]; the Job is then SuccessCriteriaMet and Complete.
+//! - **Scheduler** (`scheduling`): a pod without `nodeName` goes to the node, among those it
+//!   fits (cordon, NoSchedule / NoExecute taints against its tolerations, `nodeSelector`,
+//!   required node affinity), with the fewest pods of the same owner, then the fewest pods,
+//!   then the first name; none fits: PodScheduled=False Unschedulable with the real message
+//!   (`0/3 nodes are available: ...`) and a FailedScheduling Event.
 //! - **Kubelet**: a scheduled pod gets an IP from its node's range, phase Running, conditions and
-//!   containerStatuses; it becomes Ready after [`ControlPlaneConfig::ready_delay`] unless its
-//!   readiness switch says otherwise ([`READY_ANNOTATION`]). A deleted pod stays terminating
-//!   (still serving while it is ready, rule A4) for its grace period, capped by
-//!   [`ControlPlaneConfig::grace_period`], then it is removed.
+//!   containerStatuses (Events Scheduled, Pulled, Created, Started); it becomes Ready after
+//!   [`ControlPlaneConfig::ready_delay`] unless its readiness switch says otherwise
+//!   ([`READY_ANNOTATION`]) or its readinessProbe aims at a port its app does not listen on:
+//!   then the kubelet really connects every period and reports the error in an Unhealthy
+//!   Event (`probes`). A deleted pod stays terminating (still serving while it is ready,
+//!   rule A4) for its grace period, capped by [`ControlPlaneConfig::grace_period`], then it is
+//!   removed. The garbage collector deletes what a deleted owner controlled.
+//! - **Events** ([`events`]): aggregated like client-go's recorder (the same event again bumps
+//!   `count`), at most [`events::MAX_EVENTS`] kept.
 //! - **EndpointSlice controller**: per Service, the engine's
 //!   [`desired_endpoint_slices`](kubehop_engine::endpointslice::desired_endpoint_slices) (one
 //!   implementation of the rules), then slices are created, updated in place by name or deleted
@@ -30,7 +45,9 @@
 //!   instance's pool with ipMode VIP, unless annotated [`LB_ANNOTATION`]`: pending`; Ingresses
 //!   get an address from the same pool.
 //! - **Nodes** registered without addresses get an InternalIP from the instance's block, a
-//!   Ready condition and capacity.
+//!   Ready condition, capacity and the labels a kubelet sets (`kubernetes.io/hostname|os|arch`
+//!   and their `beta.` forms; zone and region in both the `topology.` and the
+//!   `failure-domain.beta.` spelling).
 //!
 //! # Replayed objects
 //!
@@ -39,7 +56,8 @@
 //! honoured; removing the switch leaves the status as it is); a pod that was terminating in the
 //! dump stays terminating (a `--grace-period=0` delete removes it); a Service that already has EndpointSlices keeps them until something it selects
 //! changes; a LoadBalancer with an ingress keeps it. Deployments and StatefulSets replayed with
-//! their pods adopt them (by owner name and selector) instead of rolling them.
+//! their pods adopt them (by owner name and selector) instead of rolling them; a Deployment
+//! whose pods name ReplicaSets the dump lacks gets those ReplicaSets.
 //!
 //! # Determinism
 //!
@@ -50,9 +68,12 @@
 
 pub mod allocator;
 mod cloud;
+pub mod events;
 mod nodes;
 mod pods;
 pub mod pool;
+mod probes;
+mod scheduling;
 mod slices;
 mod workloads;
 
@@ -259,7 +280,11 @@ fn key_of(object: &Value) -> Key {
 struct Dirty {
     nodes: BTreeSet<String>,
     deployments: BTreeSet<Key>,
+    replica_sets: BTreeSet<Key>,
+    replication_controllers: BTreeSet<Key>,
     statefulsets: BTreeSet<Key>,
+    daemonsets: BTreeSet<Key>,
+    jobs: BTreeSet<Key>,
     pods: BTreeSet<Key>,
     slices: BTreeSet<Key>,
     load_balancers: BTreeSet<Key>,
@@ -296,6 +321,8 @@ struct Controller {
     started: HashSet<String>,
     ready_at: HashMap<String, Instant>,
     remove_at: HashMap<String, Instant>,
+    /// Readiness probes that cannot pass, per pod uid: (next attempt, last result).
+    probes: HashMap<String, (Instant, bool)>,
     /// The readiness switch as last seen, per started pod uid.
     switches: HashMap<String, bool>,
     /// Replayed pods that were already terminating when loaded: they stay as the dump shows
@@ -312,6 +339,11 @@ struct Controller {
     services: HashMap<String, BTreeMap<String, Option<BTreeMap<String, String>>>>,
     deleted_deployments: Vec<Value>,
     deleted_statefulsets: Vec<Value>,
+    /// Deleted owners of pods (ReplicaSets, ReplicationControllers, DaemonSets, Jobs): the
+    /// garbage collector deletes what they owned.
+    deleted_owners: Vec<(ResourceId, Value)>,
+    /// Writes (and aggregates) the Events the components report.
+    recorder: events::Recorder,
     dirty: Dirty,
 }
 
@@ -332,6 +364,24 @@ impl Controller {
             change,
         )?;
         Ok(())
+    }
+
+    /// Like [`write_status`](Self::write_status), returning the object as stored.
+    fn write_status_returning(
+        &self,
+        resource: ResourceId,
+        key: &Key,
+        change: impl FnOnce(&mut Value) -> Result<(), StoreError>,
+    ) -> Result<Value, StoreError> {
+        let stored = self.store.modify_object(
+            resource,
+            &key.0,
+            &key.1,
+            Part::Status,
+            WriteOptions::controller(),
+            change,
+        )?;
+        Ok(stored.value())
     }
 
     fn new(
@@ -355,6 +405,7 @@ impl Controller {
             ready_at: HashMap::new(),
             remove_at: HashMap::new(),
             switches: HashMap::new(),
+            probes: HashMap::new(),
             frozen: HashSet::new(),
             timers: BTreeMap::new(),
             revision_alias: HashMap::new(),
@@ -363,6 +414,8 @@ impl Controller {
             services: HashMap::new(),
             deleted_deployments: Vec::new(),
             deleted_statefulsets: Vec::new(),
+            deleted_owners: Vec::new(),
+            recorder: events::Recorder::default(),
             dirty: Dirty::default(),
         }
     }
@@ -448,6 +501,13 @@ impl Controller {
         for (resource, dirty) in [
             (ResourceId::Deployments, &mut self.dirty.deployments),
             (ResourceId::StatefulSets, &mut self.dirty.statefulsets),
+            (ResourceId::ReplicaSets, &mut self.dirty.replica_sets),
+            (
+                ResourceId::ReplicationControllers,
+                &mut self.dirty.replication_controllers,
+            ),
+            (ResourceId::DaemonSets, &mut self.dirty.daemonsets),
+            (ResourceId::Jobs, &mut self.dirty.jobs),
             (ResourceId::Ingresses, &mut self.dirty.ingresses),
         ] {
             let (objects, _) = self.store.list_objects(resource, None);
@@ -497,12 +557,38 @@ impl Controller {
                 }
                 self.dirty.ingresses.insert(key);
             }
+            ResourceId::ReplicaSets
+            | ResourceId::ReplicationControllers
+            | ResourceId::DaemonSets
+            | ResourceId::Jobs => self.observe_owner(event, key, deleted),
             ResourceId::Namespaces
             | ResourceId::Endpoints
             | ResourceId::Events
             | ResourceId::IngressClasses => {}
             _ => {}
         }
+    }
+
+    /// A ReplicaSet, ReplicationController, DaemonSet or Job changed: it needs a look (a
+    /// ReplicaSet's Deployment too); deleted, what it owned goes.
+    fn observe_owner(&mut self, event: &StoreEvent, key: Key, deleted: bool) {
+        let resource = event.resource();
+        let value = event.object.value();
+        if deleted {
+            self.deleted_owners.push((resource, value.clone()));
+        }
+        if resource == ResourceId::ReplicaSets
+            && let Some(deployment) = workloads::deployment_of(&value)
+        {
+            self.dirty.deployments.insert(deployment);
+        }
+        let dirty = match resource {
+            ResourceId::ReplicaSets => &mut self.dirty.replica_sets,
+            ResourceId::ReplicationControllers => &mut self.dirty.replication_controllers,
+            ResourceId::DaemonSets => &mut self.dirty.daemonsets,
+            _ => &mut self.dirty.jobs,
+        };
+        dirty.insert(key);
     }
 
     /// A Node changed: its slices and pending pods need a look when its membership (present,
@@ -528,8 +614,19 @@ impl Controller {
             || zone(before.as_ref()) != zone(after.as_ref())
             || before.as_ref().map(|n| n.metadata.labels.clone())
                 != after.as_ref().map(|n| n.metadata.labels.clone());
+        let placement_changed = membership_changed
+            || before.as_ref().map(|n| (n.spec.clone(), ready_of(n)))
+                != after.as_ref().map(|n| (n.spec.clone(), ready_of(n)));
         if membership_changed {
             self.dirty.slices.extend(self.slice_managed.iter().cloned());
+        }
+        if placement_changed {
+            // DaemonSets follow the nodes they fit.
+            let (sets, _) = self.store.list_objects(ResourceId::DaemonSets, None);
+            self.dirty.daemonsets.extend(
+                sets.iter()
+                    .map(|s| (s.namespace().to_string(), s.name().to_string())),
+            );
             // Pending pods may fit now.
             let (pods, _) = self.store.list_objects(ResourceId::Pods, None);
             for pod in pods {
@@ -555,11 +652,16 @@ impl Controller {
             .flatten()
         {
             let value = source.value();
-            if let Some((resource, owner)) = workloads::owner_of(&value) {
-                match resource {
-                    ResourceId::Deployments => self.dirty.deployments.insert(owner),
-                    _ => self.dirty.statefulsets.insert(owner),
+            for (resource, owner) in workloads::owners_of(&value) {
+                let dirty = match resource {
+                    ResourceId::Deployments => &mut self.dirty.deployments,
+                    ResourceId::ReplicaSets => &mut self.dirty.replica_sets,
+                    ResourceId::ReplicationControllers => &mut self.dirty.replication_controllers,
+                    ResourceId::DaemonSets => &mut self.dirty.daemonsets,
+                    ResourceId::Jobs => &mut self.dirty.jobs,
+                    _ => &mut self.dirty.statefulsets,
                 };
+                dirty.insert(owner);
             }
             if let Some(services) = self.services.get(&key.0) {
                 for (name, selector) in services {
@@ -614,9 +716,30 @@ impl Controller {
             let result = workloads::reconcile_deployment(self, &key);
             self.report(result, "deployment", &key.1);
         }
+        for (resource, owner) in std::mem::take(&mut self.deleted_owners) {
+            let result = workloads::delete_owned_pods(self, resource, &owner);
+            self.report(result, resource.info().singular, "(deleted)");
+        }
+        for key in std::mem::take(&mut self.dirty.replica_sets) {
+            let result = workloads::reconcile_set(self, workloads::SetKind::ReplicaSet, &key);
+            self.report(result, "replicaset", &key.1);
+        }
+        for key in std::mem::take(&mut self.dirty.replication_controllers) {
+            let kind = workloads::SetKind::ReplicationController;
+            let result = workloads::reconcile_set(self, kind, &key);
+            self.report(result, "replicationcontroller", &key.1);
+        }
         for key in std::mem::take(&mut self.dirty.statefulsets) {
             let result = workloads::reconcile_statefulset(self, &key);
             self.report(result, "statefulset", &key.1);
+        }
+        for key in std::mem::take(&mut self.dirty.daemonsets) {
+            let result = workloads::reconcile_daemonset(self, &key);
+            self.report(result, "daemonset", &key.1);
+        }
+        for key in std::mem::take(&mut self.dirty.jobs) {
+            let result = workloads::reconcile_job(self, &key);
+            self.report(result, "job", &key.1);
         }
         for key in std::mem::take(&mut self.dirty.pods) {
             let result = pods::reconcile(self, &key);
@@ -735,12 +858,29 @@ impl Controller {
         self.ready_at.remove(uid);
         self.remove_at.remove(uid);
         self.switches.remove(uid);
+        self.probes.remove(uid);
         self.frozen.remove(uid);
+    }
+
+    /// Records an Event about `object`; a failed write is logged, never fatal.
+    fn record(&mut self, object: &Value, event: events::Event<'_>) {
+        let now = self.now();
+        if let Err(err) = self.recorder.record(&self.store, object, event, &now) {
+            tracing::debug!("control plane: event not recorded: {err}");
+        }
     }
 
     fn now(&self) -> String {
         crate::store::format_time(self.config.clock.now())
     }
+}
+
+/// Whether a node reports Ready.
+fn ready_of(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -45,13 +45,7 @@ pub(super) fn reconcile(c: &mut Controller, name: &str) -> Result<(), StoreError
                 .and_then(Value::as_object_mut)
                 .map(|m| m.entry("labels").or_insert_with(|| json!({})));
             if let Some(Value::Object(labels)) = labels {
-                for (key, default) in [
-                    ("kubernetes.io/hostname", name),
-                    ("kubernetes.io/os", "linux"),
-                    ("kubernetes.io/arch", "amd64"),
-                ] {
-                    labels.entry(key).or_insert_with(|| json!(default));
-                }
+                kubelet_labels(labels, name);
             }
             if !value.get("spec").is_some_and(Value::is_object) {
                 value["spec"] = json!({});
@@ -67,6 +61,41 @@ pub(super) fn reconcile(c: &mut Controller, name: &str) -> Result<(), StoreError
         },
     )?;
     Ok(())
+}
+
+/// The labels a kubelet sets on the node it registers (`kubernetes.io/hostname|os|arch` and
+/// their `beta.` forms), and the zone and region labels in both the GA and the
+/// `failure-domain.beta` spelling, as the cloud node controller keeps them in step.
+pub(crate) fn kubelet_labels(labels: &mut serde_json::Map<String, Value>, name: &str) {
+    for (key, default) in [
+        ("kubernetes.io/hostname", name),
+        ("kubernetes.io/os", "linux"),
+        ("kubernetes.io/arch", "amd64"),
+    ] {
+        labels.entry(key).or_insert_with(|| json!(default));
+    }
+    for (beta, ga) in [
+        ("beta.kubernetes.io/os", "kubernetes.io/os"),
+        ("beta.kubernetes.io/arch", "kubernetes.io/arch"),
+        (
+            "failure-domain.beta.kubernetes.io/zone",
+            "topology.kubernetes.io/zone",
+        ),
+        (
+            "failure-domain.beta.kubernetes.io/region",
+            "topology.kubernetes.io/region",
+        ),
+    ] {
+        match (labels.get(beta).cloned(), labels.get(ga).cloned()) {
+            (None, Some(value)) => {
+                labels.insert(beta.into(), value);
+            }
+            (Some(value), None) => {
+                labels.insert(ga.into(), value);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The status a kubelet reports when it registers node `name` at `ip`: addresses, healthy

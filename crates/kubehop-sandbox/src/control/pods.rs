@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::{Controller, Key, NodeEntry, READY_ANNOTATION};
+use super::events::{Event, component};
+use super::{Controller, Key, NodeEntry, READY_ANNOTATION, scheduling};
 use crate::admission::{Deletion, DeletionPolicy};
 use crate::resources::ResourceId;
 use crate::store::{DeleteOptions, DeleteOutcome, Part, StoreError, WriteOptions};
@@ -88,6 +89,9 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
     let terminating = pod_facts::is_terminating(&pod);
     if terminating && !c.frozen.contains(&uid) {
         let grace = grace_of(&pod, c.config.grace_period);
+        if !c.remove_at.contains_key(&uid) && c.started.contains(&uid) {
+            super::probes::record_stopping(c, &value);
+        }
         let due = *c.remove_at.entry(uid.clone()).or_insert(now + grace);
         if now >= due {
             let outcome = c.store.delete_object(
@@ -143,9 +147,14 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
         c.ready_at.insert(uid.clone(), now + c.config.ready_delay);
     }
     let due = c.ready_at.get(&uid).copied();
-    let ready = switch && due.is_none_or(|due| now >= due);
+    let up = due.is_none_or(|due| now >= due);
+    if up && controller_owner(&value).is_some_and(|(kind, _)| kind == "Job") {
+        // A Job's pod has run its course: it completes.
+        return complete(c, key);
+    }
+    let ready = switch && up && super::probes::readiness(c, key, &value, &uid);
     if switch
-        && !ready
+        && !up
         && let Some(due) = due
     {
         c.schedule(due, key.clone());
@@ -156,26 +165,24 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
     Ok(())
 }
 
-/// The scheduler: picks a node for a pod without one.
+/// The scheduler: picks the least loaded node among those the pod fits (fewest pods of the
+/// same controller, then fewest pods, then the first name), or records why none fits.
 fn schedule(c: &mut Controller, key: &Key, pod: &Value) -> Result<(), StoreError> {
-    let selector: BTreeMap<String, String> = pod
-        .pointer("/spec/nodeSelector")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let spec = pod.get("spec").cloned().unwrap_or_else(|| json!({}));
     let owner = controller_owner(pod);
     let load = node_load(c, key, owner.as_ref());
-    let candidates: Vec<&str> = c
+    let mut misfits = Vec::new();
+    let mut candidates: Vec<&str> = Vec::new();
+    for (name, node) in c
         .nodes
         .iter()
         .filter_map(|(name, entry)| Some((name, entry.node.as_ref()?)))
-        .filter(|(_, node)| fits(node, &selector))
-        .map(|(name, _)| name.as_str())
-        .collect();
+    {
+        match scheduling::misfit(&spec, node) {
+            None => candidates.push(name.as_str()),
+            Some(misfit) => misfits.push(misfit),
+        }
+    }
     let now = c.now();
     let Some(chosen) = candidates
         .iter()
@@ -185,9 +192,10 @@ fn schedule(c: &mut Controller, key: &Key, pod: &Value) -> Result<(), StoreError
         })
         .map(|name| name.to_string())
     else {
-        return mark_unschedulable(c, key, &now);
+        let message = scheduling::unschedulable_message(misfits.len(), &misfits);
+        return mark_unschedulable(c, key, pod, message, &now);
     };
-    c.store.modify_object(
+    let stored = c.store.modify_object(
         ResourceId::Pods,
         &key.0,
         &key.1,
@@ -204,6 +212,11 @@ fn schedule(c: &mut Controller, key: &Key, pod: &Value) -> Result<(), StoreError
             Ok(())
         },
     )?;
+    let message = format!("Successfully assigned {}/{} to {chosen}", key.0, key.1);
+    c.record(
+        &stored.value(),
+        Event::normal(component::SCHEDULER, "Scheduled", message),
+    );
     Ok(())
 }
 
@@ -233,37 +246,15 @@ fn node_load(
     load
 }
 
-/// Whether a pod with `selector` fits `node`: schedulable, not NotReady, and carrying every
-/// selector label.
-fn fits(node: &Node, selector: &BTreeMap<String, String>) -> bool {
-    let labels = node.metadata.labels.clone().unwrap_or_default();
-    let unschedulable = node
-        .spec
-        .as_ref()
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false);
-    let not_ready = node
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|conditions| {
-            conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status != "True")
-        });
-    !unschedulable && !not_ready && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-}
-
-/// No node fits: the PodScheduled=False condition (written only when its message changes).
-fn mark_unschedulable(c: &mut Controller, key: &Key, now: &str) -> Result<(), StoreError> {
-    let total = c.nodes.values().filter(|e| e.node.is_some()).count();
-    let message = if total == 0 {
-        "0/0 nodes are available: no nodes registered.".to_string()
-    } else {
-        format!(
-            "0/{total} nodes are available: {total} node(s) didn't match Pod's node affinity/selector or are not ready."
-        )
-    };
+/// No node fits: the PodScheduled=False condition (written only when its message changes)
+/// and a FailedScheduling event.
+fn mark_unschedulable(
+    c: &mut Controller,
+    key: &Key,
+    pod: &Value,
+    message: String,
+    now: &str,
+) -> Result<(), StoreError> {
     let condition = json!({
         "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
         "message": message, "lastTransitionTime": now, "lastProbeTime": null,
@@ -278,6 +269,10 @@ fn mark_unschedulable(c: &mut Controller, key: &Key, now: &str) -> Result<(), St
         }
         Ok(())
     })?;
+    c.record(
+        pod,
+        Event::warning(component::SCHEDULER, "FailedScheduling", message),
+    );
     Ok(())
 }
 
@@ -376,12 +371,56 @@ fn start(
     }
     c.started.insert(uid.to_string());
     c.switches.insert(uid.to_string(), switch);
-    let status = running_status(pod, &ip, &host_ip, ready, &c.now());
-    c.write_status(ResourceId::Pods, key, |value| {
+    let probe_ok = super::probes::failing_probe(pod).is_none();
+    let status = running_status(pod, &ip, &host_ip, ready && probe_ok, &c.now());
+    let stored = c.write_status_returning(ResourceId::Pods, key, |value| {
         value["status"] = status;
         Ok(())
     })?;
+    let node_name = node
+        .node
+        .as_ref()
+        .and_then(|n| n.metadata.name.clone())
+        .unwrap_or_default();
+    super::probes::record_started(c, &stored, &node_name);
+    if ready && !probe_ok {
+        // Probe at once: the Unhealthy event says why.
+        c.dirty.pods.insert(key.clone());
+    }
     Ok(())
+}
+
+/// A Job's pod completes: phase Succeeded, its containers terminated with exit code 0.
+fn complete(c: &mut Controller, key: &Key) -> Result<(), StoreError> {
+    let now = c.now();
+    c.write_status(ResourceId::Pods, key, |value| {
+        value["status"]["phase"] = json!("Succeeded");
+        for kind in ["Ready", "ContainersReady"] {
+            upsert_condition(
+                value,
+                json!({"type": kind, "status": "False", "reason": "PodCompleted",
+                       "lastTransitionTime": now, "lastProbeTime": null}),
+            );
+        }
+        for list in ["containerStatuses", "initContainerStatuses"] {
+            if let Some(statuses) = value
+                .pointer_mut(&format!("/status/{list}"))
+                .and_then(Value::as_array_mut)
+            {
+                for status in statuses {
+                    let started = status
+                        .pointer("/state/running/startedAt")
+                        .cloned()
+                        .unwrap_or_else(|| json!(now));
+                    status["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed",
+                        "startedAt": started, "finishedAt": now}});
+                    status["ready"] = json!(false);
+                    status["started"] = json!(false);
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 fn container_names(pod: &Value, list: &str) -> Vec<(String, String, bool)> {

@@ -42,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::access_log::AccessLogs;
 use crate::notes::Notes;
+use crate::resources::ResourceId;
 use crate::store::Store;
 use crate::tls::SandboxCa;
 use bind::BindPolicy;
@@ -141,6 +142,17 @@ impl DataPlane {
     }
 }
 
+/// The kinds the listeners are built from.
+const SNAPSHOT_KINDS: [ResourceId; 7] = [
+    ResourceId::Services,
+    ResourceId::EndpointSlices,
+    ResourceId::Pods,
+    ResourceId::Nodes,
+    ResourceId::Ingresses,
+    ResourceId::Namespaces,
+    ResourceId::IngressClasses,
+];
+
 async fn run(
     (store, access): (Store, AccessLogs),
     notes: Notes,
@@ -170,42 +182,50 @@ async fn run(
         policy,
     );
     let mut published = Unbound::default();
+    // The revision the listeners were last built at.
+    let mut built: Option<u64> = None;
     loop {
         changes.borrow_and_update();
         let revision = store.resource_version();
-        match store.cluster_snapshot(revision) {
-            Ok(snapshot) => {
-                let model: Arc<ProxyModel> =
-                    Arc::new(engine::build(&snapshot, &EngineConfig::default()));
-                model_tx.send_replace(model.clone());
-                access.prune();
-                pod_listeners.sync(&snapshot).await;
-                doors.sync(&model).await;
-                ingresses.sync(&snapshot).await;
-                udp.sync(&snapshot, &model).await;
-                *shared
-                    .listening_udp
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = udp.listening();
-                let mut listening = pod_listeners.listening();
-                listening.extend(doors.listening());
-                listening.extend(ingresses.listening());
-                *shared
-                    .listening
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = listening;
-                let mut failed = pod_listeners.failed().clone();
-                failed.extend(doors.failed().iter().map(|(addr, why)| (*addr, *why)));
-                failed.extend(ingresses.failed().iter().map(|(addr, why)| (*addr, *why)));
-                let unbound = Unbound::new(failed);
-                // Nothing to say and nothing said: the nodes are not even read.
-                if !(unbound.is_empty() && published.is_empty()) {
-                    bind::publish(&store, &unbound);
-                    published = unbound;
+        if built.is_some_and(|built| store.last_change_of(&SNAPSHOT_KINDS) <= built) {
+            // Only kinds the listeners do not read changed (Events, workloads).
+            applied.send_replace(revision);
+        } else {
+            built = Some(revision);
+            match store.cluster_snapshot(revision) {
+                Ok(snapshot) => {
+                    let model: Arc<ProxyModel> =
+                        Arc::new(engine::build(&snapshot, &EngineConfig::default()));
+                    model_tx.send_replace(model.clone());
+                    access.prune();
+                    pod_listeners.sync(&snapshot).await;
+                    doors.sync(&model).await;
+                    ingresses.sync(&snapshot).await;
+                    udp.sync(&snapshot, &model).await;
+                    *shared
+                        .listening_udp
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = udp.listening();
+                    let mut listening = pod_listeners.listening();
+                    listening.extend(doors.listening());
+                    listening.extend(ingresses.listening());
+                    *shared
+                        .listening
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = listening;
+                    let mut failed = pod_listeners.failed().clone();
+                    failed.extend(doors.failed().iter().map(|(addr, why)| (*addr, *why)));
+                    failed.extend(ingresses.failed().iter().map(|(addr, why)| (*addr, *why)));
+                    let unbound = Unbound::new(failed);
+                    // Nothing to say and nothing said: the nodes are not even read.
+                    if !(unbound.is_empty() && published.is_empty()) {
+                        bind::publish(&store, &unbound);
+                        published = unbound;
+                    }
+                    applied.send_replace(revision);
                 }
-                applied.send_replace(revision);
+                Err(err) => tracing::warn!("sandbox data plane: cannot read the store: {err}"),
             }
-            Err(err) => tracing::warn!("sandbox data plane: cannot read the store: {err}"),
         }
         tokio::select! {
             _ = cancel.cancelled() => break,

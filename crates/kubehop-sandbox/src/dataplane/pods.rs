@@ -48,7 +48,9 @@ impl PodApp {
 }
 
 /// The ports a pod's app listens on: its listen annotation, else its declared TCP
-/// containerPorts (regular containers and sidecars). `Err` names a bad annotation.
+/// containerPorts (regular containers and sidecars) and the numeric ports its probes check
+/// (an app that passes its probes listens there, declared or not). `Err` names a bad
+/// annotation.
 pub fn app_ports(pod: &Pod) -> Result<BTreeSet<u16>, String> {
     if let Some(text) = pod
         .metadata
@@ -76,15 +78,37 @@ pub fn app_ports(pod: &Pod) -> Result<BTreeSet<u16>, String> {
         .iter()
         .flatten()
         .filter(|c| c.restart_policy.as_deref() == Some("Always"));
-    Ok(spec
-        .containers
+    let containers: Vec<_> = spec.containers.iter().chain(sidecars).collect();
+    let declared = containers
         .iter()
-        .chain(sidecars)
         .flat_map(|c| c.ports.iter().flatten())
         .filter(|p| p.protocol.as_deref().is_none_or(|proto| proto == "TCP"))
-        .filter_map(|p| u16::try_from(p.container_port).ok())
+        .map(|p| p.container_port);
+    let probed = containers
+        .iter()
+        .flat_map(|c| [&c.readiness_probe, &c.liveness_probe, &c.startup_probe])
+        .flatten()
+        .filter_map(probe_port);
+    Ok(declared
+        .chain(probed)
+        .filter_map(|p| u16::try_from(p).ok())
         .filter(|p| *p != 0)
         .collect())
+}
+
+/// The numeric port a probe connects to (a named one is a declared port already).
+fn probe_port(probe: &k8s_openapi::api::core::v1::Probe) -> Option<i32> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let port = probe
+        .http_get
+        .as_ref()
+        .map(|a| &a.port)
+        .or(probe.tcp_socket.as_ref().map(|a| &a.port));
+    match port {
+        Some(IntOrString::Int(port)) => Some(*port),
+        Some(IntOrString::String(_)) => None,
+        None => probe.grpc.as_ref().map(|g| g.port),
+    }
 }
 
 /// The IPv4 address a pod's app listens on: `None` for a pod whose containers ended
@@ -215,7 +239,12 @@ impl PodListeners {
             let namespace = pod_facts::namespace(pod).to_string();
             let name = pod_facts::name(pod).to_string();
             let ports = match app_ports(pod) {
-                Ok(_) if declares_no_ports(pod) => implied_ports(pod, &snapshot.services),
+                // Declaring no ports, it listens where its Services and its probes look.
+                Ok(probed) if declares_no_ports(pod) => {
+                    let mut ports = implied_ports(pod, &snapshot.services);
+                    ports.extend(probed);
+                    ports
+                }
                 Ok(ports) => ports,
                 Err(problem) => {
                     self.notes.push(format!(
@@ -614,7 +643,7 @@ mod tests {
     }
 
     #[rstest]
-    #[case(json!({}), Ok(vec![8080, 9090]))]
+    #[case(json!({}), Ok(vec![8080, 9090, 10254]))]
     #[case(json!({LISTEN_ANNOTATION: "80"}), Ok(vec![80]))]
     #[case(json!({LISTEN_ANNOTATION: "80, 81"}), Ok(vec![80, 81]))]
     #[case(json!({LISTEN_ANNOTATION: ""}), Ok(vec![]))]
@@ -627,7 +656,9 @@ mod tests {
             "metadata": {"name": "p", "annotations": annotations},
             "spec": {
                 "containers": [{"name": "a", "ports": [
-                    {"containerPort": 8080}, {"containerPort": 53, "protocol": "UDP"}]}],
+                    {"containerPort": 8080}, {"containerPort": 53, "protocol": "UDP"}],
+                    "readinessProbe": {"httpGet": {"port": 10254}},
+                    "livenessProbe": {"tcpSocket": {"port": "8080"}}}],
                 "initContainers": [
                     {"name": "side", "restartPolicy": "Always", "ports": [{"containerPort": 9090}]},
                     {"name": "init", "ports": [{"containerPort": 7070}]}]

@@ -524,6 +524,23 @@ impl Store {
             .map_or(0, |h| h.compacted)
     }
 
+    /// The resourceVersion of the last change to any object of `resources` (0: none yet), so
+    /// that readers of a few kinds can skip changes to the others.
+    pub fn last_change_of(&self, resources: &[ResourceId]) -> u64 {
+        let state = self.read();
+        resources
+            .iter()
+            .map(|r| {
+                let history = &state.resource_history[r.index()];
+                history
+                    .events
+                    .back()
+                    .map_or(history.compacted, |e| e.resource_version())
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// A receiver that changes whenever the store does (its value: the new resourceVersion).
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.inner.changes.subscribe()

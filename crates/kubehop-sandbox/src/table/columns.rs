@@ -15,6 +15,9 @@ pub fn columns(resource: ResourceId) -> Vec<Column> {
         ResourceId::Deployments => deployments_columns(),
         ResourceId::StatefulSets => stateful_sets_columns(),
         ResourceId::Events => events_columns(),
+        ResourceId::ReplicaSets | ResourceId::ReplicationControllers => replica_set_columns(),
+        ResourceId::DaemonSets => daemon_set_columns(),
+        ResourceId::Jobs => job_columns(),
         ResourceId::IngressClasses => vec![
             NAME,
             col(

@@ -26,41 +26,6 @@ pub(super) fn columns(resource: ResourceId) -> Vec<Column> {
 /// The columns of the workload kinds and the rest.
 fn workload_columns(resource: ResourceId) -> Vec<Column> {
     match resource {
-        ResourceId::ReplicaSets | ResourceId::ReplicationControllers => vec![
-            NAME,
-            int("Desired", "Number of desired pods"),
-            int("Current", "Number of current pods"),
-            int("Ready", "Number of ready pods"),
-            AGE,
-            wide("Containers", "Names of each container in the template."),
-            wide(
-                "Images",
-                "Images referenced by each container in the template.",
-            ),
-            wide("Selector", "Label selector for pods."),
-        ],
-        ResourceId::DaemonSets => vec![
-            NAME,
-            int("Desired", "The desired number of pods."),
-            int("Current", "The current number of pods."),
-            int("Ready", "The number of ready pods."),
-            int(
-                "Up-to-date",
-                "The number of pods with the up-to-date template.",
-            ),
-            int("Available", "The number of available pods."),
-            col("Node Selector", "Which nodes the pods run on."),
-            AGE,
-        ],
-        ResourceId::Jobs => vec![
-            NAME,
-            col("Status", "Status of the job."),
-            col(
-                "Completions",
-                "The desired number of successfully finished pods.",
-            ),
-            AGE,
-        ],
         ResourceId::CronJobs => vec![
             NAME,
             col("Schedule", "The schedule in Cron format."),
@@ -138,18 +103,6 @@ pub(super) fn cells(
         ResourceId::ServiceAccounts => {
             vec![name, json!(array(object, "/secrets").len()), age]
         }
-        ResourceId::ReplicaSets | ResourceId::ReplicationControllers => vec![
-            name,
-            json!(int_at(object, "/spec/replicas")),
-            json!(int_at(object, "/status/replicas")),
-            json!(int_at(object, "/status/readyReplicas")),
-            age,
-            json!(container_field(object, "name")),
-            json!(container_field(object, "image")),
-            json!(replica_selector(resource, object)),
-        ],
-        ResourceId::DaemonSets => daemon_set_cells(object, name, age),
-        ResourceId::Jobs => job_cells(object, name, age),
         ResourceId::CronJobs => cron_job_cells(object, name, age, now),
         ResourceId::HorizontalPodAutoscalers | ResourceId::HorizontalPodAutoscalersV1 => {
             autoscaler_cells(object, name, age)
@@ -219,76 +172,6 @@ fn int_or_string(object: &Value, pointer: &str) -> String {
         Some(Value::String(s)) => s.clone(),
         _ => "N/A".to_owned(),
     }
-}
-
-fn replica_selector(resource: ResourceId, object: &Value) -> String {
-    if resource == ResourceId::ReplicationControllers {
-        let labels: BTreeMap<&String, &str> = object
-            .pointer("/spec/selector")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k, v.as_str().unwrap_or("")))
-            .collect();
-        let parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        return if parts.is_empty() {
-            "<none>".into()
-        } else {
-            parts.join(",")
-        };
-    }
-    selector_string(object.pointer("/spec/selector"))
-}
-
-fn daemon_set_cells(object: &Value, name: Value, age: Value) -> Vec<Value> {
-    let selector: BTreeMap<&String, &str> = object
-        .pointer("/spec/template/spec/nodeSelector")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k, v.as_str().unwrap_or("")))
-        .collect();
-    let selector: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    vec![
-        name,
-        json!(int_at(object, "/status/desiredNumberScheduled")),
-        json!(int_at(object, "/status/currentNumberScheduled")),
-        json!(int_at(object, "/status/numberReady")),
-        json!(int_at(object, "/status/updatedNumberScheduled")),
-        json!(int_at(object, "/status/numberAvailable")),
-        json!(or_none(&selector.join(","))),
-        age,
-    ]
-}
-
-fn job_cells(object: &Value, name: Value, age: Value) -> Vec<Value> {
-    let condition = |kind: &str| {
-        array(object, "/status/conditions").iter().any(|c| {
-            c.get("type").and_then(Value::as_str) == Some(kind)
-                && c.get("status").and_then(Value::as_str) == Some("True")
-        })
-    };
-    let status = if condition("Complete") {
-        "Complete"
-    } else if condition("Failed") {
-        "Failed"
-    } else if condition("Suspended") {
-        "Suspended"
-    } else {
-        "Running"
-    };
-    let succeeded = int_at(object, "/status/succeeded");
-    let completions = match object.pointer("/spec/completions").and_then(Value::as_i64) {
-        Some(n) => format!("{succeeded}/{n}"),
-        None => format!(
-            "{succeeded}/1 of {}",
-            object
-                .pointer("/spec/parallelism")
-                .and_then(Value::as_i64)
-                .unwrap_or(1)
-        ),
-    };
-    vec![name, json!(status), json!(completions), age]
 }
 
 /// The printer columns of a custom resource: its own, or AGE when it declares none.

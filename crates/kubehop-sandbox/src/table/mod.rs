@@ -15,9 +15,11 @@ mod columns;
 mod extra;
 #[cfg(test)]
 mod tests;
+mod workloads;
 
 use cells::*;
 pub use columns::columns;
+use workloads::*;
 
 /// One column of a Table.
 #[derive(Debug, Clone, Copy)]
@@ -207,6 +209,11 @@ pub fn cells(resource: ResourceId, object: &Value, now: Timestamp) -> Vec<Value>
             json!(container_field(object, "image")),
         ],
         ResourceId::Events => event_cells(object, name, now),
+        ResourceId::ReplicaSets | ResourceId::ReplicationControllers => {
+            replica_set_cells(object, name, age)
+        }
+        ResourceId::DaemonSets => daemon_set_cells(object, name, age),
+        ResourceId::Jobs => job_cells(object, name, age, now),
         ResourceId::IngressClasses => {
             let parameters = object
                 .pointer("/spec/parameters")

@@ -1,9 +1,100 @@
-//! The Deployment controller: pods owned by the (unserved) ReplicaSet of each template
-//! revision, rolled out with Recreate or RollingUpdate (maxSurge, maxUnavailable).
+//! The Deployment controller, as the real one works: one ReplicaSet per template revision,
+//! named `<deployment>-<pod-template-hash>`, owned by the Deployment and annotated with its
+//! `deployment.kubernetes.io/revision`; a rollout scales the new ReplicaSet up and the old
+//! ones down (Recreate, or RollingUpdate within maxSurge / maxUnavailable), and the pods
+//! follow from the ReplicaSet controller. Old ReplicaSets scaled to zero are kept as
+//! revision history (`kubectl rollout history|undo`), at most `revisionHistoryLimit`.
 
+use super::replicaset::{SetKind, is_active, reconcile_set};
 use super::*;
+use crate::control::events::{Event, component};
+use crate::store::Part;
 
-fn deployment_pods(c: &Controller, deployment: &Value) -> Vec<Value> {
+pub(super) const REVISION: &str = "deployment.kubernetes.io/revision";
+const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
+const DESIRED_REPLICAS: &str = "deployment.kubernetes.io/desired-replicas";
+const MAX_REPLICAS_ANNOTATION: &str = "deployment.kubernetes.io/max-replicas";
+/// Deployment annotations a ReplicaSet does not copy.
+const NOT_COPIED: &[&str] = &[
+    REVISION,
+    REVISION_HISTORY,
+    DESIRED_REPLICAS,
+    MAX_REPLICAS_ANNOTATION,
+    "kubectl.kubernetes.io/last-applied-configuration",
+];
+
+/// One ReplicaSet of a Deployment as a pass sees it.
+#[derive(Debug, Clone)]
+struct Set {
+    name: String,
+    value: Value,
+    /// `spec.replicas`, as this pass decides it.
+    replicas: i64,
+    /// Active pods, the ready ones among them, and pods still terminating.
+    pods: i64,
+    ready: i64,
+    terminating: i64,
+    revision: i64,
+}
+
+impl Set {
+    fn of(c: &Controller, value: Value) -> Self {
+        let all = super::replicaset::owned_pods(c, SetKind::ReplicaSet, &value);
+        let terminating = all.iter().filter(|p| is_terminating(p)).count() as i64;
+        let pods: Vec<Value> = all.into_iter().filter(is_active).collect();
+        Set {
+            name: text(&value, "/metadata/name").to_string(),
+            replicas: value
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1),
+            pods: pods.len() as i64,
+            ready: pods.iter().filter(|p| is_ready(p)).count() as i64,
+            terminating,
+            revision: revision_of(&value),
+            value,
+        }
+    }
+}
+
+pub(super) fn revision_of(object: &Value) -> i64 {
+    object
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(REVISION))
+        .and_then(Value::as_str)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The ReplicaSets a Deployment controls (by owner reference name and uid).
+fn owned_sets(c: &Controller, deployment: &Value) -> Vec<Value> {
+    let namespace = text(deployment, "/metadata/namespace");
+    let name = text(deployment, "/metadata/name");
+    let uid = text(deployment, "/metadata/uid");
+    let (sets, _) = c
+        .store
+        .list_objects(ResourceId::ReplicaSets, Some(namespace));
+    sets.iter()
+        .map(|s| s.value())
+        .filter(|set| {
+            set.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|o| {
+                    o.get("controller").and_then(Value::as_bool) == Some(true)
+                        && text(o, "/kind") == "Deployment"
+                        && text(o, "/name") == name
+                        && text(o, "/uid") == uid
+                })
+        })
+        .collect()
+}
+
+/// Pods of the Deployment's revisions: owned by a ReplicaSet `<deployment>-<their
+/// pod-template-hash>` and matching its selector (served or not: a replayed dump may carry
+/// pods without their ReplicaSets).
+fn revision_pods(c: &Controller, deployment: &Value) -> Vec<Value> {
     let namespace = text(deployment, "/metadata/namespace");
     let name = text(deployment, "/metadata/name");
     let selector = deployment
@@ -25,6 +116,7 @@ fn deployment_pods(c: &Controller, deployment: &Value) -> Vec<Value> {
         .collect()
 }
 
+/// A deleted Deployment: the garbage collector deletes its ReplicaSets (whose pods follow).
 pub(in crate::control) fn delete_deployment_pods(
     c: &mut Controller,
     deployment: &Value,
@@ -40,19 +132,23 @@ pub(in crate::control) fn delete_deployment_pods(
         // Created again under the same name: its controller decides.
         return Ok(());
     }
-    for pod in deployment_pods(c, deployment) {
+    for set in owned_sets(c, deployment) {
+        match c.store.delete_object(
+            ResourceId::ReplicaSets,
+            &key.0,
+            text(&set, "/metadata/name"),
+            &DeleteOptions::default(),
+        ) {
+            Ok(_) | Err(StoreError::NotFound { .. }) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    for pod in revision_pods(c, deployment) {
         if !is_terminating(&pod) {
             delete_pod(c, &pod)?;
         }
     }
     Ok(())
-}
-
-/// A uid for the (unserved) ReplicaSet of a Deployment revision, stable across runs.
-fn replica_set_uid(deployment_uid: &str, hash: &str) -> String {
-    let seed =
-        u64::from(fnv1a32(deployment_uid.as_bytes())) << 32 | u64::from(fnv1a32(hash.as_bytes()));
-    SplitMix64::new(seed).uuid().to_string()
 }
 
 pub(in crate::control) fn reconcile_deployment(
@@ -63,6 +159,9 @@ pub(in crate::control) fn reconcile_deployment(
         return Ok(());
     };
     let deployment = stored.value();
+    if is_terminating(&deployment) {
+        return Ok(());
+    }
     let Some(spec) = deployment.get("spec").cloned() else {
         return Ok(());
     };
@@ -72,8 +171,8 @@ pub(in crate::control) fn reconcile_deployment(
         .unwrap_or(1)
         .clamp(0, MAX_REPLICAS);
     let template = spec.get("template").cloned().unwrap_or_else(|| json!({}));
-    let pods = deployment_pods(c, &deployment);
-    let active: Vec<&Value> = pods.iter().filter(|p| !is_terminating(p)).collect();
+    let pods = revision_pods(c, &deployment);
+    let active: Vec<&Value> = pods.iter().filter(|p| is_active(p)).collect();
     let hash = current_revision(
         c,
         ResourceId::Deployments,
@@ -82,60 +181,232 @@ pub(in crate::control) fn reconcile_deployment(
         &active,
         POD_TEMPLATE_HASH,
     );
-    let replica_set = format!("{}-{hash}", key.1);
-    let mut revisions = Revisions::split(&active, &hash);
+    adopt_replayed_pods(c, &deployment, &pods, &hash)?;
     let limits = Limits::of(&spec, replicas);
-    let old_terminating = pods
-        .iter()
-        .any(|p| is_terminating(p) && label(p, POD_TEMPLATE_HASH) != hash);
-    let plan = plan_pass(&mut revisions, &spec, replicas, limits, old_terminating);
-    let owner = json!({
-        "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": replica_set,
-        "uid": replica_set_uid(stored.uid(), &hash),
-        "controller": true, "blockOwnerDeletion": true,
-    });
-    let new_pods = NewPods {
-        template: &template,
-        namespace: &key.0,
-        replica_set: &replica_set,
-        hash: &hash,
-        owner: &owner,
+    let mut sets: Vec<Set> = owned_sets(c, &deployment)
+        .into_iter()
+        .map(|v| Set::of(c, v))
+        .collect();
+    sets.sort_by(|a, b| (a.revision, &a.name).cmp(&(b.revision, &b.name)));
+    let new_name = format!("{}-{hash}", key.1);
+    let paused = spec.get("paused").and_then(Value::as_bool).unwrap_or(false);
+    let mut created = false;
+    if !paused && !sets.iter().any(|s| s.name == new_name) {
+        let max_revision = sets.iter().map(|s| s.revision).max().unwrap_or(0);
+        let value = create_new_set(c, &deployment, &new_name, &hash, max_revision + 1, limits)?;
+        sets.push(Set::of(c, value));
+        created = true;
+    }
+    let new_index = sets.iter().position(|s| s.name == new_name);
+    if let Some(index) = new_index {
+        sync_revision(c, &deployment, &mut sets, index)?;
+    }
+    let before: Vec<i64> = sets.iter().map(|s| s.replicas).collect();
+    if !paused {
+        plan(&mut sets, new_index, replicas, limits);
+    }
+    apply_scaling(c, &deployment, &mut sets, &before, new_index)?;
+    clean_up_history(c, &spec, &sets, new_index)?;
+    let outcome = Outcome {
+        sets: &sets,
+        new_index,
+        replicas,
+        limits,
+        created,
     };
-    for _ in 0..plan.create.min(MAX_CREATES_PER_PASS) {
-        create_new_pod(c, &new_pods)?;
-    }
-    for pod in &plan.delete {
-        delete_pod(c, pod)?;
-    }
-    let status = deployment_status(c, &deployment, &revisions, replicas, limits, &replica_set);
+    let status = deployment_status(c, &deployment, &outcome);
     write_status(c, ResourceId::Deployments, key, Value::Object(status))
 }
 
-/// The Deployment's active pods split by revision: `new` at the current template hash,
-/// `old` at any other. The counts are taken before a pass deletes any of them.
-struct Revisions {
-    new: Vec<Value>,
-    old: Vec<Value>,
-    new_count: i64,
-    old_count: i64,
-    new_ready: i64,
-    old_ready: i64,
+/// A replayed Deployment whose pods name ReplicaSets the store does not hold: those
+/// ReplicaSets are created (at the pods' count), so the pods are adopted, not rolled.
+fn adopt_replayed_pods(
+    c: &mut Controller,
+    deployment: &Value,
+    pods: &[Value],
+    current: &str,
+) -> Result<(), StoreError> {
+    let mut by_hash: BTreeMap<String, i64> = BTreeMap::new();
+    for pod in pods.iter().filter(|p| is_active(p)) {
+        *by_hash
+            .entry(label(pod, POD_TEMPLATE_HASH).to_string())
+            .or_default() += 1;
+    }
+    let namespace = text(deployment, "/metadata/namespace");
+    let name = text(deployment, "/metadata/name");
+    // Old revisions first, the current one last (the newest).
+    let mut ordered: Vec<(String, i64)> = by_hash.into_iter().collect();
+    ordered.sort_by_key(|(hash, _)| hash == current);
+    for (revision, (hash, count)) in (1..).zip(ordered) {
+        let set_name = format!("{name}-{hash}");
+        if c.store
+            .get_object(ResourceId::ReplicaSets, namespace, &set_name)
+            .is_some()
+        {
+            continue;
+        }
+        let set = new_set_object(deployment, &set_name, &hash, revision, count);
+        c.store
+            .create_object(ResourceId::ReplicaSets, set, WriteOptions::controller())?;
+    }
+    Ok(())
 }
 
-impl Revisions {
-    fn split(active: &[&Value], hash: &str) -> Self {
-        let (new, old): (Vec<Value>, Vec<Value>) = active
-            .iter()
-            .map(|p| (*p).clone())
-            .partition(|p| label(p, POD_TEMPLATE_HASH) == hash);
-        Self {
-            new_count: new.len() as i64,
-            old_count: old.len() as i64,
-            new_ready: new.iter().filter(|p| is_ready(p)).count() as i64,
-            old_ready: old.iter().filter(|p| is_ready(p)).count() as i64,
-            new,
-            old,
-        }
+/// The ReplicaSet object of revision `revision` (`hash`) with `replicas`.
+fn new_set_object(
+    deployment: &Value,
+    name: &str,
+    hash: &str,
+    revision: i64,
+    replicas: i64,
+) -> Value {
+    let mut template = deployment
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    if !template.get("metadata").is_some_and(Value::is_object) {
+        template["metadata"] = json!({});
+    }
+    if !template["metadata"]
+        .get("labels")
+        .is_some_and(Value::is_object)
+    {
+        template["metadata"]["labels"] = json!({});
+    }
+    template["metadata"]["labels"][POD_TEMPLATE_HASH] = json!(hash);
+    let mut selector = deployment
+        .pointer("/spec/selector")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    if !selector.get("matchLabels").is_some_and(Value::is_object) {
+        selector["matchLabels"] = json!({});
+    }
+    selector["matchLabels"][POD_TEMPLATE_HASH] = json!(hash);
+    let mut annotations: Map<String, Value> = deployment
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !NOT_COPIED.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    annotations.insert(REVISION.into(), json!(revision.to_string()));
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": name,
+            "namespace": text(deployment, "/metadata/namespace"),
+            "labels": template["metadata"]["labels"].clone(),
+            "annotations": annotations,
+            "ownerReferences": [{
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "name": text(deployment, "/metadata/name"),
+                "uid": text(deployment, "/metadata/uid"),
+                "controller": true, "blockOwnerDeletion": true,
+            }],
+        },
+        "spec": {"replicas": replicas, "selector": selector, "template": template},
+    })
+}
+
+/// Creates the ReplicaSet of the current template (at 0 replicas: the plan scales it).
+fn create_new_set(
+    c: &mut Controller,
+    deployment: &Value,
+    name: &str,
+    hash: &str,
+    revision: i64,
+    limits: Limits,
+) -> Result<Value, StoreError> {
+    let mut set = new_set_object(deployment, name, hash, revision, 0);
+    let desired = deployment
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    set["metadata"]["annotations"][DESIRED_REPLICAS] = json!(desired.to_string());
+    set["metadata"]["annotations"][MAX_REPLICAS_ANNOTATION] =
+        json!((desired + limits.max_surge).to_string());
+    let stored = c
+        .store
+        .create_object(ResourceId::ReplicaSets, set, WriteOptions::controller())?;
+    Ok(stored.value())
+}
+
+/// The new ReplicaSet carries the highest revision (after `rollout undo` an old one becomes
+/// new again: it gets the next revision and remembers its old one in revision-history), and
+/// the Deployment the same revision annotation.
+fn sync_revision(
+    c: &mut Controller,
+    deployment: &Value,
+    sets: &mut [Set],
+    index: usize,
+) -> Result<(), StoreError> {
+    let max_old = sets
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != index)
+        .map(|(_, s)| s.revision)
+        .max()
+        .unwrap_or(0);
+    let set = &mut sets[index];
+    if set.revision <= max_old {
+        let old = set.revision;
+        let revision = max_old + 1;
+        let namespace = text(deployment, "/metadata/namespace").to_string();
+        let stored = c.store.modify_object(
+            ResourceId::ReplicaSets,
+            &namespace,
+            &set.name,
+            Part::Whole,
+            WriteOptions::controller(),
+            |value| {
+                let annotations = ensure_map(value, "annotations");
+                let history = annotations
+                    .get(REVISION_HISTORY)
+                    .and_then(Value::as_str)
+                    .filter(|h| !h.is_empty())
+                    .map(|h| format!("{h},{old}"))
+                    .unwrap_or_else(|| old.to_string());
+                if old > 0 {
+                    annotations.insert(REVISION_HISTORY.into(), json!(history));
+                }
+                annotations.insert(REVISION.into(), json!(revision.to_string()));
+                Ok(())
+            },
+        )?;
+        set.value = stored.value();
+        set.revision = revision;
+    }
+    let revision = set.revision.to_string();
+    if revision_of(deployment).to_string() != revision {
+        c.store.modify_object(
+            ResourceId::Deployments,
+            text(deployment, "/metadata/namespace"),
+            text(deployment, "/metadata/name"),
+            Part::Whole,
+            WriteOptions::controller(),
+            |value| {
+                ensure_map(value, "annotations").insert(REVISION.into(), json!(revision));
+                Ok(())
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// `metadata.<field>` as a map, created when missing.
+fn ensure_map<'a>(object: &'a mut Value, field: &str) -> &'a mut Map<String, Value> {
+    if !object.get("metadata").is_some_and(Value::is_object) {
+        object["metadata"] = json!({});
+    }
+    let metadata = &mut object["metadata"];
+    if !metadata.get(field).is_some_and(Value::is_object) {
+        metadata[field] = json!({});
+    }
+    match metadata.get_mut(field) {
+        Some(Value::Object(map)) => map,
+        _ => unreachable!("just made an object"),
     }
 }
 
@@ -178,155 +449,194 @@ impl Limits {
     }
 }
 
-/// What one pass does: create `create` pods at the current revision and delete `delete`.
-#[derive(Default)]
-struct Plan {
-    create: i64,
-    delete: Vec<Value>,
-}
-
-/// Decides one pass: a paused Deployment does nothing; Recreate deletes every old pod and
-/// waits for them to go before creating new ones; a rolling update surges and scales down
-/// old pods within the limits.
-fn plan_pass(
-    revisions: &mut Revisions,
-    spec: &Value,
-    replicas: i64,
-    limits: Limits,
-    old_terminating: bool,
-) -> Plan {
-    let mut plan = Plan::default();
-    let paused = spec.get("paused").and_then(Value::as_bool).unwrap_or(false);
-    if paused {
-        // A paused Deployment only scales what it has.
-    } else if limits.recreate {
-        if revisions.old_count > 0 {
-            plan.delete.append(&mut revisions.old);
-        } else if old_terminating {
-            // Wait until the old pods are gone.
-        } else {
-            scale_new(revisions, replicas, &mut plan);
+/// Decides the ReplicaSets' replicas for this pass (in `sets[..].replicas`).
+fn plan(sets: &mut [Set], new_index: Option<usize>, replicas: i64, limits: Limits) {
+    let Some(new_index) = new_index else {
+        return;
+    };
+    let olds = || (0..sets.len()).filter(move |i| *i != new_index);
+    if limits.recreate {
+        let old_pods: i64 = olds().map(|i| sets[i].pods + sets[i].terminating).sum();
+        let old_replicas: i64 = olds().map(|i| sets[i].replicas).sum();
+        for i in olds().collect::<Vec<_>>() {
+            sets[i].replicas = 0;
         }
-    } else if revisions.old_count == 0 {
-        scale_new(revisions, replicas, &mut plan);
-    } else {
-        plan_rolling(revisions, replicas, limits, &mut plan);
-    }
-    plan
-}
-
-/// Scales the current revision to `replicas`: creates the missing pods or deletes the extra
-/// ones, the cheapest to lose first.
-fn scale_new(revisions: &mut Revisions, replicas: i64, plan: &mut Plan) {
-    let new_count = revisions.new_count;
-    if new_count < replicas {
-        plan.create = replicas - new_count;
-    } else if new_count > replicas {
-        deletion_order(&mut revisions.new);
-        let extra = usize::try_from(new_count - replicas).unwrap_or(0);
-        plan.delete.extend(revisions.new.drain(..extra));
-    }
-}
-
-/// A rolling update step: create new pods up to maxSurge; when none can be created, delete
-/// extra new pods and as many old ones as maxUnavailable allows (unready old pods first).
-fn plan_rolling(revisions: &mut Revisions, replicas: i64, limits: Limits, plan: &mut Plan) {
-    let (new_count, old_count) = (revisions.new_count, revisions.old_count);
-    let total = new_count + old_count;
-    if new_count < replicas {
-        plan.create = (replicas - new_count)
-            .min(replicas + limits.max_surge - total)
-            .max(0);
-    }
-    if plan.create != 0 {
+        if old_pods == 0 && old_replicas == 0 {
+            sets[new_index].replicas = replicas;
+        }
         return;
     }
-    let min_available = replicas - limits.max_unavailable;
-    let new_unavailable = new_count - revisions.new_ready;
-    let mut budget = total - min_available - new_unavailable;
-    if new_count > replicas {
-        deletion_order(&mut revisions.new);
-        let extra = usize::try_from(new_count - replicas).unwrap_or(0);
-        plan.delete.extend(revisions.new.drain(..extra));
+    // Scale the new ReplicaSet up within maxSurge (or down to the replica count).
+    let new = sets[new_index].replicas;
+    let total: i64 = sets.iter().map(|s| s.replicas).sum();
+    if new > replicas {
+        sets[new_index].replicas = replicas;
+    } else if new < replicas {
+        let up = (replicas + limits.max_surge - total)
+            .min(replicas - new)
+            .max(0);
+        sets[new_index].replicas = new + up;
+        if up > 0 {
+            return;
+        }
     }
+    scale_down_old(sets, new_index, replicas, limits);
+}
+
+/// Scales old ReplicaSets down as far as maxUnavailable allows: unhealthy replicas first (they
+/// cost no availability), then the oldest ReplicaSets' ready ones.
+fn scale_down_old(sets: &mut [Set], new_index: usize, replicas: i64, limits: Limits) {
+    let total: i64 = sets.iter().map(|s| s.replicas).sum();
+    let min_available = replicas - limits.max_unavailable;
+    let new = &sets[new_index];
+    let new_unavailable = (new.replicas - new.ready).max(0);
+    let mut budget = total - min_available - new_unavailable;
     if budget <= 0 {
         return;
     }
-    let old = &mut revisions.old;
-    deletion_order(old);
-    // Unhealthy old pods first: removing them costs no availability.
-    let unhealthy: Vec<Value> = old.iter().filter(|p| !is_ready(p)).cloned().collect();
-    for pod in unhealthy {
-        if budget == 0 {
-            break;
+    for (i, set) in sets.iter_mut().enumerate() {
+        if i == new_index || budget == 0 {
+            continue;
         }
-        plan.delete.push(pod);
-        budget -= 1;
+        let unhealthy = (set.replicas - set.ready).max(0).min(set.replicas);
+        let down = unhealthy.min(budget);
+        set.replicas -= down;
+        budget -= down;
     }
-    let mut spare = revisions.new_ready + revisions.old_ready - min_available;
-    for pod in old.iter().filter(|p| is_ready(p)) {
-        if budget == 0 || spare <= 0 {
-            break;
+    let available: i64 = sets.iter().map(|s| s.ready.min(s.replicas)).sum();
+    let mut allowed = available - min_available;
+    for (i, set) in sets.iter_mut().enumerate() {
+        if i == new_index || allowed <= 0 {
+            continue;
         }
-        plan.delete.push(pod.clone());
-        budget -= 1;
-        spare -= 1;
+        let down = set.replicas.min(allowed);
+        set.replicas -= down;
+        allowed -= down;
     }
 }
 
-/// What a new pod of the current revision is made from.
-struct NewPods<'a> {
-    template: &'a Value,
-    namespace: &'a str,
-    replica_set: &'a str,
-    hash: &'a str,
-    owner: &'a Value,
+/// Writes the ReplicaSets whose replicas the plan changed (ScalingReplicaSet events) and runs
+/// the ReplicaSet controller on each at once, the new one first, so pods follow in the same
+/// pass.
+fn apply_scaling(
+    c: &mut Controller,
+    deployment: &Value,
+    sets: &mut [Set],
+    before: &[i64],
+    new_index: Option<usize>,
+) -> Result<(), StoreError> {
+    let namespace = text(deployment, "/metadata/namespace").to_string();
+    let mut order: Vec<usize> = new_index.into_iter().collect();
+    order.extend((0..sets.len()).filter(|i| Some(*i) != new_index));
+    for i in order {
+        let (from, to) = (before[i], sets[i].replicas);
+        if from != to {
+            let desired = deployment
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let stored = c.store.modify_object(
+                ResourceId::ReplicaSets,
+                &namespace,
+                &sets[i].name,
+                Part::Whole,
+                WriteOptions::controller(),
+                |value| {
+                    value["spec"]["replicas"] = json!(to);
+                    ensure_map(value, "annotations")
+                        .insert(DESIRED_REPLICAS.into(), json!(desired.to_string()));
+                    Ok(())
+                },
+            )?;
+            sets[i].value = stored.value();
+            let direction = if to > from { "up" } else { "down" };
+            let message = format!(
+                "Scaled {direction} replica set {} from {from} to {to}",
+                sets[i].name
+            );
+            c.record(
+                deployment,
+                Event::normal(component::DEPLOYMENT, "ScalingReplicaSet", message),
+            );
+            // The ReplicaSet controller acts at once (its own pass would too, later).
+            let set_key = (namespace.clone(), sets[i].name.clone());
+            reconcile_set(c, SetKind::ReplicaSet, &set_key)?;
+            let refreshed = Set::of(c, sets[i].value.clone());
+            sets[i].pods = refreshed.pods;
+            sets[i].ready = refreshed.ready;
+            sets[i].terminating = refreshed.terminating;
+        }
+    }
+    Ok(())
 }
 
-/// Creates one pod `<replica set>-<suffix>`, drawing another suffix when the name is taken
-/// (up to five times).
-fn create_new_pod(c: &mut Controller, new_pods: &NewPods<'_>) -> Result<(), StoreError> {
-    let mut attempts = 0;
-    loop {
-        let name = format!("{}-{}", new_pods.replica_set, c.rng.name_suffix(5));
-        let pod = pod_from_template(
-            new_pods.template,
-            new_pods.namespace,
-            &name,
-            &[(POD_TEMPLATE_HASH, new_pods.hash.to_owned())],
-            new_pods.owner.clone(),
-        );
-        match c
-            .store
-            .create_object(ResourceId::Pods, pod, WriteOptions::controller())
-        {
-            Err(StoreError::AlreadyExists { .. }) if attempts < 5 => attempts += 1,
+/// Deletes the oldest ReplicaSets scaled to zero beyond `revisionHistoryLimit`.
+fn clean_up_history(
+    c: &mut Controller,
+    spec: &Value,
+    sets: &[Set],
+    new_index: Option<usize>,
+) -> Result<(), StoreError> {
+    let limit = spec
+        .get("revisionHistoryLimit")
+        .and_then(Value::as_i64)
+        .unwrap_or(10)
+        .max(0);
+    let idle: Vec<&Set> = sets
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| Some(*i) != new_index && s.replicas == 0 && s.pods == 0)
+        .map(|(_, s)| s)
+        .collect();
+    let extra = idle
+        .len()
+        .saturating_sub(usize::try_from(limit).unwrap_or(0));
+    for set in idle.into_iter().take(extra) {
+        match c.store.delete_object(
+            ResourceId::ReplicaSets,
+            text(&set.value, "/metadata/namespace"),
+            &set.name,
+            &DeleteOptions::default(),
+        ) {
+            Ok(_) | Err(StoreError::NotFound { .. }) => {}
             Err(err) => return Err(err),
-            Ok(_) => return Ok(()),
         }
     }
+    Ok(())
 }
 
-/// The Deployment's status: replica counts and the Available and Progressing conditions.
+/// What a pass leaves for the status.
+struct Outcome<'a> {
+    sets: &'a [Set],
+    new_index: Option<usize>,
+    replicas: i64,
+    limits: Limits,
+    created: bool,
+}
+
+/// The Deployment's status: replica counts and the Available and Progressing conditions
+/// with the real controller's reasons.
 fn deployment_status(
     c: &Controller,
     deployment: &Value,
-    revisions: &Revisions,
-    replicas: i64,
-    limits: Limits,
-    replica_set: &str,
+    outcome: &Outcome<'_>,
 ) -> Map<String, Value> {
-    let updated = revisions.new_count;
-    let ready = revisions.new_ready + revisions.old_ready;
+    let sets = outcome.sets;
+    let new = outcome.new_index.map(|i| &sets[i]);
+    let new_name = new.map(|s| s.name.as_str()).unwrap_or("");
+    let replicas = outcome.replicas;
+    let total: i64 = sets.iter().map(|s| s.pods).sum();
+    let updated = new.map(|s| s.pods).unwrap_or(0);
+    let ready: i64 = sets.iter().map(|s| s.ready).sum();
     let available = ready;
-    let complete = updated == replicas && revisions.old_count == 0 && available == replicas;
+    let complete = updated == replicas && total == replicas && available == replicas;
     let now = c.now();
     let existing: Vec<Value> = deployment
         .pointer("/status/conditions")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let available_condition = if available >= replicas - limits.max_unavailable {
+    let available_condition = if available >= replicas - outcome.limits.max_unavailable {
         condition(
             &existing,
             "Available",
@@ -345,27 +655,25 @@ fn deployment_status(
             &now,
         )
     };
-    let progressing = if complete {
-        condition(
-            &existing,
-            "Progressing",
-            true,
+    let (reason, message) = if complete {
+        (
             "NewReplicaSetAvailable",
-            &format!("ReplicaSet \"{replica_set}\" has successfully progressed."),
-            &now,
+            format!("ReplicaSet \"{new_name}\" has successfully progressed."),
+        )
+    } else if outcome.created {
+        (
+            "NewReplicaSetCreated",
+            format!("Created new replica set \"{new_name}\""),
         )
     } else {
-        condition(
-            &existing,
-            "Progressing",
-            true,
+        (
             "ReplicaSetUpdated",
-            &format!("ReplicaSet \"{replica_set}\" is progressing."),
-            &now,
+            format!("ReplicaSet \"{new_name}\" is progressing."),
         )
     };
+    let progressing = condition(&existing, "Progressing", true, reason, &message, &now);
     let mut status = counts(&[
-        ("replicas", revisions.new_count + revisions.old_count),
+        ("replicas", total),
         ("updatedReplicas", updated),
         ("readyReplicas", ready),
         ("availableReplicas", available),
@@ -383,4 +691,66 @@ fn deployment_status(
         json!([available_condition, progressing]),
     );
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(name: &str, replicas: i64, pods: i64, ready: i64) -> Set {
+        Set {
+            name: name.into(),
+            value: json!({}),
+            replicas,
+            pods,
+            ready,
+            terminating: 0,
+            revision: 0,
+        }
+    }
+
+    fn rolling(surge: i64, unavailable: i64) -> Limits {
+        Limits {
+            recreate: false,
+            max_surge: surge,
+            max_unavailable: unavailable,
+        }
+    }
+
+    #[test]
+    fn a_rollout_surges_first_then_scales_old_down_within_availability() {
+        // 3 old ready, new at 0: surge by 1.
+        let mut sets = vec![set("old", 3, 3, 3), set("new", 0, 0, 0)];
+        plan(&mut sets, Some(1), 3, rolling(1, 0));
+        assert_eq!((sets[0].replicas, sets[1].replicas), (3, 1));
+        // The new pod is not ready yet: nothing more.
+        let mut sets = vec![set("old", 3, 3, 3), set("new", 1, 1, 0)];
+        plan(&mut sets, Some(1), 3, rolling(1, 0));
+        assert_eq!((sets[0].replicas, sets[1].replicas), (3, 1));
+        // Ready: one old goes.
+        let mut sets = vec![set("old", 3, 3, 3), set("new", 1, 1, 1)];
+        plan(&mut sets, Some(1), 3, rolling(1, 0));
+        assert_eq!((sets[0].replicas, sets[1].replicas), (2, 1));
+    }
+
+    #[test]
+    fn unhealthy_old_replicas_go_first_and_recreate_waits_for_old_pods() {
+        let mut sets = vec![set("old", 3, 3, 1), set("new", 3, 3, 0)];
+        plan(&mut sets, Some(1), 3, rolling(0, 1));
+        assert_eq!(
+            sets[0].replicas, 2,
+            "one unhealthy old replica within the budget"
+        );
+        let recreate = Limits {
+            recreate: true,
+            max_surge: 0,
+            max_unavailable: 3,
+        };
+        let mut sets = vec![set("old", 3, 3, 3), set("new", 0, 0, 0)];
+        plan(&mut sets, Some(1), 3, recreate);
+        assert_eq!((sets[0].replicas, sets[1].replicas), (0, 0));
+        let mut sets = vec![set("old", 0, 0, 0), set("new", 0, 0, 0)];
+        plan(&mut sets, Some(1), 3, recreate);
+        assert_eq!(sets[1].replicas, 3);
+    }
 }

@@ -1,12 +1,13 @@
-//! The Deployment and StatefulSet controllers.
+//! The workload controllers: Deployments (`deployment`, through ReplicaSets), ReplicaSets and
+//! ReplicationControllers (`replicaset`), StatefulSets (`statefulset`), DaemonSets
+//! (`daemonset`) and Jobs (`job`).
 //!
-//! Pods of a Deployment are owned, as on a real cluster, by a ReplicaSet
-//! `<deployment>-<pod-template-hash>` (which the sandbox does not serve); a pod belongs to a
-//! Deployment when its controller owner is a ReplicaSet named `<deployment>-<its
-//! pod-template-hash label>` and the Deployment's selector matches it. Pods of a StatefulSet
-//! are `<statefulset>-<ordinal>` owned by the StatefulSet.
+//! Pods of a Deployment are owned, as on a real cluster, by its ReplicaSet
+//! `<deployment>-<pod-template-hash>`; a ReplicaSet (or ReplicationController, DaemonSet, Job)
+//! controls the pods whose controller owner reference names it and that its selector matches.
+//! Pods of a StatefulSet are `<statefulset>-<ordinal>` owned by the StatefulSet.
 //!
-//! The shared helpers live here; `deployment` and `statefulset` hold the two controllers.
+//! The shared helpers live here.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,15 +16,21 @@ use serde_json::{Map, Value, json};
 use super::{Controller, Key};
 use crate::admission::initial_status;
 use crate::resources::ResourceId;
-use crate::rng::{SplitMix64, fnv1a32, safe_encode};
+use crate::rng::{fnv1a32, safe_encode};
 use crate::store::{DeleteOptions, StoreError, WriteOptions};
 
+mod daemonset;
 mod deployment;
+mod job;
+mod replicaset;
 mod statefulset;
 #[cfg(test)]
 mod tests;
 
+pub(super) use daemonset::reconcile_daemonset;
 pub(super) use deployment::{delete_deployment_pods, reconcile_deployment};
+pub(super) use job::reconcile_job;
+pub(super) use replicaset::{SetKind, reconcile_set};
 pub(super) use statefulset::{delete_statefulset_pods, reconcile_statefulset};
 
 const POD_TEMPLATE_HASH: &str = "pod-template-hash";
@@ -60,17 +67,39 @@ fn controller_ref(pod: &Value) -> Option<(&str, &str)> {
         })
 }
 
-/// The workload a pod event concerns (for marking it dirty).
-pub(super) fn owner_of(pod: &Value) -> Option<(ResourceId, Key)> {
+/// The workloads a pod event concerns (for marking them dirty): its controller, and for a
+/// ReplicaSet `<deployment>-<hash>` the Deployment too.
+pub(super) fn owners_of(pod: &Value) -> Vec<(ResourceId, Key)> {
     let namespace = text(pod, "/metadata/namespace").to_string();
-    match controller_ref(pod)? {
-        ("ReplicaSet", name) => {
-            let (deployment, _) = name.rsplit_once('-')?;
-            Some((ResourceId::Deployments, (namespace, deployment.to_string())))
+    let Some((kind, name)) = controller_ref(pod) else {
+        return Vec::new();
+    };
+    let key = (namespace.clone(), name.to_string());
+    match kind {
+        "ReplicaSet" => {
+            let mut owners = vec![(ResourceId::ReplicaSets, key)];
+            if let Some((deployment, _)) = name.rsplit_once('-') {
+                owners.push((ResourceId::Deployments, (namespace, deployment.to_string())));
+            }
+            owners
         }
-        ("StatefulSet", name) => Some((ResourceId::StatefulSets, (namespace, name.to_string()))),
-        _ => None,
+        "StatefulSet" => vec![(ResourceId::StatefulSets, key)],
+        "DaemonSet" => vec![(ResourceId::DaemonSets, key)],
+        "Job" => vec![(ResourceId::Jobs, key)],
+        "ReplicationController" => vec![(ResourceId::ReplicationControllers, key)],
+        _ => Vec::new(),
     }
+}
+
+/// The Deployment that controls a ReplicaSet (by its owner reference).
+pub(super) fn deployment_of(set: &Value) -> Option<Key> {
+    let (kind, name) = controller_ref(set)?;
+    (kind == "Deployment").then(|| {
+        (
+            text(set, "/metadata/namespace").to_string(),
+            name.to_string(),
+        )
+    })
 }
 
 /// `metav1.LabelSelector` semantics (matchLabels and matchExpressions).
@@ -308,4 +337,26 @@ fn current_revision(
         Some((alias_generation, revision)) if *alias_generation == generation => revision.clone(),
         _ => ours,
     }
+}
+
+/// A deleted ReplicaSet, ReplicationController, DaemonSet or Job: the garbage collector
+/// deletes the pods it controlled (unless one of the same name exists again).
+pub(super) fn delete_owned_pods(
+    c: &mut Controller,
+    resource: ResourceId,
+    owner: &Value,
+) -> Result<(), StoreError> {
+    let namespace = text(owner, "/metadata/namespace");
+    let name = text(owner, "/metadata/name");
+    if c.store.get_object(resource, namespace, name).is_some() {
+        return Ok(());
+    }
+    let kind = resource.info().kind;
+    let (pods, _) = c.store.list_objects(ResourceId::Pods, Some(namespace));
+    for pod in pods.iter().map(|p| p.value()) {
+        if controller_ref(&pod) == Some((kind, name)) && !is_terminating(&pod) {
+            delete_pod(c, &pod)?;
+        }
+    }
+    Ok(())
 }

@@ -34,16 +34,19 @@ fn owners_of_pods() {
     let pod = json!({"metadata": {"namespace": "shop", "ownerReferences": [
         {"kind": "ReplicaSet", "name": "web-abc12", "controller": true}]}});
     assert_eq!(
-        owner_of(&pod),
-        Some((ResourceId::Deployments, ("shop".into(), "web".into())))
+        owners_of(&pod),
+        [
+            (ResourceId::ReplicaSets, ("shop".into(), "web-abc12".into())),
+            (ResourceId::Deployments, ("shop".into(), "web".into()))
+        ]
     );
     let pod = json!({"metadata": {"namespace": "data", "ownerReferences": [
         {"kind": "StatefulSet", "name": "mongodb", "controller": true}]}});
     assert_eq!(
-        owner_of(&pod),
-        Some((ResourceId::StatefulSets, ("data".into(), "mongodb".into())))
+        owners_of(&pod),
+        [(ResourceId::StatefulSets, ("data".into(), "mongodb".into()))]
     );
-    assert_eq!(owner_of(&json!({"metadata": {}})), None);
+    assert!(owners_of(&json!({"metadata": {}})).is_empty());
 }
 
 #[test]
@@ -61,4 +64,21 @@ fn deletion_prefers_unready_then_newest() {
     deletion_order(&mut pods);
     let names: Vec<&str> = pods.iter().map(|p| text(p, "/metadata/name")).collect();
     assert_eq!(names, ["c", "b", "a"]);
+}
+
+#[test]
+fn template_hashes_are_stable_safe_and_change_with_the_template() {
+    let template = json!({"metadata": {"labels": {"app": "web"}},
+                          "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}});
+    let hash = template_hash(&template);
+    assert_eq!(hash, template_hash(&template.clone()));
+    assert!(!hash.is_empty() && hash.len() <= 10, "{hash}");
+    assert!(
+        hash.bytes()
+            .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b)),
+        "{hash}"
+    );
+    let mut changed = template.clone();
+    changed["spec"]["containers"][0]["image"] = json!("nginx:1.26");
+    assert_ne!(template_hash(&changed), hash);
 }
