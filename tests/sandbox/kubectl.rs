@@ -27,7 +27,7 @@ pub(crate) struct Harness {
 }
 
 impl Harness {
-    async fn start(test: &str) -> Option<Harness> {
+    pub(crate) async fn start(test: &str) -> Option<Harness> {
         let kubectl = Self::kubectl(test)?;
         let (sandbox, _client) = start().await;
         let report = sandbox.store().load_objects(small_world());
@@ -80,7 +80,7 @@ impl Harness {
     }
 
     /// Runs kubectl; returns (success, stdout, stderr).
-    async fn run(&self, args: &[&str]) -> (bool, String, String) {
+    pub(crate) async fn run(&self, args: &[&str]) -> (bool, String, String) {
         let output = within(
             &format!("kubectl {}", args.join(" ")),
             self.command(args).output(),
@@ -106,7 +106,7 @@ impl Harness {
     }
 
     /// Object `name` of kind `K` in namespace default, as the sandbox stores it now.
-    fn stored<K: k8s_openapi::Resource + serde::de::DeserializeOwned>(
+    pub(crate) fn stored<K: k8s_openapi::Resource + serde::de::DeserializeOwned>(
         &self,
         name: &str,
     ) -> Option<K> {
@@ -127,7 +127,7 @@ impl Drop for Harness {
 }
 
 /// Lines with runs of spaces collapsed, so column widths do not matter.
-fn rows(text: &str) -> Vec<String> {
+pub(crate) fn rows(text: &str) -> Vec<String> {
     text.lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect()
@@ -264,7 +264,7 @@ async fn get_pods_watch_prints_a_change() {
     );
 }
 
-const MANIFEST: &str = r#"
+pub(crate) const MANIFEST: &str = r#"
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -420,33 +420,6 @@ async fn strict_field_validation_rejects_unknown_fields() {
         "{stderr}"
     );
     assert!(h.stored::<Deployment>("api").is_none());
-}
-
-#[tokio::test]
-async fn create_from_files_works_and_typed_generators_get_a_clear_415() {
-    let Some(h) = Harness::start("create").await else {
-        return;
-    };
-    let manifest = h.write("app.yaml", MANIFEST);
-    let out = h
-        .ok(&["create", "-f", manifest.to_str().expect("utf-8")])
-        .await;
-    assert_eq!(
-        rows(&out),
-        ["deployment.apps/api created", "service/api created"]
-    );
-    assert_eq!(
-        h.ok(&["run", "tmp", "--image=busybox:1"]).await.trim(),
-        "pod/tmp created"
-    );
-    // `kubectl create deployment|namespace|service ...` send protobuf bodies, which the
-    // sandbox does not decode.
-    let (success, _stdout, stderr) = h.run(&["create", "namespace", "team"]).await;
-    assert!(!success);
-    assert!(
-        stderr.contains("the sandbox does not decode protobuf"),
-        "{stderr}"
-    );
 }
 
 #[tokio::test]

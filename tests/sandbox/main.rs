@@ -14,6 +14,7 @@ mod fd_exhaustion;
 mod forward_close;
 mod ingress;
 mod kubectl;
+mod kubectl_writes;
 mod real_apps;
 mod scale;
 mod udp;

@@ -74,6 +74,7 @@ pub mod faults;
 pub mod kubeconfig;
 pub mod notes;
 pub mod patch;
+pub mod protobuf;
 pub mod request_log;
 pub mod resources;
 pub(crate) mod rng;

@@ -8,6 +8,7 @@ use super::path::{Params, ResourceTarget};
 use super::status::ApiError;
 use super::{Shared, dry_run, json_response};
 use crate::patch::{self, PatchError, PatchKind};
+use crate::protobuf::{self, ProtoError};
 use crate::request_log::Verb;
 use crate::resources::ResourceId;
 use crate::selector::{FieldSelector, LabelSelector};
@@ -131,7 +132,7 @@ fn yaml_error_words(message: &str) -> String {
     first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }
 
-/// The request body as JSON (JSON or YAML bodies; protobuf is not supported).
+/// The request body as JSON (JSON, YAML or Kubernetes protobuf bodies).
 fn parse_object(resource: ResourceId, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -155,11 +156,17 @@ fn parse_object(resource: ResourceId, headers: &HeaderMap, body: &[u8]) -> Resul
                 ))
             })?
         }
+        // kubectl's typed generators (`kubectl create namespace|deployment|service ...`)
+        // send protobuf.
+        protobuf::MEDIA_TYPE => protobuf::decode(body).map_err(|e| match e {
+            ProtoError::Malformed(message) => ApiError::bad_request(format!(
+                "the object provided is unrecognized (must be of type {kind}): {message}"
+            )),
+            ProtoError::UnknownKind(message) => ApiError::unsupported_media_type(message),
+        })?,
         other => {
-            // kubectl's typed generators (`kubectl create namespace|deployment|service ...`)
-            // send protobuf.
             return Err(ApiError::unsupported_media_type(format!(
-                "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml (the sandbox does not decode protobuf: use `kubectl create -f` or `kubectl apply -f`)"
+                "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
             )));
         }
     };
