@@ -186,3 +186,168 @@ async fn create_from_files_and_run_still_work() {
         ["deployment.apps/api created", "service/api created"]
     );
 }
+
+const SHOP: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+  labels: {app: shop}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: shop}
+  template:
+    metadata:
+      labels: {app: shop}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports:
+        - containerPort: 8080
+        env:
+        - {name: MODE, value: fast}
+        - {name: DEBUG, value: "1"}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: shop
+spec:
+  selector: {app: shop}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: metrics, port: 9090}
+"#;
+
+async fn apply_server_side(
+    h: &Harness,
+    file: &str,
+    text: &str,
+    extra: &[&str],
+) -> (bool, String, String) {
+    let path = h.write(file, text);
+    let mut args = vec![
+        "apply",
+        "--server-side",
+        "-f",
+        path.to_str().expect("utf-8"),
+    ];
+    args.extend(extra);
+    h.run(&args).await
+}
+
+fn deployment(h: &Harness) -> Value {
+    h.sandbox
+        .store()
+        .get_object(kubehop::sandbox::ResourceId::Deployments, "default", "shop")
+        .expect("the Deployment exists")
+        .value()
+}
+
+#[tokio::test]
+async fn server_side_apply_sets_removes_and_reports_conflicts() {
+    let Some(h) = Harness::start("server-side-apply").await else {
+        return;
+    };
+    let (success, stdout, stderr) = apply_server_side(&h, "shop.yaml", SHOP, &[]).await;
+    assert!(success, "{stdout}\n{stderr}");
+    assert_eq!(
+        rows(&stdout),
+        [
+            "deployment.apps/shop serverside-applied",
+            "service/shop serverside-applied"
+        ]
+    );
+    assert_eq!(deployment(&h)["spec"]["replicas"], 2);
+
+    // Again with a changed field (replicas) and removed ones (an env var, a Service port).
+    let changed = SHOP
+        .replace("replicas: 2", "replicas: 3")
+        .replace("        - {name: DEBUG, value: \"1\"}\n", "")
+        .replace("  - {name: metrics, port: 9090}\n", "");
+    let (success, stdout, stderr) = apply_server_side(&h, "shop2.yaml", &changed, &[]).await;
+    assert!(success, "{stdout}\n{stderr}");
+    let stored = deployment(&h);
+    assert_eq!(stored["spec"]["replicas"], 3);
+    let container = &stored["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["env"],
+        serde_json::json!([{"name": "MODE", "value": "fast"}])
+    );
+    assert_eq!(
+        container["imagePullPolicy"], "IfNotPresent",
+        "defaults stay"
+    );
+    let service = h
+        .sandbox
+        .store()
+        .get_object(kubehop::sandbox::ResourceId::Services, "default", "shop")
+        .expect("the Service exists")
+        .value();
+    let ports = service["spec"]["ports"].as_array().expect("ports");
+    assert_eq!(ports.len(), 1, "{ports:?}");
+    assert_eq!(ports[0]["name"], "http");
+    assert_eq!(
+        service["spec"]["sessionAffinity"], "None",
+        "defaulted fields stay"
+    );
+
+    // Another manager setting the same field to another value conflicts...
+    let scale =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\nspec:\n  replicas: 5\n";
+    let (success, _stdout, stderr) =
+        apply_server_side(&h, "scale.yaml", scale, &["--field-manager=autoscaler"]).await;
+    assert!(!success);
+    assert!(
+        stderr.contains("Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas"),
+        "{stderr}"
+    );
+    assert_eq!(deployment(&h)["spec"]["replicas"], 3);
+    // ... unless forced, which takes the field over.
+    let (success, stdout, stderr) = apply_server_side(
+        &h,
+        "scale.yaml",
+        scale,
+        &["--field-manager=autoscaler", "--force-conflicts"],
+    )
+    .await;
+    assert!(success, "{stdout}\n{stderr}");
+    assert_eq!(deployment(&h)["spec"]["replicas"], 5);
+
+    let yaml = h
+        .ok(&[
+            "get",
+            "deploy",
+            "shop",
+            "-o",
+            "yaml",
+            "--show-managed-fields",
+        ])
+        .await;
+    for expected in [
+        "manager: kubectl",
+        "manager: autoscaler",
+        "operation: Apply",
+        "f:replicas: {}",
+    ] {
+        assert!(yaml.contains(expected), "{expected} in\n{yaml}");
+    }
+    let plain = h.ok(&["get", "deploy", "shop", "-o", "yaml"]).await;
+    assert!(!plain.contains("managedFields"), "{plain}");
+
+    // kubectl's manager no longer owns replicas: its next apply leaves 5 alone... and a
+    // client-side apply's writes keep the ownership record.
+    let (success, stdout, stderr) = apply_server_side(
+        &h,
+        "shop2.yaml",
+        &changed.replace("  replicas: 3\n", ""),
+        &[],
+    )
+    .await;
+    assert!(success, "{stdout}\n{stderr}");
+    assert_eq!(deployment(&h)["spec"]["replicas"], 5);
+    h.ok(&["label", "deploy", "shop", "extra=yes"]).await;
+    assert!(deployment(&h)["metadata"]["managedFields"].is_array());
+}

@@ -62,6 +62,7 @@
 pub mod addresses;
 pub mod admission;
 mod api;
+pub mod apply;
 /// The API server's request handling without a socket, for the fuzz target.
 #[doc(hidden)]
 pub use api::fuzzing;

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::path::{Params, ResourceTarget};
 use super::status::ApiError;
 use super::{Shared, dry_run, json_response};
+use crate::apply::{self, ApplyError};
 use crate::patch::{self, PatchError, PatchKind};
 use crate::protobuf::{self, ProtoError};
 use crate::request_log::Verb;
@@ -34,7 +35,7 @@ pub(super) fn write(
     match verb {
         Verb::Create => create(shared, headers, target, body, dry, fields),
         Verb::Update => update(shared, headers, target, body, dry, fields),
-        Verb::Patch => patch(shared, headers, target, body, dry, fields),
+        Verb::Patch => patch(shared, headers, target, params, body, dry, fields),
         Verb::Delete => delete(shared, target, params, body, dry),
         Verb::DeleteCollection => delete_collection(shared, target, params, body, dry),
         _ => Err(ApiError::method_not_allowed(format!(
@@ -279,10 +280,13 @@ fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
     match PatchKind::from_content_type(content_type) {
-        Some(PatchKind::Apply) => Err(ApiError::unsupported_media_type(
-            "server-side apply (application/apply-patch+yaml) is not supported by the sandbox; use client-side `kubectl apply`",
-        )),
+        Some(PatchKind::Apply) if essence != "application/apply-patch+yaml" => {
+            Err(ApiError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format ({essence}) - accepted media types include: application/apply-patch+yaml"
+            )))
+        }
         Some(kind) => Ok(kind),
         None => Err(ApiError::unsupported_media_type(format!(
             "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
@@ -301,11 +305,15 @@ fn patch(
     shared: &Shared,
     headers: &HeaderMap,
     target: &ResourceTarget,
+    params: &Params,
     body: &[u8],
     dry: bool,
     fields: FieldValidation,
 ) -> Result<Response, ApiError> {
     let kind = patch_kind(headers)?;
+    if kind == PatchKind::Apply {
+        return server_side_apply(shared, target, params, body, dry, fields);
+    }
     let resource = target.resource;
     let name = target.name.as_deref().unwrap_or("");
     let namespace = target.namespace.as_deref().unwrap_or("");
@@ -330,6 +338,156 @@ fn patch(
         json_response(StatusCode::OK, patched.json().clone()),
         &warnings,
     ))
+}
+
+/// Server-side apply: the config in the body, applied by `fieldManager` (forced with
+/// `force=true`); the first apply creates the object.
+fn server_side_apply(
+    shared: &Shared,
+    target: &ResourceTarget,
+    params: &Params,
+    body: &[u8],
+    dry: bool,
+    fields: FieldValidation,
+) -> Result<Response, ApiError> {
+    let resource = target.resource;
+    if let Some(sub) = target.subresource.as_deref() {
+        return Err(ApiError::unsupported_media_type(format!(
+            "server-side apply to the {sub} subresource is not supported by the sandbox"
+        )));
+    }
+    let manager = params
+        .get("fieldManager")
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ApiError::bad_request("PATCH with apply requires fieldManager"))?;
+    let force = match params.get("force") {
+        None | Some("") | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "invalid force value {other:?}: must be true or false"
+            )));
+        }
+    };
+    let mut config = apply_config(target, body)?;
+    let warnings = check_fields(resource, &config, fields)?;
+    if let Some(meta) = config.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    let now = crate::store::format_time(shared.store.now());
+    let apply = apply::Apply {
+        resource,
+        manager,
+        force,
+        now: &now,
+    };
+    let name = target.name.as_deref().unwrap_or("");
+    let mut conflicts = None;
+    let outcome = shared.store.modify_object(
+        resource,
+        target.namespace.as_deref().unwrap_or(""),
+        name,
+        Part::Whole,
+        WriteOptions::api(dry),
+        |object| {
+            apply::apply_to(&apply, object, &config).map_err(|ApplyError::Conflicts(found)| {
+                conflicts = Some(found);
+                StoreError::Conflict {
+                    resource,
+                    name: name.to_string(),
+                    reason: "apply conflicts".into(),
+                }
+            })
+        },
+    );
+    let (status, object) = match outcome {
+        Ok(updated) => (StatusCode::OK, updated),
+        Err(StoreError::NotFound { .. }) if conflicts.is_none() => {
+            let created = shared.store.create_object(
+                resource,
+                apply::create(&apply, &config),
+                WriteOptions::api(dry),
+            )?;
+            (StatusCode::CREATED, created)
+        }
+        Err(err) => {
+            return Err(match conflicts {
+                Some(found) => apply_conflict(&found),
+                None => err.into(),
+            });
+        }
+    };
+    Ok(with_warnings(
+        json_response(status, object.json().clone()),
+        &warnings,
+    ))
+}
+
+/// The applied config: a YAML (or JSON) object of the URL's kind, named as the URL names it.
+fn apply_config(target: &ResourceTarget, body: &[u8]) -> Result<Value, ApiError> {
+    let info = target.resource.info();
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::bad_request(format!("the YAML body is not UTF-8: {e}")))?;
+    let mut config: Value = serde_saphyr::from_str(text).map_err(|e| {
+        ApiError::bad_request(format!(
+            "error decoding YAML: {}",
+            yaml_error_words(&e.to_string())
+        ))
+    })?;
+    if !config.is_object() {
+        return Err(ApiError::bad_request(
+            "the applied configuration is not an object",
+        ));
+    }
+    let api_version = config.get("apiVersion").and_then(Value::as_str);
+    let kind = config.get("kind").and_then(Value::as_str);
+    if api_version != Some(info.api_version().as_str()) || kind != Some(info.kind) {
+        return Err(ApiError::bad_request(format!(
+            "the applied configuration is a {} {}, not a {} {}",
+            api_version.unwrap_or("(no apiVersion)"),
+            kind.unwrap_or("(no kind)"),
+            info.api_version(),
+            info.kind
+        )));
+    }
+    align_namespace(target, &mut config)?;
+    let name = target.name.as_deref().unwrap_or("");
+    let meta = config
+        .as_object_mut()
+        .map(|o| o.entry("metadata").or_insert_with(|| json!({})))
+        .and_then(Value::as_object_mut);
+    if let Some(meta) = meta {
+        match meta.get("name").and_then(Value::as_str) {
+            Some(given) if !given.is_empty() && given != name => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({given}) does not match the name on the URL ({name})"
+                )));
+            }
+            _ => {
+                meta.insert("name".into(), json!(name));
+            }
+        }
+    }
+    Ok(config)
+}
+
+/// The 409 of an apply that conflicts, as the API server words it.
+fn apply_conflict(conflicts: &[apply::Conflict]) -> ApiError {
+    let causes: Vec<Value> = conflicts
+        .iter()
+        .map(|c| {
+            json!({
+                "reason": "FieldManagerConflict",
+                "message": format!("conflict with {}", c.manager),
+                "field": c.field,
+            })
+        })
+        .collect();
+    let mut error = ApiError::new(StatusCode::CONFLICT, "Conflict", "");
+    // Several conflicts take several lines, as the API server writes them.
+    error.message = apply::conflict_message(conflicts);
+    error.details = Some(json!({"causes": causes}));
+    error
 }
 
 /// The client's DeleteOptions, from the body and the query.
