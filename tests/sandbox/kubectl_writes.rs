@@ -34,12 +34,21 @@ async fn comparable(h: &Harness, kind: &str, name: &str, namespace: &str) -> Val
 /// it prints with `--dry-run=client -o json`, created with `kubectl create -f` in namespace
 /// `json`; both stored objects must be the same.
 async fn same_as_json(h: &Harness, generator: &[&str], kind: &str, name: &str) {
-    let mut proto = generator.to_vec();
-    proto.extend(["-n", "proto"]);
-    h.ok(&proto).await;
-    let mut dry = generator.to_vec();
-    dry.extend(["-n", "json", "--dry-run=client", "-o", "json"]);
-    let printed = h.ok(&dry).await;
+    // Flags go before a `--` (what follows it is the container's command).
+    let with = |flags: &[&'static str]| {
+        let at = generator
+            .iter()
+            .position(|a| *a == "--")
+            .unwrap_or(generator.len());
+        let mut args = generator[..at].to_vec();
+        args.extend(flags);
+        args.extend(&generator[at..]);
+        args
+    };
+    h.ok(&with(&["-n", "proto"])).await;
+    let printed = h
+        .ok(&with(&["-n", "json", "--dry-run=client", "-o", "json"]))
+        .await;
     let file = h.write(&format!("{kind}-{name}.json"), &printed);
     h.ok(&["create", "-n", "json", "-f", file.to_str().expect("utf-8")])
         .await;
