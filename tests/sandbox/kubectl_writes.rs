@@ -454,17 +454,35 @@ async fn server_side_apply_sets_removes_and_reports_conflicts() {
     let plain = h.ok(&["get", "deploy", "shop", "-o", "yaml"]).await;
     assert!(!plain.contains("managedFields"), "{plain}");
 
-    // kubectl's manager no longer owns replicas: its next apply leaves 5 alone... and a
-    // client-side apply's writes keep the ownership record.
-    let (success, stdout, stderr) = apply_server_side(
-        &h,
-        "shop2.yaml",
-        &changed.replace("  replicas: 3\n", ""),
-        &[],
-    )
-    .await;
+    // A plain write takes the fields it changes (`kubectl scale` names no manager: it is
+    // "kubectl", from its User-Agent, with an Update entry): the next apply of another value
+    // conflicts with it.
+    h.ok(&["scale", "deploy", "shop", "--replicas=7"]).await;
+    let (success, _stdout, stderr) =
+        apply_server_side(&h, "scale.yaml", scale, &["--field-manager=autoscaler"]).await;
+    assert!(!success);
+    assert!(
+        stderr.contains(
+            "Apply failed with 1 conflict: conflict with \"kubectl\" using apps/v1: .spec.replicas"
+        ),
+        "{stderr}"
+    );
+    // kubectl's own manager no longer owns replicas: leaving them out leaves them alone.
+    let without = changed.replace("  replicas: 3\n", "");
+    let (success, stdout, stderr) = apply_server_side(&h, "shop3.yaml", &without, &[]).await;
     assert!(success, "{stdout}\n{stderr}");
-    assert_eq!(deployment(&h)["spec"]["replicas"], 5);
+    assert_eq!(deployment(&h)["spec"]["replicas"], 7);
     h.ok(&["label", "deploy", "shop", "extra=yes"]).await;
-    assert!(deployment(&h)["metadata"]["managedFields"].is_array());
+    let yaml = h
+        .ok(&[
+            "get",
+            "deploy",
+            "shop",
+            "-o",
+            "yaml",
+            "--show-managed-fields",
+        ])
+        .await;
+    assert!(yaml.contains("manager: kubectl-label"), "{yaml}");
+    assert!(yaml.contains("operation: Update"), "{yaml}");
 }

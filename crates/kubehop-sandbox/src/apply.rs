@@ -8,9 +8,11 @@
 //! managers own stay. A field another manager owns with a different value is a conflict (409)
 //! unless the apply is forced, which takes the field over.
 //!
-//! Limits: ownership is recorded for appliers only (the sandbox records no `Update` entries
-//! for plain writes, so fields written by create/update/patch are unowned and never
-//! conflict); the schema facts (which lists merge by which keys, which maps are atomic) cover
+//! A plain write (update, patch) to an object whose ownership is tracked moves the fields it
+//! changes to its manager (an `Update` entry), as the API server does, so a later apply
+//! conflicts with it. Limits: objects no apply touched carry no managedFields (plain creates
+//! record none, so fields written before the first apply are unowned and never conflict); the
+//! schema facts (which lists merge by which keys, which maps are atomic) cover
 //! the built-in kinds' common fields, and every other list is atomic.
 
 use std::collections::BTreeSet;
@@ -616,6 +618,64 @@ pub fn apply_to(apply: &Apply, live: &mut Value, config: &Value) -> Result<(), A
     }
     set_managed_fields(live, written);
     Ok(())
+}
+
+/// A plain write (create, update, patch) by `manager`: the fields it changed become its own
+/// (an `Update` entry) and no other manager's; the fields it removed are nobody's. Only
+/// objects whose ownership is tracked (a server-side apply touched them) are followed.
+pub fn record_update(resource: ResourceId, manager: &str, now: &str, old: &Value, new: &mut Value) {
+    let all = entries(old);
+    if all.is_empty() {
+        return;
+    }
+    let old_paths = owned_paths(resource, old);
+    let new_paths = owned_paths(resource, new);
+    let changed: PathSet = new_paths
+        .iter()
+        .filter(|p| {
+            !old_paths.contains(*p)
+                || (is_leaf(&new_paths, p) && resolve(old, p) != resolve(new, p))
+        })
+        .cloned()
+        .collect();
+    let gone: PathSet = old_paths.difference(&new_paths).cloned().collect();
+    if changed.is_empty() && gone.is_empty() {
+        if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert(
+                "managedFields".into(),
+                old["metadata"]["managedFields"].clone(),
+            );
+        }
+        return;
+    }
+    let taken = |p: &Path| gone.contains(p) || (changed.contains(p) && is_leaf(&new_paths, p));
+    let is_mine = |e: &Entry| {
+        e.text("manager") == manager
+            && e.text("operation") == "Update"
+            && e.text("subresource").is_empty()
+    };
+    let mut written = Vec::new();
+    let mut mine: PathSet = changed.clone();
+    for mut entry in all {
+        if is_mine(&entry) {
+            mine.extend(entry.paths.into_iter().filter(|p| !gone.contains(p)));
+            continue;
+        }
+        entry.paths.retain(|p| !taken(p));
+        if !entry.paths.is_empty() {
+            entry.json.insert("fieldsV1".into(), to_tree(&entry.paths));
+            written.push(Value::Object(entry.json));
+        }
+    }
+    written.push(json!({
+        "manager": manager,
+        "operation": "Update",
+        "apiVersion": api_version_of(new),
+        "time": now,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": to_tree(&mine),
+    }));
+    set_managed_fields(new, written);
 }
 
 /// Removes what the applier owned before, left out now, and nobody else owns: list items go

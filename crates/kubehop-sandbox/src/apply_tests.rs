@@ -206,3 +206,58 @@ fn fields_v1_round_trips() {
     from_tree(&to_tree(&paths), &mut Vec::new(), &mut back);
     assert_eq!(back, paths);
 }
+
+#[test]
+fn a_plain_write_takes_the_fields_it_changes() {
+    let mut live = create(
+        &apply("mgr", false),
+        &deployment(2, "nginx:1", json!([{"name": "A", "value": "1"}])),
+    );
+    let before = live.clone();
+    live["spec"]["replicas"] = json!(4);
+    live["metadata"]["labels"]["extra"] = json!("yes");
+    record_update(
+        ResourceId::Deployments,
+        "kubectl-edit",
+        NOW,
+        &before,
+        &mut live,
+    );
+    let all = entries(&live);
+    let editor = all
+        .iter()
+        .find(|e| e.text("manager") == "kubectl-edit")
+        .expect("an Update entry");
+    assert_eq!(editor.text("operation"), "Update");
+    let replicas = vec!["f:spec".to_string(), "f:replicas".to_string()];
+    assert!(editor.paths.contains(&replicas));
+    assert!(editor.paths.contains(&vec![
+        "f:metadata".into(),
+        "f:labels".into(),
+        "f:extra".into()
+    ]));
+    let applier = all
+        .iter()
+        .find(|e| e.text("manager") == "mgr")
+        .expect("the applier");
+    assert!(!applier.paths.contains(&replicas));
+    // Now the applier conflicts with the editor.
+    let err = apply_to(
+        &apply("mgr", false),
+        &mut live,
+        &deployment(2, "nginx:1", json!([])),
+    )
+    .expect_err("conflict");
+    let ApplyError::Conflicts(conflicts) = err;
+    assert_eq!(
+        conflict_message(&conflicts),
+        "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas"
+    );
+
+    // An untracked object stays untracked.
+    let plain = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+    let mut after = plain.clone();
+    after["data"] = json!({"k": "v"});
+    record_update(ResourceId::Services, "x", NOW, &plain, &mut after);
+    assert!(after["metadata"].get("managedFields").is_none());
+}

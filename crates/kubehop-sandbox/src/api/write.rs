@@ -34,7 +34,7 @@ pub(super) fn write(
     let fields = field_validation(params)?;
     match verb {
         Verb::Create => create(shared, headers, target, body, dry, fields),
-        Verb::Update => update(shared, headers, target, body, dry, fields),
+        Verb::Update => update(shared, headers, target, params, body, dry, fields),
         Verb::Patch => patch(shared, headers, target, params, body, dry, fields),
         Verb::Delete => delete(shared, target, params, body, dry),
         Verb::DeleteCollection => delete_collection(shared, target, params, body, dry),
@@ -233,13 +233,15 @@ fn update(
     shared: &Shared,
     headers: &HeaderMap,
     target: &ResourceTarget,
+    params: &Params,
     body: &[u8],
     dry: bool,
     fields: FieldValidation,
 ) -> Result<Response, ApiError> {
     let name = target.name.as_deref().unwrap_or("");
     if target.subresource.as_deref() == Some("scale") {
-        return update_scale(shared, target, body, dry);
+        let manager = field_manager(params, headers);
+        return update_scale(shared, target, body, dry, &manager);
     }
     let mut object = parse_object(target.resource, headers, body)?;
     align_namespace(target, &mut object)?;
@@ -257,6 +259,20 @@ fn update(
     }
     let warnings = check_fields(target.resource, &object, fields)?;
     let part = part_of(target);
+    if let Some(stored) = shared.store.get_object(
+        target.resource,
+        target.namespace.as_deref().unwrap_or(""),
+        name,
+    ) {
+        let manager = field_manager(params, headers);
+        track_update(
+            shared,
+            target.resource,
+            &manager,
+            &stored.value(),
+            &mut object,
+        );
+    }
     let updated =
         shared
             .store
@@ -318,9 +334,11 @@ fn patch(
     let name = target.name.as_deref().unwrap_or("");
     let namespace = target.namespace.as_deref().unwrap_or("");
     if target.subresource.as_deref() == Some("scale") {
-        return patch_scale(shared, target, kind, body, dry);
+        let manager = field_manager(params, headers);
+        return patch_scale(shared, target, kind, body, dry, &manager);
     }
     let part = part_of(target);
+    let manager = field_manager(params, headers);
     let mut warnings = Vec::new();
     let patched = shared.store.modify_object(
         resource,
@@ -329,8 +347,10 @@ fn patch(
         part,
         WriteOptions::api(dry),
         |object| {
+            let before = object.clone();
             patch::apply(kind, resource, object, body).map_err(patch_error)?;
             warnings = check_fields(resource, object, fields)?;
+            track_update(shared, resource, &manager, &before, object);
             Ok(())
         },
     )?;
@@ -338,6 +358,40 @@ fn patch(
         json_response(StatusCode::OK, patched.json().clone()),
         &warnings,
     ))
+}
+
+/// Who writes: the `fieldManager` parameter, else the client's User-Agent up to its first `/`,
+/// as the API server names managers.
+fn field_manager(params: &Params, headers: &HeaderMap) -> String {
+    if let Some(manager) = params.get("fieldManager").filter(|m| !m.is_empty()) {
+        return manager.to_string();
+    }
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match agent.split('/').next().filter(|a| !a.is_empty()) {
+        Some(prefix) => prefix.chars().take(128).collect(),
+        None => "unknown".into(),
+    }
+}
+
+/// A plain write's effect on field ownership, where the object's ownership is tracked and the
+/// client did not set managedFields itself.
+fn track_update(
+    shared: &Shared,
+    resource: ResourceId,
+    manager: &str,
+    before: &Value,
+    after: &mut Value,
+) {
+    let owned = |v: &Value| v.pointer("/metadata/managedFields").cloned();
+    let given = owned(after);
+    if owned(before).is_none() || (given.is_some() && given != owned(before)) {
+        return;
+    }
+    let now = crate::store::format_time(shared.store.now());
+    apply::record_update(resource, manager, &now, before, after);
 }
 
 /// Server-side apply: the config in the body, applied by `fieldManager` (forced with
@@ -360,15 +414,7 @@ fn server_side_apply(
         .get("fieldManager")
         .filter(|m| !m.is_empty())
         .ok_or_else(|| ApiError::bad_request("PATCH with apply requires fieldManager"))?;
-    let force = match params.get("force") {
-        None | Some("") | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "invalid force value {other:?}: must be true or false"
-            )));
-        }
-    };
+    let force = apply_force(params)?;
     let mut config = apply_config(target, body)?;
     let warnings = check_fields(resource, &config, fields)?;
     if let Some(meta) = config.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -421,6 +467,17 @@ fn server_side_apply(
         json_response(status, object.json().clone()),
         &warnings,
     ))
+}
+
+/// The `force` parameter of an apply.
+fn apply_force(params: &Params) -> Result<bool, ApiError> {
+    match params.get("force") {
+        None | Some("") | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "invalid force value {other:?}: must be true or false"
+        ))),
+    }
 }
 
 /// The applied config: a YAML (or JSON) object of the URL's kind, named as the URL names it.
@@ -680,6 +737,7 @@ fn update_scale(
     target: &ResourceTarget,
     body: &[u8],
     dry: bool,
+    manager: &str,
 ) -> Result<Response, ApiError> {
     let scale: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid Scale: {e}")))?;
@@ -690,7 +748,12 @@ fn update_scale(
         target.name.as_deref().unwrap_or(""),
         Part::Whole,
         WriteOptions::api(dry),
-        |object| apply_scale(resource, object, &scale),
+        |object| {
+            let before = object.clone();
+            apply_scale(resource, object, &scale)?;
+            track_update(shared, resource, manager, &before, object);
+            Ok(())
+        },
     )?;
     Ok(json_response(
         StatusCode::OK,
@@ -704,6 +767,7 @@ fn patch_scale(
     kind: PatchKind,
     body: &[u8],
     dry: bool,
+    manager: &str,
 ) -> Result<Response, ApiError> {
     let resource = target.resource;
     let updated = shared.store.modify_object(
@@ -713,9 +777,12 @@ fn patch_scale(
         Part::Whole,
         WriteOptions::api(dry),
         |object| {
+            let before = object.clone();
             let mut scale = scale_of(resource, object);
             patch::apply(kind, resource, &mut scale, body).map_err(patch_error)?;
-            apply_scale(resource, object, &scale)
+            apply_scale(resource, object, &scale)?;
+            track_update(shared, resource, manager, &before, object);
+            Ok(())
         },
     )?;
     Ok(json_response(
