@@ -259,3 +259,55 @@ fn go_durations() {
     assert_eq!(go_duration(90_000_000_000), "1m30s");
     assert_eq!(go_duration(-2_000), "-2µs");
 }
+
+/// Arbitrary bytes after the magic, and every truncation of a real body, are errors or
+/// objects, never a panic.
+#[test]
+fn garbage_and_truncated_bodies_never_panic() {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut refused = 0;
+    for _ in 0..5_000 {
+        let len = (next() % 64) as usize;
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend((0..len).map(|_| next() as u8));
+        refused += usize::from(decode(&bytes).is_err());
+    }
+    assert!(refused > 4_000, "garbage is refused ({refused} of 5000)");
+    let real = body("v1", "Service", &service());
+    assert!(decode(&real).is_ok());
+    let truncated = (0..real.len())
+        .filter(|end| decode(&real[..*end]).is_err())
+        .count();
+    assert!(truncated > real.len() / 2, "{truncated} of {}", real.len());
+    // A body whose raw bytes are garbage for the kind.
+    let mut unknown = message(UNKNOWN);
+    let mut type_meta = message("k8s.io.apimachinery.pkg.runtime.TypeMeta");
+    set(&mut type_meta, "apiVersion", text("apps/v1"));
+    set(&mut type_meta, "kind", text("Deployment"));
+    set(&mut unknown, "typeMeta", Proto::Message(type_meta));
+    let mut decoded = 0;
+    for _ in 0..2_000 {
+        let raw: Vec<u8> = (0..(next() % 48)).map(|_| next() as u8).collect();
+        set(&mut unknown, "raw", Proto::Bytes(raw.into()));
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend(unknown.encode_to_vec());
+        decoded += usize::from(decode(&bytes).is_ok());
+    }
+    assert!(decoded < 2_000, "some garbage Deployments are refused");
+}
+
+#[test]
+fn a_zero_pointer_field_is_kept() {
+    // `replicas` is a *int32: zero means zero, not "unset".
+    let mut spec = message("k8s.io.api.apps.v1.DeploymentSpec");
+    set(&mut spec, "replicas", Proto::I32(0));
+    set(&mut spec, "minReadySeconds", Proto::I32(0));
+    set(&mut spec, "paused", Proto::Bool(false));
+    assert_eq!(SCHEMA.message_json(&spec), json!({"replicas": 0}));
+}
