@@ -84,11 +84,6 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     Schema { pool, facts }
 });
 
-/// Whether a Content-Type names the protobuf media type.
-pub fn is_protobuf(content_type: &str) -> bool {
-    content_type.split(';').next().unwrap_or("").trim() == MEDIA_TYPE
-}
-
 /// Decodes a protobuf body into the object's JSON (with `apiVersion` and `kind`).
 pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
     let Some(rest) = body.strip_prefix(MAGIC) else {

@@ -259,11 +259,18 @@ fn update(
     }
     let warnings = check_fields(target.resource, &object, fields)?;
     let part = part_of(target);
-    if let Some(stored) = shared.store.get_object(
-        target.resource,
-        target.namespace.as_deref().unwrap_or(""),
-        name,
-    ) {
+    // Only objects an apply touched (their JSON names managedFields) are parsed again here.
+    if let Some(stored) = shared
+        .store
+        .get_object(
+            target.resource,
+            target.namespace.as_deref().unwrap_or(""),
+            name,
+        )
+        .filter(|stored| {
+            std::str::from_utf8(stored.json()).is_ok_and(|t| t.contains("\"managedFields\""))
+        })
+    {
         let manager = field_manager(params, headers);
         track_update(
             shared,
@@ -347,10 +354,12 @@ fn patch(
         part,
         WriteOptions::api(dry),
         |object| {
-            let before = object.clone();
+            let before = tracked(object).then(|| object.clone());
             patch::apply(kind, resource, object, body).map_err(patch_error)?;
             warnings = check_fields(resource, object, fields)?;
-            track_update(shared, resource, &manager, &before, object);
+            if let Some(before) = &before {
+                track_update(shared, resource, &manager, before, object);
+            }
             Ok(())
         },
     )?;
@@ -374,6 +383,11 @@ fn field_manager(params: &Params, headers: &HeaderMap) -> String {
         Some(prefix) => prefix.chars().take(128).collect(),
         None => "unknown".into(),
     }
+}
+
+/// Whether an object's field ownership is tracked (an apply touched it).
+fn tracked(object: &Value) -> bool {
+    object.pointer("/metadata/managedFields").is_some()
 }
 
 /// A plain write's effect on field ownership, where the object's ownership is tracked and the
@@ -749,9 +763,11 @@ fn update_scale(
         Part::Whole,
         WriteOptions::api(dry),
         |object| {
-            let before = object.clone();
+            let before = tracked(object).then(|| object.clone());
             apply_scale(resource, object, &scale)?;
-            track_update(shared, resource, manager, &before, object);
+            if let Some(before) = &before {
+                track_update(shared, resource, manager, before, object);
+            }
             Ok(())
         },
     )?;
@@ -777,11 +793,13 @@ fn patch_scale(
         Part::Whole,
         WriteOptions::api(dry),
         |object| {
-            let before = object.clone();
+            let before = tracked(object).then(|| object.clone());
             let mut scale = scale_of(resource, object);
             patch::apply(kind, resource, &mut scale, body).map_err(patch_error)?;
             apply_scale(resource, object, &scale)?;
-            track_update(shared, resource, manager, &before, object);
+            if let Some(before) = &before {
+                track_update(shared, resource, manager, before, object);
+            }
             Ok(())
         },
     )?;
