@@ -472,6 +472,9 @@ pub fn path_string(path: &[String]) -> String {
 }
 
 /// The 409 message: `Apply failed with 1 conflict: conflict with "mgr": .spec.replicas`.
+/// Several conflicts are grouped by manager as the API server groups them, on one line (the
+/// sandbox's error messages are one line each): `Apply failed with 2 conflicts: conflicts with
+/// "a": .spec.replicas, .spec.paused; conflicts with "b": .spec.replicas`.
 pub fn conflict_message(conflicts: &[Conflict]) -> String {
     if let [one] = conflicts {
         return format!(
@@ -482,17 +485,21 @@ pub fn conflict_message(conflicts: &[Conflict]) -> String {
     let mut managers: Vec<&str> = conflicts.iter().map(|c| c.manager.as_str()).collect();
     managers.sort_unstable();
     managers.dedup();
-    let mut lines = Vec::new();
-    for manager in managers {
-        lines.push(format!("conflicts with {manager}:"));
-        for conflict in conflicts.iter().filter(|c| c.manager == manager) {
-            lines.push(format!("- {}", conflict.field));
-        }
-    }
+    let groups: Vec<String> = managers
+        .into_iter()
+        .map(|manager| {
+            let fields: Vec<&str> = conflicts
+                .iter()
+                .filter(|c| c.manager == manager)
+                .map(|c| c.field.as_str())
+                .collect();
+            format!("conflicts with {manager}: {}", fields.join(", "))
+        })
+        .collect();
     format!(
         "Apply failed with {} conflicts: {}",
         conflicts.len(),
-        lines.join("\n")
+        groups.join("; ")
     )
 }
 

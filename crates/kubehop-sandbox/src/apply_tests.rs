@@ -123,7 +123,7 @@ fn another_manager_conflicts_unless_forced_and_shared_values_do_not() {
     let ApplyError::Conflicts(conflicts) = err;
     assert_eq!(
         conflict_message(&conflicts),
-        "Apply failed with 3 conflicts: conflicts with \"first\":\n- .spec.replicas\n- .spec.template.spec.containers[name=\"web\"].image\nconflicts with \"second\":\n- .spec.replicas"
+        "Apply failed with 3 conflicts: conflicts with \"first\": .spec.replicas, .spec.template.spec.containers[name=\"web\"].image; conflicts with \"second\": .spec.replicas"
     );
     assert_eq!(live["spec"]["replicas"], 2, "nothing changed");
 

@@ -554,9 +554,11 @@ fn apply_conflict(conflicts: &[apply::Conflict]) -> ApiError {
             })
         })
         .collect();
-    let mut error = ApiError::new(StatusCode::CONFLICT, "Conflict", "");
-    // Several conflicts take several lines, as the API server writes them.
-    error.message = apply::conflict_message(conflicts);
+    let mut error = ApiError::new(
+        StatusCode::CONFLICT,
+        "Conflict",
+        apply::conflict_message(conflicts),
+    );
     error.details = Some(json!({"causes": causes}));
     error
 }
