@@ -302,6 +302,10 @@ async fn create_from_files_and_run_still_work() {
         rows(&out),
         ["deployment.apps/api created", "service/api created"]
     );
+    assert_eq!(
+        h.ok(&["run", "tmp", "--image=busybox:1"]).await.trim(),
+        "pod/tmp created"
+    );
 }
 
 const SHOP: &str = r#"

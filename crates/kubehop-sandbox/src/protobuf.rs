@@ -116,6 +116,11 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
             .unwrap_or_default()
     };
     let (api_version, kind) = (type_text("apiVersion"), type_text("kind"));
+    if kind.is_empty() || api_version.is_empty() {
+        return Err(ProtoError::Malformed(
+            "Object 'Kind' or 'apiVersion' is missing in the protobuf envelope".into(),
+        ));
+    }
     let encoding = text("contentEncoding");
     if !encoding.is_empty() {
         return Err(ProtoError::Malformed(format!(

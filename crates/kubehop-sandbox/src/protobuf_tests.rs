@@ -238,6 +238,7 @@ fn every_built_in_group_finds_its_messages() {
 #[test]
 fn bad_bodies_are_errors_not_panics() {
     assert!(matches!(decode(b"{}"), Err(ProtoError::Malformed(_))));
+    assert!(matches!(decode(b"k8s\0"), Err(ProtoError::Malformed(_))));
     assert!(matches!(
         decode(b"k8s\0\xff\xff"),
         Err(ProtoError::Malformed(_))
