@@ -415,6 +415,18 @@ async fn server_side_apply_sets_removes_and_reports_conflicts() {
         "defaulted fields stay"
     );
 
+    // A server-side dry run changes nothing; a cluster-scoped kind applies too.
+    let dry = changed.replace("replicas: 3", "replicas: 9");
+    let (success, stdout, stderr) =
+        apply_server_side(&h, "dry.yaml", &dry, &["--dry-run=server"]).await;
+    assert!(success, "{stdout}\n{stderr}");
+    assert_eq!(deployment(&h)["spec"]["replicas"], 3);
+    let namespace =
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: applied\n  labels: {team: a}\n";
+    let (success, stdout, stderr) = apply_server_side(&h, "ns.yaml", namespace, &[]).await;
+    assert!(success, "{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "namespace/applied serverside-applied");
+
     // Another manager setting the same field to another value conflicts...
     let scale =
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\nspec:\n  replicas: 5\n";
