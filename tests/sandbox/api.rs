@@ -951,7 +951,8 @@ async fn invalid_objects_are_422_and_bad_bodies_400() {
     415,
     "UnsupportedMediaType"
 )]
-#[case::protobuf_body("POST", "/api/v1/namespaces", "k8s\0", 415, "UnsupportedMediaType")]
+#[case::protobuf_without_kind("POST", "/api/v1/namespaces", "k8s\0", 400, "BadRequest")]
+#[case::unknown_body_format("POST", "/api/v1/namespaces", "{}", 415, "UnsupportedMediaType")]
 #[case::bad_resource_version("GET", "/api/v1/pods?resourceVersion=abc", "", 400, "BadRequest")]
 #[case::future_resource_version("GET", "/api/v1/pods?resourceVersion=99999999", "", 504, "Timeout")]
 #[case::future_watch_version(

@@ -112,7 +112,7 @@ impl Harness {
     }
 
     /// Object `name` of kind `K` in namespace default, as the sandbox stores it now.
-    fn stored<K: k8s_openapi::Resource + serde::de::DeserializeOwned>(
+    pub(crate) fn stored<K: k8s_openapi::Resource + serde::de::DeserializeOwned>(
         &self,
         name: &str,
     ) -> Option<K> {
@@ -270,7 +270,7 @@ async fn get_pods_watch_prints_a_change() {
     );
 }
 
-const MANIFEST: &str = r#"
+pub(crate) const MANIFEST: &str = r#"
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -426,33 +426,6 @@ async fn strict_field_validation_rejects_unknown_fields() {
         "{stderr}"
     );
     assert!(h.stored::<Deployment>("api").is_none());
-}
-
-#[tokio::test]
-async fn create_from_files_works_and_typed_generators_get_a_clear_415() {
-    let Some(h) = Harness::start("create").await else {
-        return;
-    };
-    let manifest = h.write("app.yaml", MANIFEST);
-    let out = h
-        .ok(&["create", "-f", manifest.to_str().expect("utf-8")])
-        .await;
-    assert_eq!(
-        rows(&out),
-        ["deployment.apps/api created", "service/api created"]
-    );
-    assert_eq!(
-        h.ok(&["run", "tmp", "--image=busybox:1"]).await.trim(),
-        "pod/tmp created"
-    );
-    // `kubectl create deployment|namespace|service ...` send protobuf bodies, which the
-    // sandbox does not decode.
-    let (success, _stdout, stderr) = h.run(&["create", "namespace", "team"]).await;
-    assert!(!success);
-    assert!(
-        stderr.contains("the sandbox does not decode protobuf"),
-        "{stderr}"
-    );
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ mod forward_close;
 mod ingress;
 mod kinds;
 mod kubectl;
+mod kubectl_writes;
 mod port_forward_kubectl;
 mod python_client;
 mod real_apps;

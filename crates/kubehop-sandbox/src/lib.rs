@@ -74,6 +74,7 @@ pub mod access_log;
 pub mod addresses;
 pub mod admission;
 mod api;
+pub mod apply;
 /// The API server's request handling without a socket, for the fuzz target.
 #[doc(hidden)]
 pub use api::fuzzing;
@@ -86,6 +87,7 @@ pub mod faults;
 pub mod kubeconfig;
 pub mod notes;
 pub mod patch;
+pub mod protobuf;
 pub mod request_log;
 pub mod resources;
 pub(crate) mod rng;

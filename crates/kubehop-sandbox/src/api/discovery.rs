@@ -76,10 +76,12 @@ pub(crate) fn groups(custom: &[ResourceId]) -> Value {
 
 /// Groups that only serve create-only reviews (not stored, so not in the registry).
 fn verb_groups() -> impl Iterator<Item = ApiGroup> {
-    super::verbs::listing::GROUPS.iter().map(|(name, version)| ApiGroup {
-        name,
-        versions: vec![version],
-    })
+    super::verbs::listing::GROUPS
+        .iter()
+        .map(|(name, version)| ApiGroup {
+            name,
+            versions: vec![version],
+        })
 }
 
 pub(crate) fn group(name: &str, custom: &[ResourceId]) -> Value {

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use super::path::{Params, ResourceTarget};
 use super::status::ApiError;
 use super::{Shared, dry_run, json_response, rendered, rendered_value};
+use crate::apply::{self, ApplyError};
 use crate::patch::{self, PatchError, PatchKind};
+use crate::protobuf::{self, ProtoError};
 use crate::request_log::Verb;
 use crate::resources::{ResourceId, convert};
 use crate::selector::{FieldSelector, LabelSelector};
@@ -32,8 +34,8 @@ pub(super) fn write(
     let fields = field_validation(params)?;
     match verb {
         Verb::Create => create(shared, headers, target, body, dry, fields),
-        Verb::Update => update(shared, headers, target, body, dry, fields),
-        Verb::Patch => patch(shared, headers, target, body, dry, fields),
+        Verb::Update => update(shared, headers, target, params, body, dry, fields),
+        Verb::Patch => patch(shared, headers, target, params, body, dry, fields),
         Verb::Delete => delete(shared, target, params, body, dry),
         Verb::DeleteCollection => delete_collection(shared, target, params, body, dry),
         _ => Err(ApiError::method_not_allowed(format!(
@@ -131,7 +133,7 @@ fn yaml_error_words(message: &str) -> String {
     first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }
 
-/// The request body as JSON (JSON or YAML bodies; protobuf is not supported).
+/// The request body as JSON (JSON, YAML or Kubernetes protobuf bodies).
 fn parse_object(resource: ResourceId, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -155,11 +157,17 @@ fn parse_object(resource: ResourceId, headers: &HeaderMap, body: &[u8]) -> Resul
                 ))
             })?
         }
+        // kubectl's typed generators (`kubectl create namespace|deployment|service ...`)
+        // send protobuf.
+        protobuf::MEDIA_TYPE => protobuf::decode(body).map_err(|e| match e {
+            ProtoError::Malformed(message) => ApiError::bad_request(format!(
+                "the object provided is unrecognized (must be of type {kind}): {message}"
+            )),
+            ProtoError::UnknownKind(message) => ApiError::unsupported_media_type(message),
+        })?,
         other => {
-            // kubectl's typed generators (`kubectl create namespace|deployment|service ...`)
-            // send protobuf.
             return Err(ApiError::unsupported_media_type(format!(
-                "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml (the sandbox does not decode protobuf: use `kubectl create -f` or `kubectl apply -f`)"
+                "the body of the request was in an unknown format ({other}) - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
             )));
         }
     };
@@ -227,13 +235,15 @@ fn update(
     shared: &Shared,
     headers: &HeaderMap,
     target: &ResourceTarget,
+    params: &Params,
     body: &[u8],
     dry: bool,
     fields: FieldValidation,
 ) -> Result<Response, ApiError> {
     let name = target.name.as_deref().unwrap_or("");
     if target.subresource.as_deref() == Some("scale") {
-        return update_scale(shared, target, body, dry);
+        let manager = field_manager(params, headers);
+        return update_scale(shared, target, body, dry, &manager);
     }
     let mut object = parse_object(target.resource, headers, body)?;
     align_namespace(target, &mut object)?;
@@ -253,6 +263,17 @@ fn update(
     let part = part_of(target);
     let storage = target.resource.info().storage;
     convert(&mut object, storage);
+    // Only objects an apply touched (their JSON names managedFields) are parsed again here.
+    if let Some(stored) = shared
+        .store
+        .get_object(storage, target.namespace.as_deref().unwrap_or(""), name)
+        .filter(|stored| {
+            std::str::from_utf8(stored.json()).is_ok_and(|t| t.contains("\"managedFields\""))
+        })
+    {
+        let manager = field_manager(params, headers);
+        track_update(shared, storage, &manager, &stored.value(), &mut object);
+    }
     let updated = shared
         .store
         .update_object(storage, object, part, WriteOptions::api(dry))?;
@@ -275,10 +296,13 @@ fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
     match PatchKind::from_content_type(content_type) {
-        Some(PatchKind::Apply) => Err(ApiError::unsupported_media_type(
-            "server-side apply (application/apply-patch+yaml) is not supported by the sandbox; use client-side `kubectl apply`",
-        )),
+        Some(PatchKind::Apply) if essence != "application/apply-patch+yaml" => {
+            Err(ApiError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format ({essence}) - accepted media types include: application/apply-patch+yaml"
+            )))
+        }
         Some(kind) => Ok(kind),
         None => Err(ApiError::unsupported_media_type(format!(
             "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
@@ -297,18 +321,24 @@ fn patch(
     shared: &Shared,
     headers: &HeaderMap,
     target: &ResourceTarget,
+    params: &Params,
     body: &[u8],
     dry: bool,
     fields: FieldValidation,
 ) -> Result<Response, ApiError> {
     let kind = patch_kind(headers)?;
+    if kind == PatchKind::Apply {
+        return server_side_apply(shared, target, params, body, dry, fields);
+    }
     let resource = target.resource;
     let name = target.name.as_deref().unwrap_or("");
     let namespace = target.namespace.as_deref().unwrap_or("");
     if target.subresource.as_deref() == Some("scale") {
-        return patch_scale(shared, target, kind, body, dry);
+        let manager = field_manager(params, headers);
+        return patch_scale(shared, target, kind, body, dry, &manager);
     }
     let part = part_of(target);
+    let manager = field_manager(params, headers);
     let mut warnings = Vec::new();
     let storage = resource.info().storage;
     let patched = shared.store.modify_object(
@@ -319,8 +349,12 @@ fn patch(
         WriteOptions::api(dry),
         |object| {
             convert(object, resource);
+            let before = tracked(object).then(|| object.clone());
             patch::apply(kind, resource, object, body).map_err(patch_error)?;
             warnings = check_fields(resource, object, fields)?;
+            if let Some(before) = &before {
+                track_update(shared, resource, &manager, before, object);
+            }
             convert(object, storage);
             Ok(())
         },
@@ -329,6 +363,204 @@ fn patch(
         json_response(StatusCode::OK, rendered(resource, &patched)),
         &warnings,
     ))
+}
+
+/// Who writes: the `fieldManager` parameter, else the client's User-Agent up to its first `/`,
+/// as the API server names managers.
+fn field_manager(params: &Params, headers: &HeaderMap) -> String {
+    if let Some(manager) = params.get("fieldManager").filter(|m| !m.is_empty()) {
+        return manager.to_string();
+    }
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match agent.split('/').next().filter(|a| !a.is_empty()) {
+        Some(prefix) => prefix.chars().take(128).collect(),
+        None => "unknown".into(),
+    }
+}
+
+/// Whether an object's field ownership is tracked (an apply touched it).
+fn tracked(object: &Value) -> bool {
+    object.pointer("/metadata/managedFields").is_some()
+}
+
+/// A plain write's effect on field ownership, where the object's ownership is tracked and the
+/// client did not set managedFields itself.
+fn track_update(
+    shared: &Shared,
+    resource: ResourceId,
+    manager: &str,
+    before: &Value,
+    after: &mut Value,
+) {
+    let owned = |v: &Value| v.pointer("/metadata/managedFields").cloned();
+    let given = owned(after);
+    if owned(before).is_none() || (given.is_some() && given != owned(before)) {
+        return;
+    }
+    let now = crate::store::format_time(shared.store.now());
+    apply::record_update(resource, manager, &now, before, after);
+}
+
+/// Server-side apply: the config in the body, applied by `fieldManager` (forced with
+/// `force=true`); the first apply creates the object.
+fn server_side_apply(
+    shared: &Shared,
+    target: &ResourceTarget,
+    params: &Params,
+    body: &[u8],
+    dry: bool,
+    fields: FieldValidation,
+) -> Result<Response, ApiError> {
+    let resource = target.resource;
+    if let Some(sub) = target.subresource.as_deref() {
+        return Err(ApiError::unsupported_media_type(format!(
+            "server-side apply to the {sub} subresource is not supported by the sandbox"
+        )));
+    }
+    let manager = params
+        .get("fieldManager")
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ApiError::bad_request("PATCH with apply requires fieldManager"))?;
+    let force = apply_force(params)?;
+    let mut config = apply_config(target, body)?;
+    let warnings = check_fields(resource, &config, fields)?;
+    if let Some(meta) = config.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    // Other served versions of the kind are stored at its storage version.
+    let served = resource;
+    let resource = served.info().storage;
+    convert(&mut config, resource);
+    let now = crate::store::format_time(shared.store.now());
+    let apply = apply::Apply {
+        resource,
+        manager,
+        force,
+        now: &now,
+    };
+    let name = target.name.as_deref().unwrap_or("");
+    let mut conflicts = None;
+    let outcome = shared.store.modify_object(
+        resource,
+        target.namespace.as_deref().unwrap_or(""),
+        name,
+        Part::Whole,
+        WriteOptions::api(dry),
+        |object| {
+            apply::apply_to(&apply, object, &config).map_err(|ApplyError::Conflicts(found)| {
+                conflicts = Some(found);
+                StoreError::Conflict {
+                    resource,
+                    name: name.to_string(),
+                    reason: "apply conflicts".into(),
+                }
+            })
+        },
+    );
+    let (status, object) = match outcome {
+        Ok(updated) => (StatusCode::OK, updated),
+        Err(StoreError::NotFound { .. }) if conflicts.is_none() => {
+            let created = shared.store.create_object(
+                resource,
+                apply::create(&apply, &config),
+                WriteOptions::api(dry),
+            )?;
+            (StatusCode::CREATED, created)
+        }
+        Err(err) => {
+            return Err(match conflicts {
+                Some(found) => apply_conflict(&found),
+                None => err.into(),
+            });
+        }
+    };
+    Ok(with_warnings(
+        json_response(status, rendered(served, &object)),
+        &warnings,
+    ))
+}
+
+/// The `force` parameter of an apply.
+fn apply_force(params: &Params) -> Result<bool, ApiError> {
+    match params.get("force") {
+        None | Some("") | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "invalid force value {other:?}: must be true or false"
+        ))),
+    }
+}
+
+/// The applied config: a YAML (or JSON) object of the URL's kind, named as the URL names it.
+fn apply_config(target: &ResourceTarget, body: &[u8]) -> Result<Value, ApiError> {
+    let info = target.resource.info();
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::bad_request(format!("the YAML body is not UTF-8: {e}")))?;
+    let mut config: Value = serde_saphyr::from_str(text).map_err(|e| {
+        ApiError::bad_request(format!(
+            "error decoding YAML: {}",
+            yaml_error_words(&e.to_string())
+        ))
+    })?;
+    if !config.is_object() {
+        return Err(ApiError::bad_request(
+            "the applied configuration is not an object",
+        ));
+    }
+    let api_version = config.get("apiVersion").and_then(Value::as_str);
+    let kind = config.get("kind").and_then(Value::as_str);
+    if api_version != Some(info.api_version().as_str()) || kind != Some(info.kind) {
+        return Err(ApiError::bad_request(format!(
+            "the applied configuration is a {} {}, not a {} {}",
+            api_version.unwrap_or("(no apiVersion)"),
+            kind.unwrap_or("(no kind)"),
+            info.api_version(),
+            info.kind
+        )));
+    }
+    align_namespace(target, &mut config)?;
+    let name = target.name.as_deref().unwrap_or("");
+    let meta = config
+        .as_object_mut()
+        .map(|o| o.entry("metadata").or_insert_with(|| json!({})))
+        .and_then(Value::as_object_mut);
+    if let Some(meta) = meta {
+        match meta.get("name").and_then(Value::as_str) {
+            Some(given) if !given.is_empty() && given != name => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({given}) does not match the name on the URL ({name})"
+                )));
+            }
+            _ => {
+                meta.insert("name".into(), json!(name));
+            }
+        }
+    }
+    Ok(config)
+}
+
+/// The 409 of an apply that conflicts, as the API server words it.
+fn apply_conflict(conflicts: &[apply::Conflict]) -> ApiError {
+    let causes: Vec<Value> = conflicts
+        .iter()
+        .map(|c| {
+            json!({
+                "reason": "FieldManagerConflict",
+                "message": format!("conflict with {}", c.manager),
+                "field": c.field,
+            })
+        })
+        .collect();
+    let mut error = ApiError::new(
+        StatusCode::CONFLICT,
+        "Conflict",
+        apply::conflict_message(conflicts),
+    );
+    error.details = Some(json!({"causes": causes}));
+    error
 }
 
 /// The client's DeleteOptions, from the body and the query.
@@ -555,6 +787,7 @@ fn update_scale(
     target: &ResourceTarget,
     body: &[u8],
     dry: bool,
+    manager: &str,
 ) -> Result<Response, ApiError> {
     let scale: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid Scale: {e}")))?;
@@ -565,7 +798,14 @@ fn update_scale(
         target.name.as_deref().unwrap_or(""),
         Part::Whole,
         WriteOptions::api(dry),
-        |object| apply_scale(resource, object, &scale),
+        |object| {
+            let before = tracked(object).then(|| object.clone());
+            apply_scale(resource, object, &scale)?;
+            if let Some(before) = &before {
+                track_update(shared, resource, manager, before, object);
+            }
+            Ok(())
+        },
     )?;
     Ok(json_response(
         StatusCode::OK,
@@ -579,6 +819,7 @@ fn patch_scale(
     kind: PatchKind,
     body: &[u8],
     dry: bool,
+    manager: &str,
 ) -> Result<Response, ApiError> {
     let resource = target.resource;
     let updated = shared.store.modify_object(
@@ -588,9 +829,14 @@ fn patch_scale(
         Part::Whole,
         WriteOptions::api(dry),
         |object| {
+            let before = tracked(object).then(|| object.clone());
             let mut scale = scale_of(resource, object);
             patch::apply(kind, resource, &mut scale, body).map_err(patch_error)?;
-            apply_scale(resource, object, &scale)
+            apply_scale(resource, object, &scale)?;
+            if let Some(before) = &before {
+                track_update(shared, resource, manager, before, object);
+            }
+            Ok(())
         },
     )?;
     Ok(json_response(

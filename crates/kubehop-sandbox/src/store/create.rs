@@ -120,7 +120,10 @@ impl Store {
             meta.remove("deletionGracePeriodSeconds");
         }
         meta.remove("resourceVersion");
-        meta.remove("managedFields");
+        // An API create keeps the field ownership a server-side apply wrote.
+        if options.origin != Origin::Api {
+            meta.remove("managedFields");
+        }
         if info.tracks_generation {
             if !keep_given || !meta.get("generation").is_some_and(Value::is_number) {
                 meta.insert("generation".into(), json!(1));

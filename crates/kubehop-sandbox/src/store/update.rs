@@ -159,7 +159,7 @@ fn compose_update(
 }
 
 /// Copies the server-owned metadata from the old object (a load may set the deletion fields),
-/// and drops resourceVersion and managedFields.
+/// drops resourceVersion, and keeps managedFields unless the write sets them (a load drops them).
 fn keep_server_metadata(meta: &mut Map<String, Value>, old_meta: &Value, options: WriteOptions) {
     for key in [
         "uid",
@@ -182,5 +182,12 @@ fn keep_server_metadata(meta: &mut Map<String, Value>, old_meta: &Value, options
         }
     }
     meta.remove("resourceVersion");
-    meta.remove("managedFields");
+    // Field ownership (server-side apply): a write that leaves managedFields out keeps them.
+    if options.origin == Origin::Load {
+        meta.remove("managedFields");
+    } else if !meta.contains_key("managedFields")
+        && let Some(owned) = old_meta.get("managedFields")
+    {
+        meta.insert("managedFields".into(), owned.clone());
+    }
 }
