@@ -11,6 +11,7 @@ mod cli;
 mod control;
 mod dataplane;
 mod fd_exhaustion;
+mod fixes;
 mod forward_close;
 mod ingress;
 mod kubectl;
