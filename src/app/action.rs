@@ -77,11 +77,15 @@ pub enum Action {
     ForwardPort,
     /// `f`: the list of forwards.
     Forwards,
+    /// `c`: copy the selected Service's copy-ready fix to the clipboard (OSC 52).
+    CopyFix,
+    /// `b`: show only the broken Services, or all again.
+    BrokenOnly,
 }
 
 impl Action {
     /// Every action, for round-trip tests and the help overlay.
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 30] = [
         Action::Quit,
         Action::MoveUp,
         Action::MoveDown,
@@ -110,6 +114,8 @@ impl Action {
         Action::ProbeService,
         Action::ForwardPort,
         Action::Forwards,
+        Action::CopyFix,
+        Action::BrokenOnly,
     ];
 
     /// The kebab-case name (stable: key configuration may use it).
@@ -143,6 +149,8 @@ impl Action {
             Action::ProbeService => "probe-service",
             Action::ForwardPort => "forward-port",
             Action::Forwards => "forwards",
+            Action::CopyFix => "copy-fix",
+            Action::BrokenOnly => "broken-only",
         }
     }
 
@@ -177,6 +185,8 @@ impl Action {
             Action::ProbeService => "probe the whole Service",
             Action::ForwardPort => "port-forward the selected Service port, load-balanced",
             Action::Forwards => "list port-forwards (d stops one)",
+            Action::CopyFix => "copy the Service's kubectl fix (OSC 52 clipboard)",
+            Action::BrokenOnly => "show only broken Services / all",
         }
     }
 

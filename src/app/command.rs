@@ -43,4 +43,7 @@ pub enum Command {
     StopForward {
         id: ForwardId,
     },
+    /// Put this text on the clipboard: an OSC 52 sequence written through the terminal
+    /// (`c`: a copy-ready fix).
+    Copy(String),
 }

@@ -111,7 +111,15 @@ fn jump_to_service(state: &mut AppState, wanted: &str) {
     {
         state.namespace = Some(key.namespace.clone());
     }
-    if !state.filter.matches(chain) {
+    let health = catalog
+        .model
+        .services
+        .iter()
+        .position(|candidate| std::ptr::eq(candidate, *chain))
+        .map_or(crate::app::catalog::Health::Ok, |index| {
+            state.health_of(&catalog, index)
+        });
+    if !state.filter.matches(chain, health) {
         state.filter = Filter::default();
     }
     state.list.selected = Some(key.clone());

@@ -10,7 +10,7 @@ use super::forwards::{self, ForwardStatus, PortChoice};
 use super::keymap;
 use super::navigate::move_services;
 use super::normal::set_namespace;
-use super::state::{AppState, Filter, Mode};
+use super::state::{AppState, Mode};
 
 /// Scrolls the help. The offset is clamped when the help is drawn, against its lines.
 pub(super) fn on_help_key(state: &mut AppState, key: KeyEvent, scroll: usize) {
@@ -52,7 +52,7 @@ pub(super) fn on_filter_key(state: &mut AppState, key: KeyEvent, before: String)
         _ => return,
     }
     if text != state.filter.text {
-        state.filter = Filter::parse(&text);
+        state.filter = state.filter.reparse(&text);
         state.list.cursor = 0;
         state.refresh_list();
     }

@@ -70,6 +70,8 @@ pub const BINDINGS: &[Binding] = &[
     key(KeyCode::Char('P'), Action::ProbeService),
     key(KeyCode::Char('F'), Action::ForwardPort),
     key(KeyCode::Char('f'), Action::Forwards),
+    key(KeyCode::Char('c'), Action::CopyFix),
+    key(KeyCode::Char('b'), Action::BrokenOnly),
     key(KeyCode::Char('q'), Action::Quit),
     ctrl('c', Action::Quit),
 ];
@@ -138,7 +140,7 @@ pub const HELP_NOTES: &[(&str, &str)] = &[
     ),
     (
         "filter terms",
-        "web (name substring), app=web (label or selector); all must match",
+        "web (regex on ns/name), app=web (label or selector), -l app=web,tier!=db (selector), !ok (not ok), !TERM (not); all must match",
     ),
     (
         "mouse",

@@ -30,6 +30,7 @@ pub mod chain;
 pub mod command;
 mod command_line;
 pub mod event;
+mod filter;
 pub mod forwards;
 mod input;
 pub mod keymap;
@@ -185,6 +186,8 @@ struct Loop {
     snapshots: Option<watch::Receiver<Arc<crate::cluster::ClusterSnapshot>>>,
     statuses: Option<watch::Receiver<crate::cluster::feed::ConnectionStatus>>,
     options: RunOptions,
+    /// Texts to put on the clipboard, written to the terminal before the next frame.
+    copies: Vec<String>,
 }
 
 impl Loop {
@@ -223,6 +226,7 @@ impl Loop {
                 Command::StopForward { id } => {
                     self.forwards.remove(&id);
                 }
+                Command::Copy(text) => self.copies.push(text),
             }
         }
         !state.quit
@@ -364,6 +368,7 @@ async fn event_loop(
         snapshots: Some(feed.snapshots.clone()),
         statuses: Some(feed.status.clone()),
         options,
+        copies: Vec::new(),
     };
     let initial_status = feed.status.borrow().clone();
     let initial_snapshot = feed.snapshots.borrow().clone();
@@ -372,6 +377,9 @@ async fn event_loop(
     control.handle(&mut state, AppEvent::Snapshot(initial_snapshot));
     let mut ticker: Option<tokio::time::Interval> = None;
     loop {
+        for text in control.copies.drain(..) {
+            terminal.copy(&text).wrap_err("writing to the clipboard")?;
+        }
         if state.dirty {
             state.dirty = false;
             let drawn = terminal

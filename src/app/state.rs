@@ -102,69 +102,7 @@ pub struct Message {
     pub error: bool,
 }
 
-/// One filter term.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FilterTerm {
-    /// Case-insensitive substring of `namespace/name`.
-    Text(String),
-    /// `key=value` on the Service's labels or its selector.
-    Label { key: String, value: String },
-}
-
-/// The `/` filter: whitespace-separated terms, all of which must match.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Filter {
-    pub text: String,
-    pub terms: Vec<FilterTerm>,
-}
-
-impl Filter {
-    pub fn parse(text: &str) -> Filter {
-        let terms = text
-            .split_whitespace()
-            .map(|term| match term.split_once('=') {
-                Some((key, value)) if !key.is_empty() => FilterTerm::Label {
-                    key: key.to_owned(),
-                    value: value.to_owned(),
-                },
-                _ => FilterTerm::Text(term.to_lowercase()),
-            })
-            .collect();
-        Filter {
-            text: text.to_owned(),
-            terms,
-        }
-    }
-
-    pub fn is_active(&self) -> bool {
-        !self.terms.is_empty()
-    }
-
-    pub fn matches(&self, chain: &ServiceChain) -> bool {
-        self.terms.iter().all(|term| match term {
-            FilterTerm::Text(needle) => {
-                let matches_part = |part: &str| part.to_lowercase().contains(needle.as_str());
-                matches_part(&chain.name)
-                    || matches_part(&chain.namespace)
-                    || format!("{}/{}", chain.namespace, chain.name)
-                        .to_lowercase()
-                        .contains(needle.as_str())
-            }
-            FilterTerm::Label { key, value } => {
-                let labels = chain
-                    .details
-                    .service
-                    .as_ref()
-                    .and_then(|service| service.metadata.labels.as_ref());
-                labels.is_some_and(|labels| labels.get(key) == Some(value))
-                    || chain
-                        .selector
-                        .as_ref()
-                        .is_some_and(|selector| selector.get(key) == Some(value))
-            }
-        })
-    }
-}
+pub use super::filter::{Filter, FilterTerm};
 
 /// The Services pane: which rows are visible (indices into the shown model), the cursor and
 /// the selected Service by identity.
@@ -401,7 +339,7 @@ impl AppState {
                 Health::Warning => warnings += 1,
                 Health::Ok => {}
             }
-            if self.filter.matches(chain) {
+            if self.filter.matches(chain, self.health_of(&catalog, index)) {
                 visible.push(index);
             }
         }

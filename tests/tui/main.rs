@@ -5,6 +5,7 @@
 mod support;
 
 mod findings;
+mod fixes;
 mod forward;
 mod live;
 mod probe;
