@@ -382,6 +382,7 @@ async fn event_loop(
         }
         if state.dirty {
             state.dirty = false;
+            state.wall_clock = Some(std::time::SystemTime::now());
             let drawn = terminal
                 .draw(&state, &theme, Instant::now())
                 .wrap_err("drawing a frame")?;

@@ -165,6 +165,9 @@ pub struct Size {
 /// Everything the app knows. The UI renders from it; it never changes it.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The wall clock for ages (the Services list's AGE column), set by the loop before each
+    /// frame; `None` hides AGE (frame tests set it to stay reproducible).
+    pub wall_clock: Option<std::time::SystemTime>,
     pub label: SourceLabel,
     pub source: SourceKind,
     pub status: ConnectionStatus,
@@ -206,6 +209,7 @@ impl AppState {
         size: Size,
     ) -> Self {
         Self {
+            wall_clock: None,
             namespace: label.namespace.clone(),
             label,
             source,
