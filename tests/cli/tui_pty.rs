@@ -145,8 +145,9 @@ fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
         screen.contains("no-ready-endpoints")
     });
     assert!(screen.contains("✗ error no-ready-endpoints"), "{screen}");
+    // The Explain pane wraps the sentence where its width says.
     assert!(
-        screen.contains("rejected at once (connection refused)"),
+        screen.contains("rejected at once") && screen.contains("(connection refused)"),
         "{screen}"
     );
 
