@@ -36,7 +36,10 @@ pub(super) fn run_command(state: &mut AppState, line: &str) -> Vec<Command> {
 /// source has no such namespace).
 fn namespace_command(state: &mut AppState, argument: Option<&str>) {
     match argument {
-        None => state.mode = Mode::NamespacePicker { cursor: 0 },
+        None => {
+            state.picker_query.clear();
+            state.mode = Mode::NamespacePicker { cursor: 0 };
+        }
         Some("all" | "-A" | "*") => {
             set_namespace(state, None);
             state.set_message("all namespaces", false);
@@ -45,6 +48,19 @@ fn namespace_command(state: &mut AppState, argument: Option<&str>) {
             let known = state
                 .shown()
                 .is_some_and(|catalog| catalog.namespaces.iter().any(|known| known == name));
+            // A source that lists Namespace objects knows them all: an unknown name is a typo,
+            // and the view stays where it was.
+            let listed = state
+                .shown()
+                .is_some_and(|catalog| !catalog.snapshot.namespaces.is_empty());
+            if !known && listed {
+                let here = state.namespace.as_deref().unwrap_or("all namespaces");
+                state.set_message(
+                    format!("namespace {name} does not exist; still showing {here}"),
+                    true,
+                );
+                return;
+            }
             set_namespace(state, Some(name.to_owned()));
             if known {
                 state.set_message(format!("namespace {name}"), false);

@@ -87,6 +87,7 @@ fn open_mode(state: &mut AppState, action: Action) {
             input: String::new(),
         },
         Action::NamespacePicker => {
+            state.picker_query.clear();
             let cursor = state
                 .namespace_choices()
                 .iter()

@@ -168,6 +168,8 @@ pub struct AppState {
     /// The wall clock for ages (the Services list's AGE column), set by the loop before each
     /// frame; `None` hides AGE (frame tests set it to stay reproducible).
     pub wall_clock: Option<std::time::SystemTime>,
+    /// What was typed into the namespace picker (`n`): it keeps the matching namespaces.
+    pub picker_query: String,
     pub label: SourceLabel,
     pub source: SourceKind,
     pub status: ConnectionStatus,
@@ -210,6 +212,7 @@ impl AppState {
     ) -> Self {
         Self {
             wall_clock: None,
+            picker_query: String::new(),
             namespace: label.namespace.clone(),
             label,
             source,
@@ -284,6 +287,36 @@ impl AppState {
             out.extend(catalog.namespaces.iter().cloned().map(Some));
         }
         out
+    }
+
+    /// The picker's choices that contain what was typed into it (`all namespaces` too).
+    pub fn namespace_choices_matching(&self) -> Vec<Option<String>> {
+        let query = self.picker_query.to_lowercase();
+        self.namespace_choices()
+            .into_iter()
+            .filter(|choice| {
+                choice
+                    .as_deref()
+                    .unwrap_or("all namespaces")
+                    .to_lowercase()
+                    .contains(&query)
+            })
+            .collect()
+    }
+
+    /// Services and broken Services per namespace of the shown model, for the picker.
+    pub fn namespace_counts(&self) -> HashMap<String, (usize, usize)> {
+        let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
+        if let Some(catalog) = self.shown() {
+            for (index, chain) in catalog.model.services.iter().enumerate() {
+                let entry = counts.entry(chain.namespace.clone()).or_default();
+                entry.0 += 1;
+                if self.health_of(catalog, index) == Health::Broken {
+                    entry.1 += 1;
+                }
+            }
+        }
+        counts
     }
 
     /// Whether something animates at `now` (the loop ticks only then): a fading highlight or

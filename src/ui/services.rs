@@ -91,7 +91,7 @@ struct Needs {
 
 /// Fits the columns into `inner` cells: NAME and READY always; the optional columns in
 /// [`PRIORITY`] order while NAME keeps enough of its width; what is left widens NAME, then
-/// PORT(S), up to their longest cells, so nothing is cut while space is free.
+/// PORT(S), then EXTERNAL-IP, up to their longest cells, so nothing is cut while space is free.
 fn columns(inner: usize, needs: &Needs, age: bool) -> Columns {
     let mark = 2;
     let endpoints = 6;
@@ -130,13 +130,15 @@ fn columns(inner: usize, needs: &Needs, age: bool) -> Columns {
     let more = needs.name.saturating_sub(name).min(spare);
     name += more;
     spare -= more;
-    if let Some((_, width)) = extra
-        .iter_mut()
-        .find(|(column, _)| *column == Column::Ports)
-    {
-        let more = needs.ports.saturating_sub(*width).min(spare);
-        *width += more;
-        spare -= more;
+    for (wanted, need) in [
+        (Column::Ports, needs.ports),
+        (Column::ExternalIp, needs.external_ip),
+    ] {
+        if let Some((_, width)) = extra.iter_mut().find(|(column, _)| *column == wanted) {
+            let more = need.saturating_sub(*width).min(spare);
+            *width += more;
+            spare -= more;
+        }
     }
     extra.sort_by_key(|(column, _)| column.order());
     // What is still left pads the name, so READY stays at the pane's right edge.

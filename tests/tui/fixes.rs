@@ -104,3 +104,102 @@ fn filter_terms(#[case] text: &str, #[case] expected: &[&str]) {
     press(&mut state, KeyCode::Enter);
     assert_eq!(visible_names(&state), expected, "filter {text:?}");
 }
+
+/// The Services list with kubectl's columns at each size (whole names first, then TYPE,
+/// PORT(S), CLUSTER-IP, EXTERNAL-IP, AGE as the width allows).
+#[rstest]
+fn services_list_columns(#[values((80, 24), (120, 40), (200, 60), (260, 60))] size: (u16, u16)) {
+    let (width, height) = size;
+    let mut state = demo_app(width, height);
+    // AGE needs a wall clock: a fixed one keeps the frame reproducible.
+    state.wall_clock =
+        Some(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_749_000_000));
+    let text = screen_text(&render(&state));
+    let header = text.lines().nth(2).unwrap_or_default().to_owned();
+    let expected: &[&str] = match width {
+        80 => &["NAME", "READY"],
+        120 => &["NAME", "TYPE", "PORT(S)", "READY"],
+        200 => &[
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "READY",
+        ],
+        _ => &[
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "READY",
+            "AGE",
+        ],
+    };
+    let services_header: Vec<&str> = header
+        .split('│')
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(services_header, expected, "{text}");
+    // Whole names where the columns leave room.
+    if width >= 200 {
+        assert!(text.contains("default/mynodeportservice "), "{text}");
+    }
+    assert_snapshot!(
+        format!("services_columns_{width}x{height}"),
+        render(&state).backend()
+    );
+}
+
+/// The namespace picker: typing keeps the matching namespaces, each with its Services and
+/// broken Services; Enter picks the one under the cursor.
+#[test]
+fn namespace_picker_filters_and_counts() {
+    let mut state = demo_app(120, 40);
+    press(&mut state, KeyCode::Char('n'));
+    let text = screen_text(&render(&state));
+    assert!(
+        text.contains("all namespaces") && text.contains("18 svc · 7 ✗"),
+        "{text}"
+    );
+    typed(&mut state, "le");
+    let terminal = render(&state);
+    let text = screen_text(&terminal);
+    assert!(text.contains("/le"), "{text}");
+    assert!(
+        text.contains("legacy") && text.contains("3 svc · 1 ✗"),
+        "{text}"
+    );
+    // One choice is left in the box: the only namespace with "le" in it.
+    let choices = text
+        .match_indices(" svc")
+        .filter(|(at, _)| text[..*at].ends_with(|c: char| c.is_ascii_digit()))
+        .count();
+    assert_eq!(choices, 1, "{text}");
+    assert_snapshot!("namespace_picker_filtered", terminal.backend());
+    press(&mut state, KeyCode::Enter);
+    assert_eq!(state.namespace.as_deref(), Some("legacy"));
+}
+
+/// The header counts the namespace shown; `:ns nope` says it does not exist and stays.
+#[test]
+fn header_counts_follow_the_scope_and_unknown_namespaces_are_refused() {
+    let mut state = demo_app(200, 60);
+    typed(&mut state, ":ns shop");
+    press(&mut state, KeyCode::Enter);
+    let text = screen_text(&render(&state));
+    let header = text.lines().next().unwrap_or_default();
+    assert!(header.contains("namespace shop"), "{header}");
+    assert!(header.contains("· 1 Service · 3 pods ·"), "{header}");
+    typed(&mut state, ":ns nope");
+    press(&mut state, KeyCode::Enter);
+    assert_eq!(state.namespace.as_deref(), Some("shop"));
+    let text = screen_text(&render(&state));
+    assert!(
+        text.contains("namespace nope does not exist; still showing shop"),
+        "{text}"
+    );
+}
