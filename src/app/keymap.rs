@@ -147,6 +147,10 @@ pub const HELP_NOTES: &[(&str, &str)] = &[
         "wheel scrolls the pane under it; click selects, click a tab title",
     ),
     (
+        "namespace picker (n)",
+        "type to filter (counts: Services · broken); ↑/↓ move, Enter picks, Esc closes",
+    ),
+    (
         "forwards (f, :pf)",
         "j/k move, d stops the selected forward, Esc closes",
     ),
