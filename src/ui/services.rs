@@ -290,7 +290,10 @@ fn services_title(state: &AppState, theme: &Theme) -> Line<'static> {
         ),
         theme.dim,
     ));
-    if state.filter.is_active() {
+    if state.filter.broken_only {
+        title.push(Span::styled("· broken only (b) ", theme.accent));
+    }
+    if !state.filter.terms.is_empty() {
         title.push(Span::styled(
             format!("· /{} ", state.filter.text),
             theme.accent,
@@ -436,7 +439,10 @@ fn services_empty(
         return vec![Line::styled("Reading the cluster…", theme.dim)];
     };
     let mut lines = Vec::new();
-    if state.filter.is_active() && state.list.scope_total > 0 {
+    if state.filter.broken_only && state.filter.terms.is_empty() && state.list.scope_total > 0 {
+        lines.push(Line::styled("No broken Service here.", theme.ok));
+        lines.push(Line::styled("b shows them all.", theme.dim));
+    } else if state.filter.is_active() && state.list.scope_total > 0 {
         lines.push(Line::styled(
             format!("No Service matches /{}", state.filter.text),
             theme.warning,
