@@ -449,6 +449,11 @@ fn wide_is_one_row_per_port() {
     assert_eq!(row("dns", "53/TCP")[6], "multi-port-unnamed");
     assert_eq!(row("dns", "dns=53/UDP")[6], "-");
     assert_eq!(row("data", "mongodb=27017/TCP")[3], "ClusterIP");
+    // The Ingress finding that belongs to no Service follows the table.
+    assert!(
+        text.contains("\ndocs/ingress/docs   ingress-backend-missing\n"),
+        "{text}"
+    );
     assert!(
         text.trim_end()
             .ends_with("18 Services · 7 broken · 2 warnings · 9 ok · 22 ports")

@@ -45,6 +45,23 @@ pub fn write_wide(
             .iter()
             .try_for_each(|row| write_row(out, row, &widths))
     })?;
+    // Findings that belong to no Service (an Ingress backend naming none): one line each.
+    if !selected.diagnostics.is_empty() {
+        writeln!(out)?;
+    }
+    for scoped in &selected.diagnostics {
+        let diagnostic = &scoped.diagnostic;
+        writeln!(
+            out,
+            "{}/{}   {}",
+            scoped.namespace,
+            diagnostic.subject,
+            match diagnostic.severity {
+                Severity::Error => style.red(diagnostic.code.as_str()),
+                _ => style.yellow(diagnostic.code.as_str()),
+            }
+        )?;
+    }
     if selected.service_count() > 0 {
         writeln!(out)?;
         writeln!(out, "{}", summary_line(selected))?;
