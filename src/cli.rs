@@ -146,15 +146,50 @@ pub enum OutputFormat {
     Yaml,
 }
 
+/// `chain -o`: the formats of the other commands plus `wide`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ChainFormat {
+    /// A tree per Service, its diagnostics (with copy-ready fixes) and a summary line.
+    #[default]
+    Text,
+    /// A table: one row per Service port (type, front doors, endpoints ready/total, worst
+    /// finding).
+    Wide,
+    Json,
+    Yaml,
+}
+
+impl ChainFormat {
+    /// The output form it is written in: `wide` is text.
+    pub fn base(self) -> OutputFormat {
+        match self {
+            Self::Text | Self::Wide => OutputFormat::Text,
+            Self::Json => OutputFormat::Json,
+            Self::Yaml => OutputFormat::Yaml,
+        }
+    }
+}
+
+/// `chain --only`: which Services to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnlyHealth {
+    /// Services with an error-level finding (health "broken").
+    Broken,
+}
+
 #[derive(Debug, Args)]
 pub struct ChainArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Only this Service (name, or namespace/name).
     pub service: Option<String>,
-    /// Output format.
+    /// Output format (`wide`: a table, one row per Service port).
     #[arg(short = 'o', long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    pub output: ChainFormat,
+    /// Print only the Services of this health (`broken`: with an error-level finding), in
+    /// every output format; the summary line says how many were left out.
+    #[arg(long, value_enum, value_name = "HEALTH")]
+    pub only: Option<OnlyHealth>,
     /// Keep watching and reprint when the chain changes (like `kubectl get -w`).
     #[arg(short = 'w', long)]
     pub watch: bool,

@@ -101,6 +101,11 @@ impl Terminal {
         Ok(drawn)
     }
 
+    /// Puts `text` on the clipboard of the terminal (through SSH and tmux alike).
+    pub fn copy(&mut self, text: &str) -> io::Result<()> {
+        write_clipboard(self.inner.backend_mut(), text)
+    }
+
     pub fn restore(self) -> io::Result<()> {
         // Drop restores; restoring here first reports an error instead of ignoring it.
         restore()
@@ -111,4 +116,18 @@ impl Drop for Terminal {
     fn drop(&mut self) {
         let _ = restore();
     }
+}
+
+/// The OSC 52 sequence that sets the clipboard to `text`: `ESC ] 52 ; c ; BASE64 BEL`.
+pub fn osc52(text: &str) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    format!("\x1b]52;c;{encoded}\x07")
+}
+
+/// Writes [`osc52`] of `text` to `out` and flushes: terminals (and tmux with `set-clipboard
+/// on`) put it on the clipboard; it draws nothing.
+pub fn write_clipboard(out: &mut impl Write, text: &str) -> io::Result<()> {
+    out.write_all(osc52(text).as_bytes())?;
+    out.flush()
 }

@@ -88,11 +88,15 @@ pub enum Action {
     Yaml,
     /// Ctrl-A: the `:` commands and their aliases.
     Aliases,
+    /// `c`: copy the selected Service's copy-ready fix to the clipboard (OSC 52).
+    CopyFix,
+    /// `b`: show only the broken Services, or all again.
+    BrokenOnly,
 }
 
 impl Action {
     /// Every action, for round-trip tests and the help overlay.
-    pub const ALL: [Action; 33] = [
+    pub const ALL: [Action; 35] = [
         Action::Quit,
         Action::MoveUp,
         Action::MoveDown,
@@ -126,6 +130,8 @@ impl Action {
         Action::Logs,
         Action::Yaml,
         Action::Aliases,
+        Action::CopyFix,
+        Action::BrokenOnly,
     ];
 
     /// The kebab-case name (stable: key configuration may use it).
@@ -164,6 +170,8 @@ impl Action {
             Action::Logs => "logs",
             Action::Yaml => "yaml",
             Action::Aliases => "aliases",
+            Action::CopyFix => "copy-fix",
+            Action::BrokenOnly => "broken-only",
         }
     }
 
@@ -203,6 +211,8 @@ impl Action {
             Action::Logs => "logs of the selected pod (on other hops: like →)",
             Action::Yaml => "full YAML of the selected object, read now",
             Action::Aliases => "the : commands and their aliases",
+            Action::CopyFix => "copy the Service's kubectl fix (OSC 52 clipboard)",
+            Action::BrokenOnly => "show only broken Services / all",
         }
     }
 

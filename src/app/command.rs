@@ -53,4 +53,7 @@ pub enum Command {
     StopInspect {
         id: RequestId,
     },
+    /// Put this text on the clipboard: an OSC 52 sequence written through the terminal
+    /// (`c`: a copy-ready fix).
+    Copy(String),
 }

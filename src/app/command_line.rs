@@ -72,7 +72,10 @@ fn list(state: &mut AppState, table: super::drill::TablePage) -> Vec<Command> {
 /// source has no such namespace).
 fn namespace_command(state: &mut AppState, argument: Option<&str>) {
     match argument {
-        None => state.mode = Mode::NamespacePicker { cursor: 0 },
+        None => {
+            state.picker_query.clear();
+            state.mode = Mode::NamespacePicker { cursor: 0 };
+        }
         Some("all" | "-A" | "*") => {
             set_namespace(state, None);
             state.set_message("all namespaces", false);
@@ -81,6 +84,19 @@ fn namespace_command(state: &mut AppState, argument: Option<&str>) {
             let known = state
                 .shown()
                 .is_some_and(|catalog| catalog.namespaces.iter().any(|known| known == name));
+            // A source that lists Namespace objects knows them all: an unknown name is a typo,
+            // and the view stays where it was.
+            let listed = state
+                .shown()
+                .is_some_and(|catalog| !catalog.snapshot.namespaces.is_empty());
+            if !known && listed {
+                let here = state.namespace.as_deref().unwrap_or("all namespaces");
+                state.set_message(
+                    format!("namespace {name} does not exist; still showing {here}"),
+                    true,
+                );
+                return;
+            }
             set_namespace(state, Some(name.to_owned()));
             if known {
                 state.set_message(format!("namespace {name}"), false);
@@ -164,7 +180,18 @@ pub(super) fn select_service(state: &mut AppState, chain: &ServiceChain) {
     {
         state.namespace = Some(key.namespace.clone());
     }
-    if !state.filter.matches(chain) {
+    let health = state
+        .shown()
+        .and_then(|catalog| {
+            let index = catalog
+                .model
+                .services
+                .iter()
+                .position(|candidate| candidate.key() == key)?;
+            Some(state.health_of(catalog, index))
+        })
+        .unwrap_or(crate::app::catalog::Health::Ok);
+    if !state.filter.matches(chain, health) {
         state.filter = Filter::default();
     }
     state.list.selected = Some(key);

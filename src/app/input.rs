@@ -10,7 +10,7 @@ use super::forwards::{self, ForwardStatus, PortChoice};
 use super::keymap;
 use super::navigate::move_services;
 use super::normal::set_namespace;
-use super::state::{AppState, Filter, Mode};
+use super::state::{AppState, Mode};
 
 /// Scrolls the help. The offset is clamped when the help is drawn, against its lines.
 pub(super) fn on_help_key(state: &mut AppState, key: KeyEvent, scroll: usize) {
@@ -52,7 +52,7 @@ pub(super) fn on_filter_key(state: &mut AppState, key: KeyEvent, before: String)
         _ => return,
     }
     if text != state.filter.text {
-        state.filter = Filter::parse(&text);
+        state.filter = state.filter.reparse(&text);
         state.list.cursor = 0;
         state.refresh_list();
     }
@@ -157,23 +157,45 @@ pub(super) fn on_forwards_key(state: &mut AppState, key: KeyEvent) -> Vec<Comman
     Vec::new()
 }
 
+/// The namespace picker: typing narrows the choices (Backspace widens them), arrows and
+/// PgUp/PgDn/Home/End move, Enter picks, Esc closes.
 pub(super) fn on_picker_key(state: &mut AppState, key: KeyEvent, cursor: usize) {
-    let choices = state.namespace_choices();
+    let control = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Char(c) if !control && c != ' ' => {
+            state.picker_query.push(c);
+            state.mode = Mode::NamespacePicker { cursor: 0 };
+            state.dirty = true;
+            return;
+        }
+        KeyCode::Backspace => {
+            state.picker_query.pop();
+            state.mode = Mode::NamespacePicker { cursor: 0 };
+            state.dirty = true;
+            return;
+        }
+        _ => {}
+    }
+    let choices = state.namespace_choices_matching();
     let last = choices.len().saturating_sub(1);
-    let cursor = match keymap::action_for(&key) {
-        Some(Action::MoveDown) => (cursor + 1).min(last),
-        Some(Action::MoveUp) => cursor.saturating_sub(1),
-        Some(Action::First) => 0,
-        Some(Action::Last) => last,
-        Some(Action::PageDown) => (cursor + 10).min(last),
-        Some(Action::PageUp) => cursor.saturating_sub(10),
-        Some(Action::Toggle | Action::Expand) => {
-            let choice = choices.get(cursor).cloned().flatten();
+    let cursor = match key.code {
+        KeyCode::Down => (cursor + 1).min(last),
+        KeyCode::Up => cursor.saturating_sub(1),
+        KeyCode::Home => 0,
+        KeyCode::End => last,
+        KeyCode::PageDown => (cursor + 10).min(last),
+        KeyCode::PageUp => cursor.saturating_sub(10),
+        KeyCode::Enter | KeyCode::Char(' ') => {
             state.mode = Mode::Normal;
+            state.dirty = true;
+            let Some(choice) = choices.get(cursor).cloned() else {
+                state.set_message("no namespace matches", true);
+                return;
+            };
             set_namespace(state, choice);
             return;
         }
-        Some(Action::Back | Action::NamespacePicker | Action::Quit) => {
+        KeyCode::Esc => {
             state.mode = Mode::Normal;
             state.dirty = true;
             return;

@@ -76,6 +76,8 @@ pub const BINDINGS: &[Binding] = &[
     key(KeyCode::Char('l'), Action::Logs),
     key(KeyCode::Char('y'), Action::Yaml),
     ctrl('a', Action::Aliases),
+    key(KeyCode::Char('c'), Action::CopyFix),
+    key(KeyCode::Char('b'), Action::BrokenOnly),
     key(KeyCode::Char('q'), Action::Quit),
     ctrl('c', Action::Quit),
 ];
@@ -144,11 +146,15 @@ pub const HELP_NOTES: &[(&str, &str)] = &[
     ),
     (
         "filter terms",
-        "web (name substring), app=web (label or selector); all must match",
+        "web (regex on ns/name), app=web (label or selector), -l app=web,tier!=db (selector), !ok (not ok), !TERM (not); all must match",
     ),
     (
         "mouse",
         "wheel scrolls the pane under it; click selects, click a tab title",
+    ),
+    (
+        "namespace picker (n)",
+        "type to filter (counts: Services · broken); ↑/↓ move, Enter picks, Esc closes",
     ),
     (
         "forwards (f, :pf)",

@@ -45,10 +45,12 @@ impl Areas {
         ])
         .areas(full);
         let (services, chain, explain, details) = if full.width >= WIDE {
+            // The Services list gets kubectl's columns and whole names; the chain and the
+            // explanation share the rest.
             let [services, chain, right] = Layout::horizontal([
-                Constraint::Percentage(34),
-                Constraint::Percentage(33),
-                Constraint::Percentage(33),
+                Constraint::Percentage(44),
+                Constraint::Percentage(32),
+                Constraint::Percentage(24),
             ])
             .areas(body);
             let explain_height = if body.height >= 40 { 10 } else { 8 };
@@ -65,9 +67,13 @@ impl Areas {
             let [top, details] =
                 Layout::vertical([Constraint::Min(6), Constraint::Length(details_height)])
                     .areas(body);
-            let [services, right] =
-                Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
-                    .areas(top);
+            // From 100 columns the list is wide enough for TYPE and PORT(S) next to whole names.
+            let services_share = if full.width >= 100 { 48 } else { 42 };
+            let [services, right] = Layout::horizontal([
+                Constraint::Percentage(services_share),
+                Constraint::Percentage(100 - services_share),
+            ])
+            .areas(top);
             let explain_height = match body.height {
                 30.. => 7,
                 20..30 => 7,

@@ -33,6 +33,7 @@ mod command_line;
 pub mod drill;
 mod drill_keys;
 pub mod event;
+mod filter;
 pub mod forwards;
 mod input;
 mod inspect;
@@ -277,6 +278,8 @@ struct Loop {
     snapshots: Option<watch::Receiver<Arc<crate::cluster::ClusterSnapshot>>>,
     statuses: Option<watch::Receiver<crate::cluster::feed::ConnectionStatus>>,
     options: RunOptions,
+    /// Texts to put on the clipboard, written to the terminal before the next frame.
+    copies: Vec<String>,
 }
 
 impl Loop {
@@ -321,6 +324,7 @@ impl Loop {
                         handle.abort();
                     }
                 }
+                Command::Copy(text) => self.copies.push(text),
             }
         }
         !state.quit
@@ -482,6 +486,7 @@ async fn event_loop(
         snapshots: Some(feed.snapshots.clone()),
         statuses: Some(feed.status.clone()),
         options,
+        copies: Vec::new(),
     };
     let initial_status = feed.status.borrow().clone();
     let initial_snapshot = feed.snapshots.borrow().clone();
@@ -490,8 +495,12 @@ async fn event_loop(
     control.handle(&mut state, AppEvent::Snapshot(initial_snapshot));
     let mut ticker: Option<tokio::time::Interval> = None;
     loop {
+        for text in control.copies.drain(..) {
+            terminal.copy(&text).wrap_err("writing to the clipboard")?;
+        }
         if state.dirty {
             state.dirty = false;
+            state.wall_clock = Some(std::time::SystemTime::now());
             let drawn = terminal
                 .draw(&state, &theme, Instant::now())
                 .wrap_err("drawing a frame")?;

@@ -74,6 +74,18 @@ pub fn apply(state: &mut AppState, action: Action) -> Vec<Command> {
         Action::ProbeHop => return probe_hop(state),
         Action::ProbeService => return probe_service(state),
         Action::ForwardPort => prompt_forward(state),
+        Action::CopyFix => return copy_fix(state),
+        Action::BrokenOnly => {
+            state.filter.broken_only = !state.filter.broken_only;
+            state.list.cursor = 0;
+            state.refresh_list();
+            let shown = if state.filter.broken_only {
+                "only broken Services (b shows all)"
+            } else {
+                "all Services"
+            };
+            state.set_message(shown, false);
+        }
         Action::MoveUp
         | Action::MoveDown
         | Action::PageUp
@@ -102,6 +114,7 @@ fn open_mode(state: &mut AppState, action: Action) {
             input: String::new(),
         },
         Action::NamespacePicker => {
+            state.picker_query.clear();
             let cursor = state
                 .namespace_choices()
                 .iter()
@@ -231,4 +244,25 @@ pub(super) fn set_namespace(state: &mut AppState, namespace: Option<String>) {
     state.list.cursor = 0;
     state.refresh_list();
     state.dirty = true;
+}
+
+/// `c`: the selected Service's copy-ready fix (of its most severe finding that has one) goes
+/// to the clipboard; kubehop never runs it.
+fn copy_fix(state: &mut AppState) -> Vec<Command> {
+    let Some((_, chain)) = state.selected_service() else {
+        state.set_message("no Service selected", true);
+        return Vec::new();
+    };
+    let mut diagnostics: Vec<_> = chain.diagnostics.iter().collect();
+    diagnostics.sort_by_key(|diagnostic| diagnostic.severity);
+    let Some(fix) = diagnostics.iter().find_map(|d| d.fix.clone()) else {
+        let name = chain.name.clone();
+        state.set_message(
+            format!("{name} has no copy-ready fix (see the Diagnostics tab)"),
+            true,
+        );
+        return Vec::new();
+    };
+    state.set_message(format!("copied (OSC 52): {fix}"), false);
+    vec![Command::Copy(fix)]
 }

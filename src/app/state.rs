@@ -118,69 +118,7 @@ pub struct Message {
     pub error: bool,
 }
 
-/// One filter term.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FilterTerm {
-    /// Case-insensitive substring of `namespace/name`.
-    Text(String),
-    /// `key=value` on the Service's labels or its selector.
-    Label { key: String, value: String },
-}
-
-/// The `/` filter: whitespace-separated terms, all of which must match.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Filter {
-    pub text: String,
-    pub terms: Vec<FilterTerm>,
-}
-
-impl Filter {
-    pub fn parse(text: &str) -> Filter {
-        let terms = text
-            .split_whitespace()
-            .map(|term| match term.split_once('=') {
-                Some((key, value)) if !key.is_empty() => FilterTerm::Label {
-                    key: key.to_owned(),
-                    value: value.to_owned(),
-                },
-                _ => FilterTerm::Text(term.to_lowercase()),
-            })
-            .collect();
-        Filter {
-            text: text.to_owned(),
-            terms,
-        }
-    }
-
-    pub fn is_active(&self) -> bool {
-        !self.terms.is_empty()
-    }
-
-    pub fn matches(&self, chain: &ServiceChain) -> bool {
-        self.terms.iter().all(|term| match term {
-            FilterTerm::Text(needle) => {
-                let matches_part = |part: &str| part.to_lowercase().contains(needle.as_str());
-                matches_part(&chain.name)
-                    || matches_part(&chain.namespace)
-                    || format!("{}/{}", chain.namespace, chain.name)
-                        .to_lowercase()
-                        .contains(needle.as_str())
-            }
-            FilterTerm::Label { key, value } => {
-                let labels = chain
-                    .details
-                    .service
-                    .as_ref()
-                    .and_then(|service| service.metadata.labels.as_ref());
-                labels.is_some_and(|labels| labels.get(key) == Some(value))
-                    || chain
-                        .selector
-                        .as_ref()
-                        .is_some_and(|selector| selector.get(key) == Some(value))
-            }
-        })
-    }
-}
+pub use super::filter::{Filter, FilterTerm};
 
 /// The Services pane: which rows are visible (indices into the shown model), the cursor and
 /// the selected Service by identity.
@@ -246,6 +184,11 @@ pub struct Size {
 /// Everything the app knows. The UI renders from it; it never changes it.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The wall clock for ages (the Services list's AGE column), set by the loop before each
+    /// frame; `None` hides AGE (frame tests set it to stay reproducible).
+    pub wall_clock: Option<std::time::SystemTime>,
+    /// What was typed into the namespace picker (`n`): it keeps the matching namespaces.
+    pub picker_query: String,
     pub label: SourceLabel,
     pub source: SourceKind,
     pub status: ConnectionStatus,
@@ -292,6 +235,8 @@ impl AppState {
         size: Size,
     ) -> Self {
         Self {
+            wall_clock: None,
+            picker_query: String::new(),
             namespace: label.namespace.clone(),
             label,
             source,
@@ -371,6 +316,36 @@ impl AppState {
         out
     }
 
+    /// The picker's choices that contain what was typed into it (`all namespaces` too).
+    pub fn namespace_choices_matching(&self) -> Vec<Option<String>> {
+        let query = self.picker_query.to_lowercase();
+        self.namespace_choices()
+            .into_iter()
+            .filter(|choice| {
+                choice
+                    .as_deref()
+                    .unwrap_or("all namespaces")
+                    .to_lowercase()
+                    .contains(&query)
+            })
+            .collect()
+    }
+
+    /// Services and broken Services per namespace of the shown model, for the picker.
+    pub fn namespace_counts(&self) -> HashMap<String, (usize, usize)> {
+        let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
+        if let Some(catalog) = self.shown() {
+            for (index, chain) in catalog.model.services.iter().enumerate() {
+                let entry = counts.entry(chain.namespace.clone()).or_default();
+                entry.0 += 1;
+                if self.health_of(catalog, index) == Health::Broken {
+                    entry.1 += 1;
+                }
+            }
+        }
+        counts
+    }
+
     /// Whether something animates at `now` (the loop ticks only then): a fading highlight or
     /// the spinner of a running probe.
     pub fn animating(&self, now: Instant) -> bool {
@@ -428,7 +403,7 @@ impl AppState {
                 Health::Warning => warnings += 1,
                 Health::Ok => {}
             }
-            if self.filter.matches(chain) {
+            if self.filter.matches(chain, self.health_of(&catalog, index)) {
                 visible.push(index);
             }
         }

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::chain::{self, ChainSelection, Selected, SelectionError};
 use super::route::{self, RouteInputError};
 use super::style::Style;
-use crate::cli::{ChainArgs, OutputFormat, RouteArgs};
+use crate::cli::{ChainArgs, ChainFormat, OnlyHealth, OutputFormat, RouteArgs};
 use crate::cluster::feed::{ConnectionStatus, SnapshotFeed, utc_clock};
 use crate::cluster::{ClusterError, ClusterSnapshot, Source, SourceSettings, Sources};
 use crate::engine::{EngineConfig, ServiceChains, build};
@@ -112,10 +112,11 @@ pub async fn run_chain(
     err: &mut dyn Write,
     style: Style,
 ) -> Result<u8, CommandError> {
-    let mut text_out = output_writer(out, args.output, style);
+    let mut text_out = output_writer(out, args.output.base(), style);
     let out: &mut dyn Write = &mut *text_out;
     let mut messages = message_writer(err);
     let err: &mut dyn Write = &mut messages;
+    let print = ChainPrint::of(args);
     // Checked before connecting, so a bad SERVICE argument fails fast.
     let checked = ChainSelection::new(
         args.service.as_deref(),
@@ -161,24 +162,18 @@ pub async fn run_chain(
         .await;
     }
     if !args.watch {
-        return print_chain(&snapshot, &config, &selection, args.output, style, out, err);
+        return print_chain(&snapshot, &config, &selection, print, style, out, err);
     }
     let mut first = Vec::new();
     let status = print_chain(
-        &snapshot,
-        &config,
-        &selection,
-        args.output,
-        style,
-        &mut first,
-        err,
+        &snapshot, &config, &selection, print, style, &mut first, err,
     )?;
     out.write_all(&first)?;
     out.flush()?;
     let view = ChainView {
         config: &config,
         selection: &selection,
-        format: args.output,
+        format: print,
         style,
     };
     Ok(watch_chain(&mut feed, &view, first, out, err)
@@ -198,12 +193,21 @@ async fn probe_and_print_chain(
 ) -> Result<u8, CommandError> {
     let chains = ServiceChains::new(snapshot, &settings.engine_config());
     let mut selected = chain::select(&chains, selection)?;
+    selected.only_broken = args.only == Some(OnlyHealth::Broken);
     let services = selected.service_keys();
     let findings = super::probe_run::chain_probe_findings(feed, settings, snapshot, &services)
         .await
         .map_err(Box::new)?;
     selected.probe = Some(findings);
-    print_selected(&chains, &selected, selection, args.output, style, out, err)
+    print_selected(
+        &chains,
+        &selected,
+        selection,
+        ChainPrint::of(args),
+        style,
+        out,
+        err,
+    )
 }
 
 /// A live source reads one namespace: a Service not there may exist in another, which only
@@ -237,20 +241,49 @@ async fn missing_elsewhere(
     })
 }
 
+/// How `chain` prints: the format (`-o`) and which Services (`--only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChainPrint {
+    pub format: ChainFormat,
+    pub only: Option<OnlyHealth>,
+}
+
+impl ChainPrint {
+    fn of(args: &ChainArgs) -> Self {
+        Self {
+            format: args.output,
+            only: args.only,
+        }
+    }
+}
+
+impl From<OutputFormat> for ChainPrint {
+    fn from(format: OutputFormat) -> Self {
+        let format = match format {
+            OutputFormat::Text => ChainFormat::Text,
+            OutputFormat::Json => ChainFormat::Json,
+            OutputFormat::Yaml => ChainFormat::Yaml,
+        };
+        Self { format, only: None }
+    }
+}
+
 /// Prints the selected chains of one snapshot; returns the exit status.
 pub fn print_chain(
     snapshot: &ClusterSnapshot,
     config: &EngineConfig,
     selection: &ChainSelection,
-    format: OutputFormat,
+    print: impl Into<ChainPrint>,
     style: Style,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, CommandError> {
     // Each selected Service's chain is built, written and dropped in turn (streamed output).
     let chains = ServiceChains::new(snapshot, config);
-    let selected = chain::select(&chains, selection)?;
-    print_selected(&chains, &selected, selection, format, style, out, err)
+    let mut selected = chain::select(&chains, selection)?;
+    let print = print.into();
+    selected.only_broken = print.only == Some(OnlyHealth::Broken);
+    print_selected(&chains, &selected, selection, print, style, out, err)
 }
 
 /// Prints what was selected from `chains`; returns the exit status.
@@ -258,18 +291,19 @@ fn print_selected(
     chains: &ServiceChains<'_>,
     selected: &Selected<'_, '_>,
     selection: &ChainSelection,
-    format: OutputFormat,
+    print: ChainPrint,
     style: Style,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, CommandError> {
-    match format {
-        OutputFormat::Text => chain::write_text(out, selected, style)?,
-        OutputFormat::Json => {
+    match print.format {
+        ChainFormat::Text => chain::write_text(out, selected, style)?,
+        ChainFormat::Wide => chain::write_wide(out, selected, style)?,
+        ChainFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, selected)?;
             writeln!(out)?;
         }
-        OutputFormat::Yaml => serde_saphyr::to_io_writer(&mut &mut *out, selected)?,
+        ChainFormat::Yaml => serde_saphyr::to_io_writer(&mut &mut *out, selected)?,
     }
     out.flush()?;
     if selected.is_empty() {
@@ -290,7 +324,7 @@ fn print_selected(
 struct ChainView<'a> {
     config: &'a EngineConfig,
     selection: &'a ChainSelection,
-    format: OutputFormat,
+    format: ChainPrint,
     style: Style,
 }
 
@@ -460,7 +494,7 @@ fn reprint(
     if rendered == *last {
         return Ok(None);
     }
-    if view.format == OutputFormat::Text {
+    if view.format.format.base() == OutputFormat::Text {
         writeln!(out)?;
     }
     out.write_all(&rendered)?;

@@ -93,6 +93,15 @@ fn diagnostic_lines(
         width,
     ));
     push_wrapped(lines, &diagnostic.message, 2, width, Style::new());
+    if let Some(fix) = &diagnostic.fix {
+        // Cluster findings belong to no Service, so `c` (the Service's fix) does not copy them.
+        let label = if namespace.is_none() {
+            "fix (c copies)"
+        } else {
+            "fix"
+        };
+        push_wrapped(lines, &format!("{label}: {fix}"), 2, width, theme.accent);
+    }
 }
 
 /// A probe finding like an engine finding; a stale one says so instead of its severity.

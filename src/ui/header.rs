@@ -133,7 +133,7 @@ fn push_counts(state: &AppState, catalog: &Catalog, theme: &Theme, spans: &mut V
             theme.warning,
         ));
     }
-    let counts = catalog.counts;
+    let counts = scoped_counts(state, catalog);
     spans.push(Span::styled(
         format!(
             "· {} · {} · {} · {} · {}",
@@ -145,4 +145,34 @@ fn push_counts(state: &AppState, catalog: &Catalog, theme: &Theme, spans: &mut V
         ),
         theme.dim,
     ));
+}
+
+/// The object counts of the namespace shown (nodes are cluster-wide), or of the whole source.
+fn scoped_counts(state: &AppState, catalog: &Catalog) -> crate::app::catalog::ObjectCounts {
+    let Some(namespace) = state.namespace.as_deref() else {
+        return catalog.counts;
+    };
+    let snapshot = &catalog.snapshot;
+    let here = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        meta.namespace.as_deref() == Some(namespace)
+    };
+    crate::app::catalog::ObjectCounts {
+        services: state.list.scope_total,
+        pods: snapshot
+            .pods
+            .iter()
+            .filter(|pod| here(&pod.metadata))
+            .count(),
+        nodes: catalog.counts.nodes,
+        endpoint_slices: snapshot
+            .endpoint_slices
+            .iter()
+            .filter(|slice| here(&slice.metadata))
+            .count(),
+        ingresses: snapshot
+            .ingresses
+            .iter()
+            .filter(|ingress| here(&ingress.metadata))
+            .count(),
+    }
 }

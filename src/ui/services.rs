@@ -1,7 +1,7 @@
 //! The Services pane: one row per visible Service (health mark, name, type, ports, ready
 //! endpoints). Only the rows on screen are prepared.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -11,7 +11,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::blocks::pane_block;
 use super::layout::Areas;
-use super::text::{pad, pad_left};
+use super::text::{pad, pad_left, width as text_width};
 use super::theme::{Theme, health_mark};
 use crate::app::catalog::{Catalog, ServiceSummary};
 use crate::app::state::{AppState, CHANGE_HIGHLIGHT, Focus};
@@ -28,41 +28,196 @@ pub struct ServicesView {
     pub empty: Vec<Line<'static>>,
 }
 
-/// Column widths of the Services pane for an inner width.
+/// The optional columns of the Services pane, in kubectl's order (`kubectl get svc`), with
+/// READY (endpoints ready/total) always shown between PORT(S) and AGE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Type,
+    ClusterIp,
+    ExternalIp,
+    Ports,
+    Age,
+}
+
+/// Which optional columns are added first as the pane widens (the rest are dropped first as
+/// it narrows): TYPE and PORT(S) say most about a chain, AGE least.
+const PRIORITY: [Column; 5] = [
+    Column::Type,
+    Column::Ports,
+    Column::ClusterIp,
+    Column::ExternalIp,
+    Column::Age,
+];
+
+impl Column {
+    fn title(self) -> &'static str {
+        match self {
+            Column::Type => "TYPE",
+            Column::ClusterIp => "CLUSTER-IP",
+            Column::ExternalIp => "EXTERNAL-IP",
+            Column::Ports => "PORT(S)",
+            Column::Age => "AGE",
+        }
+    }
+
+    fn order(self) -> usize {
+        match self {
+            Column::Type => 0,
+            Column::ClusterIp => 1,
+            Column::ExternalIp => 2,
+            Column::Ports => 3,
+            Column::Age => 4,
+        }
+    }
+}
+
+/// Column widths of the Services pane (each includes the space after it).
 struct Columns {
     name: usize,
-    kind: usize,
-    ports: usize,
+    /// The optional columns shown, in kubectl's order, with their widths.
+    extra: Vec<(Column, usize)>,
     endpoints: usize,
 }
 
-fn columns(inner: usize) -> Columns {
+/// The widest cell of each column among the rows on screen (plus its separating space).
+#[derive(Default)]
+struct Needs {
+    name: usize,
+    kind: usize,
+    cluster_ip: usize,
+    external_ip: usize,
+    ports: usize,
+}
+
+/// Fits the columns into `inner` cells: NAME and READY always; the optional columns in
+/// [`PRIORITY`] order while NAME keeps enough of its width; what is left widens NAME, then
+/// PORT(S), then EXTERNAL-IP, up to their longest cells, so nothing is cut while space is free.
+fn columns(inner: usize, needs: &Needs, age: bool) -> Columns {
     let mark = 2;
     let endpoints = 6;
-    if inner < 44 {
-        return Columns {
-            name: inner.saturating_sub(mark + endpoints),
-            kind: 0,
-            ports: 0,
-            endpoints,
+    // TYPE and PORT(S) may cut a long name to 22 cells; the others only come with the whole
+    // name (up to 28 cells).
+    let name_short = needs.name.clamp(8, 22);
+    let name_whole = needs.name.clamp(8, 28);
+    let natural = |column: Column| match column {
+        Column::Type => needs.kind.max(5),
+        Column::ClusterIp => needs.cluster_ip.max(11),
+        Column::ExternalIp => needs.external_ip.clamp(10, 14),
+        Column::Ports => needs.ports.clamp(8, 12),
+        Column::Age => 6,
+    };
+    let mut columns_width = 0;
+    let mut extra = Vec::new();
+    for column in PRIORITY {
+        if column == Column::Age && !age {
+            continue;
+        }
+        let width = natural(column);
+        let name_floor = match column {
+            Column::Type | Column::Ports => name_short,
+            _ => name_whole,
         };
+        if mark + endpoints + name_floor + columns_width + width > inner {
+            break;
+        }
+        columns_width += width;
+        extra.push((column, width));
     }
-    let kind = 13;
-    if inner < 64 {
-        return Columns {
-            name: inner.saturating_sub(mark + kind + endpoints),
-            kind,
-            ports: 0,
-            endpoints,
-        };
+    let name_min = name_short;
+    let used = mark + endpoints + name_min + columns_width;
+    let mut spare = inner.saturating_sub(used);
+    let mut name = name_min;
+    let more = needs.name.saturating_sub(name).min(spare);
+    name += more;
+    spare -= more;
+    for (wanted, need) in [
+        (Column::Ports, needs.ports),
+        (Column::ExternalIp, needs.external_ip),
+    ] {
+        if let Some((_, width)) = extra.iter_mut().find(|(column, _)| *column == wanted) {
+            let more = need.saturating_sub(*width).min(spare);
+            *width += more;
+            spare -= more;
+        }
     }
-    let rest = inner.saturating_sub(mark + kind + endpoints);
-    let name = rest * 11 / 20;
+    extra.sort_by_key(|(column, _)| column.order());
+    // What is still left pads the name, so READY stays at the pane's right edge.
+    let name = if extra.is_empty() {
+        inner.saturating_sub(mark + endpoints)
+    } else {
+        name + spare
+    };
     Columns {
         name,
-        kind,
-        ports: rest - name,
+        extra,
         endpoints,
+    }
+}
+
+/// `EXTERNAL-IP` as kubectl prints it: the load balancer's addresses (or `<pending>`), the
+/// externalIPs, the external name, else `<none>`.
+fn external_ip(chain: &ServiceChain) -> String {
+    let mut addresses: Vec<String> = Vec::new();
+    if chain.service_type == ServiceType::LoadBalancer {
+        if let Some(port) = chain.ports.first() {
+            for entry in &port.load_balancer {
+                if let Some(address) = entry.ip.as_ref().or(entry.hostname.as_ref()) {
+                    addresses.push(address.clone());
+                }
+            }
+        }
+        if addresses.is_empty() && chain.details.external_ips.is_empty() {
+            return "<pending>".to_owned();
+        }
+    }
+    addresses.extend(chain.details.external_ips.iter().map(ToString::to_string));
+    if let (ServiceType::ExternalName, Some(name)) = (chain.service_type, &chain.external_name) {
+        addresses.push(name.clone());
+    }
+    if addresses.is_empty() {
+        "<none>".to_owned()
+    } else {
+        addresses.join(",")
+    }
+}
+
+/// `CLUSTER-IP` as kubectl prints it.
+fn cluster_ip(chain: &ServiceChain) -> String {
+    match chain.cluster_ips.first() {
+        Some(ip) => ip.to_string(),
+        None if chain.headless => "None".to_owned(),
+        None => "<none>".to_owned(),
+    }
+}
+
+fn kind(chain: &ServiceChain) -> &'static str {
+    if chain.headless {
+        "Headless"
+    } else {
+        chain.service_type.as_str()
+    }
+}
+
+/// kubectl's age: `45s`, `12m`, `5h`, `3d`, `2y`.
+fn age(chain: &ServiceChain, now: SystemTime) -> String {
+    let created = chain
+        .details
+        .service
+        .as_ref()
+        .and_then(|service| service.metadata.creation_timestamp.as_ref())
+        .map(|time| SystemTime::from(time.0));
+    let Some(seconds) = created
+        .and_then(|created| now.duration_since(created).ok())
+        .map(|age| age.as_secs())
+    else {
+        return "<unknown>".to_owned();
+    };
+    match seconds {
+        0..120 => format!("{seconds}s"),
+        120..7200 => format!("{}m", seconds / 60),
+        7200..172_800 => format!("{}h", seconds / 3600),
+        172_800..63_072_000 => format!("{}d", seconds / 86_400),
+        _ => format!("{}y", seconds / 31_536_000),
     }
 }
 
@@ -75,28 +230,39 @@ impl ServicesView {
         areas: &Areas,
         now: Instant,
     ) -> ServicesView {
-        let cols = columns(usize::from(areas.services_inner().width));
         let focused = state.focus == Focus::Services;
-        let mut rows = Vec::new();
-        if let Some(catalog) = catalog {
-            let height = areas.services_rows();
-            for (position, index) in state
-                .list
-                .visible
-                .iter()
-                .enumerate()
-                .skip(state.list.offset)
-                .take(height)
-            {
-                let (Some(chain), Some(summary)) =
-                    (catalog.model.services.get(*index), catalog.summary(*index))
-                else {
-                    continue;
-                };
-                let style = row_style(state, chain, position == state.list.cursor, now, theme);
-                rows.push(service_row(state, chain, summary, &cols, theme).style(style));
-            }
-        }
+        let on_screen: Vec<(usize, &ServiceChain, &ServiceSummary)> = catalog
+            .map(|catalog| {
+                state
+                    .list
+                    .visible
+                    .iter()
+                    .enumerate()
+                    .skip(state.list.offset)
+                    .take(areas.services_rows())
+                    .filter_map(|(position, index)| {
+                        Some((
+                            position,
+                            catalog.model.services.get(*index)?,
+                            catalog.summary(*index)?,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let needs = needs(state, &on_screen);
+        let cols = columns(
+            usize::from(areas.services_inner().width),
+            &needs,
+            state.wall_clock.is_some(),
+        );
+        let rows: Vec<Line<'static>> = on_screen
+            .iter()
+            .map(|(position, chain, summary)| {
+                let style = row_style(state, chain, *position == state.list.cursor, now, theme);
+                service_row(state, chain, summary, &cols, theme).style(style)
+            })
+            .collect();
         let empty = if rows.is_empty() {
             services_empty(state, catalog, theme)
         } else {
@@ -124,7 +290,10 @@ fn services_title(state: &AppState, theme: &Theme) -> Line<'static> {
         ),
         theme.dim,
     ));
-    if state.filter.is_active() {
+    if state.filter.broken_only {
+        title.push(Span::styled("· broken only (b) ", theme.accent));
+    }
+    if !state.filter.terms.is_empty() {
         title.push(Span::styled(
             format!("· /{} ", state.filter.text),
             theme.accent,
@@ -133,16 +302,41 @@ fn services_title(state: &AppState, theme: &Theme) -> Line<'static> {
     Line::from(title)
 }
 
+/// The shown name of a Service: with its namespace when every namespace is shown.
+fn display_name(state: &AppState, chain: &ServiceChain) -> String {
+    if state.namespace.is_none() {
+        format!("{}/{}", chain.namespace, chain.name)
+    } else {
+        chain.name.clone()
+    }
+}
+
+/// The widest cell of each column among the rows on screen.
+fn needs(state: &AppState, rows: &[(usize, &ServiceChain, &ServiceSummary)]) -> Needs {
+    let mut needs = Needs::default();
+    for (_, chain, summary) in rows {
+        needs.name = needs.name.max(text_width(&display_name(state, chain)) + 1);
+        needs.kind = needs.kind.max(kind(chain).len() + 1);
+        needs.cluster_ip = needs.cluster_ip.max(cluster_ip(chain).len() + 1);
+        needs.external_ip = needs.external_ip.max(text_width(&external_ip(chain)) + 1);
+        needs.ports = needs.ports.max(text_width(&summary.ports) + 1);
+    }
+    needs
+}
+
 /// The column titles, in the widths the rows use.
 fn column_titles(cols: &Columns) -> String {
     let mut header = pad("  NAME", cols.name + 2);
-    if cols.kind > 0 {
-        header.push_str(&pad("TYPE", cols.kind));
-    }
-    if cols.ports > 0 {
-        header.push_str(&pad("PORTS", cols.ports));
+    for (column, width) in &cols.extra {
+        if *column == Column::Age {
+            continue;
+        }
+        header.push_str(&pad(column.title(), *width));
     }
     header.push_str(&pad_left("READY", cols.endpoints));
+    if cols.extra.iter().any(|(column, _)| *column == Column::Age) {
+        header.push_str(&pad_left("AGE", 6));
+    }
     header
 }
 
@@ -155,27 +349,29 @@ fn service_row(
     cols: &Columns,
     theme: &Theme,
 ) -> Line<'static> {
-    let name = if state.namespace.is_none() {
-        format!("{}/{}", chain.namespace, chain.name)
-    } else {
-        chain.name.clone()
-    };
+    let name = display_name(state, chain);
     let health = state.probe.health(chain, summary.health);
     let mut spans = vec![
         Span::styled(format!("{} ", health_mark(health)), theme.health(health)),
         Span::raw(format!("{} ", pad(&name, cols.name.saturating_sub(1)))),
     ];
-    if cols.kind > 0 {
-        let kind = if chain.headless {
-            "Headless"
-        } else {
-            chain.service_type.as_str()
-        };
-        spans.push(Span::styled(pad(kind, cols.kind), theme.dim));
-    }
-    if cols.ports > 0 {
-        spans.push(Span::raw(pad(&summary.ports, cols.ports.saturating_sub(1))));
-        spans.push(Span::raw(" "));
+    let cell = |text: &str, width: usize| format!("{} ", pad(text, width.saturating_sub(1)));
+    for (column, width) in &cols.extra {
+        match column {
+            Column::Type => spans.push(Span::styled(cell(kind(chain), *width), theme.dim)),
+            Column::ClusterIp => spans.push(Span::raw(cell(&cluster_ip(chain), *width))),
+            Column::ExternalIp => {
+                let text = external_ip(chain);
+                let style = if text == "<pending>" {
+                    theme.warning
+                } else {
+                    theme.dim
+                };
+                spans.push(Span::styled(cell(&text, *width), style));
+            }
+            Column::Ports => spans.push(Span::raw(cell(&summary.ports, *width))),
+            Column::Age => {}
+        }
     }
     let external = chain.service_type == ServiceType::ExternalName;
     let ready_text = if external {
@@ -196,6 +392,11 @@ fn service_row(
         pad_left(&ready_text, cols.endpoints),
         ready_style,
     ));
+    if let Some(now) = state.wall_clock
+        && cols.extra.iter().any(|(column, _)| *column == Column::Age)
+    {
+        spans.push(Span::styled(pad_left(&age(chain, now), 6), theme.dim));
+    }
     Line::from(spans)
 }
 
@@ -238,7 +439,10 @@ fn services_empty(
         return vec![Line::styled("Reading the cluster…", theme.dim)];
     };
     let mut lines = Vec::new();
-    if state.filter.is_active() && state.list.scope_total > 0 {
+    if state.filter.broken_only && state.filter.terms.is_empty() && state.list.scope_total > 0 {
+        lines.push(Line::styled("No broken Service here.", theme.ok));
+        lines.push(Line::styled("b shows them all.", theme.dim));
+    } else if state.filter.is_active() && state.list.scope_total > 0 {
         lines.push(Line::styled(
             format!("No Service matches /{}", state.filter.text),
             theme.warning,

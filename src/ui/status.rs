@@ -43,7 +43,8 @@ pub(super) fn hints_line(state: &AppState, theme: &Theme) -> Line<'static> {
             Line::from(spans)
         }
         Mode::NamespacePicker { .. } => {
-            let mut spans = hint("j/k", "move", theme);
+            let mut spans = hint("type", "filter", theme);
+            spans.extend(hint("↑/↓", "move", theme));
             spans.extend(hint("Enter", "choose", theme));
             spans.extend(hint("Esc", "cancel", theme));
             Line::from(spans)

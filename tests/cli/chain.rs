@@ -269,7 +269,7 @@ fn selection_errors_exit_2(#[case] args: &[&str], #[case] message: &str) {
 
 #[rstest]
 #[case::two_sources(&["--demo", "-f", "x.yaml"], "the argument '--demo' cannot be used with '--from-file <PATH>'")]
-#[case::bad_output(&["-o", "wide", "-f", "assets/scenarios/web-ingress.yaml"], "invalid value 'wide'")]
+#[case::bad_output(&["-o", "table", "-f", "assets/scenarios/web-ingress.yaml"], "invalid value 'table'")]
 fn usage_errors_exit_2(#[case] args: &[&str], #[case] message: &str) {
     let mut all = vec!["chain", "-A"];
     all.extend_from_slice(args);
@@ -374,15 +374,179 @@ fn health_per_service_and_a_summary_line() {
     }
     let output = kubehop(&["chain", "-A", "-f", &demo]);
     let text = stdout(&output);
+    let ports: usize = services
+        .iter()
+        .map(|service| service["ports"].as_array().expect("ports").len())
+        .sum();
     let line = format!(
-        "{} Services: {} broken, {} warnings, {} ok",
+        "{} Services · {} broken · {} warnings · {} ok · {ports} ports",
         services.len(),
         counts.get("broken").copied().unwrap_or(0),
         counts.get("warning").copied().unwrap_or(0),
         counts.get("ok").copied().unwrap_or(0)
     );
     assert!(text.trim_end().ends_with(&format!("\n\n{line}")), "{text}");
-    assert_eq!(line, "18 Services: 7 broken, 2 warnings, 9 ok");
+    assert_eq!(
+        line,
+        "18 Services · 7 broken · 2 warnings · 9 ok · 22 ports"
+    );
+}
+
+/// `-o wide`: a header, then one row per Service port with its type, front doors, endpoints
+/// ready/total and worst finding; the summary line after.
+#[test]
+fn wide_is_one_row_per_port() {
+    let demo = format!("{MANIFEST_DIR}/assets/scenarios/demo-all.yaml");
+    let output = kubehop(&["chain", "-A", "-f", &demo, "-o", "wide"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAMESPACE",
+            "NAME",
+            "PORT",
+            "TYPE",
+            "FRONT-DOORS",
+            "ENDPOINTS",
+            "FINDING"
+        ]
+    );
+    let rows: Vec<Vec<&str>> = lines[1..]
+        .iter()
+        .take_while(|line| !line.is_empty())
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 22, "{text}");
+    let row = |namespace: &str, port: &str| {
+        rows.iter()
+            .find(|row| row[0] == namespace && row[2] == port)
+            .unwrap_or_else(|| panic!("no {namespace} {port} in {text}"))
+    };
+    assert_eq!(
+        row("edge", "http=80/TCP")[..],
+        [
+            "edge",
+            "frontend",
+            "http=80/TCP",
+            "LoadBalancer",
+            "lb:127.20.0.2,nodePort:30080,clusterIP:127.10.0.13",
+            "2/2",
+            "-"
+        ]
+    );
+    assert_eq!(
+        row("shop", "http=80/TCP")[4],
+        "ingress:2,clusterIP:127.10.0.10"
+    );
+    assert_eq!(
+        row("orders", "http=80/TCP")[5..],
+        ["0/2", "no-ready-endpoints"]
+    );
+    // The unnamed port carries its own finding; the named one of the same Service does not.
+    assert_eq!(row("dns", "53/TCP")[6], "multi-port-unnamed");
+    assert_eq!(row("dns", "dns=53/UDP")[6], "-");
+    assert_eq!(row("data", "mongodb=27017/TCP")[3], "ClusterIP");
+    // The Ingress finding that belongs to no Service follows the table.
+    assert!(
+        text.contains("\ndocs/ingress/docs   ingress-backend-missing\n"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("18 Services · 7 broken · 2 warnings · 9 ok · 22 ports")
+    );
+}
+
+/// `--only broken` prints only the broken Services, in text, wide, JSON and YAML; the summary
+/// says how many were left out, and the exit status is unchanged.
+#[test]
+fn only_broken() {
+    let demo = format!("{MANIFEST_DIR}/assets/scenarios/demo-all.yaml");
+    let output = kubehop(&["chain", "-A", "-f", &demo, "--only", "broken", "-o", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let document = json(&output);
+    let names: Vec<&str> = document["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|service| {
+            assert_eq!(service["health"], "broken");
+            service["name"].as_str().expect("name")
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "invoices",
+            "blog",
+            "dns-cache",
+            "docs",
+            "legacy-api",
+            "orders",
+            "search"
+        ]
+    );
+    let output = kubehop(&["chain", "-A", "-f", &demo, "--only", "broken", "-o", "yaml"]);
+    let yaml = stdout(&output);
+    assert_eq!(yaml.matches("\n  health: broken").count(), 7, "{yaml}");
+    assert!(!yaml.contains("health: ok"));
+    let output = kubehop(&["chain", "-A", "-f", &demo, "--only", "broken"]);
+    let text = stdout(&output);
+    assert!(!text.contains("shop/web"), "{text}");
+    assert!(
+        text.trim_end().ends_with(
+            "7 Services · 7 broken · 0 warnings · 0 ok · 9 ports (11 not broken, not shown)"
+        ),
+        "{text}"
+    );
+    let output = kubehop(&["chain", "-A", "-f", &demo, "--only", "broken", "-o", "wide"]);
+    let rows = stdout(&output)
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .count();
+    assert_eq!(rows, 9);
+    // A healthy Service asked for by name: nothing printed, exit 0.
+    let output = kubehop(&[
+        "chain", "-f", &demo, "shop/web", "--only", "broken", "-o", "json",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(json(&output)["services"], serde_json::json!([]));
+}
+
+/// The copy-ready command: a `fix` field in JSON (only where there is one) and a `fix:` line
+/// under the finding in text.
+#[test]
+fn fix_commands_in_json_and_text() {
+    let demo = format!("{MANIFEST_DIR}/assets/scenarios/demo-all.yaml");
+    let output = kubehop(&["chain", "-f", &demo, "billing/invoices", "-o", "json"]);
+    let document = json(&output);
+    let diagnostics = document["services"][0]["diagnostics"]
+        .as_array()
+        .expect("diagnostics");
+    let fixes: Vec<(&str, &str)> = diagnostics
+        .iter()
+        .filter_map(|d| Some((d["code"].as_str()?, d.get("fix")?.as_str()?)))
+        .collect();
+    let command = r#"kubectl patch svc invoices -n billing --type merge -p '{"spec":{"selector":{"app":"invoices-api"}}}'"#;
+    assert_eq!(fixes, [("selector-no-match", command)]);
+    // Findings without one have no `fix` key at all (not null).
+    assert!(
+        diagnostics
+            .iter()
+            .filter(|d| d.get("fix").is_none())
+            .count()
+            == 2
+    );
+    let output = kubehop(&["chain", "-f", &demo, "billing/invoices"]);
+    assert!(
+        stdout(&output).contains(&format!("└── fix: {command}\n")),
+        "{}",
+        stdout(&output)
+    );
 }
 
 /// `--probe` connects to pods: a dump has none (exit 2, one line), and it does not watch.

@@ -12,7 +12,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::support::bin::KUBEHOP;
+use crate::support::bin::{KUBEHOP, MANIFEST_DIR};
 use crate::support::wait::{DEADLINE, poll_until};
 
 struct Tmux {
@@ -145,8 +145,9 @@ fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
         screen.contains("no-ready-endpoints")
     });
     assert!(screen.contains("✗ error no-ready-endpoints"), "{screen}");
+    // The Explain pane wraps the sentence where its width says.
     assert!(
-        screen.contains("rejected at once (connection refused)"),
+        screen.contains("rejected at once") && screen.contains("(connection refused)"),
         "{screen}"
     );
 
@@ -226,6 +227,45 @@ fn describe_and_yaml_of_a_not_ready_endpoint() {
     tmux.keys(&["q"]);
     let screen = tmux.wait_until("kubehop to exit", |screen| screen.contains("exit="));
     assert!(screen.contains("exit=0"), "{screen}");
+}
+
+/// `c` puts the selected Service's copy-ready fix on the clipboard with an OSC 52 sequence
+/// written to the terminal: tmux with `set-clipboard on` takes it into its paste buffer, which
+/// is what a user's terminal (locally, over SSH) would get.
+#[test]
+fn c_copies_the_fix_through_the_terminal() {
+    let tmux = Tmux {
+        socket: format!("kubehop-copy-{}", std::process::id()),
+    };
+    let demo = format!("{MANIFEST_DIR}/assets/scenarios/demo-all.yaml");
+    let script = format!(
+        "{} -A -f {}; exec cat",
+        shell_quote(KUBEHOP),
+        shell_quote(&demo)
+    );
+    tmux.session(120, 40, &script);
+    tmux.ok(&["set-option", "-g", "set-clipboard", "on"]);
+    tmux.wait_until("the Services list", |screen| screen.contains("Services "));
+    tmux.keys(&[":svc billing/invoices", "Enter"]);
+    tmux.wait_until("the chain of billing/invoices", |screen| {
+        screen.contains("Chain billing/invoices")
+    });
+    tmux.keys(&["c"]);
+    let command = r#"kubectl patch svc invoices -n billing --type merge -p '{"spec":{"selector":{"app":"invoices-api"}}}'"#;
+    tmux.wait_until("the copied message", |screen| {
+        screen.contains("copied (OSC 52)")
+    });
+    let buffer = poll_until("tmux's paste buffer", DEADLINE, || {
+        let output = tmux.run(&["show-buffer"]);
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        if text == command {
+            Ok(text)
+        } else {
+            Err(format!("the buffer is {text:?}"))
+        }
+    });
+    assert_eq!(buffer, command);
+    tmux.keys(&["q"]);
 }
 
 /// CPU time (user + system) of a process so far, from `/proc/PID/stat`, in clock ticks.

@@ -268,7 +268,7 @@ async fn chain_probe_adds_findings_health_and_exit_status() {
     assert!(text.contains("probe-unexpected-refusal"), "{text}");
     assert!(
         text.trim_end()
-            .ends_with("1 Service: 1 broken, 0 warnings, 0 ok"),
+            .ends_with("1 Service · 1 broken · 0 warnings · 0 ok · 1 port"),
         "{text}"
     );
 }

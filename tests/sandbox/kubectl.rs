@@ -47,6 +47,51 @@ impl Harness {
         Some(Self::with(test, sandbox, kubectl))
     }
 
+    /// The built-in scenario (`--demo`) with its control plane, once it has settled.
+    pub(crate) async fn start_builtin(test: &str) -> Option<Harness> {
+        let kubectl = Self::kubectl(test)?;
+        let sandbox = kubehop::sandbox::demo::demo_builder()
+            .expect("the built-in scenario parses")
+            .control_plane(kubehop::sandbox::ControlPlaneConfig::immediate(
+                Duration::from_secs(1),
+            ))
+            .start()
+            .await
+            .expect("starts");
+        crate::support::sandbox::settle(&sandbox).await;
+        Some(Self::with(test, sandbox, kubectl))
+    }
+
+    /// Runs a shell command line (a copy-ready fix) with this kubectl first on PATH and the
+    /// sandbox's kubeconfig; returns (success, stdout, stderr).
+    pub(crate) async fn shell(&self, line: &str) -> (bool, String, String) {
+        let directory = self.kubectl.parent().expect("kubectl's directory");
+        let path = format!(
+            "{}:{}",
+            directory.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let output = within(
+            &format!("sh -c {line}"),
+            Command::new("sh")
+                .arg("-c")
+                .arg(line)
+                .env("PATH", path)
+                .env("KUBECONFIG", self.sandbox.kubeconfig_path())
+                .env_remove("HTTPS_PROXY")
+                .env_remove("https_proxy")
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("sh runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
     fn kubectl(test: &str) -> Option<PathBuf> {
         let kubectl = find_kubectl();
         if kubectl.is_none() {

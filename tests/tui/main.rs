@@ -6,6 +6,7 @@ mod support;
 
 mod drill;
 mod findings;
+mod fixes;
 mod forward;
 mod live;
 mod probe;

@@ -13,8 +13,10 @@ mod port;
 #[cfg(test)]
 mod tests;
 mod text;
+mod wide;
 
 pub use text::{service_tree, write_text};
+pub use wide::write_wide;
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -159,8 +161,14 @@ pub struct Selected<'p, 's> {
     pub diagnostics: Vec<ScopedDiagnostic>,
     /// What `--probe` found, per probed Service (`None`: no probe ran).
     pub probe: Option<ProbeFindings>,
+    /// `--only broken`: hand on only the broken Services (the others are counted as hidden).
+    pub only_broken: bool,
     /// The health of the chains built so far (all of them once `visited`).
     counts: Cell<HealthCounts>,
+    /// The ports of the chains handed on so far.
+    ports: Cell<usize>,
+    /// The Services left out by `only_broken` so far.
+    hidden: Cell<usize>,
     /// Whether every selected chain was built (so `counts` covers them all).
     visited: Cell<bool>,
 }
@@ -202,28 +210,53 @@ impl Selected<'_, '_> {
         mut each: impl FnMut(&ServiceChain) -> Result<(), E>,
     ) -> Result<(), E> {
         self.counts.set(HealthCounts::default());
+        self.ports.set(0);
+        self.hidden.set(0);
         for position in &self.positions {
             let Some(chain) = self.chains.chain(*position) else {
                 continue;
             };
+            let health = self.health(&chain);
+            if self.only_broken && health != Health::Broken {
+                self.hidden.set(self.hidden.get() + 1);
+                continue;
+            }
             let mut counts = self.counts.get();
-            counts.add(self.health(&chain));
+            counts.add(health);
             self.counts.set(counts);
+            self.ports.set(self.ports.get() + chain.ports.len());
             each(&chain)?;
         }
         self.visited.set(true);
         Ok(())
     }
 
-    /// How many selected Services are broken, have warnings, are ok. Free once the chains
-    /// were printed; otherwise they are built again to find out.
+    /// How many selected Services are broken, have warnings, are ok (with `only_broken`: of
+    /// those handed on). Free once the chains were printed; otherwise they are built again to
+    /// find out.
     pub fn health_counts(&self) -> HealthCounts {
+        self.visit();
+        self.counts.get()
+    }
+
+    /// How many ports the Services handed on have.
+    pub fn port_count(&self) -> usize {
+        self.visit();
+        self.ports.get()
+    }
+
+    /// How many selected Services `only_broken` left out.
+    pub fn hidden_count(&self) -> usize {
+        self.visit();
+        self.hidden.get()
+    }
+
+    fn visit(&self) {
         if !self.visited.get()
             && let Err(never) = self.for_each_chain(|_| Ok::<(), std::convert::Infallible>(()))
         {
             match never {}
         }
-        self.counts.get()
     }
 
     /// The probe findings of a Service (`None` without `--probe`).
@@ -277,7 +310,8 @@ struct StreamedServices<'a, 'p, 's>(&'a Selected<'p, 's>);
 
 impl Serialize for StreamedServices<'_, '_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut services = serializer.serialize_seq(Some(self.0.service_count()))?;
+        let length = (!self.0.only_broken).then(|| self.0.service_count());
+        let mut services = serializer.serialize_seq(length)?;
         self.0
             .for_each_chain(|chain| services.serialize_element(&self.0.document(chain)))?;
         services.end()
@@ -326,7 +360,10 @@ pub fn select<'p, 's>(
         positions,
         diagnostics,
         probe: None,
+        only_broken: false,
         counts: Cell::new(HealthCounts::default()),
+        ports: Cell::new(0),
+        hidden: Cell::new(0),
         visited: Cell::new(false),
     })
 }

@@ -33,7 +33,7 @@ pub fn write_text(
         tree.write(out)
     })?;
     if !selected.diagnostics.is_empty() {
-        if selected.service_count() > 0 {
+        if !first {
             writeln!(out)?;
         }
         let mut root = TreeNode::new(format!(
@@ -46,16 +46,39 @@ pub fn write_text(
             .iter()
             .map(|scoped| diagnostic_row(&scoped.diagnostic, style))
             .collect();
-        for line in align(&rows) {
-            root.child(line);
+        for (line, scoped) in align(&rows).into_iter().zip(&selected.diagnostics) {
+            let row = root.child(line);
+            if let Some(fix) = &scoped.diagnostic.fix {
+                row.child(format!("{} {fix}", style.bold("fix:")));
+            }
         }
         root.write(out)?;
     }
     if selected.service_count() > 0 {
         writeln!(out)?;
-        writeln!(out, "{}", selected.health_counts().summary_line())?;
+        writeln!(out, "{}", summary_line(selected))?;
     }
     Ok(())
+}
+
+/// `19 Services · 7 broken · 2 warnings · 10 ok · 34 ports`: the printed Services by health
+/// and their ports; with `--only broken`, how many were left out.
+pub(super) fn summary_line(selected: &Selected<'_, '_>) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let counts = selected.health_counts();
+    let mut line = format!(
+        "{} · {} broken · {} · {} ok · {}",
+        plural(counts.total(), "Service"),
+        counts.broken,
+        plural(counts.warning, "warning"),
+        counts.ok,
+        plural(selected.port_count(), "port")
+    );
+    let hidden = selected.hidden_count();
+    if hidden > 0 {
+        line.push_str(&format!(" ({hidden} not broken, not shown)"));
+    }
+    line
 }
 
 /// `probe findings: none`, or one row per finding (stale ones marked, not counted).
@@ -309,8 +332,12 @@ fn diagnostics_tree(chain: &ServiceChain, style: Style) -> TreeNode {
         .iter()
         .map(|diagnostic| diagnostic_row(diagnostic, style))
         .collect();
-    for line in align(&rows) {
-        node.child(line);
+    for (line, diagnostic) in align(&rows).into_iter().zip(&chain.diagnostics) {
+        let row = node.child(line);
+        // The copy-ready command, on a line of its own so it can be copied whole.
+        if let Some(fix) = &diagnostic.fix {
+            row.child(format!("{} {fix}", style.bold("fix:")));
+        }
     }
     node
 }

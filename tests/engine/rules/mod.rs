@@ -7,5 +7,6 @@ mod d_selection;
 mod diagnostics;
 mod e_affinity;
 mod f_dns;
+mod fixes;
 mod g_validation;
 mod json_shape;

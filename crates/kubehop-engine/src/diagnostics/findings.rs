@@ -7,7 +7,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::near_miss::{NearMiss, near_miss};
-use super::{Diagnostic, DiagnosticCode, Severity, Subject};
+use super::{Diagnostic, DiagnosticCode, Severity, Subject, fix};
 use crate::config::EngineConfig;
 use crate::dns::service_fqdn;
 use crate::index::{NamespacePods, SelectorPairs};
@@ -221,11 +221,17 @@ fn selector_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>)
         return;
     }
     if input.selected.is_empty() {
-        out.push(Diagnostic::new(
-            DiagnosticCode::SelectorNoMatch,
-            Subject::Service(view.name.to_owned()),
-            no_match_message(input, selector),
-        ));
+        let fix = input
+            .namespace_pods
+            .and_then(|pods_here| fix::selector_fix(view, selector, &pods_here.pods));
+        out.push(
+            Diagnostic::new(
+                DiagnosticCode::SelectorNoMatch,
+                Subject::Service(view.name.to_owned()),
+                no_match_message(input, selector),
+            )
+            .with_fix(fix),
+        );
     }
     // M2: near misses only explain a Service that lacks the endpoints it should have; with a
     // ready endpoint, pods that share some labels are siblings, not mistakes.
@@ -465,6 +471,7 @@ fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
         // The label is formatted only when a finding names the port.
         let subject = || Subject::Port(spec.label());
         if multi && spec.name.is_none_or(str::is_empty) {
+            let suggested = suggested_name(spec.port);
             out.push(Diagnostic::new(
                 DiagnosticCode::MultiPortUnnamed,
                 subject(),
@@ -472,12 +479,12 @@ fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
                     "Port {}/{} has no name, but every port of a Service with several ports needs one and the API server rejects it; add a unique name such as \"{}\".",
                     spec.port,
                     spec.protocol,
-                    suggested_name(spec.port)
+                    suggested.unwrap_or("port-name")
                 ),
-            ));
+            ).with_fix(suggested.and_then(|name| fix::port_name_fix(view, spec, name))));
         }
         match &spec.target_port {
-            TargetPort::Name(name) => named_target_findings(spec, name, &live_pods, out),
+            TargetPort::Name(name) => named_target_findings(view, spec, name, &live_pods, out),
             TargetPort::Number(number) => {
                 numbered_target_finding(spec, *number, &live_pods, out);
             }
@@ -506,6 +513,7 @@ fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
 /// `named-port-not-found`: pods that do not declare the named targetPort, or declare it with
 /// another protocol.
 fn named_target_findings(
+    view: &ServiceView<'_>,
     spec: &PortSpec<'_>,
     name: &str,
     live_pods: &[&Pod],
@@ -535,6 +543,11 @@ fn named_target_findings(
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|pod| pods::name(pod)).collect();
         let declared = describe_declared(&declared_ports(missing[0]));
+        // A mechanical fix only while no pod serves the port and none declares it under
+        // another protocol (then the protocols, not the name, are what to change).
+        let fix = (resolved == 0 && mismatched.is_empty())
+            .then(|| fix::named_port_fix(view, spec, name, &missing))
+            .flatten();
         out.push(Diagnostic::new(
             DiagnosticCode::NamedPortNotFound,
             subject(),
@@ -546,7 +559,7 @@ fn named_target_findings(
                 if names.len() == 1 { "it gets" } else { "they get" },
                 spec.protocol
             ),
-        ).at(severity));
+        ).at(severity).with_fix(fix));
     }
     if !mismatched.is_empty() {
         let described: Vec<String> = mismatched
@@ -604,13 +617,14 @@ fn numbered_target_finding(
     }
 }
 
-fn suggested_name(port: i32) -> &'static str {
+/// The conventional name of a well-known port number, if it has one.
+fn suggested_name(port: i32) -> Option<&'static str> {
     match port {
-        80 | 8080 => "http",
-        443 | 8443 => "https",
-        53 => "dns",
-        9090 | 9100 => "metrics",
-        _ => "port-name",
+        80 | 8080 => Some("http"),
+        443 | 8443 => Some("https"),
+        53 => Some("dns"),
+        9090 | 9100 => Some("metrics"),
+        _ => None,
     }
 }
 

@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
-use super::{Diagnostic, DiagnosticCode, Subject, name_list};
+use super::near_miss::is_typo;
+use super::{Diagnostic, DiagnosticCode, Subject, fix, name_list};
 
 /// The annotation that makes an IngressClass the default for Ingresses without a class.
 pub const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
@@ -69,7 +70,7 @@ pub(crate) fn ingress_class_finding(
                 "Ingress {namespace}/{name} asks for IngressClass {class:?}, which does not exist (classes here: {}), so no ingress controller is likely to serve it; use one of those classes in spec.ingressClassName or create the IngressClass (see docs/diagnostics.md#ingress-class-unknown).",
                 name_list(&known)
             ),
-        )),
+        ).with_fix(unknown_class_fix(ingress, class, &known))),
         None if classes.iter().any(|class| is_default(class)) => None,
         None => Some(Diagnostic::new(
             DiagnosticCode::IngressClassMissing,
@@ -78,6 +79,29 @@ pub(crate) fn ingress_class_finding(
                 "Ingress {namespace}/{name} names no IngressClass and no class is marked default ({DEFAULT_CLASS_ANNOTATION}), so controllers ignore it; set spec.ingressClassName to one of {} (see docs/diagnostics.md#ingress-class-missing).",
                 name_list(&known)
             ),
-        )),
+        ).with_fix(match known.as_slice() {
+            // The only class there is: the one the Ingress was meant for.
+            [only] => fix::ingress_class_fix(namespace, name, only),
+            _ => None,
+        })),
     }
+}
+
+/// `ingress-class-unknown`: set `spec.ingressClassName` to the one existing class that is a
+/// small edit from the class asked for (`ngnix` for `nginx`), when the Ingress asks in that
+/// field (not in the legacy annotation, which would then disagree with it).
+fn unknown_class_fix(ingress: &Ingress, class: &str, known: &[&str]) -> Option<String> {
+    let in_field = ingress
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.ingress_class_name.as_deref())
+        .is_some_and(|field| field.trim() == class);
+    let mut near = known.iter().filter(|known| is_typo(class, known));
+    let target = near.next()?;
+    if !in_field || near.next().is_some() {
+        return None;
+    }
+    let namespace = ingress.metadata.namespace.as_deref().unwrap_or("default");
+    let name = ingress.metadata.name.as_deref()?;
+    fix::ingress_class_fix(namespace, name, target)
 }

@@ -8,11 +8,13 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 mod findings;
+mod fix;
 mod ingress_class;
 mod near_miss;
 
 pub(crate) use findings::{DiagnosticInput, service_diagnostics};
 pub use findings::{MAX_NAMED, name_list};
+pub use fix::shell_quote;
 pub(crate) use ingress_class::ingress_class_finding;
 pub use ingress_class::{DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
 
@@ -187,13 +189,18 @@ impl Serialize for Subject {
     }
 }
 
-/// One finding: what is wrong and what to change, in one sentence.
+/// One finding: what is wrong and what to change, in one sentence; for the few codes whose
+/// fix is mechanical and certain, also the `kubectl` command that applies it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub code: DiagnosticCode,
     pub message: String,
     pub subject: Subject,
+    /// The copy-ready `kubectl` command, shell-quoted (docs/diagnostics.md, "Copy-ready
+    /// fixes"). Absent unless the fix is certainly right.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 impl Diagnostic {
@@ -203,7 +210,14 @@ impl Diagnostic {
             code,
             message: message.into(),
             subject,
+            fix: None,
         }
+    }
+
+    /// The finding with its copy-ready command (when there is one).
+    pub(crate) fn with_fix(mut self, fix: Option<String>) -> Self {
+        self.fix = fix;
+        self
     }
 
     /// The finding at another severity than its code's usual one, for the few codes whose
