@@ -403,6 +403,7 @@ pub fn generate(spec: &SyntheticSpec) -> ClusterSnapshot {
         ingresses: generated.ingresses.into_iter().map(Arc::new).collect(),
         namespaces: generated.namespaces.into_iter().map(Arc::new).collect(),
         ingress_classes: Vec::new(),
+        network_policies: Vec::new(),
         missing: Vec::new(),
     }
 }
