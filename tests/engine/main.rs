@@ -7,6 +7,7 @@ mod support;
 mod dump_load;
 mod dump_proptest;
 mod dump_scenarios;
+mod netpol;
 mod precision;
 mod probe_local;
 mod robustness;

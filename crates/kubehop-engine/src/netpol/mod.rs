@@ -55,7 +55,11 @@ impl PolicyIndex {
     /// Indexes a snapshot; empty when it has no NetworkPolicy.
     pub fn build(snapshot: &ClusterSnapshot) -> Self {
         if snapshot.network_policies.is_empty() {
-            return Self::default();
+            // Pods only, so sources can still be named (`route --from pod/NS/NAME`).
+            return Self {
+                pods: snapshot.pods.clone(),
+                ..Self::default()
+            };
         }
         let mut policies: Vec<Policy> = snapshot
             .network_policies
@@ -105,6 +109,7 @@ impl PolicyIndex {
 
     /// Whether the snapshot had no policy at all (every pod is open, N1).
     pub fn is_empty(&self) -> bool {
+        // Pods alone do not count.
         self.policies.is_empty()
     }
 
