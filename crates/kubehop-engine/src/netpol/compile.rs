@@ -183,22 +183,7 @@ impl Policy {
     pub fn from_api(policy: &NetworkPolicy) -> Self {
         let spec = policy.spec.clone().unwrap_or_default();
         let (ingress_isolates, egress_isolates) = policy_types(&spec);
-        let rules_of = |rules: Vec<(
-            Option<Vec<NetworkPolicyPeer>>,
-            Option<Vec<NetworkPolicyPort>>,
-        )>| {
-            rules
-                .into_iter()
-                .map(|(peers, ports)| Rule {
-                    peers: peers
-                        .filter(|peers| !peers.is_empty())
-                        .map(|peers| peers.iter().map(peer).collect()),
-                    ports: ports
-                        .filter(|ports| !ports.is_empty())
-                        .map(|ports| ports.iter().map(port_entry).collect()),
-                })
-                .collect::<Vec<Rule>>()
-        };
+        let rules_of = |rules: Vec<RawRule>| rules.into_iter().map(rule).collect::<Vec<Rule>>();
         let ingress = spec
             .ingress
             .unwrap_or_default()
@@ -222,6 +207,24 @@ impl Policy {
             ingress: ingress_isolates.then(|| rules_of(ingress)),
             egress: egress_isolates.then(|| rules_of(egress)),
         }
+    }
+}
+
+/// A rule's peers and ports as the API has them.
+type RawRule = (
+    Option<Vec<NetworkPolicyPeer>>,
+    Option<Vec<NetworkPolicyPort>>,
+);
+
+/// N3: empty lists are absent lists (they match everything).
+fn rule((peers, ports): RawRule) -> Rule {
+    Rule {
+        peers: peers
+            .filter(|peers| !peers.is_empty())
+            .map(|peers| peers.iter().map(peer).collect()),
+        ports: ports
+            .filter(|ports| !ports.is_empty())
+            .map(|ports| ports.iter().map(port_entry).collect()),
     }
 }
 
