@@ -8,6 +8,7 @@ mod dump_load;
 mod dump_proptest;
 mod dump_scenarios;
 mod netpol;
+mod netpol_findings;
 mod precision;
 mod probe_local;
 mod robustness;
