@@ -113,6 +113,9 @@ pub fn service_tree(chain: &ServiceChain, style: Style) -> TreeNode {
     for tree in PortHops::all(chain, Some(&port_map)) {
         root.push(port_tree(chain, &tree, style));
     }
+    for line in super::policy::policy_lines(chain, style) {
+        root.child(line);
+    }
     if chain.ports.is_empty() && chain.service_type != ServiceType::ExternalName {
         let endpoints = &chain.details.endpoints;
         let ready = endpoints.iter().filter(|endpoint| endpoint.ready).count();

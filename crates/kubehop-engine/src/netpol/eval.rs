@@ -286,7 +286,11 @@ impl PolicyIndex {
                 match pods {
                     Some(selector) if !selector.matches(pods::labels(pod)) => {
                         Err(Miss::PodLabels {
-                            pod: format!("{namespace}/{}", pods::name(pod)),
+                            // `NS/*`: the unnamed "any pod of the namespace" source.
+                            pod: match pods::name(pod) {
+                                "" => format!("{namespace}/*"),
+                                name => format!("{namespace}/{name}"),
+                            },
                             selector: selector.to_string(),
                         })
                     }
@@ -474,9 +478,13 @@ impl std::fmt::Display for Miss {
                 f,
                 "its podSelector covers namespace {policy_namespace} only, the source is in {namespace}"
             ),
-            Self::PodLabels { pod, selector } => {
-                write!(f, "pod {pod} does not carry {selector}")
-            }
+            Self::PodLabels { pod, selector } => match pod.strip_suffix("/*") {
+                Some(namespace) => write!(
+                    f,
+                    "it admits pods with {selector} only, not any pod of namespace {namespace}"
+                ),
+                None => write!(f, "pod {pod} does not carry {selector}"),
+            },
             Self::NotAPod {
                 address: Some(address),
                 selector,
