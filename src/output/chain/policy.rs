@@ -14,16 +14,19 @@ pub(super) fn policy_lines(chain: &ServiceChain, style: Style) -> Vec<String> {
         .iter()
         .filter(|hop| hop.all_denied())
         .map(|hop| {
-            let why = hop
+            let (seen, why) = hop
                 .endpoints
                 .first()
-                .map(|endpoint| match &endpoint.verdict.egress {
-                    Some(egress @ Decision::Denied { .. }) => format!("egress {egress}"),
-                    _ => endpoint.verdict.ingress.to_string(),
+                .map(|endpoint| {
+                    let why = match &endpoint.verdict.egress {
+                        Some(egress @ Decision::Denied { .. }) => format!("egress {egress}"),
+                        _ => endpoint.verdict.ingress.to_string(),
+                    };
+                    (endpoint.verdict.seen_as.to_string(), why)
                 })
                 .unwrap_or_default();
             format!(
-                "{} policy: {} cannot pass {}: {why}",
+                "{} policy: {} cannot pass {} (seen as {seen}): {why}",
                 style.broken(),
                 hop.source,
                 hop.hop

@@ -66,6 +66,19 @@ impl Selector {
         }
     }
 
+    /// The first `matchLabels` pair (the index key of a policy, see `NamespacePolicies`).
+    pub(crate) fn first_pair(&self) -> Option<(String, String)> {
+        if self.invalid {
+            return None;
+        }
+        self.pairs.first().cloned()
+    }
+
+    /// The `matchLabels` pairs when they are the whole selector (no expressions), else `None`.
+    pub(crate) fn plain_pairs(&self) -> Option<&[(String, String)]> {
+        (self.expressions.is_empty() && !self.invalid).then_some(self.pairs.as_slice())
+    }
+
     /// `{}`: matches every object.
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty() && self.expressions.is_empty() && !self.invalid

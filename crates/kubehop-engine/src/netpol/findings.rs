@@ -80,7 +80,14 @@ fn port_name_unresolved(index: &PolicyIndex, chain: &ServiceChain) -> Vec<Diagno
                 .any(|e| e.pod.as_deref() == Some(pods::name(pod)))
         })
         .collect();
-    for policy in index.policies() {
+    // Only the policies that select an endpoint pod, each once, in policy order.
+    let mut policies: Vec<&super::Policy> = endpoint_pods
+        .iter()
+        .flat_map(|pod| index.selecting(pod))
+        .collect();
+    policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    policies.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name);
+    for policy in policies {
         let Some(rules) = &policy.ingress else {
             continue;
         };
@@ -184,53 +191,30 @@ pub(crate) fn selects_nothing(
     if index.is_empty() || !snapshot.has(ResourceKind::Pod) {
         return Vec::new();
     }
+    // Which policies select some pod: each pod against the policies its labels index.
+    let mut selected: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for pod in &snapshot.pods {
+        for policy in index.selecting(pod) {
+            selected.insert((policy.namespace.as_str(), policy.name.as_str()));
+        }
+    }
     let mut out = Vec::new();
-    for (policy, raw) in index.policies().iter().filter_map(|policy| {
-        let raw = snapshot.network_policies.iter().find(|p| {
-            p.metadata.name.as_deref() == Some(policy.name.as_str())
-                && p.metadata.namespace.as_deref().unwrap_or("default") == policy.namespace
-        })?;
-        Some((policy, raw))
-    }) {
-        let Some(labels) = raw
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.pod_selector.as_ref())
-            .filter(|selector| {
-                selector
-                    .match_expressions
-                    .as_ref()
-                    .is_none_or(Vec::is_empty)
-            })
-            .and_then(|selector| selector.match_labels.as_ref())
-            .filter(|labels| !labels.is_empty())
+    for policy in index.policies() {
+        if selected.contains(&(policy.namespace.as_str(), policy.name.as_str())) {
+            continue;
+        }
+        let Some(pairs) = policy
+            .selector
+            .plain_pairs()
+            .filter(|pairs| !pairs.is_empty())
         else {
             continue;
         };
-        let in_namespace: Vec<_> = snapshot
+        let near = snapshot
             .pods
             .iter()
             .filter(|pod| pods::namespace(pod) == policy.namespace)
-            .collect();
-        if in_namespace
-            .iter()
-            .any(|pod| policy.selector.matches(pods::labels(pod)))
-        {
-            continue;
-        }
-        let near = in_namespace.iter().find_map(|pod| {
-            let pod_labels = pods::labels(pod)?;
-            let wrong: Vec<_> = labels
-                .iter()
-                .filter(|(key, value)| pod_labels.get(*key) != Some(value))
-                .collect();
-            match wrong.as_slice() {
-                [(key, _)] => pod_labels
-                    .get(*key)
-                    .map(|actual| (pod, (*key).clone(), actual.clone())),
-                _ => None,
-            }
-        });
+            .find_map(|pod| one_value_off(pod, pairs));
         let Some((pod, key, actual)) = near else {
             continue;
         };
@@ -240,13 +224,27 @@ pub(crate) fn selects_nothing(
                 DiagnosticCode::PolicySelectsNothing,
                 Subject::NetworkPolicy(policy.name.clone()),
                 format!(
-                    "NetworkPolicy {} selects no pod ({}), while pod {} carries {key}={actual}: the policy protects nothing; fix the podSelector (see docs/diagnostics.md#policy-selects-nothing).",
+                    "NetworkPolicy {} selects no pod ({}), while pod {pod} carries {key}={actual}: the policy protects nothing; fix the podSelector (see docs/diagnostics.md#policy-selects-nothing).",
                     policy.key(),
                     policy.selector,
-                    pods::name(pod),
                 ),
             ),
         ));
     }
     out
+}
+
+/// (pod, key, its value) when the pod carries every pair but one, and that one's key with
+/// another value.
+fn one_value_off(pod: &Pod, pairs: &[(String, String)]) -> Option<(String, String, String)> {
+    let labels = pods::labels(pod)?;
+    let mut wrong = pairs
+        .iter()
+        .filter(|(key, value)| labels.get(key) != Some(value));
+    let (key, _) = wrong.next()?;
+    if wrong.next().is_some() {
+        return None;
+    }
+    let actual = labels.get(key)?;
+    Some((pods::name(pod).to_owned(), key.clone(), actual.clone()))
 }

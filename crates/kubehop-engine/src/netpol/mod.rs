@@ -40,7 +40,7 @@ pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 pub struct PolicyIndex {
     /// Sorted by namespace, then name.
     policies: Vec<Policy>,
-    by_namespace: HashMap<String, Vec<usize>>,
+    by_namespace: HashMap<String, NamespacePolicies>,
     /// Labels per namespace, with the name label added (N5).
     namespaces: HashMap<String, BTreeMap<String, String>>,
     /// Namespaces the input had an object for.
@@ -67,12 +67,12 @@ impl PolicyIndex {
             .map(|policy| Policy::from_api(policy))
             .collect();
         policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::default();
+        let mut by_namespace: HashMap<String, NamespacePolicies> = HashMap::default();
         for (index, policy) in policies.iter().enumerate() {
             by_namespace
                 .entry(policy.namespace.clone())
                 .or_default()
-                .push(index);
+                .add(index, &policy.selector);
         }
         let mut namespaces: HashMap<String, BTreeMap<String, String>> = HashMap::default();
         let mut known_namespaces = HashMap::default();
@@ -90,12 +90,17 @@ impl PolicyIndex {
         let implied = snapshot
             .pods
             .iter()
-            .map(|pod| pods::namespace(pod).to_owned())
-            .chain(policies.iter().map(|policy| policy.namespace.clone()));
+            .map(|pod| pods::namespace(pod))
+            .chain(policies.iter().map(|policy| policy.namespace.as_str()));
+        let mut extra: Vec<String> = Vec::new();
         for name in implied {
-            namespaces
-                .entry(name.clone())
-                .or_insert_with(|| BTreeMap::from([(NAMESPACE_NAME_LABEL.to_owned(), name)]));
+            if !namespaces.contains_key(name) && !extra.iter().any(|known| known == name) {
+                extra.push(name.to_owned());
+            }
+        }
+        for name in extra {
+            let labels = BTreeMap::from([(NAMESPACE_NAME_LABEL.to_owned(), name.clone())]);
+            namespaces.insert(name, labels);
         }
         Self {
             policies,
@@ -117,14 +122,16 @@ impl PolicyIndex {
         &self.policies
     }
 
-    /// N1: the policies of the pod's namespace whose `podSelector` matches it (any direction).
+    /// N1: the policies of the pod's namespace whose `podSelector` matches it (any direction),
+    /// in policy order. Only the candidates its labels index are checked.
     pub fn selecting<'a>(&'a self, pod: &'a Pod) -> impl Iterator<Item = &'a Policy> + 'a {
-        let namespace = pods::namespace(pod);
-        self.by_namespace
-            .get(namespace)
+        let candidates = match self.by_namespace.get(pods::namespace(pod)) {
+            Some(namespace) => namespace.candidates(pods::labels(pod)),
+            None => Vec::new(),
+        };
+        candidates
             .into_iter()
-            .flatten()
-            .filter_map(|index| self.policies.get(*index))
+            .filter_map(|index| self.policies.get(index))
             .filter(move |policy| policy.selector.matches(pods::labels(pod)))
     }
 
@@ -262,6 +269,49 @@ impl PolicyIndex {
     }
 }
 
+/// One namespace's policies, indexed by the first `matchLabels` pair of their pod selector so
+/// that a pod is checked only against the policies one of its labels names.
+#[derive(Debug, Clone, Default)]
+struct NamespacePolicies {
+    /// Empty selectors and selectors with expressions only: checked for every pod.
+    always: Vec<usize>,
+    /// key → value → policies.
+    by_pair: HashMap<String, HashMap<String, Vec<usize>>>,
+}
+
+impl NamespacePolicies {
+    fn add(&mut self, index: usize, selector: &Selector) {
+        match selector.first_pair() {
+            Some((key, value)) => self
+                .by_pair
+                .entry(key)
+                .or_default()
+                .entry(value)
+                .or_default()
+                .push(index),
+            None => self.always.push(index),
+        }
+    }
+
+    /// The policies that may select a pod with these labels, sorted.
+    fn candidates(&self, labels: Option<&BTreeMap<String, String>>) -> Vec<usize> {
+        let mut out = self.always.clone();
+        if !self.by_pair.is_empty() {
+            for (key, value) in labels.into_iter().flatten() {
+                if let Some(found) = self
+                    .by_pair
+                    .get(key.as_str())
+                    .and_then(|values| values.get(value.as_str()))
+                {
+                    out.extend_from_slice(found);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
 /// Whether a pod uses its node's network namespace (N9: policies do not apply to it).
 pub fn host_network(pod: &Pod) -> bool {
     pod.spec
@@ -342,8 +392,12 @@ pub enum SeenView {
 impl SeenView {
     pub fn of(seen: &Seen<'_>) -> Self {
         match seen {
+            // `NS/*`: the unnamed "any pod of the namespace" source.
             Seen::Pod(pod) => Self::Pod {
-                pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)),
+                pod: match pods::name(pod) {
+                    "" => format!("{}/*", pods::namespace(pod)),
+                    name => format!("{}/{name}", pods::namespace(pod)),
+                },
             },
             Seen::Node { name, address } => Self::Node {
                 node: (*name).to_owned(),
@@ -358,7 +412,10 @@ impl SeenView {
 impl std::fmt::Display for SeenView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Pod { pod } => write!(f, "pod {pod}"),
+            Self::Pod { pod } => match pod.strip_suffix("/*") {
+                Some(namespace) => write!(f, "a pod of namespace {namespace} without labels"),
+                None => write!(f, "pod {pod}"),
+            },
             Self::Node {
                 node,
                 address: Some(address),

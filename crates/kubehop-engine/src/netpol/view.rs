@@ -136,7 +136,7 @@ impl PolicyIndex {
         let mut hops = self.ingress_hops(chain);
         for port in &chain.ports {
             hops.extend(self.cluster_ip_hop(chain, port));
-            hops.extend(self.node_port_hops(chain, port, nodes));
+            hops.extend(self.node_port_hop(chain, port, nodes));
         }
         Some(ChainPolicies { endpoints, hops })
     }
@@ -193,50 +193,54 @@ impl PolicyIndex {
         })
     }
 
-    /// Each NodePort row, from an outside client (N10: SNAT to the node under eTP Cluster).
-    fn node_port_hops(
+    /// The nodePort, from an outside client (N10). Under eTP Cluster each endpoint is judged
+    /// as reached through another node, so seen as that node's address (the first other node
+    /// by name; through its own node N9 lets it in); under eTP Local through its own node, with
+    /// the client's address kept and unknown here (`route --source-ip` gives it).
+    fn node_port_hop(
         &self,
         chain: &ServiceChain,
         port: &PortChain,
         nodes: &NodeTable,
-    ) -> Vec<HopVerdict> {
+    ) -> Option<HopVerdict> {
+        port.node_port?;
         let policy = chain
             .external_traffic_policy
             .unwrap_or(TrafficPolicy::Cluster);
-        port.node_ports
-            .rows()
-            .map(|row| {
+        let endpoints = port
+            .endpoints
+            .iter()
+            .filter_map(|endpoint| {
+                let pod = endpoint_pod(chain, endpoint)?;
+                let own = endpoint.info.node.as_deref();
+                let forwarding = match policy {
+                    TrafficPolicy::Local => own,
+                    TrafficPolicy::Cluster => nodes
+                        .iter()
+                        .map(|node| node.name.as_ref())
+                        .find(|name| Some(*name) != own),
+                };
                 let door = DoorFacts {
                     via: FrontDoor::NodePort,
                     external_policy: policy,
-                    forwarding: Some(row.node.as_str()),
+                    forwarding,
                     proxy_address: None,
                 };
-                // D9: under eTP Local a node forwards to its own endpoints only.
-                let local_only = policy == TrafficPolicy::Local;
-                let endpoints = self.endpoint_verdicts(
-                    chain,
-                    port,
-                    &Client::External(None),
-                    &door,
-                    nodes,
-                    |endpoint| {
-                        !local_only || endpoint.info.node.as_deref() == Some(row.node.as_str())
-                    },
-                );
-                HopVerdict {
-                    hop: Hop::NodePort {
-                        port: port.port,
-                        protocol: port.protocol,
-                        node: row.node.clone(),
-                        address: row.address,
-                    }
-                    .to_string(),
-                    source: "external".to_owned(),
-                    endpoints,
-                }
+                let seen =
+                    PolicyIndex::seen(&Client::External(None), &door, nodes, endpoint.info.ip);
+                Some(SourceVerdict {
+                    pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)),
+                    ip: endpoint.info.ip,
+                    port: endpoint.port,
+                    verdict: self.verdict(&seen, pod, endpoint.port, port.protocol),
+                })
             })
-            .collect()
+            .collect();
+        Some(HopVerdict {
+            hop: format!("{}/{}/nodePort", port.port, port.protocol),
+            source: "external".to_owned(),
+            endpoints,
+        })
     }
 
     /// Each Ingress path, from each of its controller's pods when they are known (N10: the
