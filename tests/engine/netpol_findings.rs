@@ -282,3 +282,47 @@ fn a_policy_that_selects_nothing() {
         )]
     );
 }
+
+/// The synthetic cluster with policies (the benchmark's shape, small): every policy reads,
+/// every Service with endpoints in a default-deny namespace gets its block, and no policy
+/// finding fires on the chart-shaped policies.
+#[test]
+fn synthetic_policies_build_quietly() {
+    use kubehop::engine::synthetic::{SyntheticSpec, generate_with_policies};
+    let spec = SyntheticSpec {
+        services: 200,
+        pods: 1_000,
+        nodes: 10,
+        namespaces: 5,
+    };
+    let snapshot = generate_with_policies(&spec, 100);
+    assert_eq!(snapshot.network_policies.len(), 100);
+    let model = kubehop::engine::build(&snapshot, &kubehop::engine::EngineConfig::default());
+    assert_eq!(model.policies().policies().len(), 100);
+    let with_block = model
+        .services
+        .iter()
+        .filter(|chain| chain.network_policy.is_some())
+        .count();
+    let with_pods = model
+        .services
+        .iter()
+        .filter(|chain| !chain.details.endpoints.is_empty())
+        .count();
+    assert!(
+        with_block > 0 && with_block <= with_pods,
+        "{with_block} of {with_pods}"
+    );
+    let codes: Vec<&str> = model
+        .services
+        .iter()
+        .flat_map(|chain| chain.diagnostics.iter())
+        .chain(model.unattached_diagnostics.iter())
+        .map(|d| d.code.as_str())
+        .filter(|code| code.starts_with("policy-"))
+        .collect();
+    assert!(
+        codes.iter().all(|code| *code == "policy-isolated-no-allow"),
+        "{codes:?}"
+    );
+}
