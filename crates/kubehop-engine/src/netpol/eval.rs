@@ -153,6 +153,8 @@ pub enum Direction {
 pub(crate) struct Question<'a> {
     pub direction: Direction,
     pub pod: &'a Pod,
+    /// The policies selecting `pod`, when the caller has them already ([`PolicyIndex::selecting_indices`]).
+    pub selecting: Option<&'a [usize]>,
     pub remote: Remote<'a>,
     pub destination: Option<&'a Pod>,
     pub port: i32,
@@ -169,8 +171,17 @@ enum RuleOutcome {
 impl PolicyIndex {
     /// N1/N3: the decision for one direction.
     pub(crate) fn decide(&self, question: &Question<'_>) -> Decision {
-        let isolating: Vec<(&Policy, &[Rule])> = self
-            .selecting(question.pod)
+        let looked_up;
+        let selecting = match question.selecting {
+            Some(indices) => indices,
+            None => {
+                looked_up = self.selecting_indices(question.pod);
+                &looked_up
+            }
+        };
+        let isolating: Vec<(&Policy, &[Rule])> = selecting
+            .iter()
+            .filter_map(|index| self.policies.get(*index))
             .filter_map(|policy| {
                 let rules = match question.direction {
                     Direction::Ingress => policy.ingress.as_deref(),
@@ -421,6 +432,7 @@ impl PolicyIndex {
         let question = Question {
             direction: Direction::Ingress,
             pod,
+            selecting: None,
             remote: Remote::AnyExternal,
             destination: Some(pod),
             port,

@@ -125,14 +125,23 @@ impl PolicyIndex {
     /// N1: the policies of the pod's namespace whose `podSelector` matches it (any direction),
     /// in policy order. Only the candidates its labels index are checked.
     pub fn selecting<'a>(&'a self, pod: &'a Pod) -> impl Iterator<Item = &'a Policy> + 'a {
-        let candidates = match self.by_namespace.get(pods::namespace(pod)) {
+        self.selecting_indices(pod)
+            .into_iter()
+            .filter_map(|index| self.policies.get(index))
+    }
+
+    /// [`PolicyIndex::selecting`] as positions, for callers that ask about one pod often.
+    pub(crate) fn selecting_indices(&self, pod: &Pod) -> Vec<usize> {
+        let mut candidates = match self.by_namespace.get(pods::namespace(pod)) {
             Some(namespace) => namespace.candidates(pods::labels(pod)),
             None => Vec::new(),
         };
+        candidates.retain(|index| {
+            self.policies
+                .get(*index)
+                .is_some_and(|policy| policy.selector.matches(pods::labels(pod)))
+        });
         candidates
-            .into_iter()
-            .filter_map(|index| self.policies.get(index))
-            .filter(move |policy| policy.selector.matches(pods::labels(pod)))
     }
 
     /// The policies that isolate `pod` for ingress (N1), as `namespace/name`.
@@ -181,6 +190,18 @@ impl PolicyIndex {
         port: i32,
         protocol: Protocol,
     ) -> PolicyVerdict {
+        self.verdict_with(seen, destination, None, port, protocol)
+    }
+
+    /// [`PolicyIndex::verdict`] with the destination's selecting policies known already.
+    pub(crate) fn verdict_with(
+        &self,
+        seen: &Seen<'_>,
+        destination: &Pod,
+        destination_policies: Option<&[usize]>,
+        port: i32,
+        protocol: Protocol,
+    ) -> PolicyVerdict {
         let remote = match seen {
             Seen::Pod(pod) => Remote::Pod(pod),
             Seen::Address(ip) => Remote::Address(*ip),
@@ -192,6 +213,7 @@ impl PolicyIndex {
         let ingress = self.decide(&Question {
             direction: Direction::Ingress,
             pod: destination,
+            selecting: destination_policies,
             remote,
             destination: Some(destination),
             port,
@@ -207,6 +229,7 @@ impl PolicyIndex {
             Seen::Pod(source) => Some(self.decide(&Question {
                 direction: Direction::Egress,
                 pod: source,
+                selecting: None,
                 remote: Remote::Pod(destination),
                 destination: Some(destination),
                 port,

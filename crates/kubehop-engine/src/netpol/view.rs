@@ -74,6 +74,9 @@ pub struct SourceVerdict {
     pub verdict: PolicyVerdict,
 }
 
+/// Pod name → the positions of the policies selecting it.
+type PodCache<'c> = BTreeMap<&'c str, Vec<usize>>;
+
 /// The endpoint's pod, from the Service's selected pods.
 fn endpoint_pod<'c>(chain: &'c ServiceChain, endpoint: &PortEndpoint) -> Option<&'c Arc<Pod>> {
     let name = endpoint.info.pod.as_deref()?;
@@ -102,6 +105,8 @@ impl PolicyIndex {
             return None;
         }
         let mut endpoints = Vec::new();
+        // The policies selecting each endpoint pod, looked up once for every hop.
+        let mut cache: PodCache<'_> = BTreeMap::new();
         for info in &chain.details.endpoints {
             let Some(name) = info.pod.as_deref() else {
                 continue;
@@ -114,7 +119,12 @@ impl PolicyIndex {
             else {
                 continue;
             };
-            let selecting: Vec<_> = self.selecting(pod).collect();
+            let indices = self.selecting_indices(pod);
+            let selecting: Vec<&super::Policy> = indices
+                .iter()
+                .filter_map(|i| self.policies.get(*i))
+                .collect();
+            cache.insert(name, indices);
             endpoints.push(EndpointPolicies {
                 pod: format!("{}/{name}", pods::namespace(pod)),
                 ip: info.ip,
@@ -133,10 +143,10 @@ impl PolicyIndex {
         if endpoints.iter().all(|endpoint| endpoint.ingress.is_empty()) {
             return None;
         }
-        let mut hops = self.ingress_hops(chain);
+        let mut hops = self.ingress_hops(chain, &cache);
         for port in &chain.ports {
-            hops.extend(self.cluster_ip_hop(chain, port));
-            hops.extend(self.node_port_hop(chain, port, nodes));
+            hops.extend(self.cluster_ip_hop(chain, port, &cache));
+            hops.extend(self.node_port_hop(chain, port, nodes, &cache));
         }
         Some(ChainPolicies { endpoints, hops })
     }
@@ -149,11 +159,10 @@ impl PolicyIndex {
         client: &Client<'_>,
         door: &DoorFacts<'_>,
         nodes: &NodeTable,
-        filter: impl Fn(&PortEndpoint) -> bool,
+        cache: &PodCache<'_>,
     ) -> Vec<SourceVerdict> {
         port.endpoints
             .iter()
-            .filter(|endpoint| filter(endpoint))
             .filter_map(|endpoint| {
                 let pod = endpoint_pod(chain, endpoint)?;
                 let seen = PolicyIndex::seen(client, door, nodes, endpoint.info.ip);
@@ -161,14 +170,25 @@ impl PolicyIndex {
                     pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)),
                     ip: endpoint.info.ip,
                     port: endpoint.port,
-                    verdict: self.verdict(&seen, pod, endpoint.port, port.protocol),
+                    verdict: self.verdict_with(
+                        &seen,
+                        pod,
+                        cache.get(pods::name(pod)).map(Vec::as_slice),
+                        endpoint.port,
+                        port.protocol,
+                    ),
                 })
             })
             .collect()
     }
 
     /// The cluster IP, from a pod of the Service's namespace without labels (N8).
-    fn cluster_ip_hop(&self, chain: &ServiceChain, port: &PortChain) -> Option<HopVerdict> {
+    fn cluster_ip_hop(
+        &self,
+        chain: &ServiceChain,
+        port: &PortChain,
+        cache: &PodCache<'_>,
+    ) -> Option<HopVerdict> {
         port.cluster_ip?;
         let anonymous = anonymous_pod(&chain.namespace);
         let door = DoorFacts {
@@ -179,9 +199,7 @@ impl PolicyIndex {
         };
         let nodes = NodeTable::default();
         let endpoints =
-            self.endpoint_verdicts(chain, port, &Client::Pod(&anonymous), &door, &nodes, |_| {
-                true
-            });
+            self.endpoint_verdicts(chain, port, &Client::Pod(&anonymous), &door, &nodes, cache);
         Some(HopVerdict {
             hop: Hop::ClusterIp {
                 port: port.port,
@@ -202,6 +220,7 @@ impl PolicyIndex {
         chain: &ServiceChain,
         port: &PortChain,
         nodes: &NodeTable,
+        cache: &PodCache<'_>,
     ) -> Option<HopVerdict> {
         port.node_port?;
         let policy = chain
@@ -232,7 +251,13 @@ impl PolicyIndex {
                     pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)),
                     ip: endpoint.info.ip,
                     port: endpoint.port,
-                    verdict: self.verdict(&seen, pod, endpoint.port, port.protocol),
+                    verdict: self.verdict_with(
+                        &seen,
+                        pod,
+                        cache.get(pods::name(pod)).map(Vec::as_slice),
+                        endpoint.port,
+                        port.protocol,
+                    ),
                 })
             })
             .collect();
@@ -245,7 +270,7 @@ impl PolicyIndex {
 
     /// Each Ingress path, from each of its controller's pods when they are known (N10: the
     /// controller opens its own connection to the endpoints).
-    fn ingress_hops(&self, chain: &ServiceChain) -> Vec<HopVerdict> {
+    fn ingress_hops(&self, chain: &ServiceChain, cache: &PodCache<'_>) -> Vec<HopVerdict> {
         let mut hops = Vec::new();
         let door = DoorFacts {
             via: FrontDoor::ClusterIp,
@@ -272,7 +297,7 @@ impl PolicyIndex {
                 let endpoints = ports
                     .iter()
                     .flat_map(|port| {
-                        self.endpoint_verdicts(chain, port, &client, &door, &nodes, |_| true)
+                        self.endpoint_verdicts(chain, port, &client, &door, &nodes, cache)
                     })
                     .collect();
                 hops.push(HopVerdict {
