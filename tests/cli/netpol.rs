@@ -241,3 +241,23 @@ fn chain_text_marks_hops_default_sources_cannot_pass() {
         assert!(text.contains(words), "{words:?} missing in\n{text}");
     }
 }
+
+/// A policy that selects nothing is listed under its own heading, and in the top-level
+/// `diagnostics` of the JSON with its namespace.
+#[test]
+fn a_policy_that_selects_nothing_is_listed_apart() {
+    let world = world(true).policy(json!({"metadata": {"name": "web-typo"},
+        "spec": {"podSelector": {"matchLabels": {"app": "wbe"}}, "ingress": [{}]}}));
+    let text = stdout(&run(&["chain", "-A", "-f", "-"], &dump(&world)));
+    assert!(
+        text.contains("NetworkPolicies  policies that protect no pod"),
+        "{text}"
+    );
+    assert!(text.contains("policy-selects-nothing"), "{text}");
+    let output = run(&["chain", "-A", "-o", "json", "-f", "-"], &dump(&world));
+    let document: Value = serde_json::from_str(&stdout(&output)).expect("json");
+    let orphan = &document["diagnostics"][0];
+    assert_eq!(orphan["code"], "policy-selects-nothing");
+    assert_eq!(orphan["subject"], "networkpolicy/web-typo");
+    assert_eq!(orphan["namespace"], "shop");
+}
