@@ -3,7 +3,10 @@
 
 use kubehop::engine::ProxyModel;
 use kubehop::engine::model::Protocol;
-use kubehop::engine::netpol::{Client, PolicyVerdict};
+use kubehop::engine::model::TrafficPolicy;
+use kubehop::engine::netpol::{Client, DoorFacts, PolicyIndex, PolicyVerdict};
+use kubehop::engine::nodes::NodeTable;
+use kubehop::engine::route::FrontDoor;
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -287,4 +290,33 @@ fn policy_types_default_like_the_api_server() {
             Some(true)
         );
     }
+}
+
+/// N10: a load balancer in ipMode Proxy opens its own connection: under eTP Local the policies
+/// see the load balancer's address, not the client's; under eTP Cluster the node's.
+#[rstest]
+#[case::local_sees_the_balancer(TrafficPolicy::Local, "127.60.0.0/16", Some(true))]
+#[case::local_not_the_client(TrafficPolicy::Local, "127.99.0.0/16", Some(false))]
+#[case::cluster_sees_the_node(TrafficPolicy::Cluster, "127.1.0.0/16", Some(true))]
+#[case::cluster_not_the_balancer(TrafficPolicy::Cluster, "127.60.0.0/16", Some(false))]
+fn proxy_mode_load_balancer(
+    #[case] etp: TrafficPolicy,
+    #[case] cidr: &str,
+    #[case] allowed: Option<bool>,
+) {
+    let rule = json!({"from": [{"ipBlock": {"cidr": cidr}}]});
+    let world = world("Cluster", &[allow("lb", rule)]);
+    let model = world.model();
+    let nodes = NodeTable::new(world.nodes.iter());
+    let door = DoorFacts {
+        via: FrontDoor::LoadBalancer,
+        external_policy: etp,
+        forwarding: Some("node-b"),
+        proxy_address: Some("127.60.0.1".parse().expect("lb address")),
+    };
+    let client = Client::External(Some("127.99.0.5".parse().expect("client")));
+    let web = model.policies().pod("shop", "web-1").expect("web-1");
+    let seen = PolicyIndex::seen(&client, &door, &nodes, "127.2.0.1".parse().expect("ip"));
+    let verdict = model.policies().verdict(&seen, web, 8080, Protocol::Tcp);
+    assert_eq!(verdict.allowed, allowed, "{verdict:#?}");
 }
