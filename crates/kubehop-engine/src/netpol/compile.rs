@@ -300,3 +300,60 @@ fn port_entry(entry: &NetworkPolicyPort) -> PortEntry {
     };
     PortEntry { protocol, port }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn selector(json: serde_json::Value) -> Selector {
+        Selector::from_api(&serde_json::from_value(json).expect("a label selector"))
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    // N4: label-selector semantics, every requirement ANDed; `{}` matches everything.
+    #[rstest]
+    #[case::empty(serde_json::json!({}), &[], true)]
+    #[case::pair(serde_json::json!({"matchLabels": {"app": "web"}}), &[("app", "web")], true)]
+    #[case::pair_other(serde_json::json!({"matchLabels": {"app": "web"}}), &[("app", "api")], false)]
+    #[case::in_(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]}), &[("tier", "b")], true)]
+    #[case::in_absent(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a"]}]}), &[], false)]
+    #[case::not_in_absent(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["a"]}]}), &[], true)]
+    #[case::exists(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}), &[("tier", "")], true)]
+    #[case::does_not_exist(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}), &[("tier", "a")], false)]
+    #[case::and(serde_json::json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "Exists"}]}), &[("app", "web")], false)]
+    #[case::unknown_operator(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "Gt", "values": ["1"]}]}), &[("tier", "2")], false)]
+    fn selectors(
+        #[case] json: serde_json::Value,
+        #[case] pairs: &[(&str, &str)],
+        #[case] expected: bool,
+    ) {
+        assert_eq!(selector(json).matches(Some(&labels(pairs))), expected);
+    }
+
+    #[test]
+    fn selectors_print_like_kubectl() {
+        let printed = selector(serde_json::json!({"matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]},
+                                 {"key": "debug", "operator": "DoesNotExist"}]}));
+        assert_eq!(printed.to_string(), "app=web,tier in (a,b),!debug");
+        assert_eq!(selector(serde_json::json!({})).to_string(), "{}");
+    }
+
+    // N7: TCP by default; a number with endPort is a range; a string of digits is a number.
+    #[rstest]
+    #[case(serde_json::json!({}), "any/TCP")]
+    #[case(serde_json::json!({"port": 80, "protocol": "UDP"}), "80/UDP")]
+    #[case(serde_json::json!({"port": 8000, "endPort": 8100}), "8000-8100/TCP")]
+    #[case(serde_json::json!({"port": "http"}), "http/TCP")]
+    fn port_entries(#[case] json: serde_json::Value, #[case] expected: &str) {
+        let entry: NetworkPolicyPort = serde_json::from_value(json).expect("a port");
+        assert_eq!(port_entry(&entry).to_string(), expected);
+    }
+}
