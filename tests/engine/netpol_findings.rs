@@ -72,6 +72,21 @@ fn shop_ingress_with_status() -> k8s_openapi::api::networking::v1::Ingress {
 /// web (2 pods, container port `http` 8080) behind the Ingress `shop`, api behind web, the
 /// ingress-nginx controller behind its LoadBalancer Service.
 fn app(policies: &[Value], web_2_declares_http: bool) -> ProxyModel {
+    app_shaped(policies, web_2_declares_http, false)
+}
+
+/// [`app`] with the controller on the host network.
+fn app_with_host_network_controller(policies: &[Value]) -> ProxyModel {
+    app_shaped(policies, true, true)
+}
+
+fn app_shaped(policies: &[Value], web_2_declares_http: bool, host_network: bool) -> ProxyModel {
+    let mut nginx = pod("nginx-1", "127.3.0.1", "node-c")
+        .namespace("ingress-nginx")
+        .labels(&[("app.kubernetes.io/name", "ingress-nginx")]);
+    if let Some(spec) = nginx.0.spec.as_mut() {
+        spec.host_network = Some(host_network);
+    }
     let web_2 = pod("web-2", "127.2.0.2", "node-b").labels(&[("app", "web")]);
     let web_2 = if web_2_declares_http {
         web_2.container_port("app", Some("http"), 8080, "TCP")
@@ -113,11 +128,7 @@ fn app(policies: &[Value], web_2_declares_http: bool) -> ProxyModel {
         )
         .pod(web_2)
         .pod(pod("api-1", "127.2.0.3", "node-c").labels(&[("app", "api")]))
-        .pod(
-            pod("nginx-1", "127.3.0.1", "node-c")
-                .namespace("ingress-nginx")
-                .labels(&[("app.kubernetes.io/name", "ingress-nginx")]),
-        )
+        .pod(nginx)
         .ingress(shop_ingress_with_status());
     for policy in policies {
         world = world.policy(policy.clone());
@@ -324,5 +335,27 @@ fn synthetic_policies_build_quietly() {
     assert!(
         codes.iter().all(|code| *code == "policy-isolated-no-allow"),
         "{codes:?}"
+    );
+}
+
+/// A host-network controller is seen as its node (N9): the check stays silent rather than guess.
+#[test]
+fn a_host_network_controller_is_not_judged() {
+    let mut policies = vec![
+        default_deny(),
+        allow_ingress_controller(json!({"name": "ingress-nginx"})),
+    ];
+    policies.extend(allow_web_to_api());
+    let mut world_policies = policies.clone();
+    world_policies.push(allow_dns());
+    let model = app(&world_policies, true);
+    assert!(policy_codes(&model).contains(&("web".to_owned(), "policy-denies-ingress-controller")));
+    let model = app_with_host_network_controller(&world_policies);
+    assert!(
+        !policy_codes(&model)
+            .iter()
+            .any(|(_, code)| *code == "policy-denies-ingress-controller"),
+        "{:?}",
+        policy_codes(&model)
     );
 }

@@ -292,7 +292,9 @@ impl PolicyIndex {
                     }
                 });
             let ports: Vec<&PortChain> = ports.collect();
-            for controller in controllers {
+            // N9: a host-network controller is seen as its node, which plugins treat
+            // differently; such controllers are left out rather than guessed.
+            for controller in controllers.iter().filter(|pod| !super::host_network(pod)) {
                 let client = Client::Pod(controller);
                 let endpoints = ports
                     .iter()
