@@ -185,12 +185,14 @@ pub struct Policy {
     pub ingress: Option<Vec<Rule>>,
     /// `Some` when the policy isolates for egress: its rules.
     pub egress: Option<Vec<Rule>>,
+    /// `namespace/name`, made once.
+    key: String,
 }
 
 impl Policy {
     /// `namespace/name`.
     pub fn key(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+        self.key.clone()
     }
 
     pub fn from_api(policy: &NetworkPolicy) -> Self {
@@ -209,13 +211,16 @@ impl Policy {
             .into_iter()
             .map(|rule| (rule.to, rule.ports))
             .collect();
+        let namespace = policy
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_owned());
+        let name = policy.metadata.name.clone().unwrap_or_default();
         Self {
-            namespace: policy
-                .metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".to_owned()),
-            name: policy.metadata.name.clone().unwrap_or_default(),
+            key: format!("{namespace}/{name}"),
+            namespace,
+            name,
             selector: Selector::from_api(&spec.pod_selector.unwrap_or_default()),
             ingress: ingress_isolates.then(|| rules_of(ingress)),
             egress: egress_isolates.then(|| rules_of(egress)),
