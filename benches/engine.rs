@@ -1,5 +1,6 @@
 //! Engine speed on the synthetic cluster: 10,000 Services, 50,000 pods, 500 nodes.
-//! Targets: full build ≤ 100 ms, one route ≤ 10 µs. Run with `cargo bench --bench engine`.
+//! Targets: full build ≤ 100 ms, one route ≤ 10 µs, and the build with 2,000 NetworkPolicies at
+//! most 20 % slower. Run with `cargo bench --bench engine`.
 //!
 //! Two groups: `engine` measures wall-clock time (the build uses its default threads);
 //! `engine-cpu` measures the CPU time of the benchmarking thread with the build on that one
@@ -10,7 +11,7 @@ use std::net::IpAddr;
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group};
-use kubehop::cluster::synthetic::{SyntheticSpec, generate};
+use kubehop::cluster::synthetic::{SyntheticSpec, generate, generate_with_policies};
 use kubehop::engine::model::Protocol;
 use kubehop::engine::{EngineConfig, RouteQuery, TrafficSource, build, build_on_threads};
 
@@ -29,6 +30,21 @@ fn engine<M: Measurement>(c: &mut Criterion<M>, group_name: &str, threads: Optio
             None => build(black_box(&snapshot), black_box(&config)),
         });
     });
+    // Rules N1-N10: the same cluster with 2,000 NetworkPolicies (a default-deny in every
+    // namespace), to compare with the build above (target: at most 20 % more).
+    let with_policies = generate_with_policies(&SyntheticSpec::default(), 2_000);
+    group.bench_function(
+        "build 10k services / 50k pods / 500 nodes / 2,000 NetworkPolicies",
+        |b| {
+            b.iter(|| match threads {
+                Some(threads) => {
+                    build_on_threads(black_box(&with_policies), black_box(&config), threads)
+                }
+                None => build(black_box(&with_policies), black_box(&config)),
+            });
+        },
+    );
+    drop(with_policies);
     let model = build(&snapshot, &config);
     let service = model
         .service("team-01", "svc-00001")

@@ -206,10 +206,12 @@ pub struct RouteArgs {
     /// Destination: IP:PORT[/tcp|udp|sctp], or a Service's ClusterIP as SERVICE[:PORT],
     /// NAMESPACE/SERVICE[:PORT] or SERVICE.NAMESPACE.svc.cluster.local[:PORT].
     pub destination: String,
-    /// Where the connection comes from: pod@NODE, node@NODE or external@NODE.
-    #[arg(long, value_name = "KIND@NODE")]
+    /// Where the connection comes from: pod@NODE, pod/NAMESPACE/NAME (that pod, on its node:
+    /// NetworkPolicies are judged for it), node@NODE or external@NODE.
+    #[arg(long, value_name = "KIND@NODE|pod/NS/NAME")]
     pub from: Option<String>,
-    /// The client's source address (matters for loadBalancerSourceRanges and ClientIP affinity).
+    /// The client's source address (matters for loadBalancerSourceRanges, ClientIP affinity and
+    /// NetworkPolicy ipBlocks; a pod's address names that pod).
     #[arg(long, value_name = "IP")]
     pub source_ip: Option<IpAddr>,
     /// Output format.

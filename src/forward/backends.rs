@@ -198,6 +198,7 @@ pub fn service_snapshot(snapshot: &ClusterSnapshot, service: &ServiceKey) -> Clu
         ingresses: Vec::new(),
         namespaces: Vec::new(),
         ingress_classes: Vec::new(),
+        network_policies: Vec::new(),
         missing: snapshot.missing.clone(),
     }
 }

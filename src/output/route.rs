@@ -50,8 +50,12 @@ pub enum RouteInputError {
     },
     #[error("invalid destination {text:?}: unknown protocol {protocol:?} (use tcp, udp or sctp)")]
     Protocol { text: String, protocol: String },
-    #[error("invalid --from {0:?}: expected pod@NODE, node@NODE or external@NODE")]
+    #[error(
+        "invalid --from {0:?}: expected pod@NODE, pod/NAMESPACE/NAME, node@NODE or external@NODE"
+    )]
     From(String),
+    #[error("unknown pod {pod:?} in --from: the input has no such pod")]
+    UnknownPod { pod: String },
     #[error("unknown node {node:?} in --from {from:?}: the input's nodes are {known}")]
     UnknownNode {
         node: String,
@@ -305,6 +309,29 @@ pub fn parse_from(text: &str) -> Result<FromArg, RouteInputError> {
     })
 }
 
+/// `--from pod/NAMESPACE/NAME`: the pod (from the input), `None` for the other forms.
+pub fn named_pod<'m>(
+    model: &'m ProxyModel,
+    text: &str,
+) -> Result<Option<&'m std::sync::Arc<k8s_openapi::api::core::v1::Pod>>, RouteInputError> {
+    let Some(rest) = text.strip_prefix("pod/") else {
+        return Ok(None);
+    };
+    let Some((namespace, name)) = rest.split_once('/') else {
+        return Err(RouteInputError::From(text.to_owned()));
+    };
+    if namespace.is_empty() || name.is_empty() || name.contains('/') {
+        return Err(RouteInputError::From(text.to_owned()));
+    }
+    model
+        .policies()
+        .pod(namespace, name)
+        .map(Some)
+        .ok_or_else(|| RouteInputError::UnknownPod {
+            pod: rest.to_owned(),
+        })
+}
+
 /// Whether the destination is a LoadBalancer ingress IP or an externalIP of some Service port.
 fn is_external_address(model: &ProxyModel, destination: &Destination) -> bool {
     model.services.iter().any(|chain| {
@@ -342,6 +369,13 @@ pub fn query(
                 SourceKind::Pod
             };
             (kind, default_node)
+        }
+        Some(text) if text.starts_with("pod/") => {
+            // N10: a named pod connects from its own node.
+            let node = named_pod(model, text)?
+                .and_then(|pod| pod.spec.as_ref()?.node_name.clone())
+                .unwrap_or(default_node);
+            (SourceKind::Pod, node)
         }
         Some(text) => {
             let parsed = parse_from(text)?;
@@ -406,6 +440,7 @@ pub fn write_text(
     out: &mut dyn Write,
     query: &RouteQuery,
     decision: &RouteDecision,
+    policy: Option<&super::route_policy::RoutePolicy>,
     style: Style,
 ) -> io::Result<()> {
     let destination = format!(
@@ -433,6 +468,9 @@ pub fn write_text(
     let rows = endpoint_rows(decision);
     for line in align(&rows) {
         verdict_node.child(line);
+    }
+    if let Some(policy) = policy {
+        super::route_policy::add_text(&mut root, policy);
     }
     let why = root.child("why");
     for reason in &decision.reasons {

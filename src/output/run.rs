@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::chain::{self, ChainSelection, Selected, SelectionError};
 use super::route::{self, RouteInputError};
+use super::route_policy;
 use super::style::Style;
 use crate::cli::{ChainArgs, ChainFormat, OnlyHealth, OutputFormat, RouteArgs};
 use crate::cluster::feed::{ConnectionStatus, SnapshotFeed, utc_clock};
@@ -540,14 +541,31 @@ pub async fn run_route(
     };
     let query = route::query(&model, destination, args.from.as_deref(), args.source_ip)?;
     let decision = model.route(&query);
+    let policy = route_policy::evaluate(&model, &query, &decision, args.from.as_deref())?;
     match args.output {
-        OutputFormat::Text => route::write_text(out, &query, &decision, style)?,
+        OutputFormat::Text => route::write_text(out, &query, &decision, policy.as_ref(), style)?,
+        // Without NetworkPolicies the answer is the decision alone, as before.
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &decision)?;
+            match &policy {
+                Some(policy) => serde_json::to_writer_pretty(
+                    &mut *out,
+                    &route_policy::RouteWithPolicy {
+                        decision: &decision,
+                        policy,
+                    },
+                )?,
+                None => serde_json::to_writer_pretty(&mut *out, &decision)?,
+            }
             writeln!(out)?;
         }
         OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(&decision)?;
+            let text = match &policy {
+                Some(policy) => serde_saphyr::to_string(&route_policy::RouteWithPolicy {
+                    decision: &decision,
+                    policy,
+                })?,
+                None => serde_saphyr::to_string(&decision)?,
+            };
             out.write_all(text.as_bytes())?;
         }
     }

@@ -13,6 +13,7 @@ mod hostile;
 mod kubectl_plugin;
 mod logging;
 mod namespaces;
+mod netpol;
 mod perf;
 mod route;
 mod scenarios;

@@ -169,7 +169,7 @@ fn text(#[case] scenario: &str, #[case] destination: &str, #[case] extra: &[&str
 )]
 #[case::bad_from(
     &["127.10.0.10:80", "--from", "client@node-1"],
-    "kubehop: invalid --from \"client@node-1\": expected pod@NODE, node@NODE or external@NODE\n"
+    "kubehop: invalid --from \"client@node-1\": expected pod@NODE, pod/NAMESPACE/NAME, node@NODE or external@NODE\n"
 )]
 #[case::no_port(
     &["127.10.0.10"],

@@ -7,6 +7,8 @@ mod support;
 mod dump_load;
 mod dump_proptest;
 mod dump_scenarios;
+mod netpol;
+mod netpol_findings;
 mod precision;
 mod probe_local;
 mod robustness;

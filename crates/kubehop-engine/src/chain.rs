@@ -256,6 +256,7 @@ pub(crate) fn build_service(
         ports,
         dns,
         diagnostics,
+        network_policy: None,
         details: ServiceDetails {
             service: Some(service.clone()),
             slices: service_slices,

@@ -12,6 +12,7 @@ use super::config::EngineConfig;
 use super::diagnostics::{Diagnostic, DiagnosticCode, Subject, name_list};
 use super::index::{IngressBackendRef, SnapshotIndex};
 use super::model::{PortRef, ServiceChain};
+use super::netpol::PolicyIndex;
 use super::nodes::NodeTable;
 use super::snapshot::{ClusterSnapshot, ResourceKind};
 use super::{diagnostics, endpointslice, hash, slices};
@@ -31,6 +32,10 @@ pub struct ServiceChains<'s> {
     /// `ingress-class-missing` / `ingress-class-unknown` (C11, M10) of each Ingress that has
     /// one: (namespace, name, finding), in the snapshot's order.
     class_findings: Vec<(&'s str, &'s str, Diagnostic)>,
+    /// NetworkPolicies (rules N1-N10); empty on a cluster without any.
+    policies: Arc<PolicyIndex>,
+    /// `policy-selects-nothing`, with the policy's namespace.
+    policy_findings: Vec<(String, Diagnostic)>,
 }
 
 /// A Service's (namespace, name) as the engine reads them.
@@ -77,7 +82,11 @@ impl<'s> ServiceChains<'s> {
                 ))
             })
             .collect();
+        let policies = Arc::new(PolicyIndex::build(snapshot));
+        let policy_findings = crate::netpol::findings::selects_nothing(&policies, snapshot);
         Self {
+            policies,
+            policy_findings,
             nodes,
             index,
             services,
@@ -112,6 +121,10 @@ impl<'s> ServiceChains<'s> {
         &self.nodes
     }
 
+    pub(crate) fn policies(&self) -> &Arc<PolicyIndex> {
+        &self.policies
+    }
+
     /// Builds the chain of the Service at `position` (as [`ServiceChains::keys`] orders them).
     pub fn chain(&self, position: usize) -> Option<ServiceChain> {
         let mut interner = slices::Interner::new(&self.nodes);
@@ -138,7 +151,17 @@ impl<'s> ServiceChains<'s> {
         let mut chain = chain::build_service(service, existing, &context, interner);
         self.backend_port_findings(&mut chain);
         self.class_findings_of(&mut chain);
+        self.policy_view(&mut chain);
         Some(chain)
+    }
+
+    /// The chain's `networkPolicy` block and the policy findings (rules N1-N10).
+    fn policy_view(&self, chain: &mut ServiceChain) {
+        if let Some(view) = self.policies.chain_view(chain, &self.nodes) {
+            let findings = crate::netpol::findings::chain_findings(&self.policies, chain, &view);
+            chain.diagnostics.extend(findings);
+            chain.network_policy = Some(view);
+        }
     }
 
     /// The Services an Ingress sends to (its backends' Service names, in its namespace).
@@ -236,6 +259,7 @@ impl<'s> ServiceChains<'s> {
                 out.push(((*namespace).to_owned(), finding.clone()));
             }
         }
+        out.extend(self.policy_findings.iter().cloned());
         out
     }
 

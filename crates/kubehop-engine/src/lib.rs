@@ -13,6 +13,7 @@
 //! - [`validate`]: the API server's Service validation (G1-G17).
 //! - [`dump`]: `kubectl get -o yaml|json` output (bytes, files) → objects → [`ClusterSnapshot`]
 //!   (the one module that reads files, synchronously, for the callers that name them).
+//! - [`netpol`]: NetworkPolicy verdicts per hop and source (N1-N10).
 //! - [`synthetic`]: generated clusters of any size for benchmarks and scale tests.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
@@ -30,6 +31,7 @@ mod hash;
 pub mod hops;
 mod index;
 pub mod model;
+pub mod netpol;
 pub mod nodes;
 pub mod parallel;
 pub mod picker;
@@ -93,5 +95,6 @@ pub fn build_on_threads(
         nodes: prepared.nodes().clone(),
         routes,
         config: config.clone(),
+        policies: prepared.policies().clone(),
     }
 }

@@ -235,6 +235,9 @@ pub struct ProxyModel {
     pub(crate) routes: RouteIndex,
     #[serde(skip)]
     pub(crate) config: EngineConfig,
+    /// The snapshot's NetworkPolicies (empty without any).
+    #[serde(skip)]
+    pub(crate) policies: Arc<super::netpol::PolicyIndex>,
 }
 
 impl ProxyModel {
@@ -246,6 +249,11 @@ impl ProxyModel {
             })
             .ok()
             .and_then(|index| self.services.get(index))
+    }
+
+    /// The snapshot's NetworkPolicies, indexed (rules N1-N10).
+    pub fn policies(&self) -> &super::netpol::PolicyIndex {
+        &self.policies
     }
 
     /// The configuration the model was built with.
@@ -312,6 +320,10 @@ pub struct ServiceChain {
     pub ports: Vec<PortChain>,
     pub dns: Vec<DnsRecord>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Present only when a NetworkPolicy isolates an endpoint pod for ingress (rules N1-N10),
+    /// so chains of clusters without policies serialise as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<super::netpol::ChainPolicies>,
     #[serde(skip)]
     pub details: ServiceDetails,
 }

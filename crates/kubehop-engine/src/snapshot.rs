@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
 
 /// The kinds of objects a snapshot carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -18,6 +18,9 @@ pub enum ResourceKind {
     /// Optional: not in [`ResourceKind::ALL`]. Without IngressClasses the Ingress class checks
     /// stay silent, so a source that cannot read them reports nothing missing.
     IngressClass,
+    /// Optional like [`ResourceKind::IngressClass`]: without NetworkPolicies every pod is
+    /// non-isolated (rule N1), so a source that cannot read them reports nothing missing.
+    NetworkPolicy,
 }
 
 impl ResourceKind {
@@ -31,8 +34,9 @@ impl ResourceKind {
         ResourceKind::Namespace,
     ];
 
-    /// Every kind a source reads: [`ResourceKind::ALL`] and the optional IngressClass.
-    pub const WATCHED: [ResourceKind; 7] = [
+    /// Every kind a source reads: [`ResourceKind::ALL`] and the optional IngressClass and
+    /// NetworkPolicy.
+    pub const WATCHED: [ResourceKind; 8] = [
         ResourceKind::Service,
         ResourceKind::EndpointSlice,
         ResourceKind::Pod,
@@ -40,6 +44,7 @@ impl ResourceKind {
         ResourceKind::Ingress,
         ResourceKind::Namespace,
         ResourceKind::IngressClass,
+        ResourceKind::NetworkPolicy,
     ];
 
     /// The plural resource name, as kubectl and the API paths spell it.
@@ -52,6 +57,7 @@ impl ResourceKind {
             ResourceKind::Ingress => "ingresses",
             ResourceKind::Namespace => "namespaces",
             ResourceKind::IngressClass => "ingressclasses",
+            ResourceKind::NetworkPolicy => "networkpolicies",
         }
     }
 }
@@ -86,6 +92,8 @@ pub struct ClusterSnapshot {
     pub namespaces: Vec<Arc<Namespace>>,
     /// IngressClasses (optional: empty when the source has none or cannot read them).
     pub ingress_classes: Vec<Arc<IngressClass>>,
+    /// NetworkPolicies (optional: empty when the source has none or cannot read them).
+    pub network_policies: Vec<Arc<NetworkPolicy>>,
     /// Kinds this source could not provide; the engine degrades instead of failing.
     pub missing: Vec<MissingKind>,
 }

@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
-    IngressServiceBackend, IngressSpec, ServiceBackendPort,
+    IngressServiceBackend, IngressSpec, NetworkPolicy, ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -403,6 +403,7 @@ pub fn generate(spec: &SyntheticSpec) -> ClusterSnapshot {
         ingresses: generated.ingresses.into_iter().map(Arc::new).collect(),
         namespaces: generated.namespaces.into_iter().map(Arc::new).collect(),
         ingress_classes: Vec::new(),
+        network_policies: Vec::new(),
         missing: Vec::new(),
     }
 }
@@ -426,4 +427,71 @@ pub fn objects(spec: &SyntheticSpec) -> Vec<serde_json::Value> {
     push(&mut out, generated.slices);
     push(&mut out, generated.ingresses);
     out
+}
+
+/// `count` NetworkPolicies shaped like charts ship them, spread over the namespaces: per
+/// namespace a default-deny (both directions) and an allow-DNS egress policy, then per app an
+/// ingress policy admitting the previous app of its namespace on port 8080 and the ingress
+/// controller's namespace on the named port `http`, every fifth also an ipBlock for the node
+/// range, and an egress policy to the next app (rules N1-N7).
+pub fn network_policies(spec: &SyntheticSpec, count: usize) -> Vec<NetworkPolicy> {
+    let namespaces = spec.namespaces.max(1);
+    let mut out: Vec<NetworkPolicy> = Vec::with_capacity(count);
+    for n in 0..namespaces.min(count / 2) {
+        let namespace = format!("team-{n:02}");
+        out.push(policy(
+            &namespace,
+            "default-deny",
+            serde_json::json!({
+            "podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        ));
+        out.push(policy(&namespace, "allow-dns", serde_json::json!({
+            "podSelector": {}, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}]})));
+    }
+    let services = spec.services.max(1);
+    let mut i = 0;
+    while out.len() < count {
+        let app = i % services;
+        let namespace = namespace_of(spec, app);
+        let peer = app_label((app + services - namespaces) % services);
+        let mut from = vec![
+            serde_json::json!({"podSelector": {"matchLabels": {"app": peer}}}),
+            serde_json::json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}}}),
+        ];
+        if i % 5 == 0 {
+            from.push(serde_json::json!({"ipBlock": {"cidr": "127.1.0.0/16", "except": ["127.1.255.0/24"]}}));
+        }
+        let spec_value = if i % 2 == 0 {
+            serde_json::json!({"podSelector": {"matchLabels": {"app": app_label(app)}},
+                "ingress": [{"from": from, "ports": [{"port": 8080}, {"port": "http"}]}]})
+        } else {
+            serde_json::json!({"podSelector": {"matchLabels": {"app": app_label(app)}}, "policyTypes": ["Egress"],
+                "egress": [{"to": [{"podSelector": {"matchLabels": {"app": app_label((app + namespaces) % services)}}}],
+                            "ports": [{"port": 8000, "endPort": 8100}]}]})
+        };
+        out.push(policy(&namespace, &format!("app-{i:05}"), spec_value));
+        i += 1;
+    }
+    out
+}
+
+fn policy(namespace: &str, name: &str, spec: serde_json::Value) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: meta(name.to_owned(), Some(namespace.to_owned()), BTreeMap::new()),
+        // The JSON is written above and always matches the type.
+        spec: serde_json::from_value(spec).ok(),
+    }
+}
+
+/// [`generate`] with `policies` NetworkPolicies ([`network_policies`]).
+pub fn generate_with_policies(spec: &SyntheticSpec, policies: usize) -> ClusterSnapshot {
+    let mut snapshot = generate(spec);
+    snapshot.network_policies = network_policies(spec, policies)
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    snapshot
 }

@@ -1,7 +1,7 @@
 //! The live source: kube-runtime watchers that keep an always-current [`ClusterSnapshot`].
 //!
 //! One `watcher` + reflector store per kind (Services, EndpointSlices, Pods, Nodes, Ingresses,
-//! Namespaces, and the optional IngressClasses) with `default_backoff()`, objects trimmed before caching ([`trim`]). A
+//! Namespaces, and the optional IngressClasses and NetworkPolicies) with `default_backoff()`, objects trimmed before caching ([`trim`]). A
 //! coordinator task turns what the watchers report into snapshots and a connection status on a
 //! [`SnapshotFeed`]:
 //!
@@ -10,8 +10,8 @@
 //! - afterwards bursts of changes are coalesced: a snapshot goes out [`QUIET_PERIOD`] after the
 //!   last change, or [`COALESCE_WINDOW`] after the first one at the latest, with generation + 1;
 //! - a kind the user may not list or watch is left out and recorded in
-//!   [`ClusterSnapshot::missing`] (except IngressClasses, which are optional: without them the
-//!   Ingress class checks stay silent); the rest keeps working, and the kind comes back when
+//!   [`ClusterSnapshot::missing`] (except IngressClasses and NetworkPolicies, which are
+//!   optional: without them the Ingress class checks stay silent and no pod is isolated); the rest keeps working, and the kind comes back when
 //!   the permission does;
 //! - watch errors, 410 Gone, API server restarts and stalled connections are retried with
 //!   backoff by the watchers and shown as [`ConnectionStatus::Reconnecting`]; the status turns
@@ -42,7 +42,7 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
@@ -175,6 +175,12 @@ impl LiveSource {
                 &target.scope,
                 &signals_tx,
             ),
+            network_policies: spawn_kind::<NetworkPolicy>(
+                &mut watchers,
+                &client,
+                &target.scope,
+                &signals_tx,
+            ),
         };
         // Only the watchers and the client layer hold senders now.
         drop(signals_tx);
@@ -280,6 +286,7 @@ namespaced_kind!(Service, ResourceKind::Service);
 namespaced_kind!(EndpointSlice, ResourceKind::EndpointSlice);
 namespaced_kind!(Pod, ResourceKind::Pod);
 namespaced_kind!(Ingress, ResourceKind::Ingress);
+namespaced_kind!(NetworkPolicy, ResourceKind::NetworkPolicy);
 cluster_kind!(Node, ResourceKind::Node);
 cluster_kind!(Namespace, ResourceKind::Namespace);
 cluster_kind!(IngressClass, ResourceKind::IngressClass);
@@ -347,6 +354,7 @@ struct Stores {
     ingresses: Store<Ingress>,
     namespaces: Store<Namespace>,
     ingress_classes: Store<IngressClass>,
+    network_policies: Store<NetworkPolicy>,
 }
 
 /// The store's objects, sorted, when the kind is kept; none when it is left out.
@@ -735,6 +743,10 @@ impl Coordinator {
                 take(ResourceKind::IngressClass),
                 &self.stores.ingress_classes,
             ),
+            network_policies: kept(
+                take(ResourceKind::NetworkPolicy),
+                &self.stores.network_policies,
+            ),
             missing,
         };
         self.publisher.publish(Arc::new(snapshot));
@@ -758,6 +770,7 @@ fn api_path(kind: ResourceKind) -> &'static str {
         ResourceKind::EndpointSlice => "/apis/discovery.k8s.io/v1 endpointslices",
         ResourceKind::Ingress => "/apis/networking.k8s.io/v1 ingresses",
         ResourceKind::IngressClass => "/apis/networking.k8s.io/v1 ingressclasses",
+        ResourceKind::NetworkPolicy => "/apis/networking.k8s.io/v1 networkpolicies",
     }
 }
 

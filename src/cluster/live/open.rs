@@ -145,6 +145,7 @@ pub fn missing_notes(snapshot: &Arc<ClusterSnapshot>) -> Vec<String> {
                 ResourceKind::Ingress => "no Ingress hops",
                 ResourceKind::Namespace => "namespaces are known only from their objects",
                 ResourceKind::IngressClass => "no Ingress class checks",
+                ResourceKind::NetworkPolicy => "no NetworkPolicy verdicts",
             };
             format!("{} left out: {}; {effect}", missing.kind, missing.reason)
         })

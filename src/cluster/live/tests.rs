@@ -27,6 +27,7 @@ fn coordinator() -> (
             ingresses: reflector::store().0,
             namespaces: reflector::store().0,
             ingress_classes: reflector::store().0,
+            network_policies: reflector::store().0,
         },
         publisher,
         generation: 0,
@@ -300,5 +301,25 @@ fn unavailable_ingress_classes_are_not_missing(#[case] code: u16) {
     assert_eq!(snapshot.generation, 1);
     assert!(snapshot.missing.is_empty(), "{:?}", snapshot.missing);
     assert!(snapshot.ingress_classes.is_empty());
+    assert!(matches!(first.try_recv(), Ok(Ok(()))));
+}
+
+/// NetworkPolicies are optional like IngressClasses (without them no pod is isolated, rule
+/// N1): a server that does not serve or forbids them completes the first snapshot without them.
+#[rstest::rstest]
+#[case::not_served(404)]
+#[case::forbidden(403)]
+fn unavailable_network_policies_are_not_missing(#[case] code: u16) {
+    let (mut coordinator, feed, mut first) = coordinator();
+    coordinator
+        .health
+        .insert(ResourceKind::NetworkPolicy, KindHealth::default());
+    let mut signals = list_all(&[]);
+    signals.push(Signal::Failed(ResourceKind::NetworkPolicy, api_error(code)));
+    apply(&mut coordinator, signals);
+    let snapshot = feed.snapshots.borrow().clone();
+    assert_eq!(snapshot.generation, 1);
+    assert!(snapshot.missing.is_empty(), "{:?}", snapshot.missing);
+    assert!(snapshot.network_policies.is_empty());
     assert!(matches!(first.try_recv(), Ok(Ok(()))));
 }

@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerStatus, Namespace, Node, Pod, PodSpec, PodStatus, Service,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Annotations longer than this are dropped (unless the engine reads them).
@@ -65,6 +65,12 @@ impl Trim for Ingress {
 }
 
 impl Trim for IngressClass {
+    fn trim(&mut self) {
+        trim_metadata(&mut self.metadata);
+    }
+}
+
+impl Trim for NetworkPolicy {
     fn trim(&mut self) {
         trim_metadata(&mut self.metadata);
     }

@@ -9,6 +9,7 @@
 //! `text` prints the header, summary, diagnostics and DNS of a Service; `port` prints each
 //! port from the engine's hop tree ([`crate::engine::hops`]), one arm per kind of hop.
 
+mod policy;
 mod port;
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use crate::engine::diagnostics::name_list;
 use crate::engine::hops::{self, HopKind, PortHops};
 use crate::engine::model::{AffinityConfig, NotProxied, ServiceType, TrafficPolicy};
 use crate::engine::verdict::{HopVerdict, ProbeFinding};
-use crate::engine::{Diagnostic, ServiceChain, Severity};
+use crate::engine::{Diagnostic, ServiceChain, Severity, Subject};
 use crate::output::style::Style;
 use crate::output::tree::{TreeNode, align};
 
@@ -32,21 +32,32 @@ pub fn write_text(
         }
         tree.write(out)
     })?;
-    if !selected.diagnostics.is_empty() {
-        if !first {
+    // NetworkPolicy findings (rules N1-N10) get their own heading after the Ingress ones.
+    let (policies, ingresses): (Vec<_>, Vec<_>) = selected
+        .diagnostics
+        .iter()
+        .partition(|scoped| matches!(scoped.diagnostic.subject, Subject::NetworkPolicy(_)));
+    let mut separate = selected.service_count() > 0;
+    for (title, what, diagnostics) in [
+        (
+            "Ingresses",
+            "backends that name no existing Service",
+            ingresses,
+        ),
+        ("NetworkPolicies", "policies that protect no pod", policies),
+    ] {
+        if diagnostics.is_empty() {
+            continue;
+        }
+        if std::mem::replace(&mut separate, true) {
             writeln!(out)?;
         }
-        let mut root = TreeNode::new(format!(
-            "{}  {}",
-            style.bold("Ingresses"),
-            style.dim("backends that name no existing Service")
-        ));
-        let rows: Vec<Vec<String>> = selected
-            .diagnostics
+        let mut root = TreeNode::new(format!("{}  {}", style.bold(title), style.dim(what)));
+        let rows: Vec<Vec<String>> = diagnostics
             .iter()
             .map(|scoped| diagnostic_row(&scoped.diagnostic, style))
             .collect();
-        for (line, scoped) in align(&rows).into_iter().zip(&selected.diagnostics) {
+        for (line, scoped) in align(&rows).into_iter().zip(&diagnostics) {
             let row = root.child(line);
             if let Some(fix) = &scoped.diagnostic.fix {
                 row.child(format!("{} {fix}", style.bold("fix:")));
@@ -135,6 +146,9 @@ pub fn service_tree(chain: &ServiceChain, style: Style) -> TreeNode {
     let port_map = chain.port_map();
     for tree in PortHops::all(chain, Some(&port_map)) {
         root.push(port_tree(chain, &tree, style));
+    }
+    for line in super::policy::policy_lines(chain, style) {
+        root.child(line);
     }
     if chain.ports.is_empty() && chain.service_type != ServiceType::ExternalName {
         let endpoints = &chain.details.endpoints;

@@ -219,6 +219,10 @@ fn codes_are_stable() {
         "lb-proxy-mode",
         "ingress-class-missing",
         "ingress-class-unknown",
+        "policy-denies-ingress-controller",
+        "policy-port-name-unresolved",
+        "policy-selects-nothing",
+        "policy-isolated-no-allow",
     ] {
         assert!(strings.contains(&expected), "{expected}");
     }

@@ -60,10 +60,18 @@ pub enum DiagnosticCode {
     IngressClassMissing,
     /// Added: an Ingress naming an IngressClass that does not exist (rule M10).
     IngressClassUnknown,
+    /// Added: NetworkPolicies keep an Ingress's controller pods from the backends (rule N10).
+    PolicyDeniesIngressController,
+    /// Added: a policy's named port that a selected endpoint pod does not declare (rule N7).
+    PolicyPortNameUnresolved,
+    /// Added: a policy that selects no pod, one label away from some (rule N1).
+    PolicySelectsNothing,
+    /// Added: endpoints isolated for ingress with no rule admitting their port (rule N3).
+    PolicyIsolatedNoAllow,
 }
 
 impl DiagnosticCode {
-    pub const ALL: [DiagnosticCode; 22] = [
+    pub const ALL: [DiagnosticCode; 26] = [
         Self::SelectorNoMatch,
         Self::SelectorPartialMatch,
         Self::NoReadyEndpoints,
@@ -86,6 +94,10 @@ impl DiagnosticCode {
         Self::LbProxyMode,
         Self::IngressClassMissing,
         Self::IngressClassUnknown,
+        Self::PolicyDeniesIngressController,
+        Self::PolicyPortNameUnresolved,
+        Self::PolicySelectsNothing,
+        Self::PolicyIsolatedNoAllow,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +124,10 @@ impl DiagnosticCode {
             Self::LbProxyMode => "lb-proxy-mode",
             Self::IngressClassMissing => "ingress-class-missing",
             Self::IngressClassUnknown => "ingress-class-unknown",
+            Self::PolicyDeniesIngressController => "policy-denies-ingress-controller",
+            Self::PolicyPortNameUnresolved => "policy-port-name-unresolved",
+            Self::PolicySelectsNothing => "policy-selects-nothing",
+            Self::PolicyIsolatedNoAllow => "policy-isolated-no-allow",
         }
     }
 
@@ -125,7 +141,9 @@ impl DiagnosticCode {
             | Self::MultiPortUnnamed
             | Self::SelectorlessNoEndpoints
             | Self::IngressBackendMissing
-            | Self::InvalidSpec => Severity::Error,
+            | Self::InvalidSpec
+            | Self::PolicyDeniesIngressController
+            | Self::PolicyIsolatedNoAllow => Severity::Error,
             Self::SelectorPartialMatch
             | Self::NodePortOutOfRange
             | Self::LbPending
@@ -135,7 +153,9 @@ impl DiagnosticCode {
             | Self::SpecWarning
             | Self::PodsNotEndpoints
             | Self::IngressClassMissing
-            | Self::IngressClassUnknown => Severity::Warning,
+            | Self::IngressClassUnknown
+            | Self::PolicyPortNameUnresolved
+            | Self::PolicySelectsNothing => Severity::Warning,
             Self::PublishNotReady
             | Self::Headless
             | Self::ExternalName
@@ -168,6 +188,8 @@ pub enum Subject {
     Node(String),
     Ingress(String),
     Field(String),
+    /// A NetworkPolicy, by name.
+    NetworkPolicy(String),
 }
 
 impl fmt::Display for Subject {
@@ -179,6 +201,7 @@ impl fmt::Display for Subject {
             Self::Node(name) => write!(f, "node/{name}"),
             Self::Ingress(name) => write!(f, "ingress/{name}"),
             Self::Field(path) => f.write_str(path),
+            Self::NetworkPolicy(name) => write!(f, "networkpolicy/{name}"),
         }
     }
 }

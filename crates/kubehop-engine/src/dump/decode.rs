@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
 use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -33,6 +33,7 @@ pub(super) enum Object {
     Ingress(Arc<Ingress>),
     Namespace(Arc<Namespace>),
     IngressClass(Arc<IngressClass>),
+    NetworkPolicy(Arc<NetworkPolicy>),
 }
 
 /// Why an object was skipped.
@@ -271,7 +272,9 @@ pub(super) fn read_version(kind: ResourceKind) -> &'static str {
         | ResourceKind::Node
         | ResourceKind::Namespace => "v1",
         ResourceKind::EndpointSlice => "discovery.k8s.io/v1",
-        ResourceKind::Ingress | ResourceKind::IngressClass => "networking.k8s.io/v1",
+        ResourceKind::Ingress | ResourceKind::IngressClass | ResourceKind::NetworkPolicy => {
+            "networking.k8s.io/v1"
+        }
     }
 }
 
@@ -284,6 +287,7 @@ fn kind_named(kind: &str) -> Option<ResourceKind> {
         "Ingress" => ResourceKind::Ingress,
         "Namespace" => ResourceKind::Namespace,
         "IngressClass" => ResourceKind::IngressClass,
+        "NetworkPolicy" => ResourceKind::NetworkPolicy,
         _ => return None,
     })
 }
@@ -465,6 +469,7 @@ pub(super) fn resource_kind_name(kind: ResourceKind) -> &'static str {
         ResourceKind::Ingress => "Ingress",
         ResourceKind::Namespace => "Namespace",
         ResourceKind::IngressClass => "IngressClass",
+        ResourceKind::NetworkPolicy => "NetworkPolicy",
     }
 }
 
@@ -548,6 +553,9 @@ fn read_object<'de, A: MapAccess<'de>>(
         ResourceKind::IngressClass => {
             Object::IngressClass(Arc::new(IngressClass::deserialize(deserializer)?))
         }
+        ResourceKind::NetworkPolicy => {
+            Object::NetworkPolicy(Arc::new(NetworkPolicy::deserialize(deserializer)?))
+        }
     })
 }
 
@@ -571,6 +579,7 @@ pub(super) fn field_path(kind: &str, object: &Value) -> Option<String> {
         ResourceKind::Ingress => path::<Ingress>(object),
         ResourceKind::Namespace => path::<Namespace>(object),
         ResourceKind::IngressClass => path::<IngressClass>(object),
+        ResourceKind::NetworkPolicy => path::<NetworkPolicy>(object),
     }
 }
 

@@ -16,7 +16,7 @@
 //! Input whose first non-blank character is `{` or `[` is read as JSON, anything else as YAML.
 //! Objects are dispatched on `apiVersion` + `kind` into k8s-openapi types: `v1` Service, Pod,
 //! Node and Namespace, `discovery.k8s.io/v1` EndpointSlice and `networking.k8s.io/v1` Ingress
-//! and IngressClass. Everything else is skipped and reported as a [`DumpNote`] (counted per file and kind, never
+//! and IngressClass, `networking.k8s.io/v1` NetworkPolicy. Everything else is skipped and reported as a [`DumpNote`] (counted per file and kind, never
 //! printed: Secrets and ConfigMaps stay unseen). Legacy `v1 Endpoints` are skipped too: the
 //! engine reads the EndpointSlices, which carry the same endpoints with more detail (serving,
 //! terminating, zone), and kube-proxy reads slices, not Endpoints.
@@ -35,8 +35,8 @@
 //! `snapshot.has(ResourceKind::EndpointSlice)` is false when the dump has no EndpointSlices at
 //! all, and the engine then derives every selector Service's endpoints from its pods. A dump
 //! without Nodes is not an error either (NodePort rows then show no node addresses).
-//! IngressClasses are optional and never recorded as missing: without them the Ingress class
-//! checks stay silent.
+//! IngressClasses and NetworkPolicies are optional and never recorded as missing: without
+//! them the Ingress class checks stay silent and no pod is isolated.
 //!
 //! # Errors and limits
 //!
@@ -535,6 +535,7 @@ impl Builder {
             Object::Ingress(_) => snapshot.ingresses.len(),
             Object::Namespace(_) => snapshot.namespaces.len(),
             Object::IngressClass(_) => snapshot.ingress_classes.len(),
+            Object::NetworkPolicy(_) => snapshot.network_policies.len(),
         };
         // Objects without a name are kept as they are (nothing to match them on).
         let earlier = match key {
@@ -555,6 +556,7 @@ impl Builder {
             (Object::Ingress(o), Some(i)) => put(&mut snapshot.ingresses, i, o),
             (Object::Namespace(o), Some(i)) => put(&mut snapshot.namespaces, i, o),
             (Object::IngressClass(o), Some(i)) => put(&mut snapshot.ingress_classes, i, o),
+            (Object::NetworkPolicy(o), Some(i)) => put(&mut snapshot.network_policies, i, o),
             (Object::Service(o), None) => snapshot.services.push(o),
             (Object::EndpointSlice(o), None) => snapshot.endpoint_slices.push(o),
             (Object::Pod(o), None) => snapshot.pods.push(o),
@@ -562,6 +564,7 @@ impl Builder {
             (Object::Ingress(o), None) => snapshot.ingresses.push(o),
             (Object::Namespace(o), None) => snapshot.namespaces.push(o),
             (Object::IngressClass(o), None) => snapshot.ingress_classes.push(o),
+            (Object::NetworkPolicy(o), None) => snapshot.network_policies.push(o),
         }
         earlier.is_some()
     }
@@ -577,7 +580,7 @@ impl Builder {
                 ResourceKind::Ingress => !snapshot.ingresses.is_empty(),
                 ResourceKind::Namespace => !snapshot.namespaces.is_empty(),
                 // Optional, never in ALL: a dump without classes is not missing anything.
-                ResourceKind::IngressClass => true,
+                ResourceKind::IngressClass | ResourceKind::NetworkPolicy => true,
             };
             if !present && !self.listed.contains(&kind) {
                 snapshot.missing.push(MissingKind {
@@ -609,6 +612,7 @@ impl Object {
             Object::Ingress(_) => ResourceKind::Ingress,
             Object::Namespace(_) => ResourceKind::Namespace,
             Object::IngressClass(_) => ResourceKind::IngressClass,
+            Object::NetworkPolicy(_) => ResourceKind::NetworkPolicy,
         }
     }
 
@@ -621,6 +625,7 @@ impl Object {
             Object::Ingress(o) => o.metadata(),
             Object::Namespace(o) => o.metadata(),
             Object::IngressClass(o) => o.metadata(),
+            Object::NetworkPolicy(o) => o.metadata(),
         }
     }
 }
@@ -655,6 +660,10 @@ fn default_namespace(object: Object) -> (Object, bool) {
         Object::Ingress(o) => {
             let (o, changed) = fix(o);
             (Object::Ingress(o), changed)
+        }
+        Object::NetworkPolicy(o) => {
+            let (o, changed) = fix(o);
+            (Object::NetworkPolicy(o), changed)
         }
         cluster_scoped @ (Object::Node(_) | Object::Namespace(_) | Object::IngressClass(_)) => {
             (cluster_scoped, false)

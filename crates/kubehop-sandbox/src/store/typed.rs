@@ -153,6 +153,7 @@ impl Store {
             ingresses: decode_all(&ingresses)?,
             namespaces: decode_all(&namespaces)?,
             ingress_classes: decode_all(&classes)?,
+            network_policies: Vec::new(),
             missing: Vec::new(),
         })
     }

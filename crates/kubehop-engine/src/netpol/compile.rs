@@ -1,0 +1,364 @@
+//! NetworkPolicy objects read into the shapes the evaluation works on (rules N1-N7).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::cidr::Cidr;
+use crate::model::Protocol;
+
+/// A label selector (rule N4): every `matchLabels` pair and every expression must hold. An
+/// empty selector matches everything; one with an unknown operator matches nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Selector {
+    pairs: Vec<(String, String)>,
+    expressions: Vec<Expression>,
+    /// An operator outside In/NotIn/Exists/DoesNotExist (validation refuses it).
+    invalid: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expression {
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    DoesNotExist(String),
+}
+
+impl Selector {
+    pub(crate) fn from_api(selector: &LabelSelector) -> Self {
+        let pairs = selector
+            .match_labels
+            .iter()
+            .flatten()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        let mut invalid = false;
+        let expressions = selector
+            .match_expressions
+            .iter()
+            .flatten()
+            .filter_map(|requirement| {
+                let key = requirement.key.clone();
+                let values = requirement.values.clone().unwrap_or_default();
+                let expression = match requirement.operator.as_str() {
+                    "In" => Expression::In(key, values),
+                    "NotIn" => Expression::NotIn(key, values),
+                    "Exists" => Expression::Exists(key),
+                    "DoesNotExist" => Expression::DoesNotExist(key),
+                    _ => {
+                        invalid = true;
+                        return None;
+                    }
+                };
+                Some(expression)
+            })
+            .collect();
+        Self {
+            pairs,
+            expressions,
+            invalid,
+        }
+    }
+
+    /// The first `matchLabels` pair (the index key of a policy, see `NamespacePolicies`).
+    pub(crate) fn first_pair(&self) -> Option<(String, String)> {
+        if self.invalid {
+            return None;
+        }
+        self.pairs.first().cloned()
+    }
+
+    /// The `matchLabels` pairs when they are the whole selector (no expressions), else `None`.
+    pub(crate) fn plain_pairs(&self) -> Option<&[(String, String)]> {
+        (self.expressions.is_empty() && !self.invalid).then_some(self.pairs.as_slice())
+    }
+
+    /// `{}`: matches every object.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty() && self.expressions.is_empty() && !self.invalid
+    }
+
+    pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+        if self.invalid {
+            return false;
+        }
+        let get = |key: &str| labels.and_then(|labels| labels.get(key));
+        self.pairs
+            .iter()
+            .all(|(key, value)| get(key) == Some(value))
+            && self.expressions.iter().all(|expression| match expression {
+                Expression::In(key, values) => get(key).is_some_and(|v| values.contains(v)),
+                Expression::NotIn(key, values) => get(key).is_none_or(|v| !values.contains(v)),
+                Expression::Exists(key) => get(key).is_some(),
+                Expression::DoesNotExist(key) => get(key).is_none(),
+            })
+    }
+}
+
+impl fmt::Display for Selector {
+    /// kubectl's selector syntax: `app=web,tier in (a,b),!debug`; `{}` when empty.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("{}");
+        }
+        let mut parts: Vec<String> = self.pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.extend(self.expressions.iter().map(|expression| match expression {
+            Expression::In(key, values) => format!("{key} in ({})", values.join(",")),
+            Expression::NotIn(key, values) => format!("{key} notin ({})", values.join(",")),
+            Expression::Exists(key) => key.clone(),
+            Expression::DoesNotExist(key) => format!("!{key}"),
+        }));
+        if self.invalid {
+            parts.push("<invalid operator>".to_owned());
+        }
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// One peer of a rule (rule N4, N6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// `podSelector` and/or `namespaceSelector`. `namespaces: None` means the policy's own
+    /// namespace; `pods: None` means every pod of the selected namespaces.
+    Pods {
+        pods: Option<Selector>,
+        namespaces: Option<Selector>,
+    },
+    /// `ipBlock`: `cidr` minus `except` (rule N6). `None` when the CIDR does not parse.
+    IpBlock {
+        cidr: Option<Cidr>,
+        except: Vec<Cidr>,
+        /// As written, for messages.
+        text: String,
+    },
+}
+
+/// The port part of a port entry (rule N7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortSpec {
+    /// Every port of the protocol.
+    Any,
+    /// `port` to `endPort` (the same number without `endPort`).
+    Range(i32, i32),
+    /// A container port name, resolved on the destination pod.
+    Name(String),
+}
+
+/// One entry of a rule's `ports` (rule N7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortEntry {
+    pub protocol: Protocol,
+    pub port: PortSpec,
+}
+
+impl fmt::Display for PortEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.port {
+            PortSpec::Any => write!(f, "any/{}", self.protocol),
+            PortSpec::Range(low, high) if low == high => write!(f, "{low}/{}", self.protocol),
+            PortSpec::Range(low, high) => write!(f, "{low}-{high}/{}", self.protocol),
+            PortSpec::Name(name) => write!(f, "{name}/{}", self.protocol),
+        }
+    }
+}
+
+/// One ingress or egress rule (rule N3): `None` lists match everything.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rule {
+    pub peers: Option<Vec<Peer>>,
+    pub ports: Option<Vec<PortEntry>>,
+}
+
+/// A NetworkPolicy as the evaluation reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub namespace: String,
+    pub name: String,
+    pub selector: Selector,
+    /// `Some` when the policy isolates for ingress (rule N2's defaulting applied): its rules.
+    pub ingress: Option<Vec<Rule>>,
+    /// `Some` when the policy isolates for egress: its rules.
+    pub egress: Option<Vec<Rule>>,
+    /// `namespace/name`, made once.
+    key: String,
+}
+
+impl Policy {
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        self.key.clone()
+    }
+
+    pub fn from_api(policy: &NetworkPolicy) -> Self {
+        let spec = policy.spec.clone().unwrap_or_default();
+        let (ingress_isolates, egress_isolates) = policy_types(&spec);
+        let rules_of = |rules: Vec<RawRule>| rules.into_iter().map(rule).collect::<Vec<Rule>>();
+        let ingress = spec
+            .ingress
+            .unwrap_or_default()
+            .into_iter()
+            .map(|rule| (rule.from, rule.ports))
+            .collect();
+        let egress = spec
+            .egress
+            .unwrap_or_default()
+            .into_iter()
+            .map(|rule| (rule.to, rule.ports))
+            .collect();
+        let namespace = policy
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_owned());
+        let name = policy.metadata.name.clone().unwrap_or_default();
+        Self {
+            key: format!("{namespace}/{name}"),
+            namespace,
+            name,
+            selector: Selector::from_api(&spec.pod_selector.unwrap_or_default()),
+            ingress: ingress_isolates.then(|| rules_of(ingress)),
+            egress: egress_isolates.then(|| rules_of(egress)),
+        }
+    }
+}
+
+/// A rule's peers and ports as the API has them.
+type RawRule = (
+    Option<Vec<NetworkPolicyPeer>>,
+    Option<Vec<NetworkPolicyPort>>,
+);
+
+/// N3: empty lists are absent lists (they match everything).
+fn rule((peers, ports): RawRule) -> Rule {
+    Rule {
+        peers: peers
+            .filter(|peers| !peers.is_empty())
+            .map(|peers| peers.iter().map(peer).collect()),
+        ports: ports
+            .filter(|ports| !ports.is_empty())
+            .map(|ports| ports.iter().map(port_entry).collect()),
+    }
+}
+
+/// N2: the effective (ingress, egress) policy types; empty means Ingress, plus Egress when
+/// there is an egress rule.
+fn policy_types(spec: &NetworkPolicySpec) -> (bool, bool) {
+    match spec.policy_types.as_deref() {
+        Some(types) if !types.is_empty() => (
+            types.iter().any(|t| t == "Ingress"),
+            types.iter().any(|t| t == "Egress"),
+        ),
+        _ => (
+            true,
+            spec.egress.as_ref().is_some_and(|rules| !rules.is_empty()),
+        ),
+    }
+}
+
+fn peer(peer: &NetworkPolicyPeer) -> Peer {
+    match &peer.ip_block {
+        Some(block) => ip_block(block),
+        None => Peer::Pods {
+            pods: peer.pod_selector.as_ref().map(Selector::from_api),
+            namespaces: peer.namespace_selector.as_ref().map(Selector::from_api),
+        },
+    }
+}
+
+fn ip_block(block: &IPBlock) -> Peer {
+    let except: Vec<&String> = block.except.iter().flatten().collect();
+    let text = if except.is_empty() {
+        block.cidr.clone()
+    } else {
+        let list: Vec<&str> = except.iter().map(|e| e.as_str()).collect();
+        format!("{} except {}", block.cidr, list.join(", "))
+    };
+    Peer::IpBlock {
+        cidr: Cidr::parse(&block.cidr),
+        except: except.iter().filter_map(|e| Cidr::parse(e)).collect(),
+        text,
+    }
+}
+
+/// N7: TCP when the protocol is omitted; a numeric port with `endPort` is a range.
+fn port_entry(entry: &NetworkPolicyPort) -> PortEntry {
+    let protocol = entry
+        .protocol
+        .as_deref()
+        .and_then(Protocol::parse)
+        .unwrap_or_default();
+    let port = match &entry.port {
+        None => PortSpec::Any,
+        Some(IntOrString::Int(number)) => {
+            PortSpec::Range(*number, entry.end_port.unwrap_or(*number))
+        }
+        Some(IntOrString::String(text)) => match text.parse::<i32>() {
+            Ok(number) => PortSpec::Range(number, entry.end_port.unwrap_or(number)),
+            Err(_) => PortSpec::Name(text.clone()),
+        },
+    };
+    PortEntry { protocol, port }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn selector(json: serde_json::Value) -> Selector {
+        Selector::from_api(&serde_json::from_value(json).expect("a label selector"))
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    // N4: label-selector semantics, every requirement ANDed; `{}` matches everything.
+    #[rstest]
+    #[case::empty(serde_json::json!({}), &[], true)]
+    #[case::pair(serde_json::json!({"matchLabels": {"app": "web"}}), &[("app", "web")], true)]
+    #[case::pair_other(serde_json::json!({"matchLabels": {"app": "web"}}), &[("app", "api")], false)]
+    #[case::in_(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]}), &[("tier", "b")], true)]
+    #[case::in_absent(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a"]}]}), &[], false)]
+    #[case::not_in_absent(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["a"]}]}), &[], true)]
+    #[case::exists(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}), &[("tier", "")], true)]
+    #[case::does_not_exist(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}), &[("tier", "a")], false)]
+    #[case::and(serde_json::json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "Exists"}]}), &[("app", "web")], false)]
+    #[case::unknown_operator(serde_json::json!({"matchExpressions": [{"key": "tier", "operator": "Gt", "values": ["1"]}]}), &[("tier", "2")], false)]
+    fn selectors(
+        #[case] json: serde_json::Value,
+        #[case] pairs: &[(&str, &str)],
+        #[case] expected: bool,
+    ) {
+        assert_eq!(selector(json).matches(Some(&labels(pairs))), expected);
+    }
+
+    #[test]
+    fn selectors_print_like_kubectl() {
+        let printed = selector(serde_json::json!({"matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]},
+                                 {"key": "debug", "operator": "DoesNotExist"}]}));
+        assert_eq!(printed.to_string(), "app=web,tier in (a,b),!debug");
+        assert_eq!(selector(serde_json::json!({})).to_string(), "{}");
+    }
+
+    // N7: TCP by default; a number with endPort is a range; a string of digits is a number.
+    #[rstest]
+    #[case(serde_json::json!({}), "any/TCP")]
+    #[case(serde_json::json!({"port": 80, "protocol": "UDP"}), "80/UDP")]
+    #[case(serde_json::json!({"port": 8000, "endPort": 8100}), "8000-8100/TCP")]
+    #[case(serde_json::json!({"port": "http"}), "http/TCP")]
+    fn port_entries(#[case] json: serde_json::Value, #[case] expected: &str) {
+        let entry: NetworkPolicyPort = serde_json::from_value(json).expect("a port");
+        assert_eq!(port_entry(&entry).to_string(), expected);
+    }
+}

@@ -1,0 +1,250 @@
+//! The policy diagnostics (docs/diagnostics.md): `policy-isolated-no-allow`,
+//! `policy-port-name-unresolved`, `policy-denies-ingress-controller` per Service and
+//! `policy-selects-nothing` per policy. Each fires only on evidence in the objects.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::PolicyIndex;
+use super::compile::PortSpec;
+use super::eval::named_port;
+use super::view::ChainPolicies;
+use crate::diagnostics::{Diagnostic, DiagnosticCode, Severity, Subject};
+use crate::model::ServiceChain;
+use crate::pods;
+use crate::snapshot::{ClusterSnapshot, ResourceKind};
+
+/// The findings of one Service whose endpoints some policy isolates.
+pub(crate) fn chain_findings(
+    index: &PolicyIndex,
+    chain: &ServiceChain,
+    view: &ChainPolicies,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    out.extend(isolated_no_allow(index, chain));
+    out.extend(port_name_unresolved(index, chain));
+    out.extend(denies_ingress_controller(view));
+    out
+}
+
+/// N3: every endpoint is isolated for ingress and no rule opens its port to anyone.
+fn isolated_no_allow(index: &PolicyIndex, chain: &ServiceChain) -> Option<Diagnostic> {
+    let mut checked = 0usize;
+    let mut policies = BTreeSet::new();
+    let mut ports = BTreeSet::new();
+    for port in &chain.ports {
+        for endpoint in &port.endpoints {
+            let pod = endpoint.info.pod.as_deref().and_then(|name| {
+                let pods = &chain.details.selected_pods;
+                pods.binary_search_by(|pod| pods::name(pod).cmp(name))
+                    .ok()
+                    .and_then(|i| pods.get(i))
+            })?;
+            if index.ingress_port_open(pod, endpoint.port, port.protocol) != Some(false) {
+                return None;
+            }
+            checked += 1;
+            policies.extend(index.ingress_isolating(pod));
+            ports.insert(format!("{}/{}", endpoint.port, port.protocol));
+        }
+    }
+    if checked == 0 {
+        return None;
+    }
+    let policies: Vec<String> = policies.into_iter().collect();
+    let ports: Vec<String> = ports.into_iter().collect();
+    Some(Diagnostic::new(
+        DiagnosticCode::PolicyIsolatedNoAllow,
+        Subject::Service(chain.name.clone()),
+        format!(
+            "Every endpoint pod is isolated for ingress by NetworkPolicy {} and no rule of those policies admits any source on port {}: connections time out; add an ingress rule for the clients that need it (see docs/diagnostics.md#policy-isolated-no-allow).",
+            policies.join(", "),
+            ports.join(", ")
+        ),
+    ))
+}
+
+/// N7: a policy's named port that some endpoint pods it selects declare and others do not
+/// (two versions of the pod template).
+fn port_name_unresolved(index: &PolicyIndex, chain: &ServiceChain) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let pods = &chain.details.selected_pods;
+    let endpoint_pods: Vec<_> = pods
+        .iter()
+        .filter(|pod| {
+            chain
+                .details
+                .endpoints
+                .iter()
+                .any(|e| e.pod.as_deref() == Some(pods::name(pod)))
+        })
+        .collect();
+    // Only the policies that select an endpoint pod, each once, in policy order.
+    let mut policies: Vec<&super::Policy> = endpoint_pods
+        .iter()
+        .flat_map(|pod| index.selecting(pod))
+        .collect();
+    policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    policies.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name);
+    for policy in policies {
+        let Some(rules) = &policy.ingress else {
+            continue;
+        };
+        let selected: Vec<_> = endpoint_pods
+            .iter()
+            .filter(|pod| pods::namespace(pod) == policy.namespace)
+            .filter(|pod| policy.selector.matches(pods::labels(pod)))
+            .collect();
+        if selected.is_empty() {
+            continue;
+        }
+        let names: BTreeSet<(&str, crate::model::Protocol)> = rules
+            .iter()
+            .flat_map(|rule| rule.ports.iter().flatten())
+            .filter_map(|entry| match &entry.port {
+                PortSpec::Name(name) => Some((name.as_str(), entry.protocol)),
+                _ => None,
+            })
+            .collect();
+        for (name, protocol) in names {
+            let (declaring, missing): (Vec<&Pod>, Vec<&Pod>) = selected
+                .iter()
+                .map(|pod| pod.as_ref())
+                .partition(|pod| named_port(Some(pod), name, protocol).is_some());
+            let (Some(first_missing), Some(first_declaring)) = (missing.first(), declaring.first())
+            else {
+                continue;
+            };
+            out.push(Diagnostic::new(
+                DiagnosticCode::PolicyPortNameUnresolved,
+                Subject::Pod(pods::name(first_missing).to_owned()),
+                format!(
+                    "NetworkPolicy {} allows port {name:?}/{protocol}, which pod {} declares but {} of the Service's pods ({}) do not: connections to those pods on that port are not admitted by the rule; declare the port in the pod template or name the port by number in the policy (see docs/diagnostics.md#policy-port-name-unresolved).",
+                    policy.key(),
+                    pods::name(first_declaring),
+                    missing.len(),
+                    crate::diagnostics::name_list(
+                        &missing.iter().map(|pod| pods::name(pod)).collect::<Vec<_>>()
+                    ),
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// N10: an Ingress whose controller pods the backends' policies (or the controller's own
+/// egress policies) do not let through.
+fn denies_ingress_controller(view: &ChainPolicies) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for hop in view
+        .hops
+        .iter()
+        .filter(|hop| hop.hop.starts_with("ingress/"))
+    {
+        let denied: Vec<_> = hop
+            .endpoints
+            .iter()
+            .filter(|endpoint| endpoint.verdict.allowed == Some(false))
+            .collect();
+        let Some(first) = denied.first() else {
+            continue;
+        };
+        let ingress = hop.hop.split('/').nth(2).unwrap_or_default().to_owned();
+        if !seen.insert(ingress.clone()) {
+            continue;
+        }
+        let decision = match &first.verdict.egress {
+            Some(egress) if egress.allowed() == Some(false) => format!("egress {egress}"),
+            _ => format!("{}", first.verdict.ingress),
+        };
+        let all = denied.len() == hop.endpoints.len();
+        let diagnostic = Diagnostic::new(
+            DiagnosticCode::PolicyDeniesIngressController,
+            Subject::Ingress(ingress.clone()),
+            format!(
+                "The Ingress controller pod {} cannot reach {} of {} endpoints ({} on port {}): {decision}; allow the controller's namespace and pods in the policy (see docs/diagnostics.md#policy-denies-ingress-controller).",
+                hop.source.trim_start_matches("pod/"),
+                denied.len(),
+                hop.endpoints.len(),
+                first.pod,
+                first.port,
+            ),
+        );
+        out.push(if all {
+            diagnostic
+        } else {
+            diagnostic.at(Severity::Warning)
+        });
+    }
+    out
+}
+
+/// A policy that selects no pod while a pod of its namespace misses its `matchLabels` by
+/// one value (a typo); with pods known only.
+pub(crate) fn selects_nothing(
+    index: &PolicyIndex,
+    snapshot: &ClusterSnapshot,
+) -> Vec<(String, Diagnostic)> {
+    if index.is_empty() || !snapshot.has(ResourceKind::Pod) {
+        return Vec::new();
+    }
+    // Which policies select some pod: each pod against the policies its labels index.
+    let mut selected: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for pod in &snapshot.pods {
+        for policy in index.selecting(pod) {
+            selected.insert((policy.namespace.as_str(), policy.name.as_str()));
+        }
+    }
+    let mut out = Vec::new();
+    for policy in index.policies() {
+        if selected.contains(&(policy.namespace.as_str(), policy.name.as_str())) {
+            continue;
+        }
+        let Some(pairs) = policy
+            .selector
+            .plain_pairs()
+            .filter(|pairs| !pairs.is_empty())
+        else {
+            continue;
+        };
+        let near = snapshot
+            .pods
+            .iter()
+            .filter(|pod| pods::namespace(pod) == policy.namespace)
+            .find_map(|pod| one_value_off(pod, pairs));
+        let Some((pod, key, actual)) = near else {
+            continue;
+        };
+        out.push((
+            policy.namespace.clone(),
+            Diagnostic::new(
+                DiagnosticCode::PolicySelectsNothing,
+                Subject::NetworkPolicy(policy.name.clone()),
+                format!(
+                    "NetworkPolicy {} selects no pod ({}), while pod {pod} carries {key}={actual}: the policy protects nothing; fix the podSelector (see docs/diagnostics.md#policy-selects-nothing).",
+                    policy.key(),
+                    policy.selector,
+                ),
+            ),
+        ));
+    }
+    out
+}
+
+/// (pod, key, its value) when the pod carries every pair but one, and that one's key with
+/// another value.
+fn one_value_off(pod: &Pod, pairs: &[(String, String)]) -> Option<(String, String, String)> {
+    let labels = pods::labels(pod)?;
+    let mut wrong = pairs
+        .iter()
+        .filter(|(key, value)| labels.get(key) != Some(value));
+    let (key, _) = wrong.next()?;
+    if wrong.next().is_some() {
+        return None;
+    }
+    let actual = labels.get(key)?;
+    Some((pods::name(pod).to_owned(), key.clone(), actual.clone()))
+}

@@ -1,0 +1,469 @@
+//! NetworkPolicy: which policies select a pod, and whether a source may reach it through a
+//! given front door (rules N1-N10 in docs/rules.md).
+//!
+//! [`PolicyIndex`] is built once per snapshot: policies by namespace, namespace labels, and the
+//! pods a source can be named by. It is empty (and costs nothing) on a cluster without
+//! policies. [`PolicyIndex::verdict`] judges one connection at both ends (N8);
+//! [`PolicyIndex::seen`] says who the destination's policies see as the source for a front door
+//! (N10); `view` builds a chain's `networkPolicy` block and `findings` the policy diagnostics.
+
+mod compile;
+mod eval;
+pub(crate) mod findings;
+mod route;
+pub(crate) mod view;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+use serde::Serialize;
+
+pub use compile::{Peer, Policy, PortEntry, PortSpec, Rule, Selector};
+pub use eval::{Decision, Direction, Miss, NearMiss, Remote};
+pub use view::{ChainPolicies, EndpointPolicies, HopVerdict, SourceVerdict};
+
+use crate::hash::FxHashMap as HashMap;
+use crate::model::{Protocol, TrafficPolicy};
+use crate::nodes::NodeTable;
+use crate::pods;
+use crate::route::FrontDoor;
+use crate::snapshot::ClusterSnapshot;
+use eval::Question;
+
+/// The label the API server puts on every namespace (rule N5).
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// The snapshot's policies, indexed for evaluation.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyIndex {
+    /// Sorted by namespace, then name.
+    policies: Vec<Policy>,
+    by_namespace: HashMap<String, NamespacePolicies>,
+    /// Labels per namespace, with the name label added (N5).
+    namespaces: HashMap<String, BTreeMap<String, String>>,
+    /// Namespaces the input had an object for.
+    known_namespaces: HashMap<String, ()>,
+    pods: Vec<Arc<Pod>>,
+    /// Ingress (namespace, name) → the pods of the load-balancer Service whose address the
+    /// Ingress's status carries: its controller, when that can be told.
+    controllers: HashMap<(String, String), Vec<Arc<Pod>>>,
+}
+
+impl PolicyIndex {
+    /// Indexes a snapshot; empty when it has no NetworkPolicy.
+    pub fn build(snapshot: &ClusterSnapshot) -> Self {
+        if snapshot.network_policies.is_empty() {
+            // Pods only, so sources can still be named (`route --from pod/NS/NAME`).
+            return Self {
+                pods: snapshot.pods.clone(),
+                ..Self::default()
+            };
+        }
+        let mut policies: Vec<Policy> = snapshot
+            .network_policies
+            .iter()
+            .map(|policy| Policy::from_api(policy))
+            .collect();
+        policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        let mut by_namespace: HashMap<String, NamespacePolicies> = HashMap::default();
+        for (index, policy) in policies.iter().enumerate() {
+            by_namespace
+                .entry(policy.namespace.clone())
+                .or_default()
+                .add(index, &policy.selector);
+        }
+        let mut namespaces: HashMap<String, BTreeMap<String, String>> = HashMap::default();
+        let mut known_namespaces = HashMap::default();
+        for namespace in &snapshot.namespaces {
+            let Some(name) = namespace.metadata.name.clone() else {
+                continue;
+            };
+            let mut labels = namespace.metadata.labels.clone().unwrap_or_default();
+            labels
+                .entry(NAMESPACE_NAME_LABEL.to_owned())
+                .or_insert_with(|| name.clone());
+            known_namespaces.insert(name.clone(), ());
+            namespaces.insert(name, labels);
+        }
+        let implied = snapshot
+            .pods
+            .iter()
+            .map(|pod| pods::namespace(pod))
+            .chain(policies.iter().map(|policy| policy.namespace.as_str()));
+        let mut extra: Vec<String> = Vec::new();
+        for name in implied {
+            if !namespaces.contains_key(name) && !extra.iter().any(|known| known == name) {
+                extra.push(name.to_owned());
+            }
+        }
+        for name in extra {
+            let labels = BTreeMap::from([(NAMESPACE_NAME_LABEL.to_owned(), name.clone())]);
+            namespaces.insert(name, labels);
+        }
+        Self {
+            policies,
+            by_namespace,
+            namespaces,
+            known_namespaces,
+            pods: snapshot.pods.clone(),
+            controllers: view::ingress_controllers(snapshot),
+        }
+    }
+
+    /// Whether the snapshot had no policy at all (every pod is open, N1).
+    pub fn is_empty(&self) -> bool {
+        // Pods alone do not count.
+        self.policies.is_empty()
+    }
+
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    /// N1: the policies of the pod's namespace whose `podSelector` matches it (any direction),
+    /// in policy order. Only the candidates its labels index are checked.
+    pub fn selecting<'a>(&'a self, pod: &'a Pod) -> impl Iterator<Item = &'a Policy> + 'a {
+        self.selecting_indices(pod)
+            .into_iter()
+            .filter_map(|index| self.policies.get(index))
+    }
+
+    /// [`PolicyIndex::selecting`] as positions, for callers that ask about one pod often.
+    pub(crate) fn selecting_indices(&self, pod: &Pod) -> Vec<usize> {
+        let mut candidates = match self.by_namespace.get(pods::namespace(pod)) {
+            Some(namespace) => namespace.candidates(pods::labels(pod)),
+            None => Vec::new(),
+        };
+        candidates.retain(|index| {
+            self.policies
+                .get(*index)
+                .is_some_and(|policy| policy.selector.matches(pods::labels(pod)))
+        });
+        candidates
+    }
+
+    /// The policies that isolate `pod` for ingress (N1), as `namespace/name`.
+    pub fn ingress_isolating(&self, pod: &Pod) -> Vec<String> {
+        self.selecting(pod)
+            .filter(|policy| policy.ingress.is_some())
+            .map(Policy::key)
+            .collect()
+    }
+
+    fn namespace_labels(&self, namespace: &str) -> Option<&BTreeMap<String, String>> {
+        self.namespaces.get(namespace)
+    }
+
+    fn namespace_known(&self, namespace: &str) -> bool {
+        self.known_namespaces.contains_key(namespace)
+    }
+
+    /// A pod by namespace and name.
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<&Arc<Pod>> {
+        self.pods
+            .iter()
+            .find(|pod| pods::namespace(pod) == namespace && pods::name(pod) == name)
+    }
+
+    /// The pod that owns an address (host-network pods excluded).
+    pub fn pod_by_ip(&self, ip: IpAddr) -> Option<&Arc<Pod>> {
+        self.pods
+            .iter()
+            .find(|pod| !host_network(pod) && pods::ips(pod).contains(&ip))
+    }
+
+    /// The controller pods of an Ingress, when known.
+    pub fn controller_pods(&self, namespace: &str, name: &str) -> &[Arc<Pod>] {
+        self.controllers
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// N8/N9: both ends of a connection from `seen` to `destination` on `port`.
+    pub fn verdict(
+        &self,
+        seen: &Seen<'_>,
+        destination: &Pod,
+        port: i32,
+        protocol: Protocol,
+    ) -> PolicyVerdict {
+        self.verdict_with(seen, destination, None, port, protocol)
+    }
+
+    /// [`PolicyIndex::verdict`] with the destination's selecting policies known already.
+    pub(crate) fn verdict_with(
+        &self,
+        seen: &Seen<'_>,
+        destination: &Pod,
+        destination_policies: Option<&[usize]>,
+        port: i32,
+        protocol: Protocol,
+    ) -> PolicyVerdict {
+        let remote = match seen {
+            Seen::Pod(pod) => Remote::Pod(pod),
+            Seen::Address(ip) => Remote::Address(*ip),
+            Seen::Node { address, .. } => address.map_or(Remote::AnyExternal, Remote::Address),
+            Seen::AnyExternal => Remote::AnyExternal,
+        };
+        let local =
+            matches!(seen, Seen::Node { name, .. } if Some(*name) == pods::node_name(destination));
+        let ingress = self.decide(&Question {
+            direction: Direction::Ingress,
+            pod: destination,
+            selecting: destination_policies,
+            remote,
+            destination: Some(destination),
+            port,
+            protocol,
+        });
+        // N9: the pod's own node is always let in.
+        let ingress = if local && ingress.allowed() != Some(true) {
+            Decision::LocalNode
+        } else {
+            ingress
+        };
+        let egress = match seen {
+            Seen::Pod(source) => Some(self.decide(&Question {
+                direction: Direction::Egress,
+                pod: source,
+                selecting: None,
+                remote: Remote::Pod(destination),
+                destination: Some(destination),
+                port,
+                protocol,
+            })),
+            _ => None,
+        };
+        let allowed = match (egress.as_ref().map(Decision::allowed), ingress.allowed()) {
+            (Some(Some(false)), _) | (_, Some(false)) => Some(false),
+            (Some(None), _) | (_, None) => None,
+            _ => Some(true),
+        };
+        PolicyVerdict {
+            seen_as: SeenView::of(seen),
+            egress,
+            ingress,
+            allowed,
+        }
+    }
+
+    /// N10: who the destination's policies see as the source, for `client` entering through
+    /// `door`. `forwarding` is the node whose rules handle the packet (the nodePort's node, the
+    /// node an external packet arrives at); `family_of` picks the node address family.
+    pub fn seen<'a>(
+        client: &Client<'a>,
+        door: &DoorFacts<'a>,
+        nodes: &'a NodeTable,
+        family_of: IpAddr,
+    ) -> Seen<'a> {
+        let node_seen = |name: &'a str| Seen::Node {
+            name,
+            address: node_address(nodes, name, family_of),
+        };
+        let client = match client {
+            Client::Pod(pod) if host_network(pod) => match pods::node_name(pod) {
+                Some(node) => Client::Node(node),
+                None => Client::External(pods::ips(pod).into_iter().next()),
+            },
+            // N10: a load balancer in ipMode Proxy opens its own connection.
+            Client::External(_) if door.proxy_address.is_some() => {
+                Client::External(door.proxy_address)
+            }
+            other => other.clone(),
+        };
+        let forwarding = |fallback: Seen<'a>| door.forwarding.map_or(fallback, node_seen);
+        match (door.via, door.external_policy, client) {
+            (FrontDoor::ClusterIp, _, Client::Pod(pod)) => Seen::Pod(pod),
+            (_, _, Client::Node(name)) => node_seen(name),
+            (FrontDoor::ClusterIp, _, Client::External(_)) => forwarding(Seen::AnyExternal),
+            (_, TrafficPolicy::Cluster, Client::Pod(pod)) => match pods::node_name(pod) {
+                Some(node) => node_seen(node),
+                None => forwarding(Seen::AnyExternal),
+            },
+            (_, TrafficPolicy::Cluster, Client::External(_)) => forwarding(Seen::AnyExternal),
+            (_, TrafficPolicy::Local, Client::Pod(pod)) => Seen::Pod(pod),
+            (_, TrafficPolicy::Local, Client::External(address)) => {
+                address.map_or(Seen::AnyExternal, Seen::Address)
+            }
+        }
+    }
+}
+
+/// One namespace's policies, indexed by the first `matchLabels` pair of their pod selector so
+/// that a pod is checked only against the policies one of its labels names.
+#[derive(Debug, Clone, Default)]
+struct NamespacePolicies {
+    /// Empty selectors and selectors with expressions only: checked for every pod.
+    always: Vec<usize>,
+    /// key → value → policies.
+    by_pair: HashMap<String, HashMap<String, Vec<usize>>>,
+}
+
+impl NamespacePolicies {
+    fn add(&mut self, index: usize, selector: &Selector) {
+        match selector.first_pair() {
+            Some((key, value)) => self
+                .by_pair
+                .entry(key)
+                .or_default()
+                .entry(value)
+                .or_default()
+                .push(index),
+            None => self.always.push(index),
+        }
+    }
+
+    /// The policies that may select a pod with these labels, sorted.
+    fn candidates(&self, labels: Option<&BTreeMap<String, String>>) -> Vec<usize> {
+        let mut out = self.always.clone();
+        if !self.by_pair.is_empty() {
+            for (key, value) in labels.into_iter().flatten() {
+                if let Some(found) = self
+                    .by_pair
+                    .get(key.as_str())
+                    .and_then(|values| values.get(value.as_str()))
+                {
+                    out.extend_from_slice(found);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
+/// Whether a pod uses its node's network namespace (N9: policies do not apply to it).
+pub fn host_network(pod: &Pod) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|spec| spec.host_network)
+        .unwrap_or(false)
+}
+
+/// The node's address a masqueraded packet carries (N10): its primary address of the family,
+/// else any primary address.
+pub fn node_address(nodes: &NodeTable, name: &str, family_of: IpAddr) -> Option<IpAddr> {
+    let node = nodes.by_name(name)?;
+    node.primary
+        .iter()
+        .copied()
+        .find(|ip| ip.is_ipv4() == family_of.is_ipv4())
+        .or_else(|| node.primary.first().copied())
+}
+
+/// Who opens a connection.
+#[derive(Debug, Clone)]
+pub enum Client<'a> {
+    Pod(&'a Pod),
+    /// A host process on this node.
+    Node(&'a str),
+    /// An outside client, with its address when known.
+    External(Option<IpAddr>),
+}
+
+/// What N10 needs about the front door.
+#[derive(Debug, Clone, Copy)]
+pub struct DoorFacts<'a> {
+    pub via: FrontDoor,
+    /// Effective eTP (Cluster when unset); ignored for the cluster IP.
+    pub external_policy: TrafficPolicy,
+    /// The node whose rules handle the packet, when known.
+    pub forwarding: Option<&'a str>,
+    /// A load balancer in ipMode Proxy: its address.
+    pub proxy_address: Option<IpAddr>,
+}
+
+/// The source as the destination's policies see it (N10).
+#[derive(Debug, Clone, Copy)]
+pub enum Seen<'a> {
+    Pod(&'a Pod),
+    /// A node's own address: a host process, or a packet masqueraded by that node.
+    Node {
+        name: &'a str,
+        address: Option<IpAddr>,
+    },
+    /// An address outside the cluster (a client whose address is kept, a load balancer).
+    Address(IpAddr),
+    /// An outside client whose address is not known.
+    AnyExternal,
+}
+
+/// [`Seen`] for output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "kebab-case",
+    rename_all_fields = "camelCase"
+)]
+pub enum SeenView {
+    Pod {
+        pod: String,
+    },
+    Node {
+        node: String,
+        address: Option<IpAddr>,
+    },
+    Address {
+        address: IpAddr,
+    },
+    External,
+}
+
+impl SeenView {
+    pub fn of(seen: &Seen<'_>) -> Self {
+        match seen {
+            // `NS/*`: the unnamed "any pod of the namespace" source.
+            Seen::Pod(pod) => Self::Pod {
+                pod: match pods::name(pod) {
+                    "" => format!("{}/*", pods::namespace(pod)),
+                    name => format!("{}/{name}", pods::namespace(pod)),
+                },
+            },
+            Seen::Node { name, address } => Self::Node {
+                node: (*name).to_owned(),
+                address: *address,
+            },
+            Seen::Address(address) => Self::Address { address: *address },
+            Seen::AnyExternal => Self::External,
+        }
+    }
+}
+
+impl std::fmt::Display for SeenView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Pod { pod } => match pod.strip_suffix("/*") {
+                Some(namespace) => write!(f, "a pod of namespace {namespace} without labels"),
+                None => write!(f, "pod {pod}"),
+            },
+            Self::Node {
+                node,
+                address: Some(address),
+            } => write!(f, "node {node} ({address})"),
+            Self::Node {
+                node,
+                address: None,
+            } => write!(f, "node {node}"),
+            Self::Address { address } => write!(f, "address {address}"),
+            Self::External => f.write_str("an outside client"),
+        }
+    }
+}
+
+/// Both ends of one connection (N8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyVerdict {
+    /// Who the destination's policies see as the source (N10).
+    pub seen_as: SeenView,
+    /// The source pod's egress policies (pods only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<Decision>,
+    /// The destination pod's ingress policies.
+    pub ingress: Decision,
+    /// `true` allowed, `false` denied, `null` undecided.
+    pub allowed: Option<bool>,
+}
