@@ -15,6 +15,7 @@ mod fd_exhaustion;
 mod fixes;
 mod forward_close;
 mod ingress;
+mod installs;
 mod kinds;
 mod kubectl;
 mod kubectl_writes;
