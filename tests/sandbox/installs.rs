@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::kubectl::Harness;
+use super::real_apps::chain_json;
 use crate::support::bin::KUBEHOP;
 use crate::support::wait::within_for;
 
@@ -779,19 +780,6 @@ async fn unsettled_pods(h: &Harness, namespaces: &[&str]) -> Vec<String> {
             })
         })
         .collect()
-}
-
-/// `kubehop chain -A -o json`.
-async fn chain_json(h: &Harness) -> Value {
-    let output = tokio::process::Command::new(KUBEHOP)
-        .args(["chain", "-A", "-o", "json"])
-        .env("KUBECONFIG", h.sandbox.kubeconfig_path())
-        .env("NO_COLOR", "1")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .output()
-        .await
-        .expect("kubehop runs");
-    serde_json::from_slice(&output.stdout).expect("chain JSON")
 }
 
 const NAMESPACES: [&str; 3] = ["gitops", "observability", "edge"];

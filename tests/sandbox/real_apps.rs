@@ -421,7 +421,7 @@ const EXPECTED: [(&str, &str, usize); 18] = [
 ];
 
 /// `kubehop chain -A -o json` against the sandbox.
-async fn chain_json(h: &Harness) -> Value {
+pub(crate) async fn chain_json(h: &Harness) -> Value {
     let output = tokio::process::Command::new(KUBEHOP)
         .args(["chain", "-A", "-o", "json"])
         .env("KUBECONFIG", h.sandbox.kubeconfig_path())
@@ -430,7 +430,7 @@ async fn chain_json(h: &Harness) -> Value {
         .output()
         .await
         .expect("kubehop runs");
-    // Exit 1 is expected: alertmanager-main has an error.
+    // Exit 1 when something is broken (alertmanager-main has an error).
     assert!(
         matches!(output.status.code(), Some(0 | 1)),
         "{}",
