@@ -105,6 +105,22 @@ pub const READY_ANNOTATION: &str = "sandbox.kubehop.dev/ready";
 /// containerPort): `sandbox.kubehop.dev/listen: "80"` reproduces "targetPort 8080, but the
 /// app listens on 80" (rule M5).
 pub const LISTEN_ANNOTATION: &str = "sandbox.kubehop.dev/listen";
+
+/// The ports a [`LISTEN_ANNOTATION`] value names; `Err` names an entry that is not a port
+/// number (the app then listens nowhere). The data plane binds these and the kubelet's probes
+/// judge against them, so both read the annotation here.
+pub fn listen_ports(text: &str) -> Result<std::collections::BTreeSet<u16>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{LISTEN_ANNOTATION}: {p:?} is not a port number"))
+        })
+        .collect()
+}
 /// `sandbox.kubehop.dev/lb: pending` on a LoadBalancer Service: the cloud controller leaves
 /// its `status.loadBalancer` empty.
 pub const LB_ANNOTATION: &str = "sandbox.kubehop.dev/lb";

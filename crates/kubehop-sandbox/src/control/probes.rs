@@ -17,7 +17,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::events::{Event, component};
-use super::{Controller, Key, LISTEN_ANNOTATION};
+use super::{Controller, Key, LISTEN_ANNOTATION, listen_ports};
 
 /// Where a readiness probe connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,17 +31,14 @@ pub(super) struct Target {
 }
 
 /// The ports the pod's app listens on when its listen annotation names them (`None`: it
-/// listens where its probes look).
+/// listens where its probes look); a malformed annotation leaves the app listening nowhere,
+/// as the data plane does.
 fn app_ports(pod: &Value) -> Option<BTreeSet<u16>> {
     let text = pod
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(LISTEN_ANNOTATION))
         .and_then(Value::as_str)?;
-    Some(
-        text.split(',')
-            .filter_map(|p| p.trim().parse().ok())
-            .collect(),
-    )
+    Some(listen_ports(text).unwrap_or_default())
 }
 
 /// The app containers and the sidecars (init containers that keep running).

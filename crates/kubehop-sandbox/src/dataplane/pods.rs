@@ -19,7 +19,7 @@ use super::bind::{BindPolicy, Failed};
 use super::{Listening, Running};
 use crate::access_log::{self, AccessLogs, HttpRequest, PodKey, Transport};
 use crate::addresses::is_loopback;
-use crate::control::LISTEN_ANNOTATION;
+use crate::control::{LISTEN_ANNOTATION, listen_ports};
 use crate::notes::Notes;
 use kubehop_engine::unbound::UnboundReason;
 use kubehop_engine::{ClusterSnapshot, pods as pod_facts};
@@ -58,17 +58,7 @@ pub fn app_ports(pod: &Pod) -> Result<BTreeSet<u16>, String> {
         .as_ref()
         .and_then(|a| a.get(LISTEN_ANNOTATION))
     {
-        return text
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                p.parse::<u16>()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| format!("{LISTEN_ANNOTATION}: {p:?} is not a port number"))
-            })
-            .collect();
+        return listen_ports(text);
     }
     let Some(spec) = pod.spec.as_ref() else {
         return Ok(BTreeSet::new());
