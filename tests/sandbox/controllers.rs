@@ -424,6 +424,71 @@ async fn node_selectors_schedule_or_say_why_not() {
 }
 
 #[tokio::test]
+async fn a_switched_off_pod_fails_its_http_probe_with_503_and_the_events_aggregate() {
+    let Some(h) = Harness::start_cluster("probe503").await else {
+        return;
+    };
+    // The readiness switch is off: the app answers its probe path with 503, the kubelet's
+    // real GET fails every second and the recorder bumps one Event's count.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: sulky, annotations: {sandbox.kubehop.dev/ready: \"false\"}}\nspec:\n  containers:\n  - name: app\n    image: app:1\n    ports: [{name: http, containerPort: 8080}]\n    readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 1}\n";
+    h.ok(&["apply", "-f", &manifest(&h, "sulky.yaml", pod)])
+        .await;
+    let store = h.sandbox.store().clone();
+    let message = "Readiness probe failed: HTTP probe failed with statuscode: 503";
+    let unhealthy = || {
+        store
+            .list::<Event>(Some("default"))
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some("Unhealthy"))
+            .collect::<Vec<_>>()
+    };
+    wait_until(&h.sandbox, "the Unhealthy event seen twice", || {
+        unhealthy().iter().any(|e| e.count.unwrap_or(0) >= 2)
+    })
+    .await;
+    let events = unhealthy();
+    assert_eq!(events.len(), 1, "aggregated into one Event: {events:#?}");
+    let event = &events[0];
+    assert_eq!(event.message.as_deref(), Some(message));
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert_eq!(event.involved_object.kind.as_deref(), Some("Pod"));
+    assert_eq!(event.involved_object.name.as_deref(), Some("sulky"));
+    assert_eq!(
+        event.involved_object.field_path.as_deref(),
+        Some("spec.containers{app}")
+    );
+    assert!(event.last_timestamp >= event.first_timestamp);
+    let out = rows(&h.ok(&["describe", "pod", "sulky"]).await);
+    assert!(out.iter().any(|l| l == "Ready False"), "{out:#?}");
+    assert!(
+        out.iter().any(|l| l.starts_with("Warning Unhealthy ")
+            && l.ends_with(&format!("kubelet spec.containers{{app}}: {message}"))),
+        "{out:#?}"
+    );
+    // The app's log shows the kubelet's requests and what it answered.
+    let log = h.ok(&["logs", "sulky"]).await;
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"GET /healthz HTTP/1.1\" 503 ") && l.contains("kube-probe/")),
+        "{log}"
+    );
+
+    // Healed: the probe passes, the pod turns ready, no new failure is recorded.
+    h.ok(&["annotate", "pod", "sulky", "sandbox.kubehop.dev/ready-"])
+        .await;
+    let ready = h
+        .ok(&[
+            "wait",
+            "--for=condition=Ready",
+            "pod/sulky",
+            "--timeout=20s",
+        ])
+        .await;
+    assert!(ready.contains("condition met"), "{ready}");
+}
+
+#[tokio::test]
 async fn a_failing_readiness_probe_is_described_with_the_real_error() {
     let Some(h) = Harness::start_cluster("probe").await else {
         return;

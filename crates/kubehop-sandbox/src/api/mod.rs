@@ -1,7 +1,7 @@
 //! The Kubernetes-API-compatible HTTP front: one entry point that authenticates, logs, applies
 //! latency faults, catches panics, and dispatches on the parsed path and verb.
 
-mod discovery;
+pub(crate) mod discovery;
 #[doc(hidden)]
 pub mod fuzzing;
 mod openapi;

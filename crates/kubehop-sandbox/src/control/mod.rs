@@ -28,9 +28,10 @@
 //! - **Kubelet**: a scheduled pod gets an IP from its node's range, phase Running, conditions and
 //!   containerStatuses (Events Scheduled, Pulled, Created, Started); it becomes Ready after
 //!   [`ControlPlaneConfig::ready_delay`] unless its readiness switch says otherwise
-//!   ([`READY_ANNOTATION`]) or its readinessProbe aims at a port its app does not listen on:
-//!   then the kubelet really connects every period and reports the error in an Unhealthy
-//!   Event (`probes`). A deleted pod stays terminating (still serving while it is ready,
+//!   ([`READY_ANNOTATION`]; its app then answers an httpGet readiness probe with 503) or its
+//!   readinessProbe aims at a port its app does not listen on: then the kubelet really probes
+//!   every period (a task per attempt, reporting back) and reports the failure in an
+//!   aggregated Unhealthy Event (`probes`). A deleted pod stays terminating (still serving while it is ready,
 //!   rule A4) for its grace period, capped by [`ControlPlaneConfig::grace_period`], then it is
 //!   removed. The garbage collector deletes what a deleted owner controlled.
 //! - **Events** ([`events`]): aggregated like client-go's recorder (the same event again bumps
@@ -101,10 +102,28 @@ pub use pods::GracefulPods;
 /// removing it or `"true"` makes it ready again (after [`ControlPlaneConfig::ready_delay`]).
 /// `kubectl annotate pod NAME sandbox.kubehop.dev/ready=false --overwrite`.
 pub const READY_ANNOTATION: &str = "sandbox.kubehop.dev/ready";
+
+/// Whether a [`READY_ANNOTATION`] value switches readiness off (`false`, `0`, `no`, `off`).
+/// The kubelet keeps such a pod unready and the data plane's app answers its httpGet
+/// readiness probe with 503, so both read the value here.
+pub fn switched_off(value: &str) -> bool {
+    ["false", "0", "no", "off"]
+        .iter()
+        .any(|word| value.trim().eq_ignore_ascii_case(word))
+}
 /// The ports the pod's app really listens on, comma separated (default: every declared TCP
 /// containerPort): `sandbox.kubehop.dev/listen: "80"` reproduces "targetPort 8080, but the
 /// app listens on 80" (rule M5).
 pub const LISTEN_ANNOTATION: &str = "sandbox.kubehop.dev/listen";
+
+/// An httpGet probe's path as the kubelet requests it (always starting with `/`).
+pub(crate) fn probe_path(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    }
+}
 
 /// The ports a [`LISTEN_ANNOTATION`] value names; `Err` names an entry that is not a port
 /// number (the app then listens nowhere). The data plane binds these and the kubelet's probes
@@ -337,8 +356,10 @@ struct Controller {
     started: HashSet<String>,
     ready_at: HashMap<String, Instant>,
     remove_at: HashMap<String, Instant>,
-    /// Readiness probes that cannot pass, per pod uid: (next attempt, last result).
-    probes: HashMap<String, (Instant, bool)>,
+    /// Readiness probes the kubelet really attempts, per pod uid.
+    probes: HashMap<String, probes::ProbeState>,
+    /// Where probe attempts (tasks of their own: the I/O never blocks this one) report.
+    probe_results: probes::Outcomes,
     /// The readiness switch as last seen, per started pod uid.
     switches: HashMap<String, bool>,
     /// Replayed pods that were already terminating when loaded: they stay as the dump shows
@@ -422,6 +443,7 @@ impl Controller {
             remove_at: HashMap::new(),
             switches: HashMap::new(),
             probes: HashMap::new(),
+            probe_results: probes::Outcomes::default(),
             frozen: HashSet::new(),
             timers: BTreeMap::new(),
             revision_alias: HashMap::new(),
@@ -442,7 +464,9 @@ impl Controller {
         loop {
             self.reconcile();
             let position = subscription.resource_version();
-            if position == self.store.resource_version() {
+            // A probe attempt under way is work: its result may write an Event.
+            let probing = self.probes.values().any(|probe| probe.in_flight);
+            if position == self.store.resource_version() && !probing {
                 idle.send_replace(position);
             }
             let next_timer = self.timers.keys().next().copied();
@@ -471,6 +495,11 @@ impl Controller {
                     }
                 },
                 _ = sleep_until(next_timer), if next_timer.is_some() => self.fire_timers(),
+                outcome = self.probe_results.receiver.recv() => {
+                    if let Some(outcome) = outcome {
+                        probes::finish(self, outcome);
+                    }
+                }
             }
         }
     }

@@ -67,10 +67,7 @@ pub(super) fn switch_of(pod: &Value) -> Option<bool> {
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(READY_ANNOTATION))
         .and_then(Value::as_str)?;
-    let off = ["false", "0", "no", "off"]
-        .iter()
-        .any(|word| value.trim().eq_ignore_ascii_case(word));
-    Some(!off)
+    Some(!super::switched_off(value))
 }
 
 fn decode_pod(value: &Value) -> Result<Pod, StoreError> {
@@ -152,11 +149,11 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
         // A Job's pod has run its course: it completes.
         return complete(c, key);
     }
-    let ready = switch && up && super::probes::readiness(c, key, &value, &uid);
-    if switch
-        && !up
-        && let Some(due) = due
-    {
+    // A switched-off pod is probed too: its app fails an httpGet probe (503), as the
+    // Events then say.
+    let probed = up && super::probes::readiness(c, key, &value, &uid);
+    let ready = switch && probed;
+    if !up && let Some(due) = due {
         c.schedule(due, key.clone());
     }
     if ready != pod_facts::is_ready(&pod) {
@@ -362,16 +359,15 @@ fn start(
     let switch = switch_of(pod).unwrap_or(true);
     let ready = switch && c.config.ready_delay.is_zero();
     let now = Instant::now();
-    if switch && !ready {
-        let due = now + c.config.ready_delay;
-        c.ready_at.insert(uid.to_string(), due);
+    // A switched-off pod's probes start after the same delay (its app is up by then).
+    let due = now + c.config.ready_delay;
+    c.ready_at.insert(uid.to_string(), due);
+    if due > now {
         c.schedule(due, key.clone());
-    } else {
-        c.ready_at.insert(uid.to_string(), now);
     }
     c.started.insert(uid.to_string());
     c.switches.insert(uid.to_string(), switch);
-    let probe_ok = super::probes::failing_probe(pod).is_none();
+    let probe_ok = super::probes::attempted_probe(pod).is_none();
     let status = running_status(pod, &ip, &host_ip, ready && probe_ok, &c.now());
     let stored = c.write_status_returning(ResourceId::Pods, key, |value| {
         value["status"] = status;

@@ -3,7 +3,10 @@
 //! An HTTP request (anything starting with an HTTP method) gets `200 OK` with a one-line body
 //! naming the pod, its node and the address it answered on, and the headers
 //! `X-Kubehop-Pod: <name>`, `X-Kubehop-Namespace`, `X-Kubehop-Node` and `X-Kubehop-Port`;
-//! keep-alive is honoured. Any other bytes are echoed back until the client closes.
+//! keep-alive is honoured. Any other bytes are echoed back until the client closes. A pod
+//! whose readiness switch is off answers its httpGet readiness probe's path with
+//! `503 Service Unavailable`, as an app that is not ready does, so the kubelet's real probe
+//! fails.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -19,13 +22,56 @@ use super::bind::{BindPolicy, Failed};
 use super::{Listening, Running};
 use crate::access_log::{self, AccessLogs, HttpRequest, PodKey, Transport};
 use crate::addresses::is_loopback;
-use crate::control::{LISTEN_ANNOTATION, listen_ports};
+use crate::control::{LISTEN_ANNOTATION, READY_ANNOTATION, listen_ports, switched_off};
 use crate::notes::Notes;
 use kubehop_engine::unbound::UnboundReason;
 use kubehop_engine::{ClusterSnapshot, pods as pod_facts};
 
 /// The HTTP header naming the pod that answered.
 pub const POD_HEADER: &str = "X-Kubehop-Pod";
+
+/// Per listening address, the request paths its app answers with 503 (the httpGet readiness
+/// probes of switched-off pods). Shared with the running listeners, so flipping the switch
+/// changes answers without restarting a listener.
+type Unready = Arc<std::sync::RwLock<BTreeMap<SocketAddr, BTreeSet<String>>>>;
+
+/// The (port, path) of each httpGet readiness probe of a pod whose readiness switch is off.
+pub(crate) fn unready_paths(pod: &Pod) -> Vec<(u16, String)> {
+    let off = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(READY_ANNOTATION))
+        .is_some_and(|value| switched_off(value));
+    let Some(spec) = pod.spec.as_ref().filter(|_| off) else {
+        return Vec::new();
+    };
+    let sidecars = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+    spec.containers
+        .iter()
+        .chain(sidecars)
+        .filter_map(|container| {
+            let get = container.readiness_probe.as_ref()?.http_get.as_ref()?;
+            let port = match &get.port {
+                IntOrString::Int(port) => u16::try_from(*port).ok()?,
+                IntOrString::String(name) => name.parse().ok().or_else(|| {
+                    container
+                        .ports
+                        .iter()
+                        .flatten()
+                        .find(|p| p.name.as_deref() == Some(name))
+                        .and_then(|p| u16::try_from(p.container_port).ok())
+                })?,
+            };
+            let path = get.path.as_deref().unwrap_or("/");
+            Some((port, crate::control::probe_path(path)))
+        })
+        .collect()
+}
 
 /// Who is listening: enough to answer "which pod is this?".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +222,7 @@ pub(crate) struct PodListeners {
     cancel: CancellationToken,
     policy: BindPolicy,
     running: BTreeMap<SocketAddr, (Arc<PodApp>, Running)>,
+    unready: Unready,
     /// Wanted listeners that could not be opened.
     failed: Failed,
 }
@@ -193,6 +240,7 @@ impl PodListeners {
             cancel,
             policy,
             running: BTreeMap::new(),
+            unready: Unready::default(),
             failed: Failed::new(),
         }
     }
@@ -275,6 +323,22 @@ impl PodListeners {
 
     pub(crate) async fn sync(&mut self, snapshot: &ClusterSnapshot) {
         let desired = self.desired(snapshot);
+        let mut unready: BTreeMap<SocketAddr, BTreeSet<String>> = BTreeMap::new();
+        for pod in &snapshot.pods {
+            let Some(ip) = app_ipv4(pod) else {
+                continue;
+            };
+            for (port, path) in unready_paths(pod) {
+                unready
+                    .entry(SocketAddr::new(ip, port))
+                    .or_default()
+                    .insert(path);
+            }
+        }
+        *self
+            .unready
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = unready;
         // Stop what went away (or changed hands) first: the address may be reused at once.
         let stale: Vec<SocketAddr> = self
             .running
@@ -296,12 +360,9 @@ impl PodListeners {
                 Ok(listener) => {
                     self.failed.remove(&addr);
                     let cancel = self.cancel.child_token();
-                    let task = tokio::spawn(serve(
-                        listener,
-                        (addr, app.clone()),
-                        self.access.clone(),
-                        cancel.clone(),
-                    ));
+                    let log = (self.access.clone(), self.unready.clone());
+                    let task =
+                        tokio::spawn(serve(listener, (addr, app.clone()), log, cancel.clone()));
                     self.running.insert(addr, (app, Running::new(cancel, task)));
                 }
                 Err(err) => {
@@ -337,7 +398,7 @@ pub(crate) fn privileged_hint(port: u16, err: &std::io::Error) -> &'static str {
 async fn serve(
     listener: TcpListener,
     (addr, app): (SocketAddr, Arc<PodApp>),
-    access: AccessLogs,
+    (access, unready): (AccessLogs, Unready),
     cancel: CancellationToken,
 ) {
     loop {
@@ -352,6 +413,7 @@ async fn serve(
         let cancel = cancel.clone();
         let log = AppLog {
             access: access.clone(),
+            unready: unready.clone(),
             peer,
             local: addr,
         };
@@ -388,6 +450,7 @@ fn find_head_end(bytes: &[u8]) -> Option<usize> {
 /// Where one connection's access-log lines go.
 struct AppLog {
     access: AccessLogs,
+    unready: Unready,
     peer: SocketAddr,
     local: SocketAddr,
 }
@@ -396,6 +459,20 @@ impl AppLog {
     fn write(&self, app: &PodApp, text: String) {
         self.access
             .record(app.key(), Transport::Tcp, self.local.port(), text);
+    }
+
+    /// Whether this address answers `target` with 503 (a switched-off pod's probe path).
+    fn unready(&self, target: &str) -> bool {
+        let path = target.split('?').next().unwrap_or(target);
+        self.unready
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&self.local)
+            .is_some_and(|paths| {
+                paths
+                    .iter()
+                    .any(|probe| probe.split('?').next().unwrap_or(probe) == path)
+            })
     }
 }
 
@@ -530,16 +607,21 @@ fn too_large_line(peer: SocketAddr, pending: &[u8]) -> String {
     access_log::http_line(peer, &request, 431, 0)
 }
 
-/// The pod app's answer: 200 with the pod, node and port in headers and body (no body for
-/// HEAD); with the body's length in bytes as sent.
+/// The pod app's answer: 200 (503 when `unready`) with the pod, node and port in headers and
+/// body (no body for HEAD); with the body's length in bytes as sent.
 fn http_response(
     app: &PodApp,
     addr: SocketAddr,
     head: &RequestHead,
-    close: bool,
+    (close, unready): (bool, bool),
 ) -> (String, usize) {
+    let (status, state) = if unready {
+        ("503 Service Unavailable", "is not ready")
+    } else {
+        ("200 OK", "answered")
+    };
     let body = format!(
-        "kubehop sandbox: pod {}/{} on node {} answered on {addr} ({} {})\n",
+        "kubehop sandbox: pod {}/{} on node {} {state} on {addr} ({} {})\n",
         app.namespace,
         app.name,
         if app.node.is_empty() {
@@ -551,7 +633,7 @@ fn http_response(
         head.target,
     );
     let mut response = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n{POD_HEADER}: {}\r\nX-Kubehop-Namespace: {}\r\nX-Kubehop-Node: {}\r\nX-Kubehop-Port: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n{POD_HEADER}: {}\r\nX-Kubehop-Namespace: {}\r\nX-Kubehop-Node: {}\r\nX-Kubehop-Port: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
         app.name,
         app.namespace,
         app.node,
@@ -610,10 +692,12 @@ async fn http(
             pending.extend_from_slice(&chunk[used..n]);
         }
         close |= head.chunked;
-        let (response, body_bytes) = http_response(app, addr, &head, close);
+        let unready = log.unready(&head.target);
+        let (response, body_bytes) = http_response(app, addr, &head, (close, unready));
+        let status = if unready { 503 } else { 200 };
         log.write(
             app,
-            access_log::http_line(log.peer, &head.as_logged(), 200, body_bytes),
+            access_log::http_line(log.peer, &head.as_logged(), status, body_bytes),
         );
         stream.write_all(response.as_bytes()).await?;
         if close {
