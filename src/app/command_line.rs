@@ -110,13 +110,37 @@ fn namespace_command(state: &mut AppState, argument: Option<&str>) {
     }
 }
 
-/// `:ctx` names the context; `:ctx NAME` switches to another one (a live source only).
+/// `:ctx` lists the kubeconfig's contexts (the current one starred, as `kubectl config
+/// get-contexts` does); `:ctx NAME` switches to another one (a live source only).
 fn context_command(state: &mut AppState, argument: Option<&str>) -> Vec<Command> {
     let Some(name) = argument else {
-        state.set_message(
-            format!("context: {} (:ctx NAME switches)", state.label.context),
-            false,
-        );
+        let message = match state.source {
+            SourceKind::Live if !state.contexts.is_empty() => {
+                let listed: Vec<String> = state
+                    .contexts
+                    .iter()
+                    .map(|context| {
+                        if *context == state.label.context {
+                            format!("*{context}")
+                        } else {
+                            context.clone()
+                        }
+                    })
+                    .collect();
+                format!("contexts: {} (:ctx NAME switches)", listed.join(", "))
+            }
+            SourceKind::Live => {
+                format!("context: {} (:ctx NAME switches)", state.label.context)
+            }
+            SourceKind::Demo => format!(
+                "context: {} (the demo has one; start kubehop with --context NAME for another)",
+                state.label.context
+            ),
+            SourceKind::Dump => {
+                "a dump has no contexts: start kubehop with --context NAME".to_owned()
+            }
+        };
+        state.set_message(message, false);
         return Vec::new();
     };
     match state.source {

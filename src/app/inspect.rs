@@ -21,7 +21,7 @@ fn now() -> i64 {
 }
 
 /// Reads what `request` names; `send` returns `false` once nobody listens.
-pub(super) async fn run(
+pub async fn run(
     inspector: Inspector,
     request: InspectRequest,
     send: impl Fn(Inspected) -> bool + Send + 'static,

@@ -45,12 +45,12 @@ impl Areas {
         ])
         .areas(full);
         let (services, chain, explain, details) = if full.width >= WIDE {
-            // The Services list gets kubectl's columns and whole names; the chain and the
-            // explanation share the rest.
+            // The Services list gets kubectl's columns and whole names (all of them from 200
+            // columns); the chain and the explanation share the rest.
             let [services, chain, right] = Layout::horizontal([
-                Constraint::Percentage(44),
-                Constraint::Percentage(32),
-                Constraint::Percentage(24),
+                Constraint::Percentage(46),
+                Constraint::Percentage(31),
+                Constraint::Percentage(23),
             ])
             .areas(body);
             let explain_height = if body.height >= 40 { 10 } else { 8 };

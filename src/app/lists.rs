@@ -42,6 +42,8 @@ fn ready_word(ready: bool) -> String {
 /// A pod of `:pods`: ready, node, IP, and the hops that reach it.
 struct PodRow {
     ready: bool,
+    /// Being deleted: not ready because it is going away, not because it fails.
+    terminating: bool,
     node: String,
     ip: String,
     hops: Vec<String>,
@@ -60,6 +62,7 @@ pub fn pods(state: &AppState) -> TablePage {
                     .entry((chain.namespace.clone(), pod.clone()))
                     .or_insert_with(|| PodRow {
                         ready: info.ready,
+                        terminating: info.terminating,
                         node: info.node.as_deref().unwrap_or("-").to_owned(),
                         ip: info.ip.to_string(),
                         hops: Vec::new(),
@@ -73,15 +76,20 @@ pub fn pods(state: &AppState) -> TablePage {
             }
         }
     }
-    // Pods that are not ready first (what a diagnosis looks for), then by namespace/name.
+    // Pods that are not ready first (what a diagnosis looks for: those failing, then those
+    // going away), then by namespace/name.
     let mut pods: Vec<((String, String), PodRow)> = pods.into_iter().collect();
-    pods.sort_by_key(|(_, row)| row.ready);
+    pods.sort_by_key(|(_, row)| (row.ready, row.terminating));
     let rows = pods
         .into_iter()
         .map(|((namespace, name), row)| TableRow {
             cells: vec![
                 format!("{namespace}/{name}"),
-                ready_word(row.ready),
+                if row.terminating && !row.ready {
+                    "terminating".to_owned()
+                } else {
+                    ready_word(row.ready)
+                },
                 row.node,
                 row.ip,
                 row.hops.join(", "),

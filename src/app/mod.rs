@@ -36,7 +36,7 @@ pub mod event;
 mod filter;
 pub mod forwards;
 mod input;
-mod inspect;
+pub mod inspect;
 pub mod keymap;
 pub mod layout;
 mod lists;
@@ -85,6 +85,8 @@ pub struct RunOptions {
     pub engine_config: EngineConfig,
     pub theme: Theme,
     pub switch_context: Option<ContextSwitcher>,
+    /// The kubeconfig's context names, for `:ctx` (empty for a dump or the demo).
+    pub contexts: Vec<String>,
     /// How `p`/`P` connect (port-forwards through the API, direct connections within a
     /// network scope); `None` when the source has no cluster to connect to.
     pub prober: Option<Arc<crate::probe::Transports>>,
@@ -100,6 +102,7 @@ impl RunOptions {
             engine_config,
             theme: Theme::from_env(),
             switch_context: None,
+            contexts: Vec::new(),
             prober: None,
             probe_options: crate::probe::ProbeOptions::default(),
             inspector: None,
@@ -212,6 +215,7 @@ async fn run_in(
         size,
     );
     state.starting = starting;
+    state.contexts = options.contexts.clone();
     state.probe.unavailable = match (&options.prober, options.source) {
         (Some(_), _) => None,
         (None, SourceKind::Dump) => Some(

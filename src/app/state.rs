@@ -189,6 +189,8 @@ pub struct AppState {
     pub wall_clock: Option<std::time::SystemTime>,
     /// What was typed into the namespace picker (`n`): it keeps the matching namespaces.
     pub picker_query: String,
+    /// The kubeconfig's context names (`:ctx` lists them); empty for a dump or the demo.
+    pub contexts: Vec<String>,
     pub label: SourceLabel,
     pub source: SourceKind,
     pub status: ConnectionStatus,
@@ -237,6 +239,7 @@ impl AppState {
         Self {
             wall_clock: None,
             picker_query: String::new(),
+            contexts: Vec::new(),
             namespace: label.namespace.clone(),
             label,
             source,

@@ -146,6 +146,7 @@ fn options_for(
     // d, l and y read objects, Events and logs through it.
     options.inspector = crate::app::inspector_for(feed);
     if let Source::Live { kubeconfig, .. } = &settings.source {
+        options.contexts = context_names(kubeconfig.as_deref());
         // `:context NAME` in the TUI: the same settings with another context. The app asks
         // from its (synchronous) update loop, so this blocks that worker thread only.
         let sources = sources.clone();
@@ -166,6 +167,21 @@ fn options_for(
         }));
     }
     options
+}
+
+/// The context names of the kubeconfig files in use, in their order (read-only; control
+/// characters dropped).
+fn context_names(kubeconfig: Option<&std::path::Path>) -> Vec<String> {
+    let env = Environment::from_process();
+    let files = client::kubeconfig_files(kubeconfig, &env).files;
+    let Ok(config) = client::read_kubeconfigs(&files) else {
+        return Vec::new();
+    };
+    config
+        .contexts
+        .iter()
+        .map(|named| named.name.chars().filter(|c| !c.is_control()).collect())
+        .collect()
 }
 
 #[cfg(test)]

@@ -102,7 +102,8 @@ fn columns(inner: usize, needs: &Needs, age: bool) -> Columns {
     let natural = |column: Column| match column {
         Column::Type => needs.kind.max(5),
         Column::ClusterIp => needs.cluster_ip.max(11),
-        Column::ExternalIp => needs.external_ip.clamp(10, 14),
+        // Wider addresses (an external name) get what is left over, after AGE.
+        Column::ExternalIp => needs.external_ip.clamp(10, 12),
         Column::Ports => needs.ports.clamp(8, 12),
         Column::Age => 6,
     };
@@ -198,7 +199,8 @@ fn kind(chain: &ServiceChain) -> &'static str {
     }
 }
 
-/// kubectl's age: `45s`, `12m`, `5h`, `3d`, `2y`.
+/// kubectl's age: `45s`, `12m`, `5h`, `3d`, `2y`; `—` when the Service has no creation time
+/// (kubectl's `<unknown>` would not fit the column: it would run into READY).
 fn age(chain: &ServiceChain, now: SystemTime) -> String {
     let created = chain
         .details
@@ -210,7 +212,7 @@ fn age(chain: &ServiceChain, now: SystemTime) -> String {
         .and_then(|created| now.duration_since(created).ok())
         .map(|age| age.as_secs())
     else {
-        return "<unknown>".to_owned();
+        return "—".to_owned();
     };
     match seconds {
         0..120 => format!("{seconds}s"),

@@ -9,6 +9,7 @@ mod client;
 mod forward;
 mod forward_cli;
 mod inspect;
+mod logs;
 mod open;
 mod probe;
 mod probe_cli;

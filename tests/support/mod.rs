@@ -20,5 +20,6 @@ pub mod forward;
 pub mod live;
 pub mod probe;
 pub mod sandbox;
+pub mod tmux;
 pub mod tui;
 pub mod wait;

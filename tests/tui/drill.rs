@@ -284,7 +284,7 @@ fn logs_of_slow(width: u16, height: u16) -> (AppState, RequestId) {
 }
 
 #[rstest]
-fn the_log_of_a_pod(#[values((80, 24), (120, 40))] size: (u16, u16)) {
+fn the_log_of_a_pod(#[values((80, 24), (120, 40), (200, 60))] size: (u16, u16)) {
     let (state, _) = logs_of_slow(size.0, size.1);
     let terminal = render(&state);
     let text = screen_text(&terminal);

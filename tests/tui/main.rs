@@ -11,5 +11,6 @@ mod forward;
 mod live;
 mod probe;
 mod screens;
+mod tmux;
 mod unbound;
 mod update;

@@ -293,6 +293,14 @@ fn context_switch_is_a_command_for_live_sources_and_a_message_for_dumps() {
     typed(&mut state, ":ctx prod");
     let commands = press(&mut state, KeyCode::Enter);
     assert!(matches!(commands.as_slice(), [Command::SwitchContext(name)] if name == "prod"));
+    // `:ctx` alone lists the kubeconfig's contexts, the current one starred.
+    state.contexts = vec!["dev".to_owned(), "prod".to_owned()];
+    state.label.context = "prod".to_owned();
+    typed(&mut state, ":ctx");
+    assert!(press(&mut state, KeyCode::Enter).is_empty());
+    let message = state.message.clone().expect("a message");
+    assert_eq!(message.text, "contexts: dev, *prod (:ctx NAME switches)");
+    assert!(!message.error);
 }
 
 #[test]

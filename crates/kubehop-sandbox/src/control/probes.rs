@@ -45,6 +45,8 @@ pub(super) struct Target {
     /// The app listens on the port (it answers, with 503): a refused connection means the
     /// data plane has not opened its listener yet, as a container still starting.
     pub app_listens: bool,
+    /// The node's address the kubelet connects from (the pod's hostIP), when known.
+    pub from: Option<IpAddr>,
 }
 
 /// One pod's probing as the kubelet keeps it.
@@ -138,7 +140,8 @@ pub(super) fn attempted_probe(pod: &Value) -> Option<Target> {
         let unheard = listening
             .as_ref()
             .is_some_and(|ports| !ports.contains(&port));
-        if !unheard && !(off && http.is_some()) {
+        let answers_503 = off && http.is_some();
+        if !(unheard || answers_503) {
             return None;
         }
         let seconds = |key: &str, default: u64| {
@@ -161,6 +164,10 @@ pub(super) fn attempted_probe(pod: &Value) -> Option<Target> {
             timeout: seconds("timeoutSeconds", 1),
             period: seconds("periodSeconds", 10),
             app_listens: !unheard,
+            from: pod
+                .pointer("/status/hostIP")
+                .and_then(Value::as_str)
+                .and_then(|ip| ip.parse().ok()),
         })
     })
 }
@@ -243,7 +250,7 @@ pub(super) async fn attempt(ip: IpAddr, target: &Target) -> Result<(), String> {
 async fn connect(addr: SocketAddr, target: &Target) -> Result<TcpStream, String> {
     let deadline = Instant::now() + target.timeout;
     loop {
-        match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+        match tokio::time::timeout_at(deadline, dial(addr, target.from)).await {
             Err(_) => return Err(format!("dial tcp {addr}: i/o timeout")),
             Ok(Ok(stream)) => return Ok(stream),
             Ok(Err(err))
@@ -256,6 +263,22 @@ async fn connect(addr: SocketAddr, target: &Target) -> Result<TcpStream, String>
             Ok(Err(err)) => return Err(dial_error(addr, &err)),
         }
     }
+}
+
+/// Connects to `addr` from the node's address, as the kubelet does (the app's log shows the
+/// node), or from any address when that one cannot be bound.
+async fn dial(addr: SocketAddr, from: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    if let Some(from) = from.filter(|from| is_loopback(*from) && from.is_ipv4() == addr.is_ipv4()) {
+        let socket = if from.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        if socket.bind(SocketAddr::new(from, 0)).is_ok() {
+            return socket.connect(addr).await;
+        }
+    }
+    TcpStream::connect(addr).await
 }
 
 /// How soon a connection refused by a starting app is tried again.
@@ -538,6 +561,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             period: Duration::from_secs(10),
             app_listens: true,
+            from: Some("127.0.0.1".parse().expect("ip")),
         };
         let ip = "127.0.0.1".parse().expect("ip");
         assert_eq!(
@@ -566,6 +590,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             period: Duration::from_secs(10),
             app_listens: false,
+            from: None,
         };
         let error = attempt("127.0.0.1".parse().expect("ip"), &target)
             .await
