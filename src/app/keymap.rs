@@ -191,7 +191,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         ":ctx [NAME] :context",
-        "the context, or switch to another one",
+        "list the kubeconfig's contexts, or switch to one",
     ),
     (":pf :forwards", "the port-forwards"),
     (":help :h", "the keys"),

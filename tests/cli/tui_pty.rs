@@ -9,94 +9,12 @@
 //! crate to the build. CI machines have it (Debian: `apt-get install tmux`).
 //! Every wait has a deadline and watches the screen; nothing sleeps for a fixed time.
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::bin::{KUBEHOP, MANIFEST_DIR};
+use crate::support::tmux::{Tmux, shell_quote};
 use crate::support::wait::{DEADLINE, poll_until};
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .expect("tmux runs (install it: apt-get install tmux)")
-    }
-
-    fn ok(&self, args: &[&str]) {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    /// Starts session `e2e`, `width` x `height`, running `script` with `sh -c`.
-    fn session(&self, width: u16, height: u16, script: &str) {
-        self.ok(&[
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-            "sh",
-            "-c",
-            script,
-        ]);
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
-    }
-
-    fn format(&self, format: &str) -> String {
-        String::from_utf8_lossy(
-            &self
-                .run(&["display-message", "-p", "-t", "e2e", format])
-                .stdout,
-        )
-        .trim()
-        .to_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "e2e"];
-        args.extend_from_slice(keys);
-        self.ok(&args);
-    }
-
-    /// Waits until the screen satisfies `condition` (polling: a terminal has no notification
-    /// to wait on), up to the deadline. Returns the screen.
-    fn wait_until(&self, what: &str, condition: impl Fn(&str) -> bool) -> String {
-        poll_until(what, DEADLINE, || {
-            let screen = self.screen();
-            if condition(&screen) {
-                Ok(screen)
-            } else {
-                Err(format!("the screen is:\n{screen}"))
-            }
-        })
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
-}
 
 #[test]
 fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
@@ -109,9 +27,7 @@ fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
         "this test needs tmux on PATH (apt-get install tmux)"
     );
     let binary = KUBEHOP;
-    let tmux = Tmux {
-        socket: format!("kubehop-e2e-{}", std::process::id()),
-    };
+    let tmux = Tmux::new("e2e");
     // After kubehop exits, the shell prints its exit code and whether the tty is in canonical
     // (cooked) mode again, then keeps the pane alive so its modes can be read.
     let script = format!(
@@ -179,9 +95,7 @@ fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
 /// quits.
 #[test]
 fn describe_and_yaml_of_a_not_ready_endpoint() {
-    let tmux = Tmux {
-        socket: format!("kubehop-drill-{}", std::process::id()),
-    };
+    let tmux = Tmux::new("drill");
     let script = format!(
         "{} --demo; echo \"exit=$?\"; exec cat",
         shell_quote(KUBEHOP)
@@ -234,9 +148,7 @@ fn describe_and_yaml_of_a_not_ready_endpoint() {
 /// is what a user's terminal (locally, over SSH) would get.
 #[test]
 fn c_copies_the_fix_through_the_terminal() {
-    let tmux = Tmux {
-        socket: format!("kubehop-copy-{}", std::process::id()),
-    };
+    let tmux = Tmux::new("copy");
     let demo = format!("{MANIFEST_DIR}/assets/scenarios/demo-all.yaml");
     let script = format!(
         "{} -A -f {}; exec cat",
@@ -288,9 +200,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 #[ignore = "benchmark: prints the idle CPU figure for README"]
 fn idle_cpu_over_ten_seconds() {
     let binary = KUBEHOP;
-    let tmux = Tmux {
-        socket: format!("kubehop-idle-{}", std::process::id()),
-    };
+    let tmux = Tmux::new("idle");
     let script = format!("exec {} --demo", shell_quote(binary));
     tmux.session(200, 60, &script);
     tmux.wait_until("the first screen", |screen| {

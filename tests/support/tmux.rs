@@ -1,123 +1,148 @@
-//! The real binary in a real terminal: `kubehop` run inside tmux (a private server per test),
-//! keys sent with `send-keys`, the screen read with `capture-pane`, and everything the program
-//! wrote to its terminal (escape sequences included, e.g. OSC 52) kept with `pipe-pane`.
-//! Without tmux every test prints a loud SKIP line.
+//! The real binary in a real terminal emulator: tmux (a private server per test, no user
+//! configuration), keys sent with `send-keys`, the screen read with `capture-pane`, the
+//! pane's modes with `display-message`, and, when asked, everything the program wrote to its
+//! terminal (escape sequences included, e.g. OSC 52) kept with `pipe-pane`.
+//!
+//! Why tmux: it is a complete terminal emulator that reports the pane's modes and its screen,
+//! without adding a pty and a VT parser crate to the build. CI machines have it (Debian:
+//! `apt-get install tmux`). Every wait has a deadline and watches the screen.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
 
-use super::wait::poll_until;
+use super::wait::{DEADLINE, poll_until};
 
-/// How long a screen may take to show what a test waits for (a debug build under load).
-pub const SCREEN_DEADLINE: Duration = Duration::from_secs(30);
-
-/// One tmux server with one session running a command; killed when dropped.
+/// One tmux server with one session (`e2e`); the server is killed when this is dropped.
 pub struct Tmux {
     socket: String,
-    session: String,
-    /// Where the pane's raw output goes.
-    raw: PathBuf,
+    /// Where the pane's raw output goes ([`Tmux::piped`]).
+    raw: Option<PathBuf>,
 }
 
 impl Tmux {
-    /// Starts `command` (argv) in a `width`×`height` session with `env` set, or `None` (after
-    /// a SKIP line) when tmux is not installed.
-    pub fn start(
-        test: &str,
+    /// A server of its own for test `name` (nothing runs until a session starts).
+    pub fn new(name: &str) -> Tmux {
+        Tmux {
+            socket: format!("kubehop-{name}-{}", std::process::id()),
+            raw: None,
+        }
+    }
+
+    /// Whether tmux is installed.
+    pub fn available() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|out| out.status.success())
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("tmux runs (install it: apt-get install tmux)")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Starts session `e2e`, `width` x `height`, running `script` with `sh -c`.
+    pub fn session(&self, width: u16, height: u16, script: &str) {
+        self.ok(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "sh",
+            "-c",
+            script,
+        ]);
+    }
+
+    /// Starts `command` (argv) in session `e2e` with `env` set, its terminal output kept in
+    /// `scratch/pane.raw` from its first byte ([`Tmux::raw_output`]).
+    pub fn piped(
+        &mut self,
         size: (u16, u16),
         env: &[(&str, &str)],
         command: &[&str],
         scratch: &Path,
-    ) -> Option<Tmux> {
-        let works = Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|out| out.status.success());
-        if !works {
-            eprintln!("SKIP {test}: tmux is not installed");
-            return None;
-        }
-        let tmux = Tmux {
-            socket: format!("kubehop-{test}-{}", std::process::id()),
-            session: "t".to_owned(),
-            raw: scratch.join("pane.raw"),
-        };
-        let (width, height) = (size.0.to_string(), size.1.to_string());
-        let mut args: Vec<String> = ["new-session", "-d", "-s", &tmux.session, "-x", &width]
-            .iter()
-            .map(|arg| (*arg).to_owned())
-            .collect();
-        args.extend(["-y".to_owned(), height]);
+    ) {
+        let raw = scratch.join("pane.raw");
+        let mut script = String::new();
         for (name, value) in env {
-            args.extend(["-e".to_owned(), format!("{name}={value}")]);
+            script.push_str(&format!("export {name}={}; ", shell_quote(value)));
         }
-        // The pane waits for the pipe before the program starts, so no byte is missed.
-        let shell = format!(
+        // The program starts once the pipe is in place, so no byte is missed.
+        script.push_str(&format!(
             "tmux -L {} wait-for piped; exec {}",
-            tmux.socket,
+            self.socket,
             command
                 .iter()
                 .map(|arg| shell_quote(arg))
                 .collect::<Vec<_>>()
                 .join(" ")
-        );
-        args.push(shell);
-        tmux.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        // Keep the session's window as large as asked whatever clients attach.
-        tmux.ok(&["set-option", "-g", "window-size", "manual"]);
-        let pipe = format!("cat >> {}", shell_quote(&tmux.raw.display().to_string()));
-        tmux.ok(&["pipe-pane", "-o", "-t", &tmux.session, &pipe]);
-        tmux.ok(&["wait-for", "-S", "piped"]);
-        Some(tmux)
+        ));
+        self.session(size.0, size.1, &script);
+        let pipe = format!("cat >> {}", shell_quote(&raw.display().to_string()));
+        self.ok(&["pipe-pane", "-o", "-t", "e2e", &pipe]);
+        self.ok(&["wait-for", "-S", "piped"]);
+        self.raw = Some(raw);
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
     }
 
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+    /// A tmux format about the pane (`#{alternate_on}`, `#{cursor_flag}`, ...).
+    pub fn format(&self, format: &str) -> String {
+        String::from_utf8_lossy(
+            &self
+                .run(&["display-message", "-p", "-t", "e2e", format])
+                .stdout,
+        )
+        .trim()
+        .to_owned()
     }
 
     /// Sends keys as tmux names them (`Enter`, `Escape`, `C-a`, or literal text).
     pub fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", &self.session];
+        let mut args = vec!["send-keys", "-t", "e2e"];
         args.extend_from_slice(keys);
         self.ok(&args);
     }
 
-    /// The screen as text, one line per row.
-    pub fn screen(&self) -> String {
-        self.ok(&["capture-pane", "-p", "-t", &self.session])
-    }
-
-    /// Waits until the screen satisfies `check`; returns that screen.
-    pub fn wait_screen(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        poll_until(what, SCREEN_DEADLINE, || {
+    /// Waits until the screen satisfies `condition` (polling: a terminal has no notification
+    /// to wait on), up to the deadline. Returns the screen.
+    pub fn wait_until(&self, what: &str, condition: impl Fn(&str) -> bool) -> String {
+        poll_until(what, DEADLINE, || {
             let screen = self.screen();
-            if check(&screen) {
+            if condition(&screen) {
                 Ok(screen)
             } else {
-                Err(format!("the screen:\n{screen}"))
+                Err(format!("the screen is:\n{screen}"))
             }
         })
     }
 
-    /// Everything the program wrote to the terminal so far.
+    /// Everything the program of a [`Tmux::piped`] session wrote to its terminal so far.
     pub fn raw_output(&self) -> Vec<u8> {
-        std::fs::read(&self.raw).unwrap_or_default()
+        self.raw
+            .as_ref()
+            .and_then(|raw| std::fs::read(raw).ok())
+            .unwrap_or_default()
     }
 }
 
@@ -129,7 +154,7 @@ impl Drop for Tmux {
 
 /// `text` quoted for sh.
 pub fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// The texts copied with OSC 52 (`ESC ] 52 ; c ; BASE64 BEL|ST`) in a terminal's output.
