@@ -92,11 +92,14 @@ pub enum Action {
     CopyFix,
     /// `b`: show only the broken Services, or all again.
     BrokenOnly,
+    /// The first pod behind a Service that is failing (not ready, not terminating): `:pods`
+    /// with that pod described.
+    FailingPod,
 }
 
 impl Action {
     /// Every action, for round-trip tests and the help overlay.
-    pub const ALL: [Action; 35] = [
+    pub const ALL: [Action; 36] = [
         Action::Quit,
         Action::MoveUp,
         Action::MoveDown,
@@ -132,6 +135,7 @@ impl Action {
         Action::Aliases,
         Action::CopyFix,
         Action::BrokenOnly,
+        Action::FailingPod,
     ];
 
     /// The kebab-case name (stable: key configuration may use it).
@@ -172,6 +176,7 @@ impl Action {
             Action::Aliases => "aliases",
             Action::CopyFix => "copy-fix",
             Action::BrokenOnly => "broken-only",
+            Action::FailingPod => "failing-pod",
         }
     }
 
@@ -213,6 +218,7 @@ impl Action {
             Action::Aliases => "the : commands and their aliases",
             Action::CopyFix => "copy the Service's kubectl fix (OSC 52 clipboard)",
             Action::BrokenOnly => "show only broken Services / all",
+            Action::FailingPod => "describe the first failing pod (why it is not ready)",
         }
     }
 

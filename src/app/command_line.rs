@@ -61,6 +61,30 @@ fn close_pages(state: &mut AppState) -> Vec<Command> {
     commands
 }
 
+/// `!`: `:pods` (failing pods first) with the first failing pod described: its failing probe
+/// and Events, one key from any screen.
+pub(super) fn failing_pod(state: &mut AppState) -> Vec<Command> {
+    let table = super::lists::pods(state);
+    let failing = table
+        .rows
+        .first()
+        .filter(|row| super::lists::is_failing_pod(row))
+        .and_then(|row| match &row.target {
+            super::drill::RowTarget::Pod(pod) => Some(pod.clone()),
+            super::drill::RowTarget::Service(_) => None,
+        });
+    let Some(pod) = failing else {
+        state.set_message(
+            "no pod behind a Service is failing (not ready and not going away)",
+            false,
+        );
+        return Vec::new();
+    };
+    let mut commands = list(state, table);
+    commands.extend(super::drill::describe_pod(state, pod));
+    commands
+}
+
 /// Opens a `:` list in place of the pages open now.
 fn list(state: &mut AppState, table: super::drill::TablePage) -> Vec<Command> {
     let mut commands = close_pages(state);

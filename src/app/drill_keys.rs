@@ -145,7 +145,7 @@ pub fn on_page_key(state: &mut AppState, key: KeyEvent) -> Vec<Command> {
             open_from_page(state, action.unwrap_or(Action::Describe))
         }
         Some(Action::Quit) => super::normal::apply(state, Action::Quit),
-        Some(Action::Help | Action::CommandLine | Action::Aliases) => {
+        Some(Action::Help | Action::CommandLine | Action::Aliases | Action::FailingPod) => {
             super::normal::apply(state, action.unwrap_or(Action::Help))
         }
         _ => {

@@ -78,6 +78,7 @@ pub const BINDINGS: &[Binding] = &[
     ctrl('a', Action::Aliases),
     key(KeyCode::Char('c'), Action::CopyFix),
     key(KeyCode::Char('b'), Action::BrokenOnly),
+    key(KeyCode::Char('!'), Action::FailingPod),
     key(KeyCode::Char('q'), Action::Quit),
     ctrl('c', Action::Quit),
 ];

@@ -39,6 +39,15 @@ fn ready_word(ready: bool) -> String {
     if ready { "ready" } else { "NOT READY" }.to_owned()
 }
 
+/// A `:pods` row of a pod that fails: not ready and not going away.
+pub fn is_failing_pod(row: &TableRow) -> bool {
+    matches!(row.target, RowTarget::Pod(_))
+        && row
+            .cells
+            .get(1)
+            .is_some_and(|ready| *ready == ready_word(false))
+}
+
 /// A pod of `:pods`: ready, node, IP, and the hops that reach it.
 struct PodRow {
     ready: bool,

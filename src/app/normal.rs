@@ -22,6 +22,7 @@ pub fn apply(state: &mut AppState, action: Action) -> Vec<Command> {
             return vec![Command::Quit];
         }
         Action::Aliases => state.mode = Mode::Aliases,
+        Action::FailingPod => return super::command_line::failing_pod(state),
         Action::Describe | Action::Yaml => return super::drill_keys::act(state, action).1,
         Action::Logs => {
             let (done, commands) = super::drill_keys::act(state, action);

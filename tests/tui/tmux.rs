@@ -96,26 +96,17 @@ fn from_the_demo_to_a_failing_probe_and_its_log_then_a_copied_fix_heals_a_servic
         out.contains(PROBE_MESSAGE).then_some(()).ok_or(out)
     });
 
-    // Key 1: `:po` Enter, k9s's pods view: the failing pods come first.
-    tmux.keys(&[":", "po", "Enter"]);
-    let pods = tmux.wait_until("the pods behind the Services", |screen| {
-        screen.contains("Pods behind Services")
-    });
-    assert!(
-        first_table_row(&pods).contains("orders/orders-")
-            && first_table_row(&pods).contains("NOT READY"),
-        "{pods}"
-    );
-    // Key 2: Enter describes it: why it is not ready, with the kubelet's last message.
-    tmux.keys(&["Enter"]);
+    // Key 1: `!` describes the first failing pod (the pods view, failing pods first, with that
+    // pod open): why it is not ready, with the kubelet's last message.
+    tmux.keys(&["!"]);
     let described = tmux.wait_until("the failing probe's message", |screen| {
         screen.contains("Why not ready") && screen.contains("statuscode: 503")
     });
     assert!(
-        described.contains("readiness probe http-get"),
+        described.contains("readiness probe http-get") && described.contains("orders-"),
         "{described}"
     );
-    // Key 3: l, its log: the kubelet's probes and what the app answered.
+    // Key 2: l, its log: the kubelet's probes and what the app answered.
     tmux.keys(&["l"]);
     tmux.wait_until("the pod's log", |screen| {
         screen.contains("\"GET /healthz HTTP/1.1\" 503") && screen.contains("kube-probe/")
@@ -197,8 +188,14 @@ fn a_session_with_describe_logs_and_yaml_only_reads() {
     tmux.wait_until("the first screen", |screen| {
         screen.contains("● live") && row_of(screen, "billing/invoices").is_some()
     });
+    // `:po`, k9s's pods view: the failing pods come first.
     tmux.keys(&[":", "po", "Enter"]);
-    tmux.wait_until("the pods", |screen| screen.contains("Pods behind Services"));
+    let pods = tmux.wait_until("the pods", |screen| screen.contains("Pods behind Services"));
+    assert!(
+        first_table_row(&pods).contains("orders/orders-")
+            && first_table_row(&pods).contains("NOT READY"),
+        "{pods}"
+    );
     tmux.keys(&["Enter"]);
     tmux.wait_until("describe", |screen| screen.contains("Why not ready"));
     tmux.keys(&["l"]);
