@@ -20,8 +20,8 @@
 //! round starts with the next path) so that load from elsewhere on the machine falls on all of
 //! them alike; the table gives medians and ranges, and the ratios kubehop / kubectl.
 //!
-//! Next to each throughput, the CPU time the forward process spent per MB echoed: on a real
-//! cluster the API server and the kubelet run elsewhere and only that share is spent on the
+//! Next to the figures, the CPU time the forward process spent per MB echoed and per new
+//! connection (sequential and parallel together): on a real cluster the API server and the kubelet run elsewhere and only that share is spent on the
 //! client's machine.
 
 #[path = "../tests/support/mod.rs"]
@@ -91,6 +91,8 @@ struct Route {
     throughput: Vec<f64>,
     /// The forward process's CPU per MB echoed, in ms.
     cpu_per_mb: Vec<f64>,
+    /// The forward process's CPU per new connection (sequential and parallel), in ms.
+    cpu_per_connection: Vec<f64>,
     sequential: Vec<f64>,
     parallel: Vec<f64>,
 }
@@ -103,6 +105,7 @@ impl Route {
             process,
             throughput: Vec::new(),
             cpu_per_mb: Vec::new(),
+            cpu_per_connection: Vec::new(),
             sequential: Vec::new(),
             parallel: Vec::new(),
         }
@@ -262,13 +265,23 @@ async fn measure_round(paths: &mut [Route], round: usize) {
         path.cpu_per_mb
             .push(spent.as_secs_f64() * 1e3 / (bulk() as f64 / 1e6));
     }
+    let mut spent = vec![Duration::ZERO; count];
     for &at in &order {
+        let before = paths[at].pid().map(cpu_time).unwrap_or_default();
         let rate = sequential_rate(paths[at].addr, SEQUENTIAL).await;
+        spent[at] += paths[at].pid().map(cpu_time).unwrap_or_default() - before;
         paths[at].sequential.push(rate);
     }
     for &at in &order {
+        let before = paths[at].pid().map(cpu_time).unwrap_or_default();
         let rate = parallel_rate(paths[at].addr, PARALLEL, PER_CLIENT).await;
+        spent[at] += paths[at].pid().map(cpu_time).unwrap_or_default() - before;
         paths[at].parallel.push(rate);
+    }
+    let connections = (SEQUENTIAL + PARALLEL * PER_CLIENT) as f64;
+    for (path, spent) in paths.iter_mut().zip(spent) {
+        path.cpu_per_connection
+            .push(spent.as_secs_f64() * 1e3 / connections);
     }
 }
 
@@ -279,13 +292,19 @@ fn report(paths: &[Route]) {
         bulk() >> 20
     );
     for path in paths {
-        let cpu = if path.process.is_some() {
-            format!("{:.2} ms CPU/MB in the forward", median(&path.cpu_per_mb))
+        let (cpu, per_connection) = if path.process.is_some() {
+            (
+                format!("{:.2} ms CPU/MB in the forward", median(&path.cpu_per_mb)),
+                format!(
+                    " · {:.3} ms CPU per connection in the forward",
+                    median(&path.cpu_per_connection)
+                ),
+            )
         } else {
-            String::new()
+            (String::new(), String::new())
         };
         println!(
-            "{:<21} throughput {} MB/s ({cpu}) · sequential {} connections/s · {PARALLEL} parallel clients {} connections/s",
+            "{:<21} throughput {} MB/s ({cpu}) · sequential {} connections/s · {PARALLEL} parallel clients {} connections/s{per_connection}",
             path.label,
             spread(&path.throughput),
             spread(&path.sequential),
