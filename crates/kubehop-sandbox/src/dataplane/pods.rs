@@ -34,6 +34,8 @@ pub struct PodApp {
     pub name: String,
     pub uid: String,
     pub node: String,
+    /// The cluster DNS app ([`super::dns`]) instead of HTTP and echo.
+    pub dns: bool,
 }
 
 impl PodApp {
@@ -175,6 +177,8 @@ pub(crate) struct PodListeners {
     access: AccessLogs,
     cancel: CancellationToken,
     policy: BindPolicy,
+    /// What the cluster DNS pods answer.
+    zones: super::dns::Zones,
     running: BTreeMap<SocketAddr, (Arc<PodApp>, Running)>,
     /// Wanted listeners that could not be opened.
     failed: Failed,
@@ -183,7 +187,7 @@ pub(crate) struct PodListeners {
 impl PodListeners {
     pub(crate) fn new(
         notes: Notes,
-        access: AccessLogs,
+        (access, zones): (AccessLogs, super::dns::Zones),
         cancel: CancellationToken,
         policy: BindPolicy,
     ) -> Self {
@@ -192,6 +196,7 @@ impl PodListeners {
             access,
             cancel,
             policy,
+            zones,
             running: BTreeMap::new(),
             failed: Failed::new(),
         }
@@ -257,6 +262,7 @@ impl PodListeners {
                 name,
                 uid: pod.metadata.uid.clone().unwrap_or_default(),
                 node: pod_facts::node_name(pod).unwrap_or("").to_string(),
+                dns: super::dns::is_dns_pod(pod),
             });
             for port in ports {
                 let addr = SocketAddr::new(ip, port);
@@ -299,7 +305,7 @@ impl PodListeners {
                     let task = tokio::spawn(serve(
                         listener,
                         (addr, app.clone()),
-                        self.access.clone(),
+                        (self.access.clone(), self.zones.clone()),
                         cancel.clone(),
                     ));
                     self.running.insert(addr, (app, Running::new(cancel, task)));
@@ -337,7 +343,7 @@ pub(crate) fn privileged_hint(port: u16, err: &std::io::Error) -> &'static str {
 async fn serve(
     listener: TcpListener,
     (addr, app): (SocketAddr, Arc<PodApp>),
-    access: AccessLogs,
+    (access, zones): (AccessLogs, super::dns::Zones),
     cancel: CancellationToken,
 ) {
     loop {
@@ -355,10 +361,11 @@ async fn serve(
             peer,
             local: addr,
         };
+        let zones = zones.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
-                _ = answer(stream, &app, &log) => {}
+                _ = answer(stream, &app, &log, &zones) => {}
             }
         });
     }
@@ -399,10 +406,17 @@ impl AppLog {
     }
 }
 
-/// One connection: HTTP or echo, decided by the first bytes.
-async fn answer(mut stream: TcpStream, app: &PodApp, log: &AppLog) {
+/// One connection: DNS for a cluster DNS pod, else HTTP or echo, decided by the first bytes.
+async fn answer(mut stream: TcpStream, app: &PodApp, log: &AppLog, zones: &super::dns::Zones) {
     let addr = log.local;
     let started = std::time::Instant::now();
+    if app.dns {
+        let pod = format!("{}/{}", app.namespace, app.name);
+        super::dns::serve_tcp(stream, zones, &pod).await;
+        let seconds = started.elapsed().as_secs_f64();
+        log.write(app, access_log::tcp_line(log.peer, addr, 0, seconds));
+        return;
+    }
     let mut buffer = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
     loop {
