@@ -3,8 +3,9 @@
 //! exec'd), and judges the answers with the engine's records
 //! ([`crate::engine::dnscheck`], pure).
 //!
-//! Every pod gets every question on one stream, one at a time; a question without an answer
-//! in time is [`DnsReply::TimedOut`] and the stream is opened anew for the next one. Wrong
+//! Every pod is asked, on one stream and one question at a time, each lookup's names in the
+//! resolver's order up to the one that decides; a question without an answer in time is
+//! [`DnsReply::TimedOut`] and the stream is opened anew for the next one. Wrong
 //! answers are asked once more after their TTL (at most [`DnsOptions::recheck_cap`]), so an
 //! answer cached just before a change is not called stale (docs/rules.md, F10).
 //!
@@ -124,10 +125,13 @@ impl Session<'_> {
     }
 }
 
-async fn ask_pod(
+/// Asks a pod each lookup's names in the resolver's order, up to the first that decides (as
+/// [`crate::engine::dnscheck::status_of`] walks them): names past it are never sent, as a pod
+/// would not send them either. A name asked for one lookup is not asked again for another.
+async fn resolve_pod(
     transport: &dyn DnsTransport,
     pod: &DnsPod,
-    questions: &[DnsQuestion],
+    lookups: &[DnsLookup],
     timeout: Duration,
 ) -> BTreeMap<DnsQuestion, DnsReply> {
     let mut session = Session {
@@ -136,12 +140,45 @@ async fn ask_pod(
         timeout,
         stream: None,
     };
-    let mut replies = BTreeMap::new();
-    for question in questions {
-        let reply = session.ask(question).await;
-        replies.insert(question.clone(), reply);
+    let mut replies: BTreeMap<DnsQuestion, DnsReply> = BTreeMap::new();
+    for lookup in lookups {
+        for name in &lookup.tries {
+            let question = DnsQuestion {
+                name: name.clone(),
+                record_type: lookup.record_type,
+            };
+            if !replies.contains_key(&question) {
+                let reply = session.ask(&question).await;
+                replies.insert(question.clone(), reply);
+            }
+            if !moves_on(lookup, name, &replies[&question]) {
+                break;
+            }
+        }
     }
     replies
+}
+
+/// Whether a resolver goes on to the lookup's next name after this reply: NXDOMAIN or no
+/// record of the type, for a name that is not the one expected to answer.
+fn moves_on(lookup: &DnsLookup, name: &str, reply: &DnsReply) -> bool {
+    if name.eq_ignore_ascii_case(&lookup.answers_as) {
+        return false;
+    }
+    match reply {
+        DnsReply::Answered {
+            rcode: DnsRcode::NxDomain,
+            ..
+        } => true,
+        DnsReply::Answered {
+            rcode: DnsRcode::NoError,
+            answers,
+            ..
+        } => !answers.iter().any(|answer| {
+            answer.record_type == lookup.record_type && answer.name.eq_ignore_ascii_case(name)
+        }),
+        _ => false,
+    }
 }
 
 /// Asks every DNS pod of `server` every question of `lookups`, all pods at once, and judges
@@ -152,12 +189,11 @@ pub async fn check(
     transport: &dyn DnsTransport,
     options: &DnsOptions,
 ) -> DnsCheck {
-    let all = questions(lookups);
     let asked = join_all(
         server
             .pods
             .iter()
-            .map(|pod| ask_pod(transport, pod, &all, options.timeout)),
+            .map(|pod| resolve_pod(transport, pod, lookups, options.timeout)),
     )
     .await;
     let mut replies: Vec<PodReplies> = server
@@ -170,15 +206,16 @@ pub async fn check(
         })
         .collect();
     let first = compare(server, lookups, &replies);
-    let again = wrong_questions(&first, lookups);
-    if again.is_empty() {
+    let wrong = wrong_lookups(&first, lookups);
+    if wrong.is_empty() {
         return first;
     }
+    let again = questions(&wrong);
     tokio::time::sleep(recheck_wait(&replies, &again, options.recheck_cap)).await;
     let rechecked = join_all(
         replies
             .iter()
-            .map(|pod| ask_pod(transport, &pod.pod, &again, options.timeout)),
+            .map(|pod| resolve_pod(transport, &pod.pod, &wrong, options.timeout)),
     )
     .await;
     for (pod, fresh) in replies.iter_mut().zip(rechecked) {
@@ -187,16 +224,15 @@ pub async fn check(
     compare(server, lookups, &replies)
 }
 
-/// The questions behind lookups some pod answered wrongly.
-fn wrong_questions(check: &DnsCheck, lookups: &[DnsLookup]) -> Vec<DnsQuestion> {
-    let wrong: Vec<&DnsLookup> = check
+/// The lookups some pod answered wrongly.
+fn wrong_lookups(check: &DnsCheck, lookups: &[DnsLookup]) -> Vec<DnsLookup> {
+    check
         .results
         .iter()
         .zip(lookups)
         .filter(|(result, _)| result.statuses.iter().any(LookupStatus::is_wrong_data))
-        .map(|(_, lookup)| lookup)
-        .collect();
-    questions(&wrong.into_iter().cloned().collect::<Vec<_>>())
+        .map(|(_, lookup)| lookup.clone())
+        .collect()
 }
 
 /// How long an answer to `again` may be cached: the largest TTL among them (5 s, CoreDNS's

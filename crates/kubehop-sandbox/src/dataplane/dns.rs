@@ -5,7 +5,8 @@
 //! The records are the engine's own: every Service's [`ServiceChain::dns`] of the model the
 //! data plane builds on each sync, which is what the TUI's DNS tab shows. Names inside the
 //! zone that have no record of the type asked get an empty answer (NOERROR), unknown names
-//! NXDOMAIN; names outside the cluster domain SERVFAIL (the sandbox forwards nowhere).
+//! NXDOMAIN, and so do names outside the cluster domain (the sandbox forwards nowhere, and
+//! knows no other name).
 //!
 //! [`Faults::freeze_dns`] freezes one pod's records as they are when it is called: later
 //! changes (a new cluster IP, endpoints that come and go) do not reach that pod, which goes
@@ -100,11 +101,7 @@ impl Zone {
             .to_ascii()
             .trim_end_matches('.')
             .to_ascii_lowercase();
-        if !self.in_domain(&name) {
-            response.metadata.response_code = ResponseCode::ServFail;
-            return Some(response);
-        }
-        if !self.names.contains(&name) {
+        if !self.in_domain(&name) || !self.names.contains(&name) {
             response.metadata.response_code = ResponseCode::NXDomain;
             return Some(response);
         }
