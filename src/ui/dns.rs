@@ -12,8 +12,9 @@ use crate::engine::dnscheck::{DnsCheck, FoundBy, LookupForm, LookupResult, Looku
 use crate::engine::model::ServiceChain;
 use crate::printable::escape;
 
-/// Cells kept for the answer column beside each record once a check exists.
-const ANSWER_CELLS: usize = 14;
+/// Cells kept for the answer column beside each record once a check exists (a quarter of the
+/// width, within these bounds).
+const ANSWER_CELLS: (usize, usize) = (14, 24);
 
 /// One line per record (type, name, value), names in one column; why there is none when
 /// there is none. With a DNS check, each record carries its answer and the check follows.
@@ -33,7 +34,8 @@ pub(super) fn dns_lines(
         push_wrapped(&mut lines, why, 0, width, theme.warning);
         return lines;
     }
-    let answers = if check.is_some() { ANSWER_CELLS + 1 } else { 0 };
+    let answer_cells = (width / 4).clamp(ANSWER_CELLS.0, ANSWER_CELLS.1);
+    let answers = if check.is_some() { answer_cells + 1 } else { 0 };
     let name_width = chain
         .dns
         .iter()
@@ -63,7 +65,7 @@ pub(super) fn dns_lines(
                     });
                     let (text, style) = answer_cell(result, theme);
                     spans.push(Span::styled(
-                        format!(" {}", truncate(&text, ANSWER_CELLS)),
+                        format!(" {}", truncate(&text, answer_cells)),
                         style,
                     ));
                 }
