@@ -30,6 +30,9 @@ pub enum Command {
         hop: Option<HopKey>,
         run: RunId,
         plan: Arc<ProbePlan>,
+        /// For `P`: the Service's DNS check too (when there is a cluster DNS to ask); answer
+        /// with `AppEvent::Dns`.
+        dns: Option<Arc<super::dns::DnsRequest>>,
     },
     /// Stop run `run` (Esc, or another Service selected).
     CancelProbe {

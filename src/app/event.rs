@@ -35,6 +35,11 @@ pub enum AppEvent {
     Tick(Instant),
     /// Progress of a probe run.
     Probe(ProbeEvent),
+    /// A DNS check of a Service came back.
+    Dns {
+        service: crate::engine::model::ServiceKey,
+        check: Box<crate::engine::dnscheck::DnsCheck>,
+    },
     /// An answer to `Command::Inspect` of `id`.
     Inspected {
         id: RequestId,

@@ -30,6 +30,7 @@ pub mod catalog;
 pub mod chain;
 pub mod command;
 mod command_line;
+pub mod dns;
 pub mod drill;
 mod drill_keys;
 pub mod event;
@@ -279,6 +280,8 @@ struct Loop {
     forwards: std::collections::HashMap<forwards::ForwardId, crate::forward::ForwardHandle>,
     /// On-demand reads in progress (log streams run until their page closes).
     inspections: std::collections::HashMap<drill::RequestId, tokio::task::AbortHandle>,
+    /// DNS checks in flight (each ends on its own, bounded by its timeouts).
+    dns_checks: Vec<tokio::task::AbortHandle>,
     snapshots: Option<watch::Receiver<Arc<crate::cluster::ClusterSnapshot>>>,
     statuses: Option<watch::Receiver<crate::cluster::feed::ConnectionStatus>>,
     options: RunOptions,
@@ -298,7 +301,12 @@ impl Loop {
                     generation,
                 } => self.build_model(snapshot, generation),
                 Command::SwitchContext(name) => self.switch_context(state, &name),
-                Command::RunProbe { run, plan, .. } => self.run_probe(state, run, &plan),
+                Command::RunProbe { run, plan, dns, .. } => {
+                    self.run_probe(state, run, &plan);
+                    if let Some(request) = dns {
+                        self.check_dns(&request);
+                    }
+                }
                 Command::CancelProbe { run } => {
                     if self
                         .probe
@@ -426,6 +434,34 @@ impl Loop {
         }
     }
 
+    /// Starts a DNS check; it comes back as `AppEvent::Dns`. Without a port-forward transport
+    /// there is nothing to ask with, and the DNS tab keeps showing the records alone.
+    fn check_dns(&mut self, request: &dns::DnsRequest) {
+        let Some(dialer) = self
+            .options
+            .prober
+            .as_ref()
+            .and_then(|transports| transports.port_forward.clone())
+        else {
+            return;
+        };
+        let results = self.results.clone();
+        let request = request.clone();
+        let task = tokio::spawn(async move {
+            let transport = crate::probe::dns::PortForwardDns(dialer);
+            let options = crate::probe::dns::DnsOptions::default();
+            let check =
+                crate::probe::dns::check(&request.server, &request.lookups, &transport, &options)
+                    .await;
+            let _ = results.send(AppEvent::Dns {
+                service: request.service,
+                check: Box::new(check),
+            });
+        });
+        self.dns_checks.push(task.abort_handle());
+        self.dns_checks.retain(|handle| !handle.is_finished());
+    }
+
     /// Starts an on-demand read; its answer comes back as `AppEvent::Inspected`.
     fn inspect(&mut self, id: drill::RequestId, request: drill::InspectRequest) {
         let Some(inspector) = self.options.inspector.clone() else {
@@ -487,6 +523,7 @@ async fn event_loop(
         probe: None,
         forwards: std::collections::HashMap::new(),
         inspections: std::collections::HashMap::new(),
+        dns_checks: Vec::new(),
         snapshots: Some(feed.snapshots.clone()),
         statuses: Some(feed.status.clone()),
         options,

@@ -201,11 +201,19 @@ fn begin_probe(state: &mut AppState, service: ServiceKey, hop: Option<HopKey>) -
                 None => format!("{} hops", run.plan.hops.len()),
             };
             let text = format!("probing {service}: {what} (Esc cancels; details in the Probe tab)");
+            let dns = match hop {
+                Some(_) => None,
+                None => super::dns::request(&catalog, &service).map(std::sync::Arc::new),
+            };
+            if dns.is_some() {
+                state.dns.begin(&service);
+            }
             commands.push(Command::RunProbe {
                 service,
                 hop,
                 run: run.id,
                 plan: run.plan.clone(),
+                dns,
             });
             state.set_message(text, false);
         }

@@ -221,6 +221,8 @@ pub struct AppState {
     pub message: Option<Message>,
     /// The probe run on screen (results, staleness, spinner).
     pub probe: ProbeState,
+    /// DNS checks (`P` asks the cluster DNS too).
+    pub dns: super::dns::DnsState,
     /// Port-forwards started from the TUI.
     pub forwards: ForwardsState,
     pub size: Size,
@@ -263,6 +265,7 @@ impl AppState {
             changed: HashMap::new(),
             message: None,
             probe: ProbeState::default(),
+            dns: super::dns::DnsState::default(),
             forwards: ForwardsState::default(),
             size,
             dirty: true,

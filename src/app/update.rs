@@ -106,6 +106,11 @@ fn apply_event(state: &mut AppState, event: AppEvent) -> Vec<Command> {
             }
             Vec::new()
         }
+        AppEvent::Dns { service, check } => {
+            state.dns.land(service, *check);
+            state.dirty = true;
+            Vec::new()
+        }
         AppEvent::Probe(event) => {
             let done = matches!(event, crate::probe::ProbeEvent::Done { .. });
             let landed = !matches!(event, crate::probe::ProbeEvent::Started { .. });

@@ -24,6 +24,7 @@
 
 pub mod check;
 pub mod dialer;
+pub mod dns;
 pub mod outcome;
 pub mod portforward;
 pub mod reach;

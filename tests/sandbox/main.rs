@@ -11,6 +11,7 @@ mod cli;
 mod control;
 mod controllers;
 mod dataplane;
+mod dns;
 mod fd_exhaustion;
 mod fixes;
 mod forward_close;

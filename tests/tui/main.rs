@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod dns;
 mod drill;
 mod findings;
 mod fixes;

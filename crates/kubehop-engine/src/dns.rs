@@ -11,7 +11,7 @@ use super::model::{EndpointInfo, PortChain, ServiceType};
 use super::service::ServiceView;
 
 /// DNS record types kubehop shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum DnsRecordType {
     A,
     AAAA,

@@ -24,6 +24,7 @@ pub mod cidr;
 pub mod config;
 pub mod diagnostics;
 pub mod dns;
+pub mod dnscheck;
 pub mod dump;
 pub mod endpointslice;
 pub mod explain;

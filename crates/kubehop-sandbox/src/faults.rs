@@ -1,8 +1,8 @@
 //! Fault injection for tests: cut watch streams, expire watches, forbid resources, add
-//! latency, fail port-forwards. (Stopping and restarting the listener is on
-//! [`SandboxHandle`](crate::SandboxHandle).)
+//! latency, fail port-forwards, freeze a cluster DNS pod's records. (Stopping and restarting
+//! the listener is on [`SandboxHandle`](crate::SandboxHandle).)
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ struct FaultState {
     forbidden: HashMap<String, Vec<Verb>>,
     latency: Duration,
     portforward: Option<PortForwardFault>,
+    /// Cluster DNS pods (`namespace/name`) whose records are frozen.
+    frozen_dns: BTreeSet<String>,
 }
 
 /// The fault switches. Cheap to clone; clones share the switches.
@@ -81,6 +83,17 @@ impl Faults {
         self.lock().portforward = fault;
     }
 
+    /// Freezes the records the cluster DNS pod `namespace/pod` serves, as they are now: later
+    /// changes of Services and endpoints do not reach it (it answers stale records).
+    pub fn freeze_dns(&self, namespace: &str, pod: &str) {
+        self.lock().frozen_dns.insert(format!("{namespace}/{pod}"));
+    }
+
+    /// Lifts [`freeze_dns`](Self::freeze_dns): the pod serves the current records again.
+    pub fn thaw_dns(&self, namespace: &str, pod: &str) {
+        self.lock().frozen_dns.remove(&format!("{namespace}/{pod}"));
+    }
+
     /// Turns every fault off.
     pub fn clear(&self) {
         *self.lock() = FaultState::default();
@@ -124,6 +137,14 @@ impl Faults {
             }
             None => false,
         }
+    }
+
+    pub(crate) fn frozen_dns(&self) -> BTreeSet<String> {
+        self.lock().frozen_dns.clone()
+    }
+
+    pub(crate) fn is_dns_frozen(&self, pod: &str) -> bool {
+        self.lock().frozen_dns.contains(pod)
     }
 
     pub(crate) fn portforward(&self) -> Option<PortForwardFault> {

@@ -371,7 +371,7 @@ impl SandboxBuilder {
         let ca = tls.as_ref().map(|t| t.ca.clone());
         let data = self.data_plane.then(|| {
             DataPlane::start(
-                (store.clone(), access.clone()),
+                (store.clone(), access.clone(), shared.faults.clone()),
                 notes.clone(),
                 (seed, self.bind_policy),
                 ca,

@@ -16,6 +16,8 @@
 //!   [`Picker`](kubehop_engine::Picker), then spliced to the chosen pod.
 //! - [`udp`]: pods answer datagrams on their declared UDP ports, and UDP Service ports get the
 //!   same front doors, with per-client flows.
+//! - [`dns`]: pods annotated as the cluster DNS answer DNS (TCP and UDP) from the engine's
+//!   records instead of HTTP and echo.
 //! - [`ingress`]: the Ingress controller of the class [`ingress_rules::INGRESS_CLASS`], on each
 //!   Ingress's status IP (80, and 443 with certificates from the sandbox CA), routing by host
 //!   and path to Services dialled like a ClusterIP.
@@ -26,6 +28,7 @@
 //! Nodes ([`bind`]) for the readers of the cluster.
 
 pub mod bind;
+pub mod dns;
 pub mod ingress;
 pub mod ingress_rules;
 pub mod pods;
@@ -88,7 +91,7 @@ impl DataPlane {
     /// listeners are opened; `ca` signs the Ingress controller's certificates (no HTTPS
     /// without it); the pods' apps write their access logs to `access`.
     pub fn start(
-        (store, access): (Store, AccessLogs),
+        (store, access, faults): (Store, AccessLogs, crate::faults::Faults),
         notes: Notes,
         (seed, policy): (u64, BindPolicy),
         ca: Option<Arc<SandboxCa>>,
@@ -97,7 +100,7 @@ impl DataPlane {
         let shared = Arc::new(Shared::default());
         let (applied_tx, applied) = watch::channel(0);
         let task = tokio::spawn(run(
-            (store, access),
+            (store, access, faults),
             notes,
             (seed, policy, ca),
             cancel,
@@ -154,7 +157,7 @@ const SNAPSHOT_KINDS: [ResourceId; 7] = [
 ];
 
 async fn run(
-    (store, access): (Store, AccessLogs),
+    (store, access, faults): (Store, AccessLogs, crate::faults::Faults),
     notes: Notes,
     (seed, policy, ca): (u64, BindPolicy, Option<Arc<SandboxCa>>),
     cancel: CancellationToken,
@@ -166,8 +169,13 @@ async fn run(
         &engine::ClusterSnapshot::default(),
         &EngineConfig::default(),
     )));
-    let mut pod_listeners =
-        pods::PodListeners::new(notes.clone(), access.clone(), cancel.clone(), policy);
+    let zones = dns::Zones::new(faults);
+    let mut pod_listeners = pods::PodListeners::new(
+        notes.clone(),
+        (access.clone(), zones.clone()),
+        cancel.clone(),
+        policy,
+    );
     let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed, policy);
     let mut ingresses = ingress::IngressListeners::new(
         notes.clone(),
@@ -176,7 +184,7 @@ async fn run(
         ca,
     );
     let mut udp = udp::UdpSockets::new(
-        (notes.clone(), access.clone()),
+        (notes.clone(), access.clone(), zones.clone()),
         cancel.clone(),
         doors.context(),
         policy,
@@ -197,6 +205,7 @@ async fn run(
                     let model: Arc<ProxyModel> =
                         Arc::new(engine::build(&snapshot, &EngineConfig::default()));
                     model_tx.send_replace(model.clone());
+                    zones.update(&model);
                     access.prune();
                     pod_listeners.sync(&snapshot).await;
                     doors.sync(&model).await;

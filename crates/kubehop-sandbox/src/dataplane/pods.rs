@@ -80,6 +80,8 @@ pub struct PodApp {
     pub name: String,
     pub uid: String,
     pub node: String,
+    /// The cluster DNS app ([`super::dns`]) instead of HTTP and echo.
+    pub dns: bool,
 }
 
 impl PodApp {
@@ -221,6 +223,8 @@ pub(crate) struct PodListeners {
     access: AccessLogs,
     cancel: CancellationToken,
     policy: BindPolicy,
+    /// What the cluster DNS pods answer.
+    zones: super::dns::Zones,
     running: BTreeMap<SocketAddr, (Arc<PodApp>, Running)>,
     unready: Unready,
     /// Wanted listeners that could not be opened.
@@ -230,7 +234,7 @@ pub(crate) struct PodListeners {
 impl PodListeners {
     pub(crate) fn new(
         notes: Notes,
-        access: AccessLogs,
+        (access, zones): (AccessLogs, super::dns::Zones),
         cancel: CancellationToken,
         policy: BindPolicy,
     ) -> Self {
@@ -239,6 +243,7 @@ impl PodListeners {
             access,
             cancel,
             policy,
+            zones,
             running: BTreeMap::new(),
             unready: Unready::default(),
             failed: Failed::new(),
@@ -305,6 +310,7 @@ impl PodListeners {
                 name,
                 uid: pod.metadata.uid.clone().unwrap_or_default(),
                 node: pod_facts::node_name(pod).unwrap_or("").to_string(),
+                dns: super::dns::is_dns_pod(pod),
             });
             for port in ports {
                 let addr = SocketAddr::new(ip, port);
@@ -360,9 +366,12 @@ impl PodListeners {
                 Ok(listener) => {
                     self.failed.remove(&addr);
                     let cancel = self.cancel.child_token();
-                    let log = (self.access.clone(), self.unready.clone());
-                    let task =
-                        tokio::spawn(serve(listener, (addr, app.clone()), log, cancel.clone()));
+                    let task = tokio::spawn(serve(
+                        listener,
+                        (addr, app.clone()),
+                        (self.access.clone(), self.unready.clone(), self.zones.clone()),
+                        cancel.clone(),
+                    ));
                     self.running.insert(addr, (app, Running::new(cancel, task)));
                 }
                 Err(err) => {
@@ -398,7 +407,7 @@ pub(crate) fn privileged_hint(port: u16, err: &std::io::Error) -> &'static str {
 async fn serve(
     listener: TcpListener,
     (addr, app): (SocketAddr, Arc<PodApp>),
-    (access, unready): (AccessLogs, Unready),
+    (access, unready, zones): (AccessLogs, Unready, super::dns::Zones),
     cancel: CancellationToken,
 ) {
     loop {
@@ -417,10 +426,11 @@ async fn serve(
             peer,
             local: addr,
         };
+        let zones = zones.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
-                _ = answer(stream, &app, &log) => {}
+                _ = answer(stream, &app, &log, &zones) => {}
             }
         });
     }
@@ -476,10 +486,17 @@ impl AppLog {
     }
 }
 
-/// One connection: HTTP or echo, decided by the first bytes.
-async fn answer(mut stream: TcpStream, app: &PodApp, log: &AppLog) {
+/// One connection: DNS for a cluster DNS pod, else HTTP or echo, decided by the first bytes.
+async fn answer(mut stream: TcpStream, app: &PodApp, log: &AppLog, zones: &super::dns::Zones) {
     let addr = log.local;
     let started = std::time::Instant::now();
+    if app.dns {
+        let pod = format!("{}/{}", app.namespace, app.name);
+        super::dns::serve_tcp(stream, zones, &pod).await;
+        let seconds = started.elapsed().as_secs_f64();
+        log.write(app, access_log::tcp_line(log.peer, addr, 0, seconds));
+        return;
+    }
     let mut buffer = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
     loop {

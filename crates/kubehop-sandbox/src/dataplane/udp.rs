@@ -77,12 +77,14 @@ pub(crate) struct UdpSockets {
     cancel: CancellationToken,
     proxy: Arc<Context>,
     policy: BindPolicy,
+    /// What the cluster DNS pods answer.
+    zones: super::dns::Zones,
     running: BTreeMap<SocketAddr, (Role, Running)>,
 }
 
 impl UdpSockets {
     pub(crate) fn new(
-        (notes, access): (Notes, AccessLogs),
+        (notes, access, zones): (Notes, AccessLogs, super::dns::Zones),
         cancel: CancellationToken,
         proxy: Arc<Context>,
         policy: BindPolicy,
@@ -90,6 +92,7 @@ impl UdpSockets {
         UdpSockets {
             notes,
             access,
+            zones,
             cancel,
             proxy,
             policy,
@@ -139,6 +142,7 @@ impl UdpSockets {
                 name: pod_facts::name(pod).to_string(),
                 uid: pod.metadata.uid.clone().unwrap_or_default(),
                 node: pod_facts::node_name(pod).unwrap_or("").to_string(),
+                dns: super::dns::is_dns_pod(pod),
             });
             for port in ports {
                 desired
@@ -177,7 +181,7 @@ impl UdpSockets {
                         Role::Pod(app) => tokio::spawn(answer(
                             socket,
                             (addr, app.clone()),
-                            self.access.clone(),
+                            (self.access.clone(), self.zones.clone()),
                             cancel.clone(),
                         )),
                         Role::Door(door) => tokio::spawn(forward(
@@ -206,15 +210,17 @@ impl UdpSockets {
     }
 }
 
-/// A pod's UDP app: one answer per datagram, naming the pod, then the datagram. Each new
+/// A pod's UDP app: one answer per datagram, naming the pod, then the datagram (a cluster DNS
+/// pod answers DNS instead, [`super::dns`]). Each new
 /// flow (a client heard from for the first time, or again after [`FLOW_IDLE`]) writes an
 /// access-log line.
 async fn answer(
     socket: Arc<UdpSocket>,
     (addr, app): (SocketAddr, Arc<PodApp>),
-    access: AccessLogs,
+    (access, zones): (AccessLogs, super::dns::Zones),
     cancel: CancellationToken,
 ) {
+    let pod = format!("{}/{}", app.namespace, app.name);
     let mut flows: HashMap<SocketAddr, Instant> = HashMap::new();
     let node = if app.node.is_empty() {
         "(none)"
@@ -248,6 +254,10 @@ async fn answer(
         }
         if flows.len() > MAX_FLOWS {
             flows.retain(|_, last| now.duration_since(*last) < FLOW_IDLE);
+        }
+        if app.dns {
+            super::dns::answer_udp(&socket, &zones, &pod, &buffer[..n], peer).await;
+            continue;
         }
         let mut reply = Vec::with_capacity(line.len() + n);
         reply.extend_from_slice(line.as_bytes());

@@ -1,0 +1,108 @@
+//! The DNS tab with a DNS check's results beside each record: one DNS pod answers the current
+//! records, its sibling an old cluster IP. The check is judged by the engine from made-up
+//! replies (the probe itself is tested in src/probe/dns and tests/sandbox/dns.rs).
+
+use std::collections::BTreeMap;
+
+use crossterm::event::KeyCode;
+use insta::assert_snapshot;
+use kubehop::app::event::AppEvent;
+use kubehop::engine::dns::DnsRecordType;
+use kubehop::engine::dnscheck::{
+    ClusterDns, DnsAnswer, DnsPod, DnsQuestion, DnsRcode, DnsReply, FoundBy, PodReplies, compare,
+    lookups, questions,
+};
+use kubehop::engine::model::{ServiceChain, ServiceKey};
+use rstest::rstest;
+
+use crate::support::tui::*;
+
+fn pod(name: &str, last: u8) -> DnsPod {
+    DnsPod {
+        namespace: "kube-system".to_owned(),
+        name: name.to_owned(),
+        ip: std::net::IpAddr::from([127, 0, 9, last]),
+        port: 53,
+    }
+}
+
+/// What a DNS pod serving `chain`'s records says to `question` (`stale`: its A records carry
+/// an old cluster IP).
+fn reply(chain: &ServiceChain, question: &DnsQuestion, stale: bool) -> DnsReply {
+    let answers: Vec<DnsAnswer> = chain
+        .dns
+        .iter()
+        .filter(|record| record.name == question.name && record.record_type == question.record_type)
+        .map(|record| DnsAnswer {
+            name: record.name.clone(),
+            record_type: record.record_type,
+            value: if stale && record.record_type == DnsRecordType::A {
+                "127.0.200.1".to_owned()
+            } else {
+                record.value.clone()
+            },
+            ttl: 5,
+        })
+        .collect();
+    let rcode = if answers.is_empty() {
+        DnsRcode::NxDomain
+    } else {
+        DnsRcode::NoError
+    };
+    DnsReply::Answered {
+        rcode,
+        truncated: false,
+        answers,
+    }
+}
+
+#[rstest]
+fn the_dns_tab_shows_each_pods_answers(#[values((80, 24), (120, 40))] size: (u16, u16)) {
+    let mut state = demo_app(size.0, size.1);
+    open_service(&mut state, "shop/web");
+    press(&mut state, KeyCode::Char('3'));
+    let catalog = state.shown().expect("a model").clone();
+    let chain = catalog.model.service("shop", "web").expect("web");
+    let lookups = lookups(chain, &catalog.model);
+    let asked = questions(&lookups);
+    let server = ClusterDns {
+        namespace: "kube-system".to_owned(),
+        name: "kube-dns".to_owned(),
+        cluster_ips: vec![std::net::IpAddr::from([127, 0, 9, 10])],
+        found_by: FoundBy::Label,
+        pods: vec![pod("coredns-a", 2), pod("coredns-b", 3)],
+    };
+    let replies: Vec<PodReplies> = server
+        .pods
+        .iter()
+        .map(|dns_pod| PodReplies {
+            pod: dns_pod.clone(),
+            replies: asked
+                .iter()
+                .map(|question| {
+                    let stale = dns_pod.name == "coredns-b";
+                    (question.clone(), reply(chain, question, stale))
+                })
+                .collect::<BTreeMap<_, _>>(),
+        })
+        .collect();
+    let check = compare(&server, &lookups, &replies);
+    apply(
+        &mut state,
+        AppEvent::Dns {
+            service: ServiceKey {
+                namespace: "shop".to_owned(),
+                name: "web".to_owned(),
+            },
+            check: Box::new(check),
+        },
+    );
+    let terminal = render(&state);
+    let text = screen_text(&terminal);
+    // The record's own line says so at every size (the findings may need scrolling).
+    assert!(text.contains("✗ stale 127.0.200.1"), "{text}");
+    assert_snapshot!(
+        format!("dns_tab_with_answers_{}x{}", size.0, size.1),
+        terminal.backend()
+    );
+}
