@@ -28,6 +28,7 @@
 pub mod bind;
 pub mod ingress;
 pub mod ingress_rules;
+pub mod nodes;
 pub mod pods;
 pub mod proxy;
 pub mod udp;
@@ -199,7 +200,10 @@ async fn run(
                     model_tx.send_replace(model.clone());
                     access.prune();
                     pod_listeners.sync(&snapshot).await;
-                    doors.sync(&model).await;
+                    let proxy_down = nodes::proxy_down_nodes(&snapshot);
+                    doors
+                        .sync(&model, (&proxy_down, nodes::cuts(&snapshot)))
+                        .await;
                     ingresses.sync(&snapshot).await;
                     udp.sync(&snapshot, &model).await;
                     *shared

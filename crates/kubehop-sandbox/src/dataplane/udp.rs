@@ -139,6 +139,7 @@ impl UdpSockets {
                 name: pod_facts::name(pod).to_string(),
                 uid: pod.metadata.uid.clone().unwrap_or_default(),
                 node: pod_facts::node_name(pod).unwrap_or("").to_string(),
+                proxy_health: None,
             });
             for port in ports {
                 desired
