@@ -24,6 +24,7 @@
 
 pub mod check;
 pub mod dialer;
+pub mod nodes;
 pub mod outcome;
 pub mod portforward;
 pub mod reach;
@@ -40,8 +41,8 @@ use tokio::time::Instant;
 pub use check::{CheckSpec, HttpSpec};
 pub use dialer::{DialTarget, Dialer, DirectDialer, PortForwardDialer};
 pub use outcome::{
-    Agreement, Answer, AnsweringPod, FallbackResult, FixSuggestion, HopResult, ProbeOutcome,
-    ProbeReport, Stage, Transport,
+    Agreement, Answer, AnsweringPod, FallbackResult, FixSuggestion, HopResult, NodeCause,
+    ProbeOutcome, ProbeReport, Stage, Transport,
 };
 pub use reach::NetworkScope;
 
@@ -237,19 +238,26 @@ pub async fn run(
 ) -> ProbeReport {
     let started = Instant::now();
     let mut tasks = start_hops(plan, transports, options, |_| true);
-    let mut results = Vec::with_capacity(plan.hops.len());
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok(result) = joined {
-            results.push(result);
+    let hops = async {
+        let mut results = Vec::with_capacity(plan.hops.len());
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok(result) = joined {
+                results.push(result);
+            }
         }
-    }
+        results
+    };
+    let (mut results, health) = tokio::join!(hops, nodes::check_proxies(plan, transports, options));
     let order = |key: &HopKey| plan.hops.iter().position(|hop| &hop.key == key);
     results.sort_by_key(|result| order(&result.key));
+    nodes::attribute(&mut results, plan, &health);
+    let mut notes = plan.notes.clone();
+    notes.extend(nodes::notes(&health));
     ProbeReport {
         service: plan.service.clone(),
         generation,
         results,
-        notes: plan.notes.clone(),
+        notes,
         elapsed: started.elapsed(),
     }
 }
@@ -446,6 +454,7 @@ pub async fn probe_hop(
         fallbacks,
         fingerprint: hop.fingerprint,
         elapsed: started.elapsed(),
+        node_cause: None,
     }
 }
 

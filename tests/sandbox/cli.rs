@@ -162,14 +162,15 @@ async fn kubehop_sandbox_serves_the_built_in_scenario_on_loopback_only() {
     assert!(
         running
             .line("scenario: ")
-            .starts_with("built-in scenario (12 Deployment,")
+            .starts_with("built-in scenario (1 DaemonSet, 12 Deployment,")
     );
     let client = running.client().await;
 
     let services = list_all::<Service>(&client).await;
     assert_eq!(services.len(), 19);
     let pods = list_all::<Pod>(&client).await;
-    assert_eq!(pods.len(), 28);
+    // 28 app pods and one kube-proxy pod per node.
+    assert_eq!(pods.len(), 31);
     let forbidden = Api::<Ingress>::all(client.clone())
         .list(&ListParams::default())
         .await

@@ -288,9 +288,9 @@ pub(crate) fn proxy_expected(node: &k8s_openapi::api::core::v1::Node) -> bool {
     if labels.get("type").is_some_and(|t| t == "virtual-kubelet") {
         return false;
     }
-    !labels
+    labels
         .get("eks.amazonaws.com/compute-type")
-        .is_some_and(|t| t == "fargate")
+        .is_none_or(|t| t != "fargate")
 }
 
 /// One line of at most 80 characters without control characters (a reason from the cluster).
