@@ -300,14 +300,17 @@ fn node_ports_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'st
     };
     let (drops, rejects) = (count(HopState::Drop), count(HopState::Reject));
     let local = chain.external_traffic_policy == Some(TrafficPolicy::Local);
-    let in_doubt = rows
+    let mut doubtful: Vec<&str> = rows
         .iter()
         .filter(|row| {
             row.node_issue
                 .as_ref()
                 .is_some_and(|i| i.breaks_node_ports())
         })
-        .count();
+        .map(|row| row.node.as_str())
+        .collect();
+    doubtful.dedup();
+    let in_doubt = doubtful.len();
     let (mark, style) = match (drops, rejects) {
         (0, 0) if in_doubt > 0 => ("!", theme.warning),
         (0, 0) => ("✓", theme.ok),
@@ -336,7 +339,10 @@ fn node_ports_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'st
     }
     if in_doubt > 0 {
         spans.push(Span::styled(
-            format!(" · {in_doubt} unhealthy node"),
+            format!(
+                " · {}",
+                plural(in_doubt, "unhealthy node", "unhealthy nodes")
+            ),
             theme.warning,
         ));
     }

@@ -459,3 +459,33 @@ fn lb_open_in_cluster_only(
         fires
     );
 }
+
+#[test]
+fn explain_of_a_node_port_row_says_what_puts_the_node_in_doubt() {
+    let mut world = web_world(gke_nodes(false), "NodePort");
+    for n in 1..=3u8 {
+        world
+            .pods
+            .push(proxy_pod("kube-proxy", &format!("node-{n}"), n, n != 2));
+    }
+    let model = world.model();
+    let chain = model.service("shop", "web").expect("web");
+    let row = chain.ports[0]
+        .node_ports
+        .rows()
+        .find(|row| row.node == "node-2")
+        .expect("node-2's row");
+    let hop = Hop::NodePort {
+        port: 80,
+        protocol: chain.ports[0].protocol,
+        node: row.node.clone(),
+        address: row.address,
+    };
+    let text = explain_hop(&model, chain, Some(&hop)).text();
+    assert!(
+        text.contains(
+            "That is if node-2 forwards at all: its kube-proxy pod kube-proxy-2 is not ready"
+        ),
+        "{text}"
+    );
+}

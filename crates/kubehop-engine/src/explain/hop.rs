@@ -83,7 +83,7 @@ fn explain_node_port(
     row: &NodePortRow,
 ) -> Option<Explanation> {
     let node_port = u16::try_from(port.node_port?).ok()?;
-    Some(ask(
+    let mut explained = ask(
         model,
         &RouteQuery {
             destination: row.address,
@@ -94,7 +94,22 @@ fn explain_node_port(
             },
             source_ip: None,
         },
-    ))
+    );
+    // K1, K2: what puts this node's answer in doubt.
+    if let Some(issue) = &row.node_issue {
+        explained.sentences.push(if issue.breaks_node_ports() {
+            format!(
+                "That is if {} forwards at all: {issue}, so its Service rules may be missing or stale.",
+                row.node
+            )
+        } else {
+            format!(
+                "{} still forwards, but {issue}: its local endpoints go when it is drained.",
+                row.node
+            )
+        });
+    }
+    Some(explained)
 }
 
 fn explain_load_balancer(
