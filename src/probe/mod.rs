@@ -210,10 +210,30 @@ pub fn spawn(
             let sink = sink.clone();
             move |key| sink(ProbeEvent::Started { run, key })
         });
-        while let Some(joined) = tasks.join_next().await {
-            let Ok(result) = joined else {
-                continue;
-            };
+        let hops = async {
+            let mut finished = Vec::new();
+            while let Some(joined) = tasks.join_next().await {
+                let Ok(result) = joined else {
+                    continue;
+                };
+                finished.push(result.clone());
+                if !sink(ProbeEvent::Finished {
+                    run,
+                    result: Box::new(result),
+                }) {
+                    return None;
+                }
+            }
+            Some(finished)
+        };
+        let (finished, health) =
+            tokio::join!(hops, nodes::check_proxies(&plan, &transports, &options));
+        let Some(mut finished) = finished else {
+            return;
+        };
+        // Rules K2, K3: failed NodePorts put down to their node, sent again with the cause.
+        nodes::attribute(&mut finished, &plan, &health);
+        for result in finished.into_iter().filter(|r| r.node_cause.is_some()) {
             if !sink(ProbeEvent::Finished {
                 run,
                 result: Box::new(result),

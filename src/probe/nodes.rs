@@ -36,41 +36,52 @@ impl NodeHealth {
     }
 }
 
-/// Checks every proxy of `plan` (at most the options' concurrency at once is not needed:
-/// there is one per node entered, and they run one after the other within the hop deadline).
+/// Checks every proxy of `plan`, at most the options' concurrency at once.
 pub async fn check_proxies(
     plan: &ProbePlan,
     transports: &Transports,
     options: &ProbeOptions,
 ) -> Vec<NodeHealth> {
-    let mut out = Vec::with_capacity(plan.node_proxies.len());
-    for check in &plan.node_proxies {
-        let healthy = match &transports.port_forward {
-            Some(dialer) => {
-                let target = DialTarget::Pod {
-                    namespace: check.namespace.clone(),
-                    pod: check.pod.clone(),
-                    port: check.port,
-                };
-                let spec = CheckSpec {
-                    timeout: options.timeout,
-                    http: Some(HttpSpec {
-                        host: None,
-                        path: check.path.clone(),
-                        tls: false,
-                    }),
-                    answer_window: options.answer_window,
-                };
-                judge(check::check(dialer.as_ref(), &target, HopKind::Endpoint, &spec).await)
+    let slots = tokio::sync::Semaphore::new(options.concurrency.max(1));
+    let checks: Vec<_> = plan
+        .node_proxies
+        .iter()
+        .map(|check| {
+            let slots = &slots;
+            async move {
+                // The semaphore is never closed; a failed acquire would only mean no limit.
+                let _slot = slots.acquire().await.ok();
+                NodeHealth {
+                    check: check.clone(),
+                    healthy: check_one(check, transports, options).await,
+                }
             }
-            None => None,
-        };
-        out.push(NodeHealth {
-            check: check.clone(),
-            healthy,
-        });
-    }
-    out
+        })
+        .collect();
+    futures::future::join_all(checks).await
+}
+
+async fn check_one(
+    check: &NodeProxyCheck,
+    transports: &Transports,
+    options: &ProbeOptions,
+) -> Option<Result<(), String>> {
+    let dialer = transports.port_forward.as_ref()?;
+    let target = DialTarget::Pod {
+        namespace: check.namespace.clone(),
+        pod: check.pod.clone(),
+        port: check.port,
+    };
+    let spec = CheckSpec {
+        timeout: options.timeout,
+        http: Some(HttpSpec {
+            host: None,
+            path: check.path.clone(),
+            tls: false,
+        }),
+        answer_window: options.answer_window,
+    };
+    judge(check::check(dialer.as_ref(), &target, HopKind::Endpoint, &spec).await)
 }
 
 fn judge(outcome: ProbeOutcome) -> Option<Result<(), String>> {
