@@ -226,30 +226,26 @@ const INTERNAL_LB_ANNOTATIONS: [(&str, &str); 6] = [
     ),
 ];
 
-/// K4 `lb-open-in-cluster-only`: a LoadBalancer with an address, no source ranges, not
-/// internal, whose every endpoint pod admits only in-cluster pods: each is isolated for
-/// ingress, and every ingress rule of every policy selecting it names only pod or namespace
-/// selectors (no `ipBlock`, no rule open to all sources). Only in-cluster pods can then use
-/// the Service, and the load balancer is an open door to nothing.
-pub(crate) fn lb_in_cluster_only(
-    policies: &crate::netpol::PolicyIndex,
-    chain: &crate::model::ServiceChain,
-) -> Option<Diagnostic> {
-    use crate::netpol::Peer;
+/// K4: a LoadBalancer with an address the internet can reach (a public IP or a hostname), no
+/// source ranges (field or annotation) and no internal-load-balancer annotation.
+fn open_to_the_internet(chain: &crate::model::ServiceChain) -> bool {
     if chain.service_type != ServiceType::LoadBalancer
         || !chain.details.load_balancer_source_ranges.is_empty()
-        || policies.is_empty()
     {
-        return None;
+        return false;
     }
-    let service = chain.details.service.as_deref()?;
-    let spec = service.spec.as_ref()?;
+    let Some(service) = chain.details.service.as_deref() else {
+        return false;
+    };
+    let Some(spec) = service.spec.as_ref() else {
+        return false;
+    };
     if spec
         .load_balancer_source_ranges
         .as_ref()
         .is_some_and(|ranges| !ranges.is_empty())
     {
-        return None;
+        return false;
     }
     let annotations = service.metadata.annotations.as_ref();
     let internal = INTERNAL_LB_ANNOTATIONS.iter().any(|(key, value)| {
@@ -270,7 +266,20 @@ pub(crate) fn lb_in_cluster_only(
                 .and_then(|ip| ip.parse::<IpAddr>().ok())
                 .is_some_and(is_public)
     });
-    if internal || !public_entry {
+    !internal && public_entry
+}
+
+/// K4 `lb-open-in-cluster-only`: a LoadBalancer with an address, no source ranges, not
+/// internal, whose every endpoint pod admits only in-cluster pods: each is isolated for
+/// ingress, and every ingress rule of every policy selecting it names only pod or namespace
+/// selectors (no `ipBlock`, no rule open to all sources). Only in-cluster pods can then use
+/// the Service, and the load balancer is an open door to nothing.
+pub(crate) fn lb_in_cluster_only(
+    policies: &crate::netpol::PolicyIndex,
+    chain: &crate::model::ServiceChain,
+) -> Option<Diagnostic> {
+    use crate::netpol::Peer;
+    if policies.is_empty() || !open_to_the_internet(chain) {
         return None;
     }
     let pods = &chain.details.selected_pods;
