@@ -85,7 +85,7 @@ fn is_rule_id(word: &str) -> bool {
         return false;
     };
     let digits: String = chars.collect();
-    matches!(series, 'A'..='G' | 'M' | 'N' | 'V')
+    matches!(series, 'A'..='G' | 'K' | 'M' | 'N' | 'V')
         && (1..=2).contains(&digits.len())
         && digits.chars().all(|c| c.is_ascii_digit())
         && !digits.starts_with('0')

@@ -25,6 +25,7 @@
 pub mod check;
 pub mod dialer;
 pub mod dns;
+pub mod nodes;
 pub mod outcome;
 pub mod portforward;
 pub mod reach;
@@ -41,8 +42,8 @@ use tokio::time::Instant;
 pub use check::{CheckSpec, HttpSpec};
 pub use dialer::{DialTarget, Dialer, DirectDialer, PortForwardDialer};
 pub use outcome::{
-    Agreement, Answer, AnsweringPod, FallbackResult, FixSuggestion, HopResult, ProbeOutcome,
-    ProbeReport, Stage, Transport,
+    Agreement, Answer, AnsweringPod, FallbackResult, FixSuggestion, HopResult, NodeCause,
+    ProbeOutcome, ProbeReport, Stage, Transport,
 };
 pub use reach::NetworkScope;
 
@@ -210,10 +211,30 @@ pub fn spawn(
             let sink = sink.clone();
             move |key| sink(ProbeEvent::Started { run, key })
         });
-        while let Some(joined) = tasks.join_next().await {
-            let Ok(result) = joined else {
-                continue;
-            };
+        let hops = async {
+            let mut finished = Vec::new();
+            while let Some(joined) = tasks.join_next().await {
+                let Ok(result) = joined else {
+                    continue;
+                };
+                finished.push(result.clone());
+                if !sink(ProbeEvent::Finished {
+                    run,
+                    result: Box::new(result),
+                }) {
+                    return None;
+                }
+            }
+            Some(finished)
+        };
+        let (finished, health) =
+            tokio::join!(hops, nodes::check_proxies(&plan, &transports, &options));
+        let Some(mut finished) = finished else {
+            return;
+        };
+        // Rules K2, K3: failed NodePorts put down to their node, sent again with the cause.
+        nodes::attribute(&mut finished, &plan, &health);
+        for result in finished.into_iter().filter(|r| r.node_cause.is_some()) {
             if !sink(ProbeEvent::Finished {
                 run,
                 result: Box::new(result),
@@ -238,19 +259,26 @@ pub async fn run(
 ) -> ProbeReport {
     let started = Instant::now();
     let mut tasks = start_hops(plan, transports, options, |_| true);
-    let mut results = Vec::with_capacity(plan.hops.len());
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok(result) = joined {
-            results.push(result);
+    let hops = async {
+        let mut results = Vec::with_capacity(plan.hops.len());
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok(result) = joined {
+                results.push(result);
+            }
         }
-    }
+        results
+    };
+    let (mut results, health) = tokio::join!(hops, nodes::check_proxies(plan, transports, options));
     let order = |key: &HopKey| plan.hops.iter().position(|hop| &hop.key == key);
     results.sort_by_key(|result| order(&result.key));
+    nodes::attribute(&mut results, plan, &health);
+    let mut notes = plan.notes.clone();
+    notes.extend(nodes::notes(&health));
     ProbeReport {
         service: plan.service.clone(),
         generation,
         results,
-        notes: plan.notes.clone(),
+        notes,
         elapsed: started.elapsed(),
     }
 }
@@ -447,6 +475,7 @@ pub async fn probe_hop(
         fallbacks,
         fingerprint: hop.fingerprint,
         elapsed: started.elapsed(),
+        node_cause: None,
     }
 }
 

@@ -352,6 +352,15 @@ pub struct HopResult {
     pub fingerprint: u64,
     /// Wall time spent on the hop (fallback attempts included).
     pub elapsed: Duration,
+    /// For a failed NodePort hop: the node-level cause the run found (rules K2, K3).
+    pub node_cause: Option<NodeCause>,
+}
+
+/// Why a NodePort hop failed, when the node (not the Service) is at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeCause {
+    pub code: ProbeFindingCode,
+    pub text: String,
 }
 
 impl HopResult {
@@ -382,6 +391,16 @@ impl HopResult {
             return None;
         }
         let predicted_connect = matches!(self.expected, Expectation::Connect { .. });
+        if let Some(cause) = &self.node_cause {
+            return Some(ProbeFinding {
+                severity: Severity::Error,
+                code: cause.code,
+                subject: subject.to_owned(),
+                message: format!("{}: {}", self.outcome, cause.text),
+                fix: None,
+                stale,
+            });
+        }
         let code = match &self.outcome {
             ProbeOutcome::Refused { .. } => ProbeFindingCode::UnexpectedRefusal,
             ProbeOutcome::Reset { .. } => ProbeFindingCode::UnexpectedReset,
@@ -494,6 +513,7 @@ mod tests {
             fallbacks: Vec::new(),
             fingerprint: 1,
             elapsed: Duration::ZERO,
+            node_cause: None,
         }
     }
 

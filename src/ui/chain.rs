@@ -300,7 +300,19 @@ fn node_ports_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'st
     };
     let (drops, rejects) = (count(HopState::Drop), count(HopState::Reject));
     let local = chain.external_traffic_policy == Some(TrafficPolicy::Local);
+    let mut doubtful: Vec<&str> = rows
+        .iter()
+        .filter(|row| {
+            row.node_issue
+                .as_ref()
+                .is_some_and(|i| i.breaks_node_ports())
+        })
+        .map(|row| row.node.as_str())
+        .collect();
+    doubtful.dedup();
+    let in_doubt = doubtful.len();
     let (mark, style) = match (drops, rejects) {
+        (0, 0) if in_doubt > 0 => ("!", theme.warning),
         (0, 0) => ("✓", theme.ok),
         (_, 0) => ("!", theme.warning),
         _ => ("✗", theme.error),
@@ -325,6 +337,15 @@ fn node_ports_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'st
     if rejects > 0 {
         spans.push(Span::styled(format!(" · {rejects} reject"), theme.error));
     }
+    if in_doubt > 0 {
+        spans.push(Span::styled(
+            format!(
+                " · {}",
+                plural(in_doubt, "unhealthy node", "unhealthy nodes")
+            ),
+            theme.warning,
+        ));
+    }
     if rows.is_empty() {
         spans.push(Span::styled(" · no node known".to_owned(), theme.dim));
     }
@@ -345,10 +366,46 @@ fn node_port_line(
         "local endpoint",
         "local endpoints",
     );
-    let state = chain
-        .ports
-        .get(port)
-        .map_or(HopState::Reject, |port| hops::node_port_state(port, row));
+    let found = chain.ports.get(port);
+    let state = found.map_or(HopState::Reject, |port| hops::node_port_state(port, row));
+    let mut line = node_port_state_line(state, address, locals, theme);
+    // Rules K1-K3: the node's condition or proxy, then its pod range.
+    if let Some(issue) = &row.node_issue {
+        if issue.breaks_node_ports() {
+            if let Some(mark) = line.spans.first_mut() {
+                *mark = mark_span("!", theme.warning);
+            }
+            line.spans
+                .push(Span::styled(format!(" · {}", issue.short()), theme.warning));
+        } else {
+            line.spans
+                .push(Span::styled(format!(" · {}", issue.short()), theme.dim));
+        }
+    }
+    let ranges = found
+        .and_then(|port| port.node_ports.node(&row.node))
+        .map(|node| {
+            node.pod_cidrs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|ranges| !ranges.is_empty());
+    if let Some(ranges) = ranges {
+        line.spans
+            .push(Span::styled(format!(" · pods {ranges}"), theme.dim));
+    }
+    line
+}
+
+/// A NodePort row's mark, address and the engine's hop state in words.
+fn node_port_state_line(
+    state: HopState,
+    address: String,
+    locals: String,
+    theme: &Theme,
+) -> Line<'static> {
     match state {
         HopState::Ok => Line::from(vec![
             mark_span("✓", theme.ok),

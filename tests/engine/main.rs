@@ -9,6 +9,7 @@ mod dump_proptest;
 mod dump_scenarios;
 mod netpol;
 mod netpol_findings;
+mod nodes;
 mod precision;
 mod probe_local;
 mod robustness;

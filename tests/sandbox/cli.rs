@@ -162,14 +162,15 @@ async fn kubehop_sandbox_serves_the_built_in_scenario_on_loopback_only() {
     assert!(
         running
             .line("scenario: ")
-            .starts_with("built-in scenario (13 Deployment,")
+            .starts_with("built-in scenario (1 DaemonSet, 13 Deployment,")
     );
     let client = running.client().await;
 
     let services = list_all::<Service>(&client).await;
     assert_eq!(services.len(), 20);
     let pods = list_all::<Pod>(&client).await;
-    assert_eq!(pods.len(), 30);
+    // 28 app pods, 2 cluster DNS pods and one kube-proxy pod per node.
+    assert_eq!(pods.len(), 33);
     let forbidden = Api::<Ingress>::all(client.clone())
         .list(&ListParams::default())
         .await

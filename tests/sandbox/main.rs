@@ -21,6 +21,7 @@ mod installs;
 mod kinds;
 mod kubectl;
 mod kubectl_writes;
+mod nodes;
 mod port_forward_kubectl;
 mod python_client;
 mod real_apps;

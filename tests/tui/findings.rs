@@ -63,6 +63,7 @@ fn result(hop: &ProbeHop, outcome: ProbeOutcome, fix: Option<FixSuggestion>) -> 
         fallbacks: Vec::new(),
         fingerprint: hop.fingerprint,
         elapsed: Duration::from_millis(3),
+        node_cause: None,
     }
 }
 

@@ -10,6 +10,7 @@ mod findings;
 mod fixes;
 mod forward;
 mod live;
+mod nodes;
 mod probe;
 mod screens;
 mod tmux;

@@ -50,6 +50,7 @@ fn the_status_line_says_once_why_hops_are_not_reachable() {
             fallbacks: Vec::new(),
             fingerprint: hop.fingerprint,
             elapsed: Duration::from_millis(1),
+            node_cause: None,
         };
         apply(
             &mut state,

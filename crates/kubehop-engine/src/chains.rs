@@ -58,9 +58,10 @@ impl<'s> ServiceChains<'s> {
         config: &EngineConfig,
         threads: usize,
     ) -> Self {
-        let nodes = Arc::new(NodeTable::new(
-            snapshot.nodes.iter().map(|node| node.as_ref()),
-        ));
+        let nodes = Arc::new(
+            NodeTable::new(snapshot.nodes.iter().map(|node| node.as_ref()))
+                .with_pods(&snapshot.pods),
+        );
         let index = SnapshotIndex::new(snapshot, &nodes, threads);
         let mut services: Vec<&Arc<Service>> = snapshot.services.iter().collect();
         // Stable, like the sort it replaces: of two copies of a Service the first one stays.
@@ -152,6 +153,9 @@ impl<'s> ServiceChains<'s> {
         self.backend_port_findings(&mut chain);
         self.class_findings_of(&mut chain);
         self.policy_view(&mut chain);
+        if let Some(finding) = diagnostics::lb_in_cluster_only(&self.policies, &chain) {
+            chain.diagnostics.push(finding);
+        }
         Some(chain)
     }
 

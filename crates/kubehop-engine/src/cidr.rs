@@ -48,6 +48,40 @@ impl std::fmt::Display for Cidr {
     }
 }
 
+/// Whether `ip` is a global unicast address, reachable from the internet (rule K4): not
+/// private, loopback, link-local, shared (CGNAT), documentation, benchmarking, multicast,
+/// reserved or unspecified; an IPv4-mapped IPv6 address is judged as its IPv4 address.
+pub fn is_public(ip: IpAddr) -> bool {
+    let v4 = match ip {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4,
+            None => {
+                let first = v6.segments()[0];
+                return !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || first & 0xfe00 == 0xfc00
+                    || first & 0xffc0 == 0xfe80
+                    || (first == 0x2001 && v6.segments()[1] == 0x0db8));
+            }
+        },
+    };
+    let [a, b, c, _] = v4.octets();
+    !(v4.is_private()
+        || v4.is_loopback()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || v4.is_documentation()
+        || a == 0
+        || a >= 240
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 198 && (b == 18 || b == 19))
+        || (a == 192 && b == 0 && c == 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +97,22 @@ mod tests {
     fn contains(#[case] cidr: &str, #[case] ip: &str, #[case] expected: bool) {
         let cidr = Cidr::parse(cidr).expect("valid cidr");
         assert_eq!(cidr.contains(ip.parse().expect("ip")), expected);
+    }
+
+    #[rstest]
+    #[case::gke_external("34.118.10.7", true)]
+    #[case::eks_external("3.120.4.9", true)]
+    #[case::private("10.0.0.5", false)]
+    #[case::kind("172.18.0.3", false)]
+    #[case::cgnat("100.64.1.1", false)]
+    #[case::documentation("203.0.113.9", false)]
+    #[case::loopback("127.39.0.1", false)]
+    #[case::mapped_private("::ffff:192.168.1.1", false)]
+    #[case::mapped_public("::ffff:34.1.2.3", true)]
+    #[case::ula("fd00::1", false)]
+    #[case::global_v6("2600:1f18::1", true)]
+    fn public_addresses(#[case] ip: &str, #[case] public: bool) {
+        assert_eq!(is_public(ip.parse().expect("ip")), public, "{ip}");
     }
 
     #[rstest]

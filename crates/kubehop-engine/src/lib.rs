@@ -33,6 +33,7 @@ pub mod hops;
 mod index;
 pub mod model;
 pub mod netpol;
+pub mod node_proxy;
 pub mod nodes;
 pub mod parallel;
 pub mod picker;

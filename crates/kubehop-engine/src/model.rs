@@ -575,6 +575,10 @@ pub struct NodePortRow {
     /// local endpoint that is ready; terminating ones do not count).
     #[serde(skip)]
     pub health_check_passes: Option<bool>,
+    /// Why this node's answer is in doubt (rules K1, K2): NotReady, its proxy unhealthy or
+    /// missing, cordoned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_issue: Option<crate::node_proxy::NodeIssue>,
 }
 
 /// The per-node NodePort rows of a port, produced on demand from the shared node table so that a
@@ -604,6 +608,11 @@ impl NodePortRows {
         self.any_usable
     }
 
+    /// The node a row belongs to (its pod ranges, proxy, condition: rules K1-K3).
+    pub fn node(&self, name: &str) -> Option<&super::nodes::NodeInfo> {
+        self.nodes.by_name(name)
+    }
+
     /// The rows, node by node (sorted by node name), one per accepting address.
     pub fn rows(&self) -> impl Iterator<Item = NodePortRow> + '_ {
         let port = self.port;
@@ -626,6 +635,7 @@ impl NodePortRows {
                             local_endpoints: usable,
                             accepts,
                             health_check_passes: health,
+                            node_issue: node.issue.clone(),
                         })
                 })
         })

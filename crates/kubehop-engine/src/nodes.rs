@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Node;
 
+use super::cidr::Cidr;
 use super::config::NodePortAddresses;
+use super::node_proxy::{self, NodeIssue, ProxyState};
 
 /// The well-known zone label (rules A5, D5).
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
@@ -24,6 +26,21 @@ pub struct NodeInfo {
     /// Takes ordinary pods: not cordoned (`spec.unschedulable`) and without a NoSchedule or
     /// NoExecute taint (a control-plane node's). Only pods that tolerate the taint run there.
     pub takes_pods: bool,
+    /// The Ready condition's reason when it is False or Unknown (rule K1); `None` when ready
+    /// or when the node reports no Ready condition.
+    pub not_ready: Option<String>,
+    /// `spec.unschedulable` (rule K1).
+    pub cordoned: bool,
+    /// `spec.podCIDRs` (else `spec.podCIDR`), parsed (rule K3).
+    pub pod_cidrs: Vec<Cidr>,
+    /// The ExternalIP addresses (rule K4).
+    pub external: Vec<IpAddr>,
+    /// The node's service proxy (rule K2); `Unknown` until [`NodeTable::with_pods`].
+    pub proxy: ProxyState,
+    /// Whether a proxy DaemonSet is expected to run here (not Windows, not virtual; K2).
+    pub proxy_expected: bool,
+    /// What puts the node's NodePort answers in doubt, worst first (rules K1, K2).
+    pub issue: Option<NodeIssue>,
 }
 
 impl NodeInfo {
@@ -78,13 +95,59 @@ impl NodeInfo {
             .unwrap_or_default()
             .iter()
             .any(|taint| matches!(taint.effect.as_str(), "NoSchedule" | "NoExecute"));
-        Some(Self {
+        let external = parsed(status_addresses, "ExternalIP").collect();
+        let mut info = Self {
             name: Arc::from(name),
             zone,
             primary,
             addresses,
             takes_pods: !cordoned && !repels,
-        })
+            not_ready: node_proxy::readiness(node).and_then(Result::err),
+            cordoned,
+            pod_cidrs: node_proxy::pod_cidrs(node),
+            external,
+            proxy: ProxyState::Unknown,
+            proxy_expected: node_proxy::proxy_expected(node),
+            issue: None,
+        };
+        info.issue = info.compute_issue();
+        Some(info)
+    }
+
+    /// Rules K1, K2: the worst reason to doubt the node's NodePort answers.
+    fn compute_issue(&self) -> Option<NodeIssue> {
+        if let Some(reason) = &self.not_ready {
+            return Some(NodeIssue::NotReady(reason.clone()));
+        }
+        match &self.proxy {
+            ProxyState::Pod(pod) if !pod.ready => {
+                return Some(NodeIssue::ProxyNotReady {
+                    kind: pod.kind,
+                    pod: pod.name.clone(),
+                    reason: pod.reason.clone().unwrap_or_default(),
+                });
+            }
+            ProxyState::Missing(kind) if self.proxy_expected => {
+                return Some(NodeIssue::ProxyMissing(*kind));
+            }
+            _ => {}
+        }
+        self.cordoned.then_some(NodeIssue::Cordoned)
+    }
+
+    /// The pod range of this node that holds `ip`, if any.
+    pub fn pod_range_of(&self, ip: IpAddr) -> Option<Cidr> {
+        self.pod_cidrs
+            .iter()
+            .copied()
+            .find(|cidr| cidr.contains(ip))
+    }
+
+    /// Whether the node has a pod range of `ip`'s family.
+    pub fn has_pod_range_for(&self, ip: IpAddr) -> bool {
+        self.pod_cidrs
+            .iter()
+            .any(|cidr| cidr.address.is_ipv4() == ip.is_ipv4())
     }
 
     /// The addresses that accept NodePort traffic under the configuration (rule C3).
@@ -105,6 +168,9 @@ pub struct NodeTable {
     nodes: Vec<NodeInfo>,
     by_name: HashMap<Arc<str>, usize>,
     by_address: HashMap<IpAddr, usize>,
+    /// Rule K3: the pods of the cluster live in their node's pod range (see
+    /// [`NodeTable::with_pods`]); only then is an endpoint outside its node's range a finding.
+    ranges_followed: bool,
 }
 
 impl NodeTable {
@@ -127,7 +193,58 @@ impl NodeTable {
             nodes: infos,
             by_name,
             by_address,
+            ranges_followed: false,
         }
+    }
+
+    /// The table with what the pods say about the nodes: each node's proxy (rule K2) and
+    /// whether pod IPs follow the nodes' pod ranges (rule K3: at least three pod-network pods
+    /// inside their node's range, and at least twice as many inside as outside; a CNI with its
+    /// own address management, such as Calico IPAM or Cilium's cluster pool, ignores podCIDR).
+    pub fn with_pods(mut self, pods: &[Arc<k8s_openapi::api::core::v1::Pod>]) -> Self {
+        let (kind, mut by_node) = node_proxy::proxies(pods);
+        if let Some(kind) = kind {
+            for node in &mut self.nodes {
+                node.proxy = match by_node.remove(node.name.as_ref()) {
+                    Some(pod) => ProxyState::Pod(pod),
+                    None => ProxyState::Missing(kind),
+                };
+                node.issue = node.compute_issue();
+            }
+        }
+        let (mut inside, mut outside) = (0usize, 0usize);
+        for pod in pods {
+            if crate::netpol::host_network(pod) {
+                continue;
+            }
+            let Some(node) = crate::pods::node_name(pod).and_then(|name| self.by_name(name)) else {
+                continue;
+            };
+            for ip in crate::pods::ips(pod) {
+                if !node.has_pod_range_for(ip) {
+                    continue;
+                }
+                if node.pod_range_of(ip).is_some() {
+                    inside += 1;
+                } else {
+                    outside += 1;
+                }
+            }
+        }
+        self.ranges_followed = inside >= 3 && inside >= 2 * outside;
+        self
+    }
+
+    /// Rule K3: whether pod IPs follow the nodes' pod ranges (see [`NodeTable::with_pods`]).
+    pub fn ranges_followed(&self) -> bool {
+        self.ranges_followed
+    }
+
+    /// The node whose pod range holds `ip`, with the range (rule K3).
+    pub fn pod_range_owner(&self, ip: IpAddr) -> Option<(&NodeInfo, Cidr)> {
+        self.nodes
+            .iter()
+            .find_map(|node| node.pod_range_of(ip).map(|cidr| (node, cidr)))
     }
 
     pub fn iter(&self) -> std::slice::Iter<'_, NodeInfo> {

@@ -223,16 +223,23 @@ pub enum ProbeFindingCode {
     UnexpectedAnswer,
     /// The port-forward through the API server failed, or a name did not resolve.
     UnreachableTarget,
+    /// A NodePort failed on a node whose service proxy's health check fails (rule K2).
+    NodeProxyDown,
+    /// A NodePort answers on the node hosting the pods but not through another node: the
+    /// forwarding between the nodes is broken (rule K3).
+    NodeForwarding,
 }
 
 impl ProbeFindingCode {
-    pub const ALL: [ProbeFindingCode; 6] = [
+    pub const ALL: [ProbeFindingCode; 8] = [
         Self::UnexpectedRefusal,
         Self::UnexpectedReset,
         Self::Timeout,
         Self::UnexpectedConnect,
         Self::UnexpectedAnswer,
         Self::UnreachableTarget,
+        Self::NodeProxyDown,
+        Self::NodeForwarding,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -243,6 +250,8 @@ impl ProbeFindingCode {
             Self::UnexpectedConnect => "probe-unexpected-connect",
             Self::UnexpectedAnswer => "probe-unexpected-answer",
             Self::UnreachableTarget => "probe-unreachable-target",
+            Self::NodeProxyDown => "probe-node-proxy-down",
+            Self::NodeForwarding => "probe-node-forwarding",
         }
     }
 }

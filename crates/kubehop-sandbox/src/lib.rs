@@ -536,6 +536,24 @@ impl SandboxHandle {
         &self.shared.faults
     }
 
+    /// Fault: makes `node`'s kube-proxy unhealthy (`healthy: false`) or heals it. Its pod turns
+    /// NotReady, its `/healthz` answers 503 and the node's NodePorts stop answering
+    /// ([`dataplane::nodes`]). Returns how many kube-proxy pods were switched (0: none runs
+    /// on that node).
+    pub fn set_node_proxy_healthy(
+        &self,
+        node: &str,
+        healthy: bool,
+    ) -> Result<usize, store::StoreError> {
+        dataplane::nodes::set_node_proxy_healthy(&self.shared.store, node, healthy)
+    }
+
+    /// Fault: cuts (or heals) forwarding between nodes `a` and `b`: a connection entering one
+    /// of them for a pod on the other fails ([`dataplane::nodes`]).
+    pub fn cut_nodes(&self, a: &str, b: &str, cut: bool) -> Result<(), store::StoreError> {
+        dataplane::nodes::cut_nodes(&self.shared.store, a, b, cut)
+    }
+
     /// What the sandbox wants its user to know (addresses it would not bind, ports it could
     /// not bind, objects it did not load).
     pub fn notes(&self) -> &Notes {

@@ -102,6 +102,7 @@ pub(crate) fn service_diagnostics(input: &DiagnosticInput<'_, '_>) -> Vec<Diagno
         port_findings(input, &mut out);
         node_findings(input, &mut out);
         load_balancer_findings(input, &mut out);
+        super::nodes::node_health_findings(input, &mut out);
     }
     out
 }

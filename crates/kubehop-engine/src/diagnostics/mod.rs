@@ -11,12 +11,14 @@ mod findings;
 mod fix;
 mod ingress_class;
 mod near_miss;
+mod nodes;
 
 pub(crate) use findings::{DiagnosticInput, service_diagnostics};
 pub use findings::{MAX_NAMED, name_list};
 pub use fix::shell_quote;
 pub(crate) use ingress_class::ingress_class_finding;
 pub use ingress_class::{DEFAULT_CLASS_ANNOTATION, LEGACY_CLASS_ANNOTATION};
+pub(crate) use nodes::lb_in_cluster_only;
 
 /// How bad a finding is. `kubehop chain` exits 1 when a selected Service has an `Error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -68,10 +70,23 @@ pub enum DiagnosticCode {
     PolicySelectsNothing,
     /// Added: endpoints isolated for ingress with no rule admitting their port (rule N3).
     PolicyIsolatedNoAllow,
+    /// Added: a node whose NodePorts would forward is NotReady (rule K1).
+    NodeNotReady,
+    /// Added: a node's service proxy pod is not ready, or missing (rule K2).
+    NodeProxyUnhealthy,
+    /// Added: a cordoned node answers eTP Local traffic from endpoints about to go (rule K1).
+    NodeCordoned,
+    /// Added: an endpoint outside its node's pod range (rule K3).
+    EndpointOutsidePodRange,
+    /// Added: a NodePort Service on nodes with public ExternalIPs (rule K4).
+    NodePortOnPublicNode,
+    /// Added: a public LoadBalancer without source ranges whose pods admit only in-cluster
+    /// clients (rule K4).
+    LbOpenInClusterOnly,
 }
 
 impl DiagnosticCode {
-    pub const ALL: [DiagnosticCode; 26] = [
+    pub const ALL: [DiagnosticCode; 32] = [
         Self::SelectorNoMatch,
         Self::SelectorPartialMatch,
         Self::NoReadyEndpoints,
@@ -98,6 +113,12 @@ impl DiagnosticCode {
         Self::PolicyPortNameUnresolved,
         Self::PolicySelectsNothing,
         Self::PolicyIsolatedNoAllow,
+        Self::NodeNotReady,
+        Self::NodeProxyUnhealthy,
+        Self::NodeCordoned,
+        Self::EndpointOutsidePodRange,
+        Self::NodePortOnPublicNode,
+        Self::LbOpenInClusterOnly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -128,6 +149,12 @@ impl DiagnosticCode {
             Self::PolicyPortNameUnresolved => "policy-port-name-unresolved",
             Self::PolicySelectsNothing => "policy-selects-nothing",
             Self::PolicyIsolatedNoAllow => "policy-isolated-no-allow",
+            Self::NodeNotReady => "node-not-ready",
+            Self::NodeProxyUnhealthy => "node-proxy-unhealthy",
+            Self::NodeCordoned => "node-cordoned",
+            Self::EndpointOutsidePodRange => "endpoint-outside-pod-range",
+            Self::NodePortOnPublicNode => "nodeport-on-public-node",
+            Self::LbOpenInClusterOnly => "lb-open-in-cluster-only",
         }
     }
 
@@ -155,12 +182,18 @@ impl DiagnosticCode {
             | Self::IngressClassMissing
             | Self::IngressClassUnknown
             | Self::PolicyPortNameUnresolved
-            | Self::PolicySelectsNothing => Severity::Warning,
+            | Self::PolicySelectsNothing
+            | Self::NodeNotReady
+            | Self::NodeProxyUnhealthy
+            | Self::EndpointOutsidePodRange
+            | Self::NodePortOnPublicNode => Severity::Warning,
             Self::PublishNotReady
             | Self::Headless
             | Self::ExternalName
             | Self::LbProxyMode
-            | Self::TargetPortNotDeclared => Severity::Info,
+            | Self::TargetPortNotDeclared
+            | Self::NodeCordoned
+            | Self::LbOpenInClusterOnly => Severity::Info,
         }
     }
 }

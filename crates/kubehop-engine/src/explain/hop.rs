@@ -83,7 +83,7 @@ fn explain_node_port(
     row: &NodePortRow,
 ) -> Option<Explanation> {
     let node_port = u16::try_from(port.node_port?).ok()?;
-    Some(ask(
+    let mut explained = ask(
         model,
         &RouteQuery {
             destination: row.address,
@@ -94,7 +94,22 @@ fn explain_node_port(
             },
             source_ip: None,
         },
-    ))
+    );
+    // K1, K2: what puts this node's answer in doubt.
+    if let Some(issue) = &row.node_issue {
+        explained.sentences.push(if issue.breaks_node_ports() {
+            format!(
+                "That is if {} forwards at all: {issue}, so its Service rules may be missing or stale.",
+                row.node
+            )
+        } else {
+            format!(
+                "{} still forwards, but {issue}: its local endpoints go when it is drained.",
+                row.node
+            )
+        });
+    }
+    Some(explained)
 }
 
 fn explain_load_balancer(
@@ -281,6 +296,7 @@ fn explain_endpoint(
     sentences.push(format!(
         "{who}{place} receives this Service port's traffic at {ip}:{target_port}: {port_words}."
     ));
+    sentences.extend(pod_range_sentence(model, info));
     let state = match (info.ready, info.serving, info.terminating) {
         (true, _, _) => "It is ready, so kube-proxy may send it new connections.".to_owned(),
         (false, true, true) => {
@@ -298,6 +314,50 @@ fn explain_endpoint(
     sentences.push(state);
     sentences.extend(landing_sentence(model, found, endpoint));
     Explanation { sentences }
+}
+
+/// Rule K3: which node's pod range holds the endpoint's IP, so where a packet for it goes.
+fn pod_range_sentence(model: &ProxyModel, info: &EndpointInfo) -> Option<String> {
+    let nodes = &model.nodes;
+    let ip = info.ip;
+    if nodes.owner_of(ip).is_some() {
+        return Some(format!(
+            "{ip} is a node address (host network): the packet goes to that node itself."
+        ));
+    }
+    // A CNI with its own address management ignores the ranges: then they say nothing.
+    if !nodes.ranges_followed() {
+        return None;
+    }
+    match nodes.pod_range_owner(ip) {
+        Some((owner, cidr)) => {
+            let placed = info
+                .node
+                .as_deref()
+                .filter(|node| *node != owner.name.as_ref());
+            Some(match placed {
+                Some(node) => format!(
+                    "{ip} is in {}'s pod range {cidr}, so the packet crosses to {}, though the EndpointSlice places the endpoint on {node}: a stale endpoint or a CNI problem.",
+                    owner.name, owner.name
+                ),
+                None => format!(
+                    "{ip} is in {}'s pod range {cidr}, so the packet crosses to {}.",
+                    owner.name, owner.name
+                ),
+            })
+        }
+        None => {
+            let node = info.node.as_deref().and_then(|name| nodes.by_name(name))?;
+            node.has_pod_range_for(ip).then(|| {
+                let ranges: Vec<String> = node.pod_cidrs.iter().map(ToString::to_string).collect();
+                format!(
+                    "{ip} is in no node's pod range ({}'s is {}): the CNI assigns addresses its own way, or the endpoint is stale.",
+                    node.name,
+                    ranges.join(", ")
+                )
+            })
+        }
+    }
 }
 
 /// Whether a connection to the ClusterIP from a pod on the first node may land on `endpoint`.

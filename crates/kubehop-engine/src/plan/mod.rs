@@ -200,6 +200,53 @@ pub struct ProbePlan {
     pub hops: Vec<ProbeHop>,
     /// What was left out and why (UDP ports, a headless Service's missing ClusterIP, ...).
     pub notes: Vec<String>,
+    /// The service proxies of the nodes the NodePort hops enter, with a health endpoint to
+    /// check through a port-forward (rule K2).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub node_proxies: Vec<NodeProxyCheck>,
+}
+
+/// One node's proxy health check (rule K2): `GET path` on the proxy pod's `port`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeProxyCheck {
+    pub node: String,
+    #[serde(serialize_with = "serialize_display")]
+    pub kind: crate::node_proxy::ProxyKind,
+    pub namespace: String,
+    pub pod: String,
+    pub port: u16,
+    pub path: String,
+}
+
+/// The proxy checks for the nodes `plan`'s NodePort hops enter.
+fn node_proxy_checks(model: &ProxyModel, plan: &ProbePlan) -> Vec<NodeProxyCheck> {
+    let mut nodes: Vec<&str> = plan
+        .hops
+        .iter()
+        .filter(|hop| hop.kind == HopKind::NodePort)
+        .filter_map(|hop| hop.node.as_deref())
+        .collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    nodes
+        .into_iter()
+        .filter_map(|name| {
+            let node = model.nodes.by_name(name)?;
+            let crate::node_proxy::ProxyState::Pod(pod) = &node.proxy else {
+                return None;
+            };
+            let (port, path) = pod.kind.health_endpoint();
+            Some(NodeProxyCheck {
+                node: name.to_owned(),
+                kind: pod.kind,
+                namespace: pod.namespace.clone(),
+                pod: pod.name.clone(),
+                port,
+                path: path.to_owned(),
+            })
+        })
+        .collect()
 }
 
 impl ProbePlan {
@@ -278,6 +325,7 @@ pub fn probe_plan_with(
         service: service.clone(),
         hops: Vec::new(),
         notes: Vec::new(),
+        node_proxies: Vec::new(),
     };
     if chain.service_type == ServiceType::ExternalName {
         plan.notes.push(format!(
@@ -309,6 +357,7 @@ pub fn probe_plan_with(
     for hop in &mut plan.hops {
         hop.fingerprint = fingerprint(hop);
     }
+    plan.node_proxies = node_proxy_checks(model, &plan);
     Ok(plan)
 }
 

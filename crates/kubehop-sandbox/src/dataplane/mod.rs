@@ -31,6 +31,7 @@ pub mod bind;
 pub mod dns;
 pub mod ingress;
 pub mod ingress_rules;
+pub mod nodes;
 pub mod pods;
 pub mod proxy;
 pub mod udp;
@@ -208,7 +209,10 @@ async fn run(
                     zones.update(&model);
                     access.prune();
                     pod_listeners.sync(&snapshot).await;
-                    doors.sync(&model).await;
+                    let proxy_down = nodes::proxy_down_nodes(&snapshot);
+                    doors
+                        .sync(&model, (&proxy_down, nodes::cuts(&snapshot)))
+                        .await;
                     ingresses.sync(&snapshot).await;
                     udp.sync(&snapshot, &model).await;
                     *shared

@@ -82,6 +82,9 @@ pub struct PodApp {
     pub node: String,
     /// The cluster DNS app ([`super::dns`]) instead of HTTP and echo.
     pub dns: bool,
+    /// For a kube-proxy pod: whether its proxy is healthy (it answers `/healthz` on
+    /// [`super::nodes::HEALTH_PORT`] with 200, else 503).
+    pub proxy_health: Option<bool>,
 }
 
 impl PodApp {
@@ -311,9 +314,16 @@ impl PodListeners {
                 uid: pod.metadata.uid.clone().unwrap_or_default(),
                 node: pod_facts::node_name(pod).unwrap_or("").to_string(),
                 dns: super::dns::is_dns_pod(pod),
+                proxy_health: super::nodes::proxy_health(pod),
             });
-            for port in ports {
-                let addr = SocketAddr::new(ip, port);
+            // kube-proxy uses the host network: its health port answers on the node too.
+            let host = host_health_address(pod, &app, &ports);
+            for port in ports
+                .into_iter()
+                .map(|port| SocketAddr::new(ip, port))
+                .chain(host)
+            {
+                let addr = port;
                 if let Some(other) = desired.get(&addr) {
                     self.notes.push(format!(
                         "pods {}/{} and {}/{} both have {addr}; only the first listens",
@@ -484,6 +494,17 @@ impl AppLog {
                     .any(|probe| probe.split('?').next().unwrap_or(probe) == path)
             })
     }
+}
+
+/// For a kube-proxy pod whose app listens on the health port: that port on its node's
+/// address (`status.hostIP`), inside loopback.
+fn host_health_address(pod: &Pod, app: &PodApp, ports: &BTreeSet<u16>) -> Option<SocketAddr> {
+    let port = super::nodes::HEALTH_PORT;
+    if app.proxy_health.is_none() || !ports.contains(&port) {
+        return None;
+    }
+    let host: IpAddr = pod.status.as_ref()?.host_ip.as_deref()?.parse().ok()?;
+    is_loopback(host).then(|| SocketAddr::new(host, port))
 }
 
 /// One connection: DNS for a cluster DNS pod, else HTTP or echo, decided by the first bytes.
@@ -709,6 +730,22 @@ async fn http(
             pending.extend_from_slice(&chunk[used..n]);
         }
         close |= head.chunked;
+        let path = head.target.split('?').next().unwrap_or("");
+        if let Some(healthy) = app.proxy_health
+            && addr.port() == super::nodes::HEALTH_PORT
+            && (path == "/healthz" || path == "/livez")
+        {
+            let now = k8s_openapi::jiff::Timestamp::now().to_string();
+            let response =
+                super::nodes::health_response(&app.node, healthy, &now, head.method == "HEAD");
+            let status = if healthy { 200 } else { 503 };
+            log.write(
+                app,
+                access_log::http_line(log.peer, &head.as_logged(), status, 0),
+            );
+            stream.write_all(response.as_bytes()).await?;
+            return stream.shutdown().await;
+        }
         let unready = log.unready(&head.target);
         let (response, body_bytes) = http_response(app, addr, &head, (close, unready));
         let status = if unready { 503 } else { 200 };

@@ -80,6 +80,8 @@ pub(crate) struct Context {
     started: Instant,
     notes: Notes,
     turn: AtomicUsize,
+    /// Node pairs forwarding between which is cut (both ways round; [`super::nodes`]).
+    cuts: Mutex<std::collections::BTreeSet<(String, String)>>,
 }
 
 impl Context {
@@ -95,6 +97,20 @@ impl Context {
 
     pub(crate) fn notes(&self) -> &Notes {
         &self.notes
+    }
+
+    /// Whether forwarding from `entering` to the node of the picked `target` is cut.
+    fn cut_from(&self, entering: &str, decision: &RouteDecision, target: SocketAddr) -> bool {
+        let cuts = self.cuts.lock().unwrap_or_else(PoisonError::into_inner);
+        if cuts.is_empty() {
+            return false;
+        }
+        decision
+            .endpoints
+            .iter()
+            .filter(|endpoint| endpoint.socket_addr() == Some(target))
+            .filter_map(|endpoint| endpoint.0.info.node.as_deref())
+            .any(|node| cuts.contains(&(entering.to_owned(), node.to_owned())))
     }
 
     /// The endpoint the picker chooses for a flow from `peer`.
@@ -262,6 +278,7 @@ impl Doors {
                 started: Instant::now(),
                 notes,
                 turn: AtomicUsize::new(0),
+                cuts: Mutex::new(std::collections::BTreeSet::new()),
             }),
             cancel,
             policy,
@@ -287,9 +304,27 @@ impl Doors {
         &self.failed
     }
 
-    pub(crate) async fn sync(&mut self, model: &ProxyModel) {
+    /// Opens and closes listeners to match `model`; the NodePorts of nodes in `proxy_down`
+    /// (their kube-proxy is unhealthy) do not listen, and forwarding between the `cuts` fails.
+    pub(crate) async fn sync(
+        &mut self,
+        model: &ProxyModel,
+        (proxy_down, cuts): (
+            &std::collections::BTreeSet<String>,
+            std::collections::BTreeSet<(String, String)>,
+        ),
+    ) {
+        *self
+            .context
+            .cuts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = cuts;
         let notes = &self.context.notes;
-        let desired = open_doors(model, Protocol::Tcp, notes);
+        let mut desired = open_doors(model, Protocol::Tcp, notes);
+        desired.retain(|_, door| match &door.kind {
+            DoorKind::NodePort { node } => !proxy_down.contains(node),
+            _ => true,
+        });
         let stale: Vec<SocketAddr> = self
             .running
             .iter()
@@ -399,11 +434,13 @@ pub(crate) async fn dial(
     peer: SocketAddr,
 ) -> Dialed {
     let model = context.model.borrow().clone();
+    let source = source_of(door, addr, &model, &context.turn);
+    let entering = source.node().to_owned();
     let decision = model.route(&RouteQuery {
         destination: addr.ip(),
         port: addr.port(),
         protocol: Protocol::Tcp,
-        source: source_of(door, addr, &model, &context.turn),
+        source,
         source_ip: Some(peer.ip()),
     });
     match decision.verdict {
@@ -414,6 +451,9 @@ pub(crate) async fn dial(
     let Some(target) = context.pick(&decision, peer) else {
         return Dialed::Failed;
     };
+    if context.cut_from(&entering, &decision, target) {
+        return Dialed::Failed;
+    }
     if !is_loopback(target.ip()) {
         context.notes.push(format!(
             "Service {}/{}: not connecting to endpoint {target}: the sandbox connects only inside 127.0.0.0/8",
