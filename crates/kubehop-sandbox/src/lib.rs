@@ -84,6 +84,7 @@ pub mod dataplane;
 pub mod demo;
 pub mod endpoints;
 pub mod faults;
+pub mod gateway;
 pub mod kubeconfig;
 pub mod notes;
 pub mod patch;
