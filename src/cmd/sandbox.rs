@@ -79,6 +79,7 @@ pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
         .objects(objects)
         .control_plane(config)
         .data_plane(!args.api_only)
+        .gateway_api(args.gateway_api || files.is_empty())
         .unprivileged(args.unprivileged);
     if let Some(listen) = args.listen {
         builder = builder.listen(listen);

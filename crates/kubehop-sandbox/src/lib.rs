@@ -170,6 +170,7 @@ pub struct SandboxBuilder {
     plain_http: bool,
     control_plane: Option<ControlPlaneConfig>,
     data_plane: bool,
+    gateway_api: bool,
     bind_policy: dataplane::bind::BindPolicy,
     limits: server::ServerLimits,
 }
@@ -187,6 +188,7 @@ impl Default for SandboxBuilder {
             plain_http: false,
             control_plane: None,
             data_plane: false,
+            gateway_api: false,
             bind_policy: dataplane::bind::BindPolicy::default(),
             limits: server::ServerLimits::default(),
         }
@@ -288,6 +290,15 @@ impl SandboxBuilder {
         self
     }
 
+    /// Installs the Gateway API CRDs ([`gateway::crds`], generated from
+    /// `kubehop_gateway_api`'s types) before the objects load, so a scenario can hold
+    /// Gateways and routes. Users can also apply them themselves; either way the control plane
+    /// then creates the GatewayClass [`gateway::GATEWAY_CLASS`] and serves its Gateways.
+    pub fn gateway_api(mut self, on: bool) -> Self {
+        self.gateway_api = on;
+        self
+    }
+
     /// Starts the sandbox: store, TLS and kubeconfig, API server, then the control and data
     /// planes when asked for. One linear assembly in start order (a little over ~80 lines):
     /// splitting it would only pass the half-built parts around.
@@ -311,6 +322,11 @@ impl SandboxBuilder {
             }
             None => None,
         };
+        if self.gateway_api {
+            for problem in gateway::install_crds(&store) {
+                notes.push(problem);
+            }
+        }
         let load = store.load_objects(self.objects);
         for note in skipped_notes(&load.skipped) {
             notes.push(note);

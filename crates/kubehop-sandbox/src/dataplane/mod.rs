@@ -19,6 +19,9 @@
 //! - [`ingress`]: the Ingress controller of the class [`ingress_rules::INGRESS_CLASS`], on each
 //!   Ingress's status IP (80, and 443 with certificates from the sandbox CA), routing by host
 //!   and path to Services dialled like a ClusterIP.
+//! - [`gateway`]: the Gateways of the sandbox's GatewayClass ([`crate::gateway`]) on their
+//!   status addresses, one listener per port, routing HTTP, TLS passthrough and TCP by
+//!   [`gateway_routes`] to Services dialled the same way.
 //!
 //! Loopback only: an address outside 127.0.0.0/8 (say, a pod IP from a replayed dump) gets no
 //! listener and no connection, and a [note](crate::notes::Notes) says so. A listener that
@@ -26,6 +29,8 @@
 //! Nodes ([`bind`]) for the readers of the cluster.
 
 pub mod bind;
+pub mod gateway;
+pub mod gateway_routes;
 pub mod ingress;
 pub mod ingress_rules;
 pub mod pods;
@@ -66,6 +71,8 @@ pub enum Listening {
     LoadBalancer { namespace: String, service: String },
     /// The Ingress controller on an Ingress's status IP (port 80 or 443).
     Ingress,
+    /// A Gateway's listener (or several sharing a port) on its status address.
+    Gateway { namespace: String, name: String },
 }
 
 /// What the data plane shows to the outside (for tests and the CLI).
@@ -173,6 +180,11 @@ async fn run(
         notes.clone(),
         cancel.clone(),
         (doors.context(), policy),
+        ca.clone(),
+    );
+    let mut gateways = gateway::GatewayListeners::new(
+        (notes.clone(), cancel.clone()),
+        (doors.context(), policy, seed),
         ca,
     );
     let mut udp = udp::UdpSockets::new(
@@ -187,7 +199,9 @@ async fn run(
     loop {
         changes.borrow_and_update();
         let revision = store.resource_version();
-        if built.is_some_and(|built| store.last_change_of(&SNAPSHOT_KINDS) <= built) {
+        let mut kinds = SNAPSHOT_KINDS.to_vec();
+        kinds.extend(crate::gateway::objects::resources(&store).into_values());
+        if built.is_some_and(|built| store.last_change_of(&kinds) <= built) {
             // Only kinds the listeners do not read changed (Events, workloads).
             applied.send_replace(revision);
         } else {
@@ -201,6 +215,9 @@ async fn run(
                     pod_listeners.sync(&snapshot).await;
                     doors.sync(&model).await;
                     ingresses.sync(&snapshot).await;
+                    gateways
+                        .sync(&crate::gateway::objects::World::read(&store))
+                        .await;
                     udp.sync(&snapshot, &model).await;
                     *shared
                         .listening_udp
@@ -209,6 +226,7 @@ async fn run(
                     let mut listening = pod_listeners.listening();
                     listening.extend(doors.listening());
                     listening.extend(ingresses.listening());
+                    listening.extend(gateways.listening());
                     *shared
                         .listening
                         .lock()
@@ -216,6 +234,7 @@ async fn run(
                     let mut failed = pod_listeners.failed().clone();
                     failed.extend(doors.failed().iter().map(|(addr, why)| (*addr, *why)));
                     failed.extend(ingresses.failed().iter().map(|(addr, why)| (*addr, *why)));
+                    failed.extend(gateways.failed().iter().map(|(addr, why)| (*addr, *why)));
                     let unbound = Unbound::new(failed);
                     // Nothing to say and nothing said: the nodes are not even read.
                     if !(unbound.is_empty() && published.is_empty()) {
@@ -235,6 +254,7 @@ async fn run(
     pod_listeners.stop_all().await;
     doors.stop_all().await;
     ingresses.stop_all().await;
+    gateways.stop_all().await;
     udp.stop_all().await;
     shared
         .listening_udp

@@ -14,6 +14,7 @@ pub mod status;
 
 use serde_json::json;
 
+use crate::resources::ResourceId;
 use crate::store::{Store, StoreError, WriteOptions};
 
 /// The Gateway API group.
@@ -59,6 +60,44 @@ impl RouteKind {
     }
 }
 
+/// The Gateway API CustomResourceDefinitions, generated from `kubehop_gateway_api`'s types,
+/// as JSON objects (what `kubectl apply` of them sends).
+pub fn crds() -> Vec<serde_json::Value> {
+    kubehop_gateway_api::crds()
+        .iter()
+        .filter_map(|crd| {
+            let mut value = serde_json::to_value(crd).ok()?;
+            value["apiVersion"] = json!("apiextensions.k8s.io/v1");
+            value["kind"] = json!("CustomResourceDefinition");
+            Some(value)
+        })
+        .collect()
+}
+
+/// Stores the Gateway API CRDs ([`crds`]) that are not stored yet; what could not be stored,
+/// in words.
+pub fn install_crds(store: &Store) -> Vec<String> {
+    let mut problems = Vec::new();
+    for crd in crds() {
+        let name = crd["metadata"]["name"].as_str().unwrap_or("").to_owned();
+        if store
+            .get_object(ResourceId::CustomResourceDefinitions, "", &name)
+            .is_some()
+        {
+            continue;
+        }
+        match store.create_object(
+            ResourceId::CustomResourceDefinitions,
+            crd,
+            WriteOptions::controller(),
+        ) {
+            Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
+            Err(err) => problems.push(format!("cannot install the CRD {name}: {err}")),
+        }
+    }
+    problems
+}
+
 /// Creates the sandbox's GatewayClass ([`GATEWAY_CLASS`]) unless one of that name exists.
 /// Fails with `NotServed` when the Gateway API CRDs are not installed.
 pub fn install_class(store: &Store) -> Result<(), StoreError> {
@@ -89,4 +128,4 @@ pub fn install_class(store: &Store) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,38 +8,19 @@ use super::objects::World;
 use super::*;
 use crate::store::Store;
 
-/// A minimal CRD for one Gateway API kind (enough for the store to serve it; the real,
-/// generated CRDs are applied in the end-to-end tests).
-pub(crate) fn test_crd(kind: &str, namespaced: bool) -> Value {
-    let plural = format!("{}s", kind.to_ascii_lowercase()).replace("classs", "classes");
-    json!({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": format!("{plural}.{GROUP}")},
-        "spec": {
-            "group": GROUP,
-            "names": {"kind": kind, "plural": plural, "singular": kind.to_ascii_lowercase(),
-                      "listKind": format!("{kind}List")},
-            "scope": if namespaced { "Namespaced" } else { "Cluster" },
-            "versions": [{"name": "v1", "served": true, "storage": true,
-                          "subresources": {"status": {}},
-                          "schema": {"openAPIV3Schema": {"type": "object",
-                                     "x-kubernetes-preserve-unknown-fields": true}}}],
-        },
-    })
-}
-
+/// The generated CRDs, as the sandbox installs them.
 pub(crate) fn test_crds() -> Vec<Value> {
-    let mut crds = vec![test_crd("GatewayClass", false), test_crd("Gateway", true)];
-    for kind in RouteKind::ALL {
-        crds.push(test_crd(kind.kind(), true));
-    }
-    crds.push(test_crd("ReferenceGrant", true));
-    crds
+    crds()
 }
 
-fn gw(kind: &str, namespace: &str, name: &str, spec: Value) -> Value {
-    json!({"apiVersion": format!("{GROUP}/v1"), "kind": kind,
+/// An object of a Gateway API kind, in the version the generated CRDs serve.
+pub(crate) fn gw(kind: &str, namespace: &str, name: &str, spec: Value) -> Value {
+    let version = match kind {
+        "ReferenceGrant" => "v1beta1",
+        "TLSRoute" | "TCPRoute" | "UDPRoute" => "v1alpha2",
+        _ => "v1",
+    };
+    json!({"apiVersion": format!("{GROUP}/{version}"), "kind": kind,
            "metadata": {"name": name, "namespace": namespace}, "spec": spec})
 }
 
