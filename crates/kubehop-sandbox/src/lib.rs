@@ -148,6 +148,35 @@ pub enum SandboxError {
 /// Default interval between watch bookmarks (the API server sends them about once a minute).
 pub const DEFAULT_BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Loads `objects`; with `gateway_api`, the Gateway API CRDs are installed after the other
+/// objects and before the Gateway API ones, so that a scenario's other objects get the same
+/// uids with and without them.
+fn load_with_gateway_api(
+    store: &Store,
+    objects: Vec<Value>,
+    gateway_api: bool,
+    notes: &Notes,
+) -> LoadReport {
+    if !gateway_api {
+        return store.load_objects(objects);
+    }
+    let (gateway_objects, others): (Vec<Value>, Vec<Value>) =
+        objects.into_iter().partition(|object| {
+            object
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.starts_with(&format!("{}/", gateway::GROUP)))
+        });
+    let mut load = store.load_objects(others);
+    for problem in gateway::install_crds(store) {
+        notes.push(problem);
+    }
+    let rest = store.load_objects(gateway_objects);
+    load.loaded += rest.loaded;
+    load.skipped.extend(rest.skipped);
+    load
+}
+
 /// Entry point: `Sandbox::builder()...start().await`.
 pub struct Sandbox;
 
@@ -322,12 +351,7 @@ impl SandboxBuilder {
             }
             None => None,
         };
-        if self.gateway_api {
-            for problem in gateway::install_crds(&store) {
-                notes.push(problem);
-            }
-        }
-        let load = store.load_objects(self.objects);
+        let load = load_with_gateway_api(&store, self.objects, self.gateway_api, &notes);
         for note in skipped_notes(&load.skipped) {
             notes.push(note);
         }
