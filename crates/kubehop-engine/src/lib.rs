@@ -27,6 +27,7 @@ pub mod dns;
 pub mod dump;
 pub mod endpointslice;
 pub mod explain;
+pub mod gateway;
 mod hash;
 pub mod hops;
 mod index;
