@@ -14,6 +14,7 @@ mod dataplane;
 mod fd_exhaustion;
 mod fixes;
 mod forward_close;
+mod gateway;
 mod ingress;
 mod installs;
 mod kinds;

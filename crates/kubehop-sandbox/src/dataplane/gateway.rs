@@ -1,7 +1,10 @@
 //! The Gateway data plane: a listener on every socket a Gateway of the sandbox's class has
-//! (its status address and each listener's port), routing with [`gateway_routes`] and
-//! dialling the chosen Service like a ClusterIP (the engine's route and picker), as the
-//! Ingress controller does ([`ingress`](super::ingress)).
+//! ([`gateway_routes`]), each request or connection routed by the engine's Gateway matcher
+//! ([`Gateways`]: listener by host, route rule by the Gateway API's precedence, backend by
+//! weight with [`RouteMatch::pick`](kubehop_engine::gateway::RouteMatch::pick) over a counter,
+//! so every run of requests splits exactly by weight) and the chosen Service dialled like a
+//! ClusterIP (the engine's route and picker), as the Ingress controller does
+//! ([`ingress`](super::ingress)).
 //!
 //! - HTTP (and HTTPS, terminated with a certificate from the sandbox CA for the name the
 //!   client asks for when a listener there takes it): one request per connection, routed by
@@ -19,6 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -31,37 +35,104 @@ use tokio_rustls::rustls::{ServerConfig, crypto::ring::default_provider};
 use tokio_util::sync::CancellationToken;
 
 use super::bind::{BindPolicy, Failed};
-use super::gateway_routes::{self, Backend, Protocol, Request, Tables};
+use super::gateway_routes::{self, Protocol, Socket, Tables};
 use super::ingress::{Head, answer, forward, read_head, service_address};
+use super::ingress_rules::Backend as ServicePort;
 use super::pods::privileged_hint;
 use super::proxy::{self, Context, Dialed, Door, DoorKind};
 use super::{Listening, Running};
 use crate::addresses::is_loopback;
 use crate::gateway::objects::World;
 use crate::notes::Notes;
-use crate::rng::SplitMix64;
 use crate::tls::SandboxCa;
+use kubehop_engine::ClusterSnapshot;
+use kubehop_engine::gateway::{Gateways, HttpRequest, RouteMatch};
+use kubehop_engine::model::PortRef;
 use kubehop_engine::unbound::UnboundReason;
 
 /// The largest ClientHello record read for its server name.
 const MAX_HELLO: usize = 16 * 1024 + 5;
 
+/// The sockets and the snapshot the engine routes with, as of the last sync.
+#[derive(Default)]
+struct State {
+    tables: Tables,
+    snapshot: Arc<ClusterSnapshot>,
+}
+
 /// What the listeners share.
 struct Shared {
-    tables: watch::Receiver<Arc<Tables>>,
+    state: watch::Receiver<Arc<State>>,
     proxy: Arc<Context>,
-    /// Draws backends by weight.
-    rng: Mutex<SplitMix64>,
+    /// Numbers requests and connections for the weighted pick.
+    count: AtomicU64,
     /// `None` without a sandbox CA: HTTPS listeners are not opened.
     tls: Option<TlsAcceptor>,
 }
 
+/// What a request or connection is routed to.
+enum Routed {
+    /// No listener or rule takes it (HTTP 404).
+    Nothing,
+    /// The rule's weights are all 0, or the drawn backend is invalid (HTTP 500), with why.
+    Invalid(String),
+    /// A Service port.
+    Service(ServicePort),
+}
+
 impl Shared {
-    fn roll(&self) -> u64 {
-        self.rng
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .next_u64()
+    /// Routes with the engine: `request` for HTTP, else `sni` for TLS / a TCP connection.
+    fn route(&self, local: SocketAddr, request: Option<&HttpRequest>, sni: Option<&str>) -> Routed {
+        let state = self.state.borrow().clone();
+        let Some(socket) = state.tables.get(&local) else {
+            return Routed::Nothing;
+        };
+        let gateways = Gateways::new(&state.snapshot);
+        let Some(gateway) = gateways.gateway(&socket.namespace, &socket.gateway) else {
+            return Routed::Nothing;
+        };
+        let port = i32::from(local.port());
+        let host = request.map(|r| r.host.as_str()).or(sni);
+        let matched = gateways
+            .listener(
+                gateway,
+                port,
+                host.filter(|_| socket.protocol != Protocol::Tcp),
+            )
+            .and_then(|listener| match request {
+                Some(request) => gateways.match_http(gateway, listener, request),
+                None => gateways.match_l4(gateway, listener, sni),
+            });
+        match matched {
+            Some(matched) => self.draw(&matched),
+            None => Routed::Nothing,
+        }
+    }
+
+    fn draw(&self, matched: &RouteMatch<'_>) -> Routed {
+        let route = format!(
+            "{} {}/{}",
+            matched.route.kind.as_str(),
+            matched.route.namespace,
+            matched.route.name
+        );
+        let n = self.count.fetch_add(1, Ordering::Relaxed);
+        let Some(backend) = matched.pick(n) else {
+            return Routed::Invalid(format!("{route}: every backend of the rule has weight 0"));
+        };
+        if let Some(problem) = backend.problem {
+            return Routed::Invalid(format!(
+                "{route}: backend {} is invalid ({})",
+                backend.label(),
+                problem.reason()
+            ));
+        }
+        let service = ServicePort {
+            namespace: backend.namespace.clone(),
+            service: backend.backend.name.clone(),
+            port: PortRef::Number(backend.backend.port.unwrap_or(0)),
+        };
+        Routed::Service(service)
     }
 }
 
@@ -69,7 +140,7 @@ impl Shared {
 pub(crate) struct GatewayListeners {
     notes: Notes,
     cancel: CancellationToken,
-    tables: watch::Sender<Arc<Tables>>,
+    state: watch::Sender<Arc<State>>,
     shared: Arc<Shared>,
     policy: BindPolicy,
     running: BTreeMap<SocketAddr, (String, Running)>,
@@ -79,19 +150,19 @@ pub(crate) struct GatewayListeners {
 impl GatewayListeners {
     pub(crate) fn new(
         (notes, cancel): (Notes, CancellationToken),
-        (proxy, policy, seed): (Arc<Context>, BindPolicy, u64),
+        (proxy, policy): (Arc<Context>, BindPolicy),
         ca: Option<Arc<SandboxCa>>,
     ) -> Self {
-        let (tables, tables_rx) = watch::channel(Arc::new(Tables::new()));
-        let tls = ca.and_then(|ca| acceptor(ca, tables_rx.clone(), &notes));
+        let (state, state_rx) = watch::channel(Arc::new(State::default()));
+        let tls = ca.and_then(|ca| acceptor(ca, state_rx.clone(), &notes));
         GatewayListeners {
             notes,
             cancel,
-            tables,
+            state,
             shared: Arc::new(Shared {
-                tables: tables_rx,
+                state: state_rx,
                 proxy,
-                rng: Mutex::new(SplitMix64::new(seed ^ 0x6761_7465_7761_7921)),
+                count: AtomicU64::new(0),
                 tls,
             }),
             policy,
@@ -118,15 +189,11 @@ impl GatewayListeners {
             .collect()
     }
 
-    pub(crate) async fn sync(&mut self, world: &World) {
+    pub(crate) async fn sync(&mut self, world: &World, snapshot: Arc<ClusterSnapshot>) {
         let tables = gateway_routes::tables(world);
         let mut desired: BTreeMap<SocketAddr, String> = BTreeMap::new();
         for (addr, socket) in &tables {
-            let gateway = socket
-                .listeners
-                .first()
-                .map(|l| l.gateway.clone())
-                .unwrap_or_default();
+            let gateway = format!("{}/{}", socket.namespace, socket.gateway);
             if !is_loopback(addr.ip()) {
                 self.notes.push(format!(
                     "Gateway {gateway}: no listener on {addr}: the sandbox binds only inside 127.0.0.0/8"
@@ -138,7 +205,8 @@ impl GatewayListeners {
             }
             desired.insert(*addr, gateway);
         }
-        self.tables.send_replace(Arc::new(tables));
+        self.state
+            .send_replace(Arc::new(State { tables, snapshot }));
         let stale: Vec<SocketAddr> = self
             .running
             .iter()
@@ -216,7 +284,7 @@ async fn serve(
 }
 
 async fn connection(mut stream: TcpStream, peer: SocketAddr, local: SocketAddr, shared: &Shared) {
-    let protocol = shared.tables.borrow().get(&local).map(|s| s.protocol);
+    let protocol = shared.state.borrow().tables.get(&local).map(|s| s.protocol);
     match protocol {
         Some(Protocol::Http) => request(stream, peer, local, false, shared).await,
         Some(Protocol::Https) => {
@@ -235,8 +303,8 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, local: SocketAddr, 
     }
 }
 
-/// The request the matcher reads from a head.
-fn parse_request(head: &Head) -> Request {
+/// The request the engine's matcher reads from a head.
+fn parse_request(head: &Head) -> HttpRequest {
     let text = String::from_utf8_lossy(&head.raw[..head.end]);
     let mut lines = text.split("\r\n");
     let method = lines
@@ -252,7 +320,7 @@ fn parse_request(head: &Head) -> Request {
     let query = form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    Request {
+    HttpRequest {
         host: strip_port(&head.host).to_ascii_lowercase(),
         method,
         path: path.split('#').next().unwrap_or("/").to_owned(),
@@ -282,30 +350,17 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
         return;
     };
     let parsed = parse_request(&head);
-    let drawn = {
-        let tables = shared.tables.borrow();
-        let matched = tables.get(&local).and_then(|socket| socket.http(&parsed));
-        matched.map(|(route, backends)| {
-            let drawn = gateway_routes::draw(backends, shared.roll()).cloned();
-            (route.to_owned(), drawn)
-        })
-    };
-    let Some((route, drawn)) = drawn else {
-        let body = format!(
-            "kubehop sandbox gateway: no route for host {:?} and path {:?}",
-            parsed.host, head.path
-        );
-        return answer(&mut stream, 404, "Not Found", &body).await;
-    };
-    match drawn.map(|b| b.target) {
-        Some(Ok(backend)) => forward(stream, &head, &backend, (peer, https), &shared.proxy).await,
-        Some(Err(why)) => {
-            let body = format!("HTTPRoute {route}: invalid backend ({why})");
-            answer(&mut stream, 500, "Internal Server Error", &body).await;
+    match shared.route(local, Some(&parsed), None) {
+        Routed::Service(backend) => {
+            forward(stream, &head, &backend, (peer, https), &shared.proxy).await;
         }
-        None => {
-            let body = format!("HTTPRoute {route}: the rule has no backend with weight above 0");
-            answer(&mut stream, 500, "Internal Server Error", &body).await;
+        Routed::Invalid(why) => answer(&mut stream, 500, "Internal Server Error", &why).await,
+        Routed::Nothing => {
+            let body = format!(
+                "kubehop sandbox gateway: no route for host {:?} and path {:?}",
+                parsed.host, head.path
+            );
+            answer(&mut stream, 404, "Not Found", &body).await;
         }
     }
 }
@@ -319,14 +374,7 @@ async fn splice(
     (peer, local): (SocketAddr, SocketAddr),
     shared: &Shared,
 ) {
-    let drawn: Option<Backend> = {
-        let tables = shared.tables.borrow();
-        tables
-            .get(&local)
-            .and_then(|socket| socket.stream(name))
-            .and_then(|(_, backends)| gateway_routes::draw(backends, shared.roll()).cloned())
-    };
-    let Some(Ok(backend)) = drawn.map(|b| b.target) else {
+    let Routed::Service(backend) = shared.route(local, None, name) else {
         return super::proxy::reset(stream);
     };
     let model = shared.proxy.model();
@@ -429,7 +477,7 @@ pub(crate) fn server_name(record: &[u8]) -> Option<String> {
 /// sandbox CA when first asked for; other names get one for [`FALLBACK_NAME`].
 struct Certificates {
     ca: Arc<SandboxCa>,
-    tables: watch::Receiver<Arc<Tables>>,
+    state: watch::Receiver<Arc<State>>,
     issued: Mutex<HashMap<String, Arc<CertifiedKey>>>,
     notes: Notes,
 }
@@ -447,10 +495,11 @@ impl ResolvesServerCert for Certificates {
         let asked = hello.server_name().map(str::to_ascii_lowercase);
         let name = asked
             .filter(|name| {
-                self.tables
+                self.state
                     .borrow()
+                    .tables
                     .values()
-                    .any(|s| s.protocol == Protocol::Https && s.names(name))
+                    .any(|s: &Socket| s.protocol == Protocol::Https && s.names(name))
             })
             .unwrap_or_else(|| FALLBACK_NAME.to_owned());
         let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
@@ -475,12 +524,12 @@ impl ResolvesServerCert for Certificates {
 
 fn acceptor(
     ca: Arc<SandboxCa>,
-    tables: watch::Receiver<Arc<Tables>>,
+    state: watch::Receiver<Arc<State>>,
     notes: &Notes,
 ) -> Option<TlsAcceptor> {
     let resolver = Certificates {
         ca,
-        tables,
+        state,
         issued: Mutex::new(HashMap::new()),
         notes: notes.clone(),
     };

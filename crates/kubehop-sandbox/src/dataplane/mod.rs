@@ -184,7 +184,7 @@ async fn run(
     );
     let mut gateways = gateway::GatewayListeners::new(
         (notes.clone(), cancel.clone()),
-        (doors.context(), policy, seed),
+        (doors.context(), policy),
         ca,
     );
     let mut udp = udp::UdpSockets::new(
@@ -208,6 +208,7 @@ async fn run(
             built = Some(revision);
             match store.cluster_snapshot(revision) {
                 Ok(snapshot) => {
+                    let snapshot = Arc::new(snapshot);
                     let model: Arc<ProxyModel> =
                         Arc::new(engine::build(&snapshot, &EngineConfig::default()));
                     model_tx.send_replace(model.clone());
@@ -215,9 +216,8 @@ async fn run(
                     pod_listeners.sync(&snapshot).await;
                     doors.sync(&model).await;
                     ingresses.sync(&snapshot).await;
-                    gateways
-                        .sync(&crate::gateway::objects::World::read(&store))
-                        .await;
+                    let world = crate::gateway::objects::World::read(&store);
+                    gateways.sync(&world, snapshot.clone()).await;
                     udp.sync(&snapshot, &model).await;
                     *shared
                         .listening_udp

@@ -24,14 +24,26 @@ use super::{GROUP, RouteKind};
 /// Why something is not accepted or not resolved: (reason, message).
 pub type Refusal = (&'static str, String);
 
-/// What a listener's protocol carries in the sandbox, and whether the sandbox serves it.
+/// The route kinds a listener's protocol carries (as kubehop's engine has them, so the status
+/// agrees with the engine's attachment); `None` for a protocol the API does not define.
 pub fn protocol_kinds(listener: &Listener) -> Option<&'static [RouteKind]> {
     match (listener.protocol.as_str(), listener.tls_mode.as_str()) {
-        ("HTTP", _) | ("HTTPS", "Terminate") => Some(&[RouteKind::Http]),
+        ("HTTP" | "HTTPS", _) => Some(&[RouteKind::Http, RouteKind::Grpc]),
         ("TLS", "Passthrough") => Some(&[RouteKind::Tls]),
-        ("TLS", "Terminate") | ("TCP", _) => Some(&[RouteKind::Tcp]),
+        ("TLS", _) => Some(&[RouteKind::Tls, RouteKind::Tcp]),
+        ("TCP", _) => Some(&[RouteKind::Tcp]),
+        ("UDP", _) => Some(&[RouteKind::Udp]),
         _ => None,
     }
+}
+
+/// Whether the sandbox's data plane serves a listener: HTTP, HTTPS terminated, TLS
+/// passthrough and TCP (not UDP, TLS terminated by the Gateway, HTTPS passthrough).
+pub fn served(listener: &Listener) -> bool {
+    matches!(
+        (listener.protocol.as_str(), listener.tls_mode.as_str()),
+        ("HTTP", _) | ("HTTPS", "Terminate") | ("TLS", "Passthrough") | ("TCP", _)
+    )
 }
 
 /// The route kinds a listener admits (its `supportedKinds`), and whether `allowedRoutes.kinds`
@@ -160,10 +172,18 @@ pub fn admits(
     match &listener.from {
         From::Same => namespace == gateway.namespace,
         From::All => true,
-        From::Selector(selector) => world
-            .namespace_labels
-            .get(namespace)
-            .is_some_and(|labels| selects(selector, labels)),
+        From::Selector(selector) => {
+            // The API server labels every namespace with its name.
+            let mut labels = world
+                .namespace_labels
+                .get(namespace)
+                .cloned()
+                .unwrap_or_default();
+            labels
+                .entry("kubernetes.io/metadata.name".to_owned())
+                .or_insert_with(|| namespace.to_owned());
+            selects(selector, &labels)
+        }
     }
 }
 

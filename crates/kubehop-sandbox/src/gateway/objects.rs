@@ -437,3 +437,42 @@ fn grant(value: &Value) -> ReferenceGrant {
             .collect(),
     }
 }
+
+/// The Gateway API objects of `store` decoded into the engine's snapshot form; an object that
+/// does not decode is left out (and logged), so one bad object does not blind the data plane.
+pub fn typed(store: &Store) -> kubehop_engine::gateway::GatewayObjects {
+    use serde::de::DeserializeOwned;
+    use std::sync::Arc;
+    fn all<K: DeserializeOwned>(
+        store: &Store,
+        ids: &BTreeMap<&'static str, ResourceId>,
+        kind: &str,
+    ) -> Vec<Arc<K>> {
+        let Some(id) = ids.get(kind) else {
+            return Vec::new();
+        };
+        store
+            .list_objects(*id, None)
+            .0
+            .iter()
+            .filter_map(|object| match object.decode::<K>() {
+                Ok(decoded) => Some(Arc::new(decoded)),
+                Err(err) => {
+                    tracing::debug!("sandbox: {kind} {} left out: {err}", object.name());
+                    None
+                }
+            })
+            .collect()
+    }
+    let ids = resources(store);
+    kubehop_engine::gateway::GatewayObjects {
+        gateway_classes: all(store, &ids, "GatewayClass"),
+        gateways: all(store, &ids, "Gateway"),
+        http_routes: all(store, &ids, "HTTPRoute"),
+        grpc_routes: all(store, &ids, "GRPCRoute"),
+        tls_routes: all(store, &ids, "TLSRoute"),
+        tcp_routes: all(store, &ids, "TCPRoute"),
+        udp_routes: all(store, &ids, "UDPRoute"),
+        reference_grants: all(store, &ids, "ReferenceGrant"),
+    }
+}

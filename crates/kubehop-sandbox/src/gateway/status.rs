@@ -128,15 +128,16 @@ fn listener(
     let listener = &gateway.listeners[index];
     let generation = gateway.generation;
     let (kinds, invalid_kinds) = attach::supported_kinds(listener);
-    let accepted: Result<&str, Refusal> = match attach::protocol_kinds(listener) {
-        Some(_) => Ok("the sandbox serves this listener"),
-        None => Err((
+    let accepted: Result<&str, Refusal> = if attach::served(listener) {
+        Ok("the sandbox serves this listener")
+    } else {
+        Err((
             "UnsupportedProtocol",
             format!(
                 "the sandbox does not serve protocol {} (tls mode {})",
                 listener.protocol, listener.tls_mode
             ),
-        )),
+        ))
     };
     let resolved: Result<&str, Refusal> = if invalid_kinds {
         Err((
