@@ -364,6 +364,10 @@ pub struct SandboxArgs {
     /// loads; the built-in scenario always has them.
     #[arg(long)]
     pub gateway_api: bool,
+    /// Print the Gateway API CRDs the sandbox installs (YAML, for `kubectl apply -f -`) and
+    /// exit.
+    #[arg(long)]
+    pub print_gateway_api_crds: bool,
     /// Seed for generated names and uids (the same seed and scenario give the same cluster).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub seed: u64,

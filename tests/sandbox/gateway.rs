@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::kubectl::Harness;
-use crate::support::bin::scratch_dir;
+use crate::support::bin::{KUBEHOP, scratch_dir};
 use crate::support::fixtures::manifest::{deployment, service, three_nodes};
 use crate::support::sandbox::{pods_of, settle, wait_until};
 use crate::support::wait::within;
@@ -342,7 +342,11 @@ async fn tls_passthrough_goes_by_server_name_and_tcp_by_port() {
     let Some(h) = Harness::start_cluster_with("gateway_l4", shop()).await else {
         return;
     };
-    apply(&h, "crds", &crds()).await;
+    // The CRDs as a user gets them: printed by `kubehop sandbox`, piped to kubectl.
+    let line = format!("{KUBEHOP} sandbox --print-gateway-api-crds | kubectl apply -f -");
+    let (ok, out, err) = h.shell(&line).await;
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.matches("created").count(), crds().len(), "{out}");
     apply(&h, "routes", &shop_gateway_api()).await;
     let tls = gateway_socket(&h.sandbox, "shop", "edge", 8443).await;
     let tcp = gateway_socket(&h.sandbox, "shop", "edge", 5432).await;
