@@ -68,10 +68,20 @@ pub enum DiagnosticCode {
     PolicySelectsNothing,
     /// Added: endpoints isolated for ingress with no rule admitting their port (rule N3).
     PolicyIsolatedNoAllow,
+    GatewayNotFound,
+    GatewayListenerNotFound,
+    GatewayRouteNotAllowed,
+    GatewayHostnameMismatch,
+    GatewayBackendMissing,
+    GatewayBackendPort,
+    GatewayRefNotPermitted,
+    GatewayRuleAllInvalid,
+    GatewayWeightsZero,
+    GatewayConditionFalse,
 }
 
 impl DiagnosticCode {
-    pub const ALL: [DiagnosticCode; 26] = [
+    pub const ALL: [DiagnosticCode; 36] = [
         Self::SelectorNoMatch,
         Self::SelectorPartialMatch,
         Self::NoReadyEndpoints,
@@ -98,6 +108,16 @@ impl DiagnosticCode {
         Self::PolicyPortNameUnresolved,
         Self::PolicySelectsNothing,
         Self::PolicyIsolatedNoAllow,
+        Self::GatewayNotFound,
+        Self::GatewayListenerNotFound,
+        Self::GatewayRouteNotAllowed,
+        Self::GatewayHostnameMismatch,
+        Self::GatewayBackendMissing,
+        Self::GatewayBackendPort,
+        Self::GatewayRefNotPermitted,
+        Self::GatewayRuleAllInvalid,
+        Self::GatewayWeightsZero,
+        Self::GatewayConditionFalse,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -128,6 +148,16 @@ impl DiagnosticCode {
             Self::PolicyPortNameUnresolved => "policy-port-name-unresolved",
             Self::PolicySelectsNothing => "policy-selects-nothing",
             Self::PolicyIsolatedNoAllow => "policy-isolated-no-allow",
+            Self::GatewayNotFound => "gateway-not-found",
+            Self::GatewayListenerNotFound => "gateway-listener-not-found",
+            Self::GatewayRouteNotAllowed => "gateway-route-not-allowed",
+            Self::GatewayHostnameMismatch => "gateway-hostname-mismatch",
+            Self::GatewayBackendMissing => "gateway-backend-missing",
+            Self::GatewayBackendPort => "gateway-backend-port",
+            Self::GatewayRefNotPermitted => "gateway-ref-not-permitted",
+            Self::GatewayRuleAllInvalid => "gateway-rule-all-invalid",
+            Self::GatewayWeightsZero => "gateway-weights-zero",
+            Self::GatewayConditionFalse => "gateway-condition-false",
         }
     }
 
@@ -143,7 +173,15 @@ impl DiagnosticCode {
             | Self::IngressBackendMissing
             | Self::InvalidSpec
             | Self::PolicyDeniesIngressController
-            | Self::PolicyIsolatedNoAllow => Severity::Error,
+            | Self::PolicyIsolatedNoAllow
+            | Self::GatewayNotFound
+            | Self::GatewayListenerNotFound
+            | Self::GatewayRouteNotAllowed
+            | Self::GatewayHostnameMismatch
+            | Self::GatewayBackendMissing
+            | Self::GatewayBackendPort
+            | Self::GatewayRefNotPermitted
+            | Self::GatewayRuleAllInvalid => Severity::Error,
             Self::SelectorPartialMatch
             | Self::NodePortOutOfRange
             | Self::LbPending
@@ -155,7 +193,9 @@ impl DiagnosticCode {
             | Self::IngressClassMissing
             | Self::IngressClassUnknown
             | Self::PolicyPortNameUnresolved
-            | Self::PolicySelectsNothing => Severity::Warning,
+            | Self::PolicySelectsNothing
+            | Self::GatewayWeightsZero
+            | Self::GatewayConditionFalse => Severity::Warning,
             Self::PublishNotReady
             | Self::Headless
             | Self::ExternalName
@@ -190,6 +230,8 @@ pub enum Subject {
     Field(String),
     /// A NetworkPolicy, by name.
     NetworkPolicy(String),
+    /// A Gateway API object, as `kind/name` (`httproute/store`).
+    GatewayApi(String),
 }
 
 impl fmt::Display for Subject {
@@ -202,6 +244,7 @@ impl fmt::Display for Subject {
             Self::Ingress(name) => write!(f, "ingress/{name}"),
             Self::Field(path) => f.write_str(path),
             Self::NetworkPolicy(name) => write!(f, "networkpolicy/{name}"),
+            Self::GatewayApi(name) => f.write_str(name),
         }
     }
 }

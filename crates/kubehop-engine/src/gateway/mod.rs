@@ -8,7 +8,9 @@
 
 mod attach;
 mod backends;
+mod findings;
 pub mod hostname;
+mod links;
 mod matcher;
 mod objects;
 mod request;
@@ -19,10 +21,16 @@ pub use attach::{
     selects_listener,
 };
 pub use backends::{BackendProblem, WeightedBackend};
+pub(crate) use findings::{RouteFinding, route_findings};
+pub use links::{GatewayEntry, GatewayRouteRef, is_http, match_texts};
+pub(crate) use links::{RouteLinks, route_links};
 pub use matcher::{
     MatchStrength, best_host, grpc_match, host_strength, http_match, prefix_matches,
 };
-pub use objects::{GatewayObjects, RouteKind, RouteSource, RouteView, RuleView};
+pub use objects::{
+    GATEWAY_API_KINDS, GatewayApiObject, GatewayObjects, RouteKind, RouteSource, RouteView,
+    RuleView,
+};
 pub use request::HttpRequest;
 pub use select::{Gateways, ParentAttachment, RouteMatch};
 

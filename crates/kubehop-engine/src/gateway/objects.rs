@@ -261,3 +261,131 @@ impl<'a> RouteView<'a> {
         format!("{}/{}", self.namespace, self.name)
     }
 }
+
+/// One Gateway API object of any kind (as a dump or a watcher delivers it).
+#[derive(Debug, Clone)]
+pub enum GatewayApiObject {
+    GatewayClass(Arc<GatewayClass>),
+    Gateway(Arc<Gateway>),
+    HttpRoute(Arc<HTTPRoute>),
+    GrpcRoute(Arc<GRPCRoute>),
+    TlsRoute(Arc<TLSRoute>),
+    TcpRoute(Arc<TCPRoute>),
+    UdpRoute(Arc<UDPRoute>),
+    ReferenceGrant(Arc<ReferenceGrant>),
+}
+
+/// The kinds [`GatewayApiObject`] reads, in the `gateway.networking.k8s.io` group (any version:
+/// the fields kubehop reads are the same in each).
+pub const GATEWAY_API_KINDS: [&str; 8] = [
+    "GatewayClass",
+    "Gateway",
+    "HTTPRoute",
+    "GRPCRoute",
+    "TLSRoute",
+    "TCPRoute",
+    "UDPRoute",
+    "ReferenceGrant",
+];
+
+impl GatewayApiObject {
+    /// Reads an object of `kind` (one of [`GATEWAY_API_KINDS`]); `None` for another kind.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        kind: &str,
+        deserializer: D,
+    ) -> Option<Result<Self, D::Error>> {
+        use serde::Deserialize;
+        fn arc<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Result<Arc<T>, D::Error> {
+            T::deserialize(d).map(Arc::new)
+        }
+        Some(match kind {
+            "GatewayClass" => arc(deserializer).map(Self::GatewayClass),
+            "Gateway" => arc(deserializer).map(Self::Gateway),
+            "HTTPRoute" => arc(deserializer).map(Self::HttpRoute),
+            "GRPCRoute" => arc(deserializer).map(Self::GrpcRoute),
+            "TLSRoute" => arc(deserializer).map(Self::TlsRoute),
+            "TCPRoute" => arc(deserializer).map(Self::TcpRoute),
+            "UDPRoute" => arc(deserializer).map(Self::UdpRoute),
+            "ReferenceGrant" => arc(deserializer).map(Self::ReferenceGrant),
+            _ => return None,
+        })
+    }
+
+    /// The object's metadata.
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Self::GatewayClass(o) => &o.metadata,
+            Self::Gateway(o) => &o.metadata,
+            Self::HttpRoute(o) => &o.metadata,
+            Self::GrpcRoute(o) => &o.metadata,
+            Self::TlsRoute(o) => &o.metadata,
+            Self::TcpRoute(o) => &o.metadata,
+            Self::UdpRoute(o) => &o.metadata,
+            Self::ReferenceGrant(o) => &o.metadata,
+        }
+    }
+
+    /// Puts a namespaced object without a namespace into `default`; true when it did.
+    pub fn default_namespace(&mut self) -> bool {
+        fn fix<T: Clone>(object: &mut Arc<T>, meta: fn(&mut T) -> &mut ObjectMeta) -> bool {
+            let missing = meta(Arc::make_mut(object))
+                .namespace
+                .as_deref()
+                .is_none_or(str::is_empty);
+            if missing {
+                meta(Arc::make_mut(object)).namespace = Some("default".to_owned());
+            }
+            missing
+        }
+        match self {
+            Self::GatewayClass(_) => false,
+            Self::Gateway(o) => fix(o, |o| &mut o.metadata),
+            Self::HttpRoute(o) => fix(o, |o| &mut o.metadata),
+            Self::GrpcRoute(o) => fix(o, |o| &mut o.metadata),
+            Self::TlsRoute(o) => fix(o, |o| &mut o.metadata),
+            Self::TcpRoute(o) => fix(o, |o| &mut o.metadata),
+            Self::UdpRoute(o) => fix(o, |o| &mut o.metadata),
+            Self::ReferenceGrant(o) => fix(o, |o| &mut o.metadata),
+        }
+    }
+}
+
+impl GatewayObjects {
+    /// Adds an object, replacing an earlier one of the same kind, namespace and name; true when
+    /// it replaced one.
+    pub fn insert(&mut self, object: GatewayApiObject) -> bool {
+        fn put<T>(list: &mut Vec<Arc<T>>, object: Arc<T>, meta: fn(&T) -> &ObjectMeta) -> bool {
+            let key = |m: &ObjectMeta| (m.namespace.clone(), m.name.clone());
+            let new = key(meta(&object));
+            let earlier = new
+                .1
+                .is_some()
+                .then(|| list.iter().position(|o| key(meta(o)) == new))
+                .flatten();
+            match earlier {
+                Some(i) => {
+                    list[i] = object;
+                    true
+                }
+                None => {
+                    list.push(object);
+                    false
+                }
+            }
+        }
+        match object {
+            GatewayApiObject::GatewayClass(o) => put(&mut self.gateway_classes, o, |o| &o.metadata),
+            GatewayApiObject::Gateway(o) => put(&mut self.gateways, o, |o| &o.metadata),
+            GatewayApiObject::HttpRoute(o) => put(&mut self.http_routes, o, |o| &o.metadata),
+            GatewayApiObject::GrpcRoute(o) => put(&mut self.grpc_routes, o, |o| &o.metadata),
+            GatewayApiObject::TlsRoute(o) => put(&mut self.tls_routes, o, |o| &o.metadata),
+            GatewayApiObject::TcpRoute(o) => put(&mut self.tcp_routes, o, |o| &o.metadata),
+            GatewayApiObject::UdpRoute(o) => put(&mut self.udp_routes, o, |o| &o.metadata),
+            GatewayApiObject::ReferenceGrant(o) => {
+                put(&mut self.reference_grants, o, |o| &o.metadata)
+            }
+        }
+    }
+}
