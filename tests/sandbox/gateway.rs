@@ -432,3 +432,58 @@ async fn the_built_in_gateway_shows_a_healthy_route_and_two_broken_ones() {
     assert_eq!(status, 404, "{text}");
     sandbox.shutdown().await;
 }
+
+/// The built-in Gateway read back the way a user shares a cluster (a `kubectl get -o yaml`
+/// dump with the Gateway API kinds): `kubehop chain -o json` finds each broken route's code on
+/// the Service it names, and nothing on the healthy one. (Live sources read the Gateway API
+/// kinds separately; a dump exercises the objects and status the sandbox wrote.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_finds_the_built_in_broken_routes_in_a_dump_of_the_sandbox() {
+    let Some(h) = Harness::start_builtin("gateway_chain").await else {
+        return;
+    };
+    wait_until(&h.sandbox, "the routes' status", || {
+        object(&h.sandbox, "HTTPRoute", "storefront", "promo")
+            .is_some_and(|r| our_parent(&r).is_some())
+    })
+    .await;
+    settle(&h.sandbox).await;
+    let kinds = "nodes,namespaces,services,endpointslices,pods,ingresses,ingressclasses,\
+                 gatewayclasses,gateways,httproutes,referencegrants";
+    let (ok, dump, err) = h.run(&["get", kinds, "-A", "-o", "yaml"]).await;
+    assert!(ok, "{err}");
+    let dir = scratch_dir(&format!("gateway-dump-{}", h.sandbox.addr().port()));
+    let path = dir.join("dump.yaml");
+    std::fs::write(&path, dump).expect("write the dump");
+    let output = tokio::process::Command::new(KUBEHOP)
+        .args(["chain", "-A", "-o", "json", "-f"])
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .expect("kubehop runs");
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&output.stderr));
+    });
+    let service = |namespace: &str, name: &str| {
+        document["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["namespace"] == namespace && s["name"] == name)
+            .map(|s| s["diagnostics"].to_string())
+            .unwrap_or_default()
+    };
+    let storefront = service("storefront", "storefront");
+    let stock = service("warehouse", "stock");
+    assert!(
+        storefront.contains("gateway-listener-not-found") && storefront.contains("promo"),
+        "{storefront}"
+    );
+    assert!(
+        !storefront.contains("httproute/storefront"),
+        "the healthy route: {storefront}"
+    );
+    assert!(stock.contains("gateway-ref-not-permitted"), "{stock}");
+    drop(h);
+}
