@@ -360,6 +360,14 @@ pub struct SandboxArgs {
     /// Serve the API and controllers only: no pod, ClusterIP, NodePort or LB listeners.
     #[arg(long)]
     pub api_only: bool,
+    /// Install the Gateway API CRDs (generated from kubehop's types) before the scenario
+    /// loads; the built-in scenario always has them.
+    #[arg(long)]
+    pub gateway_api: bool,
+    /// Print the Gateway API CRDs the sandbox installs (YAML, for `kubectl apply -f -`) and
+    /// exit.
+    #[arg(long)]
+    pub print_gateway_api_crds: bool,
     /// Seed for generated names and uids (the same seed and scenario give the same cluster).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub seed: u64,

@@ -8,7 +8,8 @@
 //! `KUBEHOP_BLESS=1 cargo test --test docs` rewrites README.md's keys table from the keymap.
 //!
 //! How a rule id is recognised (see docs/rules.md, "How the code cites these rules"): a word
-//! `A1`…`G17`, `M1`…, `N1`…, `V1`… (one capital of A–G, M, N or V, then one or two digits) in the comment
+//! `A1`…`G17`, `M1`…, `N1`…, `V1`… (one capital of A–G, M, N or V, then one or two digits), or
+//! `GW1`… (the Gateway API series) in the comment
 //! part of a line (after `//`, outside a string literal), not inside a `code span`, and not a
 //! path segment (`IpAddr::V4`) or a call (`V4(`). Key names such as `F1` are written as code
 //! (`` `F1` ``) and so are not read as rules.
@@ -80,6 +81,12 @@ fn without_code_spans(text: &str) -> String {
 }
 
 fn is_rule_id(word: &str) -> bool {
+    // The Gateway API series: GW1, GW2, ...
+    if let Some(digits) = word.strip_prefix("GW") {
+        return (1..=2).contains(&digits.len())
+            && digits.chars().all(|c| c.is_ascii_digit())
+            && !digits.starts_with('0');
+    }
     let mut chars = word.chars();
     let Some(series) = chars.next() else {
         return false;

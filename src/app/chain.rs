@@ -25,6 +25,12 @@ pub enum NodeKind {
         ingress: usize,
         port: Option<usize>,
     },
+    /// A Gateway API route rule entered through a Gateway listener (index into
+    /// `chain.gateway_routes`).
+    GatewayRoute {
+        port: usize,
+        route: usize,
+    },
     LoadBalancer {
         port: usize,
         entry: usize,
@@ -206,6 +212,10 @@ fn outline_node(
         HopKind::Ingress { index, .. } => NodeKind::Ingress {
             ingress: *index,
             port: Some(port),
+        },
+        HopKind::GatewayRoute { index, .. } => NodeKind::GatewayRoute {
+            port,
+            route: *index,
         },
         HopKind::LoadBalancerPending => {
             let kind = NodeKind::LoadBalancerPending { port };

@@ -301,6 +301,7 @@ pub fn node_shows_service(kind: &NodeKind) -> bool {
         kind,
         NodeKind::Port { .. }
             | NodeKind::Ingress { .. }
+            | NodeKind::GatewayRoute { .. }
             | NodeKind::LoadBalancer { .. }
             | NodeKind::LoadBalancerPending { .. }
             | NodeKind::NodePorts { .. }

@@ -23,13 +23,15 @@ pub enum SandboxCommandError {
     Scenario(#[from] crate::engine::dump::DumpError),
     #[error(transparent)]
     Start(#[from] SandboxError),
+    #[error("cannot print the Gateway API CRDs: {0}")]
+    Print(String),
 }
 
 impl SandboxCommandError {
     /// 2 for bad arguments or a bad scenario, 1 when the sandbox cannot start.
     pub fn exit_code(&self) -> u8 {
         match self {
-            SandboxCommandError::Start(_) => 1,
+            SandboxCommandError::Start(_) | SandboxCommandError::Print(_) => 1,
             _ => 2,
         }
     }
@@ -43,6 +45,9 @@ fn resource_named(plural: &str) -> Option<ResourceId> {
 
 /// Runs the sandbox in the foreground until Ctrl-C (or SIGTERM); the exit status.
 pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
+    if args.print_gateway_api_crds {
+        return print_gateway_api_crds();
+    }
     let started = Instant::now();
     let mut config = ControlPlaneConfig::default().seed(args.seed);
     if let Some(delay) = args.ready_delay {
@@ -79,6 +84,7 @@ pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
         .objects(objects)
         .control_plane(config)
         .data_plane(!args.api_only)
+        .gateway_api(args.gateway_api || files.is_empty())
         .unprivileged(args.unprivileged);
     if let Some(listen) = args.listen {
         builder = builder.listen(listen);
@@ -99,6 +105,23 @@ pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
     );
     serve_until_stopped(&sandbox, args.verbose).await;
     sandbox.shutdown().await;
+    Ok(0)
+}
+
+/// `--print-gateway-api-crds`: the generated CRDs as a YAML stream on standard output.
+fn print_gateway_api_crds() -> Result<u8, SandboxCommandError> {
+    let mut out = String::new();
+    for crd in crate::sandbox::gateway::crds() {
+        let yaml =
+            serde_saphyr::to_string(&crd).map_err(|e| SandboxCommandError::Print(e.to_string()))?;
+        out.push_str("---\n");
+        out.push_str(&yaml);
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| SandboxCommandError::Print(e.to_string()))?;
     Ok(0)
 }
 

@@ -199,6 +199,7 @@ pub fn service_snapshot(snapshot: &ClusterSnapshot, service: &ServiceKey) -> Clu
         namespaces: Vec::new(),
         ingress_classes: Vec::new(),
         network_policies: Vec::new(),
+        gateway_api: Default::default(),
         missing: snapshot.missing.clone(),
     }
 }

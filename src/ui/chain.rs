@@ -155,6 +155,7 @@ fn node_line(chain: &ServiceChain, node: &OutlineNode, theme: &Theme) -> Line<'s
     match &node.kind {
         NodeKind::Port { port } => port_line(chain, *port, theme),
         NodeKind::Ingress { ingress, port } => ingress_line(chain, *ingress, port.is_some(), theme),
+        NodeKind::GatewayRoute { route, .. } => gateway_route_line(chain, *route, theme),
         NodeKind::LoadBalancer { port, entry } => load_balancer_line(chain, *port, *entry, theme),
         NodeKind::LoadBalancerPending { .. } => Line::from(vec![
             mark_span("!", theme.warning),
@@ -210,6 +211,24 @@ fn port_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'static> 
         mark_span(mark, style),
         Span::styled(text, theme.title),
     ])
+}
+
+/// A Gateway route rule and the listener it enters through; an error when it attaches nowhere
+/// or its backend is invalid, a caveat when its weight sends nothing.
+fn gateway_route_line(chain: &ServiceChain, route: usize, theme: &Theme) -> Line<'static> {
+    let Some(reference) = chain.gateway_routes.get(route) else {
+        return Line::raw("Gateway");
+    };
+    let text = kubehop_engine::hops::GatewayRouteText(reference).to_string();
+    let text = crate::printable::escape(&text).into_owned();
+    let (mark, style) = if reference.passes() {
+        ("✓", theme.ok)
+    } else if reference.gateway.problem.is_none() && reference.backend_problem.is_none() {
+        ("!", theme.warning)
+    } else {
+        ("✗", theme.error)
+    };
+    Line::from(vec![mark_span(mark, style), Span::styled(text, style)])
 }
 
 /// An Ingress rule and the Service port it names; an error when the Service has no such port.

@@ -110,6 +110,7 @@ fn hop_label(hop: &Hop) -> String {
         Hop::Ingress {
             namespace, name, ..
         } => format!("Ingress {namespace}/{name}"),
+        Hop::GatewayRoute { gateway, route, .. } => format!("Gateway {gateway} → {route}"),
         Hop::LoadBalancer { address, port, .. } => format!("LoadBalancer {address}:{port}"),
         Hop::NodePort { node, address, .. } => format!("NodePort on {node} ({address})"),
         Hop::ClusterIp { port, protocol } => format!("ClusterIP port {port}/{protocol}"),

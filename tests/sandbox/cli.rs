@@ -162,15 +162,15 @@ async fn kubehop_sandbox_serves_the_built_in_scenario_on_loopback_only() {
     assert!(
         running
             .line("scenario: ")
-            .starts_with("built-in scenario (1 DaemonSet, 13 Deployment,")
+            .starts_with("built-in scenario (1 DaemonSet, 15 Deployment,")
     );
     let client = running.client().await;
 
     let services = list_all::<Service>(&client).await;
-    assert_eq!(services.len(), 20);
+    assert_eq!(services.len(), 22);
     let pods = list_all::<Pod>(&client).await;
-    // 28 app pods, 2 cluster DNS pods and one kube-proxy pod per node.
-    assert_eq!(pods.len(), 33);
+    // 28 app pods, 3 behind the Gateway, 2 cluster DNS pods and one kube-proxy pod per node.
+    assert_eq!(pods.len(), 36);
     let forbidden = Api::<Ingress>::all(client.clone())
         .list(&ListParams::default())
         .await
@@ -271,7 +271,7 @@ async fn api_only_replays_a_dump_and_binds_no_data_plane() {
         .await
         .expect("list pods")
         .items;
-    assert_eq!(pods.len(), 28);
+    assert_eq!(pods.len(), 31);
     assert!(
         pods.iter()
             .any(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_deref()) == Some("127.1.2.13"))

@@ -257,6 +257,7 @@ pub(crate) fn build_service(
         dns,
         diagnostics,
         network_policy: None,
+        gateway_routes: Vec::new(),
         details: ServiceDetails {
             service: Some(service.clone()),
             slices: service_slices,

@@ -36,6 +36,10 @@ pub struct ServiceChains<'s> {
     policies: Arc<PolicyIndex>,
     /// `policy-selects-nothing`, with the policy's namespace.
     policy_findings: Vec<(String, Diagnostic)>,
+    /// Gateway API route hops per Service (rules GW1-GW12); empty without the Gateway API.
+    gateway_links: crate::gateway::RouteLinks,
+    /// Gateway API findings (GW1-GW13), with the Services each shows on.
+    gateway_findings: Vec<crate::gateway::RouteFinding>,
 }
 
 /// A Service's (namespace, name) as the engine reads them.
@@ -86,6 +90,8 @@ impl<'s> ServiceChains<'s> {
         let policies = Arc::new(PolicyIndex::build(snapshot));
         let policy_findings = crate::netpol::findings::selects_nothing(&policies, snapshot);
         Self {
+            gateway_links: crate::gateway::route_links(snapshot),
+            gateway_findings: crate::gateway::route_findings(snapshot),
             policies,
             policy_findings,
             nodes,
@@ -156,7 +162,24 @@ impl<'s> ServiceChains<'s> {
         if let Some(finding) = diagnostics::lb_in_cluster_only(&self.policies, &chain) {
             chain.diagnostics.push(finding);
         }
+        self.gateway_view(&mut chain);
         Some(chain)
+    }
+
+    /// The chain's Gateway API route hops and findings (rules GW1-GW13).
+    fn gateway_view(&self, chain: &mut ServiceChain) {
+        if self.gateway_links.is_empty() && self.gateway_findings.is_empty() {
+            return;
+        }
+        let key = (chain.namespace.clone(), chain.name.clone());
+        if let Some(links) = self.gateway_links.get(&key) {
+            chain.gateway_routes = links.clone();
+        }
+        for finding in &self.gateway_findings {
+            if finding.services.contains(&key) {
+                chain.diagnostics.push(finding.diagnostic.clone());
+            }
+        }
     }
 
     /// The chain's `networkPolicy` block and the policy findings (rules N1-N10).
@@ -264,6 +287,13 @@ impl<'s> ServiceChains<'s> {
             }
         }
         out.extend(self.policy_findings.iter().cloned());
+        // Gateway API findings of routes that reach no existing Service.
+        out.extend(
+            self.gateway_findings
+                .iter()
+                .filter(|finding| finding.services.is_empty())
+                .map(|finding| (finding.namespace.clone(), finding.diagnostic.clone())),
+        );
         out
     }
 

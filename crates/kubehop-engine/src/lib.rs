@@ -28,6 +28,7 @@ pub mod dnscheck;
 pub mod dump;
 pub mod endpointslice;
 pub mod explain;
+pub mod gateway;
 mod hash;
 pub mod hops;
 mod index;

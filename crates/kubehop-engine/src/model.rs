@@ -324,6 +324,11 @@ pub struct ServiceChain {
     /// so chains of clusters without policies serialise as before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_policy: Option<super::netpol::ChainPolicies>,
+    /// Gateway API route rules that send to a port of the Service, one per Gateway listener
+    /// they enter through (rules GW1-GW12). Present only when there is one, so chains of
+    /// clusters without the Gateway API serialise as before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gateway_routes: Vec<super::gateway::GatewayRouteRef>,
     #[serde(skip)]
     pub details: ServiceDetails,
 }
@@ -365,6 +370,15 @@ pub enum Hop {
         host: Option<String>,
         path: Option<String>,
     },
+    /// A Gateway API route rule entered through a Gateway listener.
+    GatewayRoute {
+        /// `namespace/name` of the Gateway.
+        gateway: String,
+        listener: Option<String>,
+        /// `Kind/namespace/name` of the route.
+        route: String,
+        rule: usize,
+    },
     LoadBalancer {
         port: i32,
         protocol: Protocol,
@@ -404,6 +418,16 @@ impl fmt::Display for Hop {
                 "ingress/{namespace}/{name}/{}{}",
                 host.as_deref().unwrap_or("*"),
                 path.as_deref().unwrap_or("(default)")
+            ),
+            Self::GatewayRoute {
+                gateway,
+                listener,
+                route,
+                rule,
+            } => write!(
+                f,
+                "gateway/{gateway}/{}/{route}/{rule}",
+                listener.as_deref().unwrap_or("*")
             ),
             Self::LoadBalancer {
                 port,

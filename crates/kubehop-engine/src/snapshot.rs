@@ -94,6 +94,9 @@ pub struct ClusterSnapshot {
     pub ingress_classes: Vec<Arc<IngressClass>>,
     /// NetworkPolicies (optional: empty when the source has none or cannot read them).
     pub network_policies: Vec<Arc<NetworkPolicy>>,
+    /// Gateway API objects (optional: empty when the cluster has none or the source cannot
+    /// read them).
+    pub gateway_api: crate::gateway::GatewayObjects,
     /// Kinds this source could not provide; the engine degrades instead of failing.
     pub missing: Vec<MissingKind>,
 }

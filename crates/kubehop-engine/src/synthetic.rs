@@ -404,6 +404,7 @@ pub fn generate(spec: &SyntheticSpec) -> ClusterSnapshot {
         namespaces: generated.namespaces.into_iter().map(Arc::new).collect(),
         ingress_classes: Vec::new(),
         network_policies: Vec::new(),
+        gateway_api: Default::default(),
         missing: Vec::new(),
     }
 }

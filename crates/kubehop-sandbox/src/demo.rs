@@ -34,7 +34,8 @@ pub fn demo_builder() -> Result<SandboxBuilder, SandboxError> {
     Ok(Sandbox::builder()
         .objects(scenario::builtin()?)
         .control_plane(ControlPlaneConfig::default())
-        .data_plane(true))
+        .data_plane(true)
+        .gateway_api(true))
 }
 
 /// Starts the demo sandbox in-process and returns its handle once the demo has come up (see

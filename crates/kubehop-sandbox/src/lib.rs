@@ -84,6 +84,7 @@ pub mod dataplane;
 pub mod demo;
 pub mod endpoints;
 pub mod faults;
+pub mod gateway;
 pub mod kubeconfig;
 pub mod notes;
 pub mod patch;
@@ -147,6 +148,35 @@ pub enum SandboxError {
 /// Default interval between watch bookmarks (the API server sends them about once a minute).
 pub const DEFAULT_BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Loads `objects`; with `gateway_api`, the Gateway API CRDs are installed after the other
+/// objects and before the Gateway API ones, so that a scenario's other objects get the same
+/// uids with and without them.
+fn load_with_gateway_api(
+    store: &Store,
+    objects: Vec<Value>,
+    gateway_api: bool,
+    notes: &Notes,
+) -> LoadReport {
+    if !gateway_api {
+        return store.load_objects(objects);
+    }
+    let (gateway_objects, others): (Vec<Value>, Vec<Value>) =
+        objects.into_iter().partition(|object| {
+            object
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.starts_with(&format!("{}/", gateway::GROUP)))
+        });
+    let mut load = store.load_objects(others);
+    for problem in gateway::install_crds(store) {
+        notes.push(problem);
+    }
+    let rest = store.load_objects(gateway_objects);
+    load.loaded += rest.loaded;
+    load.skipped.extend(rest.skipped);
+    load
+}
+
 /// Entry point: `Sandbox::builder()...start().await`.
 pub struct Sandbox;
 
@@ -169,6 +199,7 @@ pub struct SandboxBuilder {
     plain_http: bool,
     control_plane: Option<ControlPlaneConfig>,
     data_plane: bool,
+    gateway_api: bool,
     bind_policy: dataplane::bind::BindPolicy,
     limits: server::ServerLimits,
 }
@@ -186,6 +217,7 @@ impl Default for SandboxBuilder {
             plain_http: false,
             control_plane: None,
             data_plane: false,
+            gateway_api: false,
             bind_policy: dataplane::bind::BindPolicy::default(),
             limits: server::ServerLimits::default(),
         }
@@ -287,6 +319,15 @@ impl SandboxBuilder {
         self
     }
 
+    /// Installs the Gateway API CRDs ([`gateway::crds`], generated from
+    /// `kubehop_gateway_api`'s types) before the objects load, so a scenario can hold
+    /// Gateways and routes. Users can also apply them themselves; either way the control plane
+    /// then creates the GatewayClass [`gateway::GATEWAY_CLASS`] and serves its Gateways.
+    pub fn gateway_api(mut self, on: bool) -> Self {
+        self.gateway_api = on;
+        self
+    }
+
     /// Starts the sandbox: store, TLS and kubeconfig, API server, then the control and data
     /// planes when asked for. One linear assembly in start order (a little over ~80 lines):
     /// splitting it would only pass the half-built parts around.
@@ -310,7 +351,7 @@ impl SandboxBuilder {
             }
             None => None,
         };
-        let load = store.load_objects(self.objects);
+        let load = load_with_gateway_api(&store, self.objects, self.gateway_api, &notes);
         for note in skipped_notes(&load.skipped) {
             notes.push(note);
         }

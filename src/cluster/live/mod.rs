@@ -747,6 +747,7 @@ impl Coordinator {
                 take(ResourceKind::NetworkPolicy),
                 &self.stores.network_policies,
             ),
+            gateway_api: Default::default(),
             missing,
         };
         self.publisher.publish(Arc::new(snapshot));

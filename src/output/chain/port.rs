@@ -75,6 +75,20 @@ pub(super) fn port_tree(chain: &ServiceChain, tree: &PortHops<'_>, style: Style)
             HopKind::Ingress { rule, .. } => {
                 node.child(ingress_text(rule));
             }
+            HopKind::GatewayRoute { route, .. } => {
+                let text = kubehop_engine::hops::GatewayRouteText(route).to_string();
+                if route.passes() {
+                    node.child(text);
+                } else if route.gateway.problem.is_none() && route.backend_problem.is_none() {
+                    node.child(format!(
+                        "{text}  {} {}",
+                        style.caveat(),
+                        style.yellow("weight 0: sends nothing")
+                    ));
+                } else {
+                    node.child(style.red(&text));
+                }
+            }
             HopKind::LoadBalancerPending => {
                 node.child(format!(
                     "LoadBalancer <pending>  {} {}",

@@ -9,4 +9,5 @@ mod e_affinity;
 mod f_dns;
 mod fixes;
 mod g_validation;
+mod gw_gateway;
 mod json_shape;

@@ -83,10 +83,20 @@ pub enum DiagnosticCode {
     /// Added: a public LoadBalancer without source ranges whose pods admit only in-cluster
     /// clients (rule K4).
     LbOpenInClusterOnly,
+    GatewayNotFound,
+    GatewayListenerNotFound,
+    GatewayRouteNotAllowed,
+    GatewayHostnameMismatch,
+    GatewayBackendMissing,
+    GatewayBackendPort,
+    GatewayRefNotPermitted,
+    GatewayRuleAllInvalid,
+    GatewayWeightsZero,
+    GatewayConditionFalse,
 }
 
 impl DiagnosticCode {
-    pub const ALL: [DiagnosticCode; 32] = [
+    pub const ALL: [DiagnosticCode; 42] = [
         Self::SelectorNoMatch,
         Self::SelectorPartialMatch,
         Self::NoReadyEndpoints,
@@ -119,6 +129,16 @@ impl DiagnosticCode {
         Self::EndpointOutsidePodRange,
         Self::NodePortOnPublicNode,
         Self::LbOpenInClusterOnly,
+        Self::GatewayNotFound,
+        Self::GatewayListenerNotFound,
+        Self::GatewayRouteNotAllowed,
+        Self::GatewayHostnameMismatch,
+        Self::GatewayBackendMissing,
+        Self::GatewayBackendPort,
+        Self::GatewayRefNotPermitted,
+        Self::GatewayRuleAllInvalid,
+        Self::GatewayWeightsZero,
+        Self::GatewayConditionFalse,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +175,16 @@ impl DiagnosticCode {
             Self::EndpointOutsidePodRange => "endpoint-outside-pod-range",
             Self::NodePortOnPublicNode => "nodeport-on-public-node",
             Self::LbOpenInClusterOnly => "lb-open-in-cluster-only",
+            Self::GatewayNotFound => "gateway-not-found",
+            Self::GatewayListenerNotFound => "gateway-listener-not-found",
+            Self::GatewayRouteNotAllowed => "gateway-route-not-allowed",
+            Self::GatewayHostnameMismatch => "gateway-hostname-mismatch",
+            Self::GatewayBackendMissing => "gateway-backend-missing",
+            Self::GatewayBackendPort => "gateway-backend-port",
+            Self::GatewayRefNotPermitted => "gateway-ref-not-permitted",
+            Self::GatewayRuleAllInvalid => "gateway-rule-all-invalid",
+            Self::GatewayWeightsZero => "gateway-weights-zero",
+            Self::GatewayConditionFalse => "gateway-condition-false",
         }
     }
 
@@ -170,7 +200,15 @@ impl DiagnosticCode {
             | Self::IngressBackendMissing
             | Self::InvalidSpec
             | Self::PolicyDeniesIngressController
-            | Self::PolicyIsolatedNoAllow => Severity::Error,
+            | Self::PolicyIsolatedNoAllow
+            | Self::GatewayNotFound
+            | Self::GatewayListenerNotFound
+            | Self::GatewayRouteNotAllowed
+            | Self::GatewayHostnameMismatch
+            | Self::GatewayBackendMissing
+            | Self::GatewayBackendPort
+            | Self::GatewayRefNotPermitted
+            | Self::GatewayRuleAllInvalid => Severity::Error,
             Self::SelectorPartialMatch
             | Self::NodePortOutOfRange
             | Self::LbPending
@@ -186,7 +224,9 @@ impl DiagnosticCode {
             | Self::NodeNotReady
             | Self::NodeProxyUnhealthy
             | Self::EndpointOutsidePodRange
-            | Self::NodePortOnPublicNode => Severity::Warning,
+            | Self::NodePortOnPublicNode
+            | Self::GatewayWeightsZero
+            | Self::GatewayConditionFalse => Severity::Warning,
             Self::PublishNotReady
             | Self::Headless
             | Self::ExternalName
@@ -223,6 +263,8 @@ pub enum Subject {
     Field(String),
     /// A NetworkPolicy, by name.
     NetworkPolicy(String),
+    /// A Gateway API object, as `kind/name` (`httproute/store`).
+    GatewayApi(String),
 }
 
 impl fmt::Display for Subject {
@@ -235,6 +277,7 @@ impl fmt::Display for Subject {
             Self::Ingress(name) => write!(f, "ingress/{name}"),
             Self::Field(path) => f.write_str(path),
             Self::NetworkPolicy(name) => write!(f, "networkpolicy/{name}"),
+            Self::GatewayApi(name) => f.write_str(name),
         }
     }
 }

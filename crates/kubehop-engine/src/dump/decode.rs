@@ -60,6 +60,8 @@ pub(super) enum Entry {
     },
     /// A typed list (`EndpointSliceList`), even an empty one: the dump did list this kind.
     Listed(ResourceKind),
+    /// A Gateway API object (`gateway.networking.k8s.io`, any version).
+    GatewayApi(crate::gateway::GatewayApiObject),
 }
 
 /// One document of a stream. `None` for an explicit `null`.
@@ -260,6 +262,7 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Read(ResourceKind),
+    GatewayApi,
     Skip(SkipReason),
     List,
 }
@@ -293,6 +296,13 @@ fn kind_named(kind: &str) -> Option<ResourceKind> {
 }
 
 fn classify(api_version: Option<&str>, kind: &str) -> Class {
+    let gateway_group = api_version.is_some_and(|v| {
+        v.strip_prefix(kubehop_gateway_api::GROUP)
+            .is_some_and(|rest| rest.starts_with('/'))
+    });
+    if gateway_group && crate::gateway::GATEWAY_API_KINDS.contains(&kind) {
+        return Class::GatewayApi;
+    }
     if let Some(resource) = kind_named(kind) {
         return match api_version {
             // Without apiVersion (hand-written, or items of a typed list) the kind decides.
@@ -506,6 +516,19 @@ fn try_dispatch<'de, A: MapAccess<'de>>(
                 rest: map,
             };
             read_object(resource, replay).map(|object| Some(vec![Entry::Object(object)]))
+        }
+        Class::GatewayApi => {
+            let replay = Replay {
+                buffered: std::mem::take(buffered).into_iter(),
+                value: None,
+                live_key,
+                rest: map,
+            };
+            let deserializer = MapAccessDeserializer::new(replay);
+            match crate::gateway::GatewayApiObject::deserialize(kind, deserializer) {
+                Some(object) => object.map(|o| Some(vec![Entry::GatewayApi(o)])),
+                None => Err(de::Error::custom("not a Gateway API kind")),
+            }
         }
         Class::Skip(reason) => {
             // Consume the rest without keeping anything (Secrets, ConfigMaps, ...), except an

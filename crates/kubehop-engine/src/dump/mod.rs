@@ -16,7 +16,9 @@
 //! Input whose first non-blank character is `{` or `[` is read as JSON, anything else as YAML.
 //! Objects are dispatched on `apiVersion` + `kind` into k8s-openapi types: `v1` Service, Pod,
 //! Node and Namespace, `discovery.k8s.io/v1` EndpointSlice and `networking.k8s.io/v1` Ingress
-//! and IngressClass, `networking.k8s.io/v1` NetworkPolicy. Everything else is skipped and reported as a [`DumpNote`] (counted per file and kind, never
+//! and IngressClass, `networking.k8s.io/v1` NetworkPolicy, and the Gateway API kinds
+//! (`gateway.networking.k8s.io`, any version: GatewayClass, Gateway, HTTPRoute, GRPCRoute,
+//! TLSRoute, TCPRoute, UDPRoute, ReferenceGrant; optional, never missing). Everything else is skipped and reported as a [`DumpNote`] (counted per file and kind, never
 //! printed: Secrets and ConfigMaps stay unseen). Legacy `v1 Endpoints` are skipped too: the
 //! engine reads the EndpointSlices, which carry the same endpoints with more detail (serving,
 //! terminating, zone), and kube-proxy reads slices, not Endpoints.
@@ -492,6 +494,10 @@ impl Builder {
                     *skipped.entry((kind, api_version, reason)).or_default() += 1;
                 }
                 Entry::Listed(kind) => self.listed.push(kind),
+                Entry::GatewayApi(mut object) => {
+                    defaulted += usize::from(object.default_namespace());
+                    duplicates += usize::from(self.snapshot.gateway_api.insert(object));
+                }
             }
         }
         for ((kind, api_version, reason), count) in skipped {

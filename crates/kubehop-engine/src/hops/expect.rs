@@ -89,6 +89,10 @@ impl PortHops<'_> {
         let port = self.port;
         match &node.kind {
             HopKind::Ingress { .. } => Some(ingress_expectation(port)),
+            HopKind::GatewayRoute { route, .. } if route.passes() => {
+                Some(ingress_expectation(port))
+            }
+            HopKind::GatewayRoute { .. } => None,
             HopKind::LoadBalancer { entry, .. } => {
                 Some(load_balancer_expectation(model, port, entry.node_rules()))
             }

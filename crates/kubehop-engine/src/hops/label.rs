@@ -71,6 +71,7 @@ impl fmt::Display for HopKind<'_> {
                 rule.name,
                 IngressRule(rule)
             ),
+            HopKind::GatewayRoute { route, .. } => write!(f, "{}", GatewayRouteText(route)),
             HopKind::LoadBalancerPending => f.write_str("LoadBalancer <pending>"),
             HopKind::LoadBalancer { entry, .. } => match (&entry.ip, &entry.hostname) {
                 (Some(ip), _) => write!(f, "LoadBalancer {}", address_text(ip, entry.port)),
@@ -102,5 +103,43 @@ impl fmt::Display for HopKind<'_> {
             HopKind::PodNotReceiving { mapping } => write!(f, "pod {}", mapping.pod),
             HopKind::NoEndpoints => f.write_str("no endpoints"),
         }
+    }
+}
+
+/// A Gateway route hop in a few words: `Gateway infra/edge http:80 shop.test → HTTPRoute
+/// shop/store rule 0 [PathPrefix /cart] 90/100`.
+pub struct GatewayRouteText<'a>(pub &'a crate::gateway::GatewayRouteRef);
+
+impl fmt::Display for GatewayRouteText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let route = self.0;
+        let gateway = &route.gateway;
+        write!(f, "Gateway {}/{}", gateway.namespace, gateway.name)?;
+        match (&gateway.listener, gateway.port) {
+            (Some(listener), Some(port)) => write!(f, " {listener}:{port}")?,
+            (Some(listener), None) => write!(f, " {listener}")?,
+            (None, Some(port)) => write!(f, " :{port}")?,
+            (None, None) => {}
+        }
+        if !gateway.hostnames.is_empty() {
+            write!(f, " {}", gateway.hostnames.join(","))?;
+        }
+        write!(
+            f,
+            " → {} {}/{} rule {}",
+            route.kind, route.namespace, route.name, route.rule
+        )?;
+        if !route.matches.is_empty() {
+            write!(f, " [{}]", route.matches.join(" | "))?;
+        }
+        if route.total_weight != route.weight {
+            write!(f, " weight {}/{}", route.weight, route.total_weight)?;
+        }
+        if let Some(problem) = &gateway.problem {
+            write!(f, " ({problem})")?;
+        } else if let Some(problem) = route.backend_problem {
+            write!(f, " ({})", problem.reason())?;
+        }
+        Ok(())
     }
 }

@@ -22,8 +22,9 @@ mod tests;
 use std::net::IpAddr;
 
 pub use expect::{Expectation, ExpectedEndpoint};
-pub use label::{IngressRule, PortWords, SocketText, address_text};
+pub use label::{GatewayRouteText, IngressRule, PortWords, SocketText, address_text};
 
+use super::gateway::GatewayRouteRef;
 use super::model::{
     ClusterIpHop, Hop, IngressRef, LoadBalancerEntry, NodePortRow, PortChain, PortEndpoint,
     PortRef, ServiceChain, ServiceType,
@@ -37,6 +38,12 @@ pub enum HopKind<'c> {
     /// An Ingress rule (or default backend) naming this Service port (index into
     /// `chain.ingresses`).
     Ingress { index: usize, rule: &'c IngressRef },
+    /// A Gateway API route rule that sends to this port, entered through one Gateway listener
+    /// (index into `chain.gateway_routes`; rules GW1-GW12).
+    GatewayRoute {
+        index: usize,
+        route: &'c GatewayRouteRef,
+    },
     /// type LoadBalancer with no ingress in status yet.
     LoadBalancerPending,
     /// One `status.loadBalancer.ingress` entry (index into `port.load_balancer`); rule C5.
@@ -143,6 +150,7 @@ impl<'c> PortHops<'c> {
             ));
         } else {
             hops.extend(ingress_hops(chain, Some(index)));
+            hops.extend(gateway_hops(chain, port));
             hops.extend(load_balancer_hops(chain, port));
             hops.extend(
                 chain
@@ -212,6 +220,30 @@ pub fn ingress_hops(chain: &ServiceChain, port_index: Option<usize>) -> Vec<HopN
                 HopState::Broken
             };
             HopNode::leaf(HopKind::Ingress { index, rule }, state)
+        })
+        .collect()
+}
+
+/// The Gateway API route hops of a port: the route rules whose backendRef names its number
+/// (UDPRoutes for UDP ports, the other kinds for TCP ports).
+pub fn gateway_hops<'c>(chain: &'c ServiceChain, port: &PortChain) -> Vec<HopNode<'c>> {
+    chain
+        .gateway_routes
+        .iter()
+        .enumerate()
+        .filter(|(_, route)| {
+            let udp = route.kind == super::gateway::RouteKind::Udp;
+            route.service_port == port.port && udp == (port.protocol == super::model::Protocol::Udp)
+        })
+        .map(|(index, route)| {
+            let state = if route.gateway.problem.is_some() || route.backend_problem.is_some() {
+                HopState::Broken
+            } else if route.weight == 0 {
+                HopState::Caveat
+            } else {
+                HopState::Ok
+            };
+            HopNode::leaf(HopKind::GatewayRoute { index, route }, state)
         })
         .collect()
 }
@@ -395,6 +427,7 @@ fn hop_of(port: &PortChain, kind: &HopKind<'_>) -> Option<Hop> {
     let (number, protocol) = (port.port, port.protocol);
     Some(match kind {
         HopKind::Ingress { rule, .. } => ingress_key(rule),
+        HopKind::GatewayRoute { route, .. } => gateway_key(route),
         HopKind::LoadBalancer { entry, .. } => Hop::LoadBalancer {
             port: number,
             protocol,
@@ -459,6 +492,16 @@ pub fn locate<'c>(chain: &'c ServiceChain, hop: &Hop) -> Option<Located<'c>> {
             _ => false,
         })
         .map(|node| Located { tree: None, node })
+}
+
+/// The key of a Gateway route hop.
+pub fn gateway_key(route: &GatewayRouteRef) -> Hop {
+    Hop::GatewayRoute {
+        gateway: format!("{}/{}", route.gateway.namespace, route.gateway.name),
+        listener: route.gateway.listener.clone(),
+        route: format!("{}/{}/{}", route.kind, route.namespace, route.name),
+        rule: route.rule,
+    }
 }
 
 /// The key of an Ingress rule's hop (it does not depend on the port).

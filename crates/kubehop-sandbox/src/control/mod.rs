@@ -70,6 +70,7 @@
 pub mod allocator;
 mod cloud;
 pub mod events;
+mod gateway;
 mod nodes;
 mod pods;
 pub mod pool;
@@ -324,6 +325,8 @@ struct Dirty {
     slices: BTreeSet<Key>,
     load_balancers: BTreeSet<Key>,
     ingresses: BTreeSet<Key>,
+    /// Something the Gateway controller reads changed (it recomputes everything).
+    gateways: bool,
 }
 
 /// One node as the control plane knows it.
@@ -339,6 +342,7 @@ struct NodeEntry {
 enum LbOwner {
     Service(Key),
     Ingress(Key),
+    Gateway(Key),
 }
 
 /// The control plane's state, owned by its one task.
@@ -352,6 +356,8 @@ struct Controller {
     next_node_index: usize,
     pod_ips: HashMap<usize, pool::Pool<String>>,
     lb_ips: pool::Pool<LbOwner>,
+    /// The address of each Gateway of the sandbox's classes.
+    gateway_addresses: BTreeMap<Key, std::net::Ipv4Addr>,
     /// uids of pods this kubelet started (their readiness is managed).
     started: HashSet<String>,
     ready_at: HashMap<String, Instant>,
@@ -438,6 +444,7 @@ impl Controller {
             nodes: BTreeMap::new(),
             next_node_index: 0,
             pod_ips: HashMap::new(),
+            gateway_addresses: BTreeMap::new(),
             started: HashSet::new(),
             ready_at: HashMap::new(),
             remove_at: HashMap::new(),
@@ -461,6 +468,7 @@ impl Controller {
     async fn run(&mut self, cancel: CancellationToken, idle: tokio::sync::watch::Sender<u64>) {
         let mut subscription = self.store.subscribe();
         self.resync(true);
+        self.dirty.gateways = true;
         loop {
             self.reconcile();
             let position = subscription.resource_version();
@@ -488,6 +496,7 @@ impl Controller {
                         tracing::debug!("control plane fell behind the store's history: resync");
                         subscription = self.store.subscribe();
                         self.resync(false);
+                        self.dirty.gateways = true;
                     }
                     Err(err) => {
                         tracing::warn!("control plane stops: {err}");
@@ -569,6 +578,9 @@ impl Controller {
         let object = &event.object;
         let key = (object.namespace().to_string(), object.name().to_string());
         let deleted = event.event_type == EventType::Deleted;
+        if !self.dirty.gateways && gateway::concerns(self, event.resource()) {
+            self.dirty.gateways = true;
+        }
         match event.resource() {
             ResourceId::Nodes => self.observe_node(event, deleted),
             ResourceId::Pods => self.observe_pod(event, &key, deleted),
@@ -801,6 +813,10 @@ impl Controller {
         for key in std::mem::take(&mut self.dirty.ingresses) {
             let result = cloud::reconcile_ingress(self, &key);
             self.report(result, "ingress", &key.1);
+        }
+        if std::mem::take(&mut self.dirty.gateways) {
+            let result = gateway::reconcile(self);
+            self.report(result, "gateway api", "(all)");
         }
     }
 

@@ -315,17 +315,17 @@ async fn serve(
     }
 }
 
-/// What the controller reads from a request head.
-struct Head {
-    host: String,
-    path: String,
+/// What the controller reads from a request head (the Gateway data plane reads it too).
+pub(crate) struct Head {
+    pub(crate) host: String,
+    pub(crate) path: String,
     /// The head as received, then everything after it that was read with it.
-    raw: Vec<u8>,
-    end: usize,
+    pub(crate) raw: Vec<u8>,
+    pub(crate) end: usize,
 }
 
 /// Reads a request head; `None` when the client closes first or sends too much.
-async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Head> {
+pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Head> {
     let mut raw = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
     let end = loop {
@@ -375,7 +375,12 @@ fn plain(status: u16, reason: &str, body: &str) -> String {
     )
 }
 
-async fn answer<S: AsyncWrite + Unpin>(stream: &mut S, status: u16, reason: &str, body: &str) {
+pub(crate) async fn answer<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    reason: &str,
+    body: &str,
+) {
     if stream
         .write_all(plain(status, reason, body).as_bytes())
         .await
@@ -410,8 +415,20 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
         );
         return answer(&mut stream, 404, "Not Found", &body).await;
     };
-    let model = shared.proxy.model();
-    let address = match service_address(&model, &backend) {
+    forward(stream, &head, &backend, (peer, https), &shared.proxy).await;
+}
+
+/// Proxies one request to a Service port, dialled like a ClusterIP (the engine's route and
+/// picker); what goes wrong becomes the answer a controller gives (503, 502, 504).
+pub(crate) async fn forward<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    head: &Head,
+    backend: &Backend,
+    (peer, https): (SocketAddr, bool),
+    proxy: &Context,
+) {
+    let model = proxy.model();
+    let address = match service_address(&model, backend) {
         Ok(address) => address,
         Err(why) => return answer(&mut stream, 503, "Service Unavailable", &why).await,
     };
@@ -421,9 +438,9 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
         service: backend.service.clone(),
     };
     let service = format!("Service {}/{}", backend.namespace, backend.service);
-    match proxy::dial(&shared.proxy, &door, address, peer).await {
+    match proxy::dial(proxy, &door, address, peer).await {
         Dialed::Connected(mut upstream) => {
-            let forwarded = forwarded_head(&head, peer, https);
+            let forwarded = forwarded_head(head, peer, https);
             if upstream.write_all(&forwarded).await.is_err()
                 || upstream.write_all(&head.raw[head.end..]).await.is_err()
             {
@@ -447,7 +464,7 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// The ClusterIP:port of a backend; why not, for a 503.
-fn service_address(model: &ProxyModel, backend: &Backend) -> Result<SocketAddr, String> {
+pub(crate) fn service_address(model: &ProxyModel, backend: &Backend) -> Result<SocketAddr, String> {
     let name = format!("Service {}/{}", backend.namespace, backend.service);
     let chain = model
         .services

@@ -21,6 +21,9 @@
 //! - [`ingress`]: the Ingress controller of the class [`ingress_rules::INGRESS_CLASS`], on each
 //!   Ingress's status IP (80, and 443 with certificates from the sandbox CA), routing by host
 //!   and path to Services dialled like a ClusterIP.
+//! - [`gateway`]: the Gateways of the sandbox's GatewayClass ([`crate::gateway`]) on their
+//!   status addresses, one listener per port, routing HTTP, TLS passthrough and TCP by
+//!   [`gateway_routes`] to Services dialled the same way.
 //!
 //! Loopback only: an address outside 127.0.0.0/8 (say, a pod IP from a replayed dump) gets no
 //! listener and no connection, and a [note](crate::notes::Notes) says so. A listener that
@@ -29,6 +32,8 @@
 
 pub mod bind;
 pub mod dns;
+pub mod gateway;
+pub mod gateway_routes;
 pub mod ingress;
 pub mod ingress_rules;
 pub mod nodes;
@@ -70,6 +75,8 @@ pub enum Listening {
     LoadBalancer { namespace: String, service: String },
     /// The Ingress controller on an Ingress's status IP (port 80 or 443).
     Ingress,
+    /// A Gateway's listener (or several sharing a port) on its status address.
+    Gateway { namespace: String, name: String },
 }
 
 /// What the data plane shows to the outside (for tests and the CLI).
@@ -182,6 +189,11 @@ async fn run(
         notes.clone(),
         cancel.clone(),
         (doors.context(), policy),
+        ca.clone(),
+    );
+    let mut gateways = gateway::GatewayListeners::new(
+        (notes.clone(), cancel.clone()),
+        (doors.context(), policy),
         ca,
     );
     let mut udp = udp::UdpSockets::new(
@@ -196,13 +208,16 @@ async fn run(
     loop {
         changes.borrow_and_update();
         let revision = store.resource_version();
-        if built.is_some_and(|built| store.last_change_of(&SNAPSHOT_KINDS) <= built) {
+        let mut kinds = SNAPSHOT_KINDS.to_vec();
+        kinds.extend(crate::gateway::objects::resources(&store).into_values());
+        if built.is_some_and(|built| store.last_change_of(&kinds) <= built) {
             // Only kinds the listeners do not read changed (Events, workloads).
             applied.send_replace(revision);
         } else {
             built = Some(revision);
             match store.cluster_snapshot(revision) {
                 Ok(snapshot) => {
+                    let snapshot = Arc::new(snapshot);
                     let model: Arc<ProxyModel> =
                         Arc::new(engine::build(&snapshot, &EngineConfig::default()));
                     model_tx.send_replace(model.clone());
@@ -214,6 +229,8 @@ async fn run(
                         .sync(&model, (&proxy_down, nodes::cuts(&snapshot)))
                         .await;
                     ingresses.sync(&snapshot).await;
+                    let world = crate::gateway::objects::World::read(&store);
+                    gateways.sync(&world, snapshot.clone()).await;
                     udp.sync(&snapshot, &model).await;
                     *shared
                         .listening_udp
@@ -222,6 +239,7 @@ async fn run(
                     let mut listening = pod_listeners.listening();
                     listening.extend(doors.listening());
                     listening.extend(ingresses.listening());
+                    listening.extend(gateways.listening());
                     *shared
                         .listening
                         .lock()
@@ -229,6 +247,7 @@ async fn run(
                     let mut failed = pod_listeners.failed().clone();
                     failed.extend(doors.failed().iter().map(|(addr, why)| (*addr, *why)));
                     failed.extend(ingresses.failed().iter().map(|(addr, why)| (*addr, *why)));
+                    failed.extend(gateways.failed().iter().map(|(addr, why)| (*addr, *why)));
                     let unbound = Unbound::new(failed);
                     // Nothing to say and nothing said: the nodes are not even read.
                     if !(unbound.is_empty() && published.is_empty()) {
@@ -248,6 +267,7 @@ async fn run(
     pod_listeners.stop_all().await;
     doors.stop_all().await;
     ingresses.stop_all().await;
+    gateways.stop_all().await;
     udp.stop_all().await;
     shared
         .listening_udp

@@ -407,7 +407,7 @@ async fn serve(
     }
 }
 
-fn reset(stream: TcpStream) {
+pub(crate) fn reset(stream: TcpStream) {
     let _ = stream.set_zero_linger();
     drop(stream);
 }

@@ -530,8 +530,8 @@ impl Store {
         let state = self.read();
         resources
             .iter()
-            .map(|r| {
-                let history = &state.resource_history[r.index()];
+            .filter_map(|r| state.resource_history.get(r.index()))
+            .map(|history| {
                 history
                     .events
                     .back()

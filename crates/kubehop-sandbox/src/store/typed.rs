@@ -154,6 +154,7 @@ impl Store {
             namespaces: decode_all(&namespaces)?,
             ingress_classes: decode_all(&classes)?,
             network_policies: Vec::new(),
+            gateway_api: crate::gateway::objects::typed(self),
             missing: Vec::new(),
         })
     }

@@ -1,0 +1,420 @@
+//! Gateway API diagnostics (GW1-GW13): computed from the specs, cross-checked with the status
+//! controllers wrote. Each finding is about a route; it is shown on the Services the route
+//! reaches, or as unattached when it reaches none.
+
+use k8s_openapi::api::core::v1::ServicePort;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kubehop_gateway_api::{Condition, Gateway, RouteParentStatus};
+
+use super::attach::AttachFailure;
+use super::backends::BackendProblem;
+use super::objects::RouteView;
+use super::select::{Gateways, ParentAttachment};
+use crate::diagnostics::{Diagnostic, DiagnosticCode, Subject, name_list};
+use crate::snapshot::ClusterSnapshot;
+
+/// A finding and where it shows.
+#[derive(Debug, Clone)]
+pub(crate) struct RouteFinding {
+    /// The existing Services the route sends to (namespace, name); empty: unattached.
+    pub services: Vec<(String, String)>,
+    /// The route's namespace.
+    pub namespace: String,
+    pub diagnostic: Diagnostic,
+}
+
+/// Every Gateway API finding of the snapshot, route by route in snapshot order.
+pub(crate) fn route_findings(snapshot: &ClusterSnapshot) -> Vec<RouteFinding> {
+    if snapshot.gateway_api.is_empty() {
+        return Vec::new();
+    }
+    let gateways = Gateways::new(snapshot);
+    let mut out = Vec::new();
+    for route in snapshot.gateway_api.routes() {
+        let services = reached_services(&gateways, &route);
+        let mut diagnostics = parent_findings(&gateways, &route);
+        diagnostics.extend(backend_findings(
+            &gateways,
+            &snapshot.endpoint_slices,
+            &route,
+        ));
+        if diagnostics.is_empty() {
+            diagnostics.extend(status_findings(&gateways, &route));
+        }
+        out.extend(diagnostics.into_iter().map(|diagnostic| RouteFinding {
+            services: services.clone(),
+            namespace: route.namespace.to_owned(),
+            diagnostic,
+        }));
+    }
+    out
+}
+
+fn subject(route: &RouteView<'_>) -> Subject {
+    Subject::GatewayApi(format!(
+        "{}/{}",
+        route.kind.as_str().to_ascii_lowercase(),
+        route.name
+    ))
+}
+
+fn what(route: &RouteView<'_>) -> String {
+    format!("{} {}/{}", route.kind, route.namespace, route.name)
+}
+
+/// The existing Services any backendRef of the route names (whatever the port), sorted.
+fn reached_services(gateways: &Gateways<'_>, route: &RouteView<'_>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = route
+        .rules
+        .iter()
+        .flat_map(|rule| rule.backends)
+        .filter(|b| b.is_service())
+        .map(|b| (b.namespace(route.namespace).to_owned(), b.name.clone()))
+        .filter(|(ns, name)| gateways.service(ns, name).is_some())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether a controller wrote a status entry for this parentRef.
+fn status_for<'a>(
+    route: &RouteView<'a>,
+    parent: &ParentAttachment<'_>,
+) -> Option<&'a RouteParentStatus> {
+    let wanted = parent.parent_ref;
+    route.status?.parents.iter().find(|p| {
+        let got = &p.parent_ref;
+        got.name == wanted.name
+            && got.namespace(route.namespace) == wanted.namespace(route.namespace)
+            && got.section_name == wanted.section_name
+            && got.port == wanted.port
+    })
+}
+
+/// GW1, GW3, GW4: parentRefs that attach nowhere.
+fn parent_findings(gateways: &Gateways<'_>, route: &RouteView<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for parent in gateways.parents(route) {
+        if !parent.parent_ref.is_gateway() {
+            continue;
+        }
+        let gateway = format!("{}/{}", parent.namespace, parent.parent_ref.name);
+        let unseen = if status_for(route, &parent).is_none() {
+            " No controller wrote status for this parentRef, so the route's status shows nothing wrong."
+        } else {
+            ""
+        };
+        let (code, text) = match &parent.result {
+            Some(Ok(_)) => continue,
+            None => (
+                DiagnosticCode::GatewayNotFound,
+                format!(
+                    "{} names Gateway {gateway} as its parent, which does not exist; no traffic reaches the route.{unseen} Create the Gateway or fix parentRefs.",
+                    what(route)
+                ),
+            ),
+            Some(Err(AttachFailure::NoMatchingParent)) => {
+                let listeners: Vec<String> = parent.gateway.map_or(Vec::new(), |g| {
+                    g.spec
+                        .listeners
+                        .iter()
+                        .map(|l| format!("{} ({}/{})", l.name, l.port, l.protocol))
+                        .collect()
+                });
+                let wanted = match (&parent.parent_ref.section_name, parent.parent_ref.port) {
+                    (Some(s), Some(p)) => format!("listener {s:?} on port {p}"),
+                    (Some(s), None) => format!("listener {s:?}"),
+                    (None, Some(p)) => format!("a listener on port {p}"),
+                    (None, None) => "a listener".to_owned(),
+                };
+                (
+                    DiagnosticCode::GatewayListenerNotFound,
+                    format!(
+                        "{} attaches to {wanted} of Gateway {gateway}, which has none (listeners: {}); no traffic reaches the route.{unseen} Fix sectionName/port in parentRefs.",
+                        what(route),
+                        if listeners.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            name_list(&listeners)
+                        }
+                    ),
+                )
+            }
+            Some(Err(AttachFailure::NotAllowedByListeners)) => (
+                DiagnosticCode::GatewayRouteNotAllowed,
+                format!(
+                    "{} is not allowed by the listeners of Gateway {gateway} it names (allowedRoutes: {}); no traffic reaches the route. Allow namespace {} or kind {} in the listener's allowedRoutes.",
+                    what(route),
+                    allowed_text(parent.gateway, &parent),
+                    route.namespace,
+                    route.kind
+                ),
+            ),
+            Some(Err(AttachFailure::NoMatchingListenerHostname)) => (
+                DiagnosticCode::GatewayHostnameMismatch,
+                format!(
+                    "{} has hostnames {} that no listener of Gateway {gateway} it names accepts (listener hostnames: {}); no traffic reaches the route. Make them intersect.",
+                    what(route),
+                    name_list(route.hostnames),
+                    listener_hosts(parent.gateway, &parent)
+                ),
+            ),
+        };
+        out.push(Diagnostic::new(code, subject(route), text));
+    }
+    out
+}
+
+fn allowed_text(gateway: Option<&Gateway>, parent: &ParentAttachment<'_>) -> String {
+    let Some(gateway) = gateway else {
+        return String::new();
+    };
+    let texts: Vec<String> = gateway
+        .spec
+        .listeners
+        .iter()
+        .filter(|l| super::attach::selects_listener(parent.parent_ref, l))
+        .map(|l| {
+            let a = l.allowed_routes.as_ref();
+            let from = a
+                .and_then(|a| a.namespaces.as_ref())
+                .and_then(|n| n.from.as_deref())
+                .unwrap_or("Same");
+            let kinds: Vec<&str> = a
+                .and_then(|a| a.kinds.as_ref())
+                .map_or(Vec::new(), |k| k.iter().map(|k| k.kind.as_str()).collect());
+            if kinds.is_empty() {
+                format!("{}: from {from}", l.name)
+            } else {
+                format!("{}: from {from}, kinds {}", l.name, kinds.join(","))
+            }
+        })
+        .collect();
+    texts.join("; ")
+}
+
+fn listener_hosts(gateway: Option<&Gateway>, parent: &ParentAttachment<'_>) -> String {
+    let Some(gateway) = gateway else {
+        return String::new();
+    };
+    let hosts: Vec<String> = gateway
+        .spec
+        .listeners
+        .iter()
+        .filter(|l| super::attach::selects_listener(parent.parent_ref, l))
+        .map(|l| format!("{}: {}", l.name, l.hostname.as_deref().unwrap_or("*")))
+        .collect();
+    hosts.join(", ")
+}
+
+/// GW8-GW12: backends that cannot take traffic, rules that send nothing anywhere.
+fn backend_findings(
+    gateways: &Gateways<'_>,
+    slices: &[std::sync::Arc<EndpointSlice>],
+    route: &RouteView<'_>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for rule in &route.rules {
+        let backends = gateways.backends(route, rule.index);
+        for b in &backends {
+            let Some(problem) = b.problem else { continue };
+            let target = format!("Service {}/{}", b.namespace, b.backend.name);
+            let (code, text) = match problem {
+                BackendProblem::UnsupportedKind => continue,
+                BackendProblem::ServiceNotFound => (
+                    DiagnosticCode::GatewayBackendMissing,
+                    format!(
+                        "{} rule {} sends to {target}, which does not exist; requests sent to it get HTTP 500. Create the Service or fix backendRefs.",
+                        what(route),
+                        rule.index
+                    ),
+                ),
+                BackendProblem::PortMissing => (
+                    DiagnosticCode::GatewayBackendPort,
+                    format!(
+                        "{} rule {} sends to {target} without a port; backendRefs to a Service need the Service port.",
+                        what(route),
+                        rule.index
+                    ),
+                ),
+                BackendProblem::PortNotFound => (
+                    DiagnosticCode::GatewayBackendPort,
+                    port_text(gateways, slices, route, rule.index, b),
+                ),
+                BackendProblem::RefNotPermitted => (
+                    DiagnosticCode::GatewayRefNotPermitted,
+                    format!(
+                        "{} rule {} sends to {target} in another namespace, and no ReferenceGrant in {} lets {}s from {} refer to it (RefNotPermitted); requests sent to it get HTTP 500. Add a ReferenceGrant in {}.",
+                        what(route),
+                        rule.index,
+                        b.namespace,
+                        route.kind,
+                        route.namespace,
+                        b.namespace
+                    ),
+                ),
+            };
+            out.push(Diagnostic::new(code, subject(route), text));
+        }
+        let invalid = |b: &super::WeightedBackend<'_>| {
+            b.problem
+                .is_some_and(|p| p != BackendProblem::UnsupportedKind)
+        };
+        if !backends.is_empty() && backends.iter().all(invalid) && rule.filters.is_empty() {
+            out.push(Diagnostic::new(DiagnosticCode::GatewayRuleAllInvalid, subject(route), format!("{} rule {}: every backend is invalid, so every request the rule matches gets HTTP 500.", what(route), rule.index)));
+        } else if !backends.is_empty() && backends.iter().all(|b| b.weight == 0) {
+            out.push(Diagnostic::new(DiagnosticCode::GatewayWeightsZero, subject(route), format!("{} rule {}: every backend has weight 0, so the rule sends nothing and its requests get HTTP 500. Give a backend a weight above 0.", what(route), rule.index)));
+        }
+    }
+    out
+}
+
+/// The Service port whose named targetPort the Service's EndpointSlices resolve to `port`.
+fn resolved_target(
+    slices: &[std::sync::Arc<EndpointSlice>],
+    namespace: &str,
+    service: &str,
+    port: i32,
+    ports: &[&ServicePort],
+) -> Option<i32> {
+    let name = slices
+        .iter()
+        .filter(|s| s.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|s| {
+            let labels = s.metadata.labels.as_ref();
+            labels
+                .and_then(|l| l.get(crate::endpointslice::SERVICE_NAME_LABEL))
+                .map(String::as_str)
+                == Some(service)
+        })
+        .flat_map(|s| s.ports.iter().flatten())
+        .find(|p| p.port == Some(port))?
+        .name
+        .clone()
+        .unwrap_or_default();
+    ports
+        .iter()
+        .find(|p| p.name.clone().unwrap_or_default() == name)
+        .map(|p| p.port)
+}
+
+fn port_text(
+    gateways: &Gateways<'_>,
+    slices: &[std::sync::Arc<EndpointSlice>],
+    route: &RouteView<'_>,
+    rule: usize,
+    b: &super::WeightedBackend<'_>,
+) -> String {
+    let port = b.backend.port.unwrap_or_default();
+    let service = gateways.service(&b.namespace, &b.backend.name);
+    let ports = service
+        .and_then(|s| s.spec.as_ref())
+        .and_then(|s| s.ports.as_ref());
+    let ports: Vec<_> = ports.into_iter().flatten().collect();
+    let listed: Vec<String> = ports.iter().map(|p| p.port.to_string()).collect();
+    let target = ports
+        .iter()
+        .find(|p| matches!(&p.target_port, Some(IntOrString::Int(t)) if *t == port))
+        .map(|p| p.port)
+        .or_else(|| resolved_target(slices, &b.namespace, &b.backend.name, port, &ports));
+    let hint = match target {
+        Some(service_port) => format!(
+            " {port} is the targetPort of Service port {service_port}: backendRefs name the Service port."
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{} rule {rule} sends to port {port} of Service {}/{}, which has no such port (it has {}); requests sent to it get HTTP 500.{hint}",
+        what(route),
+        b.namespace,
+        b.backend.name,
+        if listed.is_empty() {
+            "none".to_owned()
+        } else {
+            listed.join(", ")
+        }
+    )
+}
+
+/// GW13: conditions a controller set to False, on the route's parents, the Gateways it attaches
+/// to and their listeners; skipped when written for an older generation.
+fn status_findings(gateways: &Gateways<'_>, route: &RouteView<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let generation = route.metadata.generation;
+    let parents = route.status.map_or(&[][..], |s| &s.parents[..]);
+    for parent in parents {
+        for c in false_conditions(
+            &parent.conditions,
+            generation,
+            &["Accepted", "ResolvedRefs"],
+        ) {
+            out.push(condition(
+                route,
+                &format!("its status for parent {}", parent.parent_ref.name),
+                c,
+            ));
+        }
+    }
+    for parent in gateways.parents(route) {
+        let (Some(gateway), Some(Ok(attachments))) = (parent.gateway, &parent.result) else {
+            continue;
+        };
+        let status = gateway.status.as_ref();
+        let name = format!("Gateway {}/{}", parent.namespace, parent.parent_ref.name);
+        let conditions = status.and_then(|s| s.conditions.as_deref()).unwrap_or(&[]);
+        for c in false_conditions(
+            conditions,
+            gateway.metadata.generation,
+            &["Accepted", "Programmed"],
+        ) {
+            out.push(condition(route, &name, c));
+        }
+        let listeners = status.and_then(|s| s.listeners.as_deref()).unwrap_or(&[]);
+        for l in listeners
+            .iter()
+            .filter(|l| attachments.iter().any(|a| a.listener.name == l.name))
+        {
+            for c in false_conditions(
+                &l.conditions,
+                gateway.metadata.generation,
+                &["Accepted", "Programmed", "ResolvedRefs"],
+            ) {
+                out.push(condition(route, &format!("{name} listener {}", l.name), c));
+            }
+        }
+    }
+    out
+}
+
+fn false_conditions<'c>(
+    conditions: &'c [Condition],
+    generation: Option<i64>,
+    types: &'c [&str],
+) -> impl Iterator<Item = &'c Condition> + 'c {
+    conditions.iter().filter(move |c| {
+        let stale =
+            matches!((c.observed_generation, generation), (Some(seen), Some(now)) if seen < now);
+        c.status == "False" && types.contains(&c.type_.as_str()) && !stale
+    })
+}
+
+fn condition(route: &RouteView<'_>, on: &str, c: &Condition) -> Diagnostic {
+    let reason = c.reason.as_deref().unwrap_or("no reason");
+    let message = c
+        .message
+        .as_deref()
+        .filter(|m| !m.is_empty())
+        .map(|m| format!(": {m:?}"))
+        .unwrap_or_default();
+    Diagnostic::new(
+        DiagnosticCode::GatewayConditionFalse,
+        subject(route),
+        format!(
+            "{}: {on} has {}=False ({reason}){message}.",
+            what(route),
+            c.type_
+        ),
+    )
+}
