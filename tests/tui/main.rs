@@ -8,6 +8,7 @@ mod drill;
 mod findings;
 mod fixes;
 mod forward;
+mod gateway;
 mod live;
 mod probe;
 mod screens;
