@@ -214,6 +214,18 @@ pub struct RouteArgs {
     /// NetworkPolicy ipBlocks; a pod's address names that pod).
     #[arg(long, value_name = "IP")]
     pub source_ip: Option<IpAddr>,
+    /// For a Gateway address: the request's Host (TLS: the SNI name).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// For a Gateway address: the request's path, with an optional ?query.
+    #[arg(long, value_name = "PATH", default_value = "/")]
+    pub path: String,
+    /// For a Gateway address: the request's method.
+    #[arg(long, value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+    /// For a Gateway address: a request header (repeatable).
+    #[arg(long = "header", value_name = "NAME=VALUE")]
+    pub headers: Vec<String>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: OutputFormat,

@@ -14,6 +14,7 @@ pub mod chain;
 pub mod probe;
 pub mod probe_run;
 pub mod route;
+pub mod route_gateway;
 pub mod route_policy;
 pub mod run;
 pub mod style;

@@ -539,6 +539,19 @@ pub async fn run_route(
             route::resolve_service(&model, service, &namespace)?
         }
     };
+    if let Some(answer) = gateway_answer(&snapshot, &model, &destination, args) {
+        match args.output {
+            OutputFormat::Text => super::route_gateway::write_text(out, &answer)?,
+            OutputFormat::Json => {
+                serde_json::to_writer_pretty(&mut *out, &answer)?;
+                writeln!(out)?;
+            }
+            OutputFormat::Yaml => out.write_all(serde_saphyr::to_string(&answer)?.as_bytes())?,
+        }
+        out.flush()?;
+        let routed = super::route_gateway::routed(&answer);
+        return Ok(if routed { EXIT_OK } else { EXIT_ERRORS_FOUND });
+    }
     let query = route::query(&model, destination, args.from.as_deref(), args.source_ip)?;
     let decision = model.route(&query);
     let policy = route_policy::evaluate(&model, &query, &decision, args.from.as_deref())?;
@@ -571,6 +584,25 @@ pub async fn run_route(
     }
     out.flush()?;
     Ok(EXIT_OK)
+}
+
+/// The Gateway answer when the destination is a Gateway's address (GW5, GW6).
+fn gateway_answer(
+    snapshot: &ClusterSnapshot,
+    model: &crate::engine::ProxyModel,
+    destination: &route::Destination,
+    args: &RouteArgs,
+) -> Option<super::route_gateway::GatewayAnswer> {
+    if snapshot.gateway_api.gateways.is_empty() {
+        return None;
+    }
+    let host = args.host.as_deref().unwrap_or("");
+    let mut request = crate::engine::gateway::HttpRequest::new(&args.method, host, &args.path);
+    for header in &args.headers {
+        let (name, value) = header.split_once('=').unwrap_or((header, ""));
+        request = request.with_header(name, value);
+    }
+    super::route_gateway::answer(snapshot, model, destination, &request)
 }
 
 #[cfg(test)]

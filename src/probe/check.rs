@@ -653,7 +653,18 @@ fn agree_connected(
             ),
         );
     }
-    if answer.is_some_and(|a| a.closed_without_data) && matches!(kind, HopKind::Ingress) {
+    // GW11: a Gateway answers 500 for a rule whose backends are invalid.
+    if kind == HopKind::Gateway
+        && let Some(code @ (500..=504)) = status
+    {
+        return (
+            Unexpected,
+            format!("the Gateway answered {code}: it did not reach the backend ({reason})"),
+        );
+    }
+    if answer.is_some_and(|a| a.closed_without_data)
+        && matches!(kind, HopKind::Ingress | HopKind::Gateway)
+    {
         return (
             Unexpected,
             "accepted, then closed without an answer".to_owned(),

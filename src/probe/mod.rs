@@ -359,11 +359,13 @@ fn dial_plan<'a>(
 
 fn check_spec(hop: &ProbeHop, options: &ProbeOptions) -> CheckSpec {
     let http = match (&options.http_path, &hop.http) {
-        (Some(path), request) if hop.kind != HopKind::Ingress => Some(HttpSpec {
-            host: request.as_ref().and_then(|request| request.host.clone()),
-            path: path.clone(),
-            tls: request.as_ref().is_some_and(|request| request.tls),
-        }),
+        (Some(path), request) if !matches!(hop.kind, HopKind::Ingress | HopKind::Gateway) => {
+            Some(HttpSpec {
+                host: request.as_ref().and_then(|request| request.host.clone()),
+                path: path.clone(),
+                tls: request.as_ref().is_some_and(|request| request.tls),
+            })
+        }
         (_, Some(request)) => Some(HttpSpec {
             host: request.host.clone(),
             path: request.path.clone(),

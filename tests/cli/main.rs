@@ -9,6 +9,7 @@ mod support;
 mod chain;
 mod demo;
 mod e2e_chain;
+mod gateway;
 mod hostile;
 mod kubectl_plugin;
 mod logging;

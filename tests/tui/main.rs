@@ -9,6 +9,7 @@ mod drill;
 mod findings;
 mod fixes;
 mod forward;
+mod gateway;
 mod live;
 mod nodes;
 mod probe;

@@ -363,3 +363,43 @@ fn gw_route_hops_are_in_the_chain() {
     let json = serde_json::to_value(model.service("shop", "web").expect("web")).expect("json");
     assert!(json.get("gatewayRoutes").is_none());
 }
+
+/// The probe plan gains one HTTP hop per attached, valid HTTP route rule: the Gateway's address
+/// on the listener's port, the route's hostname and a path the rule matches; broken route hops
+/// are not probed.
+#[test]
+fn gw_route_hops_are_probed_over_http() {
+    use kubehop::engine::model::ServiceKey;
+    use kubehop::engine::plan::{HopKind, PortSelector, Via, probe_plan};
+    let model = fixture();
+    let key = ServiceKey {
+        namespace: "shop".to_owned(),
+        name: "web".to_owned(),
+    };
+    let plan = probe_plan(&model, &key, &PortSelector::All, Via::All).expect("plan");
+    let gateway: Vec<String> = plan
+        .hops
+        .iter()
+        .filter(|hop| hop.kind == HopKind::Gateway)
+        .map(|hop| {
+            let http = hop.http.as_ref().expect("http");
+            let kubehop::engine::plan::ProbeTarget::Address { ip, port } = hop.target else {
+                panic!("an address: {:?}", hop.target);
+            };
+            let socket = kubehop::engine::plan::socket_text(ip, port);
+            format!(
+                "{socket} {} {}",
+                http.host.as_deref().unwrap_or("-"),
+                http.path
+            )
+        })
+        .collect();
+    assert_eq!(
+        gateway,
+        [
+            "127.20.0.5:80 www.shop.test /cart",
+            "127.20.0.5:80 www.shop.test /",
+            "127.20.0.5:80 promo.shop.test /sale"
+        ]
+    );
+}

@@ -52,6 +52,11 @@ impl Planner<'_> {
             HopKind::Ingress { rule, .. } if via.includes(ProbeKind::Ingress) => {
                 plan.hops.push(self.ingress_hop(tree, node, rule));
             }
+            HopKind::GatewayRoute { route, .. } if via.includes(ProbeKind::Gateway) => {
+                if let Some(hop) = self.gateway_hop(tree, node, route) {
+                    plan.hops.push(hop);
+                }
+            }
             HopKind::LoadBalancerPending if via.includes(ProbeKind::LoadBalancer) => {
                 plan.notes.push(format!(
                     "port {words}: the LoadBalancer is pending (no ingress in status): no address to probe"
@@ -193,6 +198,62 @@ impl Planner<'_> {
             because: "Ingress rule".to_owned(),
         });
         hop
+    }
+}
+
+impl Planner<'_> {
+    /// An HTTP request to the Gateway's first address on the listener's port, with the route's
+    /// hostname and a path its rule matches (GW6); only for attached HTTP routes whose backend
+    /// is valid (the others are broken in the tree, nothing to probe).
+    fn gateway_hop(
+        &self,
+        tree: &PortHops<'_>,
+        node: &HopNode<'_>,
+        route: &crate::gateway::GatewayRouteRef,
+    ) -> Option<ProbeHop> {
+        if !route.passes() || !crate::gateway::is_http(route.kind) {
+            return None;
+        }
+        let port = u16::try_from(route.gateway.port?).ok()?;
+        let target = match route.gateway.addresses.first() {
+            Some(address) => match address.parse::<IpAddr>() {
+                Ok(ip) => ProbeTarget::Address { ip, port },
+                Err(_) => ProbeTarget::Hostname {
+                    host: address.clone(),
+                    port,
+                },
+            },
+            None => ProbeTarget::Unaddressed {
+                reason: format!(
+                    "Gateway {}/{} has no address",
+                    route.gateway.namespace, route.gateway.name
+                ),
+            },
+        };
+        let host = route
+            .gateway
+            .hostnames
+            .iter()
+            .find(|h| !h.starts_with('*'))
+            .cloned();
+        let mut hop = self.hop(tree, node, ProbeKind::Gateway, target);
+        hop.http = Some(HttpRequest {
+            host,
+            path: probe_path(route),
+            tls: route.gateway.protocol.as_deref() == Some("HTTPS"),
+            because: format!("{} rule", route.kind),
+        });
+        Some(hop)
+    }
+}
+
+/// A path the route's rule matches: its first match's Exact or PathPrefix value, else `/`.
+fn probe_path(route: &crate::gateway::GatewayRouteRef) -> String {
+    let first = route.matches.first().map(String::as_str).unwrap_or("");
+    let mut words = first.split(' ');
+    match (words.next(), words.next()) {
+        (Some("Exact" | "PathPrefix"), Some(path)) => path.to_owned(),
+        _ => "/".to_owned(),
     }
 }
 

@@ -87,6 +87,9 @@ impl fmt::Display for PortSelector {
 pub enum HopKind {
     #[serde(rename = "ingress")]
     Ingress,
+    /// A Gateway API route rule, through its Gateway's address (GW5, GW6).
+    #[serde(rename = "gateway")]
+    Gateway,
     #[serde(rename = "loadBalancer")]
     LoadBalancer,
     #[serde(rename = "nodePort")]
@@ -101,6 +104,7 @@ impl HopKind {
     pub fn as_str(self) -> &'static str {
         match self {
             HopKind::Ingress => "ingress",
+            HopKind::Gateway => "gateway",
             HopKind::LoadBalancer => "loadBalancer",
             HopKind::NodePort => "nodePort",
             HopKind::ClusterIp => "clusterIP",
@@ -129,7 +133,7 @@ impl Via {
             Via::ClusterIp => kind == HopKind::ClusterIp,
             Via::NodePort => kind == HopKind::NodePort,
             Via::LoadBalancer => kind == HopKind::LoadBalancer,
-            Via::Ingress => kind == HopKind::Ingress,
+            Via::Ingress => kind == HopKind::Ingress || kind == HopKind::Gateway,
         }
     }
 }
