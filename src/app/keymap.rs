@@ -61,6 +61,7 @@ pub const BINDINGS: &[Binding] = &[
     key(KeyCode::Char('3'), Action::Tab(DetailTab::Dns)),
     key(KeyCode::Char('4'), Action::Tab(DetailTab::Probe)),
     key(KeyCode::Char('5'), Action::Tab(DetailTab::Yaml)),
+    key(KeyCode::Char('6'), Action::Tab(DetailTab::Policy)),
     key(KeyCode::Char('/'), Action::Filter),
     key(KeyCode::Char(':'), Action::CommandLine),
     key(KeyCode::Esc, Action::Back),
@@ -194,6 +195,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "the context, or switch to another one",
     ),
     (":pf :forwards", "the port-forwards"),
+    (
+        ":from pod/NS/NAME|ns/NAME|external",
+        "the source the Policy tab judges",
+    ),
     (":help :h", "the keys"),
     (":q :quit :exit", "quit"),
 ];

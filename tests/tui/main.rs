@@ -9,6 +9,7 @@ mod findings;
 mod fixes;
 mod forward;
 mod live;
+mod policy;
 mod probe;
 mod screens;
 mod unbound;
