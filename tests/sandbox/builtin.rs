@@ -35,7 +35,7 @@ async fn the_built_in_scenario_teaches_its_lessons() {
     );
     let snapshot = sandbox.store().cluster_snapshot(1).expect("snapshot");
     assert_eq!(snapshot.nodes.len(), 3);
-    assert_eq!(snapshot.pods.len(), 28);
+    assert_eq!(snapshot.pods.len(), 30);
     let nodes_used: BTreeSet<&str> = snapshot
         .pods
         .iter()

@@ -162,14 +162,14 @@ async fn kubehop_sandbox_serves_the_built_in_scenario_on_loopback_only() {
     assert!(
         running
             .line("scenario: ")
-            .starts_with("built-in scenario (12 Deployment,")
+            .starts_with("built-in scenario (14 Deployment,")
     );
     let client = running.client().await;
 
     let services = list_all::<Service>(&client).await;
-    assert_eq!(services.len(), 19);
+    assert_eq!(services.len(), 21);
     let pods = list_all::<Pod>(&client).await;
-    assert_eq!(pods.len(), 28);
+    assert_eq!(pods.len(), 30);
     let forbidden = Api::<Ingress>::all(client.clone())
         .list(&ListParams::default())
         .await
@@ -270,7 +270,7 @@ async fn api_only_replays_a_dump_and_binds_no_data_plane() {
         .await
         .expect("list pods")
         .items;
-    assert_eq!(pods.len(), 28);
+    assert_eq!(pods.len(), 30);
     assert!(
         pods.iter()
             .any(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_deref()) == Some("127.1.2.13"))

@@ -19,6 +19,7 @@ mod installs;
 mod kinds;
 mod kubectl;
 mod kubectl_writes;
+mod netpol;
 mod port_forward_kubectl;
 mod python_client;
 mod real_apps;

@@ -7,7 +7,9 @@
 //! manifests: 3 nodes in 2 zones, `shop/web` (Deployment, ClusterIP Service, Ingress and a
 //! LoadBalancer), `data/mongodb` (StatefulSet with a metrics sidecar, two-port Service,
 //! headless `mongodb-headless`), `default/mynodeportservice` (nodePort 31852) and the broken
-//! Services of `assets/scenarios` under the same namespaces and names as `demo-all.yaml`.
+//! Services of `assets/scenarios` under the same namespaces and names as `demo-all.yaml`, and
+//! a NetworkPolicy namespace `bank` (a default-deny, an allow rule the NodePort's SNAT misses,
+//! a named port one pod version does not declare).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -162,6 +162,11 @@ impl PolicyIndex {
         self.known_namespaces.contains_key(namespace)
     }
 
+    /// The snapshot's pods (every source a policy can name).
+    pub fn pods(&self) -> &[Arc<Pod>] {
+        &self.pods
+    }
+
     /// A pod by namespace and name.
     pub fn pod(&self, namespace: &str, name: &str) -> Option<&Arc<Pod>> {
         self.pods

@@ -19,6 +19,8 @@
 //! - [`ingress`]: the Ingress controller of the class [`ingress_rules::INGRESS_CLASS`], on each
 //!   Ingress's status IP (80, and 443 with certificates from the sandbox CA), routing by host
 //!   and path to Services dialled like a ClusterIP.
+//! - [`policy`]: NetworkPolicy, judged by the engine, for connections through the front doors
+//!   and straight to pods from a pod's or node's address; a denied connection is reset.
 //!
 //! Loopback only: an address outside 127.0.0.0/8 (say, a pod IP from a replayed dump) gets no
 //! listener and no connection, and a [note](crate::notes::Notes) says so. A listener that
@@ -29,6 +31,7 @@ pub mod bind;
 pub mod ingress;
 pub mod ingress_rules;
 pub mod pods;
+pub mod policy;
 pub mod proxy;
 pub mod udp;
 
@@ -143,7 +146,7 @@ impl DataPlane {
 }
 
 /// The kinds the listeners are built from.
-const SNAPSHOT_KINDS: [ResourceId; 7] = [
+const SNAPSHOT_KINDS: [ResourceId; 8] = [
     ResourceId::Services,
     ResourceId::EndpointSlices,
     ResourceId::Pods,
@@ -151,6 +154,7 @@ const SNAPSHOT_KINDS: [ResourceId; 7] = [
     ResourceId::Ingresses,
     ResourceId::Namespaces,
     ResourceId::IngressClasses,
+    ResourceId::NetworkPolicies,
 ];
 
 async fn run(
@@ -166,8 +170,12 @@ async fn run(
         &engine::ClusterSnapshot::default(),
         &EngineConfig::default(),
     )));
-    let mut pod_listeners =
-        pods::PodListeners::new(notes.clone(), access.clone(), cancel.clone(), policy);
+    let mut pod_listeners = pods::PodListeners::new(
+        (notes.clone(), access.clone()),
+        cancel.clone(),
+        policy,
+        model_rx.clone(),
+    );
     let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed, policy);
     let mut ingresses = ingress::IngressListeners::new(
         notes.clone(),

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::bind::{BindPolicy, Failed};
@@ -22,7 +23,7 @@ use crate::addresses::is_loopback;
 use crate::control::{LISTEN_ANNOTATION, listen_ports};
 use crate::notes::Notes;
 use kubehop_engine::unbound::UnboundReason;
-use kubehop_engine::{ClusterSnapshot, pods as pod_facts};
+use kubehop_engine::{ClusterSnapshot, ProxyModel, pods as pod_facts};
 
 /// The HTTP header naming the pod that answered.
 pub const POD_HEADER: &str = "X-Kubehop-Pod";
@@ -175,6 +176,8 @@ pub(crate) struct PodListeners {
     access: AccessLogs,
     cancel: CancellationToken,
     policy: BindPolicy,
+    /// The model NetworkPolicy is judged with (connections from a pod's or node's address).
+    model: watch::Receiver<Arc<ProxyModel>>,
     running: BTreeMap<SocketAddr, (Arc<PodApp>, Running)>,
     /// Wanted listeners that could not be opened.
     failed: Failed,
@@ -182,16 +185,17 @@ pub(crate) struct PodListeners {
 
 impl PodListeners {
     pub(crate) fn new(
-        notes: Notes,
-        access: AccessLogs,
+        (notes, access): (Notes, AccessLogs),
         cancel: CancellationToken,
         policy: BindPolicy,
+        model: watch::Receiver<Arc<ProxyModel>>,
     ) -> Self {
         PodListeners {
             notes,
             access,
             cancel,
             policy,
+            model,
             running: BTreeMap::new(),
             failed: Failed::new(),
         }
@@ -299,7 +303,7 @@ impl PodListeners {
                     let task = tokio::spawn(serve(
                         listener,
                         (addr, app.clone()),
-                        self.access.clone(),
+                        (self.access.clone(), self.model.clone()),
                         cancel.clone(),
                     ));
                     self.running.insert(addr, (app, Running::new(cancel, task)));
@@ -337,7 +341,7 @@ pub(crate) fn privileged_hint(port: u16, err: &std::io::Error) -> &'static str {
 async fn serve(
     listener: TcpListener,
     (addr, app): (SocketAddr, Arc<PodApp>),
-    access: AccessLogs,
+    (access, model): (AccessLogs, watch::Receiver<Arc<ProxyModel>>),
     cancel: CancellationToken,
 ) {
     loop {
@@ -348,6 +352,13 @@ async fn serve(
         let Ok((stream, peer)) = accepted else {
             continue;
         };
+        // NetworkPolicy for a connection from a pod's or node's own address: a reset.
+        let model = model.borrow().clone();
+        if !super::policy::direct_admits(&model, (&app.namespace, &app.name), peer.ip(), addr) {
+            let _ = stream.set_zero_linger();
+            drop(stream);
+            continue;
+        }
         let app = app.clone();
         let cancel = cancel.clone();
         let log = AppLog {
