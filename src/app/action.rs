@@ -11,15 +11,18 @@ pub enum DetailTab {
     Dns,
     Probe,
     Yaml,
+    /// NetworkPolicy: the policies of the selected hop and the verdict for the chosen source.
+    Policy,
 }
 
 impl DetailTab {
-    pub const ALL: [DetailTab; 5] = [
+    pub const ALL: [DetailTab; 6] = [
         DetailTab::Ports,
         DetailTab::Diagnostics,
         DetailTab::Dns,
         DetailTab::Probe,
         DetailTab::Yaml,
+        DetailTab::Policy,
     ];
 
     pub fn title(self) -> &'static str {
@@ -29,10 +32,11 @@ impl DetailTab {
             DetailTab::Dns => "DNS",
             DetailTab::Probe => "Probe",
             DetailTab::Yaml => "YAML",
+            DetailTab::Policy => "Policy",
         }
     }
 
-    /// The digit that selects the tab (`1`-`5`).
+    /// The digit that selects the tab (`1`-`6`).
     pub fn digit(self) -> char {
         match self {
             DetailTab::Ports => '1',
@@ -40,6 +44,7 @@ impl DetailTab {
             DetailTab::Dns => '3',
             DetailTab::Probe => '4',
             DetailTab::Yaml => '5',
+            DetailTab::Policy => '6',
         }
     }
 }
@@ -118,6 +123,7 @@ impl Action {
         Action::Tab(DetailTab::Dns),
         Action::Tab(DetailTab::Probe),
         Action::Tab(DetailTab::Yaml),
+        Action::Tab(DetailTab::Policy),
         Action::Filter,
         Action::CommandLine,
         Action::Back,
@@ -159,6 +165,7 @@ impl Action {
             Action::Tab(DetailTab::Dns) => "tab-dns",
             Action::Tab(DetailTab::Probe) => "tab-probe",
             Action::Tab(DetailTab::Yaml) => "tab-yaml",
+            Action::Tab(DetailTab::Policy) => "tab-policy",
             Action::Filter => "filter",
             Action::CommandLine => "command-line",
             Action::Back => "back",
@@ -201,6 +208,7 @@ impl Action {
             Action::Tab(DetailTab::Dns) => "DNS tab",
             Action::Tab(DetailTab::Probe) => "Probe tab",
             Action::Tab(DetailTab::Yaml) => "YAML tab",
+            Action::Tab(DetailTab::Policy) => "Policy tab (:from picks the source)",
             Action::Filter => "filter Services (text or label=value)",
             Action::CommandLine => "command (:svc, :pods, :ep, :ing, :ns NAME|all, :ctx, :pf, :q)",
             Action::Back => "back: close, clear the filter",

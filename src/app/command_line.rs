@@ -1,10 +1,12 @@
 //! The `:` command line: `:svc [NAME]`, `:pods`, `:ep`, `:ing`, `:ns NAME|all`, `:ctx NAME`,
-//! `:pf`, `:help`, `:q` (Ctrl-A lists them with their aliases).
+//! `:pf`, `:from SOURCE`, `:help`, `:q` (Ctrl-A lists them with their aliases).
 
+use super::action::DetailTab;
 use super::command::Command;
 use super::normal::set_namespace;
 use super::state::{AppState, Filter, Focus, Mode, SourceKind};
 use crate::engine::model::ServiceChain;
+use crate::engine::netpol::SourceChoice;
 
 /// `:ns NAME|all`, `:ctx NAME`, `:svc NAME`, `:q`.
 pub(super) fn run_command(state: &mut AppState, line: &str) -> Vec<Command> {
@@ -42,6 +44,7 @@ pub(super) fn run_command(state: &mut AppState, line: &str) -> Vec<Command> {
         ),
         ("help" | "h", _) => state.mode = Mode::Help { scroll: 0 },
         ("pf" | "forwards" | "portforwards", _) => state.mode = Mode::Forwards,
+        ("from", argument) => from_command(state, argument),
         (other, _) => state.set_message(
             format!(
                 "unknown command :{other} (try :svc, :pods, :ep, :ing, :ns, :ctx, :pf, :q; Ctrl-A lists them)"
@@ -50,6 +53,38 @@ pub(super) fn run_command(state: &mut AppState, line: &str) -> Vec<Command> {
         ),
     }
     Vec::new()
+}
+
+/// `:from pod/NS/NAME`, `:from ns/NAME`, `:from external`: the source the Policy tab judges;
+/// `:from` alone goes back to each hop's default source. The Policy tab is shown.
+fn from_command(state: &mut AppState, argument: Option<&str>) {
+    let Some(text) = argument else {
+        state.policy_source = None;
+        state.set_message("policy source: each hop's default", false);
+        return;
+    };
+    let Some(choice) = SourceChoice::parse(text) else {
+        state.set_message(
+            format!("unknown source {text:?}: use :from pod/NAMESPACE/NAME, :from ns/NAME or :from external"),
+            true,
+        );
+        return;
+    };
+    if let SourceChoice::Pod { namespace, name } = &choice
+        && state
+            .shown()
+            .is_some_and(|catalog| catalog.model.policies().pod(namespace, name).is_none())
+    {
+        state.set_message(format!("no pod {namespace}/{name} in this source"), true);
+        return;
+    }
+    state.set_message(format!("policy source: {choice}"), false);
+    state.policy_source = Some(choice);
+    if state.tab != DetailTab::Policy {
+        state.tab = DetailTab::Policy;
+        state.details_scroll = 0;
+    }
+    state.dirty = true;
 }
 
 /// Closes every drill-down page (a `:` command that goes back to the panes).

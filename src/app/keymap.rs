@@ -61,6 +61,7 @@ pub const BINDINGS: &[Binding] = &[
     key(KeyCode::Char('3'), Action::Tab(DetailTab::Dns)),
     key(KeyCode::Char('4'), Action::Tab(DetailTab::Probe)),
     key(KeyCode::Char('5'), Action::Tab(DetailTab::Yaml)),
+    key(KeyCode::Char('6'), Action::Tab(DetailTab::Policy)),
     key(KeyCode::Char('/'), Action::Filter),
     key(KeyCode::Char(':'), Action::CommandLine),
     key(KeyCode::Esc, Action::Back),
@@ -195,6 +196,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "list the kubeconfig's contexts, or switch to one",
     ),
     (":pf :forwards", "the port-forwards"),
+    (
+        ":from pod/NS/NAME|ns/NAME|external",
+        "the source the Policy tab judges",
+    ),
     (":help :h", "the keys"),
     (":q :quit :exit", "quit"),
 ];

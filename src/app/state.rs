@@ -16,6 +16,7 @@ use crate::cluster::ClusterSnapshot;
 use crate::cluster::feed::{ConnectionStatus, SourceLabel};
 use crate::engine::EngineConfig;
 use crate::engine::model::{ServiceChain, ServiceKey};
+use crate::engine::netpol::SourceChoice;
 
 /// How long a changed Service row stays highlighted.
 pub const CHANGE_HIGHLIGHT: Duration = Duration::from_millis(2_000);
@@ -205,6 +206,8 @@ pub struct AppState {
     pub chain: ChainState,
     pub focus: Focus,
     pub tab: DetailTab,
+    /// The source the Policy tab judges (`:from`); `None`: each hop's default source.
+    pub policy_source: Option<SourceChoice>,
     pub details_scroll: usize,
     pub explain_scroll: usize,
     /// The drill-down pages over the panes (`d`, `l`, `y`, the `:` lists).
@@ -255,6 +258,7 @@ impl AppState {
             chain: ChainState::default(),
             focus: Focus::Services,
             tab: DetailTab::Diagnostics,
+            policy_source: None,
             details_scroll: 0,
             explain_scroll: 0,
             drill: DrillState::default(),

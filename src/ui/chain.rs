@@ -115,12 +115,13 @@ fn tree_item(
         let key = chain.hop_key(node.hop.as_ref()?);
         probe_mark(marks.run, &key, marks.spinner, theme)
     });
+    let line = marked_line(chain, node, theme);
     let line = match mark {
         Some(mark) => {
             // The mark stays whole, right-aligned in one column; the hop's text gives way.
             let mark_width = cell_width(&mark.content) + 1;
             let text_room = room.saturating_sub(mark_width);
-            let mut line = fit_line(node_line(chain, node, theme), text_room);
+            let mut line = fit_line(line, text_room);
             let used: usize = line
                 .spans
                 .iter()
@@ -131,7 +132,7 @@ fn tree_item(
             line.spans.push(mark);
             line
         }
-        None => fit_line(node_line(chain, node, theme), room),
+        None => fit_line(line, room),
     };
     let children: Vec<TreeItem<'static, String>> = node
         .children
@@ -147,6 +148,37 @@ fn tree_item(
             Err(_) => TreeItem::new_leaf(node.id.clone(), line),
         }
     }
+}
+
+/// The hop's line, with `⊘` after its mark when the hop's default source (a pod of the
+/// namespace, an outside client, the Ingress controller) is denied by NetworkPolicy on every
+/// endpoint (the chain's `networkPolicy` block, rules N8-N10; the Policy tab says why).
+fn marked_line(chain: &ServiceChain, node: &OutlineNode, theme: &Theme) -> Line<'static> {
+    let mut line = node_line(chain, node, theme);
+    if policy_blocked(chain, node) {
+        let at = usize::from(!line.spans.is_empty());
+        line.spans
+            .insert(at, Span::styled("⊘ ".to_owned(), theme.error));
+    }
+    line
+}
+
+/// Whether the chain's policy verdicts say the hop's default source cannot pass it.
+fn policy_blocked(chain: &ServiceChain, node: &OutlineNode) -> bool {
+    let Some(view) = &chain.network_policy else {
+        return false;
+    };
+    let key = match (&node.kind, &node.hop) {
+        (NodeKind::NodePorts { port }, _) => match chain.ports.get(*port) {
+            Some(port) => format!("{}/{}/nodePort", port.port, port.protocol),
+            None => return false,
+        },
+        (_, Some(hop)) => hop.to_string(),
+        (_, None) => return false,
+    };
+    view.hops
+        .iter()
+        .any(|hop| hop.hop == key && hop.all_denied())
 }
 
 /// One hop's line in the tree. One arm per kind of node; the longer ones build their line in

@@ -1,4 +1,4 @@
-//! The detail tabs (Ports, Diagnostics, DNS, Probe, YAML): the tab titles on the border and
+//! The detail tabs (Ports, Diagnostics, DNS, Probe, YAML, Policy): the tab titles on the border and
 //! the selected tab's lines, scrolled. Each tab's lines come from its own module.
 
 use ratatui::buffer::Buffer;
@@ -10,6 +10,7 @@ use super::blocks::pane_block;
 use super::diagnostics::{cluster_only_lines, diagnostics_lines};
 use super::dns::dns_lines;
 use super::layout::{Areas, TAB_SEPARATOR, tab_title};
+use super::policy::policy_lines;
 use super::ports::ports_lines;
 use super::probe::probe_lines;
 use super::theme::Theme;
@@ -62,6 +63,15 @@ fn details_lines(state: &AppState, theme: &Theme, width: u16) -> Vec<Line<'stati
         DetailTab::Dns => dns_lines(chain, state.dns.check(&chain.key()), theme, width),
         DetailTab::Probe => probe_lines(&state.probe, chain, theme, width),
         DetailTab::Yaml => yaml_lines(state, catalog, chain, theme, width),
+        DetailTab::Policy => {
+            // Like Explain: the Service itself while the Services list has focus.
+            let node = match state.focus {
+                Focus::Services => None,
+                _ => state.selected_node(),
+            };
+            let source = state.policy_source.as_ref();
+            policy_lines(&catalog.model, chain, node, source, theme, width)
+        }
     }
 }
 

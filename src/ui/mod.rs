@@ -34,6 +34,7 @@ pub mod header;
 pub mod help;
 pub mod layout;
 pub mod pickers;
+pub mod policy;
 pub mod ports;
 pub mod probe;
 pub mod services;

@@ -172,7 +172,7 @@ fn normal_hints(state: &AppState, theme: &Theme) -> Line<'static> {
         ("j/k", "move"),
         ("Enter", toggle),
         ("Tab", "pane"),
-        ("1-5", "tabs"),
+        ("1-6", "tabs"),
         ("/", "filter"),
         (":", "cmd"),
         ("n", "namespace"),

@@ -359,3 +359,36 @@ fn a_host_network_controller_is_not_judged() {
         policy_codes(&model)
     );
 }
+
+/// An indication of what the policies cost, in whatever profile the tests are built with (the
+/// figure of record is `cargo bench --bench engine -- "build 10k"`, release): the one-thread
+/// build of the benchmark's cluster with and without 2,000 NetworkPolicies, best of three each,
+/// interleaved.
+/// `cargo test --test engine -- --ignored policy_build_cost --nocapture`
+#[test]
+#[ignore = "a measurement, seconds long in a debug build"]
+fn policy_build_cost_indication() {
+    use kubehop::engine::synthetic::{SyntheticSpec, generate, generate_with_policies};
+    use kubehop::engine::{EngineConfig, build_on_threads};
+    let spec = SyntheticSpec::default();
+    let plain = generate(&spec);
+    let with_policies = generate_with_policies(&spec, 2_000);
+    let config = EngineConfig::default();
+    let time = |snapshot: &kubehop::engine::ClusterSnapshot| {
+        let started = std::time::Instant::now();
+        let model = build_on_threads(snapshot, &config, 1);
+        let elapsed = started.elapsed();
+        assert_eq!(model.services.len(), spec.services);
+        elapsed
+    };
+    let (mut best_plain, mut best_policies) = (std::time::Duration::MAX, std::time::Duration::MAX);
+    for _ in 0..3 {
+        best_plain = best_plain.min(time(&plain));
+        best_policies = best_policies.min(time(&with_policies));
+    }
+    let ratio = best_policies.as_secs_f64() / best_plain.as_secs_f64();
+    println!(
+        "build on one thread: {best_plain:?} without policies, {best_policies:?} with 2,000 ({:+.1} %)",
+        (ratio - 1.0) * 100.0
+    );
+}

@@ -162,15 +162,16 @@ async fn kubehop_sandbox_serves_the_built_in_scenario_on_loopback_only() {
     assert!(
         running
             .line("scenario: ")
-            .starts_with("built-in scenario (1 DaemonSet, 15 Deployment,")
+            .starts_with("built-in scenario (1 DaemonSet, 17 Deployment,")
     );
     let client = running.client().await;
 
     let services = list_all::<Service>(&client).await;
-    assert_eq!(services.len(), 22);
+    assert_eq!(services.len(), 24);
     let pods = list_all::<Pod>(&client).await;
-    // 28 app pods, 3 behind the Gateway, 2 cluster DNS pods and one kube-proxy pod per node.
-    assert_eq!(pods.len(), 36);
+    // 28 app pods, 2 in bank, 3 behind the Gateway, 2 cluster DNS pods and one kube-proxy pod
+    // per node.
+    assert_eq!(pods.len(), 38);
     let forbidden = Api::<Ingress>::all(client.clone())
         .list(&ListParams::default())
         .await

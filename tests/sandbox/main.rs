@@ -23,6 +23,7 @@ mod kinds;
 mod kubectl;
 mod kubectl_writes;
 mod nodes;
+mod netpol;
 mod port_forward_kubectl;
 mod python_client;
 mod real_apps;

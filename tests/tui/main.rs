@@ -12,6 +12,7 @@ mod forward;
 mod gateway;
 mod live;
 mod nodes;
+mod policy;
 mod probe;
 mod screens;
 mod tmux;

@@ -37,8 +37,8 @@
 //!
 //! Every built-in kind of a Kubernetes 1.37 API server is stored and served ([`resources`]: a
 //! registry derived from k8s-openapi's types, a [`ResourceId`](resources::ResourceId) per
-//! resource); kinds without a controller are stored but not enforced (RBAC, NetworkPolicies,
-//! webhook configurations...). CustomResourceDefinitions serve their custom resources
+//! resource); kinds without a controller are stored but not enforced (RBAC, webhook
+//! configurations...); NetworkPolicies are enforced by the data plane (`dataplane::policy`). CustomResourceDefinitions serve their custom resources
 //! generically (not validated against the CRD's schema). `/openapi/v3` carries schemas
 //! generated from k8s-openapi (`kubectl explain`), `/openapi/v2` an empty document.
 //!

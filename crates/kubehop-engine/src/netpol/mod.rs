@@ -10,6 +10,7 @@
 mod compile;
 mod eval;
 pub(crate) mod findings;
+mod hop;
 mod route;
 pub(crate) mod view;
 
@@ -22,6 +23,7 @@ use serde::Serialize;
 
 pub use compile::{Peer, Policy, PortEntry, PortSpec, Rule, Selector};
 pub use eval::{Decision, Direction, Miss, NearMiss, Remote};
+pub use hop::{HopPolicies, PolicyHop, SourceChoice};
 pub use view::{ChainPolicies, EndpointPolicies, HopVerdict, SourceVerdict};
 
 use crate::hash::FxHashMap as HashMap;
@@ -158,6 +160,11 @@ impl PolicyIndex {
 
     fn namespace_known(&self, namespace: &str) -> bool {
         self.known_namespaces.contains_key(namespace)
+    }
+
+    /// The snapshot's pods (every source a policy can name).
+    pub fn pods(&self) -> &[Arc<Pod>] {
+        &self.pods
     }
 
     /// A pod by namespace and name.

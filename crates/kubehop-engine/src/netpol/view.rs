@@ -87,7 +87,7 @@ fn endpoint_pod<'c>(chain: &'c ServiceChain, endpoint: &PortEndpoint) -> Option<
 }
 
 /// A pod of `namespace` without labels or address: the "any pod of the namespace" source.
-fn anonymous_pod(namespace: &str) -> Pod {
+pub(super) fn anonymous_pod(namespace: &str) -> Pod {
     Pod {
         metadata: ObjectMeta {
             name: Some(String::new()),

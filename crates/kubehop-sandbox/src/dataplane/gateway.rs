@@ -39,6 +39,7 @@ use super::gateway_routes::{self, Protocol, Socket, Tables};
 use super::ingress::{Head, answer, forward, read_head, service_address};
 use super::ingress_rules::Backend as ServicePort;
 use super::pods::privileged_hint;
+use super::policy::Opener;
 use super::proxy::{self, Context, Dialed, Door, DoorKind};
 use super::{Listening, Running};
 use crate::addresses::is_loopback;
@@ -386,7 +387,13 @@ async fn splice(
         namespace: backend.namespace.clone(),
         service: backend.service.clone(),
     };
-    match proxy::dial(&shared.proxy, &door, address, peer).await {
+    match proxy::dial(
+        &shared.proxy,
+        &door,
+        (address, peer),
+        Opener::IngressController,
+    )
+    .await {
         Dialed::Connected(mut upstream) => {
             if upstream.write_all(prefix).await.is_ok() {
                 let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;

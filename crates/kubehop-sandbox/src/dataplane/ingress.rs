@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use super::bind::{BindPolicy, Failed};
 use super::ingress_rules::{self, Backend, Tables};
 use super::pods::privileged_hint;
+use super::policy::Opener;
 use super::proxy::{self, Context, Dialed, Door, DoorKind};
 use super::{Listening, Running};
 use crate::addresses::is_loopback;
@@ -438,7 +439,7 @@ pub(crate) async fn forward<S: AsyncRead + AsyncWrite + Unpin>(
         service: backend.service.clone(),
     };
     let service = format!("Service {}/{}", backend.namespace, backend.service);
-    match proxy::dial(proxy, &door, address, peer).await {
+    match proxy::dial(proxy, &door, (address, peer), Opener::IngressController).await {
         Dialed::Connected(mut upstream) => {
             let forwarded = forwarded_head(head, peer, https);
             if upstream.write_all(&forwarded).await.is_err()
@@ -451,6 +452,12 @@ pub(crate) async fn forward<S: AsyncRead + AsyncWrite + Unpin>(
         Dialed::Rejected => {
             let body = format!("{service} has no usable endpoint");
             answer(&mut stream, 503, "Service Unavailable", &body).await;
+        }
+        Dialed::Denied => {
+            let body = format!(
+                "the endpoint of {service} reset the connection: NetworkPolicy does not admit the Ingress controller"
+            );
+            answer(&mut stream, 502, "Bad Gateway", &body).await;
         }
         Dialed::Failed => {
             let body = format!("the endpoint of {service} did not accept the connection");

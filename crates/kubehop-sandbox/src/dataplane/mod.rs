@@ -24,6 +24,8 @@
 //! - [`gateway`]: the Gateways of the sandbox's GatewayClass ([`crate::gateway`]) on their
 //!   status addresses, one listener per port, routing HTTP, TLS passthrough and TCP by
 //!   [`gateway_routes`] to Services dialled the same way.
+//! - [`policy`]: NetworkPolicy, judged by the engine, for connections through the front doors
+//!   and straight to pods from a pod's or node's address; a denied connection is reset.
 //!
 //! Loopback only: an address outside 127.0.0.0/8 (say, a pod IP from a replayed dump) gets no
 //! listener and no connection, and a [note](crate::notes::Notes) says so. A listener that
@@ -38,6 +40,7 @@ pub mod ingress;
 pub mod ingress_rules;
 pub mod nodes;
 pub mod pods;
+pub mod policy;
 pub mod proxy;
 pub mod udp;
 
@@ -154,7 +157,7 @@ impl DataPlane {
 }
 
 /// The kinds the listeners are built from.
-const SNAPSHOT_KINDS: [ResourceId; 7] = [
+const SNAPSHOT_KINDS: [ResourceId; 8] = [
     ResourceId::Services,
     ResourceId::EndpointSlices,
     ResourceId::Pods,
@@ -162,6 +165,7 @@ const SNAPSHOT_KINDS: [ResourceId; 7] = [
     ResourceId::Ingresses,
     ResourceId::Namespaces,
     ResourceId::IngressClasses,
+    ResourceId::NetworkPolicies,
 ];
 
 async fn run(
@@ -179,10 +183,10 @@ async fn run(
     )));
     let zones = dns::Zones::new(faults);
     let mut pod_listeners = pods::PodListeners::new(
-        notes.clone(),
-        (access.clone(), zones.clone()),
+        (notes.clone(), access.clone(), zones.clone()),
         cancel.clone(),
         policy,
+        model_rx.clone(),
     );
     let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed, policy);
     let mut ingresses = ingress::IngressListeners::new(

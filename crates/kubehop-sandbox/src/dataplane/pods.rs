@@ -16,6 +16,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::bind::{BindPolicy, Failed};
@@ -25,7 +26,7 @@ use crate::addresses::is_loopback;
 use crate::control::{LISTEN_ANNOTATION, READY_ANNOTATION, listen_ports, switched_off};
 use crate::notes::Notes;
 use kubehop_engine::unbound::UnboundReason;
-use kubehop_engine::{ClusterSnapshot, pods as pod_facts};
+use kubehop_engine::{ClusterSnapshot, ProxyModel, pods as pod_facts};
 
 /// The HTTP header naming the pod that answered.
 pub const POD_HEADER: &str = "X-Kubehop-Pod";
@@ -228,6 +229,8 @@ pub(crate) struct PodListeners {
     policy: BindPolicy,
     /// What the cluster DNS pods answer.
     zones: super::dns::Zones,
+    /// The model NetworkPolicy is judged with (connections from a pod's or node's address).
+    model: watch::Receiver<Arc<ProxyModel>>,
     running: BTreeMap<SocketAddr, (Arc<PodApp>, Running)>,
     unready: Unready,
     /// Wanted listeners that could not be opened.
@@ -236,10 +239,10 @@ pub(crate) struct PodListeners {
 
 impl PodListeners {
     pub(crate) fn new(
-        notes: Notes,
-        (access, zones): (AccessLogs, super::dns::Zones),
+        (notes, access, zones): (Notes, AccessLogs, super::dns::Zones),
         cancel: CancellationToken,
         policy: BindPolicy,
+        model: watch::Receiver<Arc<ProxyModel>>,
     ) -> Self {
         PodListeners {
             notes,
@@ -247,6 +250,7 @@ impl PodListeners {
             cancel,
             policy,
             zones,
+            model,
             running: BTreeMap::new(),
             unready: Unready::default(),
             failed: Failed::new(),
@@ -379,7 +383,12 @@ impl PodListeners {
                     let task = tokio::spawn(serve(
                         listener,
                         (addr, app.clone()),
-                        (self.access.clone(), self.unready.clone(), self.zones.clone()),
+                        (
+                            self.access.clone(),
+                            self.unready.clone(),
+                            self.zones.clone(),
+                            self.model.clone(),
+                        ),
                         cancel.clone(),
                     ));
                     self.running.insert(addr, (app, Running::new(cancel, task)));
@@ -417,7 +426,12 @@ pub(crate) fn privileged_hint(port: u16, err: &std::io::Error) -> &'static str {
 async fn serve(
     listener: TcpListener,
     (addr, app): (SocketAddr, Arc<PodApp>),
-    (access, unready, zones): (AccessLogs, Unready, super::dns::Zones),
+    (access, unready, zones, model): (
+        AccessLogs,
+        Unready,
+        super::dns::Zones,
+        watch::Receiver<Arc<ProxyModel>>,
+    ),
     cancel: CancellationToken,
 ) {
     loop {
@@ -428,6 +442,13 @@ async fn serve(
         let Ok((stream, peer)) = accepted else {
             continue;
         };
+        // NetworkPolicy for a connection from a pod's or node's own address: a reset.
+        let model = model.borrow().clone();
+        if !super::policy::direct_admits(&model, (&app.namespace, &app.name), peer.ip(), addr) {
+            let _ = stream.set_zero_linger();
+            drop(stream);
+            continue;
+        }
         let app = app.clone();
         let cancel = cancel.clone();
         let log = AppLog {

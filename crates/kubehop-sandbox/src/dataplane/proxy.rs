@@ -16,7 +16,8 @@
 //! the connection open and silent until the client gives up; `reject` resets. A door whose
 //! verdict is reject for every source (no usable endpoint anywhere, rule C9) does not listen at
 //! all, so connecting to it is refused by the kernel, exactly what a client of kube-proxy's
-//! REJECT rule sees.
+//! REJECT rule sees. A connection NetworkPolicy denies the picked endpoint is reset too
+//! ([`super::policy`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::bind::{BindPolicy, Failed};
 use super::pods::privileged_hint;
+use super::policy::{self, Opener};
 use super::{Listening, Running};
 use crate::addresses::is_loopback;
 use crate::notes::Notes;
@@ -422,16 +424,18 @@ pub(crate) enum Dialed {
     Dropped,
     /// The verdict is reject: a reset (or a refusal, had the door not been listening).
     Rejected,
+    /// NetworkPolicy denies the picked endpoint this client ([`super::policy`]): a reset.
+    Denied,
 }
 
 /// Routes a connection from `peer` to `addr` through `door` with the engine's route and
-/// picker, and connects to the endpoint it picks. The Ingress controller dials Services the
-/// same way.
+/// picker, and connects to the endpoint it picks when the policies let `opener` in. The
+/// Ingress controller dials Services the same way.
 pub(crate) async fn dial(
     context: &Context,
     door: &Door,
-    addr: SocketAddr,
-    peer: SocketAddr,
+    (addr, peer): (SocketAddr, SocketAddr),
+    opener: Opener,
 ) -> Dialed {
     let model = context.model.borrow().clone();
     let source = source_of(door, addr, &model, &context.turn);
@@ -461,6 +465,9 @@ pub(crate) async fn dial(
         ));
         return Dialed::Failed;
     }
+    if !policy::front_door_admits(&model, &decision, &door.kind, opener, target) {
+        return Dialed::Denied;
+    }
     match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target)).await {
         Ok(Ok(upstream)) => Dialed::Connected(upstream),
         // The pod does not listen there (rule M5).
@@ -475,7 +482,7 @@ async fn connection(
     door: &Door,
     context: &Context,
 ) {
-    match dial(context, door, addr, peer).await {
+    match dial(context, door, (addr, peer), Opener::Peer(peer.ip())).await {
         Dialed::Connected(mut upstream) => {
             let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
         }
@@ -490,6 +497,6 @@ async fn connection(
             }
         }
         // The client sees a reset.
-        Dialed::Failed | Dialed::Rejected => reset(stream),
+        Dialed::Failed | Dialed::Rejected | Dialed::Denied => reset(stream),
     }
 }

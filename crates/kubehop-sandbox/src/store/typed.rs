@@ -126,6 +126,7 @@ impl Store {
             ingresses,
             namespaces,
             classes,
+            policies,
         ] = {
             let state = self.read();
             [
@@ -136,6 +137,7 @@ impl Store {
                 ResourceId::Ingresses,
                 ResourceId::Namespaces,
                 ResourceId::IngressClasses,
+                ResourceId::NetworkPolicies,
             ]
             .map(|r| state.scope(r, None).cloned().collect::<Vec<_>>())
         };
@@ -153,7 +155,7 @@ impl Store {
             ingresses: decode_all(&ingresses)?,
             namespaces: decode_all(&namespaces)?,
             ingress_classes: decode_all(&classes)?,
-            network_policies: Vec::new(),
+            network_policies: decode_all(&policies)?,
             gateway_api: crate::gateway::objects::typed(self),
             missing: Vec::new(),
         })
