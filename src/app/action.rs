@@ -104,7 +104,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for round-trip tests and the help overlay.
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 37] = [
         Action::Quit,
         Action::MoveUp,
         Action::MoveDown,
