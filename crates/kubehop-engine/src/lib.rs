@@ -29,6 +29,7 @@ pub mod endpointslice;
 pub mod explain;
 mod hash;
 pub mod hops;
+pub mod incremental;
 mod index;
 pub mod model;
 pub mod netpol;
@@ -87,13 +88,12 @@ pub fn build_on_threads(
         chains.extend(part);
     }
     let (unattached_namespaces, unattached_diagnostics) = prepared.unattached().into_iter().unzip();
-    let routes = route::RouteIndex::build(&chains);
     ProxyModel {
         services: chains,
         unattached_diagnostics,
         unattached_namespaces,
         nodes: prepared.nodes().clone(),
-        routes,
+        routes: std::sync::OnceLock::new(),
         config: config.clone(),
         policies: prepared.policies().clone(),
     }
