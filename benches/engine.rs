@@ -161,6 +161,9 @@ fn incremental<M: Measurement>(c: &mut Criterion<M>, group_name: &str, threads: 
                 assert!(matches!(update, Update::Services(_)), "{update:?}");
             });
         });
+        group.bench_function(format!("incremental: full build, {label}"), |b| {
+            b.iter(|| build_on_threads(black_box(&after), black_box(&config), threads));
+        });
         group.bench_function(format!("clone of the whole model, {label}"), |b| {
             b.iter(|| black_box(model.model().clone()));
         });
