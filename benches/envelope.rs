@@ -39,9 +39,17 @@ use ratatui::backend::TestBackend;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Updates written and not yet seen in a frame: (service, pod) → (sent at, whether the pod is
-/// selected once the update lands).
-type Pending = Arc<std::sync::Mutex<HashMap<(ServiceKey, String), (Instant, bool)>>>;
+/// Updates written and not yet seen in a frame, by (service, pod).
+type Pending = Arc<std::sync::Mutex<HashMap<(ServiceKey, String), Sent>>>;
+
+/// When an update was sent, when the API server answered it, and whether the pod is selected
+/// once it lands.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    at: Instant,
+    answered: Option<Instant>,
+    selected: bool,
+}
 
 const TUI_ROLE: &str = "KUBEHOP_ENVELOPE_TUI";
 const UPDATES_PER_SECOND: u64 = 100;
@@ -404,89 +412,136 @@ async fn churn(
     let cpu_before = cpu_time();
     let churn_started = Instant::now();
     let mut latencies: Vec<Duration> = Vec::new();
-    let deadline = churn_started + Duration::from_secs(seconds + 5);
-    while Instant::now() < deadline {
-        let changed = tokio::time::timeout(Duration::from_millis(500), snapshots.changed()).await;
+    let mut after_answer: Vec<Duration> = Vec::new();
+    // CPU and wall time while the updates are written; the figures stop there.
+    let mut writing: Option<(Duration, Duration)> = None;
+    let give_up = churn_started + Duration::from_secs(seconds * 3 + 30);
+    while Instant::now() < give_up {
+        if writing.is_none() && writer.is_finished() {
+            writing = Some((
+                cpu_time().saturating_sub(cpu_before),
+                churn_started.elapsed(),
+            ));
+        }
+        if let Some((_, wall)) = writing
+            && (pending.lock().expect("lock").is_empty()
+                || churn_started.elapsed() > wall + Duration::from_secs(5))
+        {
+            break;
+        }
+        let changed = tokio::time::timeout(Duration::from_millis(200), snapshots.changed()).await;
         if !matches!(changed, Ok(Ok(()))) {
-            if writer.is_finished() && pending.lock().expect("lock").is_empty() {
-                break;
-            }
             continue;
         }
         let snapshot = snapshots.borrow_and_update().clone();
         screen.snapshot(snapshot);
         let now = Instant::now();
         let mut waiting = pending.lock().expect("lock");
-        waiting.retain(|(service, pod), (sent, selected)| {
-            if screen.selects(service, pod) == Some(*selected) {
-                latencies.push(now.duration_since(*sent));
+        waiting.retain(|(service, pod), sent| {
+            if screen.selects(service, pod) == Some(sent.selected) {
+                latencies.push(now.duration_since(sent.at));
+                if let Some(answered) = sent.answered {
+                    after_answer.push(now.saturating_duration_since(answered));
+                }
                 false
             } else {
                 true
             }
         });
     }
-    let cpu = cpu_time().saturating_sub(cpu_before);
-    let wall = churn_started.elapsed();
+    let (cpu, wall) = writing.unwrap_or((
+        cpu_time().saturating_sub(cpu_before),
+        churn_started.elapsed(),
+    ));
     let written = writer.await.unwrap_or(0);
     latencies.sort();
+    after_answer.sort();
     let (rss, peak) = memory();
     println!(
-        "churn: {written} pod updates in {seconds} s ({UPDATES_PER_SECOND}/s target); {} seen in a frame; update → frame p50 {:.1?}, p99 {:.1?}, max {:.1?}; CPU {:.1} % of one core ({cpu:.2?} over {wall:.1?}); RSS {rss:.0} MiB, peak {peak:.0} MiB; unseen {}",
+        "churn: {written} pod updates written in {wall:.1?} ({:.0}/s; target {UPDATES_PER_SECOND}/s for {seconds} s); {} seen in a frame; update sent → frame p50 {:.1?}, p99 {:.1?}, max {:.1?}; API answer → frame p50 {:.1?}, p99 {:.1?}; CPU {:.1} % of one core ({cpu:.2?} while writing); RSS {rss:.0} MiB, peak {peak:.0} MiB; unseen {}",
+        written as f64 / wall.as_secs_f64(),
         latencies.len(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or_default(),
+        percentile(&after_answer, 0.5),
+        percentile(&after_answer, 0.99),
         cpu.as_secs_f64() * 100.0 / wall.as_secs_f64(),
         pending.lock().expect("lock").len(),
     );
 }
 
-/// Writes `UPDATES_PER_SECOND` label updates a second: each moves a target pod out of its
-/// Service's selector, or back the next time round. Returns how many were written.
+/// Writes `UPDATES_PER_SECOND` label updates a second (each in its own task, so a slow answer
+/// does not hold the next one back): each moves a target pod out of its Service's selector, or
+/// back the next time round. Returns how many were written.
 async fn write_churn(
     client: kube::Client,
     targets: Vec<(ServiceKey, String)>,
     pending: Pending,
     seconds: u64,
 ) -> usize {
-    use k8s_openapi::api::core::v1::Pod;
-    use kube::api::{Api, Patch, PatchParams};
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / UPDATES_PER_SECOND));
     let total = usize::try_from(seconds * UPDATES_PER_SECOND).unwrap_or(0);
     let mut moved_out: HashMap<String, bool> = HashMap::new();
-    let mut written = 0;
+    let mut writes = Vec::with_capacity(total);
     for step in 0..total {
         ticker.tick().await;
-        let Some((service, pod)) = targets.get(step % targets.len().max(1)) else {
+        let Some((service, pod)) = targets.get(step % targets.len().max(1)).cloned() else {
             break;
         };
-        let out = !moved_out.get(pod).copied().unwrap_or(false);
+        let out = !moved_out.get(&pod).copied().unwrap_or(false);
         moved_out.insert(pod.clone(), out);
-        let app = if out {
-            "moved-away".to_owned()
-        } else {
-            format!("app-{}", &service.name[4..])
-        };
-        let patch = serde_json::json!({"metadata": {"labels": {"app": app}}});
-        let api: Api<Pod> = Api::namespaced(client.clone(), &service.namespace);
-        let sent = Instant::now();
-        pending
-            .lock()
-            .expect("lock")
-            .insert((service.clone(), pod.clone()), (sent, !out));
-        if api
-            .patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .is_ok()
-        {
+        writes.push(tokio::spawn(write_one(
+            client.clone(),
+            service,
+            pod,
+            out,
+            pending.clone(),
+        )));
+    }
+    let mut written = 0;
+    for write in writes {
+        if write.await.unwrap_or(false) {
             written += 1;
-        } else {
-            pending
-                .lock()
-                .expect("lock")
-                .remove(&(service.clone(), pod.clone()));
         }
+    }
+    written
+}
+
+async fn write_one(
+    client: kube::Client,
+    service: ServiceKey,
+    pod: String,
+    out: bool,
+    pending: Pending,
+) -> bool {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, Patch, PatchParams};
+    let app = if out {
+        "moved-away".to_owned()
+    } else {
+        format!("app-{}", service.name.trim_start_matches("svc-"))
+    };
+    let patch = serde_json::json!({"metadata": {"labels": {"app": app}}});
+    let api: Api<Pod> = Api::namespaced(client, &service.namespace);
+    let key = (service, pod);
+    let sent = Sent {
+        at: Instant::now(),
+        answered: None,
+        selected: !out,
+    };
+    pending.lock().expect("lock").insert(key.clone(), sent);
+    let written = api
+        .patch(&key.1, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .is_ok();
+    let mut pending = pending.lock().expect("lock");
+    if !written {
+        pending.remove(&key);
+    } else if let Some(entry) = pending.get_mut(&key)
+        && entry.at == sent.at
+    {
+        entry.answered = Some(Instant::now());
     }
     written
 }
