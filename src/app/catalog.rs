@@ -116,7 +116,8 @@ pub struct ObjectCounts {
 pub struct Catalog {
     pub generation: Generation,
     pub snapshot: Arc<ClusterSnapshot>,
-    pub model: ProxyModel,
+    /// Shared with the [`CatalogBuilder`] that made it (read-only here).
+    pub model: Arc<ProxyModel>,
     /// Parallel to `model.services`.
     pub summaries: Vec<ServiceSummary>,
     pub counts: ObjectCounts,
@@ -150,7 +151,7 @@ pub fn build_catalog(
 ) -> Catalog {
     let model = crate::engine::build(&snapshot, config);
     let summaries = model.services.iter().map(summarize).collect();
-    catalog_of(snapshot, model, summaries, generation)
+    catalog_of(snapshot, Arc::new(model), summaries, generation)
 }
 
 /// Builds the catalogs of successive snapshots of one source, updating the engine's model
@@ -205,13 +206,18 @@ impl CatalogBuilder {
             }
             Update::Unchanged => {}
         }
-        catalog_of(snapshot, model.clone(), self.summaries.clone(), generation)
+        catalog_of(
+            snapshot,
+            engine.shared_model(),
+            self.summaries.clone(),
+            generation,
+        )
     }
 }
 
 fn catalog_of(
     snapshot: Arc<ClusterSnapshot>,
-    model: ProxyModel,
+    model: Arc<ProxyModel>,
     summaries: Vec<ServiceSummary>,
     generation: Generation,
 ) -> Catalog {
@@ -285,8 +291,8 @@ mod tests {
             let full = build_catalog(shared, &config, Generation(step));
             assert_eq!(built.summaries, full.summaries, "step {step}");
             assert_eq!(
-                serde_json::to_string(&built.model).expect("JSON"),
-                serde_json::to_string(&full.model).expect("JSON"),
+                serde_json::to_string(&*built.model).expect("JSON"),
+                serde_json::to_string(&*full.model).expect("JSON"),
                 "step {step}"
             );
             assert_eq!(built.namespaces, full.namespaces);

@@ -43,7 +43,9 @@ pub struct IncrementalModel {
     config: EngineConfig,
     threads: usize,
     snapshot: Arc<ClusterSnapshot>,
-    model: ProxyModel,
+    /// Shared with whoever holds [`IncrementalModel::shared_model`]; an update copies it only
+    /// while someone else still holds the previous one.
+    model: Arc<ProxyModel>,
     /// `None` when the snapshot cannot be followed object by object (unsorted objects,
     /// NetworkPolicies present): every change is then a full build.
     dependents: Option<Dependents>,
@@ -65,7 +67,7 @@ impl IncrementalModel {
         config: &EngineConfig,
         threads: usize,
     ) -> Self {
-        let model = crate::build_on_threads(&snapshot, config, threads);
+        let model = Arc::new(crate::build_on_threads(&snapshot, config, threads));
         let dependents = followable(&snapshot).then(|| Dependents::new(&snapshot, &model));
         Self {
             config: config.clone(),
@@ -78,6 +80,11 @@ impl IncrementalModel {
 
     pub fn model(&self) -> &ProxyModel {
         &self.model
+    }
+
+    /// The model, shared (no copy).
+    pub fn shared_model(&self) -> Arc<ProxyModel> {
+        self.model.clone()
     }
 
     pub fn snapshot(&self) -> &Arc<ClusterSnapshot> {
@@ -137,16 +144,17 @@ impl IncrementalModel {
             config: &self.config,
         };
         let rebuilt = partial::rebuild(&inputs, &affected);
+        let model = Arc::make_mut(&mut self.model);
         for (position, chain) in rebuilt {
             dependents.set_wide(position, deps::is_wide(&chain));
-            if let Some(slot) = self.model.services.get_mut(position as usize) {
+            if let Some(slot) = model.services.get_mut(position as usize) {
                 *slot = chain;
             }
         }
         if !pods.is_empty() {
-            self.model.policies = Arc::new(PolicyIndex::build(next));
+            model.policies = Arc::new(PolicyIndex::build(next));
         }
-        self.model.routes = OnceLock::new();
+        model.routes = OnceLock::new();
         Ok(Update::Services(
             affected.into_iter().map(|p| p as usize).collect(),
         ))
