@@ -1,6 +1,7 @@
 //! Engine speed on the synthetic cluster: 10,000 Services, 50,000 pods, 500 nodes.
-//! Targets: full build ≤ 100 ms, one route ≤ 10 µs, and the build with 2,000 NetworkPolicies at
-//! most 20 % slower. Run with `cargo bench --bench engine`.
+//! Targets: full build ≤ 100 ms, one route ≤ 10 µs, the build with 2,000 NetworkPolicies at
+//! most 20 % slower, and an incremental update for one pod event ≤ 1 ms (also at the
+//! envelope: 150,000 pods, 5,000 nodes). Run with `cargo bench --bench engine`.
 //!
 //! Two groups: `engine` measures wall-clock time (the build uses its default threads);
 //! `engine-cpu` measures the CPU time of the benchmarking thread with the build on that one
@@ -8,10 +9,12 @@
 
 use std::hint::black_box;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group};
 use kubehop::cluster::synthetic::{SyntheticSpec, generate, generate_with_policies};
+use kubehop::engine::incremental::{IncrementalModel, Update};
 use kubehop::engine::model::Protocol;
 use kubehop::engine::{EngineConfig, RouteQuery, TrafficSource, build, build_on_threads};
 
@@ -86,12 +89,96 @@ fn engine<M: Measurement>(c: &mut Criterion<M>, group_name: &str, threads: Optio
     group.finish();
 }
 
+/// Two snapshots of `spec` (sorted, as live sources publish them) that differ in one pod's
+/// readiness and the matching endpoint of its Service's EndpointSlice, as the controller
+/// writes it.
+fn one_pod_apart(
+    spec: &SyntheticSpec,
+) -> (
+    Arc<kubehop::engine::ClusterSnapshot>,
+    Arc<kubehop::engine::ClusterSnapshot>,
+) {
+    let before = kubehop::cluster::synthetic::sorted(generate(spec));
+    let mut after = before.clone();
+    let pod_position = after.pods.len() / 2;
+    let mut pod = (*after.pods[pod_position]).clone();
+    let pod_name = pod.metadata.name.clone().expect("named");
+    for condition in pod
+        .status
+        .iter_mut()
+        .flat_map(|status| status.conditions.iter_mut().flatten())
+    {
+        condition.status = if condition.status == "True" {
+            "False"
+        } else {
+            "True"
+        }
+        .to_owned();
+    }
+    after.pods[pod_position] = Arc::new(pod);
+    let slice_position = after
+        .endpoint_slices
+        .iter()
+        .position(|slice| {
+            slice.endpoints.iter().flatten().any(|endpoint| {
+                endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(&pod_name)
+            })
+        })
+        .expect("the pod is an endpoint");
+    let mut slice = (*after.endpoint_slices[slice_position]).clone();
+    for endpoint in slice.endpoints.iter_mut().flatten() {
+        if endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(&pod_name)
+            && let Some(conditions) = endpoint.conditions.as_mut()
+        {
+            conditions.ready = Some(!conditions.ready.unwrap_or(true));
+        }
+    }
+    after.endpoint_slices[slice_position] = Arc::new(slice);
+    (Arc::new(before), Arc::new(after))
+}
+
+/// One pod event (and its EndpointSlice update) applied to a kept model, alternating between
+/// the two snapshots; target ≤ 1 ms.
+fn incremental<M: Measurement>(c: &mut Criterion<M>, group_name: &str, threads: usize) {
+    let config = EngineConfig::default();
+    let mut group = c.benchmark_group(group_name);
+    group.sample_size(30);
+    for (label, spec) in [
+        ("10k services / 50k pods", SyntheticSpec::default()),
+        (
+            "envelope: 10k services / 150k pods / 5k nodes",
+            SyntheticSpec::ENVELOPE,
+        ),
+    ] {
+        let (before, after) = one_pod_apart(&spec);
+        let mut model = IncrementalModel::on_threads(before.clone(), &config, threads);
+        let mut flip = false;
+        group.bench_function(format!("incremental: one pod update, {label}"), |b| {
+            b.iter(|| {
+                flip = !flip;
+                let next = if flip { &after } else { &before };
+                let update = model.update(black_box(next.clone()));
+                assert!(matches!(update, Update::Services(_)), "{update:?}");
+            });
+        });
+        group.bench_function(format!("incremental: full build, {label}"), |b| {
+            b.iter(|| build_on_threads(black_box(&after), black_box(&config), threads));
+        });
+        group.bench_function(format!("clone of the whole model, {label}"), |b| {
+            b.iter(|| black_box(model.model().clone()));
+        });
+    }
+    group.finish();
+}
+
 fn wall(c: &mut Criterion) {
     engine(c, "engine", None);
+    incremental(c, "engine", 2);
 }
 
 fn cpu(c: &mut Criterion<ThreadCpuTime>) {
     engine(c, "engine-cpu", Some(1));
+    incremental(c, "engine-cpu", 1);
 }
 
 /// CPU time of the calling thread, from `/proc/thread-self/schedstat` (Linux; nanoseconds on

@@ -363,6 +363,10 @@ pub struct SandboxArgs {
         conflicts_with = "scenario"
     )]
     pub from_file: Vec<PathBuf>,
+    /// Serve a generated cluster (for benchmarks): `envelope` (10,000 Services, 150,000 pods,
+    /// 5,000 nodes), `default` (10,000 / 50,000 / 500) or `SERVICES,PODS,NODES[,NAMESPACES]`.
+    #[arg(long, value_name = "SIZE", conflicts_with_all = ["scenario", "from_file"], value_parser = parse_synthetic)]
+    pub synthetic: Option<crate::engine::synthetic::SyntheticSpec>,
     /// Address for the API server (default 127.0.0.1 on a free port).
     #[arg(long, value_name = "127.0.0.1:PORT")]
     pub listen: Option<std::net::SocketAddr>,
@@ -544,6 +548,40 @@ pub fn man(args: &ManArgs) -> std::process::ExitCode {
             eprintln!("{}: cannot write the man page: {error}", program_name());
             std::process::ExitCode::from(2)
         }
+    }
+}
+
+/// `--synthetic SIZE`: a named size or `SERVICES,PODS,NODES[,NAMESPACES]`.
+fn parse_synthetic(value: &str) -> Result<crate::engine::synthetic::SyntheticSpec, String> {
+    use crate::engine::synthetic::SyntheticSpec;
+    match value {
+        "envelope" => return Ok(SyntheticSpec::ENVELOPE),
+        "default" => return Ok(SyntheticSpec::default()),
+        _ => {}
+    }
+    let numbers: Vec<usize> = value
+        .split(',')
+        .map(|part| part.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            format!("expected envelope, default or SERVICES,PODS,NODES[,NAMESPACES], got {value:?}")
+        })?;
+    match numbers.as_slice() {
+        [services, pods, nodes] => Ok(SyntheticSpec {
+            services: *services,
+            pods: *pods,
+            nodes: *nodes,
+            ..SyntheticSpec::default()
+        }),
+        [services, pods, nodes, namespaces] => Ok(SyntheticSpec {
+            services: *services,
+            pods: *pods,
+            nodes: *nodes,
+            namespaces: *namespaces,
+        }),
+        _ => Err(format!(
+            "expected SERVICES,PODS,NODES[,NAMESPACES], got {value:?}"
+        )),
     }
 }
 

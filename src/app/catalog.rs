@@ -116,7 +116,8 @@ pub struct ObjectCounts {
 pub struct Catalog {
     pub generation: Generation,
     pub snapshot: Arc<ClusterSnapshot>,
-    pub model: ProxyModel,
+    /// Shared with the [`CatalogBuilder`] that made it (read-only here).
+    pub model: Arc<ProxyModel>,
     /// Parallel to `model.services`.
     pub summaries: Vec<ServiceSummary>,
     pub counts: ObjectCounts,
@@ -150,6 +151,76 @@ pub fn build_catalog(
 ) -> Catalog {
     let model = crate::engine::build(&snapshot, config);
     let summaries = model.services.iter().map(summarize).collect();
+    catalog_of(snapshot, Arc::new(model), summaries, generation)
+}
+
+/// Builds the catalogs of successive snapshots of one source, updating the engine's model
+/// incrementally: only the Services a change can affect are built and summarised again.
+#[derive(Debug)]
+pub struct CatalogBuilder {
+    config: EngineConfig,
+    engine: Option<crate::engine::incremental::IncrementalModel>,
+    summaries: Vec<ServiceSummary>,
+}
+
+impl CatalogBuilder {
+    pub fn new(config: &EngineConfig) -> Self {
+        Self {
+            config: config.clone(),
+            engine: None,
+            summaries: Vec::new(),
+        }
+    }
+
+    /// Forgets the model: the next catalog is a full build.
+    pub fn reset(&mut self) {
+        self.engine = None;
+    }
+
+    /// The catalog of `snapshot`: the same as [`build_catalog`] gives.
+    pub fn build(&mut self, snapshot: Arc<ClusterSnapshot>, generation: Generation) -> Catalog {
+        use crate::engine::incremental::{IncrementalModel, Update};
+        let (engine, update) = match self.engine.as_mut() {
+            Some(engine) => {
+                let update = engine.update(snapshot.clone());
+                (engine, update)
+            }
+            None => (
+                self.engine
+                    .insert(IncrementalModel::new(snapshot.clone(), &self.config)),
+                Update::Full,
+            ),
+        };
+        let model = engine.model();
+        match update {
+            Update::Full => self.summaries = model.services.iter().map(summarize).collect(),
+            Update::Services(positions) => {
+                for position in positions {
+                    if let (Some(slot), Some(chain)) = (
+                        self.summaries.get_mut(position),
+                        model.services.get(position),
+                    ) {
+                        *slot = summarize(chain);
+                    }
+                }
+            }
+            Update::Unchanged => {}
+        }
+        catalog_of(
+            snapshot,
+            engine.shared_model(),
+            self.summaries.clone(),
+            generation,
+        )
+    }
+}
+
+fn catalog_of(
+    snapshot: Arc<ClusterSnapshot>,
+    model: Arc<ProxyModel>,
+    summaries: Vec<ServiceSummary>,
+    generation: Generation,
+) -> Catalog {
     let mut namespaces: BTreeSet<String> = snapshot
         .namespaces
         .iter()
@@ -176,4 +247,58 @@ pub fn build_catalog(
 /// Whether a Service has ports worth a ClusterIP hop (not ExternalName).
 pub fn is_proxied_type(chain: &ServiceChain) -> bool {
     chain.service_type != ServiceType::ExternalName
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::synthetic::{SyntheticSpec, generate, sorted};
+
+    /// An endpoint of the slice at `at` turned unready, and the pod at `at` relabelled.
+    fn changed(snapshot: &ClusterSnapshot, at: usize) -> ClusterSnapshot {
+        let mut next = snapshot.clone();
+        let mut slice = (*next.endpoint_slices[at]).clone();
+        for endpoint in slice.endpoints.iter_mut().flatten().take(1) {
+            if let Some(conditions) = endpoint.conditions.as_mut() {
+                conditions.ready = Some(false);
+            }
+        }
+        next.endpoint_slices[at] = Arc::new(slice);
+        let mut pod = (*next.pods[at]).clone();
+        pod.metadata.labels = Some([("app".to_owned(), "moved".to_owned())].into());
+        next.pods[at] = Arc::new(pod);
+        next
+    }
+
+    #[test]
+    fn the_builder_gives_the_catalog_of_a_full_build() {
+        let spec = SyntheticSpec {
+            services: 200,
+            pods: 600,
+            nodes: 10,
+            namespaces: 4,
+        };
+        let config = EngineConfig::default();
+        let mut snapshot = sorted(generate(&spec));
+        let mut builder = CatalogBuilder::new(&config);
+        let mut previous: Option<Vec<ServiceSummary>> = None;
+        for step in 0..6_u64 {
+            if step > 0 {
+                snapshot = changed(&snapshot, usize::try_from(step * 17).expect("small"));
+            }
+            let shared = Arc::new(snapshot.clone());
+            let built = builder.build(shared.clone(), Generation(step));
+            let full = build_catalog(shared, &config, Generation(step));
+            assert_eq!(built.summaries, full.summaries, "step {step}");
+            assert_eq!(
+                serde_json::to_string(&*built.model).expect("JSON"),
+                serde_json::to_string(&*full.model).expect("JSON"),
+                "step {step}"
+            );
+            assert_eq!(built.namespaces, full.namespaces);
+            assert_eq!(built.counts, full.counts);
+            assert_ne!(previous.as_ref(), Some(&built.summaries), "step {step}");
+            previous = Some(built.summaries);
+        }
+    }
 }

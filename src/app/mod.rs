@@ -59,7 +59,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 
 pub use action::{Action, DetailTab};
-pub use catalog::{Catalog, Generation, build_catalog};
+pub use catalog::{Catalog, CatalogBuilder, Generation, build_catalog};
 pub use command::Command;
 pub use event::AppEvent;
 use probe::RunId;
@@ -287,6 +287,8 @@ struct Loop {
     options: RunOptions,
     /// Texts to put on the clipboard, written to the terminal before the next frame.
     copies: Vec<String>,
+    /// Keeps the engine's model across snapshots (one build at a time, so never contended).
+    catalogs: Arc<std::sync::Mutex<CatalogBuilder>>,
 }
 
 impl Loop {
@@ -344,12 +346,19 @@ impl Loop {
 
     /// Builds the model on a blocking thread; the catalog comes back as `ModelBuilt`.
     fn build_model(&self, snapshot: Arc<crate::cluster::ClusterSnapshot>, generation: Generation) {
-        let config = self.options.engine_config.clone();
+        let catalogs = self.catalogs.clone();
         let results = self.results.clone();
         tokio::spawn(async move {
-            let built =
-                tokio::task::spawn_blocking(move || build_catalog(snapshot, &config, generation))
-                    .await;
+            let built = tokio::task::spawn_blocking(move || {
+                let mut catalogs = catalogs.lock().unwrap_or_else(|poisoned| {
+                    // A build panicked half-way: start again from a full build.
+                    let mut catalogs = poisoned.into_inner();
+                    catalogs.reset();
+                    catalogs
+                });
+                catalogs.build(snapshot, generation)
+            })
+            .await;
             let event = match built {
                 Ok(catalog) => AppEvent::ModelBuilt {
                     catalog: Arc::new(catalog),
@@ -526,6 +535,9 @@ async fn event_loop(
         dns_checks: Vec::new(),
         snapshots: Some(feed.snapshots.clone()),
         statuses: Some(feed.status.clone()),
+        catalogs: Arc::new(std::sync::Mutex::new(CatalogBuilder::new(
+            &options.engine_config,
+        ))),
         options,
         copies: Vec::new(),
     };

@@ -66,7 +66,15 @@ pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
     } else {
         &args.from_file
     };
-    let (objects, source) = if files.is_empty() {
+    let (objects, source) = if let Some(spec) = args.synthetic {
+        (
+            Ok(crate::engine::synthetic::objects(&spec)),
+            format!(
+                "synthetic: {} Services, {} pods, {} nodes, {} namespaces",
+                spec.services, spec.pods, spec.nodes, spec.namespaces
+            ),
+        )
+    } else if files.is_empty() {
         (scenario::builtin(), scenario::BUILTIN_NAME.to_string())
     } else {
         (

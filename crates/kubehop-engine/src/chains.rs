@@ -66,6 +66,20 @@ impl<'s> ServiceChains<'s> {
             NodeTable::new(snapshot.nodes.iter().map(|node| node.as_ref()))
                 .with_pods(&snapshot.pods),
         );
+        let policies = Arc::new(PolicyIndex::build(snapshot));
+        Self::with_shared(snapshot, config, threads, nodes, policies)
+    }
+
+    /// [`ServiceChains::on_threads`] with the node table and policy index given (an
+    /// incremental update builds a few chains of a partial snapshot with the whole cluster's
+    /// nodes and policies).
+    pub(crate) fn with_shared(
+        snapshot: &'s ClusterSnapshot,
+        config: &EngineConfig,
+        threads: usize,
+        nodes: Arc<NodeTable>,
+        policies: Arc<PolicyIndex>,
+    ) -> Self {
         let index = SnapshotIndex::new(snapshot, &nodes, threads);
         let mut services: Vec<&Arc<Service>> = snapshot.services.iter().collect();
         // Stable, like the sort it replaces: of two copies of a Service the first one stays.
@@ -87,7 +101,6 @@ impl<'s> ServiceChains<'s> {
                 ))
             })
             .collect();
-        let policies = Arc::new(PolicyIndex::build(snapshot));
         let policy_findings = crate::netpol::findings::selects_nothing(&policies, snapshot);
         Self {
             gateway_links: crate::gateway::route_links(snapshot),

@@ -31,6 +31,7 @@ pub mod explain;
 pub mod gateway;
 mod hash;
 pub mod hops;
+pub mod incremental;
 mod index;
 pub mod model;
 pub mod netpol;
@@ -90,13 +91,12 @@ pub fn build_on_threads(
         chains.extend(part);
     }
     let (unattached_namespaces, unattached_diagnostics) = prepared.unattached().into_iter().unzip();
-    let routes = route::RouteIndex::build(&chains);
     ProxyModel {
         services: chains,
         unattached_diagnostics,
         unattached_namespaces,
         nodes: prepared.nodes().clone(),
-        routes,
+        routes: std::sync::OnceLock::new(),
         config: config.clone(),
         policies: prepared.policies().clone(),
     }

@@ -231,8 +231,9 @@ pub struct ProxyModel {
     pub(crate) unattached_namespaces: Vec<String>,
     #[serde(skip)]
     pub(crate) nodes: Arc<NodeTable>,
+    /// Built on the first route query (an incremental update only resets it).
     #[serde(skip)]
-    pub(crate) routes: RouteIndex,
+    pub(crate) routes: std::sync::OnceLock<RouteIndex>,
     #[serde(skip)]
     pub(crate) config: EngineConfig,
     /// The snapshot's NetworkPolicies (empty without any).

@@ -356,6 +356,12 @@ impl RouteIndex {
 }
 
 impl ProxyModel {
+    /// The route lookups, built from the chains on first use.
+    fn route_index(&self) -> &RouteIndex {
+        self.routes
+            .get_or_init(|| RouteIndex::build(&self.services))
+    }
+
     /// Answers a routing question the way kube-proxy (nftables backend) would.
     pub fn route(&self, query: &RouteQuery) -> RouteDecision {
         let mut decision = RouteDecision {
@@ -376,18 +382,21 @@ impl ProxyModel {
             reasons: Vec::new(),
         };
         let key = (query.destination, query.port, query.protocol);
-        if let Some(target) = self.routes.vips.get(&key) {
+        if let Some(target) = self.route_index().vips.get(&key) {
             let node = query.source.node().to_owned();
             self.decide(query, *target, &node, &mut decision);
             return decision;
         }
-        if let Some(target) = self.routes.node_ports.get(&(query.port, query.protocol))
+        if let Some(target) = self
+            .route_index()
+            .node_ports
+            .get(&(query.port, query.protocol))
             && let Some((_, owner)) = self.nodes.owner_of(query.destination)
         {
             self.route_node_port(query, *target, owner, &mut decision);
             return decision;
         }
-        if let Some(service) = self.routes.cluster_ips.get(&query.destination) {
+        if let Some(service) = self.route_index().cluster_ips.get(&query.destination) {
             self.reject_unknown_port(query, *service, &mut decision);
             return decision;
         }
@@ -450,11 +459,11 @@ impl ProxyModel {
     /// Why no rule matched a destination: a Proxy-mode LoadBalancer, a Service kube-proxy
     /// skips, a pod IP, or nothing at all.
     fn no_rule_reason(&self, query: &RouteQuery, key: &(IpAddr, u16, Protocol)) -> RouteReason {
-        if self.routes.proxy_mode.contains_key(key) {
+        if self.route_index().proxy_mode.contains_key(key) {
             RouteReason::LoadBalancerProxyMode
-        } else if let Some((_, reason)) = self.routes.not_proxied.get(&query.destination) {
+        } else if let Some((_, reason)) = self.route_index().not_proxied.get(&query.destination) {
             RouteReason::NotProxied(*reason)
-        } else if let Some((service, endpoint)) = self.routes.pod_ips.get(&query.destination)
+        } else if let Some((service, endpoint)) = self.route_index().pod_ips.get(&query.destination)
             && let Some(info) = self
                 .services
                 .get(*service as usize)

@@ -391,6 +391,36 @@ fn namespace_ingress(n: usize, services: &[Service]) -> Ingress {
     }
 }
 
+impl SyntheticSpec {
+    /// Kubernetes' published scalability envelope: 150,000 pods, 5,000 nodes, 10,000 Services
+    /// (in 100 namespaces).
+    pub const ENVELOPE: SyntheticSpec = SyntheticSpec {
+        services: 10_000,
+        pods: 150_000,
+        nodes: 5_000,
+        namespaces: 100,
+    };
+}
+
+/// The snapshot with every kind sorted by (namespace, name), as live sources publish it (the
+/// order [`crate::incremental::IncrementalModel`] follows object by object).
+pub fn sorted(mut snapshot: ClusterSnapshot) -> ClusterSnapshot {
+    fn sort<K: k8s_openapi::Metadata<Ty = ObjectMeta>>(objects: &mut [Arc<K>]) {
+        objects.sort_by(|a, b| {
+            let (a, b) = (a.metadata(), b.metadata());
+            (a.namespace.as_deref(), a.name.as_deref())
+                .cmp(&(b.namespace.as_deref(), b.name.as_deref()))
+        });
+    }
+    sort(&mut snapshot.services);
+    sort(&mut snapshot.endpoint_slices);
+    sort(&mut snapshot.pods);
+    sort(&mut snapshot.nodes);
+    sort(&mut snapshot.ingresses);
+    sort(&mut snapshot.namespaces);
+    snapshot
+}
+
 /// The synthetic cluster as a snapshot.
 pub fn generate(spec: &SyntheticSpec) -> ClusterSnapshot {
     let generated = generate_objects(spec);

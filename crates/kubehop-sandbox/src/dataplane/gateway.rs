@@ -393,7 +393,8 @@ async fn splice(
         (address, peer),
         Opener::IngressController,
     )
-    .await {
+    .await
+    {
         Dialed::Connected(mut upstream) => {
             if upstream.write_all(prefix).await.is_ok() {
                 let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;

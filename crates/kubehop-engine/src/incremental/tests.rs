@@ -1,0 +1,369 @@
+//! The property: after any sequence of object changes, the incrementally updated model equals
+//! a full build of the same snapshot (chains, diagnostics, unattached findings, details).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::Metadata;
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::{IncrementalModel, Update};
+use crate::synthetic::{SyntheticSpec, generate};
+use crate::{ClusterSnapshot, EngineConfig, ProxyModel, build};
+
+/// splitmix64: a seeded generator, so a failure names its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+type Key = (Option<String>, Option<String>);
+
+fn key_of<K: Metadata<Ty = ObjectMeta>>(object: &K) -> Key {
+    let meta = object.metadata();
+    (meta.namespace.clone(), meta.name.clone())
+}
+
+/// A cluster as a live source keeps it: objects by (namespace, name), unchanged ones shared.
+struct Cluster {
+    services: BTreeMap<Key, Arc<Service>>,
+    slices: BTreeMap<Key, Arc<EndpointSlice>>,
+    pods: BTreeMap<Key, Arc<Pod>>,
+    nodes: BTreeMap<Key, Arc<Node>>,
+    rest: ClusterSnapshot,
+    generation: u64,
+}
+
+fn by_key<K: Metadata<Ty = ObjectMeta>>(objects: &[Arc<K>]) -> BTreeMap<Key, Arc<K>> {
+    objects
+        .iter()
+        .map(|o| (key_of(o.as_ref()), o.clone()))
+        .collect()
+}
+
+impl Cluster {
+    fn new(spec: &SyntheticSpec) -> Self {
+        let snapshot = generate(spec);
+        Self {
+            services: by_key(&snapshot.services),
+            slices: by_key(&snapshot.endpoint_slices),
+            pods: by_key(&snapshot.pods),
+            nodes: by_key(&snapshot.nodes),
+            rest: snapshot,
+            generation: 0,
+        }
+    }
+
+    fn snapshot(&mut self) -> Arc<ClusterSnapshot> {
+        self.generation += 1;
+        Arc::new(ClusterSnapshot {
+            generation: self.generation,
+            services: self.services.values().cloned().collect(),
+            endpoint_slices: self.slices.values().cloned().collect(),
+            pods: self.pods.values().cloned().collect(),
+            nodes: self.nodes.values().cloned().collect(),
+            ..self.rest.clone()
+        })
+    }
+}
+
+fn pick<V: Clone>(rng: &mut Rng, map: &BTreeMap<Key, V>) -> Option<(Key, V)> {
+    let at = rng.below(map.len());
+    map.iter().nth(at).map(|(k, v)| (k.clone(), v.clone()))
+}
+
+const NAMESPACES: [&str; 3] = ["team-00", "team-01", "team-02"];
+
+fn random_labels(rng: &mut Rng) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    let app = match rng.below(12) {
+        10 => "ap-00001".to_owned(),
+        11 => "app-0000".to_owned(),
+        n => format!("app-{n:05}"),
+    };
+    if rng.chance(90) {
+        labels.insert(if rng.chance(5) { "ap" } else { "app" }.to_owned(), app);
+    }
+    if rng.chance(50) {
+        let tier = if rng.chance(50) {
+            "frontend"
+        } else {
+            "backend"
+        };
+        labels.insert("tier".to_owned(), tier.to_owned());
+    }
+    labels
+}
+
+fn mutate_pod(rng: &mut Rng, pod: &mut Pod) {
+    match rng.below(6) {
+        0 => pod.metadata.labels = Some(random_labels(rng)),
+        1 => {
+            if let Some(status) = pod.status.as_mut() {
+                for condition in status.conditions.iter_mut().flatten() {
+                    condition.status = if rng.chance(50) { "True" } else { "False" }.to_owned();
+                }
+            }
+        }
+        2 => {
+            if let Some(status) = pod.status.as_mut() {
+                status.pod_ip = None;
+                status.pod_ips = None;
+            }
+        }
+        3 => {
+            let node = format!("node-{:04}", rng.below(7));
+            if let Some(spec) = pod.spec.as_mut() {
+                spec.node_name = Some(node);
+            }
+        }
+        4 => {
+            if let Some(status) = pod.status.as_mut() {
+                let phase = ["Running", "Succeeded", "Failed", "Pending"][rng.below(4)];
+                status.phase = Some(phase.to_owned());
+            }
+        }
+        _ => pod.metadata.deletion_timestamp = None,
+    }
+}
+
+fn pod_event(rng: &mut Rng, cluster: &mut Cluster) {
+    let Some((key, pod)) = pick(rng, &cluster.pods) else {
+        return;
+    };
+    match rng.below(3) {
+        0 => {
+            cluster.pods.remove(&key);
+        }
+        1 => {
+            let mut pod = (*pod).clone();
+            mutate_pod(rng, &mut pod);
+            cluster.pods.insert(key, Arc::new(pod));
+        }
+        _ => {
+            let mut pod = (*pod).clone();
+            pod.metadata.name = Some(format!("extra-{}", rng.below(1_000)));
+            pod.metadata.namespace = Some(NAMESPACES[rng.below(3)].to_owned());
+            pod.metadata.labels = Some(random_labels(rng));
+            if let Some(status) = pod.status.as_mut() {
+                status.pod_ip = Some(format!("127.9.{}.{}", rng.below(200), rng.below(200)));
+                status.pod_ips = None;
+            }
+            cluster.pods.insert(key_of(&pod), Arc::new(pod));
+        }
+    }
+}
+
+fn slice_event(rng: &mut Rng, cluster: &mut Cluster) {
+    let Some((key, slice)) = pick(rng, &cluster.slices) else {
+        return;
+    };
+    let mut slice = (*slice).clone();
+    match rng.below(4) {
+        0 => {
+            cluster.slices.remove(&key);
+            return;
+        }
+        1 => {
+            for endpoint in slice.endpoints.iter_mut().flatten() {
+                if let Some(conditions) = endpoint.conditions.as_mut() {
+                    conditions.ready = Some(rng.chance(50));
+                }
+            }
+        }
+        2 => {
+            if let Some(endpoints) = slice.endpoints.as_mut() {
+                let keep = rng.below(endpoints.len() + 1);
+                endpoints.truncate(keep);
+            }
+        }
+        _ => {
+            let service = format!("svc-{:05}", rng.below(40));
+            slice.metadata.name = Some(format!("{service}-x{}", rng.below(5)));
+            let labels = slice.metadata.labels.get_or_insert_default();
+            labels.insert(crate::endpointslice::SERVICE_NAME_LABEL.to_owned(), service);
+        }
+    }
+    cluster.slices.insert(key_of(&slice), Arc::new(slice));
+}
+
+fn service_event(rng: &mut Rng, cluster: &mut Cluster) {
+    let Some((key, service)) = pick(rng, &cluster.services) else {
+        return;
+    };
+    let mut service = (*service).clone();
+    let spec = service.spec.get_or_insert_default();
+    match rng.below(8) {
+        0 => {
+            cluster.services.remove(&key);
+            return;
+        }
+        1 => {
+            service.metadata.name = Some(format!("added-{}", rng.below(100)));
+        }
+        2 => spec.selector = Some(random_labels(rng)),
+        3 => spec.publish_not_ready_addresses = Some(rng.chance(50)),
+        4 => {
+            for port in spec.ports.iter_mut().flatten() {
+                port.port = 80 + i32::try_from(rng.below(3)).unwrap_or(0);
+            }
+        }
+        _ => {
+            spec.session_affinity =
+                Some(if rng.chance(50) { "ClientIP" } else { "None" }.to_owned())
+        }
+    }
+    cluster.services.insert(key_of(&service), Arc::new(service));
+}
+
+fn node_event(rng: &mut Rng, cluster: &mut Cluster) {
+    let Some((key, node)) = pick(rng, &cluster.nodes) else {
+        return;
+    };
+    if rng.chance(30) {
+        cluster.nodes.remove(&key);
+        return;
+    }
+    let mut node = (*node).clone();
+    if rng.chance(50) {
+        node.metadata.name = Some(format!("node-{:04}", rng.below(7)));
+    }
+    let labels = node.metadata.labels.get_or_insert_default();
+    labels.insert(
+        crate::nodes::ZONE_LABEL.to_owned(),
+        format!("zone-{}", rng.below(3)),
+    );
+    cluster.nodes.insert(key_of(&node), Arc::new(node));
+}
+
+fn random_event(rng: &mut Rng, cluster: &mut Cluster) {
+    match rng.below(20) {
+        0..=11 => pod_event(rng, cluster),
+        12..=15 => slice_event(rng, cluster),
+        16..=18 => service_event(rng, cluster),
+        _ => node_event(rng, cluster),
+    }
+}
+
+/// Everything a build gives, the TUI's details included, as text.
+fn fingerprint(model: &ProxyModel) -> String {
+    let mut out = serde_json::to_string(model).expect("serialises");
+    for (namespace, diagnostic) in model.unattached_by_namespace() {
+        out.push_str(&format!("\n{namespace} {}", diagnostic.message));
+    }
+    for chain in &model.services {
+        let details = &chain.details;
+        let pods: Vec<&str> = details
+            .selected_pods
+            .iter()
+            .map(|pod| crate::pods::name(pod))
+            .collect();
+        let slices: Vec<Option<&String>> = details
+            .slices
+            .iter()
+            .map(|s| s.metadata.name.as_ref())
+            .collect();
+        out.push_str(&format!(
+            "\n{}/{} {pods:?} {:?} {slices:?} {:?} {:?}",
+            chain.namespace, chain.name, details.excluded_pods, details.endpoints, details.service
+        ));
+    }
+    out
+}
+
+fn run(seed: u64, steps: usize) -> (usize, usize) {
+    let mut rng = Rng(seed);
+    let spec = SyntheticSpec {
+        services: 40,
+        pods: 52,
+        nodes: 6,
+        namespaces: 3,
+    };
+    let mut cluster = Cluster::new(&spec);
+    let config = EngineConfig::default();
+    let mut incremental = IncrementalModel::on_threads(cluster.snapshot(), &config, 1);
+    let (mut partial, mut full) = (0, 0);
+    for step in 0..steps {
+        for _ in 0..1 + rng.below(3) {
+            random_event(&mut rng, &mut cluster);
+        }
+        let snapshot = cluster.snapshot();
+        match incremental.update(snapshot.clone()) {
+            Update::Services(_) => partial += 1,
+            Update::Full => full += 1,
+            Update::Unchanged => {}
+        }
+        let expected = fingerprint(&build(&snapshot, &config));
+        let actual = fingerprint(incremental.model());
+        assert!(
+            expected == actual,
+            "seed {seed}, step {step}: the incremental model differs"
+        );
+    }
+    (partial, full)
+}
+
+#[test]
+fn random_event_sequences_give_the_full_build() {
+    let mut totals = (0, 0);
+    for seed in 1..=6 {
+        let (partial, full) = run(seed, 100);
+        totals = (totals.0 + partial, totals.1 + full);
+    }
+    eprintln!("partial/full updates: {totals:?}");
+    // Most updates are partial; the full ones (nodes, Services added or re-selected) happen too.
+    assert!(totals.0 > totals.1 * 2, "{totals:?}");
+    assert!(totals.1 > 0, "{totals:?}");
+}
+
+#[test]
+fn a_relist_with_equal_objects_changes_nothing() {
+    let mut cluster = Cluster::new(&SyntheticSpec {
+        services: 30,
+        pods: 90,
+        nodes: 4,
+        namespaces: 2,
+    });
+    let config = EngineConfig::default();
+    let mut incremental = IncrementalModel::on_threads(cluster.snapshot(), &config, 1);
+    for pod in cluster.pods.values_mut() {
+        *pod = Arc::new((**pod).clone());
+    }
+    assert_eq!(incremental.update(cluster.snapshot()), Update::Unchanged);
+}
+
+#[test]
+fn an_unsorted_snapshot_is_built_in_full() {
+    let snapshot = Arc::new(generate(&SyntheticSpec {
+        services: 30,
+        pods: 90,
+        nodes: 4,
+        namespaces: 2,
+    }));
+    let config = EngineConfig::default();
+    let mut incremental = IncrementalModel::on_threads(snapshot.clone(), &config, 1);
+    let mut next = (*snapshot).clone();
+    next.pods.pop();
+    assert_eq!(incremental.update(Arc::new(next.clone())), Update::Full);
+    assert_eq!(
+        fingerprint(incremental.model()),
+        fingerprint(&build(&next, &config))
+    );
+}
