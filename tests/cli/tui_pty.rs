@@ -36,9 +36,9 @@ fn navigate_to_a_broken_service_read_the_diagnosis_and_quit_cleanly() {
     );
     tmux.session(120, 40, &script);
 
-    // The built-in scenario's 21 Services, watched live.
+    // The built-in scenario's 24 Services, watched live.
     tmux.wait_until("the Services list", |screen| {
-        screen.contains("Services 21/21") && screen.contains("● live")
+        screen.contains("Services 24/24") && screen.contains("● live")
     });
     assert_eq!(
         tmux.format("#{alternate_on}"),
@@ -102,7 +102,7 @@ fn describe_and_yaml_of_a_not_ready_endpoint() {
     );
     tmux.session(120, 40, &script);
     tmux.wait_until("the Services list", |screen| {
-        screen.contains("Services 21/21") && screen.contains("● live")
+        screen.contains("Services 24/24") && screen.contains("● live")
     });
     // :svc keeps the list focused; Enter opens the chain; the endpoints are rows 4 and 5.
     tmux.keys(&[":svc orders", "Enter"]);
@@ -204,7 +204,7 @@ fn idle_cpu_over_ten_seconds() {
     let script = format!("exec {} --demo", shell_quote(binary));
     tmux.session(200, 60, &script);
     tmux.wait_until("the first screen", |screen| {
-        screen.contains("Services 21/21") && screen.contains("● live")
+        screen.contains("Services 24/24") && screen.contains("● live")
     });
     let pid: u32 = tmux.format("#{pane_pid}").parse().expect("the pane's pid");
     let window = Duration::from_secs(10);

@@ -35,7 +35,7 @@ async fn the_built_in_scenario_teaches_its_lessons() {
     );
     let snapshot = sandbox.store().cluster_snapshot(1).expect("snapshot");
     assert_eq!(snapshot.nodes.len(), 3);
-    // 28 app pods, 2 in bank, 3 behind the Gateway, 2 cluster DNS pods and one kube-proxy pod
+    // 28 app pods, 2 in vault, 3 behind the Gateway, 2 cluster DNS pods and one kube-proxy pod
     // per node.
     assert_eq!(snapshot.pods.len(), 38);
     let nodes_used: BTreeSet<&str> = snapshot

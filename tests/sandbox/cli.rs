@@ -169,7 +169,7 @@ async fn kubehop_sandbox_serves_the_built_in_scenario_on_loopback_only() {
     let services = list_all::<Service>(&client).await;
     assert_eq!(services.len(), 24);
     let pods = list_all::<Pod>(&client).await;
-    // 28 app pods, 2 in bank, 3 behind the Gateway, 2 cluster DNS pods and one kube-proxy pod
+    // 28 app pods, 2 in vault, 3 behind the Gateway, 2 cluster DNS pods and one kube-proxy pod
     // per node.
     assert_eq!(pods.len(), 38);
     let forbidden = Api::<Ingress>::all(client.clone())

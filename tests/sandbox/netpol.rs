@@ -1,5 +1,5 @@
-//! NetworkPolicy end to end on the built-in scenario's `bank` namespace (rules N1-N10): for
-//! every hop of bank/ledger and bank/ledger-canary and every source (a pod of shop, a pod of
+//! NetworkPolicy end to end on the built-in scenario's `vault` namespace (rules N1-N10): for
+//! every hop of vault/ledger and vault/ledger-canary and every source (a pod of shop, a pod of
 //! data, an outside client), the engine's verdict and a real connection agree — allowed
 //! answers, denied is reset by the data plane. Then `kubectl label ns data ledger-access=true`
 //! flips both the verdict the chain shows and the connection.
@@ -124,13 +124,13 @@ fn door_verdict(
 /// Every hop of one single-endpoint Service from the pod sources and the office; returns how
 /// many (hop, source) pairs were denied.
 async fn check_service(model: &ProxyModel, service: &str, sources: &[&Pod]) -> usize {
-    let chain = model.service("bank", service).expect("the Service");
+    let chain = model.service("vault", service).expect("the Service");
     let track = if service == "ledger" {
         "stable"
     } else {
         "canary"
     };
-    let endpoint = pod_of(model, "bank", ("track", track));
+    let endpoint = pod_of(model, "vault", ("track", track));
     let target = chain.ports[0].endpoints[0].socket_addr().expect("endpoint");
     let cluster_ip = SocketAddr::new(chain.cluster_ips[0], 80);
     let first_node = model.node_names().next().expect("a node").to_owned();
@@ -193,16 +193,16 @@ async fn verdicts_and_connections_agree_and_a_namespace_label_flips_both() {
     let model = model_now(sandbox);
     let web = pod_of(&model, "shop", ("app", "web")).clone();
     let mongodb = pod_of(&model, "data", ("app.kubernetes.io/name", "mongodb")).clone();
-    let ledger = pod_of(&model, "bank", ("track", "stable")).clone();
+    let ledger = pod_of(&model, "vault", ("track", "stable")).clone();
     let denied = check_service(&model, "ledger", &[&web, &mongodb]).await;
     // data's pod (direct and via the cluster IP) and the office through the other nodes.
-    assert!(denied >= 4, "{denied} denials on bank/ledger");
+    assert!(denied >= 4, "{denied} denials on vault/ledger");
     let canary_denied = check_service(&model, "ledger-canary", &[&web]).await;
     assert_eq!(canary_denied, 2, "the canary does not name its port (N7)");
 
     // The chain's view before the fix: data's pods are denied at the cluster IP.
     let data = SourceChoice::Namespace("data".to_owned());
-    let chain = model.service("bank", "ledger").expect("ledger");
+    let chain = model.service("vault", "ledger").expect("ledger");
     let before = model.hop_policies(chain, PolicyHop::ClusterIp(0), Some(&data));
     assert_eq!(before.verdicts[0].endpoints[0].verdict.allowed, Some(false));
 
@@ -218,7 +218,7 @@ async fn verdicts_and_connections_agree_and_a_namespace_label_flips_both() {
         tokio::time::timeout(FIX_DEADLINE, async {
             loop {
                 let model = model_now(sandbox);
-                let chain = model.service("bank", "ledger").expect("ledger");
+                let chain = model.service("vault", "ledger").expect("ledger");
                 let after = model.hop_policies(chain, PolicyHop::ClusterIp(0), Some(&data));
                 let flipped = after.verdicts[0].endpoints[0].verdict.allowed == Some(true);
                 if flipped && probe_from(ip_of(&mongodb), cluster_ip).await == expected_pod {

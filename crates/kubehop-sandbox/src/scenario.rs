@@ -8,7 +8,7 @@
 //! LoadBalancer), `data/mongodb` (StatefulSet with a metrics sidecar, two-port Service,
 //! headless `mongodb-headless`), `default/mynodeportservice` (nodePort 31852) and the broken
 //! Services of `assets/scenarios` under the same namespaces and names as `demo-all.yaml`; a
-//! NetworkPolicy namespace `bank` (a default-deny, an allow rule the NodePort's SNAT misses, a
+//! NetworkPolicy namespace `vault` (a default-deny, an allow rule the NodePort's SNAT misses, a
 //! named port one pod version does not declare); at the end, Gateway API objects (a Gateway of
 //! the sandbox's class with a healthy HTTPRoute, a cross-namespace route without its
 //! ReferenceGrant and a route naming a listener the Gateway does not have), for which the
