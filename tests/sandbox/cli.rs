@@ -272,7 +272,7 @@ async fn api_only_replays_a_dump_and_binds_no_data_plane() {
         .await
         .expect("list pods")
         .items;
-    assert_eq!(pods.len(), 31);
+    assert_eq!(pods.len(), 28);
     assert!(
         pods.iter()
             .any(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_deref()) == Some("127.1.2.13"))
