@@ -57,9 +57,19 @@ pub async fn settle(sandbox: &SandboxHandle) {
 }
 
 /// Waits (on store changes, no sleeping) until `condition` holds.
-pub async fn wait_until(sandbox: &SandboxHandle, what: &str, mut condition: impl FnMut() -> bool) {
+pub async fn wait_until(sandbox: &SandboxHandle, what: &str, condition: impl FnMut() -> bool) {
+    wait_until_for(super::wait::DEADLINE, sandbox, what, condition).await;
+}
+
+/// [`wait_until`] with its own deadline (bulk work that a loaded machine slows down).
+pub async fn wait_until_for(
+    limit: Duration,
+    sandbox: &SandboxHandle,
+    what: &str,
+    mut condition: impl FnMut() -> bool,
+) {
     let mut changes = sandbox.store().changes();
-    within(what, async {
+    super::wait::within_for(limit, what, async {
         loop {
             changes.borrow_and_update();
             if condition() {
