@@ -20,21 +20,19 @@
 //!
 //! [`gateway_routes`]: super::gateway_routes
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
-use tokio_rustls::rustls::sign::CertifiedKey;
-use tokio_rustls::rustls::{ServerConfig, crypto::ring::default_provider};
 use tokio_util::sync::CancellationToken;
 
 use super::bind::{BindPolicy, Failed};
+use super::certificates::{self, Presenter};
 use super::gateway_routes::{self, Protocol, Socket, Tables};
 use super::ingress::{Head, answer, forward, read_head, service_address};
 use super::ingress_rules::Backend as ServicePort;
@@ -52,6 +50,12 @@ use kubehop_engine::model::PortRef;
 use kubehop_engine::unbound::UnboundReason;
 
 /// The largest ClientHello record read for its server name.
+/// The Gateways' HTTPS names; a name no HTTPS listener takes gets `gateway.sandbox.invalid`.
+const PRESENTER: Presenter = Presenter {
+    who: "Gateway",
+    fallback: "gateway.sandbox.invalid",
+};
+
 const MAX_HELLO: usize = 16 * 1024 + 5;
 
 /// The sockets and the snapshot the engine routes with, as of the last sync.
@@ -155,7 +159,17 @@ impl GatewayListeners {
         ca: Option<Arc<SandboxCa>>,
     ) -> Self {
         let (state, state_rx) = watch::channel(Arc::new(State::default()));
-        let tls = ca.and_then(|ca| acceptor(ca, state_rx.clone(), &notes));
+        let tls = ca.and_then(|ca| {
+            let state = state_rx.clone();
+            let takes = move |name: &str| {
+                state
+                    .borrow()
+                    .tables
+                    .values()
+                    .any(|s: &Socket| s.protocol == Protocol::Https && s.names(name))
+            };
+            certificates::acceptor(ca, PRESENTER, &notes, takes)
+        });
         GatewayListeners {
             notes,
             cancel,
@@ -481,76 +495,6 @@ pub(crate) fn server_name(record: &[u8]) -> Option<String> {
     None
 }
 
-/// Certificates for the HTTPS listeners: one per name a listener there takes, issued by the
-/// sandbox CA when first asked for; other names get one for [`FALLBACK_NAME`].
-struct Certificates {
-    ca: Arc<SandboxCa>,
-    state: watch::Receiver<Arc<State>>,
-    issued: Mutex<HashMap<String, Arc<CertifiedKey>>>,
-    notes: Notes,
-}
-
-const FALLBACK_NAME: &str = "gateway.sandbox.invalid";
-
-impl std::fmt::Debug for Certificates {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Certificates")
-    }
-}
-
-impl ResolvesServerCert for Certificates {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let asked = hello.server_name().map(str::to_ascii_lowercase);
-        let name = asked
-            .filter(|name| {
-                self.state
-                    .borrow()
-                    .tables
-                    .values()
-                    .any(|s: &Socket| s.protocol == Protocol::Https && s.names(name))
-            })
-            .unwrap_or_else(|| FALLBACK_NAME.to_owned());
-        let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(key) = issued.get(&name) {
-            return Some(key.clone());
-        }
-        match self.ca.issue(std::slice::from_ref(&name)) {
-            Ok(key) => {
-                let key = Arc::new(key);
-                issued.insert(name, key.clone());
-                Some(key)
-            }
-            Err(err) => {
-                self.notes.push(format!(
-                    "Gateway: cannot issue a certificate for {name}: {err}"
-                ));
-                None
-            }
-        }
-    }
-}
-
-fn acceptor(
-    ca: Arc<SandboxCa>,
-    state: watch::Receiver<Arc<State>>,
-    notes: &Notes,
-) -> Option<TlsAcceptor> {
-    let resolver = Certificates {
-        ca,
-        state,
-        issued: Mutex::new(HashMap::new()),
-        notes: notes.clone(),
-    };
-    let config = ServerConfig::builder_with_provider(Arc::new(default_provider()))
-        .with_safe_default_protocol_versions()
-        .ok()?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
-    let mut config = config;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Some(TlsAcceptor::from(Arc::new(config)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,6 +502,7 @@ mod tests {
     /// A ClientHello as rustls writes it, captured from a real handshake.
     async fn client_hello(name: &str) -> Vec<u8> {
         use tokio_rustls::TlsConnector;
+        use tokio_rustls::rustls::crypto::ring::default_provider;
         use tokio_rustls::rustls::pki_types::ServerName;
         use tokio_rustls::rustls::{ClientConfig, RootCertStore};
         let config = ClientConfig::builder_with_provider(Arc::new(default_provider()))

@@ -13,20 +13,18 @@
 //!
 //! [`ingress_rules`]: super::ingress_rules
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
-use tokio_rustls::rustls::sign::CertifiedKey;
-use tokio_rustls::rustls::{ServerConfig, crypto::ring::default_provider};
 use tokio_util::sync::CancellationToken;
 
 use super::bind::{BindPolicy, Failed};
+use super::certificates::{self, Presenter};
 use super::ingress_rules::{self, Backend, Tables};
 use super::pods::privileged_hint;
 use super::policy::Opener;
@@ -37,6 +35,12 @@ use crate::notes::Notes;
 use crate::resources::ResourceId;
 use crate::store::{Store, StoreError, WriteOptions};
 use crate::tls::SandboxCa;
+
+/// The Ingress controller's HTTPS names; a name no rule has gets `ingress.sandbox.invalid`.
+const PRESENTER: Presenter = Presenter {
+    who: "Ingress controller",
+    fallback: "ingress.sandbox.invalid",
+};
 use kubehop_engine::model::{PortRef, Protocol};
 use kubehop_engine::unbound::UnboundReason;
 use kubehop_engine::{ClusterSnapshot, ProxyModel};
@@ -108,7 +112,11 @@ impl IngressListeners {
         ca: Option<Arc<SandboxCa>>,
     ) -> Self {
         let (tables, tables_rx) = watch::channel(Arc::new(Tables::new()));
-        let tls = ca.and_then(|ca| acceptor(ca, tables_rx.clone(), &notes));
+        let tls = ca.and_then(|ca| {
+            let tables = tables_rx.clone();
+            let takes = move |name: &str| tables.borrow().values().any(|t| t.names_host(name));
+            certificates::acceptor(ca, PRESENTER, &notes, takes)
+        });
         IngressListeners {
             notes,
             cancel,
@@ -199,79 +207,6 @@ impl IngressListeners {
     pub(crate) async fn stop_all(&mut self) {
         for (_, running) in std::mem::take(&mut self.running) {
             running.stop().await;
-        }
-    }
-}
-
-/// The certificates the HTTPS listeners present: one per name a rule names, issued by the
-/// sandbox CA when first asked for; a name no rule has (or no SNI) gets a certificate for
-/// `ingress.sandbox.invalid`, which no client will accept for another name.
-struct Certificates {
-    ca: Arc<SandboxCa>,
-    tables: watch::Receiver<Arc<Tables>>,
-    issued: Mutex<HashMap<String, Arc<CertifiedKey>>>,
-    notes: Notes,
-}
-
-/// The name of the certificate for names no rule has.
-const FALLBACK_NAME: &str = "ingress.sandbox.invalid";
-
-impl std::fmt::Debug for Certificates {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Certificates")
-    }
-}
-
-impl ResolvesServerCert for Certificates {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let asked = hello.server_name().map(str::to_ascii_lowercase);
-        let name = asked
-            .filter(|name| self.tables.borrow().values().any(|t| t.names_host(name)))
-            .unwrap_or_else(|| FALLBACK_NAME.to_owned());
-        let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(key) = issued.get(&name) {
-            return Some(key.clone());
-        }
-        match self.ca.issue(std::slice::from_ref(&name)) {
-            Ok(key) => {
-                let key = Arc::new(key);
-                issued.insert(name, key.clone());
-                Some(key)
-            }
-            Err(err) => {
-                self.notes.push(format!(
-                    "Ingress controller: cannot issue a certificate for {name}: {err}"
-                ));
-                None
-            }
-        }
-    }
-}
-
-fn acceptor(
-    ca: Arc<SandboxCa>,
-    tables: watch::Receiver<Arc<Tables>>,
-    notes: &Notes,
-) -> Option<TlsAcceptor> {
-    let resolver = Certificates {
-        ca,
-        tables,
-        issued: Mutex::new(HashMap::new()),
-        notes: notes.clone(),
-    };
-    let config = ServerConfig::builder_with_provider(Arc::new(default_provider()))
-        .with_safe_default_protocol_versions();
-    match config {
-        Ok(config) => {
-            let mut config = config
-                .with_no_client_auth()
-                .with_cert_resolver(Arc::new(resolver));
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-            Some(TlsAcceptor::from(Arc::new(config)))
-        }
-        Err(err) => {
-            notes.push(format!("Ingress controller: no HTTPS: {err}"));
-            None
         }
     }
 }

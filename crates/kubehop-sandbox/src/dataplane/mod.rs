@@ -33,6 +33,7 @@
 //! Nodes ([`bind`]) for the readers of the cluster.
 
 pub mod bind;
+pub mod certificates;
 pub mod dns;
 pub mod gateway;
 pub mod gateway_routes;
