@@ -222,17 +222,7 @@ impl GatewayListeners {
         }
         self.state
             .send_replace(Arc::new(State { tables, snapshot }));
-        let stale: Vec<SocketAddr> = self
-            .running
-            .iter()
-            .filter(|(addr, (gateway, _))| desired.get(*addr) != Some(gateway))
-            .map(|(addr, _)| *addr)
-            .collect();
-        for addr in stale {
-            if let Some((_, running)) = self.running.remove(&addr) {
-                running.stop().await;
-            }
-        }
+        super::stop_unwanted(&mut self.running, &desired).await;
         self.failed.retain(|addr, _| desired.contains_key(addr));
         for (addr, gateway) in desired {
             if self.running.contains_key(&addr) {

@@ -286,6 +286,24 @@ async fn run(
         .clear();
 }
 
+/// Stops every running listener that `desired` no longer wants as it runs (its address gone,
+/// or wanted for something else); the caller then opens what is missing.
+pub(crate) async fn stop_unwanted<T: PartialEq>(
+    running: &mut BTreeMap<SocketAddr, (T, Running)>,
+    desired: &BTreeMap<SocketAddr, T>,
+) {
+    let stale: Vec<SocketAddr> = running
+        .iter()
+        .filter(|(addr, (what, _))| desired.get(*addr) != Some(what))
+        .map(|(addr, _)| *addr)
+        .collect();
+    for addr in stale {
+        if let Some((_, listener)) = running.remove(&addr) {
+            listener.stop().await;
+        }
+    }
+}
+
 /// One running listener task.
 #[derive(Debug)]
 pub(crate) struct Running {

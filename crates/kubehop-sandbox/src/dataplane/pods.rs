@@ -360,17 +360,7 @@ impl PodListeners {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = unready;
         // Stop what went away (or changed hands) first: the address may be reused at once.
-        let stale: Vec<SocketAddr> = self
-            .running
-            .iter()
-            .filter(|(addr, (app, _))| desired.get(*addr) != Some(app))
-            .map(|(addr, _)| *addr)
-            .collect();
-        for addr in stale {
-            if let Some((_, running)) = self.running.remove(&addr) {
-                running.stop().await;
-            }
-        }
+        super::stop_unwanted(&mut self.running, &desired).await;
         self.failed.retain(|addr, _| desired.contains_key(addr));
         for (addr, app) in desired {
             if self.running.contains_key(&addr) {

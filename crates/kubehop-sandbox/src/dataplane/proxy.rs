@@ -327,17 +327,7 @@ impl Doors {
             DoorKind::NodePort { node } => !proxy_down.contains(node),
             _ => true,
         });
-        let stale: Vec<SocketAddr> = self
-            .running
-            .iter()
-            .filter(|(addr, (door, _))| desired.get(*addr) != Some(door))
-            .map(|(addr, _)| *addr)
-            .collect();
-        for addr in stale {
-            if let Some((_, running)) = self.running.remove(&addr) {
-                running.stop().await;
-            }
-        }
+        super::stop_unwanted(&mut self.running, &desired).await;
         self.failed.retain(|addr, _| desired.contains_key(addr));
         for (addr, door) in desired {
             if self.running.contains_key(&addr) {

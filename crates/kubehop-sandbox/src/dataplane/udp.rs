@@ -159,17 +159,7 @@ impl UdpSockets {
 
     pub(crate) async fn sync(&mut self, snapshot: &ClusterSnapshot, model: &ProxyModel) {
         let desired = self.desired(snapshot, model);
-        let stale: Vec<SocketAddr> = self
-            .running
-            .iter()
-            .filter(|(addr, (role, _))| desired.get(*addr) != Some(role))
-            .map(|(addr, _)| *addr)
-            .collect();
-        for addr in stale {
-            if let Some((_, running)) = self.running.remove(&addr) {
-                running.stop().await;
-            }
-        }
+        super::stop_unwanted(&mut self.running, &desired).await;
         for (addr, role) in desired {
             if self.running.contains_key(&addr) {
                 continue;
