@@ -11,6 +11,7 @@ use crate::engine::model::{ProxyModel, ServiceChain};
 use crate::engine::netpol::{
     Decision, EndpointPolicies, HopPolicies, HopVerdict, PolicyHop, SourceChoice, SourceVerdict,
 };
+use crate::printable::escape;
 
 /// The hop the tab judges for an outline node (`None`: the Service itself, judged at its first
 /// port). `Err` for a node with no pods behind it.
@@ -158,7 +159,7 @@ fn verdict_lines(
     width: usize,
 ) {
     lines.push(Line::styled(
-        format!("From {} through {}", verdict.source, verdict.hop),
+        escape(&format!("From {} through {}", verdict.source, verdict.hop)).into_owned(),
         theme.title,
     ));
     if verdict.endpoints.is_empty() {
@@ -172,10 +173,13 @@ fn verdict_lines(
         };
         lines.push(Line::from(vec![
             mark_span(mark, style),
-            Span::raw(format!(
-                "{} {}:{} (seen as {})",
-                endpoint.pod, endpoint.ip, endpoint.port, endpoint.verdict.seen_as
-            )),
+            Span::raw(
+                escape(&format!(
+                    "{} {}:{} (seen as {})",
+                    endpoint.pod, endpoint.ip, endpoint.port, endpoint.verdict.seen_as
+                ))
+                .into_owned(),
+            ),
         ]));
         push_wrapped(lines, &why(endpoint), 2, width, style);
     }

@@ -138,7 +138,9 @@ pub fn push_wrapped(
     style: Style,
 ) {
     let pad_text = " ".repeat(indent);
-    for part in wrap(text, width.saturating_sub(indent).max(10)) {
+    // Text built from cluster objects: never a raw control character on the terminal.
+    let text = crate::printable::escape_lines(text);
+    for part in wrap(&text, width.saturating_sub(indent).max(10)) {
         lines.push(Line::styled(format!("{pad_text}{part}"), style));
     }
 }
@@ -147,6 +149,23 @@ pub fn push_wrapped(
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[test]
+    fn wrapped_text_never_carries_a_control_character() {
+        let mut lines = Vec::new();
+        let hostile = "pod web\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J allowed by shop/\u{202e}evil";
+        push_wrapped(&mut lines, hostile, 2, 40, Style::default());
+        let shown: String = lines
+            .iter()
+            .flat_map(|line| line.spans.iter())
+            .map(|span| span.content.as_ref())
+            .collect();
+        assert!(
+            !shown.chars().any(crate::printable::needs_escape),
+            "{shown:?}"
+        );
+        assert!(shown.contains("\\u{1b}]52;c;"), "{shown:?}");
+    }
 
     #[rstest]
     #[case("mynodeportservice", 8, "mynodep…")]
