@@ -32,17 +32,26 @@ pub fn write_text(
         }
         tree.write(out)
     })?;
-    // NetworkPolicy findings (rules N1-N10) get their own heading after the Ingress ones.
-    let (policies, ingresses): (Vec<_>, Vec<_>) = selected
+    // NetworkPolicy findings (rules N1-N10) and Gateway API route findings (GW1-GW17) get
+    // their own headings after the Ingress ones.
+    let (policies, others): (Vec<_>, Vec<_>) = selected
         .diagnostics
         .iter()
         .partition(|scoped| matches!(scoped.diagnostic.subject, Subject::NetworkPolicy(_)));
+    let (routes, ingresses): (Vec<_>, Vec<_>) = others
+        .into_iter()
+        .partition(|scoped| matches!(scoped.diagnostic.subject, Subject::GatewayApi(_)));
     let mut separate = selected.service_count() > 0;
     for (title, what, diagnostics) in [
         (
             "Ingresses",
             "backends that name no existing Service",
             ingresses,
+        ),
+        (
+            "Gateway API routes",
+            "routes that reach no existing Service",
+            routes,
         ),
         ("NetworkPolicies", "policies that protect no pod", policies),
     ] {

@@ -178,6 +178,10 @@ apiVersion: v1
 kind: Namespace
 metadata: {{name: shop, labels: {{gateway: shared}}}}
 ---
+apiVersion: v1
+kind: Namespace
+metadata: {{name: other}}
+---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {{name: edge, namespace: infra}}

@@ -10,4 +10,5 @@ mod f_dns;
 mod fixes;
 mod g_validation;
 mod gw_gateway;
+mod gw_precision;
 mod json_shape;

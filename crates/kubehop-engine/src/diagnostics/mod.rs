@@ -93,10 +93,12 @@ pub enum DiagnosticCode {
     GatewayRuleAllInvalid,
     GatewayWeightsZero,
     GatewayConditionFalse,
+    /// Added: a route's Gateway has a GatewayClass no controller serves (rule GW17).
+    GatewayClassUnserved,
 }
 
 impl DiagnosticCode {
-    pub const ALL: [DiagnosticCode; 42] = [
+    pub const ALL: [DiagnosticCode; 43] = [
         Self::SelectorNoMatch,
         Self::SelectorPartialMatch,
         Self::NoReadyEndpoints,
@@ -139,6 +141,7 @@ impl DiagnosticCode {
         Self::GatewayRuleAllInvalid,
         Self::GatewayWeightsZero,
         Self::GatewayConditionFalse,
+        Self::GatewayClassUnserved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -185,6 +188,7 @@ impl DiagnosticCode {
             Self::GatewayRuleAllInvalid => "gateway-rule-all-invalid",
             Self::GatewayWeightsZero => "gateway-weights-zero",
             Self::GatewayConditionFalse => "gateway-condition-false",
+            Self::GatewayClassUnserved => "gateway-class-unserved",
         }
     }
 
@@ -208,7 +212,8 @@ impl DiagnosticCode {
             | Self::GatewayBackendMissing
             | Self::GatewayBackendPort
             | Self::GatewayRefNotPermitted
-            | Self::GatewayRuleAllInvalid => Severity::Error,
+            | Self::GatewayRuleAllInvalid
+            | Self::GatewayClassUnserved => Severity::Error,
             Self::SelectorPartialMatch
             | Self::NodePortOutOfRange
             | Self::LbPending

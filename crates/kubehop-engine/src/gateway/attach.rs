@@ -89,7 +89,9 @@ pub fn allows_kind(listener: &Listener, kind: RouteKind) -> bool {
 }
 
 /// Whether the listener accepts routes from `namespace` (GW4): `Same` (default) is the Gateway's
-/// namespace, `All` any, `Selector` those whose labels match.
+/// namespace, `All` any, `Selector` those whose labels match. `labels` `None`: the namespace's
+/// labels are unknown (not in the snapshot); a selector that reads only the name label is still
+/// decided, any other lets the route through (GW4: kubehop does not refuse on a guess).
 pub fn allows_namespace(
     gateway: &Gateway,
     listener: &Listener,
@@ -106,7 +108,11 @@ pub fn allows_namespace(
             let Some(selector) = from.and_then(|n| n.selector.as_ref()) else {
                 return false;
             };
-            let mut labels = labels.cloned().unwrap_or_default();
+            let Some(labels) = labels.or_else(|| reads_name_only(selector).then_some(&NO_LABELS))
+            else {
+                return true;
+            };
+            let mut labels = labels.clone();
             labels
                 .entry(NAME_LABEL.to_owned())
                 .or_insert_with(|| namespace.to_owned());
@@ -114,6 +120,17 @@ pub fn allows_namespace(
         }
         _ => gateway.metadata.namespace.as_deref() == Some(namespace),
     }
+}
+
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
+/// Whether a label selector reads no label but the namespace's name.
+fn reads_name_only(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+) -> bool {
+    let labels = selector.match_labels.iter().flatten().map(|(k, _)| k);
+    let expressions = selector.match_expressions.iter().flatten().map(|e| &e.key);
+    labels.chain(expressions).all(|key| key == NAME_LABEL)
 }
 
 /// The listeners of `gateway` the route's `parent_ref` attaches to, or why none.

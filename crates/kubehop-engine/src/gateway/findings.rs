@@ -1,17 +1,17 @@
-//! Gateway API diagnostics (GW1-GW13): computed from the specs, cross-checked with the status
+//! Gateway API diagnostics (GW1-GW17): computed from the specs, cross-checked with the status
 //! controllers wrote. Each finding is about a route; it is shown on the Services the route
 //! reaches, or as unattached when it reaches none.
 
 use k8s_openapi::api::core::v1::ServicePort;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kubehop_gateway_api::{Condition, Gateway, RouteParentStatus};
+use kubehop_gateway_api::{Condition, Gateway};
 
 use super::attach::AttachFailure;
 use super::backends::BackendProblem;
 use super::objects::RouteView;
-use super::select::{Gateways, ParentAttachment};
-use crate::diagnostics::{Diagnostic, DiagnosticCode, Subject, name_list};
+use super::select::{Gateways, ParentAttachment, current, status_entry};
+use crate::diagnostics::{Diagnostic, DiagnosticCode, Severity, Subject, name_list};
 use crate::snapshot::ClusterSnapshot;
 
 /// A finding and where it shows.
@@ -33,22 +33,51 @@ pub(crate) fn route_findings(snapshot: &ClusterSnapshot) -> Vec<RouteFinding> {
     let mut out = Vec::new();
     for route in snapshot.gateway_api.routes() {
         let services = reached_services(&gateways, &route);
-        let mut diagnostics = parent_findings(&gateways, &route);
-        diagnostics.extend(backend_findings(
+        let mut scoped: Vec<Scoped> = Vec::new();
+        let mut parents = parent_findings(&gateways, &route);
+        parents.extend(class_findings(&gateways, &route));
+        // A parent that carries nothing is an error only when no other parent carries the
+        // route (GW17): otherwise traffic still flows, through the other one.
+        let carried = carried_elsewhere(&gateways, &route);
+        scoped.extend(parents.into_iter().map(|d| {
+            let d = if carried { d.at(Severity::Warning) } else { d };
+            (d, None)
+        }));
+        scoped.extend(backend_findings(
             &gateways,
             &snapshot.endpoint_slices,
             &route,
         ));
-        if diagnostics.is_empty() {
-            diagnostics.extend(status_findings(&gateways, &route));
+        if scoped.is_empty() {
+            scoped.extend(
+                status_findings(&gateways, &route)
+                    .into_iter()
+                    .map(|d| (d, None)),
+            );
         }
-        out.extend(diagnostics.into_iter().map(|diagnostic| RouteFinding {
-            services: services.clone(),
-            namespace: route.namespace.to_owned(),
-            diagnostic,
+        out.extend(scoped.into_iter().map(|(diagnostic, on)| {
+            RouteFinding {
+                services: on
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| services.clone()),
+                namespace: route.namespace.to_owned(),
+                diagnostic,
+            }
         }));
     }
     out
+}
+
+/// Whether some parentRef of the route attaches to a listener of a Gateway a controller
+/// serves (or one the snapshot does not carry, GW14).
+fn carried_elsewhere(gateways: &Gateways<'_>, route: &RouteView<'_>) -> bool {
+    gateways
+        .parents(route)
+        .iter()
+        .any(|parent| match (parent.gateway, &parent.result) {
+            (Some(gateway), Some(Ok(_))) => class_problem(gateways, gateway).is_none(),
+            _ => gateways.gateway_unseen(route, parent),
+        })
 }
 
 fn subject(route: &RouteView<'_>) -> Subject {
@@ -78,30 +107,17 @@ fn reached_services(gateways: &Gateways<'_>, route: &RouteView<'_>) -> Vec<(Stri
     out
 }
 
-/// Whether a controller wrote a status entry for this parentRef.
-fn status_for<'a>(
-    route: &RouteView<'a>,
-    parent: &ParentAttachment<'_>,
-) -> Option<&'a RouteParentStatus> {
-    let wanted = parent.parent_ref;
-    route.status?.parents.iter().find(|p| {
-        let got = &p.parent_ref;
-        got.name == wanted.name
-            && got.namespace(route.namespace) == wanted.namespace(route.namespace)
-            && got.section_name == wanted.section_name
-            && got.port == wanted.port
-    })
-}
-
 /// GW1, GW3, GW4: parentRefs that attach nowhere.
 fn parent_findings(gateways: &Gateways<'_>, route: &RouteView<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for parent in gateways.parents(route) {
-        if !parent.parent_ref.is_gateway() {
+        // GAMMA parents (a Service) are east-west: no Gateway to find (GW1); a Gateway the
+        // snapshot does not carry is unknown, not missing (GW14).
+        if !parent.parent_ref.is_gateway() || gateways.gateway_unseen(route, &parent) {
             continue;
         }
         let gateway = format!("{}/{}", parent.namespace, parent.parent_ref.name);
-        let unseen = if status_for(route, &parent).is_none() {
+        let unseen = if status_entry(route, parent.parent_ref).is_none() {
             " No controller wrote status for this parentRef, so the route's status shows nothing wrong."
         } else {
             ""
@@ -209,66 +225,100 @@ fn listener_hosts(gateway: Option<&Gateway>, parent: &ParentAttachment<'_>) -> S
     hosts.join(", ")
 }
 
-/// GW8-GW12: backends that cannot take traffic, rules that send nothing anywhere.
+/// A finding and the Services it shows on (`None`: every Service the route reaches).
+type Scoped = (Diagnostic, Option<Vec<(String, String)>>);
+
+/// GW8-GW12: backends that cannot take traffic, rules that send nothing anywhere. A backend's
+/// finding shows on its own Service (when it exists), a rule's on the rule's Services.
 fn backend_findings(
     gateways: &Gateways<'_>,
     slices: &[std::sync::Arc<EndpointSlice>],
     route: &RouteView<'_>,
-) -> Vec<Diagnostic> {
+) -> Vec<Scoped> {
     let mut out = Vec::new();
     for rule in &route.rules {
         let backends = gateways.backends(route, rule.index);
+        let existing = |b: &super::WeightedBackend<'_>| {
+            gateways
+                .service(&b.namespace, &b.backend.name)
+                .map(|_| (b.namespace.clone(), b.backend.name.clone()))
+        };
         for b in &backends {
             let Some(problem) = b.problem else { continue };
-            let target = format!("Service {}/{}", b.namespace, b.backend.name);
-            let (code, text) = match problem {
-                BackendProblem::UnsupportedKind => continue,
-                BackendProblem::ServiceNotFound => (
-                    DiagnosticCode::GatewayBackendMissing,
-                    format!(
-                        "{} rule {} sends to {target}, which does not exist; requests sent to it get HTTP 500. Create the Service or fix backendRefs.",
-                        what(route),
-                        rule.index
-                    ),
-                ),
-                BackendProblem::PortMissing => (
-                    DiagnosticCode::GatewayBackendPort,
-                    format!(
-                        "{} rule {} sends to {target} without a port; backendRefs to a Service need the Service port.",
-                        what(route),
-                        rule.index
-                    ),
-                ),
-                BackendProblem::PortNotFound => (
-                    DiagnosticCode::GatewayBackendPort,
-                    port_text(gateways, slices, route, rule.index, b),
-                ),
-                BackendProblem::RefNotPermitted => (
-                    DiagnosticCode::GatewayRefNotPermitted,
-                    format!(
-                        "{} rule {} sends to {target} in another namespace, and no ReferenceGrant in {} lets {}s from {} refer to it (RefNotPermitted); requests sent to it get HTTP 500. Add a ReferenceGrant in {}.",
-                        what(route),
-                        rule.index,
-                        b.namespace,
-                        route.kind,
-                        route.namespace,
-                        b.namespace
-                    ),
-                ),
+            let Some(diagnostic) = backend_finding(gateways, slices, route, rule.index, b, problem)
+            else {
+                continue;
             };
-            out.push(Diagnostic::new(code, subject(route), text));
+            out.push((diagnostic, existing(b).map(|s| vec![s])));
         }
+        let mut on: Vec<(String, String)> = backends.iter().filter_map(existing).collect();
+        on.sort();
+        on.dedup();
         let invalid = |b: &super::WeightedBackend<'_>| {
             b.problem
                 .is_some_and(|p| p != BackendProblem::UnsupportedKind)
         };
-        if !backends.is_empty() && backends.iter().all(invalid) && rule.filters.is_empty() {
-            out.push(Diagnostic::new(DiagnosticCode::GatewayRuleAllInvalid, subject(route), format!("{} rule {}: every backend is invalid, so every request the rule matches gets HTTP 500.", what(route), rule.index)));
+        if !backends.is_empty() && backends.iter().all(invalid) && !answers_itself(rule) {
+            out.push((Diagnostic::new(DiagnosticCode::GatewayRuleAllInvalid, subject(route), format!("{} rule {}: every backend is invalid, so every request the rule matches gets HTTP 500.", what(route), rule.index)), Some(on)));
         } else if !backends.is_empty() && backends.iter().all(|b| b.weight == 0) {
-            out.push(Diagnostic::new(DiagnosticCode::GatewayWeightsZero, subject(route), format!("{} rule {}: every backend has weight 0, so the rule sends nothing and its requests get HTTP 500. Give a backend a weight above 0.", what(route), rule.index)));
+            out.push((Diagnostic::new(DiagnosticCode::GatewayWeightsZero, subject(route), format!("{} rule {}: every backend has weight 0, so the rule sends nothing and its requests get HTTP 500. Give a backend a weight above 0.", what(route), rule.index)), Some(on)));
         }
     }
     out
+}
+
+/// Whether a rule has a filter that answers requests without a backend (GW11): a
+/// `RequestRedirect`, or an `ExtensionRef` (implementation-specific: it may answer by itself).
+fn answers_itself(rule: &super::RuleView<'_>) -> bool {
+    rule.filters
+        .iter()
+        .any(|f| matches!(f.type_.as_str(), "RequestRedirect" | "ExtensionRef"))
+}
+
+/// The finding of one invalid backend (none for a kind kubehop cannot follow: its controller
+/// says whether it resolves it, GW16).
+fn backend_finding(
+    gateways: &Gateways<'_>,
+    slices: &[std::sync::Arc<EndpointSlice>],
+    route: &RouteView<'_>,
+    rule: usize,
+    b: &super::WeightedBackend<'_>,
+    problem: BackendProblem,
+) -> Option<Diagnostic> {
+    let target = format!("Service {}/{}", b.namespace, b.backend.name);
+    let (code, text) = match problem {
+        BackendProblem::UnsupportedKind => return None,
+        BackendProblem::ServiceNotFound => (
+            DiagnosticCode::GatewayBackendMissing,
+            format!(
+                "{} rule {rule} sends to {target}, which does not exist; requests sent to it get HTTP 500. Create the Service or fix backendRefs.",
+                what(route),
+            ),
+        ),
+        BackendProblem::PortMissing => (
+            DiagnosticCode::GatewayBackendPort,
+            format!(
+                "{} rule {rule} sends to {target} without a port; backendRefs to a Service need the Service port (the API server refuses the route without it).",
+                what(route),
+            ),
+        ),
+        BackendProblem::PortNotFound => (
+            DiagnosticCode::GatewayBackendPort,
+            port_text(gateways, slices, route, rule, b),
+        ),
+        BackendProblem::RefNotPermitted => (
+            DiagnosticCode::GatewayRefNotPermitted,
+            format!(
+                "{} rule {rule} sends to {target} in another namespace, and no ReferenceGrant in {} lets {}s from {} refer to it (RefNotPermitted); requests sent to it get HTTP 500. Add a ReferenceGrant in {}.",
+                what(route),
+                b.namespace,
+                route.kind,
+                route.namespace,
+                b.namespace
+            ),
+        ),
+    };
+    Some(Diagnostic::new(code, subject(route), text))
 }
 
 /// The Service port whose named targetPort the Service's EndpointSlices resolve to `port`.
@@ -343,7 +393,12 @@ fn port_text(
 fn status_findings(gateways: &Gateways<'_>, route: &RouteView<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let generation = route.metadata.generation;
-    let parents = route.status.map_or(&[][..], |s| &s.parents[..]);
+    // Only entries for a parentRef the spec still has: a controller may leave one behind for a
+    // parent the route no longer names.
+    let parents = route
+        .parent_refs
+        .iter()
+        .filter_map(|p| status_entry(route, p));
     for parent in parents {
         for c in false_conditions(
             &parent.conditions,
@@ -394,9 +449,7 @@ fn false_conditions<'c>(
     types: &'c [&str],
 ) -> impl Iterator<Item = &'c Condition> + 'c {
     conditions.iter().filter(move |c| {
-        let stale =
-            matches!((c.observed_generation, generation), (Some(seen), Some(now)) if seen < now);
-        c.status == "False" && types.contains(&c.type_.as_str()) && !stale
+        c.status == "False" && types.contains(&c.type_.as_str()) && current(c, generation)
     })
 }
 
@@ -417,4 +470,87 @@ fn condition(route: &RouteView<'_>, on: &str, c: &Condition) -> Diagnostic {
             c.type_
         ),
     )
+}
+
+/// GW17: the Gateways the route attaches to that no controller serves, because their
+/// GatewayClass does not exist or no controller has accepted it.
+fn class_findings(gateways: &Gateways<'_>, route: &RouteView<'_>) -> Vec<Diagnostic> {
+    let mut done: Vec<&Gateway> = Vec::new();
+    let mut out = Vec::new();
+    for parent in gateways.parents(route) {
+        let (Some(gateway), Some(Ok(_))) = (parent.gateway, &parent.result) else {
+            continue;
+        };
+        if done.iter().any(|g| std::ptr::eq(*g, gateway)) {
+            continue;
+        }
+        done.push(gateway);
+        let Some(problem) = class_problem(gateways, gateway) else {
+            continue;
+        };
+        out.push(Diagnostic::new(
+            DiagnosticCode::GatewayClassUnserved,
+            subject(route),
+            format!(
+                "{} attaches to Gateway {}/{}, {problem}; no controller serves the Gateway, so no traffic reaches the route through it.",
+                what(route),
+                parent.namespace,
+                parent.parent_ref.name
+            ),
+        ));
+    }
+    out
+}
+
+/// Why no controller serves `gateway` (GW17), or `None` when one does or kubehop cannot tell.
+fn class_problem(gateways: &Gateways<'_>, gateway: &Gateway) -> Option<String> {
+    let generation = gateway.metadata.generation;
+    let conditions = gateway
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref());
+    let programmed = conditions
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Programmed" && c.status == "True" && current(c, generation));
+    let classes = &gateways.objects.gateway_classes;
+    if programmed || classes.is_empty() {
+        return None;
+    }
+    let wanted = &gateway.spec.gateway_class_name;
+    let Some(class) = classes
+        .iter()
+        .find(|c| c.metadata.name.as_deref() == Some(wanted.as_str()))
+    else {
+        let names: Vec<String> = classes
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
+        return Some(format!(
+            "whose GatewayClass {wanted} does not exist (the cluster has {})",
+            name_list(&names)
+        ));
+    };
+    let conditions = class.status.as_ref().and_then(|s| s.conditions.as_deref());
+    let accepted = conditions
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "Accepted" && current(c, class.metadata.generation))?;
+    let reason = accepted.reason.as_deref().unwrap_or("no reason");
+    match accepted.status.as_str() {
+        "Unknown" if reason == "Pending" => Some(format!(
+            "whose GatewayClass {wanted} no controller has accepted (Accepted=Unknown, Pending): nothing runs its controllerName {:?}",
+            class.spec.controller_name
+        )),
+        "False" => Some(format!(
+            "whose GatewayClass {wanted} its controller refused (Accepted=False, {reason}{})",
+            accepted
+                .message
+                .as_deref()
+                .filter(|m| !m.is_empty())
+                .map(|m| format!(": {m:?}"))
+                .unwrap_or_default()
+        )),
+        _ => None,
+    }
 }

@@ -141,6 +141,13 @@ pub(crate) fn entries(gateways: &Gateways<'_>, route: &RouteView<'_>) -> Vec<Gat
             problem: Some(problem.to_owned()),
         };
         match &parent.result {
+            // A Gateway the snapshot does not carry (GW14): the hop names it, with no listener
+            // and no problem kubehop could vouch for.
+            None if gateways.gateway_unseen(route, &parent) => out.push(GatewayEntry {
+                port: None,
+                problem: None,
+                ..unattached("")
+            }),
             None => out.push(unattached("GatewayNotFound")),
             Some(Err(failure)) => out.push(unattached(AttachFailure::reason(*failure))),
             Some(Ok(attachments)) => out.extend(attachments.iter().map(|a| GatewayEntry {

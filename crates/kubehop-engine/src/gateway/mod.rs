@@ -1,5 +1,5 @@
 //! The Gateway API: which route rule a request takes through a Gateway's listener, which
-//! listeners a route attaches to, and where its backends lead (rules GW1-GW12 in
+//! listeners a route attaches to, and where its backends lead (rules GW1-GW17 in
 //! `docs/rules.md`). Pure: the objects come from the snapshot.
 //!
 //! [`Gateways`] is the entry point; the sandbox's data plane calls [`Gateways::match_http`] and
@@ -32,7 +32,7 @@ pub use objects::{
     RuleView,
 };
 pub use request::HttpRequest;
-pub use select::{Gateways, ParentAttachment, RouteMatch};
+pub use select::{Gateways, ParentAttachment, RouteMatch, current, status_entry};
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,9 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
+/// The labels of a namespace the snapshot has without labels.
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
 use k8s_openapi::api::core::v1::Service;
 use kubehop_gateway_api::{BackendRef, Gateway, Listener, ParentReference};
 
@@ -70,7 +73,10 @@ impl<'a> Gateways<'a> {
         let labels = snapshot
             .namespaces
             .iter()
-            .filter_map(|n| Some((n.metadata.name.as_deref()?, n.metadata.labels.as_ref()?)))
+            .filter_map(|n| {
+                let labels = n.metadata.labels.as_ref().unwrap_or(&NO_LABELS);
+                Some((n.metadata.name.as_deref()?, labels))
+            })
             .collect();
         Gateways {
             objects: &snapshot.gateway_api,
@@ -79,7 +85,8 @@ impl<'a> Gateways<'a> {
         }
     }
 
-    /// The labels of namespace `name`, when the snapshot has it.
+    /// The labels of namespace `name` (empty when it has none); `None` when the snapshot does
+    /// not have the namespace (a dump without Namespaces): its labels are unknown.
     pub fn namespace_labels(&self, name: &str) -> Option<&'a BTreeMap<String, String>> {
         self.labels.get(name).copied()
     }
@@ -92,6 +99,22 @@ impl<'a> Gateways<'a> {
     /// The Gateway `namespace/name`.
     pub fn gateway(&self, namespace: &str, name: &str) -> Option<&'a Gateway> {
         self.objects.gateway(namespace, name)
+    }
+
+    /// Whether the snapshot carries Gateways at all: a dump of routes alone (`kubectl get
+    /// httproutes`, or an app's manifests for a platform's shared Gateway) has neither a
+    /// Gateway nor a GatewayClass, and a Gateway it lacks is unknown, not missing (GW14).
+    pub fn gateways_known(&self) -> bool {
+        !self.objects.gateways.is_empty() || !self.objects.gateway_classes.is_empty()
+    }
+
+    /// Whether a parentRef's Gateway, absent from the snapshot, is only unseen: the snapshot
+    /// has no Gateway at all, or a controller accepted the route on that parent for its current
+    /// generation, which it does only for a Gateway that exists (GW14).
+    pub fn gateway_unseen(&self, route: &RouteView<'_>, parent: &ParentAttachment<'_>) -> bool {
+        parent.gateway.is_none()
+            && parent.parent_ref.is_gateway()
+            && (!self.gateways_known() || accepted_in_status(route, parent.parent_ref))
     }
 
     /// The Gateway with this address (in its status, else its spec).
@@ -201,6 +224,11 @@ impl<'a> Gateways<'a> {
         let Some(port) = backend.port else {
             return Some(BackendProblem::PortMissing);
         };
+        if service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
+            // Implementation-specific (GW15): the port is the external name's, not one the
+            // Service lists.
+            return None;
+        }
         let ports = service.spec.as_ref().and_then(|s| s.ports.as_ref());
         if !ports.into_iter().flatten().any(|p| p.port == port) {
             return Some(BackendProblem::PortNotFound);
@@ -323,6 +351,39 @@ impl<'a> Gateways<'a> {
             strength: c.strength,
         }
     }
+}
+
+/// The route's status entry for `parent_ref` (same Gateway, listener and port), if a
+/// controller wrote one (GW13).
+pub fn status_entry<'a>(
+    route: &RouteView<'a>,
+    parent_ref: &ParentReference,
+) -> Option<&'a kubehop_gateway_api::RouteParentStatus> {
+    let ns = route.namespace;
+    route.status?.parents.iter().find(|p| {
+        let got = &p.parent_ref;
+        got.name == parent_ref.name
+            && got.group() == parent_ref.group()
+            && got.kind() == parent_ref.kind()
+            && got.namespace(ns) == parent_ref.namespace(ns)
+            && got.section_name == parent_ref.section_name
+            && got.port == parent_ref.port
+    })
+}
+
+/// Whether a condition describes the object's current spec: its `observedGeneration` is not
+/// older than the object's `generation` (GW13).
+pub fn current(condition: &kubehop_gateway_api::Condition, generation: Option<i64>) -> bool {
+    !matches!((condition.observed_generation, generation), (Some(seen), Some(now)) if seen < now)
+}
+
+/// Whether a controller accepted the route on `parent_ref` for its current generation.
+fn accepted_in_status(route: &RouteView<'_>, parent_ref: &ParentReference) -> bool {
+    status_entry(route, parent_ref).is_some_and(|entry| {
+        entry.conditions.iter().any(|c| {
+            c.type_ == "Accepted" && c.status == "True" && current(c, route.metadata.generation)
+        })
+    })
 }
 
 #[derive(Debug, Clone)]
