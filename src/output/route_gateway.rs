@@ -39,6 +39,10 @@ pub struct RouteAnswer {
     pub r#match: Option<usize>,
     pub hostname: Option<String>,
     pub backends: Vec<BackendAnswer>,
+    /// The status code of the rule's `RequestRedirect` filter (302 unless it says otherwise):
+    /// the Gateway answers with the redirect itself (rule GW11). Absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<i32>,
 }
 
 /// One backend of the rule, with its share and the endpoints it has.
@@ -117,6 +121,13 @@ fn route_answer(model: &ProxyModel, m: &RouteMatch<'_>) -> RouteAnswer {
                 },
             })
             .collect(),
+        redirect: m.route.rules.get(m.rule).and_then(|rule| {
+            rule.filters.iter().find_map(|f| {
+                f.request_redirect
+                    .as_ref()
+                    .map(|r| r.status_code.unwrap_or(302))
+            })
+        }),
     }
 }
 
@@ -147,6 +158,9 @@ fn outcome(listener: bool, route: Option<&RouteAnswer>) -> String {
             "no listener on this port serves this host".to_owned()
         };
     };
+    if let Some(code) = route.redirect {
+        return format!("the rule answers with a redirect (RequestRedirect): HTTP {code}");
+    }
     let sending = route.backends.iter().filter(|b| b.weight > 0).count();
     let valid = route
         .backends

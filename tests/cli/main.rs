@@ -10,6 +10,7 @@ mod chain;
 mod demo;
 mod e2e_chain;
 mod gateway;
+mod gateway_real;
 mod hostile;
 mod kubectl_plugin;
 mod logging;

@@ -161,11 +161,10 @@ fn parent_findings(gateways: &Gateways<'_>, route: &RouteView<'_>) -> Vec<Diagno
             Some(Err(AttachFailure::NotAllowedByListeners)) => (
                 DiagnosticCode::GatewayRouteNotAllowed,
                 format!(
-                    "{} is not allowed by the listeners of Gateway {gateway} it names (allowedRoutes: {}); no traffic reaches the route. Allow namespace {} or kind {} in the listener's allowedRoutes.",
+                    "{} is not allowed by the listeners of Gateway {gateway} it names (allowedRoutes: {}); no traffic reaches the route. {}",
                     what(route),
                     allowed_text(parent.gateway, &parent),
-                    route.namespace,
-                    route.kind
+                    not_allowed_hint(gateways, &parent, route)
                 ),
             ),
             Some(Err(AttachFailure::NoMatchingListenerHostname)) => (
@@ -201,14 +200,63 @@ fn allowed_text(gateway: Option<&Gateway>, parent: &ParentAttachment<'_>) -> Str
             let kinds: Vec<&str> = a
                 .and_then(|a| a.kinds.as_ref())
                 .map_or(Vec::new(), |k| k.iter().map(|k| k.kind.as_str()).collect());
+            let selector = a
+                .and_then(|a| a.namespaces.as_ref())
+                .filter(|_| from == "Selector")
+                .and_then(|n| n.selector.as_ref())
+                .map(|s| format!(" {}", crate::netpol::Selector::from_api(s)))
+                .unwrap_or_default();
             if kinds.is_empty() {
-                format!("{}: from {from}", l.name)
+                format!("{}: from {from}{selector}", l.name)
             } else {
-                format!("{}: from {from}, kinds {}", l.name, kinds.join(","))
+                format!(
+                    "{}: from {from}{selector}, kinds {}",
+                    l.name,
+                    kinds.join(",")
+                )
             }
         })
         .collect();
     texts.join("; ")
+}
+
+/// What to change so a listener the parentRef names lets the route in (GW4): its namespace
+/// when some listener takes the kind, its kind when some takes the namespace.
+fn not_allowed_hint(
+    gateways: &Gateways<'_>,
+    parent: &ParentAttachment<'_>,
+    route: &RouteView<'_>,
+) -> String {
+    let Some(gateway) = parent.gateway else {
+        return String::new();
+    };
+    let labels = gateways.namespace_labels(route.namespace);
+    let selected: Vec<_> = gateway
+        .spec
+        .listeners
+        .iter()
+        .filter(|l| super::attach::selects_listener(parent.parent_ref, l))
+        .collect();
+    let kind_ok = selected
+        .iter()
+        .any(|l| super::attach::allows_kind(l, route.kind));
+    let namespace_ok = selected
+        .iter()
+        .any(|l| super::attach::allows_namespace(gateway, l, route.namespace, labels));
+    match (kind_ok, namespace_ok) {
+        (true, _) => format!(
+            "The listeners take {}s, but not from namespace {}: widen allowedRoutes.namespaces (or, with a Selector, label the namespace to match).",
+            route.kind, route.namespace
+        ),
+        (false, true) => format!(
+            "The listeners do not take {}s (their protocol or allowedRoutes.kinds): name a listener that does.",
+            route.kind
+        ),
+        (false, false) => format!(
+            "Allow namespace {} and kind {} in the listener's allowedRoutes.",
+            route.namespace, route.kind
+        ),
+    }
 }
 
 fn listener_hosts(gateway: Option<&Gateway>, parent: &ParentAttachment<'_>) -> String {
