@@ -174,6 +174,17 @@ const WEB: &str = "[{backendRefs: [{name: web, port: 80}]}]";
         "status:\n  parents:\n  - parentRef: {name: edge, namespace: infra}\n    controllerName: example.com/gateway\n    conditions: [{type: Accepted, status: 'False', reason: UnsupportedValue, observedGeneration: 2}]\n"),
     &["shop/web httproute/r gateway-condition-false Warning"]
 )]
+// GW10, GW14: without any ReferenceGrant in the input, a controller's current ResolvedRefs=True
+// says the grant exists (the dump lacks it); without that word the reference is refused.
+#[case::gw14_grant_unseen_when_refs_resolve(
+    route("infra", EDGE, "[{backendRefs: [{name: web, namespace: shop, port: 80}]}]",
+        "status:\n  parents:\n  - parentRef: {name: edge, namespace: infra}\n    controllerName: example.com/gateway\n    conditions: [{type: Accepted, status: 'True', reason: Accepted, observedGeneration: 2}, {type: ResolvedRefs, status: 'True', reason: ResolvedRefs, observedGeneration: 2}]\n"),
+    &[]
+)]
+#[case::gw10_no_grant_refused(
+    route("infra", EDGE, "[{backendRefs: [{name: web, namespace: shop, port: 80}]}]", ""),
+    &["shop/web httproute/r gateway-ref-not-permitted Error", "shop/web httproute/r gateway-rule-all-invalid Error"]
+)]
 // GW17: a parent that carries nothing is a warning while another parent carries the route.
 #[case::gw17_other_parent_carries(
     route("shop", "[{name: edge, namespace: infra}, {name: nope, namespace: infra}]", WEB, ""),
@@ -273,4 +284,16 @@ fn backend_findings_show_on_their_own_service() {
             "shop/api httproute/r gateway-rule-all-invalid Error"
         ]
     );
+}
+
+/// GW14: a dump of Gateway API objects alone (no Service) cannot call a backend Service missing.
+#[test]
+fn gw14_a_dump_without_services_makes_no_backend_findings() {
+    let gateway_api: String = BASE
+        .split("\n---\n")
+        .filter(|doc| doc.contains("gateway.networking.k8s.io"))
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    let text = format!("{gateway_api}{}", route("shop", EDGE, WEB, ""));
+    assert_eq!(findings(&text), Vec::<String>::new());
 }

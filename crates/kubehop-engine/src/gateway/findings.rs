@@ -285,7 +285,10 @@ fn backend_findings(
 ) -> Vec<Scoped> {
     let mut out = Vec::new();
     for rule in &route.rules {
-        let backends = gateways.backends(route, rule.index);
+        let mut backends = gateways.backends(route, rule.index);
+        for b in &mut backends {
+            b.problem = b.problem.filter(|p| knowable(gateways, route, *p));
+        }
         let existing = |b: &super::WeightedBackend<'_>| {
             gateways
                 .service(&b.namespace, &b.backend.name)
@@ -313,6 +316,32 @@ fn backend_findings(
         }
     }
     out
+}
+
+/// Whether the input can tell this backend problem (GW14): a Service is known missing only
+/// when the input carries Services, and a reference known refused only when it carries a
+/// ReferenceGrant or no controller says the route's references resolve.
+fn knowable(gateways: &Gateways<'_>, route: &RouteView<'_>, problem: BackendProblem) -> bool {
+    match problem {
+        BackendProblem::ServiceNotFound => gateways.services_known(),
+        BackendProblem::RefNotPermitted => {
+            !gateways.objects.reference_grants.is_empty() || !resolved_in_status(route)
+        }
+        _ => true,
+    }
+}
+
+/// Whether a controller wrote `ResolvedRefs=True` for the route's current generation on a
+/// parent the spec names.
+fn resolved_in_status(route: &RouteView<'_>) -> bool {
+    route
+        .parent_refs
+        .iter()
+        .filter_map(|p| status_entry(route, p))
+        .flat_map(|entry| &entry.conditions)
+        .any(|c| {
+            c.type_ == "ResolvedRefs" && c.status == "True" && current(c, route.metadata.generation)
+        })
 }
 
 /// Whether a rule has a filter that answers requests without a backend (GW11): a

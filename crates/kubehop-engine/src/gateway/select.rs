@@ -58,6 +58,8 @@ pub struct Gateways<'a> {
     pub objects: &'a GatewayObjects,
     services: BTreeMap<(&'a str, &'a str), &'a Service>,
     labels: BTreeMap<&'a str, &'a BTreeMap<String, String>>,
+    /// The input carries Services (a dump of Gateway API objects alone does not).
+    services_known: bool,
 }
 
 impl<'a> Gateways<'a> {
@@ -82,6 +84,7 @@ impl<'a> Gateways<'a> {
             objects: &snapshot.gateway_api,
             services,
             labels,
+            services_known: snapshot.has(crate::snapshot::ResourceKind::Service),
         }
     }
 
@@ -99,6 +102,11 @@ impl<'a> Gateways<'a> {
     /// The Gateway `namespace/name`.
     pub fn gateway(&self, namespace: &str, name: &str) -> Option<&'a Gateway> {
         self.objects.gateway(namespace, name)
+    }
+
+    /// Whether the snapshot carries Services (a Service it lacks is then missing, GW14).
+    pub fn services_known(&self) -> bool {
+        self.services_known
     }
 
     /// Whether the snapshot carries Gateways at all: a dump of routes alone (`kubectl get
