@@ -20,6 +20,8 @@ pub struct GatewayEntry {
     pub name: String,
     /// The listener (attached), or the parentRef's `sectionName` (not attached).
     pub listener: Option<String>,
+    /// The listener's port (attached), the parentRef's (not attached), or `None` for a Gateway
+    /// the snapshot does not carry (GW14).
     pub port: Option<i32>,
     pub protocol: Option<String>,
     /// The route's hostnames on the listener (empty: every host).
