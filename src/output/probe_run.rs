@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use super::chain::ProbeFindings;
 use super::probe::{ProbeView, to_json, write_text};
+use super::probe_dns::{self, DnsProbe};
 use crate::cli::{OutputFormat, ProbeArgs, Via as CliVia};
 use crate::cluster::feed::SnapshotFeed;
 use crate::cluster::{ClusterError, ClusterSnapshot, Source, SourceSettings, Sources};
@@ -201,8 +202,8 @@ pub async fn probe(sources: &Sources, args: &ProbeArgs) -> Result<u8, ProbeComma
 
 /// `kubehop probe` with explicit writers; returns the exit status.
 ///
-/// A straight sequence (source, Service, plan, transports, run, print, exit status), a little
-/// over ~80 lines; each step is already a call.
+/// A straight sequence (source, Service, plan, transports, run with the DNS check, print), a
+/// little over ~80 lines; each step is already a call.
 pub async fn run_probe(
     sources: &Sources,
     settings: &SourceSettings,
@@ -260,8 +261,20 @@ pub async fn run_probe(
         unbound: crate::engine::unbound::Unbound::from_snapshot(&before),
         ..ProbeOptions::default()
     };
-    let transports = transports(api, settings)?;
-    let report = probe::run(&plan, before.generation, &transports, &options).await;
+    let transports = transports(api.clone(), settings)?;
+    // The Service's hops and its names in the cluster DNS at once (the DNS only with --via all).
+    let dns = async {
+        if via != Via::All {
+            return DnsProbe::NoRecords;
+        }
+        let model = build(&before, &config);
+        let server = probe_dns::cluster_dns(&model, &api, &config).await;
+        probe_dns::probe_service(&model, &service, server.as_ref(), &transports).await
+    };
+    let (report, dns) = tokio::join!(
+        probe::run(&plan, before.generation, &transports, &options),
+        dns
+    );
     // Did the prediction change while the hops were probed?
     let after = feed.snapshots.borrow_and_update().clone();
     let current = plan_for(&after, &config, &service, &target.port, via).ok();
@@ -271,19 +284,38 @@ pub async fn run_probe(
         report: &report,
         stale: &stale,
     };
-    match args.output {
-        OutputFormat::Text => write_text(out, &view)?,
+    print_report(out, args.output, &view, &dns)
+}
+
+/// Prints the report in `format`; the exit status: 1 when a hop or the DNS did not behave as
+/// predicted.
+fn print_report(
+    out: &mut dyn Write,
+    format: OutputFormat,
+    view: &ProbeView<'_>,
+    dns: &DnsProbe,
+) -> Result<u8, ProbeCommandError> {
+    let json = || {
+        let mut json = to_json(view);
+        json["dns"] = probe_dns::to_json(dns);
+        json
+    };
+    match format {
+        OutputFormat::Text => {
+            write_text(out, view)?;
+            probe_dns::write_text(out, dns)?;
+        }
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &to_json(&view))?;
+            serde_json::to_writer_pretty(&mut *out, &json())?;
             writeln!(out)?;
         }
         OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(&to_json(&view))?;
+            let text = serde_saphyr::to_string(&json())?;
             out.write_all(text.as_bytes())?;
         }
     }
     out.flush()?;
-    Ok(view.exit_status())
+    Ok(view.exit_status().max(u8::from(dns.is_unexpected())))
 }
 
 /// How a one-shot probe reaches hops: port-forwards through the API server (probes bound each
@@ -319,7 +351,7 @@ pub async fn chain_probe_findings(
         .api
         .clone()
         .ok_or(ProbeCommandError::NeedsLiveCluster)?;
-    let transports = transports(api, settings)?;
+    let transports = transports(api.clone(), settings)?;
     let config = settings.engine_config();
     // Listeners the sandbox could not open are not reachable here, never unexpected.
     let options = ProbeOptions {
@@ -331,16 +363,21 @@ pub async fn chain_probe_findings(
         probe_plan_with(model, service, &PortSelector::All, Via::All, context).ok()
     };
     let model = build(snapshot, &config);
+    let dns_server = probe_dns::cluster_dns(&model, &api, &config).await;
     // The newest snapshot's model, rebuilt only when the feed moved on.
     let mut newest: Option<(u64, ProxyModel, PlanContext)> = None;
     let mut findings = ProbeFindings::new();
     for service in services {
         let Some(plan) = plan_on(&model, &context, service) else {
-            // Nothing to probe (ExternalName, no ports): no finding either.
-            findings.insert(service.clone(), Vec::new());
+            // No hop to probe (ExternalName, no ports): only its names, if any.
+            let dns = probe_dns::probe_service(&model, service, dns_server.as_ref(), &transports);
+            findings.insert(service.clone(), dns.await.probe_findings());
             continue;
         };
-        let report = probe::run(&plan, snapshot.generation, &transports, &options).await;
+        let (report, dns) = tokio::join!(
+            probe::run(&plan, snapshot.generation, &transports, &options),
+            probe_dns::probe_service(&model, service, dns_server.as_ref(), &transports)
+        );
         let after = feed.snapshots.borrow_and_update().clone();
         let current = if after.generation == snapshot.generation {
             Some(plan.clone())
@@ -357,7 +394,7 @@ pub async fn chain_probe_findings(
                 .and_then(|(_, model, context)| plan_on(model, context, service))
         };
         let stale = probe::stale_keys(&report.results, current.as_ref());
-        let found = report
+        let mut found: Vec<_> = report
             .results
             .iter()
             .filter_map(|result| {
@@ -367,6 +404,8 @@ pub async fn chain_probe_findings(
                 result.finding(&label, stale.contains(&result.key))
             })
             .collect();
+        // The Service's names in the cluster DNS (rules F10, F11), in the same list.
+        found.extend(dns.probe_findings());
         findings.insert(service.clone(), found);
     }
     Ok(findings)
