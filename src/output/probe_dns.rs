@@ -3,9 +3,10 @@
 //! the `dns` part of the probe report (text, JSON, YAML) and, as probe findings
 //! ([`DnsCheck::probe_findings`]), part of each Service's `probeFindings`.
 //!
-//! The cluster DNS lives in `kube-system`, which a command scoped to one namespace does not
-//! watch: then its Services and EndpointSlices are listed once (two list requests, read-only,
-//! rule F11), and its pods asked through port-forwards as the TUI asks them.
+//! The cluster DNS and the nodes' service proxies live in `kube-system`, which a command
+//! scoped to one namespace does not watch: then its Services, EndpointSlices and Pods are
+//! listed once ([`SystemObjects`]: three list requests, read-only, rules F11 and K2) and
+//! added to the snapshots the probe plans on.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -14,11 +15,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::engine::dnscheck::{
-    ClusterDns, DNS_NAMESPACE, DnsCheck, LookupResult, LookupStatus, find_cluster_dns, lookups,
+    DNS_NAMESPACE, DnsCheck, LookupResult, LookupStatus, find_cluster_dns, lookups,
 };
 use crate::engine::model::ServiceKey;
 use crate::engine::snapshot::ClusterSnapshot;
-use crate::engine::{EngineConfig, ProxyModel, Severity, build};
+use crate::engine::{ProxyModel, Severity};
 use crate::printable::escape;
 use crate::probe::Transports;
 use crate::probe::dns::{DnsOptions, PortForwardDns};
@@ -59,53 +60,81 @@ impl DnsProbe {
     }
 }
 
-/// The cluster DNS of `model`, else (a source scoped to another namespace) of `kube-system`
-/// as two lists read it. `None` when there is none or the lists fail.
-pub async fn cluster_dns(
-    model: &ProxyModel,
-    api: &kube::Config,
-    config: &EngineConfig,
-) -> Option<ClusterDns> {
-    if let Some(found) = find_cluster_dns(model, None) {
-        return Some(found);
+/// `kube-system`'s Services, EndpointSlices and Pods when the source does not read that
+/// namespace (a command scoped to the Service's): the cluster DNS (rule F11) and each node's
+/// service proxy pod (rule K2) live there. Three lists, read once, at the start.
+#[derive(Debug, Clone, Default)]
+pub struct SystemObjects(Option<ClusterSnapshot>);
+
+impl SystemObjects {
+    /// Nothing to read when `snapshot` holds `kube-system` objects already; else the three
+    /// lists (none, when they fail: then the DNS and proxies are just not found).
+    pub async fn read(snapshot: &ClusterSnapshot, api: &kube::Config) -> SystemObjects {
+        let system = |namespace: Option<&String>| namespace.is_some_and(|ns| ns == DNS_NAMESPACE);
+        let covered = snapshot
+            .services
+            .iter()
+            .any(|service| system(service.metadata.namespace.as_ref()))
+            || snapshot
+                .pods
+                .iter()
+                .any(|pod| system(pod.metadata.namespace.as_ref()));
+        if covered {
+            return SystemObjects(None);
+        }
+        SystemObjects(list_system(api).await)
     }
-    if model
-        .services
-        .iter()
-        .any(|chain| chain.namespace == DNS_NAMESPACE)
-    {
-        // kube-system is read already, and holds no cluster DNS.
-        return None;
+
+    /// `snapshot` with the `kube-system` objects added (the same snapshot when there are none).
+    pub fn complete(&self, snapshot: Arc<ClusterSnapshot>) -> Arc<ClusterSnapshot> {
+        let Some(system) = &self.0 else {
+            return snapshot;
+        };
+        let mut completed = (*snapshot).clone();
+        completed.services.extend(system.services.iter().cloned());
+        completed
+            .endpoint_slices
+            .extend(system.endpoint_slices.iter().cloned());
+        completed.pods.extend(system.pods.iter().cloned());
+        Arc::new(completed)
     }
-    let system = list_system(api).await?;
-    find_cluster_dns(&build(&system, config), None)
 }
 
-/// `kube-system`'s Services and EndpointSlices, as a snapshot of its own.
+fn arcs<T>(items: Vec<T>) -> Vec<Arc<T>> {
+    items.into_iter().map(Arc::new).collect()
+}
+
+/// `kube-system`'s Services, EndpointSlices and Pods, as a snapshot of their own.
 async fn list_system(api: &kube::Config) -> Option<ClusterSnapshot> {
-    use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::api::core::v1::{Pod, Service};
     use k8s_openapi::api::discovery::v1::EndpointSlice;
     let client = crate::cluster::connector::streaming_client(api.clone()).ok()?;
     let params = kube::api::ListParams::default();
     let services: kube::Api<Service> = kube::Api::namespaced(client.clone(), DNS_NAMESPACE);
-    let slices: kube::Api<EndpointSlice> = kube::Api::namespaced(client, DNS_NAMESPACE);
-    let (services, slices) = tokio::time::timeout(LIST_TIMEOUT, async {
-        tokio::join!(services.list(&params), slices.list(&params))
+    let slices: kube::Api<EndpointSlice> = kube::Api::namespaced(client.clone(), DNS_NAMESPACE);
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client, DNS_NAMESPACE);
+    let (services, slices, pods) = tokio::time::timeout(LIST_TIMEOUT, async {
+        tokio::join!(
+            services.list(&params),
+            slices.list(&params),
+            pods.list(&params)
+        )
     })
     .await
     .ok()?;
     Some(ClusterSnapshot {
-        services: services.ok()?.items.into_iter().map(Arc::new).collect(),
-        endpoint_slices: slices.ok()?.items.into_iter().map(Arc::new).collect(),
+        services: arcs(services.ok()?.items),
+        endpoint_slices: arcs(slices.ok()?.items),
+        pods: arcs(pods.ok()?.items),
         ..ClusterSnapshot::default()
     })
 }
 
-/// Asks `server`'s pods about `service` of `model` through `transports`' port-forwards.
+/// Asks the cluster DNS of `model` (rule F11) about `service` through `transports`'
+/// port-forwards.
 pub async fn probe_service(
     model: &ProxyModel,
     service: &ServiceKey,
-    server: Option<&ClusterDns>,
     transports: &Transports,
 ) -> DnsProbe {
     let Some(chain) = model.service(&service.namespace, &service.name) else {
@@ -115,12 +144,13 @@ pub async fn probe_service(
     if lookups.is_empty() {
         return DnsProbe::NoRecords;
     }
+    let server = find_cluster_dns(model, None);
     let (Some(server), Some(dialer)) = (server, transports.port_forward.clone()) else {
         return DnsProbe::NoServer;
     };
     let transport = PortForwardDns(dialer);
     let check =
-        crate::probe::dns::check(server, &lookups, &transport, &DnsOptions::default()).await;
+        crate::probe::dns::check(&server, &lookups, &transport, &DnsOptions::default()).await;
     DnsProbe::Checked(Box::new(check))
 }
 

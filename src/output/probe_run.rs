@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use super::chain::ProbeFindings;
 use super::probe::{ProbeView, to_json, write_text};
-use super::probe_dns::{self, DnsProbe};
+use super::probe_dns::{self, DnsProbe, SystemObjects};
 use crate::cli::{OutputFormat, ProbeArgs, Via as CliVia};
 use crate::cluster::feed::SnapshotFeed;
 use crate::cluster::{ClusterError, ClusterSnapshot, Source, SourceSettings, Sources};
@@ -252,7 +252,10 @@ pub async fn run_probe(
     for note in &feed.notes {
         writeln!(err, "{}: note: {note}", crate::cli::program_name())?;
     }
-    let before = feed.snapshots.borrow_and_update().clone();
+    // kube-system's DNS and node proxies, when the scoped feed does not read them (F11, K2).
+    let first = feed.snapshots.borrow_and_update().clone();
+    let system = SystemObjects::read(&first, &api).await;
+    let before = system.complete(first);
     let plan = first_plan(&before, &config, (&service, &target.port, via), &api).await?;
     let options = ProbeOptions {
         timeout: args.timeout,
@@ -267,16 +270,14 @@ pub async fn run_probe(
         if via != Via::All {
             return DnsProbe::NoRecords;
         }
-        let model = build(&before, &config);
-        let server = probe_dns::cluster_dns(&model, &api, &config).await;
-        probe_dns::probe_service(&model, &service, server.as_ref(), &transports).await
+        probe_dns::probe_service(&build(&before, &config), &service, &transports).await
     };
     let (report, dns) = tokio::join!(
         probe::run(&plan, before.generation, &transports, &options),
         dns
     );
     // Did the prediction change while the hops were probed?
-    let after = feed.snapshots.borrow_and_update().clone();
+    let after = system.complete(feed.snapshots.borrow_and_update().clone());
     let current = plan_for(&after, &config, &service, &target.port, via).ok();
     let stale: BTreeSet<_> = probe::stale_keys(&report.results, current.as_ref());
     let view = ProbeView {
@@ -353,6 +354,8 @@ pub async fn chain_probe_findings(
         .ok_or(ProbeCommandError::NeedsLiveCluster)?;
     let transports = transports(api.clone(), settings)?;
     let config = settings.engine_config();
+    let system = SystemObjects::read(snapshot, &api).await;
+    let snapshot = &*system.complete(Arc::new(snapshot.clone()));
     // Listeners the sandbox could not open are not reachable here, never unexpected.
     let options = ProbeOptions {
         unbound: crate::engine::unbound::Unbound::from_snapshot(snapshot),
@@ -363,22 +366,21 @@ pub async fn chain_probe_findings(
         probe_plan_with(model, service, &PortSelector::All, Via::All, context).ok()
     };
     let model = build(snapshot, &config);
-    let dns_server = probe_dns::cluster_dns(&model, &api, &config).await;
     // The newest snapshot's model, rebuilt only when the feed moved on.
     let mut newest: Option<(u64, ProxyModel, PlanContext)> = None;
     let mut findings = ProbeFindings::new();
     for service in services {
         let Some(plan) = plan_on(&model, &context, service) else {
             // No hop to probe (ExternalName, no ports): only its names, if any.
-            let dns = probe_dns::probe_service(&model, service, dns_server.as_ref(), &transports);
-            findings.insert(service.clone(), dns.await.probe_findings());
+            let dns = probe_dns::probe_service(&model, service, &transports).await;
+            findings.insert(service.clone(), dns.probe_findings());
             continue;
         };
         let (report, dns) = tokio::join!(
             probe::run(&plan, snapshot.generation, &transports, &options),
-            probe_dns::probe_service(&model, service, dns_server.as_ref(), &transports)
+            probe_dns::probe_service(&model, service, &transports)
         );
-        let after = feed.snapshots.borrow_and_update().clone();
+        let after = system.complete(feed.snapshots.borrow_and_update().clone());
         let current = if after.generation == snapshot.generation {
             Some(plan.clone())
         } else {

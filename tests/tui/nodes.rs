@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::support::tui::*;
+use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use k8s_openapi::api::core::v1::Pod;
 use rstest::rstest;
@@ -36,6 +37,44 @@ fn node_port_rows_of_an_unhealthy_proxy(#[values((80, 24), (120, 40))] size: (u1
     let terminal = render(&state);
     assert_snapshot!(
         format!("node_port_rows_unhealthy_proxy_{}x{}", size.0, size.1),
+        terminal.backend()
+    );
+}
+
+/// Rule K3 in the Explain pane: an endpoint's address is in its node's pod range, so the
+/// packet crosses to that node; the NodePort rows keep each node's range at both sizes.
+#[rstest]
+fn explain_names_the_node_whose_pod_range_holds_an_endpoint(
+    #[values((80, 24), (120, 40))] size: (u16, u16),
+) {
+    let mut state = app_with(demo_snapshot(), size.0, size.1);
+    open_service(&mut state, "default/mynodeportservice");
+    let rows = screen_text(&render(&state));
+    for (node, range) in [("node-1", "127.1.1.0/24"), ("node-3", "127.1.3.0/24")] {
+        assert!(
+            rows.lines()
+                .any(|line| line.contains(&format!("{node} 127.0.1.")) && line.contains(range)),
+            "{node}'s row shows {range}: {rows}"
+        );
+    }
+    let mut text = String::new();
+    for _ in 0..12 {
+        press(&mut state, KeyCode::Char('j'));
+        text = screen_text(&render(&state));
+        if text.contains("Explain endpoint") {
+            break;
+        }
+    }
+    assert!(text.contains("Explain endpoint"), "{text}");
+    let terminal = render(&state);
+    let flat: String = screen_text(&terminal)
+        .lines()
+        .map(|line| line.trim_matches(|c: char| c == '│' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.contains("pod range"), "{flat}");
+    assert_snapshot!(
+        format!("explain_endpoint_pod_range_{}x{}", size.0, size.1),
         terminal.backend()
     );
 }
