@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
 
-use super::chain::ProbeFindings;
+use super::chain::{DnsChecks, ProbeFindings};
 use super::probe::{ProbeView, to_json, write_text};
 use super::probe_dns::{self, DnsProbe, SystemObjects};
 use crate::cli::{OutputFormat, ProbeArgs, Via as CliVia};
@@ -336,15 +336,15 @@ fn transports(
 }
 
 /// `chain --probe`: probes every hop of each of `services` (one Service at a time, its hops
-/// concurrently) and returns the findings of each (empty: every checked hop behaved as
-/// predicted). Results whose prediction changed meanwhile (the feed's newest snapshot) are
-/// kept, marked stale.
+/// concurrently, its names in the cluster DNS meanwhile) and returns the findings of each
+/// (empty: every checked hop and name behaved as predicted) and the DNS checks. Results whose
+/// prediction changed meanwhile (the feed's newest snapshot) are kept, marked stale.
 pub async fn chain_probe_findings(
     feed: &mut SnapshotFeed,
     settings: &SourceSettings,
     snapshot: &ClusterSnapshot,
     services: &[ServiceKey],
-) -> Result<ProbeFindings, ProbeCommandError> {
+) -> Result<(ProbeFindings, DnsChecks), ProbeCommandError> {
     if let Source::Dump(_) = settings.source {
         return Err(ProbeCommandError::NeedsLiveCluster);
     }
@@ -369,11 +369,19 @@ pub async fn chain_probe_findings(
     // The newest snapshot's model, rebuilt only when the feed moved on.
     let mut newest: Option<(u64, ProxyModel, PlanContext)> = None;
     let mut findings = ProbeFindings::new();
+    let mut checks = DnsChecks::new();
+    let mut keep = |service: &ServiceKey, dns: DnsProbe| {
+        let found = dns.probe_findings();
+        if let DnsProbe::Checked(check) = dns {
+            checks.insert(service.clone(), *check);
+        }
+        found
+    };
     for service in services {
         let Some(plan) = plan_on(&model, &context, service) else {
             // No hop to probe (ExternalName, no ports): only its names, if any.
             let dns = probe_dns::probe_service(&model, service, &transports).await;
-            findings.insert(service.clone(), dns.probe_findings());
+            findings.insert(service.clone(), keep(service, dns));
             continue;
         };
         let (report, dns) = tokio::join!(
@@ -407,10 +415,10 @@ pub async fn chain_probe_findings(
             })
             .collect();
         // The Service's names in the cluster DNS (rules F10, F11), in the same list.
-        found.extend(dns.probe_findings());
+        found.extend(keep(service, dns));
         findings.insert(service.clone(), found);
     }
-    Ok(findings)
+    Ok((findings, checks))
 }
 
 #[cfg(test)]

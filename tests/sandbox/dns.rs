@@ -274,14 +274,16 @@ async fn a_record_set_too_big_for_udp_is_truncated_there_and_whole_over_tcp() {
         .await
         .expect("creates");
     wait_until(&sandbox, "40 ready endpoints of big", || {
-        model(&sandbox).service("default", "big").is_some_and(|chain| {
-            chain
-                .dns
-                .iter()
-                .filter(|record| record.name == "big.default.svc.cluster.local")
-                .count()
-                == 40
-        })
+        model(&sandbox)
+            .service("default", "big")
+            .is_some_and(|chain| {
+                chain
+                    .dns
+                    .iter()
+                    .filter(|record| record.name == "big.default.svc.cluster.local")
+                    .count()
+                    == 40
+            })
     })
     .await;
     settle(&sandbox).await;

@@ -82,6 +82,17 @@ async fn run_json(sandbox: &SandboxHandle, args: &[&str]) -> (Value, Option<i32>
     (document, output.status.code())
 }
 
+/// `kubehop ARGS --kubeconfig` the sandbox's, in text; standard output.
+async fn run_text(sandbox: &SandboxHandle, args: &[&str]) -> String {
+    let mut args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    args.extend([
+        "--kubeconfig".to_owned(),
+        sandbox.kubeconfig_path().display().to_string(),
+    ]);
+    let output = kubehop_isolated_output(args).await;
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
 fn codes(findings: &Value) -> Vec<&str> {
     findings
         .as_array()
@@ -244,6 +255,26 @@ async fn a_frozen_dns_pod_is_a_finding_of_probe_and_of_chain_probe() {
         .find(|finding| finding["code"] == "dns-stale-answer")
         .expect("the DNS finding");
     assert_eq!(same, &findings[0], "one finding object in both");
+
+    // In text: the probe's DNS part, and the chain's DNS records marked one by one.
+    let probed = run_text(&sandbox, &["probe", "shop/web"]).await;
+    let dns_part = probed
+        .split_once("\nDNS  kube-system/kube-dns")
+        .map(|(_, part)| part)
+        .unwrap_or_else(|| panic!("a DNS part: {probed}"));
+    assert!(dns_part.contains("✗ stale"), "{probed}");
+    assert!(dns_part.contains("dns-stale-answer"), "{probed}");
+    let chain = run_text(&sandbox, &["chain", "shop/web", "--probe"]).await;
+    let record = chain
+        .lines()
+        .find(|line| line.contains("web.shop.svc.cluster.local") && line.contains(" A "))
+        .unwrap_or_else(|| panic!("the A record: {chain}"));
+    assert!(record.contains("✗ stale"), "{record}");
+    let srv = chain
+        .lines()
+        .find(|line| line.contains("_http._tcp.web.shop.svc.cluster.local"))
+        .unwrap_or_else(|| panic!("the SRV record: {chain}"));
+    assert!(srv.contains("✓ 2/2 pods"), "{srv}");
     sandbox.shutdown().await;
 }
 
