@@ -117,8 +117,8 @@ fn tree_item(
     });
     let line = marked_line(chain, node, theme);
     // NodePort rows keep their node's pod range when narrow (rule K3).
-    let fit = |line, room| match node.kind {
-        NodeKind::NodePort { .. } => super::node_rows::fit_node_port_line(line, room),
+    let fit = |line, room| match &node.kind {
+        NodeKind::NodePort { row, .. } => super::node_rows::fit_node_port_line(line, row, room),
         _ => fit_line(line, room),
     };
     let line = match mark {

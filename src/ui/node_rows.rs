@@ -9,6 +9,7 @@ use super::text::{fit_line, mark_span, plural, width as cell_width};
 use super::theme::Theme;
 use crate::engine::hops::{self, HopState, SocketText};
 use crate::engine::model::{NodePortRow, ServiceChain};
+use crate::engine::node_proxy::NodeIssue;
 
 /// The prefix of the pod range part, dropped first when the row is too wide.
 const RANGE_WORD: &str = " · pods ";
@@ -98,32 +99,59 @@ pub(super) fn node_port_line(
 }
 
 /// Fits a NodePort row into `room` cells: whole parts after the pod range go first, then the
-/// range loses its word (`· 127.1.1.0/24`), then (behind a state or an issue) the range
-/// itself; what is still too wide is cut at the edge.
-pub(super) fn fit_node_port_line(line: Line<'static>, room: usize) -> Line<'static> {
-    let total = |spans: &[Span<'static>]| -> usize {
-        spans.iter().map(|span| cell_width(&span.content)).sum()
-    };
+/// range loses its word (`· 127.1.1.0/24`); behind a state or an issue, the range then goes
+/// whole rather than cut, and an issue still too wide takes its fewest words (`proxy down`),
+/// which may let the short range back in. What is still too wide is cut at the edge.
+pub(super) fn fit_node_port_line(
+    line: Line<'static>,
+    row: &NodePortRow,
+    room: usize,
+) -> Line<'static> {
     let mut spans = line.spans;
     if total(&spans) <= room {
         return Line::from(spans);
     }
-    let range = spans
+    let Some(range) = spans
         .iter()
-        .position(|span| span.content.starts_with(RANGE_WORD));
-    if let Some(range) = range {
-        while spans.len() > range + 1 && total(&spans) > room {
-            spans.pop();
+        .position(|span| span.content.starts_with(RANGE_WORD))
+    else {
+        return fit_line(Line::from(spans), room);
+    };
+    while spans.len() > range + 1 && total(&spans) > room {
+        spans.pop();
+    }
+    if total(&spans) > room {
+        let short = spans[range].content.replacen(RANGE_WORD, " · ", 1);
+        spans[range] = Span::styled(short, spans[range].style);
+    }
+    // A range cut in the middle would read as another range.
+    if total(&spans) > room && range > 2 {
+        let short_range = spans.remove(range);
+        if total(&spans) > room
+            && let Some(issue) = &row.node_issue
+        {
+            let full = format!(" · {}", issue.short());
+            if let Some(span) = spans.iter_mut().find(|span| span.content == full) {
+                *span = Span::styled(format!(" · {}", fewest_words(issue)), span.style);
+            }
         }
-        if total(&spans) > room {
-            let short = spans[range].content.replacen(RANGE_WORD, " · ", 1);
-            spans[range] = Span::styled(short, spans[range].style);
-        }
-        // A range cut in the middle would read as another range: behind the node's state or
-        // issue it goes whole (a wider pane shows it).
-        if total(&spans) > room && range > 2 {
-            spans.truncate(range);
+        if total(&spans) + cell_width(&short_range.content) <= room {
+            spans.push(short_range);
         }
     }
     fit_line(Line::from(spans), room)
+}
+
+fn total(spans: &[Span<'static>]) -> usize {
+    spans.iter().map(|span| cell_width(&span.content)).sum()
+}
+
+/// The node's issue in a word or two, for a narrow pane (the Diagnostics tab says it whole).
+fn fewest_words(issue: &NodeIssue) -> &'static str {
+    match issue {
+        NodeIssue::NotReady(_) => "NotReady",
+        NodeIssue::ProxyNotReady { .. } => "proxy down",
+        NodeIssue::ProxyMissing(_) => "no proxy",
+        NodeIssue::Cordoned => "cordoned",
+    }
 }
