@@ -178,3 +178,45 @@ fn a_dns_finding_is_a_probe_finding_everywhere(#[values((80, 24), (120, 40))] si
         terminal.backend()
     );
 }
+
+/// A DNS finding is judged against the records of its time: once shop/web's records change
+/// (a new cluster IP), it turns stale, still shown but no longer counted (rule F10).
+#[test]
+fn a_dns_finding_turns_stale_when_the_records_change() {
+    let mut state = demo_app(120, 40);
+    open_service(&mut state, "shop/web");
+    let before = state.list.scope_errors;
+    land_stale_check(&mut state);
+    assert_eq!(state.list.scope_errors, before + 1);
+    let mut snapshot = demo_snapshot();
+    for service in &mut snapshot.services {
+        if service.metadata.namespace.as_deref() == Some("shop")
+            && service.metadata.name.as_deref() == Some("web")
+        {
+            let mut edited = (**service).clone();
+            let spec = edited.spec.as_mut().expect("a spec");
+            spec.cluster_ip = Some("127.10.9.9".to_owned());
+            spec.cluster_ips = Some(vec!["127.10.9.9".to_owned()]);
+            *service = std::sync::Arc::new(edited);
+        }
+    }
+    snapshot.generation += 1;
+    apply(
+        &mut state,
+        AppEvent::Snapshot(std::sync::Arc::new(snapshot)),
+    );
+    assert_eq!(
+        state.list.scope_errors, before,
+        "the stale finding no longer counts"
+    );
+    let web = ServiceKey {
+        namespace: "shop".to_owned(),
+        name: "web".to_owned(),
+    };
+    let kept = state.probe.findings_for(&web);
+    assert!(
+        kept.iter()
+            .any(|finding| finding.code.as_str() == "dns-stale-answer" && finding.stale),
+        "{kept:?}"
+    );
+}
