@@ -181,11 +181,12 @@ pub fn write_text(out: &mut dyn Write, probe: &DnsProbe) -> io::Result<()> {
         DnsProbe::NoServer => {
             return writeln!(
                 out,
-                "DNS  not checked: no cluster DNS Service found (kube-system, label k8s-app=kube-dns)"
+                "\nDNS  not checked: no cluster DNS Service found (kube-system, label k8s-app=kube-dns)"
             );
         }
         DnsProbe::Checked(check) => check,
     };
+    writeln!(out)?;
     let pods: Vec<&str> = check.pods.iter().map(|pod| pod.name.as_str()).collect();
     writeln!(
         out,
