@@ -413,6 +413,19 @@ pub struct SandboxArgs {
     /// Fault: port-forwards fail with MESSAGE on their error channel.
     #[arg(long, value_name = "MESSAGE")]
     pub fault_portforward: Option<String>,
+    /// Fault: once the pods run, freeze a cluster DNS pod's records as they are (later
+    /// changes do not reach it, so it answers stale records). POD is NAMESPACE/NAME or a
+    /// kube-system pod's name; without a value, the first DNS pod. Repeatable.
+    #[arg(long, value_name = "POD", num_args = 0..=1, default_missing_value = "*")]
+    pub fault_freeze_dns: Vec<String>,
+    /// Fault: NODE's kube-proxy unhealthy (NotReady, /healthz answers 503, the node's
+    /// NodePorts stop answering). Repeatable.
+    #[arg(long, value_name = "NODE")]
+    pub fault_node_proxy_down: Vec<String>,
+    /// Fault: forwarding cut between two nodes, "NODE,NODE" (a connection entering one for a
+    /// pod on the other is reset). Repeatable.
+    #[arg(long, value_name = "NODE,NODE")]
+    pub fault_cut_nodes: Vec<String>,
     /// Listen as an unprivileged user would, even as root: no listener below port 1024 (what a
     /// normal user's sandbox shows).
     #[arg(long)]

@@ -100,6 +100,8 @@ pub struct ProbeState {
     /// Service in the list and count in the header until a later probe of the hop agrees;
     /// they are stale (shown, not counted) once the hop's prediction changed.
     pub findings: BTreeMap<ServiceKey, BTreeMap<HopKey, KeptFinding>>,
+    /// The DNS checks' findings (`P` asks the cluster DNS too), counted like the hops'.
+    pub dns: super::dns::DnsFindings,
 }
 
 /// A probe finding and the prediction it was judged against.
@@ -255,6 +257,7 @@ impl ProbeState {
             .get(service)
             .map(|kept| kept.values().map(|kept| &kept.finding).collect())
             .unwrap_or_default();
+        findings.extend(self.dns.of(service));
         findings.sort_by_key(|finding| (finding.stale, finding.severity));
         findings
     }
@@ -262,6 +265,11 @@ impl ProbeState {
     /// What the probe findings make of a Service's health.
     pub fn health(&self, chain: &ServiceChain, health: Health) -> Health {
         // Few Services have findings: a scan beats building a key for every row.
+        let health = if self.dns.is_empty() {
+            health
+        } else {
+            health.with_probe(self.dns.of(&chain.key()))
+        };
         self.findings
             .iter()
             .find(|(key, _)| key.namespace == chain.namespace && key.name == chain.name)
@@ -277,7 +285,8 @@ impl ProbeState {
         let before = self.findings.len();
         self.findings
             .retain(|service, _| catalog.service(service).is_some());
-        let mut changed = before != self.findings.len();
+        let dns_changed = self.dns.refresh(catalog);
+        let mut changed = dns_changed || before != self.findings.len();
         for (service, kept) in &mut self.findings {
             let plan = plan_for(catalog, service).ok();
             for (key, kept) in kept.iter_mut() {

@@ -107,7 +107,10 @@ fn apply_event(state: &mut AppState, event: AppEvent) -> Vec<Command> {
             Vec::new()
         }
         AppEvent::Dns { service, check } => {
+            state.probe.dns.land(service.clone(), &check);
             state.dns.land(service, *check);
+            // Its findings mark the Service in this very frame (list and header).
+            state.refresh_list();
             state.dirty = true;
             Vec::new()
         }

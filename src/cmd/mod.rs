@@ -10,6 +10,7 @@
 pub mod demo;
 pub mod logging;
 pub mod sandbox;
+pub mod sandbox_faults;
 pub mod tui;
 
 use std::process::ExitCode;

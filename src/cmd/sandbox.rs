@@ -25,6 +25,9 @@ pub enum SandboxCommandError {
     Start(#[from] SandboxError),
     #[error("cannot print the Gateway API CRDs: {0}")]
     Print(String),
+    /// A data-plane fault that names no such node or DNS pod (`--fault-cut-nodes`, ...).
+    #[error("{flag}: {reason}")]
+    Fault { flag: &'static str, reason: String },
 }
 
 impl SandboxCommandError {
@@ -60,6 +63,7 @@ pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
         config = config.address_block(block);
     }
     let expire = expired_watch(args)?;
+    let data_plane_faults = super::sandbox_faults::DataPlaneFaults::of(args)?;
     // A dump and scenario files load the same way: what carries status replays as it is.
     let files = if args.from_file.is_empty() {
         &args.scenario
@@ -104,6 +108,13 @@ pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
     set_faults(&sandbox, args, expire);
     // Ready = the controllers made the scenario's pods and the listeners are bound.
     let _ = tokio::time::timeout(FIRST_SYNC_TIMEOUT, sandbox.settled()).await;
+    let fault_lines = match data_plane_faults.apply(&sandbox) {
+        Ok(lines) => lines,
+        Err(error) => {
+            sandbox.shutdown().await;
+            return Err(error);
+        }
+    };
     print_banner(
         &sandbox,
         &source,
@@ -111,6 +122,9 @@ pub async fn sandbox(args: &SandboxArgs) -> Result<u8, SandboxCommandError> {
         started.elapsed(),
         args.api_only,
     );
+    for line in fault_lines {
+        println!("{line}");
+    }
     serve_until_stopped(&sandbox, args.verbose).await;
     sandbox.shutdown().await;
     Ok(0)

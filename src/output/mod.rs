@@ -12,6 +12,7 @@
 
 pub mod chain;
 pub mod probe;
+pub mod probe_dns;
 pub mod probe_run;
 pub mod route;
 pub mod route_gateway;

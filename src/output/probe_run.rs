@@ -16,8 +16,9 @@ use std::collections::BTreeSet;
 use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
 
-use super::chain::ProbeFindings;
+use super::chain::{DnsChecks, ProbeFindings};
 use super::probe::{ProbeView, to_json, write_text};
+use super::probe_dns::{self, DnsProbe, SystemObjects};
 use crate::cli::{OutputFormat, ProbeArgs, Via as CliVia};
 use crate::cluster::feed::SnapshotFeed;
 use crate::cluster::{ClusterError, ClusterSnapshot, Source, SourceSettings, Sources};
@@ -201,8 +202,8 @@ pub async fn probe(sources: &Sources, args: &ProbeArgs) -> Result<u8, ProbeComma
 
 /// `kubehop probe` with explicit writers; returns the exit status.
 ///
-/// A straight sequence (source, Service, plan, transports, run, print, exit status), a little
-/// over ~80 lines; each step is already a call.
+/// A straight sequence (source, Service, plan, transports, run with the DNS check, print), a
+/// little over ~80 lines; each step is already a call.
 pub async fn run_probe(
     sources: &Sources,
     settings: &SourceSettings,
@@ -251,7 +252,10 @@ pub async fn run_probe(
     for note in &feed.notes {
         writeln!(err, "{}: note: {note}", crate::cli::program_name())?;
     }
-    let before = feed.snapshots.borrow_and_update().clone();
+    // kube-system's DNS and node proxies, when the scoped feed does not read them (F11, K2).
+    let first = feed.snapshots.borrow_and_update().clone();
+    let system = SystemObjects::read(&first, &api).await;
+    let before = system.complete(first);
     let plan = first_plan(&before, &config, (&service, &target.port, via), &api).await?;
     let options = ProbeOptions {
         timeout: args.timeout,
@@ -260,10 +264,20 @@ pub async fn run_probe(
         unbound: crate::engine::unbound::Unbound::from_snapshot(&before),
         ..ProbeOptions::default()
     };
-    let transports = transports(api, settings)?;
-    let report = probe::run(&plan, before.generation, &transports, &options).await;
+    let transports = transports(api.clone(), settings)?;
+    // The Service's hops and its names in the cluster DNS at once (the DNS only with --via all).
+    let dns = async {
+        if via != Via::All {
+            return DnsProbe::NoRecords;
+        }
+        probe_dns::probe_service(&build(&before, &config), &service, &transports).await
+    };
+    let (report, dns) = tokio::join!(
+        probe::run(&plan, before.generation, &transports, &options),
+        dns
+    );
     // Did the prediction change while the hops were probed?
-    let after = feed.snapshots.borrow_and_update().clone();
+    let after = system.complete(feed.snapshots.borrow_and_update().clone());
     let current = plan_for(&after, &config, &service, &target.port, via).ok();
     let stale: BTreeSet<_> = probe::stale_keys(&report.results, current.as_ref());
     let view = ProbeView {
@@ -271,19 +285,38 @@ pub async fn run_probe(
         report: &report,
         stale: &stale,
     };
-    match args.output {
-        OutputFormat::Text => write_text(out, &view)?,
+    print_report(out, args.output, &view, &dns)
+}
+
+/// Prints the report in `format`; the exit status: 1 when a hop or the DNS did not behave as
+/// predicted.
+fn print_report(
+    out: &mut dyn Write,
+    format: OutputFormat,
+    view: &ProbeView<'_>,
+    dns: &DnsProbe,
+) -> Result<u8, ProbeCommandError> {
+    let json = || {
+        let mut json = to_json(view);
+        json["dns"] = probe_dns::to_json(dns);
+        json
+    };
+    match format {
+        OutputFormat::Text => {
+            write_text(out, view)?;
+            probe_dns::write_text(out, dns)?;
+        }
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &to_json(&view))?;
+            serde_json::to_writer_pretty(&mut *out, &json())?;
             writeln!(out)?;
         }
         OutputFormat::Yaml => {
-            let text = serde_saphyr::to_string(&to_json(&view))?;
+            let text = serde_saphyr::to_string(&json())?;
             out.write_all(text.as_bytes())?;
         }
     }
     out.flush()?;
-    Ok(view.exit_status())
+    Ok(view.exit_status().max(u8::from(dns.is_unexpected())))
 }
 
 /// How a one-shot probe reaches hops: port-forwards through the API server (probes bound each
@@ -303,15 +336,15 @@ fn transports(
 }
 
 /// `chain --probe`: probes every hop of each of `services` (one Service at a time, its hops
-/// concurrently) and returns the findings of each (empty: every checked hop behaved as
-/// predicted). Results whose prediction changed meanwhile (the feed's newest snapshot) are
-/// kept, marked stale.
+/// concurrently, its names in the cluster DNS meanwhile) and returns the findings of each
+/// (empty: every checked hop and name behaved as predicted) and the DNS checks. Results whose
+/// prediction changed meanwhile (the feed's newest snapshot) are kept, marked stale.
 pub async fn chain_probe_findings(
     feed: &mut SnapshotFeed,
     settings: &SourceSettings,
     snapshot: &ClusterSnapshot,
     services: &[ServiceKey],
-) -> Result<ProbeFindings, ProbeCommandError> {
+) -> Result<(ProbeFindings, DnsChecks), ProbeCommandError> {
     if let Source::Dump(_) = settings.source {
         return Err(ProbeCommandError::NeedsLiveCluster);
     }
@@ -319,8 +352,10 @@ pub async fn chain_probe_findings(
         .api
         .clone()
         .ok_or(ProbeCommandError::NeedsLiveCluster)?;
-    let transports = transports(api, settings)?;
+    let transports = transports(api.clone(), settings)?;
     let config = settings.engine_config();
+    let system = SystemObjects::read(snapshot, &api).await;
+    let snapshot = &*system.complete(Arc::new(snapshot.clone()));
     // Listeners the sandbox could not open are not reachable here, never unexpected.
     let options = ProbeOptions {
         unbound: crate::engine::unbound::Unbound::from_snapshot(snapshot),
@@ -334,14 +369,26 @@ pub async fn chain_probe_findings(
     // The newest snapshot's model, rebuilt only when the feed moved on.
     let mut newest: Option<(u64, ProxyModel, PlanContext)> = None;
     let mut findings = ProbeFindings::new();
+    let mut checks = DnsChecks::new();
+    let mut keep = |service: &ServiceKey, dns: DnsProbe| {
+        let found = dns.probe_findings();
+        if let DnsProbe::Checked(check) = dns {
+            checks.insert(service.clone(), *check);
+        }
+        found
+    };
     for service in services {
         let Some(plan) = plan_on(&model, &context, service) else {
-            // Nothing to probe (ExternalName, no ports): no finding either.
-            findings.insert(service.clone(), Vec::new());
+            // No hop to probe (ExternalName, no ports): only its names, if any.
+            let dns = probe_dns::probe_service(&model, service, &transports).await;
+            findings.insert(service.clone(), keep(service, dns));
             continue;
         };
-        let report = probe::run(&plan, snapshot.generation, &transports, &options).await;
-        let after = feed.snapshots.borrow_and_update().clone();
+        let (report, dns) = tokio::join!(
+            probe::run(&plan, snapshot.generation, &transports, &options),
+            probe_dns::probe_service(&model, service, &transports)
+        );
+        let after = system.complete(feed.snapshots.borrow_and_update().clone());
         let current = if after.generation == snapshot.generation {
             Some(plan.clone())
         } else {
@@ -357,7 +404,7 @@ pub async fn chain_probe_findings(
                 .and_then(|(_, model, context)| plan_on(model, context, service))
         };
         let stale = probe::stale_keys(&report.results, current.as_ref());
-        let found = report
+        let mut found: Vec<_> = report
             .results
             .iter()
             .filter_map(|result| {
@@ -367,9 +414,11 @@ pub async fn chain_probe_findings(
                 result.finding(&label, stale.contains(&result.key))
             })
             .collect();
+        // The Service's names in the cluster DNS (rules F10, F11), in the same list.
+        found.extend(keep(service, dns));
         findings.insert(service.clone(), found);
     }
-    Ok(findings)
+    Ok((findings, checks))
 }
 
 #[cfg(test)]

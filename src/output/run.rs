@@ -196,10 +196,12 @@ async fn probe_and_print_chain(
     let mut selected = chain::select(&chains, selection)?;
     selected.only_broken = args.only == Some(OnlyHealth::Broken);
     let services = selected.service_keys();
-    let findings = super::probe_run::chain_probe_findings(feed, settings, snapshot, &services)
-        .await
-        .map_err(Box::new)?;
+    let (findings, dns) =
+        super::probe_run::chain_probe_findings(feed, settings, snapshot, &services)
+            .await
+            .map_err(Box::new)?;
     selected.probe = Some(findings);
+    selected.dns = dns;
     print_selected(
         &chains,
         &selected,

@@ -16,7 +16,7 @@ use crate::app::chain::{NodeKind, NodePath, OutlineNode};
 use crate::app::probe::ProbeRun;
 use crate::app::state::{AppState, Focus};
 use crate::engine::hops::{self, HopState, IngressRule, SocketText, address_text};
-use crate::engine::model::{IpMode, NodePortRow, ServiceChain, TrafficPolicy};
+use crate::engine::model::{IpMode, ServiceChain, TrafficPolicy};
 
 /// The Chain pane.
 #[derive(Debug, Clone)]
@@ -116,12 +116,17 @@ fn tree_item(
         probe_mark(marks.run, &key, marks.spinner, theme)
     });
     let line = marked_line(chain, node, theme);
+    // NodePort rows keep their node's pod range when narrow (rule K3).
+    let fit = |line, room| match &node.kind {
+        NodeKind::NodePort { row, .. } => super::node_rows::fit_node_port_line(line, row, room),
+        _ => fit_line(line, room),
+    };
     let line = match mark {
         Some(mark) => {
             // The mark stays whole, right-aligned in one column; the hop's text gives way.
             let mark_width = cell_width(&mark.content) + 1;
             let text_room = room.saturating_sub(mark_width);
-            let mut line = fit_line(line, text_room);
+            let mut line = fit(line, text_room);
             let used: usize = line
                 .spans
                 .iter()
@@ -132,7 +137,7 @@ fn tree_item(
             line.spans.push(mark);
             line
         }
-        None => fit_line(line, room),
+        None => fit(line, room),
     };
     let children: Vec<TreeItem<'static, String>> = node
         .children
@@ -197,7 +202,9 @@ fn node_line(chain: &ServiceChain, node: &OutlineNode, theme: &Theme) -> Line<'s
             ),
         ]),
         NodeKind::NodePorts { port } => node_ports_line(chain, *port, theme),
-        NodeKind::NodePort { port, row } => node_port_line(chain, *port, row, theme),
+        NodeKind::NodePort { port, row } => {
+            super::node_rows::node_port_line(chain, *port, row, theme)
+        }
         NodeKind::ClusterIp { port } => cluster_ip_line(chain, *port, theme),
         NodeKind::Headless { .. } => Line::from(vec![
             mark_span("i", theme.info),
@@ -401,82 +408,6 @@ fn node_ports_line(chain: &ServiceChain, port: usize, theme: &Theme) -> Line<'st
         spans.push(Span::styled(" · no node known".to_owned(), theme.dim));
     }
     Line::from(spans)
-}
-
-/// One node's NodePort: accepts (with its local endpoints), drops (eTP Local, endpoints on
-/// other nodes) or rejects (no usable endpoint anywhere) — the engine's hop state decides.
-fn node_port_line(
-    chain: &ServiceChain,
-    port: usize,
-    row: &NodePortRow,
-    theme: &Theme,
-) -> Line<'static> {
-    let address = format!("{} {} ", row.node, SocketText(row.address, row.port));
-    let locals = plural(
-        row.local_endpoints as usize,
-        "local endpoint",
-        "local endpoints",
-    );
-    let found = chain.ports.get(port);
-    let state = found.map_or(HopState::Reject, |port| hops::node_port_state(port, row));
-    let mut line = node_port_state_line(state, address, locals, theme);
-    // Rules K1-K3: the node's condition or proxy, then its pod range.
-    if let Some(issue) = &row.node_issue {
-        if issue.breaks_node_ports() {
-            if let Some(mark) = line.spans.first_mut() {
-                *mark = mark_span("!", theme.warning);
-            }
-            line.spans
-                .push(Span::styled(format!(" · {}", issue.short()), theme.warning));
-        } else {
-            line.spans
-                .push(Span::styled(format!(" · {}", issue.short()), theme.dim));
-        }
-    }
-    let ranges = found
-        .and_then(|port| port.node_ports.node(&row.node))
-        .map(|node| {
-            node.pod_cidrs
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .filter(|ranges| !ranges.is_empty());
-    if let Some(ranges) = ranges {
-        line.spans
-            .push(Span::styled(format!(" · pods {ranges}"), theme.dim));
-    }
-    line
-}
-
-/// A NodePort row's mark, address and the engine's hop state in words.
-fn node_port_state_line(
-    state: HopState,
-    address: String,
-    locals: String,
-    theme: &Theme,
-) -> Line<'static> {
-    match state {
-        HopState::Ok => Line::from(vec![
-            mark_span("✓", theme.ok),
-            Span::raw(address),
-            Span::styled(format!("· {locals}"), theme.dim),
-        ]),
-        HopState::Drop => Line::from(vec![
-            mark_span("!", theme.warning),
-            Span::raw(address),
-            Span::styled(
-                "· drops: no local endpoint (eTP Local)".to_owned(),
-                theme.warning,
-            ),
-        ]),
-        _ => Line::from(vec![
-            mark_span("✗", theme.error),
-            Span::raw(address),
-            Span::styled("· rejects: no ready endpoint".to_owned(), theme.error),
-        ]),
-    }
 }
 
 /// The ClusterIP and port; rejects when no endpoint can take traffic.

@@ -33,6 +33,7 @@ pub mod forwards;
 pub mod header;
 pub mod help;
 pub mod layout;
+mod node_rows;
 pub mod pickers;
 pub mod policy;
 pub mod ports;

@@ -246,3 +246,80 @@ async fn a_frozen_dns_pod_answers_the_old_cluster_ip_and_is_named() {
     assert!(healed.findings.is_empty(), "{:#?}", healed.findings);
     sandbox.shutdown().await;
 }
+
+/// A name with more A records than fit in 512 bytes: over UDP (through the cluster DNS's
+/// ClusterIP) the answer comes back cut short with the TC bit, as a resolver without EDNS gets
+/// it before it asks again over TCP; over TCP (the DNS probe's way) the whole set comes back
+/// and matches, with no `dns-truncated` finding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_set_too_big_for_udp_is_truncated_there_and_whole_over_tcp() {
+    use crate::support::fixtures::manifest::{Edit, deployment, service};
+    use k8s_openapi::api::apps::v1::Deployment;
+    let sandbox = start_builtin().await;
+    let server = cluster_dns(&sandbox).await;
+    let client = test_client(&sandbox).await;
+    let replicas = 40;
+    let big: Deployment =
+        serde_json::from_value(deployment("default", "big", replicas, 8080)).expect("a Deployment");
+    Api::<Deployment>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &big)
+        .await
+        .expect("creates");
+    let headless: Service = serde_json::from_value(
+        service("default", "big", 8080).spec(serde_json::json!({"clusterIP": "None"})),
+    )
+    .expect("a Service");
+    Api::<Service>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &headless)
+        .await
+        .expect("creates");
+    wait_until(&sandbox, "40 ready endpoints of big", || {
+        model(&sandbox)
+            .service("default", "big")
+            .is_some_and(|chain| {
+                chain
+                    .dns
+                    .iter()
+                    .filter(|record| record.name == "big.default.svc.cluster.local")
+                    .count()
+                    == 40
+            })
+    })
+    .await;
+    settle(&sandbox).await;
+
+    let door = SocketAddr::new(server.cluster_ips[0], 53);
+    if sandbox.listening_udp().contains_key(&door) {
+        let mut query = Message::query();
+        query.metadata.recursion_desired = true;
+        let name = Name::from_ascii("big.default.svc.cluster.local.").expect("a name");
+        query.add_query(Query::query(name, RecordType::A));
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("binds");
+        socket
+            .send_to(&query.to_vec().expect("encodes"), door)
+            .await
+            .expect("sends");
+        let mut buffer = vec![0u8; 4096];
+        let (n, _) = within("a DNS answer", socket.recv_from(&mut buffer))
+            .await
+            .expect("receives");
+        assert!(n <= 512, "{n} bytes over UDP");
+        let answer = Message::from_vec(&buffer[..n]).expect("DNS");
+        assert!(answer.metadata.truncation, "the TC bit: {answer:?}");
+        assert!(answer.answers.len() < 40, "{}", answer.answers.len());
+    }
+
+    let model = model(&sandbox);
+    let transports = Transports::loopback(client);
+    let transport = PortForwardDns(transports.port_forward.clone().expect("port-forward"));
+    let check = check_service(&model, &server, &transport, "default", "big").await;
+    assert!(check.findings.is_empty(), "{:#?}", check.findings);
+    let whole = check
+        .results
+        .iter()
+        .find(|result| result.lookup.asked == "big.default.svc.cluster.local")
+        .expect("the full name asked");
+    assert!(whole.all_matched(), "{whole:?}");
+    assert_eq!(whole.lookup.expected.len(), 40);
+    sandbox.shutdown().await;
+}

@@ -12,6 +12,7 @@ mod control;
 mod controllers;
 mod dataplane;
 mod dns;
+mod dns_cli;
 mod fd_exhaustion;
 mod fixes;
 mod forward_close;

@@ -228,9 +228,14 @@ pub enum ProbeFindingCode {
     /// A NodePort answers on the node hosting the pods but not through another node: the
     /// forwarding between the nodes is broken (rule K3).
     NodeForwarding,
+    /// What the cluster DNS answered about the Service disagrees with its records: the DNS
+    /// probe's own codes (`dns-*`, rules F10, F11), in the same list as the hops' findings.
+    Dns(crate::dnscheck::DnsFindingCode),
 }
 
 impl ProbeFindingCode {
+    /// The codes of hop findings ([`Self::Dns`] wraps the DNS probe's, which
+    /// `DnsFindingCode::ALL` lists).
     pub const ALL: [ProbeFindingCode; 8] = [
         Self::UnexpectedRefusal,
         Self::UnexpectedReset,
@@ -252,6 +257,7 @@ impl ProbeFindingCode {
             Self::UnreachableTarget => "probe-unreachable-target",
             Self::NodeProxyDown => "probe-node-proxy-down",
             Self::NodeForwarding => "probe-node-forwarding",
+            Self::Dns(code) => code.as_str(),
         }
     }
 }

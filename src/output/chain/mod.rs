@@ -148,6 +148,9 @@ pub struct ScopedDiagnostic {
 /// The probe findings of each probed Service (`chain --probe`).
 pub type ProbeFindings = BTreeMap<ServiceKey, Vec<ProbeFinding>>;
 
+/// The DNS checks of each probed Service that the cluster DNS was asked about.
+pub type DnsChecks = BTreeMap<ServiceKey, crate::engine::dnscheck::DnsCheck>;
+
 /// The selected part of a snapshot: what `chain` prints, and its JSON/YAML document
 /// (`{"services": [...], "diagnostics": [...]}`).
 ///
@@ -162,6 +165,8 @@ pub struct Selected<'p, 's> {
     pub diagnostics: Vec<ScopedDiagnostic>,
     /// What `--probe` found, per probed Service (`None`: no probe ran).
     pub probe: Option<ProbeFindings>,
+    /// What the cluster DNS answered, per probed Service (`--probe`; text marks each record).
+    pub dns: DnsChecks,
     /// `--only broken`: hand on only the broken Services (the others are counted as hidden).
     pub only_broken: bool,
     /// The health of the chains built so far (all of them once `visited`).
@@ -266,6 +271,11 @@ impl Selected<'_, '_> {
         Some(probe.get(&chain.key()).map_or(&[], Vec::as_slice))
     }
 
+    /// What the cluster DNS answered about a Service (with `--probe`, when it was asked).
+    pub fn dns_check(&self, chain: &ServiceChain) -> Option<&crate::engine::dnscheck::DnsCheck> {
+        self.dns.get(&chain.key())
+    }
+
     /// A Service's health: its diagnostics and, with `--probe`, its live probe findings.
     pub fn health(&self, chain: &ServiceChain) -> Health {
         Health::of(chain).with_probe(self.probe_findings(chain).unwrap_or_default())
@@ -361,6 +371,7 @@ pub fn select<'p, 's>(
         positions,
         diagnostics,
         probe: None,
+        dns: DnsChecks::new(),
         only_broken: false,
         counts: Cell::new(HealthCounts::default()),
         ports: Cell::new(0),

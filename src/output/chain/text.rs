@@ -6,6 +6,8 @@ use std::io::{self, Write};
 use super::Selected;
 use super::port::{endpoint_row, ingress_text, port_tree};
 use crate::engine::diagnostics::name_list;
+use crate::engine::dns::DnsRecord;
+use crate::engine::dnscheck::{DnsCheck, LookupForm};
 use crate::engine::hops::{self, HopKind, PortHops};
 use crate::engine::model::{AffinityConfig, NotProxied, ServiceType, TrafficPolicy};
 use crate::engine::verdict::{HopVerdict, ProbeFinding};
@@ -26,7 +28,7 @@ pub fn write_text(
         if !std::mem::take(&mut first) {
             writeln!(out)?;
         }
-        let mut tree = service_tree(chain, style);
+        let mut tree = service_tree_with(chain, selected.dns_check(chain), style);
         if let Some(findings) = selected.probe_findings(chain) {
             tree.push(probe_findings_tree(findings, style));
         }
@@ -135,6 +137,11 @@ fn probe_findings_tree(findings: &[ProbeFinding], style: Style) -> TreeNode {
 
 /// The tree of one Service: header, summary, one subtree per port, diagnostics, DNS.
 pub fn service_tree(chain: &ServiceChain, style: Style) -> TreeNode {
+    service_tree_with(chain, None, style)
+}
+
+/// [`service_tree`], each DNS record marked with what the cluster DNS answered (`--probe`).
+pub fn service_tree_with(chain: &ServiceChain, dns: Option<&DnsCheck>, style: Style) -> TreeNode {
     let mut root = TreeNode::new(header(chain, style));
     for line in summary(chain, style) {
         root.child(line);
@@ -178,7 +185,7 @@ pub fn service_tree(chain: &ServiceChain, style: Style) -> TreeNode {
         }
     }
     root.push(diagnostics_tree(chain, style));
-    root.push(dns_tree(chain, style));
+    root.push(dns_tree(chain, dns, style));
     root
 }
 
@@ -365,7 +372,7 @@ fn diagnostics_tree(chain: &ServiceChain, style: Style) -> TreeNode {
     node
 }
 
-fn dns_tree(chain: &ServiceChain, style: Style) -> TreeNode {
+fn dns_tree(chain: &ServiceChain, dns: Option<&DnsCheck>, style: Style) -> TreeNode {
     if chain.dns.is_empty() {
         let why = if chain.headless {
             "no ready endpoint, so the name does not resolve"
@@ -379,15 +386,36 @@ fn dns_tree(chain: &ServiceChain, style: Style) -> TreeNode {
         .dns
         .iter()
         .map(|record| {
-            vec![
+            let mut row = vec![
                 record.name.clone(),
                 format!("{:?}", record.record_type),
                 record.value.clone(),
-            ]
+            ];
+            if let Some(check) = dns {
+                row.push(record_mark(check, record, style));
+            }
+            row
         })
         .collect();
     for line in align(&rows) {
         node.child(line);
     }
     node
+}
+
+/// What the cluster DNS answered for one record: `✓ 2/2 pods`, or the first wrong answer.
+fn record_mark(check: &DnsCheck, record: &DnsRecord, style: Style) -> String {
+    let result = check.results.iter().find(|result| {
+        result.lookup.form == LookupForm::Record
+            && result.lookup.record_type == record.record_type
+            && result.lookup.answers_as.eq_ignore_ascii_case(&record.name)
+    });
+    let Some(result) = result else {
+        return style.dim("not asked");
+    };
+    match crate::output::probe_dns::lookup_mark(result) {
+        (None, text) => style.green(&text),
+        (Some(Severity::Error), text) => style.red(&text),
+        (Some(_), text) => style.yellow(&text),
+    }
 }

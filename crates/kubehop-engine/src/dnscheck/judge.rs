@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 
 use super::{ClusterDns, DnsLookup, DnsPod, DnsQuestion, DnsRcode, DnsReply, PodReplies};
 use crate::diagnostics::Severity;
+use crate::verdict::{ProbeFinding, ProbeFindingCode};
 
 /// How one DNS pod did on one lookup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -227,6 +228,22 @@ pub struct DnsFinding {
     pub message: String,
 }
 
+impl DnsFinding {
+    /// The finding as a probe finding: the one object the Diagnostics tab, the header's
+    /// counts, `kubehop probe` and `chain --probe` show. A DNS answer has no hop whose
+    /// prediction could change under it, so it is never stale when made.
+    pub fn to_probe_finding(&self) -> ProbeFinding {
+        ProbeFinding {
+            severity: self.severity,
+            code: ProbeFindingCode::Dns(self.code),
+            subject: self.subject.clone(),
+            message: self.message.clone(),
+            fix: None,
+            stale: false,
+        }
+    }
+}
+
 /// One lookup and how every DNS pod did on it (pods in [`DnsCheck::pods`] order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LookupResult {
@@ -252,6 +269,24 @@ pub struct DnsCheck {
     pub pods: Vec<DnsPod>,
     pub results: Vec<LookupResult>,
     pub findings: Vec<DnsFinding>,
+}
+
+impl DnsCheck {
+    /// Every finding as a probe finding ([`DnsFinding::to_probe_finding`]).
+    pub fn probe_findings(&self) -> Vec<ProbeFinding> {
+        self.findings
+            .iter()
+            .map(DnsFinding::to_probe_finding)
+            .collect()
+    }
+
+    /// How many lookups every pod answered exactly as expected.
+    pub fn matched(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|result| result.all_matched())
+            .count()
+    }
 }
 
 /// Judges every pod's replies against the lookups.

@@ -322,3 +322,28 @@ fn an_unreachable_pod_is_no_verdict_on_dns() {
     let codes: Vec<&str> = check.findings.iter().map(|f| f.code.as_str()).collect();
     assert_eq!(codes, ["dns-pod-unreachable"]);
 }
+
+#[test]
+fn a_dns_finding_is_the_same_object_as_a_probe_finding() {
+    let questions = all_questions();
+    let mut stale = GOOD;
+    stale[0].2 = "10.96.0.99";
+    let check = check_with(vec![
+        (0, server(&GOOD, &questions)),
+        (1, server(&stale, &questions)),
+    ]);
+    let probed = check.probe_findings();
+    assert_eq!(probed.len(), check.findings.len());
+    let (dns, probe) = (&check.findings[0], &probed[0]);
+    assert_eq!(probe.code, crate::verdict::ProbeFindingCode::Dns(dns.code));
+    assert_eq!(probe.code.as_str(), "dns-stale-answer");
+    assert_eq!(
+        (probe.severity, &probe.subject, &probe.message),
+        (dns.severity, &dns.subject, &dns.message)
+    );
+    assert!(!probe.stale && probe.fix.is_none());
+    let json = serde_json::to_value(probe).expect("serialises");
+    assert_eq!(json["code"], "dns-stale-answer");
+    // The A lookups (the record and the short forms that reach it) disagree, the SRV agrees.
+    assert!(0 < check.matched() && check.matched() < check.results.len());
+}
