@@ -228,10 +228,16 @@ pub enum ProbeFindingCode {
     /// A NodePort answers on the node hosting the pods but not through another node: the
     /// forwarding between the nodes is broken (rule K3).
     NodeForwarding,
+    /// A TLSRoute hop: the Gateway answered the handshake with a fatal `unrecognized_name`
+    /// alert: no route takes the server name the engine predicted it routes.
+    TlsSniNotRouted,
+    /// A TLSRoute hop: the TLS handshake did not complete (reset or closed before the
+    /// server's hello, another alert, an answer that is not TLS).
+    TlsHandshakeFailed,
 }
 
 impl ProbeFindingCode {
-    pub const ALL: [ProbeFindingCode; 8] = [
+    pub const ALL: [ProbeFindingCode; 10] = [
         Self::UnexpectedRefusal,
         Self::UnexpectedReset,
         Self::Timeout,
@@ -240,6 +246,8 @@ impl ProbeFindingCode {
         Self::UnreachableTarget,
         Self::NodeProxyDown,
         Self::NodeForwarding,
+        Self::TlsSniNotRouted,
+        Self::TlsHandshakeFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -252,6 +260,8 @@ impl ProbeFindingCode {
             Self::UnreachableTarget => "probe-unreachable-target",
             Self::NodeProxyDown => "probe-node-proxy-down",
             Self::NodeForwarding => "probe-node-forwarding",
+            Self::TlsSniNotRouted => "probe-tls-sni-not-routed",
+            Self::TlsHandshakeFailed => "probe-tls-handshake-failed",
         }
     }
 }
