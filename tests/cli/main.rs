@@ -11,6 +11,7 @@ mod demo;
 mod e2e_chain;
 mod gateway;
 mod hostile;
+mod hostile_gateway;
 mod kubectl_plugin;
 mod logging;
 mod namespaces;

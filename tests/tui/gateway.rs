@@ -131,3 +131,68 @@ fn dns_on_a_gateway_route_hop(#[values((80, 24), (120, 40))] size: (u16, u16)) {
         render(&state).backend()
     );
 }
+
+/// Hostile Gateway API names, hostnames, matches and status messages: every pane, on every
+/// hop of the chain and every tab that shows them, renders them escaped (nothing raw reaches
+/// the terminal).
+#[test]
+fn hostile_gateway_names_never_reach_the_terminal_raw() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let snapshot = kubehop::cluster::dump::load_paths(&[
+        format!("{root}/assets/scenarios/web-ingress.yaml").into(),
+        format!("{root}/tests/support/fixtures/gateway-hostile.yaml").into(),
+    ])
+    .expect("the hostile fixture loads")
+    .snapshot;
+    for size in [(80, 24), (120, 40)] {
+        let mut state = app_with(snapshot.clone(), size.0, size.1);
+        open_service(&mut state, "shop/web");
+        let mut routes = 0;
+        let mut shown = String::new();
+        for _ in 0..24 {
+            if matches!(
+                state.selected_node().and_then(|node| node.hop.as_ref()),
+                Some(kubehop::engine::model::Hop::GatewayRoute { .. })
+            ) {
+                routes += 1;
+            }
+            for tab in ['2', '3', '5'] {
+                crate::support::tui::press(&mut state, crossterm::event::KeyCode::Char(tab));
+                let terminal = render(&state);
+                let raw: Vec<String> = terminal
+                    .backend()
+                    .buffer()
+                    .content()
+                    .iter()
+                    .map(|cell| cell.symbol().to_owned())
+                    .filter(|symbol| symbol.chars().any(kubehop::printable::needs_escape))
+                    .collect();
+                assert!(
+                    raw.is_empty(),
+                    "raw {raw:?} on tab {tab}:\n{}",
+                    crate::support::tui::screen_text(&terminal)
+                );
+                shown.push_str(&crate::support::tui::screen_text(&terminal));
+            }
+            crate::support::tui::press(&mut state, crossterm::event::KeyCode::Down);
+        }
+        assert!(routes >= 3, "the route hops were visited: {routes}");
+        // The whole of Explain on the hostile route, scrolled page by page.
+        select_route(&mut state, "HTTPRoute/shop/store\u{1b}]0;pwned\u{7}");
+        crate::support::tui::press(&mut state, crossterm::event::KeyCode::Tab);
+        for _ in 0..16 {
+            shown.push_str(&crate::support::tui::screen_text(&render(&state)));
+            crate::support::tui::press(&mut state, crossterm::event::KeyCode::Down);
+        }
+        // Shown escaped, not dropped: the Explain title and text, the DNS tab's names.
+        for escaped in [
+            r"Gateway infra/edge\u{1b}]0;pwned\u{7}",
+            r#"Listener "http\u{1b}[2J""#,
+            r"www\u{1b}]8;;http://evil.test\u{7}.shop.test",
+            r"\u{202e}tset.pohs",
+            r"shop/store\u{1b}]0;pwned\u{7}.",
+        ] {
+            assert!(shown.contains(escaped), "{escaped} in {shown}");
+        }
+    }
+}
