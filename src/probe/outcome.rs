@@ -555,6 +555,18 @@ mod tests {
         }
     }
 
+    /// A TLSRoute hop whose handshake ended as `failure`.
+    fn tls_failed(failure: TlsFailure) -> ProbeOutcome {
+        ProbeOutcome::Connected {
+            latency: Duration::ZERO,
+            answer: Some(Answer {
+                tls: Some("TLS handshake failed: x".to_owned()),
+                tls_failure: Some(failure),
+                ..Answer::default()
+            }),
+        }
+    }
+
     #[rstest]
     #[case(connect(), ProbeOutcome::Refused { detail: None }, ProbeFindingCode::UnexpectedRefusal, Severity::Error)]
     #[case(connect(), ProbeOutcome::TimedOut { stage: Stage::Connect, after: Duration::ZERO }, ProbeFindingCode::Timeout, Severity::Error)]
@@ -562,6 +574,18 @@ mod tests {
     #[case(connect(), ProbeOutcome::Connected { latency: Duration::ZERO, answer: None }, ProbeFindingCode::UnexpectedAnswer, Severity::Error)]
     #[case(Expectation::Drop { reason: "local".to_owned() }, ProbeOutcome::Connected { latency: Duration::ZERO, answer: None }, ProbeFindingCode::UnexpectedConnect, Severity::Warning)]
     #[case(connect(), ProbeOutcome::ForwardFailed("gone".to_owned()), ProbeFindingCode::UnreachableTarget, Severity::Error)]
+    #[case(
+        connect(),
+        tls_failed(TlsFailure::SniNotRouted),
+        ProbeFindingCode::TlsSniNotRouted,
+        Severity::Error
+    )]
+    #[case(
+        connect(),
+        tls_failed(TlsFailure::HandshakeFailed),
+        ProbeFindingCode::TlsHandshakeFailed,
+        Severity::Error
+    )]
     fn unexpected_results_are_findings(
         #[case] expected: Expectation,
         #[case] outcome: ProbeOutcome,
