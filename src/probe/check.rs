@@ -58,6 +58,8 @@ pub struct CheckSpec {
     pub http: Option<HttpSpec>,
     /// How long a non-HTTP check waits for the server to speak first.
     pub answer_window: Duration,
+    /// A Gateway TLSRoute or TCPRoute hop: this check instead of HTTP or waiting.
+    pub stream: Option<crate::engine::plan::StreamProbe>,
 }
 
 /// Connects to `target` and exchanges what `spec` asks for.
@@ -218,6 +220,11 @@ async fn exchange(
     started: Instant,
     latency: Duration,
 ) -> (ProbeOutcome, Dialed) {
+    if let Some(probe) = &spec.stream {
+        let windows = (spec.timeout, spec.answer_window);
+        let outcome = super::stream::exchange(&mut dialed, probe, windows, started, latency).await;
+        return (outcome, dialed);
+    }
     let http = spec.http.as_ref();
     let mut tls = None;
     if let Some(http) = http.filter(|http| http.tls) {
@@ -515,7 +522,7 @@ fn parse_answer(bytes: &[u8], http: bool, first_byte: Option<Duration>) -> Answe
                 first_bytes: preview(body),
                 first_byte,
                 closed_without_data: false,
-                tls: None,
+                ..Answer::default()
             };
         }
     }
@@ -534,6 +541,17 @@ pub fn answering_pod(outcome: &ProbeOutcome, known_pods: &[String]) -> Option<An
         return Some(AnsweringPod {
             pod: pod.to_owned(),
             from: "header",
+        });
+    }
+    if let Some(certificate) = &answer.certificate
+        && let Some(pod) = known_pods
+            .iter()
+            .filter(|pod| !pod.is_empty() && certificate.contains(pod.as_str()))
+            .max_by_key(|pod| pod.len())
+    {
+        return Some(AnsweringPod {
+            pod: pod.clone(),
+            from: "certificate",
         });
     }
     known_pods
@@ -661,6 +679,9 @@ fn agree_connected(
             Unexpected,
             format!("the Gateway answered {code}: it did not reach the backend ({reason})"),
         );
+    }
+    if let Some(failure) = answer.and_then(|a| a.tls.as_ref().filter(|_| a.tls_failure.is_some())) {
+        return (Unexpected, format!("{failure}; predicted: {reason}"));
     }
     if answer.is_some_and(|a| a.closed_without_data)
         && matches!(kind, HopKind::Ingress | HopKind::Gateway)
@@ -843,6 +864,7 @@ mod tests {
                     tls,
                 }),
                 answer_window: Duration::from_millis(100),
+                stream: None,
             };
             let outcome = check(
                 &dialer,

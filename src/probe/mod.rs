@@ -29,6 +29,7 @@ pub mod nodes;
 pub mod outcome;
 pub mod portforward;
 pub mod reach;
+pub mod stream;
 mod tls;
 
 use std::collections::BTreeSet;
@@ -43,7 +44,7 @@ pub use check::{CheckSpec, HttpSpec};
 pub use dialer::{DialTarget, Dialer, DirectDialer, PortForwardDialer};
 pub use outcome::{
     Agreement, Answer, AnsweringPod, FallbackResult, FixSuggestion, HopResult, NodeCause,
-    ProbeOutcome, ProbeReport, Stage, Transport,
+    ProbeOutcome, ProbeReport, Stage, TlsFailure, Transport,
 };
 pub use reach::NetworkScope;
 
@@ -373,10 +374,19 @@ fn check_spec(hop: &ProbeHop, options: &ProbeOptions) -> CheckSpec {
         }),
         (_, None) => None,
     };
+    if hop.stream.is_some() {
+        return CheckSpec {
+            timeout: options.timeout,
+            http: None,
+            answer_window: options.answer_window,
+            stream: hop.stream.clone(),
+        };
+    }
     CheckSpec {
         timeout: options.timeout,
         http,
         answer_window: options.answer_window,
+        stream: None,
     }
 }
 

@@ -80,6 +80,7 @@ async fn check_one(
             tls: false,
         }),
         answer_window: options.answer_window,
+        stream: None,
     };
     judge(check::check(dialer.as_ref(), &target, HopKind::Endpoint, &spec).await)
 }

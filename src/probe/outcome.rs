@@ -68,15 +68,34 @@ pub struct Answer {
     pub closed_without_data: bool,
     /// For HTTPS hops: the TLS version agreed, or why the handshake failed.
     pub tls: Option<String>,
+    /// For TLSRoute hops: who the certificate presented says it is, and its issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// For TLSRoute hops whose handshake did not complete: how it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_failure: Option<TlsFailure>,
+}
+
+/// How the TLS handshake of a TLSRoute hop ended without completing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TlsFailure {
+    /// The server sent a fatal `unrecognized_name` alert: nothing there takes the server name.
+    SniNotRouted,
+    /// Any other end: reset or closed before the server's hello, another alert, not TLS.
+    HandshakeFailed,
 }
 
 impl Answer {
     /// One line: `HTTP 200 OK`, `"SSH-2.0-OpenSSH"`, `closed without data`, `silent`.
     pub fn summary(&self) -> String {
         let plain = self.plain_summary();
-        match &self.tls {
-            Some(tls) => format!("{tls}, {plain}"),
-            None => plain,
+        match (&self.tls, &self.certificate) {
+            (Some(tls), Some(certificate)) => {
+                format!("{tls}, certificate {certificate}, {plain}")
+            }
+            (Some(tls), None) => format!("{tls}, {plain}"),
+            (None, _) => plain,
         }
     }
 
@@ -401,7 +420,14 @@ impl HopResult {
                 stale,
             });
         }
+        let tls_failure = self.outcome.answer().and_then(|answer| answer.tls_failure);
         let code = match &self.outcome {
+            ProbeOutcome::Connected { .. } if tls_failure == Some(TlsFailure::SniNotRouted) => {
+                ProbeFindingCode::TlsSniNotRouted
+            }
+            ProbeOutcome::Connected { .. } if tls_failure.is_some() => {
+                ProbeFindingCode::TlsHandshakeFailed
+            }
             ProbeOutcome::Refused { .. } => ProbeFindingCode::UnexpectedRefusal,
             ProbeOutcome::Reset { .. } => ProbeFindingCode::UnexpectedReset,
             ProbeOutcome::TimedOut { .. } => ProbeFindingCode::Timeout,
@@ -414,7 +440,12 @@ impl HopResult {
             | ProbeOutcome::Forbidden(_)
             | ProbeOutcome::NotReachable(_) => ProbeFindingCode::UnreachableTarget,
         };
-        let message = if code == ProbeFindingCode::UnexpectedAnswer {
+        let message = if matches!(
+            code,
+            ProbeFindingCode::UnexpectedAnswer
+                | ProbeFindingCode::TlsSniNotRouted
+                | ProbeFindingCode::TlsHandshakeFailed
+        ) {
             self.why.clone()
         } else {
             let predicted = match &self.expected {
@@ -524,6 +555,18 @@ mod tests {
         }
     }
 
+    /// A TLSRoute hop whose handshake ended as `failure`.
+    fn tls_failed(failure: TlsFailure) -> ProbeOutcome {
+        ProbeOutcome::Connected {
+            latency: Duration::ZERO,
+            answer: Some(Answer {
+                tls: Some("TLS handshake failed: x".to_owned()),
+                tls_failure: Some(failure),
+                ..Answer::default()
+            }),
+        }
+    }
+
     #[rstest]
     #[case(connect(), ProbeOutcome::Refused { detail: None }, ProbeFindingCode::UnexpectedRefusal, Severity::Error)]
     #[case(connect(), ProbeOutcome::TimedOut { stage: Stage::Connect, after: Duration::ZERO }, ProbeFindingCode::Timeout, Severity::Error)]
@@ -531,6 +574,18 @@ mod tests {
     #[case(connect(), ProbeOutcome::Connected { latency: Duration::ZERO, answer: None }, ProbeFindingCode::UnexpectedAnswer, Severity::Error)]
     #[case(Expectation::Drop { reason: "local".to_owned() }, ProbeOutcome::Connected { latency: Duration::ZERO, answer: None }, ProbeFindingCode::UnexpectedConnect, Severity::Warning)]
     #[case(connect(), ProbeOutcome::ForwardFailed("gone".to_owned()), ProbeFindingCode::UnreachableTarget, Severity::Error)]
+    #[case(
+        connect(),
+        tls_failed(TlsFailure::SniNotRouted),
+        ProbeFindingCode::TlsSniNotRouted,
+        Severity::Error
+    )]
+    #[case(
+        connect(),
+        tls_failed(TlsFailure::HandshakeFailed),
+        ProbeFindingCode::TlsHandshakeFailed,
+        Severity::Error
+    )]
     fn unexpected_results_are_findings(
         #[case] expected: Expectation,
         #[case] outcome: ProbeOutcome,

@@ -60,7 +60,16 @@ fn details_lines(state: &AppState, theme: &Theme, width: u16) -> Vec<Line<'stati
     match state.tab {
         DetailTab::Ports => ports_lines(chain, theme, width),
         DetailTab::Diagnostics => diagnostics_lines(state, catalog, chain, theme, width),
-        DetailTab::Dns => dns_lines(chain, state.dns.check(&chain.key()), theme, width),
+        DetailTab::Dns => {
+            let mut lines = super::route_dns::route_dns_lines(state, chain, theme, width);
+            lines.extend(dns_lines(
+                chain,
+                state.dns.check(&chain.key()),
+                theme,
+                width,
+            ));
+            lines
+        }
         DetailTab::Probe => probe_lines(&state.probe, chain, theme, width),
         DetailTab::Yaml => yaml_lines(state, catalog, chain, theme, width),
         DetailTab::Policy => {

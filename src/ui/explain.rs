@@ -52,7 +52,9 @@ impl ExplainView {
         };
         // Why a not-ready endpoint is not ready comes first: it is what the user came for.
         let mut lines = unhealthy_lines(state, theme, width);
-        lines.extend(wrap(&explanation.text(), width).into_iter().map(Line::raw));
+        // Names from cluster objects: never a raw control character on the terminal.
+        let text = crate::printable::escape(&explanation.text()).into_owned();
+        lines.extend(wrap(&text, width).into_iter().map(Line::raw));
         let height = usize::from(areas.explain_inner().height);
         let scroll = state.explain_scroll.min(lines.len().saturating_sub(height));
         ExplainView {
@@ -60,7 +62,10 @@ impl ExplainView {
             scroll,
             title: Line::from(vec![
                 Span::styled(" Explain ", theme.title),
-                Span::styled(format!("{subject} "), theme.dim),
+                Span::styled(
+                    format!("{} ", crate::printable::escape(&subject)),
+                    theme.dim,
+                ),
             ]),
             lines,
         }

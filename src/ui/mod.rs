@@ -38,6 +38,7 @@ pub mod pickers;
 pub mod policy;
 pub mod ports;
 pub mod probe;
+mod route_dns;
 pub mod services;
 pub mod status;
 pub mod text;

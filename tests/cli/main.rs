@@ -12,6 +12,7 @@ mod e2e_chain;
 mod gateway;
 mod gateway_real;
 mod hostile;
+mod hostile_gateway;
 mod kubectl_plugin;
 mod logging;
 mod namespaces;

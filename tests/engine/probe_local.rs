@@ -244,6 +244,7 @@ async fn dns_failures_and_refusals_on_loopback() {
         timeout: Duration::from_secs(2),
         http: None,
         answer_window: Duration::from_millis(10),
+        stream: None,
     };
     let outcome = probe::check::check(
         &dialer,

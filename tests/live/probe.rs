@@ -540,6 +540,7 @@ async fn a_silent_server_is_connected_and_an_http_answer_is_read() {
         timeout: Duration::from_secs(2),
         http: None,
         answer_window: Duration::from_millis(50),
+        stream: None,
     };
     let outcome = probe::check::check(
         &dialer,
@@ -633,6 +634,7 @@ async fn an_https_port_gets_a_tls_handshake_then_http() {
             tls: true,
         }),
         answer_window: Duration::from_millis(50),
+        stream: None,
     };
     let outcome = probe::check::check(
         &dialer,

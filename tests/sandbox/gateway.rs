@@ -21,7 +21,12 @@ use crate::support::sandbox::{pods_of, settle, wait_until};
 use crate::support::wait::within;
 
 /// The stored object of a Gateway API kind, as JSON.
-fn object(sandbox: &SandboxHandle, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+pub(super) fn object(
+    sandbox: &SandboxHandle,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Option<Value> {
     let store = sandbox.store();
     let id = store
         .custom_resources()
@@ -55,7 +60,7 @@ fn our_parent(route: &Value) -> Option<Value> {
 }
 
 /// Waits until the Gateway has an address and its listener on `port` is open; the socket.
-async fn gateway_socket(
+pub(super) async fn gateway_socket(
     sandbox: &SandboxHandle,
     namespace: &str,
     name: &str,
@@ -140,7 +145,7 @@ async fn apply(h: &Harness, file: &str, objects: &[Value]) {
     assert!(ok, "kubectl apply {file}: {out}{err}");
 }
 
-fn gw(kind: &str, namespace: &str, name: &str, spec: Value) -> Value {
+pub(super) fn gw(kind: &str, namespace: &str, name: &str, spec: Value) -> Value {
     let version = match kind {
         "TLSRoute" | "TCPRoute" => "v1alpha2",
         "ReferenceGrant" => "v1beta1",
@@ -353,11 +358,15 @@ async fn tls_passthrough_goes_by_server_name_and_tcp_by_port() {
     // The db pod echoes: the ClientHello comes back as it was sent, untouched by the Gateway.
     let hello = client_hello("db.shop.test").await;
     assert_eq!(exchange_raw(tls, &hello).await, hello);
+    // No route for that name: the Gateway says so with a fatal unrecognized_name alert.
     let other = client_hello("other.shop.test").await;
-    assert!(
-        exchange_raw(tls, &other).await.is_empty(),
+    assert_eq!(
+        exchange_raw(tls, &other).await,
+        kubehop::sandbox::dataplane::gateway::UNRECOGNIZED_NAME,
         "no route for that name"
     );
+    // Bytes that are not TLS find no route either: reset.
+    assert!(exchange_raw(tls, b"ping\n").await.is_empty());
     assert_eq!(exchange_raw(tcp, b"ping\n").await, b"ping\n");
     for name in ["db-tls", "db-tcp"] {
         let kind = if name == "db-tls" {

@@ -18,6 +18,7 @@ mod fixes;
 mod forward_close;
 mod forward_pod_gone;
 mod gateway;
+mod gateway_probe;
 mod ingress;
 mod installs;
 mod kinds;

@@ -101,6 +101,7 @@ fn connected(hop: &ProbeHop) -> HopResult {
         first_byte: Some(Duration::from_micros(900)),
         closed_without_data: false,
         tls: None,
+        ..Answer::default()
     };
     result(
         hop,

@@ -47,6 +47,7 @@ fn answer_from(pod: Option<&str>) -> Answer {
         first_byte: Some(Duration::from_micros(1500)),
         closed_without_data: false,
         tls: None,
+        ..Answer::default()
     }
 }
 

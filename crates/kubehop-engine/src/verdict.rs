@@ -228,6 +228,12 @@ pub enum ProbeFindingCode {
     /// A NodePort answers on the node hosting the pods but not through another node: the
     /// forwarding between the nodes is broken (rule K3).
     NodeForwarding,
+    /// A TLSRoute hop: the Gateway answered the handshake with a fatal `unrecognized_name`
+    /// alert: no route takes the server name the engine predicted it routes.
+    TlsSniNotRouted,
+    /// A TLSRoute hop: the TLS handshake did not complete (reset or closed before the
+    /// server's hello, another alert, an answer that is not TLS).
+    TlsHandshakeFailed,
     /// What the cluster DNS answered about the Service disagrees with its records: the DNS
     /// probe's own codes (`dns-*`, rules F10, F11), in the same list as the hops' findings.
     Dns(crate::dnscheck::DnsFindingCode),
@@ -236,7 +242,7 @@ pub enum ProbeFindingCode {
 impl ProbeFindingCode {
     /// The codes of hop findings ([`Self::Dns`] wraps the DNS probe's, which
     /// `DnsFindingCode::ALL` lists).
-    pub const ALL: [ProbeFindingCode; 8] = [
+    pub const ALL: [ProbeFindingCode; 10] = [
         Self::UnexpectedRefusal,
         Self::UnexpectedReset,
         Self::Timeout,
@@ -245,6 +251,8 @@ impl ProbeFindingCode {
         Self::UnreachableTarget,
         Self::NodeProxyDown,
         Self::NodeForwarding,
+        Self::TlsSniNotRouted,
+        Self::TlsHandshakeFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -257,6 +265,8 @@ impl ProbeFindingCode {
             Self::UnreachableTarget => "probe-unreachable-target",
             Self::NodeProxyDown => "probe-node-proxy-down",
             Self::NodeForwarding => "probe-node-forwarding",
+            Self::TlsSniNotRouted => "probe-tls-sni-not-routed",
+            Self::TlsHandshakeFailed => "probe-tls-handshake-failed",
             Self::Dns(code) => code.as_str(),
         }
     }

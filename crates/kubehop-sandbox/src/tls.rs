@@ -58,6 +58,15 @@ impl SandboxCa {
     /// A server certificate for `names` (DNS names; an IP address as an IP SAN), with the CA
     /// after it in the chain.
     pub(crate) fn issue(&self, names: &[String]) -> Result<CertifiedKey, TlsError> {
+        self.issue_for(names, None)
+    }
+
+    /// [`Self::issue`], the subject naming `organization` as well (a TLS pod names itself).
+    pub(crate) fn issue_for(
+        &self,
+        names: &[String],
+        organization: Option<&str>,
+    ) -> Result<CertifiedKey, TlsError> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         for name in names {
@@ -72,6 +81,11 @@ impl SandboxCa {
                 .first()
                 .map_or("kubehop-sandbox-ingress", String::as_str),
         );
+        if let Some(organization) = organization {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, organization);
+        }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,

@@ -61,6 +61,9 @@ pub fn explain_hop(model: &ProxyModel, chain: &ServiceChain, hop: Option<&Hop>) 
     let port = tree.as_ref().map(|tree| tree.port);
     let explained = match (&node.kind, port) {
         (HopKind::Ingress { rule, .. }, _) => Some(explain_ingress(model, chain, rule, port)),
+        (HopKind::GatewayRoute { route, .. }, _) => {
+            Some(super::gateway::explain_gateway_route(chain, route, port))
+        }
         (HopKind::ClusterIp { .. }, Some(port)) => {
             cluster_ip_query(model, port).map(|query| ask(model, &query))
         }

@@ -14,6 +14,7 @@
 //! `reasons` holds the sentence of every routing reason; `hop` finds a hop in the engine's
 //! hop tree ([`crate::hops`]) and picks its question.
 
+mod gateway;
 mod hop;
 mod reasons;
 #[cfg(test)]

@@ -6,8 +6,9 @@ use std::net::IpAddr;
 use super::http::{endpoint_extras, http_for_port};
 use super::{
     HopKind as ProbeKind, HttpRequest, IngressAddress, PlanContext, PlanPort, ProbeHop, ProbePlan,
-    ProbeTarget, Via,
+    ProbeTarget, StreamProbe, Via,
 };
+use crate::gateway::RouteKind;
 use crate::hops::{HopKind, HopNode, PortHops, PortWords};
 use crate::model::{
     IngressRef, LoadBalancerEntry, NotProxied, PortChain, PortEndpoint, ProxyModel,
@@ -53,7 +54,9 @@ impl Planner<'_> {
                 plan.hops.push(self.ingress_hop(tree, node, rule));
             }
             HopKind::GatewayRoute { route, .. } if via.includes(ProbeKind::Gateway) => {
-                if let Some(hop) = self.gateway_hop(tree, node, route) {
+                if route.kind == RouteKind::Udp {
+                    plan.notes.extend(udp_route_note(tree, route));
+                } else if let Some(hop) = self.gateway_hop(tree, node, route) {
                     plan.hops.push(hop);
                 }
             }
@@ -138,6 +141,7 @@ impl Planner<'_> {
             target,
             expected,
             http: http_for_port(tree.port),
+            stream: None,
             fallbacks: Vec::new(),
             fingerprint: 0,
             label: node.kind.to_string(),
@@ -202,16 +206,18 @@ impl Planner<'_> {
 }
 
 impl Planner<'_> {
-    /// An HTTP request to the Gateway's first address on the listener's port, with the route's
-    /// hostname and a path its rule matches (GW6); only for attached HTTP routes whose backend
-    /// is valid (the others are broken in the tree, nothing to probe).
+    /// A Gateway route hop through the Gateway's first address on the listener's port, only
+    /// for attached routes whose backend is valid (the others are broken in the tree, nothing
+    /// to probe): HTTP and gRPC routes get an HTTP request with the route's hostname and a
+    /// path its rule matches (GW6), TLS routes a handshake with the route's hostname as SNI,
+    /// TCP routes a connection and one line.
     fn gateway_hop(
         &self,
         tree: &PortHops<'_>,
         node: &HopNode<'_>,
         route: &crate::gateway::GatewayRouteRef,
     ) -> Option<ProbeHop> {
-        if !route.passes() || !crate::gateway::is_http(route.kind) {
+        if !route.passes() || route.kind == RouteKind::Udp {
             return None;
         }
         let port = u16::try_from(route.gateway.port?).ok()?;
@@ -230,20 +236,77 @@ impl Planner<'_> {
                 ),
             },
         };
-        let host = route
-            .gateway
-            .hostnames
-            .iter()
-            .find(|h| !h.starts_with('*'))
-            .cloned();
         let mut hop = self.hop(tree, node, ProbeKind::Gateway, target);
-        hop.http = Some(HttpRequest {
-            host,
-            path: probe_path(route),
-            tls: route.gateway.protocol.as_deref() == Some("HTTPS"),
-            because: format!("{} rule", route.kind),
-        });
+        match route.kind {
+            RouteKind::Tls => {
+                hop.http = None;
+                hop.stream = Some(StreamProbe::Tls {
+                    sni: probe_host(&route.gateway.hostnames),
+                });
+            }
+            RouteKind::Tcp => {
+                hop.http = None;
+                hop.stream = Some(StreamProbe::Tcp);
+            }
+            _ => {
+                let host = route
+                    .gateway
+                    .hostnames
+                    .iter()
+                    .find(|h| !h.starts_with('*'))
+                    .cloned();
+                hop.http = Some(HttpRequest {
+                    host,
+                    path: probe_path(route),
+                    tls: route.gateway.protocol.as_deref() == Some("HTTPS"),
+                    because: format!("{} rule", route.kind),
+                });
+            }
+        }
         Some(hop)
+    }
+}
+
+/// The notes of a port's UDPRoute hops (they are not probed: UDP has no handshake to
+/// complete, and silence proves nothing).
+pub(super) fn udp_route_notes(tree: &PortHops<'_>, via: Via) -> Vec<String> {
+    if !via.includes(ProbeKind::Gateway) {
+        return Vec::new();
+    }
+    tree.walk()
+        .filter_map(|node| match &node.kind {
+            HopKind::GatewayRoute { route, .. } if route.kind == RouteKind::Udp => {
+                udp_route_note(tree, route)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn udp_route_note(tree: &PortHops<'_>, route: &crate::gateway::GatewayRouteRef) -> Option<String> {
+    route.passes().then(|| {
+        format!(
+            "port {}: {} {}/{} through Gateway {}/{}: not probed: UDP has no handshake",
+            PortWords(tree.port),
+            route.kind,
+            route.namespace,
+            route.name,
+            route.gateway.namespace,
+            route.gateway.name
+        )
+    })
+}
+
+/// The server name a TLS route hop's handshake asks for: the route's first exact hostname on
+/// the listener, else a name under its first wildcard (`*.shop.test`: `probe.shop.test`), else
+/// (every name) `probe.kubehop.invalid`.
+fn probe_host(hostnames: &[String]) -> String {
+    if let Some(exact) = hostnames.iter().find(|h| !h.starts_with('*')) {
+        return exact.clone();
+    }
+    match hostnames.first().and_then(|h| h.strip_prefix("*.")) {
+        Some(suffix) => format!("probe.{suffix}"),
+        None => "probe.kubehop.invalid".to_owned(),
     }
 }
 

@@ -175,6 +175,9 @@ pub struct ProbeHop {
     pub expected: Expectation,
     /// Set when the port looks like HTTP (a runtime `--http PATH` can add or override it).
     pub http: Option<HttpRequest>,
+    /// Gateway TLSRoute and TCPRoute hops: the stream check they get instead of HTTP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamProbe>,
     /// Endpoint hops: ports to try when the targetPort refuses.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<FallbackPort>,
@@ -194,6 +197,17 @@ impl ProbeHop {
     pub fn label(&self) -> String {
         self.label.clone()
     }
+}
+
+/// The check of a Gateway hop that does not speak HTTP: a TLSRoute's or a TCPRoute's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "check", rename_all = "camelCase")]
+pub enum StreamProbe {
+    /// A TLS handshake with this server name, which picks the listener and the TLSRoute
+    /// (GW5); it succeeds when the handshake completes, whoever presents the certificate.
+    Tls { sni: String },
+    /// A connection through the listener, one line sent and what comes back read (TCPRoute).
+    Tcp,
 }
 
 /// Every hop of one Service to probe.
@@ -354,6 +368,7 @@ pub fn probe_plan_with(
                 PortWords(port),
                 port.protocol
             ));
+            plan.notes.extend(build::udp_route_notes(&tree, via));
             continue;
         }
         planner.port_hops(&tree, via, &mut plan);
@@ -372,6 +387,9 @@ fn fingerprint(hop: &ProbeHop) -> u64 {
     hop.expected.hash(&mut hasher);
     hop.http.hash(&mut hasher);
     hop.fallbacks.hash(&mut hasher);
+    if let Some(stream) = &hop.stream {
+        stream.hash(&mut hasher);
+    }
     hasher.finish()
 }
 

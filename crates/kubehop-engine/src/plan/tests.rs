@@ -233,3 +233,130 @@ fn http_names(#[case] name: &str, #[case] http: bool) {
 fn http_app_protocols(#[case] value: &str, #[case] http: bool) {
     assert_eq!(looks_like_http_protocol(value), http);
 }
+
+/// web-ingress's `shop/web` behind TLS, TCP and UDP routes of one Gateway.
+fn l4_routes() -> (ProxyModel, PlanContext) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../assets/scenarios/web-ingress.yaml"
+    );
+    let web = std::fs::read_to_string(path).expect("the scenario");
+    let gateway = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: shop}
+spec:
+  gatewayClassName: sandbox
+  listeners:
+  - {name: tls, port: 8443, protocol: TLS, tls: {mode: Passthrough}}
+  - {name: wild, port: 9443, protocol: TLS, hostname: "*.shop.test", tls: {mode: Passthrough}}
+  - {name: tcp, port: 5432, protocol: TCP}
+  - {name: udp, port: 5353, protocol: UDP}
+status:
+  addresses: [{type: IPAddress, value: 127.20.0.5}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: secure, namespace: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: tls}]
+  hostnames: [web.shop.test]
+  rules: [{backendRefs: [{name: web, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: any, namespace: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: wild}]
+  rules: [{backendRefs: [{name: web, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: raw, namespace: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: tcp}]
+  rules: [{backendRefs: [{name: web, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: UDPRoute
+metadata: {name: dgram, namespace: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: udp}]
+  rules: [{backendRefs: [{name: dns, port: 53}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: dns, namespace: shop}
+spec:
+  clusterIP: 127.10.0.53
+  selector: {app: web}
+  ports: [{name: dns, port: 53, protocol: UDP, targetPort: 8053}]
+"#;
+    let load = crate::dump::load_str("l4.yaml", &format!("{web}\n---\n{gateway}"))
+        .expect("the routes load");
+    (
+        build(&load.snapshot, &EngineConfig::default()),
+        PlanContext::from_snapshot(&load.snapshot),
+    )
+}
+
+#[test]
+fn tls_and_tcp_routes_get_stream_checks_and_udp_routes_a_note() {
+    let (model, context) = l4_routes();
+    let plan = probe_plan_with(
+        &model,
+        &key("shop", "web"),
+        &PortSelector::All,
+        Via::Ingress,
+        &context,
+    )
+    .expect("a plan");
+    let checks: Vec<(String, Option<StreamProbe>, bool)> = plan
+        .hops
+        .iter()
+        .filter(|hop| hop.kind == HopKind::Gateway)
+        .map(|hop| {
+            (
+                hop.target.describe(),
+                hop.stream.clone(),
+                hop.http.is_some(),
+            )
+        })
+        .collect();
+    let tls = |sni: &str| {
+        Some(StreamProbe::Tls {
+            sni: sni.to_owned(),
+        })
+    };
+    assert_eq!(
+        checks,
+        [
+            ("127.20.0.5:8443".to_owned(), tls("web.shop.test"), false),
+            ("127.20.0.5:9443".to_owned(), tls("probe.shop.test"), false),
+            ("127.20.0.5:5432".to_owned(), Some(StreamProbe::Tcp), false),
+        ],
+        "{plan:#?}"
+    );
+    let udp = probe_plan_with(
+        &model,
+        &key("shop", "dns"),
+        &PortSelector::All,
+        Via::Ingress,
+        &context,
+    )
+    .expect("a plan");
+    assert!(udp.hops.is_empty(), "{udp:#?}");
+    assert!(
+        udp.notes.iter().any(|note| note
+            == "port 53/UDP (dns): UDPRoute shop/dgram through Gateway shop/edge: not probed: UDP has no handshake"),
+        "{:?}",
+        udp.notes
+    );
+    // A stream check is part of the hop's fingerprint; its JSON names it.
+    let first = plan.hops.iter().find(|hop| hop.stream.is_some());
+    let json = serde_json::to_value(first).expect("json");
+    assert_eq!(
+        json["stream"],
+        serde_json::json!({"check": "tls", "sni": "web.shop.test"})
+    );
+}

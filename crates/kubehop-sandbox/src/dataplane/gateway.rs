@@ -14,9 +14,13 @@
 //!   connection (`504`).
 //! - TLS passthrough: the ClientHello's server name (read, not answered: the bytes go on to
 //!   the backend as they came) picks the TLSRoute; the connection is spliced to the backend.
+//!   A ClientHello whose name no route takes is answered with a fatal `unrecognized_name`
+//!   alert ([`UNRECOGNIZED_NAME`], as RFC 6066 section 3 suggests), which tells a client (and
+//!   kubehop's probe) "no route for this name" apart from a backend that fails.
 //! - TCP: the listener's TCPRoute; spliced.
 //!
-//! A connection that finds no route or an invalid backend on a TLS or TCP socket is reset.
+//! Any other connection that finds no route, or an invalid backend, on a TLS or TCP socket is
+//! reset.
 //!
 //! [`gateway_routes`]: super::gateway_routes
 
@@ -49,14 +53,17 @@ use kubehop_engine::gateway::{Gateways, HttpRequest, RouteMatch};
 use kubehop_engine::model::PortRef;
 use kubehop_engine::unbound::UnboundReason;
 
-/// The largest ClientHello record read for its server name.
 /// The Gateways' HTTPS names; a name no HTTPS listener takes gets `gateway.sandbox.invalid`.
 const PRESENTER: Presenter = Presenter {
     who: "Gateway",
     fallback: "gateway.sandbox.invalid",
 };
 
+/// The largest ClientHello record read for its server name.
 const MAX_HELLO: usize = 16 * 1024 + 5;
+
+/// A TLS record holding a fatal `unrecognized_name` alert (RFC 8446 6, RFC 6066 3).
+pub const UNRECOGNIZED_NAME: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112];
 
 /// The sockets and the snapshot the engine routes with, as of the last sync.
 #[derive(Default)]
@@ -379,7 +386,14 @@ async fn splice(
     (peer, local): (SocketAddr, SocketAddr),
     shared: &Shared,
 ) {
-    let Routed::Service(backend) = shared.route(local, None, name) else {
+    let routed = shared.route(local, None, name);
+    let Routed::Service(backend) = routed else {
+        if matches!(routed, Routed::Nothing) && prefix.first() == Some(&0x16) {
+            // Best effort: the client may already be gone.
+            let _ = stream.write_all(&UNRECOGNIZED_NAME).await;
+            let _ = stream.shutdown().await;
+            return;
+        }
         return super::proxy::reset(stream);
     };
     let model = shared.proxy.model();

@@ -40,6 +40,7 @@ pub mod gateway_routes;
 pub mod ingress;
 pub mod ingress_rules;
 pub mod nodes;
+pub mod pod_tls;
 pub mod pods;
 pub mod policy;
 pub mod proxy;
@@ -185,9 +186,9 @@ async fn run(
     let zones = dns::Zones::new(faults);
     let mut pod_listeners = pods::PodListeners::new(
         (notes.clone(), access.clone(), zones.clone()),
-        cancel.clone(),
-        policy,
+        (cancel.clone(), policy),
         model_rx.clone(),
+        ca.clone(),
     );
     let mut doors = proxy::Doors::new(notes.clone(), cancel.clone(), model_rx, seed, policy);
     let mut ingresses = ingress::IngressListeners::new(

@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::bind::{BindPolicy, Failed};
@@ -25,6 +26,7 @@ use crate::access_log::{self, AccessLogs, HttpRequest, PodKey, Transport};
 use crate::addresses::is_loopback;
 use crate::control::{LISTEN_ANNOTATION, READY_ANNOTATION, listen_ports, switched_off};
 use crate::notes::Notes;
+use crate::tls::SandboxCa;
 use kubehop_engine::unbound::UnboundReason;
 use kubehop_engine::{ClusterSnapshot, ProxyModel, pods as pod_facts};
 
@@ -83,6 +85,8 @@ pub struct PodApp {
     pub node: String,
     /// The cluster DNS app ([`super::dns`]) instead of HTTP and echo.
     pub dns: bool,
+    /// The app terminates TLS first ([`super::pod_tls`]), then answers HTTP or echoes.
+    pub tls: bool,
     /// For a kube-proxy pod: whether its proxy is healthy (it answers `/healthz` on
     /// [`super::nodes::HEALTH_PORT`] with 200, else 503).
     pub proxy_health: Option<bool>,
@@ -231,6 +235,8 @@ pub(crate) struct PodListeners {
     zones: super::dns::Zones,
     /// The model NetworkPolicy is judged with (connections from a pod's or node's address).
     model: watch::Receiver<Arc<ProxyModel>>,
+    /// Signs the certificates of TLS pods (`None`: they answer in the clear).
+    ca: Option<Arc<SandboxCa>>,
     running: BTreeMap<SocketAddr, (Arc<PodApp>, Running)>,
     unready: Unready,
     /// Wanted listeners that could not be opened.
@@ -240,9 +246,9 @@ pub(crate) struct PodListeners {
 impl PodListeners {
     pub(crate) fn new(
         (notes, access, zones): (Notes, AccessLogs, super::dns::Zones),
-        cancel: CancellationToken,
-        policy: BindPolicy,
+        (cancel, policy): (CancellationToken, BindPolicy),
         model: watch::Receiver<Arc<ProxyModel>>,
+        ca: Option<Arc<SandboxCa>>,
     ) -> Self {
         PodListeners {
             notes,
@@ -251,6 +257,7 @@ impl PodListeners {
             policy,
             zones,
             model,
+            ca,
             running: BTreeMap::new(),
             unready: Unready::default(),
             failed: Failed::new(),
@@ -318,6 +325,7 @@ impl PodListeners {
                 uid: pod.metadata.uid.clone().unwrap_or_default(),
                 node: pod_facts::node_name(pod).unwrap_or("").to_string(),
                 dns: super::dns::is_dns_pod(pod),
+                tls: super::pod_tls::is_tls_pod(pod),
                 proxy_health: super::nodes::proxy_health(pod),
             });
             // kube-proxy uses the host network: its health port answers on the node too.
@@ -370,9 +378,14 @@ impl PodListeners {
                 Ok(listener) => {
                     self.failed.remove(&addr);
                     let cancel = self.cancel.child_token();
+                    let tls = self
+                        .ca
+                        .clone()
+                        .filter(|_| app.tls)
+                        .and_then(|ca| super::pod_tls::acceptor(ca, &app.namespace, &app.name));
                     let task = tokio::spawn(serve(
                         listener,
-                        (addr, app.clone()),
+                        (addr, app.clone(), tls),
                         (
                             self.access.clone(),
                             self.unready.clone(),
@@ -415,7 +428,7 @@ pub(crate) fn privileged_hint(port: u16, err: &std::io::Error) -> &'static str {
 
 async fn serve(
     listener: TcpListener,
-    (addr, app): (SocketAddr, Arc<PodApp>),
+    (addr, app, tls): (SocketAddr, Arc<PodApp>, Option<TlsAcceptor>),
     (access, unready, zones, model): (
         AccessLogs,
         Unready,
@@ -448,10 +461,11 @@ async fn serve(
             local: addr,
         };
         let zones = zones.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
-                _ = answer(stream, &app, &log, &zones) => {}
+                _ = answer(stream, &app, &log, (&zones, tls.as_ref())) => {}
             }
         });
     }
@@ -518,8 +532,14 @@ fn host_health_address(pod: &Pod, app: &PodApp, ports: &BTreeSet<u16>) -> Option
     is_loopback(host).then(|| SocketAddr::new(host, port))
 }
 
-/// One connection: DNS for a cluster DNS pod, else HTTP or echo, decided by the first bytes.
-async fn answer(mut stream: TcpStream, app: &PodApp, log: &AppLog, zones: &super::dns::Zones) {
+/// One connection: DNS for a cluster DNS pod, else (inside TLS for a TLS pod whose client
+/// starts a handshake) HTTP or echo, decided by the first bytes.
+async fn answer(
+    mut stream: TcpStream,
+    app: &PodApp,
+    log: &AppLog,
+    (zones, tls): (&super::dns::Zones, Option<&TlsAcceptor>),
+) {
     let addr = log.local;
     let started = std::time::Instant::now();
     if app.dns {
@@ -529,40 +549,78 @@ async fn answer(mut stream: TcpStream, app: &PodApp, log: &AppLog, zones: &super
         log.write(app, access_log::tcp_line(log.peer, addr, 0, seconds));
         return;
     }
+    let Some(buffer) = first_bytes(&mut stream).await else {
+        // A client that only connected (a TCP probe) is a connection served too.
+        let seconds = started.elapsed().as_secs_f64();
+        log.write(app, access_log::tcp_line(log.peer, addr, 0, seconds));
+        return;
+    };
+    match tls.filter(|_| buffer.first() == Some(&0x16)) {
+        Some(acceptor) => {
+            let Ok(mut secured) = acceptor
+                .accept(super::pod_tls::Replay::new(buffer, stream))
+                .await
+            else {
+                let seconds = started.elapsed().as_secs_f64();
+                log.write(app, access_log::tcp_line(log.peer, addr, 0, seconds));
+                return;
+            };
+            match first_bytes(&mut secured).await {
+                Some(buffer) => serve_app(secured, buffer, app, (log, started)).await,
+                None => {
+                    let seconds = started.elapsed().as_secs_f64();
+                    log.write(app, access_log::tcp_line(log.peer, addr, 0, seconds));
+                }
+            }
+        }
+        None => serve_app(stream, buffer, app, (log, started)).await,
+    }
+}
+
+/// The first bytes of a connection, enough to tell HTTP from anything else; `None` when the
+/// client sent nothing.
+async fn first_bytes<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Vec<u8>> {
     let mut buffer = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
     loop {
         let n = match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => {
-                // A client that only connected (a TCP probe) is a connection served too.
-                let seconds = started.elapsed().as_secs_f64();
-                log.write(app, access_log::tcp_line(log.peer, addr, 0, seconds));
-                return;
-            }
+            Ok(0) | Err(_) => return None,
             Ok(n) => n,
         };
         buffer.extend_from_slice(&chunk[..n]);
         // Decide once the first word is complete (or clearly not a method).
         let decided = buffer.len() >= 8 || buffer.contains(&b' ') || !looks_like_http(&buffer);
         if decided {
-            break;
+            return Some(buffer);
         }
     }
+}
+
+/// HTTP or echo, by the first bytes.
+async fn serve_app<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    buffer: Vec<u8>,
+    app: &PodApp,
+    (log, started): (&AppLog, std::time::Instant),
+) {
     if !looks_like_http(&buffer) {
         let mut echoed = buffer.len() as u64;
         if stream.write_all(&buffer).await.is_ok() {
             echoed += echo(stream).await;
         }
         let seconds = started.elapsed().as_secs_f64();
-        log.write(app, access_log::tcp_line(log.peer, addr, echoed, seconds));
+        log.write(
+            app,
+            access_log::tcp_line(log.peer, log.local, echoed, seconds),
+        );
         return;
     }
     let _ = http(stream, buffer, app, log).await;
 }
 
 /// Echoes until the client closes; returns the bytes echoed.
-async fn echo(mut stream: TcpStream) -> u64 {
-    let (reader, mut writer) = stream.split();
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> u64 {
+    let (reader, mut writer) = tokio::io::split(stream);
     // 64 KiB at a time (tokio's `copy` takes 8 KiB), like an application streaming data.
     let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
     let copied = tokio::io::copy_buf(&mut reader, &mut writer)
@@ -697,8 +755,8 @@ fn http_response(
     (response, body.len())
 }
 
-async fn http(
-    mut stream: TcpStream,
+async fn http<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     mut pending: Vec<u8>,
     app: &PodApp,
     log: &AppLog,

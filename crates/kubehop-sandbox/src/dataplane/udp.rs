@@ -143,6 +143,7 @@ impl UdpSockets {
                 uid: pod.metadata.uid.clone().unwrap_or_default(),
                 node: pod_facts::node_name(pod).unwrap_or("").to_string(),
                 dns: super::dns::is_dns_pod(pod),
+                tls: false,
                 proxy_health: None,
             });
             for port in ports {
