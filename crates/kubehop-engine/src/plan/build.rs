@@ -55,7 +55,7 @@ impl Planner<'_> {
             }
             HopKind::GatewayRoute { route, .. } if via.includes(ProbeKind::Gateway) => {
                 if route.kind == RouteKind::Udp {
-                    plan.notes.extend(udp_route_note(tree, route));
+                    plan.notes.extend(unprobed_route_note(tree, route));
                 } else if let Some(hop) = self.gateway_hop(tree, node, route) {
                     plan.hops.push(hop);
                 }
@@ -217,7 +217,7 @@ impl Planner<'_> {
         node: &HopNode<'_>,
         route: &crate::gateway::GatewayRouteRef,
     ) -> Option<ProbeHop> {
-        if !route.passes() || route.kind == RouteKind::Udp {
+        if !route.passes() || unprobed_reason(route.kind).is_some() {
             return None;
         }
         let port = u16::try_from(route.gateway.port?).ok()?;
@@ -267,26 +267,39 @@ impl Planner<'_> {
     }
 }
 
-/// The notes of a port's UDPRoute hops (they are not probed: UDP has no handshake to
-/// complete, and silence proves nothing).
-pub(super) fn udp_route_notes(tree: &PortHops<'_>, via: Via) -> Vec<String> {
+/// Why a route kind's hops are not probed: UDP has no handshake to complete, and silence
+/// proves nothing; gRPC needs HTTP/2, which the probe does not speak (an HTTP/1.1 request to
+/// the Gateway would be matched against its HTTPRoutes, not its GRPCRoutes, and prove nothing
+/// about the gRPC route).
+fn unprobed_reason(kind: RouteKind) -> Option<&'static str> {
+    match kind {
+        RouteKind::Udp => Some("UDP has no handshake"),
+        RouteKind::Grpc => Some("gRPC needs HTTP/2, which the probe does not speak yet"),
+        _ => None,
+    }
+}
+
+/// The notes of a port's route hops that are not probed ([`unprobed_reason`]).
+pub(super) fn unprobed_route_notes(tree: &PortHops<'_>, via: Via) -> Vec<String> {
     if !via.includes(ProbeKind::Gateway) {
         return Vec::new();
     }
     tree.walk()
         .filter_map(|node| match &node.kind {
-            HopKind::GatewayRoute { route, .. } if route.kind == RouteKind::Udp => {
-                udp_route_note(tree, route)
-            }
+            HopKind::GatewayRoute { route, .. } => unprobed_route_note(tree, route),
             _ => None,
         })
         .collect()
 }
 
-fn udp_route_note(tree: &PortHops<'_>, route: &crate::gateway::GatewayRouteRef) -> Option<String> {
+fn unprobed_route_note(
+    tree: &PortHops<'_>,
+    route: &crate::gateway::GatewayRouteRef,
+) -> Option<String> {
+    let reason = unprobed_reason(route.kind)?;
     route.passes().then(|| {
         format!(
-            "port {}: {} {}/{} through Gateway {}/{}: not probed: UDP has no handshake",
+            "port {}: {} {}/{} through Gateway {}/{}: not probed: {reason}",
             PortWords(tree.port),
             route.kind,
             route.namespace,

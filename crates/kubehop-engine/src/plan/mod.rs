@@ -368,10 +368,11 @@ pub fn probe_plan_with(
                 PortWords(port),
                 port.protocol
             ));
-            plan.notes.extend(build::udp_route_notes(&tree, via));
+            plan.notes.extend(build::unprobed_route_notes(&tree, via));
             continue;
         }
         planner.port_hops(&tree, via, &mut plan);
+        plan.notes.extend(build::unprobed_route_notes(&tree, via));
     }
     for hop in &mut plan.hops {
         hop.fingerprint = fingerprint(hop);

@@ -252,6 +252,7 @@ spec:
   - {name: wild, port: 9443, protocol: TLS, hostname: "*.shop.test", tls: {mode: Passthrough}}
   - {name: tcp, port: 5432, protocol: TCP}
   - {name: udp, port: 5353, protocol: UDP}
+  - {name: grpc, port: 8081, protocol: HTTP}
 status:
   addresses: [{type: IPAddress, value: 127.20.0.5}]
 ---
@@ -276,6 +277,13 @@ metadata: {name: raw, namespace: shop}
 spec:
   parentRefs: [{name: edge, sectionName: tcp}]
   rules: [{backendRefs: [{name: web, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: rpc, namespace: shop}
+spec:
+  parentRefs: [{name: edge, sectionName: grpc}]
+  rules: [{matches: [{method: {service: shop.Cart, method: Add}}], backendRefs: [{name: web, port: 80}]}]
 ---
 apiVersion: gateway.networking.k8s.io/v1alpha2
 kind: UDPRoute
@@ -336,6 +344,13 @@ fn tls_and_tcp_routes_get_stream_checks_and_udp_routes_a_note() {
             ("127.20.0.5:5432".to_owned(), Some(StreamProbe::Tcp), false),
         ],
         "{plan:#?}"
+    );
+    // A GRPCRoute hop is not probed (an HTTP/1.1 request would meet the HTTPRoutes, not it).
+    assert!(
+        plan.notes.iter().any(|note| note
+            == "port 80/TCP (http): GRPCRoute shop/rpc through Gateway shop/edge: not probed: gRPC needs HTTP/2, which the probe does not speak yet"),
+        "{:?}",
+        plan.notes
     );
     let udp = probe_plan_with(
         &model,
