@@ -29,6 +29,7 @@ pub mod nodes;
 pub mod outcome;
 pub mod portforward;
 pub mod reach;
+pub mod spdy;
 mod tls;
 
 use std::collections::BTreeSet;
@@ -46,6 +47,7 @@ pub use outcome::{
     ProbeOutcome, ProbeReport, Stage, Transport,
 };
 pub use reach::NetworkScope;
+pub use spdy::SessionDialer;
 
 use crate::engine::model::{HopKey, TargetPort};
 use crate::engine::plan::{Expectation, HopKind, ProbeHop, ProbePlan, ProbeTarget};

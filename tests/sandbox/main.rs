@@ -16,6 +16,7 @@ mod fd_exhaustion;
 mod fixes;
 mod forward_close;
 mod forward_pod_gone;
+mod forward_session;
 mod gateway;
 mod ingress;
 mod installs;
