@@ -183,7 +183,10 @@ impl Shared {
     /// This side is done with the stream pair: a reset for each stream still open.
     pub(super) fn release(&self, data: u32, error: u32, fully_closed: bool) {
         let mut state = self.lock();
-        if state.streams.remove(&data).is_some() && !fully_closed {
+        if let Some(Entry::Data(entry)) = state.streams.remove(&data)
+            && !fully_closed
+            && !entry.reset
+        {
             self.send(&Frame::RstStream {
                 stream: data,
                 status: rst::CANCEL,
