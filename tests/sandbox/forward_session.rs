@@ -228,3 +228,30 @@ async fn the_dialer_keeps_a_session_per_pod_and_replaces_one_that_died() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_spdy_gets_one_websocket_per_connection() {
+    let ip = "127.0.67.4";
+    let port = echo(ip).await;
+    let (sandbox, client) =
+        start_with(kubehop::sandbox::Sandbox::builder().objects(world(&[("echo", ip, port)])))
+            .await;
+    sandbox
+        .faults()
+        .fail_portforward(Some(kubehop::sandbox::PortForwardFault::NoSpdy));
+    let dialer = SessionDialer::following(tokio::sync::watch::channel(client).1);
+    for i in 0..5 {
+        dial_and_echo(&dialer, "echo", port, format!("plain {i}").as_bytes()).await;
+    }
+    // The first connection asked for the tunnel and plain SPDY, then a WebSocket; every later
+    // one went straight to a WebSocket of its own.
+    let statuses: Vec<u16> = sandbox
+        .request_log()
+        .entries()
+        .iter()
+        .filter(|record| record.subresource.as_deref() == Some("portforward"))
+        .map(|record| record.status)
+        .collect();
+    assert_eq!(statuses, [400, 400, 101, 101, 101, 101, 101]);
+    sandbox.shutdown().await;
+}

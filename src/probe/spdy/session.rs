@@ -571,18 +571,17 @@ async fn write_loop<Io>(
                 None => break,
             },
             next = data.recv() => match next {
-                Some(frame) => batch.push(frame),
+                Some(frame) => batch.data(frame, &mut control),
                 None => break,
             },
             () = ended.cancelled() => break,
         }
-        // Control frames queued before a DATA frame (its stream's SYN_STREAM) go first.
         while !batch.closing && batch.len < BATCH {
             while let Ok(next) = control.try_recv() {
                 batch.control(next);
             }
             match data.try_recv() {
-                Ok(frame) if !batch.closing => batch.push(frame),
+                Ok(frame) if !batch.closing => batch.data(frame, &mut control),
                 _ => break,
             }
         }
@@ -614,6 +613,15 @@ impl Batch {
             Control::Frame(frame) => self.push(frame),
             Control::Close => self.closing = true,
         }
+    }
+
+    /// A DATA frame, after every control frame queued so far: its stream's SYN_STREAM was
+    /// queued before it, so it is in the batch before the frame.
+    fn data(&mut self, frame: Bytes, control: &mut mpsc::UnboundedReceiver<Control>) {
+        while let Ok(next) = control.try_recv() {
+            self.control(next);
+        }
+        self.push(frame);
     }
 
     fn push(&mut self, frame: Bytes) {
