@@ -5,7 +5,7 @@
 //! a log line), then runs in the background on the current tokio runtime until the
 //! [`ForwardHandle`] is stopped or dropped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -284,6 +284,14 @@ impl Shared {
         if let Some(counters) = self.registry().counters.get_mut(port) {
             counters.retries += 1;
         }
+    }
+
+    /// The pods any port lists.
+    fn listed(&self) -> BTreeSet<PodRef> {
+        self.ports
+            .iter()
+            .flat_map(|port| port.backends.borrow().listed.clone())
+            .collect()
     }
 
     /// Ends the connections of `port` whose pod is not listed in `backends`.
@@ -599,6 +607,7 @@ async fn follow(
             break;
         };
         let model = backends::service_model(&snapshot, &service, &shared.options.engine);
+        let listed_before = shared.listed();
         for (index, port) in shared.ports.iter().enumerate() {
             let next = Arc::new(backends::backends(&model, &port.target.port));
             let previous = port.backends.borrow().clone();
@@ -611,6 +620,11 @@ async fn follow(
                     change,
                 });
             }
+        }
+        // What the dialer keeps open for pods no port lists any more (their sessions) closes.
+        let listed_now = shared.listed();
+        for pod in listed_before.difference(&listed_now) {
+            shared.dialer.pod_gone(&pod.namespace, &pod.name);
         }
         shared.changed.notify_one();
     }

@@ -9,8 +9,9 @@
 //!    ([`backends`]: ready pods, else serving-and-terminating ones, the engine's cluster set)
 //!    and lets the engine's [`Picker`](crate::engine::Picker) choose one (uniform, ClientIP
 //!    affinity keyed on the local client's address when the Service sets it);
-//! 2. opens a port-forward to that pod's resolved targetPort with the probe's
-//!    [`PortForwardDialer`](crate::probe::dialer::PortForwardDialer) and splices the bytes;
+//! 2. opens a port-forward to that pod's resolved targetPort (from the command line: a stream
+//!    pair on the pod's SPDY session, [`SessionDialer`](crate::probe::SessionDialer)) and
+//!    splices the bytes;
 //! 3. if opening the forward fails — the API server refuses, the pod is gone, or the kubelet
 //!    reports on the port's error channel that the pod does not accept — another endpoint is
 //!    tried, up to [`ForwardOptions::attempts`] pods. What the client sent meanwhile is

@@ -18,7 +18,7 @@ use super::{ForwardError, ForwardEvent, ForwardOptions, ForwardRequest, Notice};
 use crate::cli::ForwardArgs;
 use crate::cluster::feed::ConnectionStatus;
 use crate::cluster::{ClusterError, Source, SourceSettings, Sources};
-use crate::probe::{Dialer, PortForwardDialer};
+use crate::probe::{Dialer, SessionDialer};
 
 /// Exit status when the forward cannot start.
 pub const EXIT_USAGE: u8 = 2;
@@ -97,7 +97,9 @@ async fn run(
     // New connections follow the source to a re-created cluster (a rewritten kubeconfig).
     let clients = crate::cluster::connector::following_clients(api, feed.api_changes.clone())
         .map_err(ForwardCommandError::Client)?;
-    let dialer: Arc<dyn Dialer> = Arc::new(PortForwardDialer::following(clients));
+    // One SPDY session per pod, a stream pair per connection, as kubectl does (else one
+    // WebSocket per connection).
+    let dialer: Arc<dyn Dialer> = Arc::new(SessionDialer::following(clients));
     let options = ForwardOptions {
         addresses,
         engine: settings.engine_config(),

@@ -143,6 +143,12 @@ pub trait Dialer: Send + Sync {
         kind: HopKind,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<Dialed, DialError>>;
+
+    /// `pod` is no longer an endpoint of anything dialed through this dialer: what is kept
+    /// open for it (a port-forward session) may close.
+    fn pod_gone(&self, namespace: &str, pod: &str) {
+        tracing::trace!("{namespace}/{pod} is gone; nothing is kept open for it");
+    }
 }
 
 /// Looks up hostnames. Object-safe so tests can fail lookups without a DNS server.
@@ -310,7 +316,7 @@ impl PortForwardDialer {
 }
 
 /// What a failed port-forward request means for a probe.
-fn forward_error(error: kube::Error, namespace: &str, pod: &str) -> DialError {
+pub(crate) fn forward_error(error: kube::Error, namespace: &str, pod: &str) -> DialError {
     match &error {
         kube::Error::Api(status) if status.code == 403 => DialError::Forbidden(format!(
             "may not create pods/portforward for {namespace}/{pod}: {}",

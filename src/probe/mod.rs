@@ -30,6 +30,7 @@ pub mod outcome;
 pub mod portforward;
 pub mod reach;
 pub mod stream;
+pub mod spdy;
 mod tls;
 
 use std::collections::BTreeSet;
@@ -47,6 +48,7 @@ pub use outcome::{
     ProbeOutcome, ProbeReport, Stage, TlsFailure, Transport,
 };
 pub use reach::NetworkScope;
+pub use spdy::SessionDialer;
 
 use crate::engine::model::{HopKey, TargetPort};
 use crate::engine::plan::{Expectation, HopKind, ProbeHop, ProbePlan, ProbeTarget};

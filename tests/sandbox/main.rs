@@ -17,6 +17,7 @@ mod fd_exhaustion;
 mod fixes;
 mod forward_close;
 mod forward_pod_gone;
+mod forward_session;
 mod gateway;
 mod gateway_probe;
 mod ingress;

@@ -16,6 +16,10 @@ pub enum PortForwardFault {
     RejectUpgrade(String),
     /// The WebSocket opens, then every port's error channel carries this message.
     ErrorChannel(String),
+    /// Only the WebSocket channel protocols are served, as by an API server before
+    /// SPDY-in-WebSocket or behind a proxy that passes no SPDY: SPDY upgrades (plain or
+    /// tunnelled) are refused with 400.
+    NoSpdy,
 }
 
 #[derive(Debug, Default)]

@@ -81,6 +81,11 @@ pub(super) async fn portforward(
         Ok(negotiated) => negotiated,
         Err(refusal) => return Ok(*refusal),
     };
+    if fault == Some(PortForwardFault::NoSpdy) && !matches!(protocol, Protocol::Channel { .. }) {
+        return Err(ApiError::bad_request(
+            "unable to upgrade: this server serves port-forward over the WebSocket channel protocols only",
+        ));
+    }
     // The channel protocols name their ports in the URL; over SPDY each stream names its own.
     let ports = match protocol {
         Protocol::Channel { .. } => parse_ports(params)?,

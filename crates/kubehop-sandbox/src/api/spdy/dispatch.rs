@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use super::frame::{Frame, rst};
 use super::headers::Inflater;
-use super::session::{INITIAL_WINDOW, Shared};
+use super::session::{RECEIVE_WINDOW, Shared};
 use super::stream::{Inbound, Stream};
 
 /// A frame the session cannot go on after (its header compression state is lost).
@@ -96,7 +96,7 @@ impl Dispatch {
             && length > 0
         {
             let wanted =
-                u32::try_from(length.min(INITIAL_WINDOW as usize)).unwrap_or(INITIAL_WINDOW);
+                u32::try_from(length.min(RECEIVE_WINDOW as usize)).unwrap_or(RECEIVE_WINDOW);
             let got_room = tokio::select! {
                 permit = room.acquire_many(wanted) => permit.map(|p| p.forget()).is_ok(),
                 () = inbound.closed() => false,

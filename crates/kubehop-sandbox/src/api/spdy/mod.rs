@@ -2,12 +2,11 @@
 //! exec/attach): on a connection upgraded with `Upgrade: SPDY/3.1`, or tunnelled in the
 //! binary messages of a WebSocket. The peer opens streams with headers; the session's owner
 //! takes them from [`Session::accept`], answers each ([`Stream::reply`]) and then reads and
-//! writes its halves. Framing in [`frame`], header blocks in [`headers`], flow control in
-//! the session.
+//! writes its halves. Framing and header blocks come from the shared `kubehop-spdy` crate
+//! (kubehop's client session uses the same); flow control is the session's.
 
 mod dispatch;
-pub(crate) mod frame;
-pub(crate) mod headers;
+pub(crate) use kubehop_spdy::{frame, headers};
 mod session;
 mod stream;
 mod transport;

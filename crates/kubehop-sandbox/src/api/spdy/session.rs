@@ -10,7 +10,9 @@
 //! good and TCP carries the backpressure, as between two such peers. The session
 //! acknowledges what its streams' readers consume with WINDOW_UPDATEs (stream and session)
 //! and buffers up to its window per stream; a peer that sends more than that is slowed by
-//! the session reading no further, not refused.
+//! the session reading no further, not refused. It lets a peer send [`RECEIVE_WINDOW`] per
+//! stream and [`SESSION_RECEIVE_WINDOW`] in all (SETTINGS and a session WINDOW_UPDATE when it
+//! starts), as generous as a kubelet, which counts no windows at all.
 
 use std::collections::HashMap;
 use std::io;
@@ -30,6 +32,11 @@ use super::transport::{Sink, Source, Transport};
 
 /// The window each side starts with, per stream and (SPDY/3.1) for the session.
 pub(crate) const INITIAL_WINDOW: u32 = 64 * 1024;
+/// What a peer may send on a stream before this side acknowledges (announced in SETTINGS);
+/// each stream buffers that much at most.
+pub(crate) const RECEIVE_WINDOW: u32 = 1 << 20;
+/// What a peer may send on the whole session before this side acknowledges.
+pub(crate) const SESSION_RECEIVE_WINDOW: u32 = 16 << 20;
 /// The most one DATA frame the session sends carries.
 pub(super) const MAX_DATA_FRAME: usize = 64 * 1024;
 /// How long a peer that has not shown it does flow control has to open an exhausted window.
@@ -122,6 +129,18 @@ impl Session {
             queue,
             data_budget: Arc::new(Semaphore::new(QUEUED_DATA)),
             ended: CancellationToken::new(),
+        });
+        shared.send(Frame::Settings {
+            clear: false,
+            entries: vec![frame::Setting {
+                flags: 0,
+                id: setting::INITIAL_WINDOW_SIZE,
+                value: RECEIVE_WINDOW,
+            }],
+        });
+        shared.send(Frame::WindowUpdate {
+            stream: 0,
+            delta: SESSION_RECEIVE_WINDOW - INITIAL_WINDOW,
         });
         let (accept, incoming) = mpsc::channel(ACCEPT_BACKLOG);
         tokio::spawn(write_loop(sink, outgoing, shared.ended.clone()));
@@ -236,7 +255,7 @@ impl Shared {
             && entry.inbound.is_some()
         {
             entry.unacked = entry.unacked.saturating_add(length);
-            if entry.unacked >= INITIAL_WINDOW / 2 {
+            if entry.unacked >= RECEIVE_WINDOW / 2 {
                 let delta = std::mem::take(&mut entry.unacked);
                 self.send(Frame::WindowUpdate { stream, delta });
             }
@@ -246,7 +265,7 @@ impl Shared {
 
     pub(super) fn consumed_by_session(&self, state: &mut State, length: u32) {
         state.session_unacked = state.session_unacked.saturating_add(length);
-        if state.session_unacked >= INITIAL_WINDOW / 2 {
+        if state.session_unacked >= RECEIVE_WINDOW / 2 {
             let delta = std::mem::take(&mut state.session_unacked);
             self.send(Frame::WindowUpdate { stream: 0, delta });
         }
@@ -437,7 +456,7 @@ impl Shared {
         }
         state.last_accepted = stream;
         let (inbound, receiver) = mpsc::unbounded_channel();
-        let room = Arc::new(Semaphore::new(INITIAL_WINDOW as usize));
+        let room = Arc::new(Semaphore::new(RECEIVE_WINDOW as usize));
         let reset = CancellationToken::new();
         let entry = StreamState {
             send_window: state.initial_window,

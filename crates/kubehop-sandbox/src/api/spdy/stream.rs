@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::frame::rst;
 use super::headers::Headers;
-use super::session::{INITIAL_WINDOW, Shared};
+use super::session::{RECEIVE_WINDOW, Shared};
 
 pub(super) enum Inbound {
     Data(Bytes),
@@ -105,7 +105,7 @@ impl StreamReader {
         match next {
             Some(Inbound::Data(data)) => {
                 self.room
-                    .add_permits(data.len().min(INITIAL_WINDOW as usize));
+                    .add_permits(data.len().min(RECEIVE_WINDOW as usize));
                 self.shared.consumed(self.id, data.len());
                 Received::Data(data)
             }

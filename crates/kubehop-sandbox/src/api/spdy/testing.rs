@@ -18,6 +18,8 @@ pub(crate) struct Peer {
     buffer: BytesMut,
     deflater: Deflater,
     pub(crate) inflater: Inflater,
+    /// The frames a session starts with (its windows), not yet read past.
+    greeting: usize,
 }
 
 /// A session on one end of an in-memory pipe, and its peer on the other.
@@ -42,6 +44,7 @@ impl Peer {
             buffer: BytesMut::new(),
             deflater: Deflater::new(),
             inflater: Inflater::new(),
+            greeting: 2,
         }
     }
 
@@ -80,7 +83,19 @@ impl Peer {
                 if let Some(frame) =
                     frame::decode(&mut self.buffer, frame::MAX_LENGTH).expect("valid frames")
                 {
-                    return Some(frame);
+                    if self.greeting == 0 {
+                        return Some(frame);
+                    }
+                    // The session's windows first: SETTINGS, then the session's WINDOW_UPDATE.
+                    self.greeting -= 1;
+                    assert!(
+                        matches!(
+                            frame,
+                            Frame::Settings { .. } | Frame::WindowUpdate { stream: 0, .. }
+                        ),
+                        "{frame:?}"
+                    );
+                    continue;
                 }
                 if self.io.read_buf(&mut self.buffer).await.expect("read") == 0 {
                     return None;

@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::frame::{self, Frame, Setting, goaway, rst, setting};
 use super::headers::{Deflater, Headers};
-use super::session::{INITIAL_WINDOW, UNPROVEN_GRACE};
+use super::session::{INITIAL_WINDOW, RECEIVE_WINDOW, UNPROVEN_GRACE};
 use super::testing::{SOON, headers, session};
 use super::{Received, Session, Stream, Transport};
 
@@ -248,12 +248,13 @@ async fn what_a_reader_consumes_is_acknowledged() {
     peer.open(1, &[]).await;
     let stream = accept(&mut session).await;
     let (mut reader, _writer) = stream.into_split();
-    let chunk = vec![3u8; 16 * 1024];
-    for _ in 0..3 {
+    let chunk = vec![3u8; 64 * 1024];
+    let half = RECEIVE_WINDOW as usize / 2;
+    for _ in 0..half / chunk.len() {
         peer.data(1, false, &chunk).await;
     }
     let mut read = 0;
-    while read < 3 * chunk.len() {
+    while read < half {
         match reader.recv().await {
             Received::Data(data) => read += data.len(),
             other => panic!("{other:?}"),
@@ -267,7 +268,7 @@ async fn what_a_reader_consumes_is_acknowledged() {
         }
     }
     updates.sort();
-    assert_eq!(updates, [(0, 32 * 1024), (1, 32 * 1024)]);
+    assert_eq!(updates, [(0, RECEIVE_WINDOW / 2), (1, RECEIVE_WINDOW / 2)]);
 }
 
 #[tokio::test]
@@ -317,7 +318,8 @@ async fn a_websocket_tunnel_carries_the_byte_stream_across_message_boundaries() 
     writer.finish().await.expect("FIN");
     let mut received = BytesMut::new();
     let mut frames = Vec::new();
-    while frames.len() < 2 {
+    // After the session's windows (SETTINGS, the session's WINDOW_UPDATE).
+    while frames.len() < 4 {
         match tokio::time::timeout(SOON, client.next())
             .await
             .expect("in time")
@@ -329,9 +331,10 @@ async fn a_websocket_tunnel_carries_the_byte_stream_across_message_boundaries() 
             frames.push(frame);
         }
     }
-    assert!(matches!(frames[0], Frame::SynReply { stream: 1, .. }));
+    assert!(matches!(frames[0], Frame::Settings { .. }), "{frames:?}");
+    assert!(matches!(frames[2], Frame::SynReply { stream: 1, .. }));
     assert_eq!(
-        frames[1],
+        frames[3],
         Frame::Data {
             stream: 1,
             fin: true,

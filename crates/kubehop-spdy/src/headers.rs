@@ -90,7 +90,7 @@ const DICTIONARY_TAIL: &str = concat!(
 );
 
 /// The SPDY/3 zlib dictionary (1,423 bytes).
-pub(crate) fn dictionary() -> &'static [u8] {
+pub fn dictionary() -> &'static [u8] {
     static DICTIONARY: OnceLock<Vec<u8>> = OnceLock::new();
     DICTIONARY.get_or_init(|| {
         let mut bytes = Vec::with_capacity(1423);
@@ -107,7 +107,7 @@ pub(crate) fn dictionary() -> &'static [u8] {
 const MAX_INFLATED: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub(crate) enum HeaderError {
+pub enum HeaderError {
     #[error("header block does not inflate: {0}")]
     Inflate(String),
     #[error("header block inflates to more than {MAX_INFLATED} bytes")]
@@ -118,16 +118,25 @@ pub(crate) enum HeaderError {
 
 /// A stream's headers: lowercase names, in the order they came.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Headers(Vec<(String, String)>);
+pub struct Headers(Vec<(String, String)>);
 
 impl Headers {
-    #[cfg(test)]
-    pub(crate) fn new(pairs: Vec<(String, String)>) -> Self {
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
         Self(pairs)
     }
 
+    /// Headers from `(name, value)` pairs.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+        )
+    }
+
     /// The first value of `name` (ASCII case-insensitive).
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -187,10 +196,16 @@ impl Headers {
 }
 
 /// Compresses the header blocks one side sends.
-pub(crate) struct Deflater(Compress);
+pub struct Deflater(Compress);
+
+impl Default for Deflater {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Deflater {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         let mut compress = Compress::new(Compression::default(), true);
         compress
             .set_dictionary(dictionary())
@@ -198,7 +213,7 @@ impl Deflater {
         Self(compress)
     }
 
-    pub(crate) fn compress(&mut self, headers: &Headers) -> Bytes {
+    pub fn compress(&mut self, headers: &Headers) -> Bytes {
         let block = headers.encode();
         let mut out = Vec::with_capacity(block.len() + 64);
         let mut consumed = 0;
@@ -218,14 +233,20 @@ impl Deflater {
 }
 
 /// Inflates the header blocks one side receives.
-pub(crate) struct Inflater(Decompress);
+pub struct Inflater(Decompress);
+
+impl Default for Inflater {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Inflater {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self(Decompress::new(true))
     }
 
-    pub(crate) fn decompress(&mut self, compressed: &[u8]) -> Result<Headers, HeaderError> {
+    pub fn decompress(&mut self, compressed: &[u8]) -> Result<Headers, HeaderError> {
         let mut out = Vec::with_capacity(compressed.len() * 4 + 256);
         let mut consumed = 0;
         loop {

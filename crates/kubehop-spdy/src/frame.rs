@@ -7,17 +7,17 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-pub(crate) const VERSION: u16 = 3;
+pub const VERSION: u16 = 3;
 /// The last frame the sender sends on the stream.
-pub(crate) const FLAG_FIN: u8 = 0x01;
+pub const FLAG_FIN: u8 = 0x01;
 /// SYN_STREAM: the recipient may not send on the stream.
-pub(crate) const FLAG_UNIDIRECTIONAL: u8 = 0x02;
+pub const FLAG_UNIDIRECTIONAL: u8 = 0x02;
 /// SETTINGS: forget persisted settings.
 const FLAG_CLEAR_SETTINGS: u8 = 0x01;
 /// The length field's bits.
-pub(crate) const MAX_LENGTH: usize = 0x00FF_FFFF;
+pub const MAX_LENGTH: usize = 0x00FF_FFFF;
 const ID_MASK: u32 = 0x7FFF_FFFF;
-pub(crate) const HEADER_LEN: usize = 8;
+pub const HEADER_LEN: usize = 8;
 
 const SYN_STREAM: u16 = 1;
 const SYN_REPLY: u16 = 2;
@@ -29,35 +29,35 @@ const HEADERS: u16 = 8;
 const WINDOW_UPDATE: u16 = 9;
 
 /// RST_STREAM status codes.
-pub(crate) mod rst {
-    pub(crate) const PROTOCOL_ERROR: u32 = 1;
-    pub(crate) const INVALID_STREAM: u32 = 2;
-    pub(crate) const REFUSED_STREAM: u32 = 3;
-    pub(crate) const CANCEL: u32 = 5;
-    pub(crate) const STREAM_IN_USE: u32 = 8;
+pub mod rst {
+    pub const PROTOCOL_ERROR: u32 = 1;
+    pub const INVALID_STREAM: u32 = 2;
+    pub const REFUSED_STREAM: u32 = 3;
+    pub const CANCEL: u32 = 5;
+    pub const STREAM_IN_USE: u32 = 8;
 }
 
 /// GOAWAY status codes.
-pub(crate) mod goaway {
-    pub(crate) const OK: u32 = 0;
-    pub(crate) const PROTOCOL_ERROR: u32 = 1;
+pub mod goaway {
+    pub const OK: u32 = 0;
+    pub const PROTOCOL_ERROR: u32 = 1;
 }
 
 /// SETTINGS ids.
-pub(crate) mod setting {
-    pub(crate) const INITIAL_WINDOW_SIZE: u32 = 7;
+pub mod setting {
+    pub const INITIAL_WINDOW_SIZE: u32 = 7;
 }
 
 /// One id/value pair of a SETTINGS frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Setting {
-    pub(crate) flags: u8,
-    pub(crate) id: u32,
-    pub(crate) value: u32,
+pub struct Setting {
+    pub flags: u8,
+    pub id: u32,
+    pub value: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Frame {
+pub enum Frame {
     Data {
         stream: u32,
         fin: bool,
@@ -108,7 +108,7 @@ pub(crate) enum Frame {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     #[error("unsupported SPDY version {0}")]
     Version(u16),
     #[error("a {length}-byte frame is larger than the {limit} bytes accepted")]
@@ -119,7 +119,7 @@ pub(crate) enum FrameError {
 
 /// Takes one whole frame off the front of `buffer`; `None` until one is complete. Frames
 /// longer than `limit` are refused before their payload arrives.
-pub(crate) fn decode(buffer: &mut BytesMut, limit: usize) -> Result<Option<Frame>, FrameError> {
+pub fn decode(buffer: &mut BytesMut, limit: usize) -> Result<Option<Frame>, FrameError> {
     if buffer.len() < HEADER_LEN {
         return Ok(None);
     }
@@ -267,14 +267,14 @@ fn control_header(out: &mut BytesMut, kind: u16, flags: u8, length: usize) {
 }
 
 /// The header of a data frame carrying `length` bytes on `stream`.
-pub(crate) fn data_header(out: &mut BytesMut, stream: u32, fin: bool, length: usize) {
+pub fn data_header(out: &mut BytesMut, stream: u32, fin: bool, length: usize) {
     debug_assert!(length <= MAX_LENGTH);
     out.put_u32(stream & ID_MASK);
     out.put_u32(u32::from(if fin { FLAG_FIN } else { 0 }) << 24 | length as u32);
 }
 
 /// Appends `frame` to `out`.
-pub(crate) fn encode(frame: &Frame, out: &mut BytesMut) {
+pub fn encode(frame: &Frame, out: &mut BytesMut) {
     let fin_flag = |fin: bool| if fin { FLAG_FIN } else { 0 };
     match frame {
         Frame::Data { stream, fin, data } => {
