@@ -30,6 +30,7 @@
 //! the old one.
 
 pub mod follow;
+pub mod gateway;
 mod observe;
 mod open;
 pub mod trim;
@@ -80,6 +81,9 @@ pub const COALESCE_WINDOW: Duration = Duration::from_millis(100);
 /// A snapshot goes out once no change arrived for this long (within the window).
 pub const QUIET_PERIOD: Duration = Duration::from_millis(10);
 
+/// How the reason of a kind left out for a 403 starts.
+const FORBIDDEN: &str = "forbidden:";
+
 /// What the watchers and the client report to the coordinator.
 #[derive(Debug)]
 pub(crate) enum Signal {
@@ -93,6 +97,9 @@ pub(crate) enum Signal {
     Failed(ResourceKind, watcher::Error),
     /// The server answered a list or watch of the kind successfully.
     Reachable(ResourceKind),
+    /// The kind is not served or may not be discovered (the Gateway API kinds, from API
+    /// discovery): left out with this reason until its watcher lists it.
+    Unavailable(ResourceKind, String),
 }
 
 impl Signal {
@@ -102,7 +109,8 @@ impl Signal {
             | Signal::InitDone(kind)
             | Signal::Changed(kind)
             | Signal::Failed(kind, _)
-            | Signal::Reachable(kind) => *kind,
+            | Signal::Reachable(kind)
+            | Signal::Unavailable(kind, _) => *kind,
         }
     }
 }
@@ -157,6 +165,7 @@ impl LiveSource {
         let (publisher, feed) = feed::channel(label);
         let (first_tx, first_rx) = oneshot::channel();
         let mut watchers = JoinSet::new();
+        let (relists_tx, relists_rx) = mpsc::unbounded_channel();
         let stores = Stores {
             services: spawn_kind::<Service>(&mut watchers, &client, &target.scope, &signals_tx),
             endpoint_slices: spawn_kind::<EndpointSlice>(
@@ -181,6 +190,13 @@ impl LiveSource {
                 &target.scope,
                 &signals_tx,
             ),
+            gateway: gateway::spawn(
+                &mut watchers,
+                &client,
+                &target.scope,
+                &signals_tx,
+                relists_rx,
+            ),
         };
         // Only the watchers and the client layer hold senders now.
         drop(signals_tx);
@@ -190,6 +206,7 @@ impl LiveSource {
             options,
             health: ResourceKind::WATCHED
                 .into_iter()
+                .chain(ResourceKind::GATEWAY_API)
                 .map(|kind| (kind, KindHealth::default()))
                 .collect(),
             stores,
@@ -197,6 +214,7 @@ impl LiveSource {
             generation,
             unhealthy_since: None,
             first: Some(first_tx),
+            relists: Some(relists_tx),
             _watchers: watchers,
         };
         let task = tokio::spawn(coordinator.run(signals_rx));
@@ -239,6 +257,9 @@ impl LiveSource {
 
 /// Whether a kind lives in namespaces (and is therefore limited by `-n`).
 fn namespaced(kind: ResourceKind) -> bool {
+    if kind.is_gateway_api() {
+        return gateway::namespaced(kind);
+    }
     !matches!(
         kind,
         ResourceKind::Node | ResourceKind::Namespace | ResourceKind::IngressClass
@@ -325,16 +346,8 @@ async fn watch_kind<K: Watched>(
     while let Some(item) = stream.next().await {
         let signal = match item {
             Ok(event) => {
-                let signal = match &event {
-                    watcher::Event::Init => Some(Signal::Init(kind)),
-                    watcher::Event::InitApply(_) => None,
-                    watcher::Event::InitDone => Some(Signal::InitDone(kind)),
-                    watcher::Event::Apply(_) | watcher::Event::Delete(_) => {
-                        Some(Signal::Changed(kind))
-                    }
-                };
                 writer.apply_watcher_event(&event);
-                signal
+                event_signal(&event, kind)
             }
             Err(error) => Some(Signal::Failed(kind, error)),
         };
@@ -343,6 +356,16 @@ async fn watch_kind<K: Watched>(
         {
             return;
         }
+    }
+}
+
+/// What a watcher event tells the coordinator.
+fn event_signal<K>(event: &watcher::Event<K>, kind: ResourceKind) -> Option<Signal> {
+    match event {
+        watcher::Event::Init => Some(Signal::Init(kind)),
+        watcher::Event::InitApply(_) => None,
+        watcher::Event::InitDone => Some(Signal::InitDone(kind)),
+        watcher::Event::Apply(_) | watcher::Event::Delete(_) => Some(Signal::Changed(kind)),
     }
 }
 
@@ -355,16 +378,20 @@ struct Stores {
     namespaces: Store<Namespace>,
     ingress_classes: Store<IngressClass>,
     network_policies: Store<NetworkPolicy>,
+    gateway: gateway::GatewayStores,
 }
 
 /// The store's objects, sorted, when the kind is kept; none when it is left out.
-fn kept<K: Watched>(keep: bool, store: &Store<K>) -> Vec<Arc<K>> {
+fn kept<K: Resource<DynamicType = ()> + Clone + 'static>(
+    keep: bool,
+    store: &Store<K>,
+) -> Vec<Arc<K>> {
     if keep { sorted(store) } else { Vec::new() }
 }
 
 /// The objects of a store in a stable order (namespace, name), so that unchanged clusters give
 /// identical snapshots and output.
-fn sorted<K: Watched>(store: &Store<K>) -> Vec<Arc<K>> {
+fn sorted<K: Resource<DynamicType = ()> + Clone + 'static>(store: &Store<K>) -> Vec<Arc<K>> {
     let mut objects = store.state();
     objects.sort_unstable_by(|a, b| {
         let (a, b) = (a.meta(), b.meta());
@@ -460,6 +487,9 @@ struct Coordinator {
     generation: u64,
     unhealthy_since: Option<SystemTime>,
     first: Option<oneshot::Sender<Result<(), ClusterError>>>,
+    /// Told when a kind is listed again, so that the Gateway API is discovered again
+    /// ([`gateway`]); none once nobody listens.
+    relists: Option<mpsc::UnboundedSender<()>>,
     /// Dropping the coordinator aborts the watchers.
     _watchers: JoinSet<()>,
 }
@@ -555,7 +585,20 @@ impl Coordinator {
             Signal::Init(kind) => {
                 let health = self.health(kind);
                 health.phase = health.phase.list_started();
+                if health.phase == Phase::Relisting
+                    && let Some(relists) = &self.relists
+                    && relists.send(()).is_err()
+                {
+                    self.relists = None;
+                }
                 false
+            }
+            Signal::Unavailable(kind, reason) => {
+                let health = self.health(kind);
+                health.error = None;
+                let changed = health.absent.as_deref() != Some(reason.as_str());
+                health.absent = Some(reason);
+                changed
             }
             Signal::InitDone(kind) => {
                 let health = self.health(kind);
@@ -614,7 +657,7 @@ impl Coordinator {
     }
 
     fn subject_namespace(&self, kind: ResourceKind) -> Option<&str> {
-        if namespaced(kind) {
+        if namespaced(kind) && !gateway::every_namespace(kind) {
             self.target.scope.namespace()
         } else {
             None
@@ -647,7 +690,7 @@ impl Coordinator {
         match code {
             Some(403) => Failure::Absent {
                 reason: format!(
-                    "forbidden: cannot {verb} {kind} {scope} (kubehop needs get, list and watch on {kind})"
+                    "{FORBIDDEN} cannot {verb} {kind} {scope} (kubehop needs get, list and watch on {kind})"
                 ),
                 error: classify(
                     error,
@@ -723,10 +766,20 @@ impl Coordinator {
                 .and_then(|health| health.absent.clone())
         };
         let take = |kind: ResourceKind| absent(kind).is_none();
-        let missing = ResourceKind::ALL
+        let mut missing: Vec<MissingKind> = ResourceKind::ALL
             .into_iter()
             .filter_map(|kind| absent(kind).map(|reason| MissingKind { kind, reason }))
             .collect();
+        // The Gateway API is optional too, but a cluster without it is worth one line: the
+        // Gateway kind stands for the API when it is not served (never when forbidden).
+        if let Some(reason) = absent(ResourceKind::Gateway)
+            && !reason.starts_with(FORBIDDEN)
+        {
+            missing.push(MissingKind {
+                kind: ResourceKind::Gateway,
+                reason,
+            });
+        }
         let snapshot = ClusterSnapshot {
             generation: self.generation,
             services: kept(take(ResourceKind::Service), &self.stores.services),
@@ -747,7 +800,8 @@ impl Coordinator {
                 take(ResourceKind::NetworkPolicy),
                 &self.stores.network_policies,
             ),
-            gateway_api: Default::default(),
+            // Optional like IngressClasses (see above for the one line when not served).
+            gateway_api: self.stores.gateway.objects(take),
             missing,
         };
         self.publisher.publish(Arc::new(snapshot));
@@ -772,6 +826,14 @@ fn api_path(kind: ResourceKind) -> &'static str {
         ResourceKind::Ingress => "/apis/networking.k8s.io/v1 ingresses",
         ResourceKind::IngressClass => "/apis/networking.k8s.io/v1 ingressclasses",
         ResourceKind::NetworkPolicy => "/apis/networking.k8s.io/v1 networkpolicies",
+        ResourceKind::GatewayClass => "/apis/gateway.networking.k8s.io gatewayclasses",
+        ResourceKind::Gateway => "/apis/gateway.networking.k8s.io gateways",
+        ResourceKind::HttpRoute => "/apis/gateway.networking.k8s.io httproutes",
+        ResourceKind::GrpcRoute => "/apis/gateway.networking.k8s.io grpcroutes",
+        ResourceKind::TlsRoute => "/apis/gateway.networking.k8s.io tlsroutes",
+        ResourceKind::TcpRoute => "/apis/gateway.networking.k8s.io tcproutes",
+        ResourceKind::UdpRoute => "/apis/gateway.networking.k8s.io udproutes",
+        ResourceKind::ReferenceGrant => "/apis/gateway.networking.k8s.io referencegrants",
     }
 }
 
