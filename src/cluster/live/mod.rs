@@ -1,7 +1,10 @@
 //! The live source: kube-runtime watchers that keep an always-current [`ClusterSnapshot`].
 //!
 //! One `watcher` + reflector store per kind (Services, EndpointSlices, Pods, Nodes, Ingresses,
-//! Namespaces, and the optional IngressClasses and NetworkPolicies) with `default_backoff()`, objects trimmed before caching ([`trim`]). A
+//! Namespaces, and the optional IngressClasses, NetworkPolicies and Gateway API kinds) with
+//! `default_backoff()`, objects trimmed before caching ([`trim`]). The Gateway API kinds are
+//! custom resources: [`gateway`] discovers which of them the cluster serves, in which version,
+//! and starts their watchers (also when the CRDs are installed later). A
 //! coordinator task turns what the watchers report into snapshots and a connection status on a
 //! [`SnapshotFeed`]:
 //!
@@ -11,8 +14,10 @@
 //!   last change, or [`COALESCE_WINDOW`] after the first one at the latest, with generation + 1;
 //! - a kind the user may not list or watch is left out and recorded in
 //!   [`ClusterSnapshot::missing`] (except IngressClasses and NetworkPolicies, which are
-//!   optional: without them the Ingress class checks stay silent and no pod is isolated); the rest keeps working, and the kind comes back when
-//!   the permission does;
+//!   optional: without them the Ingress class checks stay silent and no pod is isolated; so are
+//!   the Gateway API kinds, except that a cluster without the Gateway API at all is one
+//!   `missing` entry, kind `gateways`, which the views show as one line and never as a note);
+//!   the rest keeps working, and the kind comes back when the permission does;
 //! - watch errors, 410 Gone, API server restarts and stalled connections are retried with
 //!   backoff by the watchers and shown as [`ConnectionStatus::Reconnecting`]; the status turns
 //!   back to `Connected` as soon as the server answers every kind's request again (reported by
