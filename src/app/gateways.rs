@@ -301,8 +301,13 @@ fn allowed_routes(listener: &Listener) -> String {
     let allowed = listener.allowed_routes.as_ref();
     let from = allowed
         .and_then(|allowed| allowed.namespaces.as_ref())
-        .and_then(|namespaces| namespaces.from.clone())
-        .unwrap_or_else(|| "Same".to_owned());
+        .and_then(|namespaces| namespaces.from.as_deref());
+    let from = match from {
+        None | Some("Same") => "same namespace".to_owned(),
+        Some("All") => "all namespaces".to_owned(),
+        Some("Selector") => "namespaces by selector".to_owned(),
+        Some(other) => format!("namespaces {other}"),
+    };
     let kinds: Vec<&str> = allowed
         .and_then(|allowed| allowed.kinds.as_ref())
         .into_iter()
@@ -310,9 +315,9 @@ fn allowed_routes(listener: &Listener) -> String {
         .map(|kind| kind.kind.as_str())
         .collect();
     if kinds.is_empty() {
-        format!("from {from} namespace")
+        from
     } else {
-        format!("from {from} namespace, {}", kinds.join("/"))
+        format!("{from}, {}", kinds.join("/"))
     }
 }
 
@@ -333,9 +338,9 @@ fn listener_row(listener: &ListenerNode, guides: String) -> GatewayRow {
         Some(spec) => (
             format!("listener {} {}:{}", listener.name, spec.protocol, spec.port),
             format!(
-                "host {} · {} attached · allowed {}",
-                spec.hostname.as_deref().unwrap_or("*"),
+                "{} attached · host {} · routes from {}",
                 plural(attached.len(), "route", "routes"),
+                spec.hostname.as_deref().unwrap_or("*"),
                 allowed_routes(spec)
             ),
             RowMark::Plain,
@@ -380,11 +385,12 @@ fn route_row(route: &RouteNode, guides: String) -> GatewayRow {
         Some(problem) => (format!("✗ not accepted: {problem}"), RowMark::Error),
         None => ("✓ accepted".to_owned(), RowMark::Ok),
     };
-    let mut detail = format!("{hosts} · {state}");
+    let mut detail = state;
     for finding in &route.findings {
         detail.push_str(&format!(" · {} {}", mark_of(finding), finding.code));
         mark = worse(mark, finding);
     }
+    detail.push_str(&format!(" · host {hosts}"));
     GatewayRow {
         kind: GatewayRowKind::Route,
         guides,

@@ -160,7 +160,7 @@ pub const HELP_NOTES: &[(&str, &str)] = &[
     ),
     (
         "Gateways (:gw)",
-        "Gateway → listener → route rule → Service; j/k move, Enter on a Service opens its chain, Esc back",
+        "Gateway → listener → route rule → Service; Enter on a Service opens its chain",
     ),
     (
         "forwards (f, :pf)",

@@ -15,7 +15,7 @@ fn mark(row: &GatewayRow, theme: &Theme) -> Span<'static> {
         RowMark::Ok => mark_span("✓", theme.ok),
         RowMark::Warning => mark_span("!", theme.warning),
         RowMark::Error => mark_span("✗", theme.error),
-        RowMark::Plain => Span::raw("  "),
+        RowMark::Plain => Span::raw(""),
     }
 }
 

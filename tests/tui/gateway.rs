@@ -110,3 +110,36 @@ fn gateways_view_without_gateways_says_so() {
     let text = crate::support::tui::screen_text(&render(&state));
     assert!(text.contains("no Gateway in this source"), "{text}");
 }
+
+/// A live cluster without the Gateway API: one line in the header, no note, and `:gw` says
+/// so in one line.
+#[test]
+fn without_the_gateway_api_one_header_line_and_no_note() {
+    use crate::support::tui::{demo_snapshot, press, screen_text, typed};
+    let mut snapshot = demo_snapshot();
+    snapshot.missing.push(kubehop::cluster::MissingKind {
+        kind: kubehop::cluster::ResourceKind::Gateway,
+        reason: kubehop::cluster::live::gateway::NOT_INSTALLED.to_owned(),
+    });
+    let mut state = app_with(snapshot, 200, 50);
+    let text = screen_text(&render(&state));
+    assert_eq!(
+        text.matches("Gateway API not installed").count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("kind missing"), "{text}");
+    // The Diagnostics tab has no note about it.
+    press(&mut state, crossterm::event::KeyCode::Enter);
+    press(&mut state, crossterm::event::KeyCode::Char('2'));
+    let text = screen_text(&render(&state));
+    assert!(!text.contains("Note: gateways"), "{text}");
+    typed(&mut state, ":gw");
+    press(&mut state, crossterm::event::KeyCode::Enter);
+    assert!(!state.drill.is_open());
+    let text = screen_text(&render(&state));
+    assert!(
+        text.contains("Gateway API not installed: the cluster serves no"),
+        "{text}"
+    );
+}

@@ -346,8 +346,10 @@ async fn supervise(
             () = tokio::time::sleep(retry_in), if retry => {
                 retry_in = (retry_in * 2).min(MAX_RETRY);
             }
-            // Every kind's watcher is already running, or the source is gone.
+            // A watcher ended: the source is going away.
             Some(_) = watchers.join_next() => continue,
+            // Nothing left that could say the group changed (the source is gone).
+            else => return,
         }
         retry = start_served(
             discover(&context.client).await,
