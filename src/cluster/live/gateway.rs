@@ -14,7 +14,8 @@
 //!   `gateways`), which the views show as one line and never as a note.
 //! - A kind not served while others are (experimental-channel routes without their CRDs):
 //!   left out silently.
-//! - 403 on discovery or on a kind: left out silently, like IngressClasses.
+//! - 403 on discovery or on a kind: left out silently, like IngressClasses; so is every kind
+//!   while discovery fails for another reason (tried again with backoff, up to 30 s apart).
 //! - CRDs installed while kubehop runs: the supervisor also watches the metadata of
 //!   CustomResourceDefinitions (one metadata-only watch, no polling) and discovers the group
 //!   again when a `*.gateway.networking.k8s.io` CRD is created or changes (its status says
@@ -45,7 +46,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{Signal, Trim, event_signal, watcher_config};
+use super::{NOT_SERVED, Signal, Trim, event_signal, watcher_config};
 use crate::cluster::ResourceKind;
 use crate::cluster::client::Scope;
 use crate::engine::gateway::GatewayObjects;
@@ -305,7 +306,7 @@ fn start_served(
             }
             None => {
                 let reason = if group.is_some() {
-                    format!("not served by this API server ({GROUP})")
+                    format!("{NOT_SERVED} ({GROUP})")
                 } else {
                     reason.clone()
                 };

@@ -89,6 +89,9 @@ pub const QUIET_PERIOD: Duration = Duration::from_millis(10);
 /// How the reason of a kind left out for a 403 starts.
 const FORBIDDEN: &str = "forbidden:";
 
+/// How the reason of a kind the API server does not serve (404) starts.
+const NOT_SERVED: &str = "not served by this API server";
+
 /// What the watchers and the client report to the coordinator.
 #[derive(Debug)]
 pub(crate) enum Signal {
@@ -708,7 +711,7 @@ impl Coordinator {
                 ),
             },
             Some(404) => Failure::Absent {
-                reason: format!("not served by this API server ({})", api_path(kind)),
+                reason: format!("{NOT_SERVED} ({})", api_path(kind)),
                 error: classify(error, &self.target, None),
             },
             Some(410) => Failure::Retry {
@@ -776,9 +779,10 @@ impl Coordinator {
             .filter_map(|kind| absent(kind).map(|reason| MissingKind { kind, reason }))
             .collect();
         // The Gateway API is optional too, but a cluster without it is worth one line: the
-        // Gateway kind stands for the API when it is not served (never when forbidden).
+        // Gateway kind stands for the API when it is not served (never when forbidden, nor
+        // while discovery fails for another reason).
         if let Some(reason) = absent(ResourceKind::Gateway)
-            && !reason.starts_with(FORBIDDEN)
+            && (reason == gateway::NOT_INSTALLED || reason.starts_with(NOT_SERVED))
         {
             missing.push(MissingKind {
                 kind: ResourceKind::Gateway,

@@ -375,3 +375,24 @@ fn the_gateway_api_not_installed_is_one_entry_and_no_note() {
     assert!(snapshot.missing.is_empty(), "{:?}", snapshot.missing);
     assert!(snapshot.gateway_api.gateways.is_empty());
 }
+
+/// Discovery failing for another reason than 404 or 403 (a 503 from the server, ...) leaves
+/// the Gateway API out silently while it is tried again: it is not said to be not installed.
+#[test]
+fn a_failing_discovery_is_not_not_installed() {
+    let (mut coordinator, feed, _first) = coordinator();
+    for kind in ResourceKind::GATEWAY_API {
+        coordinator.health.insert(kind, KindHealth::default());
+    }
+    let mut signals = list_all(&[]);
+    signals.extend(ResourceKind::GATEWAY_API.into_iter().map(|kind| {
+        Signal::Unavailable(
+            kind,
+            "discovering gateway.networking.k8s.io: 503".to_owned(),
+        )
+    }));
+    apply(&mut coordinator, signals);
+    let snapshot = feed.snapshots.borrow().clone();
+    assert_eq!(snapshot.generation, 1);
+    assert!(snapshot.missing.is_empty(), "{:?}", snapshot.missing);
+}
