@@ -331,8 +331,7 @@ async fn supervise(
     mut relists: mpsc::UnboundedReceiver<()>,
 ) {
     let mut watchers = JoinSet::new();
-    let crds = crd_changes(context.client.clone());
-    futures::pin_mut!(crds);
+    let mut crds = Box::pin(crd_changes(context.client.clone()));
     let mut retry_in = Duration::from_secs(1);
     let mut retry = start_served(
         discover(&context.client).await,
@@ -362,7 +361,10 @@ async fn supervise(
             retry_in = Duration::from_secs(1);
         }
     }
-    // Every kind is watched: the watchers run until the source stops.
+    // Every kind is watched: nothing to discover any more (the CRD watch ends here), and the
+    // watchers run until the source stops.
+    drop(crds);
+    drop(relists);
     while watchers.join_next().await.is_some() {}
 }
 
