@@ -1,5 +1,5 @@
-//! The `:` command line: `:svc [NAME]`, `:pods`, `:ep`, `:ing`, `:ns NAME|all`, `:ctx NAME`,
-//! `:pf`, `:from SOURCE`, `:help`, `:q` (Ctrl-A lists them with their aliases).
+//! The `:` command line: `:svc [NAME]`, `:pods`, `:ep`, `:ing`, `:gw`, `:ns NAME|all`,
+//! `:ctx NAME`, `:pf`, `:from SOURCE`, `:help`, `:q` (Ctrl-A lists them with their aliases).
 
 use super::action::DetailTab;
 use super::command::Command;
@@ -38,6 +38,7 @@ pub(super) fn run_command(state: &mut AppState, line: &str) -> Vec<Command> {
         ("ing" | "ingress" | "ingresses", _) => {
             return list(state, super::lists::ingresses(state));
         }
+        ("gw" | "gateway" | "gateways" | "gtw", _) => return gateways_command(state),
         ("deploy" | "deployment" | "deployments" | "sts" | "ds" | "rs", _) => state.set_message(
             "kubehop lists Services and what they reach: d on a Service shows the workloads owning its pods, :pods lists the pods",
             false,
@@ -117,6 +118,31 @@ pub(super) fn failing_pod(state: &mut AppState) -> Vec<Command> {
     };
     let mut commands = list(state, table);
     commands.extend(super::drill::describe_pod(state, pod));
+    commands
+}
+
+/// `:gw`: the Gateways view, or one line saying why there is none.
+fn gateways_command(state: &mut AppState) -> Vec<Command> {
+    let not_installed = state.shown().is_some_and(|catalog| {
+        catalog
+            .snapshot
+            .missing
+            .iter()
+            .any(|missing| missing.kind.is_gateway_api())
+    });
+    if not_installed {
+        state.set_message(
+            "Gateway API not installed: the cluster serves no gateway.networking.k8s.io",
+            false,
+        );
+        return Vec::new();
+    }
+    let Some(page) = super::gateways::gateways(state) else {
+        state.set_message("no Gateway in this source", false);
+        return Vec::new();
+    };
+    let mut commands = close_pages(state);
+    commands.extend(super::drill::show_gateways(state, page));
     commands
 }
 

@@ -152,6 +152,8 @@ pub enum Page {
     Logs(LogsPage),
     Yaml(YamlPage),
     Table(TablePage),
+    /// `:gw`: Gateways → listeners → route rules → Services.
+    Gateways(super::gateways::GatewaysPage),
 }
 
 /// A page, the read it waits for, and how far it is scrolled.
@@ -260,6 +262,11 @@ fn push(state: &mut AppState, page: Page, request: Option<InspectRequest>) -> Ve
 /// Opens a `:` list.
 pub fn show_table(state: &mut AppState, table: TablePage) -> Vec<Command> {
     push(state, Page::Table(table), None)
+}
+
+/// Opens the Gateways view.
+pub fn show_gateways(state: &mut AppState, page: super::gateways::GatewaysPage) -> Vec<Command> {
+    push(state, Page::Gateways(page), None)
 }
 
 /// Closes the top page (stopping its log stream).

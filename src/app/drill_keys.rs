@@ -166,6 +166,11 @@ fn page_subject(state: &AppState) -> Option<ObjectRef> {
             namespace: Some(page.key.namespace.clone()),
             name: page.key.name.clone(),
         }),
+        Page::Gateways(page) => page.selected_service().map(|key| ObjectRef {
+            kind: ObjectKind::Service,
+            namespace: Some(key.namespace.clone()),
+            name: key.name.clone(),
+        }),
         Page::Table(table) => match &table.rows.get(table.cursor)?.target {
             RowTarget::Pod(pod) => Some(pod.clone()),
             RowTarget::Service(key) => Some(ObjectRef {
@@ -181,7 +186,10 @@ fn open_from_page(state: &mut AppState, action: Action) -> Vec<Command> {
     let Some(subject) = page_subject(state) else {
         return Vec::new();
     };
-    let on_table = matches!(state.drill.top().map(|top| &top.page), Some(Page::Table(_)));
+    let on_table = matches!(
+        state.drill.top().map(|top| &top.page),
+        Some(Page::Table(_) | Page::Gateways(_))
+    );
     if subject.kind == ObjectKind::Service {
         return open_service_from_page(state, action, subject, on_table);
     }
@@ -252,6 +260,11 @@ fn scroll(state: &mut AppState, action: Action) {
             let last = table.rows.len().saturating_sub(1);
             table.cursor = table.cursor.saturating_add_signed(delta).min(last);
             top.scroll = super::state::keep_visible(top.scroll, table.cursor, page);
+        }
+        Page::Gateways(gateways) => {
+            let last = gateways.rows.len().saturating_sub(1);
+            gateways.cursor = gateways.cursor.saturating_add_signed(delta).min(last);
+            top.scroll = super::state::keep_visible(top.scroll, gateways.cursor, page);
         }
         Page::Logs(logs) => {
             // Moving up stops following; the end (G) follows again.

@@ -159,6 +159,10 @@ pub const HELP_NOTES: &[(&str, &str)] = &[
         "type to filter (counts: Services · broken); ↑/↓ move, Enter picks, Esc closes",
     ),
     (
+        "Gateways (:gw)",
+        "Gateway → listener → route rule → Service; Enter on a Service opens its chain",
+    ),
+    (
         "forwards (f, :pf)",
         "j/k move, d stops the selected forward, Esc closes",
     ),
@@ -194,6 +198,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         ":ctx [NAME] :context",
         "list the kubeconfig's contexts, or switch to one",
+    ),
+    (
+        ":gw :gateway :gateways",
+        "the Gateways, their listeners, routes and Services",
     ),
     (":pf :forwards", "the port-forwards"),
     (

@@ -36,6 +36,7 @@ mod drill_keys;
 pub mod event;
 mod filter;
 pub mod forwards;
+pub mod gateways;
 mod input;
 pub mod inspect;
 pub mod keymap;

@@ -181,7 +181,13 @@ fn notes_lines(
     width: usize,
     lines: &mut Vec<Line<'static>>,
 ) {
-    for missing in &catalog.snapshot.missing {
+    // The Gateway API's absence is the header's one line, not a note.
+    for missing in catalog
+        .snapshot
+        .missing
+        .iter()
+        .filter(|missing| !missing.kind.is_gateway_api())
+    {
         push_wrapped(
             lines,
             &format!(

@@ -100,6 +100,7 @@ fn page_lines(
         Page::Logs(page) => logs_lines(page, theme, width),
         Page::Yaml(page) => yaml_lines(page, theme, width),
         Page::Table(table) => table_lines(table, theme, width),
+        Page::Gateways(page) => super::gateways::gateway_lines(page, theme, width),
     }
 }
 

@@ -124,14 +124,20 @@ fn push_counts(state: &AppState, catalog: &Catalog, theme: &Theme, spans: &mut V
             theme.error,
         ));
     }
-    if !catalog.snapshot.missing.is_empty() {
+    let missing = &catalog.snapshot.missing;
+    let kinds = missing
+        .iter()
+        .filter(|missing| !missing.kind.is_gateway_api())
+        .count();
+    if kinds > 0 {
         spans.push(Span::styled(
-            format!(
-                "· {} missing ",
-                plural(catalog.snapshot.missing.len(), "kind", "kinds")
-            ),
+            format!("· {} missing ", plural(kinds, "kind", "kinds")),
             theme.warning,
         ));
+    }
+    // Optional: one quiet line, never a note (the source reports it only when not served).
+    if missing.iter().any(|missing| missing.kind.is_gateway_api()) {
+        spans.push(Span::styled("· Gateway API not installed ", theme.dim));
     }
     let counts = scoped_counts(state, catalog);
     spans.push(Span::styled(

@@ -30,6 +30,7 @@ pub mod dns;
 pub mod drill;
 pub mod explain;
 pub mod forwards;
+pub mod gateways;
 pub mod header;
 pub mod help;
 pub mod layout;

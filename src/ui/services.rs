@@ -462,7 +462,13 @@ fn services_empty(
     } else {
         lines.push(Line::styled("No Services in this source.", theme.warning));
     }
-    for missing in &catalog.snapshot.missing {
+    // The Gateway API's absence is the header's one line, not a note.
+    for missing in catalog
+        .snapshot
+        .missing
+        .iter()
+        .filter(|missing| !missing.kind.is_gateway_api())
+    {
         lines.push(Line::styled(
             format!("Note: {}: {}", missing.kind, missing.reason),
             theme.dim,

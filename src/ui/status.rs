@@ -124,6 +124,12 @@ fn page_hints(state: &AppState, theme: &Theme) -> Line<'static> {
             ("y", "YAML"),
             ("Esc", "back"),
         ],
+        Some(Page::Gateways(_)) => &[
+            ("j/k", "move"),
+            ("Enter", "the Service's chain"),
+            ("d", "describe"),
+            ("Esc", "back"),
+        ],
         Some(Page::Yaml(_)) => &[
             ("j/k", "scroll"),
             ("d", "describe"),

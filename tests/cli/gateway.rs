@@ -113,3 +113,37 @@ fn chain_shows_route_hops_and_findings() {
         "{service}"
     );
 }
+
+/// `chain -A --demo` reads the built-in scenario live: the Gateway API objects come through the
+/// live source's watchers, so storefront's chain has its route hops and the scenario's Gateway
+/// findings (a cross-namespace route without a ReferenceGrant, a parentRef to a listener that
+/// does not exist) are there.
+#[test]
+fn the_demo_chain_has_the_gateway_route_hops_and_findings() {
+    let output = kubehop(&["chain", "--demo", "-A", "-o", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let document: Value = serde_json::from_str(&stdout(&output)).expect("JSON");
+    let services = document["services"].as_array().expect("services");
+    let service = |namespace: &str, name: &str| {
+        services
+            .iter()
+            .find(|s| s["namespace"] == namespace && s["name"] == name)
+            .unwrap_or_else(|| panic!("{namespace}/{name}"))
+    };
+    let storefront = service("storefront", "storefront");
+    let routes = storefront["gatewayRoutes"].as_array().expect("route hops");
+    assert!(
+        routes
+            .iter()
+            .any(|route| route["name"] == "storefront" && route["gateway"]["problem"].is_null()),
+        "{routes:?}"
+    );
+    let codes: Vec<&str> = services
+        .iter()
+        .flat_map(|s| s["diagnostics"].as_array().into_iter().flatten())
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    for code in ["gateway-ref-not-permitted", "gateway-listener-not-found"] {
+        assert!(codes.contains(&code), "{code} in {codes:?}");
+    }
+}

@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod forward;
 mod forward_cli;
+mod gateway;
 mod inspect;
 mod logs;
 mod open;

@@ -42,9 +42,16 @@ fn demo_kubeconfig(tmp: &Path) -> PathBuf {
 
 /// The Services-list row of `name` on `screen`.
 fn row_of<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
-    screen
-        .lines()
-        .find(|line| line.starts_with('│') && line.contains(&format!(" {name} ")))
+    // The name right after the border and the mark: not a pane title further right on the
+    // same line (`│✓ data/mongodb … │┌ Explain billing/invoices`).
+    screen.lines().find(|line| {
+        line.starts_with('│')
+            && line
+                .chars()
+                .skip(3)
+                .collect::<String>()
+                .starts_with(&format!("{name} "))
+    })
 }
 
 /// The first data row of a table page (below its column titles).

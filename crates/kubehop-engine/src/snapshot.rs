@@ -21,6 +21,18 @@ pub enum ResourceKind {
     /// Optional like [`ResourceKind::IngressClass`]: without NetworkPolicies every pod is
     /// non-isolated (rule N1), so a source that cannot read them reports nothing missing.
     NetworkPolicy,
+    /// The Gateway API kinds (`gateway.networking.k8s.io`, [`ResourceKind::GATEWAY_API`]):
+    /// optional like [`ResourceKind::IngressClass`]. A source reports one of them missing only
+    /// for the whole API: [`ResourceKind::Gateway`] with the reason the API is not there
+    /// (not installed), which the views show as one line, never as a note.
+    GatewayClass,
+    Gateway,
+    HttpRoute,
+    GrpcRoute,
+    TlsRoute,
+    TcpRoute,
+    UdpRoute,
+    ReferenceGrant,
 }
 
 impl ResourceKind {
@@ -47,6 +59,23 @@ impl ResourceKind {
         ResourceKind::NetworkPolicy,
     ];
 
+    /// The Gateway API kinds, in [`crate::gateway::GATEWAY_API_KINDS`]' order.
+    pub const GATEWAY_API: [ResourceKind; 8] = [
+        ResourceKind::GatewayClass,
+        ResourceKind::Gateway,
+        ResourceKind::HttpRoute,
+        ResourceKind::GrpcRoute,
+        ResourceKind::TlsRoute,
+        ResourceKind::TcpRoute,
+        ResourceKind::UdpRoute,
+        ResourceKind::ReferenceGrant,
+    ];
+
+    /// One of [`ResourceKind::GATEWAY_API`].
+    pub fn is_gateway_api(self) -> bool {
+        ResourceKind::GATEWAY_API.contains(&self)
+    }
+
     /// The plural resource name, as kubectl and the API paths spell it.
     pub fn plural(self) -> &'static str {
         match self {
@@ -58,6 +87,14 @@ impl ResourceKind {
             ResourceKind::Namespace => "namespaces",
             ResourceKind::IngressClass => "ingressclasses",
             ResourceKind::NetworkPolicy => "networkpolicies",
+            ResourceKind::GatewayClass => "gatewayclasses",
+            ResourceKind::Gateway => "gateways",
+            ResourceKind::HttpRoute => "httproutes",
+            ResourceKind::GrpcRoute => "grpcroutes",
+            ResourceKind::TlsRoute => "tlsroutes",
+            ResourceKind::TcpRoute => "tcproutes",
+            ResourceKind::UdpRoute => "udproutes",
+            ResourceKind::ReferenceGrant => "referencegrants",
         }
     }
 }

@@ -1,7 +1,10 @@
 //! The live source: kube-runtime watchers that keep an always-current [`ClusterSnapshot`].
 //!
 //! One `watcher` + reflector store per kind (Services, EndpointSlices, Pods, Nodes, Ingresses,
-//! Namespaces, and the optional IngressClasses and NetworkPolicies) with `default_backoff()`, objects trimmed before caching ([`trim`]). A
+//! Namespaces, and the optional IngressClasses, NetworkPolicies and Gateway API kinds) with
+//! `default_backoff()`, objects trimmed before caching ([`trim`]). The Gateway API kinds are
+//! custom resources: [`gateway`] discovers which of them the cluster serves, in which version,
+//! and starts their watchers (also when the CRDs are installed later). A
 //! coordinator task turns what the watchers report into snapshots and a connection status on a
 //! [`SnapshotFeed`]:
 //!
@@ -11,8 +14,10 @@
 //!   last change, or [`COALESCE_WINDOW`] after the first one at the latest, with generation + 1;
 //! - a kind the user may not list or watch is left out and recorded in
 //!   [`ClusterSnapshot::missing`] (except IngressClasses and NetworkPolicies, which are
-//!   optional: without them the Ingress class checks stay silent and no pod is isolated); the rest keeps working, and the kind comes back when
-//!   the permission does;
+//!   optional: without them the Ingress class checks stay silent and no pod is isolated; so are
+//!   the Gateway API kinds, except that a cluster without the Gateway API at all is one
+//!   `missing` entry, kind `gateways`, which the views show as one line and never as a note);
+//!   the rest keeps working, and the kind comes back when the permission does;
 //! - watch errors, 410 Gone, API server restarts and stalled connections are retried with
 //!   backoff by the watchers and shown as [`ConnectionStatus::Reconnecting`]; the status turns
 //!   back to `Connected` as soon as the server answers every kind's request again (reported by
@@ -30,6 +35,7 @@
 //! the old one.
 
 pub mod follow;
+pub mod gateway;
 mod observe;
 mod open;
 pub mod trim;
@@ -80,6 +86,12 @@ pub const COALESCE_WINDOW: Duration = Duration::from_millis(100);
 /// A snapshot goes out once no change arrived for this long (within the window).
 pub const QUIET_PERIOD: Duration = Duration::from_millis(10);
 
+/// How the reason of a kind left out for a 403 starts.
+const FORBIDDEN: &str = "forbidden:";
+
+/// How the reason of a kind the API server does not serve (404) starts.
+const NOT_SERVED: &str = "not served by this API server";
+
 /// What the watchers and the client report to the coordinator.
 #[derive(Debug)]
 pub(crate) enum Signal {
@@ -93,6 +105,9 @@ pub(crate) enum Signal {
     Failed(ResourceKind, watcher::Error),
     /// The server answered a list or watch of the kind successfully.
     Reachable(ResourceKind),
+    /// The kind is not served or may not be discovered (the Gateway API kinds, from API
+    /// discovery): left out with this reason until its watcher lists it.
+    Unavailable(ResourceKind, String),
 }
 
 impl Signal {
@@ -102,7 +117,8 @@ impl Signal {
             | Signal::InitDone(kind)
             | Signal::Changed(kind)
             | Signal::Failed(kind, _)
-            | Signal::Reachable(kind) => *kind,
+            | Signal::Reachable(kind)
+            | Signal::Unavailable(kind, _) => *kind,
         }
     }
 }
@@ -157,6 +173,7 @@ impl LiveSource {
         let (publisher, feed) = feed::channel(label);
         let (first_tx, first_rx) = oneshot::channel();
         let mut watchers = JoinSet::new();
+        let (relists_tx, relists_rx) = mpsc::unbounded_channel();
         let stores = Stores {
             services: spawn_kind::<Service>(&mut watchers, &client, &target.scope, &signals_tx),
             endpoint_slices: spawn_kind::<EndpointSlice>(
@@ -181,6 +198,13 @@ impl LiveSource {
                 &target.scope,
                 &signals_tx,
             ),
+            gateway: gateway::spawn(
+                &mut watchers,
+                &client,
+                &target.scope,
+                &signals_tx,
+                relists_rx,
+            ),
         };
         // Only the watchers and the client layer hold senders now.
         drop(signals_tx);
@@ -190,6 +214,7 @@ impl LiveSource {
             options,
             health: ResourceKind::WATCHED
                 .into_iter()
+                .chain(ResourceKind::GATEWAY_API)
                 .map(|kind| (kind, KindHealth::default()))
                 .collect(),
             stores,
@@ -197,6 +222,7 @@ impl LiveSource {
             generation,
             unhealthy_since: None,
             first: Some(first_tx),
+            relists: Some(relists_tx),
             _watchers: watchers,
         };
         let task = tokio::spawn(coordinator.run(signals_rx));
@@ -239,6 +265,9 @@ impl LiveSource {
 
 /// Whether a kind lives in namespaces (and is therefore limited by `-n`).
 fn namespaced(kind: ResourceKind) -> bool {
+    if kind.is_gateway_api() {
+        return gateway::namespaced(kind);
+    }
     !matches!(
         kind,
         ResourceKind::Node | ResourceKind::Namespace | ResourceKind::IngressClass
@@ -325,16 +354,8 @@ async fn watch_kind<K: Watched>(
     while let Some(item) = stream.next().await {
         let signal = match item {
             Ok(event) => {
-                let signal = match &event {
-                    watcher::Event::Init => Some(Signal::Init(kind)),
-                    watcher::Event::InitApply(_) => None,
-                    watcher::Event::InitDone => Some(Signal::InitDone(kind)),
-                    watcher::Event::Apply(_) | watcher::Event::Delete(_) => {
-                        Some(Signal::Changed(kind))
-                    }
-                };
                 writer.apply_watcher_event(&event);
-                signal
+                event_signal(&event, kind)
             }
             Err(error) => Some(Signal::Failed(kind, error)),
         };
@@ -343,6 +364,16 @@ async fn watch_kind<K: Watched>(
         {
             return;
         }
+    }
+}
+
+/// What a watcher event tells the coordinator.
+fn event_signal<K>(event: &watcher::Event<K>, kind: ResourceKind) -> Option<Signal> {
+    match event {
+        watcher::Event::Init => Some(Signal::Init(kind)),
+        watcher::Event::InitApply(_) => None,
+        watcher::Event::InitDone => Some(Signal::InitDone(kind)),
+        watcher::Event::Apply(_) | watcher::Event::Delete(_) => Some(Signal::Changed(kind)),
     }
 }
 
@@ -355,16 +386,20 @@ struct Stores {
     namespaces: Store<Namespace>,
     ingress_classes: Store<IngressClass>,
     network_policies: Store<NetworkPolicy>,
+    gateway: gateway::GatewayStores,
 }
 
 /// The store's objects, sorted, when the kind is kept; none when it is left out.
-fn kept<K: Watched>(keep: bool, store: &Store<K>) -> Vec<Arc<K>> {
+fn kept<K: Resource<DynamicType = ()> + Clone + 'static>(
+    keep: bool,
+    store: &Store<K>,
+) -> Vec<Arc<K>> {
     if keep { sorted(store) } else { Vec::new() }
 }
 
 /// The objects of a store in a stable order (namespace, name), so that unchanged clusters give
 /// identical snapshots and output.
-fn sorted<K: Watched>(store: &Store<K>) -> Vec<Arc<K>> {
+fn sorted<K: Resource<DynamicType = ()> + Clone + 'static>(store: &Store<K>) -> Vec<Arc<K>> {
     let mut objects = store.state();
     objects.sort_unstable_by(|a, b| {
         let (a, b) = (a.meta(), b.meta());
@@ -460,6 +495,9 @@ struct Coordinator {
     generation: u64,
     unhealthy_since: Option<SystemTime>,
     first: Option<oneshot::Sender<Result<(), ClusterError>>>,
+    /// Told when a kind is listed again, so that the Gateway API is discovered again
+    /// ([`gateway`]); none once nobody listens.
+    relists: Option<mpsc::UnboundedSender<()>>,
     /// Dropping the coordinator aborts the watchers.
     _watchers: JoinSet<()>,
 }
@@ -555,7 +593,20 @@ impl Coordinator {
             Signal::Init(kind) => {
                 let health = self.health(kind);
                 health.phase = health.phase.list_started();
+                if health.phase == Phase::Relisting
+                    && let Some(relists) = &self.relists
+                    && relists.send(()).is_err()
+                {
+                    self.relists = None;
+                }
                 false
+            }
+            Signal::Unavailable(kind, reason) => {
+                let health = self.health(kind);
+                health.error = None;
+                let changed = health.absent.as_deref() != Some(reason.as_str());
+                health.absent = Some(reason);
+                changed
             }
             Signal::InitDone(kind) => {
                 let health = self.health(kind);
@@ -614,7 +665,7 @@ impl Coordinator {
     }
 
     fn subject_namespace(&self, kind: ResourceKind) -> Option<&str> {
-        if namespaced(kind) {
+        if namespaced(kind) && !gateway::every_namespace(kind) {
             self.target.scope.namespace()
         } else {
             None
@@ -647,7 +698,7 @@ impl Coordinator {
         match code {
             Some(403) => Failure::Absent {
                 reason: format!(
-                    "forbidden: cannot {verb} {kind} {scope} (kubehop needs get, list and watch on {kind})"
+                    "{FORBIDDEN} cannot {verb} {kind} {scope} (kubehop needs get, list and watch on {kind})"
                 ),
                 error: classify(
                     error,
@@ -660,7 +711,7 @@ impl Coordinator {
                 ),
             },
             Some(404) => Failure::Absent {
-                reason: format!("not served by this API server ({})", api_path(kind)),
+                reason: format!("{NOT_SERVED} ({})", api_path(kind)),
                 error: classify(error, &self.target, None),
             },
             Some(410) => Failure::Retry {
@@ -723,10 +774,21 @@ impl Coordinator {
                 .and_then(|health| health.absent.clone())
         };
         let take = |kind: ResourceKind| absent(kind).is_none();
-        let missing = ResourceKind::ALL
+        let mut missing: Vec<MissingKind> = ResourceKind::ALL
             .into_iter()
             .filter_map(|kind| absent(kind).map(|reason| MissingKind { kind, reason }))
             .collect();
+        // The Gateway API is optional too, but a cluster without it is worth one line: the
+        // Gateway kind stands for the API when it is not served (never when forbidden, nor
+        // while discovery fails for another reason).
+        if let Some(reason) = absent(ResourceKind::Gateway)
+            && (reason == gateway::NOT_INSTALLED || reason.starts_with(NOT_SERVED))
+        {
+            missing.push(MissingKind {
+                kind: ResourceKind::Gateway,
+                reason,
+            });
+        }
         let snapshot = ClusterSnapshot {
             generation: self.generation,
             services: kept(take(ResourceKind::Service), &self.stores.services),
@@ -747,7 +809,8 @@ impl Coordinator {
                 take(ResourceKind::NetworkPolicy),
                 &self.stores.network_policies,
             ),
-            gateway_api: Default::default(),
+            // Optional like IngressClasses (see above for the one line when not served).
+            gateway_api: self.stores.gateway.objects(take),
             missing,
         };
         self.publisher.publish(Arc::new(snapshot));
@@ -772,6 +835,14 @@ fn api_path(kind: ResourceKind) -> &'static str {
         ResourceKind::Ingress => "/apis/networking.k8s.io/v1 ingresses",
         ResourceKind::IngressClass => "/apis/networking.k8s.io/v1 ingressclasses",
         ResourceKind::NetworkPolicy => "/apis/networking.k8s.io/v1 networkpolicies",
+        ResourceKind::GatewayClass => "/apis/gateway.networking.k8s.io gatewayclasses",
+        ResourceKind::Gateway => "/apis/gateway.networking.k8s.io gateways",
+        ResourceKind::HttpRoute => "/apis/gateway.networking.k8s.io httproutes",
+        ResourceKind::GrpcRoute => "/apis/gateway.networking.k8s.io grpcroutes",
+        ResourceKind::TlsRoute => "/apis/gateway.networking.k8s.io tlsroutes",
+        ResourceKind::TcpRoute => "/apis/gateway.networking.k8s.io tcproutes",
+        ResourceKind::UdpRoute => "/apis/gateway.networking.k8s.io udproutes",
+        ResourceKind::ReferenceGrant => "/apis/gateway.networking.k8s.io referencegrants",
     }
 }
 

@@ -20,6 +20,7 @@ pub(crate) fn kind_of_path(path: &str) -> Option<ResourceKind> {
     let last = path.trim_end_matches('/').rsplit('/').next()?;
     ResourceKind::WATCHED
         .into_iter()
+        .chain(ResourceKind::GATEWAY_API)
         .find(|kind| kind.plural() == last)
 }
 
@@ -98,6 +99,11 @@ mod tests {
         Some(ResourceKind::EndpointSlice)
     )]
     #[case("/apis/networking.k8s.io/v1/ingresses", Some(ResourceKind::Ingress))]
+    #[case(
+        "/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes",
+        Some(ResourceKind::HttpRoute)
+    )]
+    #[case("/apis/gateway.networking.k8s.io/v1", None)]
     #[case("/version", None)]
     #[case("/api/v1/namespaces/shop", None)]
     fn paths_map_to_kinds(#[case] path: &str, #[case] kind: Option<ResourceKind>) {

@@ -127,11 +127,13 @@ fn demo_target(config: kube::Config, settings: &SourceSettings) -> ClusterTarget
     target
 }
 
-/// One note per kind the source could not provide, with what that costs.
+/// One note per kind the source could not provide, with what that costs. A cluster without
+/// the Gateway API gets none: it is optional, and the TUI says so in its header.
 pub fn missing_notes(snapshot: &Arc<ClusterSnapshot>) -> Vec<String> {
     snapshot
         .missing
         .iter()
+        .filter(|missing| !missing.kind.is_gateway_api())
         .map(|missing| {
             let effect = match missing.kind {
                 ResourceKind::Service => "no Services to show",
@@ -146,6 +148,7 @@ pub fn missing_notes(snapshot: &Arc<ClusterSnapshot>) -> Vec<String> {
                 ResourceKind::Namespace => "namespaces are known only from their objects",
                 ResourceKind::IngressClass => "no Ingress class checks",
                 ResourceKind::NetworkPolicy => "no NetworkPolicy verdicts",
+                _ => "no Gateway API hops",
             };
             format!("{} left out: {}; {effect}", missing.kind, missing.reason)
         })

@@ -28,11 +28,13 @@ fn coordinator() -> (
             namespaces: reflector::store().0,
             ingress_classes: reflector::store().0,
             network_policies: reflector::store().0,
+            gateway: gateway::GatewayStores::empty(),
         },
         publisher,
         generation: 0,
         unhealthy_since: None,
         first: Some(first_tx),
+        relists: None,
         _watchers: JoinSet::new(),
     };
     (coordinator, feed, first_rx)
@@ -322,4 +324,75 @@ fn unavailable_network_policies_are_not_missing(#[case] code: u16) {
     assert!(snapshot.missing.is_empty(), "{:?}", snapshot.missing);
     assert!(snapshot.network_policies.is_empty());
     assert!(matches!(first.try_recv(), Ok(Ok(()))));
+}
+
+/// A cluster without the Gateway API: the first snapshot waits for discovery's answer, then
+/// carries one `missing` entry for the whole API (the header's one line) and no note; a 403
+/// on a Gateway API kind leaves it out silently, like IngressClasses.
+#[test]
+fn the_gateway_api_not_installed_is_one_entry_and_no_note() {
+    let (mut coordinator, feed, mut first) = coordinator();
+    for kind in ResourceKind::GATEWAY_API {
+        coordinator.health.insert(kind, KindHealth::default());
+    }
+    apply(&mut coordinator, list_all(&[]));
+    assert_eq!(feed.snapshots.borrow().generation, 0, "waits for discovery");
+    apply(
+        &mut coordinator,
+        ResourceKind::GATEWAY_API
+            .into_iter()
+            .map(|kind| Signal::Unavailable(kind, gateway::NOT_INSTALLED.to_owned()))
+            .collect(),
+    );
+    let snapshot = feed.snapshots.borrow().clone();
+    assert_eq!(snapshot.generation, 1);
+    assert_eq!(
+        snapshot.missing,
+        vec![MissingKind {
+            kind: ResourceKind::Gateway,
+            reason: gateway::NOT_INSTALLED.to_owned(),
+        }]
+    );
+    assert!(missing_notes(&snapshot).is_empty());
+    assert!(matches!(first.try_recv(), Ok(Ok(()))));
+
+    // Installed later: the Gateway watcher lists, the entry goes.
+    apply(
+        &mut coordinator,
+        vec![
+            Signal::Init(ResourceKind::Gateway),
+            Signal::InitDone(ResourceKind::Gateway),
+        ],
+    );
+    assert!(feed.snapshots.borrow().missing.is_empty());
+
+    // Forbidden: left out, nothing missing.
+    apply(
+        &mut coordinator,
+        vec![Signal::Failed(ResourceKind::Gateway, api_error(403))],
+    );
+    let snapshot = feed.snapshots.borrow().clone();
+    assert!(snapshot.missing.is_empty(), "{:?}", snapshot.missing);
+    assert!(snapshot.gateway_api.gateways.is_empty());
+}
+
+/// Discovery failing for another reason than 404 or 403 (a 503 from the server, ...) leaves
+/// the Gateway API out silently while it is tried again: it is not said to be not installed.
+#[test]
+fn a_failing_discovery_is_not_not_installed() {
+    let (mut coordinator, feed, _first) = coordinator();
+    for kind in ResourceKind::GATEWAY_API {
+        coordinator.health.insert(kind, KindHealth::default());
+    }
+    let mut signals = list_all(&[]);
+    signals.extend(ResourceKind::GATEWAY_API.into_iter().map(|kind| {
+        Signal::Unavailable(
+            kind,
+            "discovering gateway.networking.k8s.io: 503".to_owned(),
+        )
+    }));
+    apply(&mut coordinator, signals);
+    let snapshot = feed.snapshots.borrow().clone();
+    assert_eq!(snapshot.generation, 1);
+    assert!(snapshot.missing.is_empty(), "{:?}", snapshot.missing);
 }

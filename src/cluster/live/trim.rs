@@ -76,6 +76,29 @@ impl Trim for NetworkPolicy {
     }
 }
 
+/// The Gateway API kinds keep everything but the common metadata: their specs and statuses
+/// are what the Gateway hops and findings read.
+macro_rules! trim_metadata_only {
+    ($($type:ty),* $(,)?) => {
+        $(impl Trim for $type {
+            fn trim(&mut self) {
+                trim_metadata(&mut self.metadata);
+            }
+        })*
+    };
+}
+
+trim_metadata_only!(
+    kubehop_gateway_api::GatewayClass,
+    kubehop_gateway_api::Gateway,
+    kubehop_gateway_api::HTTPRoute,
+    kubehop_gateway_api::GRPCRoute,
+    kubehop_gateway_api::TLSRoute,
+    kubehop_gateway_api::TCPRoute,
+    kubehop_gateway_api::UDPRoute,
+    kubehop_gateway_api::ReferenceGrant,
+);
+
 impl Trim for Namespace {
     fn trim(&mut self) {
         trim_metadata(&mut self.metadata);

@@ -278,6 +278,8 @@ pub(super) fn read_version(kind: ResourceKind) -> &'static str {
         ResourceKind::Ingress | ResourceKind::IngressClass | ResourceKind::NetworkPolicy => {
             "networking.k8s.io/v1"
         }
+        // Read in any version of the group (`GatewayApiObject`), never through this.
+        _ => "gateway.networking.k8s.io/v1",
     }
 }
 
@@ -480,6 +482,14 @@ pub(super) fn resource_kind_name(kind: ResourceKind) -> &'static str {
         ResourceKind::Namespace => "Namespace",
         ResourceKind::IngressClass => "IngressClass",
         ResourceKind::NetworkPolicy => "NetworkPolicy",
+        ResourceKind::GatewayClass => "GatewayClass",
+        ResourceKind::Gateway => "Gateway",
+        ResourceKind::HttpRoute => "HTTPRoute",
+        ResourceKind::GrpcRoute => "GRPCRoute",
+        ResourceKind::TlsRoute => "TLSRoute",
+        ResourceKind::TcpRoute => "TCPRoute",
+        ResourceKind::UdpRoute => "UDPRoute",
+        ResourceKind::ReferenceGrant => "ReferenceGrant",
     }
 }
 
@@ -579,6 +589,12 @@ fn read_object<'de, A: MapAccess<'de>>(
         ResourceKind::NetworkPolicy => {
             Object::NetworkPolicy(Arc::new(NetworkPolicy::deserialize(deserializer)?))
         }
+        // `kind_named` never names them: they are read as `Object::GatewayApi`.
+        gateway => {
+            return Err(de::Error::custom(format!(
+                "{gateway} is read as a Gateway API object"
+            )));
+        }
     })
 }
 
@@ -603,6 +619,8 @@ pub(super) fn field_path(kind: &str, object: &Value) -> Option<String> {
         ResourceKind::Namespace => path::<Namespace>(object),
         ResourceKind::IngressClass => path::<IngressClass>(object),
         ResourceKind::NetworkPolicy => path::<NetworkPolicy>(object),
+        // Never named by `kind_named`.
+        _ => None,
     }
 }
 

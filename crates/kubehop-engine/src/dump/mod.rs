@@ -586,7 +586,7 @@ impl Builder {
                 ResourceKind::Ingress => !snapshot.ingresses.is_empty(),
                 ResourceKind::Namespace => !snapshot.namespaces.is_empty(),
                 // Optional, never in ALL: a dump without classes is not missing anything.
-                ResourceKind::IngressClass | ResourceKind::NetworkPolicy => true,
+                _ => true,
             };
             if !present && !self.listed.contains(&kind) {
                 snapshot.missing.push(MissingKind {
