@@ -284,12 +284,22 @@ impl PolicyIndex {
         let forwarding = |fallback: Seen<'a>| door.forwarding.map_or(fallback, node_seen);
         match (door.via, door.external_policy, client) {
             (FrontDoor::ClusterIp, _, Client::Pod(pod)) => Seen::Pod(pod),
-            (_, _, Client::Node(name)) => node_seen(name),
+            // A host process through another node's door under eTP Cluster: that node
+            // masquerades it, as any client.
+            (FrontDoor::ClusterIp, _, Client::Node(name))
+            | (_, TrafficPolicy::Local, Client::Node(name)) => node_seen(name),
+            (_, TrafficPolicy::Cluster, Client::Node(name)) => {
+                node_seen(door.forwarding.unwrap_or(name))
+            }
             (FrontDoor::ClusterIp, _, Client::External(_)) => forwarding(Seen::AnyExternal),
-            (_, TrafficPolicy::Cluster, Client::Pod(pod)) => match pods::node_name(pod) {
-                Some(node) => node_seen(node),
-                None => forwarding(Seen::AnyExternal),
-            },
+            // The node that handles the packet masquerades it: the one whose nodePort the pod
+            // called (its own node only when it called its own node's address).
+            (_, TrafficPolicy::Cluster, Client::Pod(pod)) => {
+                match door.forwarding.or_else(|| pods::node_name(pod)) {
+                    Some(node) => node_seen(node),
+                    None => Seen::AnyExternal,
+                }
+            }
             (_, TrafficPolicy::Cluster, Client::External(_)) => forwarding(Seen::AnyExternal),
             (_, TrafficPolicy::Local, Client::Pod(pod)) => Seen::Pod(pod),
             (_, TrafficPolicy::Local, Client::External(address)) => {
