@@ -197,15 +197,16 @@ impl PolicyIndex {
         port: i32,
         protocol: Protocol,
     ) -> PolicyVerdict {
-        self.verdict_with(seen, destination, None, port, protocol)
+        self.verdict_with(seen, destination, (None, None), port, protocol)
     }
 
-    /// [`PolicyIndex::verdict`] with the destination's selecting policies known already.
+    /// [`PolicyIndex::verdict`] with the policies selecting the destination and the source pod
+    /// known already (a chain judges one source against every endpoint).
     pub(crate) fn verdict_with(
         &self,
         seen: &Seen<'_>,
         destination: &Pod,
-        destination_policies: Option<&[usize]>,
+        (destination_policies, source_policies): (Option<&[usize]>, Option<&[usize]>),
         port: i32,
         protocol: Protocol,
     ) -> PolicyVerdict {
@@ -236,7 +237,7 @@ impl PolicyIndex {
             Seen::Pod(source) => Some(self.decide(&Question {
                 direction: Direction::Egress,
                 pod: source,
-                selecting: None,
+                selecting: source_policies,
                 remote: Remote::Pod(destination),
                 destination: Some(destination),
                 port,
