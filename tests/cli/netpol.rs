@@ -261,3 +261,46 @@ fn a_policy_that_selects_nothing_is_listed_apart() {
     assert_eq!(orphan["subject"], "networkpolicy/web-typo");
     assert_eq!(orphan["namespace"], "shop");
 }
+
+/// `--from pod@NODE` names a node, not a pod: kube-proxy's decision as always, and no policy
+/// verdict until the pod is named (by `--source-ip`, its address).
+#[test]
+fn route_from_pod_at_node_is_judged_once_the_address_names_the_pod() {
+    let unnamed = route_json(&world(true), &["127.10.0.1:80", "--from", "pod@node-b"]);
+    assert_eq!(unnamed["verdict"], "forward", "{unnamed:#}");
+    assert_eq!(unnamed["policy"]["source"], Value::Null, "{unnamed:#}");
+    assert_eq!(unnamed["policy"]["endpoints"], json!([]));
+    let named = route_json(
+        &world(true),
+        &[
+            "127.10.0.1:80",
+            "--from",
+            "pod@node-b",
+            "--source-ip",
+            "127.2.0.2",
+        ],
+    );
+    assert_eq!(
+        named["policy"]["source"], "pod/shop/frontend-1",
+        "{named:#}"
+    );
+    let endpoint = &named["policy"]["endpoints"][0];
+    assert_eq!(endpoint["allowed"], true, "{named:#}");
+    assert_eq!(endpoint["seenAs"]["pod"], "shop/frontend-1", "{named:#}");
+    assert_eq!(endpoint["ingress"]["policy"], "shop/allow-frontend");
+    let other = route_json(
+        &world(true),
+        &[
+            "127.10.0.1:80",
+            "--from",
+            "pod@node-b",
+            "--source-ip",
+            "127.2.0.3",
+        ],
+    );
+    assert_eq!(other["policy"]["source"], "pod/shop/batch-1", "{other:#}");
+    assert_eq!(
+        other["policy"]["endpoints"][0]["allowed"], false,
+        "{other:#}"
+    );
+}

@@ -80,10 +80,14 @@ enum From {
     Pod(&'static str, &'static str),
     /// A pod through the nodePort of its own node.
     PodViaNodePort(&'static str, &'static str),
+    /// A pod through the nodePort of another node.
+    PodViaNodePortOf(&'static str, &'static str, &'static str),
     /// An outside client reaching the nodePort on a node, with its address if known.
     Outside(&'static str, Option<&'static str>),
     /// A host process through the cluster IP.
     Node(&'static str),
+    /// A host process of the first node through the nodePort of the second.
+    NodeViaNodePortOf(&'static str, &'static str),
 }
 
 fn node_ip(node: &str) -> &'static str {
@@ -97,7 +101,9 @@ fn node_ip(node: &str) -> &'static str {
 fn verdict(model: &ProxyModel, from: From) -> PolicyVerdict {
     let policies = model.policies();
     let (decision, client) = match from {
-        From::Pod(namespace, name) | From::PodViaNodePort(namespace, name) => {
+        From::Pod(namespace, name)
+        | From::PodViaNodePort(namespace, name)
+        | From::PodViaNodePortOf(namespace, name, _) => {
             let pod = policies.pod(namespace, name).expect("client pod");
             let node = pod
                 .spec
@@ -106,6 +112,9 @@ fn verdict(model: &ProxyModel, from: From) -> PolicyVerdict {
                 .expect("node");
             let decision = match from {
                 From::Pod(..) => route(model, "127.10.0.1", 80, from_pod(&node)),
+                From::PodViaNodePortOf(.., other) => {
+                    route(model, node_ip(other), 30080, from_pod(&node))
+                }
                 _ => route(model, node_ip(&node), 30080, from_pod(&node)),
             };
             (decision, Client::Pod(pod))
@@ -123,6 +132,10 @@ fn verdict(model: &ProxyModel, from: From) -> PolicyVerdict {
         ),
         From::Node(node) => (
             route(model, "127.10.0.1", 80, from_node(node)),
+            Client::Node(node),
+        ),
+        From::NodeViaNodePortOf(node, other) => (
+            route(model, node_ip(other), 30080, from_node(node)),
             Client::Node(node),
         ),
     };
@@ -234,6 +247,14 @@ fn clients_block(except: &[&str]) -> Value {
 // N10: a pod through a nodePort with eTP Cluster is masqueraded too: its labels no longer count.
 #[case::pod_via_node_port_masqueraded("Cluster", vec![allow("allow-frontend", pods_from(json!({"app": "frontend"})))],
     From::PodViaNodePort("shop", "frontend-1"), Some(false), "matches pods only, and the source is seen as address 127.1.0.2")]
+// ... by the node whose nodePort it called, not its own (that node's rules handle the packet).
+#[case::pod_via_other_node_port("Cluster", vec![allow("node-c", json!({"from": [{"ipBlock": {"cidr": "127.1.0.3/32"}}]}))],
+    From::PodViaNodePortOf("shop", "frontend-1", "node-c"), Some(true), "allowed by shop/node-c")]
+#[case::pod_via_other_node_port_not_own("Cluster", vec![allow("node-b", json!({"from": [{"ipBlock": {"cidr": "127.1.0.2/32"}}]}))],
+    From::PodViaNodePortOf("shop", "frontend-1", "node-c"), Some(false), "does not contain 127.1.0.3")]
+// ... and so is a host process, even one of the endpoint's own node.
+#[case::host_via_other_node_port("Cluster", vec![deny_all()],
+    From::NodeViaNodePortOf("node-a", "node-c"), Some(false), "isolated by shop/default-deny")]
 // ... while eTP Local keeps the pod as the source (C10).
 #[case::pod_via_node_port_local("Local", vec![allow("allow-frontend", pods_from(json!({"app": "frontend"})))],
     From::PodViaNodePort("shop", "frontend-1"), Some(true), "allowed by shop/allow-frontend")]
@@ -319,4 +340,51 @@ fn proxy_mode_load_balancer(
     let seen = PolicyIndex::seen(&client, &door, &nodes, "127.2.0.1".parse().expect("ip"));
     let verdict = model.policies().verdict(&seen, web, 8080, Protocol::Tcp);
     assert_eq!(verdict.allowed, allowed, "{verdict:#?}");
+}
+
+/// N10 in the Policy tab's LoadBalancer hop: a load balancer in ipMode Proxy is the source the
+/// policies see (its address under eTP Local); in VIP mode the outside client's own address
+/// is kept, and unknown without `--source-ip`.
+#[rstest]
+#[case::proxy_local(Some("Proxy"), "Local", Some(true), "allowed by shop/lb")]
+#[case::vip_local(None, "Local", None, "the client's address is not known")]
+#[case::proxy_cluster(Some("Proxy"), "Cluster", Some(false), "does not contain 127.1.0.")]
+fn load_balancer_hop_sees_a_proxying_balancer(
+    #[case] mode: Option<&str>,
+    #[case] etp: &str,
+    #[case] allowed: Option<bool>,
+    #[case] words: &str,
+) {
+    let world = World::new()
+        .nodes(three_nodes())
+        .namespace("shop", &[("kubernetes.io/metadata.name", "shop")])
+        .service(
+            service("web")
+                .type_("LoadBalancer")
+                .selector(&[("app", "web")])
+                .port(Some("http"), 80, "http")
+                .node_port(30080)
+                .etp(etp)
+                .lb_ingress(Some("127.60.0.1"), None, mode),
+        )
+        .pod(
+            pod("web-1", "127.2.0.1", "node-a")
+                .labels(&[("app", "web")])
+                .container_port("app", Some("http"), 8080, "TCP"),
+        )
+        .policy(allow(
+            "lb",
+            json!({"from": [{"ipBlock": {"cidr": "127.60.0.0/16"}}]}),
+        ));
+    let model = world.model();
+    let chain = model.service("shop", "web").expect("shop/web");
+    let hop = model.hop_policies(
+        chain,
+        kubehop::engine::netpol::PolicyHop::LoadBalancer(0),
+        None,
+    );
+    let verdict = &hop.verdicts[0].endpoints[0].verdict;
+    assert_eq!(verdict.allowed, allowed, "{verdict:#?}");
+    let text = verdict.ingress.to_string();
+    assert!(text.contains(words), "{text:?} lacks {words:?}");
 }

@@ -14,12 +14,20 @@ use crate::model::Protocol;
 
 /// A label selector (rule N4): every `matchLabels` pair and every expression must hold. An
 /// empty selector matches everything; one with an unknown operator matches nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selector {
     pairs: Vec<(String, String)>,
     expressions: Vec<Expression>,
     /// An operator outside In/NotIn/Exists/DoesNotExist (validation refuses it).
     invalid: bool,
+    /// The kubectl syntax, written once: messages quote it for every connection judged.
+    text: String,
+}
+
+impl Default for Selector {
+    fn default() -> Self {
+        Self::new(Vec::new(), Vec::new(), false)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +39,17 @@ enum Expression {
 }
 
 impl Selector {
+    fn new(pairs: Vec<(String, String)>, expressions: Vec<Expression>, invalid: bool) -> Self {
+        let mut selector = Self {
+            pairs,
+            expressions,
+            invalid,
+            text: String::new(),
+        };
+        selector.text = selector.render();
+        selector
+    }
+
     pub(crate) fn from_api(selector: &LabelSelector) -> Self {
         let pairs = selector
             .match_labels
@@ -59,11 +78,7 @@ impl Selector {
                 Some(expression)
             })
             .collect();
-        Self {
-            pairs,
-            expressions,
-            invalid,
-        }
+        Self::new(pairs, expressions, invalid)
     }
 
     /// The first `matchLabels` pair (the index key of a policy, see `NamespacePolicies`).
@@ -104,8 +119,15 @@ impl Selector {
 impl fmt::Display for Selector {
     /// kubectl's selector syntax: `app=web,tier in (a,b),!debug`; `{}` when empty.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Selector {
+    /// [`Selector`]'s text (see its `Display`).
+    fn render(&self) -> String {
         if self.is_empty() {
-            return f.write_str("{}");
+            return "{}".to_owned();
         }
         let mut parts: Vec<String> = self.pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
         parts.extend(self.expressions.iter().map(|expression| match expression {
@@ -117,7 +139,7 @@ impl fmt::Display for Selector {
         if self.invalid {
             parts.push("<invalid operator>".to_owned());
         }
-        f.write_str(&parts.join(","))
+        parts.join(",")
     }
 }
 

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::Serialize;
 
 use super::PolicyIndex;
-use super::compile::{Peer, Policy, PortEntry, PortSpec, Rule};
+use super::compile::{Peer, Policy, PortEntry, PortSpec, Rule, Selector};
 use crate::model::Protocol;
 use crate::pods;
 
@@ -67,7 +67,55 @@ pub enum Miss {
     UnknownAddress { block: String },
 }
 
-impl Miss {
+/// A [`Miss`] that borrows what it names: rules are judged by thousands, and only the one
+/// that comes closest is written out (as a [`Miss`]).
+#[derive(Debug, Clone, Copy)]
+enum MissRef<'a> {
+    PortNameUndeclared {
+        name: &'a str,
+        protocol: Protocol,
+    },
+    PortNotListed {
+        port: i32,
+        protocol: Protocol,
+        entries: &'a [PortEntry],
+    },
+    NamespaceLabels {
+        namespace: &'a str,
+        selector: &'a Selector,
+        labels_known: bool,
+    },
+    OtherNamespace {
+        namespace: &'a str,
+        policy_namespace: &'a str,
+    },
+    PodLabels {
+        pod: &'a Pod,
+        selector: &'a Selector,
+    },
+    NotAPod {
+        address: Option<IpAddr>,
+        pods: Option<&'a Selector>,
+        namespaces: Option<&'a Selector>,
+    },
+    IpBlockExcept {
+        address: IpAddr,
+        block: &'a str,
+    },
+    IpBlockOutside {
+        address: IpAddr,
+        block: &'a str,
+    },
+    IpBlockPodAddress {
+        address: IpAddr,
+        block: &'a str,
+    },
+    UnknownAddress {
+        block: &'a str,
+    },
+}
+
+impl MissRef<'_> {
     /// Lower is closer to admitting: label and except misses are the interesting ones.
     fn rank(&self) -> u8 {
         match self {
@@ -86,6 +134,80 @@ impl Miss {
             self,
             Self::IpBlockPodAddress { .. } | Self::UnknownAddress { .. }
         )
+    }
+
+    /// The miss as output carries it.
+    fn owned(&self) -> Miss {
+        match *self {
+            Self::PortNameUndeclared { name, protocol } => Miss::PortNameUndeclared {
+                name: name.to_owned(),
+                protocol,
+            },
+            Self::PortNotListed {
+                port,
+                protocol,
+                entries,
+            } => Miss::PortNotListed {
+                port,
+                protocol,
+                listed: entries.iter().map(ToString::to_string).collect(),
+            },
+            Self::NamespaceLabels {
+                namespace,
+                selector,
+                labels_known,
+            } => Miss::NamespaceLabels {
+                namespace: namespace.to_owned(),
+                selector: selector.to_string(),
+                labels_known,
+            },
+            Self::OtherNamespace {
+                namespace,
+                policy_namespace,
+            } => Miss::OtherNamespace {
+                namespace: namespace.to_owned(),
+                policy_namespace: policy_namespace.to_owned(),
+            },
+            Self::PodLabels { pod, selector } => {
+                let namespace = pods::namespace(pod);
+                Miss::PodLabels {
+                    // `NS/*`: the unnamed "any pod of the namespace" source.
+                    pod: match pods::name(pod) {
+                        "" => format!("{namespace}/*"),
+                        name => format!("{namespace}/{name}"),
+                    },
+                    selector: selector.to_string(),
+                }
+            }
+            Self::NotAPod {
+                address,
+                pods,
+                namespaces,
+            } => Miss::NotAPod {
+                address,
+                selector: match (pods, namespaces) {
+                    (Some(p), Some(n)) => format!("namespaceSelector {n} + podSelector {p}"),
+                    (Some(p), None) => format!("podSelector {p}"),
+                    (None, Some(n)) => format!("namespaceSelector {n}"),
+                    (None, None) => "{}".to_owned(),
+                },
+            },
+            Self::IpBlockExcept { address, block } => Miss::IpBlockExcept {
+                address,
+                block: block.to_owned(),
+            },
+            Self::IpBlockOutside { address, block } => Miss::IpBlockOutside {
+                address,
+                block: block.to_owned(),
+            },
+            Self::IpBlockPodAddress { address, block } => Miss::IpBlockPodAddress {
+                address,
+                block: block.to_owned(),
+            },
+            Self::UnknownAddress { block } => Miss::UnknownAddress {
+                block: block.to_owned(),
+            },
+        }
     }
 }
 
@@ -161,12 +283,15 @@ pub(crate) struct Question<'a> {
     pub protocol: Protocol,
 }
 
-/// The outcome of one rule.
-enum RuleOutcome {
+/// The outcome of one rule: at most two reasons stop it (the peer, the port).
+enum RuleOutcome<'a> {
     Admits,
-    Undecided(Miss),
-    Misses(Vec<Miss>),
+    Undecided(MissRef<'a>),
+    Misses(Option<MissRef<'a>>, Option<MissRef<'a>>),
 }
+
+/// The closest rule so far: (number of reasons, best rank), policy, rule index, reasons.
+type Closest<'a> = ((usize, u8), &'a Policy, usize, [Option<MissRef<'a>>; 2]);
 
 impl PolicyIndex {
     /// N1/N3: the decision for one direction.
@@ -179,23 +304,24 @@ impl PolicyIndex {
                 &looked_up
             }
         };
-        let isolating: Vec<(&Policy, &[Rule])> = selecting
-            .iter()
-            .filter_map(|index| self.policies.get(*index))
-            .filter_map(|policy| {
-                let rules = match question.direction {
-                    Direction::Ingress => policy.ingress.as_deref(),
-                    Direction::Egress => policy.egress.as_deref(),
-                }?;
-                Some((policy, rules))
-            })
-            .collect();
-        if isolating.is_empty() {
+        let isolating = || {
+            selecting
+                .iter()
+                .filter_map(|index| self.policies.get(*index))
+                .filter_map(|policy| {
+                    let rules = match question.direction {
+                        Direction::Ingress => policy.ingress.as_deref(),
+                        Direction::Egress => policy.egress.as_deref(),
+                    }?;
+                    Some((policy, rules))
+                })
+        };
+        if isolating().next().is_none() {
             return Decision::NotIsolated;
         }
         let mut undecided = None;
-        let mut best: Option<(usize, u8, NearMiss)> = None;
-        for (policy, rules) in &isolating {
+        let mut best: Option<Closest<'_>> = None;
+        for (policy, rules) in isolating() {
             for (index, rule) in rules.iter().enumerate() {
                 match self.rule_outcome(policy, rule, question) {
                     RuleOutcome::Admits => {
@@ -205,18 +331,15 @@ impl PolicyIndex {
                         };
                     }
                     RuleOutcome::Undecided(reason) => {
-                        undecided.get_or_insert((policy.key(), index, reason));
+                        undecided.get_or_insert((policy, index, reason));
                     }
-                    RuleOutcome::Misses(reasons) => {
-                        let rank = reasons.iter().map(Miss::rank).min().unwrap_or(u8::MAX);
-                        let score = (reasons.len(), rank);
-                        if best.as_ref().is_none_or(|(len, r, _)| score < (*len, *r)) {
-                            let near = NearMiss {
-                                policy: policy.key(),
-                                rule: index,
-                                reasons,
-                            };
-                            best = Some((score.0, score.1, near));
+                    RuleOutcome::Misses(peer, port) => {
+                        let reasons = [peer, port];
+                        let count = reasons.iter().flatten().count();
+                        let rank = reasons.iter().flatten().map(MissRef::rank).min();
+                        let score = (count, rank.unwrap_or(u8::MAX));
+                        if best.as_ref().is_none_or(|(known, ..)| score < *known) {
+                            best = Some((score, policy, index, reasons));
                         }
                     }
                 }
@@ -224,18 +347,27 @@ impl PolicyIndex {
         }
         if let Some((policy, rule, reason)) = undecided {
             return Decision::Undecided {
-                policy,
+                policy: policy.key(),
                 rule,
-                reason,
+                reason: reason.owned(),
             };
         }
         Decision::Denied {
-            isolated_by: isolating.iter().map(|(policy, _)| policy.key()).collect(),
-            near_miss: best.map(|(_, _, near)| near),
+            isolated_by: isolating().map(|(policy, _)| policy.key()).collect(),
+            near_miss: best.map(|(_, policy, rule, reasons)| NearMiss {
+                policy: policy.key(),
+                rule,
+                reasons: reasons.iter().flatten().map(MissRef::owned).collect(),
+            }),
         }
     }
 
-    fn rule_outcome(&self, policy: &Policy, rule: &Rule, question: &Question<'_>) -> RuleOutcome {
+    fn rule_outcome<'a>(
+        &'a self,
+        policy: &'a Policy,
+        rule: &'a Rule,
+        question: &Question<'a>,
+    ) -> RuleOutcome<'a> {
         let peer = match &rule.peers {
             None => Ok(()),
             Some(peers) => self.peers_outcome(policy, peers, question.remote),
@@ -247,18 +379,18 @@ impl PolicyIndex {
         match (peer, port) {
             (Ok(()), Ok(())) => RuleOutcome::Admits,
             (Err(miss), Ok(())) if miss.undecided() => RuleOutcome::Undecided(miss),
-            (peer, port) => RuleOutcome::Misses(peer.err().into_iter().chain(port.err()).collect()),
+            (peer, port) => RuleOutcome::Misses(peer.err(), port.err()),
         }
     }
 
     /// N4: any peer admits (OR); else the closest miss.
-    fn peers_outcome(
-        &self,
-        policy: &Policy,
-        peers: &[Peer],
-        remote: Remote<'_>,
-    ) -> Result<(), Miss> {
-        let mut closest: Option<Miss> = None;
+    fn peers_outcome<'a>(
+        &'a self,
+        policy: &'a Policy,
+        peers: &'a [Peer],
+        remote: Remote<'a>,
+    ) -> Result<(), MissRef<'a>> {
+        let mut closest: Option<MissRef<'a>> = None;
         for peer in peers {
             match self.peer_outcome(policy, peer, remote) {
                 Ok(()) => return Ok(()),
@@ -269,26 +401,29 @@ impl PolicyIndex {
                 }
             }
         }
-        Err(closest.unwrap_or(Miss::UnknownAddress {
-            block: String::new(),
-        }))
+        Err(closest.unwrap_or(MissRef::UnknownAddress { block: "" }))
     }
 
-    fn peer_outcome(&self, policy: &Policy, peer: &Peer, remote: Remote<'_>) -> Result<(), Miss> {
+    fn peer_outcome<'a>(
+        &'a self,
+        policy: &'a Policy,
+        peer: &'a Peer,
+        remote: Remote<'a>,
+    ) -> Result<(), MissRef<'a>> {
         match (peer, remote) {
             (Peer::Pods { pods, namespaces }, Remote::Pod(pod)) => {
                 let namespace = pods::namespace(pod);
                 match namespaces {
                     None if namespace != policy.namespace => {
-                        return Err(Miss::OtherNamespace {
-                            namespace: namespace.to_owned(),
-                            policy_namespace: policy.namespace.clone(),
+                        return Err(MissRef::OtherNamespace {
+                            namespace,
+                            policy_namespace: &policy.namespace,
                         });
                     }
                     Some(selector) if !selector.matches(self.namespace_labels(namespace)) => {
-                        return Err(Miss::NamespaceLabels {
-                            namespace: namespace.to_owned(),
-                            selector: selector.to_string(),
+                        return Err(MissRef::NamespaceLabels {
+                            namespace,
+                            selector,
                             labels_known: self.namespace_known(namespace),
                         });
                     }
@@ -296,30 +431,21 @@ impl PolicyIndex {
                 }
                 match pods {
                     Some(selector) if !selector.matches(pods::labels(pod)) => {
-                        Err(Miss::PodLabels {
-                            // `NS/*`: the unnamed "any pod of the namespace" source.
-                            pod: match pods::name(pod) {
-                                "" => format!("{namespace}/*"),
-                                name => format!("{namespace}/{name}"),
-                            },
-                            selector: selector.to_string(),
-                        })
+                        Err(MissRef::PodLabels { pod, selector })
                     }
                     _ => Ok(()),
                 }
             }
             (Peer::Pods { pods, namespaces }, Remote::Address(_) | Remote::AnyExternal) => {
-                let selector = match (pods, namespaces) {
-                    (Some(p), Some(n)) => format!("namespaceSelector {n} + podSelector {p}"),
-                    (Some(p), None) => format!("podSelector {p}"),
-                    (None, Some(n)) => format!("namespaceSelector {n}"),
-                    (None, None) => "{}".to_owned(),
-                };
                 let address = match remote {
                     Remote::Address(ip) => Some(ip),
                     _ => None,
                 };
-                Err(Miss::NotAPod { address, selector })
+                Err(MissRef::NotAPod {
+                    address,
+                    pods: pods.as_ref(),
+                    namespaces: namespaces.as_ref(),
+                })
             }
             (Peer::IpBlock { cidr, except, text }, remote) => {
                 ip_block_outcome(cidr.as_ref(), except, text, remote)
@@ -329,47 +455,48 @@ impl PolicyIndex {
 }
 
 /// N6: an ipBlock against the remote end.
-fn ip_block_outcome(
+fn ip_block_outcome<'a>(
     cidr: Option<&crate::cidr::Cidr>,
     except: &[crate::cidr::Cidr],
-    text: &str,
+    block: &'a str,
     remote: Remote<'_>,
-) -> Result<(), Miss> {
-    let block = text.to_owned();
+) -> Result<(), MissRef<'a>> {
     let inside = |ip: IpAddr| cidr.is_some_and(|cidr| cidr.contains(ip));
     match remote {
         Remote::Address(address) => {
             if !inside(address) {
-                Err(Miss::IpBlockOutside { address, block })
+                Err(MissRef::IpBlockOutside { address, block })
             } else if except.iter().any(|range| range.contains(address)) {
-                Err(Miss::IpBlockExcept { address, block })
+                Err(MissRef::IpBlockExcept { address, block })
             } else {
                 Ok(())
             }
         }
-        Remote::Pod(pod) => {
-            let address = pods::ips(pod).into_iter().next();
-            match address {
-                Some(address) if inside(address) && !except.iter().any(|r| r.contains(address)) => {
-                    Err(Miss::IpBlockPodAddress { address, block })
-                }
-                Some(address) => Err(Miss::IpBlockOutside { address, block }),
-                None => Err(Miss::UnknownAddress { block }),
+        Remote::Pod(pod) => match pod_address(pod) {
+            Some(address) if inside(address) && !except.iter().any(|r| r.contains(address)) => {
+                Err(MissRef::IpBlockPodAddress { address, block })
             }
-        }
+            Some(address) => Err(MissRef::IpBlockOutside { address, block }),
+            None => Err(MissRef::UnknownAddress { block }),
+        },
         Remote::AnyExternal => {
             let everything = cidr.is_some_and(|cidr| cidr.prefix == 0) && except.is_empty();
             if everything {
                 Ok(())
             } else {
-                Err(Miss::UnknownAddress { block })
+                Err(MissRef::UnknownAddress { block })
             }
         }
     }
 }
 
+/// A pod's first address, as `pods::ips` lists them.
+fn pod_address(pod: &Pod) -> Option<IpAddr> {
+    pods::ips(pod).into_iter().next()
+}
+
 /// N7: any entry matches the port (OR); else why not.
-fn ports_outcome(entries: &[PortEntry], question: &Question<'_>) -> Result<(), Miss> {
+fn ports_outcome<'a>(entries: &'a [PortEntry], question: &Question<'_>) -> Result<(), MissRef<'a>> {
     let mut undeclared = None;
     for entry in entries {
         if entry.protocol != question.protocol {
@@ -386,18 +513,18 @@ fn ports_outcome(entries: &[PortEntry], question: &Question<'_>) -> Result<(), M
                 Some(number) if number == question.port => return Ok(()),
                 Some(_) => {}
                 None => {
-                    undeclared.get_or_insert_with(|| Miss::PortNameUndeclared {
-                        name: name.clone(),
+                    undeclared.get_or_insert(MissRef::PortNameUndeclared {
+                        name,
                         protocol: entry.protocol,
                     });
                 }
             },
         }
     }
-    Err(undeclared.unwrap_or_else(|| Miss::PortNotListed {
+    Err(undeclared.unwrap_or(MissRef::PortNotListed {
         port: question.port,
         protocol: question.protocol,
-        listed: entries.iter().map(ToString::to_string).collect(),
+        entries,
     }))
 }
 

@@ -162,7 +162,11 @@ impl ProxyModel {
             PolicyHop::NodePort { node, .. } => node,
             _ => None,
         };
-        let endpoints = self.door_verdicts(chain, port, &client, via, node, only);
+        let proxy_address = match hop {
+            PolicyHop::LoadBalancer(_) => proxy_mode_address(port),
+            _ => None,
+        };
+        let endpoints = self.door_verdicts(chain, port, &client, (via, node, proxy_address), only);
         out.verdicts.push(HopVerdict {
             hop: label,
             source: choice.to_string(),
@@ -171,17 +175,17 @@ impl ProxyModel {
         out
     }
 
-    /// The verdicts for `client` entering through `via` (on `node`, when given) to the port's
-    /// endpoints (only endpoint `only`, when given). Through a node door without a node, the
-    /// packet is taken to arrive on another node than the endpoint's under eTP Cluster (so it
-    /// is masqueraded, N10) and on the endpoint's own under eTP Local.
+    /// The verdicts for `client` entering through `via` (on `node`, when given; through a
+    /// load balancer in ipMode Proxy at `proxy_address`) to the port's endpoints (only endpoint
+    /// `only`, when given). Through a node door without a node, the packet is taken to arrive
+    /// on another node than the endpoint's under eTP Cluster (so it is masqueraded, N10) and on
+    /// the endpoint's own under eTP Local.
     fn door_verdicts(
         &self,
         chain: &ServiceChain,
         port: &PortChain,
         client: &Client<'_>,
-        via: FrontDoor,
-        node: Option<&str>,
+        (via, node, proxy_address): (FrontDoor, Option<&str>, Option<std::net::IpAddr>),
         only: Option<usize>,
     ) -> Vec<SourceVerdict> {
         let external_policy = chain
@@ -208,7 +212,7 @@ impl ProxyModel {
                     via,
                     external_policy,
                     forwarding,
-                    proxy_address: None,
+                    proxy_address,
                 };
                 let seen = PolicyIndex::seen(client, &door, &self.nodes, endpoint.info.ip);
                 Some(SourceVerdict {
@@ -222,6 +226,25 @@ impl ProxyModel {
             })
             .collect()
     }
+}
+
+/// N10: the load balancer's own address when it proxies (every IP entry of the port in ipMode
+/// Proxy): it opens the connection to the nodePorts, so the policies see it, not the client.
+fn proxy_mode_address(port: &PortChain) -> Option<std::net::IpAddr> {
+    let mut entries = port
+        .load_balancer
+        .iter()
+        .filter(|entry| entry.ip.is_some())
+        .peekable();
+    entries.peek()?;
+    let mut first = None;
+    for entry in entries {
+        if entry.ip_mode != Some(crate::model::IpMode::Proxy) {
+            return None;
+        }
+        first = first.or_else(|| entry.ip.as_deref().and_then(|ip| ip.parse().ok()));
+    }
+    first
 }
 
 /// A pod of the Service's selected pods, by name.

@@ -197,15 +197,16 @@ impl PolicyIndex {
         port: i32,
         protocol: Protocol,
     ) -> PolicyVerdict {
-        self.verdict_with(seen, destination, None, port, protocol)
+        self.verdict_with(seen, destination, (None, None), port, protocol)
     }
 
-    /// [`PolicyIndex::verdict`] with the destination's selecting policies known already.
+    /// [`PolicyIndex::verdict`] with the policies selecting the destination and the source pod
+    /// known already (a chain judges one source against every endpoint).
     pub(crate) fn verdict_with(
         &self,
         seen: &Seen<'_>,
         destination: &Pod,
-        destination_policies: Option<&[usize]>,
+        (destination_policies, source_policies): (Option<&[usize]>, Option<&[usize]>),
         port: i32,
         protocol: Protocol,
     ) -> PolicyVerdict {
@@ -236,7 +237,7 @@ impl PolicyIndex {
             Seen::Pod(source) => Some(self.decide(&Question {
                 direction: Direction::Egress,
                 pod: source,
-                selecting: None,
+                selecting: source_policies,
                 remote: Remote::Pod(destination),
                 destination: Some(destination),
                 port,
@@ -284,12 +285,22 @@ impl PolicyIndex {
         let forwarding = |fallback: Seen<'a>| door.forwarding.map_or(fallback, node_seen);
         match (door.via, door.external_policy, client) {
             (FrontDoor::ClusterIp, _, Client::Pod(pod)) => Seen::Pod(pod),
-            (_, _, Client::Node(name)) => node_seen(name),
+            // A host process through another node's door under eTP Cluster: that node
+            // masquerades it, as any client.
+            (FrontDoor::ClusterIp, _, Client::Node(name))
+            | (_, TrafficPolicy::Local, Client::Node(name)) => node_seen(name),
+            (_, TrafficPolicy::Cluster, Client::Node(name)) => {
+                node_seen(door.forwarding.unwrap_or(name))
+            }
             (FrontDoor::ClusterIp, _, Client::External(_)) => forwarding(Seen::AnyExternal),
-            (_, TrafficPolicy::Cluster, Client::Pod(pod)) => match pods::node_name(pod) {
-                Some(node) => node_seen(node),
-                None => forwarding(Seen::AnyExternal),
-            },
+            // The node that handles the packet masquerades it: the one whose nodePort the pod
+            // called (its own node only when it called its own node's address).
+            (_, TrafficPolicy::Cluster, Client::Pod(pod)) => {
+                match door.forwarding.or_else(|| pods::node_name(pod)) {
+                    Some(node) => node_seen(node),
+                    None => Seen::AnyExternal,
+                }
+            }
             (_, TrafficPolicy::Cluster, Client::External(_)) => forwarding(Seen::AnyExternal),
             (_, TrafficPolicy::Local, Client::Pod(pod)) => Seen::Pod(pod),
             (_, TrafficPolicy::Local, Client::External(address)) => {

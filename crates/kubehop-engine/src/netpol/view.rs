@@ -161,6 +161,11 @@ impl PolicyIndex {
         nodes: &NodeTable,
         cache: &PodCache<'_>,
     ) -> Vec<SourceVerdict> {
+        // The source pod's policies, looked up once for every endpoint (its egress, N8).
+        let source_policies = match client {
+            Client::Pod(pod) => Some(self.selecting_indices(pod)),
+            _ => None,
+        };
         port.endpoints
             .iter()
             .filter_map(|endpoint| {
@@ -173,7 +178,10 @@ impl PolicyIndex {
                     verdict: self.verdict_with(
                         &seen,
                         pod,
-                        cache.get(pods::name(pod)).map(Vec::as_slice),
+                        (
+                            cache.get(pods::name(pod)).map(Vec::as_slice),
+                            source_policies.as_deref(),
+                        ),
                         endpoint.port,
                         port.protocol,
                     ),
@@ -254,7 +262,7 @@ impl PolicyIndex {
                     verdict: self.verdict_with(
                         &seen,
                         pod,
-                        cache.get(pods::name(pod)).map(Vec::as_slice),
+                        (cache.get(pods::name(pod)).map(Vec::as_slice), None),
                         endpoint.port,
                         port.protocol,
                     ),
