@@ -29,8 +29,8 @@ pub mod nodes;
 pub mod outcome;
 pub mod portforward;
 pub mod reach;
-pub mod stream;
 pub mod spdy;
+pub mod stream;
 mod tls;
 
 use std::collections::BTreeSet;
