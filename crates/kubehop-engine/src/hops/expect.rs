@@ -88,9 +88,9 @@ impl PortHops<'_> {
     ) -> Option<Expectation> {
         let port = self.port;
         match &node.kind {
-            HopKind::Ingress { .. } => Some(ingress_expectation(port)),
+            HopKind::Ingress { .. } => Some(ingress_expectation(port, "the ingress controller")),
             HopKind::GatewayRoute { route, .. } if route.passes() => {
-                Some(ingress_expectation(port))
+                Some(ingress_expectation(port, "the Gateway"))
             }
             HopKind::GatewayRoute { .. } => None,
             HopKind::LoadBalancer { entry, .. } => {
@@ -171,9 +171,9 @@ fn endpoint_expectation(endpoint: &PortEndpoint) -> Expectation {
     }
 }
 
-/// An Ingress rule: the controller sends to the port's usable endpoints (ready, else
-/// serving-terminating, rule D3), or answers 503.
-fn ingress_expectation(port: &PortChain) -> Expectation {
+/// An Ingress rule or a Gateway route (`who` sends): to the port's usable endpoints (ready,
+/// else serving-terminating, rule D3), or it answers 503.
+fn ingress_expectation(port: &PortChain, who: &str) -> Expectation {
     let ready: Vec<&PortEndpoint> = port
         .endpoints
         .iter()
@@ -190,7 +190,7 @@ fn ingress_expectation(port: &PortChain) -> Expectation {
     if usable.is_empty() {
         Expectation::NoBackend {
             reason: format!(
-                "Service port {} has no usable endpoint: the ingress controller has nowhere to send (503)",
+                "Service port {} has no usable endpoint: {who} has nowhere to send (503)",
                 PortWords(port)
             ),
         }
@@ -198,7 +198,7 @@ fn ingress_expectation(port: &PortChain) -> Expectation {
         Expectation::Connect {
             endpoints: usable.iter().map(|e| ExpectedEndpoint::of(e)).collect(),
             reason: format!(
-                "the ingress controller sends to Service port {}: {}",
+                "{who} sends to Service port {}: {}",
                 PortWords(port),
                 endpoint_count(usable.len())
             ),
