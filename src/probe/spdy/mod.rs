@@ -17,7 +17,7 @@ pub mod dialer;
 mod dispatch;
 pub mod session;
 pub mod stream;
-pub mod transport;
+pub use kubehop_spdy::transport;
 
 pub use connect::{OpenError, Upgrade};
 pub use dialer::SessionDialer;

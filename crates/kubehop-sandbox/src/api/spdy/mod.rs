@@ -9,7 +9,7 @@ mod dispatch;
 pub(crate) use kubehop_spdy::{frame, headers};
 mod session;
 mod stream;
-mod transport;
+use kubehop_spdy::transport;
 
 pub(crate) use frame::rst;
 pub(crate) use session::Session;

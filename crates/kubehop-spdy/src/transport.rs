@@ -1,7 +1,7 @@
-//! What a client session runs on: the connection after `101 Switching Protocols` to
-//! `SPDY/3.1`, or the binary messages of a WebSocket with subprotocol
+//! What a session runs on, client or server: the connection after `101 Switching Protocols`
+//! to `SPDY/3.1`, or the binary messages of a WebSocket with subprotocol
 //! `SPDY/3.1+portforward.k8s.io` (their payloads are one byte stream, wherever messages start
-//! and end).
+//! and end). Behind the `tokio` feature: the framing modules stay free of any runtime.
 
 use std::io;
 
@@ -24,7 +24,7 @@ pub enum Transport<Io> {
 }
 
 impl<Io: AsyncRead + AsyncWrite + Unpin> Transport<Io> {
-    pub(super) fn split(self) -> (Source<Io>, Sink<Io>) {
+    pub fn split(self) -> (Source<Io>, Sink<Io>) {
         match self {
             Transport::Raw(io) => {
                 let (read, write) = tokio::io::split(io);
@@ -38,14 +38,14 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Transport<Io> {
     }
 }
 
-pub(super) enum Source<Io> {
+pub enum Source<Io> {
     Raw(ReadHalf<Io>),
     WebSocket(SplitStream<WebSocketStream<Io>>),
 }
 
 impl<Io: AsyncRead + AsyncWrite + Unpin> Source<Io> {
     /// Appends what arrives to `buffer`; 0 at the end of the stream.
-    pub(super) async fn read(&mut self, buffer: &mut BytesMut) -> io::Result<usize> {
+    pub async fn read(&mut self, buffer: &mut BytesMut) -> io::Result<usize> {
         match self {
             Source::Raw(read) => {
                 buffer.reserve(READ_CHUNK);
@@ -73,14 +73,14 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Source<Io> {
     }
 }
 
-pub(super) enum Sink<Io> {
+pub enum Sink<Io> {
     Raw(WriteHalf<Io>),
     WebSocket(SplitSink<WebSocketStream<Io>, Message>),
 }
 
 impl<Io: AsyncRead + AsyncWrite + Unpin> Sink<Io> {
     /// Sends `bytes` (one WebSocket message in a tunnel) and flushes.
-    pub(super) async fn send(&mut self, bytes: Bytes) -> io::Result<()> {
+    pub async fn send(&mut self, bytes: Bytes) -> io::Result<()> {
         match self {
             Sink::Raw(write) => {
                 write.write_all(&bytes).await?;
@@ -94,14 +94,14 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Sink<Io> {
     }
 
     /// Ends the byte stream: a TLS close and FIN, or the WebSocket's Close.
-    pub(super) async fn close(&mut self) {
+    pub async fn close(&mut self) {
         let closed = match self {
             Sink::Raw(write) => write.shutdown().await,
             Sink::WebSocket(write) => write.close().await.map_err(io::Error::other),
         };
         if let Err(error) = closed {
-            // The server may be gone already: no one to tell.
-            tracing::debug!("closing a SPDY port-forward session: {error}");
+            // The peer may be gone already: no one to tell.
+            tracing::debug!("closing a SPDY transport: {error}");
         }
     }
 }
