@@ -273,26 +273,12 @@ async fn serve(
     cancel: CancellationToken,
     connections: CancellationToken,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((stream, peer)) = accepted else {
-            continue;
-        };
-        let Ok(local) = stream.local_addr() else {
-            continue;
-        };
+    super::accept_each(listener, cancel, connections, |stream, peer| {
+        let local = stream.local_addr().ok()?;
         let shared = shared.clone();
-        let cancel = connections.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = cancel.cancelled() => {}
-                () = connection(stream, peer, local, &shared) => {}
-            }
-        });
-    }
+        Some(async move { connection(stream, peer, local, &shared).await })
+    })
+    .await;
 }
 
 async fn connection(mut stream: TcpStream, peer: SocketAddr, local: SocketAddr, shared: &Shared) {

@@ -218,37 +218,22 @@ async fn serve(
     cancel: CancellationToken,
     connections: CancellationToken,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((stream, peer)) = accepted else {
-            continue;
-        };
-        let Ok(local) = stream.local_addr() else {
-            continue;
-        };
+    super::accept_each(listener, cancel, connections, |stream, peer| {
+        let local = stream.local_addr().ok()?;
         let shared = shared.clone();
         let tls = tls.clone();
-        let cancel = connections.clone();
-        tokio::spawn(async move {
-            let served = async {
-                match tls {
-                    Some(tls) => {
-                        if let Ok(stream) = tls.accept(stream).await {
-                            request(stream, peer, local, true, &shared).await;
-                        }
+        Some(async move {
+            match tls {
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        request(stream, peer, local, true, &shared).await;
                     }
-                    None => request(stream, peer, local, false, &shared).await,
                 }
-            };
-            tokio::select! {
-                _ = cancel.cancelled() => {}
-                () = served => {}
+                None => request(stream, peer, local, false, &shared).await,
             }
-        });
-    }
+        })
+    })
+    .await;
 }
 
 /// What the controller reads from a request head (the Gateway data plane reads it too).

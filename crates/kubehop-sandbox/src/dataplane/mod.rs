@@ -305,6 +305,39 @@ pub(crate) async fn stop_unwanted<T: PartialEq>(
     }
 }
 
+/// The accept loop of every listener (pods, kube-proxy's front doors, the Ingress controller,
+/// the Gateways): accepts until `cancel`, skips failed accepts, and runs each connection that
+/// `handle` takes (`None` turns it away) in its own task, ended early by `connections`.
+pub(crate) async fn accept_each<F, Fut>(
+    listener: tokio::net::TcpListener,
+    cancel: tokio_util::sync::CancellationToken,
+    connections: tokio_util::sync::CancellationToken,
+    mut handle: F,
+) where
+    F: FnMut(tokio::net::TcpStream, SocketAddr) -> Option<Fut>,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
+        let Some(served) = handle(stream, peer) else {
+            continue;
+        };
+        let connections = connections.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = connections.cancelled() => {}
+                () = served => {}
+            }
+        });
+    }
+}
+
 /// One running listener task.
 #[derive(Debug)]
 pub(crate) struct Running {

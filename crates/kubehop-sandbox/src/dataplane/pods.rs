@@ -437,23 +437,14 @@ async fn serve(
     ),
     cancel: CancellationToken,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((stream, peer)) = accepted else {
-            continue;
-        };
+    super::accept_each(listener, cancel.clone(), cancel, |stream, peer| {
         // NetworkPolicy for a connection from a pod's or node's own address: a reset.
         let model = model.borrow().clone();
         if !super::policy::direct_admits(&model, (&app.namespace, &app.name), peer.ip(), addr) {
-            let _ = stream.set_zero_linger();
-            drop(stream);
-            continue;
+            super::proxy::reset(stream);
+            return None;
         }
         let app = app.clone();
-        let cancel = cancel.clone();
         let log = AppLog {
             access: access.clone(),
             unready: unready.clone(),
@@ -462,13 +453,9 @@ async fn serve(
         };
         let zones = zones.clone();
         let tls = tls.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = cancel.cancelled() => {}
-                _ = answer(stream, &app, &log, (&zones, tls.as_ref())) => {}
-            }
-        });
-    }
+        Some(async move { answer(stream, &app, &log, (&zones, tls.as_ref())).await })
+    })
+    .await;
 }
 
 const METHODS: [&str; 9] = [

@@ -379,24 +379,12 @@ async fn serve(
     connections: CancellationToken,
 ) {
     let door = Arc::new(door);
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((stream, peer)) = accepted else {
-            continue;
-        };
+    super::accept_each(listener, cancel, connections, |stream, peer| {
         let context = context.clone();
         let door = door.clone();
-        let cancel = connections.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = cancel.cancelled() => {}
-                _ = connection(stream, peer, addr, &door, &context) => {}
-            }
-        });
-    }
+        Some(async move { connection(stream, peer, addr, &door, &context).await })
+    })
+    .await;
 }
 
 pub(crate) fn reset(stream: TcpStream) {
