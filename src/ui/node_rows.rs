@@ -38,7 +38,7 @@ pub(super) fn node_port_line(
         mark_span(mark, mark_style),
         Span::raw(format!(
             "{} {}",
-            row.node,
+            crate::printable::escape(&row.node),
             SocketText(row.address, row.port)
         )),
     ];
