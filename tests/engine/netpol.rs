@@ -141,7 +141,7 @@ fn verdict(model: &ProxyModel, from: From) -> PolicyVerdict {
     };
     let mut verdicts = model.policy_verdicts(&decision, &client);
     assert_eq!(verdicts.len(), 1, "{decision:?}");
-    verdicts.remove(0).verdict
+    (*verdicts.remove(0).verdict).clone()
 }
 
 /// (policies, source, allowed, words the verdict's text must contain)

@@ -197,8 +197,7 @@ impl<'s> ServiceChains<'s> {
 
     /// The chain's `networkPolicy` block and the policy findings (rules N1-N10).
     fn policy_view(&self, chain: &mut ServiceChain) {
-        if let Some(view) = self.policies.chain_view(chain, &self.nodes) {
-            let findings = crate::netpol::findings::chain_findings(&self.policies, chain, &view);
+        if let Some((view, findings)) = self.policies.chain_policies(chain, &self.nodes) {
             chain.diagnostics.extend(findings);
             chain.network_policy = Some(view);
         }

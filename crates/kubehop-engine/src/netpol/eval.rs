@@ -252,6 +252,22 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Whether the decision names the remote end's pod (a pod-label miss): for a source's
+    /// egress that is the destination pod, so the decision is that pod's own.
+    pub fn names_remote_pod(&self) -> bool {
+        let reasons = match self {
+            Self::Undecided { reason, .. } => std::slice::from_ref(reason),
+            Self::Denied {
+                near_miss: Some(near),
+                ..
+            } => near.reasons.as_slice(),
+            _ => &[],
+        };
+        reasons
+            .iter()
+            .any(|reason| matches!(reason, Miss::PodLabels { .. }))
+    }
+
     /// `Some(true)` allowed, `Some(false)` denied, `None` undecided.
     pub fn allowed(&self) -> Option<bool> {
         match self {
@@ -550,8 +566,10 @@ pub(crate) fn named_port(pod: Option<&Pod>, name: &str, protocol: Protocol) -> O
 impl PolicyIndex {
     /// N3/N7: whether any ingress rule of the policies isolating `pod` lets some source reach
     /// `port` (the peers aside); `None` when no policy isolates the pod for ingress.
-    pub(crate) fn ingress_port_open(
+    /// `selecting`: the policies selecting `pod` ([`PolicyIndex::selecting_indices`]).
+    pub(crate) fn ingress_port_open_with(
         &self,
+        selecting: &[usize],
         pod: &Pod,
         port: i32,
         protocol: Protocol,
@@ -566,7 +584,10 @@ impl PolicyIndex {
             protocol,
         };
         let mut isolated = false;
-        for policy in self.selecting(pod) {
+        for policy in selecting
+            .iter()
+            .filter_map(|index| self.policies.get(*index))
+        {
             let Some(rules) = &policy.ingress else {
                 continue;
             };

@@ -9,50 +9,90 @@ use k8s_openapi::api::core::v1::Pod;
 use super::PolicyIndex;
 use super::compile::PortSpec;
 use super::eval::named_port;
-use super::view::ChainPolicies;
+use super::view::{ChainPolicies, PodCache};
 use crate::diagnostics::{Diagnostic, DiagnosticCode, Severity, Subject};
+use crate::hash::FxHashMap as HashMap;
 use crate::model::ServiceChain;
 use crate::pods;
 use crate::snapshot::{ClusterSnapshot, ResourceKind};
 
 /// The findings of one Service whose endpoints some policy isolates.
-pub(crate) fn chain_findings(
+pub(super) fn chain_findings<'c>(
     index: &PolicyIndex,
-    chain: &ServiceChain,
+    chain: &'c ServiceChain,
     view: &ChainPolicies,
+    cache: &mut PodCache<'c>,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    out.extend(isolated_no_allow(index, chain));
-    out.extend(port_name_unresolved(index, chain));
+    out.extend(isolated_no_allow(index, chain, cache));
+    out.extend(port_name_unresolved(index, chain, cache));
     out.extend(denies_ingress_controller(view));
     out
 }
 
 /// N3: every endpoint is isolated for ingress and no rule opens its port to anyone.
-fn isolated_no_allow(index: &PolicyIndex, chain: &ServiceChain) -> Option<Diagnostic> {
+fn isolated_no_allow<'c>(
+    index: &PolicyIndex,
+    chain: &'c ServiceChain,
+    cache: &mut PodCache<'c>,
+) -> Option<Diagnostic> {
     let mut checked = 0usize;
     let mut policies = BTreeSet::new();
     let mut ports = BTreeSet::new();
+    // Per class of pods (same labels and declared ports): whether the port is open, and
+    // whether its isolating policies are listed yet.
+    let mut open: HashMap<(usize, i32, crate::model::Protocol), Option<bool>> = HashMap::default();
+    let mut listed: BTreeSet<usize> = BTreeSet::new();
     for port in &chain.ports {
         for endpoint in &port.endpoints {
-            let pod = endpoint.info.pod.as_deref().and_then(|name| {
-                let pods = &chain.details.selected_pods;
-                pods.binary_search_by(|pod| pods::name(pod).cmp(name))
-                    .ok()
-                    .and_then(|i| pods.get(i))
-            })?;
-            if index.ingress_port_open(pod, endpoint.port, port.protocol) != Some(false) {
+            let (pod, class) = match cache.endpoint(endpoint) {
+                Some((pod, class, _)) => (pod, class),
+                None => {
+                    let pod = endpoint.info.pod.as_deref().and_then(|name| {
+                        let pods = &chain.details.selected_pods;
+                        pods.binary_search_by(|pod| pods::name(pod).cmp(name))
+                            .ok()
+                            .and_then(|i| pods.get(i))
+                    })?;
+                    (pod.as_ref(), cache.class_of(index, pod))
+                }
+            };
+            let is_open = *open
+                .entry((class, endpoint.port, port.protocol))
+                .or_insert_with(|| {
+                    index.ingress_port_open_with(
+                        cache.selecting(class),
+                        pod,
+                        endpoint.port,
+                        port.protocol,
+                    )
+                });
+            if is_open != Some(false) {
                 return None;
             }
             checked += 1;
-            policies.extend(index.ingress_isolating(pod));
-            ports.insert(format!("{}/{}", endpoint.port, port.protocol));
+            if listed.insert(class) {
+                policies.extend(
+                    cache
+                        .selecting(class)
+                        .iter()
+                        .filter_map(|i| index.policies().get(*i))
+                        .filter(|policy| policy.ingress.is_some())
+                        .map(super::Policy::key),
+                );
+            }
+            ports.insert((endpoint.port, port.protocol));
         }
     }
     if checked == 0 {
         return None;
     }
     let policies: Vec<String> = policies.into_iter().collect();
+    // Sorted as text, as they read.
+    let ports: BTreeSet<String> = ports
+        .into_iter()
+        .map(|(number, protocol)| format!("{number}/{protocol}"))
+        .collect();
     let ports: Vec<String> = ports.into_iter().collect();
     Some(Diagnostic::new(
         DiagnosticCode::PolicyIsolatedNoAllow,
@@ -67,23 +107,29 @@ fn isolated_no_allow(index: &PolicyIndex, chain: &ServiceChain) -> Option<Diagno
 
 /// N7: a policy's named port that some endpoint pods it selects declare and others do not
 /// (two versions of the pod template).
-fn port_name_unresolved(index: &PolicyIndex, chain: &ServiceChain) -> Vec<Diagnostic> {
+fn port_name_unresolved<'c>(
+    index: &PolicyIndex,
+    chain: &'c ServiceChain,
+    cache: &mut PodCache<'c>,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let pods = &chain.details.selected_pods;
+    // The endpoint pods are the ones the chain's policy view put in classes.
     let endpoint_pods: Vec<_> = pods
         .iter()
-        .filter(|pod| {
-            chain
-                .details
-                .endpoints
-                .iter()
-                .any(|e| e.pod.as_deref() == Some(pods::name(pod)))
-        })
+        .filter(|pod| cache.knows(pods::name(pod)))
         .collect();
     // Only the policies that select an endpoint pod, each once, in policy order.
-    let mut policies: Vec<&super::Policy> = endpoint_pods
+    let mut classes: Vec<usize> = endpoint_pods
         .iter()
-        .flat_map(|pod| index.selecting(pod))
+        .map(|pod| cache.class_of(index, pod))
+        .collect();
+    classes.sort_unstable();
+    classes.dedup();
+    let mut policies: Vec<&super::Policy> = classes
+        .iter()
+        .flat_map(|class| cache.selecting(*class).iter())
+        .filter_map(|i| index.policies().get(*i))
         .collect();
     policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     policies.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name);
@@ -191,16 +237,24 @@ pub(crate) fn selects_nothing(
     if index.is_empty() || !snapshot.has(ResourceKind::Pod) {
         return Vec::new();
     }
-    // Which policies select some pod: each pod against the policies its labels index.
-    let mut selected: BTreeSet<(&str, &str)> = BTreeSet::new();
+    // Which policies select some pod: each pod against the policies its labels index, until
+    // every policy has one.
+    let mut selected = vec![false; index.policies().len()];
+    let mut unselected = selected.len();
     for pod in &snapshot.pods {
-        for policy in index.selecting(pod) {
-            selected.insert((policy.namespace.as_str(), policy.name.as_str()));
+        if unselected == 0 {
+            break;
+        }
+        for position in index.selecting_indices(pod) {
+            if let Some(flag) = selected.get_mut(position).filter(|flag| !**flag) {
+                *flag = true;
+                unselected -= 1;
+            }
         }
     }
     let mut out = Vec::new();
-    for policy in index.policies() {
-        if selected.contains(&(policy.namespace.as_str(), policy.name.as_str())) {
+    for (position, policy) in index.policies().iter().enumerate() {
+        if selected.get(position).copied().unwrap_or(false) {
             continue;
         }
         let Some(pairs) = policy

@@ -216,12 +216,15 @@ impl ProxyModel {
                 };
                 let seen = PolicyIndex::seen(client, &door, &self.nodes, endpoint.info.ip);
                 Some(SourceVerdict {
-                    pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)),
+                    pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)).into(),
                     ip: endpoint.info.ip,
                     port: endpoint.port,
-                    verdict: self
-                        .policies
-                        .verdict(&seen, pod, endpoint.port, port.protocol),
+                    verdict: std::sync::Arc::new(self.policies.verdict(
+                        &seen,
+                        pod,
+                        endpoint.port,
+                        port.protocol,
+                    )),
                 })
             })
             .collect()
@@ -279,7 +282,7 @@ impl PolicyIndex {
                         .collect()
                 };
                 Some(EndpointPolicies {
-                    pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)),
+                    pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)).into(),
                     ip: endpoint.info.ip,
                     ingress: keys(|policy| policy.ingress.is_some()),
                     egress: keys(|policy| policy.egress.is_some()),
@@ -357,10 +360,15 @@ impl PolicyIndex {
                         let pod = chain_pod(chain, endpoint.info.pod.as_deref()?)?;
                         let seen = PolicyIndex::seen(&client, &door, &nodes, endpoint.info.ip);
                         Some(SourceVerdict {
-                            pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)),
+                            pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)).into(),
                             ip: endpoint.info.ip,
                             port: endpoint.port,
-                            verdict: self.verdict(&seen, pod, endpoint.port, port.protocol),
+                            verdict: std::sync::Arc::new(self.verdict(
+                                &seen,
+                                pod,
+                                endpoint.port,
+                                port.protocol,
+                            )),
                         })
                     })
                 })

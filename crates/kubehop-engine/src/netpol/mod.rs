@@ -146,6 +146,17 @@ impl PolicyIndex {
         candidates
     }
 
+    /// Whether any egress rule of these policies has an ipBlock peer (N6: the destination's
+    /// address then decides).
+    pub(crate) fn egress_ip_blocks(&self, indices: &[usize]) -> bool {
+        indices
+            .iter()
+            .filter_map(|index| self.policies.get(*index))
+            .flat_map(|policy| policy.egress.iter().flatten())
+            .flat_map(|rule| rule.peers.iter().flatten())
+            .any(|peer| matches!(peer, compile::Peer::IpBlock { .. }))
+    }
+
     /// The policies that isolate `pod` for ingress (N1), as `namespace/name`.
     pub fn ingress_isolating(&self, pod: &Pod) -> Vec<String> {
         self.selecting(pod)

@@ -48,15 +48,15 @@ impl ProxyModel {
                     .and_then(|index| pods.get(index))?;
                 let seen = PolicyIndex::seen(client, &door, &self.nodes, endpoint.info.ip);
                 Some(SourceVerdict {
-                    pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)),
+                    pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)).into(),
                     ip: endpoint.info.ip,
                     port: endpoint.port,
-                    verdict: self.policies.verdict(
+                    verdict: std::sync::Arc::new(self.policies.verdict(
                         &seen,
                         pod,
                         endpoint.port,
                         decision.destination.protocol,
-                    ),
+                    )),
                 })
             })
             .collect()

@@ -2,16 +2,17 @@
 //! verdict for the default sources (rules N8-N10).
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{ContainerPort, Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::{Client, DoorFacts, PolicyIndex, PolicyVerdict};
-use crate::hash::FxHashMap as HashMap;
+use super::{Client, DoorFacts, PolicyIndex, PolicyVerdict, Seen};
+use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet, FxHasher};
 use crate::model::{Hop, PortChain, PortEndpoint, ServiceChain, TrafficPolicy};
 use crate::nodes::NodeTable;
 use crate::pods;
@@ -31,12 +32,13 @@ pub struct ChainPolicies {
 #[serde(rename_all = "camelCase")]
 pub struct EndpointPolicies {
     /// `namespace/name`.
-    pub pod: String,
+    pub pod: Arc<str>,
     pub ip: IpAddr,
-    /// Policies that isolate the pod for ingress, `namespace/name`, sorted.
-    pub ingress: Vec<String>,
+    /// Policies that isolate the pod for ingress, `namespace/name`, sorted (shared by the
+    /// endpoints of one pod template).
+    pub ingress: Arc<[String]>,
     /// Policies that isolate the pod for egress.
-    pub egress: Vec<String>,
+    pub egress: Arc<[String]>,
 }
 
 /// One hop and one default source: the verdict for each endpoint it can reach.
@@ -67,23 +69,196 @@ impl HopVerdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceVerdict {
-    pub pod: String,
+    /// `namespace/name`.
+    pub pod: Arc<str>,
     pub ip: IpAddr,
     pub port: i32,
+    /// Shared by the endpoints whose verdict is the same ([`VerdictMemo`]).
     #[serde(flatten)]
-    pub verdict: PolicyVerdict,
+    pub verdict: Arc<PolicyVerdict>,
 }
 
-/// Pod name → the positions of the policies selecting it.
-type PodCache<'c> = BTreeMap<&'c str, Vec<usize>>;
+/// Endpoint pods that policies cannot tell apart: same namespace, labels and declared ports
+/// (the pods of one template). They share the policies selecting them and, for one source and
+/// port, every verdict that names neither pod ([`VerdictMemo`]).
+struct PodClass<'c> {
+    pod: &'c Pod,
+    /// The positions of the policies selecting the class's pods (N1).
+    selecting: Vec<usize>,
+    /// The keys of those isolating them for ingress and for egress, written when first asked.
+    keys: Option<PolicyKeys>,
+}
 
-/// The endpoint's pod, from the Service's selected pods.
-fn endpoint_pod<'c>(chain: &'c ServiceChain, endpoint: &PortEndpoint) -> Option<&'c Arc<Pod>> {
-    let name = endpoint.info.pod.as_deref()?;
-    let pods = &chain.details.selected_pods;
-    pods.binary_search_by(|pod| pods::name(pod).cmp(name))
-        .ok()
-        .and_then(|index| pods.get(index))
+/// The keys of the policies isolating a pod for ingress and for egress, shared by its class.
+type PolicyKeys = (Arc<[String]>, Arc<[String]>);
+
+/// One endpoint pod of the chain.
+struct Known<'c> {
+    pod: &'c Pod,
+    class: usize,
+    /// `namespace/name`, written once for every hop that names it.
+    label: Arc<str>,
+}
+
+/// The endpoint pods of one chain, each with its [`PodClass`].
+#[derive(Default)]
+pub(super) struct PodCache<'c> {
+    classes: Vec<PodClass<'c>>,
+    known: Vec<Known<'c>>,
+    /// Pod name → its entry in `known`.
+    by_name: HashMap<&'c str, usize>,
+    /// Endpoint (its shared `EndpointInfo`) → its entry in `known`.
+    by_endpoint: HashMap<usize, usize>,
+    /// Hash of (namespace, labels, ports) → the classes with that hash.
+    by_hash: HashMap<u64, Vec<usize>>,
+}
+
+impl<'c> PodCache<'c> {
+    /// The class of `pod` (added when new), the policies selecting it looked up once per class.
+    pub(super) fn class_of(&mut self, index: &PolicyIndex, pod: &'c Pod) -> usize {
+        self.entry(index, pod).class
+    }
+
+    fn entry(&mut self, index: &PolicyIndex, pod: &'c Pod) -> &Known<'c> {
+        let position = match self.by_name.get(pods::name(pod)) {
+            Some(position) => *position,
+            None => {
+                let class = self.find_class(index, pod);
+                let label = format!("{}/{}", pods::namespace(pod), pods::name(pod)).into();
+                self.known.push(Known { pod, class, label });
+                self.by_name.insert(pods::name(pod), self.known.len() - 1);
+                self.known.len() - 1
+            }
+        };
+        &self.known[position]
+    }
+
+    fn find_class(&mut self, index: &PolicyIndex, pod: &'c Pod) -> usize {
+        // The pods of a chain are mostly of one template: the last class first, unhashed.
+        if let Some(last) = self.known.last()
+            && self
+                .classes
+                .get(last.class)
+                .is_some_and(|class| same_class(class.pod, pod))
+        {
+            return last.class;
+        }
+        let hash = class_hash(pod);
+        let candidates = self.by_hash.entry(hash).or_default();
+        let found = candidates.iter().copied().find(|class| {
+            self.classes
+                .get(*class)
+                .is_some_and(|known| same_class(known.pod, pod))
+        });
+        match found {
+            Some(class) => class,
+            None => {
+                self.classes.push(PodClass {
+                    pod,
+                    selecting: index.selecting_indices(pod),
+                    keys: None,
+                });
+                candidates.push(self.classes.len() - 1);
+                self.classes.len() - 1
+            }
+        }
+    }
+
+    /// Registers the endpoint `info` as served by `pod`.
+    fn add_endpoint(
+        &mut self,
+        index: &PolicyIndex,
+        info: &Arc<crate::model::EndpointInfo>,
+        pod: &'c Pod,
+    ) -> usize {
+        let class = self.class_of(index, pod);
+        if let Some(position) = self.by_name.get(pods::name(pod)) {
+            self.by_endpoint
+                .insert(Arc::as_ptr(info) as usize, *position);
+        }
+        class
+    }
+
+    /// The keys of the policies isolating the pods of `class` for ingress and for egress.
+    fn keys(&mut self, index: &PolicyIndex, class: usize) -> PolicyKeys {
+        let Some(known) = self.classes.get_mut(class) else {
+            return (Arc::from([]), Arc::from([]));
+        };
+        let selecting = &known.selecting;
+        known
+            .keys
+            .get_or_insert_with(|| {
+                let policies = || selecting.iter().filter_map(|i| index.policies.get(*i));
+                (
+                    policies()
+                        .filter(|p| p.ingress.is_some())
+                        .map(super::Policy::key)
+                        .collect(),
+                    policies()
+                        .filter(|p| p.egress.is_some())
+                        .map(super::Policy::key)
+                        .collect(),
+                )
+            })
+            .clone()
+    }
+
+    /// The positions of the policies selecting the pods of `class`.
+    pub(super) fn selecting(&self, class: usize) -> &[usize] {
+        self.classes
+            .get(class)
+            .map(|known| known.selecting.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// Whether `name` is an endpoint pod of the chain (one [`PodCache::class_of`] saw).
+    pub(super) fn knows(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    fn label(&self, name: &str) -> Option<Arc<str>> {
+        let position = *self.by_name.get(name)?;
+        Some(self.known.get(position)?.label.clone())
+    }
+
+    /// An endpoint's pod, class and label, when [`PodCache::add_endpoint`] saw it.
+    pub(super) fn endpoint(&self, endpoint: &PortEndpoint) -> Option<(&'c Pod, usize, Arc<str>)> {
+        let position = *self
+            .by_endpoint
+            .get(&(Arc::as_ptr(&endpoint.info) as usize))?;
+        let known = self.known.get(position)?;
+        Some((known.pod, known.class, known.label.clone()))
+    }
+}
+
+/// The container ports a pod declares (named ports resolve on them, N7).
+fn declared_ports(pod: &Pod) -> impl Iterator<Item = &ContainerPort> {
+    pod.spec
+        .iter()
+        .flat_map(|spec| {
+            spec.containers
+                .iter()
+                .chain(spec.init_containers.iter().flatten())
+        })
+        .flat_map(|container| container.ports.iter().flatten())
+}
+
+/// The hash of what makes a [`PodClass`].
+fn class_hash(pod: &Pod) -> u64 {
+    let mut hasher = FxHasher::default();
+    pods::namespace(pod).hash(&mut hasher);
+    pods::labels(pod).hash(&mut hasher);
+    for port in declared_ports(pod) {
+        (&port.name, &port.protocol, port.container_port).hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Whether policies can tell the two pods apart (apart from name, address and node).
+fn same_class(a: &Pod, b: &Pod) -> bool {
+    pods::namespace(a) == pods::namespace(b)
+        && pods::labels(a) == pods::labels(b)
+        && declared_ports(a).eq(declared_ports(b))
 }
 
 /// A pod of `namespace` without labels or address: the "any pod of the namespace" source.
@@ -98,15 +273,81 @@ pub(super) fn anonymous_pod(namespace: &str) -> Pod {
     }
 }
 
+/// One chain's verdicts, shared by the endpoints that policies cannot tell apart: the same
+/// [`PodClass`], source as seen, port, and (for a source pod's egress through ipBlocks) address.
+#[derive(Default)]
+pub(super) struct VerdictMemo {
+    verdicts: HashMap<VerdictKey, Arc<PolicyVerdict>>,
+    /// Keys whose verdict names the destination pod (an egress miss): kept per pod.
+    per_pod: HashSet<VerdictKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct VerdictKey {
+    class: usize,
+    seen: SeenKey,
+    /// N9: the source is the destination's own node.
+    local: bool,
+    port: i32,
+    protocol: crate::model::Protocol,
+    /// The destination's address, when the source's egress rules have ipBlocks (N6).
+    address: Option<IpAddr>,
+    /// The destination pod itself, for verdicts that name it.
+    pod: Option<usize>,
+}
+
+/// [`Seen`] by identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum SeenKey {
+    Pod(usize),
+    Node(usize, usize, Option<IpAddr>),
+    Address(IpAddr),
+    AnyExternal,
+}
+
+impl SeenKey {
+    fn of(seen: &Seen<'_>) -> Self {
+        match seen {
+            Seen::Pod(pod) => Self::Pod(std::ptr::from_ref(*pod) as usize),
+            Seen::Node { name, address } => {
+                Self::Node(name.as_ptr() as usize, name.len(), *address)
+            }
+            Seen::Address(address) => Self::Address(*address),
+            Seen::AnyExternal => Self::AnyExternal,
+        }
+    }
+}
+
 impl PolicyIndex {
     /// The `networkPolicy` block of a chain, when some endpoint pod is isolated for ingress.
     pub fn chain_view(&self, chain: &ServiceChain, nodes: &NodeTable) -> Option<ChainPolicies> {
+        self.view_with(chain, nodes, &mut PodCache::default())
+    }
+
+    /// [`PolicyIndex::chain_view`] and the chain's policy findings, which share its lookups.
+    pub(crate) fn chain_policies(
+        &self,
+        chain: &ServiceChain,
+        nodes: &NodeTable,
+    ) -> Option<(ChainPolicies, Vec<crate::diagnostics::Diagnostic>)> {
+        let mut cache = PodCache::default();
+        let view = self.view_with(chain, nodes, &mut cache)?;
+        let findings = super::findings::chain_findings(self, chain, &view, &mut cache);
+        Some((view, findings))
+    }
+
+    fn view_with<'c>(
+        &self,
+        chain: &'c ServiceChain,
+        nodes: &NodeTable,
+        cache: &mut PodCache<'c>,
+    ) -> Option<ChainPolicies> {
         if self.is_empty() {
             return None;
         }
         let mut endpoints = Vec::new();
-        // The policies selecting each endpoint pod, looked up once for every hop.
-        let mut cache: PodCache<'_> = BTreeMap::new();
+        // The policies selecting each endpoint pod, looked up once per class of pods, and
+        // the keys of those isolating it, written once per class.
         for info in &chain.details.endpoints {
             let Some(name) = info.pod.as_deref() else {
                 continue;
@@ -119,47 +360,110 @@ impl PolicyIndex {
             else {
                 continue;
             };
-            let indices = self.selecting_indices(pod);
-            let selecting: Vec<&super::Policy> = indices
-                .iter()
-                .filter_map(|i| self.policies.get(*i))
-                .collect();
-            cache.insert(name, indices);
+            let class = cache.add_endpoint(self, info, pod);
+            let (ingress, egress) = cache.keys(self, class);
             endpoints.push(EndpointPolicies {
-                pod: format!("{}/{name}", pods::namespace(pod)),
+                pod: cache
+                    .label(name)
+                    .unwrap_or_else(|| format!("{}/{name}", pods::namespace(pod)).into()),
                 ip: info.ip,
-                ingress: selecting
-                    .iter()
-                    .filter(|p| p.ingress.is_some())
-                    .map(|p| p.key())
-                    .collect(),
-                egress: selecting
-                    .iter()
-                    .filter(|p| p.egress.is_some())
-                    .map(|p| p.key())
-                    .collect(),
+                ingress,
+                egress,
             });
         }
         if endpoints.iter().all(|endpoint| endpoint.ingress.is_empty()) {
             return None;
         }
-        let mut hops = self.ingress_hops(chain, &cache);
+        // Every port's endpoints (the same pods as the chain's, in the usual case).
+        let selected = &chain.details.selected_pods;
+        for endpoint in chain.ports.iter().flat_map(|port| port.endpoints.iter()) {
+            let Some(name) = endpoint.info.pod.as_deref() else {
+                continue;
+            };
+            if cache.endpoint(endpoint).is_some() {
+                continue;
+            }
+            if let Some(pod) = selected
+                .binary_search_by(|pod| pods::name(pod).cmp(name))
+                .ok()
+                .and_then(|index| selected.get(index))
+            {
+                cache.add_endpoint(self, &endpoint.info, pod);
+            }
+        }
+        let mut memo = VerdictMemo::default();
+        let anonymous = anonymous_pod(&chain.namespace);
+        let mut hops = self.ingress_hops(chain, cache, &mut memo);
         for port in &chain.ports {
-            hops.extend(self.cluster_ip_hop(chain, port, &cache));
-            hops.extend(self.node_port_hop(chain, port, nodes, &cache));
+            hops.extend(self.cluster_ip_hop(chain, port, &anonymous, cache, &mut memo));
+            hops.extend(self.node_port_hop(chain, port, nodes, cache, &mut memo));
         }
         Some(ChainPolicies { endpoints, hops })
     }
 
-    /// Verdicts for `client` through `door` to every endpoint of `port` (those `filter` keeps).
+    /// The verdict for `seen` reaching `pod` on `port`, shared through `memo` by the
+    /// endpoints of the same class.
+    fn shared_verdict(
+        &self,
+        (memo, cache): (&mut VerdictMemo, &PodCache<'_>),
+        (seen, source_policies): (&Seen<'_>, Option<&[usize]>),
+        (pod, class): (&Pod, usize),
+        (port, protocol): (i32, crate::model::Protocol),
+    ) -> Option<Arc<PolicyVerdict>> {
+        let local = matches!(seen, Seen::Node { name, .. } if Some(*name) == pods::node_name(pod));
+        // The egress of a source pod looks at the destination's address through ipBlocks.
+        let address = match seen {
+            Seen::Pod(_)
+                if source_policies.is_some_and(|indices| self.egress_ip_blocks(indices)) =>
+            {
+                pods::ips(pod).into_iter().next()
+            }
+            _ => None,
+        };
+        let mut key = VerdictKey {
+            class,
+            seen: SeenKey::of(seen),
+            local,
+            port,
+            protocol,
+            address,
+            pod: None,
+        };
+        if memo.per_pod.contains(&key) {
+            key.pod = Some(std::ptr::from_ref(pod) as usize);
+        }
+        if let Some(found) = memo.verdicts.get(&key) {
+            return Some(found.clone());
+        }
+        let verdict = Arc::new(self.verdict_with(
+            seen,
+            pod,
+            (Some(cache.selecting(class)), source_policies),
+            port,
+            protocol,
+        ));
+        // A source pod's egress miss may name this destination pod: such verdicts are its own.
+        if key.pod.is_none()
+            && verdict
+                .egress
+                .as_ref()
+                .is_some_and(super::Decision::names_remote_pod)
+        {
+            memo.per_pod.insert(key.clone());
+            key.pod = Some(std::ptr::from_ref(pod) as usize);
+        }
+        memo.verdicts.insert(key, verdict.clone());
+        Some(verdict)
+    }
+
+    /// Verdicts for `client` through `door` to every endpoint of `port`.
     fn endpoint_verdicts(
         &self,
-        chain: &ServiceChain,
         port: &PortChain,
         client: &Client<'_>,
         door: &DoorFacts<'_>,
         nodes: &NodeTable,
-        cache: &PodCache<'_>,
+        (memo, cache): (&mut VerdictMemo, &PodCache<'_>),
     ) -> Vec<SourceVerdict> {
         // The source pod's policies, looked up once for every endpoint (its egress, N8).
         let source_policies = match client {
@@ -169,22 +473,18 @@ impl PolicyIndex {
         port.endpoints
             .iter()
             .filter_map(|endpoint| {
-                let pod = endpoint_pod(chain, endpoint)?;
+                let (pod, class, label) = cache.endpoint(endpoint)?;
                 let seen = PolicyIndex::seen(client, door, nodes, endpoint.info.ip);
                 Some(SourceVerdict {
-                    pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)),
+                    pod: label,
                     ip: endpoint.info.ip,
                     port: endpoint.port,
-                    verdict: self.verdict_with(
-                        &seen,
-                        pod,
-                        (
-                            cache.get(pods::name(pod)).map(Vec::as_slice),
-                            source_policies.as_deref(),
-                        ),
-                        endpoint.port,
-                        port.protocol,
-                    ),
+                    verdict: self.shared_verdict(
+                        (&mut *memo, cache),
+                        (&seen, source_policies.as_deref()),
+                        (pod, class),
+                        (endpoint.port, port.protocol),
+                    )?,
                 })
             })
             .collect()
@@ -195,10 +495,11 @@ impl PolicyIndex {
         &self,
         chain: &ServiceChain,
         port: &PortChain,
+        anonymous: &Pod,
         cache: &PodCache<'_>,
+        memo: &mut VerdictMemo,
     ) -> Option<HopVerdict> {
         port.cluster_ip?;
-        let anonymous = anonymous_pod(&chain.namespace);
         let door = DoorFacts {
             via: FrontDoor::ClusterIp,
             external_policy: TrafficPolicy::Cluster,
@@ -207,7 +508,7 @@ impl PolicyIndex {
         };
         let nodes = NodeTable::default();
         let endpoints =
-            self.endpoint_verdicts(chain, port, &Client::Pod(&anonymous), &door, &nodes, cache);
+            self.endpoint_verdicts(port, &Client::Pod(anonymous), &door, &nodes, (memo, cache));
         Some(HopVerdict {
             hop: Hop::ClusterIp {
                 port: port.port,
@@ -229,6 +530,7 @@ impl PolicyIndex {
         port: &PortChain,
         nodes: &NodeTable,
         cache: &PodCache<'_>,
+        memo: &mut VerdictMemo,
     ) -> Option<HopVerdict> {
         port.node_port?;
         let policy = chain
@@ -238,7 +540,7 @@ impl PolicyIndex {
             .endpoints
             .iter()
             .filter_map(|endpoint| {
-                let pod = endpoint_pod(chain, endpoint)?;
+                let (pod, class, label) = cache.endpoint(endpoint)?;
                 let own = endpoint.info.node.as_deref();
                 let forwarding = match policy {
                     TrafficPolicy::Local => own,
@@ -256,16 +558,15 @@ impl PolicyIndex {
                 let seen =
                     PolicyIndex::seen(&Client::External(None), &door, nodes, endpoint.info.ip);
                 Some(SourceVerdict {
-                    pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)),
+                    pod: label,
                     ip: endpoint.info.ip,
                     port: endpoint.port,
-                    verdict: self.verdict_with(
-                        &seen,
-                        pod,
-                        (cache.get(pods::name(pod)).map(Vec::as_slice), None),
-                        endpoint.port,
-                        port.protocol,
-                    ),
+                    verdict: self.shared_verdict(
+                        (&mut *memo, cache),
+                        (&seen, None),
+                        (pod, class),
+                        (endpoint.port, port.protocol),
+                    )?,
                 })
             })
             .collect();
@@ -278,7 +579,12 @@ impl PolicyIndex {
 
     /// Each Ingress path, from each of its controller's pods when they are known (N10: the
     /// controller opens its own connection to the endpoints).
-    fn ingress_hops(&self, chain: &ServiceChain, cache: &PodCache<'_>) -> Vec<HopVerdict> {
+    fn ingress_hops(
+        &self,
+        chain: &ServiceChain,
+        cache: &PodCache<'_>,
+        memo: &mut VerdictMemo,
+    ) -> Vec<HopVerdict> {
         let mut hops = Vec::new();
         let door = DoorFacts {
             via: FrontDoor::ClusterIp,
@@ -307,7 +613,7 @@ impl PolicyIndex {
                 let endpoints = ports
                     .iter()
                     .flat_map(|port| {
-                        self.endpoint_verdicts(chain, port, &client, &door, &nodes, cache)
+                        self.endpoint_verdicts(port, &client, &door, &nodes, (&mut *memo, cache))
                     })
                     .collect();
                 hops.push(HopVerdict {
