@@ -37,6 +37,7 @@ pub mod model;
 pub mod netpol;
 pub mod node_proxy;
 pub mod nodes;
+pub mod objects;
 pub mod parallel;
 pub mod picker;
 pub mod plan;

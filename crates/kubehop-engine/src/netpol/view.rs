@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
+
+use crate::objects::PodInfo;
 use k8s_openapi::api::networking::v1::Ingress;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::{Client, DoorFacts, PolicyIndex, PolicyVerdict};
@@ -78,7 +79,7 @@ pub struct SourceVerdict {
 type PodCache<'c> = BTreeMap<&'c str, Vec<usize>>;
 
 /// The endpoint's pod, from the Service's selected pods.
-fn endpoint_pod<'c>(chain: &'c ServiceChain, endpoint: &PortEndpoint) -> Option<&'c Arc<Pod>> {
+fn endpoint_pod<'c>(chain: &'c ServiceChain, endpoint: &PortEndpoint) -> Option<&'c Arc<PodInfo>> {
     let name = endpoint.info.pod.as_deref()?;
     let pods = &chain.details.selected_pods;
     pods.binary_search_by(|pod| pods::name(pod).cmp(name))
@@ -87,15 +88,8 @@ fn endpoint_pod<'c>(chain: &'c ServiceChain, endpoint: &PortEndpoint) -> Option<
 }
 
 /// A pod of `namespace` without labels or address: the "any pod of the namespace" source.
-pub(super) fn anonymous_pod(namespace: &str) -> Pod {
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(String::new()),
-            namespace: Some(namespace.to_owned()),
-            ..ObjectMeta::default()
-        },
-        ..Pod::default()
-    }
+pub(super) fn anonymous_pod(namespace: &str) -> PodInfo {
+    PodInfo::anonymous(namespace)
 }
 
 impl PolicyIndex {
@@ -335,7 +329,7 @@ impl PolicyIndex {
 /// status carries the Ingress's status address (how controllers publish their address).
 pub(crate) fn ingress_controllers(
     snapshot: &ClusterSnapshot,
-) -> HashMap<(String, String), Vec<Arc<Pod>>> {
+) -> HashMap<(String, String), Vec<Arc<PodInfo>>> {
     let mut by_address: HashMap<String, &Service> = HashMap::default();
     for service in &snapshot.services {
         let entries = service
@@ -390,7 +384,7 @@ fn ingress_addresses(ingress: &Ingress) -> Vec<String> {
 }
 
 /// The running pods a Service selects (A2), sorted by name.
-fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<Pod>> {
+fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<PodInfo>> {
     let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
     let Some(selector) = service
         .spec
@@ -401,7 +395,7 @@ fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<Pod>> 
         return Vec::new();
     };
     let selector: &BTreeMap<String, String> = selector;
-    let mut out: Vec<Arc<Pod>> = snapshot
+    let mut out: Vec<Arc<PodInfo>> = snapshot
         .pods
         .iter()
         .filter(|pod| pods::namespace(pod) == namespace && pods::matches_selector(pod, selector))
