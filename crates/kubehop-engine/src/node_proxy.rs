@@ -166,7 +166,7 @@ fn proxy_kind(pod: &PodInfo) -> Option<ProxyKind> {
 fn proxy_pod(pod: &PodInfo, kind: ProxyKind) -> ProxyPod {
     let restarts = pod.restarts;
     let ready = pods::is_ready(pod) && !pods::is_terminating(pod);
-    let waiting = pod.waiting.as_deref().map(str::to_owned);
+    let waiting = pod.waiting().map(str::to_owned);
     let phase = pod.phase.as_deref().map(str::to_owned);
     let reason = (!ready).then(|| {
         let mut why = waiting

@@ -91,22 +91,18 @@ pub fn phase_exclusion(pod: &PodInfo) -> Option<Exclusion> {
     if has_ip(pod) {
         None
     } else {
-        Some(pod.not_scheduled.as_deref().map_or(Exclusion::NoIp, |why| {
+        Some(pod.not_scheduled().map_or(Exclusion::NoIp, |why| {
             Exclusion::NotScheduled(why.to_owned())
         }))
     }
 }
 
 pub fn hostname(pod: &PodInfo) -> Option<&str> {
-    pod.hostname
-        .as_deref()
-        .filter(|hostname| !hostname.is_empty())
+    pod.hostname().filter(|hostname| !hostname.is_empty())
 }
 
 pub fn subdomain(pod: &PodInfo) -> Option<&str> {
-    pod.subdomain
-        .as_deref()
-        .filter(|subdomain| !subdomain.is_empty())
+    pod.subdomain().filter(|subdomain| !subdomain.is_empty())
 }
 
 /// The typed pod's IPs, as [`ips`] lists them (for the conversion to [`PodInfo`]).
@@ -183,6 +179,78 @@ pub(crate) fn typed_not_scheduled(pod: &Pod) -> Option<String> {
         clean.push('…');
     }
     Some(clean)
+}
+
+/// The same facts read from a typed Pod, for code that holds full objects (the sandbox's
+/// controllers and data plane).
+pub mod typed {
+    use std::collections::BTreeMap;
+    use std::net::IpAddr;
+
+    use k8s_openapi::api::core::v1::Pod;
+
+    pub use super::Exclusion;
+
+    pub fn name(pod: &Pod) -> &str {
+        pod.metadata.name.as_deref().unwrap_or("")
+    }
+
+    pub fn namespace(pod: &Pod) -> &str {
+        pod.metadata.namespace.as_deref().unwrap_or("default")
+    }
+
+    /// Rule A2, as [`super::matches_selector`].
+    pub fn matches_selector(pod: &Pod, selector: &BTreeMap<String, String>) -> bool {
+        let Some(labels) = pod.metadata.labels.as_ref() else {
+            return selector.is_empty();
+        };
+        selector
+            .iter()
+            .all(|(key, value)| labels.get(key) == Some(value))
+    }
+
+    pub fn node_name(pod: &Pod) -> Option<&str> {
+        pod.spec
+            .as_ref()
+            .and_then(|spec| spec.node_name.as_deref())
+            .filter(|node| !node.is_empty())
+    }
+
+    /// Rule A4, as [`super::is_ready`].
+    pub fn is_ready(pod: &Pod) -> bool {
+        super::typed_is_ready(pod)
+    }
+
+    pub fn is_terminating(pod: &Pod) -> bool {
+        pod.metadata.deletion_timestamp.is_some()
+    }
+
+    /// As [`super::ips`].
+    pub fn ips(pod: &Pod) -> Vec<IpAddr> {
+        super::typed_ips(pod)
+    }
+
+    pub fn has_ip(pod: &Pod) -> bool {
+        !super::typed_ips(pod).is_empty()
+    }
+
+    /// Rule A3, as [`super::phase_exclusion`].
+    pub fn phase_exclusion(pod: &Pod) -> Option<Exclusion> {
+        match pod
+            .status
+            .as_ref()
+            .and_then(|status| status.phase.as_deref())
+        {
+            Some("Succeeded") => return Some(Exclusion::Succeeded),
+            Some("Failed") => return Some(Exclusion::Failed),
+            _ => {}
+        }
+        if has_ip(pod) {
+            None
+        } else {
+            Some(super::typed_not_scheduled(pod).map_or(Exclusion::NoIp, Exclusion::NotScheduled))
+        }
+    }
 }
 
 #[cfg(test)]

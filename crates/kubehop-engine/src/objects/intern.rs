@@ -83,10 +83,11 @@ impl Interner {
 
     /// Drops shared values no object uses any more (cheap: runs when the sets have doubled).
     pub fn prune(&mut self) {
-        self.strings.prune();
+        // The lists first: the strings they drop may then go too.
         self.labels.prune();
         self.owners.prune();
         self.containers.prune();
+        self.strings.prune();
     }
 }
 

@@ -6,4 +6,4 @@ mod pod;
 mod typed;
 
 pub use intern::Interner;
-pub use pod::{ContainerInfo, LabelLookup, Labels, Owner, PodInfo, PodIps, PortInfo};
+pub use pod::{ContainerInfo, LabelLookup, Labels, Owner, PodExtra, PodInfo, PodIps, PortInfo};

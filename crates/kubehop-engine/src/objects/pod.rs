@@ -166,6 +166,17 @@ impl PodIps {
     }
 }
 
+/// The fields of a [`PodInfo`] that most pods leave unset.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PodExtra {
+    pub hostname: Option<Box<str>>,
+    pub subdomain: Option<Box<str>>,
+    /// M9: the PodScheduled=False condition's reason and message, on one line.
+    pub not_scheduled: Option<Box<str>>,
+    /// The first waiting container's reason (CrashLoopBackOff…).
+    pub waiting: Option<Arc<str>>,
+}
+
 /// What kubehop reads from a Pod, and nothing else.
 ///
 /// The engine and the views read the identity, labels, owners, whether it is being deleted,
@@ -182,6 +193,8 @@ pub struct PodInfo {
     /// `metadata.namespace` (`None` only in objects that lack one).
     pub namespace: Option<Arc<str>>,
     pub uid: Option<Box<str>>,
+    /// Not read by the engine; kept so that a cache can be compared with a list.
+    pub resource_version: Option<Box<str>>,
     /// `None` when the pod has no `metadata.labels` at all.
     pub labels: Option<Labels>,
     pub owners: Arc<[Owner]>,
@@ -190,23 +203,27 @@ pub struct PodInfo {
     pub host_network: Option<bool>,
     /// `spec.nodeName` as written (empty when unset).
     pub node_name: Option<Arc<str>>,
-    pub hostname: Option<Box<str>>,
-    pub subdomain: Option<Box<str>>,
+    /// What few pods have (`None` for most): one pointer instead of four.
+    pub extra: Option<Box<PodExtra>>,
     /// Regular containers, then init containers, each in spec order.
     pub containers: Arc<[ContainerInfo]>,
     pub phase: Option<Arc<str>>,
     pub ips: PodIps,
     /// The Ready condition is True (rule A4).
     pub ready: bool,
-    /// M9: the PodScheduled=False condition's reason and message, on one line.
-    pub not_scheduled: Option<Box<str>>,
     /// The sum of the containers' restart counts.
     pub restarts: i32,
-    /// The first waiting container's reason (CrashLoopBackOff…).
-    pub waiting: Option<Arc<str>>,
     /// The whole object, when the source keeps it because it cannot read it again (a dump);
     /// `None` from a live cluster, whose views read the pod with a `get`.
     pub object: Option<Arc<Pod>>,
+}
+
+impl From<Pod> for PodInfo {
+    /// The compact form keeping the object, sharing nothing with other pods (single objects,
+    /// test fixtures).
+    fn from(pod: Pod) -> Self {
+        PodInfo::keeping(Arc::new(pod), &mut Interner::new())
+    }
 }
 
 impl PodInfo {
@@ -240,16 +257,11 @@ impl PodInfo {
         let statuses = status
             .and_then(|status| status.container_statuses.as_deref())
             .unwrap_or_default();
-        let waiting = statuses.iter().find_map(|s| {
-            s.state
-                .as_ref()
-                .and_then(|state| state.waiting.as_ref())
-                .and_then(|waiting| waiting.reason.as_deref())
-        });
         PodInfo {
             name: meta.name.as_deref().map(Box::from),
             namespace: meta.namespace.as_deref().map(|ns| interner.str(ns)),
             uid: meta.uid.as_deref().map(Box::from),
+            resource_version: meta.resource_version.as_deref().map(Box::from),
             labels,
             owners,
             terminating: meta.deletion_timestamp.is_some(),
@@ -257,23 +269,16 @@ impl PodInfo {
             node_name: spec
                 .and_then(|spec| spec.node_name.as_deref())
                 .map(|node| interner.str(node)),
-            hostname: spec
-                .and_then(|spec| spec.hostname.as_deref())
-                .map(Box::from),
-            subdomain: spec
-                .and_then(|spec| spec.subdomain.as_deref())
-                .map(Box::from),
+            extra: extra(pod, interner),
             containers,
             phase: status
                 .and_then(|status| status.phase.as_deref())
                 .map(|phase| interner.str(phase)),
             ips: PodIps::from_vec(crate::pods::typed_ips(pod)),
             ready: crate::pods::typed_is_ready(pod),
-            not_scheduled: crate::pods::typed_not_scheduled(pod).map(String::into_boxed_str),
             restarts: statuses
                 .iter()
                 .fold(0, |sum, s| sum.saturating_add(s.restart_count)),
-            waiting: waiting.map(|reason| interner.str(reason)),
             object: None,
         }
     }
@@ -291,22 +296,40 @@ impl PodInfo {
             name: Some("".into()),
             namespace: Some(namespace.into()),
             uid: None,
+            resource_version: None,
             labels: None,
             owners: Arc::new([]),
             terminating: false,
             host_network: None,
             node_name: None,
-            hostname: None,
-            subdomain: None,
+            extra: None,
             containers: Arc::new([]),
             phase: None,
             ips: PodIps::None,
             ready: false,
-            not_scheduled: None,
             restarts: 0,
-            waiting: None,
             object: None,
         }
+    }
+
+    /// `spec.hostname` as written.
+    pub fn hostname(&self) -> Option<&str> {
+        self.extra.as_ref()?.hostname.as_deref()
+    }
+
+    /// `spec.subdomain` as written.
+    pub fn subdomain(&self) -> Option<&str> {
+        self.extra.as_ref()?.subdomain.as_deref()
+    }
+
+    /// M9: why the scheduler has not placed the pod.
+    pub fn not_scheduled(&self) -> Option<&str> {
+        self.extra.as_ref()?.not_scheduled.as_deref()
+    }
+
+    /// The first waiting container's reason.
+    pub fn waiting(&self) -> Option<&str> {
+        self.extra.as_ref()?.waiting.as_deref()
     }
 
     /// The regular containers (`spec.containers`), in spec order.
@@ -322,6 +345,34 @@ impl PodInfo {
             None => Arc::new(super::typed::typed_pod(self)),
         }
     }
+}
+
+/// The rarely set fields, boxed only when one is set.
+fn extra(pod: &Pod, interner: &mut Interner) -> Option<Box<PodExtra>> {
+    let spec = pod.spec.as_ref();
+    let waiting = pod
+        .status
+        .as_ref()
+        .and_then(|status| status.container_statuses.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .find_map(|s| {
+            s.state
+                .as_ref()
+                .and_then(|state| state.waiting.as_ref())
+                .and_then(|waiting| waiting.reason.as_deref())
+        });
+    let extra = PodExtra {
+        hostname: spec
+            .and_then(|spec| spec.hostname.as_deref())
+            .map(Box::from),
+        subdomain: spec
+            .and_then(|spec| spec.subdomain.as_deref())
+            .map(Box::from),
+        not_scheduled: crate::pods::typed_not_scheduled(pod).map(String::into_boxed_str),
+        waiting: waiting.map(|reason| interner.str(reason)),
+    };
+    (extra != PodExtra::default()).then(|| Box::new(extra))
 }
 
 fn container_ports(container: &Container, interner: &mut Interner) -> Box<[PortInfo]> {
@@ -408,7 +459,7 @@ mod tests {
         assert_eq!(&*info.owners[0].kind, "ReplicaSet");
         assert_eq!(info.node_name.as_deref(), Some("node-1"));
         assert_eq!(
-            (info.hostname.as_deref(), info.subdomain.as_deref()),
+            (info.hostname(), info.subdomain()),
             (Some("web-0"), Some("peers"))
         );
         let names: Vec<(&str, bool, bool)> = info
@@ -428,7 +479,7 @@ mod tests {
         assert_eq!(info.ips.as_slice().len(), 2);
         assert!(info.ready && !info.terminating);
         assert_eq!(
-            (info.restarts, info.waiting.as_deref()),
+            (info.restarts, info.waiting()),
             (3, Some("CrashLoopBackOff"))
         );
         // Back to a typed pod: the same identity, labels, containers and ports.
@@ -458,7 +509,7 @@ mod tests {
     #[test]
     fn a_pod_stays_small() {
         assert!(
-            std::mem::size_of::<PodInfo>() <= 232,
+            std::mem::size_of::<PodInfo>() <= 192,
             "{} bytes",
             std::mem::size_of::<PodInfo>()
         );

@@ -29,7 +29,7 @@ fn container(info: &ContainerInfo) -> Container {
 
 fn conditions(info: &PodInfo) -> Vec<PodCondition> {
     let mut out = Vec::new();
-    if let Some(why) = &info.not_scheduled {
+    if let Some(why) = info.not_scheduled() {
         out.push(PodCondition {
             type_: "PodScheduled".to_owned(),
             status: "False".to_owned(),
@@ -63,6 +63,7 @@ pub(super) fn typed_pod(info: &PodInfo) -> Pod {
             name: info.name.as_deref().map(str::to_owned),
             namespace: info.namespace.as_deref().map(str::to_owned),
             uid: info.uid.as_deref().map(str::to_owned),
+            resource_version: info.resource_version.as_deref().map(str::to_owned),
             labels,
             owner_references: (!owners.is_empty()).then_some(owners),
             ..ObjectMeta::default()
@@ -78,8 +79,8 @@ pub(super) fn typed_pod(info: &PodInfo) -> Pod {
             )
             .filter(|list| !list.is_empty()),
             node_name: info.node_name.as_deref().map(str::to_owned),
-            hostname: info.hostname.as_deref().map(str::to_owned),
-            subdomain: info.subdomain.as_deref().map(str::to_owned),
+            hostname: info.hostname().map(str::to_owned),
+            subdomain: info.subdomain().map(str::to_owned),
             host_network: info.host_network,
             ..PodSpec::default()
         }),
