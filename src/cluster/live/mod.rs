@@ -2,7 +2,8 @@
 //!
 //! One `watcher` + reflector store per kind (Services, EndpointSlices, Pods, Nodes, Ingresses,
 //! Namespaces, and the optional IngressClasses, NetworkPolicies and Gateway API kinds) with
-//! `default_backoff()`, objects trimmed before caching ([`trim`]). The Gateway API kinds are
+//! `default_backoff()`, objects trimmed before caching ([`trim`]), pods converted to the engine's
+//! compact `PodInfo` instead ([`pods`]). The Gateway API kinds are
 //! custom resources: [`gateway`] discovers which of them the cluster serves, in which version,
 //! and starts their watchers (also when the CRDs are installed later). A
 //! coordinator task turns what the watchers report into snapshots and a connection status on a
@@ -27,7 +28,8 @@
 //!   answering without closing the connection) is shown as reconnecting too, until the server
 //!   answers again.
 //!
-//! Snapshots share the cached objects (`Vec<Arc<K>>` from the stores): nothing is deep-copied.
+//! Snapshots share the cached objects (`Vec<Arc<K>>` from the stores, the pods' `Arc<PodInfo>`):
+//! nothing is deep-copied, and an unchanged object is the same `Arc` in consecutive snapshots.
 //!
 //! [`Sources::open`] is the one entry point the commands use: it turns the source settings
 //! into a feed (dump, `--demo`, or the kubeconfig's cluster). A cluster from kubeconfig files

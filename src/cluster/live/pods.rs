@@ -48,12 +48,15 @@ impl Lookup for LivePod {
         self.0.namespace.as_deref().map(Cow::Borrowed)
     }
 
+    /// Not copied into the store's keys (they compare by namespace and name only; the
+    /// snapshot's `PodInfo` has it).
     fn resource_version(&self) -> Option<Cow<'_, str>> {
-        self.0.resource_version.as_deref().map(Cow::Borrowed)
+        None
     }
 
+    /// Not copied into the store's keys, as the resourceVersion.
     fn uid(&self) -> Option<Cow<'_, str>> {
-        self.0.uid.as_deref().map(Cow::Borrowed)
+        None
     }
 }
 
