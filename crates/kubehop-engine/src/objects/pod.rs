@@ -187,13 +187,14 @@ pub struct PodExtra {
 /// are not kept: the views that show them read the pod with a `get` when opened. Labels, owner
 /// lists and container lists are the same for every pod of a workload, and are shared through
 /// the [`Interner`] that converted them, as are namespaces, node names and label strings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PodInfo {
     pub name: Option<Box<str>>,
     /// `metadata.namespace` (`None` only in objects that lack one).
     pub namespace: Option<Arc<str>>,
     pub uid: Option<Box<str>>,
-    /// Not read by the engine; kept so that a cache can be compared with a list.
+    /// Not read by the engine, nor compared (see `PartialEq`); kept so that a cache can be
+    /// compared with a list.
     pub resource_version: Option<Box<str>>,
     /// `None` when the pod has no `metadata.labels` at all.
     pub labels: Option<Labels>,
@@ -216,6 +217,47 @@ pub struct PodInfo {
     /// The whole object, when the source keeps it because it cannot read it again (a dump);
     /// `None` from a live cluster, whose views read the pod with a `get`.
     pub object: Option<Arc<Pod>>,
+}
+
+/// Equal when everything but the resourceVersion is: an update that changes none of what
+/// kubehop reads (a container's probe time, its image ID) is no change to the model.
+impl PartialEq for PodInfo {
+    fn eq(&self, other: &Self) -> bool {
+        // Every field named, so that a new one is compared (or left out) on purpose.
+        let PodInfo {
+            name,
+            namespace,
+            uid,
+            resource_version: _,
+            labels,
+            owners,
+            terminating,
+            host_network,
+            node_name,
+            extra,
+            containers,
+            phase,
+            ips,
+            ready,
+            restarts,
+            object,
+        } = self;
+        *name == other.name
+            && *namespace == other.namespace
+            && *uid == other.uid
+            && *labels == other.labels
+            && *owners == other.owners
+            && *terminating == other.terminating
+            && *host_network == other.host_network
+            && *node_name == other.node_name
+            && *extra == other.extra
+            && *containers == other.containers
+            && *phase == other.phase
+            && *ips == other.ips
+            && *ready == other.ready
+            && *restarts == other.restarts
+            && *object == other.object
+    }
 }
 
 impl From<Pod> for PodInfo {
@@ -488,6 +530,18 @@ mod tests {
         assert_eq!(again.labels, info.labels);
         assert_eq!(again.containers, info.containers);
         assert_eq!(again.ips, info.ips);
+    }
+
+    #[test]
+    fn a_new_resource_version_alone_is_no_change() {
+        let mut interner = Interner::new();
+        let mut pod = rich_pod("web-0");
+        let before = PodInfo::from_pod(&pod, &mut interner);
+        pod.metadata.resource_version = Some("2".to_owned());
+        let after = PodInfo::from_pod(&pod, &mut interner);
+        assert_eq!(before, after);
+        pod.metadata.labels = None;
+        assert_ne!(before, PodInfo::from_pod(&pod, &mut interner));
     }
 
     #[test]

@@ -63,7 +63,6 @@ pub(super) fn typed_pod(info: &PodInfo) -> Pod {
             name: info.name.as_deref().map(str::to_owned),
             namespace: info.namespace.as_deref().map(str::to_owned),
             uid: info.uid.as_deref().map(str::to_owned),
-            resource_version: info.resource_version.as_deref().map(str::to_owned),
             labels,
             owner_references: (!owners.is_empty()).then_some(owners),
             ..ObjectMeta::default()
