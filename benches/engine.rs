@@ -102,19 +102,9 @@ fn one_pod_apart(
     let mut after = before.clone();
     let pod_position = after.pods.len() / 2;
     let mut pod = (*after.pods[pod_position]).clone();
-    let pod_name = pod.metadata.name.clone().expect("named");
-    for condition in pod
-        .status
-        .iter_mut()
-        .flat_map(|status| status.conditions.iter_mut().flatten())
-    {
-        condition.status = if condition.status == "True" {
-            "False"
-        } else {
-            "True"
-        }
-        .to_owned();
-    }
+    let pod_name = pod.name.as_deref().expect("named").to_owned();
+    // Its Ready condition flips.
+    pod.ready = !pod.ready;
     after.pods[pod_position] = Arc::new(pod);
     let slice_position = after
         .endpoint_slices

@@ -333,7 +333,7 @@ impl Screen {
                 .details
                 .selected_pods
                 .iter()
-                .any(|selected| selected.metadata.name.as_deref() == Some(pod)),
+                .any(|selected| selected.name.as_deref() == Some(pod)),
         )
     }
 }
@@ -387,8 +387,8 @@ fn churn_targets(
                 .pods
                 .iter()
                 .any(|p| {
-                    p.metadata.name.as_deref() == Some(&pod)
-                        && p.metadata.namespace.as_deref() == Some(&namespace)
+                    p.name.as_deref() == Some(pod.as_str())
+                        && p.namespace.as_deref() == Some(namespace.as_str())
                 })
                 .then_some((ServiceKey { namespace, name }, pod))
         })

@@ -264,9 +264,9 @@ mod tests {
             }
         }
         next.endpoint_slices[at] = Arc::new(slice);
-        let mut pod = (*next.pods[at]).clone();
+        let mut pod = (*next.pods[at].to_pod()).clone();
         pod.metadata.labels = Some([("app".to_owned(), "moved".to_owned())].into());
-        next.pods[at] = Arc::new(pod);
+        next.pods[at] = Arc::new(pod.into());
         next
     }
 

@@ -18,6 +18,7 @@ use super::command::Command;
 use super::state::AppState;
 use crate::cluster::inspect::{EventRow, LogRequest, ObjectKind, ObjectRef, Workload};
 use crate::engine::model::{ServiceChain, ServiceKey};
+use crate::engine::objects::PodInfo;
 
 /// Identifies one on-demand read; answers for a page that is gone are dropped.
 pub type RequestId = u64;
@@ -291,18 +292,19 @@ pub fn pod_ref(chain: &ServiceChain, name: &str) -> ObjectRef {
     }
 }
 
-/// The cached pod (from the snapshot) a reference names.
-pub fn cached_pod(state: &AppState, target: &ObjectRef) -> Option<Arc<Pod>> {
+/// The snapshot's pod a reference names.
+fn snapshot_pod<'s>(state: &'s AppState, target: &ObjectRef) -> Option<&'s Arc<PodInfo>> {
     let catalog = state.shown()?;
-    catalog
-        .snapshot
-        .pods
-        .iter()
-        .find(|pod| {
-            pod.metadata.name.as_deref() == Some(target.name.as_str())
-                && pod.metadata.namespace.as_deref() == target.namespace.as_deref()
-        })
-        .cloned()
+    catalog.snapshot.pods.iter().find(|pod| {
+        pod.name.as_deref() == Some(target.name.as_str())
+            && pod.namespace.as_deref() == target.namespace.as_deref()
+    })
+}
+
+/// The cached pod (from the snapshot) a reference names: a dump's copy, or what a live
+/// cluster's compact cache holds (no probes, images or container states until it is read).
+pub fn cached_pod(state: &AppState, target: &ObjectRef) -> Option<Arc<Pod>> {
+    snapshot_pod(state, target).map(|pod| pod.to_pod())
 }
 
 fn unavailable(state: &AppState) -> Option<String> {
@@ -336,9 +338,9 @@ pub fn describe_service(state: &mut AppState, chain: &ServiceChain) -> Vec<Comma
     let key = chain.key();
     let mut owners: Vec<OwnerReference> = Vec::new();
     for pod in &chain.details.selected_pods {
-        for owner in pod.metadata.owner_references.iter().flatten() {
-            if !owners.iter().any(|known| known.uid == owner.uid) {
-                owners.push(owner.clone());
+        for owner in pod.owners.iter() {
+            if !owners.iter().any(|known| *known.uid == *owner.uid) {
+                owners.push(owner.to_reference());
             }
         }
     }
@@ -346,8 +348,8 @@ pub fn describe_service(state: &mut AppState, chain: &ServiceChain) -> Vec<Comma
         .details
         .selected_pods
         .iter()
-        .filter(|pod| !pod_ready(pod))
-        .filter_map(|pod| pod.metadata.name.clone())
+        .filter(|pod| !pod.ready)
+        .filter_map(|pod| pod.name.as_deref().map(str::to_owned))
         .take(5)
         .collect();
     let page = Page::Service(ServicePage {
@@ -415,11 +417,9 @@ fn cached_yaml(state: &AppState, target: &ObjectRef) -> Option<String> {
                 || meta.namespace.as_deref() == target.namespace.as_deref())
     };
     let text = match target.kind {
-        ObjectKind::Pod => snapshot
-            .pods
-            .iter()
-            .find(|o| same(&o.metadata))
-            .map(|o| serde_saphyr::to_string(o.as_ref())),
+        ObjectKind::Pod => {
+            snapshot_pod(state, target).map(|o| serde_saphyr::to_string(o.to_pod().as_ref()))
+        }
         ObjectKind::Service => snapshot
             .services
             .iter()
@@ -441,9 +441,12 @@ fn cached_yaml(state: &AppState, target: &ObjectRef) -> Option<String> {
 
 /// `l`: the pod's log (its first container; `c` cycles).
 pub fn show_logs(state: &mut AppState, target: ObjectRef) -> Vec<Command> {
-    let containers: Vec<String> = cached_pod(state, &target)
-        .and_then(|pod| pod.spec.clone())
-        .map(|spec| spec.containers.into_iter().map(|c| c.name).collect())
+    let containers: Vec<String> = snapshot_pod(state, &target)
+        .map(|pod| {
+            pod.regular_containers()
+                .map(|c| c.name.to_string())
+                .collect()
+        })
         .unwrap_or_default();
     let page = LogsPage {
         target,

@@ -79,9 +79,9 @@ fn service_pod(chain: &ServiceChain) -> Option<ObjectRef> {
     let pods = &chain.details.selected_pods;
     let pod = pods
         .iter()
-        .find(|pod| !drill::pod_ready(pod))
+        .find(|pod| !pod.ready)
         .or_else(|| pods.first())?;
-    Some(drill::pod_ref(chain, pod.metadata.name.as_deref()?))
+    Some(drill::pod_ref(chain, pod.name.as_deref()?))
 }
 
 /// `d`, `l`, `y` (and Enter on a pod) from the panes. `false` = `l` on something that has no

@@ -191,7 +191,7 @@ pub fn service_snapshot(snapshot: &ClusterSnapshot, service: &ServiceKey) -> Clu
         pods: snapshot
             .pods
             .iter()
-            .filter(|pod| in_namespace(pod.metadata.namespace.as_ref()))
+            .filter(|pod| crate::engine::pods::namespace(pod) == service.namespace)
             .cloned()
             .collect(),
         nodes: snapshot.nodes.clone(),

@@ -78,7 +78,7 @@ impl SystemObjects {
             || snapshot
                 .pods
                 .iter()
-                .any(|pod| system(pod.metadata.namespace.as_ref()));
+                .any(|pod| pod.namespace.as_deref() == Some(DNS_NAMESPACE));
         if covered {
             return SystemObjects(None);
         }
@@ -125,7 +125,18 @@ async fn list_system(api: &kube::Config) -> Option<ClusterSnapshot> {
     Some(ClusterSnapshot {
         services: arcs(services.ok()?.items),
         endpoint_slices: arcs(slices.ok()?.items),
-        pods: arcs(pods.ok()?.items),
+        pods: {
+            let mut interner = crate::engine::objects::Interner::new();
+            let pods = pods.ok()?.items;
+            pods.iter()
+                .map(|pod| {
+                    Arc::new(crate::engine::objects::PodInfo::from_pod(
+                        pod,
+                        &mut interner,
+                    ))
+                })
+                .collect()
+        },
         ..ClusterSnapshot::default()
     })
 }

@@ -313,7 +313,7 @@ pub fn parse_from(text: &str) -> Result<FromArg, RouteInputError> {
 pub fn named_pod<'m>(
     model: &'m ProxyModel,
     text: &str,
-) -> Result<Option<&'m std::sync::Arc<k8s_openapi::api::core::v1::Pod>>, RouteInputError> {
+) -> Result<Option<&'m std::sync::Arc<crate::engine::objects::PodInfo>>, RouteInputError> {
     let Some(rest) = text.strip_prefix("pod/") else {
         return Ok(None);
     };
@@ -373,7 +373,7 @@ pub fn query(
         Some(text) if text.starts_with("pod/") => {
             // N10: a named pod connects from its own node.
             let node = named_pod(model, text)?
-                .and_then(|pod| pod.spec.as_ref()?.node_name.clone())
+                .and_then(|pod| pod.node_name.as_deref().map(str::to_owned))
                 .unwrap_or(default_node);
             (SourceKind::Pod, node)
         }

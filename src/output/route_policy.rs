@@ -41,8 +41,8 @@ fn client<'m>(
     {
         let name = format!(
             "pod/{}/{}",
-            pod.metadata.namespace.as_deref().unwrap_or("default"),
-            pod.metadata.name.as_deref().unwrap_or_default()
+            crate::engine::pods::namespace(pod),
+            crate::engine::pods::name(pod)
         );
         return Ok((Some(name), Some(Client::Pod(pod))));
     }
@@ -55,8 +55,8 @@ fn client<'m>(
                 Some(pod) => (
                     Some(format!(
                         "pod/{}/{}",
-                        pod.metadata.namespace.as_deref().unwrap_or("default"),
-                        pod.metadata.name.as_deref().unwrap_or_default()
+                        crate::engine::pods::namespace(pod),
+                        crate::engine::pods::name(pod)
                     )),
                     Some(Client::Pod(pod)),
                 ),

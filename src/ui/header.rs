@@ -167,7 +167,7 @@ fn scoped_counts(state: &AppState, catalog: &Catalog) -> crate::app::catalog::Ob
         pods: snapshot
             .pods
             .iter()
-            .filter(|pod| here(&pod.metadata))
+            .filter(|pod| pod.namespace.as_deref() == Some(namespace))
             .count(),
         nodes: catalog.counts.nodes,
         endpoint_slices: snapshot

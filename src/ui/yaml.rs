@@ -103,13 +103,20 @@ fn endpoint_yaml(chain: &ServiceChain, port: Option<usize>, endpoint: usize) -> 
             .details
             .selected_pods
             .iter()
-            .find(|pod| pod.metadata.name.as_deref() == Some(name))
+            .find(|pod| pod.name.as_deref() == Some(name))
     });
     if let Some(pod) = pod {
-        let name = pod.metadata.name.clone().unwrap_or_default();
+        // The source's copy (a dump's); from a live cluster, what its compact cache holds,
+        // said in the title (`y` reads the whole pod).
+        let name = pod.name.as_deref().unwrap_or_default();
+        let partial = if pod.object.is_none() {
+            " · the fields kubehop keeps (y reads the whole pod)"
+        } else {
+            ""
+        };
         return Some(titled(
-            format!("Pod {}/{name}", chain.namespace),
-            pod.as_ref(),
+            format!("Pod {}/{name}{partial}", chain.namespace),
+            pod.to_pod().as_ref(),
         ));
     }
     let info = info?;

@@ -153,7 +153,7 @@ fn to_json(yaml: &str) -> String {
 fn kubectl_list_yaml() {
     let load = load(LIST_YAML);
     assert_eq!(counts(&load), [1, 1, 1, 1, 1, 0]);
-    let pod = &load.snapshot.pods[0];
+    let pod = load.snapshot.pods[0].to_pod();
     assert_eq!(pod.metadata.name.as_deref(), Some("web-1"));
     let ip = pod.status.as_ref().and_then(|s| s.pod_ip.as_deref());
     assert_eq!(ip, Some("127.1.1.10"));
@@ -279,7 +279,7 @@ fn keys_in_any_order_and_default_namespace() {
         .expect("ports");
     assert_eq!(ports[0].port, 80);
     assert_eq!(
-        load.snapshot.pods[0].metadata.namespace.as_deref(),
+        load.snapshot.pods[0].to_pod().metadata.namespace.as_deref(),
         Some("shop")
     );
     assert_eq!(
@@ -701,7 +701,7 @@ fn hostile_sizes_are_accepted() {
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: wéb-1-🚀\n  namespace: 商店\n  labels:\n    app: {big}\n"
     );
     let load = load(&text);
-    let pod = &load.snapshot.pods[0];
+    let pod = load.snapshot.pods[0].to_pod();
     assert_eq!(pod.metadata.name.as_deref(), Some("wéb-1-🚀"));
     assert_eq!(pod.metadata.namespace.as_deref(), Some("商店"));
     assert_eq!(

@@ -401,8 +401,9 @@ proptest! {
             unique(&services, |s| meta_key(&s.metadata)).into_iter().map(Arc::new).collect();
         let expected_pods: Vec<Arc<Pod>> =
             unique(&pods, |p| meta_key(&p.metadata)).into_iter().map(Arc::new).collect();
+        let loaded_pods: Vec<Arc<Pod>> = load.snapshot.pods.iter().map(|pod| pod.to_pod()).collect();
         prop_assert_eq!(&load.snapshot.services, &expected_services);
-        prop_assert_eq!(&load.snapshot.pods, &expected_pods);
+        prop_assert_eq!(&loaded_pods, &expected_pods);
         exercise_engine(&load);
     }
 }

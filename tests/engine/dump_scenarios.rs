@@ -137,7 +137,7 @@ fn every_address_is_loopback() {
                 addresses.push(cidr.split('/').next().unwrap_or_default().to_owned());
             }
         }
-        for pod in &snapshot.pods {
+        for pod in snapshot.pods.iter().map(|pod| pod.to_pod()) {
             let status = pod.status.as_ref().expect("pod status");
             addresses.extend(status.pod_ip.clone());
             addresses.extend(status.host_ip.clone());
@@ -211,7 +211,7 @@ fn objects(
     }
     let services = snapshot.services.iter().map(|o| entry(&**o));
     let slices = snapshot.endpoint_slices.iter().map(|o| entry(&**o));
-    let pods = snapshot.pods.iter().map(|o| entry(&**o));
+    let pods = snapshot.pods.iter().map(|o| entry(&*o.to_pod()));
     let nodes = snapshot.nodes.iter().map(|o| entry(&**o));
     let ingresses = snapshot.ingresses.iter().map(|o| entry(&**o));
     services
@@ -288,6 +288,7 @@ fn expected_endpoints(snapshot: &ClusterSnapshot, service: &Service) -> BTreeSet
     snapshot
         .pods
         .iter()
+        .map(|pod| pod.to_pod())
         .filter(|pod| selects(service, pod))
         .filter_map(|pod| {
             let status = pod.status.as_ref()?;
@@ -312,7 +313,7 @@ fn expected_endpoints(snapshot: &ClusterSnapshot, service: &Service) -> BTreeSet
                 .iter()
                 .flatten()
                 .filter_map(|port| {
-                    let number = resolve(pod, port)?;
+                    let number = resolve(&pod, port)?;
                     let protocol = port.protocol.clone().unwrap_or_else(|| "TCP".into());
                     Some((port.name.clone().unwrap_or_default(), number, protocol))
                 })

@@ -105,11 +105,7 @@ fn verdict(model: &ProxyModel, from: From) -> PolicyVerdict {
         | From::PodViaNodePort(namespace, name)
         | From::PodViaNodePortOf(namespace, name, _) => {
             let pod = policies.pod(namespace, name).expect("client pod");
-            let node = pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.node_name.clone())
-                .expect("node");
+            let node = pod.node_name.as_deref().map(str::to_owned).expect("node");
             let decision = match from {
                 From::Pod(..) => route(model, "127.10.0.1", 80, from_pod(&node)),
                 From::PodViaNodePortOf(.., other) => {

@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kubehop::cluster::synthetic::{SyntheticSpec, generate};
 use kubehop::engine::model::Protocol;
 use kubehop::engine::nodes::NodeTable;
+use kubehop::engine::objects::PodInfo;
 use kubehop::engine::validate::{ValidationConfig, invalid_message, validate_service};
 use kubehop::engine::{
     ClusterSnapshot, EngineConfig, Picker, RouteQuery, TrafficSource, build,
@@ -43,7 +44,7 @@ fn exercise(snapshot: &ClusterSnapshot, queries: &[RouteQuery]) {
     for service in &snapshot.services {
         let errors = validate_service(service, &ValidationConfig::default());
         let _ = invalid_message(service.metadata.name.as_deref().unwrap_or(""), &errors);
-        let pods: Vec<&Pod> = snapshot.pods.iter().map(|pod| pod.as_ref()).collect();
+        let pods: Vec<&PodInfo> = snapshot.pods.iter().map(|pod| pod.as_ref()).collect();
         let nodes = NodeTable::new(snapshot.nodes.iter().map(|node| node.as_ref()));
         let _ = desired_endpoint_slices(service, &pods, &nodes);
     }
@@ -243,7 +244,7 @@ proptest! {
     ) {
         let snapshot = ClusterSnapshot {
             services: services.into_iter().map(Arc::new).collect(),
-            pods: pods.into_iter().map(Arc::new).collect(),
+            pods: pods.into_iter().map(|pod| Arc::new(pod.into())).collect(),
             endpoint_slices: slices.into_iter().map(Arc::new).collect(),
             nodes: nodes.into_iter().map(Arc::new).collect(),
             ..ClusterSnapshot::default()
@@ -308,7 +309,7 @@ fn missing_everything() {
     let bare_slice = EndpointSlice::default();
     let snapshot = ClusterSnapshot {
         services: vec![Arc::new(bare_service)],
-        pods: vec![Arc::new(bare_pod)],
+        pods: vec![Arc::new(bare_pod.into())],
         nodes: vec![Arc::new(bare_node)],
         endpoint_slices: vec![Arc::new(bare_slice)],
         ingresses: vec![Arc::new(Default::default())],

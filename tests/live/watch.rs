@@ -22,9 +22,9 @@ use crate::support::fixtures::manifest::{
 };
 use crate::support::live::{
     DEADLINE, assert_read_only, create_pod, keys, kubehop_requests, listed_inventory, live,
-    snapshot_inventory, snapshot_pod, snapshot_where, status_where, target,
+    pod_keys, snapshot_inventory, snapshot_pod, snapshot_where, status_where, target,
 };
-use crate::support::sandbox::{is_ready, sandbox, sandbox_with, test_client};
+use crate::support::sandbox::{sandbox, sandbox_with, test_client};
 use crate::support::wait::within_for;
 
 // Latency bound (for the benchmarks, not asserted here): an API write should reach a new
@@ -39,7 +39,7 @@ async fn first_snapshot_has_every_kind_once_each_initial_list_is_done() {
     assert_eq!(keys(&snapshot.services), ["default/web"]);
     assert_eq!(keys(&snapshot.endpoint_slices), ["default/web-abcde"]);
     assert_eq!(
-        keys(&snapshot.pods),
+        pod_keys(&snapshot.pods),
         ["default/db-1", "default/web-1", "default/web-2"]
     );
     assert_eq!(keys(&snapshot.nodes), ["/node-a", "/node-b"]);
@@ -58,10 +58,17 @@ async fn cached_objects_are_trimmed() {
     web["metadata"]["annotations"] =
         json!({"kubectl.kubernetes.io/last-applied-configuration": "{}", "team": "shop"});
     web["spec"]["containers"][0]["env"] = json!([{"name": "A", "value": "1"}]);
-    let sandbox = sandbox_with(vec![web]).await;
+    let mut front = service("default", "front", 80);
+    front["metadata"]["annotations"] =
+        json!({"kubectl.kubernetes.io/last-applied-configuration": "{}", "team": "shop"});
+    let sandbox = sandbox_with(vec![web, front]).await;
     let source = live(&sandbox, Scope::All).await;
     let snapshot = source.feed.snapshots.borrow().clone();
-    let cached = snapshot_pod(&snapshot, "default", "web-1").expect("the pod");
+    let cached = snapshot
+        .services
+        .iter()
+        .find(|service| service.name_any() == "front")
+        .expect("the Service");
     assert!(cached.metadata.managed_fields.is_none());
     assert_eq!(
         cached
@@ -71,9 +78,15 @@ async fn cached_objects_are_trimmed() {
             .map(|a| a.keys().cloned().collect::<Vec<_>>()),
         Some(vec!["team".to_owned()])
     );
-    let container = &cached.spec.as_ref().expect("spec").containers[0];
-    assert!(container.env.is_none());
-    assert!(container.ports.is_some(), "ports are what the engine reads");
+    // Pods are cached compact: what the engine reads, no typed object (no env, no annotations).
+    let pod = snapshot_pod(&snapshot, "default", "web-1").expect("the pod");
+    assert!(pod.object.is_none(), "no typed pod in the live cache");
+    assert_eq!(pod.labels.as_ref().and_then(|l| l.get("app")), Some("web"));
+    let container = &pod.containers[0];
+    assert!(
+        !container.ports.is_empty(),
+        "ports are what the engine reads"
+    );
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -155,7 +168,7 @@ async fn an_api_write_reaches_a_new_snapshot(#[case] change: Change) {
     let condition = move |snapshot: &std::sync::Arc<kubehop::cluster::ClusterSnapshot>| match change
     {
         Change::PodReadiness => {
-            snapshot_pod(snapshot, "default", "web-1").is_some_and(|p| !is_ready(p))
+            snapshot_pod(snapshot, "default", "web-1").is_some_and(|p| !p.ready)
         }
         Change::ServiceSelector => snapshot.services.iter().any(|s| {
             s.spec
@@ -170,7 +183,7 @@ async fn an_api_write_reaches_a_new_snapshot(#[case] change: Change) {
             snapshot
                 .pods
                 .iter()
-                .filter(|pod| pod.labels().get("app").is_some_and(|app| app == "api"))
+                .filter(|pod| pod.labels.as_ref().and_then(|l| l.get("app")) == Some("api"))
                 .count()
                 == 3
         }
@@ -231,7 +244,7 @@ async fn namespaced_mode_watches_one_namespace_plus_nodes_and_namespaces() {
     let source = live(&sandbox, Scope::Namespace("shop".to_owned())).await;
     let snapshot = source.feed.snapshots.borrow().clone();
     assert_eq!(keys(&snapshot.services), ["shop/web"]);
-    assert_eq!(keys(&snapshot.pods), ["shop/web-1"]);
+    assert_eq!(pod_keys(&snapshot.pods), ["shop/web-1"]);
     assert!(snapshot.endpoint_slices.is_empty() && snapshot.ingresses.is_empty());
     assert_eq!(keys(&snapshot.nodes), ["/node-a", "/node-b"]);
     assert!(keys(&snapshot.namespaces).contains(&"/shop".to_owned()));

@@ -41,7 +41,7 @@ async fn the_built_in_scenario_teaches_its_lessons() {
     let nodes_used: BTreeSet<&str> = snapshot
         .pods
         .iter()
-        .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()))
+        .filter_map(|p| p.node_name.as_deref())
         .collect();
     assert_eq!(nodes_used.len(), 3);
     let model = engine::build(&snapshot, &EngineConfig::default());

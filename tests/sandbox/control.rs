@@ -827,7 +827,7 @@ async fn a_replayed_dump_keeps_its_status_and_slices() {
     let store = sandbox.store();
     let pods = store.list::<Pod>(None).expect("pods");
     assert_eq!(pods.len(), dump.pods.len(), "no pod added or removed");
-    for original in &dump.pods {
+    for original in dump.pods.iter().map(|pod| pod.to_pod()) {
         let name = original.metadata.name.as_deref().expect("name");
         let namespace = original.metadata.namespace.as_deref().expect("namespace");
         let now: Pod = store

@@ -7,8 +7,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
 use kubehop::engine::netpol::{Client, PolicyHop, Seen, SourceChoice};
+use kubehop::engine::objects::PodInfo;
 use kubehop::engine::{self, EngineConfig, ProxyModel, RouteQuery, TrafficSource, model::Protocol};
 use kubehop::sandbox::SandboxHandle;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -64,15 +64,14 @@ fn model_now(sandbox: &SandboxHandle) -> ProxyModel {
 }
 
 /// The pod of `namespace` whose label `key` is `value`.
-fn pod_of<'m>(model: &'m ProxyModel, namespace: &str, (key, value): (&str, &str)) -> &'m Pod {
+fn pod_of<'m>(model: &'m ProxyModel, namespace: &str, (key, value): (&str, &str)) -> &'m PodInfo {
     model
         .policies()
         .pods()
         .iter()
         .find(|pod| {
-            pod.metadata.namespace.as_deref() == Some(namespace)
+            pod.namespace.as_deref() == Some(namespace)
                 && pod
-                    .metadata
                     .labels
                     .as_ref()
                     .and_then(|labels| labels.get(key))
@@ -81,8 +80,9 @@ fn pod_of<'m>(model: &'m ProxyModel, namespace: &str, (key, value): (&str, &str)
         .unwrap_or_else(|| panic!("a pod {namespace} {key}={value}"))
 }
 
-fn ip_of(pod: &Pod) -> IpAddr {
-    pod.status
+fn ip_of(pod: &PodInfo) -> IpAddr {
+    pod.to_pod()
+        .status
         .as_ref()
         .and_then(|status| status.pod_ip.as_deref())
         .and_then(|ip| ip.parse().ok())
@@ -90,10 +90,10 @@ fn ip_of(pod: &Pod) -> IpAddr {
 }
 
 /// What a connection should see for an engine verdict on a single-endpoint hop.
-fn expected(allowed: Option<bool>, endpoint: &Pod) -> Outcome {
+fn expected(allowed: Option<bool>, endpoint: &PodInfo) -> Outcome {
     match allowed {
         Some(false) => Outcome::Reset,
-        _ => Outcome::Answered(endpoint.metadata.name.clone().unwrap_or_default()),
+        _ => Outcome::Answered(endpoint.name.as_deref().unwrap_or_default().to_owned()),
     }
 }
 
@@ -123,7 +123,7 @@ fn door_verdict(
 
 /// Every hop of one single-endpoint Service from the pod sources and the office; returns how
 /// many (hop, source) pairs were denied.
-async fn check_service(model: &ProxyModel, service: &str, sources: &[&Pod]) -> usize {
+async fn check_service(model: &ProxyModel, service: &str, sources: &[&PodInfo]) -> usize {
     let chain = model.service("vault", service).expect("the Service");
     let track = if service == "ledger" {
         "stable"
@@ -212,7 +212,7 @@ async fn verdicts_and_connections_agree_and_a_namespace_label_flips_both() {
     assert!(success, "{stdout}\n{stderr}");
     // Within one build the chain says allowed, and the data plane lets data's pod in.
     let cluster_ip = SocketAddr::new(chain.cluster_ips[0], 80);
-    let expected_pod = Outcome::Answered(ledger.metadata.name.clone().unwrap_or_default());
+    let expected_pod = Outcome::Answered(ledger.name.as_deref().unwrap_or_default().to_owned());
     within(
         "the label to reach the chain and the data plane",
         tokio::time::timeout(FIX_DEADLINE, async {
@@ -295,7 +295,7 @@ async fn through_ingress(from: IpAddr, addr: SocketAddr, host: &str) -> Result<S
 /// Who connects, for the table below.
 #[derive(Debug, Clone, Copy)]
 enum Source<'m> {
-    Pod(&'m Pod),
+    Pod(&'m PodInfo),
     /// A host process of a node, from the node's address.
     Host(&'m str, IpAddr),
     /// An outside client.
@@ -307,8 +307,8 @@ impl Source<'_> {
         match self {
             Self::Pod(pod) => format!(
                 "pod {}/{}",
-                pod.metadata.namespace.as_deref().unwrap_or_default(),
-                pod.metadata.name.as_deref().unwrap_or_default()
+                pod.namespace.as_deref().unwrap_or_default(),
+                pod.name.as_deref().unwrap_or_default()
             ),
             Self::Host(node, address) => format!("host {node} ({address})"),
             Self::Outside(address) => format!("outside {address}"),
@@ -329,7 +329,7 @@ type Row = (String, String, Option<bool>);
 /// What every row needs about vault/ledger.
 struct Ledger<'m> {
     model: &'m ProxyModel,
-    endpoint: &'m Pod,
+    endpoint: &'m PodInfo,
     target: SocketAddr,
     cluster_ip: SocketAddr,
     first_node: String,
@@ -402,7 +402,7 @@ impl<'m> Ledger<'m> {
         let answer = through_ingress(source.address(), self.ingress, "ledger.vault.test").await;
         let wanted = match allowed {
             Some(false) => Err(502),
-            _ => Ok(self.endpoint.metadata.name.clone().unwrap_or_default()),
+            _ => Ok(self.endpoint.name.as_deref().unwrap_or_default().to_owned()),
         };
         let what = format!("{} -> Ingress {}", source.label(), self.ingress);
         assert_eq!(answer, wanted, "{what}");

@@ -8,12 +8,13 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
+use kube::Resource;
 use kube::api::{Api, ListParams, PostParams};
-use kube::{Resource, ResourceExt};
 use kubehop::cluster::ClusterSnapshot;
 use kubehop::cluster::client::{ClusterTarget, Scope, USER_AGENT};
 use kubehop::cluster::feed::ConnectionStatus;
 use kubehop::cluster::live::{LiveOptions, LiveSource};
+use kubehop::engine::objects::PodInfo;
 use kubehop::sandbox::{RequestRecord, SandboxHandle, Verb};
 
 use super::fixtures::manifest::{self, Edit};
@@ -81,16 +82,31 @@ pub fn keys<K: Resource>(objects: &[Arc<K>]) -> Vec<String> {
         .collect()
 }
 
+/// [`keys`] of the pods.
+pub fn pod_keys(pods: &[Arc<PodInfo>]) -> Vec<String> {
+    pods.iter()
+        .map(|pod| {
+            format!(
+                "{}/{}",
+                pod.namespace.as_deref().unwrap_or(""),
+                pod.name.as_deref().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
 /// The pod `namespace/name` in a snapshot.
 pub fn snapshot_pod<'a>(
     snapshot: &'a ClusterSnapshot,
     namespace: &str,
     name: &str,
-) -> Option<&'a Pod> {
+) -> Option<&'a PodInfo> {
     snapshot
         .pods
         .iter()
-        .find(|pod| pod.name_any() == name && pod.namespace().as_deref() == Some(namespace))
+        .find(|pod| {
+            pod.name.as_deref() == Some(name) && pod.namespace.as_deref() == Some(namespace)
+        })
         .map(Arc::as_ref)
 }
 
@@ -134,7 +150,20 @@ pub fn snapshot_inventory(snapshot: &ClusterSnapshot) -> Inventory {
         &mut inventory,
         snapshot.endpoint_slices.iter().map(Arc::as_ref),
     );
-    add(&mut inventory, snapshot.pods.iter().map(Arc::as_ref));
+    for pod in &snapshot.pods {
+        inventory.insert((
+            "Pod".to_owned(),
+            format!(
+                "{}/{}",
+                pod.namespace.as_deref().unwrap_or(""),
+                pod.name.as_deref().unwrap_or("")
+            ),
+            pod.resource_version
+                .as_deref()
+                .unwrap_or_default()
+                .to_owned(),
+        ));
+    }
     add(&mut inventory, snapshot.nodes.iter().map(Arc::as_ref));
     add(&mut inventory, snapshot.ingresses.iter().map(Arc::as_ref));
     add(&mut inventory, snapshot.namespaces.iter().map(Arc::as_ref));

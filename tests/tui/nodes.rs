@@ -7,10 +7,11 @@ use crate::support::tui::*;
 use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use k8s_openapi::api::core::v1::Pod;
+use kubehop::engine::objects::PodInfo;
 use rstest::rstest;
 use serde_json::json;
 
-fn kube_proxy(node: &str, n: u8, ready: bool) -> Arc<Pod> {
+fn kube_proxy(node: &str, n: u8, ready: bool) -> Arc<PodInfo> {
     let pod: Pod = serde_json::from_value(json!({
         "metadata": {"name": format!("kube-proxy-{n}x7kq"), "namespace": "kube-system",
                      "labels": {"k8s-app": "kube-proxy"},
@@ -22,7 +23,7 @@ fn kube_proxy(node: &str, n: u8, ready: bool) -> Arc<Pod> {
                                           "state": if ready { json!({"running": {}}) } else { json!({"waiting": {"reason": "CrashLoopBackOff"}}) }}]}
     }))
     .expect("a pod");
-    Arc::new(pod)
+    Arc::new(pod.into())
 }
 
 #[rstest]

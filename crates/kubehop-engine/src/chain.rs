@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
+
+use crate::objects::PodInfo;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use super::config::EngineConfig;
@@ -59,7 +61,7 @@ impl BuildContext<'_, '_> {
 
 /// Rule A3 and A7 for the selected pods (their facts were read while indexing).
 fn exclusions(
-    selected: &[&Arc<Pod>],
+    selected: &[&Arc<PodInfo>],
     facts: &[PodFacts<'_>],
     publish_not_ready: bool,
 ) -> BTreeMap<String, Exclusion> {
@@ -181,7 +183,7 @@ pub(crate) fn build_service(
 ) -> ServiceChain {
     let view = ServiceView::new(service);
     let namespace_pods = context.index.namespace_pods(view.namespace);
-    let (selected, facts): (Vec<&Arc<Pod>>, Vec<PodFacts<'_>>) =
+    let (selected, facts): (Vec<&Arc<PodInfo>>, Vec<PodFacts<'_>>) =
         match (view.selector, namespace_pods) {
             (Some(selector), Some(pods)) if view.service_type != ServiceType::ExternalName => {
                 pods.select_with_facts(selector, &context.index.pairs)
@@ -279,10 +281,10 @@ pub(crate) fn build_service(
 /// (used when the input has none).
 fn derived_slices(
     service: &Service,
-    selected: &[&Arc<Pod>],
+    selected: &[&Arc<PodInfo>],
     context: &BuildContext<'_, '_>,
 ) -> Vec<Arc<EndpointSlice>> {
-    let pod_refs: Vec<&Pod> = selected.iter().map(|pod| pod.as_ref()).collect();
+    let pod_refs: Vec<&PodInfo> = selected.iter().map(|pod| pod.as_ref()).collect();
     desired_endpoint_slices(service, &pod_refs, context.node_lookup())
         .into_iter()
         .map(Arc::new)

@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, Service};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Service};
+
+use crate::objects::PodInfo;
 use k8s_openapi::api::discovery::v1::{
     Endpoint, EndpointConditions, EndpointHints, EndpointPort, EndpointSlice, ForNode, ForZone,
 };
@@ -105,7 +107,7 @@ fn hint_mode(service: &Service, traffic_distribution: Option<&str>) -> HintMode 
 
 /// The slice port list a pod resolves to (rules B3, B4, B5): one entry per Service port that
 /// resolves, carrying the Service port's name and protocol and the pod's number.
-fn endpoint_ports(pod: &Pod, ports: &[PortSpec<'_>]) -> Vec<EndpointPort> {
+fn endpoint_ports(pod: &PodInfo, ports: &[PortSpec<'_>]) -> Vec<EndpointPort> {
     ports
         .iter()
         .filter_map(|port| {
@@ -177,7 +179,7 @@ fn owner_reference(service: &Service) -> OwnerReference {
 /// address of that family (rule A8).
 fn pod_endpoint(
     view: &ServiceView<'_>,
-    pod: &Pod,
+    pod: &PodInfo,
     family: IpFamily,
     zone: Option<&str>,
     hints: HintMode,
@@ -230,9 +232,9 @@ fn pod_endpoint(
         node_name: node_name.map(str::to_owned),
         target_ref: Some(ObjectReference {
             kind: Some("Pod".to_owned()),
-            name: pod.metadata.name.clone(),
+            name: pod.name.as_deref().map(str::to_owned),
             namespace: Some(pods::namespace(pod).to_owned()),
-            uid: pod.metadata.uid.clone(),
+            uid: pod.uid.as_deref().map(str::to_owned),
             ..ObjectReference::default()
         }),
         zone: zone.map(str::to_owned),
@@ -247,7 +249,7 @@ type Groups = BTreeMap<(IpFamily, PortKey), (Vec<EndpointPort>, Vec<Endpoint>)>;
 /// node is skipped unless the Service publishes not-ready addresses (A7).
 fn group_endpoints(
     view: &ServiceView<'_>,
-    candidates: &[&Pod],
+    candidates: &[&PodInfo],
     nodes: &dyn NodeLookup,
     hints: HintMode,
 ) -> Groups {
@@ -283,7 +285,7 @@ fn group_endpoints(
 /// selector label (A2). Returns no slices for ExternalName and selectorless Services (A1).
 pub fn desired_endpoint_slices(
     service: &Service,
-    pods: &[&Pod],
+    pods: &[&PodInfo],
     nodes: &dyn NodeLookup,
 ) -> Vec<EndpointSlice> {
     let view = ServiceView::new(service);
@@ -294,7 +296,7 @@ pub fn desired_endpoint_slices(
         return Vec::new();
     }
     let hints = hint_mode(service, view.traffic_distribution);
-    let mut candidates: Vec<&Pod> = pods
+    let mut candidates: Vec<&PodInfo> = pods
         .iter()
         .copied()
         .filter(|pod| pods::namespace(pod) == view.namespace)

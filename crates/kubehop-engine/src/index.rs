@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::objects::PodInfo;
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 
 use super::model::{IngressRef, PortRef};
@@ -85,13 +85,13 @@ pub(crate) struct PodFacts<'s> {
 /// order) per selected `key=value` label, and each pod's [`PodFacts`].
 #[derive(Debug, Default)]
 pub(crate) struct NamespacePods<'s> {
-    pub pods: Vec<&'s Arc<Pod>>,
+    pub pods: Vec<&'s Arc<PodInfo>>,
     facts: Vec<PodFacts<'s>>,
     by_label: HashMap<u32, Vec<u32>>,
 }
 
 impl<'s> NamespacePods<'s> {
-    fn add(&mut self, pod: &'s Arc<Pod>, pairs: &SelectorPairs<'s>, nodes: &NodeTable) {
+    fn add(&mut self, pod: &'s Arc<PodInfo>, pairs: &SelectorPairs<'s>, nodes: &NodeTable) {
         let position = u32::try_from(self.pods.len()).unwrap_or(u32::MAX);
         self.pods.push(pod);
         let node = pods::node_name(pod);
@@ -128,7 +128,7 @@ impl<'s> NamespacePods<'s> {
         &self,
         selector: &BTreeMap<String, String>,
         pairs: &SelectorPairs<'_>,
-    ) -> Vec<&'s Arc<Pod>> {
+    ) -> Vec<&'s Arc<PodInfo>> {
         self.positions(selector, pairs)
             .iter()
             .filter_map(|position| self.pods.get(*position as usize).copied())
@@ -140,7 +140,7 @@ impl<'s> NamespacePods<'s> {
         &self,
         selector: &BTreeMap<String, String>,
         pairs: &SelectorPairs<'_>,
-    ) -> (Vec<&'s Arc<Pod>>, Vec<PodFacts<'s>>) {
+    ) -> (Vec<&'s Arc<PodInfo>>, Vec<PodFacts<'s>>) {
         let positions = self.positions(selector, pairs);
         let selected = positions
             .iter()
@@ -193,7 +193,7 @@ impl<'s> NamespacePods<'s> {
         &self,
         selector: &BTreeMap<String, String>,
         pairs: &SelectorPairs<'_>,
-    ) -> Vec<&'s Arc<Pod>> {
+    ) -> Vec<&'s Arc<PodInfo>> {
         let mut positions: BTreeSet<u32> = BTreeSet::new();
         for (key, value) in selector {
             if let Some(list) = pairs.id(key, value).and_then(|id| self.by_label.get(&id)) {
@@ -218,7 +218,9 @@ impl<'s> NamespacePods<'s> {
                 if let Some(wanted) = selector.get(key)
                     && wanted != value
                 {
-                    out.entry(key.clone()).or_default().insert(value.clone());
+                    out.entry(key.to_owned())
+                        .or_default()
+                        .insert(value.to_owned());
                 }
             }
         }
@@ -279,8 +281,8 @@ fn backend_ref(
 }
 
 /// Pods by namespace for one chunk of the snapshot's pods, in snapshot order.
-fn group_by_namespace(pods: &[Arc<Pod>]) -> HashMap<&str, Vec<&Arc<Pod>>> {
-    let mut out: HashMap<&str, Vec<&Arc<Pod>>> = HashMap::default();
+fn group_by_namespace(pods: &[Arc<PodInfo>]) -> HashMap<&str, Vec<&Arc<PodInfo>>> {
+    let mut out: HashMap<&str, Vec<&Arc<PodInfo>>> = HashMap::default();
     for pod in pods {
         out.entry(pods::namespace(pod)).or_default().push(pod);
     }
@@ -290,12 +292,12 @@ fn group_by_namespace(pods: &[Arc<Pod>]) -> HashMap<&str, Vec<&Arc<Pod>>> {
 /// One namespace's pods, put in name order (stable: same-named copies keep snapshot order), so
 /// that every posting list, and every selection, comes out sorted by name.
 fn index_namespace<'s>(
-    list: &[&'s Arc<Pod>],
+    list: &[&'s Arc<PodInfo>],
     pairs: &SelectorPairs<'s>,
     nodes: &NodeTable,
 ) -> NamespacePods<'s> {
     // Names read once; the sort compares them without going through each pod again.
-    let mut named: Vec<(&str, &Arc<Pod>)> =
+    let mut named: Vec<(&str, &Arc<PodInfo>)> =
         list.iter().map(|pod| (pods::name(pod), *pod)).collect();
     if !named.is_sorted_by(|a, b| a.0 <= b.0) {
         named.sort_by(|a, b| a.0.cmp(b.0));
@@ -325,7 +327,7 @@ impl<'s> SnapshotIndex<'s> {
                 by_namespace.entry(namespace).or_default().extend(list);
             }
         }
-        let namespaces: Vec<(&str, Vec<&Arc<Pod>>)> = by_namespace.into_iter().collect();
+        let namespaces: Vec<(&str, Vec<&Arc<PodInfo>>)> = by_namespace.into_iter().collect();
         let indexed = super::parallel::map_chunks_of(&namespaces, threads, 1, |chunk| {
             chunk
                 .iter()

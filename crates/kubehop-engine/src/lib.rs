@@ -15,6 +15,7 @@
 //!   (the one module that reads files, synchronously, for the callers that name them).
 //! - [`netpol`]: NetworkPolicy verdicts per hop and source (N1-N10).
 //! - [`synthetic`]: generated clusters of any size for benchmarks and scale tests.
+//! - [`objects`]: pods in compact form ([`objects::PodInfo`]), as snapshots hold them.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
@@ -37,6 +38,7 @@ pub mod model;
 pub mod netpol;
 pub mod node_proxy;
 pub mod nodes;
+pub mod objects;
 pub mod parallel;
 pub mod picker;
 pub mod plan;

@@ -9,7 +9,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
+
+use crate::objects::PodInfo;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
@@ -461,7 +463,7 @@ pub struct ServiceDetails {
     /// The EndpointSlices the endpoints were read from (derived ones when `endpointsDerived`).
     pub slices: Vec<Arc<EndpointSlice>>,
     /// Pods in the Service's namespace that carry every selector label (rule A2), sorted by name.
-    pub selected_pods: Vec<Arc<Pod>>,
+    pub selected_pods: Vec<Arc<PodInfo>>,
     /// Selected pods the EndpointSlice controller leaves out, by pod name (rules A3/A7).
     pub excluded_pods: BTreeMap<String, Exclusion>,
     /// Every endpoint of every slice, deduplicated by address (headless Services without ports

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::objects::PodInfo;
 use serde::{Serialize, Serializer};
 
 use crate::cidr::Cidr;
@@ -52,10 +52,10 @@ impl ProxyKind {
     }
 
     /// The kind a pod's labels name, if any.
-    fn of_labels(pod: &Pod) -> Option<Self> {
+    fn of_labels(pod: &PodInfo) -> Option<Self> {
         let labels = pods::labels(pod)?;
         let app = labels.get("k8s-app").or_else(|| labels.get("component"))?;
-        match app.as_str() {
+        match app {
             "kube-proxy" => Some(Self::KubeProxy),
             "cilium" => Some(Self::Cilium),
             "kube-router" => Some(Self::KubeRouter),
@@ -154,32 +154,20 @@ impl Serialize for NodeIssue {
 }
 
 /// Whether a pod is a proxy pod: a known label on a DaemonSet pod or a static (mirror) pod.
-fn proxy_kind(pod: &Pod) -> Option<ProxyKind> {
+fn proxy_kind(pod: &PodInfo) -> Option<ProxyKind> {
     let kind = ProxyKind::of_labels(pod)?;
     let owned = pod
-        .metadata
-        .owner_references
-        .as_deref()
-        .unwrap_or_default()
+        .owners
         .iter()
-        .any(|owner| owner.kind == "DaemonSet" || owner.kind == "Node");
+        .any(|owner| &*owner.kind == "DaemonSet" || &*owner.kind == "Node");
     owned.then_some(kind)
 }
 
-fn proxy_pod(pod: &Pod, kind: ProxyKind) -> ProxyPod {
-    let status = pod.status.as_ref();
-    let statuses = status
-        .and_then(|status| status.container_statuses.as_deref())
-        .unwrap_or_default();
-    let restarts = statuses.iter().map(|s| s.restart_count).sum();
+fn proxy_pod(pod: &PodInfo, kind: ProxyKind) -> ProxyPod {
+    let restarts = pod.restarts;
     let ready = pods::is_ready(pod) && !pods::is_terminating(pod);
-    let waiting = statuses.iter().find_map(|s| {
-        s.state
-            .as_ref()
-            .and_then(|state| state.waiting.as_ref())
-            .and_then(|waiting| waiting.reason.clone())
-    });
-    let phase = status.and_then(|status| status.phase.clone());
+    let waiting = pod.waiting().map(str::to_owned);
+    let phase = pod.phase.as_deref().map(str::to_owned);
     let reason = (!ready).then(|| {
         let mut why = waiting
             .or_else(|| phase.filter(|phase| phase != "Running"))
@@ -203,9 +191,9 @@ fn proxy_pod(pod: &Pod, kind: ProxyKind) -> ProxyPod {
 /// Each node's proxy (rule K2), by node name; every node without one is `Missing` when some
 /// node has one, `Unknown` otherwise (the caller's default).
 pub(crate) fn proxies(
-    pods: &[std::sync::Arc<Pod>],
+    pods: &[std::sync::Arc<PodInfo>],
 ) -> (Option<ProxyKind>, HashMap<String, ProxyPod>) {
-    let mut found: Vec<(ProxyKind, &Pod)> = pods
+    let mut found: Vec<(ProxyKind, &PodInfo)> = pods
         .iter()
         .filter_map(|pod| proxy_kind(pod).map(|kind| (kind, pod.as_ref())))
         .collect();

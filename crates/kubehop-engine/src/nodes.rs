@@ -201,7 +201,7 @@ impl NodeTable {
     /// whether pod IPs follow the nodes' pod ranges (rule K3: at least three pod-network pods
     /// inside their node's range, and at least twice as many inside as outside; a CNI with its
     /// own address management, such as Calico IPAM or Cilium's cluster pool, ignores podCIDR).
-    pub fn with_pods(mut self, pods: &[Arc<k8s_openapi::api::core::v1::Pod>]) -> Self {
+    pub fn with_pods(mut self, pods: &[Arc<crate::objects::PodInfo>]) -> Self {
         let (kind, mut by_node) = node_proxy::proxies(pods);
         if let Some(kind) = kind {
             for node in &mut self.nodes {

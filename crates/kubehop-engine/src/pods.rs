@@ -5,6 +5,8 @@ use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::Pod;
 
+use crate::objects::{Labels, PodInfo};
+
 /// Why a pod that the selector matches is not an endpoint (rules A3, A7).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Exclusion {
@@ -33,52 +35,78 @@ impl std::fmt::Display for Exclusion {
     }
 }
 
-pub fn name(pod: &Pod) -> &str {
-    pod.metadata.name.as_deref().unwrap_or("")
+pub fn name(pod: &PodInfo) -> &str {
+    pod.name.as_deref().unwrap_or("")
 }
 
-pub fn namespace(pod: &Pod) -> &str {
-    pod.metadata.namespace.as_deref().unwrap_or("default")
+pub fn namespace(pod: &PodInfo) -> &str {
+    pod.namespace.as_deref().unwrap_or("default")
 }
 
-pub fn labels(pod: &Pod) -> Option<&BTreeMap<String, String>> {
-    pod.metadata.labels.as_ref()
+pub fn labels(pod: &PodInfo) -> Option<&Labels> {
+    pod.labels.as_ref()
 }
 
 /// Rule A2: every key=value pair of the selector is on the pod.
-pub fn matches_selector(pod: &Pod, selector: &BTreeMap<String, String>) -> bool {
+pub fn matches_selector(pod: &PodInfo, selector: &BTreeMap<String, String>) -> bool {
     let Some(labels) = labels(pod) else {
         return selector.is_empty();
     };
     selector
         .iter()
-        .all(|(key, value)| labels.get(key) == Some(value))
+        .all(|(key, value)| labels.get(key) == Some(value.as_str()))
 }
 
-pub fn node_name(pod: &Pod) -> Option<&str> {
-    pod.spec
-        .as_ref()
-        .and_then(|spec| spec.node_name.as_deref())
-        .filter(|node| !node.is_empty())
+pub fn node_name(pod: &PodInfo) -> Option<&str> {
+    pod.node_name.as_deref().filter(|node| !node.is_empty())
 }
 
 /// Rule A4: `serving` is the pod's Ready condition.
-pub fn is_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|status| status.conditions.as_deref())
-        .unwrap_or_default()
-        .iter()
-        .any(|condition| condition.type_ == "Ready" && condition.status == "True")
+pub fn is_ready(pod: &PodInfo) -> bool {
+    pod.ready
 }
 
 /// Rule A4: `terminating` is a set deletionTimestamp.
-pub fn is_terminating(pod: &Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_some()
+pub fn is_terminating(pod: &PodInfo) -> bool {
+    pod.terminating
 }
 
 /// The pod IPs, `status.podIPs` first, else `status.podIP`; unparsable ones are skipped.
-pub fn ips(pod: &Pod) -> Vec<IpAddr> {
+pub fn ips(pod: &PodInfo) -> Vec<IpAddr> {
+    pod.ips.as_slice().to_vec()
+}
+
+/// Whether the pod has a usable IP (without collecting them all).
+pub fn has_ip(pod: &PodInfo) -> bool {
+    !pod.ips.as_slice().is_empty()
+}
+
+/// Rule A3 (phase and IP part; the node part, A7, needs the node list).
+pub fn phase_exclusion(pod: &PodInfo) -> Option<Exclusion> {
+    match pod.phase.as_deref() {
+        Some("Succeeded") => return Some(Exclusion::Succeeded),
+        Some("Failed") => return Some(Exclusion::Failed),
+        _ => {}
+    }
+    if has_ip(pod) {
+        None
+    } else {
+        Some(pod.not_scheduled().map_or(Exclusion::NoIp, |why| {
+            Exclusion::NotScheduled(why.to_owned())
+        }))
+    }
+}
+
+pub fn hostname(pod: &PodInfo) -> Option<&str> {
+    pod.hostname().filter(|hostname| !hostname.is_empty())
+}
+
+pub fn subdomain(pod: &PodInfo) -> Option<&str> {
+    pod.subdomain().filter(|subdomain| !subdomain.is_empty())
+}
+
+/// The typed pod's IPs, as [`ips`] lists them (for the conversion to [`PodInfo`]).
+pub(crate) fn typed_ips(pod: &Pod) -> Vec<IpAddr> {
     let Some(status) = pod.status.as_ref() else {
         return Vec::new();
     };
@@ -109,32 +137,14 @@ pub(crate) fn trim_fast(value: &str) -> &str {
     }
 }
 
-/// Whether the pod has a usable IP (without collecting them all).
-pub fn has_ip(pod: &Pod) -> bool {
-    let Some(status) = pod.status.as_ref() else {
-        return false;
-    };
-    let parses = |candidate: &str| trim_fast(candidate).parse::<IpAddr>().is_ok();
-    status.pod_ip.as_deref().is_some_and(parses)
-        || status.pod_ips.iter().flatten().any(|ip| parses(&ip.ip))
-}
-
-/// Rule A3 (phase and IP part; the node part, A7, needs the node list).
-pub fn phase_exclusion(pod: &Pod) -> Option<Exclusion> {
-    match pod
-        .status
+/// The typed pod's Ready condition is True (for the conversion to [`PodInfo`]).
+pub(crate) fn typed_is_ready(pod: &Pod) -> bool {
+    pod.status
         .as_ref()
-        .and_then(|status| status.phase.as_deref())
-    {
-        Some("Succeeded") => return Some(Exclusion::Succeeded),
-        Some("Failed") => return Some(Exclusion::Failed),
-        _ => {}
-    }
-    if has_ip(pod) {
-        None
-    } else {
-        Some(not_scheduled(pod).map_or(Exclusion::NoIp, Exclusion::NotScheduled))
-    }
+        .and_then(|status| status.conditions.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .any(|condition| condition.type_ == "Ready" && condition.status == "True")
 }
 
 /// The longest scheduler message kept (it lists every node group's reason).
@@ -142,7 +152,7 @@ const MAX_CONDITION_MESSAGE: usize = 300;
 
 /// M9: why the scheduler has not placed the pod, from its PodScheduled=False condition
 /// ("Unschedulable: 0/3 nodes are available: ..."), on one line without control characters.
-fn not_scheduled(pod: &Pod) -> Option<String> {
+pub(crate) fn typed_not_scheduled(pod: &Pod) -> Option<String> {
     let condition = pod
         .status
         .as_ref()?
@@ -171,18 +181,76 @@ fn not_scheduled(pod: &Pod) -> Option<String> {
     Some(clean)
 }
 
-pub fn hostname(pod: &Pod) -> Option<&str> {
-    pod.spec
-        .as_ref()
-        .and_then(|spec| spec.hostname.as_deref())
-        .filter(|hostname| !hostname.is_empty())
-}
+/// The same facts read from a typed Pod, for code that holds full objects (the sandbox's
+/// controllers and data plane).
+pub mod typed {
+    use std::collections::BTreeMap;
+    use std::net::IpAddr;
 
-pub fn subdomain(pod: &Pod) -> Option<&str> {
-    pod.spec
-        .as_ref()
-        .and_then(|spec| spec.subdomain.as_deref())
-        .filter(|subdomain| !subdomain.is_empty())
+    use k8s_openapi::api::core::v1::Pod;
+
+    pub use super::Exclusion;
+
+    pub fn name(pod: &Pod) -> &str {
+        pod.metadata.name.as_deref().unwrap_or("")
+    }
+
+    pub fn namespace(pod: &Pod) -> &str {
+        pod.metadata.namespace.as_deref().unwrap_or("default")
+    }
+
+    /// Rule A2, as [`super::matches_selector`].
+    pub fn matches_selector(pod: &Pod, selector: &BTreeMap<String, String>) -> bool {
+        let Some(labels) = pod.metadata.labels.as_ref() else {
+            return selector.is_empty();
+        };
+        selector
+            .iter()
+            .all(|(key, value)| labels.get(key) == Some(value))
+    }
+
+    pub fn node_name(pod: &Pod) -> Option<&str> {
+        pod.spec
+            .as_ref()
+            .and_then(|spec| spec.node_name.as_deref())
+            .filter(|node| !node.is_empty())
+    }
+
+    /// Rule A4, as [`super::is_ready`].
+    pub fn is_ready(pod: &Pod) -> bool {
+        super::typed_is_ready(pod)
+    }
+
+    pub fn is_terminating(pod: &Pod) -> bool {
+        pod.metadata.deletion_timestamp.is_some()
+    }
+
+    /// As [`super::ips`].
+    pub fn ips(pod: &Pod) -> Vec<IpAddr> {
+        super::typed_ips(pod)
+    }
+
+    pub fn has_ip(pod: &Pod) -> bool {
+        !super::typed_ips(pod).is_empty()
+    }
+
+    /// Rule A3, as [`super::phase_exclusion`].
+    pub fn phase_exclusion(pod: &Pod) -> Option<Exclusion> {
+        match pod
+            .status
+            .as_ref()
+            .and_then(|status| status.phase.as_deref())
+        {
+            Some("Succeeded") => return Some(Exclusion::Succeeded),
+            Some("Failed") => return Some(Exclusion::Failed),
+            _ => {}
+        }
+        if has_ip(pod) {
+            None
+        } else {
+            Some(super::typed_not_scheduled(pod).map_or(Exclusion::NoIp, Exclusion::NotScheduled))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, ContainerPort, Pod};
+use crate::objects::{ContainerInfo, PodInfo, PortInfo};
 
 use super::model::{Protocol, ServiceChain, TargetPort};
 use super::pods::{self, Exclusion};
@@ -44,7 +44,7 @@ impl Resolution<'_> {
     }
 }
 
-fn container_port_protocol(port: &ContainerPort) -> Protocol {
+fn container_port_protocol(port: &PortInfo) -> Protocol {
     // Rule B1: a container port without protocol is TCP. An unknown value matches nothing.
     match port.protocol.as_deref() {
         None | Some("") => Protocol::Tcp,
@@ -52,30 +52,17 @@ fn container_port_protocol(port: &ContainerPort) -> Protocol {
     }
 }
 
-fn is_sidecar(container: &Container) -> bool {
-    container.restart_policy.as_deref() == Some("Always")
-}
-
 /// Regular containers first, then restartable init containers (sidecars), in spec order.
-fn port_sources(pod: &Pod) -> impl Iterator<Item = (&Container, bool)> {
-    let spec = pod.spec.as_ref();
-    let regular = spec
-        .map(|spec| spec.containers.as_slice())
-        .unwrap_or_default()
+fn port_sources(pod: &PodInfo) -> impl Iterator<Item = (&ContainerInfo, bool)> {
+    pod.containers
         .iter()
-        .map(|container| (container, false));
-    let sidecars = spec
-        .and_then(|spec| spec.init_containers.as_deref())
-        .unwrap_or_default()
-        .iter()
-        .filter(|container| is_sidecar(container))
-        .map(|container| (container, true));
-    regular.chain(sidecars)
+        .filter(|container| !container.init || container.is_sidecar())
+        .map(|container| (container, container.init))
 }
 
 /// Resolves `target` for `protocol` on `pod` (rules B2-B4).
 pub fn resolve_target_port<'a>(
-    pod: &'a Pod,
+    pod: &'a PodInfo,
     target: &TargetPort,
     protocol: Protocol,
 ) -> Resolution<'a> {
@@ -84,13 +71,11 @@ pub fn resolve_target_port<'a>(
             let declared_by = port_sources(pod).find_map(|(container, _)| {
                 container
                     .ports
-                    .as_deref()
-                    .unwrap_or_default()
                     .iter()
                     .any(|port| {
                         port.container_port == *number && container_port_protocol(port) == protocol
                     })
-                    .then_some(container.name.as_str())
+                    .then_some(&*container.name)
             });
             Resolution::Number {
                 port: *number,
@@ -100,7 +85,7 @@ pub fn resolve_target_port<'a>(
         TargetPort::Name(name) => {
             let mut mismatch = None;
             for (container, sidecar) in port_sources(pod) {
-                for port in container.ports.as_deref().unwrap_or_default() {
+                for port in &container.ports {
                     if port.name.as_deref() != Some(name.as_str()) {
                         continue;
                     }
@@ -108,12 +93,12 @@ pub fn resolve_target_port<'a>(
                     if declared == protocol {
                         return Resolution::Named {
                             port: port.container_port,
-                            container: container.name.as_str(),
+                            container: &container.name,
                             sidecar,
                         };
                     }
                     mismatch.get_or_insert(Resolution::ProtocolMismatch {
-                        container: container.name.as_str(),
+                        container: &container.name,
                         declared,
                         port: port.container_port,
                     });
@@ -144,21 +129,16 @@ impl std::fmt::Display for DeclaredPort {
 }
 
 /// Every container port of a pod (regular containers, then sidecars).
-pub fn declared_ports(pod: &Pod) -> Vec<DeclaredPort> {
+pub fn declared_ports(pod: &PodInfo) -> Vec<DeclaredPort> {
     port_sources(pod)
         .flat_map(|(container, sidecar)| {
-            container
-                .ports
-                .as_deref()
-                .unwrap_or_default()
-                .iter()
-                .map(move |port| DeclaredPort {
-                    container: container.name.clone(),
-                    name: port.name.clone(),
-                    port: port.container_port,
-                    protocol: container_port_protocol(port),
-                    sidecar,
-                })
+            container.ports.iter().map(move |port| DeclaredPort {
+                container: container.name.to_string(),
+                name: port.name.as_deref().map(str::to_owned),
+                port: port.container_port,
+                protocol: container_port_protocol(port),
+                sidecar,
+            })
         })
         .collect()
 }
@@ -221,7 +201,7 @@ pub enum PodPortOutcome {
 
 /// Builds the port map of a chain (rules B3/B4, A3/A7 exclusions).
 pub fn port_map(chain: &ServiceChain) -> Vec<PortMapping> {
-    let pods_by_name: BTreeMap<&str, &Pod> = chain
+    let pods_by_name: BTreeMap<&str, &PodInfo> = chain
         .details
         .selected_pods
         .iter()
@@ -250,7 +230,7 @@ pub fn port_map(chain: &ServiceChain) -> Vec<PortMapping> {
 
 fn pod_outcome(
     chain: &ServiceChain,
-    pod: &Pod,
+    pod: &PodInfo,
     target: &TargetPort,
     protocol: Protocol,
 ) -> PodPortOutcome {

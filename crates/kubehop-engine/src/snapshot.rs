@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
+
+use crate::objects::PodInfo;
 
 /// The kinds of objects a snapshot carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -123,7 +125,9 @@ pub struct ClusterSnapshot {
     pub generation: u64,
     pub services: Vec<Arc<Service>>,
     pub endpoint_slices: Vec<Arc<EndpointSlice>>,
-    pub pods: Vec<Arc<Pod>>,
+    /// Pods in compact form ([`PodInfo`]: what the engine and the views read), sorted by
+    /// (namespace, name) like every kind.
+    pub pods: Vec<Arc<PodInfo>>,
     pub nodes: Vec<Arc<Node>>,
     pub ingresses: Vec<Arc<Ingress>>,
     pub namespaces: Vec<Arc<Namespace>>,

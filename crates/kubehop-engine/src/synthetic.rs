@@ -23,6 +23,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use crate::ClusterSnapshot;
 use crate::endpointslice::desired_endpoint_slices;
 use crate::nodes::{NodeTable, ZONE_LABEL};
+use crate::objects::{Interner, PodInfo};
 
 /// The size of the synthetic cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,8 +336,13 @@ fn synthetic_slices(
     pods: &[Pod],
 ) -> Vec<EndpointSlice> {
     let node_table = NodeTable::new(nodes.iter());
-    let mut pods_by_service: Vec<Vec<&Pod>> = vec![Vec::new(); spec.services];
-    for (j, pod) in pods.iter().enumerate() {
+    let mut interner = Interner::new();
+    let infos: Vec<PodInfo> = pods
+        .iter()
+        .map(|pod| PodInfo::from_pod(pod, &mut interner))
+        .collect();
+    let mut pods_by_service: Vec<Vec<&PodInfo>> = vec![Vec::new(); spec.services];
+    for (j, pod) in infos.iter().enumerate() {
         if let Some(list) = pods_by_service.get_mut(j % spec.services.max(1)) {
             list.push(pod);
         }
@@ -414,7 +420,10 @@ pub fn sorted(mut snapshot: ClusterSnapshot) -> ClusterSnapshot {
     }
     sort(&mut snapshot.services);
     sort(&mut snapshot.endpoint_slices);
-    sort(&mut snapshot.pods);
+    snapshot.pods.sort_by(|a, b| {
+        (a.namespace.as_deref(), a.name.as_deref())
+            .cmp(&(b.namespace.as_deref(), b.name.as_deref()))
+    });
     sort(&mut snapshot.nodes);
     sort(&mut snapshot.ingresses);
     sort(&mut snapshot.namespaces);
@@ -424,11 +433,16 @@ pub fn sorted(mut snapshot: ClusterSnapshot) -> ClusterSnapshot {
 /// The synthetic cluster as a snapshot.
 pub fn generate(spec: &SyntheticSpec) -> ClusterSnapshot {
     let generated = generate_objects(spec);
+    let mut interner = Interner::new();
     ClusterSnapshot {
         generation: 0,
         services: generated.services.into_iter().map(Arc::new).collect(),
         endpoint_slices: generated.slices.into_iter().map(Arc::new).collect(),
-        pods: generated.pods.into_iter().map(Arc::new).collect(),
+        pods: generated
+            .pods
+            .iter()
+            .map(|pod| Arc::new(PodInfo::from_pod(pod, &mut interner)))
+            .collect(),
         nodes: generated.nodes.into_iter().map(Arc::new).collect(),
         ingresses: generated.ingresses.into_iter().map(Arc::new).collect(),
         namespaces: generated.namespaces.into_iter().map(Arc::new).collect(),

@@ -2,7 +2,8 @@
 //!
 //! One `watcher` + reflector store per kind (Services, EndpointSlices, Pods, Nodes, Ingresses,
 //! Namespaces, and the optional IngressClasses, NetworkPolicies and Gateway API kinds) with
-//! `default_backoff()`, objects trimmed before caching ([`trim`]). The Gateway API kinds are
+//! `default_backoff()`, objects trimmed before caching ([`trim`]), pods converted to the engine's
+//! compact `PodInfo` instead ([`pods`]). The Gateway API kinds are
 //! custom resources: [`gateway`] discovers which of them the cluster serves, in which version,
 //! and starts their watchers (also when the CRDs are installed later). A
 //! coordinator task turns what the watchers report into snapshots and a connection status on a
@@ -27,7 +28,8 @@
 //!   answering without closing the connection) is shown as reconnecting too, until the server
 //!   answers again.
 //!
-//! Snapshots share the cached objects (`Vec<Arc<K>>` from the stores): nothing is deep-copied.
+//! Snapshots share the cached objects (`Vec<Arc<K>>` from the stores, the pods' `Arc<PodInfo>`):
+//! nothing is deep-copied, and an unchanged object is the same `Arc` in consecutive snapshots.
 //!
 //! [`Sources::open`] is the one entry point the commands use: it turns the source settings
 //! into a feed (dump, `--demo`, or the kubeconfig's cluster). A cluster from kubeconfig files
@@ -38,6 +40,7 @@ pub mod follow;
 pub mod gateway;
 mod observe;
 mod open;
+pub mod pods;
 pub mod trim;
 
 use std::collections::BTreeMap;
@@ -182,7 +185,7 @@ impl LiveSource {
                 &target.scope,
                 &signals_tx,
             ),
-            pods: spawn_kind::<Pod>(&mut watchers, &client, &target.scope, &signals_tx),
+            pods: spawn_pods(&mut watchers, &client, &target.scope, &signals_tx),
             nodes: spawn_kind::<Node>(&mut watchers, &client, &target.scope, &signals_tx),
             ingresses: spawn_kind::<Ingress>(&mut watchers, &client, &target.scope, &signals_tx),
             namespaces: spawn_kind::<Namespace>(&mut watchers, &client, &target.scope, &signals_tx),
@@ -276,7 +279,7 @@ fn namespaced(kind: ResourceKind) -> bool {
 
 /// A kind the live source watches: its name in the snapshot and how to reach it.
 pub trait Watched:
-    Resource<DynamicType = ()> + Trim + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
 {
     const KIND: ResourceKind;
 
@@ -328,7 +331,7 @@ pub fn watcher_config() -> watcher::Config {
         .list_semantic(ListSemantic::MostRecent)
 }
 
-fn spawn_kind<K: Watched>(
+fn spawn_kind<K: Watched + Trim>(
     watchers: &mut JoinSet<()>,
     client: &kube::Client,
     scope: &Scope,
@@ -337,23 +340,44 @@ fn spawn_kind<K: Watched>(
     let api = K::api(client.clone(), scope);
     let (reader, writer) = reflector::store::<K>();
     let signals = signals.clone();
-    watchers.spawn(watch_kind(api, writer, signals));
+    watchers.spawn(watch_kind(api, writer, signals, |event| {
+        event.modify(K::trim)
+    }));
     reader
 }
 
-async fn watch_kind<K: Watched>(
+/// The pods' watcher: its store holds them compact ([`pods`]).
+fn spawn_pods(
+    watchers: &mut JoinSet<()>,
+    client: &kube::Client,
+    scope: &Scope,
+    signals: &mpsc::UnboundedSender<Signal>,
+) -> Store<pods::LivePod> {
+    let api = Pod::api(client.clone(), scope);
+    let (reader, writer) = reflector::store::<pods::LivePod>();
+    let signals = signals.clone();
+    let mut converter = pods::PodConverter::default();
+    watchers.spawn(watch_kind(api, writer, signals, move |event| {
+        converter.event(event)
+    }));
+    reader
+}
+
+/// Watches one kind: every event, `cache`d (trimmed or converted), goes into the store as
+/// kube-runtime's reflector applies it, and its signal to the coordinator.
+async fn watch_kind<K: Watched, C: reflector::Lookup<DynamicType = ()> + Clone + 'static>(
     api: Api<K>,
-    mut writer: reflector::store::Writer<K>,
+    mut writer: reflector::store::Writer<C>,
     signals: mpsc::UnboundedSender<Signal>,
+    mut cache: impl FnMut(watcher::Event<K>) -> watcher::Event<C>,
 ) {
     let kind = K::KIND;
-    let stream = watcher::watcher(api, watcher_config())
-        .modify(K::trim)
-        .default_backoff();
+    let stream = watcher::watcher(api, watcher_config()).default_backoff();
     futures::pin_mut!(stream);
     while let Some(item) = stream.next().await {
         let signal = match item {
             Ok(event) => {
+                let event = cache(event);
                 writer.apply_watcher_event(&event);
                 event_signal(&event, kind)
             }
@@ -380,7 +404,7 @@ fn event_signal<K>(event: &watcher::Event<K>, kind: ResourceKind) -> Option<Sign
 struct Stores {
     services: Store<Service>,
     endpoint_slices: Store<EndpointSlice>,
-    pods: Store<Pod>,
+    pods: Store<pods::LivePod>,
     nodes: Store<Node>,
     ingresses: Store<Ingress>,
     namespaces: Store<Namespace>,
@@ -403,6 +427,23 @@ fn sorted<K: Resource<DynamicType = ()> + Clone + 'static>(store: &Store<K>) -> 
     let mut objects = store.state();
     objects.sort_unstable_by(|a, b| {
         let (a, b) = (a.meta(), b.meta());
+        (a.namespace.as_deref(), a.name.as_deref())
+            .cmp(&(b.namespace.as_deref(), b.name.as_deref()))
+    });
+    objects
+}
+
+/// The pods of the store, sorted by (namespace, name) like [`sorted`], sharing the store's
+/// `Arc`s; none when the kind is left out.
+fn kept_pods(
+    keep: bool,
+    store: &Store<pods::LivePod>,
+) -> Vec<Arc<crate::engine::objects::PodInfo>> {
+    if !keep {
+        return Vec::new();
+    }
+    let mut objects: Vec<_> = store.state().iter().map(|pod| Arc::clone(&pod.0)).collect();
+    objects.sort_unstable_by(|a, b| {
         (a.namespace.as_deref(), a.name.as_deref())
             .cmp(&(b.namespace.as_deref(), b.name.as_deref()))
     });
@@ -796,7 +837,7 @@ impl Coordinator {
                 take(ResourceKind::EndpointSlice),
                 &self.stores.endpoint_slices,
             ),
-            pods: kept(take(ResourceKind::Pod), &self.stores.pods),
+            pods: kept_pods(take(ResourceKind::Pod), &self.stores.pods),
             nodes: kept(take(ResourceKind::Node), &self.stores.nodes),
             ingresses: kept(take(ResourceKind::Ingress), &self.stores.ingresses),
             namespaces: kept(take(ResourceKind::Namespace), &self.stores.namespaces),

@@ -3,17 +3,11 @@
 //! Every kind loses `metadata.managedFields`, `kubectl.kubernetes.io/last-applied-configuration`
 //! and any other annotation longer than [`LARGE_ANNOTATION`] bytes, except the Service
 //! annotations the engine reads (`service.kubernetes.io/…`, `service.beta.kubernetes.io/…`).
-//! Nodes lose their image list and volume status. Pods keep only what the engine and the views
-//! read: identity, labels, owners and deletion, the node, hostname/subdomain, container names,
-//! images and ports (plus the restart policy that makes an init container a sidecar),
-//! `hostNetwork`, and the status' phase, IPs, conditions and per-container readiness; env,
-//! volumes, probes, resources, scheduling constraints and the like are dropped. A typical
-//! Deployment pod shrinks about fivefold (see the test below), which is what lets a 50,000-pod
-//! cluster fit in a terminal tool's memory.
+//! Nodes lose their image list and volume status. Pods are not trimmed but converted: the store
+//! holds them compact ([`super::pods`], the engine's `PodInfo`), which is what lets a
+//! 150,000-pod cluster fit in a terminal tool's memory.
 
-use k8s_openapi::api::core::v1::{
-    Container, ContainerStatus, Namespace, Node, Pod, PodSpec, PodStatus, Service,
-};
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -116,69 +110,10 @@ impl Trim for Node {
     }
 }
 
-fn container(full: Container) -> Container {
-    Container {
-        name: full.name,
-        image: full.image,
-        ports: full.ports,
-        restart_policy: full.restart_policy,
-        ..Container::default()
-    }
-}
-
-fn container_status(full: ContainerStatus) -> ContainerStatus {
-    ContainerStatus {
-        name: full.name,
-        ready: full.ready,
-        restart_count: full.restart_count,
-        started: full.started,
-        state: full.state,
-        ..ContainerStatus::default()
-    }
-}
-
-fn statuses(full: Option<Vec<ContainerStatus>>) -> Option<Vec<ContainerStatus>> {
-    full.map(|list| list.into_iter().map(container_status).collect())
-}
-
-impl Trim for Pod {
-    fn trim(&mut self) {
-        trim_metadata(&mut self.metadata);
-        if let Some(spec) = self.spec.take() {
-            self.spec = Some(PodSpec {
-                containers: spec.containers.into_iter().map(container).collect(),
-                init_containers: spec
-                    .init_containers
-                    .map(|list| list.into_iter().map(container).collect()),
-                node_name: spec.node_name,
-                hostname: spec.hostname,
-                subdomain: spec.subdomain,
-                host_network: spec.host_network,
-                ..PodSpec::default()
-            });
-        }
-        if let Some(status) = self.status.take() {
-            self.status = Some(PodStatus {
-                phase: status.phase,
-                conditions: status.conditions,
-                pod_ip: status.pod_ip,
-                pod_ips: status.pod_ips,
-                host_ip: status.host_ip,
-                host_ips: status.host_ips,
-                reason: status.reason,
-                message: status.message,
-                start_time: status.start_time,
-                container_statuses: statuses(status.container_statuses),
-                init_container_statuses: statuses(status.init_container_statuses),
-                ..PodStatus::default()
-            });
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::Pod;
     use serde_json::json;
     use std::collections::BTreeMap;
 
@@ -263,42 +198,28 @@ mod tests {
     }
 
     #[test]
-    fn pods_keep_what_the_engine_reads() {
+    fn pods_are_cached_compact_with_what_the_engine_reads() {
         let full = realistic_pod();
-        let mut trimmed = full.clone();
-        trimmed.trim();
-        let spec = trimmed.spec.as_ref().expect("spec kept");
-        assert_eq!(spec.node_name.as_deref(), Some("node-1"));
-        assert_eq!(spec.containers.len(), 2);
+        let cached = crate::cluster::live::pods::PodConverter::default().convert(full.clone());
+        let pod = &cached.0;
+        assert!(pod.object.is_none(), "no typed pod in the store");
+        assert_eq!(pod.node_name.as_deref(), Some("node-1"));
+        let ports: Vec<(&str, i32)> = pod
+            .containers
+            .iter()
+            .flat_map(|c| c.ports.iter())
+            .map(|p| (p.name.as_deref().unwrap_or(""), p.container_port))
+            .collect();
+        assert_eq!(ports, [("http", 8080), ("http-envoy-prom", 15090)]);
         assert_eq!(
-            spec.containers[0].ports,
-            full.spec.as_ref().expect("spec").containers[0].ports
+            pod.labels.as_ref().map(|l| l.len()),
+            full.metadata.labels.as_ref().map(|l| l.len())
         );
-        assert!(spec.containers[0].env.is_none());
-        assert!(spec.volumes.is_none() && spec.tolerations.is_none());
-        let status = trimmed.status.as_ref().expect("status kept");
-        assert_eq!(status.pod_ip.as_deref(), Some("127.1.1.2"));
-        assert_eq!(status.conditions.as_ref().map(Vec::len), Some(5));
-        assert_eq!(
-            status.container_statuses.as_ref().map(|s| s[0].ready),
-            Some(true)
-        );
-        assert_eq!(trimmed.metadata.labels, full.metadata.labels);
-        assert_eq!(
-            trimmed.metadata.owner_references,
-            full.metadata.owner_references
-        );
-        assert!(trimmed.metadata.managed_fields.is_none());
-        assert_eq!(
-            trimmed.metadata.annotations,
-            Some(annotations(&[(
-                "kubectl.kubernetes.io/restartedAt",
-                "2025-01-01T00:00:00Z"
-            )]))
-        );
-        // The measurement behind the pod trimming: a typical pod shrinks about fivefold.
-        let (before, after) = (json_size(&full), json_size(&trimmed));
-        assert!(after * 4 < before, "{before} -> {after} bytes");
+        assert_eq!(&*pod.owners[0].name, "web-7d4b9c8f6d");
+        assert!(pod.ready && pod.ips.as_slice().len() == 1);
+        // The typed copy the views show before a `get`: much less than the object.
+        let (before, after) = (json_size(&full), json_size(&*pod.to_pod()));
+        assert!(after * 5 < before, "{before} -> {after} bytes");
     }
 
     #[test]

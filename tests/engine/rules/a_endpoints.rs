@@ -1,6 +1,5 @@
 //! Rule group (a): which pods become endpoints, with which conditions (A1-A13).
 
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kubehop::engine::Verdict;
 use kubehop::engine::endpointslice::{
@@ -8,6 +7,7 @@ use kubehop::engine::endpointslice::{
 };
 use kubehop::engine::model::NotProxied;
 use kubehop::engine::nodes::NodeTable;
+use kubehop::engine::objects::PodInfo;
 use kubehop::engine::route::RouteReason;
 use rstest::rstest;
 
@@ -21,8 +21,8 @@ fn web() -> ServiceBuilder {
 }
 
 fn slices_for(service: ServiceBuilder, pods: Vec<PodBuilder>) -> Vec<EndpointSlice> {
-    let pods: Vec<Pod> = pods.into_iter().map(PodBuilder::build).collect();
-    let refs: Vec<&Pod> = pods.iter().collect();
+    let pods: Vec<PodInfo> = pods.into_iter().map(|pod| pod.build().into()).collect();
+    let refs: Vec<&PodInfo> = pods.iter().collect();
     let nodes = NodeTable::new(three_nodes().iter());
     desired_endpoint_slices(&service.build(), &refs, &nodes)
 }

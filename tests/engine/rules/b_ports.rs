@@ -2,6 +2,7 @@
 
 use kubehop::engine::Verdict;
 use kubehop::engine::model::{Protocol, TargetPort};
+use kubehop::engine::objects::PodInfo;
 use kubehop::engine::pods::Exclusion;
 use kubehop::engine::ports::{PodPortOutcome, Resolution, resolve_target_port};
 use rstest::rstest;
@@ -29,7 +30,7 @@ fn b2_b3_b4_resolution(
     #[case] protocol: Protocol,
     #[case] expected: Option<i32>,
 ) {
-    let pod = mongo_pod().build();
+    let pod: PodInfo = mongo_pod().build().into();
     assert_eq!(
         resolve_target_port(&pod, &target, protocol).port(),
         expected
@@ -47,7 +48,7 @@ fn b3_precedence(#[case] regular: bool, #[case] sidecar: bool, #[case] expected:
     if regular {
         builder = builder.container_port("app", Some("http"), 8080, "TCP");
     }
-    let pod = builder.build();
+    let pod: PodInfo = builder.build().into();
     let resolution = resolve_target_port(&pod, &TargetPort::Name("http".into()), Protocol::Tcp);
     assert_eq!(resolution.port(), expected);
     if expected == Some(9000) {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::objects::PodInfo;
 
 use super::near_miss::{NearMiss, near_miss};
 use super::{Diagnostic, DiagnosticCode, Severity, Subject, fix};
@@ -26,7 +26,7 @@ pub(crate) struct DiagnosticInput<'a, 's> {
     pub view: &'a ServiceView<'a>,
     pub ports: &'a [PortChain],
     pub endpoints: &'a [Arc<EndpointInfo>],
-    pub selected: &'a [&'s Arc<Pod>],
+    pub selected: &'a [&'s Arc<PodInfo>],
     pub excluded: &'a BTreeMap<String, Exclusion>,
     pub namespace_pods: Option<&'a NamespacePods<'s>>,
     pub selector_pairs: &'a SelectorPairs<'s>,
@@ -296,7 +296,7 @@ fn partial_match_findings(
     } else {
         pods_here.pods.clone()
     };
-    let misses: Vec<(&Pod, NearMiss<'_>)> = candidates
+    let misses: Vec<(&PodInfo, NearMiss<'_>)> = candidates
         .iter()
         .filter_map(|pod| near_miss(pods::labels(pod), selector).map(|miss| (pod.as_ref(), miss)))
         .collect();
@@ -462,7 +462,7 @@ fn endpoint_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>)
 fn port_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>) {
     let view = input.view;
     let multi = view.ports.len() > 1;
-    let live_pods: Vec<&Pod> = input
+    let live_pods: Vec<&PodInfo> = input
         .selected
         .iter()
         .filter(|pod| !input.excluded.contains_key(pods::name(pod)))
@@ -517,7 +517,7 @@ fn named_target_findings(
     view: &ServiceView<'_>,
     spec: &PortSpec<'_>,
     name: &str,
-    live_pods: &[&Pod],
+    live_pods: &[&PodInfo],
     out: &mut Vec<Diagnostic>,
 ) {
     let subject = || Subject::Port(spec.label());
@@ -585,11 +585,11 @@ fn named_target_findings(
 fn numbered_target_finding(
     spec: &PortSpec<'_>,
     number: i32,
-    live_pods: &[&Pod],
+    live_pods: &[&PodInfo],
     out: &mut Vec<Diagnostic>,
 ) {
     let subject = || Subject::Port(spec.label());
-    let undeclared: Vec<&Pod> = live_pods
+    let undeclared: Vec<&PodInfo> = live_pods
         .iter()
         .copied()
         .filter(|pod| {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::objects::PodInfo;
 use serde_json::{Value, json};
 
 use super::near_miss::{NearMiss, is_typo, near_miss};
@@ -132,7 +132,7 @@ pub(crate) fn port_field_patch(
 pub(crate) fn selector_fix(
     view: &ServiceView<'_>,
     selector: &BTreeMap<String, String>,
-    pods_here: &[&Arc<Pod>],
+    pods_here: &[&Arc<PodInfo>],
 ) -> Option<String> {
     let mut agreed: Option<NearMiss<'_>> = None;
     let mut misses = 0usize;
@@ -178,9 +178,9 @@ pub(crate) fn named_port_fix(
     view: &ServiceView<'_>,
     spec: &PortSpec<'_>,
     wanted: &str,
-    pods_missing: &[&Pod],
+    pods_missing: &[&PodInfo],
 ) -> Option<String> {
-    let candidate = |pod: &Pod| -> Option<(Option<String>, i32)> {
+    let candidate = |pod: &PodInfo| -> Option<(Option<String>, i32)> {
         let fits = |declared: &DeclaredPort| {
             declared.protocol == spec.protocol
                 && (declared.port == spec.port

@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::objects::Labels;
+
 /// How a pod misses a selector by exactly one pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NearMiss<'a> {
@@ -25,7 +27,7 @@ pub(crate) enum NearMiss<'a> {
 /// The near miss of a pod's labels against `selector`, if it is one. A pod that matches, or
 /// misses two or more pairs, or misses one pair by a different word, is not a near miss.
 pub(crate) fn near_miss<'a>(
-    labels: Option<&'a BTreeMap<String, String>>,
+    labels: Option<&'a Labels>,
     selector: &'a BTreeMap<String, String>,
 ) -> Option<NearMiss<'a>> {
     let mut miss = None;
@@ -130,6 +132,10 @@ mod tests {
             .collect()
     }
 
+    fn pod_labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_map(&labels(pairs), &mut crate::objects::Interner::new())
+    }
+
     // M1: a one-letter typo, a swap, a missing dash; M2: not different words or versions.
     #[rstest]
     #[case::extra_letter("invoices-api", "invoice-api", true)]
@@ -152,7 +158,7 @@ mod tests {
     #[test]
     fn sibling_role_is_not_a_near_miss() {
         let selector = labels(&[("app", "redis"), ("role", "replica")]);
-        let master = labels(&[("app", "redis"), ("role", "master")]);
+        let master = pod_labels(&[("app", "redis"), ("role", "master")]);
         assert_eq!(near_miss(Some(&master), &selector), None);
     }
 
@@ -160,7 +166,7 @@ mod tests {
     #[test]
     fn missing_key_is_a_near_miss() {
         let selector = labels(&[("app", "web"), ("tier", "frontend")]);
-        let pod = labels(&[("app", "web")]);
+        let pod = pod_labels(&[("app", "web")]);
         assert_eq!(
             near_miss(Some(&pod), &selector),
             Some(NearMiss::MissingKey {
@@ -168,7 +174,7 @@ mod tests {
                 wanted: "frontend"
             })
         );
-        let bare = labels(&[("tier", "backend")]);
+        let bare = pod_labels(&[("tier", "backend")]);
         assert_eq!(near_miss(Some(&bare), &selector), None);
     }
 
@@ -176,7 +182,7 @@ mod tests {
     #[test]
     fn single_key_typo_is_a_near_miss() {
         let selector = labels(&[("app", "invoice-api")]);
-        let pod = labels(&[("app", "invoices-api")]);
+        let pod = pod_labels(&[("app", "invoices-api")]);
         assert!(matches!(
             near_miss(Some(&pod), &selector),
             Some(NearMiss::Typo { .. })

@@ -438,6 +438,8 @@ struct Builder {
     seen: HashMap<(ResourceKind, String, String), usize>,
     sources: Vec<String>,
     notes: Vec<DumpNote>,
+    /// Shares the pods' strings and lists.
+    interner: crate::objects::Interner,
 }
 
 impl Builder {
@@ -554,10 +556,12 @@ impl Builder {
             },
             None => None,
         };
+        // A dump cannot be read again: its pods keep their objects for the views.
+        let mut info = |pod| Arc::new(crate::objects::PodInfo::keeping(pod, &mut self.interner));
         match (object, earlier) {
             (Object::Service(o), Some(i)) => put(&mut snapshot.services, i, o),
             (Object::EndpointSlice(o), Some(i)) => put(&mut snapshot.endpoint_slices, i, o),
-            (Object::Pod(o), Some(i)) => put(&mut snapshot.pods, i, o),
+            (Object::Pod(o), Some(i)) => put(&mut snapshot.pods, i, info(o)),
             (Object::Node(o), Some(i)) => put(&mut snapshot.nodes, i, o),
             (Object::Ingress(o), Some(i)) => put(&mut snapshot.ingresses, i, o),
             (Object::Namespace(o), Some(i)) => put(&mut snapshot.namespaces, i, o),
@@ -565,7 +569,7 @@ impl Builder {
             (Object::NetworkPolicy(o), Some(i)) => put(&mut snapshot.network_policies, i, o),
             (Object::Service(o), None) => snapshot.services.push(o),
             (Object::EndpointSlice(o), None) => snapshot.endpoint_slices.push(o),
-            (Object::Pod(o), None) => snapshot.pods.push(o),
+            (Object::Pod(o), None) => snapshot.pods.push(info(o)),
             (Object::Node(o), None) => snapshot.nodes.push(o),
             (Object::Ingress(o), None) => snapshot.ingresses.push(o),
             (Object::Namespace(o), None) => snapshot.namespaces.push(o),

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::objects::PodInfo;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::endpointslice::SERVICE_NAME_LABEL;
@@ -22,7 +22,7 @@ pub(crate) type Position = u32;
 #[derive(Debug, Default)]
 struct Pair {
     services: Vec<Position>,
-    pods: BTreeMap<(String, String), Arc<Pod>>,
+    pods: BTreeMap<(String, String), Arc<PodInfo>>,
 }
 
 /// The dependency indexes of one model.
@@ -60,7 +60,7 @@ pub(crate) fn slice_owner(slice: &EndpointSlice) -> Option<(String, String)> {
     Some((namespace.to_owned(), service.clone()))
 }
 
-fn pod_key(pod: &Pod) -> (String, String) {
+fn pod_key(pod: &PodInfo) -> (String, String) {
     (pods::namespace(pod).to_owned(), pods::name(pod).to_owned())
 }
 
@@ -103,7 +103,7 @@ impl Dependents {
         self.pairs.get_mut(key)?.get_mut(value)
     }
 
-    pub fn add_pod(&mut self, pod: &Arc<Pod>) {
+    pub fn add_pod(&mut self, pod: &Arc<PodInfo>) {
         for (key, value) in pods::labels(pod).into_iter().flatten() {
             if let Some(pair) = self.pair_mut(key, value) {
                 pair.pods.insert(pod_key(pod), pod.clone());
@@ -111,7 +111,7 @@ impl Dependents {
         }
     }
 
-    pub fn remove_pod(&mut self, pod: &Pod) {
+    pub fn remove_pod(&mut self, pod: &PodInfo) {
         for (key, value) in pods::labels(pod).into_iter().flatten() {
             if let Some(pair) = self.pair_mut(key, value) {
                 pair.pods.remove(&pod_key(pod));
@@ -151,7 +151,7 @@ impl Dependents {
     /// The Services a change of this pod version can affect: those in its namespace selecting
     /// on one of its labels, the wide ones of its namespace, and the wide ones elsewhere that
     /// it matches (rule M3).
-    pub fn affected_by_pod(&self, pod: &Pod, model: &ProxyModel, out: &mut BTreeSet<Position>) {
+    pub fn affected_by_pod(&self, pod: &PodInfo, model: &ProxyModel, out: &mut BTreeSet<Position>) {
         let namespace = pods::namespace(pod);
         let chain_at = |position: Position| model.services.get(position as usize);
         for (key, value) in pods::labels(pod).into_iter().flatten() {
@@ -184,7 +184,7 @@ impl Dependents {
     pub fn matching(
         &self,
         selector: &BTreeMap<String, String>,
-        out: &mut BTreeMap<(String, String), Arc<Pod>>,
+        out: &mut BTreeMap<(String, String), Arc<PodInfo>>,
     ) {
         let lists: Option<Vec<&Pair>> = selector
             .iter()

@@ -21,13 +21,29 @@ pub(crate) enum NotComparable {
 
 /// An object's (namespace, name); `None` for an object without both (cluster-scoped kinds are
 /// never diffed).
-fn key<K: Metadata<Ty = ObjectMeta>>(object: &K) -> Option<(&str, &str)> {
-    let meta = object.metadata();
-    Some((meta.namespace.as_deref()?, meta.name.as_deref()?))
+pub(crate) trait Keyed {
+    fn key(&self) -> Option<(&str, &str)>;
+}
+
+impl<K: Metadata<Ty = ObjectMeta>> Keyed for K {
+    fn key(&self) -> Option<(&str, &str)> {
+        let meta = self.metadata();
+        Some((meta.namespace.as_deref()?, meta.name.as_deref()?))
+    }
+}
+
+impl Keyed for crate::objects::PodInfo {
+    fn key(&self) -> Option<(&str, &str)> {
+        Some((self.namespace.as_deref()?, self.name.as_deref()?))
+    }
+}
+
+fn key<K: Keyed>(object: &K) -> Option<(&str, &str)> {
+    object.key()
 }
 
 /// Whether `objects` is strictly sorted by (namespace, name), every object having both.
-pub(crate) fn strictly_sorted<K: Metadata<Ty = ObjectMeta>>(objects: &[Arc<K>]) -> bool {
+pub(crate) fn strictly_sorted<K: Keyed>(objects: &[Arc<K>]) -> bool {
     let mut previous: Option<(&str, &str)> = None;
     for object in objects {
         let Some(current) = key(object.as_ref()) else {
@@ -43,7 +59,7 @@ pub(crate) fn strictly_sorted<K: Metadata<Ty = ObjectMeta>>(objects: &[Arc<K>]) 
 
 /// Whether `after[position]` is in strict order with its neighbours (the merge walk checks
 /// every object it did not find unchanged; the unchanged ones keep their earlier order).
-fn in_order<K: Metadata<Ty = ObjectMeta>>(after: &[Arc<K>], position: usize) -> bool {
+fn in_order<K: Keyed>(after: &[Arc<K>], position: usize) -> bool {
     let Some(current) = after.get(position).and_then(|object| key(object.as_ref())) else {
         return false;
     };
@@ -64,7 +80,7 @@ pub(crate) fn diff<'a, K>(
     limit: usize,
 ) -> Result<Vec<Change<'a, K>>, NotComparable>
 where
-    K: Metadata<Ty = ObjectMeta> + PartialEq,
+    K: Keyed + PartialEq,
 {
     let mut changes = Vec::new();
     let (mut i, mut j) = (0, 0);
@@ -114,10 +130,7 @@ where
     Ok(changes)
 }
 
-fn check<K: Metadata<Ty = ObjectMeta>>(
-    after: &[Arc<K>],
-    position: usize,
-) -> Result<(), NotComparable> {
+fn check<K: Keyed>(after: &[Arc<K>], position: usize) -> Result<(), NotComparable> {
     if in_order(after, position) {
         Ok(())
     } else {

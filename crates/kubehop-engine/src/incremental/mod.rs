@@ -16,7 +16,9 @@ mod tests;
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
+
+use crate::objects::PodInfo;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::config::EngineConfig;
@@ -275,7 +277,7 @@ fn apply_slices(
 
 fn apply_pods(
     dependents: &mut Dependents,
-    changes: &[Change<'_, Pod>],
+    changes: &[Change<'_, PodInfo>],
     model: &ProxyModel,
     affected: &mut BTreeSet<Position>,
 ) {

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
+
+use crate::objects::PodInfo;
 
 use super::deps::{Dependents, Position};
 use crate::chains::ServiceChains;
@@ -64,9 +66,9 @@ fn service_object(inputs: &Inputs<'_>, position: Position) -> Option<Arc<Service
 }
 
 /// Every pod of a namespace (the snapshot's pods are sorted by namespace, then name).
-fn namespace_pods<'a>(snapshot: &'a ClusterSnapshot, namespace: &str) -> &'a [Arc<Pod>] {
-    fn of(pod: &Arc<Pod>) -> &str {
-        pod.metadata.namespace.as_deref().unwrap_or("default")
+fn namespace_pods<'a>(snapshot: &'a ClusterSnapshot, namespace: &str) -> &'a [Arc<PodInfo>] {
+    fn of(pod: &Arc<PodInfo>) -> &str {
+        crate::pods::namespace(pod)
     }
     let start = snapshot.pods.partition_point(|pod| of(pod) < namespace);
     let end = snapshot.pods.partition_point(|pod| of(pod) <= namespace);
@@ -79,8 +81,8 @@ fn namespace_of(service: &Service) -> &str {
 
 /// The pods the chains of `services` read: the ones they select, or with `whole` every pod of
 /// their namespaces and the ones their selectors match anywhere.
-fn pods_for(inputs: &Inputs<'_>, services: &[Arc<Service>], whole: bool) -> Vec<Arc<Pod>> {
-    let mut pods: BTreeMap<(String, String), Arc<Pod>> = BTreeMap::new();
+fn pods_for(inputs: &Inputs<'_>, services: &[Arc<Service>], whole: bool) -> Vec<Arc<PodInfo>> {
+    let mut pods: BTreeMap<(String, String), Arc<PodInfo>> = BTreeMap::new();
     for service in services {
         let namespace = namespace_of(service);
         let selector = service
@@ -97,10 +99,7 @@ fn pods_for(inputs: &Inputs<'_>, services: &[Arc<Service>], whole: bool) -> Vec<
         }
         if whole {
             for pod in namespace_pods(inputs.next, namespace) {
-                let key = (
-                    namespace.to_owned(),
-                    pod.metadata.name.clone().unwrap_or_default(),
-                );
+                let key = (namespace.to_owned(), crate::pods::name(pod).to_owned());
                 pods.insert(key, pod.clone());
             }
         }

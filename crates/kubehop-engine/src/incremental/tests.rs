@@ -10,6 +10,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{IncrementalModel, Update};
+use crate::objects::{Interner, PodInfo};
 use crate::synthetic::{SyntheticSpec, generate};
 use crate::{ClusterSnapshot, EngineConfig, ProxyModel, build};
 
@@ -41,11 +42,19 @@ fn key_of<K: Metadata<Ty = ObjectMeta>>(object: &K) -> Key {
     (meta.namespace.clone(), meta.name.clone())
 }
 
+fn pod_key(pod: &PodInfo) -> Key {
+    (
+        pod.namespace.as_deref().map(str::to_owned),
+        pod.name.as_deref().map(str::to_owned),
+    )
+}
+
 /// A cluster as a live source keeps it: objects by (namespace, name), unchanged ones shared.
 struct Cluster {
     services: BTreeMap<Key, Arc<Service>>,
     slices: BTreeMap<Key, Arc<EndpointSlice>>,
-    pods: BTreeMap<Key, Arc<Pod>>,
+    pods: BTreeMap<Key, Arc<PodInfo>>,
+    interner: Interner,
     nodes: BTreeMap<Key, Arc<Node>>,
     rest: ClusterSnapshot,
     generation: u64,
@@ -64,7 +73,12 @@ impl Cluster {
         Self {
             services: by_key(&snapshot.services),
             slices: by_key(&snapshot.endpoint_slices),
-            pods: by_key(&snapshot.pods),
+            pods: snapshot
+                .pods
+                .iter()
+                .map(|pod| (pod_key(pod), pod.clone()))
+                .collect(),
+            interner: Interner::new(),
             nodes: by_key(&snapshot.nodes),
             rest: snapshot,
             generation: 0,
@@ -153,12 +167,13 @@ fn pod_event(rng: &mut Rng, cluster: &mut Cluster) {
             cluster.pods.remove(&key);
         }
         1 => {
-            let mut pod = (*pod).clone();
+            let mut pod = (*pod.to_pod()).clone();
             mutate_pod(rng, &mut pod);
-            cluster.pods.insert(key, Arc::new(pod));
+            let info = PodInfo::keeping(Arc::new(pod), &mut cluster.interner);
+            cluster.pods.insert(key, Arc::new(info));
         }
         _ => {
-            let mut pod = (*pod).clone();
+            let mut pod = (*pod.to_pod()).clone();
             pod.metadata.name = Some(format!("extra-{}", rng.below(1_000)));
             pod.metadata.namespace = Some(NAMESPACES[rng.below(3)].to_owned());
             pod.metadata.labels = Some(random_labels(rng));
@@ -166,7 +181,10 @@ fn pod_event(rng: &mut Rng, cluster: &mut Cluster) {
                 status.pod_ip = Some(format!("127.9.{}.{}", rng.below(200), rng.below(200)));
                 status.pod_ips = None;
             }
-            cluster.pods.insert(key_of(&pod), Arc::new(pod));
+            cluster.pods.insert(
+                key_of(&pod),
+                Arc::new(PodInfo::keeping(Arc::new(pod), &mut cluster.interner)),
+            );
         }
     }
 }

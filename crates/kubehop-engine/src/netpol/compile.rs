@@ -1,6 +1,5 @@
 //! NetworkPolicy objects read into the shapes the evaluation works on (rules N1-N7).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use k8s_openapi::api::networking::v1::{
@@ -11,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::cidr::Cidr;
 use crate::model::Protocol;
+use crate::objects::LabelLookup;
 
 /// A label selector (rule N4): every `matchLabels` pair and every expression must hold. An
 /// empty selector matches everything; one with an unknown operator matches nothing.
@@ -99,17 +99,18 @@ impl Selector {
         self.pairs.is_empty() && self.expressions.is_empty() && !self.invalid
     }
 
-    pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+    pub fn matches<L: LabelLookup + ?Sized>(&self, labels: Option<&L>) -> bool {
         if self.invalid {
             return false;
         }
-        let get = |key: &str| labels.and_then(|labels| labels.get(key));
+        let get = |key: &str| labels.and_then(|labels| labels.label(key));
+        let listed = |values: &[String], v: &str| values.iter().any(|value| value == v);
         self.pairs
             .iter()
-            .all(|(key, value)| get(key) == Some(value))
+            .all(|(key, value)| get(key) == Some(value.as_str()))
             && self.expressions.iter().all(|expression| match expression {
-                Expression::In(key, values) => get(key).is_some_and(|v| values.contains(v)),
-                Expression::NotIn(key, values) => get(key).is_none_or(|v| !values.contains(v)),
+                Expression::In(key, values) => get(key).is_some_and(|v| listed(values, v)),
+                Expression::NotIn(key, values) => get(key).is_none_or(|v| !listed(values, v)),
                 Expression::Exists(key) => get(key).is_some(),
                 Expression::DoesNotExist(key) => get(key).is_none(),
             })
@@ -337,7 +338,7 @@ mod tests {
         Selector::from_api(&serde_json::from_value(json).expect("a label selector"))
     }
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn labels(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

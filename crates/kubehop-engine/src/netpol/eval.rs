@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::objects::PodInfo;
 use serde::Serialize;
 
 use super::PolicyIndex;
@@ -15,7 +15,7 @@ use crate::pods;
 #[derive(Debug, Clone, Copy)]
 pub enum Remote<'a> {
     /// A pod of the pod network (selectors apply, ipBlocks do not: rule N6).
-    Pod(&'a Pod),
+    Pod(&'a PodInfo),
     /// An address outside the pod network: an external client, a node after SNAT, a load
     /// balancer (ipBlocks apply, selectors do not).
     Address(IpAddr),
@@ -90,7 +90,7 @@ enum MissRef<'a> {
         policy_namespace: &'a str,
     },
     PodLabels {
-        pod: &'a Pod,
+        pod: &'a PodInfo,
         selector: &'a Selector,
     },
     NotAPod {
@@ -290,11 +290,11 @@ pub enum Direction {
 /// resolved (N7).
 pub(crate) struct Question<'a> {
     pub direction: Direction,
-    pub pod: &'a Pod,
+    pub pod: &'a PodInfo,
     /// The policies selecting `pod`, when the caller has them already ([`PolicyIndex::selecting_indices`]).
     pub selecting: Option<&'a [usize]>,
     pub remote: Remote<'a>,
-    pub destination: Option<&'a Pod>,
+    pub destination: Option<&'a PodInfo>,
     pub port: i32,
     pub protocol: Protocol,
 }
@@ -507,7 +507,7 @@ fn ip_block_outcome<'a>(
 }
 
 /// A pod's first address, as `pods::ips` lists them.
-fn pod_address(pod: &Pod) -> Option<IpAddr> {
+fn pod_address(pod: &PodInfo) -> Option<IpAddr> {
     pods::ips(pod).into_iter().next()
 }
 
@@ -545,12 +545,10 @@ fn ports_outcome<'a>(entries: &'a [PortEntry], question: &Question<'_>) -> Resul
 }
 
 /// N7: the number a container of `pod` declares under `name` and `protocol`.
-pub(crate) fn named_port(pod: Option<&Pod>, name: &str, protocol: Protocol) -> Option<i32> {
-    let spec = pod?.spec.as_ref()?;
-    spec.containers
+pub(crate) fn named_port(pod: Option<&PodInfo>, name: &str, protocol: Protocol) -> Option<i32> {
+    pod?.containers
         .iter()
-        .chain(spec.init_containers.iter().flatten())
-        .flat_map(|container| container.ports.iter().flatten())
+        .flat_map(|container| container.ports.iter())
         .find(|port| {
             port.name.as_deref() == Some(name)
                 && port
@@ -570,7 +568,7 @@ impl PolicyIndex {
     pub(crate) fn ingress_port_open_with(
         &self,
         selecting: &[usize],
-        pod: &Pod,
+        pod: &PodInfo,
         port: i32,
         protocol: Protocol,
     ) -> Option<bool> {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::objects::PodInfo;
 
 use super::PolicyIndex;
 use super::compile::PortSpec;
@@ -154,7 +154,7 @@ fn port_name_unresolved<'c>(
             })
             .collect();
         for (name, protocol) in names {
-            let (declaring, missing): (Vec<&Pod>, Vec<&Pod>) = selected
+            let (declaring, missing): (Vec<&PodInfo>, Vec<&PodInfo>) = selected
                 .iter()
                 .map(|pod| pod.as_ref())
                 .partition(|pod| named_port(Some(pod), name, protocol).is_some());
@@ -290,15 +290,15 @@ pub(crate) fn selects_nothing(
 
 /// (pod, key, its value) when the pod carries every pair but one, and that one's key with
 /// another value.
-fn one_value_off(pod: &Pod, pairs: &[(String, String)]) -> Option<(String, String, String)> {
+fn one_value_off(pod: &PodInfo, pairs: &[(String, String)]) -> Option<(String, String, String)> {
     let labels = pods::labels(pod)?;
     let mut wrong = pairs
         .iter()
-        .filter(|(key, value)| labels.get(key) != Some(value));
+        .filter(|(key, value)| labels.get(key) != Some(value.as_str()));
     let (key, _) = wrong.next()?;
     if wrong.next().is_some() {
         return None;
     }
     let actual = labels.get(key)?;
-    Some((pods::name(pod).to_owned(), key.clone(), actual.clone()))
+    Some((pods::name(pod).to_owned(), key.clone(), actual.to_owned()))
 }

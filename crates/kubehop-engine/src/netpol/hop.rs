@@ -2,7 +2,7 @@
 //! which policies select the endpoints the hop reaches, and the verdict for that source on
 //! each of them (rules N1-N10). Pure: everything comes from the model.
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::objects::PodInfo;
 
 use super::view::{EndpointPolicies, HopVerdict, SourceVerdict, anonymous_pod};
 use super::{Client, DoorFacts, PolicyIndex};
@@ -251,7 +251,7 @@ fn proxy_mode_address(port: &PortChain) -> Option<std::net::IpAddr> {
 }
 
 /// A pod of the Service's selected pods, by name.
-fn chain_pod<'c>(chain: &'c ServiceChain, name: &str) -> Option<&'c Pod> {
+fn chain_pod<'c>(chain: &'c ServiceChain, name: &str) -> Option<&'c PodInfo> {
     let pods = &chain.details.selected_pods;
     pods.binary_search_by(|pod| pods::name(pod).cmp(name))
         .ok()

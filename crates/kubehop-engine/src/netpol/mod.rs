@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::objects::{Labels, PodInfo};
 use serde::Serialize;
 
 pub use compile::{Peer, Policy, PortEntry, PortSpec, Rule, Selector};
@@ -47,10 +47,10 @@ pub struct PolicyIndex {
     namespaces: HashMap<String, BTreeMap<String, String>>,
     /// Namespaces the input had an object for.
     known_namespaces: HashMap<String, ()>,
-    pods: Vec<Arc<Pod>>,
+    pods: Vec<Arc<PodInfo>>,
     /// Ingress (namespace, name) → the pods of the load-balancer Service whose address the
     /// Ingress's status carries: its controller, when that can be told.
-    controllers: HashMap<(String, String), Vec<Arc<Pod>>>,
+    controllers: HashMap<(String, String), Vec<Arc<PodInfo>>>,
 }
 
 impl PolicyIndex {
@@ -126,14 +126,14 @@ impl PolicyIndex {
 
     /// N1: the policies of the pod's namespace whose `podSelector` matches it (any direction),
     /// in policy order. Only the candidates its labels index are checked.
-    pub fn selecting<'a>(&'a self, pod: &'a Pod) -> impl Iterator<Item = &'a Policy> + 'a {
+    pub fn selecting<'a>(&'a self, pod: &'a PodInfo) -> impl Iterator<Item = &'a Policy> + 'a {
         self.selecting_indices(pod)
             .into_iter()
             .filter_map(|index| self.policies.get(index))
     }
 
     /// [`PolicyIndex::selecting`] as positions, for callers that ask about one pod often.
-    pub(crate) fn selecting_indices(&self, pod: &Pod) -> Vec<usize> {
+    pub(crate) fn selecting_indices(&self, pod: &PodInfo) -> Vec<usize> {
         let mut candidates = match self.by_namespace.get(pods::namespace(pod)) {
             Some(namespace) => namespace.candidates(pods::labels(pod)),
             None => Vec::new(),
@@ -158,7 +158,7 @@ impl PolicyIndex {
     }
 
     /// The policies that isolate `pod` for ingress (N1), as `namespace/name`.
-    pub fn ingress_isolating(&self, pod: &Pod) -> Vec<String> {
+    pub fn ingress_isolating(&self, pod: &PodInfo) -> Vec<String> {
         self.selecting(pod)
             .filter(|policy| policy.ingress.is_some())
             .map(Policy::key)
@@ -174,26 +174,26 @@ impl PolicyIndex {
     }
 
     /// The snapshot's pods (every source a policy can name).
-    pub fn pods(&self) -> &[Arc<Pod>] {
+    pub fn pods(&self) -> &[Arc<PodInfo>] {
         &self.pods
     }
 
     /// A pod by namespace and name.
-    pub fn pod(&self, namespace: &str, name: &str) -> Option<&Arc<Pod>> {
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<&Arc<PodInfo>> {
         self.pods
             .iter()
             .find(|pod| pods::namespace(pod) == namespace && pods::name(pod) == name)
     }
 
     /// The pod that owns an address (host-network pods excluded).
-    pub fn pod_by_ip(&self, ip: IpAddr) -> Option<&Arc<Pod>> {
+    pub fn pod_by_ip(&self, ip: IpAddr) -> Option<&Arc<PodInfo>> {
         self.pods
             .iter()
             .find(|pod| !host_network(pod) && pods::ips(pod).contains(&ip))
     }
 
     /// The controller pods of an Ingress, when known.
-    pub fn controller_pods(&self, namespace: &str, name: &str) -> &[Arc<Pod>] {
+    pub fn controller_pods(&self, namespace: &str, name: &str) -> &[Arc<PodInfo>] {
         self.controllers
             .get(&(namespace.to_owned(), name.to_owned()))
             .map(Vec::as_slice)
@@ -204,7 +204,7 @@ impl PolicyIndex {
     pub fn verdict(
         &self,
         seen: &Seen<'_>,
-        destination: &Pod,
+        destination: &PodInfo,
         port: i32,
         protocol: Protocol,
     ) -> PolicyVerdict {
@@ -216,7 +216,7 @@ impl PolicyIndex {
     pub(crate) fn verdict_with(
         &self,
         seen: &Seen<'_>,
-        destination: &Pod,
+        destination: &PodInfo,
         (destination_policies, source_policies): (Option<&[usize]>, Option<&[usize]>),
         port: i32,
         protocol: Protocol,
@@ -346,15 +346,11 @@ impl NamespacePolicies {
     }
 
     /// The policies that may select a pod with these labels, sorted.
-    fn candidates(&self, labels: Option<&BTreeMap<String, String>>) -> Vec<usize> {
+    fn candidates(&self, labels: Option<&Labels>) -> Vec<usize> {
         let mut out = self.always.clone();
         if !self.by_pair.is_empty() {
             for (key, value) in labels.into_iter().flatten() {
-                if let Some(found) = self
-                    .by_pair
-                    .get(key.as_str())
-                    .and_then(|values| values.get(value.as_str()))
-                {
+                if let Some(found) = self.by_pair.get(key).and_then(|values| values.get(value)) {
                     out.extend_from_slice(found);
                 }
             }
@@ -365,11 +361,8 @@ impl NamespacePolicies {
 }
 
 /// Whether a pod uses its node's network namespace (N9: policies do not apply to it).
-pub fn host_network(pod: &Pod) -> bool {
-    pod.spec
-        .as_ref()
-        .and_then(|spec| spec.host_network)
-        .unwrap_or(false)
+pub fn host_network(pod: &PodInfo) -> bool {
+    pod.host_network.unwrap_or(false)
 }
 
 /// The node's address a masqueraded packet carries (N10): its primary address of the family,
@@ -386,7 +379,7 @@ pub fn node_address(nodes: &NodeTable, name: &str, family_of: IpAddr) -> Option<
 /// Who opens a connection.
 #[derive(Debug, Clone)]
 pub enum Client<'a> {
-    Pod(&'a Pod),
+    Pod(&'a PodInfo),
     /// A host process on this node.
     Node(&'a str),
     /// An outside client, with its address when known.
@@ -408,7 +401,7 @@ pub struct DoorFacts<'a> {
 /// The source as the destination's policies see it (N10).
 #[derive(Debug, Clone, Copy)]
 pub enum Seen<'a> {
-    Pod(&'a Pod),
+    Pod(&'a PodInfo),
     /// A node's own address: a host process, or a packet masqueraded by that node.
     Node {
         name: &'a str,

@@ -1,7 +1,7 @@
 //! `kubehop route` with a source: the policy verdict for each endpoint kube-proxy may pick
 //! (rules N8-N10 on top of the routing decision).
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::objects::PodInfo;
 
 use super::view::SourceVerdict;
 use super::{Client, DoorFacts, PolicyIndex};
@@ -42,7 +42,7 @@ impl ProxyModel {
                 let endpoint = &endpoint.0;
                 let name = endpoint.info.pod.as_deref()?;
                 let pods = &chain.details.selected_pods;
-                let pod: &Pod = pods
+                let pod: &PodInfo = pods
                     .binary_search_by(|pod| pods::name(pod).cmp(name))
                     .ok()
                     .and_then(|index| pods.get(index))?;

@@ -6,9 +6,10 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{ContainerPort, Pod, Service};
+use k8s_openapi::api::core::v1::Service;
+
+use crate::objects::{PodInfo, PortInfo};
 use k8s_openapi::api::networking::v1::Ingress;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::{Client, DoorFacts, PolicyIndex, PolicyVerdict, Seen};
@@ -82,7 +83,7 @@ pub struct SourceVerdict {
 /// (the pods of one template). They share the policies selecting them and, for one source and
 /// port, every verdict that names neither pod ([`VerdictMemo`]).
 struct PodClass<'c> {
-    pod: &'c Pod,
+    pod: &'c PodInfo,
     /// The positions of the policies selecting the class's pods (N1).
     selecting: Vec<usize>,
     /// The keys of those isolating them for ingress and for egress, written when first asked.
@@ -94,7 +95,7 @@ type PolicyKeys = (Arc<[String]>, Arc<[String]>);
 
 /// One endpoint pod of the chain.
 struct Known<'c> {
-    pod: &'c Pod,
+    pod: &'c PodInfo,
     class: usize,
     /// `namespace/name`, written once for every hop that names it.
     label: Arc<str>,
@@ -115,11 +116,11 @@ pub(super) struct PodCache<'c> {
 
 impl<'c> PodCache<'c> {
     /// The class of `pod` (added when new), the policies selecting it looked up once per class.
-    pub(super) fn class_of(&mut self, index: &PolicyIndex, pod: &'c Pod) -> usize {
+    pub(super) fn class_of(&mut self, index: &PolicyIndex, pod: &'c PodInfo) -> usize {
         self.entry(index, pod).class
     }
 
-    fn entry(&mut self, index: &PolicyIndex, pod: &'c Pod) -> &Known<'c> {
+    fn entry(&mut self, index: &PolicyIndex, pod: &'c PodInfo) -> &Known<'c> {
         let position = match self.by_name.get(pods::name(pod)) {
             Some(position) => *position,
             None => {
@@ -133,7 +134,7 @@ impl<'c> PodCache<'c> {
         &self.known[position]
     }
 
-    fn find_class(&mut self, index: &PolicyIndex, pod: &'c Pod) -> usize {
+    fn find_class(&mut self, index: &PolicyIndex, pod: &'c PodInfo) -> usize {
         // The pods of a chain are mostly of one template: the last class first, unhashed.
         if let Some(last) = self.known.last()
             && self
@@ -169,7 +170,7 @@ impl<'c> PodCache<'c> {
         &mut self,
         index: &PolicyIndex,
         info: &Arc<crate::model::EndpointInfo>,
-        pod: &'c Pod,
+        pod: &'c PodInfo,
     ) -> usize {
         let class = self.class_of(index, pod);
         if let Some(position) = self.by_name.get(pods::name(pod)) {
@@ -222,7 +223,10 @@ impl<'c> PodCache<'c> {
     }
 
     /// An endpoint's pod, class and label, when [`PodCache::add_endpoint`] saw it.
-    pub(super) fn endpoint(&self, endpoint: &PortEndpoint) -> Option<(&'c Pod, usize, Arc<str>)> {
+    pub(super) fn endpoint(
+        &self,
+        endpoint: &PortEndpoint,
+    ) -> Option<(&'c PodInfo, usize, Arc<str>)> {
         let position = *self
             .by_endpoint
             .get(&(Arc::as_ptr(&endpoint.info) as usize))?;
@@ -232,45 +236,35 @@ impl<'c> PodCache<'c> {
 }
 
 /// The container ports a pod declares (named ports resolve on them, N7).
-fn declared_ports(pod: &Pod) -> impl Iterator<Item = &ContainerPort> {
-    pod.spec
+fn declared_ports(pod: &PodInfo) -> impl Iterator<Item = &PortInfo> {
+    pod.containers
         .iter()
-        .flat_map(|spec| {
-            spec.containers
-                .iter()
-                .chain(spec.init_containers.iter().flatten())
-        })
-        .flat_map(|container| container.ports.iter().flatten())
+        .flat_map(|container| container.ports.iter())
 }
 
 /// The hash of what makes a [`PodClass`].
-fn class_hash(pod: &Pod) -> u64 {
+fn class_hash(pod: &PodInfo) -> u64 {
     let mut hasher = FxHasher::default();
     pods::namespace(pod).hash(&mut hasher);
     pods::labels(pod).hash(&mut hasher);
     for port in declared_ports(pod) {
-        (&port.name, &port.protocol, port.container_port).hash(&mut hasher);
+        port.hash(&mut hasher);
     }
     hasher.finish()
 }
 
 /// Whether policies can tell the two pods apart (apart from name, address and node).
-fn same_class(a: &Pod, b: &Pod) -> bool {
+fn same_class(a: &PodInfo, b: &PodInfo) -> bool {
+    // The pods of one workload share their label set and containers (equality of shared
+    // `Arc`s is a pointer compare first).
     pods::namespace(a) == pods::namespace(b)
         && pods::labels(a) == pods::labels(b)
-        && declared_ports(a).eq(declared_ports(b))
+        && (Arc::ptr_eq(&a.containers, &b.containers) || declared_ports(a).eq(declared_ports(b)))
 }
 
 /// A pod of `namespace` without labels or address: the "any pod of the namespace" source.
-pub(super) fn anonymous_pod(namespace: &str) -> Pod {
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(String::new()),
-            namespace: Some(namespace.to_owned()),
-            ..ObjectMeta::default()
-        },
-        ..Pod::default()
-    }
+pub(super) fn anonymous_pod(namespace: &str) -> PodInfo {
+    PodInfo::anonymous(namespace)
 }
 
 /// One chain's verdicts, shared by the endpoints that policies cannot tell apart: the same
@@ -407,7 +401,7 @@ impl PolicyIndex {
         &self,
         (memo, cache): (&mut VerdictMemo, &PodCache<'_>),
         (seen, source_policies): (&Seen<'_>, Option<&[usize]>),
-        (pod, class): (&Pod, usize),
+        (pod, class): (&PodInfo, usize),
         (port, protocol): (i32, crate::model::Protocol),
     ) -> Option<Arc<PolicyVerdict>> {
         let local = matches!(seen, Seen::Node { name, .. } if Some(*name) == pods::node_name(pod));
@@ -495,7 +489,7 @@ impl PolicyIndex {
         &self,
         chain: &ServiceChain,
         port: &PortChain,
-        anonymous: &Pod,
+        anonymous: &PodInfo,
         cache: &PodCache<'_>,
         memo: &mut VerdictMemo,
     ) -> Option<HopVerdict> {
@@ -641,7 +635,7 @@ impl PolicyIndex {
 /// status carries the Ingress's status address (how controllers publish their address).
 pub(crate) fn ingress_controllers(
     snapshot: &ClusterSnapshot,
-) -> HashMap<(String, String), Vec<Arc<Pod>>> {
+) -> HashMap<(String, String), Vec<Arc<PodInfo>>> {
     let mut by_address: HashMap<String, &Service> = HashMap::default();
     for service in &snapshot.services {
         let entries = service
@@ -696,7 +690,7 @@ fn ingress_addresses(ingress: &Ingress) -> Vec<String> {
 }
 
 /// The running pods a Service selects (A2), sorted by name.
-fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<Pod>> {
+fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<PodInfo>> {
     let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
     let Some(selector) = service
         .spec
@@ -707,7 +701,7 @@ fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<Pod>> 
         return Vec::new();
     };
     let selector: &BTreeMap<String, String> = selector;
-    let mut out: Vec<Arc<Pod>> = snapshot
+    let mut out: Vec<Arc<PodInfo>> = snapshot
         .pods
         .iter()
         .filter(|pod| pods::namespace(pod) == namespace && pods::matches_selector(pod, selector))

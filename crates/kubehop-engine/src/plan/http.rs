@@ -162,27 +162,17 @@ fn declared_ports(
         .details
         .selected_pods
         .iter()
-        .find(|candidate| candidate.metadata.name.as_deref() == Some(pod))
+        .find(|candidate| candidate.name.as_deref() == Some(pod))
     else {
         return Vec::new();
     };
-    let Some(spec) = object.spec.as_ref() else {
-        return Vec::new();
-    };
-    let sidecars = spec
-        .init_containers
-        .as_deref()
-        .unwrap_or_default()
+    object
+        .containers
         .iter()
-        .filter(|container| container.restart_policy.as_deref() == Some("Always"));
-    spec.containers
-        .iter()
-        .chain(sidecars)
+        .filter(|container| !container.init || container.is_sidecar())
         .flat_map(|container| {
             container
                 .ports
-                .as_deref()
-                .unwrap_or_default()
                 .iter()
                 .filter(move |declared| {
                     let declared_protocol = declared
@@ -196,8 +186,8 @@ fn declared_ports(
                 .map(move |declared| {
                     (
                         declared.container_port,
-                        declared.name.clone(),
-                        container.name.clone(),
+                        declared.name.as_deref().map(str::to_owned),
+                        container.name.to_string(),
                     )
                 })
         })

@@ -13,7 +13,7 @@ use super::{Controller, Key, NodeEntry, READY_ANNOTATION, scheduling};
 use crate::admission::{Deletion, DeletionPolicy};
 use crate::resources::ResourceId;
 use crate::store::{DeleteOptions, DeleteOutcome, Part, StoreError, WriteOptions};
-use kubehop_engine::pods as pod_facts;
+use kubehop_engine::pods::typed as pod_facts;
 
 /// Deletes pods gracefully: `deletionTimestamp` now, removal by the kubelet after the pod's
 /// grace period (the request's `gracePeriodSeconds`, else the pod's

@@ -83,7 +83,12 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
         &FieldSelector::default(),
     );
     let pods: Vec<Pod> = decode(&pod_objects);
-    let pod_refs: Vec<&Pod> = pods.iter().collect();
+    let mut interner = kubehop_engine::objects::Interner::new();
+    let infos: Vec<kubehop_engine::objects::PodInfo> = pods
+        .iter()
+        .map(|pod| kubehop_engine::objects::PodInfo::from_pod(pod, &mut interner))
+        .collect();
+    let pod_refs: Vec<&kubehop_engine::objects::PodInfo> = infos.iter().collect();
     let nodes = c.node_list();
     let table = NodeTable::new(nodes.iter().map(|node| node.as_ref()));
     let desired = desired_endpoint_slices(&service, &pod_refs, &table);

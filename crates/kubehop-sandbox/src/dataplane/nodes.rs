@@ -57,8 +57,9 @@ pub(crate) fn proxy_down_nodes(snapshot: &ClusterSnapshot) -> BTreeSet<String> {
     snapshot
         .pods
         .iter()
+        .filter_map(|pod| pod.object.as_deref())
         .filter(|pod| proxy_health(pod) == Some(false))
-        .filter_map(|pod| kubehop_engine::pods::node_name(pod).map(str::to_owned))
+        .filter_map(|pod| kubehop_engine::pods::typed::node_name(pod).map(str::to_owned))
         .collect()
 }
 

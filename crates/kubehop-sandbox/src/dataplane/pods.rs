@@ -28,7 +28,7 @@ use crate::control::{LISTEN_ANNOTATION, READY_ANNOTATION, listen_ports, switched
 use crate::notes::Notes;
 use crate::tls::SandboxCa;
 use kubehop_engine::unbound::UnboundReason;
-use kubehop_engine::{ClusterSnapshot, ProxyModel, pods as pod_facts};
+use kubehop_engine::{ClusterSnapshot, ProxyModel, pods::typed as pod_facts};
 
 /// The HTTP header naming the pod that answered.
 pub const POD_HEADER: &str = "X-Kubehop-Pod";
@@ -289,7 +289,7 @@ impl PodListeners {
     /// address wins.
     fn desired(&self, snapshot: &ClusterSnapshot) -> BTreeMap<SocketAddr, Arc<PodApp>> {
         let mut desired: BTreeMap<SocketAddr, Arc<PodApp>> = BTreeMap::new();
-        for pod in &snapshot.pods {
+        for pod in snapshot.pods.iter().filter_map(|pod| pod.object.as_deref()) {
             let Some(ip) = app_ipv4(pod) else {
                 continue;
             };
@@ -352,7 +352,7 @@ impl PodListeners {
     pub(crate) async fn sync(&mut self, snapshot: &ClusterSnapshot) {
         let desired = self.desired(snapshot);
         let mut unready: BTreeMap<SocketAddr, BTreeSet<String>> = BTreeMap::new();
-        for pod in &snapshot.pods {
+        for pod in snapshot.pods.iter().filter_map(|pod| pod.object.as_deref()) {
             let Some(ip) = app_ipv4(pod) else {
                 continue;
             };

@@ -29,7 +29,7 @@ use crate::access_log::{self, AccessLogs, Transport};
 use crate::addresses::is_loopback;
 use crate::notes::Notes;
 use kubehop_engine::model::Protocol;
-use kubehop_engine::{ClusterSnapshot, ProxyModel, RouteQuery, Verdict, pods as pod_facts};
+use kubehop_engine::{ClusterSnapshot, ProxyModel, RouteQuery, Verdict, pods::typed as pod_facts};
 
 /// How long a UDP flow keeps its endpoint without traffic (kube-proxy's conntrack timeout).
 pub const FLOW_IDLE: Duration = Duration::from_secs(30);
@@ -122,7 +122,7 @@ impl UdpSockets {
         model: &ProxyModel,
     ) -> BTreeMap<SocketAddr, Role> {
         let mut desired = BTreeMap::new();
-        for pod in &snapshot.pods {
+        for pod in snapshot.pods.iter().filter_map(|pod| pod.object.as_deref()) {
             let Some(ip) = app_ipv4(pod) else {
                 continue;
             };

@@ -150,7 +150,19 @@ impl Store {
             generation,
             services: decode_all(&services)?,
             endpoint_slices: decode_all(&slices)?,
-            pods: decode_all(&pods)?,
+            pods: {
+                // The data plane reads the pods' probes and annotations: keep the objects.
+                let mut interner = kubehop_engine::objects::Interner::new();
+                decode_all::<k8s_openapi::api::core::v1::Pod>(&pods)?
+                    .into_iter()
+                    .map(|pod| {
+                        Arc::new(kubehop_engine::objects::PodInfo::keeping(
+                            pod,
+                            &mut interner,
+                        ))
+                    })
+                    .collect()
+            },
             nodes: decode_all(&nodes)?,
             ingresses: decode_all(&ingresses)?,
             namespaces: decode_all(&namespaces)?,
