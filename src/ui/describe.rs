@@ -178,17 +178,22 @@ fn not_ready_lines(page: &PodPage, pod: &Pod, theme: &Theme, width: usize) -> Ve
                 .as_deref()
                 .or(condition.reason.as_deref())
                 .unwrap_or("");
-            push_mark(
-                &mut lines,
-                &format!(
+            // A pod rebuilt from the compact cache (before the `get` answers) carries the
+            // condition without its reason.
+            let text = match why {
+                "" => format!(
+                    "{} is {}",
+                    clean(&condition.type_),
+                    clean(&condition.status)
+                ),
+                why => format!(
                     "{} is {}: {}",
                     clean(&condition.type_),
                     clean(&condition.status),
                     clean(why)
                 ),
-                theme,
-                width,
-            );
+            };
+            push_mark(&mut lines, &text, theme, width);
         }
     }
     lines.push(Line::raw(""));
