@@ -83,17 +83,23 @@ pub fn has_ip(pod: &PodInfo) -> bool {
 
 /// Rule A3 (phase and IP part; the node part, A7, needs the node list).
 pub fn phase_exclusion(pod: &PodInfo) -> Option<Exclusion> {
-    match pod.phase.as_deref() {
-        Some("Succeeded") => return Some(Exclusion::Succeeded),
-        Some("Failed") => return Some(Exclusion::Failed),
-        _ => {}
-    }
-    if has_ip(pod) {
-        None
-    } else {
-        Some(pod.not_scheduled().map_or(Exclusion::NoIp, |why| {
-            Exclusion::NotScheduled(why.to_owned())
-        }))
+    exclusion(pod.phase.as_deref(), has_ip(pod), || {
+        pod.not_scheduled().map(str::to_owned)
+    })
+}
+
+/// Rule A3 on what it reads: the phase, whether the pod has an address and, without one, why
+/// it is not scheduled.
+fn exclusion(
+    phase: Option<&str>,
+    has_ip: bool,
+    not_scheduled: impl FnOnce() -> Option<String>,
+) -> Option<Exclusion> {
+    match phase {
+        Some("Succeeded") => Some(Exclusion::Succeeded),
+        Some("Failed") => Some(Exclusion::Failed),
+        _ if has_ip => None,
+        _ => Some(not_scheduled().map_or(Exclusion::NoIp, Exclusion::NotScheduled)),
     }
 }
 
@@ -236,20 +242,11 @@ pub mod typed {
 
     /// Rule A3, as [`super::phase_exclusion`].
     pub fn phase_exclusion(pod: &Pod) -> Option<Exclusion> {
-        match pod
+        let phase = pod
             .status
             .as_ref()
-            .and_then(|status| status.phase.as_deref())
-        {
-            Some("Succeeded") => return Some(Exclusion::Succeeded),
-            Some("Failed") => return Some(Exclusion::Failed),
-            _ => {}
-        }
-        if has_ip(pod) {
-            None
-        } else {
-            Some(super::typed_not_scheduled(pod).map_or(Exclusion::NoIp, Exclusion::NotScheduled))
-        }
+            .and_then(|status| status.phase.as_deref());
+        super::exclusion(phase, has_ip(pod), || super::typed_not_scheduled(pod))
     }
 }
 
