@@ -45,18 +45,8 @@ fn isolated_no_allow<'c>(
     let mut listed: BTreeSet<usize> = BTreeSet::new();
     for port in &chain.ports {
         for endpoint in &port.endpoints {
-            let (pod, class) = match cache.endpoint(endpoint) {
-                Some((pod, class, _)) => (pod, class),
-                None => {
-                    let pod = endpoint.info.pod.as_deref().and_then(|name| {
-                        let pods = &chain.details.selected_pods;
-                        pods.binary_search_by(|pod| pods::name(pod).cmp(name))
-                            .ok()
-                            .and_then(|i| pods.get(i))
-                    })?;
-                    (pod.as_ref(), cache.class_of(index, pod))
-                }
-            };
+            // The chain's view registered every endpoint whose pod is known.
+            let (pod, class, _) = cache.endpoint(endpoint)?;
             let is_open = *open
                 .entry((class, endpoint.port, port.protocol))
                 .or_insert_with(|| {

@@ -2,10 +2,8 @@
 //! which policies select the endpoints the hop reaches, and the verdict for that source on
 //! each of them (rules N1-N10). Pure: everything comes from the model.
 
-use crate::objects::PodInfo;
-
 use super::view::{EndpointPolicies, HopVerdict, SourceVerdict, anonymous_pod};
-use super::{Client, DoorFacts, PolicyIndex};
+use super::{Client, DoorFacts, PolicyIndex, chain_pod};
 use crate::model::{Hop, PortChain, ProxyModel, ServiceChain, TrafficPolicy};
 use crate::pods;
 use crate::route::FrontDoor;
@@ -248,15 +246,6 @@ fn proxy_mode_address(port: &PortChain) -> Option<std::net::IpAddr> {
         first = first.or_else(|| entry.ip.as_deref().and_then(|ip| ip.parse().ok()));
     }
     first
-}
-
-/// A pod of the Service's selected pods, by name.
-fn chain_pod<'c>(chain: &'c ServiceChain, name: &str) -> Option<&'c PodInfo> {
-    let pods = &chain.details.selected_pods;
-    pods.binary_search_by(|pod| pods::name(pod).cmp(name))
-        .ok()
-        .and_then(|index| pods.get(index))
-        .map(|pod| &**pod)
 }
 
 impl PolicyIndex {

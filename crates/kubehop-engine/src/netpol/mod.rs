@@ -360,6 +360,18 @@ impl NamespacePolicies {
     }
 }
 
+/// A pod of the Service's selected pods (sorted by name), by name.
+pub(super) fn chain_pod<'c>(
+    chain: &'c crate::model::ServiceChain,
+    name: &str,
+) -> Option<&'c PodInfo> {
+    let pods = &chain.details.selected_pods;
+    pods.binary_search_by(|pod| pods::name(pod).cmp(name))
+        .ok()
+        .and_then(|index| pods.get(index))
+        .map(|pod| &**pod)
+}
+
 /// Whether a pod uses its node's network namespace (N9: policies do not apply to it).
 pub fn host_network(pod: &PodInfo) -> bool {
     pod.host_network.unwrap_or(false)

@@ -1,8 +1,6 @@
 //! `kubehop route` with a source: the policy verdict for each endpoint kube-proxy may pick
 //! (rules N8-N10 on top of the routing decision).
 
-use crate::objects::PodInfo;
-
 use super::view::SourceVerdict;
 use super::{Client, DoorFacts, PolicyIndex};
 use crate::model::{ProxyModel, TrafficPolicy};
@@ -40,12 +38,7 @@ impl ProxyModel {
             .iter()
             .filter_map(|endpoint| {
                 let endpoint = &endpoint.0;
-                let name = endpoint.info.pod.as_deref()?;
-                let pods = &chain.details.selected_pods;
-                let pod: &PodInfo = pods
-                    .binary_search_by(|pod| pods::name(pod).cmp(name))
-                    .ok()
-                    .and_then(|index| pods.get(index))?;
+                let pod = super::chain_pod(chain, endpoint.info.pod.as_deref()?)?;
                 let seen = PolicyIndex::seen(client, &door, &self.nodes, endpoint.info.ip);
                 Some(SourceVerdict {
                     pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)).into(),

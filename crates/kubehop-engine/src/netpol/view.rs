@@ -117,21 +117,20 @@ pub(super) struct PodCache<'c> {
 impl<'c> PodCache<'c> {
     /// The class of `pod` (added when new), the policies selecting it looked up once per class.
     pub(super) fn class_of(&mut self, index: &PolicyIndex, pod: &'c PodInfo) -> usize {
-        self.entry(index, pod).class
+        let position = self.entry(index, pod);
+        self.known[position].class
     }
 
-    fn entry(&mut self, index: &PolicyIndex, pod: &'c PodInfo) -> &Known<'c> {
-        let position = match self.by_name.get(pods::name(pod)) {
-            Some(position) => *position,
-            None => {
-                let class = self.find_class(index, pod);
-                let label = format!("{}/{}", pods::namespace(pod), pods::name(pod)).into();
-                self.known.push(Known { pod, class, label });
-                self.by_name.insert(pods::name(pod), self.known.len() - 1);
-                self.known.len() - 1
-            }
-        };
-        &self.known[position]
+    /// The position of `pod` in `known`, added (with its class) when new.
+    fn entry(&mut self, index: &PolicyIndex, pod: &'c PodInfo) -> usize {
+        if let Some(position) = self.by_name.get(pods::name(pod)) {
+            return *position;
+        }
+        let class = self.find_class(index, pod);
+        let label = format!("{}/{}", pods::namespace(pod), pods::name(pod)).into();
+        self.known.push(Known { pod, class, label });
+        self.by_name.insert(pods::name(pod), self.known.len() - 1);
+        self.known.len() - 1
     }
 
     fn find_class(&mut self, index: &PolicyIndex, pod: &'c PodInfo) -> usize {
@@ -165,19 +164,18 @@ impl<'c> PodCache<'c> {
         }
     }
 
-    /// Registers the endpoint `info` as served by `pod`.
+    /// Registers the endpoint `info` as served by `pod`: the pod's class and label.
     fn add_endpoint(
         &mut self,
         index: &PolicyIndex,
         info: &Arc<crate::model::EndpointInfo>,
         pod: &'c PodInfo,
-    ) -> usize {
-        let class = self.class_of(index, pod);
-        if let Some(position) = self.by_name.get(pods::name(pod)) {
-            self.by_endpoint
-                .insert(Arc::as_ptr(info) as usize, *position);
-        }
-        class
+    ) -> (usize, Arc<str>) {
+        let position = self.entry(index, pod);
+        self.by_endpoint
+            .insert(Arc::as_ptr(info) as usize, position);
+        let known = &self.known[position];
+        (known.class, known.label.clone())
     }
 
     /// The keys of the policies isolating the pods of `class` for ingress and for egress.
@@ -215,11 +213,6 @@ impl<'c> PodCache<'c> {
     /// Whether `name` is an endpoint pod of the chain (one [`PodCache::class_of`] saw).
     pub(super) fn knows(&self, name: &str) -> bool {
         self.by_name.contains_key(name)
-    }
-
-    fn label(&self, name: &str) -> Option<Arc<str>> {
-        let position = *self.by_name.get(name)?;
-        Some(self.known.get(position)?.label.clone())
     }
 
     /// An endpoint's pod, class and label, when [`PodCache::add_endpoint`] saw it.
@@ -346,20 +339,13 @@ impl PolicyIndex {
             let Some(name) = info.pod.as_deref() else {
                 continue;
             };
-            let pods = &chain.details.selected_pods;
-            let Some(pod) = pods
-                .binary_search_by(|pod| pods::name(pod).cmp(name))
-                .ok()
-                .and_then(|index| pods.get(index))
-            else {
+            let Some(pod) = super::chain_pod(chain, name) else {
                 continue;
             };
-            let class = cache.add_endpoint(self, info, pod);
+            let (class, label) = cache.add_endpoint(self, info, pod);
             let (ingress, egress) = cache.keys(self, class);
             endpoints.push(EndpointPolicies {
-                pod: cache
-                    .label(name)
-                    .unwrap_or_else(|| format!("{}/{name}", pods::namespace(pod)).into()),
+                pod: label,
                 ip: info.ip,
                 ingress,
                 egress,
@@ -369,18 +355,15 @@ impl PolicyIndex {
             return None;
         }
         // Every port's endpoints (the same pods as the chain's, in the usual case).
-        let selected = &chain.details.selected_pods;
         for endpoint in chain.ports.iter().flat_map(|port| port.endpoints.iter()) {
-            let Some(name) = endpoint.info.pod.as_deref() else {
-                continue;
-            };
             if cache.endpoint(endpoint).is_some() {
                 continue;
             }
-            if let Some(pod) = selected
-                .binary_search_by(|pod| pods::name(pod).cmp(name))
-                .ok()
-                .and_then(|index| selected.get(index))
+            if let Some(pod) = endpoint
+                .info
+                .pod
+                .as_deref()
+                .and_then(|name| super::chain_pod(chain, name))
             {
                 cache.add_endpoint(self, &endpoint.info, pod);
             }
