@@ -170,10 +170,9 @@ fn the_healthy_app_has_no_policy_finding() {
         .iter()
         .find(|hop| hop.source == "pod/ingress-nginx/nginx-1")
         .expect("the controller's hop");
+    assert!(!controller.is_empty(), "{controller:#?}");
     assert!(
-        controller
-            .endpoints
-            .iter()
+        view.verdicts(controller)
             .all(|e| e.verdict.allowed == Some(true)),
         "{controller:#?}"
     );

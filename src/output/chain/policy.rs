@@ -14,9 +14,9 @@ pub(super) fn policy_lines(chain: &ServiceChain, style: Style) -> Vec<String> {
         .iter()
         .filter(|hop| hop.all_denied())
         .map(|hop| {
-            let (seen, why) = hop
-                .endpoints
-                .first()
+            let (seen, why) = view
+                .verdicts(hop)
+                .next()
                 .map(|endpoint| {
                     let why = match &endpoint.verdict.egress {
                         Some(egress @ Decision::Denied { .. }) => format!("egress {egress}"),

@@ -25,7 +25,7 @@ pub(super) fn chain_findings<'c>(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     out.extend(isolated_no_allow(index, chain, cache));
-    out.extend(port_name_unresolved(index, chain, cache));
+    out.extend(port_name_unresolved(index, cache));
     out.extend(denies_ingress_controller(view));
     out
 }
@@ -43,33 +43,32 @@ fn isolated_no_allow<'c>(
     // whether its isolating policies are listed yet.
     let mut open: HashMap<(usize, i32, crate::model::Protocol), Option<bool>> = HashMap::default();
     let mut listed: BTreeSet<usize> = BTreeSet::new();
+    // The endpoints of a port are mostly of one class: the last one asked, first.
+    let mut last = None;
     for port in &chain.ports {
         for endpoint in &port.endpoints {
             // The chain's view registered every endpoint whose pod is known.
             let (pod, class, _) = cache.endpoint(endpoint)?;
-            let is_open = *open
-                .entry((class, endpoint.port, port.protocol))
-                .or_insert_with(|| {
-                    index.ingress_port_open_with(
-                        cache.selecting(class),
-                        pod,
-                        endpoint.port,
-                        port.protocol,
-                    )
-                });
+            let key = (class, endpoint.port, port.protocol);
+            checked += 1;
+            if last == Some(key) {
+                continue;
+            }
+            last = Some(key);
+            let is_open = *open.entry(key).or_insert_with(|| {
+                index.ingress_port_open_with(
+                    cache.selecting(class),
+                    pod,
+                    endpoint.port,
+                    port.protocol,
+                )
+            });
             if is_open != Some(false) {
                 return None;
             }
-            checked += 1;
             if listed.insert(class) {
-                policies.extend(
-                    cache
-                        .selecting(class)
-                        .iter()
-                        .filter_map(|i| index.policies().get(*i))
-                        .filter(|policy| policy.ingress.is_some())
-                        .map(super::Policy::key),
-                );
+                // The keys of the policies isolating the class for ingress.
+                policies.extend(cache.keys(index, class).0.iter().cloned());
             }
             ports.insert((endpoint.port, port.protocol));
         }
@@ -97,44 +96,22 @@ fn isolated_no_allow<'c>(
 
 /// N7: a policy's named port that some endpoint pods it selects declare and others do not
 /// (two versions of the pod template).
-fn port_name_unresolved<'c>(
-    index: &PolicyIndex,
-    chain: &'c ServiceChain,
-    cache: &mut PodCache<'c>,
-) -> Vec<Diagnostic> {
+fn port_name_unresolved(index: &PolicyIndex, cache: &PodCache<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let pods = &chain.details.selected_pods;
-    // The endpoint pods are the ones the chain's policy view put in classes.
-    let endpoint_pods: Vec<_> = pods
-        .iter()
-        .filter(|pod| cache.knows(pods::name(pod)))
-        .collect();
+    // Pods of one class have the same labels and declared ports: a policy selects all of
+    // them or none, and they all declare a port name or none do.
+    let classes = cache.class_count();
     // Only the policies that select an endpoint pod, each once, in policy order.
-    let mut classes: Vec<usize> = endpoint_pods
-        .iter()
-        .map(|pod| cache.class_of(index, pod))
+    let mut policies: Vec<(usize, &super::Policy)> = (0..classes)
+        .flat_map(|class| cache.selecting(class).iter())
+        .filter_map(|i| Some((*i, index.policies().get(*i)?)))
         .collect();
-    classes.sort_unstable();
-    classes.dedup();
-    let mut policies: Vec<&super::Policy> = classes
-        .iter()
-        .flat_map(|class| cache.selecting(*class).iter())
-        .filter_map(|i| index.policies().get(*i))
-        .collect();
-    policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    policies.dedup_by(|a, b| a.namespace == b.namespace && a.name == b.name);
-    for policy in policies {
+    policies.sort_by(|(_, a), (_, b)| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    policies.dedup_by(|(_, a), (_, b)| a.namespace == b.namespace && a.name == b.name);
+    for (position, policy) in policies {
         let Some(rules) = &policy.ingress else {
             continue;
         };
-        let selected: Vec<_> = endpoint_pods
-            .iter()
-            .filter(|pod| pods::namespace(pod) == policy.namespace)
-            .filter(|pod| policy.selector.matches(pods::labels(pod)))
-            .collect();
-        if selected.is_empty() {
-            continue;
-        }
         let names: BTreeSet<(&str, crate::model::Protocol)> = rules
             .iter()
             .flat_map(|rule| rule.ports.iter().flatten())
@@ -143,11 +120,30 @@ fn port_name_unresolved<'c>(
                 _ => None,
             })
             .collect();
+        if names.is_empty() {
+            continue;
+        }
+        let selected: Vec<usize> = (0..classes)
+            .filter(|class| cache.selecting(*class).contains(&position))
+            .collect();
         for (name, protocol) in names {
-            let (declaring, missing): (Vec<&PodInfo>, Vec<&PodInfo>) = selected
-                .iter()
-                .map(|pod| pod.as_ref())
-                .partition(|pod| named_port(Some(pod), name, protocol).is_some());
+            let declares =
+                |class: usize| named_port(cache.class_pod(class), name, protocol).is_some();
+            if selected.iter().all(|class| declares(*class))
+                || !selected.iter().any(|class| declares(*class))
+            {
+                continue;
+            }
+            // The selected endpoint pods, sorted by name, split by their class.
+            let (mut declaring, mut missing): (Vec<&PodInfo>, Vec<&PodInfo>) = Default::default();
+            for (pod, class) in cache.endpoint_pods() {
+                if selected.contains(&class) {
+                    match declares(class) {
+                        true => declaring.push(pod),
+                        false => missing.push(pod),
+                    }
+                }
+            }
             let (Some(first_missing), Some(first_declaring)) = (missing.first(), declaring.first())
             else {
                 continue;
@@ -180,9 +176,8 @@ fn denies_ingress_controller(view: &ChainPolicies) -> Vec<Diagnostic> {
         .iter()
         .filter(|hop| hop.hop.starts_with("ingress/"))
     {
-        let denied: Vec<_> = hop
-            .endpoints
-            .iter()
+        let denied: Vec<_> = view
+            .verdicts(hop)
             .filter(|endpoint| endpoint.verdict.allowed == Some(false))
             .collect();
         let Some(first) = denied.first() else {
@@ -196,7 +191,7 @@ fn denies_ingress_controller(view: &ChainPolicies) -> Vec<Diagnostic> {
             Some(egress) if egress.allowed() == Some(false) => format!("egress {egress}"),
             _ => format!("{}", first.verdict.ingress),
         };
-        let all = denied.len() == hop.endpoints.len();
+        let all = denied.len() == hop.len();
         let diagnostic = Diagnostic::new(
             DiagnosticCode::PolicyDeniesIngressController,
             Subject::Ingress(ingress.clone()),
@@ -204,7 +199,7 @@ fn denies_ingress_controller(view: &ChainPolicies) -> Vec<Diagnostic> {
                 "The Ingress controller pod {} cannot reach {} of {} endpoints ({} on port {}): {decision}; allow the controller's namespace and pods in the policy (see docs/diagnostics.md#policy-denies-ingress-controller).",
                 hop.source.trim_start_matches("pod/"),
                 denied.len(),
-                hop.endpoints.len(),
+                hop.len(),
                 first.pod,
                 first.port,
             ),

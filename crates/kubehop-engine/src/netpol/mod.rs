@@ -24,7 +24,9 @@ use serde::Serialize;
 pub use compile::{Peer, Policy, PortEntry, PortSpec, Rule, Selector};
 pub use eval::{Decision, Direction, Miss, NearMiss, Remote};
 pub use hop::{HopPolicies, PolicyHop, SourceChoice};
-pub use view::{ChainPolicies, EndpointPolicies, HopVerdict, SourceVerdict};
+pub use view::{
+    ChainHop, ChainPolicies, EndpointPolicies, EndpointVerdict, HopVerdict, SourceVerdict,
+};
 
 use crate::hash::FxHashMap as HashMap;
 use crate::model::{Protocol, TrafficPolicy};
@@ -365,11 +367,18 @@ pub(super) fn chain_pod<'c>(
     chain: &'c crate::model::ServiceChain,
     name: &str,
 ) -> Option<&'c PodInfo> {
-    let pods = &chain.details.selected_pods;
-    pods.binary_search_by(|pod| pods::name(pod).cmp(name))
-        .ok()
-        .and_then(|index| pods.get(index))
+    chain_pod_position(chain, name)
+        .and_then(|index| chain.details.selected_pods.get(index))
         .map(|pod| &**pod)
+}
+
+/// [`chain_pod`]'s position in the Service's selected pods.
+pub(super) fn chain_pod_position(chain: &crate::model::ServiceChain, name: &str) -> Option<usize> {
+    chain
+        .details
+        .selected_pods
+        .binary_search_by(|pod| pods::name(pod).cmp(name))
+        .ok()
 }
 
 /// Whether a pod uses its node's network namespace (N9: policies do not apply to it).

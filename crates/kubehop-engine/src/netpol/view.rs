@@ -21,11 +21,18 @@ use crate::route::FrontDoor;
 use crate::snapshot::ClusterSnapshot;
 
 /// `networkPolicy` of a chain (present only when a policy isolates an endpoint for ingress).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// The hops' entries name their pod and verdict by position in tables of the chain, so that
+/// a pod's name and a verdict shared by many endpoints are stored once; they read (and
+/// serialise) as [`EndpointVerdict`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainPolicies {
     pub endpoints: Vec<EndpointPolicies>,
-    pub hops: Vec<HopVerdict>,
+    pub hops: Vec<ChainHop>,
+    /// The distinct verdicts of the hops' entries.
+    verdicts: Vec<PolicyVerdict>,
+    /// `namespace/name` of the pods the hops' entries name.
+    pods: Vec<Arc<str>>,
 }
 
 /// The policies that select one endpoint pod (N1).
@@ -42,31 +49,122 @@ pub struct EndpointPolicies {
     pub egress: Arc<[String]>,
 }
 
-/// One hop and one default source: the verdict for each endpoint it can reach.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HopVerdict {
+/// One hop and one default source: the verdict for each endpoint it can reach
+/// ([`ChainPolicies::verdicts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHop {
     /// The hop, as in hop keys (`80/TCP/clusterIP`, `80/TCP/nodePort/node-a/127.0.1.1`,
     /// `ingress/shop/web/*/`).
     pub hop: String,
     /// `namespace/NS` (a pod of that namespace without labels), `external`, or
     /// `pod/NS/NAME` (an Ingress controller pod).
     pub source: String,
-    pub endpoints: Vec<SourceVerdict>,
+    entries: Vec<Entry>,
+    /// How many entries are denied.
+    denied: usize,
 }
 
-impl HopVerdict {
+/// One endpoint of a hop: positions in [`ChainPolicies`]' tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    pod: u32,
+    verdict: u32,
+    port: i32,
+    ip: IpAddr,
+}
+
+impl ChainHop {
     /// Whether this source is denied on every endpoint of the hop (and there is one).
     pub fn all_denied(&self) -> bool {
-        !self.endpoints.is_empty()
-            && self
-                .endpoints
-                .iter()
-                .all(|endpoint| endpoint.verdict.allowed == Some(false))
+        !self.entries.is_empty() && self.denied == self.entries.len()
+    }
+
+    /// The number of endpoints judged.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
-/// The verdict for one endpoint.
+impl ChainPolicies {
+    /// The verdict for each endpoint of `hop` (one of [`ChainPolicies::hops`]).
+    pub fn verdicts<'v>(
+        &'v self,
+        hop: &'v ChainHop,
+    ) -> impl Iterator<Item = EndpointVerdict<'v>> + 'v {
+        // Every entry's positions are in the tables: they were written together.
+        hop.entries.iter().filter_map(|entry| {
+            Some(EndpointVerdict {
+                pod: self.pods.get(entry.pod as usize)?,
+                ip: entry.ip,
+                port: entry.port,
+                verdict: self.verdicts.get(entry.verdict as usize)?,
+            })
+        })
+    }
+}
+
+/// The verdict for one endpoint of a hop of a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointVerdict<'v> {
+    /// `namespace/name`.
+    pub pod: &'v str,
+    pub ip: IpAddr,
+    pub port: i32,
+    #[serde(flatten)]
+    pub verdict: &'v PolicyVerdict,
+}
+
+impl Serialize for ChainPolicies {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        /// A hop as it reads: its entries written out.
+        #[derive(Serialize)]
+        struct HopOut<'v> {
+            hop: &'v str,
+            source: &'v str,
+            #[serde(serialize_with = "serialize_entries")]
+            endpoints: (&'v ChainPolicies, &'v ChainHop),
+        }
+        fn serialize_entries<S: serde::Serializer>(
+            (view, hop): &(&ChainPolicies, &ChainHop),
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.collect_seq(view.verdicts(hop))
+        }
+        let mut out = serializer.serialize_struct("ChainPolicies", 2)?;
+        out.serialize_field("endpoints", &self.endpoints)?;
+        let hops: Vec<HopOut<'_>> = self
+            .hops
+            .iter()
+            .map(|hop| HopOut {
+                hop: &hop.hop,
+                source: &hop.source,
+                endpoints: (self, hop),
+            })
+            .collect();
+        out.serialize_field("hops", &hops)?;
+        out.end()
+    }
+}
+
+/// One hop and one source the user picked: the verdict for each endpoint it can reach
+/// (the Policy tab).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HopVerdict {
+    /// The hop, as in hop keys.
+    pub hop: String,
+    /// `pod/NS/NAME`, `namespace/NS` or `external`.
+    pub source: String,
+    pub endpoints: Vec<SourceVerdict>,
+}
+
+/// The verdict for one endpoint, owned (a hop of the hop tree, a route).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceVerdict {
@@ -74,7 +172,6 @@ pub struct SourceVerdict {
     pub pod: Arc<str>,
     pub ip: IpAddr,
     pub port: i32,
-    /// Shared by the endpoints whose verdict is the same ([`VerdictMemo`]).
     #[serde(flatten)]
     pub verdict: Arc<PolicyVerdict>,
 }
@@ -101,85 +198,138 @@ struct Known<'c> {
     label: Arc<str>,
 }
 
+/// Beyond this many classes in a chain, classes are found by hash instead of one by one.
+const LINEAR_CLASSES: usize = 8;
+
+/// No entry in [`PodCache::by_selected`].
+const UNKNOWN: u32 = u32::MAX;
+
 /// The endpoint pods of one chain, each with its [`PodClass`].
-#[derive(Default)]
 pub(super) struct PodCache<'c> {
+    /// The chain's selected pods, sorted by name (where endpoint pods are looked up).
+    selected: &'c [Arc<PodInfo>],
     classes: Vec<PodClass<'c>>,
     known: Vec<Known<'c>>,
-    /// Pod name → its entry in `known`.
-    by_name: HashMap<&'c str, usize>,
+    /// Position in `selected` → its entry in `known`, or [`UNKNOWN`].
+    by_selected: Vec<u32>,
     /// Endpoint (its shared `EndpointInfo`) → its entry in `known`.
     by_endpoint: HashMap<usize, usize>,
-    /// Hash of (namespace, labels, ports) → the classes with that hash.
+    /// Hash of (namespace, labels, ports) → the classes with that hash, once there are more
+    /// than [`LINEAR_CLASSES`].
     by_hash: HashMap<u64, Vec<usize>>,
+    /// The position in `selected` of the last endpoint's pod.
+    last_position: Option<usize>,
 }
 
 impl<'c> PodCache<'c> {
-    /// The class of `pod` (added when new), the policies selecting it looked up once per class.
-    pub(super) fn class_of(&mut self, index: &PolicyIndex, pod: &'c PodInfo) -> usize {
-        let position = self.entry(index, pod);
-        self.known[position].class
+    pub(super) fn new(chain: &'c ServiceChain) -> Self {
+        let selected = chain.details.selected_pods.as_slice();
+        Self {
+            selected,
+            classes: Vec::new(),
+            known: Vec::new(),
+            by_selected: vec![UNKNOWN; selected.len()],
+            by_endpoint: HashMap::default(),
+            by_hash: HashMap::default(),
+            last_position: None,
+        }
     }
 
-    /// The position of `pod` in `known`, added (with its class) when new.
-    fn entry(&mut self, index: &PolicyIndex, pod: &'c PodInfo) -> usize {
-        if let Some(position) = self.by_name.get(pods::name(pod)) {
-            return *position;
+    /// The entry in `known` of the selected pod at `position`, added (with its class) when
+    /// new.
+    fn entry(&mut self, index: &PolicyIndex, position: usize) -> Option<usize> {
+        let slot = self.by_selected.get(position).copied()?;
+        if slot != UNKNOWN {
+            return Some(slot as usize);
         }
+        let pod: &'c PodInfo = self.selected.get(position)?;
         let class = self.find_class(index, pod);
         let label = format!("{}/{}", pods::namespace(pod), pods::name(pod)).into();
         self.known.push(Known { pod, class, label });
-        self.by_name.insert(pods::name(pod), self.known.len() - 1);
-        self.known.len() - 1
+        let entry = self.known.len() - 1;
+        if let Some(slot) = self.by_selected.get_mut(position) {
+            *slot = u32::try_from(entry).unwrap_or(UNKNOWN);
+        }
+        Some(entry)
     }
 
     fn find_class(&mut self, index: &PolicyIndex, pod: &'c PodInfo) -> usize {
-        // The pods of a chain are mostly of one template: the last class first, unhashed.
-        if let Some(last) = self.known.last()
-            && self
-                .classes
-                .get(last.class)
-                .is_some_and(|class| same_class(class.pod, pod))
-        {
-            return last.class;
+        // The pods of a chain are mostly of one template: the last class first, and the few
+        // others one by one.
+        let last = self.known.last().map(|known| known.class);
+        let found = match last {
+            Some(last) if self.is_class(last, pod) => Some(last),
+            _ if self.classes.len() <= LINEAR_CLASSES => {
+                (0..self.classes.len()).find(|class| self.is_class(*class, pod))
+            }
+            _ => {
+                self.hash_classes();
+                self.by_hash.get(&class_hash(pod)).and_then(|candidates| {
+                    candidates
+                        .iter()
+                        .copied()
+                        .find(|class| self.is_class(*class, pod))
+                })
+            }
+        };
+        if let Some(class) = found {
+            return class;
         }
-        let hash = class_hash(pod);
-        let candidates = self.by_hash.entry(hash).or_default();
-        let found = candidates.iter().copied().find(|class| {
-            self.classes
-                .get(*class)
-                .is_some_and(|known| same_class(known.pod, pod))
+        self.classes.push(PodClass {
+            pod,
+            selecting: index.selecting_indices(pod),
+            keys: None,
         });
-        match found {
-            Some(class) => class,
-            None => {
-                self.classes.push(PodClass {
-                    pod,
-                    selecting: index.selecting_indices(pod),
-                    keys: None,
-                });
-                candidates.push(self.classes.len() - 1);
-                self.classes.len() - 1
+        let class = self.classes.len() - 1;
+        if !self.by_hash.is_empty() {
+            self.by_hash.entry(class_hash(pod)).or_default().push(class);
+        }
+        class
+    }
+
+    fn is_class(&self, class: usize, pod: &PodInfo) -> bool {
+        self.classes
+            .get(class)
+            .is_some_and(|known| same_class(known.pod, pod))
+    }
+
+    /// Fills `by_hash` when first needed.
+    fn hash_classes(&mut self) {
+        if self.by_hash.is_empty() {
+            for (position, class) in self.classes.iter().enumerate() {
+                self.by_hash
+                    .entry(class_hash(class.pod))
+                    .or_default()
+                    .push(position);
             }
         }
     }
 
-    /// Registers the endpoint `info` as served by `pod`: the pod's class and label.
+    /// Registers the endpoint `info` as served by the pod it names: the pod's class and
+    /// label, when the pod is one of the chain's selected pods.
     fn add_endpoint(
         &mut self,
         index: &PolicyIndex,
         info: &Arc<crate::model::EndpointInfo>,
-        pod: &'c PodInfo,
-    ) -> (usize, Arc<str>) {
-        let position = self.entry(index, pod);
-        self.by_endpoint
-            .insert(Arc::as_ptr(info) as usize, position);
-        let known = &self.known[position];
-        (known.class, known.label.clone())
+        chain: &ServiceChain,
+    ) -> Option<(usize, Arc<str>)> {
+        let name = info.pod.as_deref()?;
+        // Slices list the pods of a template mostly in name order: the pod after the last
+        // one found first.
+        let next = self.last_position.map_or(0, |last| last + 1);
+        let position = match self.selected.get(next) {
+            Some(pod) if pods::name(pod) == name => next,
+            _ => super::chain_pod_position(chain, name)?,
+        };
+        self.last_position = Some(position);
+        let entry = self.entry(index, position)?;
+        self.by_endpoint.insert(Arc::as_ptr(info) as usize, entry);
+        let known = self.known.get(entry)?;
+        Some((known.class, known.label.clone()))
     }
 
     /// The keys of the policies isolating the pods of `class` for ingress and for egress.
-    fn keys(&mut self, index: &PolicyIndex, class: usize) -> PolicyKeys {
+    pub(super) fn keys(&mut self, index: &PolicyIndex, class: usize) -> PolicyKeys {
         let Some(known) = self.classes.get_mut(class) else {
             return (Arc::from([]), Arc::from([]));
         };
@@ -210,21 +360,38 @@ impl<'c> PodCache<'c> {
             .unwrap_or_default()
     }
 
-    /// Whether `name` is an endpoint pod of the chain (one [`PodCache::class_of`] saw).
-    pub(super) fn knows(&self, name: &str) -> bool {
-        self.by_name.contains_key(name)
+    /// The number of classes seen.
+    pub(super) fn class_count(&self) -> usize {
+        self.classes.len()
     }
 
-    /// An endpoint's pod, class and label, when [`PodCache::add_endpoint`] saw it.
-    pub(super) fn endpoint(
-        &self,
-        endpoint: &PortEndpoint,
-    ) -> Option<(&'c PodInfo, usize, Arc<str>)> {
+    /// A pod of `class`.
+    pub(super) fn class_pod(&self, class: usize) -> Option<&'c PodInfo> {
+        self.classes.get(class).map(|known| known.pod)
+    }
+
+    /// The endpoint pods [`PodCache::add_endpoint`] saw, with their class, sorted by name.
+    pub(super) fn endpoint_pods(&self) -> impl Iterator<Item = (&'c PodInfo, usize)> + '_ {
+        self.by_selected
+            .iter()
+            .filter(|slot| **slot != UNKNOWN)
+            .filter_map(|slot| self.known.get(*slot as usize))
+            .map(|known| (known.pod, known.class))
+    }
+
+    /// An endpoint's pod, class and position in [`PodCache::labels`], when
+    /// [`PodCache::add_endpoint`] saw it.
+    pub(super) fn endpoint(&self, endpoint: &PortEndpoint) -> Option<(&'c PodInfo, usize, u32)> {
         let position = *self
             .by_endpoint
             .get(&(Arc::as_ptr(&endpoint.info) as usize))?;
         let known = self.known.get(position)?;
-        Some((known.pod, known.class, known.label.clone()))
+        Some((known.pod, known.class, u32::try_from(position).ok()?))
+    }
+
+    /// `namespace/name` of each endpoint pod, in the order they were seen.
+    fn labels(&self) -> Vec<Arc<str>> {
+        self.known.iter().map(|known| known.label.clone()).collect()
     }
 }
 
@@ -250,7 +417,8 @@ fn class_hash(pod: &PodInfo) -> u64 {
 fn same_class(a: &PodInfo, b: &PodInfo) -> bool {
     // The pods of one workload share their label set and containers (equality of shared
     // `Arc`s is a pointer compare first).
-    pods::namespace(a) == pods::namespace(b)
+    // (`Arc` equality compares pointers first.)
+    (a.namespace == b.namespace || pods::namespace(a) == pods::namespace(b))
         && pods::labels(a) == pods::labels(b)
         && (Arc::ptr_eq(&a.containers, &b.containers) || declared_ports(a).eq(declared_ports(b)))
 }
@@ -264,9 +432,47 @@ pub(super) fn anonymous_pod(namespace: &str) -> PodInfo {
 /// [`PodClass`], source as seen, port, and (for a source pod's egress through ipBlocks) address.
 #[derive(Default)]
 pub(super) struct VerdictMemo {
-    verdicts: HashMap<VerdictKey, Arc<PolicyVerdict>>,
+    /// Key → position in `table`.
+    verdicts: HashMap<VerdictKey, u32>,
+    /// The chain's distinct verdicts ([`ChainPolicies::verdicts`]).
+    table: Vec<PolicyVerdict>,
     /// Keys whose verdict names the destination pod (an egress miss): kept per pod.
     per_pod: HashSet<VerdictKey>,
+    /// The last verdict shared, by its key (the endpoints of a hop mostly ask the same).
+    last: Option<(VerdictKey, u32)>,
+    /// The policies selecting each source pod (by address), looked up once per chain.
+    sources: Vec<(usize, Arc<[usize]>)>,
+}
+
+impl VerdictMemo {
+    /// A hop's verdicts, with how many deny.
+    fn hop(&self, hop: String, source: String, entries: Vec<Entry>) -> ChainHop {
+        let denied = entries
+            .iter()
+            .filter(|entry| {
+                self.table
+                    .get(entry.verdict as usize)
+                    .is_some_and(|verdict| verdict.allowed == Some(false))
+            })
+            .count();
+        ChainHop {
+            hop,
+            source,
+            entries,
+            denied,
+        }
+    }
+
+    /// The policies selecting the source `pod` (its egress, N8).
+    fn source_policies(&mut self, index: &PolicyIndex, pod: &PodInfo) -> Arc<[usize]> {
+        let key = std::ptr::from_ref(pod) as usize;
+        if let Some((_, found)) = self.sources.iter().find(|(known, _)| *known == key) {
+            return found.clone();
+        }
+        let found: Arc<[usize]> = index.selecting_indices(pod).into();
+        self.sources.push((key, found.clone()));
+        found
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -308,7 +514,7 @@ impl SeenKey {
 impl PolicyIndex {
     /// The `networkPolicy` block of a chain, when some endpoint pod is isolated for ingress.
     pub fn chain_view(&self, chain: &ServiceChain, nodes: &NodeTable) -> Option<ChainPolicies> {
-        self.view_with(chain, nodes, &mut PodCache::default())
+        self.view_with(chain, nodes, &mut PodCache::new(chain))
     }
 
     /// [`PolicyIndex::chain_view`] and the chain's policy findings, which share its lookups.
@@ -317,7 +523,7 @@ impl PolicyIndex {
         chain: &ServiceChain,
         nodes: &NodeTable,
     ) -> Option<(ChainPolicies, Vec<crate::diagnostics::Diagnostic>)> {
-        let mut cache = PodCache::default();
+        let mut cache = PodCache::new(chain);
         let view = self.view_with(chain, nodes, &mut cache)?;
         let findings = super::findings::chain_findings(self, chain, &view, &mut cache);
         Some((view, findings))
@@ -336,13 +542,9 @@ impl PolicyIndex {
         // The policies selecting each endpoint pod, looked up once per class of pods, and
         // the keys of those isolating it, written once per class.
         for info in &chain.details.endpoints {
-            let Some(name) = info.pod.as_deref() else {
+            let Some((class, label)) = cache.add_endpoint(self, info, chain) else {
                 continue;
             };
-            let Some(pod) = super::chain_pod(chain, name) else {
-                continue;
-            };
-            let (class, label) = cache.add_endpoint(self, info, pod);
             let (ingress, egress) = cache.keys(self, class);
             endpoints.push(EndpointPolicies {
                 pod: label,
@@ -356,16 +558,8 @@ impl PolicyIndex {
         }
         // Every port's endpoints (the same pods as the chain's, in the usual case).
         for endpoint in chain.ports.iter().flat_map(|port| port.endpoints.iter()) {
-            if cache.endpoint(endpoint).is_some() {
-                continue;
-            }
-            if let Some(pod) = endpoint
-                .info
-                .pod
-                .as_deref()
-                .and_then(|name| super::chain_pod(chain, name))
-            {
-                cache.add_endpoint(self, &endpoint.info, pod);
+            if cache.endpoint(endpoint).is_none() {
+                cache.add_endpoint(self, &endpoint.info, chain);
             }
         }
         let mut memo = VerdictMemo::default();
@@ -375,7 +569,12 @@ impl PolicyIndex {
             hops.extend(self.cluster_ip_hop(chain, port, &anonymous, cache, &mut memo));
             hops.extend(self.node_port_hop(chain, port, nodes, cache, &mut memo));
         }
-        Some(ChainPolicies { endpoints, hops })
+        Some(ChainPolicies {
+            endpoints,
+            hops,
+            verdicts: memo.table,
+            pods: cache.labels(),
+        })
     }
 
     /// The verdict for `seen` reaching `pod` on `port`, shared through `memo` by the
@@ -386,7 +585,7 @@ impl PolicyIndex {
         (seen, source_policies): (&Seen<'_>, Option<&[usize]>),
         (pod, class): (&PodInfo, usize),
         (port, protocol): (i32, crate::model::Protocol),
-    ) -> Option<Arc<PolicyVerdict>> {
+    ) -> Option<u32> {
         let local = matches!(seen, Seen::Node { name, .. } if Some(*name) == pods::node_name(pod));
         // The egress of a source pod looks at the destination's address through ipBlocks.
         let address = match seen {
@@ -406,19 +605,27 @@ impl PolicyIndex {
             address,
             pod: None,
         };
+        if let Some((last, verdict)) = &memo.last
+            && *last == key
+        {
+            return Some(*verdict);
+        }
         if memo.per_pod.contains(&key) {
             key.pod = Some(std::ptr::from_ref(pod) as usize);
         }
-        if let Some(found) = memo.verdicts.get(&key) {
-            return Some(found.clone());
+        if let Some(found) = memo.verdicts.get(&key).copied() {
+            if key.pod.is_none() {
+                memo.last = Some((key, found));
+            }
+            return Some(found);
         }
-        let verdict = Arc::new(self.verdict_with(
+        let verdict = self.verdict_with(
             seen,
             pod,
             (Some(cache.selecting(class)), source_policies),
             port,
             protocol,
-        ));
+        );
         // A source pod's egress miss may name this destination pod: such verdicts are its own.
         if key.pod.is_none()
             && verdict
@@ -429,8 +636,13 @@ impl PolicyIndex {
             memo.per_pod.insert(key.clone());
             key.pod = Some(std::ptr::from_ref(pod) as usize);
         }
-        memo.verdicts.insert(key, verdict.clone());
-        Some(verdict)
+        let position = u32::try_from(memo.table.len()).ok()?;
+        memo.table.push(verdict);
+        if key.pod.is_none() {
+            memo.last = Some((key.clone(), position));
+        }
+        memo.verdicts.insert(key, position);
+        Some(position)
     }
 
     /// Verdicts for `client` through `door` to every endpoint of `port`.
@@ -441,19 +653,19 @@ impl PolicyIndex {
         door: &DoorFacts<'_>,
         nodes: &NodeTable,
         (memo, cache): (&mut VerdictMemo, &PodCache<'_>),
-    ) -> Vec<SourceVerdict> {
+    ) -> Vec<Entry> {
         // The source pod's policies, looked up once for every endpoint (its egress, N8).
         let source_policies = match client {
-            Client::Pod(pod) => Some(self.selecting_indices(pod)),
+            Client::Pod(pod) => Some(memo.source_policies(self, pod)),
             _ => None,
         };
         port.endpoints
             .iter()
             .filter_map(|endpoint| {
-                let (pod, class, label) = cache.endpoint(endpoint)?;
+                let (pod, class, known) = cache.endpoint(endpoint)?;
                 let seen = PolicyIndex::seen(client, door, nodes, endpoint.info.ip);
-                Some(SourceVerdict {
-                    pod: label,
+                Some(Entry {
+                    pod: known,
                     ip: endpoint.info.ip,
                     port: endpoint.port,
                     verdict: self.shared_verdict(
@@ -475,7 +687,7 @@ impl PolicyIndex {
         anonymous: &PodInfo,
         cache: &PodCache<'_>,
         memo: &mut VerdictMemo,
-    ) -> Option<HopVerdict> {
+    ) -> Option<ChainHop> {
         port.cluster_ip?;
         let door = DoorFacts {
             via: FrontDoor::ClusterIp,
@@ -486,15 +698,17 @@ impl PolicyIndex {
         let nodes = NodeTable::default();
         let endpoints =
             self.endpoint_verdicts(port, &Client::Pod(anonymous), &door, &nodes, (memo, cache));
-        Some(HopVerdict {
-            hop: Hop::ClusterIp {
-                port: port.port,
-                protocol: port.protocol,
-            }
-            .to_string(),
-            source: format!("namespace/{}", chain.namespace),
-            endpoints,
-        })
+        Some(
+            memo.hop(
+                Hop::ClusterIp {
+                    port: port.port,
+                    protocol: port.protocol,
+                }
+                .to_string(),
+                format!("namespace/{}", chain.namespace),
+                endpoints,
+            ),
+        )
     }
 
     /// The nodePort, from an outside client (N10). Under eTP Cluster each endpoint is judged
@@ -508,7 +722,7 @@ impl PolicyIndex {
         nodes: &NodeTable,
         cache: &PodCache<'_>,
         memo: &mut VerdictMemo,
-    ) -> Option<HopVerdict> {
+    ) -> Option<ChainHop> {
         port.node_port?;
         let policy = chain
             .external_traffic_policy
@@ -517,7 +731,7 @@ impl PolicyIndex {
             .endpoints
             .iter()
             .filter_map(|endpoint| {
-                let (pod, class, label) = cache.endpoint(endpoint)?;
+                let (pod, class, known) = cache.endpoint(endpoint)?;
                 let own = endpoint.info.node.as_deref();
                 let forwarding = match policy {
                     TrafficPolicy::Local => own,
@@ -534,8 +748,8 @@ impl PolicyIndex {
                 };
                 let seen =
                     PolicyIndex::seen(&Client::External(None), &door, nodes, endpoint.info.ip);
-                Some(SourceVerdict {
-                    pod: label,
+                Some(Entry {
+                    pod: known,
                     ip: endpoint.info.ip,
                     port: endpoint.port,
                     verdict: self.shared_verdict(
@@ -547,11 +761,11 @@ impl PolicyIndex {
                 })
             })
             .collect();
-        Some(HopVerdict {
-            hop: format!("{}/{}/nodePort", port.port, port.protocol),
-            source: "external".to_owned(),
+        Some(memo.hop(
+            format!("{}/{}/nodePort", port.port, port.protocol),
+            "external".to_owned(),
             endpoints,
-        })
+        ))
     }
 
     /// Each Ingress path, from each of its controller's pods when they are known (N10: the
@@ -561,7 +775,7 @@ impl PolicyIndex {
         chain: &ServiceChain,
         cache: &PodCache<'_>,
         memo: &mut VerdictMemo,
-    ) -> Vec<HopVerdict> {
+    ) -> Vec<ChainHop> {
         let mut hops = Vec::new();
         let door = DoorFacts {
             via: FrontDoor::ClusterIp,
@@ -593,21 +807,18 @@ impl PolicyIndex {
                         self.endpoint_verdicts(port, &client, &door, &nodes, (&mut *memo, cache))
                     })
                     .collect();
-                hops.push(HopVerdict {
-                    hop: Hop::Ingress {
-                        namespace: reference.namespace.clone(),
-                        name: reference.name.clone(),
-                        host: reference.host.clone(),
-                        path: reference.path.clone(),
-                    }
-                    .to_string(),
-                    source: format!(
-                        "pod/{}/{}",
-                        pods::namespace(controller),
-                        pods::name(controller)
-                    ),
-                    endpoints,
-                });
+                let hop = Hop::Ingress {
+                    namespace: reference.namespace.clone(),
+                    name: reference.name.clone(),
+                    host: reference.host.clone(),
+                    path: reference.path.clone(),
+                };
+                let source = format!(
+                    "pod/{}/{}",
+                    pods::namespace(controller),
+                    pods::name(controller)
+                );
+                hops.push(memo.hop(hop.to_string(), source, endpoints));
             }
         }
         hops
