@@ -64,7 +64,10 @@ fn incremental(c: &mut Criterion) {
     let config = EngineConfig::default();
     let mut group = c.benchmark_group("incremental");
     for (label, spec) in [
-        ("10k services / 50k pods / 500 nodes", SyntheticSpec::default()),
+        (
+            "10k services / 50k pods / 500 nodes",
+            SyntheticSpec::default(),
+        ),
         (
             "envelope: 10k services / 150k pods / 5k nodes",
             SyntheticSpec::ENVELOPE,
@@ -75,15 +78,18 @@ fn incremental(c: &mut Criterion) {
         // The catalog's hold on the model it shows.
         let mut held = model.shared_model();
         let mut flip = false;
-        group.bench_function(format!("one pod event, previous model held, {label}"), |b| {
-            b.iter(|| {
-                flip = !flip;
-                let next = if flip { &after } else { &before };
-                let update = model.update(black_box(next.clone()));
-                assert!(matches!(update, Update::Services(_)), "{update:?}");
-                held = model.shared_model();
-            });
-        });
+        group.bench_function(
+            format!("one pod event, previous model held, {label}"),
+            |b| {
+                b.iter(|| {
+                    flip = !flip;
+                    let next = if flip { &after } else { &before };
+                    let update = model.update(black_box(next.clone()));
+                    assert!(matches!(update, Update::Services(_)), "{update:?}");
+                    held = model.shared_model();
+                });
+            },
+        );
         drop(held);
         group.bench_function(format!("one pod event, model not held, {label}"), |b| {
             b.iter(|| {
