@@ -118,11 +118,12 @@ pub struct Catalog {
     pub snapshot: Arc<ClusterSnapshot>,
     /// Shared with the [`CatalogBuilder`] that made it (read-only here).
     pub model: Arc<ProxyModel>,
-    /// Parallel to `model.services`.
-    pub summaries: Vec<ServiceSummary>,
+    /// Parallel to `model.services`; each shared with the [`CatalogBuilder`], which replaces
+    /// only the summaries of the Services an update built again.
+    pub summaries: Vec<Arc<ServiceSummary>>,
     pub counts: ObjectCounts,
     /// Every namespace seen (Namespace objects and the namespaces of Services), sorted.
-    pub namespaces: Vec<String>,
+    pub namespaces: Arc<[String]>,
 }
 
 impl Catalog {
@@ -135,11 +136,14 @@ impl Catalog {
                     .cmp(&(key.namespace.as_str(), key.name.as_str()))
             })
             .ok()?;
-        self.model.services.get(index).map(|chain| (index, chain))
+        self.model
+            .services
+            .get(index)
+            .map(|chain| (index, chain.as_ref()))
     }
 
     pub fn summary(&self, index: usize) -> Option<&ServiceSummary> {
-        self.summaries.get(index)
+        self.summaries.get(index).map(|summary| summary.as_ref())
     }
 }
 
@@ -150,8 +154,9 @@ pub fn build_catalog(
     generation: Generation,
 ) -> Catalog {
     let model = crate::engine::build(&snapshot, config);
-    let summaries = model.services.iter().map(summarize).collect();
-    catalog_of(snapshot, Arc::new(model), summaries, generation)
+    let summaries = summarize_all(&model);
+    let namespaces = namespaces_of(&snapshot, &model);
+    catalog_of(snapshot, Arc::new(model), summaries, namespaces, generation)
 }
 
 /// Builds the catalogs of successive snapshots of one source, updating the engine's model
@@ -160,7 +165,10 @@ pub fn build_catalog(
 pub struct CatalogBuilder {
     config: EngineConfig,
     engine: Option<crate::engine::incremental::IncrementalModel>,
-    summaries: Vec<ServiceSummary>,
+    summaries: Vec<Arc<ServiceSummary>>,
+    /// Those of the last full build: an incremental update adds or removes no Service and
+    /// changes no Namespace object.
+    namespaces: Arc<[String]>,
 }
 
 impl CatalogBuilder {
@@ -169,6 +177,7 @@ impl CatalogBuilder {
             config: config.clone(),
             engine: None,
             summaries: Vec::new(),
+            namespaces: Arc::from([]),
         }
     }
 
@@ -193,14 +202,17 @@ impl CatalogBuilder {
         };
         let model = engine.model();
         match update {
-            Update::Full => self.summaries = model.services.iter().map(summarize).collect(),
+            Update::Full => {
+                self.summaries = summarize_all(model);
+                self.namespaces = namespaces_of(&snapshot, model);
+            }
             Update::Services(positions) => {
                 for position in positions {
                     if let (Some(slot), Some(chain)) = (
                         self.summaries.get_mut(position),
                         model.services.get(position),
                     ) {
-                        *slot = summarize(chain);
+                        *slot = Arc::new(summarize(chain));
                     }
                 }
             }
@@ -210,23 +222,38 @@ impl CatalogBuilder {
             snapshot,
             engine.shared_model(),
             self.summaries.clone(),
+            self.namespaces.clone(),
             generation,
         )
     }
 }
 
+fn summarize_all(model: &ProxyModel) -> Vec<Arc<ServiceSummary>> {
+    model
+        .services
+        .iter()
+        .map(|chain| Arc::new(summarize(chain)))
+        .collect()
+}
+
+/// Every namespace seen (Namespace objects and the namespaces of Services), sorted.
+fn namespaces_of(snapshot: &ClusterSnapshot, model: &ProxyModel) -> Arc<[String]> {
+    let mut namespaces: BTreeSet<&str> = snapshot
+        .namespaces
+        .iter()
+        .filter_map(|namespace| namespace.metadata.name.as_deref())
+        .collect();
+    namespaces.extend(model.services.iter().map(|chain| chain.namespace.as_str()));
+    namespaces.into_iter().map(str::to_owned).collect()
+}
+
 fn catalog_of(
     snapshot: Arc<ClusterSnapshot>,
     model: Arc<ProxyModel>,
-    summaries: Vec<ServiceSummary>,
+    summaries: Vec<Arc<ServiceSummary>>,
+    namespaces: Arc<[String]>,
     generation: Generation,
 ) -> Catalog {
-    let mut namespaces: BTreeSet<String> = snapshot
-        .namespaces
-        .iter()
-        .filter_map(|namespace| namespace.metadata.name.clone())
-        .collect();
-    namespaces.extend(model.services.iter().map(|chain| chain.namespace.clone()));
     let counts = ObjectCounts {
         services: model.services.len(),
         pods: snapshot.pods.len(),
@@ -240,7 +267,7 @@ fn catalog_of(
         model,
         summaries,
         counts,
-        namespaces: namespaces.into_iter().collect(),
+        namespaces,
     }
 }
 
@@ -281,7 +308,7 @@ mod tests {
         let config = EngineConfig::default();
         let mut snapshot = sorted(generate(&spec));
         let mut builder = CatalogBuilder::new(&config);
-        let mut previous: Option<Vec<ServiceSummary>> = None;
+        let mut previous: Option<Vec<Arc<ServiceSummary>>> = None;
         for step in 0..6_u64 {
             if step > 0 {
                 snapshot = changed(&snapshot, usize::try_from(step * 17).expect("small"));

@@ -254,6 +254,7 @@ fn jump_to_service(state: &mut AppState, wanted: &str) {
         .model
         .services
         .iter()
+        .map(|chain| chain.as_ref())
         .filter(|chain| chain.name == name && namespace.is_none_or(|ns| chain.namespace == ns))
         .collect();
     let preferred = candidates

@@ -2,13 +2,14 @@
 //! (every endpoint) and `:ing` (every Ingress rule), built from the model on screen.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::drill::{RowTarget, TablePage, TableRow, pod_ref};
 use super::state::AppState;
 use crate::engine::model::ServiceChain;
 
 /// The Services in the namespace scope.
-fn in_scope(state: &AppState) -> Vec<ServiceChain> {
+fn in_scope(state: &AppState) -> Vec<Arc<ServiceChain>> {
     let Some(catalog) = state.shown() else {
         return Vec::new();
     };

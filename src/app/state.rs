@@ -450,7 +450,7 @@ impl AppState {
     pub fn sync_selection(&mut self) {
         let key = self.shown().and_then(|catalog| {
             let index = *self.list.visible.get(self.list.cursor)?;
-            catalog.model.services.get(index).map(ServiceChain::key)
+            catalog.model.services.get(index).map(|chain| chain.key())
         });
         if key != self.list.selected {
             self.details_scroll = 0;

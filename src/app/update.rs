@@ -186,6 +186,15 @@ fn on_model(state: &mut AppState, catalog: Arc<Catalog>, at: std::time::Instant)
 /// Records the Services whose row looks different in `next` (new ones included).
 fn mark_changes(state: &mut AppState, previous: &Catalog, next: &Catalog, at: std::time::Instant) {
     for (index, chain) in next.model.services.iter().enumerate() {
+        // The same summary at the same place: an incremental update kept the Service (the
+        // builder replaces the summaries of the Services it built again, and all of them on a
+        // full build), so nothing about it changed.
+        if let (Some(before), Some(now)) =
+            (previous.summaries.get(index), next.summaries.get(index))
+            && Arc::ptr_eq(before, now)
+        {
+            continue;
+        }
         let key = chain.key();
         let before = previous
             .service(&key)

@@ -245,7 +245,7 @@ impl ServicesView {
                     .filter_map(|(position, index)| {
                         Some((
                             position,
-                            catalog.model.services.get(*index)?,
+                            catalog.model.services.get(*index)?.as_ref(),
                             catalog.summary(*index)?,
                         ))
                     })

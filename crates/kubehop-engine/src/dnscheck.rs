@@ -81,12 +81,14 @@ pub fn find_cluster_dns(model: &ProxyModel, nameserver: Option<IpAddr>) -> Optio
         model
             .services
             .iter()
+            .map(|chain| &**chain)
             .filter(|chain| chain.namespace == DNS_NAMESPACE)
     };
     let by_nameserver = nameserver.and_then(|ip| {
         model
             .services
             .iter()
+            .map(|chain| &**chain)
             .find(|chain| chain.cluster_ips.contains(&ip))
     });
     let found = by_nameserver

@@ -62,6 +62,8 @@ pub use picker::Picker;
 pub use route::{RouteDecision, RouteQuery, TrafficSource, Verdict};
 pub use snapshot::{ClusterSnapshot, MissingKind, ResourceKind};
 
+use std::sync::Arc;
+
 /// Builds the model of every Service in the snapshot (sorted by namespace, then name).
 ///
 /// Large snapshots are built on [`parallel::BUILD_THREADS`] threads; the result does not depend
@@ -86,9 +88,10 @@ pub fn build_on_threads(
         chunk
             .iter()
             .filter_map(|position| prepared.chain_with(*position, &mut interner))
-            .collect::<Vec<ServiceChain>>()
+            .map(Arc::new)
+            .collect::<Vec<Arc<ServiceChain>>>()
     });
-    let mut chains: Vec<ServiceChain> = Vec::with_capacity(prepared.len());
+    let mut chains: Vec<Arc<ServiceChain>> = Vec::with_capacity(prepared.len());
     for part in parts {
         chains.extend(part);
     }

@@ -222,8 +222,9 @@ impl fmt::Display for HopKey {
 /// The whole engine output for one snapshot.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProxyModel {
-    /// Every Service, sorted by namespace then name.
-    pub services: Vec<ServiceChain>,
+    /// Every Service, sorted by namespace then name. Each chain is shared, so that a model
+    /// kept current by an incremental update copies pointers, not chains.
+    pub services: Vec<Arc<ServiceChain>>,
     /// Diagnostics that belong to no Service of the snapshot (an Ingress whose backend Service
     /// does not exist). The Service list has no place for them; printers show them separately.
     #[serde(skip)]
@@ -252,6 +253,21 @@ impl ProxyModel {
             })
             .ok()
             .and_then(|index| self.services.get(index))
+            .map(|chain| &**chain)
+    }
+
+    /// A copy that shares every chain and index with this one, without the route index (built
+    /// again on the next route query): what an incremental update changes.
+    pub(crate) fn sharing_copy(&self) -> Self {
+        Self {
+            services: self.services.clone(),
+            unattached_diagnostics: self.unattached_diagnostics.clone(),
+            unattached_namespaces: self.unattached_namespaces.clone(),
+            nodes: self.nodes.clone(),
+            routes: std::sync::OnceLock::new(),
+            config: self.config.clone(),
+            policies: self.policies.clone(),
+        }
     }
 
     /// The snapshot's NetworkPolicies, indexed (rules N1-N10).
@@ -287,7 +303,7 @@ impl ProxyModel {
 
     /// Whether any Service (or an unattached finding) carries an error-level diagnostic.
     pub fn has_errors(&self) -> bool {
-        self.services.iter().any(ServiceChain::has_errors)
+        self.services.iter().any(|chain| chain.has_errors())
             || self
                 .unattached_diagnostics
                 .iter()

@@ -154,7 +154,7 @@ impl Serialize for NodeIssue {
 }
 
 /// Whether a pod is a proxy pod: a known label on a DaemonSet pod or a static (mirror) pod.
-fn proxy_kind(pod: &PodInfo) -> Option<ProxyKind> {
+pub(crate) fn proxy_kind(pod: &PodInfo) -> Option<ProxyKind> {
     let kind = ProxyKind::of_labels(pod)?;
     let owned = pod
         .owners

@@ -162,6 +162,31 @@ impl NodeInfo {
     }
 }
 
+/// Rule K3's count of pod addresses inside and outside their node's pod range.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RangeCounts {
+    pub inside: usize,
+    pub outside: usize,
+}
+
+impl RangeCounts {
+    pub fn add(&mut self, other: RangeCounts) {
+        self.inside += other.inside;
+        self.outside += other.outside;
+    }
+
+    pub fn remove(&mut self, other: RangeCounts) {
+        self.inside = self.inside.saturating_sub(other.inside);
+        self.outside = self.outside.saturating_sub(other.outside);
+    }
+
+    /// Whether pods follow the ranges: at least three inside, and twice as many inside as
+    /// outside.
+    pub fn followed(self) -> bool {
+        self.inside >= 3 && self.inside >= 2 * self.outside
+    }
+}
+
 /// Every node, sorted by name, with lookups by name and by address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeTable {
@@ -212,27 +237,35 @@ impl NodeTable {
                 node.issue = node.compute_issue();
             }
         }
-        let (mut inside, mut outside) = (0usize, 0usize);
+        let mut counts = RangeCounts::default();
         for pod in pods {
-            if crate::netpol::host_network(pod) {
+            counts.add(self.range_counts(pod));
+        }
+        self.ranges_followed = counts.followed();
+        self
+    }
+
+    /// Rule K3: how many of the pod's addresses lie inside and outside its node's pod range
+    /// (host-network pods, pods on unknown nodes and families without a range do not count).
+    pub(crate) fn range_counts(&self, pod: &crate::objects::PodInfo) -> RangeCounts {
+        let mut counts = RangeCounts::default();
+        if crate::netpol::host_network(pod) {
+            return counts;
+        }
+        let Some(node) = crate::pods::node_name(pod).and_then(|name| self.by_name(name)) else {
+            return counts;
+        };
+        for ip in crate::pods::ips(pod) {
+            if !node.has_pod_range_for(ip) {
                 continue;
             }
-            let Some(node) = crate::pods::node_name(pod).and_then(|name| self.by_name(name)) else {
-                continue;
-            };
-            for ip in crate::pods::ips(pod) {
-                if !node.has_pod_range_for(ip) {
-                    continue;
-                }
-                if node.pod_range_of(ip).is_some() {
-                    inside += 1;
-                } else {
-                    outside += 1;
-                }
+            if node.pod_range_of(ip).is_some() {
+                counts.inside += 1;
+            } else {
+                counts.outside += 1;
             }
         }
-        self.ranges_followed = inside >= 3 && inside >= 2 * outside;
-        self
+        counts
     }
 
     /// Rule K3: whether pod IPs follow the nodes' pod ranges (see [`NodeTable::with_pods`]).

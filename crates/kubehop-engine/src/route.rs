@@ -257,7 +257,7 @@ fn index_u32(value: usize) -> u32 {
 }
 
 impl RouteIndex {
-    pub(crate) fn build(services: &[ServiceChain]) -> Self {
+    pub(crate) fn build(services: &[std::sync::Arc<ServiceChain>]) -> Self {
         let mut index = Self::default();
         // Sized up front: growing maps of this size rehashes every entry several times.
         let ports: usize = services.iter().map(|chain| chain.ports.len()).sum();

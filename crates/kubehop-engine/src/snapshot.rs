@@ -148,3 +148,28 @@ impl ClusterSnapshot {
         !self.missing.iter().any(|m| m.kind == kind)
     }
 }
+
+/// A snapshot's pods, held by what is built from it: a list of its own, or the pods of a
+/// shared snapshot (an incremental update keeps them without copying 150,000 pointers).
+#[derive(Debug, Clone)]
+pub(crate) enum PodList {
+    Owned(Vec<Arc<PodInfo>>),
+    Of(Arc<ClusterSnapshot>),
+}
+
+impl Default for PodList {
+    fn default() -> Self {
+        Self::Owned(Vec::new())
+    }
+}
+
+impl std::ops::Deref for PodList {
+    type Target = [Arc<PodInfo>];
+
+    fn deref(&self) -> &[Arc<PodInfo>] {
+        match self {
+            Self::Owned(pods) => pods,
+            Self::Of(snapshot) => &snapshot.pods,
+        }
+    }
+}

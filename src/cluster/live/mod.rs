@@ -30,6 +30,9 @@
 //!
 //! Snapshots share the cached objects (`Vec<Arc<K>>` from the stores, the pods' `Arc<PodInfo>`):
 //! nothing is deep-copied, and an unchanged object is the same `Arc` in consecutive snapshots.
+//! Each kind's sorted list is kept from one snapshot to the next and patched with the objects
+//! the watch events named ([`sorted_kinds`]), so a snapshot costs what changed plus one copy of
+//! the lists' pointers, not a sort of every pod.
 //!
 //! [`Sources::open`] is the one entry point the commands use: it turns the source settings
 //! into a feed (dump, `--demo`, or the kubeconfig's cluster). A cluster from kubeconfig files
@@ -41,6 +44,7 @@ pub mod gateway;
 mod observe;
 mod open;
 pub mod pods;
+mod sorted_kinds;
 pub mod trim;
 
 use std::collections::BTreeMap;
@@ -102,8 +106,8 @@ pub(crate) enum Signal {
     Init(ResourceKind),
     /// A list finished; the kind's store now holds exactly the listed objects.
     InitDone(ResourceKind),
-    /// An object was added, modified or deleted.
-    Changed(ResourceKind),
+    /// An object was added, modified or deleted (its key, when it has a name).
+    Changed(ResourceKind, Option<sorted_kinds::ObjectKey>),
     /// A list or watch of the kind failed (the watcher retries with backoff).
     Failed(ResourceKind, watcher::Error),
     /// The server answered a list or watch of the kind successfully.
@@ -118,7 +122,7 @@ impl Signal {
         match self {
             Signal::Init(kind)
             | Signal::InitDone(kind)
-            | Signal::Changed(kind)
+            | Signal::Changed(kind, _)
             | Signal::Failed(kind, _)
             | Signal::Reachable(kind)
             | Signal::Unavailable(kind, _) => *kind,
@@ -221,6 +225,7 @@ impl LiveSource {
                 .map(|kind| (kind, KindHealth::default()))
                 .collect(),
             stores,
+            sorted: sorted_kinds::SortedKinds::default(),
             publisher,
             generation,
             unhealthy_since: None,
@@ -392,12 +397,17 @@ async fn watch_kind<K: Watched, C: reflector::Lookup<DynamicType = ()> + Clone +
 }
 
 /// What a watcher event tells the coordinator.
-fn event_signal<K>(event: &watcher::Event<K>, kind: ResourceKind) -> Option<Signal> {
+fn event_signal<K: reflector::Lookup>(
+    event: &watcher::Event<K>,
+    kind: ResourceKind,
+) -> Option<Signal> {
     match event {
         watcher::Event::Init => Some(Signal::Init(kind)),
         watcher::Event::InitApply(_) => None,
         watcher::Event::InitDone => Some(Signal::InitDone(kind)),
-        watcher::Event::Apply(_) | watcher::Event::Delete(_) => Some(Signal::Changed(kind)),
+        watcher::Event::Apply(object) | watcher::Event::Delete(object) => {
+            Some(Signal::Changed(kind, sorted_kinds::object_key(object)))
+        }
     }
 }
 
@@ -413,7 +423,8 @@ struct Stores {
     gateway: gateway::GatewayStores,
 }
 
-/// The store's objects, sorted, when the kind is kept; none when it is left out.
+/// The store's objects, sorted, when the kind is kept; none when it is left out (the Gateway
+/// API kinds, few objects; the others are kept sorted between snapshots, [`sorted_kinds`]).
 fn kept<K: Resource<DynamicType = ()> + Clone + 'static>(
     keep: bool,
     store: &Store<K>,
@@ -434,14 +445,8 @@ fn sorted<K: Resource<DynamicType = ()> + Clone + 'static>(store: &Store<K>) -> 
 }
 
 /// The pods of the store, sorted by (namespace, name) like [`sorted`], sharing the store's
-/// `Arc`s; none when the kind is left out.
-fn kept_pods(
-    keep: bool,
-    store: &Store<pods::LivePod>,
-) -> Vec<Arc<crate::engine::objects::PodInfo>> {
-    if !keep {
-        return Vec::new();
-    }
+/// `Arc`s.
+fn sorted_pods(store: &Store<pods::LivePod>) -> Vec<Arc<crate::engine::objects::PodInfo>> {
     let mut objects: Vec<_> = store.state().iter().map(|pod| Arc::clone(&pod.0)).collect();
     objects.sort_unstable_by(|a, b| {
         (a.namespace.as_deref(), a.name.as_deref())
@@ -532,6 +537,8 @@ struct Coordinator {
     options: LiveOptions,
     health: BTreeMap<ResourceKind, KindHealth>,
     stores: Stores,
+    /// The kinds' objects as the last snapshot listed them, and what changed since.
+    sorted: sorted_kinds::SortedKinds,
     publisher: FeedPublisher,
     generation: u64,
     unhealthy_since: Option<SystemTime>,
@@ -632,6 +639,7 @@ impl Coordinator {
         self.health(signal.kind()).heard = Some(Instant::now());
         match signal {
             Signal::Init(kind) => {
+                self.sorted.listed(kind);
                 let health = self.health(kind);
                 health.phase = health.phase.list_started();
                 if health.phase == Phase::Relisting
@@ -650,13 +658,15 @@ impl Coordinator {
                 changed
             }
             Signal::InitDone(kind) => {
+                self.sorted.listed(kind);
                 let health = self.health(kind);
                 health.phase = Phase::Watching;
                 health.error = None;
                 health.absent = None;
                 true
             }
-            Signal::Changed(kind) => {
+            Signal::Changed(kind, key) => {
+                self.sorted.changed(kind, key);
                 let health = self.health(kind);
                 health.error = None;
                 let was_absent = health.absent.take().is_some();
@@ -830,25 +840,45 @@ impl Coordinator {
                 reason,
             });
         }
+        let (stores, kinds) = (&self.stores, &mut self.sorted);
         let snapshot = ClusterSnapshot {
             generation: self.generation,
-            services: kept(take(ResourceKind::Service), &self.stores.services),
-            endpoint_slices: kept(
+            services: sorted_kinds::of_store(
+                &mut kinds.services,
+                take(ResourceKind::Service),
+                &stores.services,
+            ),
+            endpoint_slices: sorted_kinds::of_store(
+                &mut kinds.endpoint_slices,
                 take(ResourceKind::EndpointSlice),
-                &self.stores.endpoint_slices,
+                &stores.endpoint_slices,
             ),
-            pods: kept_pods(take(ResourceKind::Pod), &self.stores.pods),
-            nodes: kept(take(ResourceKind::Node), &self.stores.nodes),
-            ingresses: kept(take(ResourceKind::Ingress), &self.stores.ingresses),
-            namespaces: kept(take(ResourceKind::Namespace), &self.stores.namespaces),
+            pods: sorted_kinds::of_pods(&mut kinds.pods, take(ResourceKind::Pod), &stores.pods),
+            nodes: sorted_kinds::of_store(
+                &mut kinds.nodes,
+                take(ResourceKind::Node),
+                &stores.nodes,
+            ),
+            ingresses: sorted_kinds::of_store(
+                &mut kinds.ingresses,
+                take(ResourceKind::Ingress),
+                &stores.ingresses,
+            ),
+            namespaces: sorted_kinds::of_store(
+                &mut kinds.namespaces,
+                take(ResourceKind::Namespace),
+                &stores.namespaces,
+            ),
             // Optional: left out silently when forbidden or not served (never in `missing`).
-            ingress_classes: kept(
+            ingress_classes: sorted_kinds::of_store(
+                &mut kinds.ingress_classes,
                 take(ResourceKind::IngressClass),
-                &self.stores.ingress_classes,
+                &stores.ingress_classes,
             ),
-            network_policies: kept(
+            network_policies: sorted_kinds::of_store(
+                &mut kinds.network_policies,
                 take(ResourceKind::NetworkPolicy),
-                &self.stores.network_policies,
+                &stores.network_policies,
             ),
             // Optional like IngressClasses (see above for the one line when not served).
             gateway_api: self.stores.gateway.objects(take),

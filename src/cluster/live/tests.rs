@@ -30,6 +30,7 @@ fn coordinator() -> (
             network_policies: reflector::store().0,
             gateway: gateway::GatewayStores::empty(),
         },
+        sorted: sorted_kinds::SortedKinds::default(),
         publisher,
         generation: 0,
         unhealthy_since: None,
@@ -108,7 +109,10 @@ fn nothing_is_published_before_every_kind_is_listed() {
     );
     assert_eq!(feed.snapshots.borrow().generation, 1);
     assert_eq!(*feed.status.borrow(), ConnectionStatus::Connected);
-    apply(&mut coordinator, vec![Signal::Changed(ResourceKind::Pod)]);
+    apply(
+        &mut coordinator,
+        vec![Signal::Changed(ResourceKind::Pod, None)],
+    );
     assert_eq!(feed.snapshots.borrow().generation, 2);
 }
 

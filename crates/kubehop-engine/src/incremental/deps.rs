@@ -11,6 +11,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use crate::endpointslice::SERVICE_NAME_LABEL;
 use crate::hash::FxHashMap as HashMap;
 use crate::model::{ProxyModel, ServiceChain};
+use crate::nodes::{NodeTable, RangeCounts};
 use crate::pods;
 use crate::snapshot::ClusterSnapshot;
 
@@ -36,6 +37,8 @@ pub(crate) struct Dependents {
     /// Services whose chain reads every pod of their namespace: a selector that selects nothing
     /// or no ready endpoint (near misses, rules M1-M3, and the selector fix).
     wide: BTreeSet<Position>,
+    /// Rule K3's count over every pod, against the model's node table.
+    ranges: RangeCounts,
 }
 
 fn position_u32(value: usize) -> Position {
@@ -85,7 +88,7 @@ impl Dependents {
             }
         }
         for pod in &snapshot.pods {
-            out.add_pod(pod);
+            out.add_pod(pod, &model.nodes);
         }
         for slice in &snapshot.endpoint_slices {
             out.add_slice(slice);
@@ -103,7 +106,8 @@ impl Dependents {
         self.pairs.get_mut(key)?.get_mut(value)
     }
 
-    pub fn add_pod(&mut self, pod: &Arc<PodInfo>) {
+    pub fn add_pod(&mut self, pod: &Arc<PodInfo>, nodes: &NodeTable) {
+        self.ranges.add(nodes.range_counts(pod));
         for (key, value) in pods::labels(pod).into_iter().flatten() {
             if let Some(pair) = self.pair_mut(key, value) {
                 pair.pods.insert(pod_key(pod), pod.clone());
@@ -111,7 +115,8 @@ impl Dependents {
         }
     }
 
-    pub fn remove_pod(&mut self, pod: &PodInfo) {
+    pub fn remove_pod(&mut self, pod: &PodInfo, nodes: &NodeTable) {
+        self.ranges.remove(nodes.range_counts(pod));
         for (key, value) in pods::labels(pod).into_iter().flatten() {
             if let Some(pair) = self.pair_mut(key, value) {
                 pair.pods.remove(&pod_key(pod));
@@ -202,6 +207,11 @@ impl Dependents {
                 out.insert(key.clone(), pod.clone());
             }
         }
+    }
+
+    /// Rule K3 over the pods indexed now (see [`NodeTable::with_pods`]).
+    pub fn ranges_followed(&self) -> bool {
+        self.ranges.followed()
     }
 
     /// Records whether the chain at `position` is wide.

@@ -94,8 +94,12 @@ impl IncrementalModel {
     }
 
     /// Brings the model to `next`, a later snapshot of the same source.
+    ///
+    /// The cost follows the change, not the cluster: the merge walks compare pointers, and
+    /// only the objects they find changed are checked for order (the others keep the order
+    /// they had in the previous snapshot, which was checked), read and indexed.
     pub fn update(&mut self, next: Arc<ClusterSnapshot>) -> Update {
-        let outcome = match self.dependents.is_some() && followable(&next) {
+        let outcome = match self.dependents.is_some() {
             true => self.follow(&next),
             false => Err(NotComparable::Unordered),
         };
@@ -127,9 +131,9 @@ impl IncrementalModel {
         if services.is_empty() && slices.is_empty() && pods.is_empty() {
             return Ok(Update::Unchanged);
         }
-        // K1-K3: the node table reads pods too (each node's proxy pod, whether pods follow
-        // the node ranges); when a pod change alters it, every NodePort row may change.
-        if !pods.is_empty() && !self.node_table_holds(next) {
+        // K2: the node table reads the proxy pods; when a changed pod is one, every NodePort
+        // row may change (K3, the pod ranges, is counted below).
+        if touches_proxies(&pods) && !self.node_table_holds(next) {
             return Err(NotComparable::TooMany);
         }
         let replaced = self.services_replaced(&services)?;
@@ -140,7 +144,11 @@ impl IncrementalModel {
             replaced.iter().map(|(position, _)| *position).collect();
         apply_slices(dependents, &slices, &mut affected);
         apply_pods(dependents, &pods, &self.model, &mut affected);
-        if affected.len() > self.model.services.len() / 4 + 16 {
+        // K3: whether pods follow the node ranges reads every pod; a change of it is a full
+        // build, as the node table changes.
+        if dependents.ranges_followed() != self.model.nodes.ranges_followed()
+            || affected.len() > self.model.services.len() / 4 + 16
+        {
             return Err(NotComparable::TooMany);
         }
         let inputs = partial::Inputs {
@@ -151,15 +159,20 @@ impl IncrementalModel {
             config: &self.config,
         };
         let rebuilt = partial::rebuild(&inputs, &affected);
+        // Someone (the screen) still holds the previous model: a copy shares every chain.
+        if Arc::get_mut(&mut self.model).is_none() {
+            self.model = Arc::new(self.model.sharing_copy());
+        }
         let model = Arc::make_mut(&mut self.model);
         for (position, chain) in rebuilt {
             dependents.set_wide(position, deps::is_wide(&chain));
             if let Some(slot) = model.services.get_mut(position as usize) {
-                *slot = chain;
+                *slot = Arc::new(chain);
             }
         }
         if !pods.is_empty() {
-            model.policies = Arc::new(PolicyIndex::build(next));
+            // Without NetworkPolicies (the only case followed here) it holds only the pods.
+            model.policies = Arc::new(PolicyIndex::of_shared(next));
         }
         model.routes = OnceLock::new();
         Ok(Update::Services(
@@ -202,7 +215,15 @@ impl IncrementalModel {
     }
 }
 
-/// Whether a snapshot can be followed object by object.
+/// Whether a changed pod is, or was, a node's proxy (rule K2).
+fn touches_proxies(pods: &[Change<'_, PodInfo>]) -> bool {
+    pods.iter()
+        .flat_map(|(old, new)| old.iter().chain(new.iter()))
+        .any(|pod| crate::node_proxy::proxy_kind(pod).is_some())
+}
+
+/// Whether a snapshot can be followed object by object (checked on a full build; an update
+/// checks the order only where objects changed).
 fn followable(snapshot: &ClusterSnapshot) -> bool {
     snapshot.network_policies.is_empty()
         && diff::strictly_sorted(&snapshot.services)
@@ -286,10 +307,10 @@ fn apply_pods(
             dependents.affected_by_pod(pod, model, affected);
         }
         if let Some(old) = old {
-            dependents.remove_pod(old);
+            dependents.remove_pod(old, &model.nodes);
         }
         if let Some(new) = new {
-            dependents.add_pod(new);
+            dependents.add_pod(new, &model.nodes);
         }
     }
 }

@@ -85,6 +85,46 @@ impl Cluster {
         }
     }
 
+    /// Rules K2 and K3 in play: a kube-proxy pod on each of the first three nodes, and pod
+    /// ranges that the pods of the first four nodes follow and those of the others do not
+    /// (close to the two-to-one threshold, so that pod events cross it).
+    fn with_node_data_plane(mut self) -> Self {
+        for (at, node) in self.nodes.values_mut().enumerate() {
+            let mut changed = (**node).clone();
+            let range = if at < 4 {
+                "127.2.0.0/16"
+            } else {
+                "127.3.0.0/16"
+            };
+            changed.spec.get_or_insert_default().pod_cidr = Some(range.to_owned());
+            *node = Arc::new(changed);
+        }
+        let Some(template) = self.pods.values().next().map(|pod| pod.to_pod()) else {
+            return self;
+        };
+        for n in 0..3 {
+            let mut pod = (*template).clone();
+            pod.metadata.name = Some(format!("kube-proxy-{n}"));
+            pod.metadata.namespace = Some("kube-system".to_owned());
+            pod.metadata.labels = Some([("k8s-app".to_owned(), "kube-proxy".to_owned())].into());
+            pod.metadata.owner_references = Some(vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                    api_version: "apps/v1".to_owned(),
+                    kind: "DaemonSet".to_owned(),
+                    name: "kube-proxy".to_owned(),
+                    uid: "kube-proxy-uid".to_owned(),
+                    ..Default::default()
+                },
+            ]);
+            let spec = pod.spec.get_or_insert_default();
+            spec.node_name = Some(format!("node-{n:04}"));
+            spec.host_network = Some(true);
+            let info = PodInfo::keeping(Arc::new(pod), &mut self.interner);
+            self.pods.insert(pod_key(&info), Arc::new(info));
+        }
+        self
+    }
+
     fn snapshot(&mut self) -> Arc<ClusterSnapshot> {
         self.generation += 1;
         Arc::new(ClusterSnapshot {
@@ -306,7 +346,24 @@ fn fingerprint(model: &ProxyModel) -> String {
     out
 }
 
-fn run(seed: u64, steps: usize) -> (usize, usize) {
+/// What a run saw: partial and full updates, snapshots whose pods follow the node ranges and
+/// snapshots whose pods do not, snapshots with a kube-proxy pod.
+#[derive(Debug, Default)]
+struct Seen {
+    partial: usize,
+    full: usize,
+    ranges_followed: usize,
+    ranges_not_followed: usize,
+    proxies: usize,
+}
+
+/// The node table and the pods a source can be named by, besides the fingerprint (a pod
+/// replaced by an equal one may stay the earlier `Arc`).
+fn same_tables(incremental: &ProxyModel, full: &ProxyModel, snapshot: &ClusterSnapshot) -> bool {
+    *incremental.nodes == *full.nodes && incremental.policies().pods() == snapshot.pods.as_slice()
+}
+
+fn run(seed: u64, steps: usize) -> Seen {
     let mut rng = Rng(seed);
     let spec = SyntheticSpec {
         services: 40,
@@ -315,40 +372,67 @@ fn run(seed: u64, steps: usize) -> (usize, usize) {
         namespaces: 3,
     };
     let mut cluster = Cluster::new(&spec);
+    if seed.is_multiple_of(2) {
+        cluster = cluster.with_node_data_plane();
+    }
     let config = EngineConfig::default();
     let mut incremental = IncrementalModel::on_threads(cluster.snapshot(), &config, 1);
-    let (mut partial, mut full) = (0, 0);
+    let mut seen = Seen::default();
     for step in 0..steps {
         for _ in 0..1 + rng.below(3) {
             random_event(&mut rng, &mut cluster);
         }
         let snapshot = cluster.snapshot();
         match incremental.update(snapshot.clone()) {
-            Update::Services(_) => partial += 1,
-            Update::Full => full += 1,
+            Update::Services(_) => seen.partial += 1,
+            Update::Full => seen.full += 1,
             Update::Unchanged => {}
         }
-        let expected = fingerprint(&build(&snapshot, &config));
+        let full = build(&snapshot, &config);
+        match full.nodes.ranges_followed() {
+            true => seen.ranges_followed += 1,
+            false => seen.ranges_not_followed += 1,
+        }
+        if full
+            .nodes
+            .iter()
+            .any(|node| matches!(node.proxy, crate::node_proxy::ProxyState::Pod(_)))
+        {
+            seen.proxies += 1;
+        }
+        let expected = fingerprint(&full);
         let actual = fingerprint(incremental.model());
         assert!(
             expected == actual,
             "seed {seed}, step {step}: the incremental model differs"
         );
+        assert!(
+            same_tables(incremental.model(), &full, &snapshot),
+            "seed {seed}, step {step}: the node table or the pods differ"
+        );
     }
-    (partial, full)
+    seen
 }
 
 #[test]
 fn random_event_sequences_give_the_full_build() {
-    let mut totals = (0, 0);
-    for seed in 1..=6 {
-        let (partial, full) = run(seed, 100);
-        totals = (totals.0 + partial, totals.1 + full);
+    let mut totals = Seen::default();
+    for seed in 1..=8 {
+        let seen = run(seed, 100);
+        totals.partial += seen.partial;
+        totals.full += seen.full;
+        totals.ranges_followed += seen.ranges_followed;
+        totals.ranges_not_followed += seen.ranges_not_followed;
+        totals.proxies += seen.proxies;
     }
-    eprintln!("partial/full updates: {totals:?}");
+    eprintln!("{totals:?}");
     // Most updates are partial; the full ones (nodes, Services added or re-selected) happen too.
-    assert!(totals.0 > totals.1 * 2, "{totals:?}");
-    assert!(totals.1 > 0, "{totals:?}");
+    assert!(totals.partial > totals.full * 2, "{totals:?}");
+    assert!(totals.full > 0, "{totals:?}");
+    // Rules K2 and K3 were in play, both ways.
+    assert!(totals.proxies > 0, "{totals:?}");
+    assert!(totals.ranges_followed > 0, "{totals:?}");
+    assert!(totals.ranges_not_followed > 0, "{totals:?}");
 }
 
 #[test]

@@ -33,7 +33,7 @@ use crate::model::{Protocol, TrafficPolicy};
 use crate::nodes::NodeTable;
 use crate::pods;
 use crate::route::FrontDoor;
-use crate::snapshot::ClusterSnapshot;
+use crate::snapshot::{ClusterSnapshot, PodList};
 use eval::Question;
 
 /// The label the API server puts on every namespace (rule N5).
@@ -49,7 +49,7 @@ pub struct PolicyIndex {
     namespaces: HashMap<String, BTreeMap<String, String>>,
     /// Namespaces the input had an object for.
     known_namespaces: HashMap<String, ()>,
-    pods: Vec<Arc<PodInfo>>,
+    pods: PodList,
     /// Ingress (namespace, name) → the pods of the load-balancer Service whose address the
     /// Ingress's status carries: its controller, when that can be told.
     controllers: HashMap<(String, String), Vec<Arc<PodInfo>>>,
@@ -61,7 +61,7 @@ impl PolicyIndex {
         if snapshot.network_policies.is_empty() {
             // Pods only, so sources can still be named (`route --from pod/NS/NAME`).
             return Self {
-                pods: snapshot.pods.clone(),
+                pods: PodList::Owned(snapshot.pods.clone()),
                 ..Self::default()
             };
         }
@@ -111,8 +111,20 @@ impl PolicyIndex {
             by_namespace,
             namespaces,
             known_namespaces,
-            pods: snapshot.pods.clone(),
+            pods: PodList::Owned(snapshot.pods.clone()),
             controllers: view::ingress_controllers(snapshot),
+        }
+    }
+
+    /// [`PolicyIndex::build`] of a shared snapshot: without NetworkPolicies, its pods are
+    /// shared rather than copied.
+    pub(crate) fn of_shared(snapshot: &Arc<ClusterSnapshot>) -> Self {
+        if !snapshot.network_policies.is_empty() {
+            return Self::build(snapshot);
+        }
+        Self {
+            pods: PodList::Of(snapshot.clone()),
+            ..Self::default()
         }
     }
 
