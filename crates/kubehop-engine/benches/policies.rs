@@ -64,26 +64,24 @@ fn one_build(snapshot: &ClusterSnapshot, config: &EngineConfig, threads: Option<
 
 /// The two builds alternated on one thread, ten each: the median wall time of each and their
 /// ratio, so that a load change on a shared machine hits both alike; and the CPU time the
-/// building thread spent in each, summed (steadier than wall time when other processes
-/// share the cores).
+/// building thread spent in each, summed, and the median of the ten pairs' ratios (steadier
+/// than wall time when other processes share the cores).
 fn ratio(plain: &ClusterSnapshot, with_policies: &ClusterSnapshot, config: &EngineConfig) {
     let time = |snapshot: &ClusterSnapshot| {
-        let (started, cpu) = (Instant::now(), thread_cpu_ticks());
+        let (started, cpu) = (Instant::now(), thread_cpu());
         one_build(snapshot, config, Some(1));
-        (
-            started.elapsed(),
-            thread_cpu_ticks().zip(cpu).map(|(a, b)| a - b),
-        )
+        (started.elapsed(), thread_cpu().zip(cpu).map(|(a, b)| a - b))
     };
     let (mut without, mut with): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
-    let (mut cpu_without, mut cpu_with) = (Some(0_u64), Some(0_u64));
+    let mut cpu: Vec<(Duration, Duration)> = Vec::new();
     for _ in 0..10 {
-        let (wall, cpu) = time(plain);
-        without.push(wall);
-        cpu_without = cpu_without.zip(cpu).map(|(a, b)| a + b);
-        let (wall, cpu) = time(with_policies);
-        with.push(wall);
-        cpu_with = cpu_with.zip(cpu).map(|(a, b)| a + b);
+        let (wall_without, cpu_without) = time(plain);
+        let (wall_with, cpu_with) = time(with_policies);
+        without.push(wall_without);
+        with.push(wall_with);
+        if let (Some(a), Some(b)) = (cpu_without, cpu_with) {
+            cpu.push((a, b));
+        }
     }
     without.sort_unstable();
     with.sort_unstable();
@@ -92,27 +90,30 @@ fn ratio(plain: &ClusterSnapshot, with_policies: &ClusterSnapshot, config: &Engi
         "one thread, alternated, median of 10: {without:?} without, {with:?} with {POLICIES} policies: {:+.1} %",
         (with.as_secs_f64() / without.as_secs_f64() - 1.0) * 100.0
     );
-    if let (Some(cpu_without), Some(cpu_with)) = (cpu_without, cpu_with)
-        && cpu_without > 0
-    {
-        // Ten builds of 10 ms ticks: the sum in ticks is the mean in milliseconds.
+    if cpu.len() == 10 {
+        let total = |pick: fn(&(Duration, Duration)) -> Duration| -> Duration {
+            cpu.iter().map(pick).sum::<Duration>() / 10
+        };
+        let (mean_without, mean_with) = (total(|pair| pair.0), total(|pair| pair.1));
+        let mut ratios: Vec<f64> = cpu
+            .iter()
+            .map(|(a, b)| b.as_secs_f64() / a.as_secs_f64())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
         println!(
-            "CPU time of the building thread, 10 builds each: {cpu_without} ms without, {cpu_with} ms with, per build: {:+.1} %",
-            (cpu_with as f64 / cpu_without as f64 - 1.0) * 100.0
+            "CPU time of the building thread, mean of 10 each: {mean_without:?} without, {mean_with:?} with: {:+.1} %; median of the 10 pairs' ratios: {:+.1} %",
+            (mean_with.as_secs_f64() / mean_without.as_secs_f64() - 1.0) * 100.0,
+            (ratios[ratios.len() / 2] - 1.0) * 100.0
         );
     }
 }
 
-/// The calling thread's CPU time (user + system) in clock ticks of 10 ms, from Linux's
-/// `/proc/thread-self/stat` (fields 14 and 15); `None` elsewhere.
-fn thread_cpu_ticks() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .get(stat.rfind(')')? + 2..)?
-        .split_whitespace()
-        .collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+/// The calling thread's time on a CPU, from Linux's `/proc/thread-self/schedstat` (its first
+/// field, in nanoseconds); `None` elsewhere.
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    Some(Duration::from_nanos(nanos))
 }
 
 criterion_group!(benches, builds);

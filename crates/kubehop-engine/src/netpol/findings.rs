@@ -11,7 +11,6 @@ use super::compile::PortSpec;
 use super::eval::named_port;
 use super::view::{ChainPolicies, PodCache};
 use crate::diagnostics::{Diagnostic, DiagnosticCode, Severity, Subject};
-use crate::hash::FxHashMap as HashMap;
 use crate::model::ServiceChain;
 use crate::pods;
 use crate::snapshot::{ClusterSnapshot, ResourceKind};
@@ -37,12 +36,11 @@ fn isolated_no_allow<'c>(
     cache: &mut PodCache<'c>,
 ) -> Option<Diagnostic> {
     let mut checked = 0usize;
-    let mut policies = BTreeSet::new();
     let mut ports = BTreeSet::new();
-    // Per class of pods (same labels and declared ports): whether the port is open, and
-    // whether its isolating policies are listed yet.
-    let mut open: HashMap<(usize, i32, crate::model::Protocol), Option<bool>> = HashMap::default();
-    let mut listed: BTreeSet<usize> = BTreeSet::new();
+    // Per class of pods (same labels and declared ports) and port: whether the port is open
+    // (a chain has few of them); and the classes seen.
+    let mut open: Vec<((usize, i32, crate::model::Protocol), Option<bool>)> = Vec::new();
+    let mut classes: Vec<usize> = Vec::new();
     // The endpoints of a port are mostly of one class: the last one asked, first.
     let mut last = None;
     for port in &chain.ports {
@@ -55,20 +53,24 @@ fn isolated_no_allow<'c>(
                 continue;
             }
             last = Some(key);
-            let is_open = *open.entry(key).or_insert_with(|| {
-                index.ingress_port_open_with(
-                    cache.selecting(class),
-                    pod,
-                    endpoint.port,
-                    port.protocol,
-                )
-            });
+            let is_open = match open.iter().find(|(known, _)| *known == key) {
+                Some((_, is_open)) => *is_open,
+                None => {
+                    let is_open = index.ingress_port_open_with(
+                        cache.selecting(class),
+                        pod,
+                        endpoint.port,
+                        port.protocol,
+                    );
+                    open.push((key, is_open));
+                    is_open
+                }
+            };
             if is_open != Some(false) {
                 return None;
             }
-            if listed.insert(class) {
-                // The keys of the policies isolating the class for ingress.
-                policies.extend(cache.keys(index, class).0.iter().cloned());
+            if !classes.contains(&class) {
+                classes.push(class);
             }
             ports.insert((endpoint.port, port.protocol));
         }
@@ -76,7 +78,17 @@ fn isolated_no_allow<'c>(
     if checked == 0 {
         return None;
     }
-    let policies: Vec<String> = policies.into_iter().collect();
+    // The keys of the policies isolating the classes for ingress, each once, sorted.
+    let keys: Vec<_> = classes
+        .iter()
+        .map(|class| cache.keys(index, *class).0)
+        .collect();
+    let policies: BTreeSet<&str> = keys
+        .iter()
+        .flat_map(|keys| keys.iter())
+        .map(String::as_str)
+        .collect();
+    let policies: Vec<&str> = policies.into_iter().collect();
     // Sorted as text, as they read.
     let ports: BTreeSet<String> = ports
         .into_iter()

@@ -538,7 +538,7 @@ impl PolicyIndex {
         if self.is_empty() {
             return None;
         }
-        let mut endpoints = Vec::new();
+        let mut endpoints = Vec::with_capacity(chain.details.endpoints.len());
         // The policies selecting each endpoint pod, looked up once per class of pods, and
         // the keys of those isolating it, written once per class.
         for info in &chain.details.endpoints {
