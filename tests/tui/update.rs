@@ -156,12 +156,12 @@ fn a_stale_engine_result_is_dropped() {
     assert_eq!(state.shown().map(|catalog| catalog.generation), Some(g1));
 }
 
-/// Feeds `snapshot` to the app and answers its build with `builder`'s catalog.
-fn built_incrementally(
+/// Feeds `snapshot` to the app and answers the build it asks for with `build`'s catalog.
+fn built_with(
     state: &mut kubehop::app::state::AppState,
-    builder: &mut CatalogBuilder,
     snapshot: ClusterSnapshot,
     at: Instant,
+    build: impl FnOnce(Arc<ClusterSnapshot>, Generation) -> kubehop::app::Catalog,
 ) -> Arc<kubehop::app::Catalog> {
     let commands = update(state, AppEvent::Snapshot(Arc::new(snapshot)));
     let [
@@ -173,7 +173,7 @@ fn built_incrementally(
     else {
         panic!("{commands:?}");
     };
-    let catalog = Arc::new(builder.build(snapshot.clone(), *generation));
+    let catalog = Arc::new(build(snapshot.clone(), *generation));
     update(
         state,
         AppEvent::ModelBuilt {
@@ -182,6 +182,18 @@ fn built_incrementally(
         },
     );
     catalog
+}
+
+/// [`built_with`] `builder`'s catalog.
+fn built_incrementally(
+    state: &mut kubehop::app::state::AppState,
+    builder: &mut CatalogBuilder,
+    snapshot: ClusterSnapshot,
+    at: Instant,
+) -> Arc<kubehop::app::Catalog> {
+    built_with(state, snapshot, at, |snapshot, generation| {
+        builder.build(snapshot, generation)
+    })
 }
 
 #[test]
@@ -216,26 +228,11 @@ fn a_changed_service_is_highlighted_until_the_highlight_fades() {
     let mut state = demo_app(120, 40);
     assert!(state.changed.is_empty());
     let at = Instant::now();
-    let commands = update(
+    built_with(
         &mut state,
-        AppEvent::Snapshot(Arc::new(web_unready(demo_snapshot()))),
-    );
-    let [
-        Command::BuildModel {
-            snapshot,
-            generation,
-        },
-    ] = commands.as_slice()
-    else {
-        panic!("{commands:?}");
-    };
-    let catalog = build_catalog(snapshot.clone(), &EngineConfig::default(), *generation);
-    update(
-        &mut state,
-        AppEvent::ModelBuilt {
-            catalog: Arc::new(catalog),
-            at,
-        },
+        web_unready(demo_snapshot()),
+        at,
+        |snapshot, generation| build_catalog(snapshot, &EngineConfig::default(), generation),
     );
     assert_eq!(
         state.changed.keys().collect::<Vec<_>>(),
