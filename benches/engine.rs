@@ -9,11 +9,10 @@
 
 use std::hint::black_box;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{Criterion, Throughput, criterion_group};
-use kubehop::cluster::synthetic::{SyntheticSpec, generate, generate_with_policies};
+use kubehop::cluster::synthetic::{SyntheticSpec, generate, generate_with_policies, one_pod_apart};
 use kubehop::engine::incremental::{IncrementalModel, Update};
 use kubehop::engine::model::Protocol;
 use kubehop::engine::{EngineConfig, RouteQuery, TrafficSource, build, build_on_threads};
@@ -89,44 +88,6 @@ fn engine<M: Measurement>(c: &mut Criterion<M>, group_name: &str, threads: Optio
     group.finish();
 }
 
-/// Two snapshots of `spec` (sorted, as live sources publish them) that differ in one pod's
-/// readiness and the matching endpoint of its Service's EndpointSlice, as the controller
-/// writes it.
-fn one_pod_apart(
-    spec: &SyntheticSpec,
-) -> (
-    Arc<kubehop::engine::ClusterSnapshot>,
-    Arc<kubehop::engine::ClusterSnapshot>,
-) {
-    let before = kubehop::cluster::synthetic::sorted(generate(spec));
-    let mut after = before.clone();
-    let pod_position = after.pods.len() / 2;
-    let mut pod = (*after.pods[pod_position]).clone();
-    let pod_name = pod.name.as_deref().expect("named").to_owned();
-    // Its Ready condition flips.
-    pod.ready = !pod.ready;
-    after.pods[pod_position] = Arc::new(pod);
-    let slice_position = after
-        .endpoint_slices
-        .iter()
-        .position(|slice| {
-            slice.endpoints.iter().flatten().any(|endpoint| {
-                endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(&pod_name)
-            })
-        })
-        .expect("the pod is an endpoint");
-    let mut slice = (*after.endpoint_slices[slice_position]).clone();
-    for endpoint in slice.endpoints.iter_mut().flatten() {
-        if endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(&pod_name)
-            && let Some(conditions) = endpoint.conditions.as_mut()
-        {
-            conditions.ready = Some(!conditions.ready.unwrap_or(true));
-        }
-    }
-    after.endpoint_slices[slice_position] = Arc::new(slice);
-    (Arc::new(before), Arc::new(after))
-}
-
 /// One pod event (and its EndpointSlice update) applied to a kept model, alternating between
 /// the two snapshots; target ≤ 1 ms.
 fn incremental<M: Measurement>(c: &mut Criterion<M>, group_name: &str, threads: usize) {
@@ -140,7 +101,7 @@ fn incremental<M: Measurement>(c: &mut Criterion<M>, group_name: &str, threads: 
             SyntheticSpec::ENVELOPE,
         ),
     ] {
-        let (before, after) = one_pod_apart(&spec);
+        let (before, after) = one_pod_apart(&spec).expect("a pod that is an endpoint");
         let mut model = IncrementalModel::on_threads(before.clone(), &config, threads);
         let mut flip = false;
         group.bench_function(format!("incremental: one pod update, {label}"), |b| {

@@ -6,59 +6,16 @@
 //! In the engine crate so that its build needs only the engine and criterion:
 //! `cargo bench -p kubehop-engine --bench incremental -- --sample-size 10`
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group};
+use kubehop_engine::EngineConfig;
 use kubehop_engine::incremental::{IncrementalModel, Update};
-use kubehop_engine::objects::{Interner, Labels};
-use kubehop_engine::synthetic::{SyntheticSpec, generate, sorted};
-use kubehop_engine::{ClusterSnapshot, EngineConfig};
+use kubehop_engine::synthetic::{SyntheticSpec, generate, one_pod_apart, sorted};
 
 /// The allocator of the kubehop binary.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Two snapshots of `spec` (sorted, as live sources publish them) that differ in one pod (a
-/// label added, its readiness flipped) and the matching endpoint of its Service's
-/// EndpointSlice, as the controller writes it.
-fn one_pod_apart(spec: &SyntheticSpec) -> (Arc<ClusterSnapshot>, Arc<ClusterSnapshot>) {
-    let before = sorted(generate(spec));
-    let mut after = before.clone();
-    let pod_position = after.pods.len() / 2;
-    let mut pod = (*after.pods[pod_position]).clone();
-    let pod_name = pod.name.as_deref().expect("named").to_owned();
-    pod.ready = !pod.ready;
-    let mut labels: BTreeMap<String, String> = pod
-        .labels
-        .iter()
-        .flatten()
-        .map(|(key, value)| (key.to_owned(), value.to_owned()))
-        .collect();
-    labels.insert("bench/relabelled".to_owned(), "yes".to_owned());
-    pod.labels = Some(Labels::from_map(&labels, &mut Interner::new()));
-    after.pods[pod_position] = Arc::new(pod);
-    let slice_position = after
-        .endpoint_slices
-        .iter()
-        .position(|slice| {
-            slice.endpoints.iter().flatten().any(|endpoint| {
-                endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(&pod_name)
-            })
-        })
-        .expect("the pod is an endpoint");
-    let mut slice = (*after.endpoint_slices[slice_position]).clone();
-    for endpoint in slice.endpoints.iter_mut().flatten() {
-        if endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(&pod_name)
-            && let Some(conditions) = endpoint.conditions.as_mut()
-        {
-            conditions.ready = Some(!conditions.ready.unwrap_or(true));
-        }
-    }
-    after.endpoint_slices[slice_position] = Arc::new(slice);
-    (Arc::new(before), Arc::new(after))
-}
 
 fn incremental(c: &mut Criterion) {
     let config = EngineConfig::default();
@@ -73,7 +30,7 @@ fn incremental(c: &mut Criterion) {
             SyntheticSpec::ENVELOPE,
         ),
     ] {
-        let (before, after) = one_pod_apart(&spec);
+        let (before, after) = one_pod_apart(&spec).expect("a pod that is an endpoint");
         let mut model = IncrementalModel::new(before.clone(), &config);
         // The catalog's hold on the model it shows.
         let mut held = model.shared_model();

@@ -430,6 +430,45 @@ pub fn sorted(mut snapshot: ClusterSnapshot) -> ClusterSnapshot {
     snapshot
 }
 
+/// Two snapshots of `spec` (sorted, as live sources publish them) that differ in one pod (a
+/// label added, its readiness flipped) and the matching endpoint of its Service's
+/// EndpointSlice, as the controller writes it (the benchmarks' one pod event).
+pub fn one_pod_apart(spec: &SyntheticSpec) -> Option<(Arc<ClusterSnapshot>, Arc<ClusterSnapshot>)> {
+    let before = sorted(generate(spec));
+    let mut after = before.clone();
+    let pod_position = after.pods.len() / 2;
+    let mut pod = (**after.pods.get(pod_position)?).clone();
+    let pod_name = pod.name.as_deref()?.to_owned();
+    pod.ready = !pod.ready;
+    let mut labels: std::collections::BTreeMap<String, String> = pod
+        .labels
+        .iter()
+        .flatten()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+    labels.insert("bench/relabelled".to_owned(), "yes".to_owned());
+    pod.labels = Some(crate::objects::Labels::from_map(
+        &labels,
+        &mut crate::objects::Interner::new(),
+    ));
+    *after.pods.get_mut(pod_position)? = Arc::new(pod);
+    let slice_position = after.endpoint_slices.iter().position(|slice| {
+        slice.endpoints.iter().flatten().any(|endpoint| {
+            endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(&pod_name)
+        })
+    })?;
+    let mut slice = (**after.endpoint_slices.get(slice_position)?).clone();
+    for endpoint in slice.endpoints.iter_mut().flatten() {
+        if endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(&pod_name)
+            && let Some(conditions) = endpoint.conditions.as_mut()
+        {
+            conditions.ready = Some(!conditions.ready.unwrap_or(true));
+        }
+    }
+    *after.endpoint_slices.get_mut(slice_position)? = Arc::new(slice);
+    Some((Arc::new(before), Arc::new(after)))
+}
+
 /// The synthetic cluster as a snapshot.
 pub fn generate(spec: &SyntheticSpec) -> ClusterSnapshot {
     let generated = generate_objects(spec);
