@@ -399,7 +399,8 @@ impl AppState {
             self.chain.outline_for = None;
             return;
         };
-        let mut visible = Vec::new();
+        // Each visible Service with its health, read once (the sort below compares it).
+        let mut visible: Vec<(usize, Health)> = Vec::new();
         let (mut total, mut errors, mut warnings) = (0, 0, 0);
         for (index, chain) in catalog.model.services.iter().enumerate() {
             if let Some(namespace) = &self.namespace
@@ -408,20 +409,21 @@ impl AppState {
                 continue;
             }
             total += 1;
-            match self.health_of(&catalog, index) {
+            let health = self.health_of(&catalog, index);
+            match health {
                 Health::Broken => errors += 1,
                 Health::Warning => warnings += 1,
                 Health::Ok => {}
             }
-            if self.filter.matches(chain, self.health_of(&catalog, index)) {
-                visible.push(index);
+            if self.filter.matches(chain, health) {
+                visible.push((index, health));
             }
         }
         if self.sort == SortOrder::Health {
             // The model is sorted by namespace/name, and the sort is stable.
-            visible.sort_by_key(|index| self.health_of(&catalog, *index));
+            visible.sort_by_key(|(_, health)| *health);
         }
-        self.list.visible = visible;
+        self.list.visible = visible.into_iter().map(|(index, _)| index).collect();
         self.list.scope_total = total;
         self.list.scope_errors = errors;
         self.list.scope_warnings = warnings;
