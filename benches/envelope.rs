@@ -10,7 +10,9 @@
 //! - then, in the same child, churn: 100 pod label updates a second (a pod leaves its
 //!   Service's selector, later comes back) written through the API for `--churn-seconds`;
 //!   per update, the time from sending it to the first rendered frame whose catalog shows it
-//!   (p50/p99), and the child's CPU time per second of churn (the writing client included).
+//!   (p50/p99), split at the moment a watch of the writer's own sees the update (the server's
+//!   delivery, then the TUI's pipeline); CPU time per second of churn of the TUI (the child
+//!   without its writer thread), of the writer, and of the sandbox.
 //!
 //! Run (after `cargo build --release --bins`):
 //! `cargo bench --bench envelope -- [envelope|default|S,P,N[,NS]]... [--churn-seconds N]`
@@ -42,16 +44,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Updates written and not yet seen in a frame, by (service, pod).
 type Pending = Arc<std::sync::Mutex<HashMap<(ServiceKey, String), Sent>>>;
 
-/// When an update was sent, when the API server answered it, and whether the pod is selected
-/// once it lands.
+/// When an update was sent, when the API server answered it, when a watch of the writer's own
+/// saw it, and whether the pod is selected once it lands.
 #[derive(Debug, Clone, Copy)]
 struct Sent {
     at: Instant,
     answered: Option<Instant>,
+    delivered: Option<Instant>,
     selected: bool,
 }
 
 const TUI_ROLE: &str = "KUBEHOP_ENVELOPE_TUI";
+/// The sandbox's process id, for its CPU time under churn.
+const SERVER_PID: &str = "KUBEHOP_ENVELOPE_SERVER_PID";
 const UPDATES_PER_SECOND: u64 = 100;
 
 fn main() {
@@ -210,6 +215,7 @@ fn measure(size: &str, churn: u64) {
     let status = Command::new(exe)
         .env(TUI_ROLE, &kubeconfig)
         .env("KUBEHOP_ENVELOPE_CHURN", churn.to_string())
+        .env(SERVER_PID, server.id().to_string())
         .status()
         .expect("the TUI child runs");
     println!(
@@ -236,7 +242,12 @@ fn memory() -> (f64, f64) {
 
 /// CPU time (user + system) of this process so far.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_time_of("/proc/self/stat")
+}
+
+/// CPU time (user + system) so far of the process or thread whose `stat` file is `path`.
+fn cpu_time_of(path: &str) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which is in parentheses): utime is the 14th field.
     let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -405,25 +416,49 @@ async fn churn(
     let current = snapshots.borrow_and_update().clone();
     let targets = churn_targets(&current, 500);
     drop(current);
-    let client = kube::Client::try_from(config).expect("a client");
     // (service, pod) → (sent at, whether the pod is selected once the update lands).
     let pending: Pending = Arc::default();
-    let writer = tokio::spawn(write_churn(client, targets, pending.clone(), seconds));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let (written_tx, written_rx) = std::sync::mpsc::channel();
+    // The writing client runs on a thread and runtime of its own, so that its CPU time is
+    // told apart from the TUI's.
+    let writer = {
+        let (pending, stop) = (pending.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("churn-writer".to_owned())
+            .spawn(move || writer_thread(config, targets, pending, seconds, stop, written_tx))
+            .expect("a writer thread")
+    };
+    let server_stat = std::env::var(SERVER_PID)
+        .ok()
+        .map(|pid| format!("/proc/{pid}/stat"));
+    let server_cpu = || server_stat.as_deref().map(cpu_time_of);
     let cpu_before = cpu_time();
+    let server_before = server_cpu();
     let churn_started = Instant::now();
     let mut latencies: Vec<Duration> = Vec::new();
     let mut after_answer: Vec<Duration> = Vec::new();
-    // CPU and wall time while the updates are written; the figures stop there.
-    let mut writing: Option<(Duration, Duration)> = None;
+    let mut answer_to_watch: Vec<Duration> = Vec::new();
+    let mut watch_to_frame: Vec<Duration> = Vec::new();
+    // Once the updates are written: how many, the process's and the writer thread's CPU time,
+    // the server's, and the wall time; the figures stop there.
+    let mut writing: Option<(usize, Duration, Duration, Option<Duration>, Duration)> = None;
     let give_up = churn_started + Duration::from_secs(seconds * 3 + 30);
     while Instant::now() < give_up {
-        if writing.is_none() && writer.is_finished() {
+        if writing.is_none()
+            && let Ok((written, writer_cpu)) = written_rx.try_recv()
+        {
             writing = Some((
+                written,
                 cpu_time().saturating_sub(cpu_before),
+                writer_cpu,
+                server_cpu()
+                    .zip(server_before)
+                    .map(|(a, b)| a.saturating_sub(b)),
                 churn_started.elapsed(),
             ));
         }
-        if let Some((_, wall)) = writing
+        if let Some((.., wall)) = writing
             && (pending.lock().expect("lock").is_empty()
                 || churn_started.elapsed() > wall + Duration::from_secs(5))
         {
@@ -442,6 +477,12 @@ async fn churn(
                 latencies.push(now.duration_since(sent.at));
                 if let Some(answered) = sent.answered {
                     after_answer.push(now.saturating_duration_since(answered));
+                    if let Some(delivered) = sent.delivered {
+                        answer_to_watch.push(delivered.saturating_duration_since(answered));
+                    }
+                }
+                if let Some(delivered) = sent.delivered {
+                    watch_to_frame.push(now.saturating_duration_since(delivered));
                 }
                 false
             } else {
@@ -449,16 +490,27 @@ async fn churn(
             }
         });
     }
-    let (cpu, wall) = writing.unwrap_or((
+    stop.notify_one();
+    writer.join().ok();
+    let (written, cpu, writer_cpu, server, wall) = writing.unwrap_or((
+        0,
         cpu_time().saturating_sub(cpu_before),
+        Duration::ZERO,
+        None,
         churn_started.elapsed(),
     ));
-    let written = writer.await.unwrap_or(0);
-    latencies.sort();
-    after_answer.sort();
+    for list in [
+        &mut latencies,
+        &mut after_answer,
+        &mut answer_to_watch,
+        &mut watch_to_frame,
+    ] {
+        list.sort();
+    }
+    let share = |cpu: Duration| cpu.as_secs_f64() * 100.0 / wall.as_secs_f64();
     let (rss, peak) = memory();
     println!(
-        "churn: {written} pod updates written in {wall:.1?} ({:.0}/s; target {UPDATES_PER_SECOND}/s for {seconds} s); {} seen in a frame; update sent → frame p50 {:.1?}, p99 {:.1?}, max {:.1?}; API answer → frame p50 {:.1?}, p99 {:.1?}; CPU {:.1} % of one core ({cpu:.2?} while writing); RSS {rss:.0} MiB, peak {peak:.0} MiB; unseen {}",
+        "churn: {written} pod updates written in {wall:.1?} ({:.0}/s; target {UPDATES_PER_SECOND}/s for {seconds} s); {} seen in a frame; update sent → frame p50 {:.1?}, p99 {:.1?}, max {:.1?}; API answer → frame p50 {:.1?}, p99 {:.1?}; unseen {}",
         written as f64 / wall.as_secs_f64(),
         latencies.len(),
         percentile(&latencies, 0.5),
@@ -466,9 +518,110 @@ async fn churn(
         latencies.last().copied().unwrap_or_default(),
         percentile(&after_answer, 0.5),
         percentile(&after_answer, 0.99),
-        cpu.as_secs_f64() * 100.0 / wall.as_secs_f64(),
         pending.lock().expect("lock").len(),
     );
+    println!(
+        "  where the time goes: API answer → the writer's own watch sees it p50 {:.1?}, p99 {:.1?}; that watch → frame p50 {:.1?}, p99 {:.1?}",
+        percentile(&answer_to_watch, 0.5),
+        percentile(&answer_to_watch, 0.99),
+        percentile(&watch_to_frame, 0.5),
+        percentile(&watch_to_frame, 0.99),
+    );
+    println!(
+        "  CPU while writing, % of one core: TUI (this process without the writer) {:.1} %; writing client and its watch {:.1} %; sandbox API server {}; RSS {rss:.0} MiB, peak {peak:.0} MiB",
+        share(cpu.saturating_sub(writer_cpu)),
+        share(writer_cpu),
+        server.map_or_else(|| "n/a".to_owned(), |cpu| format!("{:.1} %", share(cpu))),
+    );
+}
+
+/// The writing client's thread: writes the churn and watches pods to see when each update is
+/// delivered; sends how many were written and this thread's CPU time, then waits for `stop`.
+fn writer_thread(
+    config: kube::Config,
+    targets: Vec<(ServiceKey, String)>,
+    pending: Pending,
+    seconds: u64,
+    stop: Arc<tokio::sync::Notify>,
+    written: std::sync::mpsc::Sender<(usize, Duration)>,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let before = cpu_time_of("/proc/thread-self/stat");
+    runtime.block_on(async move {
+        let client = kube::Client::try_from(config).expect("a client");
+        let watch = tokio::spawn(watch_delivery(client.clone(), pending.clone()));
+        let count = write_churn(client, targets, pending, seconds).await;
+        let cpu = cpu_time_of("/proc/thread-self/stat").saturating_sub(before);
+        written.send((count, cpu)).ok();
+        stop.notified().await;
+        watch.abort();
+    });
+}
+
+/// Watches every pod from now on and notes when each pending update is delivered (the
+/// server's share of the latency, apart from the TUI's).
+async fn watch_delivery(client: kube::Client, pending: Pending) {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+    let api: Api<Pod> = Api::all(client);
+    let Ok(list) = api.list_metadata(&ListParams::default().limit(1)).await else {
+        return;
+    };
+    let Some(mut version) = list.metadata.resource_version else {
+        return;
+    };
+    loop {
+        let Ok(stream) = api
+            .watch(&WatchParams::default().timeout(290), &version)
+            .await
+        else {
+            return;
+        };
+        let mut stream = std::pin::pin!(stream);
+        while let Some(Ok(event)) = stream.next().await {
+            let pod = match event {
+                WatchEvent::Added(pod) | WatchEvent::Modified(pod) => pod,
+                WatchEvent::Bookmark(bookmark) => {
+                    version = bookmark.metadata.resource_version;
+                    continue;
+                }
+                WatchEvent::Deleted(_) | WatchEvent::Error(_) => continue,
+            };
+            let now = Instant::now();
+            let metadata = &pod.metadata;
+            if let Some(rv) = &metadata.resource_version {
+                version.clone_from(rv);
+            }
+            let (Some(namespace), Some(name)) = (&metadata.namespace, &metadata.name) else {
+                continue;
+            };
+            let Some(service) = name.strip_suffix("-000") else {
+                continue;
+            };
+            let selected = metadata
+                .labels
+                .as_ref()
+                .and_then(|labels| labels.get("app"))
+                .is_some_and(|app| app != "moved-away");
+            let key = (
+                ServiceKey {
+                    namespace: namespace.clone(),
+                    name: service.to_owned(),
+                },
+                name.clone(),
+            );
+            if let Some(sent) = pending.lock().expect("lock").get_mut(&key)
+                && sent.selected == selected
+                && sent.delivered.is_none()
+            {
+                sent.delivered = Some(now);
+            }
+        }
+    }
 }
 
 /// Writes `UPDATES_PER_SECOND` label updates a second (each in its own task, so a slow answer
@@ -528,6 +681,7 @@ async fn write_one(
     let sent = Sent {
         at: Instant::now(),
         answered: None,
+        delivered: None,
         selected: !out,
     };
     pending.lock().expect("lock").insert(key.clone(), sent);

@@ -3,7 +3,8 @@
 //! Every kind loses `metadata.managedFields`, `kubectl.kubernetes.io/last-applied-configuration`
 //! and any other annotation longer than [`LARGE_ANNOTATION`] bytes, except the Service
 //! annotations the engine reads (`service.kubernetes.io/…`, `service.beta.kubernetes.io/…`).
-//! Nodes lose their image list and volume status. Pods are not trimmed but converted: the store
+//! Nodes lose their image list and volume status; EndpointSlices keep of each endpoint's
+//! targetRef only its kind, name and namespace. Pods are not trimmed but converted: the store
 //! holds them compact ([`super::pods`], the engine's `PodInfo`), which is what lets a
 //! 150,000-pod cluster fit in a terminal tool's memory.
 
@@ -49,6 +50,19 @@ impl Trim for Service {
 impl Trim for EndpointSlice {
     fn trim(&mut self) {
         trim_metadata(&mut self.metadata);
+        // The engine reads an endpoint's targetRef for its kind, name and namespace (a Pod,
+        // and where it lives); the rest of the reference (uid, resourceVersion, apiVersion,
+        // fieldPath) is a few allocations per endpoint, 150,000 of them at the scalability
+        // envelope. `deprecatedTopology` is never read (nodeName and zone replace it).
+        for endpoint in self.endpoints.iter_mut().flatten() {
+            endpoint.deprecated_topology = None;
+            if let Some(target) = endpoint.target_ref.as_mut() {
+                target.uid = None;
+                target.resource_version = None;
+                target.api_version = None;
+                target.field_path = None;
+            }
+        }
     }
 }
 
@@ -220,6 +234,49 @@ mod tests {
         // The typed copy the views show before a `get`: much less than the object.
         let (before, after) = (json_size(&full), json_size(&*pod.to_pod()));
         assert!(after * 5 < before, "{before} -> {after} bytes");
+    }
+
+    #[test]
+    fn endpoint_slices_keep_what_the_engine_reads_of_their_endpoints() {
+        let mut slice: EndpointSlice = serde_json::from_value(json!({
+            "metadata": {"name": "web-abc12", "namespace": "shop", "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "endpoints": [{
+                "addresses": ["127.1.1.2"],
+                "conditions": {"ready": true, "serving": true, "terminating": false},
+                "nodeName": "node-1", "zone": "zone-a", "hostname": "web-0",
+                "deprecatedTopology": {"kubernetes.io/hostname": "node-1"},
+                "targetRef": {"kind": "Pod", "name": "web-0", "namespace": "shop", "apiVersion": "v1",
+                              "uid": "5b0c1e6e-8f7e-4c2e-9a1b-2f3c4d5e6f70", "resourceVersion": "123456"}
+            }],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
+        }))
+        .expect("a valid slice");
+        let untrimmed = slice.clone();
+        slice.trim();
+        let endpoints = slice.endpoints.as_deref().unwrap_or_default();
+        let endpoint = endpoints.first().expect("the endpoint");
+        let target = endpoint.target_ref.as_ref().expect("a targetRef");
+        assert_eq!(
+            (
+                target.kind.as_deref(),
+                target.name.as_deref(),
+                target.namespace.as_deref()
+            ),
+            (Some("Pod"), Some("web-0"), Some("shop"))
+        );
+        assert_eq!(
+            (target.uid.as_ref(), target.resource_version.as_ref()),
+            (None, None)
+        );
+        assert_eq!(endpoint.deprecated_topology, None);
+        // Every other field of the endpoint, and the slice's ports, are as they were.
+        let mut before = untrimmed.endpoints.as_deref().unwrap_or_default()[0].clone();
+        before.deprecated_topology = None;
+        before.target_ref = endpoint.target_ref.clone();
+        assert_eq!(&before, endpoint);
+        assert_eq!(slice.ports, untrimmed.ports);
+        assert!(json_size(&slice) < json_size(&untrimmed));
     }
 
     #[test]
