@@ -102,6 +102,7 @@ pub fn build_on_threads(
         unattached_namespaces,
         nodes: prepared.nodes().clone(),
         routes: std::sync::OnceLock::new(),
+        pod_ips: std::sync::OnceLock::new(),
         config: config.clone(),
         policies: prepared.policies().clone(),
     }

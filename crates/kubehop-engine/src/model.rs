@@ -234,9 +234,13 @@ pub struct ProxyModel {
     pub(crate) unattached_namespaces: Vec<String>,
     #[serde(skip)]
     pub(crate) nodes: Arc<NodeTable>,
-    /// Built on the first route query (an incremental update only resets it).
+    /// Built on the first route query; an incremental update keeps it when no front door
+    /// changed, else resets it.
     #[serde(skip)]
-    pub(crate) routes: std::sync::OnceLock<RouteIndex>,
+    pub(crate) routes: std::sync::OnceLock<Arc<RouteIndex>>,
+    /// Built on the first route question about a pod address; reset by every update.
+    #[serde(skip)]
+    pub(crate) pod_ips: std::sync::OnceLock<crate::route::PodIpIndex>,
     #[serde(skip)]
     pub(crate) config: EngineConfig,
     /// The snapshot's NetworkPolicies (empty without any).
@@ -256,8 +260,8 @@ impl ProxyModel {
             .map(|chain| &**chain)
     }
 
-    /// A copy that shares every chain and index with this one, without the route index (built
-    /// again on the next route query): what an incremental update changes.
+    /// A copy that shares every chain and index with this one, without the route indexes
+    /// (an incremental update decides whether the front doors' one still holds).
     pub(crate) fn sharing_copy(&self) -> Self {
         Self {
             services: self.services.clone(),
@@ -265,6 +269,7 @@ impl ProxyModel {
             unattached_namespaces: self.unattached_namespaces.clone(),
             nodes: self.nodes.clone(),
             routes: std::sync::OnceLock::new(),
+            pod_ips: std::sync::OnceLock::new(),
             config: self.config.clone(),
             policies: self.policies.clone(),
         }

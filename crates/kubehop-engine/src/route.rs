@@ -239,7 +239,8 @@ struct Target {
     via: FrontDoor,
 }
 
-/// Lookups from destinations to Service ports, built once per model.
+/// Lookups from a Service's front doors to its ports, built once per model, and kept by an
+/// incremental update that changes no front door ([`same_front_doors`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RouteIndex {
     /// ClusterIP, VIP-mode LB IPs and externalIPs (C2, C5, C6).
@@ -249,7 +250,25 @@ pub(crate) struct RouteIndex {
     node_ports: HashMap<(u16, Protocol), Target>,
     proxy_mode: HashMap<(IpAddr, u16, Protocol), u32>,
     not_proxied: HashMap<IpAddr, (u32, NotProxied)>,
-    pod_ips: HashMap<IpAddr, (u32, u32)>,
+}
+
+/// Endpoint addresses → (Service, endpoint) of the first Service listing each, for "no rule:
+/// this is a pod" (built on the first such question: it changes with every endpoint).
+pub(crate) type PodIpIndex = HashMap<IpAddr, (u32, u32)>;
+
+/// Whether two chains of one Service claim the same front doors in the [`RouteIndex`]: what
+/// a rebuilt chain must keep for the index to stay valid (endpoints do not matter to it).
+pub(crate) fn same_front_doors(before: &ServiceChain, after: &ServiceChain) -> bool {
+    before.details.not_proxied == after.details.not_proxied
+        && before.cluster_ips == after.cluster_ips
+        && before.details.external_ips == after.details.external_ips
+        && before.ports.len() == after.ports.len()
+        && before.ports.iter().zip(&after.ports).all(|(a, b)| {
+            a.port == b.port
+                && a.protocol == b.protocol
+                && a.load_balancer == b.load_balancer
+                && a.node_ports.port == b.node_ports.port
+        })
 }
 
 fn index_u32(value: usize) -> u32 {
@@ -261,13 +280,8 @@ impl RouteIndex {
         let mut index = Self::default();
         // Sized up front: growing maps of this size rehashes every entry several times.
         let ports: usize = services.iter().map(|chain| chain.ports.len()).sum();
-        let endpoints: usize = services
-            .iter()
-            .map(|chain| chain.details.endpoints.len())
-            .sum();
         index.vips.reserve(ports);
         index.cluster_ips.reserve(services.len());
-        index.pod_ips.reserve(endpoints);
         for (service_index, chain) in services.iter().enumerate() {
             let service = index_u32(service_index);
             if let Some(reason) = chain.details.not_proxied {
@@ -279,14 +293,6 @@ impl RouteIndex {
             }
             for (port_index, port) in chain.ports.iter().enumerate() {
                 index.add_port(chain, service, index_u32(port_index), port);
-            }
-        }
-        for (service_index, chain) in services.iter().enumerate() {
-            for (endpoint_index, endpoint) in chain.details.endpoints.iter().enumerate() {
-                index
-                    .pod_ips
-                    .entry(endpoint.ip)
-                    .or_insert((index_u32(service_index), index_u32(endpoint_index)));
             }
         }
         index
@@ -359,7 +365,28 @@ impl ProxyModel {
     /// The route lookups, built from the chains on first use.
     fn route_index(&self) -> &RouteIndex {
         self.routes
-            .get_or_init(|| RouteIndex::build(&self.services))
+            .get_or_init(|| std::sync::Arc::new(RouteIndex::build(&self.services)))
+    }
+
+    /// Endpoint addresses, built from the chains on first use.
+    fn pod_ip_index(&self) -> &PodIpIndex {
+        self.pod_ips.get_or_init(|| {
+            let endpoints: usize = self
+                .services
+                .iter()
+                .map(|chain| chain.details.endpoints.len())
+                .sum();
+            let mut index = PodIpIndex::default();
+            index.reserve(endpoints);
+            for (service_index, chain) in self.services.iter().enumerate() {
+                for (endpoint_index, endpoint) in chain.details.endpoints.iter().enumerate() {
+                    index
+                        .entry(endpoint.ip)
+                        .or_insert((index_u32(service_index), index_u32(endpoint_index)));
+                }
+            }
+            index
+        })
     }
 
     /// Answers a routing question the way kube-proxy (nftables backend) would.
@@ -463,7 +490,7 @@ impl ProxyModel {
             RouteReason::LoadBalancerProxyMode
         } else if let Some((_, reason)) = self.route_index().not_proxied.get(&query.destination) {
             RouteReason::NotProxied(*reason)
-        } else if let Some((service, endpoint)) = self.route_index().pod_ips.get(&query.destination)
+        } else if let Some((service, endpoint)) = self.pod_ip_index().get(&query.destination)
             && let Some(info) = self
                 .services
                 .get(*service as usize)

@@ -2,9 +2,10 @@
 //! the previous one, and only the Services the changed objects can affect are built again.
 //!
 //! Pods, Services (same selector) and EndpointSlices are followed object by object; any other
-//! change (nodes, Ingresses, namespaces, IngressClasses, NetworkPolicies, a Service added,
-//! removed or re-selected, a missing kind, too many changes at once, objects out of order) is
-//! a full [`crate::build`]. The result equals a full build of the new snapshot; a property
+//! change (nodes, Ingresses, namespaces, IngressClasses, NetworkPolicies, Gateway API objects,
+//! a Service added, removed or re-selected, a missing kind, too many changes at once, objects
+//! out of order) is a full [`crate::build`], and so is every change of a cluster with
+//! NetworkPolicies or Gateway API routes. The result equals a full build of the new snapshot; a property
 //! test applies random event sequences both ways and compares the models.
 
 mod deps;
@@ -159,6 +160,16 @@ impl IncrementalModel {
             config: &self.config,
         };
         let rebuilt = partial::rebuild(&inputs, &affected);
+        // The front doors' route index holds while no rebuilt chain changed one (pod events
+        // change endpoints only): the screen's explanations ask routes after every update.
+        let routes = self.model.routes.get().cloned().filter(|_| {
+            rebuilt.iter().all(|(position, chain)| {
+                self.model
+                    .services
+                    .get(*position as usize)
+                    .is_some_and(|old| crate::route::same_front_doors(old, chain))
+            })
+        });
         // Someone (the screen) still holds the previous model: a copy shares every chain.
         if Arc::get_mut(&mut self.model).is_none() {
             self.model = Arc::new(self.model.sharing_copy());
@@ -174,7 +185,8 @@ impl IncrementalModel {
             // Without NetworkPolicies (the only case followed here) it holds only the pods.
             model.policies = Arc::new(PolicyIndex::of_shared(next));
         }
-        model.routes = OnceLock::new();
+        model.routes = routes.map(OnceLock::from).unwrap_or_default();
+        model.pod_ips = OnceLock::new();
         Ok(Update::Services(
             affected.into_iter().map(|p| p as usize).collect(),
         ))
@@ -258,20 +270,54 @@ fn others_unchanged(before: &ClusterSnapshot, after: &ClusterSnapshot) -> bool {
         missing,
     } = after;
     // Gateway API routes and NetworkPolicies read Services and pods across namespaces (a
-    // route's backends, a policy's peers): a cluster with any of them is built whole.
-    if !gateway_api.is_empty()
-        || !before.gateway_api.is_empty()
+    // route's backends and their endpoints, a policy's peers): a cluster with any of them is
+    // built whole. GatewayClasses, Gateways and ReferenceGrants without a route add nothing
+    // to a chain (its links and findings come from routes), so they only have to be the same;
+    // a sandbox or a cluster with a Gateway API controller installed always has a class.
+    if has_routes(&before.gateway_api)
+        || has_routes(gateway_api)
         || !network_policies.is_empty()
         || !before.network_policies.is_empty()
     {
         return false;
     }
-    diff::same(&before.nodes, nodes)
+    same_gateway_objects(&before.gateway_api, gateway_api)
+        && diff::same(&before.nodes, nodes)
         && diff::same(&before.ingresses, ingresses)
         && diff::same(&before.namespaces, namespaces)
         && diff::same(&before.ingress_classes, ingress_classes)
         && diff::same(&before.network_policies, network_policies)
         && before.missing == *missing
+}
+
+fn has_routes(objects: &crate::gateway::GatewayObjects) -> bool {
+    objects.routes().next().is_some()
+}
+
+/// Every Gateway API object of `after` is the one `before` had (every list is named, so a
+/// kind added to [`crate::gateway::GatewayObjects`] must be compared here).
+fn same_gateway_objects(
+    before: &crate::gateway::GatewayObjects,
+    after: &crate::gateway::GatewayObjects,
+) -> bool {
+    let crate::gateway::GatewayObjects {
+        gateway_classes,
+        gateways,
+        http_routes,
+        grpc_routes,
+        tls_routes,
+        tcp_routes,
+        udp_routes,
+        reference_grants,
+    } = after;
+    diff::same(&before.gateway_classes, gateway_classes)
+        && diff::same(&before.gateways, gateways)
+        && diff::same(&before.http_routes, http_routes)
+        && diff::same(&before.grpc_routes, grpc_routes)
+        && diff::same(&before.tls_routes, tls_routes)
+        && diff::same(&before.tcp_routes, tcp_routes)
+        && diff::same(&before.udp_routes, udp_routes)
+        && diff::same(&before.reference_grants, reference_grants)
 }
 
 fn apply_slices(

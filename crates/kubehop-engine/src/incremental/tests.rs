@@ -125,6 +125,48 @@ impl Cluster {
         self
     }
 
+    /// A GatewayClass and a Gateway of it, without routes (what a cluster with a Gateway API
+    /// controller installed, or the sandbox, carries): pod events are still followed.
+    fn with_gateway_without_routes(mut self) -> Self {
+        let class = serde_json::from_value(serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": {"name": "sandbox"},
+            "spec": {"controllerName": "example.com/gateway-controller"}
+        }))
+        .expect("a GatewayClass");
+        let gateway = serde_json::from_value(serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "edge", "namespace": "team-00"},
+            "spec": {"gatewayClassName": "sandbox",
+                     "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}
+        }))
+        .expect("a Gateway");
+        self.rest.gateway_api.gateway_classes = vec![Arc::new(class)];
+        self.rest.gateway_api.gateways = vec![Arc::new(gateway)];
+        self
+    }
+
+    /// [`Cluster::with_gateway_without_routes`] and an HTTPRoute to the first Service.
+    fn with_route(mut self) -> Self {
+        self = self.with_gateway_without_routes();
+        let Some(service) = self.services.values().next() else {
+            return self;
+        };
+        let (namespace, name) = (
+            service.metadata.namespace.clone().unwrap_or_default(),
+            service.metadata.name.clone().unwrap_or_default(),
+        );
+        let route = serde_json::from_value(serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "web", "namespace": namespace},
+            "spec": {"parentRefs": [{"name": "edge", "namespace": "team-00"}],
+                     "rules": [{"backendRefs": [{"name": name, "port": 80}]}]}
+        }))
+        .expect("an HTTPRoute");
+        self.rest.gateway_api.http_routes = vec![Arc::new(route)];
+        self
+    }
+
     fn snapshot(&mut self) -> Arc<ClusterSnapshot> {
         self.generation += 1;
         Arc::new(ClusterSnapshot {
@@ -363,6 +405,65 @@ fn same_tables(incremental: &ProxyModel, full: &ProxyModel, snapshot: &ClusterSn
     *incremental.nodes == *full.nodes && incremental.policies().pods() == snapshot.pods.as_slice()
 }
 
+/// The model's answer to a route question about every front door and endpoint of every
+/// Service (which also builds its route indexes, so that the next update decides whether to
+/// keep them).
+fn route_answers(model: &ProxyModel) -> Vec<crate::RouteDecision> {
+    use crate::route::{RouteQuery, TrafficSource};
+    let node = model
+        .nodes
+        .iter()
+        .next()
+        .map(|node| node.name.to_string())
+        .unwrap_or_default();
+    let node_address = model
+        .nodes
+        .iter()
+        .flat_map(|node| node.primary.iter())
+        .next()
+        .copied();
+    let mut questions = Vec::new();
+    for chain in &model.services {
+        for port in &chain.ports {
+            let Ok(number) = u16::try_from(port.port) else {
+                continue;
+            };
+            questions.extend(
+                chain
+                    .cluster_ips
+                    .iter()
+                    .map(|ip| (*ip, number, port.protocol)),
+            );
+            if let (Some(address), Some(node_port)) = (
+                node_address,
+                port.node_ports.port.and_then(|p| u16::try_from(p).ok()),
+            ) {
+                questions.push((address, node_port, port.protocol));
+            }
+        }
+        // An endpoint's address on a port no Service has: "this is a pod".
+        questions.extend(
+            chain
+                .details
+                .endpoints
+                .iter()
+                .map(|endpoint| (endpoint.ip, 1, crate::model::Protocol::Tcp)),
+        );
+    }
+    questions
+        .into_iter()
+        .map(|(destination, port, protocol)| {
+            model.route(&RouteQuery {
+                destination,
+                port,
+                protocol,
+                source: TrafficSource::Pod { node: node.clone() },
+                source_ip: None,
+            })
+        })
+        .collect()
+}
+
 fn run(seed: u64, steps: usize) -> Seen {
     let mut rng = Rng(seed);
     let spec = SyntheticSpec {
@@ -374,6 +475,9 @@ fn run(seed: u64, steps: usize) -> Seen {
     let mut cluster = Cluster::new(&spec);
     if seed.is_multiple_of(2) {
         cluster = cluster.with_node_data_plane();
+    }
+    if seed % 4 == 1 {
+        cluster = cluster.with_gateway_without_routes();
     }
     let config = EngineConfig::default();
     let mut incremental = IncrementalModel::on_threads(cluster.snapshot(), &config, 1);
@@ -410,6 +514,14 @@ fn run(seed: u64, steps: usize) -> Seen {
             same_tables(incremental.model(), &full, &snapshot),
             "seed {seed}, step {step}: the node table or the pods differ"
         );
+        // Asked on most steps (the route indexes then exist, and an update keeps or resets
+        // them), not on all (an update after none was asked builds them afresh).
+        if !rng.chance(20) {
+            assert!(
+                route_answers(incremental.model()) == route_answers(&full),
+                "seed {seed}, step {step}: a route answer differs"
+            );
+        }
     }
     seen
 }
@@ -433,6 +545,61 @@ fn random_event_sequences_give_the_full_build() {
     assert!(totals.proxies > 0, "{totals:?}");
     assert!(totals.ranges_followed > 0, "{totals:?}");
     assert!(totals.ranges_not_followed > 0, "{totals:?}");
+}
+
+/// A pod's readiness flipped (and its EndpointSlice endpoint with it), as one update.
+fn flip_first_pod(cluster: &mut Cluster) {
+    let Some((key, pod)) = cluster
+        .pods
+        .iter()
+        .next()
+        .map(|(k, p)| (k.clone(), p.clone()))
+    else {
+        return;
+    };
+    let mut changed = (*pod).clone();
+    changed.ready = !changed.ready;
+    cluster.pods.insert(key, Arc::new(changed));
+}
+
+#[test]
+fn a_gateway_without_routes_is_followed_and_a_route_is_built_whole() {
+    let spec = SyntheticSpec {
+        services: 30,
+        pods: 90,
+        nodes: 4,
+        namespaces: 2,
+    };
+    let config = EngineConfig::default();
+    for (cluster, followed) in [
+        (Cluster::new(&spec).with_gateway_without_routes(), true),
+        (Cluster::new(&spec).with_route(), false),
+    ] {
+        let mut cluster = cluster;
+        let mut incremental = IncrementalModel::on_threads(cluster.snapshot(), &config, 1);
+        flip_first_pod(&mut cluster);
+        let snapshot = cluster.snapshot();
+        let update = incremental.update(snapshot.clone());
+        assert_eq!(
+            matches!(update, Update::Services(_)),
+            followed,
+            "{update:?}"
+        );
+        assert_eq!(update == Update::Full, !followed, "{update:?}");
+        assert_eq!(
+            fingerprint(incremental.model()),
+            fingerprint(&build(&snapshot, &config))
+        );
+    }
+    // The route reaches its Service's chain: the full build is not a no-op.
+    let mut routed = Cluster::new(&spec).with_route();
+    let model = build(&routed.snapshot(), &config);
+    assert!(
+        model
+            .services
+            .iter()
+            .any(|chain| !chain.gateway_routes.is_empty())
+    );
 }
 
 #[test]
