@@ -440,6 +440,10 @@ async fn churn(
     let mut after_answer: Vec<Duration> = Vec::new();
     let mut answer_to_watch: Vec<Duration> = Vec::new();
     let mut watch_to_frame: Vec<Duration> = Vec::new();
+    // Per snapshot: its update and frame; and the time between two snapshots.
+    let mut frames: Vec<Duration> = Vec::new();
+    let mut gaps: Vec<Duration> = Vec::new();
+    let mut last_arrival: Option<Instant> = None;
     // Once the updates are written: how many, the process's and the writer thread's CPU time,
     // the server's, and the wall time; the figures stop there.
     let mut writing: Option<(usize, Duration, Duration, Option<Duration>, Duration)> = None;
@@ -469,8 +473,13 @@ async fn churn(
             continue;
         }
         let snapshot = snapshots.borrow_and_update().clone();
+        let arrived = Instant::now();
+        if let Some(last) = last_arrival.replace(arrived) {
+            gaps.push(arrived.duration_since(last));
+        }
         screen.snapshot(snapshot);
         let now = Instant::now();
+        frames.push(now.duration_since(arrived));
         let mut waiting = pending.lock().expect("lock");
         waiting.retain(|(service, pod), sent| {
             if screen.selects(service, pod) == Some(sent.selected) {
@@ -504,6 +513,8 @@ async fn churn(
         &mut after_answer,
         &mut answer_to_watch,
         &mut watch_to_frame,
+        &mut frames,
+        &mut gaps,
     ] {
         list.sort();
     }
@@ -526,6 +537,16 @@ async fn churn(
         percentile(&answer_to_watch, 0.99),
         percentile(&watch_to_frame, 0.5),
         percentile(&watch_to_frame, 0.99),
+    );
+    println!(
+        "  {} snapshots: update and frame p50 {:.1?}, p99 {:.1?}, max {:.1?}; between two snapshots p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        frames.len(),
+        percentile(&frames, 0.5),
+        percentile(&frames, 0.99),
+        frames.last().copied().unwrap_or_default(),
+        percentile(&gaps, 0.5),
+        percentile(&gaps, 0.99),
+        gaps.last().copied().unwrap_or_default(),
     );
     println!(
         "  CPU while writing, % of one core: TUI (this process without the writer) {:.1} %; writing client and its watch {:.1} %; sandbox API server {}; RSS {rss:.0} MiB, peak {peak:.0} MiB",

@@ -293,7 +293,7 @@ mod tests {
         next.endpoint_slices[at] = Arc::new(slice);
         let mut pod = (*next.pods[at].to_pod()).clone();
         pod.metadata.labels = Some([("app".to_owned(), "moved".to_owned())].into());
-        next.pods[at] = Arc::new(pod.into());
+        Arc::make_mut(&mut next.pods)[at] = Arc::new(pod.into());
         next
     }
 

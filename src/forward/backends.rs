@@ -193,7 +193,8 @@ pub fn service_snapshot(snapshot: &ClusterSnapshot, service: &ServiceKey) -> Clu
             .iter()
             .filter(|pod| crate::engine::pods::namespace(pod) == service.namespace)
             .cloned()
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
         nodes: snapshot.nodes.clone(),
         ingresses: Vec::new(),
         namespaces: Vec::new(),

@@ -95,7 +95,7 @@ impl SystemObjects {
         completed
             .endpoint_slices
             .extend(system.endpoint_slices.iter().cloned());
-        completed.pods.extend(system.pods.iter().cloned());
+        Arc::make_mut(&mut completed.pods).extend(system.pods.iter().cloned());
         Arc::new(completed)
     }
 }
@@ -135,7 +135,8 @@ async fn list_system(api: &kube::Config) -> Option<ClusterSnapshot> {
                         &mut interner,
                     ))
                 })
-                .collect()
+                .collect::<Vec<_>>()
+                .into()
         },
         ..ClusterSnapshot::default()
     })

@@ -244,7 +244,7 @@ proptest! {
     ) {
         let snapshot = ClusterSnapshot {
             services: services.into_iter().map(Arc::new).collect(),
-            pods: pods.into_iter().map(|pod| Arc::new(pod.into())).collect(),
+            pods: Arc::new(pods.into_iter().map(|pod| Arc::new(pod.into())).collect()),
             endpoint_slices: slices.into_iter().map(Arc::new).collect(),
             nodes: nodes.into_iter().map(Arc::new).collect(),
             ..ClusterSnapshot::default()
@@ -309,7 +309,7 @@ fn missing_everything() {
     let bare_slice = EndpointSlice::default();
     let snapshot = ClusterSnapshot {
         services: vec![Arc::new(bare_service)],
-        pods: vec![Arc::new(bare_pod.into())],
+        pods: Arc::new(vec![Arc::new(bare_pod.into())]),
         nodes: vec![Arc::new(bare_node)],
         endpoint_slices: vec![Arc::new(bare_slice)],
         ingresses: vec![Arc::new(Default::default())],

@@ -325,7 +325,7 @@ async fn a_pod_that_leaves_the_set_has_its_connections_closed_by_the_forward() {
 
     // The pod and its slices are gone from the feed; the sandbox's pod still runs.
     let mut gone = first;
-    gone.pods.clear();
+    gone.pods = std::sync::Arc::default();
     gone.endpoint_slices.clear();
     feed.send_replace(std::sync::Arc::new(gone));
     let mut rest = Vec::new();

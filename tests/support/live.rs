@@ -150,7 +150,7 @@ pub fn snapshot_inventory(snapshot: &ClusterSnapshot) -> Inventory {
         &mut inventory,
         snapshot.endpoint_slices.iter().map(Arc::as_ref),
     );
-    for pod in &snapshot.pods {
+    for pod in snapshot.pods.iter() {
         inventory.insert((
             "Pod".to_owned(),
             format!(

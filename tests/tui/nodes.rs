@@ -31,7 +31,7 @@ fn node_port_rows_of_an_unhealthy_proxy(#[values((80, 24), (120, 40))] size: (u1
     let mut snapshot = demo_snapshot();
     for (n, node) in ["node-1", "node-2", "node-3"].into_iter().enumerate() {
         let n = u8::try_from(n + 1).expect("small");
-        snapshot.pods.push(kube_proxy(node, n, node != "node-2"));
+        std::sync::Arc::make_mut(&mut snapshot.pods).push(kube_proxy(node, n, node != "node-2"));
     }
     let mut state = app_with(snapshot, size.0, size.1);
     open_service(&mut state, "default/mynodeportservice");
@@ -90,7 +90,7 @@ fn an_etp_local_answer_on_a_node_with_an_unhealthy_proxy_is_marked(
     let mut snapshot = demo_snapshot();
     for (n, node) in ["node-1", "node-2", "node-3"].into_iter().enumerate() {
         let n = u8::try_from(n + 1).expect("small");
-        snapshot.pods.push(kube_proxy(node, n, node != "node-1"));
+        std::sync::Arc::make_mut(&mut snapshot.pods).push(kube_proxy(node, n, node != "node-1"));
     }
     let mut state = app_with(snapshot, size.0, size.1);
     open_service(&mut state, "edge/gateway");

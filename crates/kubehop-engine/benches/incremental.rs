@@ -71,7 +71,7 @@ fn live_pods(c: &mut Criterion) {
     ] {
         let sorted_pods = sorted(generate(&spec)).pods;
         // A fixed shuffle stands for the store's hash order.
-        let mut shuffled = sorted_pods.clone();
+        let mut shuffled: Vec<_> = sorted_pods.to_vec();
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         for at in (1..shuffled.len()).rev() {
             state ^= state << 13;
@@ -82,7 +82,7 @@ fn live_pods(c: &mut Criterion) {
         }
         group.bench_function(format!("sort every pod, {label}"), |b| {
             b.iter(|| {
-                let mut pods = black_box(&shuffled).clone();
+                let mut pods: Vec<_> = black_box(&shuffled).clone();
                 pods.sort_unstable_by(|a, b| {
                     (a.namespace.as_deref(), a.name.as_deref())
                         .cmp(&(b.namespace.as_deref(), b.name.as_deref()))
@@ -91,7 +91,7 @@ fn live_pods(c: &mut Criterion) {
             });
         });
         group.bench_function(format!("copy the kept sorted list, {label}"), |b| {
-            b.iter(|| black_box(&sorted_pods).clone());
+            b.iter(|| black_box(&sorted_pods).to_vec());
         });
     }
     group.finish();

@@ -126,8 +126,10 @@ pub struct ClusterSnapshot {
     pub services: Vec<Arc<Service>>,
     pub endpoint_slices: Vec<Arc<EndpointSlice>>,
     /// Pods in compact form ([`PodInfo`]: what the engine and the views read), sorted by
-    /// (namespace, name) like every kind.
-    pub pods: Vec<Arc<PodInfo>>,
+    /// (namespace, name) like every kind. The list is shared: what is built from a snapshot
+    /// keeps it by one pointer, and a live source hands out a list again once nothing holds
+    /// it, patched, instead of copying 150,000 pointers for every update.
+    pub pods: Arc<Vec<Arc<PodInfo>>>,
     pub nodes: Vec<Arc<Node>>,
     pub ingresses: Vec<Arc<Ingress>>,
     pub namespaces: Vec<Arc<Namespace>>,
@@ -153,13 +155,13 @@ impl ClusterSnapshot {
 /// shared snapshot (an incremental update keeps them without copying 150,000 pointers).
 #[derive(Debug, Clone)]
 pub(crate) enum PodList {
-    Owned(Vec<Arc<PodInfo>>),
+    Owned(Arc<Vec<Arc<PodInfo>>>),
     Of(Arc<ClusterSnapshot>),
 }
 
 impl Default for PodList {
     fn default() -> Self {
-        Self::Owned(Vec::new())
+        Self::Owned(Arc::default())
     }
 }
 

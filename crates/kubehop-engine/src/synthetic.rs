@@ -420,7 +420,7 @@ pub fn sorted(mut snapshot: ClusterSnapshot) -> ClusterSnapshot {
     }
     sort(&mut snapshot.services);
     sort(&mut snapshot.endpoint_slices);
-    snapshot.pods.sort_by(|a, b| {
+    Arc::make_mut(&mut snapshot.pods).sort_by(|a, b| {
         (a.namespace.as_deref(), a.name.as_deref())
             .cmp(&(b.namespace.as_deref(), b.name.as_deref()))
     });
@@ -451,7 +451,7 @@ pub fn one_pod_apart(spec: &SyntheticSpec) -> Option<(Arc<ClusterSnapshot>, Arc<
         &labels,
         &mut crate::objects::Interner::new(),
     ));
-    *after.pods.get_mut(pod_position)? = Arc::new(pod);
+    *Arc::make_mut(&mut after.pods).get_mut(pod_position)? = Arc::new(pod);
     let slice_position = after.endpoint_slices.iter().position(|slice| {
         slice.endpoints.iter().flatten().any(|endpoint| {
             endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(&pod_name)
@@ -477,11 +477,13 @@ pub fn generate(spec: &SyntheticSpec) -> ClusterSnapshot {
         generation: 0,
         services: generated.services.into_iter().map(Arc::new).collect(),
         endpoint_slices: generated.slices.into_iter().map(Arc::new).collect(),
-        pods: generated
-            .pods
-            .iter()
-            .map(|pod| Arc::new(PodInfo::from_pod(pod, &mut interner)))
-            .collect(),
+        pods: Arc::new(
+            generated
+                .pods
+                .iter()
+                .map(|pod| Arc::new(PodInfo::from_pod(pod, &mut interner)))
+                .collect(),
+        ),
         nodes: generated.nodes.into_iter().map(Arc::new).collect(),
         ingresses: generated.ingresses.into_iter().map(Arc::new).collect(),
         namespaces: generated.namespaces.into_iter().map(Arc::new).collect(),

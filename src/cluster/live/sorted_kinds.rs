@@ -6,6 +6,8 @@
 //! sorted in full only after a list, when it comes back after being left out, or after more
 //! changes than are worth patching. Otherwise the objects the watch events named since the
 //! last snapshot are read from the store again and replaced, inserted or removed in place.
+//! The pods, which snapshots share by one pointer, are patched into a list an earlier snapshot
+//! held once nothing holds it any more ([`SharedSortedKind`]), instead of a copy.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -105,24 +107,122 @@ impl<T> SortedKind<T> {
         }
         match std::mem::replace(&mut self.dirty, Dirty::Keys(BTreeSet::new())) {
             Dirty::All => self.objects = (source.all)(),
-            Dirty::Keys(keys) => {
-                for changed in &keys {
-                    let wanted = (changed.0.as_deref(), Some(changed.1.as_str()));
-                    let at = self
-                        .objects
-                        .binary_search_by(|object| (source.key)(object).cmp(&wanted));
-                    match (at, (source.get)(changed)) {
-                        (Ok(at), Some(object)) => self.objects[at] = object,
-                        (Ok(at), None) => {
-                            self.objects.remove(at);
-                        }
-                        (Err(at), Some(object)) => self.objects.insert(at, object),
-                        (Err(_), None) => {}
-                    }
-                }
-            }
+            Dirty::Keys(keys) => patch(&mut self.objects, &keys, &source),
         }
         self.objects.clone()
+    }
+}
+
+/// Brings the objects of `keys` in a sorted list to what the store holds now: replaced,
+/// inserted or removed.
+fn patch<T, All, Get, Key>(
+    objects: &mut Vec<Arc<T>>,
+    keys: &BTreeSet<ObjectKey>,
+    source: &Source<All, Get, Key>,
+) where
+    Get: Fn(&ObjectKey) -> Option<Arc<T>>,
+    Key: Fn(&T) -> (Option<&str>, Option<&str>),
+{
+    for changed in keys {
+        let wanted = (changed.0.as_deref(), Some(changed.1.as_str()));
+        let at = objects.binary_search_by(|object| (source.key)(object).cmp(&wanted));
+        match (at, (source.get)(changed)) {
+            (Ok(at), Some(object)) => objects[at] = object,
+            (Ok(at), None) => {
+                objects.remove(at);
+            }
+            (Err(at), Some(object)) => objects.insert(at, object),
+            (Err(_), None) => {}
+        }
+    }
+}
+
+/// How many earlier lists a [`SharedSortedKind`] keeps to patch again.
+const SPARE_LISTS: usize = 2;
+
+/// A kind a snapshot holds by one pointer to its whole list (pods): the list the last
+/// snapshot holds, what changed since, and earlier lists to patch again once no snapshot
+/// holds them. A snapshot then costs what changed: the 150,000 pointers of the envelope's pod
+/// list are neither copied (a reference count raised on each pod) nor dropped (each lowered)
+/// for every update, as long as the views let go of the snapshot before last in time.
+#[derive(Debug)]
+pub(crate) struct SharedSortedKind<T> {
+    current: Arc<Vec<Arc<T>>>,
+    dirty: Dirty,
+    /// Earlier lists, oldest first, each with the objects changed between it and `current`.
+    spare: Vec<(Arc<Vec<Arc<T>>>, BTreeSet<ObjectKey>)>,
+}
+
+impl<T> Default for SharedSortedKind<T> {
+    fn default() -> Self {
+        Self {
+            current: Arc::default(),
+            dirty: Dirty::All,
+            spare: Vec::new(),
+        }
+    }
+}
+
+impl<T> Mark for SharedSortedKind<T> {
+    fn mark(&mut self, key: Option<ObjectKey>) {
+        match (&mut self.dirty, key) {
+            (Dirty::Keys(keys), Some(key)) if keys.len() < MAX_PATCHED => {
+                keys.insert(key);
+            }
+            _ => self.dirty = Dirty::All,
+        }
+    }
+
+    fn mark_all(&mut self) {
+        self.dirty = Dirty::All;
+    }
+}
+
+impl<T> SharedSortedKind<T> {
+    /// The kind's objects for the next snapshot (none when `keep` is false: left out).
+    fn current<All, Get, Key>(
+        &mut self,
+        keep: bool,
+        source: Source<All, Get, Key>,
+    ) -> Arc<Vec<Arc<T>>>
+    where
+        All: FnOnce() -> Vec<Arc<T>>,
+        Get: Fn(&ObjectKey) -> Option<Arc<T>>,
+        Key: Fn(&T) -> (Option<&str>, Option<&str>),
+    {
+        if !keep {
+            *self = Self::default();
+            return Arc::default();
+        }
+        let changed = match std::mem::replace(&mut self.dirty, Dirty::Keys(BTreeSet::new())) {
+            Dirty::All => {
+                self.spare.clear();
+                self.current = Arc::new((source.all)());
+                return self.current.clone();
+            }
+            Dirty::Keys(keys) if keys.is_empty() => return self.current.clone(),
+            Dirty::Keys(keys) => keys,
+        };
+        for (_, keys) in &mut self.spare {
+            keys.extend(changed.iter().cloned());
+        }
+        // A spare list that no snapshot holds any more is patched in place; else the current
+        // one is copied.
+        let reusable = self
+            .spare
+            .iter_mut()
+            .position(|(list, keys)| keys.len() <= MAX_PATCHED && Arc::get_mut(list).is_some());
+        let (mut list, keys) = match reusable {
+            Some(at) => self.spare.remove(at),
+            None => (Arc::new(self.current.to_vec()), changed.clone()),
+        };
+        patch(Arc::make_mut(&mut list), &keys, &source);
+        let previous = std::mem::replace(&mut self.current, list);
+        self.spare.push((previous, changed));
+        if self.spare.len() > SPARE_LISTS {
+            self.spare.remove(0);
+        }
+        self.current.clone()
     }
 }
 
@@ -161,10 +261,10 @@ pub(crate) fn of_store<K: Resource<DynamicType = ()> + Clone + 'static>(
 
 /// The store's pods, sorted by (namespace, name), for the next snapshot.
 pub(crate) fn of_pods(
-    view: &mut SortedKind<PodInfo>,
+    view: &mut SharedSortedKind<PodInfo>,
     keep: bool,
     store: &Store<LivePod>,
-) -> Vec<Arc<PodInfo>> {
+) -> Arc<Vec<Arc<PodInfo>>> {
     view.current(
         keep,
         Source {
@@ -184,7 +284,7 @@ pub(crate) fn of_pods(
 pub(crate) struct SortedKinds {
     pub services: SortedKind<Service>,
     pub endpoint_slices: SortedKind<EndpointSlice>,
-    pub pods: SortedKind<PodInfo>,
+    pub pods: SharedSortedKind<PodInfo>,
     pub nodes: SortedKind<Node>,
     pub ingresses: SortedKind<Ingress>,
     pub namespaces: SortedKind<Namespace>,
@@ -293,5 +393,89 @@ mod tests {
                 "step {step}"
             );
         }
+    }
+
+    /// The pods' way, with Services for objects: random changes, relists and a kind left out,
+    /// with the views holding some snapshots longer than others. Every list is the store
+    /// sorted; lists no snapshot holds any more are patched again rather than copied.
+    #[test]
+    fn shared_lists_equal_the_sorted_store_and_are_reused() {
+        let (store, mut writer) = reflector::store::<Service>();
+        let mut kind = SharedSortedKind::<Service>::default();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below
+        };
+        // What the views hold: the last snapshots' lists, for a random while.
+        let mut held: Vec<(Arc<Vec<Arc<Service>>>, Vec<*const Service>)> = Vec::new();
+        let mut seen: Vec<*const Vec<Arc<Service>>> = Vec::new();
+        let (mut reused, mut fresh) = (0, 0);
+        for step in 0..600 {
+            for _ in 0..1 + next(5) {
+                let namespace = format!("ns-{}", next(3));
+                let name = format!("svc-{}", next(80));
+                let object = service(&namespace, &name, i32::try_from(next(1_000)).unwrap_or(1));
+                let event = match next(4) {
+                    0 => Event::Delete(object),
+                    _ => Event::Apply(object),
+                };
+                writer.apply_watcher_event(&event);
+                let key = match &event {
+                    Event::Apply(object) | Event::Delete(object) => object_key(object),
+                    _ => None,
+                };
+                kind.mark(key);
+            }
+            if step % 97 == 13 {
+                kind.mark_all();
+            }
+            let keep = step % 131 != 70;
+            let list = kind.current(
+                keep,
+                Source {
+                    all: || super::super::sorted(&store),
+                    get: |key: &ObjectKey| store.get(&object_ref::<Service>(key)),
+                    key: meta_key::<Service>,
+                },
+            );
+            let expected = if keep {
+                super::super::sorted(&store)
+            } else {
+                Vec::new()
+            };
+            assert_eq!(list.len(), expected.len(), "step {step}");
+            assert!(
+                list.iter().zip(&expected).all(|(a, b)| Arc::ptr_eq(a, b)),
+                "step {step}"
+            );
+            // Every held list still reads as it did (patching never touches a held one).
+            for (at, (earlier, as_handed)) in held.iter().enumerate() {
+                assert!(
+                    earlier
+                        .iter()
+                        .map(Arc::as_ptr)
+                        .eq(as_handed.iter().copied()),
+                    "step {step}: held list {at} changed"
+                );
+            }
+            let pointer = Arc::as_ptr(&list);
+            if seen.contains(&pointer) {
+                reused += 1;
+            } else {
+                fresh += 1;
+                seen.push(pointer);
+            }
+            let as_handed = list.iter().map(Arc::as_ptr).collect();
+            held.push((list, as_handed));
+            // The views let go of older snapshots, sometimes late.
+            let keep_held = 1 + usize::try_from(next(3)).unwrap_or(0);
+            while held.len() > keep_held {
+                held.remove(0);
+            }
+        }
+        assert!(reused > fresh, "reused {reused}, fresh {fresh}");
     }
 }

@@ -561,7 +561,9 @@ impl Builder {
         match (object, earlier) {
             (Object::Service(o), Some(i)) => put(&mut snapshot.services, i, o),
             (Object::EndpointSlice(o), Some(i)) => put(&mut snapshot.endpoint_slices, i, o),
-            (Object::Pod(o), Some(i)) => put(&mut snapshot.pods, i, info(o)),
+            (Object::Pod(o), Some(i)) => {
+                put(Arc::<Vec<_>>::make_mut(&mut snapshot.pods), i, info(o))
+            }
             (Object::Node(o), Some(i)) => put(&mut snapshot.nodes, i, o),
             (Object::Ingress(o), Some(i)) => put(&mut snapshot.ingresses, i, o),
             (Object::Namespace(o), Some(i)) => put(&mut snapshot.namespaces, i, o),
@@ -569,7 +571,7 @@ impl Builder {
             (Object::NetworkPolicy(o), Some(i)) => put(&mut snapshot.network_policies, i, o),
             (Object::Service(o), None) => snapshot.services.push(o),
             (Object::EndpointSlice(o), None) => snapshot.endpoint_slices.push(o),
-            (Object::Pod(o), None) => snapshot.pods.push(info(o)),
+            (Object::Pod(o), None) => Arc::make_mut(&mut snapshot.pods).push(info(o)),
             (Object::Node(o), None) => snapshot.nodes.push(o),
             (Object::Ingress(o), None) => snapshot.ingresses.push(o),
             (Object::Namespace(o), None) => snapshot.namespaces.push(o),

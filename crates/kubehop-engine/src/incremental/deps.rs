@@ -87,7 +87,7 @@ impl Dependents {
                 out.wide.insert(position);
             }
         }
-        for pod in &snapshot.pods {
+        for pod in snapshot.pods.iter() {
             out.add_pod(pod, &model.nodes);
         }
         for slice in &snapshot.endpoint_slices {

@@ -135,7 +135,7 @@ fn build_some(
         .collect();
     let partial = ClusterSnapshot {
         generation: inputs.next.generation,
-        pods: pods_for(inputs, &services, whole),
+        pods: Arc::new(pods_for(inputs, &services, whole)),
         services,
         endpoint_slices,
         nodes: Vec::new(),

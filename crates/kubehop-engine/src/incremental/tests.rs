@@ -173,7 +173,7 @@ impl Cluster {
             generation: self.generation,
             services: self.services.values().cloned().collect(),
             endpoint_slices: self.slices.values().cloned().collect(),
-            pods: self.pods.values().cloned().collect(),
+            pods: Arc::new(self.pods.values().cloned().collect()),
             nodes: self.nodes.values().cloned().collect(),
             ..self.rest.clone()
         })
@@ -629,7 +629,7 @@ fn an_unsorted_snapshot_is_built_in_full() {
     let config = EngineConfig::default();
     let mut incremental = IncrementalModel::on_threads(snapshot.clone(), &config, 1);
     let mut next = (*snapshot).clone();
-    next.pods.pop();
+    Arc::make_mut(&mut next.pods).pop();
     assert_eq!(incremental.update(Arc::new(next.clone())), Update::Full);
     assert_eq!(
         fingerprint(incremental.model()),

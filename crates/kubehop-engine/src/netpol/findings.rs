@@ -238,7 +238,7 @@ pub(crate) fn selects_nothing(
     // every policy has one.
     let mut selected = vec![false; index.policies().len()];
     let mut unselected = selected.len();
-    for pod in &snapshot.pods {
+    for pod in snapshot.pods.iter() {
         if unselected == 0 {
             break;
         }

@@ -15,7 +15,6 @@ use crate::store::{DeleteOptions, StoreError};
 use kubehop_engine::endpointslice::{
     CONTROLLER_NAME, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, desired_endpoint_slices,
 };
-use kubehop_engine::nodes::NodeTable;
 
 /// What a slice says, independent of its name and bookkeeping metadata.
 fn content(slice: &EndpointSlice) -> String {
@@ -89,9 +88,8 @@ pub(super) fn reconcile(c: &mut Controller, key: &Key) -> Result<(), StoreError>
         .map(|pod| kubehop_engine::objects::PodInfo::from_pod(pod, &mut interner))
         .collect();
     let pod_refs: Vec<&kubehop_engine::objects::PodInfo> = infos.iter().collect();
-    let nodes = c.node_list();
-    let table = NodeTable::new(nodes.iter().map(|node| node.as_ref()));
-    let desired = desired_endpoint_slices(&service, &pod_refs, &table);
+    let table = c.node_table();
+    let desired = desired_endpoint_slices(&service, &pod_refs, table.as_ref());
 
     let existing = managed_slices(c, key);
     let mut have: Vec<String> = existing.iter().map(content).collect();

@@ -153,15 +153,17 @@ impl Store {
             pods: {
                 // The data plane reads the pods' probes and annotations: keep the objects.
                 let mut interner = kubehop_engine::objects::Interner::new();
-                decode_all::<k8s_openapi::api::core::v1::Pod>(&pods)?
-                    .into_iter()
-                    .map(|pod| {
-                        Arc::new(kubehop_engine::objects::PodInfo::keeping(
-                            pod,
-                            &mut interner,
-                        ))
-                    })
-                    .collect()
+                Arc::new(
+                    decode_all::<k8s_openapi::api::core::v1::Pod>(&pods)?
+                        .into_iter()
+                        .map(|pod| {
+                            Arc::new(kubehop_engine::objects::PodInfo::keeping(
+                                pod,
+                                &mut interner,
+                            ))
+                        })
+                        .collect::<Vec<_>>(),
+                )
             },
             nodes: decode_all(&nodes)?,
             ingresses: decode_all(&ingresses)?,
