@@ -137,6 +137,9 @@ fn patch<T, All, Get, Key>(
     }
 }
 
+/// A whole list of one kind, shared by the snapshots that hold it.
+pub(crate) type SharedList<T> = Arc<Vec<Arc<T>>>;
+
 /// How many earlier lists a [`SharedSortedKind`] keeps to patch again.
 const SPARE_LISTS: usize = 2;
 
@@ -147,10 +150,10 @@ const SPARE_LISTS: usize = 2;
 /// for every update, as long as the views let go of the snapshot before last in time.
 #[derive(Debug)]
 pub(crate) struct SharedSortedKind<T> {
-    current: Arc<Vec<Arc<T>>>,
+    current: SharedList<T>,
     dirty: Dirty,
     /// Earlier lists, oldest first, each with the objects changed between it and `current`.
-    spare: Vec<(Arc<Vec<Arc<T>>>, BTreeSet<ObjectKey>)>,
+    spare: Vec<(SharedList<T>, BTreeSet<ObjectKey>)>,
 }
 
 impl<T> Default for SharedSortedKind<T> {
@@ -410,7 +413,7 @@ mod tests {
             state % below
         };
         // What the views hold: the last snapshots' lists, for a random while.
-        let mut held: Vec<(Arc<Vec<Arc<Service>>>, Vec<*const Service>)> = Vec::new();
+        let mut held: Vec<(SharedList<Service>, Vec<*const Service>)> = Vec::new();
         let mut seen: Vec<*const Vec<Arc<Service>>> = Vec::new();
         let (mut reused, mut fresh) = (0, 0);
         for step in 0..600 {
