@@ -60,6 +60,19 @@ impl<T> Default for SortedKind<T> {
     }
 }
 
+impl Dirty {
+    /// One more changed object (`None`: one without a name, or unknown); past
+    /// [`MAX_PATCHED`], the kind is sorted again.
+    fn mark(&mut self, key: Option<ObjectKey>) {
+        match (&mut *self, key) {
+            (Dirty::Keys(keys), Some(key)) if keys.len() < MAX_PATCHED => {
+                keys.insert(key);
+            }
+            _ => *self = Dirty::All,
+        }
+    }
+}
+
 /// Marking changes, whatever the object type.
 trait Mark {
     /// An object changed (`None`: one without a name, or unknown).
@@ -70,12 +83,7 @@ trait Mark {
 
 impl<T> Mark for SortedKind<T> {
     fn mark(&mut self, key: Option<ObjectKey>) {
-        match (&mut self.dirty, key) {
-            (Dirty::Keys(keys), Some(key)) if keys.len() < MAX_PATCHED => {
-                keys.insert(key);
-            }
-            _ => self.dirty = Dirty::All,
-        }
+        self.dirty.mark(key);
     }
 
     fn mark_all(&mut self) {
@@ -168,12 +176,7 @@ impl<T> Default for SharedSortedKind<T> {
 
 impl<T> Mark for SharedSortedKind<T> {
     fn mark(&mut self, key: Option<ObjectKey>) {
-        match (&mut self.dirty, key) {
-            (Dirty::Keys(keys), Some(key)) if keys.len() < MAX_PATCHED => {
-                keys.insert(key);
-            }
-            _ => self.dirty = Dirty::All,
-        }
+        self.dirty.mark(key);
     }
 
     fn mark_all(&mut self) {
