@@ -262,6 +262,24 @@ fn cpu_time_of(path: &str) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// `p50 …, p99 …` of sorted durations.
+fn spread(sorted: &[Duration]) -> String {
+    format!(
+        "p50 {:.1?}, p99 {:.1?}",
+        percentile(sorted, 0.5),
+        percentile(sorted, 0.99)
+    )
+}
+
+/// [`spread`] and the largest.
+fn spread_and_max(sorted: &[Duration]) -> String {
+    format!(
+        "{}, max {:.1?}",
+        spread(sorted),
+        sorted.last().copied().unwrap_or_default()
+    )
+}
+
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -521,32 +539,23 @@ async fn churn(
     let share = |cpu: Duration| cpu.as_secs_f64() * 100.0 / wall.as_secs_f64();
     let (rss, peak) = memory();
     println!(
-        "churn: {written} pod updates written in {wall:.1?} ({:.0}/s; target {UPDATES_PER_SECOND}/s for {seconds} s); {} seen in a frame; update sent → frame p50 {:.1?}, p99 {:.1?}, max {:.1?}; API answer → frame p50 {:.1?}, p99 {:.1?}; unseen {}",
+        "churn: {written} pod updates written in {wall:.1?} ({:.0}/s; target {UPDATES_PER_SECOND}/s for {seconds} s); {} seen in a frame; update sent → frame {}; API answer → frame {}; unseen {}",
         written as f64 / wall.as_secs_f64(),
         latencies.len(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or_default(),
-        percentile(&after_answer, 0.5),
-        percentile(&after_answer, 0.99),
+        spread_and_max(&latencies),
+        spread(&after_answer),
         pending.lock().expect("lock").len(),
     );
     println!(
-        "  where the time goes: API answer → the writer's own watch sees it p50 {:.1?}, p99 {:.1?}; that watch → frame p50 {:.1?}, p99 {:.1?}",
-        percentile(&answer_to_watch, 0.5),
-        percentile(&answer_to_watch, 0.99),
-        percentile(&watch_to_frame, 0.5),
-        percentile(&watch_to_frame, 0.99),
+        "  where the time goes: API answer → the writer's own watch sees it {}; that watch → frame {}",
+        spread(&answer_to_watch),
+        spread(&watch_to_frame),
     );
     println!(
-        "  {} snapshots: update and frame p50 {:.1?}, p99 {:.1?}, max {:.1?}; between two snapshots p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        "  {} snapshots: update and frame {}; between two snapshots {}",
         frames.len(),
-        percentile(&frames, 0.5),
-        percentile(&frames, 0.99),
-        frames.last().copied().unwrap_or_default(),
-        percentile(&gaps, 0.5),
-        percentile(&gaps, 0.99),
-        gaps.last().copied().unwrap_or_default(),
+        spread_and_max(&frames),
+        spread_and_max(&gaps),
     );
     println!(
         "  CPU while writing, % of one core: TUI (this process without the writer) {:.1} %; writing client and its watch {:.1} %; sandbox API server {}; RSS {rss:.0} MiB, peak {peak:.0} MiB",

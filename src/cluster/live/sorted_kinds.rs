@@ -186,11 +186,7 @@ impl<T> Mark for SharedSortedKind<T> {
 
 impl<T> SharedSortedKind<T> {
     /// The kind's objects for the next snapshot (none when `keep` is false: left out).
-    fn current<All, Get, Key>(
-        &mut self,
-        keep: bool,
-        source: Source<All, Get, Key>,
-    ) -> Arc<Vec<Arc<T>>>
+    fn current<All, Get, Key>(&mut self, keep: bool, source: Source<All, Get, Key>) -> SharedList<T>
     where
         All: FnOnce() -> Vec<Arc<T>>,
         Get: Fn(&ObjectKey) -> Option<Arc<T>>,
@@ -270,7 +266,7 @@ pub(crate) fn of_pods(
     view: &mut SharedSortedKind<PodInfo>,
     keep: bool,
     store: &Store<LivePod>,
-) -> Arc<Vec<Arc<PodInfo>>> {
+) -> SharedList<PodInfo> {
     view.current(
         keep,
         Source {
@@ -353,34 +349,67 @@ mod tests {
         }
     }
 
+    /// A seeded xorshift: `next(below)` is in `0..below`.
+    fn generator(mut state: u64) -> impl FnMut(u64) -> u64 {
+        move |below| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below
+        }
+    }
+
+    /// A random add, change or delete of one of `names` Services of three namespaces, applied
+    /// to the store; the key its watch event names.
+    fn random_change(
+        writer: &mut reflector::store::Writer<Service>,
+        next: &mut impl FnMut(u64) -> u64,
+        names: u64,
+    ) -> Option<ObjectKey> {
+        let namespace = format!("ns-{}", next(3));
+        let name = format!("svc-{}", next(names));
+        let object = service(&namespace, &name, i32::try_from(next(1_000)).unwrap_or(1));
+        let event = match next(4) {
+            0 => Event::Delete(object),
+            _ => Event::Apply(object),
+        };
+        writer.apply_watcher_event(&event);
+        match &event {
+            Event::Apply(object) | Event::Delete(object) => object_key(object),
+            _ => None,
+        }
+    }
+
+    /// `listed` is the store sorted (empty when the kind is left out), sharing its `Arc`s.
+    fn assert_sorted_store(
+        listed: &[Arc<Service>],
+        store: &Store<Service>,
+        keep: bool,
+        step: usize,
+    ) {
+        let expected = if keep {
+            super::super::sorted(store)
+        } else {
+            Vec::new()
+        };
+        assert_eq!(listed.len(), expected.len(), "step {step}");
+        assert!(
+            listed.iter().zip(&expected).all(|(a, b)| Arc::ptr_eq(a, b)),
+            "step {step}"
+        );
+    }
+
     /// Random adds, changes and deletes, a relist now and then and a kind left out for a
     /// while: the patched list is always the store sorted, sharing its `Arc`s.
     #[test]
     fn patched_lists_equal_the_sorted_store() {
         let (store, mut writer) = reflector::store::<Service>();
         let mut kinds = SortedKinds::default();
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |below: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % below
-        };
+        let mut next = generator(0x2545_f491_4f6c_dd1d);
         for step in 0..400 {
             let events = if step % 97 == 50 { 1_500 } else { 1 + next(4) };
             for _ in 0..events {
-                let namespace = format!("ns-{}", next(3));
-                let name = format!("svc-{}", next(60));
-                let object = service(&namespace, &name, i32::try_from(next(1_000)).unwrap_or(1));
-                let event = match next(4) {
-                    0 => Event::Delete(object),
-                    _ => Event::Apply(object),
-                };
-                writer.apply_watcher_event(&event);
-                let key = match &event {
-                    Event::Apply(object) | Event::Delete(object) => object_key(object),
-                    _ => None,
-                };
+                let key = random_change(&mut writer, &mut next, 60);
                 kinds.changed(ResourceKind::Service, key);
             }
             if step % 41 == 7 {
@@ -388,16 +417,7 @@ mod tests {
             }
             let keep = step % 53 != 9;
             let listed = of_store(&mut kinds.services, keep, &store);
-            let expected = if keep {
-                super::super::sorted(&store)
-            } else {
-                Vec::new()
-            };
-            assert_eq!(listed.len(), expected.len(), "step {step}");
-            assert!(
-                listed.iter().zip(&expected).all(|(a, b)| Arc::ptr_eq(a, b)),
-                "step {step}"
-            );
+            assert_sorted_store(&listed, &store, keep, step);
         }
     }
 
@@ -408,31 +428,14 @@ mod tests {
     fn shared_lists_equal_the_sorted_store_and_are_reused() {
         let (store, mut writer) = reflector::store::<Service>();
         let mut kind = SharedSortedKind::<Service>::default();
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |below: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % below
-        };
+        let mut next = generator(0x9e37_79b9_7f4a_7c15);
         // What the views hold: the last snapshots' lists, for a random while.
         let mut held: Vec<(SharedList<Service>, Vec<*const Service>)> = Vec::new();
         let mut seen: Vec<*const Vec<Arc<Service>>> = Vec::new();
         let (mut reused, mut fresh) = (0, 0);
         for step in 0..600 {
             for _ in 0..1 + next(5) {
-                let namespace = format!("ns-{}", next(3));
-                let name = format!("svc-{}", next(80));
-                let object = service(&namespace, &name, i32::try_from(next(1_000)).unwrap_or(1));
-                let event = match next(4) {
-                    0 => Event::Delete(object),
-                    _ => Event::Apply(object),
-                };
-                writer.apply_watcher_event(&event);
-                let key = match &event {
-                    Event::Apply(object) | Event::Delete(object) => object_key(object),
-                    _ => None,
-                };
+                let key = random_change(&mut writer, &mut next, 80);
                 kind.mark(key);
             }
             if step % 97 == 13 {
@@ -447,16 +450,7 @@ mod tests {
                     key: meta_key::<Service>,
                 },
             );
-            let expected = if keep {
-                super::super::sorted(&store)
-            } else {
-                Vec::new()
-            };
-            assert_eq!(list.len(), expected.len(), "step {step}");
-            assert!(
-                list.iter().zip(&expected).all(|(a, b)| Arc::ptr_eq(a, b)),
-                "step {step}"
-            );
+            assert_sorted_store(&list, &store, keep, step);
             // Every held list still reads as it did (patching never touches a held one).
             for (at, (earlier, as_handed)) in held.iter().enumerate() {
                 assert!(

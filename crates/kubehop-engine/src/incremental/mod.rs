@@ -5,8 +5,8 @@
 //! change (nodes, Ingresses, namespaces, IngressClasses, NetworkPolicies, Gateway API objects,
 //! a Service added, removed or re-selected, a missing kind, too many changes at once, objects
 //! out of order) is a full [`crate::build`], and so is every change of a cluster with
-//! NetworkPolicies or Gateway API routes. The result equals a full build of the new snapshot; a property
-//! test applies random event sequences both ways and compares the models.
+//! NetworkPolicies or Gateway API routes. The result equals a full build of the new snapshot;
+//! a property test applies random event sequences both ways and compares the models.
 
 mod deps;
 mod diff;

@@ -547,7 +547,7 @@ fn random_event_sequences_give_the_full_build() {
     assert!(totals.ranges_not_followed > 0, "{totals:?}");
 }
 
-/// A pod's readiness flipped (and its EndpointSlice endpoint with it), as one update.
+/// The first pod's readiness flipped (its EndpointSlice left as it was), as one update.
 fn flip_first_pod(cluster: &mut Cluster) {
     let Some((key, pod)) = cluster
         .pods
