@@ -23,7 +23,38 @@ pub(crate) type Position = u32;
 #[derive(Debug, Default)]
 struct Pair {
     services: Vec<Position>,
-    pods: BTreeMap<(String, String), Arc<PodInfo>>,
+    pods: BTreeSet<ByName>,
+}
+
+/// A pod ordered by (namespace, name), read from the pod itself: at 150,000 pods, a key of
+/// two owned strings per selected pair was 20 MB of the index.
+#[derive(Debug, Clone)]
+struct ByName(Arc<PodInfo>);
+
+impl ByName {
+    fn key(&self) -> (&str, &str) {
+        (pods::namespace(&self.0), pods::name(&self.0))
+    }
+}
+
+impl PartialEq for ByName {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for ByName {}
+
+impl PartialOrd for ByName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 /// The dependency indexes of one model.
@@ -61,10 +92,6 @@ pub(crate) fn slice_owner(slice: &EndpointSlice) -> Option<(String, String)> {
     let service = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
     let namespace = slice.metadata.namespace.as_deref().unwrap_or("default");
     Some((namespace.to_owned(), service.clone()))
-}
-
-fn pod_key(pod: &PodInfo) -> (String, String) {
-    (pods::namespace(pod).to_owned(), pods::name(pod).to_owned())
 }
 
 impl Dependents {
@@ -110,16 +137,18 @@ impl Dependents {
         self.ranges.add(nodes.range_counts(pod));
         for (key, value) in pods::labels(pod).into_iter().flatten() {
             if let Some(pair) = self.pair_mut(key, value) {
-                pair.pods.insert(pod_key(pod), pod.clone());
+                pair.pods.replace(ByName(pod.clone()));
             }
         }
     }
 
-    pub fn remove_pod(&mut self, pod: &PodInfo, nodes: &NodeTable) {
+    /// Removes the pod of `pod`'s (namespace, name), whichever version the index holds.
+    pub fn remove_pod(&mut self, pod: &Arc<PodInfo>, nodes: &NodeTable) {
         self.ranges.remove(nodes.range_counts(pod));
+        let by_name = ByName(pod.clone());
         for (key, value) in pods::labels(pod).into_iter().flatten() {
             if let Some(pair) = self.pair_mut(key, value) {
-                pair.pods.remove(&pod_key(pod));
+                pair.pods.remove(&by_name);
             }
         }
     }
@@ -202,9 +231,10 @@ impl Dependents {
         let Some((shortest, others)) = lists.split_first() else {
             return;
         };
-        for (key, pod) in &shortest.pods {
-            if others.iter().all(|pair| pair.pods.contains_key(key)) {
-                out.insert(key.clone(), pod.clone());
+        for pod in &shortest.pods {
+            if others.iter().all(|pair| pair.pods.contains(pod)) {
+                let (namespace, name) = pod.key();
+                out.insert((namespace.to_owned(), name.to_owned()), pod.0.clone());
             }
         }
     }
