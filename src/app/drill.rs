@@ -429,7 +429,7 @@ fn cached_yaml(state: &AppState, target: &ObjectRef) -> Option<String> {
             .endpoint_slices
             .iter()
             .find(|o| same(&o.metadata))
-            .map(|o| serde_saphyr::to_string(o.as_ref())),
+            .map(|o| serde_saphyr::to_string(o.to_slice().as_ref())),
         ObjectKind::Node => snapshot
             .nodes
             .iter()

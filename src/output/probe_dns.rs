@@ -124,7 +124,19 @@ async fn list_system(api: &kube::Config) -> Option<ClusterSnapshot> {
     .ok()?;
     Some(ClusterSnapshot {
         services: arcs(services.ok()?.items),
-        endpoint_slices: arcs(slices.ok()?.items),
+        endpoint_slices: {
+            let mut interner = crate::engine::objects::Interner::new();
+            let slices = slices.ok()?.items;
+            slices
+                .iter()
+                .map(|slice| {
+                    Arc::new(crate::engine::objects::SliceInfo::from_slice(
+                        slice,
+                        &mut interner,
+                    ))
+                })
+                .collect()
+        },
         pods: {
             let mut interner = crate::engine::objects::Interner::new();
             let pods = pods.ok()?.items;

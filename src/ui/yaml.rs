@@ -127,7 +127,7 @@ fn endpoint_yaml(chain: &ServiceChain, port: Option<usize>, endpoint: usize) -> 
         .find(|slice| slice.metadata.name.as_deref() == Some(info.slice.as_ref()))?;
     Some(titled(
         format!("EndpointSlice {}/{}", chain.namespace, info.slice),
-        slice.as_ref(),
+        slice.to_slice().as_ref(),
     ))
 }
 
@@ -145,6 +145,6 @@ fn slice_yaml(chain: &ServiceChain, name: &str) -> Option<Titled> {
     };
     Some(titled(
         format!("EndpointSlice {}/{name}{derived}", chain.namespace),
-        slice.as_ref(),
+        slice.to_slice().as_ref(),
     ))
 }

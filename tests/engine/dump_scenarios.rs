@@ -158,7 +158,7 @@ fn every_address_is_loopback() {
             addresses.extend(ingress.into_iter().flatten().filter_map(|i| i.ip.clone()));
         }
         for slice in &snapshot.endpoint_slices {
-            for endpoint in slice.endpoints.iter().flatten() {
+            for endpoint in slice.to_slice().endpoints.iter().flatten() {
                 addresses.extend(endpoint.addresses.iter().cloned());
             }
         }
@@ -210,7 +210,10 @@ fn objects(
         )
     }
     let services = snapshot.services.iter().map(|o| entry(&**o));
-    let slices = snapshot.endpoint_slices.iter().map(|o| entry(&**o));
+    let slices = snapshot
+        .endpoint_slices
+        .iter()
+        .map(|o| entry(&*o.to_slice()));
     let pods = snapshot.pods.iter().map(|o| entry(&*o.to_pod()));
     let nodes = snapshot.nodes.iter().map(|o| entry(&**o));
     let ingresses = snapshot.ingresses.iter().map(|o| entry(&**o));
@@ -339,6 +342,7 @@ fn expected_endpoints(snapshot: &ClusterSnapshot, service: &Service) -> BTreeSet
 fn published_endpoints(snapshot: &ClusterSnapshot, service: &Service) -> BTreeSet<Published> {
     let mut published = BTreeSet::new();
     for slice in &snapshot.endpoint_slices {
+        let slice = slice.to_slice();
         let labels = slice.metadata.labels.clone().unwrap_or_default();
         if slice.metadata.namespace != service.metadata.namespace
             || labels.get("kubernetes.io/service-name") != service.metadata.name.as_ref()

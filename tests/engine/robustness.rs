@@ -245,7 +245,7 @@ proptest! {
         let snapshot = ClusterSnapshot {
             services: services.into_iter().map(Arc::new).collect(),
             pods: Arc::new(pods.into_iter().map(|pod| Arc::new(pod.into())).collect()),
-            endpoint_slices: slices.into_iter().map(Arc::new).collect(),
+            endpoint_slices: slices.into_iter().map(|slice| Arc::new(slice.into())).collect(),
             nodes: nodes.into_iter().map(Arc::new).collect(),
             ..ClusterSnapshot::default()
         };
@@ -311,7 +311,7 @@ fn missing_everything() {
         services: vec![Arc::new(bare_service)],
         pods: Arc::new(vec![Arc::new(bare_pod.into())]),
         nodes: vec![Arc::new(bare_node)],
-        endpoint_slices: vec![Arc::new(bare_slice)],
+        endpoint_slices: vec![Arc::new(bare_slice.into())],
         ingresses: vec![Arc::new(Default::default())],
         ..ClusterSnapshot::default()
     };

@@ -844,7 +844,8 @@ async fn a_replayed_dump_keeps_its_status_and_slices() {
         let namespace = original.metadata.namespace.as_deref().expect("namespace");
         let now: EndpointSlice = store.get(namespace, name).expect("decodes").expect("kept");
         assert_eq!(
-            now.endpoints, original.endpoints,
+            now.endpoints,
+            original.to_slice().endpoints,
             "{namespace}/{name} unchanged"
         );
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Service;
 
 use crate::objects::PodInfo;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use crate::objects::SliceInfo;
 
 use super::config::EngineConfig;
 use super::diagnostics::{self, DiagnosticInput};
@@ -177,7 +177,7 @@ fn source_ranges(service: &Service) -> Vec<String> {
 /// `kubernetes.io/service-name`, sorted by name), `None` when there are none.
 pub(crate) fn build_service(
     service: &Arc<Service>,
-    existing: Option<&[Arc<EndpointSlice>]>,
+    existing: Option<&[Arc<SliceInfo>]>,
     context: &BuildContext<'_, '_>,
     interner: &mut Interner<'_>,
 ) -> ServiceChain {
@@ -283,11 +283,12 @@ fn derived_slices(
     service: &Service,
     selected: &[&Arc<PodInfo>],
     context: &BuildContext<'_, '_>,
-) -> Vec<Arc<EndpointSlice>> {
+) -> Vec<Arc<SliceInfo>> {
     let pod_refs: Vec<&PodInfo> = selected.iter().map(|pod| pod.as_ref()).collect();
+    let mut interner = crate::objects::Interner::new();
     desired_endpoint_slices(service, &pod_refs, context.node_lookup())
-        .into_iter()
-        .map(Arc::new)
+        .iter()
+        .map(|slice| Arc::new(SliceInfo::from_slice(slice, &mut interner)))
         .collect()
 }
 

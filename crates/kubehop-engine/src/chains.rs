@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::objects::SliceInfo;
 use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use super::chain::{self, BuildContext};
 use super::config::EngineConfig;
@@ -25,7 +25,7 @@ pub struct ServiceChains<'s> {
     index: SnapshotIndex<'s>,
     services: Vec<&'s Arc<Service>>,
     /// Each Service's EndpointSlices, aligned with `services`.
-    slices: Vec<Vec<Arc<EndpointSlice>>>,
+    slices: Vec<Vec<Arc<SliceInfo>>>,
     config: EngineConfig,
     slices_missing: bool,
     pods_missing: bool,
@@ -373,7 +373,7 @@ fn missing_port(chain: &ServiceChain, backend: &IngressBackendRef) -> Option<Dia
 fn slices_by_service(
     snapshot: &ClusterSnapshot,
     services: &[&Arc<Service>],
-) -> Vec<Vec<Arc<EndpointSlice>>> {
+) -> Vec<Vec<Arc<SliceInfo>>> {
     let mut position: hash::FxHashMap<(&str, &str), usize> = hash::FxHashMap::default();
     position.reserve(services.len());
     for (index, service) in services.iter().enumerate() {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Service;
 
 use crate::objects::PodInfo;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use crate::objects::SliceInfo;
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
 
@@ -482,7 +482,7 @@ pub struct ServiceDetails {
     /// The Service object as read.
     pub service: Option<Arc<Service>>,
     /// The EndpointSlices the endpoints were read from (derived ones when `endpointsDerived`).
-    pub slices: Vec<Arc<EndpointSlice>>,
+    pub slices: Vec<Arc<SliceInfo>>,
     /// Pods in the Service's namespace that carry every selector label (rule A2), sorted by name.
     pub selected_pods: Vec<Arc<PodInfo>>,
     /// Selected pods the EndpointSlice controller leaves out, by pod name (rules A3/A7).

@@ -4,7 +4,7 @@ use super::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
+use crate::objects::{EndpointEntry, SliceInfo};
 
 use super::model::{EndpointInfo, PortEndpoint, Protocol};
 use super::nodes::NodeTable;
@@ -103,7 +103,7 @@ impl<'a> Interner<'a> {
 /// ignored, slice ports without a number are ignored (the API server defaults a missing name to
 /// `""` and a missing protocol to TCP), and a repeated IP:port collapses into one.
 pub(crate) fn read<'a>(
-    slices: &'a [Arc<EndpointSlice>],
+    slices: &'a [Arc<SliceInfo>],
     namespace: &Arc<str>,
     interner: &mut Interner<'_>,
 ) -> SliceEndpoints<'a> {
@@ -118,10 +118,10 @@ pub(crate) fn read<'a>(
         }
         let slice_name: Arc<str> = Arc::from(slice.metadata.name.as_deref().unwrap_or(""));
         let ports = slice_ports(slice, &mut port_keys);
-        for endpoint in slice.endpoints.iter().flatten() {
+        for endpoint in slice.endpoints() {
             let Some(ip) = endpoint
-                .addresses
-                .first()
+                .address
+                .as_deref()
                 .and_then(|address| super::pods::trim_fast(address).parse::<IpAddr>().ok())
             else {
                 continue;
@@ -183,7 +183,7 @@ impl<'a> PortKeys<'a> {
 
 /// The slice's ports with a number and a known protocol, as (position of its (name, protocol)
 /// key in `port_keys`, number); new keys are appended.
-fn slice_ports<'a>(slice: &'a EndpointSlice, port_keys: &mut PortKeys<'a>) -> Vec<(usize, i32)> {
+fn slice_ports<'a>(slice: &'a SliceInfo, port_keys: &mut PortKeys<'a>) -> Vec<(usize, i32)> {
     slice
         .ports
         .as_deref()
@@ -204,7 +204,7 @@ fn slice_ports<'a>(slice: &'a EndpointSlice, port_keys: &mut PortKeys<'a>) -> Ve
 /// One endpoint's facts (rule A12's defaults for absent conditions); its namespace is the
 /// Service's unless a Pod targetRef says otherwise.
 fn endpoint_info(
-    endpoint: &Endpoint,
+    endpoint: &EndpointEntry,
     ip: IpAddr,
     slice_name: &Arc<str>,
     namespace: &Arc<str>,
@@ -212,16 +212,16 @@ fn endpoint_info(
 ) -> Arc<EndpointInfo> {
     let conditions = endpoint.conditions.as_ref();
     let target = endpoint
-        .target_ref
+        .target
         .as_ref()
         .filter(|target| target.kind.as_deref().is_none_or(|kind| kind == "Pod"));
-    let endpoint_namespace = match target.and_then(|target| target.namespace.as_deref()) {
-        Some(other) if other != namespace.as_ref() => interner.intern(other),
+    let endpoint_namespace = match target.and_then(|target| target.namespace.as_ref()) {
+        Some(other) if other != namespace => interner.intern(other),
         _ => namespace.clone(),
     };
-    let hints = endpoint.hints.as_ref();
+    let hints = endpoint.hints();
     Arc::new(EndpointInfo {
-        pod: target.and_then(|target| target.name.clone()),
+        pod: target.and_then(|target| target.name.as_deref().map(str::to_owned)),
         namespace: Some(endpoint_namespace),
         node: endpoint
             .node_name
@@ -233,7 +233,10 @@ fn endpoint_info(
             .as_deref()
             .filter(|zone| !zone.is_empty())
             .map(|zone| interner.intern(zone)),
-        hostname: endpoint.hostname.clone().filter(|name| !name.is_empty()),
+        hostname: endpoint
+            .hostname()
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned),
         ip,
         ready: conditions.and_then(|c| c.ready).unwrap_or(true),
         serving: conditions.and_then(|c| c.serving).unwrap_or(true),

@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
 
-use crate::objects::PodInfo;
+use crate::objects::{PodInfo, SliceInfo};
 
 /// The kinds of objects a snapshot carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -124,7 +123,8 @@ pub struct ClusterSnapshot {
     /// Monotonic per source; 0 for a one-shot source such as a dump file.
     pub generation: u64,
     pub services: Vec<Arc<Service>>,
-    pub endpoint_slices: Vec<Arc<EndpointSlice>>,
+    /// EndpointSlices with their endpoints in compact form ([`SliceInfo`]).
+    pub endpoint_slices: Vec<Arc<SliceInfo>>,
     /// Pods in compact form ([`PodInfo`]: what the engine and the views read), sorted by
     /// (namespace, name) like every kind. The list is shared: what is built from a snapshot
     /// keeps it by one pointer, and a live source hands out a list again once nothing holds

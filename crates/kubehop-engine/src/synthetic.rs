@@ -23,7 +23,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use crate::ClusterSnapshot;
 use crate::endpointslice::desired_endpoint_slices;
 use crate::nodes::{NodeTable, ZONE_LABEL};
-use crate::objects::{Interner, PodInfo};
+use crate::objects::{Interner, PodInfo, SliceInfo};
 
 /// The size of the synthetic cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -453,13 +453,18 @@ pub fn one_pod_apart(spec: &SyntheticSpec) -> Option<(Arc<ClusterSnapshot>, Arc<
     ));
     *Arc::make_mut(&mut after.pods).get_mut(pod_position)? = Arc::new(pod);
     let slice_position = after.endpoint_slices.iter().position(|slice| {
-        slice.endpoints.iter().flatten().any(|endpoint| {
-            endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(&pod_name)
-        })
+        slice
+            .endpoints()
+            .iter()
+            .any(|endpoint| endpoint.pod_name() == Some(&pod_name))
     })?;
     let mut slice = (**after.endpoint_slices.get(slice_position)?).clone();
-    for endpoint in slice.endpoints.iter_mut().flatten() {
-        if endpoint.target_ref.as_ref().and_then(|r| r.name.as_deref()) == Some(&pod_name)
+    for endpoint in slice
+        .endpoints
+        .iter_mut()
+        .flat_map(|endpoints| endpoints.iter_mut())
+    {
+        if endpoint.pod_name() == Some(&pod_name)
             && let Some(conditions) = endpoint.conditions.as_mut()
         {
             conditions.ready = Some(!conditions.ready.unwrap_or(true));
@@ -476,7 +481,11 @@ pub fn generate(spec: &SyntheticSpec) -> ClusterSnapshot {
     ClusterSnapshot {
         generation: 0,
         services: generated.services.into_iter().map(Arc::new).collect(),
-        endpoint_slices: generated.slices.into_iter().map(Arc::new).collect(),
+        endpoint_slices: generated
+            .slices
+            .iter()
+            .map(|slice| Arc::new(SliceInfo::from_slice(slice, &mut interner)))
+            .collect(),
         pods: Arc::new(
             generated
                 .pods

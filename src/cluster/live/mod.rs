@@ -71,6 +71,7 @@ use crate::cluster::client::{
 };
 use crate::cluster::feed::{self, ConnectionStatus, FeedPublisher, SnapshotFeed, SourceLabel};
 use crate::cluster::{ClusterSnapshot, MissingKind, ResourceKind};
+use crate::engine::objects::SliceInfo;
 
 pub use open::{
     DEMO_CONTEXT, DemoCluster, DemoStarted, Sources, missing_notes, open_feed, watch_target,
@@ -186,12 +187,7 @@ impl LiveSource {
         let (relists_tx, relists_rx) = mpsc::unbounded_channel();
         let stores = Stores {
             services: spawn_kind::<Service>(&mut watchers, &client, &target.scope, &signals_tx),
-            endpoint_slices: spawn_kind::<EndpointSlice>(
-                &mut watchers,
-                &client,
-                &target.scope,
-                &signals_tx,
-            ),
+            endpoint_slices: spawn_slices(&mut watchers, &client, &target.scope, &signals_tx),
             pods: spawn_pods(&mut watchers, &client, &target.scope, &signals_tx),
             nodes: spawn_kind::<Node>(&mut watchers, &client, &target.scope, &signals_tx),
             ingresses: spawn_kind::<Ingress>(&mut watchers, &client, &target.scope, &signals_tx),
@@ -371,6 +367,23 @@ fn spawn_pods(
     reader
 }
 
+/// The EndpointSlices' watcher: its store holds them with compact endpoints ([`pods`]).
+fn spawn_slices(
+    watchers: &mut JoinSet<()>,
+    client: &kube::Client,
+    scope: &Scope,
+    signals: &mpsc::UnboundedSender<Signal>,
+) -> Store<SliceInfo> {
+    let api = EndpointSlice::api(client.clone(), scope);
+    let (reader, writer) = reflector::store::<SliceInfo>();
+    let signals = signals.clone();
+    let mut converter = pods::SliceConverter::default();
+    watchers.spawn(watch_kind(api, writer, signals, move |event| {
+        converter.event(event)
+    }));
+    reader
+}
+
 /// Watches one kind: every event, `cache`d (trimmed or converted), goes into the store as
 /// kube-runtime's reflector applies it, and its signal to the coordinator.
 async fn watch_kind<K: Watched, C: reflector::Lookup<DynamicType = ()> + Clone + 'static>(
@@ -416,7 +429,7 @@ fn event_signal<K: reflector::Lookup>(
 
 struct Stores {
     services: Store<Service>,
-    endpoint_slices: Store<EndpointSlice>,
+    endpoint_slices: Store<SliceInfo>,
     pods: Store<pods::LivePod>,
     nodes: Store<Node>,
     ingresses: Store<Ingress>,

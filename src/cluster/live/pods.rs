@@ -1,4 +1,5 @@
-//! Pods in the live store: compact ([`PodInfo`]) from the moment the watcher decodes them.
+//! Pods in the live store: compact ([`PodInfo`]) from the moment the watcher decodes them;
+//! EndpointSlices likewise keep their endpoints compact ([`SliceInfo`]).
 //!
 //! The watcher (relist, backoff, bookmarks) and the reflector store are kube-runtime's, as for
 //! every kind; only the object type differs. Each watcher event's pods are converted before
@@ -10,10 +11,11 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::Lookup;
 use kube::runtime::watcher::Event;
 
-use crate::engine::objects::{Interner, PodInfo};
+use crate::engine::objects::{Interner, PodInfo, SliceInfo};
 
 /// A pod as the reflector store keeps it. A wrapper because kube-runtime's `Lookup` and the
 /// engine's `PodInfo` are both foreign to this crate; it holds the `Arc` the snapshots share,
@@ -75,12 +77,37 @@ impl PodConverter {
     /// whenever it has doubled (so churn does not grow it without bound).
     pub fn event(&mut self, event: Event<Pod>) -> Event<LivePod> {
         self.interner.prune();
-        match event {
-            Event::Apply(pod) => Event::Apply(self.convert(pod)),
-            Event::Delete(pod) => Event::Delete(self.convert(pod)),
-            Event::Init => Event::Init,
-            Event::InitApply(pod) => Event::InitApply(self.convert(pod)),
-            Event::InitDone => Event::InitDone,
-        }
+        map_event(event, |pod| self.convert(pod))
+    }
+}
+
+/// Converts the watcher's EndpointSlices as they arrive: metadata trimmed as every kind's
+/// ([`super::trim`]), endpoints compact ([`SliceInfo`]), node and zone names shared.
+#[derive(Debug, Default)]
+pub struct SliceConverter {
+    interner: Interner,
+}
+
+impl SliceConverter {
+    pub fn convert(&mut self, mut slice: EndpointSlice) -> SliceInfo {
+        super::trim::trim_metadata(&mut slice.metadata);
+        SliceInfo::from_slice(&slice, &mut self.interner)
+    }
+
+    /// The event with its slices converted; the interner is pruned as [`PodConverter`]'s.
+    pub fn event(&mut self, event: Event<EndpointSlice>) -> Event<SliceInfo> {
+        self.interner.prune();
+        map_event(event, |slice| self.convert(slice))
+    }
+}
+
+/// The same event with each object converted.
+fn map_event<A, B>(event: Event<A>, mut convert: impl FnMut(A) -> B) -> Event<B> {
+    match event {
+        Event::Apply(object) => Event::Apply(convert(object)),
+        Event::Delete(object) => Event::Delete(convert(object)),
+        Event::Init => Event::Init,
+        Event::InitApply(object) => Event::InitApply(convert(object)),
+        Event::InitDone => Event::InitDone,
     }
 }

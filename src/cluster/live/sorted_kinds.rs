@@ -14,14 +14,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
 use kube::Resource;
 use kube::runtime::reflector::{Lookup, ObjectRef, Store};
 
 use super::pods::LivePod;
 use crate::cluster::ResourceKind;
-use crate::engine::objects::PodInfo;
+use crate::engine::objects::{PodInfo, SliceInfo};
 
 /// An object's namespace (none for cluster-scoped kinds) and name.
 pub(crate) type ObjectKey = (Option<String>, String);
@@ -285,7 +284,7 @@ pub(crate) fn of_pods(
 #[derive(Debug, Default)]
 pub(crate) struct SortedKinds {
     pub services: SortedKind<Service>,
-    pub endpoint_slices: SortedKind<EndpointSlice>,
+    pub endpoint_slices: SortedKind<SliceInfo>,
     pub pods: SharedSortedKind<PodInfo>,
     pub nodes: SortedKind<Node>,
     pub ingresses: SortedKind<Ingress>,

@@ -3,13 +3,13 @@
 //! Every kind loses `metadata.managedFields`, `kubectl.kubernetes.io/last-applied-configuration`
 //! and any other annotation longer than [`LARGE_ANNOTATION`] bytes, except the Service
 //! annotations the engine reads (`service.kubernetes.io/…`, `service.beta.kubernetes.io/…`).
-//! Nodes lose their image list and volume status; EndpointSlices keep of each endpoint's
-//! targetRef only its kind, name and namespace. Pods are not trimmed but converted: the store
-//! holds them compact ([`super::pods`], the engine's `PodInfo`), which is what lets a
-//! 150,000-pod cluster fit in a terminal tool's memory.
+//! Nodes lose their image list and volume status. Pods and EndpointSlices are converted too:
+//! the store holds pods compact and slices with compact endpoints ([`super::pods`], the
+//! engine's `PodInfo` and `SliceInfo`, which keep of an endpoint's targetRef only its kind,
+//! name and namespace), which is what lets a 150,000-pod cluster fit in a terminal tool's
+//! memory.
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -44,25 +44,6 @@ pub fn trim_metadata(metadata: &mut ObjectMeta) {
 impl Trim for Service {
     fn trim(&mut self) {
         trim_metadata(&mut self.metadata);
-    }
-}
-
-impl Trim for EndpointSlice {
-    fn trim(&mut self) {
-        trim_metadata(&mut self.metadata);
-        // The engine reads an endpoint's targetRef for its kind, name and namespace (a Pod,
-        // and where it lives); the rest of the reference (uid, resourceVersion, apiVersion,
-        // fieldPath) is a few allocations per endpoint, 150,000 of them at the scalability
-        // envelope. `deprecatedTopology` is never read (nodeName and zone replace it).
-        for endpoint in self.endpoints.iter_mut().flatten() {
-            endpoint.deprecated_topology = None;
-            if let Some(target) = endpoint.target_ref.as_mut() {
-                target.uid = None;
-                target.resource_version = None;
-                target.api_version = None;
-                target.field_path = None;
-            }
-        }
     }
 }
 
@@ -238,8 +219,9 @@ mod tests {
 
     #[test]
     fn endpoint_slices_keep_what_the_engine_reads_of_their_endpoints() {
-        let mut slice: EndpointSlice = serde_json::from_value(json!({
-            "metadata": {"name": "web-abc12", "namespace": "shop", "labels": {"kubernetes.io/service-name": "web"}},
+        let slice: k8s_openapi::api::discovery::v1::EndpointSlice = serde_json::from_value(json!({
+            "metadata": {"name": "web-abc12", "namespace": "shop", "labels": {"kubernetes.io/service-name": "web"},
+                         "managedFields": [{"manager": "kube-controller-manager", "operation": "Update"}]},
             "addressType": "IPv4",
             "endpoints": [{
                 "addresses": ["127.1.1.2"],
@@ -252,10 +234,15 @@ mod tests {
             "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]
         }))
         .expect("a valid slice");
-        let untrimmed = slice.clone();
-        slice.trim();
-        let endpoints = slice.endpoints.as_deref().unwrap_or_default();
-        let endpoint = endpoints.first().expect("the endpoint");
+        let cached = crate::cluster::live::pods::SliceConverter::default().convert(slice.clone());
+        assert!(cached.object.is_none(), "no typed slice in the store");
+        assert_eq!(cached.metadata.managed_fields, None);
+        let rebuilt = cached.to_slice();
+        let endpoint = rebuilt
+            .endpoints
+            .as_deref()
+            .and_then(<[_]>::first)
+            .expect("the endpoint");
         let target = endpoint.target_ref.as_ref().expect("a targetRef");
         assert_eq!(
             (
@@ -271,12 +258,12 @@ mod tests {
         );
         assert_eq!(endpoint.deprecated_topology, None);
         // Every other field of the endpoint, and the slice's ports, are as they were.
-        let mut before = untrimmed.endpoints.as_deref().unwrap_or_default()[0].clone();
+        let mut before = slice.endpoints.as_deref().unwrap_or_default()[0].clone();
         before.deprecated_topology = None;
         before.target_ref = endpoint.target_ref.clone();
         assert_eq!(&before, endpoint);
-        assert_eq!(slice.ports, untrimmed.ports);
-        assert!(json_size(&slice) < json_size(&untrimmed));
+        assert_eq!(rebuilt.ports, slice.ports);
+        assert!(json_size(&*rebuilt) < json_size(&slice));
     }
 
     #[test]

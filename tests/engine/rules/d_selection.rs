@@ -1,7 +1,7 @@
 //! Rule group (d): endpoint selection per traffic source (D1-D12).
 
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kubehop::engine::model::TrafficPolicy;
+use kubehop::engine::objects::SliceInfo;
 use kubehop::engine::route::{PolicyScope, RouteReason, SourceKind};
 use kubehop::engine::topology::{EndpointSet, TopologyOutcome, TopologySkip};
 use kubehop::engine::{EngineConfig, TrafficSource, Verdict};
@@ -140,12 +140,12 @@ fn d5_node_hints(#[case] gate: bool, #[case] pods: Vec<&str>) {
 /// (zone hints, node hints) per endpoint.
 type Hints = (Option<Vec<String>>, Option<Vec<String>>);
 
-fn hints_of(slices: &[std::sync::Arc<EndpointSlice>]) -> Vec<Hints> {
+fn hints_of(slices: &[std::sync::Arc<SliceInfo>]) -> Vec<Hints> {
     slices
         .iter()
-        .flat_map(|s| s.endpoints.iter().flatten())
+        .flat_map(|s| s.endpoints())
         .map(|e| {
-            let hints = e.hints.as_ref();
+            let hints = e.hints();
             (
                 hints
                     .and_then(|h| h.for_zones.as_ref())

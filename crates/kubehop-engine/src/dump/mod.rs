@@ -557,10 +557,15 @@ impl Builder {
             None => None,
         };
         // A dump cannot be read again: its pods keep their objects for the views.
-        let mut info = |pod| Arc::new(crate::objects::PodInfo::keeping(pod, &mut self.interner));
+        let interner = &mut self.interner;
+        let mut info = |pod| Arc::new(crate::objects::PodInfo::keeping(pod, interner));
         match (object, earlier) {
             (Object::Service(o), Some(i)) => put(&mut snapshot.services, i, o),
-            (Object::EndpointSlice(o), Some(i)) => put(&mut snapshot.endpoint_slices, i, o),
+            (Object::EndpointSlice(o), Some(i)) => put(
+                &mut snapshot.endpoint_slices,
+                i,
+                Arc::new(crate::objects::SliceInfo::keeping(o, interner)),
+            ),
             (Object::Pod(o), Some(i)) => {
                 put(Arc::<Vec<_>>::make_mut(&mut snapshot.pods), i, info(o))
             }
@@ -570,7 +575,9 @@ impl Builder {
             (Object::IngressClass(o), Some(i)) => put(&mut snapshot.ingress_classes, i, o),
             (Object::NetworkPolicy(o), Some(i)) => put(&mut snapshot.network_policies, i, o),
             (Object::Service(o), None) => snapshot.services.push(o),
-            (Object::EndpointSlice(o), None) => snapshot.endpoint_slices.push(o),
+            (Object::EndpointSlice(o), None) => snapshot
+                .endpoint_slices
+                .push(Arc::new(crate::objects::SliceInfo::keeping(o, interner))),
             (Object::Pod(o), None) => Arc::make_mut(&mut snapshot.pods).push(info(o)),
             (Object::Node(o), None) => snapshot.nodes.push(o),
             (Object::Ingress(o), None) => snapshot.ingresses.push(o),

@@ -2,8 +2,8 @@
 //! controllers wrote. Each finding is about a route; it is shown on the Services the route
 //! reaches, or as unattached when it reaches none.
 
+use crate::objects::SliceInfo;
 use k8s_openapi::api::core::v1::ServicePort;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kubehop_gateway_api::{Condition, Gateway};
 
@@ -280,7 +280,7 @@ type Scoped = (Diagnostic, Option<Vec<(String, String)>>);
 /// finding shows on its own Service (when it exists), a rule's on the rule's Services.
 fn backend_findings(
     gateways: &Gateways<'_>,
-    slices: &[std::sync::Arc<EndpointSlice>],
+    slices: &[std::sync::Arc<SliceInfo>],
     route: &RouteView<'_>,
 ) -> Vec<Scoped> {
     let mut out = Vec::new();
@@ -356,7 +356,7 @@ fn answers_itself(rule: &super::RuleView<'_>) -> bool {
 /// says whether it resolves it, GW16).
 fn backend_finding(
     gateways: &Gateways<'_>,
-    slices: &[std::sync::Arc<EndpointSlice>],
+    slices: &[std::sync::Arc<SliceInfo>],
     route: &RouteView<'_>,
     rule: usize,
     b: &super::WeightedBackend<'_>,
@@ -400,7 +400,7 @@ fn backend_finding(
 
 /// The Service port whose named targetPort the Service's EndpointSlices resolve to `port`.
 fn resolved_target(
-    slices: &[std::sync::Arc<EndpointSlice>],
+    slices: &[std::sync::Arc<SliceInfo>],
     namespace: &str,
     service: &str,
     port: i32,
@@ -429,7 +429,7 @@ fn resolved_target(
 
 fn port_text(
     gateways: &Gateways<'_>,
-    slices: &[std::sync::Arc<EndpointSlice>],
+    slices: &[std::sync::Arc<SliceInfo>],
     route: &RouteView<'_>,
     rule: usize,
     b: &super::WeightedBackend<'_>,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::objects::PodInfo;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use crate::objects::SliceInfo;
 
 use crate::endpointslice::SERVICE_NAME_LABEL;
 use crate::hash::FxHashMap as HashMap;
@@ -64,7 +64,7 @@ pub(crate) struct Dependents {
     /// key → value → pair.
     pairs: HashMap<String, HashMap<String, Pair>>,
     /// EndpointSlices by (namespace, `kubernetes.io/service-name`), each list sorted by name.
-    slices: HashMap<(String, String), BTreeMap<String, Arc<EndpointSlice>>>,
+    slices: HashMap<(String, String), BTreeMap<String, Arc<SliceInfo>>>,
     /// Services whose chain reads every pod of their namespace: a selector that selects nothing
     /// or no ready endpoint (near misses, rules M1-M3, and the selector fix).
     wide: BTreeSet<Position>,
@@ -88,7 +88,7 @@ pub(crate) fn is_wide(chain: &ServiceChain) -> bool {
 }
 
 /// The (namespace, service) an EndpointSlice belongs to, by its label.
-pub(crate) fn slice_owner(slice: &EndpointSlice) -> Option<(String, String)> {
+pub(crate) fn slice_owner(slice: &SliceInfo) -> Option<(String, String)> {
     let service = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
     let namespace = slice.metadata.namespace.as_deref().unwrap_or("default");
     Some((namespace.to_owned(), service.clone()))
@@ -153,7 +153,7 @@ impl Dependents {
         }
     }
 
-    pub fn add_slice(&mut self, slice: &Arc<EndpointSlice>) {
+    pub fn add_slice(&mut self, slice: &Arc<SliceInfo>) {
         if let Some(owner) = slice_owner(slice) {
             let name = slice.metadata.name.clone().unwrap_or_default();
             self.slices
@@ -163,7 +163,7 @@ impl Dependents {
         }
     }
 
-    pub fn remove_slice(&mut self, slice: &EndpointSlice) {
+    pub fn remove_slice(&mut self, slice: &SliceInfo) {
         if let Some(owner) = slice_owner(slice)
             && let Some(list) = self.slices.get_mut(&owner)
         {
@@ -175,7 +175,7 @@ impl Dependents {
     }
 
     /// The Service's EndpointSlices, sorted by name.
-    pub fn slices_of(&self, namespace: &str, name: &str) -> Vec<Arc<EndpointSlice>> {
+    pub fn slices_of(&self, namespace: &str, name: &str) -> Vec<Arc<SliceInfo>> {
         self.slices
             .get(&(namespace.to_owned(), name.to_owned()))
             .map(|list| list.values().cloned().collect())

@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 use k8s_openapi::api::core::v1::Service;
 
 use crate::objects::PodInfo;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use crate::objects::SliceInfo;
 
 use crate::config::EngineConfig;
 use crate::model::ProxyModel;
@@ -322,7 +322,7 @@ fn same_gateway_objects(
 
 fn apply_slices(
     dependents: &mut Dependents,
-    changes: &[Change<'_, EndpointSlice>],
+    changes: &[Change<'_, SliceInfo>],
     affected: &mut BTreeSet<Position>,
 ) {
     for (old, new) in changes {

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::objects::SliceInfo;
 use k8s_openapi::Metadata;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{IncrementalModel, Update};
@@ -52,7 +52,7 @@ fn pod_key(pod: &PodInfo) -> Key {
 /// A cluster as a live source keeps it: objects by (namespace, name), unchanged ones shared.
 struct Cluster {
     services: BTreeMap<Key, Arc<Service>>,
-    slices: BTreeMap<Key, Arc<EndpointSlice>>,
+    slices: BTreeMap<Key, Arc<SliceInfo>>,
     pods: BTreeMap<Key, Arc<PodInfo>>,
     interner: Interner,
     nodes: BTreeMap<Key, Arc<Node>>,
@@ -291,7 +291,7 @@ fn slice_event(rng: &mut Rng, cluster: &mut Cluster) {
         2 => {
             if let Some(endpoints) = slice.endpoints.as_mut() {
                 let keep = rng.below(endpoints.len() + 1);
-                endpoints.truncate(keep);
+                *endpoints = endpoints.iter().take(keep).cloned().collect();
             }
         }
         _ => {

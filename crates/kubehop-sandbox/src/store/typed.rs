@@ -146,13 +146,21 @@ impl Store {
         ) -> Result<Vec<Arc<K>>, StoreError> {
             objects.iter().map(|o| decode(o).map(Arc::new)).collect()
         }
+        let mut interner = kubehop_engine::objects::Interner::new();
         Ok(ClusterSnapshot {
             generation,
             services: decode_all(&services)?,
-            endpoint_slices: decode_all(&slices)?,
+            endpoint_slices: decode_all::<k8s_openapi::api::discovery::v1::EndpointSlice>(&slices)?
+                .iter()
+                .map(|slice| {
+                    Arc::new(kubehop_engine::objects::SliceInfo::from_slice(
+                        slice,
+                        &mut interner,
+                    ))
+                })
+                .collect(),
             pods: {
                 // The data plane reads the pods' probes and annotations: keep the objects.
-                let mut interner = kubehop_engine::objects::Interner::new();
                 Arc::new(
                     decode_all::<k8s_openapi::api::core::v1::Pod>(&pods)?
                         .into_iter()
