@@ -69,7 +69,7 @@ pub fn pods(state: &AppState) -> TablePage {
                 let info = &endpoint.info;
                 let Some(pod) = &info.pod else { continue };
                 let entry = pods
-                    .entry((chain.namespace.clone(), pod.clone()))
+                    .entry((chain.namespace.clone(), pod.to_string()))
                     .or_insert_with(|| PodRow {
                         ready: info.ready,
                         terminating: info.terminating,
@@ -141,7 +141,7 @@ pub fn endpoints(state: &AppState) -> TablePage {
                         format!("{}/{}:{}", chain.namespace, chain.name, port.port),
                         format!("{}:{}", info.ip, endpoint.port),
                         ready_word(info.ready),
-                        info.pod.clone().unwrap_or_else(|| "-".to_owned()),
+                        info.pod.as_deref().unwrap_or("-").to_owned(),
                         info.node.as_deref().unwrap_or("-").to_owned(),
                     ],
                     target,

@@ -123,7 +123,7 @@ pub fn pod_ref(endpoint: &PortEndpoint, service: &ServiceKey) -> Option<PodRef> 
             .as_deref()
             .unwrap_or(service.namespace.as_str())
             .to_owned(),
-        name: info.pod.clone()?,
+        name: info.pod.as_deref()?.to_owned(),
         ip: info.ip,
     })
 }

@@ -625,7 +625,7 @@ fn endpoint_rows(decision: &RouteDecision) -> Vec<Vec<String>> {
                 .socket_addr()
                 .map_or_else(|| info.ip.to_string(), |address| address.to_string());
             vec![
-                info.pod.clone().unwrap_or_else(|| "(no pod)".to_owned()),
+                info.pod.as_deref().unwrap_or("(no pod)").to_owned(),
                 address,
                 conditions.to_owned(),
                 info.node.as_deref().unwrap_or("(no node)").to_owned(),

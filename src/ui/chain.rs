@@ -506,7 +506,7 @@ fn endpoint_line(
         (false, false, true) => ("✗", theme.error, "terminating"),
         (false, _, false) => ("✗", theme.error, "not ready"),
     };
-    let who = info.pod.clone().unwrap_or_else(|| "(no pod)".to_owned());
+    let who = info.pod.as_deref().unwrap_or("(no pod)").to_owned();
     let address = match number {
         Some(number) => SocketText(info.ip, number).to_string(),
         None => info.ip.to_string(),

@@ -68,7 +68,7 @@ pub fn endpoint_pods(decision: &RouteDecision) -> Vec<String> {
     let mut pods: Vec<String> = decision
         .endpoints
         .iter()
-        .map(|e| e.0.info.pod.clone().unwrap_or_default())
+        .map(|e| e.0.info.pod.as_deref().unwrap_or_default().to_owned())
         .collect();
     pods.sort();
     pods

@@ -157,7 +157,7 @@ fn dns_pods(chain: &ServiceChain) -> Vec<DnsPod> {
                     .as_deref()
                     .unwrap_or(&chain.namespace)
                     .to_owned(),
-                name: endpoint.info.pod.clone()?,
+                name: endpoint.info.pod.as_deref()?.to_owned(),
                 ip: endpoint.info.ip,
                 port: u16::try_from(endpoint.port).ok()?,
             })

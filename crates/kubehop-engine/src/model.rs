@@ -721,7 +721,7 @@ impl Serialize for NodePortRows {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointInfo {
     /// From `targetRef` when it names a Pod.
-    pub pod: Option<String>,
+    pub pod: Option<Arc<str>>,
     pub namespace: Option<Arc<str>>,
     pub node: Option<Arc<str>>,
     pub zone: Option<Arc<str>>,

@@ -499,7 +499,7 @@ impl ProxyModel {
         {
             RouteReason::DestinationIsPod {
                 namespace: info.namespace.as_deref().unwrap_or_default().to_owned(),
-                pod: pod.clone(),
+                pod: pod.to_string(),
             }
         } else {
             RouteReason::NoRuleForDestination

@@ -221,7 +221,7 @@ fn endpoint_info(
     };
     let hints = endpoint.hints();
     Arc::new(EndpointInfo {
-        pod: target.and_then(|target| target.name.as_deref().map(str::to_owned)),
+        pod: target.and_then(|target| target.name.clone()),
         namespace: Some(endpoint_namespace),
         node: endpoint
             .node_name

@@ -319,7 +319,7 @@ pub(super) fn endpoint_row(
     };
     vec![
         mark,
-        info.pod.clone().unwrap_or_else(|| "(no pod)".to_owned()),
+        info.pod.as_deref().unwrap_or("(no pod)").to_owned(),
         address,
         conditions,
         info.node.as_deref().unwrap_or("(no node)").to_owned(),

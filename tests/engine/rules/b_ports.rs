@@ -111,7 +111,7 @@ fn b4_pod_stays_for_other_ports() {
         mongo.ports[index]
             .endpoints
             .iter()
-            .map(|e| e.info.pod.clone().unwrap_or_default())
+            .map(|e| e.info.pod.as_deref().unwrap_or_default().to_owned())
             .collect()
     };
     assert_eq!(pods(0), vec!["mongo-0", "mongo-1"]);

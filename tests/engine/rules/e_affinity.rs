@@ -44,7 +44,7 @@ fn picked(picker: &mut Picker, decision: &RouteDecision, client: &str, now: u64)
             Some(client.parse().expect("ip")),
             Duration::from_secs(now),
         )
-        .and_then(|e| e.0.info.pod.clone())
+        .and_then(|e| e.0.info.pod.as_deref().map(str::to_owned))
         .expect("an endpoint")
 }
 

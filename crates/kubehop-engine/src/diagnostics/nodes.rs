@@ -157,7 +157,7 @@ fn pod_range_findings(input: &DiagnosticInput<'_, '_>, out: &mut Vec<Diagnostic>
             None => format!("; no node's pod range holds {ip}, so no route leads to it"),
         };
         let subject = match &endpoint.pod {
-            Some(pod) => Subject::Pod(pod.clone()),
+            Some(pod) => Subject::Pod(pod.to_string()),
             None => Subject::Node(node.name.to_string()),
         };
         out.push(Diagnostic::new(

@@ -64,8 +64,8 @@ fn endpoint_phrase(decision: &RouteDecision, fallback: bool) -> String {
                 .0
                 .info
                 .pod
-                .clone()
-                .unwrap_or_else(|| only.0.info.ip.to_string());
+                .as_deref()
+                .map_or_else(|| only.0.info.ip.to_string(), str::to_owned);
             let address = only
                 .socket_addr()
                 .map_or_else(|| only.0.info.ip.to_string(), |addr| addr.to_string());

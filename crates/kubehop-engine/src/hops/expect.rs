@@ -24,7 +24,7 @@ pub struct ExpectedEndpoint {
 impl ExpectedEndpoint {
     pub(crate) fn of(endpoint: &PortEndpoint) -> Self {
         ExpectedEndpoint {
-            pod: endpoint.info.pod.clone(),
+            pod: endpoint.info.pod.as_deref().map(str::to_owned),
             node: endpoint.info.node.as_deref().map(str::to_owned),
             ip: endpoint.info.ip,
             port: endpoint.port,
@@ -147,8 +147,8 @@ fn endpoint_expectation(endpoint: &PortEndpoint) -> Expectation {
     let info = &endpoint.info;
     let who = info
         .pod
-        .clone()
-        .unwrap_or_else(|| format!("endpoint {}", info.ip));
+        .as_deref()
+        .map_or_else(|| format!("endpoint {}", info.ip), str::to_owned);
     if info.ready || info.serving {
         let state = match (info.ready, info.terminating) {
             (true, false) => "ready",

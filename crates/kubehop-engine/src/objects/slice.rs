@@ -57,7 +57,8 @@ pub struct Conditions {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Target {
     pub kind: Option<Arc<str>>,
-    pub name: Option<Box<str>>,
+    /// Shared with the model's endpoint read from it.
+    pub name: Option<Arc<str>>,
     pub namespace: Option<Arc<str>>,
 }
 
@@ -96,7 +97,7 @@ impl EndpointEntry {
             zone: shared(&endpoint.zone),
             target: endpoint.target_ref.as_ref().map(|target| Target {
                 kind: shared(&target.kind),
-                name: target.name.as_deref().map(Box::from),
+                name: target.name.as_deref().map(Arc::from),
                 namespace: shared(&target.namespace),
             }),
             extra,
@@ -139,11 +140,16 @@ impl EndpointEntry {
 
     /// The targetRef's name when it names a Pod (a reference without a kind is read as one).
     pub fn pod_name(&self) -> Option<&str> {
+        self.pod().map(|name| &**name)
+    }
+
+    /// [`EndpointEntry::pod_name`], shared.
+    pub fn pod(&self) -> Option<&Arc<str>> {
         let target = self.target.as_ref()?;
         if target.kind.as_deref().is_some_and(|kind| kind != "Pod") {
             return None;
         }
-        target.name.as_deref()
+        target.name.as_ref()
     }
 
     pub fn hostname(&self) -> Option<&str> {

@@ -159,7 +159,7 @@ impl Planner<'_> {
         let target = match (&info.pod, &info.namespace) {
             (Some(pod), Some(namespace)) => ProbeTarget::Pod {
                 namespace: namespace.to_string(),
-                pod: pod.clone(),
+                pod: pod.to_string(),
                 ip: info.ip,
                 port: number,
             },
