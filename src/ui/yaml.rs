@@ -11,6 +11,7 @@ use crate::app::catalog::Catalog;
 use crate::app::chain::{NodeKind, OutlineNode};
 use crate::app::state::{AppState, Focus};
 use crate::engine::model::ServiceChain;
+use crate::engine::objects::SliceInfo;
 
 /// The YAML of the selected node's object (the Service while the Services pane has focus),
 /// under a comment naming it; every line cut to the width.
@@ -126,7 +127,12 @@ fn endpoint_yaml(chain: &ServiceChain, port: Option<usize>, endpoint: usize) -> 
         .iter()
         .find(|slice| slice.metadata.name.as_deref() == Some(info.slice.as_ref()))?;
     Some(titled(
-        format!("EndpointSlice {}/{}", chain.namespace, info.slice),
+        format!(
+            "EndpointSlice {}/{}{}",
+            chain.namespace,
+            info.slice,
+            slice_note(chain.endpoints_derived, slice)
+        ),
         slice.to_slice().as_ref(),
     ))
 }
@@ -138,13 +144,43 @@ fn slice_yaml(chain: &ServiceChain, name: &str) -> Option<Titled> {
         .slices
         .iter()
         .find(|slice| slice.metadata.name.as_deref() == Some(name))?;
-    let derived = if chain.endpoints_derived {
-        " (derived by kubehop)"
-    } else {
-        ""
-    };
     Some(titled(
-        format!("EndpointSlice {}/{name}{derived}", chain.namespace),
+        format!(
+            "EndpointSlice {}/{name}{}",
+            chain.namespace,
+            slice_note(chain.endpoints_derived, slice)
+        ),
         slice.to_slice().as_ref(),
     ))
+}
+
+/// What the title says of a slice: derived by kubehop, or, from a live cluster, the fields its
+/// compact cache keeps (`y` reads the whole slice).
+fn slice_note(derived: bool, slice: &SliceInfo) -> &'static str {
+    if derived {
+        " (derived by kubehop)"
+    } else if slice.object.is_none() {
+        " · the fields kubehop keeps (y reads the whole slice)"
+    } else {
+        ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+    #[test]
+    fn a_slice_title_says_whether_it_is_whole_kept_or_derived() {
+        let typed = EndpointSlice::default();
+        let whole = SliceInfo::from(typed.clone());
+        let kept = SliceInfo::from_slice(&typed, &mut crate::engine::objects::Interner::new());
+        assert_eq!(slice_note(false, &whole), "");
+        assert_eq!(
+            slice_note(false, &kept),
+            " · the fields kubehop keeps (y reads the whole slice)"
+        );
+        assert_eq!(slice_note(true, &kept), " (derived by kubehop)");
+    }
 }
