@@ -341,13 +341,13 @@ fn spawn_kind<K: Watched + Trim>(
     scope: &Scope,
     signals: &mpsc::UnboundedSender<Signal>,
 ) -> Store<K> {
-    let api = K::api(client.clone(), scope);
-    let (reader, writer) = reflector::store::<K>();
-    let signals = signals.clone();
-    watchers.spawn(watch_kind(api, writer, signals, |event| {
-        event.modify(K::trim)
-    }));
-    reader
+    spawn_cached(
+        watchers,
+        client,
+        scope,
+        signals,
+        |event: watcher::Event<K>| event.modify(K::trim),
+    )
 }
 
 /// The pods' watcher: its store holds them compact ([`pods`]).
@@ -357,14 +357,10 @@ fn spawn_pods(
     scope: &Scope,
     signals: &mpsc::UnboundedSender<Signal>,
 ) -> Store<pods::LivePod> {
-    let api = Pod::api(client.clone(), scope);
-    let (reader, writer) = reflector::store::<pods::LivePod>();
-    let signals = signals.clone();
     let mut converter = pods::PodConverter::default();
-    watchers.spawn(watch_kind(api, writer, signals, move |event| {
+    spawn_cached(watchers, client, scope, signals, move |event| {
         converter.event(event)
-    }));
-    reader
+    })
 }
 
 /// The EndpointSlices' watcher: its store holds them with compact endpoints ([`pods`]).
@@ -374,13 +370,26 @@ fn spawn_slices(
     scope: &Scope,
     signals: &mpsc::UnboundedSender<Signal>,
 ) -> Store<SliceInfo> {
-    let api = EndpointSlice::api(client.clone(), scope);
-    let (reader, writer) = reflector::store::<SliceInfo>();
-    let signals = signals.clone();
     let mut converter = pods::SliceConverter::default();
-    watchers.spawn(watch_kind(api, writer, signals, move |event| {
+    spawn_cached(watchers, client, scope, signals, move |event| {
         converter.event(event)
-    }));
+    })
+}
+
+/// One kind's watcher, its events `cache`d (trimmed or converted) into a store of `C`.
+fn spawn_cached<K: Watched, C>(
+    watchers: &mut JoinSet<()>,
+    client: &kube::Client,
+    scope: &Scope,
+    signals: &mpsc::UnboundedSender<Signal>,
+    cache: impl FnMut(watcher::Event<K>) -> watcher::Event<C> + Send + 'static,
+) -> Store<C>
+where
+    C: reflector::Lookup<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    let api = K::api(client.clone(), scope);
+    let (reader, writer) = reflector::store::<C>();
+    watchers.spawn(watch_kind(api, writer, signals.clone(), cache));
     reader
 }
 
