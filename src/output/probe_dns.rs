@@ -124,19 +124,7 @@ async fn list_system(api: &kube::Config) -> Option<ClusterSnapshot> {
     .ok()?;
     Some(ClusterSnapshot {
         services: arcs(services.ok()?.items),
-        endpoint_slices: {
-            let mut interner = crate::engine::objects::Interner::new();
-            let slices = slices.ok()?.items;
-            slices
-                .iter()
-                .map(|slice| {
-                    Arc::new(crate::engine::objects::SliceInfo::from_slice(
-                        slice,
-                        &mut interner,
-                    ))
-                })
-                .collect()
-        },
+        endpoint_slices: crate::engine::objects::SliceInfo::compact_all(&slices.ok()?.items),
         pods: {
             let mut interner = crate::engine::objects::Interner::new();
             let pods = pods.ok()?.items;

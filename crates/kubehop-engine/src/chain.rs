@@ -285,11 +285,11 @@ fn derived_slices(
     context: &BuildContext<'_, '_>,
 ) -> Vec<Arc<SliceInfo>> {
     let pod_refs: Vec<&PodInfo> = selected.iter().map(|pod| pod.as_ref()).collect();
-    let mut interner = crate::objects::Interner::new();
-    desired_endpoint_slices(service, &pod_refs, context.node_lookup())
-        .iter()
-        .map(|slice| Arc::new(SliceInfo::from_slice(slice, &mut interner)))
-        .collect()
+    SliceInfo::compact_all(&desired_endpoint_slices(
+        service,
+        &pod_refs,
+        context.node_lookup(),
+    ))
 }
 
 /// One Service port's chain: its front doors (LoadBalancer, NodePort rows, ClusterIP) over the

@@ -194,6 +194,16 @@ impl SliceInfo {
         info
     }
 
+    /// Each of `slices` in compact form, sharing names through one interner (a list read at
+    /// once: the sandbox's store, a `list` call, the slices the engine derives).
+    pub fn compact_all<'a>(slices: impl IntoIterator<Item = &'a EndpointSlice>) -> Vec<Arc<Self>> {
+        let mut interner = Interner::new();
+        slices
+            .into_iter()
+            .map(|slice| Arc::new(Self::from_slice(slice, &mut interner)))
+            .collect()
+    }
+
     /// The endpoints (none when the field is absent).
     pub fn endpoints(&self) -> &[EndpointEntry] {
         self.endpoints.as_deref().unwrap_or_default()

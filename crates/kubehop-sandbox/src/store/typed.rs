@@ -150,15 +150,11 @@ impl Store {
         Ok(ClusterSnapshot {
             generation,
             services: decode_all(&services)?,
-            endpoint_slices: decode_all::<k8s_openapi::api::discovery::v1::EndpointSlice>(&slices)?
-                .iter()
-                .map(|slice| {
-                    Arc::new(kubehop_engine::objects::SliceInfo::from_slice(
-                        slice,
-                        &mut interner,
-                    ))
-                })
-                .collect(),
+            endpoint_slices: kubehop_engine::objects::SliceInfo::compact_all(
+                decode_all::<k8s_openapi::api::discovery::v1::EndpointSlice>(&slices)?
+                    .iter()
+                    .map(AsRef::as_ref),
+            ),
             pods: {
                 // The data plane reads the pods' probes and annotations: keep the objects.
                 Arc::new(
