@@ -124,7 +124,7 @@ async fn list_system(api: &kube::Config) -> Option<ClusterSnapshot> {
     .ok()?;
     Some(ClusterSnapshot {
         services: arcs(services.ok()?.items),
-        endpoint_slices: crate::engine::objects::SliceInfo::compact_all(&slices.ok()?.items),
+        endpoint_slices: crate::engine::objects::SliceInfo::compact_all(slices.ok()?.items),
         pods: {
             let mut interner = crate::engine::objects::Interner::new();
             let pods = pods.ok()?.items;

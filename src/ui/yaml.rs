@@ -120,21 +120,7 @@ fn endpoint_yaml(chain: &ServiceChain, port: Option<usize>, endpoint: usize) -> 
             pod.to_pod().as_ref(),
         ));
     }
-    let info = info?;
-    let slice = chain
-        .details
-        .slices
-        .iter()
-        .find(|slice| slice.metadata.name.as_deref() == Some(info.slice.as_ref()))?;
-    Some(titled(
-        format!(
-            "EndpointSlice {}/{}{}",
-            chain.namespace,
-            info.slice,
-            slice_note(chain.endpoints_derived, slice)
-        ),
-        slice.to_slice().as_ref(),
-    ))
+    slice_yaml(chain, &info?.slice)
 }
 
 /// An EndpointSlice by name; kubehop says so when it derived the slice itself.

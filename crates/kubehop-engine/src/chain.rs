@@ -285,7 +285,7 @@ fn derived_slices(
     context: &BuildContext<'_, '_>,
 ) -> Vec<Arc<SliceInfo>> {
     let pod_refs: Vec<&PodInfo> = selected.iter().map(|pod| pod.as_ref()).collect();
-    SliceInfo::compact_all(&desired_endpoint_slices(
+    SliceInfo::compact_all(desired_endpoint_slices(
         service,
         &pod_refs,
         context.node_lookup(),

@@ -483,8 +483,8 @@ pub fn generate(spec: &SyntheticSpec) -> ClusterSnapshot {
         services: generated.services.into_iter().map(Arc::new).collect(),
         endpoint_slices: generated
             .slices
-            .iter()
-            .map(|slice| Arc::new(SliceInfo::from_slice(slice, &mut interner)))
+            .into_iter()
+            .map(|slice| Arc::new(SliceInfo::from_owned(slice, &mut interner)))
             .collect(),
         pods: Arc::new(
             generated

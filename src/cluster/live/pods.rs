@@ -91,7 +91,7 @@ pub struct SliceConverter {
 impl SliceConverter {
     pub fn convert(&mut self, mut slice: EndpointSlice) -> SliceInfo {
         super::trim::trim_metadata(&mut slice.metadata);
-        SliceInfo::from_slice(&slice, &mut self.interner)
+        SliceInfo::from_owned(slice, &mut self.interner)
     }
 
     /// The event with its slices converted; the interner is pruned as [`PodConverter`]'s.

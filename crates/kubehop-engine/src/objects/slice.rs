@@ -62,6 +62,19 @@ pub struct Target {
     pub namespace: Option<Arc<str>>,
 }
 
+/// The endpoints of a slice's `endpoints` field, compact.
+fn entries(
+    endpoints: Option<&[Endpoint]>,
+    interner: &mut Interner,
+) -> Option<Box<[EndpointEntry]>> {
+    endpoints.map(|endpoints| {
+        endpoints
+            .iter()
+            .map(|endpoint| EndpointEntry::from_endpoint(endpoint, interner))
+            .collect()
+    })
+}
+
 /// The rarely set parts of an endpoint.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EndpointExtra {
@@ -176,12 +189,25 @@ impl SliceInfo {
             metadata: slice.metadata.clone(),
             address_type: slice.address_type.clone(),
             ports: slice.ports.clone(),
-            endpoints: slice.endpoints.as_ref().map(|endpoints| {
-                endpoints
-                    .iter()
-                    .map(|endpoint| EndpointEntry::from_endpoint(endpoint, interner))
-                    .collect()
-            }),
+            endpoints: entries(slice.endpoints.as_deref(), interner),
+            object: None,
+        }
+    }
+
+    /// [`SliceInfo::from_slice`] of a slice the caller no longer needs: its metadata and ports
+    /// are moved, not copied (a watch event, a list just read).
+    pub fn from_owned(slice: EndpointSlice, interner: &mut Interner) -> Self {
+        let EndpointSlice {
+            metadata,
+            address_type,
+            ports,
+            endpoints,
+        } = slice;
+        Self {
+            metadata,
+            address_type,
+            ports,
+            endpoints: entries(endpoints.as_deref(), interner),
             object: None,
         }
     }
@@ -196,11 +222,11 @@ impl SliceInfo {
 
     /// Each of `slices` in compact form, sharing names through one interner (a list read at
     /// once: the sandbox's store, a `list` call, the slices the engine derives).
-    pub fn compact_all<'a>(slices: impl IntoIterator<Item = &'a EndpointSlice>) -> Vec<Arc<Self>> {
+    pub fn compact_all(slices: impl IntoIterator<Item = EndpointSlice>) -> Vec<Arc<Self>> {
         let mut interner = Interner::new();
         slices
             .into_iter()
-            .map(|slice| Arc::new(Self::from_slice(slice, &mut interner)))
+            .map(|slice| Arc::new(Self::from_owned(slice, &mut interner)))
             .collect()
     }
 

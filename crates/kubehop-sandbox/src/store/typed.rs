@@ -151,9 +151,10 @@ impl Store {
             generation,
             services: decode_all(&services)?,
             endpoint_slices: kubehop_engine::objects::SliceInfo::compact_all(
-                decode_all::<k8s_openapi::api::discovery::v1::EndpointSlice>(&slices)?
+                slices
                     .iter()
-                    .map(AsRef::as_ref),
+                    .map(|slice| decode::<k8s_openapi::api::discovery::v1::EndpointSlice>(slice))
+                    .collect::<Result<Vec<_>, _>>()?,
             ),
             pods: {
                 // The data plane reads the pods' probes and annotations: keep the objects.
