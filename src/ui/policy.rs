@@ -131,7 +131,7 @@ fn selecting_lines(
     if endpoints.is_empty() {
         push_wrapped(lines, "no endpoint pods", 2, width, theme.dim);
     }
-    let list = |keys: &[String]| match keys {
+    let list = |keys: &[std::sync::Arc<str>]| match keys {
         [] => "—".to_owned(),
         keys => keys.join(", "),
     };

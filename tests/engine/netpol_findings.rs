@@ -168,7 +168,7 @@ fn the_healthy_app_has_no_policy_finding() {
     let controller = view
         .hops
         .iter()
-        .find(|hop| hop.source == "pod/ingress-nginx/nginx-1")
+        .find(|hop| &*hop.source == "pod/ingress-nginx/nginx-1")
         .expect("the controller's hop");
     assert!(!controller.is_empty(), "{controller:#?}");
     assert!(

@@ -1,6 +1,7 @@
 //! NetworkPolicy objects read into the shapes the evaluation works on (rules N1-N7).
 
 use std::fmt;
+use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
@@ -21,7 +22,7 @@ pub struct Selector {
     /// An operator outside In/NotIn/Exists/DoesNotExist (validation refuses it).
     invalid: bool,
     /// The kubectl syntax, written once: messages quote it for every connection judged.
-    text: String,
+    text: Arc<str>,
 }
 
 impl Default for Selector {
@@ -44,9 +45,9 @@ impl Selector {
             pairs,
             expressions,
             invalid,
-            text: String::new(),
+            text: Arc::from(""),
         };
-        selector.text = selector.render();
+        selector.text = selector.render().into();
         selector
     }
 
@@ -117,6 +118,13 @@ impl Selector {
     }
 }
 
+impl Selector {
+    /// Its text (see `Display`), shared.
+    pub(crate) fn text(&self) -> Arc<str> {
+        self.text.clone()
+    }
+}
+
 impl fmt::Display for Selector {
     /// kubectl's selector syntax: `app=web,tier in (a,b),!debug`; `{}` when empty.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -157,8 +165,8 @@ pub enum Peer {
     IpBlock {
         cidr: Option<Cidr>,
         except: Vec<Cidr>,
-        /// As written, for messages.
-        text: String,
+        /// As written, for messages (shared by every verdict that quotes it).
+        text: Arc<str>,
     },
 }
 
@@ -196,6 +204,15 @@ impl fmt::Display for PortEntry {
 pub struct Rule {
     pub peers: Option<Vec<Peer>>,
     pub ports: Option<Vec<PortEntry>>,
+    /// `ports` as messages list them (`80/TCP`), written once.
+    listed: Arc<[Arc<str>]>,
+}
+
+impl Rule {
+    /// The rule's ports as messages list them, shared.
+    pub(crate) fn listed(&self) -> &Arc<[Arc<str>]> {
+        &self.listed
+    }
 }
 
 /// A NetworkPolicy as the evaluation reads it.
@@ -208,32 +225,42 @@ pub struct Policy {
     pub ingress: Option<Vec<Rule>>,
     /// `Some` when the policy isolates for egress: its rules.
     pub egress: Option<Vec<Rule>>,
-    /// `namespace/name`, made once.
-    key: String,
+    /// `namespace/name`, made once and shared by every verdict that names the policy.
+    key: Arc<str>,
 }
 
 impl Policy {
     /// `namespace/name`.
-    pub fn key(&self) -> String {
+    pub fn key(&self) -> Arc<str> {
         self.key.clone()
     }
 
+    /// Whether an ingress rule names a port (N7: resolved on each destination pod).
+    pub fn names_ingress_port(&self) -> bool {
+        self.ingress
+            .iter()
+            .flatten()
+            .flat_map(|rule| rule.ports.iter().flatten())
+            .any(|entry| matches!(entry.port, PortSpec::Name(_)))
+    }
+
     pub fn from_api(policy: &NetworkPolicy) -> Self {
-        let spec = policy.spec.clone().unwrap_or_default();
-        let (ingress_isolates, egress_isolates) = policy_types(&spec);
-        let rules_of = |rules: Vec<RawRule>| rules.into_iter().map(rule).collect::<Vec<Rule>>();
-        let ingress = spec
-            .ingress
-            .unwrap_or_default()
-            .into_iter()
-            .map(|rule| (rule.from, rule.ports))
-            .collect();
-        let egress = spec
-            .egress
-            .unwrap_or_default()
-            .into_iter()
-            .map(|rule| (rule.to, rule.ports))
-            .collect();
+        // Read in place: a snapshot's policies are compiled on every full build.
+        let empty = NetworkPolicySpec::default();
+        let spec = policy.spec.as_ref().unwrap_or(&empty);
+        let (ingress_isolates, egress_isolates) = policy_types(spec);
+        let ingress = || {
+            let rules = spec.ingress.iter().flatten();
+            rules
+                .map(|r| rule((r.from.as_deref(), r.ports.as_deref())))
+                .collect()
+        };
+        let egress = || {
+            let rules = spec.egress.iter().flatten();
+            rules
+                .map(|r| rule((r.to.as_deref(), r.ports.as_deref())))
+                .collect()
+        };
         let namespace = policy
             .metadata
             .namespace
@@ -241,31 +268,42 @@ impl Policy {
             .unwrap_or_else(|| "default".to_owned());
         let name = policy.metadata.name.clone().unwrap_or_default();
         Self {
-            key: format!("{namespace}/{name}"),
+            key: format!("{namespace}/{name}").into(),
             namespace,
             name,
-            selector: Selector::from_api(&spec.pod_selector.unwrap_or_default()),
-            ingress: ingress_isolates.then(|| rules_of(ingress)),
-            egress: egress_isolates.then(|| rules_of(egress)),
+            selector: spec
+                .pod_selector
+                .as_ref()
+                .map(Selector::from_api)
+                .unwrap_or_default(),
+            ingress: ingress_isolates.then(ingress),
+            egress: egress_isolates.then(egress),
         }
     }
 }
 
 /// A rule's peers and ports as the API has them.
-type RawRule = (
-    Option<Vec<NetworkPolicyPeer>>,
-    Option<Vec<NetworkPolicyPort>>,
+type RawRule<'a> = (
+    Option<&'a [NetworkPolicyPeer]>,
+    Option<&'a [NetworkPolicyPort]>,
 );
 
 /// N3: empty lists are absent lists (they match everything).
 fn rule((peers, ports): RawRule) -> Rule {
+    let ports: Option<Vec<PortEntry>> = ports
+        .filter(|ports| !ports.is_empty())
+        .map(|ports| ports.iter().map(port_entry).collect());
+    let listed = ports
+        .iter()
+        .flatten()
+        .map(|entry| Arc::from(entry.to_string()))
+        .collect();
     Rule {
         peers: peers
             .filter(|peers| !peers.is_empty())
             .map(|peers| peers.iter().map(peer).collect()),
-        ports: ports
-            .filter(|ports| !ports.is_empty())
-            .map(|ports| ports.iter().map(port_entry).collect()),
+        ports,
+        listed,
     }
 }
 
@@ -305,7 +343,7 @@ fn ip_block(block: &IPBlock) -> Peer {
     Peer::IpBlock {
         cidr: Cidr::parse(&block.cidr),
         except: except.iter().filter_map(|e| Cidr::parse(e)).collect(),
-        text,
+        text: text.into(),
     }
 }
 

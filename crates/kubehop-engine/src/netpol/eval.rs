@@ -2,6 +2,7 @@
 //! rule, or denied with the rule that came closest (rules N1-N9).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::objects::PodInfo;
 use serde::Serialize;
@@ -37,12 +38,12 @@ pub enum Miss {
     PortNotListed {
         port: i32,
         protocol: Protocol,
-        listed: Vec<String>,
+        listed: Arc<[Arc<str>]>,
     },
     /// N4/N5: the source's namespace lacks the labels the namespace selector asks for.
     NamespaceLabels {
-        namespace: String,
-        selector: String,
+        namespace: Arc<str>,
+        selector: Arc<str>,
         labels_known: bool,
     },
     /// N4: a peer without namespace selector only covers the policy's own namespace.
@@ -51,20 +52,20 @@ pub enum Miss {
         policy_namespace: String,
     },
     /// N4: the source pod lacks the labels the pod selector asks for.
-    PodLabels { pod: String, selector: String },
+    PodLabels { pod: String, selector: Arc<str> },
     /// N6/N10: selectors match pods only; this source is seen as an address (after SNAT).
     NotAPod {
         address: Option<IpAddr>,
         selector: String,
     },
     /// N6: the address lies in an `except` range of the block.
-    IpBlockExcept { address: IpAddr, block: String },
+    IpBlockExcept { address: IpAddr, block: Arc<str> },
     /// N6: the address lies outside the block.
-    IpBlockOutside { address: IpAddr, block: String },
+    IpBlockOutside { address: IpAddr, block: Arc<str> },
     /// N6: the block covers a pod's address; whether that counts depends on the plugin.
-    IpBlockPodAddress { address: IpAddr, block: String },
+    IpBlockPodAddress { address: IpAddr, block: Arc<str> },
     /// The block decides, and the outside client's address is not known.
-    UnknownAddress { block: String },
+    UnknownAddress { block: Arc<str> },
 }
 
 /// A [`Miss`] that borrows what it names: rules are judged by thousands, and only the one
@@ -78,10 +79,11 @@ enum MissRef<'a> {
     PortNotListed {
         port: i32,
         protocol: Protocol,
-        entries: &'a [PortEntry],
+        listed: &'a Arc<[Arc<str>]>,
     },
     NamespaceLabels {
-        namespace: &'a str,
+        /// The source pod, whose namespace it is.
+        pod: &'a PodInfo,
         selector: &'a Selector,
         labels_known: bool,
     },
@@ -100,18 +102,18 @@ enum MissRef<'a> {
     },
     IpBlockExcept {
         address: IpAddr,
-        block: &'a str,
+        block: &'a Arc<str>,
     },
     IpBlockOutside {
         address: IpAddr,
-        block: &'a str,
+        block: &'a Arc<str>,
     },
     IpBlockPodAddress {
         address: IpAddr,
-        block: &'a str,
+        block: &'a Arc<str>,
     },
     UnknownAddress {
-        block: &'a str,
+        block: Option<&'a Arc<str>>,
     },
 }
 
@@ -146,19 +148,22 @@ impl MissRef<'_> {
             Self::PortNotListed {
                 port,
                 protocol,
-                entries,
+                listed,
             } => Miss::PortNotListed {
                 port,
                 protocol,
-                listed: entries.iter().map(ToString::to_string).collect(),
+                listed: listed.clone(),
             },
             Self::NamespaceLabels {
-                namespace,
+                pod,
                 selector,
                 labels_known,
             } => Miss::NamespaceLabels {
-                namespace: namespace.to_owned(),
-                selector: selector.to_string(),
+                namespace: pod
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| Arc::from(pods::namespace(pod))),
+                selector: selector.text(),
                 labels_known,
             },
             Self::OtherNamespace {
@@ -176,7 +181,7 @@ impl MissRef<'_> {
                         "" => format!("{namespace}/*"),
                         name => format!("{namespace}/{name}"),
                     },
-                    selector: selector.to_string(),
+                    selector: selector.text(),
                 }
             }
             Self::NotAPod {
@@ -194,18 +199,18 @@ impl MissRef<'_> {
             },
             Self::IpBlockExcept { address, block } => Miss::IpBlockExcept {
                 address,
-                block: block.to_owned(),
+                block: block.clone(),
             },
             Self::IpBlockOutside { address, block } => Miss::IpBlockOutside {
                 address,
-                block: block.to_owned(),
+                block: block.clone(),
             },
             Self::IpBlockPodAddress { address, block } => Miss::IpBlockPodAddress {
                 address,
-                block: block.to_owned(),
+                block: block.clone(),
             },
             Self::UnknownAddress { block } => Miss::UnknownAddress {
-                block: block.to_owned(),
+                block: block.cloned().unwrap_or_else(|| Arc::from("")),
             },
         }
     }
@@ -216,11 +221,44 @@ impl MissRef<'_> {
 #[serde(rename_all = "camelCase")]
 pub struct NearMiss {
     /// `namespace/name` of the policy.
-    pub policy: String,
+    pub policy: Arc<str>,
     /// Zero-based index into the policy's `spec.ingress` (or `spec.egress`).
     pub rule: usize,
     /// Everything that stops this rule (one or two reasons: the peer, the port).
-    pub reasons: Vec<Miss>,
+    pub reasons: Reasons,
+}
+
+/// The one or two reasons of a [`NearMiss`] (the peer, the port), kept inline: a chain's
+/// verdicts are written by the thousand and most carry one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reasons([Option<Miss>; 2]);
+
+impl Reasons {
+    pub fn iter(&self) -> impl Iterator<Item = &Miss> {
+        self.0.iter().flatten()
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+impl FromIterator<Miss> for Reasons {
+    /// The first two.
+    fn from_iter<I: IntoIterator<Item = Miss>>(iter: I) -> Self {
+        let mut iter = iter.into_iter();
+        Self([iter.next(), iter.next()])
+    }
+}
+
+impl Serialize for Reasons {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
 }
 
 /// The verdict of one direction.
@@ -236,17 +274,18 @@ pub enum Decision {
     /// N9: traffic from the pod's own node.
     LocalNode,
     /// N3: this rule admits the connection.
-    Allowed { policy: String, rule: usize },
+    Allowed { policy: Arc<str>, rule: usize },
     /// Only a rule kubehop cannot decide would admit it (N6: an ipBlock and a pod address, or
     /// an unknown client address).
     Undecided {
-        policy: String,
+        policy: Arc<str>,
         rule: usize,
-        reason: Miss,
+        reason: Box<Miss>,
     },
     /// Isolated and no rule admits the connection.
     Denied {
-        isolated_by: Vec<String>,
+        /// Shared by the verdicts of one pod template.
+        isolated_by: Arc<[Arc<str>]>,
         near_miss: Option<NearMiss>,
     },
 }
@@ -255,17 +294,15 @@ impl Decision {
     /// Whether the decision names the remote end's pod (a pod-label miss): for a source's
     /// egress that is the destination pod, so the decision is that pod's own.
     pub fn names_remote_pod(&self) -> bool {
-        let reasons = match self {
-            Self::Undecided { reason, .. } => std::slice::from_ref(reason),
+        let names = |reason: &Miss| matches!(reason, Miss::PodLabels { .. });
+        match self {
+            Self::Undecided { reason, .. } => names(reason),
             Self::Denied {
                 near_miss: Some(near),
                 ..
-            } => near.reasons.as_slice(),
-            _ => &[],
-        };
-        reasons
-            .iter()
-            .any(|reason| matches!(reason, Miss::PodLabels { .. }))
+            } => near.reasons.iter().any(names),
+            _ => false,
+        }
     }
 
     /// `Some(true)` allowed, `Some(false)` denied, `None` undecided.
@@ -293,6 +330,8 @@ pub(crate) struct Question<'a> {
     pub pod: &'a PodInfo,
     /// The policies selecting `pod`, when the caller has them already ([`PolicyIndex::selecting_indices`]).
     pub selecting: Option<&'a [usize]>,
+    /// The keys of the policies isolating `pod` in this direction, when the caller has them.
+    pub isolated_by: Option<&'a Arc<[Arc<str>]>>,
     pub remote: Remote<'a>,
     pub destination: Option<&'a PodInfo>,
     pub port: i32,
@@ -365,11 +404,14 @@ impl PolicyIndex {
             return Decision::Undecided {
                 policy: policy.key(),
                 rule,
-                reason: reason.owned(),
+                reason: Box::new(reason.owned()),
             };
         }
         Decision::Denied {
-            isolated_by: isolating().map(|(policy, _)| policy.key()).collect(),
+            isolated_by: match question.isolated_by {
+                Some(keys) => keys.clone(),
+                None => isolating().map(|(policy, _)| policy.key()).collect(),
+            },
             near_miss: best.map(|(_, policy, rule, reasons)| NearMiss {
                 policy: policy.key(),
                 rule,
@@ -390,7 +432,7 @@ impl PolicyIndex {
         };
         let port = match &rule.ports {
             None => Ok(()),
-            Some(entries) => ports_outcome(entries, question),
+            Some(entries) => ports_outcome((entries, rule.listed()), question),
         };
         match (peer, port) {
             (Ok(()), Ok(())) => RuleOutcome::Admits,
@@ -417,7 +459,7 @@ impl PolicyIndex {
                 }
             }
         }
-        Err(closest.unwrap_or(MissRef::UnknownAddress { block: "" }))
+        Err(closest.unwrap_or(MissRef::UnknownAddress { block: None }))
     }
 
     fn peer_outcome<'a>(
@@ -438,7 +480,7 @@ impl PolicyIndex {
                     }
                     Some(selector) if !selector.matches(self.namespace_labels(namespace)) => {
                         return Err(MissRef::NamespaceLabels {
-                            namespace,
+                            pod,
                             selector,
                             labels_known: self.namespace_known(namespace),
                         });
@@ -474,7 +516,7 @@ impl PolicyIndex {
 fn ip_block_outcome<'a>(
     cidr: Option<&crate::cidr::Cidr>,
     except: &[crate::cidr::Cidr],
-    block: &'a str,
+    block: &'a Arc<str>,
     remote: Remote<'_>,
 ) -> Result<(), MissRef<'a>> {
     let inside = |ip: IpAddr| cidr.is_some_and(|cidr| cidr.contains(ip));
@@ -493,14 +535,14 @@ fn ip_block_outcome<'a>(
                 Err(MissRef::IpBlockPodAddress { address, block })
             }
             Some(address) => Err(MissRef::IpBlockOutside { address, block }),
-            None => Err(MissRef::UnknownAddress { block }),
+            None => Err(MissRef::UnknownAddress { block: Some(block) }),
         },
         Remote::AnyExternal => {
             let everything = cidr.is_some_and(|cidr| cidr.prefix == 0) && except.is_empty();
             if everything {
                 Ok(())
             } else {
-                Err(MissRef::UnknownAddress { block })
+                Err(MissRef::UnknownAddress { block: Some(block) })
             }
         }
     }
@@ -512,7 +554,10 @@ fn pod_address(pod: &PodInfo) -> Option<IpAddr> {
 }
 
 /// N7: any entry matches the port (OR); else why not.
-fn ports_outcome<'a>(entries: &'a [PortEntry], question: &Question<'_>) -> Result<(), MissRef<'a>> {
+fn ports_outcome<'a>(
+    (entries, listed): (&'a [PortEntry], &'a Arc<[Arc<str>]>),
+    question: &Question<'_>,
+) -> Result<(), MissRef<'a>> {
     let mut undeclared = None;
     for entry in entries {
         if entry.protocol != question.protocol {
@@ -540,7 +585,7 @@ fn ports_outcome<'a>(entries: &'a [PortEntry], question: &Question<'_>) -> Resul
     Err(undeclared.unwrap_or(MissRef::PortNotListed {
         port: question.port,
         protocol: question.protocol,
-        entries,
+        listed,
     }))
 }
 
@@ -576,6 +621,7 @@ impl PolicyIndex {
             direction: Direction::Ingress,
             pod,
             selecting: None,
+            isolated_by: None,
             remote: Remote::AnyExternal,
             destination: Some(pod),
             port,
@@ -592,7 +638,7 @@ impl PolicyIndex {
             isolated = true;
             let open = rules.iter().any(|rule| match &rule.ports {
                 None => true,
-                Some(entries) => ports_outcome(entries, &question).is_ok(),
+                Some(entries) => ports_outcome((entries, rule.listed()), &question).is_ok(),
             });
             if open {
                 return Some(true);

@@ -36,7 +36,7 @@ fn isolated_no_allow<'c>(
     cache: &mut PodCache<'c>,
 ) -> Option<Diagnostic> {
     let mut checked = 0usize;
-    let mut ports = BTreeSet::new();
+    let mut ports: Vec<(i32, crate::model::Protocol)> = Vec::new();
     // Per class of pods (same labels and declared ports) and port: whether the port is open
     // (a chain has few of them); and the classes seen.
     let mut open: Vec<((usize, i32, crate::model::Protocol), Option<bool>)> = Vec::new();
@@ -72,38 +72,67 @@ fn isolated_no_allow<'c>(
             if !classes.contains(&class) {
                 classes.push(class);
             }
-            ports.insert((endpoint.port, port.protocol));
+            let port = (endpoint.port, port.protocol);
+            if !ports.contains(&port) {
+                ports.push(port);
+            }
         }
     }
     if checked == 0 {
         return None;
     }
-    // The keys of the policies isolating the classes for ingress, each once, sorted.
+    // The keys of the policies isolating the classes for ingress, each once, sorted (each
+    // class's keys are sorted already; most chains have one class).
     let keys: Vec<_> = classes
         .iter()
         .map(|class| cache.keys(index, *class).0)
         .collect();
-    let policies: BTreeSet<&str> = keys
+    let mut policies: Vec<&str> = keys
         .iter()
         .flat_map(|keys| keys.iter())
-        .map(String::as_str)
+        .map(|key| &**key)
         .collect();
-    let policies: Vec<&str> = policies.into_iter().collect();
+    if keys.len() > 1 {
+        policies.sort_unstable();
+        policies.dedup();
+    }
     // Sorted as text, as they read.
-    let ports: BTreeSet<String> = ports
+    let mut ports: Vec<String> = ports
         .into_iter()
         .map(|(number, protocol)| format!("{number}/{protocol}"))
         .collect();
-    let ports: Vec<String> = ports.into_iter().collect();
+    ports.sort_unstable();
+    // Written once into a string of its size (the finding fires on every chain it covers).
+    let (head, middle, tail) = (
+        "Every endpoint pod is isolated for ingress by NetworkPolicy ",
+        " and no rule of those policies admits any source on port ",
+        ": connections time out; add an ingress rule for the clients that need it (see docs/diagnostics.md#policy-isolated-no-allow).",
+    );
+    let listed = |items: &[&str]| items.iter().map(|item| item.len() + 2).sum::<usize>();
+    let ports: Vec<&str> = ports.iter().map(String::as_str).collect();
+    let mut message = String::with_capacity(
+        head.len() + middle.len() + tail.len() + listed(&policies) + listed(&ports),
+    );
+    message.push_str(head);
+    push_joined(&mut message, &policies);
+    message.push_str(middle);
+    push_joined(&mut message, &ports);
+    message.push_str(tail);
     Some(Diagnostic::new(
         DiagnosticCode::PolicyIsolatedNoAllow,
         Subject::Service(chain.name.clone()),
-        format!(
-            "Every endpoint pod is isolated for ingress by NetworkPolicy {} and no rule of those policies admits any source on port {}: connections time out; add an ingress rule for the clients that need it (see docs/diagnostics.md#policy-isolated-no-allow).",
-            policies.join(", "),
-            ports.join(", ")
-        ),
+        message,
     ))
+}
+
+/// `items` joined by `, `.
+fn push_joined(out: &mut String, items: &[&str]) {
+    for (position, item) in items.iter().enumerate() {
+        if position > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(item);
+    }
 }
 
 /// N7: a policy's named port that some endpoint pods it selects declare and others do not
@@ -113,10 +142,12 @@ fn port_name_unresolved(index: &PolicyIndex, cache: &PodCache<'_>) -> Vec<Diagno
     // Pods of one class have the same labels and declared ports: a policy selects all of
     // them or none, and they all declare a port name or none do.
     let classes = cache.class_count();
-    // Only the policies that select an endpoint pod, each once, in policy order.
+    // Only the policies that select an endpoint pod and name an ingress port, each once, in
+    // policy order (most chains have none: nothing is collected).
     let mut policies: Vec<(usize, &super::Policy)> = (0..classes)
         .flat_map(|class| cache.selecting(class).iter())
         .filter_map(|i| Some((*i, index.policies().get(*i)?)))
+        .filter(|(_, policy)| policy.names_ingress_port())
         .collect();
     policies.sort_by(|(_, a), (_, b)| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     policies.dedup_by(|(_, a), (_, b)| a.namespace == b.namespace && a.name == b.name);
@@ -183,11 +214,7 @@ fn port_name_unresolved(index: &PolicyIndex, cache: &PodCache<'_>) -> Vec<Diagno
 fn denies_ingress_controller(view: &ChainPolicies) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
     let mut seen = BTreeSet::new();
-    for hop in view
-        .hops
-        .iter()
-        .filter(|hop| hop.hop.starts_with("ingress/"))
-    {
+    for hop in view.hops.iter().filter(|hop| hop.hop.is_ingress()) {
         let denied: Vec<_> = view
             .verdicts(hop)
             .filter(|endpoint| endpoint.verdict.allowed == Some(false))
@@ -195,7 +222,10 @@ fn denies_ingress_controller(view: &ChainPolicies) -> Vec<Diagnostic> {
         let Some(first) = denied.first() else {
             continue;
         };
-        let ingress = hop.hop.split('/').nth(2).unwrap_or_default().to_owned();
+        let super::view::HopLabel::Ingress(label) = &hop.hop else {
+            continue;
+        };
+        let ingress = label.split('/').nth(2).unwrap_or_default().to_owned();
         if !seen.insert(ingress.clone()) {
             continue;
         }

@@ -271,7 +271,7 @@ impl PolicyIndex {
                         .collect()
                 };
                 Some(EndpointPolicies {
-                    pod: format!("{}/{}", pods::namespace(pod), pods::name(pod)).into(),
+                    pod: super::view::PodName::of_pod(pod),
                     ip: endpoint.info.ip,
                     ingress: keys(|policy| policy.ingress.is_some()),
                     egress: keys(|policy| policy.egress.is_some()),

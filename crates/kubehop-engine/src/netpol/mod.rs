@@ -22,10 +22,11 @@ use crate::objects::{Labels, PodInfo};
 use serde::Serialize;
 
 pub use compile::{Peer, Policy, PortEntry, PortSpec, Rule, Selector};
-pub use eval::{Decision, Direction, Miss, NearMiss, Remote};
+pub use eval::{Decision, Direction, Miss, NearMiss, Reasons, Remote};
 pub use hop::{HopPolicies, PolicyHop, SourceChoice};
 pub use view::{
-    ChainHop, ChainPolicies, EndpointPolicies, EndpointVerdict, HopVerdict, SourceVerdict,
+    ChainHop, ChainPolicies, EndpointPolicies, EndpointVerdict, HopLabel, HopVerdict, PodName,
+    SourceVerdict,
 };
 
 use crate::hash::FxHashMap as HashMap;
@@ -53,6 +54,21 @@ pub struct PolicyIndex {
     /// Ingress (namespace, name) → the pods of the load-balancer Service whose address the
     /// Ingress's status carries: its controller, when that can be told.
     controllers: HashMap<(String, String), Vec<Arc<PodInfo>>>,
+    /// Per namespace: its pod without labels (the "any pod of the namespace" source of the
+    /// cluster IP hops, N8), made once per snapshot.
+    anonymous: HashMap<String, AnonymousSource>,
+}
+
+/// A pod of a namespace without labels, with what every chain of the namespace asks of it.
+#[derive(Debug, Clone)]
+pub(super) struct AnonymousSource {
+    pub(super) pod: PodInfo,
+    /// The policies selecting it (its egress, N8).
+    pub(super) policies: view::SourcePolicies,
+    /// `NS/*`, as verdicts name it ([`SeenView::Pod`]).
+    label: Arc<str>,
+    /// `namespace/NS`, as hops name this source.
+    pub(super) source: Arc<str>,
 }
 
 impl PolicyIndex {
@@ -106,14 +122,34 @@ impl PolicyIndex {
             let labels = BTreeMap::from([(NAMESPACE_NAME_LABEL.to_owned(), name.clone())]);
             namespaces.insert(name, labels);
         }
-        Self {
+        let mut index = Self {
             policies,
             by_namespace,
             namespaces,
             known_namespaces,
             pods: PodList::Owned(snapshot.pods.clone()),
             controllers: view::ingress_controllers(snapshot),
-        }
+            anonymous: HashMap::default(),
+        };
+        let anonymous = index
+            .namespaces
+            .keys()
+            .map(|namespace| {
+                let pod = view::anonymous_pod(namespace);
+                let source = AnonymousSource {
+                    policies: view::SourcePolicies::of(
+                        &index,
+                        index.selecting_indices(&pod).into(),
+                    ),
+                    label: format!("{namespace}/*").into(),
+                    source: format!("namespace/{namespace}").into(),
+                    pod,
+                };
+                (namespace.clone(), source)
+            })
+            .collect();
+        index.anonymous = anonymous;
+        index
     }
 
     /// [`PolicyIndex::build`] of a shared snapshot: without NetworkPolicies, its pods are
@@ -175,7 +211,7 @@ impl PolicyIndex {
     pub fn ingress_isolating(&self, pod: &PodInfo) -> Vec<String> {
         self.selecting(pod)
             .filter(|policy| policy.ingress.is_some())
-            .map(Policy::key)
+            .map(|policy| policy.key().to_string())
             .collect()
     }
 
@@ -207,7 +243,29 @@ impl PolicyIndex {
     }
 
     /// The controller pods of an Ingress, when known.
+    /// A pod of `namespace` without labels and the policies selecting it (N8), when the
+    /// namespace is known.
+    pub(super) fn anonymous(&self, namespace: &str) -> Option<&AnonymousSource> {
+        self.anonymous.get(namespace)
+    }
+
+    /// [`SeenView::of`], sharing the name of a namespace's pod without labels.
+    fn seen_view(&self, seen: &Seen<'_>) -> SeenView {
+        if let Seen::Pod(pod) = seen
+            && pods::name(pod).is_empty()
+            && let Some(source) = self.anonymous.get(pods::namespace(pod))
+        {
+            return SeenView::Pod {
+                pod: source.label.clone(),
+            };
+        }
+        SeenView::of(seen)
+    }
+
     pub fn controller_pods(&self, namespace: &str, name: &str) -> &[Arc<PodInfo>] {
+        if self.controllers.is_empty() {
+            return &[];
+        }
         self.controllers
             .get(&(namespace.to_owned(), name.to_owned()))
             .map(Vec::as_slice)
@@ -222,7 +280,8 @@ impl PolicyIndex {
         port: i32,
         protocol: Protocol,
     ) -> PolicyVerdict {
-        self.verdict_with(seen, destination, (None, None), port, protocol)
+        let unknown = Known::default();
+        self.verdict_with(seen, destination, (unknown, unknown), port, protocol)
     }
 
     /// [`PolicyIndex::verdict`] with the policies selecting the destination and the source pod
@@ -231,7 +290,7 @@ impl PolicyIndex {
         &self,
         seen: &Seen<'_>,
         destination: &PodInfo,
-        (destination_policies, source_policies): (Option<&[usize]>, Option<&[usize]>),
+        (destination_policies, source_policies): (Known<'_>, Known<'_>),
         port: i32,
         protocol: Protocol,
     ) -> PolicyVerdict {
@@ -246,7 +305,8 @@ impl PolicyIndex {
         let ingress = self.decide(&Question {
             direction: Direction::Ingress,
             pod: destination,
-            selecting: destination_policies,
+            selecting: destination_policies.selecting,
+            isolated_by: destination_policies.ingress,
             remote,
             destination: Some(destination),
             port,
@@ -262,7 +322,8 @@ impl PolicyIndex {
             Seen::Pod(source) => Some(self.decide(&Question {
                 direction: Direction::Egress,
                 pod: source,
-                selecting: source_policies,
+                selecting: source_policies.selecting,
+                isolated_by: source_policies.egress,
                 remote: Remote::Pod(destination),
                 destination: Some(destination),
                 port,
@@ -276,7 +337,7 @@ impl PolicyIndex {
             _ => Some(true),
         };
         PolicyVerdict {
-            seen_as: SeenView::of(seen),
+            seen_as: self.seen_view(seen),
             egress,
             ingress,
             allowed,
@@ -333,6 +394,15 @@ impl PolicyIndex {
             }
         }
     }
+}
+
+/// What a caller already knows of the policies selecting one end of a connection: their
+/// positions, and the keys of those isolating it for ingress and for egress.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Known<'a> {
+    pub selecting: Option<&'a [usize]>,
+    pub ingress: Option<&'a Arc<[Arc<str>]>>,
+    pub egress: Option<&'a Arc<[Arc<str>]>>,
 }
 
 /// One namespace's policies, indexed by the first `matchLabels` pair of their pod selector so
@@ -455,7 +525,7 @@ pub enum Seen<'a> {
 )]
 pub enum SeenView {
     Pod {
-        pod: String,
+        pod: Arc<str>,
     },
     Node {
         node: String,
@@ -475,7 +545,8 @@ impl SeenView {
                 pod: match pods::name(pod) {
                     "" => format!("{}/*", pods::namespace(pod)),
                     name => format!("{}/{name}", pods::namespace(pod)),
-                },
+                }
+                .into(),
             },
             Seen::Node { name, address } => Self::Node {
                 node: (*name).to_owned(),

@@ -12,7 +12,7 @@ use crate::objects::{PodInfo, PortInfo};
 use k8s_openapi::api::networking::v1::Ingress;
 use serde::Serialize;
 
-use super::{Client, DoorFacts, PolicyIndex, PolicyVerdict, Seen};
+use super::{Client, DoorFacts, Known as KnownPolicies, PolicyIndex, PolicyVerdict, Seen};
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet, FxHasher};
 use crate::model::{Hop, PortChain, PortEndpoint, ServiceChain, TrafficPolicy};
 use crate::nodes::NodeTable;
@@ -31,8 +31,56 @@ pub struct ChainPolicies {
     pub hops: Vec<ChainHop>,
     /// The distinct verdicts of the hops' entries.
     verdicts: Vec<PolicyVerdict>,
-    /// `namespace/name` of the pods the hops' entries name.
-    pods: Vec<Arc<str>>,
+    /// The pods the hops' entries name.
+    pods: Vec<PodName>,
+    /// Every hop's entries, hop after hop.
+    entries: Vec<Entry>,
+}
+
+/// A pod's `namespace/name`, written out when read: both parts are shared with the objects,
+/// so naming a pod in a chain's block allocates nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodName {
+    namespace: Arc<str>,
+    name: Arc<str>,
+}
+
+impl PodName {
+    /// `pod`, under the name its endpoint carries (the slice's `targetRef.name`, shared).
+    pub fn of(pod: &PodInfo, name: Arc<str>) -> Self {
+        Self {
+            namespace: pod
+                .namespace
+                .clone()
+                .unwrap_or_else(|| Arc::from("default")),
+            name,
+        }
+    }
+
+    /// `pod`, under its own name.
+    pub fn of_pod(pod: &PodInfo) -> Self {
+        Self::of(pod, Arc::from(pods::name(pod)))
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Display for PodName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+impl Serialize for PodName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// The policies that select one endpoint pod (N1).
@@ -40,28 +88,106 @@ pub struct ChainPolicies {
 #[serde(rename_all = "camelCase")]
 pub struct EndpointPolicies {
     /// `namespace/name`.
-    pub pod: Arc<str>,
+    pub pod: PodName,
     pub ip: IpAddr,
     /// Policies that isolate the pod for ingress, `namespace/name`, sorted (shared by the
     /// endpoints of one pod template).
-    pub ingress: Arc<[String]>,
+    pub ingress: Arc<[Arc<str>]>,
     /// Policies that isolate the pod for egress.
-    pub egress: Arc<[String]>,
+    pub egress: Arc<[Arc<str>]>,
 }
 
 /// One hop and one default source: the verdict for each endpoint it can reach
 /// ([`ChainPolicies::verdicts`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainHop {
-    /// The hop, as in hop keys (`80/TCP/clusterIP`, `80/TCP/nodePort/node-a/127.0.1.1`,
+    /// The hop, as in hop keys (`80/TCP/clusterIP`, `80/TCP/nodePort`,
     /// `ingress/shop/web/*/`).
-    pub hop: String,
+    pub hop: HopLabel,
     /// `namespace/NS` (a pod of that namespace without labels), `external`, or
     /// `pod/NS/NAME` (an Ingress controller pod).
-    pub source: String,
-    entries: Vec<Entry>,
+    pub source: Arc<str>,
+    /// Its entries: a range of [`ChainPolicies`]' entries.
+    entries: std::ops::Range<u32>,
     /// How many entries are denied.
-    denied: usize,
+    denied: u32,
+}
+
+/// A hop of a chain's `networkPolicy` block, as hop keys write it (written out when read:
+/// the blocks of ten thousand chains hold no copy of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HopLabel {
+    /// `80/TCP/clusterIP`.
+    ClusterIp {
+        port: i32,
+        protocol: crate::model::Protocol,
+    },
+    /// `80/TCP/nodePort`: the port on every node.
+    NodePort {
+        port: i32,
+        protocol: crate::model::Protocol,
+    },
+    /// `ingress/NS/NAME/HOST/PATH`, as written.
+    Ingress(String),
+}
+
+impl HopLabel {
+    /// Whether it is an Ingress path.
+    pub fn is_ingress(&self) -> bool {
+        matches!(self, Self::Ingress(_))
+    }
+}
+
+impl std::fmt::Display for HopLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClusterIp { port, protocol } => write!(
+                f,
+                "{}",
+                Hop::ClusterIp {
+                    port: *port,
+                    protocol: *protocol
+                }
+            ),
+            Self::NodePort { port, protocol } => write!(f, "{port}/{protocol}/nodePort"),
+            Self::Ingress(text) => f.write_str(text),
+        }
+    }
+}
+
+impl Serialize for HopLabel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Compares a label with a hop key without writing it out.
+impl PartialEq<str> for HopLabel {
+    fn eq(&self, other: &str) -> bool {
+        /// Consumes `rest` while what is written matches it.
+        struct Matches<'a> {
+            rest: &'a str,
+        }
+        impl std::fmt::Write for Matches<'_> {
+            fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+                match self.rest.strip_prefix(piece) {
+                    Some(rest) => {
+                        self.rest = rest;
+                        Ok(())
+                    }
+                    None => Err(std::fmt::Error),
+                }
+            }
+        }
+        let mut matches = Matches { rest: other };
+        std::fmt::write(&mut matches, format_args!("{self}")).is_ok() && matches.rest.is_empty()
+    }
+}
+
+impl PartialEq<String> for HopLabel {
+    fn eq(&self, other: &String) -> bool {
+        *self == **other
+    }
 }
 
 /// One endpoint of a hop: positions in [`ChainPolicies`]' tables.
@@ -76,7 +202,7 @@ struct Entry {
 impl ChainHop {
     /// Whether this source is denied on every endpoint of the hop (and there is one).
     pub fn all_denied(&self) -> bool {
-        !self.entries.is_empty() && self.denied == self.entries.len()
+        !self.is_empty() && self.denied as usize == self.len()
     }
 
     /// The number of endpoints judged.
@@ -96,7 +222,9 @@ impl ChainPolicies {
         hop: &'v ChainHop,
     ) -> impl Iterator<Item = EndpointVerdict<'v>> + 'v {
         // Every entry's positions are in the tables: they were written together.
-        hop.entries.iter().filter_map(|entry| {
+        let range = hop.entries.start as usize..hop.entries.end as usize;
+        let entries = self.entries.get(range).unwrap_or_default();
+        entries.iter().filter_map(|entry| {
             Some(EndpointVerdict {
                 pod: self.pods.get(entry.pod as usize)?,
                 ip: entry.ip,
@@ -112,7 +240,7 @@ impl ChainPolicies {
 #[serde(rename_all = "camelCase")]
 pub struct EndpointVerdict<'v> {
     /// `namespace/name`.
-    pub pod: &'v str,
+    pub pod: &'v PodName,
     pub ip: IpAddr,
     pub port: i32,
     #[serde(flatten)]
@@ -125,7 +253,7 @@ impl Serialize for ChainPolicies {
         /// A hop as it reads: its entries written out.
         #[derive(Serialize)]
         struct HopOut<'v> {
-            hop: &'v str,
+            hop: &'v HopLabel,
             source: &'v str,
             #[serde(serialize_with = "serialize_entries")]
             endpoints: (&'v ChainPolicies, &'v ChainHop),
@@ -188,14 +316,14 @@ struct PodClass<'c> {
 }
 
 /// The keys of the policies isolating a pod for ingress and for egress, shared by its class.
-type PolicyKeys = (Arc<[String]>, Arc<[String]>);
+type PolicyKeys = (Arc<[Arc<str>]>, Arc<[Arc<str>]>);
 
 /// One endpoint pod of the chain.
 struct Known<'c> {
     pod: &'c PodInfo,
     class: usize,
-    /// `namespace/name`, written once for every hop that names it.
-    label: Arc<str>,
+    /// Its name, for every hop that names it.
+    label: PodName,
 }
 
 /// Beyond this many classes in a chain, classes are found by hash instead of one by one.
@@ -212,8 +340,9 @@ pub(super) struct PodCache<'c> {
     known: Vec<Known<'c>>,
     /// Position in `selected` → its entry in `known`, or [`UNKNOWN`].
     by_selected: Vec<u32>,
-    /// Endpoint (its shared `EndpointInfo`) → its entry in `known`.
-    by_endpoint: HashMap<usize, usize>,
+    /// Endpoint (its shared `EndpointInfo`, by address) → its entry in `known`, sorted by
+    /// address once every endpoint is in ([`PodCache::seal`]).
+    by_endpoint: Vec<(usize, u32)>,
     /// Hash of (namespace, labels, ports) → the classes with that hash, once there are more
     /// than [`LINEAR_CLASSES`].
     by_hash: HashMap<u64, Vec<usize>>,
@@ -226,10 +355,11 @@ impl<'c> PodCache<'c> {
         let selected = chain.details.selected_pods.as_slice();
         Self {
             selected,
-            classes: Vec::new(),
-            known: Vec::new(),
+            // The pods of a chain are mostly of one template.
+            classes: Vec::with_capacity(1),
+            known: Vec::with_capacity(selected.len().min(chain.details.endpoints.len())),
             by_selected: vec![UNKNOWN; selected.len()],
-            by_endpoint: HashMap::default(),
+            by_endpoint: Vec::with_capacity(chain.details.endpoints.len()),
             by_hash: HashMap::default(),
             last_position: None,
         }
@@ -237,14 +367,14 @@ impl<'c> PodCache<'c> {
 
     /// The entry in `known` of the selected pod at `position`, added (with its class) when
     /// new.
-    fn entry(&mut self, index: &PolicyIndex, position: usize) -> Option<usize> {
+    fn entry(&mut self, index: &PolicyIndex, position: usize, name: &Arc<str>) -> Option<usize> {
         let slot = self.by_selected.get(position).copied()?;
         if slot != UNKNOWN {
             return Some(slot as usize);
         }
         let pod: &'c PodInfo = self.selected.get(position)?;
         let class = self.find_class(index, pod);
-        let label = format!("{}/{}", pods::namespace(pod), pods::name(pod)).into();
+        let label = PodName::of(pod, name.clone());
         self.known.push(Known { pod, class, label });
         let entry = self.known.len() - 1;
         if let Some(slot) = self.by_selected.get_mut(position) {
@@ -312,18 +442,19 @@ impl<'c> PodCache<'c> {
         index: &PolicyIndex,
         info: &Arc<crate::model::EndpointInfo>,
         chain: &ServiceChain,
-    ) -> Option<(usize, Arc<str>)> {
-        let name = info.pod.as_deref()?;
+    ) -> Option<(usize, PodName)> {
+        let name = info.pod.as_ref()?;
         // Slices list the pods of a template mostly in name order: the pod after the last
         // one found first.
         let next = self.last_position.map_or(0, |last| last + 1);
         let position = match self.selected.get(next) {
-            Some(pod) if pods::name(pod) == name => next,
+            Some(pod) if pods::name(pod) == &**name => next,
             _ => super::chain_pod_position(chain, name)?,
         };
         self.last_position = Some(position);
-        let entry = self.entry(index, position)?;
-        self.by_endpoint.insert(Arc::as_ptr(info) as usize, entry);
+        let entry = self.entry(index, position, name)?;
+        self.by_endpoint
+            .push((Arc::as_ptr(info) as usize, u32::try_from(entry).ok()?));
         let known = self.known.get(entry)?;
         Some((known.class, known.label.clone()))
     }
@@ -350,6 +481,11 @@ impl<'c> PodCache<'c> {
                 )
             })
             .clone()
+    }
+
+    /// [`PodCache::keys`], when they were written already.
+    fn known_keys(&self, class: usize) -> Option<&PolicyKeys> {
+        self.classes.get(class)?.keys.as_ref()
     }
 
     /// The positions of the policies selecting the pods of `class`.
@@ -382,15 +518,25 @@ impl<'c> PodCache<'c> {
     /// An endpoint's pod, class and position in [`PodCache::labels`], when
     /// [`PodCache::add_endpoint`] saw it.
     pub(super) fn endpoint(&self, endpoint: &PortEndpoint) -> Option<(&'c PodInfo, usize, u32)> {
-        let position = *self
+        let key = Arc::as_ptr(&endpoint.info) as usize;
+        let found = self
             .by_endpoint
-            .get(&(Arc::as_ptr(&endpoint.info) as usize))?;
-        let known = self.known.get(position)?;
-        Some((known.pod, known.class, u32::try_from(position).ok()?))
+            .binary_search_by_key(&key, |(address, _)| *address)
+            .ok()?;
+        let position = self.by_endpoint.get(found)?.1;
+        let known = self.known.get(position as usize)?;
+        Some((known.pod, known.class, position))
+    }
+
+    /// Sorts the endpoints registered so far, for [`PodCache::endpoint`].
+    fn seal(&mut self) {
+        self.by_endpoint
+            .sort_unstable_by_key(|(address, _)| *address);
+        self.by_endpoint.dedup_by_key(|(address, _)| *address);
     }
 
     /// `namespace/name` of each endpoint pod, in the order they were seen.
-    fn labels(&self) -> Vec<Arc<str>> {
+    fn labels(&self) -> Vec<PodName> {
         self.known.iter().map(|known| known.label.clone()).collect()
     }
 }
@@ -433,7 +579,7 @@ pub(super) fn anonymous_pod(namespace: &str) -> PodInfo {
 #[derive(Default)]
 pub(super) struct VerdictMemo {
     /// Key → position in `table`.
-    verdicts: HashMap<VerdictKey, u32>,
+    verdicts: SmallMap<VerdictKey, u32>,
     /// The chain's distinct verdicts ([`ChainPolicies::verdicts`]).
     table: Vec<PolicyVerdict>,
     /// Keys whose verdict names the destination pod (an egress miss): kept per pod.
@@ -441,12 +587,15 @@ pub(super) struct VerdictMemo {
     /// The last verdict shared, by its key (the endpoints of a hop mostly ask the same).
     last: Option<(VerdictKey, u32)>,
     /// The policies selecting each source pod (by address), looked up once per chain.
-    sources: Vec<(usize, Arc<[usize]>)>,
+    sources: Vec<(usize, SourcePolicies)>,
+    /// The chain's entries ([`ChainPolicies`]' entries), hop after hop.
+    entries: Vec<Entry>,
 }
 
 impl VerdictMemo {
-    /// A hop's verdicts, with how many deny.
-    fn hop(&self, hop: String, source: String, entries: Vec<Entry>) -> ChainHop {
+    /// The hop whose entries were written since `start`, with how many deny.
+    fn hop(&self, hop: HopLabel, source: Arc<str>, start: usize) -> ChainHop {
+        let entries = self.entries.get(start..).unwrap_or_default();
         let denied = entries
             .iter()
             .filter(|entry| {
@@ -455,23 +604,90 @@ impl VerdictMemo {
                     .is_some_and(|verdict| verdict.allowed == Some(false))
             })
             .count();
+        let end = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
         ChainHop {
             hop,
             source,
-            entries,
-            denied,
+            entries: u32::try_from(start).unwrap_or(end)..end,
+            denied: u32::try_from(denied).unwrap_or(u32::MAX),
         }
     }
 
     /// The policies selecting the source `pod` (its egress, N8).
-    fn source_policies(&mut self, index: &PolicyIndex, pod: &PodInfo) -> Arc<[usize]> {
+    fn source_policies(&mut self, index: &PolicyIndex, pod: &PodInfo) -> SourcePolicies {
         let key = std::ptr::from_ref(pod) as usize;
         if let Some((_, found)) = self.sources.iter().find(|(known, _)| *known == key) {
             return found.clone();
         }
-        let found: Arc<[usize]> = index.selecting_indices(pod).into();
+        let found = SourcePolicies::of(index, index.selecting_indices(pod).into());
         self.sources.push((key, found.clone()));
         found
+    }
+}
+
+/// The policies selecting a source pod, and the keys of those isolating it for egress.
+#[derive(Debug, Clone)]
+pub(crate) struct SourcePolicies {
+    pub selecting: Arc<[usize]>,
+    pub egress: Arc<[Arc<str>]>,
+    /// Whether their egress rules have ipBlocks (the destination's address then decides, N6).
+    pub ip_blocks: bool,
+}
+
+impl SourcePolicies {
+    pub(super) fn of(index: &PolicyIndex, selecting: Arc<[usize]>) -> Self {
+        let egress = selecting
+            .iter()
+            .filter_map(|i| index.policies.get(*i))
+            .filter(|policy| policy.egress.is_some())
+            .map(super::Policy::key)
+            .collect();
+        Self {
+            ip_blocks: index.egress_ip_blocks(&selecting),
+            selecting,
+            egress,
+        }
+    }
+}
+
+/// A map that stays a list while it is small: a chain's verdicts are few, and its blocks are
+/// built by the ten thousand.
+struct SmallMap<K, V> {
+    list: Vec<(K, V)>,
+    /// Every entry, once there are more than [`SmallMap::LIST`].
+    map: HashMap<K, V>,
+}
+
+impl<K, V> Default for SmallMap<K, V> {
+    fn default() -> Self {
+        Self {
+            list: Vec::new(),
+            map: HashMap::default(),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Copy> SmallMap<K, V> {
+    const LIST: usize = 16;
+
+    fn get(&self, key: &K) -> Option<V> {
+        if self.map.is_empty() {
+            self.list
+                .iter()
+                .find(|(known, _)| known == key)
+                .map(|(_, value)| *value)
+        } else {
+            self.map.get(key).copied()
+        }
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        if self.map.is_empty() && self.list.len() < Self::LIST {
+            self.list.push((key, value));
+            return;
+        }
+        self.map.extend(self.list.drain(..));
+        self.map.insert(key, value);
     }
 }
 
@@ -556,24 +772,67 @@ impl PolicyIndex {
         if endpoints.iter().all(|endpoint| endpoint.ingress.is_empty()) {
             return None;
         }
+        cache.seal();
         // Every port's endpoints (the same pods as the chain's, in the usual case).
+        let mut added = false;
         for endpoint in chain.ports.iter().flat_map(|port| port.endpoints.iter()) {
             if cache.endpoint(endpoint).is_none() {
-                cache.add_endpoint(self, &endpoint.info, chain);
+                added |= cache.add_endpoint(self, &endpoint.info, chain).is_some();
             }
         }
-        let mut memo = VerdictMemo::default();
-        let anonymous = anonymous_pod(&chain.namespace);
+        if added {
+            cache.seal();
+        }
+        // The blocks stay with the model: their tables are made to size (one verdict per
+        // default hop in the usual case of one pod template).
+        let default_hops: usize = chain
+            .ports
+            .iter()
+            .map(|port| {
+                usize::from(port.cluster_ip.is_some()) + usize::from(port.node_port.is_some())
+            })
+            .sum();
+        let default_entries: usize = chain
+            .ports
+            .iter()
+            .map(|port| {
+                let hops =
+                    usize::from(port.cluster_ip.is_some()) + usize::from(port.node_port.is_some());
+                hops * port.endpoints.len()
+            })
+            .sum();
+        let mut memo = VerdictMemo {
+            table: Vec::with_capacity(default_hops),
+            entries: Vec::with_capacity(default_entries),
+            ..VerdictMemo::default()
+        };
+        // The namespace's pod without labels, made once per snapshot (here only for a
+        // namespace the index does not know, which a chain's pods make known).
+        let made;
+        let anonymous = match self.anonymous(&chain.namespace) {
+            Some(source) => {
+                let key = std::ptr::from_ref(&source.pod) as usize;
+                memo.sources.push((key, source.policies.clone()));
+                &source.pod
+            }
+            None => {
+                made = anonymous_pod(&chain.namespace);
+                &made
+            }
+        };
         let mut hops = self.ingress_hops(chain, cache, &mut memo);
+        hops.reserve_exact(default_hops);
         for port in &chain.ports {
-            hops.extend(self.cluster_ip_hop(chain, port, &anonymous, cache, &mut memo));
+            hops.extend(self.cluster_ip_hop(chain, port, anonymous, cache, &mut memo));
             hops.extend(self.node_port_hop(chain, port, nodes, cache, &mut memo));
         }
+        // The blocks stay with the model: no spare capacity.
         Some(ChainPolicies {
             endpoints,
             hops,
             verdicts: memo.table,
             pods: cache.labels(),
+            entries: memo.entries,
         })
     }
 
@@ -582,16 +841,14 @@ impl PolicyIndex {
     fn shared_verdict(
         &self,
         (memo, cache): (&mut VerdictMemo, &PodCache<'_>),
-        (seen, source_policies): (&Seen<'_>, Option<&[usize]>),
+        (seen, source_policies): (&Seen<'_>, Option<&SourcePolicies>),
         (pod, class): (&PodInfo, usize),
         (port, protocol): (i32, crate::model::Protocol),
     ) -> Option<u32> {
         let local = matches!(seen, Seen::Node { name, .. } if Some(*name) == pods::node_name(pod));
         // The egress of a source pod looks at the destination's address through ipBlocks.
         let address = match seen {
-            Seen::Pod(_)
-                if source_policies.is_some_and(|indices| self.egress_ip_blocks(indices)) =>
-            {
+            Seen::Pod(_) if source_policies.is_some_and(|source| source.ip_blocks) => {
                 pods::ips(pod).into_iter().next()
             }
             _ => None,
@@ -610,10 +867,10 @@ impl PolicyIndex {
         {
             return Some(*verdict);
         }
-        if memo.per_pod.contains(&key) {
+        if !memo.per_pod.is_empty() && memo.per_pod.contains(&key) {
             key.pod = Some(std::ptr::from_ref(pod) as usize);
         }
-        if let Some(found) = memo.verdicts.get(&key).copied() {
+        if let Some(found) = memo.verdicts.get(&key) {
             if key.pod.is_none() {
                 memo.last = Some((key, found));
             }
@@ -622,7 +879,18 @@ impl PolicyIndex {
         let verdict = self.verdict_with(
             seen,
             pod,
-            (Some(cache.selecting(class)), source_policies),
+            (
+                KnownPolicies {
+                    selecting: Some(cache.selecting(class)),
+                    ingress: cache.known_keys(class).map(|(ingress, _)| ingress),
+                    egress: None,
+                },
+                KnownPolicies {
+                    selecting: source_policies.map(|source| &*source.selecting),
+                    ingress: None,
+                    egress: source_policies.map(|source| &source.egress),
+                },
+            ),
             port,
             protocol,
         );
@@ -645,7 +913,8 @@ impl PolicyIndex {
         Some(position)
     }
 
-    /// Verdicts for `client` through `door` to every endpoint of `port`.
+    /// Verdicts for `client` through `door` to every endpoint of `port`, as entries of
+    /// `memo`.
     fn endpoint_verdicts(
         &self,
         port: &PortChain,
@@ -653,30 +922,33 @@ impl PolicyIndex {
         door: &DoorFacts<'_>,
         nodes: &NodeTable,
         (memo, cache): (&mut VerdictMemo, &PodCache<'_>),
-    ) -> Vec<Entry> {
+    ) {
         // The source pod's policies, looked up once for every endpoint (its egress, N8).
         let source_policies = match client {
             Client::Pod(pod) => Some(memo.source_policies(self, pod)),
             _ => None,
         };
-        port.endpoints
-            .iter()
-            .filter_map(|endpoint| {
-                let (pod, class, known) = cache.endpoint(endpoint)?;
-                let seen = PolicyIndex::seen(client, door, nodes, endpoint.info.ip);
-                Some(Entry {
-                    pod: known,
-                    ip: endpoint.info.ip,
-                    port: endpoint.port,
-                    verdict: self.shared_verdict(
-                        (&mut *memo, cache),
-                        (&seen, source_policies.as_deref()),
-                        (pod, class),
-                        (endpoint.port, port.protocol),
-                    )?,
-                })
-            })
-            .collect()
+        memo.entries.reserve(port.endpoints.len());
+        for endpoint in &port.endpoints {
+            let Some((pod, class, known)) = cache.endpoint(endpoint) else {
+                continue;
+            };
+            let seen = PolicyIndex::seen(client, door, nodes, endpoint.info.ip);
+            let Some(verdict) = self.shared_verdict(
+                (&mut *memo, cache),
+                (&seen, source_policies.as_ref()),
+                (pod, class),
+                (endpoint.port, port.protocol),
+            ) else {
+                continue;
+            };
+            memo.entries.push(Entry {
+                pod: known,
+                ip: endpoint.info.ip,
+                port: endpoint.port,
+                verdict,
+            });
+        }
     }
 
     /// The cluster IP, from a pod of the Service's namespace without labels (N8).
@@ -696,19 +968,17 @@ impl PolicyIndex {
             proxy_address: None,
         };
         let nodes = NodeTable::default();
-        let endpoints =
-            self.endpoint_verdicts(port, &Client::Pod(anonymous), &door, &nodes, (memo, cache));
-        Some(
-            memo.hop(
-                Hop::ClusterIp {
-                    port: port.port,
-                    protocol: port.protocol,
-                }
-                .to_string(),
-                format!("namespace/{}", chain.namespace),
-                endpoints,
-            ),
-        )
+        let start = memo.entries.len();
+        self.endpoint_verdicts(port, &Client::Pod(anonymous), &door, &nodes, (memo, cache));
+        let source = match self.anonymous(&chain.namespace) {
+            Some(known) => known.source.clone(),
+            None => format!("namespace/{}", chain.namespace).into(),
+        };
+        let hop = HopLabel::ClusterIp {
+            port: port.port,
+            protocol: port.protocol,
+        };
+        Some(memo.hop(hop, source, start))
     }
 
     /// The nodePort, from an outside client (N10). Under eTP Cluster each endpoint is judged
@@ -727,45 +997,47 @@ impl PolicyIndex {
         let policy = chain
             .external_traffic_policy
             .unwrap_or(TrafficPolicy::Cluster);
-        let endpoints = port
-            .endpoints
-            .iter()
-            .filter_map(|endpoint| {
-                let (pod, class, known) = cache.endpoint(endpoint)?;
-                let own = endpoint.info.node.as_deref();
-                let forwarding = match policy {
-                    TrafficPolicy::Local => own,
-                    TrafficPolicy::Cluster => nodes
-                        .iter()
-                        .map(|node| node.name.as_ref())
-                        .find(|name| Some(*name) != own),
-                };
-                let door = DoorFacts {
-                    via: FrontDoor::NodePort,
-                    external_policy: policy,
-                    forwarding,
-                    proxy_address: None,
-                };
-                let seen =
-                    PolicyIndex::seen(&Client::External(None), &door, nodes, endpoint.info.ip);
-                Some(Entry {
-                    pod: known,
-                    ip: endpoint.info.ip,
-                    port: endpoint.port,
-                    verdict: self.shared_verdict(
-                        (&mut *memo, cache),
-                        (&seen, None),
-                        (pod, class),
-                        (endpoint.port, port.protocol),
-                    )?,
-                })
-            })
-            .collect();
-        Some(memo.hop(
-            format!("{}/{}/nodePort", port.port, port.protocol),
-            "external".to_owned(),
-            endpoints,
-        ))
+        let start = memo.entries.len();
+        memo.entries.reserve(port.endpoints.len());
+        for endpoint in &port.endpoints {
+            let Some((pod, class, known)) = cache.endpoint(endpoint) else {
+                continue;
+            };
+            let own = endpoint.info.node.as_deref();
+            let forwarding = match policy {
+                TrafficPolicy::Local => own,
+                TrafficPolicy::Cluster => nodes
+                    .iter()
+                    .map(|node| node.name.as_ref())
+                    .find(|name| Some(*name) != own),
+            };
+            let door = DoorFacts {
+                via: FrontDoor::NodePort,
+                external_policy: policy,
+                forwarding,
+                proxy_address: None,
+            };
+            let seen = PolicyIndex::seen(&Client::External(None), &door, nodes, endpoint.info.ip);
+            let Some(verdict) = self.shared_verdict(
+                (&mut *memo, cache),
+                (&seen, None),
+                (pod, class),
+                (endpoint.port, port.protocol),
+            ) else {
+                continue;
+            };
+            memo.entries.push(Entry {
+                pod: known,
+                ip: endpoint.info.ip,
+                port: endpoint.port,
+                verdict,
+            });
+        }
+        let hop = HopLabel::NodePort {
+            port: port.port,
+            protocol: port.protocol,
+        };
+        Some(memo.hop(hop, external_source(), start))
     }
 
     /// Each Ingress path, from each of its controller's pods when they are known (N10: the
@@ -786,6 +1058,9 @@ impl PolicyIndex {
         let nodes = NodeTable::default();
         for reference in &chain.ingresses {
             let controllers = self.controller_pods(&reference.namespace, &reference.name);
+            if controllers.is_empty() {
+                continue;
+            }
             let ports = chain
                 .ports
                 .iter()
@@ -801,12 +1076,10 @@ impl PolicyIndex {
             // differently; such controllers are left out rather than guessed.
             for controller in controllers.iter().filter(|pod| !super::host_network(pod)) {
                 let client = Client::Pod(controller);
-                let endpoints = ports
-                    .iter()
-                    .flat_map(|port| {
-                        self.endpoint_verdicts(port, &client, &door, &nodes, (&mut *memo, cache))
-                    })
-                    .collect();
+                let start = memo.entries.len();
+                for port in &ports {
+                    self.endpoint_verdicts(port, &client, &door, &nodes, (&mut *memo, cache));
+                }
                 let hop = Hop::Ingress {
                     namespace: reference.namespace.clone(),
                     name: reference.name.clone(),
@@ -818,11 +1091,17 @@ impl PolicyIndex {
                     pods::namespace(controller),
                     pods::name(controller)
                 );
-                hops.push(memo.hop(hop.to_string(), source, endpoints));
+                hops.push(memo.hop(HopLabel::Ingress(hop.to_string()), source.into(), start));
             }
         }
         hops
     }
+}
+
+/// `external`: the outside client of the nodePort hops, shared by every chain.
+fn external_source() -> Arc<str> {
+    static EXTERNAL: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "external".into());
+    EXTERNAL.clone()
 }
 
 /// Ingress → its controller's pods: the pods selected by the LoadBalancer Service whose
@@ -904,4 +1183,38 @@ fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<PodInf
         .collect();
     out.sort_by(|a, b| pods::name(a).cmp(pods::name(b)));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HopLabel;
+    use crate::model::Protocol;
+
+    #[test]
+    fn a_hop_label_equals_its_hop_key_and_nothing_else() {
+        let cluster_ip = HopLabel::ClusterIp {
+            port: 80,
+            protocol: Protocol::Tcp,
+        };
+        assert_eq!(cluster_ip.to_string(), "80/TCP/clusterIP");
+        assert!(cluster_ip == *"80/TCP/clusterIP");
+        for other in [
+            "",
+            "8",
+            "80/TCP/cluster",
+            "80/TCP/clusterIP/",
+            "80/UDP/clusterIP",
+        ] {
+            assert!(cluster_ip != *other, "{other:?}");
+        }
+        let node_port = HopLabel::NodePort {
+            port: 443,
+            protocol: Protocol::Udp,
+        };
+        assert!(node_port == "443/UDP/nodePort".to_owned());
+        assert!(node_port != *"443/UDP/clusterIP");
+        let ingress = HopLabel::Ingress("ingress/shop/web/*/".to_owned());
+        assert!(ingress.is_ingress() && !node_port.is_ingress());
+        assert!(ingress == *"ingress/shop/web/*/");
+    }
 }
