@@ -85,7 +85,7 @@ fn isolated_no_allow<'c>(
     // class's keys are sorted already; most chains have one class).
     let keys: Vec<_> = classes
         .iter()
-        .map(|class| cache.keys(index, *class).0)
+        .filter_map(|class| Some(cache.keys(index, *class)?.0.clone()))
         .collect();
     let mut policies: Vec<&str> = keys
         .iter()

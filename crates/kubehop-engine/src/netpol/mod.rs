@@ -113,7 +113,13 @@ impl PolicyIndex {
             .map(|pod| pods::namespace(pod))
             .chain(policies.iter().map(|policy| policy.namespace.as_str()));
         let mut extra: Vec<String> = Vec::new();
+        // Pods come grouped by namespace: a name like the last one asked is known.
+        let mut last: Option<&str> = None;
         for name in implied {
+            if last == Some(name) {
+                continue;
+            }
+            last = Some(name);
             if !namespaces.contains_key(name) && !extra.iter().any(|known| known == name) {
                 extra.push(name.to_owned());
             }

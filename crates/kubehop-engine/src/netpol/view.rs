@@ -27,7 +27,12 @@ use crate::snapshot::ClusterSnapshot;
 /// serialise) as [`EndpointVerdict`]s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainPolicies {
-    pub endpoints: Vec<EndpointPolicies>,
+    /// Each endpoint: its pod and the policies isolating it, by position in the tables below
+    /// (read as [`EndpointPolicies`], [`ChainPolicies::endpoints`]).
+    endpoints: Vec<EndpointRow>,
+    /// Per pod template (class): the keys of the policies isolating it for ingress and for
+    /// egress.
+    classes: Vec<PolicyKeys>,
     pub hops: Vec<ChainHop>,
     /// The distinct verdicts of the hops' entries.
     verdicts: Vec<PolicyVerdict>,
@@ -190,6 +195,14 @@ impl PartialEq<String> for HopLabel {
     }
 }
 
+/// One endpoint of the chain: positions in [`ChainPolicies`]' tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EndpointRow {
+    pod: u32,
+    class: u32,
+    ip: IpAddr,
+}
+
 /// One endpoint of a hop: positions in [`ChainPolicies`]' tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
@@ -216,6 +229,29 @@ impl ChainHop {
 }
 
 impl ChainPolicies {
+    /// The policies that select each endpoint pod (N1), in the order of the chain's endpoints.
+    pub fn endpoints(&self) -> impl Iterator<Item = EndpointPolicies> + '_ {
+        self.endpoint_rows()
+            .map(|(pod, ip, (ingress, egress))| EndpointPolicies {
+                pod: pod.clone(),
+                ip,
+                ingress: ingress.clone(),
+                egress: egress.clone(),
+            })
+    }
+
+    /// [`ChainPolicies::endpoints`], borrowed.
+    fn endpoint_rows(&self) -> impl Iterator<Item = (&PodName, IpAddr, &PolicyKeys)> + '_ {
+        // Every row's positions are in the tables: they were written together.
+        self.endpoints.iter().filter_map(|row| {
+            Some((
+                self.pods.get(row.pod as usize)?,
+                row.ip,
+                self.classes.get(row.class as usize)?,
+            ))
+        })
+    }
+
     /// The verdict for each endpoint of `hop` (one of [`ChainPolicies::hops`]).
     pub fn verdicts<'v>(
         &'v self,
@@ -264,8 +300,25 @@ impl Serialize for ChainPolicies {
         ) -> Result<S::Ok, S::Error> {
             serializer.collect_seq(view.verdicts(hop))
         }
+        /// An endpoint as it reads ([`EndpointPolicies`]).
+        #[derive(Serialize)]
+        struct EndpointOut<'v> {
+            pod: &'v PodName,
+            ip: IpAddr,
+            ingress: &'v [Arc<str>],
+            egress: &'v [Arc<str>],
+        }
         let mut out = serializer.serialize_struct("ChainPolicies", 2)?;
-        out.serialize_field("endpoints", &self.endpoints)?;
+        let endpoints: Vec<EndpointOut<'_>> = self
+            .endpoint_rows()
+            .map(|(pod, ip, (ingress, egress))| EndpointOut {
+                pod,
+                ip,
+                ingress,
+                egress,
+            })
+            .collect();
+        out.serialize_field("endpoints", &endpoints)?;
         let hops: Vec<HopOut<'_>> = self
             .hops
             .iter()
@@ -442,7 +495,7 @@ impl<'c> PodCache<'c> {
         index: &PolicyIndex,
         info: &Arc<crate::model::EndpointInfo>,
         chain: &ServiceChain,
-    ) -> Option<(usize, PodName)> {
+    ) -> Option<(usize, usize)> {
         let name = info.pod.as_ref()?;
         // Slices list the pods of a template mostly in name order: the pod after the last
         // one found first.
@@ -456,31 +509,27 @@ impl<'c> PodCache<'c> {
         self.by_endpoint
             .push((Arc::as_ptr(info) as usize, u32::try_from(entry).ok()?));
         let known = self.known.get(entry)?;
-        Some((known.class, known.label.clone()))
+        Some((known.class, entry))
     }
 
     /// The keys of the policies isolating the pods of `class` for ingress and for egress.
-    pub(super) fn keys(&mut self, index: &PolicyIndex, class: usize) -> PolicyKeys {
-        let Some(known) = self.classes.get_mut(class) else {
-            return (Arc::from([]), Arc::from([]));
-        };
+    pub(super) fn keys(&mut self, index: &PolicyIndex, class: usize) -> Option<&PolicyKeys> {
+        let known = self.classes.get_mut(class)?;
         let selecting = &known.selecting;
-        known
-            .keys
-            .get_or_insert_with(|| {
-                let policies = || selecting.iter().filter_map(|i| index.policies.get(*i));
-                (
-                    policies()
-                        .filter(|p| p.ingress.is_some())
-                        .map(super::Policy::key)
-                        .collect(),
-                    policies()
-                        .filter(|p| p.egress.is_some())
-                        .map(super::Policy::key)
-                        .collect(),
-                )
-            })
-            .clone()
+        let keys = known.keys.get_or_insert_with(|| {
+            let policies = || selecting.iter().filter_map(|i| index.policies.get(*i));
+            (
+                policies()
+                    .filter(|p| p.ingress.is_some())
+                    .map(super::Policy::key)
+                    .collect(),
+                policies()
+                    .filter(|p| p.egress.is_some())
+                    .map(super::Policy::key)
+                    .collect(),
+            )
+        });
+        Some(keys)
     }
 
     /// [`PodCache::keys`], when they were written already.
@@ -670,6 +719,13 @@ impl<K, V> Default for SmallMap<K, V> {
 impl<K: Eq + Hash, V: Copy> SmallMap<K, V> {
     const LIST: usize = 16;
 
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            list: Vec::with_capacity(capacity.min(Self::LIST)),
+            map: HashMap::default(),
+        }
+    }
+
     fn get(&self, key: &K) -> Option<V> {
         if self.map.is_empty() {
             self.list
@@ -757,19 +813,21 @@ impl PolicyIndex {
         let mut endpoints = Vec::with_capacity(chain.details.endpoints.len());
         // The policies selecting each endpoint pod, looked up once per class of pods, and
         // the keys of those isolating it, written once per class.
+        let mut isolated = false;
         for info in &chain.details.endpoints {
-            let Some((class, label)) = cache.add_endpoint(self, info, chain) else {
+            let Some((class, pod)) = cache.add_endpoint(self, info, chain) else {
                 continue;
             };
-            let (ingress, egress) = cache.keys(self, class);
-            endpoints.push(EndpointPolicies {
-                pod: label,
+            isolated |= cache
+                .keys(self, class)
+                .is_some_and(|(ingress, _)| !ingress.is_empty());
+            endpoints.push(EndpointRow {
+                pod: u32::try_from(pod).ok()?,
+                class: u32::try_from(class).ok()?,
                 ip: info.ip,
-                ingress,
-                egress,
             });
         }
-        if endpoints.iter().all(|endpoint| endpoint.ingress.is_empty()) {
+        if !isolated {
             return None;
         }
         cache.seal();
@@ -804,6 +862,9 @@ impl PolicyIndex {
         let mut memo = VerdictMemo {
             table: Vec::with_capacity(default_hops),
             entries: Vec::with_capacity(default_entries),
+            verdicts: SmallMap::with_capacity(default_hops),
+            // The namespace's pod without labels, and an Ingress controller or two.
+            sources: Vec::with_capacity(1),
             ..VerdictMemo::default()
         };
         // The namespace's pod without labels, made once per snapshot (here only for a
@@ -827,8 +888,13 @@ impl PolicyIndex {
             hops.extend(self.node_port_hop(chain, port, nodes, cache, &mut memo));
         }
         // The blocks stay with the model: no spare capacity.
+        let none = || (Arc::from([]), Arc::from([]));
+        let classes = (0..cache.class_count())
+            .map(|class| cache.keys(self, class).cloned().unwrap_or_else(none))
+            .collect();
         Some(ChainPolicies {
             endpoints,
+            classes,
             hops,
             verdicts: memo.table,
             pods: cache.labels(),
@@ -1211,7 +1277,9 @@ mod tests {
             port: 443,
             protocol: Protocol::Udp,
         };
-        assert!(node_port == "443/UDP/nodePort".to_owned());
+        // A hop key as the tree writes it (a `String`).
+        let key = format!("{}/{}/nodePort", 443, Protocol::Udp);
+        assert!(node_port == key);
         assert!(node_port != *"443/UDP/clusterIP");
         let ingress = HopLabel::Ingress("ingress/shop/web/*/".to_owned());
         assert!(ingress.is_ingress() && !node_port.is_ingress());
