@@ -996,25 +996,35 @@ impl PolicyIndex {
         };
         memo.entries.reserve(port.endpoints.len());
         for endpoint in &port.endpoints {
-            let Some((pod, class, known)) = cache.endpoint(endpoint) else {
-                continue;
-            };
             let seen = PolicyIndex::seen(client, door, nodes, endpoint.info.ip);
-            let Some(verdict) = self.shared_verdict(
-                (&mut *memo, cache),
-                (&seen, source_policies.as_ref()),
-                (pod, class),
-                (endpoint.port, port.protocol),
-            ) else {
-                continue;
-            };
-            memo.entries.push(Entry {
-                pod: known,
-                ip: endpoint.info.ip,
-                port: endpoint.port,
-                verdict,
-            });
+            let source = (&seen, source_policies.as_ref());
+            self.push_entry((&mut *memo, cache), source, endpoint, port.protocol);
         }
+    }
+
+    /// The verdict for `seen` reaching `endpoint`, written as the next entry of `memo` (when
+    /// the endpoint's pod is one of the chain's).
+    fn push_entry(
+        &self,
+        (memo, cache): (&mut VerdictMemo, &PodCache<'_>),
+        source: (&Seen<'_>, Option<&SourcePolicies>),
+        endpoint: &PortEndpoint,
+        protocol: crate::model::Protocol,
+    ) {
+        let Some((pod, class, known)) = cache.endpoint(endpoint) else {
+            return;
+        };
+        let port = (endpoint.port, protocol);
+        let Some(verdict) = self.shared_verdict((&mut *memo, cache), source, (pod, class), port)
+        else {
+            return;
+        };
+        memo.entries.push(Entry {
+            pod: known,
+            ip: endpoint.info.ip,
+            port: endpoint.port,
+            verdict,
+        });
     }
 
     /// The cluster IP, from a pod of the Service's namespace without labels (N8).
@@ -1066,9 +1076,6 @@ impl PolicyIndex {
         let start = memo.entries.len();
         memo.entries.reserve(port.endpoints.len());
         for endpoint in &port.endpoints {
-            let Some((pod, class, known)) = cache.endpoint(endpoint) else {
-                continue;
-            };
             let own = endpoint.info.node.as_deref();
             let forwarding = match policy {
                 TrafficPolicy::Local => own,
@@ -1084,20 +1091,7 @@ impl PolicyIndex {
                 proxy_address: None,
             };
             let seen = PolicyIndex::seen(&Client::External(None), &door, nodes, endpoint.info.ip);
-            let Some(verdict) = self.shared_verdict(
-                (&mut *memo, cache),
-                (&seen, None),
-                (pod, class),
-                (endpoint.port, port.protocol),
-            ) else {
-                continue;
-            };
-            memo.entries.push(Entry {
-                pod: known,
-                ip: endpoint.info.ip,
-                port: endpoint.port,
-                verdict,
-            });
+            self.push_entry((&mut *memo, cache), (&seen, None), endpoint, port.protocol);
         }
         let hop = HopLabel::NodePort {
             port: port.port,
