@@ -106,14 +106,16 @@ async fn deployments_keep_revisions_that_rollout_history_and_undo_use() {
     assert_eq!(revisions.keys().collect::<Vec<_>>(), ["1", "2"]);
     assert_eq!((revisions["1"].0, revisions["2"].0), (0, 2));
     let template_hash = |name: &str| name.rsplit('-').next().unwrap_or("").to_string();
-    for pod in pods(&h) {
-        let labels = pod.metadata.labels.clone().unwrap_or_default();
-        assert_eq!(
-            labels["pod-template-hash"],
-            template_hash(&revisions["2"].1),
-            "every pod is of the new revision"
-        );
-    }
+    // `rollout status` counts pods that are not terminating, as on a cluster: the old
+    // revision's last pod may still be going away when it returns.
+    let new_hash = template_hash(&revisions["2"].1);
+    wait_until(&h.sandbox, "every pod to be of the new revision", || {
+        pods(&h).iter().all(|pod| {
+            let labels = pod.metadata.labels.as_ref();
+            labels.and_then(|labels| labels.get("pod-template-hash")) == Some(&new_hash)
+        })
+    })
+    .await;
 
     let out = h.ok(&["rollout", "undo", "deployment/web"]).await;
     assert_eq!(out.trim(), "deployment.apps/web rolled back");
