@@ -118,13 +118,6 @@ impl Selector {
     }
 }
 
-impl Selector {
-    /// Its text (see `Display`), shared.
-    pub(crate) fn text(&self) -> Arc<str> {
-        self.text.clone()
-    }
-}
-
 impl fmt::Display for Selector {
     /// kubectl's selector syntax: `app=web,tier in (a,b),!debug`; `{}` when empty.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -133,6 +126,11 @@ impl fmt::Display for Selector {
 }
 
 impl Selector {
+    /// Its text (see `Display`), shared.
+    pub(crate) fn text(&self) -> Arc<str> {
+        self.text.clone()
+    }
+
     /// [`Selector`]'s text (see its `Display`).
     fn render(&self) -> String {
         if self.is_empty() {

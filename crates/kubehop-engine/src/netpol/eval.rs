@@ -8,7 +8,7 @@ use crate::objects::PodInfo;
 use serde::Serialize;
 
 use super::PolicyIndex;
-use super::compile::{Peer, Policy, PortEntry, PortSpec, Rule, Selector};
+use super::compile::{Peer, Policy, PortSpec, Rule, Selector};
 use crate::model::Protocol;
 use crate::pods;
 
@@ -237,14 +237,6 @@ impl Reasons {
     pub fn iter(&self) -> impl Iterator<Item = &Miss> {
         self.0.iter().flatten()
     }
-
-    pub fn len(&self) -> usize {
-        self.iter().count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
-    }
 }
 
 impl FromIterator<Miss> for Reasons {
@@ -348,7 +340,32 @@ enum RuleOutcome<'a> {
 /// The closest rule so far: (number of reasons, best rank), policy, rule index, reasons.
 type Closest<'a> = ((usize, u8), &'a Policy, usize, [Option<MissRef<'a>>; 2]);
 
+impl Policy {
+    /// Its rules for `direction`, when it isolates in that direction (N2).
+    fn rules(&self, direction: Direction) -> Option<&[Rule]> {
+        match direction {
+            Direction::Ingress => self.ingress.as_deref(),
+            Direction::Egress => self.egress.as_deref(),
+        }
+    }
+}
+
 impl PolicyIndex {
+    /// N1: the keys of the policies among `selecting` that isolate for `direction`, in policy
+    /// order.
+    pub(crate) fn isolating_keys(
+        &self,
+        selecting: &[usize],
+        direction: Direction,
+    ) -> Arc<[Arc<str>]> {
+        selecting
+            .iter()
+            .filter_map(|index| self.policies.get(*index))
+            .filter(|policy| policy.rules(direction).is_some())
+            .map(Policy::key)
+            .collect()
+    }
+
     /// N1/N3: the decision for one direction.
     pub(crate) fn decide(&self, question: &Question<'_>) -> Decision {
         let looked_up;
@@ -363,13 +380,7 @@ impl PolicyIndex {
             selecting
                 .iter()
                 .filter_map(|index| self.policies.get(*index))
-                .filter_map(|policy| {
-                    let rules = match question.direction {
-                        Direction::Ingress => policy.ingress.as_deref(),
-                        Direction::Egress => policy.egress.as_deref(),
-                    }?;
-                    Some((policy, rules))
-                })
+                .filter_map(|policy| Some((policy, policy.rules(question.direction)?)))
         };
         if isolating().next().is_none() {
             return Decision::NotIsolated;
@@ -410,7 +421,7 @@ impl PolicyIndex {
         Decision::Denied {
             isolated_by: match question.isolated_by {
                 Some(keys) => keys.clone(),
-                None => isolating().map(|(policy, _)| policy.key()).collect(),
+                None => self.isolating_keys(selecting, question.direction),
             },
             near_miss: best.map(|(_, policy, rule, reasons)| NearMiss {
                 policy: policy.key(),
@@ -430,10 +441,7 @@ impl PolicyIndex {
             None => Ok(()),
             Some(peers) => self.peers_outcome(policy, peers, question.remote),
         };
-        let port = match &rule.ports {
-            None => Ok(()),
-            Some(entries) => ports_outcome((entries, rule.listed()), question),
-        };
+        let port = ports_outcome(rule, question);
         match (peer, port) {
             (Ok(()), Ok(())) => RuleOutcome::Admits,
             (Err(miss), Ok(())) if miss.undecided() => RuleOutcome::Undecided(miss),
@@ -553,11 +561,12 @@ fn pod_address(pod: &PodInfo) -> Option<IpAddr> {
     pods::ips(pod).into_iter().next()
 }
 
-/// N7: any entry matches the port (OR); else why not.
-fn ports_outcome<'a>(
-    (entries, listed): (&'a [PortEntry], &'a Arc<[Arc<str>]>),
-    question: &Question<'_>,
-) -> Result<(), MissRef<'a>> {
+/// N7: any entry of the rule's ports matches the port (OR; no list matches every port); else
+/// why not.
+fn ports_outcome<'a>(rule: &'a Rule, question: &Question<'_>) -> Result<(), MissRef<'a>> {
+    let Some(entries) = &rule.ports else {
+        return Ok(());
+    };
     let mut undeclared = None;
     for entry in entries {
         if entry.protocol != question.protocol {
@@ -585,7 +594,7 @@ fn ports_outcome<'a>(
     Err(undeclared.unwrap_or(MissRef::PortNotListed {
         port: question.port,
         protocol: question.protocol,
-        listed,
+        listed: rule.listed(),
     }))
 }
 
@@ -636,10 +645,9 @@ impl PolicyIndex {
                 continue;
             };
             isolated = true;
-            let open = rules.iter().any(|rule| match &rule.ports {
-                None => true,
-                Some(entries) => ports_outcome((entries, rule.listed()), &question).is_ok(),
-            });
+            let open = rules
+                .iter()
+                .any(|rule| ports_outcome(rule, &question).is_ok());
             if open {
                 return Some(true);
             }

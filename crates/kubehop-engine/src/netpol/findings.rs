@@ -108,10 +108,8 @@ fn isolated_no_allow<'c>(
         " and no rule of those policies admits any source on port ",
         ": connections time out; add an ingress rule for the clients that need it (see docs/diagnostics.md#policy-isolated-no-allow).",
     );
-    let listed = |items: &[&str]| items.iter().map(|item| item.len() + 2).sum::<usize>();
-    let ports: Vec<&str> = ports.iter().map(String::as_str).collect();
     let mut message = String::with_capacity(
-        head.len() + middle.len() + tail.len() + listed(&policies) + listed(&ports),
+        head.len() + middle.len() + tail.len() + joined_len(&policies) + joined_len(&ports),
     );
     message.push_str(head);
     push_joined(&mut message, &policies);
@@ -126,13 +124,18 @@ fn isolated_no_allow<'c>(
 }
 
 /// `items` joined by `, `.
-fn push_joined(out: &mut String, items: &[&str]) {
+fn push_joined(out: &mut String, items: &[impl AsRef<str>]) {
     for (position, item) in items.iter().enumerate() {
         if position > 0 {
             out.push_str(", ");
         }
-        out.push_str(item);
+        out.push_str(item.as_ref());
     }
+}
+
+/// The length of `items` joined by `, ` (at most).
+fn joined_len(items: &[impl AsRef<str>]) -> usize {
+    items.iter().map(|item| item.as_ref().len() + 2).sum()
 }
 
 /// N7: a policy's named port that some endpoint pods it selects declare and others do not

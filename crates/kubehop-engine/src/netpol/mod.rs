@@ -143,10 +143,7 @@ impl PolicyIndex {
             .map(|namespace| {
                 let pod = view::anonymous_pod(namespace);
                 let source = AnonymousSource {
-                    policies: view::SourcePolicies::of(
-                        &index,
-                        index.selecting_indices(&pod).into(),
-                    ),
+                    policies: view::SourcePolicies::of(&index, &pod),
                     label: format!("{namespace}/*").into(),
                     source: format!("namespace/{namespace}").into(),
                     pod,
@@ -248,7 +245,6 @@ impl PolicyIndex {
             .find(|pod| !host_network(pod) && pods::ips(pod).contains(&ip))
     }
 
-    /// The controller pods of an Ingress, when known.
     /// A pod of `namespace` without labels and the policies selecting it (N8), when the
     /// namespace is known.
     pub(super) fn anonymous(&self, namespace: &str) -> Option<&AnonymousSource> {
@@ -259,7 +255,7 @@ impl PolicyIndex {
     fn seen_view(&self, seen: &Seen<'_>) -> SeenView {
         if let Seen::Pod(pod) = seen
             && pods::name(pod).is_empty()
-            && let Some(source) = self.anonymous.get(pods::namespace(pod))
+            && let Some(source) = self.anonymous(pods::namespace(pod))
         {
             return SeenView::Pod {
                 pod: source.label.clone(),
@@ -268,6 +264,7 @@ impl PolicyIndex {
         SeenView::of(seen)
     }
 
+    /// The controller pods of an Ingress, when known.
     pub fn controller_pods(&self, namespace: &str, name: &str) -> &[Arc<PodInfo>] {
         if self.controllers.is_empty() {
             return &[];
@@ -286,7 +283,7 @@ impl PolicyIndex {
         port: i32,
         protocol: Protocol,
     ) -> PolicyVerdict {
-        let unknown = Known::default();
+        let unknown = KnownPolicies::default();
         self.verdict_with(seen, destination, (unknown, unknown), port, protocol)
     }
 
@@ -296,7 +293,7 @@ impl PolicyIndex {
         &self,
         seen: &Seen<'_>,
         destination: &PodInfo,
-        (destination_policies, source_policies): (Known<'_>, Known<'_>),
+        (destination_policies, source_policies): (KnownPolicies<'_>, KnownPolicies<'_>),
         port: i32,
         protocol: Protocol,
     ) -> PolicyVerdict {
@@ -405,7 +402,7 @@ impl PolicyIndex {
 /// What a caller already knows of the policies selecting one end of a connection: their
 /// positions, and the keys of those isolating it for ingress and for egress.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Known<'a> {
+pub(crate) struct KnownPolicies<'a> {
     pub selecting: Option<&'a [usize]>,
     pub ingress: Option<&'a Arc<[Arc<str>]>>,
     pub egress: Option<&'a Arc<[Arc<str>]>>,

@@ -12,7 +12,7 @@ use crate::objects::{PodInfo, PortInfo};
 use k8s_openapi::api::networking::v1::Ingress;
 use serde::Serialize;
 
-use super::{Client, DoorFacts, Known as KnownPolicies, PolicyIndex, PolicyVerdict, Seen};
+use super::{Client, Direction, DoorFacts, KnownPolicies, PolicyIndex, PolicyVerdict, Seen};
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet, FxHasher};
 use crate::model::{Hop, PortChain, PortEndpoint, ServiceChain, TrafficPolicy};
 use crate::nodes::NodeTable;
@@ -65,14 +65,6 @@ impl PodName {
     /// `pod`, under its own name.
     pub fn of_pod(pod: &PodInfo) -> Self {
         Self::of(pod, Arc::from(pods::name(pod)))
-    }
-
-    pub fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
     }
 }
 
@@ -517,16 +509,9 @@ impl<'c> PodCache<'c> {
         let known = self.classes.get_mut(class)?;
         let selecting = &known.selecting;
         let keys = known.keys.get_or_insert_with(|| {
-            let policies = || selecting.iter().filter_map(|i| index.policies.get(*i));
             (
-                policies()
-                    .filter(|p| p.ingress.is_some())
-                    .map(super::Policy::key)
-                    .collect(),
-                policies()
-                    .filter(|p| p.egress.is_some())
-                    .map(super::Policy::key)
-                    .collect(),
+                index.isolating_keys(selecting, Direction::Ingress),
+                index.isolating_keys(selecting, Direction::Egress),
             )
         });
         Some(keys)
@@ -668,7 +653,7 @@ impl VerdictMemo {
         if let Some((_, found)) = self.sources.iter().find(|(known, _)| *known == key) {
             return found.clone();
         }
-        let found = SourcePolicies::of(index, index.selecting_indices(pod).into());
+        let found = SourcePolicies::of(index, pod);
         self.sources.push((key, found.clone()));
         found
     }
@@ -684,17 +669,12 @@ pub(crate) struct SourcePolicies {
 }
 
 impl SourcePolicies {
-    pub(super) fn of(index: &PolicyIndex, selecting: Arc<[usize]>) -> Self {
-        let egress = selecting
-            .iter()
-            .filter_map(|i| index.policies.get(*i))
-            .filter(|policy| policy.egress.is_some())
-            .map(super::Policy::key)
-            .collect();
+    pub(super) fn of(index: &PolicyIndex, pod: &PodInfo) -> Self {
+        let selecting: Arc<[usize]> = index.selecting_indices(pod).into();
         Self {
+            egress: index.isolating_keys(&selecting, Direction::Egress),
             ip_blocks: index.egress_ip_blocks(&selecting),
             selecting,
-            egress,
         }
     }
 }
@@ -843,22 +823,13 @@ impl PolicyIndex {
         }
         // The blocks stay with the model: their tables are made to size (one verdict per
         // default hop in the usual case of one pod template).
-        let default_hops: usize = chain
-            .ports
-            .iter()
-            .map(|port| {
-                usize::from(port.cluster_ip.is_some()) + usize::from(port.node_port.is_some())
-            })
-            .sum();
-        let default_entries: usize = chain
-            .ports
-            .iter()
-            .map(|port| {
-                let hops =
-                    usize::from(port.cluster_ip.is_some()) + usize::from(port.node_port.is_some());
-                hops * port.endpoints.len()
-            })
-            .sum();
+        let (mut default_hops, mut default_entries) = (0, 0);
+        for port in &chain.ports {
+            let hops =
+                usize::from(port.cluster_ip.is_some()) + usize::from(port.node_port.is_some());
+            default_hops += hops;
+            default_entries += hops * port.endpoints.len();
+        }
         let mut memo = VerdictMemo {
             table: Vec::with_capacity(default_hops),
             entries: Vec::with_capacity(default_entries),
@@ -867,8 +838,8 @@ impl PolicyIndex {
             sources: Vec::with_capacity(1),
             ..VerdictMemo::default()
         };
-        // The namespace's pod without labels, made once per snapshot (here only for a
-        // namespace the index does not know, which a chain's pods make known).
+        // The namespace's pod without labels, made once per snapshot (made here only as a
+        // fallback: the chain's pods make their namespace known to the index).
         let made;
         let anonymous = match self.anonymous(&chain.namespace) {
             Some(source) => {
@@ -887,7 +858,6 @@ impl PolicyIndex {
             hops.extend(self.cluster_ip_hop(chain, port, anonymous, cache, &mut memo));
             hops.extend(self.node_port_hop(chain, port, nodes, cache, &mut memo));
         }
-        // The blocks stay with the model: no spare capacity.
         let none = || (Arc::from([]), Arc::from([]));
         let classes = (0..cache.class_count())
             .map(|class| cache.keys(self, class).cloned().unwrap_or_else(none))
