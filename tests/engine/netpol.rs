@@ -1,12 +1,12 @@
 //! NetworkPolicy verdicts per front door and source (rules N1-N10), through `route`'s
 //! decision as `kubehop route --from` asks them.
 
-use kubehop::engine::ProxyModel;
 use kubehop::engine::model::Protocol;
 use kubehop::engine::model::TrafficPolicy;
 use kubehop::engine::netpol::{Client, DoorFacts, PolicyIndex, PolicyVerdict};
 use kubehop::engine::nodes::NodeTable;
 use kubehop::engine::route::FrontDoor;
+use kubehop::engine::{EngineConfig, ProxyModel, ServiceChains};
 use rstest::rstest;
 use serde_json::{Value, json};
 
@@ -383,4 +383,131 @@ fn load_balancer_hop_sees_a_proxying_balancer(
     assert_eq!(verdict.allowed, allowed, "{verdict:#?}");
     let text = verdict.ingress.to_string();
     assert!(text.contains(words), "{text:?} lacks {words:?}");
+}
+
+/// shop, isolated by a default-deny: every pod may reach the `role=db` pods on 5432 (egress)
+/// and anyone may reach a pod's port named `sql` (ingress, on `tier=data` pods). Services on
+/// 5432: orders-db and users-db (pods `role=db`, declaring `sql`), cache (pods `role=cache`)
+/// and legacy-db (pods `role=db`, declaring no port).
+fn shared_world() -> World {
+    let data_pod = |name: &str, ip: &str, app: &str, role: &str| {
+        pod(name, ip, "node-a").labels(&[("app", app), ("role", role), ("tier", "data")])
+    };
+    let db_service = |name: &str, app: &str| {
+        service(name)
+            .cluster_ip(match name {
+                "orders-db" => "127.10.0.11",
+                "users-db" => "127.10.0.12",
+                "cache" => "127.10.0.13",
+                _ => "127.10.0.14",
+            })
+            .selector(&[("app", app)])
+            .port(Some("sql"), 5432, "5432")
+    };
+    World::new()
+        .nodes(three_nodes())
+        .namespace("shop", &[("kubernetes.io/metadata.name", "shop")])
+        .service(db_service("orders-db", "orders-db"))
+        .service(db_service("users-db", "users-db"))
+        .service(db_service("cache", "cache"))
+        .service(db_service("legacy-db", "legacy-db"))
+        .pod(
+            data_pod("orders-db-1", "127.2.0.11", "orders-db", "db").container_port(
+                "app",
+                Some("sql"),
+                5432,
+                "TCP",
+            ),
+        )
+        .pod(
+            data_pod("users-db-1", "127.2.0.12", "users-db", "db").container_port(
+                "app",
+                Some("sql"),
+                5432,
+                "TCP",
+            ),
+        )
+        .pod(
+            data_pod("cache-1", "127.2.0.13", "cache", "cache").container_port(
+                "app",
+                Some("sql"),
+                5432,
+                "TCP",
+            ),
+        )
+        .pod(data_pod("legacy-db-1", "127.2.0.14", "legacy-db", "db"))
+        .policy(json!({"metadata": {"name": "default-deny"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}))
+        .policy(json!({"metadata": {"name": "to-db"},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                     "egress": [{"to": [{"podSelector": {"matchLabels": {"role": "db"}}}],
+                                 "ports": [{"port": 5432}]}]}}))
+        .policy(json!({"metadata": {"name": "sql"},
+            "spec": {"podSelector": {"matchLabels": {"tier": "data"}},
+                     "ingress": [{"ports": [{"port": "sql"}]}]}}))
+}
+
+/// The verdict of the cluster IP hop (from a pod of the namespace) for the Service's endpoint.
+fn cluster_ip_verdict<'m>(model: &'m ProxyModel, name: &str) -> &'m PolicyVerdict {
+    let chain = model
+        .services
+        .iter()
+        .find(|chain| chain.name == name)
+        .expect("the chain");
+    let block = chain
+        .network_policy
+        .as_ref()
+        .expect("a networkPolicy block");
+    let hop = block
+        .hops
+        .iter()
+        .find(|hop| hop.hop == *"5432/TCP/clusterIP")
+        .expect("the cluster IP hop");
+    let verdicts: Vec<_> = block.verdicts(hop).collect();
+    assert_eq!(verdicts.len(), 1, "{name}");
+    verdicts[0].verdict
+}
+
+// N4/N7/N8: chains whose endpoints the rules cannot tell apart share one verdict (computed
+// once); a label the source's egress selector reads, or a named port the destination does
+// not declare, keeps them apart.
+#[test]
+fn chains_the_rules_cannot_tell_apart_share_a_verdict() {
+    let model = shared_world().model();
+    let orders = cluster_ip_verdict(&model, "orders-db");
+    let users = cluster_ip_verdict(&model, "users-db");
+    // Different apps, same policies, same `role` and the same declared `sql`: one verdict.
+    assert!(std::ptr::eq(orders, users), "{orders:?}\n{users:?}");
+    assert_eq!(orders.allowed, Some(true), "{orders:?}");
+    // `role=cache` is read by the source's egress rule: denied, and its own verdict.
+    let cache = cluster_ip_verdict(&model, "cache");
+    assert_eq!(cache.allowed, Some(false), "{cache:?}");
+    assert_eq!(cache.ingress.allowed(), Some(true), "{cache:?}");
+    assert!(
+        cache
+            .egress
+            .as_ref()
+            .is_some_and(|egress| egress.allowed() == Some(false))
+    );
+    // No `sql` port declared: the ingress rule does not admit it, though labels match.
+    let legacy = cluster_ip_verdict(&model, "legacy-db");
+    assert!(!std::ptr::eq(legacy, orders));
+    assert_eq!(legacy.ingress.allowed(), Some(false), "{legacy:?}");
+    assert!(
+        legacy.ingress.to_string().contains("\"sql\"/TCP"),
+        "{}",
+        legacy.ingress
+    );
+    // Each verdict is the one the chain built alone (nothing kept from other chains) gives.
+    let snapshot = shared_world().snapshot();
+    let chains = ServiceChains::new(&snapshot, &EngineConfig::default());
+    for (position, (_, name)) in chains.keys().enumerate() {
+        let alone = chains.chain(position).expect("the chain");
+        let model_chain = model.services.iter().find(|chain| chain.name == name);
+        assert_eq!(
+            alone.network_policy,
+            model_chain.and_then(|chain| chain.network_policy.clone()),
+            "{name}"
+        );
+    }
 }

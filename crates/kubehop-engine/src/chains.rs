@@ -12,7 +12,7 @@ use super::config::EngineConfig;
 use super::diagnostics::{Diagnostic, DiagnosticCode, Subject, name_list};
 use super::index::{IngressBackendRef, SnapshotIndex};
 use super::model::{PortRef, ServiceChain};
-use super::netpol::PolicyIndex;
+use super::netpol::{PolicyIndex, PolicyScratch};
 use super::nodes::NodeTable;
 use super::snapshot::{ClusterSnapshot, ResourceKind};
 use super::{diagnostics, endpointslice, hash, slices};
@@ -42,6 +42,48 @@ pub struct ServiceChains<'s> {
     gateway_findings: Vec<crate::gateway::RouteFinding>,
 }
 
+/// What preparing a snapshot's chains needs besides its indexes: the Services in order with
+/// their slices, and the Ingress class and Gateway API findings.
+struct Parts<'s> {
+    services: Vec<&'s Arc<Service>>,
+    slices: Vec<Vec<Arc<SliceInfo>>>,
+    class_findings: Vec<(&'s str, &'s str, Diagnostic)>,
+    gateway_links: crate::gateway::RouteLinks,
+    gateway_findings: Vec<crate::gateway::RouteFinding>,
+}
+
+impl<'s> Parts<'s> {
+    fn of(snapshot: &'s ClusterSnapshot) -> Self {
+        let mut services: Vec<&Arc<Service>> = snapshot.services.iter().collect();
+        // Stable, like the sort it replaces: of two copies of a Service the first one stays.
+        if !services.is_sorted_by(|a, b| key(a) <= key(b)) {
+            services.sort_by(|a, b| key(a).cmp(&key(b)));
+        }
+        services.dedup_by(|a, b| key(a) == key(b));
+        let slices = slices_by_service(snapshot, &services);
+        let class_findings = snapshot
+            .ingresses
+            .iter()
+            .filter_map(|ingress| {
+                let finding =
+                    diagnostics::ingress_class_finding(ingress, &snapshot.ingress_classes)?;
+                Some((
+                    ingress.metadata.namespace.as_deref().unwrap_or("default"),
+                    ingress.metadata.name.as_deref().unwrap_or(""),
+                    finding,
+                ))
+            })
+            .collect();
+        Self {
+            services,
+            slices,
+            class_findings,
+            gateway_links: crate::gateway::route_links(snapshot),
+            gateway_findings: crate::gateway::route_findings(snapshot),
+        }
+    }
+}
+
 /// A Service's (namespace, name) as the engine reads them.
 fn key(service: &Service) -> (&str, &str) {
     (
@@ -66,8 +108,20 @@ impl<'s> ServiceChains<'s> {
             NodeTable::new(snapshot.nodes.iter().map(|node| node.as_ref()))
                 .with_pods(&snapshot.pods),
         );
-        let policies = Arc::new(PolicyIndex::build(snapshot));
-        Self::with_shared(snapshot, config, threads, nodes, policies)
+        let index = SnapshotIndex::new(snapshot, &nodes, threads);
+        // The policies are indexed (and checked for selecting nothing) beside the rest of the
+        // preparation; the pod index knows every pod's namespace, so the pods are not read
+        // again.
+        let (policies, parts) = crate::parallel::join(
+            threads,
+            || {
+                let policies = PolicyIndex::build_knowing(snapshot, index.pods.keys().copied());
+                let findings = crate::netpol::findings::selects_nothing(&policies, snapshot);
+                (Arc::new(policies), findings)
+            },
+            || Parts::of(snapshot),
+        );
+        Self::assemble(snapshot, config, (index, nodes), policies, parts)
     }
 
     /// [`ServiceChains::on_threads`] with the node table and policy index given (an
@@ -81,30 +135,34 @@ impl<'s> ServiceChains<'s> {
         policies: Arc<PolicyIndex>,
     ) -> Self {
         let index = SnapshotIndex::new(snapshot, &nodes, threads);
-        let mut services: Vec<&Arc<Service>> = snapshot.services.iter().collect();
-        // Stable, like the sort it replaces: of two copies of a Service the first one stays.
-        if !services.is_sorted_by(|a, b| key(a) <= key(b)) {
-            services.sort_by(|a, b| key(a).cmp(&key(b)));
-        }
-        services.dedup_by(|a, b| key(a) == key(b));
-        let slices = slices_by_service(snapshot, &services);
-        let class_findings = snapshot
-            .ingresses
-            .iter()
-            .filter_map(|ingress| {
-                let finding =
-                    diagnostics::ingress_class_finding(ingress, &snapshot.ingress_classes)?;
-                Some((
-                    ingress.metadata.namespace.as_deref().unwrap_or("default"),
-                    ingress.metadata.name.as_deref().unwrap_or(""),
-                    finding,
-                ))
-            })
-            .collect();
-        let policy_findings = crate::netpol::findings::selects_nothing(&policies, snapshot);
+        let findings = crate::netpol::findings::selects_nothing(&policies, snapshot);
+        let parts = Parts::of(snapshot);
+        Self::assemble(
+            snapshot,
+            config,
+            (index, nodes),
+            (policies, findings),
+            parts,
+        )
+    }
+
+    fn assemble(
+        snapshot: &'s ClusterSnapshot,
+        config: &EngineConfig,
+        (index, nodes): (SnapshotIndex<'s>, Arc<NodeTable>),
+        (policies, policy_findings): (Arc<PolicyIndex>, Vec<(String, Diagnostic)>),
+        parts: Parts<'s>,
+    ) -> Self {
+        let Parts {
+            services,
+            slices,
+            class_findings,
+            gateway_links,
+            gateway_findings,
+        } = parts;
         Self {
-            gateway_links: crate::gateway::route_links(snapshot),
-            gateway_findings: crate::gateway::route_findings(snapshot),
+            gateway_links,
+            gateway_findings,
             policies,
             policy_findings,
             nodes,
@@ -148,14 +206,16 @@ impl<'s> ServiceChains<'s> {
     /// Builds the chain of the Service at `position` (as [`ServiceChains::keys`] orders them).
     pub fn chain(&self, position: usize) -> Option<ServiceChain> {
         let mut interner = slices::Interner::new(&self.nodes);
-        self.chain_with(position, &mut interner)
+        self.chain_with(position, &mut interner, &mut PolicyScratch::default())
     }
 
-    /// [`ServiceChains::chain`] with a caller's interner (a build shares one per thread).
+    /// [`ServiceChains::chain`] with a caller's interner and policy tables (a build shares one
+    /// of each per thread).
     pub(crate) fn chain_with(
         &self,
         position: usize,
         interner: &mut slices::Interner<'_>,
+        scratch: &mut PolicyScratch,
     ) -> Option<ServiceChain> {
         let service = self.services.get(position)?;
         let slices = self.slices.get(position)?;
@@ -171,7 +231,7 @@ impl<'s> ServiceChains<'s> {
         let mut chain = chain::build_service(service, existing, &context, interner);
         self.backend_port_findings(&mut chain);
         self.class_findings_of(&mut chain);
-        self.policy_view(&mut chain);
+        self.policy_view(&mut chain, scratch);
         if let Some(finding) = diagnostics::lb_in_cluster_only(&self.policies, &chain) {
             chain.diagnostics.push(finding);
         }
@@ -196,11 +256,14 @@ impl<'s> ServiceChains<'s> {
     }
 
     /// The chain's `networkPolicy` block and the policy findings (rules N1-N10).
-    fn policy_view(&self, chain: &mut ServiceChain) {
-        if let Some((view, findings)) = self.policies.chain_policies(chain, &self.nodes) {
-            chain.diagnostics.extend(findings);
-            chain.network_policy = Some(view);
-        }
+    fn policy_view(&self, chain: &mut ServiceChain, scratch: &mut PolicyScratch) {
+        // The findings go straight into the chain's list (taken out while the chain is read).
+        let mut diagnostics = std::mem::take(&mut chain.diagnostics);
+        let view = self
+            .policies
+            .chain_policies(chain, &self.nodes, scratch, &mut diagnostics);
+        chain.diagnostics = diagnostics;
+        chain.network_policy = view;
     }
 
     /// The Services an Ingress sends to (its backends' Service names, in its namespace).

@@ -83,11 +83,13 @@ pub fn build_on_threads(
     let prepared = ServiceChains::on_threads(snapshot, config, threads);
     let positions: Vec<usize> = (0..prepared.len()).collect();
     let parts = parallel::map_chunks(&positions, threads, |chunk| {
-        // Each thread interns node, zone and namespace names on its own.
+        // Each thread interns node, zone and namespace names on its own, and reuses its own
+        // tables for the chains' policy blocks.
         let mut interner = slices::Interner::new(prepared.nodes());
+        let mut scratch = netpol::PolicyScratch::default();
         chunk
             .iter()
-            .filter_map(|position| prepared.chain_with(*position, &mut interner))
+            .filter_map(|position| prepared.chain_with(*position, &mut interner, &mut scratch))
             .map(Arc::new)
             .collect::<Vec<Arc<ServiceChain>>>()
     });

@@ -9,6 +9,31 @@ pub const BUILD_THREADS: usize = 2;
 /// Below this many items a chunk is not worth a thread.
 const MIN_CHUNK: usize = 512;
 
+/// Runs `a` and `b`, `a` on a scoped thread when `threads` allows a second one; returns both
+/// results.
+pub(crate) fn join<A, B>(
+    threads: usize,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B,
+) -> (A, B)
+where
+    A: Send,
+{
+    if threads <= 1 {
+        let first = a();
+        return (first, b());
+    }
+    std::thread::scope(|scope| {
+        let handle = scope.spawn(a);
+        let second = b();
+        match handle.join() {
+            Ok(first) => (first, second),
+            // The engine does not panic on any input; if a bug makes it, pass it on.
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    })
+}
+
 /// Maps `work` over up to `threads` contiguous chunks of `items`, the first on the calling
 /// thread and the others on scoped threads; returns the results in chunk order.
 pub(crate) fn map_chunks<'a, T, R, F>(items: &'a [T], threads: usize, work: F) -> Vec<R>

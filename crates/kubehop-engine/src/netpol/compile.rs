@@ -39,16 +39,26 @@ enum Expression {
     DoesNotExist(String),
 }
 
+impl Expression {
+    fn key(&self) -> &str {
+        match self {
+            Self::In(key, _)
+            | Self::NotIn(key, _)
+            | Self::Exists(key)
+            | Self::DoesNotExist(key) => key,
+        }
+    }
+}
+
 impl Selector {
     fn new(pairs: Vec<(String, String)>, expressions: Vec<Expression>, invalid: bool) -> Self {
-        let mut selector = Self {
+        let text = render(&pairs, &expressions, invalid).into();
+        Self {
             pairs,
             expressions,
             invalid,
-            text: Arc::from(""),
-        };
-        selector.text = selector.render().into();
-        selector
+            text,
+        }
     }
 
     pub(crate) fn from_api(selector: &LabelSelector) -> Self {
@@ -95,6 +105,14 @@ impl Selector {
         (self.expressions.is_empty() && !self.invalid).then_some(self.pairs.as_slice())
     }
 
+    /// The label keys it reads (of `matchLabels` and of expressions).
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.pairs
+            .iter()
+            .map(|(key, _)| key.as_str())
+            .chain(self.expressions.iter().map(Expression::key))
+    }
+
     /// `{}`: matches every object.
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty() && self.expressions.is_empty() && !self.invalid
@@ -130,23 +148,52 @@ impl Selector {
     pub(crate) fn text(&self) -> Arc<str> {
         self.text.clone()
     }
+}
 
-    /// [`Selector`]'s text (see its `Display`).
-    fn render(&self) -> String {
-        if self.is_empty() {
-            return "{}".to_owned();
+/// A [`Selector`]'s text (see its `Display`), written once into one string.
+fn render(pairs: &[(String, String)], expressions: &[Expression], invalid: bool) -> String {
+    use std::fmt::Write;
+    if pairs.is_empty() && expressions.is_empty() && !invalid {
+        return "{}".to_owned();
+    }
+    let mut out = String::new();
+    let separate = |out: &mut String| {
+        if !out.is_empty() {
+            out.push(',');
         }
-        let mut parts: Vec<String> = self.pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        parts.extend(self.expressions.iter().map(|expression| match expression {
-            Expression::In(key, values) => format!("{key} in ({})", values.join(",")),
-            Expression::NotIn(key, values) => format!("{key} notin ({})", values.join(",")),
-            Expression::Exists(key) => key.clone(),
-            Expression::DoesNotExist(key) => format!("!{key}"),
-        }));
-        if self.invalid {
-            parts.push("<invalid operator>".to_owned());
+    };
+    for (key, value) in pairs {
+        separate(&mut out);
+        let _ = write!(out, "{key}={value}");
+    }
+    for expression in expressions {
+        separate(&mut out);
+        let _ = match expression {
+            Expression::In(key, values) => write!(out, "{key} in ({})", Joined(values)),
+            Expression::NotIn(key, values) => write!(out, "{key} notin ({})", Joined(values)),
+            Expression::Exists(key) => write!(out, "{key}"),
+            Expression::DoesNotExist(key) => write!(out, "!{key}"),
+        };
+    }
+    if invalid {
+        separate(&mut out);
+        out.push_str("<invalid operator>");
+    }
+    out
+}
+
+/// Values joined by commas, written when displayed.
+struct Joined<'a>(&'a [String]);
+
+impl fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (position, value) in self.0.iter().enumerate() {
+            if position > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(value)?;
         }
-        parts.join(",")
+        Ok(())
     }
 }
 
@@ -291,10 +338,17 @@ fn rule((peers, ports): RawRule) -> Rule {
     let ports: Option<Vec<PortEntry>> = ports
         .filter(|ports| !ports.is_empty())
         .map(|ports| ports.iter().map(port_entry).collect());
+    // Each written into one buffer, then shared.
+    let mut text = String::new();
     let listed = ports
         .iter()
         .flatten()
-        .map(|entry| Arc::from(entry.to_string()))
+        .map(|entry| {
+            use std::fmt::Write;
+            text.clear();
+            let _ = write!(text, "{entry}");
+            Arc::from(text.as_str())
+        })
         .collect();
     Rule {
         peers: peers

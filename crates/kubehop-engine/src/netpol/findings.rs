@@ -3,30 +3,30 @@
 //! `policy-selects-nothing` per policy. Each fires only on evidence in the objects.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::objects::PodInfo;
 
 use super::PolicyIndex;
 use super::compile::PortSpec;
 use super::eval::named_port;
-use super::view::{ChainPolicies, PodCache};
+use super::view::{ChainPolicies, ClosedPort, PodCache};
 use crate::diagnostics::{Diagnostic, DiagnosticCode, Severity, Subject};
 use crate::model::ServiceChain;
 use crate::pods;
 use crate::snapshot::{ClusterSnapshot, ResourceKind};
 
-/// The findings of one Service whose endpoints some policy isolates.
+/// The findings of one Service whose endpoints some policy isolates, added to `out`.
 pub(super) fn chain_findings<'c>(
     index: &PolicyIndex,
     chain: &'c ServiceChain,
     view: &ChainPolicies,
     cache: &mut PodCache<'c>,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
+    out: &mut Vec<Diagnostic>,
+) {
     out.extend(isolated_no_allow(index, chain, cache));
     out.extend(port_name_unresolved(index, cache));
     out.extend(denies_ingress_controller(view));
-    out
 }
 
 /// N3: every endpoint is isolated for ingress and no rule opens its port to anyone.
@@ -35,92 +35,171 @@ fn isolated_no_allow<'c>(
     chain: &'c ServiceChain,
     cache: &mut PodCache<'c>,
 ) -> Option<Diagnostic> {
-    let mut checked = 0usize;
-    let mut ports: Vec<(i32, crate::model::Protocol)> = Vec::new();
-    // Per class of pods (same labels and declared ports) and port: whether the port is open
-    // (a chain has few of them); and the classes seen.
-    let mut open: Vec<((usize, i32, crate::model::Protocol), Option<bool>)> = Vec::new();
-    let mut classes: Vec<usize> = Vec::new();
-    // The endpoints of a port are mostly of one class: the last one asked, first.
-    let mut last = None;
+    // The (class, port, protocol) judged closed, in a table the thread reuses.
+    let mut closed = cache.take_closed();
+    let finding = all_closed(index, chain, cache, &mut closed)
+        .then(|| isolated_message(index, chain, cache, &mut closed));
+    cache.give_closed(closed);
+    finding
+}
+
+/// Whether every endpoint of `chain` is isolated for ingress with its port closed to every
+/// source (and there is one); `closed` receives each (class, port, protocol) judged.
+fn all_closed<'c>(
+    index: &PolicyIndex,
+    chain: &'c ServiceChain,
+    cache: &PodCache<'c>,
+    closed: &mut Vec<ClosedPort>,
+) -> bool {
     for port in &chain.ports {
         for endpoint in &port.endpoints {
             // The chain's view registered every endpoint whose pod is known.
-            let (pod, class, _) = cache.endpoint(endpoint)?;
+            let Some((pod, class, _)) = cache.endpoint(endpoint) else {
+                return false;
+            };
             let key = (class, endpoint.port, port.protocol);
-            checked += 1;
-            if last == Some(key) {
+            // The endpoints of a port are mostly of one class: the last one judged first,
+            // then the few others (a chain has few classes and ports).
+            if closed.last() == Some(&key) || closed.contains(&key) {
                 continue;
             }
-            last = Some(key);
-            let is_open = match open.iter().find(|(known, _)| *known == key) {
-                Some((_, is_open)) => *is_open,
-                None => {
-                    let is_open = index.ingress_port_open_with(
-                        cache.selecting(class),
-                        pod,
-                        endpoint.port,
-                        port.protocol,
-                    );
-                    open.push((key, is_open));
-                    is_open
-                }
-            };
+            let is_open = index.ingress_port_open_with(cache.selecting(class), pod, key.1, key.2);
             if is_open != Some(false) {
-                return None;
+                return false;
             }
-            if !classes.contains(&class) {
-                classes.push(class);
-            }
-            let port = (endpoint.port, port.protocol);
-            if !ports.contains(&port) {
-                ports.push(port);
-            }
+            closed.push(key);
         }
     }
-    if checked == 0 {
-        return None;
-    }
+    !closed.is_empty()
+}
+
+/// The `policy-isolated-no-allow` finding for the classes and ports in `closed`.
+fn isolated_message<'c>(
+    index: &PolicyIndex,
+    chain: &ServiceChain,
+    cache: &mut PodCache<'c>,
+    closed: &mut [ClosedPort],
+) -> Diagnostic {
     // The keys of the policies isolating the classes for ingress, each once, sorted (each
     // class's keys are sorted already; most chains have one class).
-    let keys: Vec<_> = classes
-        .iter()
-        .filter_map(|class| Some(cache.keys(index, *class)?.0.clone()))
-        .collect();
-    let mut policies: Vec<&str> = keys
-        .iter()
-        .flat_map(|keys| keys.iter())
-        .map(|key| &**key)
-        .collect();
-    if keys.len() > 1 {
-        policies.sort_unstable();
-        policies.dedup();
+    for (class, _, _) in closed.iter() {
+        cache.keys(index, *class);
     }
-    // Sorted as text, as they read.
-    let mut ports: Vec<String> = ports
-        .into_iter()
-        .map(|(number, protocol)| format!("{number}/{protocol}"))
-        .collect();
-    ports.sort_unstable();
-    // Written once into a string of its size (the finding fires on every chain it covers).
+    let keys_of = |class: usize| {
+        cache
+            .known_keys(class)
+            .map(|(ingress, _)| &**ingress)
+            .unwrap_or_default()
+    };
+    let first_class = closed.first().map_or(0, |(class, _, _)| *class);
+    let single = closed.iter().all(|(class, _, _)| *class == first_class);
+    // The ports, each once, sorted as they read (`443/TCP` before `80/TCP`).
+    closed.sort_unstable_by(|a, b| {
+        let (a, b) = (port_text(a.1, a.2), port_text(b.1, b.2));
+        a.as_str().cmp(b.as_str())
+    });
     let (head, middle, tail) = (
         "Every endpoint pod is isolated for ingress by NetworkPolicy ",
         " and no rule of those policies admits any source on port ",
         ": connections time out; add an ingress rule for the clients that need it (see docs/diagnostics.md#policy-isolated-no-allow).",
     );
+    // Chains of a namespace isolated by the same policies on the same ports read alike: the
+    // last message is kept (with the keys it names, so that their address stays theirs).
+    let message_of = |message: String| {
+        Diagnostic::new(
+            DiagnosticCode::PolicyIsolatedNoAllow,
+            Subject::Service(chain.name.clone()),
+            message,
+        )
+    };
+    let single_keys = single
+        .then(|| {
+            cache
+                .known_keys(first_class)
+                .map(|(ingress, _)| ingress.clone())
+        })
+        .flatten();
+    if let Some(keys) = &single_keys
+        && let Some(message) = cache.last_message(keys, closed)
+    {
+        return message_of(message);
+    }
+    let policies_len: usize = match single {
+        true => joined_len(keys_of(first_class)),
+        false => closed
+            .iter()
+            .map(|(class, _, _)| joined_len(keys_of(*class)))
+            .sum(),
+    };
+    // Written once into a string of its size (the finding fires on every chain it covers).
     let mut message = String::with_capacity(
-        head.len() + middle.len() + tail.len() + joined_len(&policies) + joined_len(&ports),
+        head.len() + middle.len() + tail.len() + policies_len + 14 * closed.len(),
     );
     message.push_str(head);
-    push_joined(&mut message, &policies);
+    if single {
+        push_joined(&mut message, keys_of(first_class));
+    } else {
+        let mut all: Vec<&str> = closed
+            .iter()
+            .flat_map(|(class, _, _)| keys_of(*class).iter())
+            .map(|key| &**key)
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        push_joined(&mut message, &all);
+    }
     message.push_str(middle);
-    push_joined(&mut message, &ports);
+    let mut last = None;
+    for (_, number, protocol) in closed.iter() {
+        if last == Some((*number, *protocol)) {
+            continue;
+        }
+        if last.is_some() {
+            message.push_str(", ");
+        }
+        last = Some((*number, *protocol));
+        message.push_str(port_text(*number, *protocol).as_str());
+    }
     message.push_str(tail);
-    Some(Diagnostic::new(
-        DiagnosticCode::PolicyIsolatedNoAllow,
-        Subject::Service(chain.name.clone()),
-        message,
-    ))
+    if let Some(keys) = single_keys {
+        cache.keep_message(keys, closed, message.clone());
+    }
+    message_of(message)
+}
+
+/// `NUMBER/PROTOCOL`, written on the stack.
+fn port_text(number: i32, protocol: crate::model::Protocol) -> PortText {
+    use std::fmt::Write;
+    let mut text = PortText::default();
+    // At most 11 digits and sign, a slash and a protocol: it fits.
+    let _ = write!(text, "{number}/{protocol}");
+    text
+}
+
+/// A short text on the stack (a port and its protocol).
+#[derive(Default)]
+struct PortText {
+    bytes: [u8; 24],
+    len: usize,
+}
+
+impl PortText {
+    fn as_str(&self) -> &str {
+        self.bytes
+            .get(..self.len)
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for PortText {
+    fn write_str(&mut self, piece: &str) -> std::fmt::Result {
+        let end = self.len + piece.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(piece.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// `items` joined by `, `.
@@ -271,12 +350,24 @@ pub(crate) fn selects_nothing(
     // every policy has one.
     let mut selected = vec![false; index.policies().len()];
     let mut unselected = selected.len();
+    let mut selecting = Vec::new();
+    // Pods of one template share their label set: a pod with the labels and namespace of
+    // the one before it is selected by the same policies.
+    let mut last: Option<(*const (), &str)> = None;
     for pod in snapshot.pods.iter() {
         if unselected == 0 {
             break;
         }
-        for position in index.selecting_indices(pod) {
-            if let Some(flag) = selected.get_mut(position).filter(|flag| !**flag) {
+        let same = pods::labels(pod).map(|labels| Arc::as_ptr(&labels.0).cast::<()>());
+        let seen = (same.unwrap_or(std::ptr::null()), pods::namespace(pod));
+        if last == Some(seen) {
+            continue;
+        }
+        last = Some(seen);
+        selecting.clear();
+        index.selecting_into(pod, &mut selecting);
+        for position in &selecting {
+            if let Some(flag) = selected.get_mut(*position).filter(|flag| !**flag) {
                 *flag = true;
                 unselected -= 1;
             }

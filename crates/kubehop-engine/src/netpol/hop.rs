@@ -271,7 +271,7 @@ impl PolicyIndex {
                         .collect()
                 };
                 Some(EndpointPolicies {
-                    pod: super::view::PodName::of_pod(pod),
+                    pod: super::view::PodName::of(&endpoint.info)?,
                     ip: endpoint.info.ip,
                     ingress: keys(|policy| policy.ingress.is_some()),
                     egress: keys(|policy| policy.egress.is_some()),

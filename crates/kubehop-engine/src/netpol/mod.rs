@@ -24,6 +24,7 @@ use serde::Serialize;
 pub use compile::{Peer, Policy, PortEntry, PortSpec, Rule, Selector};
 pub use eval::{Decision, Direction, Miss, NearMiss, Reasons, Remote};
 pub use hop::{HopPolicies, PolicyHop, SourceChoice};
+pub(crate) use view::PolicyScratch;
 pub use view::{
     ChainHop, ChainPolicies, EndpointPolicies, EndpointVerdict, HopLabel, HopVerdict, PodName,
     SourceVerdict,
@@ -64,7 +65,7 @@ pub struct PolicyIndex {
 pub(super) struct AnonymousSource {
     pub(super) pod: PodInfo,
     /// The policies selecting it (its egress, N8).
-    pub(super) policies: view::SourcePolicies,
+    pub(super) policies: Arc<view::SourcePolicies>,
     /// `NS/*`, as verdicts name it ([`SeenView::Pod`]).
     label: Arc<str>,
     /// `namespace/NS`, as hops name this source.
@@ -74,6 +75,16 @@ pub(super) struct AnonymousSource {
 impl PolicyIndex {
     /// Indexes a snapshot; empty when it has no NetworkPolicy.
     pub fn build(snapshot: &ClusterSnapshot) -> Self {
+        let namespaces = snapshot.pods.iter().map(|pod| pods::namespace(pod));
+        Self::build_knowing(snapshot, namespaces)
+    }
+
+    /// [`PolicyIndex::build`], given the namespaces of the snapshot's pods (each at least
+    /// once; the chain build's pod index has them, so the pods need not be read again).
+    pub(crate) fn build_knowing<'s>(
+        snapshot: &'s ClusterSnapshot,
+        pod_namespaces: impl Iterator<Item = &'s str>,
+    ) -> Self {
         if snapshot.network_policies.is_empty() {
             // Pods only, so sources can still be named (`route --from pod/NS/NAME`).
             return Self {
@@ -107,21 +118,26 @@ impl PolicyIndex {
             known_namespaces.insert(name.clone(), ());
             namespaces.insert(name, labels);
         }
-        let implied = snapshot
-            .pods
-            .iter()
-            .map(|pod| pods::namespace(pod))
-            .chain(policies.iter().map(|policy| policy.namespace.as_str()));
         let mut extra: Vec<String> = Vec::new();
-        // Pods come grouped by namespace: a name like the last one asked is known.
-        let mut last: Option<&str> = None;
-        for name in implied {
-            if last == Some(name) {
-                continue;
-            }
-            last = Some(name);
+        let mut note = |name: &str| {
             if !namespaces.contains_key(name) && !extra.iter().any(|known| known == name) {
                 extra.push(name.to_owned());
+            }
+        };
+        // Pods come grouped by namespace, and policies sorted by it: a name like the last
+        // one is known.
+        let mut last: Option<&str> = None;
+        for name in pod_namespaces {
+            if last != Some(name) {
+                note(name);
+                last = Some(name);
+            }
+        }
+        let mut last: Option<&str> = None;
+        for name in policies.iter().map(|policy| policy.namespace.as_str()) {
+            if last != Some(name) {
+                note(name);
+                last = Some(name);
             }
         }
         for name in extra {
@@ -143,7 +159,7 @@ impl PolicyIndex {
             .map(|namespace| {
                 let pod = view::anonymous_pod(namespace);
                 let source = AnonymousSource {
-                    policies: view::SourcePolicies::of(&index, &pod),
+                    policies: Arc::new(view::SourcePolicies::of(&index, &pod)),
                     label: format!("{namespace}/*").into(),
                     source: format!("namespace/{namespace}").into(),
                     pod,
@@ -187,16 +203,35 @@ impl PolicyIndex {
 
     /// [`PolicyIndex::selecting`] as positions, for callers that ask about one pod often.
     pub(crate) fn selecting_indices(&self, pod: &PodInfo) -> Vec<usize> {
-        let mut candidates = match self.by_namespace.get(pods::namespace(pod)) {
-            Some(namespace) => namespace.candidates(pods::labels(pod)),
-            None => Vec::new(),
+        let mut out = Vec::new();
+        self.selecting_into(pod, &mut out);
+        out
+    }
+
+    /// [`PolicyIndex::selecting_indices`], appended to `out`.
+    pub(crate) fn selecting_into(&self, pod: &PodInfo, out: &mut Vec<usize>) {
+        let Some(namespace) = self.by_namespace.get(pods::namespace(pod)) else {
+            return;
         };
-        candidates.retain(|index| {
-            self.policies
-                .get(*index)
-                .is_some_and(|policy| policy.selector.matches(pods::labels(pod)))
-        });
-        candidates
+        let start = out.len();
+        namespace.candidates_into(pods::labels(pod), out);
+        let mut kept = start;
+        for position in start..out.len() {
+            let Some(&index) = out.get(position) else {
+                break;
+            };
+            let selects = self
+                .policies
+                .get(index)
+                .is_some_and(|policy| policy.selector.matches(pods::labels(pod)));
+            if selects {
+                if let Some(slot) = out.get_mut(kept) {
+                    *slot = index;
+                }
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
     }
 
     /// Whether any egress rule of these policies has an ipBlock peer (N6: the destination's
@@ -432,18 +467,34 @@ impl NamespacePolicies {
         }
     }
 
-    /// The policies that may select a pod with these labels, sorted.
-    fn candidates(&self, labels: Option<&Labels>) -> Vec<usize> {
-        let mut out = self.always.clone();
-        if !self.by_pair.is_empty() {
-            for (key, value) in labels.into_iter().flatten() {
-                if let Some(found) = self.by_pair.get(key).and_then(|values| values.get(value)) {
-                    out.extend_from_slice(found);
+    /// The policies that may select a pod with these labels, sorted, appended to `out`.
+    fn candidates_into(&self, labels: Option<&Labels>, out: &mut Vec<usize>) {
+        let start = out.len();
+        out.extend_from_slice(&self.always);
+        let labels = labels.filter(|labels| !labels.is_empty());
+        if let Some(labels) = labels
+            && !self.by_pair.is_empty()
+        {
+            // From the smaller side: a namespace's policies are usually keyed by one or two
+            // label keys (`app`), and a pod carries a few more.
+            if self.by_pair.len() <= labels.len() {
+                for (key, values) in &self.by_pair {
+                    if let Some(found) = labels.get(key).and_then(|value| values.get(value)) {
+                        out.extend_from_slice(found);
+                    }
+                }
+            } else {
+                for (key, value) in labels {
+                    if let Some(found) = self.by_pair.get(key).and_then(|values| values.get(value))
+                    {
+                        out.extend_from_slice(found);
+                    }
                 }
             }
         }
-        out.sort_unstable();
-        out
+        if let Some(added) = out.get_mut(start..) {
+            added.sort_unstable();
+        }
     }
 }
 

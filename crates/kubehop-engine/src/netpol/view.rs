@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::{Client, Direction, DoorFacts, KnownPolicies, PolicyIndex, PolicyVerdict, Seen};
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet, FxHasher};
-use crate::model::{Hop, PortChain, PortEndpoint, ServiceChain, TrafficPolicy};
+use crate::model::{EndpointInfo, Hop, PortChain, PortEndpoint, ServiceChain, TrafficPolicy};
 use crate::nodes::NodeTable;
 use crate::pods;
 use crate::route::FrontDoor;
@@ -34,43 +34,49 @@ pub struct ChainPolicies {
     /// egress.
     classes: Vec<PolicyKeys>,
     pub hops: Vec<ChainHop>,
-    /// The distinct verdicts of the hops' entries.
-    verdicts: Vec<PolicyVerdict>,
+    /// The distinct verdicts of the hops' entries (shared with other chains' blocks when
+    /// nothing that decides them differs, [`RecentVerdicts`]).
+    verdicts: Vec<Arc<PolicyVerdict>>,
     /// The pods the hops' entries name.
     pods: Vec<PodName>,
     /// Every hop's entries, hop after hop.
     entries: Vec<Entry>,
 }
 
-/// A pod's `namespace/name`, written out when read: both parts are shared with the objects,
-/// so naming a pod in a chain's block allocates nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodName {
-    namespace: Arc<str>,
-    name: Arc<str>,
-}
+/// A pod's `namespace/name`, written out when read: it is read from the endpoint that names
+/// the pod (its slice's `targetRef`), which the chain holds anyway, so naming a pod in a
+/// chain's block allocates nothing and touches no memory the chain does not.
+#[derive(Debug, Clone)]
+pub struct PodName(Arc<EndpointInfo>);
 
 impl PodName {
-    /// `pod`, under the name its endpoint carries (the slice's `targetRef.name`, shared).
-    pub fn of(pod: &PodInfo, name: Arc<str>) -> Self {
-        Self {
-            namespace: pod
-                .namespace
-                .clone()
-                .unwrap_or_else(|| Arc::from("default")),
-            name,
-        }
+    /// The pod `endpoint` names, when it names one.
+    pub fn of(endpoint: &Arc<EndpointInfo>) -> Option<Self> {
+        endpoint.pod.as_ref()?;
+        Some(Self(endpoint.clone()))
     }
 
-    /// `pod`, under its own name.
-    pub fn of_pod(pod: &PodInfo) -> Self {
-        Self::of(pod, Arc::from(pods::name(pod)))
+    fn parts(&self) -> (&str, &str) {
+        (
+            self.0.namespace.as_deref().unwrap_or("default"),
+            self.0.pod.as_deref().unwrap_or_default(),
+        )
     }
 }
+
+/// Names compare, whichever endpoint they were read from.
+impl PartialEq for PodName {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.parts() == other.parts()
+    }
+}
+
+impl Eq for PodName {}
 
 impl std::fmt::Display for PodName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
+        let (namespace, name) = self.parts();
+        write!(f, "{namespace}/{name}")
     }
 }
 
@@ -257,7 +263,7 @@ impl ChainPolicies {
                 pod: self.pods.get(entry.pod as usize)?,
                 ip: entry.ip,
                 port: entry.port,
-                verdict: self.verdicts.get(entry.verdict as usize)?,
+                verdict: &**self.verdicts.get(entry.verdict as usize)?,
             })
         })
     }
@@ -352,10 +358,12 @@ pub struct SourceVerdict {
 /// Endpoint pods that policies cannot tell apart: same namespace, labels and declared ports
 /// (the pods of one template). They share the policies selecting them and, for one source and
 /// port, every verdict that names neither pod ([`VerdictMemo`]).
-struct PodClass<'c> {
-    pod: &'c PodInfo,
-    /// The positions of the policies selecting the class's pods (N1).
-    selecting: Vec<usize>,
+struct PodClass {
+    /// The position of one of its pods in the chain's selected pods.
+    pod: u32,
+    /// The positions of the policies selecting the class's pods (N1): a range of
+    /// [`PolicyScratch`]'s `selecting`.
+    selecting: std::ops::Range<u32>,
     /// The keys of those isolating them for ingress and for egress, written when first asked.
     keys: Option<PolicyKeys>,
 }
@@ -364,9 +372,10 @@ struct PodClass<'c> {
 type PolicyKeys = (Arc<[Arc<str>]>, Arc<[Arc<str>]>);
 
 /// One endpoint pod of the chain.
-struct Known<'c> {
-    pod: &'c PodInfo,
-    class: usize,
+struct Known {
+    /// Its position in the chain's selected pods.
+    pod: u32,
+    class: u32,
     /// Its name, for every hop that names it.
     label: PodName,
 }
@@ -374,108 +383,230 @@ struct Known<'c> {
 /// Beyond this many classes in a chain, classes are found by hash instead of one by one.
 const LINEAR_CLASSES: usize = 8;
 
-/// No entry in [`PodCache::by_selected`].
+/// No entry in [`PodCache`]'s `by_selected`.
 const UNKNOWN: u32 = u32::MAX;
+
+/// What a thread needs to build one chain's block after another: the tables of the chain's
+/// endpoint pods and verdicts, emptied and reused for the next chain instead of allocated
+/// anew (a build makes ten thousand blocks). Nothing in it outlives a chain.
+#[derive(Default)]
+pub(crate) struct PolicyScratch {
+    classes: Vec<PodClass>,
+    /// Every class's selecting policies, one range per class.
+    selecting: Vec<usize>,
+    known: Vec<Known>,
+    by_selected: Vec<u32>,
+    by_endpoint: Vec<(usize, u32)>,
+    by_hash: HashMap<u64, Vec<usize>>,
+    verdicts: SmallMap<VerdictKey, u32>,
+    per_pod: HashSet<VerdictKey>,
+    sources: Vec<(usize, Arc<SourcePolicies>)>,
+    /// (class, port, protocol) of the chain judged closed (`policy-isolated-no-allow`).
+    closed: Vec<ClosedPort>,
+    /// The isolating keys of the last few sets of selecting policies, kept from chain to
+    /// chain: the pods of a namespace are mostly selected by the same few policies (its
+    /// default-deny, its DNS rule), so their classes share one copy of the keys.
+    recent_keys: RecentKeys,
+    /// Verdicts kept from chain to chain ([`RecentVerdicts`]).
+    recent_verdicts: RecentVerdicts,
+    /// The last `policy-isolated-no-allow` message.
+    last_message: Option<KeptMessage>,
+}
+
+/// A `policy-isolated-no-allow` message with the ingress keys it names (the shared list, kept
+/// alive so that its address stays its own) and its ports.
+struct KeptMessage {
+    keys: Arc<[Arc<str>]>,
+    ports: Vec<(i32, crate::model::Protocol)>,
+    text: String,
+}
+
+/// A (class, port, protocol) of a chain judged closed to every source (N3).
+pub(super) type ClosedPort = (usize, i32, crate::model::Protocol);
+
+/// [`PolicyScratch`]'s keys of recent sets of selecting policies.
+#[derive(Default)]
+struct RecentKeys {
+    entries: Vec<(Box<[usize]>, PolicyKeys)>,
+    /// The entry replaced next, once the table is full.
+    next: usize,
+}
+
+impl RecentKeys {
+    /// Sets kept: a chain's few classes and its namespace's usual sets.
+    const KEPT: usize = 8;
+
+    /// The keys of the policies among `selecting` that isolate for ingress and for egress.
+    fn keys(&mut self, index: &PolicyIndex, selecting: &[usize]) -> Option<&PolicyKeys> {
+        let found = self
+            .entries
+            .iter()
+            .position(|(known, _)| **known == *selecting);
+        let position = match found {
+            Some(position) => position,
+            None => {
+                let keys = (
+                    index.isolating_keys(selecting, Direction::Ingress),
+                    index.isolating_keys(selecting, Direction::Egress),
+                );
+                let entry = (Box::from(selecting), keys);
+                if self.entries.len() < Self::KEPT {
+                    self.entries.push(entry);
+                    self.entries.len() - 1
+                } else {
+                    let position = self.next % Self::KEPT;
+                    self.next = position + 1;
+                    if let Some(slot) = self.entries.get_mut(position) {
+                        *slot = entry;
+                    }
+                    position
+                }
+            }
+        };
+        self.entries.get(position).map(|(_, keys)| keys)
+    }
+}
+
+impl PolicyScratch {
+    fn clear(&mut self) {
+        self.classes.clear();
+        self.selecting.clear();
+        self.known.clear();
+        self.by_selected.clear();
+        self.by_endpoint.clear();
+        self.by_hash.clear();
+        self.verdicts.clear();
+        self.per_pod.clear();
+        self.sources.clear();
+        self.closed.clear();
+    }
+}
 
 /// The endpoint pods of one chain, each with its [`PodClass`].
 pub(super) struct PodCache<'c> {
     /// The chain's selected pods, sorted by name (where endpoint pods are looked up).
     selected: &'c [Arc<PodInfo>],
-    classes: Vec<PodClass<'c>>,
-    known: Vec<Known<'c>>,
-    /// Position in `selected` → its entry in `known`, or [`UNKNOWN`].
-    by_selected: Vec<u32>,
-    /// Endpoint (its shared `EndpointInfo`, by address) → its entry in `known`, sorted by
-    /// address once every endpoint is in ([`PodCache::seal`]).
-    by_endpoint: Vec<(usize, u32)>,
-    /// Hash of (namespace, labels, ports) → the classes with that hash, once there are more
-    /// than [`LINEAR_CLASSES`].
-    by_hash: HashMap<u64, Vec<usize>>,
+    /// The tables, on loan from the thread's [`PolicyScratch`] (`by_selected`: position in
+    /// `selected` → its entry in `known`, or [`UNKNOWN`]; `by_endpoint`: endpoint, by the
+    /// address of its shared `EndpointInfo` → its entry in `known`, sorted once every endpoint
+    /// is in, [`PodCache::seal`]; `by_hash`: hash of (namespace, labels, ports) → the classes
+    /// with that hash, once there are more than [`LINEAR_CLASSES`]).
+    tables: PolicyScratch,
     /// The position in `selected` of the last endpoint's pod.
     last_position: Option<usize>,
 }
 
 impl<'c> PodCache<'c> {
-    pub(super) fn new(chain: &'c ServiceChain) -> Self {
+    /// The cache of `chain`, in the tables of `scratch` (given back by
+    /// [`PodCache::into_scratch`]).
+    pub(super) fn new(chain: &'c ServiceChain, scratch: &mut PolicyScratch) -> Self {
         let selected = chain.details.selected_pods.as_slice();
+        let mut tables = std::mem::take(scratch);
+        tables.clear();
+        tables.by_selected.resize(selected.len(), UNKNOWN);
         Self {
             selected,
-            // The pods of a chain are mostly of one template.
-            classes: Vec::with_capacity(1),
-            known: Vec::with_capacity(selected.len().min(chain.details.endpoints.len())),
-            by_selected: vec![UNKNOWN; selected.len()],
-            by_endpoint: Vec::with_capacity(chain.details.endpoints.len()),
-            by_hash: HashMap::default(),
+            tables,
             last_position: None,
         }
     }
 
+    /// Gives the tables back for the next chain.
+    pub(super) fn into_scratch(self, scratch: &mut PolicyScratch) {
+        *scratch = self.tables;
+    }
+
     /// The entry in `known` of the selected pod at `position`, added (with its class) when
     /// new.
-    fn entry(&mut self, index: &PolicyIndex, position: usize, name: &Arc<str>) -> Option<usize> {
-        let slot = self.by_selected.get(position).copied()?;
+    fn entry(
+        &mut self,
+        index: &PolicyIndex,
+        position: usize,
+        endpoint: &Arc<EndpointInfo>,
+    ) -> Option<usize> {
+        let slot = self.tables.by_selected.get(position).copied()?;
         if slot != UNKNOWN {
             return Some(slot as usize);
         }
         let pod: &'c PodInfo = self.selected.get(position)?;
-        let class = self.find_class(index, pod);
-        let label = PodName::of(pod, name.clone());
-        self.known.push(Known { pod, class, label });
-        let entry = self.known.len() - 1;
-        if let Some(slot) = self.by_selected.get_mut(position) {
+        let class = self.find_class(index, pod, position)?;
+        let label = PodName::of(endpoint)?;
+        self.tables.known.push(Known {
+            pod: u32::try_from(position).ok()?,
+            class: u32::try_from(class).ok()?,
+            label,
+        });
+        let entry = self.tables.known.len() - 1;
+        if let Some(slot) = self.tables.by_selected.get_mut(position) {
             *slot = u32::try_from(entry).unwrap_or(UNKNOWN);
         }
         Some(entry)
     }
 
-    fn find_class(&mut self, index: &PolicyIndex, pod: &'c PodInfo) -> usize {
+    fn find_class(
+        &mut self,
+        index: &PolicyIndex,
+        pod: &'c PodInfo,
+        position: usize,
+    ) -> Option<usize> {
         // The pods of a chain are mostly of one template: the last class first, and the few
         // others one by one.
-        let last = self.known.last().map(|known| known.class);
+        let last = self.tables.known.last().map(|known| known.class as usize);
+        let classes = self.tables.classes.len();
         let found = match last {
             Some(last) if self.is_class(last, pod) => Some(last),
-            _ if self.classes.len() <= LINEAR_CLASSES => {
-                (0..self.classes.len()).find(|class| self.is_class(*class, pod))
-            }
+            _ if classes <= LINEAR_CLASSES => (0..classes).find(|class| self.is_class(*class, pod)),
             _ => {
                 self.hash_classes();
-                self.by_hash.get(&class_hash(pod)).and_then(|candidates| {
-                    candidates
-                        .iter()
-                        .copied()
-                        .find(|class| self.is_class(*class, pod))
-                })
+                self.tables
+                    .by_hash
+                    .get(&class_hash(pod))
+                    .and_then(|candidates| {
+                        candidates
+                            .iter()
+                            .copied()
+                            .find(|class| self.is_class(*class, pod))
+                    })
             }
         };
-        if let Some(class) = found {
-            return class;
+        if found.is_some() {
+            return found;
         }
-        self.classes.push(PodClass {
-            pod,
-            selecting: index.selecting_indices(pod),
+        let start = u32::try_from(self.tables.selecting.len()).ok()?;
+        index.selecting_into(pod, &mut self.tables.selecting);
+        let end = u32::try_from(self.tables.selecting.len()).ok()?;
+        self.tables.classes.push(PodClass {
+            pod: u32::try_from(position).ok()?,
+            selecting: start..end,
             keys: None,
         });
-        let class = self.classes.len() - 1;
-        if !self.by_hash.is_empty() {
-            self.by_hash.entry(class_hash(pod)).or_default().push(class);
+        let class = self.tables.classes.len() - 1;
+        if !self.tables.by_hash.is_empty() {
+            self.tables
+                .by_hash
+                .entry(class_hash(pod))
+                .or_default()
+                .push(class);
         }
-        class
+        Some(class)
     }
 
     fn is_class(&self, class: usize, pod: &PodInfo) -> bool {
-        self.classes
-            .get(class)
-            .is_some_and(|known| same_class(known.pod, pod))
+        self.class_pod(class)
+            .is_some_and(|known| same_class(known, pod))
     }
 
     /// Fills `by_hash` when first needed.
     fn hash_classes(&mut self) {
-        if self.by_hash.is_empty() {
-            for (position, class) in self.classes.iter().enumerate() {
-                self.by_hash
-                    .entry(class_hash(class.pod))
-                    .or_default()
-                    .push(position);
+        if self.tables.by_hash.is_empty() {
+            for class in 0..self.tables.classes.len() {
+                if let Some(pod) = self.class_pod(class) {
+                    self.tables
+                        .by_hash
+                        .entry(class_hash(pod))
+                        .or_default()
+                        .push(class);
+                }
             }
         }
     }
@@ -485,10 +616,18 @@ impl<'c> PodCache<'c> {
     fn add_endpoint(
         &mut self,
         index: &PolicyIndex,
-        info: &Arc<crate::model::EndpointInfo>,
+        info: &Arc<EndpointInfo>,
         chain: &ServiceChain,
     ) -> Option<(usize, usize)> {
         let name = info.pod.as_ref()?;
+        // A pod of another namespace is none of the Service's selected pods.
+        if info
+            .namespace
+            .as_deref()
+            .is_some_and(|namespace| namespace != chain.namespace)
+        {
+            return None;
+        }
         // Slices list the pods of a template mostly in name order: the pod after the last
         // one found first.
         let next = self.last_position.map_or(0, |last| last + 1);
@@ -497,81 +636,144 @@ impl<'c> PodCache<'c> {
             _ => super::chain_pod_position(chain, name)?,
         };
         self.last_position = Some(position);
-        let entry = self.entry(index, position, name)?;
-        self.by_endpoint
+        let entry = self.entry(index, position, info)?;
+        self.tables
+            .by_endpoint
             .push((Arc::as_ptr(info) as usize, u32::try_from(entry).ok()?));
-        let known = self.known.get(entry)?;
-        Some((known.class, entry))
+        let known = self.tables.known.get(entry)?;
+        Some((known.class as usize, entry))
     }
 
     /// The keys of the policies isolating the pods of `class` for ingress and for egress.
     pub(super) fn keys(&mut self, index: &PolicyIndex, class: usize) -> Option<&PolicyKeys> {
-        let known = self.classes.get_mut(class)?;
-        let selecting = &known.selecting;
-        let keys = known.keys.get_or_insert_with(|| {
-            (
-                index.isolating_keys(selecting, Direction::Ingress),
-                index.isolating_keys(selecting, Direction::Egress),
-            )
+        let tables = &mut self.tables;
+        let known = tables.classes.get_mut(class)?;
+        let range = known.selecting.start as usize..known.selecting.end as usize;
+        let selecting = tables.selecting.get(range).unwrap_or_default();
+        if known.keys.is_none() {
+            known.keys = tables.recent_keys.keys(index, selecting).cloned();
+        }
+        known.keys.as_ref()
+    }
+
+    /// The table of (class, port, protocol) judged closed, lent out empty.
+    pub(super) fn take_closed(&mut self) -> Vec<ClosedPort> {
+        let mut closed = std::mem::take(&mut self.tables.closed);
+        closed.clear();
+        closed
+    }
+
+    /// Gives back [`PodCache::take_closed`]'s table.
+    pub(super) fn give_closed(&mut self, closed: Vec<ClosedPort>) {
+        self.tables.closed = closed;
+    }
+
+    /// The last `policy-isolated-no-allow` message, when it named these keys (the same
+    /// shared list) and the ports of `closed` (each once, in order).
+    pub(super) fn last_message(
+        &self,
+        keys: &Arc<[Arc<str>]>,
+        closed: &[ClosedPort],
+    ) -> Option<String> {
+        let kept = self.tables.last_message.as_ref()?;
+        let same = Arc::ptr_eq(&kept.keys, keys)
+            && kept.ports.len() == closed.len()
+            && kept
+                .ports
+                .iter()
+                .zip(closed)
+                .all(|(port, (_, number, protocol))| *port == (*number, *protocol));
+        same.then(|| kept.text.clone())
+    }
+
+    /// Keeps a message for [`PodCache::last_message`] (`closed`: one class, each port once).
+    pub(super) fn keep_message(
+        &mut self,
+        keys: Arc<[Arc<str>]>,
+        closed: &[ClosedPort],
+        message: String,
+    ) {
+        let ports = closed
+            .iter()
+            .map(|(_, number, protocol)| (*number, *protocol))
+            .collect();
+        self.tables.last_message = Some(KeptMessage {
+            keys,
+            ports,
+            text: message,
         });
-        Some(keys)
     }
 
     /// [`PodCache::keys`], when they were written already.
-    fn known_keys(&self, class: usize) -> Option<&PolicyKeys> {
-        self.classes.get(class)?.keys.as_ref()
+    pub(super) fn known_keys(&self, class: usize) -> Option<&PolicyKeys> {
+        self.tables.classes.get(class)?.keys.as_ref()
     }
 
     /// The positions of the policies selecting the pods of `class`.
     pub(super) fn selecting(&self, class: usize) -> &[usize] {
-        self.classes
+        self.tables
+            .classes
             .get(class)
-            .map(|known| known.selecting.as_slice())
+            .and_then(|known| {
+                let range = known.selecting.start as usize..known.selecting.end as usize;
+                self.tables.selecting.get(range)
+            })
             .unwrap_or_default()
     }
 
     /// The number of classes seen.
     pub(super) fn class_count(&self) -> usize {
-        self.classes.len()
+        self.tables.classes.len()
     }
 
     /// A pod of `class`.
     pub(super) fn class_pod(&self, class: usize) -> Option<&'c PodInfo> {
-        self.classes.get(class).map(|known| known.pod)
+        let known = self.tables.classes.get(class)?;
+        self.selected.get(known.pod as usize).map(|pod| &**pod)
     }
 
     /// The endpoint pods [`PodCache::add_endpoint`] saw, with their class, sorted by name.
     pub(super) fn endpoint_pods(&self) -> impl Iterator<Item = (&'c PodInfo, usize)> + '_ {
-        self.by_selected
+        self.tables
+            .by_selected
             .iter()
             .filter(|slot| **slot != UNKNOWN)
-            .filter_map(|slot| self.known.get(*slot as usize))
-            .map(|known| (known.pod, known.class))
+            .filter_map(|slot| self.known(*slot))
+            .map(|(pod, class, _)| (pod, class))
+    }
+
+    /// Entry `slot` of `known`: its pod, class and position.
+    fn known(&self, slot: u32) -> Option<(&'c PodInfo, usize, u32)> {
+        let known = self.tables.known.get(slot as usize)?;
+        let pod = self.selected.get(known.pod as usize)?;
+        Some((pod, known.class as usize, slot))
     }
 
     /// An endpoint's pod, class and position in [`PodCache::labels`], when
     /// [`PodCache::add_endpoint`] saw it.
     pub(super) fn endpoint(&self, endpoint: &PortEndpoint) -> Option<(&'c PodInfo, usize, u32)> {
         let key = Arc::as_ptr(&endpoint.info) as usize;
-        let found = self
-            .by_endpoint
+        let by_endpoint = &self.tables.by_endpoint;
+        let found = by_endpoint
             .binary_search_by_key(&key, |(address, _)| *address)
             .ok()?;
-        let position = self.by_endpoint.get(found)?.1;
-        let known = self.known.get(position as usize)?;
-        Some((known.pod, known.class, position))
+        self.known(by_endpoint.get(found)?.1)
     }
 
     /// Sorts the endpoints registered so far, for [`PodCache::endpoint`].
     fn seal(&mut self) {
-        self.by_endpoint
-            .sort_unstable_by_key(|(address, _)| *address);
-        self.by_endpoint.dedup_by_key(|(address, _)| *address);
+        let by_endpoint = &mut self.tables.by_endpoint;
+        by_endpoint.sort_unstable_by_key(|(address, _)| *address);
+        by_endpoint.dedup_by_key(|(address, _)| *address);
     }
 
     /// `namespace/name` of each endpoint pod, in the order they were seen.
     fn labels(&self) -> Vec<PodName> {
-        self.known.iter().map(|known| known.label.clone()).collect()
+        self.tables
+            .known
+            .iter()
+            .map(|known| known.label.clone())
+            .collect()
     }
 }
 
@@ -610,20 +812,21 @@ pub(super) fn anonymous_pod(namespace: &str) -> PodInfo {
 
 /// One chain's verdicts, shared by the endpoints that policies cannot tell apart: the same
 /// [`PodClass`], source as seen, port, and (for a source pod's egress through ipBlocks) address.
-#[derive(Default)]
 pub(super) struct VerdictMemo {
     /// Key → position in `table`.
     verdicts: SmallMap<VerdictKey, u32>,
     /// The chain's distinct verdicts ([`ChainPolicies::verdicts`]).
-    table: Vec<PolicyVerdict>,
+    table: Vec<Arc<PolicyVerdict>>,
     /// Keys whose verdict names the destination pod (an egress miss): kept per pod.
     per_pod: HashSet<VerdictKey>,
     /// The last verdict shared, by its key (the endpoints of a hop mostly ask the same).
     last: Option<(VerdictKey, u32)>,
     /// The policies selecting each source pod (by address), looked up once per chain.
-    sources: Vec<(usize, SourcePolicies)>,
+    sources: Vec<(usize, Arc<SourcePolicies>)>,
     /// The chain's entries ([`ChainPolicies`]' entries), hop after hop.
     entries: Vec<Entry>,
+    /// Verdicts of the chains built before on this thread.
+    recent: RecentVerdicts,
 }
 
 impl VerdictMemo {
@@ -648,12 +851,12 @@ impl VerdictMemo {
     }
 
     /// The policies selecting the source `pod` (its egress, N8).
-    fn source_policies(&mut self, index: &PolicyIndex, pod: &PodInfo) -> SourcePolicies {
+    fn source_policies(&mut self, index: &PolicyIndex, pod: &PodInfo) -> Arc<SourcePolicies> {
         let key = std::ptr::from_ref(pod) as usize;
         if let Some((_, found)) = self.sources.iter().find(|(known, _)| *known == key) {
             return found.clone();
         }
-        let found = SourcePolicies::of(index, pod);
+        let found = Arc::new(SourcePolicies::of(index, pod));
         self.sources.push((key, found.clone()));
         found
     }
@@ -666,15 +869,141 @@ pub(crate) struct SourcePolicies {
     pub egress: Arc<[Arc<str>]>,
     /// Whether their egress rules have ipBlocks (the destination's address then decides, N6).
     pub ip_blocks: bool,
+    /// The label keys their egress rules' pod selectors read on a destination, sorted.
+    pub egress_label_keys: Arc<[String]>,
+    /// The port names of their egress rules (resolved on the destination, N7), in rule order.
+    pub egress_port_names: Arc<[(String, crate::model::Protocol)]>,
 }
 
 impl SourcePolicies {
     pub(super) fn of(index: &PolicyIndex, pod: &PodInfo) -> Self {
         let selecting: Arc<[usize]> = index.selecting_indices(pod).into();
+        let rules = || {
+            selecting
+                .iter()
+                .filter_map(|position| index.policies().get(*position))
+                .flat_map(|policy| policy.egress.iter().flatten())
+        };
+        let mut keys: Vec<String> = rules()
+            .flat_map(|rule| rule.peers.iter().flatten())
+            .filter_map(|peer| match peer {
+                super::Peer::Pods { pods, .. } => pods.as_ref(),
+                super::Peer::IpBlock { .. } => None,
+            })
+            .flat_map(super::compile::Selector::keys)
+            .map(str::to_owned)
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let egress_port_names: Arc<[(String, crate::model::Protocol)]> = rules()
+            .flat_map(|rule| rule.ports.iter().flatten())
+            .filter_map(|entry| match &entry.port {
+                super::compile::PortSpec::Name(name) => Some((name.clone(), entry.protocol)),
+                _ => None,
+            })
+            .collect();
         Self {
             egress: index.isolating_keys(&selecting, Direction::Egress),
             ip_blocks: index.egress_ip_blocks(&selecting),
+            egress_label_keys: keys.into(),
+            egress_port_names,
             selecting,
+        }
+    }
+}
+
+/// What decides a verdict besides a chain's [`VerdictKey`] when the destination's pod class is
+/// left out (rules N1-N10 read nothing else of it): its namespace, the policies selecting it,
+/// the numbers its containers give the port names the rules use, and the values it carries
+/// for the label keys the source pod's egress selectors read. Borrowed, to compare; owned in
+/// [`RecentVerdicts`].
+struct SharedKey<'p> {
+    namespace: &'p str,
+    selecting: &'p [usize],
+    /// N7: what each port name of the rules resolves to on the destination.
+    named: Vec<Option<i32>>,
+    /// The source's egress label keys and the destination's labels (source pods only).
+    labels: Option<(&'p [String], Option<&'p crate::objects::Labels>)>,
+}
+
+/// Verdicts kept from chain to chain on one thread: chains of a namespace are mostly judged
+/// from its pod without labels against pods that its default policies alone isolate, and
+/// their verdicts are equal, so one is computed and shared.
+#[derive(Default)]
+pub(super) struct RecentVerdicts {
+    entries: Vec<KeptVerdict>,
+    /// The entry replaced next, once the table is full.
+    next: usize,
+}
+
+/// [`RecentVerdicts`]' entry: the keys, owned, and the verdict.
+struct KeptVerdict {
+    key: VerdictKey,
+    namespace: Box<str>,
+    selecting: Box<[usize]>,
+    named: Box<[Option<i32>]>,
+    /// The destination's values for the source's egress label keys, in their order.
+    labels: Option<Box<[Option<Box<str>>]>>,
+    verdict: Arc<PolicyVerdict>,
+}
+
+impl KeptVerdict {
+    fn is(&self, key: &VerdictKey, shared: &SharedKey<'_>) -> bool {
+        let labels_equal = match (&self.labels, &shared.labels) {
+            (None, None) => true,
+            (Some(kept), Some((keys, labels))) => {
+                kept.len() == keys.len()
+                    && kept.iter().zip(keys.iter()).all(|(value, key)| {
+                        value.as_deref() == labels.and_then(|labels| labels.get(key))
+                    })
+            }
+            _ => false,
+        };
+        // The class differs from chain to chain: everything else of the key must match.
+        self.key.seen == key.seen
+            && self.key.local == key.local
+            && self.key.port == key.port
+            && self.key.protocol == key.protocol
+            && self.key.address == key.address
+            && *self.named == *shared.named
+            && *self.selecting == *shared.selecting
+            && *self.namespace == *shared.namespace
+            && labels_equal
+    }
+}
+
+impl RecentVerdicts {
+    /// Verdicts kept: the few sources and port numbers a namespace's chains share.
+    const KEPT: usize = 16;
+
+    fn find(&self, key: &VerdictKey, shared: &SharedKey<'_>) -> Option<Arc<PolicyVerdict>> {
+        self.entries
+            .iter()
+            .find(|kept| kept.is(key, shared))
+            .map(|kept| kept.verdict.clone())
+    }
+
+    fn keep(&mut self, key: &VerdictKey, shared: SharedKey<'_>, verdict: Arc<PolicyVerdict>) {
+        let kept = KeptVerdict {
+            key: key.clone(),
+            namespace: shared.namespace.into(),
+            selecting: shared.selecting.into(),
+            named: shared.named.into(),
+            labels: shared.labels.map(|(keys, labels)| {
+                keys.iter()
+                    .map(|key| labels.and_then(|labels| labels.get(key)).map(Box::from))
+                    .collect()
+            }),
+            verdict,
+        };
+        if self.entries.len() < Self::KEPT {
+            self.entries.push(kept);
+        } else {
+            let position = self.next % Self::KEPT;
+            self.next = position + 1;
+            if let Some(slot) = self.entries.get_mut(position) {
+                *slot = kept;
+            }
         }
     }
 }
@@ -699,11 +1028,9 @@ impl<K, V> Default for SmallMap<K, V> {
 impl<K: Eq + Hash, V: Copy> SmallMap<K, V> {
     const LIST: usize = 16;
 
-    fn with_capacity(capacity: usize) -> Self {
-        Self {
-            list: Vec::with_capacity(capacity.min(Self::LIST)),
-            map: HashMap::default(),
-        }
+    fn clear(&mut self) {
+        self.list.clear();
+        self.map.clear();
     }
 
     fn get(&self, key: &K) -> Option<V> {
@@ -766,19 +1093,26 @@ impl SeenKey {
 impl PolicyIndex {
     /// The `networkPolicy` block of a chain, when some endpoint pod is isolated for ingress.
     pub fn chain_view(&self, chain: &ServiceChain, nodes: &NodeTable) -> Option<ChainPolicies> {
-        self.view_with(chain, nodes, &mut PodCache::new(chain))
+        let mut cache = PodCache::new(chain, &mut PolicyScratch::default());
+        self.view_with(chain, nodes, &mut cache)
     }
 
-    /// [`PolicyIndex::chain_view`] and the chain's policy findings, which share its lookups.
+    /// [`PolicyIndex::chain_view`], and the chain's policy findings (which share its lookups)
+    /// added to `findings`.
     pub(crate) fn chain_policies(
         &self,
         chain: &ServiceChain,
         nodes: &NodeTable,
-    ) -> Option<(ChainPolicies, Vec<crate::diagnostics::Diagnostic>)> {
-        let mut cache = PodCache::new(chain);
-        let view = self.view_with(chain, nodes, &mut cache)?;
-        let findings = super::findings::chain_findings(self, chain, &view, &mut cache);
-        Some((view, findings))
+        scratch: &mut PolicyScratch,
+        findings: &mut Vec<crate::diagnostics::Diagnostic>,
+    ) -> Option<ChainPolicies> {
+        let mut cache = PodCache::new(chain, scratch);
+        let view = self.view_with(chain, nodes, &mut cache);
+        if let Some(view) = &view {
+            super::findings::chain_findings(self, chain, view, &mut cache, findings);
+        }
+        cache.into_scratch(scratch);
+        view
     }
 
     fn view_with<'c>(
@@ -830,13 +1164,15 @@ impl PolicyIndex {
             default_hops += hops;
             default_entries += hops * port.endpoints.len();
         }
+        let tables = &mut cache.tables;
         let mut memo = VerdictMemo {
             table: Vec::with_capacity(default_hops),
             entries: Vec::with_capacity(default_entries),
-            verdicts: SmallMap::with_capacity(default_hops),
-            // The namespace's pod without labels, and an Ingress controller or two.
-            sources: Vec::with_capacity(1),
-            ..VerdictMemo::default()
+            verdicts: std::mem::take(&mut tables.verdicts),
+            per_pod: std::mem::take(&mut tables.per_pod),
+            sources: std::mem::take(&mut tables.sources),
+            recent: std::mem::take(&mut tables.recent_verdicts),
+            last: None,
         };
         // The namespace's pod without labels, made once per snapshot (made here only as a
         // fallback: the chain's pods make their namespace known to the index).
@@ -862,13 +1198,26 @@ impl PolicyIndex {
         let classes = (0..cache.class_count())
             .map(|class| cache.keys(self, class).cloned().unwrap_or_else(none))
             .collect();
+        let VerdictMemo {
+            verdicts,
+            table,
+            per_pod,
+            sources,
+            recent,
+            entries,
+            last: _,
+        } = memo;
+        // The memo's tables go back for the next chain.
+        let tables = &mut cache.tables;
+        (tables.verdicts, tables.per_pod, tables.sources) = (verdicts, per_pod, sources);
+        tables.recent_verdicts = recent;
         Some(ChainPolicies {
             endpoints,
             classes,
             hops,
-            verdicts: memo.table,
+            verdicts: table,
             pods: cache.labels(),
-            entries: memo.entries,
+            entries,
         })
     }
 
@@ -912,6 +1261,20 @@ impl PolicyIndex {
             }
             return Some(found);
         }
+        // A verdict that names no pod may be one an earlier chain computed.
+        let shared = match key.pod {
+            None => self.shared_key(seen, source_policies, (pod, cache.selecting(class))),
+            Some(_) => None,
+        };
+        if let Some(shared) = &shared
+            && let Some(verdict) = memo.recent.find(&key, shared)
+        {
+            let position = u32::try_from(memo.table.len()).ok()?;
+            memo.table.push(verdict);
+            memo.last = Some((key.clone(), position));
+            memo.verdicts.insert(key, position);
+            return Some(position);
+        }
         let verdict = self.verdict_with(
             seen,
             pod,
@@ -940,6 +1303,12 @@ impl PolicyIndex {
             memo.per_pod.insert(key.clone());
             key.pod = Some(std::ptr::from_ref(pod) as usize);
         }
+        let verdict = Arc::new(verdict);
+        if key.pod.is_none()
+            && let Some(shared) = shared
+        {
+            memo.recent.keep(&key, shared, verdict.clone());
+        }
         let position = u32::try_from(memo.table.len()).ok()?;
         memo.table.push(verdict);
         if key.pod.is_none() {
@@ -947,6 +1316,46 @@ impl PolicyIndex {
         }
         memo.verdicts.insert(key, position);
         Some(position)
+    }
+
+    /// What, besides the chain's own verdict key, decides the verdict for `seen` reaching
+    /// `pod` (selected by the policies `selecting`): `None` when it cannot be told (a source
+    /// pod whose policies are not at hand).
+    fn shared_key<'p>(
+        &self,
+        seen: &Seen<'_>,
+        source: Option<&'p SourcePolicies>,
+        (pod, selecting): (&'p PodInfo, &'p [usize]),
+    ) -> Option<SharedKey<'p>> {
+        let source = match seen {
+            Seen::Pod(_) => Some(source?),
+            _ => None,
+        };
+        // N7: the numbers the rules' port names resolve to on the destination, in rule order
+        // (its ingress rules', then the source's egress rules').
+        let ingress_names = selecting
+            .iter()
+            .filter_map(|index| self.policies.get(*index))
+            .flat_map(|policy| policy.ingress.iter().flatten())
+            .flat_map(|rule| rule.ports.iter().flatten())
+            .filter_map(|entry| match &entry.port {
+                super::compile::PortSpec::Name(name) => Some((name.as_str(), entry.protocol)),
+                _ => None,
+            });
+        let egress_names = source
+            .into_iter()
+            .flat_map(|source| source.egress_port_names.iter())
+            .map(|(name, protocol)| (name.as_str(), *protocol));
+        let named = ingress_names
+            .chain(egress_names)
+            .map(|(name, protocol)| super::eval::named_port(Some(pod), name, protocol))
+            .collect();
+        Some(SharedKey {
+            namespace: pods::namespace(pod),
+            selecting,
+            named,
+            labels: source.map(|source| (&*source.egress_label_keys, pods::labels(pod))),
+        })
     }
 
     /// Verdicts for `client` through `door` to every endpoint of `port`, as entries of
@@ -967,7 +1376,7 @@ impl PolicyIndex {
         memo.entries.reserve(port.endpoints.len());
         for endpoint in &port.endpoints {
             let seen = PolicyIndex::seen(client, door, nodes, endpoint.info.ip);
-            let source = (&seen, source_policies.as_ref());
+            let source = (&seen, source_policies.as_deref());
             self.push_entry((&mut *memo, cache), source, endpoint, port.protocol);
         }
     }
