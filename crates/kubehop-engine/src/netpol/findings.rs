@@ -423,3 +423,42 @@ fn one_value_off(pod: &PodInfo, pairs: &[(String, String)]) -> Option<(String, S
     let actual = labels.get(key)?;
     Some((pods::name(pod).to_owned(), key.clone(), actual.to_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::port_text;
+    use crate::model::Protocol;
+
+    #[test]
+    fn ports_read_and_sort_as_text() {
+        let mut ports = [
+            (80, Protocol::Tcp),
+            (8080, Protocol::Tcp),
+            (443, Protocol::Tcp),
+            (53, Protocol::Udp),
+            (53, Protocol::Tcp),
+            (-1, Protocol::Sctp),
+        ];
+        ports.sort_by(|a, b| {
+            port_text(a.0, a.1)
+                .as_str()
+                .cmp(port_text(b.0, b.1).as_str())
+        });
+        let texts: Vec<String> = ports
+            .iter()
+            .map(|(number, protocol)| port_text(*number, *protocol).as_str().to_owned())
+            .collect();
+        // As the written texts sort (what the message showed when it sorted strings).
+        let mut written: Vec<String> = ports
+            .iter()
+            .map(|(number, protocol)| format!("{number}/{protocol}"))
+            .collect();
+        written.sort();
+        assert_eq!(texts, written);
+        assert_eq!(texts.first().map(String::as_str), Some("-1/SCTP"));
+        assert_eq!(
+            port_text(i32::MIN, Protocol::Sctp).as_str(),
+            format!("{}/SCTP", i32::MIN)
+        );
+    }
+}

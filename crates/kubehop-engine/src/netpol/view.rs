@@ -427,9 +427,7 @@ pub(super) type ClosedPort = (usize, i32, crate::model::Protocol);
 /// [`PolicyScratch`]'s keys of recent sets of selecting policies.
 #[derive(Default)]
 struct RecentKeys {
-    entries: Vec<(Box<[usize]>, PolicyKeys)>,
-    /// The entry replaced next, once the table is full.
-    next: usize,
+    entries: Kept<(Box<[usize]>, PolicyKeys)>,
 }
 
 impl RecentKeys {
@@ -440,6 +438,7 @@ impl RecentKeys {
     fn keys(&mut self, index: &PolicyIndex, selecting: &[usize]) -> Option<&PolicyKeys> {
         let found = self
             .entries
+            .list
             .iter()
             .position(|(known, _)| **known == *selecting);
         let position = match found {
@@ -449,21 +448,43 @@ impl RecentKeys {
                     index.isolating_keys(selecting, Direction::Ingress),
                     index.isolating_keys(selecting, Direction::Egress),
                 );
-                let entry = (Box::from(selecting), keys);
-                if self.entries.len() < Self::KEPT {
-                    self.entries.push(entry);
-                    self.entries.len() - 1
-                } else {
-                    let position = self.next % Self::KEPT;
-                    self.next = position + 1;
-                    if let Some(slot) = self.entries.get_mut(position) {
-                        *slot = entry;
-                    }
-                    position
-                }
+                self.entries.keep((Box::from(selecting), keys), Self::KEPT)
             }
         };
-        self.entries.get(position).map(|(_, keys)| keys)
+        self.entries.list.get(position).map(|(_, keys)| keys)
+    }
+}
+
+/// A few entries kept from chain to chain: added while there is room, then each replacing
+/// the oldest.
+struct Kept<T> {
+    list: Vec<T>,
+    /// The entry replaced next, once the list is full.
+    next: usize,
+}
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Self {
+            list: Vec::new(),
+            next: 0,
+        }
+    }
+}
+
+impl<T> Kept<T> {
+    /// Keeps `entry` (at most `limit` are kept); returns its position.
+    fn keep(&mut self, entry: T, limit: usize) -> usize {
+        if self.list.len() < limit {
+            self.list.push(entry);
+            return self.list.len() - 1;
+        }
+        let position = self.next % limit.max(1);
+        self.next = position + 1;
+        if let Some(slot) = self.list.get_mut(position) {
+            *slot = entry;
+        }
+        position
     }
 }
 
@@ -931,9 +952,7 @@ struct SharedKey<'p> {
 /// their verdicts are equal, so one is computed and shared.
 #[derive(Default)]
 pub(super) struct RecentVerdicts {
-    entries: Vec<KeptVerdict>,
-    /// The entry replaced next, once the table is full.
-    next: usize,
+    entries: Kept<KeptVerdict>,
 }
 
 /// [`RecentVerdicts`]' entry: the keys, owned, and the verdict.
@@ -978,6 +997,7 @@ impl RecentVerdicts {
 
     fn find(&self, key: &VerdictKey, shared: &SharedKey<'_>) -> Option<Arc<PolicyVerdict>> {
         self.entries
+            .list
             .iter()
             .find(|kept| kept.is(key, shared))
             .map(|kept| kept.verdict.clone())
@@ -996,15 +1016,7 @@ impl RecentVerdicts {
             }),
             verdict,
         };
-        if self.entries.len() < Self::KEPT {
-            self.entries.push(kept);
-        } else {
-            let position = self.next % Self::KEPT;
-            self.next = position + 1;
-            if let Some(slot) = self.entries.get_mut(position) {
-                *slot = kept;
-            }
-        }
+        self.entries.keep(kept, Self::KEPT);
     }
 }
 
@@ -1626,7 +1638,15 @@ fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<PodInf
 
 #[cfg(test)]
 mod tests {
-    use super::HopLabel;
+    use super::{HopLabel, Kept};
+
+    #[test]
+    fn kept_entries_replace_the_oldest_once_full() {
+        let mut kept = Kept::default();
+        let positions: Vec<usize> = (0..5).map(|entry| kept.keep(entry, 3)).collect();
+        assert_eq!(positions, [0, 1, 2, 0, 1]);
+        assert_eq!(kept.list, [3, 4, 2]);
+    }
     use crate::model::Protocol;
 
     #[test]
