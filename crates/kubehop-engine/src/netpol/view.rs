@@ -388,7 +388,9 @@ const UNKNOWN: u32 = u32::MAX;
 
 /// What a thread needs to build one chain's block after another: the tables of the chain's
 /// endpoint pods and verdicts, emptied and reused for the next chain instead of allocated
-/// anew (a build makes ten thousand blocks). Nothing in it outlives a chain.
+/// anew (a build makes ten thousand blocks), and what is kept from chain to chain (recent
+/// isolating keys, verdicts and message). Those name policies by position and pods by
+/// address: one scratch serves the chains of one build, with one policy index.
 #[derive(Default)]
 pub(crate) struct PolicyScratch {
     classes: Vec<PodClass>,
