@@ -100,14 +100,19 @@ mod tests {
 
     #[test]
     fn a_build_is_the_same_on_any_number_of_threads() {
-        use crate::synthetic::{SyntheticSpec, generate};
+        use crate::synthetic::{SyntheticSpec, generate_with_policies};
         use crate::{EngineConfig, build_on_threads};
-        let snapshot = generate(&SyntheticSpec {
-            services: 1_500,
-            pods: 4_000,
-            nodes: 30,
-            namespaces: 7,
-        });
+        // With NetworkPolicies: each thread keeps verdicts from chain to chain of its own
+        // chunk, and the blocks must not depend on where the chunks split.
+        let snapshot = generate_with_policies(
+            &SyntheticSpec {
+                services: 1_500,
+                pods: 4_000,
+                nodes: 30,
+                namespaces: 7,
+            },
+            300,
+        );
         let config = EngineConfig::default();
         let json = |threads| {
             let model = build_on_threads(&snapshot, &config, threads);
@@ -122,6 +127,10 @@ mod tests {
         };
         let one = json(1);
         assert!(one.0.len() > 1_000_000);
+        assert!(
+            one.0.contains("\"isolatedBy\""),
+            "the policies reach the chains"
+        );
         for threads in [2, 3] {
             assert!(json(threads) == one, "{threads} threads differ from one");
         }
