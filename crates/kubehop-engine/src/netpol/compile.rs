@@ -258,6 +258,18 @@ impl Rule {
     pub(crate) fn listed(&self) -> &Arc<[Arc<str>]> {
         &self.listed
     }
+
+    /// The port names it lists (N7: resolved on the destination pod), with their protocol,
+    /// in order.
+    pub(crate) fn port_names(&self) -> impl Iterator<Item = (&str, Protocol)> {
+        self.ports
+            .iter()
+            .flatten()
+            .filter_map(|entry| match &entry.port {
+                PortSpec::Name(name) => Some((name.as_str(), entry.protocol)),
+                _ => None,
+            })
+    }
 }
 
 /// A NetworkPolicy as the evaluation reads it.
@@ -285,8 +297,7 @@ impl Policy {
         self.ingress
             .iter()
             .flatten()
-            .flat_map(|rule| rule.ports.iter().flatten())
-            .any(|entry| matches!(entry.port, PortSpec::Name(_)))
+            .any(|rule| rule.port_names().next().is_some())
     }
 
     pub fn from_api(policy: &NetworkPolicy) -> Self {

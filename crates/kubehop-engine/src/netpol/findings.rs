@@ -8,7 +8,6 @@ use std::sync::Arc;
 use crate::objects::PodInfo;
 
 use super::PolicyIndex;
-use super::compile::PortSpec;
 use super::eval::named_port;
 use super::view::{ChainPolicies, ClosedPort, PodCache};
 use crate::diagnostics::{Diagnostic, DiagnosticCode, Severity, Subject};
@@ -124,21 +123,8 @@ fn isolated_message<'c>(
     {
         return message_of(message);
     }
-    let policies_len: usize = match single {
-        true => joined_len(keys_of(first_class)),
-        false => closed
-            .iter()
-            .map(|(class, _, _)| joined_len(keys_of(*class)))
-            .sum(),
-    };
-    // Written once into a string of its size (the finding fires on every chain it covers).
-    let mut message = String::with_capacity(
-        head.len() + middle.len() + tail.len() + policies_len + 14 * closed.len(),
-    );
-    message.push_str(head);
-    if single {
-        push_joined(&mut message, keys_of(first_class));
-    } else {
+    // Several classes: their keys merged (one class's keys are one sorted list already).
+    let several: Option<Vec<&str>> = (!single).then(|| {
         let mut all: Vec<&str> = closed
             .iter()
             .flat_map(|(class, _, _)| keys_of(*class).iter())
@@ -146,7 +132,20 @@ fn isolated_message<'c>(
             .collect();
         all.sort_unstable();
         all.dedup();
-        push_joined(&mut message, &all);
+        all
+    });
+    let policies_len = match &several {
+        Some(all) => joined_len(all),
+        None => joined_len(keys_of(first_class)),
+    };
+    // Written once into a string of its size (the finding fires on every chain it covers).
+    let mut message = String::with_capacity(
+        head.len() + middle.len() + tail.len() + policies_len + 14 * closed.len(),
+    );
+    message.push_str(head);
+    match &several {
+        Some(all) => push_joined(&mut message, all),
+        None => push_joined(&mut message, keys_of(first_class)),
     }
     message.push_str(middle);
     let mut last = None;
@@ -237,14 +236,8 @@ fn port_name_unresolved(index: &PolicyIndex, cache: &PodCache<'_>) -> Vec<Diagno
         let Some(rules) = &policy.ingress else {
             continue;
         };
-        let names: BTreeSet<(&str, crate::model::Protocol)> = rules
-            .iter()
-            .flat_map(|rule| rule.ports.iter().flatten())
-            .filter_map(|entry| match &entry.port {
-                PortSpec::Name(name) => Some((name.as_str(), entry.protocol)),
-                _ => None,
-            })
-            .collect();
+        let names: BTreeSet<(&str, crate::model::Protocol)> =
+            rules.iter().flat_map(super::Rule::port_names).collect();
         if names.is_empty() {
             continue;
         }

@@ -262,19 +262,12 @@ impl PolicyIndex {
             .filter(|(index, _)| only.is_none_or(|only| only == *index))
             .filter_map(|(_, endpoint)| {
                 let pod = chain_pod(chain, endpoint.info.pod.as_deref()?)?;
-                let selecting: Vec<&super::Policy> = self.selecting(pod).collect();
-                let keys = |wanted: fn(&super::Policy) -> bool| {
-                    selecting
-                        .iter()
-                        .filter(|policy| wanted(policy))
-                        .map(|policy| policy.key())
-                        .collect()
-                };
+                let selecting = self.selecting_indices(pod);
                 Some(EndpointPolicies {
                     pod: super::view::PodName::of(&endpoint.info)?,
                     ip: endpoint.info.ip,
-                    ingress: keys(|policy| policy.ingress.is_some()),
-                    egress: keys(|policy| policy.egress.is_some()),
+                    ingress: self.isolating_keys(&selecting, super::Direction::Ingress),
+                    egress: self.isolating_keys(&selecting, super::Direction::Egress),
                 })
             })
             .collect()

@@ -124,22 +124,9 @@ impl PolicyIndex {
                 extra.push(name.to_owned());
             }
         };
-        // Pods come grouped by namespace, and policies sorted by it: a name like the last
-        // one is known.
-        let mut last: Option<&str> = None;
-        for name in pod_namespaces {
-            if last != Some(name) {
-                note(name);
-                last = Some(name);
-            }
-        }
-        let mut last: Option<&str> = None;
-        for name in policies.iter().map(|policy| policy.namespace.as_str()) {
-            if last != Some(name) {
-                note(name);
-                last = Some(name);
-            }
-        }
+        // Pods come grouped by namespace, and policies sorted by it.
+        runs(pod_namespaces).for_each(&mut note);
+        runs(policies.iter().map(|policy| policy.namespace.as_str())).for_each(&mut note);
         for name in extra {
             let labels = BTreeMap::from([(NAMESPACE_NAME_LABEL.to_owned(), name.clone())]);
             namespaces.insert(name, labels);
@@ -215,23 +202,16 @@ impl PolicyIndex {
         };
         let start = out.len();
         namespace.candidates_into(pods::labels(pod), out);
-        let mut kept = start;
-        for position in start..out.len() {
-            let Some(&index) = out.get(position) else {
-                break;
-            };
-            let selects = self
-                .policies
-                .get(index)
-                .is_some_and(|policy| policy.selector.matches(pods::labels(pod)));
-            if selects {
-                if let Some(slot) = out.get_mut(kept) {
-                    *slot = index;
-                }
-                kept += 1;
-            }
-        }
-        out.truncate(kept);
+        // The candidates whose selector matches; what `out` held before stays.
+        let mut position = 0;
+        out.retain(|index| {
+            position += 1;
+            position <= start
+                || self
+                    .policies
+                    .get(*index)
+                    .is_some_and(|policy| policy.selector.matches(pods::labels(pod)))
+        });
     }
 
     /// Whether any egress rule of these policies has an ipBlock peer (N6: the destination's
@@ -432,6 +412,16 @@ impl PolicyIndex {
             }
         }
     }
+}
+
+/// `names` without the repeats of the name just before (a name like the last one is known).
+fn runs<'a>(names: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
+    let mut last = None;
+    names.filter(move |name| {
+        let new = last != Some(*name);
+        last = Some(*name);
+        new
+    })
 }
 
 /// What a caller already knows of the policies selecting one end of a connection: their

@@ -873,6 +873,42 @@ impl VerdictMemo {
         }
     }
 
+    /// A chain's memo, its lookup tables lent by the thread's `tables` (given back by
+    /// [`VerdictMemo::give_back`]), its own tables made to size for `hops` hops of `entries`
+    /// entries in all.
+    fn lent(tables: &mut PolicyScratch, hops: usize, entries: usize) -> Self {
+        Self {
+            table: Vec::with_capacity(hops),
+            entries: Vec::with_capacity(entries),
+            verdicts: std::mem::take(&mut tables.verdicts),
+            per_pod: std::mem::take(&mut tables.per_pod),
+            sources: std::mem::take(&mut tables.sources),
+            recent: std::mem::take(&mut tables.recent_verdicts),
+            last: None,
+        }
+    }
+
+    /// Gives the lookup tables back to `tables` for the next chain; the chain's verdicts and
+    /// entries.
+    fn give_back(self, tables: &mut PolicyScratch) -> (Vec<Arc<PolicyVerdict>>, Vec<Entry>) {
+        tables.verdicts = self.verdicts;
+        tables.per_pod = self.per_pod;
+        tables.sources = self.sources;
+        tables.recent_verdicts = self.recent;
+        (self.table, self.entries)
+    }
+
+    /// Adds `verdict` to the chain's table under `key`; its position.
+    fn record(&mut self, key: VerdictKey, verdict: Arc<PolicyVerdict>) -> Option<u32> {
+        let position = u32::try_from(self.table.len()).ok()?;
+        self.table.push(verdict);
+        if key.pod.is_none() {
+            self.last = Some((key.clone(), position));
+        }
+        self.verdicts.insert(key, position);
+        Some(position)
+    }
+
     /// The policies selecting the source `pod` (its egress, N8).
     fn source_policies(&mut self, index: &PolicyIndex, pod: &PodInfo) -> Arc<SourcePolicies> {
         let key = std::ptr::from_ref(pod) as usize;
@@ -919,11 +955,8 @@ impl SourcePolicies {
         keys.sort_unstable();
         keys.dedup();
         let egress_port_names: Arc<[(String, crate::model::Protocol)]> = rules()
-            .flat_map(|rule| rule.ports.iter().flatten())
-            .filter_map(|entry| match &entry.port {
-                super::compile::PortSpec::Name(name) => Some((name.clone(), entry.protocol)),
-                _ => None,
-            })
+            .flat_map(super::Rule::port_names)
+            .map(|(name, protocol)| (name.to_owned(), protocol))
             .collect();
         Self {
             egress: index.isolating_keys(&selecting, Direction::Egress),
@@ -1178,58 +1211,38 @@ impl PolicyIndex {
             default_hops += hops;
             default_entries += hops * port.endpoints.len();
         }
-        let tables = &mut cache.tables;
-        let mut memo = VerdictMemo {
-            table: Vec::with_capacity(default_hops),
-            entries: Vec::with_capacity(default_entries),
-            verdicts: std::mem::take(&mut tables.verdicts),
-            per_pod: std::mem::take(&mut tables.per_pod),
-            sources: std::mem::take(&mut tables.sources),
-            recent: std::mem::take(&mut tables.recent_verdicts),
-            last: None,
-        };
-        // The namespace's pod without labels, made once per snapshot (made here only as a
-        // fallback: the chain's pods make their namespace known to the index).
+        let mut memo = VerdictMemo::lent(&mut cache.tables, default_hops, default_entries);
+        // The namespace's pod without labels and its name as a source, made once per snapshot
+        // (made here only as a fallback: the chain's pods make their namespace known to the
+        // index).
         let made;
         let anonymous = match self.anonymous(&chain.namespace) {
             Some(source) => {
                 let key = std::ptr::from_ref(&source.pod) as usize;
                 memo.sources.push((key, source.policies.clone()));
-                &source.pod
+                (&source.pod, source.source.clone())
             }
             None => {
                 made = anonymous_pod(&chain.namespace);
-                &made
+                (&made, format!("namespace/{}", chain.namespace).into())
             }
         };
         let mut hops = self.ingress_hops(chain, cache, &mut memo);
         hops.reserve_exact(default_hops);
         for port in &chain.ports {
-            hops.extend(self.cluster_ip_hop(chain, port, anonymous, cache, &mut memo));
+            hops.extend(self.cluster_ip_hop(port, (anonymous.0, &anonymous.1), cache, &mut memo));
             hops.extend(self.node_port_hop(chain, port, nodes, cache, &mut memo));
         }
         let none = || (Arc::from([]), Arc::from([]));
         let classes = (0..cache.class_count())
             .map(|class| cache.keys(self, class).cloned().unwrap_or_else(none))
             .collect();
-        let VerdictMemo {
-            verdicts,
-            table,
-            per_pod,
-            sources,
-            recent,
-            entries,
-            last: _,
-        } = memo;
-        // The memo's tables go back for the next chain.
-        let tables = &mut cache.tables;
-        (tables.verdicts, tables.per_pod, tables.sources) = (verdicts, per_pod, sources);
-        tables.recent_verdicts = recent;
+        let (verdicts, entries) = memo.give_back(&mut cache.tables);
         Some(ChainPolicies {
             endpoints,
             classes,
             hops,
-            verdicts: table,
+            verdicts,
             pods: cache.labels(),
             entries,
         })
@@ -1283,11 +1296,7 @@ impl PolicyIndex {
         if let Some(shared) = &shared
             && let Some(verdict) = memo.recent.find(&key, shared)
         {
-            let position = u32::try_from(memo.table.len()).ok()?;
-            memo.table.push(verdict);
-            memo.last = Some((key.clone(), position));
-            memo.verdicts.insert(key, position);
-            return Some(position);
+            return memo.record(key, verdict);
         }
         let verdict = self.verdict_with(
             seen,
@@ -1323,13 +1332,7 @@ impl PolicyIndex {
         {
             memo.recent.keep(&key, shared, verdict.clone());
         }
-        let position = u32::try_from(memo.table.len()).ok()?;
-        memo.table.push(verdict);
-        if key.pod.is_none() {
-            memo.last = Some((key.clone(), position));
-        }
-        memo.verdicts.insert(key, position);
-        Some(position)
+        memo.record(key, verdict)
     }
 
     /// What, besides the chain's own verdict key, decides the verdict for `seen` reaching
@@ -1351,11 +1354,7 @@ impl PolicyIndex {
             .iter()
             .filter_map(|index| self.policies.get(*index))
             .flat_map(|policy| policy.ingress.iter().flatten())
-            .flat_map(|rule| rule.ports.iter().flatten())
-            .filter_map(|entry| match &entry.port {
-                super::compile::PortSpec::Name(name) => Some((name.as_str(), entry.protocol)),
-                _ => None,
-            });
+            .flat_map(super::Rule::port_names);
         let egress_names = source
             .into_iter()
             .flat_map(|source| source.egress_port_names.iter())
@@ -1420,12 +1419,12 @@ impl PolicyIndex {
         });
     }
 
-    /// The cluster IP, from a pod of the Service's namespace without labels (N8).
+    /// The cluster IP, from a pod of the Service's namespace without labels (N8), named
+    /// `source` in the hop.
     fn cluster_ip_hop(
         &self,
-        chain: &ServiceChain,
         port: &PortChain,
-        anonymous: &PodInfo,
+        (anonymous, source): (&PodInfo, &Arc<str>),
         cache: &PodCache<'_>,
         memo: &mut VerdictMemo,
     ) -> Option<ChainHop> {
@@ -1439,15 +1438,11 @@ impl PolicyIndex {
         let nodes = NodeTable::default();
         let start = memo.entries.len();
         self.endpoint_verdicts(port, &Client::Pod(anonymous), &door, &nodes, (memo, cache));
-        let source = match self.anonymous(&chain.namespace) {
-            Some(known) => known.source.clone(),
-            None => format!("namespace/{}", chain.namespace).into(),
-        };
         let hop = HopLabel::ClusterIp {
             port: port.port,
             protocol: port.protocol,
         };
-        Some(memo.hop(hop, source, start))
+        Some(memo.hop(hop, source.clone(), start))
     }
 
     /// The nodePort, from an outside client (N10). Under eTP Cluster each endpoint is judged
