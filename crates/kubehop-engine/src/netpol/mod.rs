@@ -225,14 +225,6 @@ impl PolicyIndex {
             .any(|peer| matches!(peer, compile::Peer::IpBlock { .. }))
     }
 
-    /// The policies that isolate `pod` for ingress (N1), as `namespace/name`.
-    pub fn ingress_isolating(&self, pod: &PodInfo) -> Vec<String> {
-        self.selecting(pod)
-            .filter(|policy| policy.ingress.is_some())
-            .map(|policy| policy.key().to_string())
-            .collect()
-    }
-
     fn namespace_labels(&self, namespace: &str) -> Option<&BTreeMap<String, String>> {
         self.namespaces.get(namespace)
     }
