@@ -184,7 +184,7 @@ fn proxy_pod(pod: &PodInfo, kind: ProxyKind) -> ProxyPod {
         ready,
         restarts,
         reason,
-        ip: pods::ips(pod).into_iter().next(),
+        ip: pods::first_ip(pod),
     }
 }
 

@@ -76,6 +76,11 @@ pub fn ips(pod: &PodInfo) -> Vec<IpAddr> {
     pod.ips.as_slice().to_vec()
 }
 
+/// The pod's first IP ([`ips`] order), without collecting them all.
+pub fn first_ip(pod: &PodInfo) -> Option<IpAddr> {
+    pod.ips.as_slice().first().copied()
+}
+
 /// Whether the pod has a usable IP (without collecting them all).
 pub fn has_ip(pod: &PodInfo) -> bool {
     !pod.ips.as_slice().is_empty()

@@ -558,7 +558,7 @@ fn ip_block_outcome<'a>(
 
 /// A pod's first address, as `pods::ips` lists them.
 fn pod_address(pod: &PodInfo) -> Option<IpAddr> {
-    pods::ips(pod).into_iter().next()
+    pods::first_ip(pod)
 }
 
 /// N7: any entry of the rule's ports matches the port (OR; no list matches every port); else

@@ -370,7 +370,7 @@ impl PolicyIndex {
         let client = match client {
             Client::Pod(pod) if host_network(pod) => match pods::node_name(pod) {
                 Some(node) => Client::Node(node),
-                None => Client::External(pods::ips(pod).into_iter().next()),
+                None => Client::External(pods::first_ip(pod)),
             },
             // N10: a load balancer in ipMode Proxy opens its own connection.
             Client::External(_) if door.proxy_address.is_some() => {
@@ -485,16 +485,14 @@ pub(super) fn chain_pod<'c>(
     chain: &'c crate::model::ServiceChain,
     name: &str,
 ) -> Option<&'c PodInfo> {
-    chain_pod_position(chain, name)
+    pod_position(&chain.details.selected_pods, name)
         .and_then(|index| chain.details.selected_pods.get(index))
         .map(|pod| &**pod)
 }
 
-/// [`chain_pod`]'s position in the Service's selected pods.
-pub(super) fn chain_pod_position(chain: &crate::model::ServiceChain, name: &str) -> Option<usize> {
-    chain
-        .details
-        .selected_pods
+/// The position of the pod named `name` among `selected` (sorted by name).
+pub(super) fn pod_position(selected: &[Arc<PodInfo>], name: &str) -> Option<usize> {
+    selected
         .binary_search_by(|pod| pods::name(pod).cmp(name))
         .ok()
 }

@@ -399,6 +399,9 @@ pub(crate) struct PolicyScratch {
     known: Vec<Known>,
     by_selected: Vec<u32>,
     by_endpoint: Vec<(usize, u32)>,
+    /// Each of the chain's endpoints: its pod's position in the chain's selected pods
+    /// ([`PodCache::join`]).
+    joined: Vec<u32>,
     by_hash: HashMap<u64, Vec<usize>>,
     verdicts: SmallMap<VerdictKey, u32>,
     per_pod: HashSet<VerdictKey>,
@@ -634,37 +637,80 @@ impl<'c> PodCache<'c> {
         }
     }
 
-    /// Registers the endpoint `info` as served by the pod it names: the pod's class and
-    /// label, when the pod is one of the chain's selected pods.
-    fn add_endpoint(
-        &mut self,
-        index: &PolicyIndex,
-        info: &Arc<EndpointInfo>,
-        chain: &ServiceChain,
-    ) -> Option<(usize, usize)> {
-        let name = info.pod.as_ref()?;
+    /// The position in the chain's selected pods of the pod each endpoint names
+    /// ([`UNKNOWN`] for none of them), found in one pass before any pod is classed. Reading a
+    /// pod's name is mostly a wait on memory: in a loop that does nothing else, the waits of
+    /// several endpoints overlap, and the pods are in cache when classed. Lent out; given
+    /// back with [`PodCache::give_joined`].
+    fn join(&mut self, endpoints: &[Arc<EndpointInfo>], namespace: &str) -> Vec<u32> {
+        let mut joined = std::mem::take(&mut self.tables.joined);
+        joined.clear();
+        for info in endpoints {
+            let position = self.position_of(info, namespace);
+            if let Some(position) = position {
+                self.last_position = Some(position);
+            }
+            joined.push(
+                position
+                    .and_then(|p| u32::try_from(p).ok())
+                    .unwrap_or(UNKNOWN),
+            );
+        }
+        joined
+    }
+
+    fn give_joined(&mut self, joined: Vec<u32>) {
+        self.tables.joined = joined;
+    }
+
+    /// The position in the chain's selected pods of the pod `info` names, if it is one of
+    /// them.
+    fn position_of(&self, info: &EndpointInfo, namespace: &str) -> Option<usize> {
+        let name = info.pod.as_deref()?;
         // A pod of another namespace is none of the Service's selected pods.
         if info
             .namespace
             .as_deref()
-            .is_some_and(|namespace| namespace != chain.namespace)
+            .is_some_and(|other| other != namespace)
         {
             return None;
         }
         // Slices list the pods of a template mostly in name order: the pod after the last
         // one found first.
         let next = self.last_position.map_or(0, |last| last + 1);
-        let position = match self.selected.get(next) {
-            Some(pod) if pods::name(pod) == &**name => next,
-            _ => super::chain_pod_position(chain, name)?,
-        };
-        self.last_position = Some(position);
+        match self.selected.get(next) {
+            Some(pod) if pods::name(pod) == name => Some(next),
+            _ => super::pod_position(self.selected, name),
+        }
+    }
+
+    /// Registers the endpoint `info` as served by the selected pod at `position` (its class
+    /// and label); returns its class and its entry in `known`.
+    fn add_endpoint(
+        &mut self,
+        index: &PolicyIndex,
+        info: &Arc<EndpointInfo>,
+        position: usize,
+    ) -> Option<(usize, usize)> {
         let entry = self.entry(index, position, info)?;
         self.tables
             .by_endpoint
             .push((Arc::as_ptr(info) as usize, u32::try_from(entry).ok()?));
         let known = self.tables.known.get(entry)?;
         Some((known.class as usize, entry))
+    }
+
+    /// [`PodCache::add_endpoint`] for an endpoint of a port that the chain's endpoint list
+    /// did not have.
+    fn add_port_endpoint(
+        &mut self,
+        index: &PolicyIndex,
+        info: &Arc<EndpointInfo>,
+        namespace: &str,
+    ) -> Option<(usize, usize)> {
+        let position = self.position_of(info, namespace)?;
+        self.last_position = Some(position);
+        self.add_endpoint(index, info, position)
     }
 
     /// The keys of the policies isolating the pods of `class` for ingress and for egress.
@@ -1003,17 +1049,9 @@ struct KeptVerdict {
 
 impl KeptVerdict {
     fn is(&self, key: &VerdictKey, shared: &SharedKey<'_>) -> bool {
-        let labels_equal = match (&self.labels, &shared.labels) {
-            (None, None) => true,
-            (Some(kept), Some((keys, labels))) => {
-                kept.len() == keys.len()
-                    && kept.iter().zip(keys.iter()).all(|(value, key)| {
-                        value.as_deref() == labels.and_then(|labels| labels.get(key))
-                    })
-            }
-            _ => false,
-        };
-        // The class differs from chain to chain: everything else of the key must match.
+        // The class differs from chain to chain: everything else of the key must match. The
+        // destination's labels are read last, and only for an entry that matches otherwise
+        // (reading them is a lookup per key in the pod's label set).
         self.key.seen == key.seen
             && self.key.local == key.local
             && self.key.port == key.port
@@ -1022,7 +1060,21 @@ impl KeptVerdict {
             && *self.named == *shared.named
             && *self.selecting == *shared.selecting
             && *self.namespace == *shared.namespace
-            && labels_equal
+            && self.same_labels(shared)
+    }
+
+    /// Whether the destination carries the kept values for the source's egress label keys.
+    fn same_labels(&self, shared: &SharedKey<'_>) -> bool {
+        match (&self.labels, &shared.labels) {
+            (None, None) => true,
+            (Some(kept), Some((keys, labels))) => {
+                kept.len() == keys.len()
+                    && kept.iter().zip(keys.iter()).all(|(value, key)| {
+                        value.as_deref() == labels.and_then(|labels| labels.get(key))
+                    })
+            }
+            _ => false,
+        }
     }
 }
 
@@ -1175,8 +1227,12 @@ impl PolicyIndex {
         // The policies selecting each endpoint pod, looked up once per class of pods, and
         // the keys of those isolating it, written once per class.
         let mut isolated = false;
-        for info in &chain.details.endpoints {
-            let Some((class, pod)) = cache.add_endpoint(self, info, chain) else {
+        let joined = cache.join(&chain.details.endpoints, &chain.namespace);
+        for (info, position) in chain.details.endpoints.iter().zip(&joined) {
+            if *position == UNKNOWN {
+                continue;
+            }
+            let Some((class, pod)) = cache.add_endpoint(self, info, *position as usize) else {
                 continue;
             };
             isolated |= cache
@@ -1188,6 +1244,7 @@ impl PolicyIndex {
                 ip: info.ip,
             });
         }
+        cache.give_joined(joined);
         if !isolated {
             return None;
         }
@@ -1196,7 +1253,9 @@ impl PolicyIndex {
         let mut added = false;
         for endpoint in chain.ports.iter().flat_map(|port| port.endpoints.iter()) {
             if cache.endpoint(endpoint).is_none() {
-                added |= cache.add_endpoint(self, &endpoint.info, chain).is_some();
+                added |= cache
+                    .add_port_endpoint(self, &endpoint.info, &chain.namespace)
+                    .is_some();
             }
         }
         if added {
@@ -1261,7 +1320,7 @@ impl PolicyIndex {
         // The egress of a source pod looks at the destination's address through ipBlocks.
         let address = match seen {
             Seen::Pod(_) if source_policies.is_some_and(|source| source.ip_blocks) => {
-                pods::ips(pod).into_iter().next()
+                pods::first_ip(pod)
             }
             _ => None,
         };
