@@ -376,8 +376,6 @@ struct Known {
     /// Its position in the chain's selected pods.
     pod: u32,
     class: u32,
-    /// Its name, for every hop that names it.
-    label: PodName,
 }
 
 /// Beyond this many classes in a chain, classes are found by hash instead of one by one.
@@ -397,6 +395,9 @@ pub(crate) struct PolicyScratch {
     /// Every class's selecting policies, one range per class.
     selecting: Vec<usize>,
     known: Vec<Known>,
+    /// The name of each entry of `known`, for every hop that names it (moved into the chain's
+    /// block at the end, [`PodCache::take_labels`]).
+    labels: Vec<PodName>,
     by_selected: Vec<u32>,
     by_endpoint: Vec<(usize, u32)>,
     /// Each of the chain's endpoints: its pod's position in the chain's selected pods
@@ -498,6 +499,7 @@ impl PolicyScratch {
         self.classes.clear();
         self.selecting.clear();
         self.known.clear();
+        self.labels.clear();
         self.by_selected.clear();
         self.by_endpoint.clear();
         self.by_hash.clear();
@@ -512,34 +514,29 @@ impl PolicyScratch {
 pub(super) struct PodCache<'c> {
     /// The chain's selected pods, sorted by name (where endpoint pods are looked up).
     selected: &'c [Arc<PodInfo>],
-    /// The tables, on loan from the thread's [`PolicyScratch`] (`by_selected`: position in
-    /// `selected` → its entry in `known`, or [`UNKNOWN`]; `by_endpoint`: endpoint, by the
-    /// address of its shared `EndpointInfo` → its entry in `known`, sorted once every endpoint
-    /// is in, [`PodCache::seal`]; `by_hash`: hash of (namespace, labels, ports) → the classes
-    /// with that hash, once there are more than [`LINEAR_CLASSES`]).
-    tables: PolicyScratch,
+    /// The tables, the thread's [`PolicyScratch`], emptied for this chain (`by_selected`:
+    /// position in `selected` → its entry in `known`, or [`UNKNOWN`]; `by_endpoint`: endpoint,
+    /// by the address of its shared `EndpointInfo` → its entry in `known`, sorted once every
+    /// endpoint is in, [`PodCache::seal`]; `by_hash`: hash of (namespace, labels, ports) → the
+    /// classes with that hash, once there are more than [`LINEAR_CLASSES`]).
+    tables: &'c mut PolicyScratch,
     /// The position in `selected` of the last endpoint's pod.
     last_position: Option<usize>,
 }
 
 impl<'c> PodCache<'c> {
-    /// The cache of `chain`, in the tables of `scratch` (given back by
-    /// [`PodCache::into_scratch`]).
-    pub(super) fn new(chain: &'c ServiceChain, scratch: &mut PolicyScratch) -> Self {
+    /// The cache of `chain`, in the tables of `scratch` (emptied first).
+    pub(super) fn new(chain: &'c ServiceChain, scratch: &'c mut PolicyScratch) -> Self {
         let selected = chain.details.selected_pods.as_slice();
-        let mut tables = std::mem::take(scratch);
-        tables.clear();
-        tables.by_selected.resize(selected.len(), UNKNOWN);
+        scratch.clear();
+        scratch.by_selected.resize(selected.len(), UNKNOWN);
+        // The names move into the chain's block: sized for the chain's endpoints.
+        scratch.labels.reserve_exact(chain.details.endpoints.len());
         Self {
             selected,
-            tables,
+            tables: scratch,
             last_position: None,
         }
-    }
-
-    /// Gives the tables back for the next chain.
-    pub(super) fn into_scratch(self, scratch: &mut PolicyScratch) {
-        *scratch = self.tables;
     }
 
     /// The entry in `known` of the selected pod at `position`, added (with its class) when
@@ -560,8 +557,8 @@ impl<'c> PodCache<'c> {
         self.tables.known.push(Known {
             pod: u32::try_from(position).ok()?,
             class: u32::try_from(class).ok()?,
-            label,
         });
+        self.tables.labels.push(label);
         let entry = self.tables.known.len() - 1;
         if let Some(slot) = self.tables.by_selected.get_mut(position) {
             *slot = u32::try_from(entry).unwrap_or(UNKNOWN);
@@ -836,13 +833,10 @@ impl<'c> PodCache<'c> {
         by_endpoint.dedup_by_key(|(address, _)| *address);
     }
 
-    /// `namespace/name` of each endpoint pod, in the order they were seen.
-    fn labels(&self) -> Vec<PodName> {
-        self.tables
-            .known
-            .iter()
-            .map(|known| known.label.clone())
-            .collect()
+    /// `namespace/name` of each endpoint pod, in the order they were seen (moved out: the
+    /// chain's block keeps them).
+    fn take_labels(&mut self) -> Vec<PodName> {
+        std::mem::take(&mut self.tables.labels)
     }
 }
 
@@ -1192,7 +1186,8 @@ impl SeenKey {
 impl PolicyIndex {
     /// The `networkPolicy` block of a chain, when some endpoint pod is isolated for ingress.
     pub fn chain_view(&self, chain: &ServiceChain, nodes: &NodeTable) -> Option<ChainPolicies> {
-        let mut cache = PodCache::new(chain, &mut PolicyScratch::default());
+        let mut scratch = PolicyScratch::default();
+        let mut cache = PodCache::new(chain, &mut scratch);
         self.view_with(chain, nodes, &mut cache)
     }
 
@@ -1210,7 +1205,6 @@ impl PolicyIndex {
         if let Some(view) = &view {
             super::findings::chain_findings(self, chain, view, &mut cache, findings);
         }
-        cache.into_scratch(scratch);
         view
     }
 
@@ -1302,7 +1296,7 @@ impl PolicyIndex {
             classes,
             hops,
             verdicts,
-            pods: cache.labels(),
+            pods: cache.take_labels(),
             entries,
         })
     }
