@@ -949,15 +949,16 @@ impl VerdictMemo {
         Some(position)
     }
 
-    /// The policies selecting the source `pod` (its egress, N8).
-    fn source_policies(&mut self, index: &PolicyIndex, pod: &PodInfo) -> Arc<SourcePolicies> {
+    /// The position in `sources` of the policies selecting the source `pod` (its egress,
+    /// N8), looked up when new.
+    fn source_position(&mut self, index: &PolicyIndex, pod: &PodInfo) -> usize {
         let key = std::ptr::from_ref(pod) as usize;
-        if let Some((_, found)) = self.sources.iter().find(|(known, _)| *known == key) {
-            return found.clone();
+        if let Some(position) = self.sources.iter().position(|(known, _)| *known == key) {
+            return position;
         }
-        let found = Arc::new(SourcePolicies::of(index, pod));
-        self.sources.push((key, found.clone()));
-        found
+        self.sources
+            .push((key, Arc::new(SourcePolicies::of(index, pod))));
+        self.sources.len() - 1
     }
 }
 
@@ -1264,7 +1265,7 @@ impl PolicyIndex {
             default_hops += hops;
             default_entries += hops * port.endpoints.len();
         }
-        let mut memo = VerdictMemo::lent(&mut cache.tables, default_hops, default_entries);
+        let mut memo = VerdictMemo::lent(cache.tables, default_hops, default_entries);
         // The namespace's pod without labels and its name as a source, made once per snapshot
         // (made here only as a fallback: the chain's pods make their namespace known to the
         // index).
@@ -1290,7 +1291,7 @@ impl PolicyIndex {
         let classes = (0..cache.class_count())
             .map(|class| cache.keys(self, class).cloned().unwrap_or_else(none))
             .collect();
-        let (verdicts, entries) = memo.give_back(&mut cache.tables);
+        let (verdicts, entries) = memo.give_back(cache.tables);
         Some(ChainPolicies {
             endpoints,
             classes,
@@ -1434,16 +1435,27 @@ impl PolicyIndex {
         nodes: &NodeTable,
         (memo, cache): (&mut VerdictMemo, &PodCache<'_>),
     ) {
-        // The source pod's policies, looked up once for every endpoint (its egress, N8).
-        let source_policies = match client {
-            Client::Pod(pod) => Some(memo.source_policies(self, pod)),
+        // The source pod's policies, looked up once for every endpoint (its egress, N8). The
+        // table is taken out of the memo meanwhile, so that they are borrowed, not counted.
+        let sources = match client {
+            Client::Pod(pod) => {
+                let position = memo.source_position(self, pod);
+                Some((std::mem::take(&mut memo.sources), position))
+            }
             _ => None,
         };
+        let source_policies = sources
+            .as_ref()
+            .and_then(|(list, position)| list.get(*position))
+            .map(|(_, policies)| &**policies);
         memo.entries.reserve(port.endpoints.len());
         for endpoint in &port.endpoints {
             let seen = PolicyIndex::seen(client, door, nodes, endpoint.info.ip);
-            let source = (&seen, source_policies.as_deref());
+            let source = (&seen, source_policies);
             self.push_entry((&mut *memo, cache), source, endpoint, port.protocol);
+        }
+        if let Some((list, _)) = sources {
+            memo.sources = list;
         }
     }
 
