@@ -643,10 +643,7 @@ impl<'c> PodCache<'c> {
         let mut joined = std::mem::take(&mut self.tables.joined);
         joined.clear();
         for info in endpoints {
-            let position = self.position_of(info, namespace);
-            if let Some(position) = position {
-                self.last_position = Some(position);
-            }
+            let position = self.find_pod(info, namespace);
             joined.push(
                 position
                     .and_then(|p| u32::try_from(p).ok())
@@ -661,8 +658,8 @@ impl<'c> PodCache<'c> {
     }
 
     /// The position in the chain's selected pods of the pod `info` names, if it is one of
-    /// them.
-    fn position_of(&self, info: &EndpointInfo, namespace: &str) -> Option<usize> {
+    /// them (kept as the last one found).
+    fn find_pod(&mut self, info: &EndpointInfo, namespace: &str) -> Option<usize> {
         let name = info.pod.as_deref()?;
         // A pod of another namespace is none of the Service's selected pods.
         if info
@@ -675,10 +672,12 @@ impl<'c> PodCache<'c> {
         // Slices list the pods of a template mostly in name order: the pod after the last
         // one found first.
         let next = self.last_position.map_or(0, |last| last + 1);
-        match self.selected.get(next) {
-            Some(pod) if pods::name(pod) == name => Some(next),
-            _ => super::pod_position(self.selected, name),
-        }
+        let position = match self.selected.get(next) {
+            Some(pod) if pods::name(pod) == name => next,
+            _ => super::pod_position(self.selected, name)?,
+        };
+        self.last_position = Some(position);
+        Some(position)
     }
 
     /// Registers the endpoint `info` as served by the selected pod at `position` (its class
@@ -705,8 +704,7 @@ impl<'c> PodCache<'c> {
         info: &Arc<EndpointInfo>,
         namespace: &str,
     ) -> Option<(usize, usize)> {
-        let position = self.position_of(info, namespace)?;
-        self.last_position = Some(position);
+        let position = self.find_pod(info, namespace)?;
         self.add_endpoint(index, info, position)
     }
 
@@ -815,7 +813,7 @@ impl<'c> PodCache<'c> {
         Some((pod, known.class as usize, slot))
     }
 
-    /// An endpoint's pod, class and position in [`PodCache::labels`], when
+    /// An endpoint's pod, class and position in [`PodCache::take_labels`], when
     /// [`PodCache::add_endpoint`] saw it.
     pub(super) fn endpoint(&self, endpoint: &PortEndpoint) -> Option<(&'c PodInfo, usize, u32)> {
         let key = Arc::as_ptr(&endpoint.info) as usize;
