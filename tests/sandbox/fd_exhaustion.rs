@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 use crate::support::bin::KUBEHOP;
 use crate::support::sandbox::read_banner;
-use crate::support::wait::within;
+use crate::support::wait::{within, within_for};
 
 /// The sandbox's descriptor limit: room for its own files and a few dozen connections.
 const FD_LIMIT: usize = 64;
@@ -20,6 +20,12 @@ const CONNECTIONS: usize = 3 * FD_LIMIT;
 /// How long the server's CPU time is watched while it is out of descriptors (well below its
 /// 10 s handshake timeout, which would free them).
 const WINDOW: Duration = Duration::from_secs(2);
+/// The slice in which a server that has finished its work with the accepted connections uses
+/// at most one clock tick.
+const SETTLE: Duration = Duration::from_millis(250);
+/// How long the server may take to get there: with the window after it, still short of the
+/// handshake timeout (10 s from the accepts), which frees descriptors and starts a new round.
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 /// CPU time (user + system) of process `pid` in clock ticks, from `/proc/PID/stat`.
 fn cpu_ticks(pid: u32) -> u64 {
@@ -113,6 +119,25 @@ async fn out_of_descriptors_the_server_idles_and_recovers() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
+    .await;
+
+    // The descriptors are all taken when the last accept returns, but the server still sets up
+    // the connections it accepted (TLS state for each, slow in a debug build): up to a dozen
+    // clock ticks in the next quarter second. Wait for that to end: a quarter second with at
+    // most one tick. A server that spins on accept never gets there.
+    within_for(
+        SETTLE_LIMIT,
+        "the server to finish setting up the accepted connections",
+        async {
+            loop {
+                let before = cpu_ticks(pid);
+                tokio::time::sleep(SETTLE).await;
+                if cpu_ticks(pid) - before <= 1 {
+                    break;
+                }
+            }
+        },
+    )
     .await;
 
     // A measuring window, not a wait for a condition: a server retrying accept at once burns a
