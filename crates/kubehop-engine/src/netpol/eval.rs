@@ -358,11 +358,15 @@ impl PolicyIndex {
         selecting: &[usize],
         direction: Direction,
     ) -> Arc<[Arc<str>]> {
-        selecting
+        let mut isolating = selecting
             .iter()
             .filter_map(|index| self.policies.get(*index))
-            .filter(|policy| policy.rules(direction).is_some())
-            .map(Policy::key)
+            .filter(|policy| policy.rules(direction).is_some());
+        // Counted first, so that the shared list is allocated once, at its size (an iterator
+        // of known length), not collected into a vector and copied (once per pod template).
+        let count = isolating.clone().count();
+        (0..count)
+            .map(|_| isolating.next().map_or_else(|| Arc::from(""), Policy::key))
             .collect()
     }
 

@@ -166,12 +166,32 @@ fn isolated_message<'c>(
     message_of(message)
 }
 
-/// `NUMBER/PROTOCOL`, written on the stack.
+/// `NUMBER/PROTOCOL`, written on the stack without the formatting machinery (the findings
+/// sort their ports by this text on every chain they cover).
 fn port_text(number: i32, protocol: crate::model::Protocol) -> PortText {
     use std::fmt::Write;
+    // The digits, last first: at most ten.
+    let mut digits = [0u8; 10];
+    let mut count = 0;
+    let mut rest = number.unsigned_abs();
+    for slot in &mut digits {
+        *slot = b'0' + u8::try_from(rest % 10).unwrap_or_default();
+        count += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
     let mut text = PortText::default();
-    // At most 11 digits and sign, a slash and a protocol: it fits.
-    let _ = write!(text, "{number}/{protocol}");
+    if number < 0 {
+        text.push(b'-');
+    }
+    for digit in digits.iter().take(count).rev() {
+        text.push(*digit);
+    }
+    text.push(b'/');
+    // A sign, ten digits, a slash and a protocol fit.
+    let _ = text.write_str(protocol.as_str());
     text
 }
 
@@ -183,6 +203,14 @@ struct PortText {
 }
 
 impl PortText {
+    /// Appends one ASCII byte (dropped when full, which the callers' texts never are).
+    fn push(&mut self, byte: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = byte;
+            self.len += 1;
+        }
+    }
+
     fn as_str(&self) -> &str {
         self.bytes
             .get(..self.len)
@@ -223,6 +251,10 @@ fn port_name_unresolved(index: &PolicyIndex, cache: &PodCache<'_>) -> Vec<Diagno
     // Pods of one class have the same labels and declared ports: a policy selects all of
     // them or none, and they all declare a port name or none do.
     let classes = cache.class_count();
+    // One class declares a name or does not: the finding needs two (most chains have one).
+    if classes < 2 {
+        return out;
+    }
     // Only the policies that select an endpoint pod and name an ingress port, each once, in
     // policy order (most chains have none: nothing is collected).
     let mut policies: Vec<(usize, &super::Policy)> = (0..classes)
@@ -449,9 +481,13 @@ mod tests {
         written.sort();
         assert_eq!(texts, written);
         assert_eq!(texts.first().map(String::as_str), Some("-1/SCTP"));
-        assert_eq!(
-            port_text(i32::MIN, Protocol::Sctp).as_str(),
-            format!("{}/SCTP", i32::MIN)
-        );
+        for number in [i32::MIN, -10, -1, 0, 7, 10, 99, 100, 65535, i32::MAX] {
+            for protocol in [Protocol::Tcp, Protocol::Udp, Protocol::Sctp] {
+                assert_eq!(
+                    port_text(number, protocol).as_str(),
+                    format!("{number}/{protocol}")
+                );
+            }
+        }
     }
 }

@@ -1016,9 +1016,50 @@ struct SharedKey<'p> {
     namespace: &'p str,
     selecting: &'p [usize],
     /// N7: what each port name of the rules resolves to on the destination.
-    named: Vec<Option<i32>>,
+    named: Named,
     /// The source's egress label keys and the destination's labels (source pods only).
     labels: Option<(&'p [String], Option<&'p crate::objects::Labels>)>,
+}
+
+/// [`SharedKey`]'s resolved port names: inline while they are few (a chain's hop asks for its
+/// key once, and its policies name a port or two), in a vector beyond.
+enum Named {
+    Inline([Option<i32>; Named::INLINE], usize),
+    Spilled(Vec<Option<i32>>),
+}
+
+impl Named {
+    const INLINE: usize = 4;
+
+    fn as_slice(&self) -> &[Option<i32>] {
+        match self {
+            Self::Inline(values, len) => values.get(..*len).unwrap_or_default(),
+            Self::Spilled(values) => values,
+        }
+    }
+}
+
+impl FromIterator<Option<i32>> for Named {
+    fn from_iter<I: IntoIterator<Item = Option<i32>>>(iter: I) -> Self {
+        let mut named = Self::Inline([None; Self::INLINE], 0);
+        for value in iter {
+            match &mut named {
+                Self::Inline(values, len) => match values.get_mut(*len) {
+                    Some(slot) => {
+                        *slot = value;
+                        *len += 1;
+                    }
+                    None => {
+                        let mut spilled = values.to_vec();
+                        spilled.push(value);
+                        named = Self::Spilled(spilled);
+                    }
+                },
+                Self::Spilled(values) => values.push(value),
+            }
+        }
+        named
+    }
 }
 
 /// Verdicts kept from chain to chain on one thread: chains of a namespace are mostly judged
@@ -1050,7 +1091,7 @@ impl KeptVerdict {
             && self.key.port == key.port
             && self.key.protocol == key.protocol
             && self.key.address == key.address
-            && *self.named == *shared.named
+            && *self.named == *shared.named.as_slice()
             && *self.selecting == *shared.selecting
             && *self.namespace == *shared.namespace
             && self.same_labels(shared)
@@ -1088,7 +1129,7 @@ impl RecentVerdicts {
             key: key.clone(),
             namespace: shared.namespace.into(),
             selecting: shared.selecting.into(),
-            named: shared.named.into(),
+            named: shared.named.as_slice().into(),
             labels: shared.labels.map(|(keys, labels)| {
                 keys.iter()
                     .map(|key| labels.and_then(|labels| labels.get(key)).map(Box::from))
@@ -1698,7 +1739,23 @@ fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<PodInf
 
 #[cfg(test)]
 mod tests {
-    use super::{HopLabel, Kept};
+    use super::{HopLabel, Kept, Named};
+
+    #[test]
+    fn resolved_port_names_keep_every_value_in_order_inline_or_spilled() {
+        for count in 0..=Named::INLINE + 3 {
+            let values: Vec<Option<i32>> = (0..count)
+                .map(|n| (n % 3 != 0).then_some(i32::try_from(n).unwrap_or_default()))
+                .collect();
+            let named: Named = values.iter().copied().collect();
+            assert_eq!(named.as_slice(), values.as_slice(), "{count} values");
+            assert_eq!(
+                matches!(named, Named::Spilled(_)),
+                count > Named::INLINE,
+                "{count} values"
+            );
+        }
+    }
 
     #[test]
     fn kept_entries_replace_the_oldest_once_full() {
