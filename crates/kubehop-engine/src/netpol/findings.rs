@@ -23,9 +23,15 @@ pub(super) fn chain_findings<'c>(
     cache: &mut PodCache<'c>,
     out: &mut Vec<Diagnostic>,
 ) {
-    out.extend(isolated_no_allow(index, chain, cache));
-    out.extend(port_name_unresolved(index, cache));
-    out.extend(denies_ingress_controller(view));
+    let isolated = isolated_no_allow(index, chain, cache);
+    let names = port_name_unresolved(index, cache);
+    let controller = denies_ingress_controller(view);
+    // The list stays with the model: grown by what is added, not doubled (most chains add
+    // one finding to a list of one or two).
+    out.reserve_exact(usize::from(isolated.is_some()) + names.len() + controller.len());
+    out.extend(isolated);
+    out.extend(names);
+    out.extend(controller);
 }
 
 /// N3: every endpoint is isolated for ingress and no rule opens its port to anyone.

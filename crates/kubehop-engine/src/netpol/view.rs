@@ -25,7 +25,7 @@ use crate::snapshot::ClusterSnapshot;
 /// The hops' entries name their pod and verdict by position in tables of the chain, so that
 /// a pod's name and a verdict shared by many endpoints are stored once; they read (and
 /// serialise) as [`EndpointVerdict`]s.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ChainPolicies {
     /// Each endpoint: its pod and the policies isolating it, by position in the tables below
     /// (read as [`EndpointPolicies`], [`ChainPolicies::endpoints`]).
@@ -37,11 +37,40 @@ pub struct ChainPolicies {
     /// The distinct verdicts of the hops' entries (shared with other chains' blocks when
     /// nothing that decides them differs, [`RecentVerdicts`]).
     verdicts: Vec<Arc<PolicyVerdict>>,
-    /// The pods the hops' entries name.
+    /// The endpoints the rows and the hops' entries name: each its pod's `namespace/name` and
+    /// its address (read from the endpoint, which the chain holds anyway).
     pods: Vec<PodName>,
     /// Every hop's entries, hop after hop.
     entries: Vec<Entry>,
 }
+
+/// Equal when every table is, the pods' addresses included (rows and entries hold none: an
+/// endpoint's address is read from its entry in `pods`).
+impl PartialEq for ChainPolicies {
+    fn eq(&self, other: &Self) -> bool {
+        // Every field named, so that a new one is compared (or left out) on purpose.
+        let ChainPolicies {
+            endpoints,
+            classes,
+            hops,
+            verdicts,
+            pods,
+            entries,
+        } = self;
+        *endpoints == other.endpoints
+            && *classes == other.classes
+            && *hops == other.hops
+            && *verdicts == other.verdicts
+            && *entries == other.entries
+            && pods.len() == other.pods.len()
+            && pods
+                .iter()
+                .zip(&other.pods)
+                .all(|(a, b)| a == b && a.ip() == b.ip())
+    }
+}
+
+impl Eq for ChainPolicies {}
 
 /// A pod's `namespace/name`, written out when read: it is read from the endpoint that names
 /// the pod (its slice's `targetRef`), which the chain holds anyway, so naming a pod in a
@@ -54,6 +83,11 @@ impl PodName {
     pub fn of(endpoint: &Arc<EndpointInfo>) -> Option<Self> {
         endpoint.pod.as_ref()?;
         Some(Self(endpoint.clone()))
+    }
+
+    /// The address of the endpoint it was read from.
+    fn ip(&self) -> IpAddr {
+        self.0.ip
     }
 
     fn parts(&self) -> (&str, &str) {
@@ -193,12 +227,12 @@ impl PartialEq<String> for HopLabel {
     }
 }
 
-/// One endpoint of the chain: positions in [`ChainPolicies`]' tables.
+/// One endpoint of the chain: positions in [`ChainPolicies`]' tables (its pod's name and its
+/// address are its endpoint's, in `pods`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct EndpointRow {
     pod: u32,
     class: u32,
-    ip: IpAddr,
 }
 
 /// One endpoint of a hop: positions in [`ChainPolicies`]' tables.
@@ -207,7 +241,6 @@ struct Entry {
     pod: u32,
     verdict: u32,
     port: i32,
-    ip: IpAddr,
 }
 
 impl ChainHop {
@@ -244,7 +277,7 @@ impl ChainPolicies {
         self.endpoints.iter().filter_map(|row| {
             Some((
                 self.pods.get(row.pod as usize)?,
-                row.ip,
+                self.pods.get(row.pod as usize)?.ip(),
                 self.classes.get(row.class as usize)?,
             ))
         })
@@ -259,9 +292,10 @@ impl ChainPolicies {
         let range = hop.entries.start as usize..hop.entries.end as usize;
         let entries = self.entries.get(range).unwrap_or_default();
         entries.iter().filter_map(|entry| {
+            let pod = self.pods.get(entry.pod as usize)?;
             Some(EndpointVerdict {
-                pod: self.pods.get(entry.pod as usize)?,
-                ip: entry.ip,
+                pod,
+                ip: pod.ip(),
                 port: entry.port,
                 verdict: &**self.verdicts.get(entry.verdict as usize)?,
             })
@@ -399,7 +433,7 @@ pub(crate) struct PolicyScratch {
     /// block at the end, [`PodCache::take_labels`]).
     labels: Vec<PodName>,
     by_selected: Vec<u32>,
-    by_endpoint: Vec<(usize, u32)>,
+    by_endpoint: Vec<(usize, u32, u32)>,
     /// Each of the chain's endpoints: its pod's position in the chain's selected pods
     /// ([`PodCache::join`]).
     joined: Vec<u32>,
@@ -541,24 +575,17 @@ impl<'c> PodCache<'c> {
 
     /// The entry in `known` of the selected pod at `position`, added (with its class) when
     /// new.
-    fn entry(
-        &mut self,
-        index: &PolicyIndex,
-        position: usize,
-        endpoint: &Arc<EndpointInfo>,
-    ) -> Option<usize> {
+    fn entry(&mut self, index: &PolicyIndex, position: usize) -> Option<usize> {
         let slot = self.tables.by_selected.get(position).copied()?;
         if slot != UNKNOWN {
             return Some(slot as usize);
         }
         let pod: &'c PodInfo = self.selected.get(position)?;
         let class = self.find_class(index, pod, position)?;
-        let label = PodName::of(endpoint)?;
         self.tables.known.push(Known {
             pod: u32::try_from(position).ok()?,
             class: u32::try_from(class).ok()?,
         });
-        self.tables.labels.push(label);
         let entry = self.tables.known.len() - 1;
         if let Some(slot) = self.tables.by_selected.get_mut(position) {
             *slot = u32::try_from(entry).unwrap_or(UNKNOWN);
@@ -680,20 +707,26 @@ impl<'c> PodCache<'c> {
         Some(position)
     }
 
-    /// Registers the endpoint `info` as served by the selected pod at `position` (its class
-    /// and label); returns its class and its entry in `known`.
+    /// Registers the endpoint `info` as served by the selected pod at `position` (its pod's
+    /// class, and its name and address); returns its class and its position in
+    /// [`PodCache::take_labels`].
     fn add_endpoint(
         &mut self,
         index: &PolicyIndex,
         info: &Arc<EndpointInfo>,
         position: usize,
     ) -> Option<(usize, usize)> {
-        let entry = self.entry(index, position, info)?;
-        self.tables
-            .by_endpoint
-            .push((Arc::as_ptr(info) as usize, u32::try_from(entry).ok()?));
+        let label = PodName::of(info)?;
+        let entry = self.entry(index, position)?;
+        let named = u32::try_from(self.tables.labels.len()).ok()?;
+        self.tables.labels.push(label);
+        self.tables.by_endpoint.push((
+            Arc::as_ptr(info) as usize,
+            u32::try_from(entry).ok()?,
+            named,
+        ));
         let known = self.tables.known.get(entry)?;
-        Some((known.class as usize, entry))
+        Some((known.class as usize, named as usize))
     }
 
     /// [`PodCache::add_endpoint`] for an endpoint of a port that the chain's endpoint list
@@ -803,14 +836,13 @@ impl<'c> PodCache<'c> {
             .iter()
             .filter(|slot| **slot != UNKNOWN)
             .filter_map(|slot| self.known(*slot))
-            .map(|(pod, class, _)| (pod, class))
     }
 
-    /// Entry `slot` of `known`: its pod, class and position.
-    fn known(&self, slot: u32) -> Option<(&'c PodInfo, usize, u32)> {
+    /// Entry `slot` of `known`: its pod and class.
+    fn known(&self, slot: u32) -> Option<(&'c PodInfo, usize)> {
         let known = self.tables.known.get(slot as usize)?;
         let pod = self.selected.get(known.pod as usize)?;
-        Some((pod, known.class as usize, slot))
+        Some((pod, known.class as usize))
     }
 
     /// An endpoint's pod, class and position in [`PodCache::take_labels`], when
@@ -819,20 +851,22 @@ impl<'c> PodCache<'c> {
         let key = Arc::as_ptr(&endpoint.info) as usize;
         let by_endpoint = &self.tables.by_endpoint;
         let found = by_endpoint
-            .binary_search_by_key(&key, |(address, _)| *address)
+            .binary_search_by_key(&key, |(address, _, _)| *address)
             .ok()?;
-        self.known(by_endpoint.get(found)?.1)
+        let (_, entry, named) = *by_endpoint.get(found)?;
+        let (pod, class) = self.known(entry)?;
+        Some((pod, class, named))
     }
 
     /// Sorts the endpoints registered so far, for [`PodCache::endpoint`].
     fn seal(&mut self) {
         let by_endpoint = &mut self.tables.by_endpoint;
-        by_endpoint.sort_unstable_by_key(|(address, _)| *address);
-        by_endpoint.dedup_by_key(|(address, _)| *address);
+        by_endpoint.sort_unstable_by_key(|(address, _, _)| *address);
+        by_endpoint.dedup_by_key(|(address, _, _)| *address);
     }
 
-    /// `namespace/name` of each endpoint pod, in the order they were seen (moved out: the
-    /// chain's block keeps them).
+    /// `namespace/name` and address of each endpoint, in the order they were registered
+    /// (moved out: the chain's block keeps them).
     fn take_labels(&mut self) -> Vec<PodName> {
         std::mem::take(&mut self.tables.labels)
     }
@@ -1275,7 +1309,6 @@ impl PolicyIndex {
             endpoints.push(EndpointRow {
                 pod: u32::try_from(pod).ok()?,
                 class: u32::try_from(class).ok()?,
-                ip: info.ip,
             });
         }
         cache.give_joined(joined);
@@ -1517,7 +1550,6 @@ impl PolicyIndex {
         };
         memo.entries.push(Entry {
             pod: known,
-            ip: endpoint.info.ip,
             port: endpoint.port,
             verdict,
         });
@@ -1739,7 +1771,46 @@ fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<PodInf
 
 #[cfg(test)]
 mod tests {
-    use super::{HopLabel, Kept, Named};
+    use std::sync::Arc;
+
+    use super::{ChainPolicies, EndpointRow, HopLabel, Kept, Named, PodName};
+    use crate::model::EndpointInfo;
+
+    /// A block of one endpoint, `shop/web-1` at `ip`.
+    fn block_at(ip: &str) -> ChainPolicies {
+        let info = Arc::new(EndpointInfo {
+            pod: Some("web-1".into()),
+            namespace: Some("shop".into()),
+            node: None,
+            zone: None,
+            hostname: None,
+            ip: ip.parse().expect("an address"),
+            ready: true,
+            serving: true,
+            terminating: false,
+            zone_hints: None,
+            node_hints: None,
+            slice: "web-abc".into(),
+        });
+        ChainPolicies {
+            endpoints: vec![EndpointRow { pod: 0, class: 0 }],
+            classes: vec![(Arc::from([]), Arc::from([]))],
+            hops: Vec::new(),
+            verdicts: Vec::new(),
+            pods: PodName::of(&info).into_iter().collect(),
+            entries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn blocks_differ_by_an_endpoint_address_that_no_row_holds() {
+        let block = block_at("10.0.0.1");
+        assert_eq!(block, block_at("10.0.0.1"));
+        // The rows name the endpoint by position only: its address is compared through it.
+        assert_ne!(block, block_at("10.0.0.2"));
+        let read: Vec<_> = block.endpoints().map(|endpoint| endpoint.ip).collect();
+        assert_eq!(read, ["10.0.0.1".parse::<std::net::IpAddr>().expect("ip")]);
+    }
 
     #[test]
     fn resolved_port_names_keep_every_value_in_order_inline_or_spilled() {
