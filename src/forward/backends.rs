@@ -350,7 +350,7 @@ fn empty_reason(
             )
     });
     match explained {
-        Some(diagnostic) => diagnostic.message.clone(),
+        Some(diagnostic) => diagnostic.message.to_string(),
         None => format!("port {} has no endpoints", port.port),
     }
 }

@@ -348,7 +348,7 @@ fn diagnostic_row(diagnostic: &Diagnostic, style: Style) -> Vec<String> {
         style.severity(diagnostic.severity),
         diagnostic.code.to_string(),
         diagnostic.subject.to_string(),
-        diagnostic.message.clone(),
+        diagnostic.message.to_string(),
     ]
 }
 

@@ -293,13 +293,137 @@ impl Serialize for Subject {
     }
 }
 
+/// A finding's sentence: owned, or shared by the findings that read alike (the chains of a
+/// namespace that its policies close the same way say the same thing, ten thousand times
+/// on a large cluster). Reads, compares and serialises as the text.
+#[derive(Clone)]
+pub struct Text(TextRepr);
+
+#[derive(Clone)]
+enum TextRepr {
+    Owned(String),
+    Shared(std::sync::Arc<str>),
+}
+
+impl Text {
+    pub fn as_str(&self) -> &str {
+        self
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match &self.0 {
+            TextRepr::Owned(text) => text,
+            TextRepr::Shared(text) => text,
+        }
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        &**self == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        &**self == *other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Self {
+        Self(TextRepr::Owned(text))
+    }
+}
+
+impl From<&str> for Text {
+    fn from(text: &str) -> Self {
+        Self(TextRepr::Owned(text.to_owned()))
+    }
+}
+
+impl From<std::sync::Arc<str>> for Text {
+    fn from(text: std::sync::Arc<str>) -> Self {
+        Self(TextRepr::Shared(text))
+    }
+}
+
+impl From<Text> for String {
+    fn from(text: Text) -> Self {
+        match text.0 {
+            TextRepr::Owned(text) => text,
+            TextRepr::Shared(text) => text.to_string(),
+        }
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self)
+    }
+}
+
 /// One finding: what is wrong and what to change, in one sentence; for the few codes whose
 /// fix is mechanical and certain, also the `kubectl` command that applies it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub code: DiagnosticCode,
-    pub message: String,
+    pub message: Text,
     pub subject: Subject,
     /// The copy-ready `kubectl` command, shell-quoted (docs/diagnostics.md, "Copy-ready
     /// fixes"). Absent unless the fix is certainly right.
@@ -308,7 +432,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(code: DiagnosticCode, subject: Subject, message: impl Into<String>) -> Self {
+    pub fn new(code: DiagnosticCode, subject: Subject, message: impl Into<Text>) -> Self {
         Self {
             severity: code.severity(),
             code,
@@ -330,5 +454,33 @@ impl Diagnostic {
     pub(crate) fn at(mut self, severity: Severity) -> Self {
         self.severity = severity;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::Text;
+
+    #[test]
+    fn a_shared_text_reads_compares_and_serialises_as_an_owned_one() {
+        let shared: Arc<str> = Arc::from("no rule admits port 80/TCP");
+        let (owned, shared) = (
+            Text::from("no rule admits port 80/TCP".to_owned()),
+            Text::from(shared),
+        );
+        assert_eq!(owned, shared);
+        assert_eq!(shared, "no rule admits port 80/TCP");
+        assert_eq!(shared.to_string(), owned.as_str());
+        assert_eq!(format!("{shared:?}"), format!("{:?}", owned.as_str()));
+        assert_eq!(
+            serde_json::to_string(&shared).expect("json"),
+            serde_json::to_string(&owned).expect("json")
+        );
+        assert_eq!(String::from(shared.clone()), String::from(owned.clone()));
+        let mut sorted = [Text::from(Arc::<str>::from("b")), Text::from("a")];
+        sorted.sort();
+        assert_eq!(sorted, ["a", "b"].map(Text::from));
     }
 }

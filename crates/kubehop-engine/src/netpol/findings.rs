@@ -109,8 +109,9 @@ fn isolated_message<'c>(
         ": connections time out; add an ingress rule for the clients that need it (see docs/diagnostics.md#policy-isolated-no-allow).",
     );
     // Chains of a namespace isolated by the same policies on the same ports read alike: the
-    // last message is kept (with the keys it names, so that their address stays theirs).
-    let message_of = |message: String| {
+    // last message is kept (with the keys it names, so that their address stays theirs) and
+    // shared by their findings.
+    let message_of = |message: crate::diagnostics::Text| {
         Diagnostic::new(
             DiagnosticCode::PolicyIsolatedNoAllow,
             Subject::Service(chain.name.clone()),
@@ -127,7 +128,7 @@ fn isolated_message<'c>(
     if let Some(keys) = &single_keys
         && let Some(message) = cache.last_message(keys, closed)
     {
-        return message_of(message);
+        return message_of(message.into());
     }
     // Several classes: their keys merged (one class's keys are one sorted list already).
     let several: Option<Vec<&str>> = (!single).then(|| {
@@ -166,10 +167,14 @@ fn isolated_message<'c>(
         message.push_str(port_text(*number, *protocol).as_str());
     }
     message.push_str(tail);
-    if let Some(keys) = single_keys {
-        cache.keep_message(keys, closed, message.clone());
+    match single_keys {
+        Some(keys) => {
+            let shared: Arc<str> = message.into();
+            cache.keep_message(keys, closed, shared.clone());
+            message_of(shared.into())
+        }
+        None => message_of(message.into()),
     }
-    message_of(message)
 }
 
 /// `NUMBER/PROTOCOL`, written on the stack without the formatting machinery (the findings

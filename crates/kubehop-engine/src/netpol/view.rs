@@ -458,7 +458,8 @@ pub(crate) struct PolicyScratch {
 struct KeptMessage {
     keys: Arc<[Arc<str>]>,
     ports: Vec<(i32, crate::model::Protocol)>,
-    text: String,
+    /// Shared with the findings that say it.
+    text: Arc<str>,
 }
 
 /// A (class, port, protocol) of a chain judged closed to every source (N3).
@@ -771,7 +772,7 @@ impl<'c> PodCache<'c> {
         &self,
         keys: &Arc<[Arc<str>]>,
         closed: &[ClosedPort],
-    ) -> Option<String> {
+    ) -> Option<Arc<str>> {
         let kept = self.tables.last_message.as_ref()?;
         let same = Arc::ptr_eq(&kept.keys, keys)
             && kept.ports.len() == closed.len()
@@ -788,7 +789,7 @@ impl<'c> PodCache<'c> {
         &mut self,
         keys: Arc<[Arc<str>]>,
         closed: &[ClosedPort],
-        message: String,
+        message: Arc<str>,
     ) {
         let ports = closed
             .iter()
