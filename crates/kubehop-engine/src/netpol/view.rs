@@ -429,8 +429,8 @@ pub(crate) struct PolicyScratch {
     /// Every class's selecting policies, one range per class.
     selecting: Vec<usize>,
     known: Vec<Known>,
-    /// The name of each entry of `known`, for every hop that names it (moved into the chain's
-    /// block at the end, [`PodCache::take_labels`]).
+    /// Each registered endpoint, for the rows and hops that name it: its pod's name and its
+    /// address (moved into the chain's block at the end, [`PodCache::take_labels`]).
     labels: Vec<PodName>,
     by_selected: Vec<u32>,
     by_endpoint: Vec<(usize, u32, u32)>,
@@ -551,9 +551,10 @@ pub(super) struct PodCache<'c> {
     selected: &'c [Arc<PodInfo>],
     /// The tables, the thread's [`PolicyScratch`], emptied for this chain (`by_selected`:
     /// position in `selected` → its entry in `known`, or [`UNKNOWN`]; `by_endpoint`: endpoint,
-    /// by the address of its shared `EndpointInfo` → its entry in `known`, sorted once every
-    /// endpoint is in, [`PodCache::seal`]; `by_hash`: hash of (namespace, labels, ports) → the
-    /// classes with that hash, once there are more than [`LINEAR_CLASSES`]).
+    /// by the address of its shared `EndpointInfo` → its entry in `known` and its position in
+    /// `labels`, sorted once every endpoint is in, [`PodCache::seal`]; `by_hash`: hash of
+    /// (namespace, labels, ports) → the classes with that hash, once there are more than
+    /// [`LINEAR_CLASSES`]).
     tables: &'c mut PolicyScratch,
     /// The position in `selected` of the last endpoint's pod.
     last_position: Option<usize>,
