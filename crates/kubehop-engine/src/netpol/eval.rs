@@ -542,7 +542,7 @@ fn ip_block_outcome<'a>(
                 Ok(())
             }
         }
-        Remote::Pod(pod) => match pod_address(pod) {
+        Remote::Pod(pod) => match pods::first_ip(pod) {
             Some(address) if inside(address) && !except.iter().any(|r| r.contains(address)) => {
                 Err(MissRef::IpBlockPodAddress { address, block })
             }
@@ -558,11 +558,6 @@ fn ip_block_outcome<'a>(
             }
         }
     }
-}
-
-/// A pod's first address, as `pods::ips` lists them.
-fn pod_address(pod: &PodInfo) -> Option<IpAddr> {
-    pods::first_ip(pod)
 }
 
 /// N7: any entry of the rule's ports matches the port (OR; no list matches every port); else

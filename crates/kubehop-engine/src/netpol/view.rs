@@ -275,11 +275,8 @@ impl ChainPolicies {
     fn endpoint_rows(&self) -> impl Iterator<Item = (&PodName, IpAddr, &PolicyKeys)> + '_ {
         // Every row's positions are in the tables: they were written together.
         self.endpoints.iter().filter_map(|row| {
-            Some((
-                self.pods.get(row.pod as usize)?,
-                self.pods.get(row.pod as usize)?.ip(),
-                self.classes.get(row.class as usize)?,
-            ))
+            let pod = self.pods.get(row.pod as usize)?;
+            Some((pod, pod.ip(), self.classes.get(row.class as usize)?))
         })
     }
 
@@ -1542,7 +1539,7 @@ impl PolicyIndex {
         endpoint: &PortEndpoint,
         protocol: crate::model::Protocol,
     ) {
-        let Some((pod, class, known)) = cache.endpoint(endpoint) else {
+        let Some((pod, class, named)) = cache.endpoint(endpoint) else {
             return;
         };
         let port = (endpoint.port, protocol);
@@ -1551,7 +1548,7 @@ impl PolicyIndex {
             return;
         };
         memo.entries.push(Entry {
-            pod: known,
+            pod: named,
             port: endpoint.port,
             verdict,
         });
