@@ -87,9 +87,9 @@ pub fn build_on_threads(
         // tables for the chains' policy blocks.
         let mut interner = slices::Interner::new(prepared.nodes());
         let mut scratch = netpol::PolicyScratch::default();
-        chunk
-            .iter()
-            .filter_map(|position| prepared.chain_with(*position, &mut interner, &mut scratch))
+        prepared
+            .chains_grouped(chunk, &mut interner, &mut scratch)
+            .into_iter()
             .map(Arc::new)
             .collect::<Vec<Arc<ServiceChain>>>()
     });
