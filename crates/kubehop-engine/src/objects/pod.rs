@@ -32,6 +32,11 @@ impl Labels {
         interner.labels(pairs)
     }
 
+    /// Equal to `other`: the same shared set (a pointer compare), or equal pairs.
+    pub fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+
     pub fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
@@ -555,6 +560,25 @@ mod tests {
         assert!(Arc::ptr_eq(&la.0, &lb.0));
         assert!(Arc::ptr_eq(&a.owners, &b.owners));
         assert!(Arc::ptr_eq(&a.containers, &b.containers));
+        // Shared sets are the same by pointer; sets of two interners by their pairs.
+        assert!(la.same(lb));
+        let c = PodInfo::from_pod(&rich_pod("web-2"), &mut Interner::new());
+        let Some(lc) = &c.labels else {
+            panic!("labels");
+        };
+        assert!(!Arc::ptr_eq(&la.0, &lc.0));
+        assert!(la.same(lc) && lc.same(la));
+        let mut other = rich_pod("web-3");
+        other
+            .metadata
+            .labels
+            .get_or_insert_default()
+            .insert("track".to_owned(), "canary".to_owned());
+        let d = PodInfo::from_pod(&other, &mut interner);
+        let Some(ld) = &d.labels else {
+            panic!("labels");
+        };
+        assert!(!la.same(ld) && !ld.same(la));
     }
 
     /// The per-pod cost at 150,000 pods: the struct plus its own heap (the name, uid and
