@@ -181,7 +181,7 @@ fn policy_blocked(chain: &ServiceChain, node: &OutlineNode) -> bool {
         (_, Some(hop)) => hop.to_string(),
         (_, None) => return false,
     };
-    view.hops
+    view.hops()
         .iter()
         .any(|hop| hop.hop == key && hop.all_denied())
 }

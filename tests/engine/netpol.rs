@@ -459,7 +459,7 @@ fn cluster_ip_verdict<'m>(model: &'m ProxyModel, name: &str) -> &'m PolicyVerdic
         .as_ref()
         .expect("a networkPolicy block");
     let hop = block
-        .hops
+        .hops()
         .iter()
         .find(|hop| hop.hop == *"5432/TCP/clusterIP")
         .expect("the cluster IP hop");

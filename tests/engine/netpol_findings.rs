@@ -166,7 +166,7 @@ fn the_healthy_app_has_no_policy_finding() {
     let web = chain(&model, "web");
     let view = web.network_policy.as_ref().expect("networkPolicy block");
     let controller = view
-        .hops
+        .hops()
         .iter()
         .find(|hop| &*hop.source == "pod/ingress-nginx/nginx-1")
         .expect("the controller's hop");

@@ -10,7 +10,7 @@ pub(super) fn policy_lines(chain: &ServiceChain, style: Style) -> Vec<String> {
     let Some(view) = &chain.network_policy else {
         return Vec::new();
     };
-    view.hops
+    view.hops()
         .iter()
         .filter(|hop| hop.all_denied())
         .map(|hop| {

@@ -332,7 +332,7 @@ fn port_name_unresolved(index: &PolicyIndex, cache: &PodCache<'_>) -> Vec<Diagno
 fn denies_ingress_controller(view: &ChainPolicies) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
     let mut seen = BTreeSet::new();
-    for hop in view.hops.iter().filter(|hop| hop.hop.is_ingress()) {
+    for hop in view.hops().iter().filter(|hop| hop.hop.is_ingress()) {
         let denied: Vec<_> = view
             .verdicts(hop)
             .filter(|endpoint| endpoint.verdict.allowed == Some(false))

@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::Service;
 use crate::objects::{PodInfo, PortInfo};
 use k8s_openapi::api::networking::v1::Ingress;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use super::{Client, Direction, DoorFacts, KnownPolicies, PolicyIndex, PolicyVerdict, Seen};
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet, FxHasher};
@@ -27,16 +28,25 @@ use crate::snapshot::ClusterSnapshot;
 /// serialise) as [`EndpointVerdict`]s.
 #[derive(Debug, Clone)]
 pub struct ChainPolicies {
+    /// One allocation per block (the model keeps ten thousand): the tables, the few small
+    /// ones inline.
+    tables: Box<Tables>,
+}
+
+/// [`ChainPolicies`]' tables.
+#[derive(Debug, Clone)]
+struct Tables {
     /// Each endpoint: its pod and the policies isolating it, by position in the tables below
     /// (read as [`EndpointPolicies`], [`ChainPolicies::endpoints`]).
     endpoints: Vec<EndpointRow>,
     /// Per pod template (class): the keys of the policies isolating it for ingress and for
-    /// egress.
-    classes: Vec<PolicyKeys>,
-    pub hops: Vec<ChainHop>,
+    /// egress (a Service's pods are mostly of one template).
+    classes: SmallVec<[PolicyKeys; 1]>,
+    /// Per hop and default source (a port's cluster IP and nodePort, mostly).
+    hops: SmallVec<[ChainHop; 2]>,
     /// The distinct verdicts of the hops' entries (shared with other chains' blocks when
-    /// nothing that decides them differs, [`RecentVerdicts`]).
-    verdicts: Vec<Arc<PolicyVerdict>>,
+    /// nothing that decides them differs, [`RecentVerdicts`]); one per hop, mostly.
+    verdicts: SmallVec<[Arc<PolicyVerdict>; 2]>,
     /// The endpoints the rows and the hops' entries name: each its pod's `namespace/name` and
     /// its address (read from the endpoint, which the chain holds anyway).
     pods: Vec<PodName>,
@@ -49,14 +59,15 @@ pub struct ChainPolicies {
 impl PartialEq for ChainPolicies {
     fn eq(&self, other: &Self) -> bool {
         // Every field named, so that a new one is compared (or left out) on purpose.
-        let ChainPolicies {
+        let Tables {
             endpoints,
             classes,
             hops,
             verdicts,
             pods,
             entries,
-        } = self;
+        } = &*self.tables;
+        let other = &*other.tables;
         *endpoints == other.endpoints
             && *classes == other.classes
             && *hops == other.hops
@@ -260,6 +271,11 @@ impl ChainHop {
 }
 
 impl ChainPolicies {
+    /// Each hop and default source, with its verdicts ([`ChainPolicies::verdicts`]).
+    pub fn hops(&self) -> &[ChainHop] {
+        &self.tables.hops
+    }
+
     /// The policies that select each endpoint pod (N1), in the order of the chain's endpoints.
     pub fn endpoints(&self) -> impl Iterator<Item = EndpointPolicies> + '_ {
         self.endpoint_rows()
@@ -274,9 +290,10 @@ impl ChainPolicies {
     /// [`ChainPolicies::endpoints`], borrowed.
     fn endpoint_rows(&self) -> impl Iterator<Item = (&PodName, IpAddr, &PolicyKeys)> + '_ {
         // Every row's positions are in the tables: they were written together.
-        self.endpoints.iter().filter_map(|row| {
-            let pod = self.pods.get(row.pod as usize)?;
-            Some((pod, pod.ip(), self.classes.get(row.class as usize)?))
+        let tables = &*self.tables;
+        tables.endpoints.iter().filter_map(|row| {
+            let pod = tables.pods.get(row.pod as usize)?;
+            Some((pod, pod.ip(), tables.classes.get(row.class as usize)?))
         })
     }
 
@@ -287,14 +304,15 @@ impl ChainPolicies {
     ) -> impl Iterator<Item = EndpointVerdict<'v>> + 'v {
         // Every entry's positions are in the tables: they were written together.
         let range = hop.entries.start as usize..hop.entries.end as usize;
-        let entries = self.entries.get(range).unwrap_or_default();
+        let tables = &*self.tables;
+        let entries = tables.entries.get(range).unwrap_or_default();
         entries.iter().filter_map(|entry| {
-            let pod = self.pods.get(entry.pod as usize)?;
+            let pod = tables.pods.get(entry.pod as usize)?;
             Some(EndpointVerdict {
                 pod,
                 ip: pod.ip(),
                 port: entry.port,
-                verdict: &**self.verdicts.get(entry.verdict as usize)?,
+                verdict: &**tables.verdicts.get(entry.verdict as usize)?,
             })
         })
     }
@@ -349,7 +367,7 @@ impl Serialize for ChainPolicies {
             .collect();
         out.serialize_field("endpoints", &endpoints)?;
         let hops: Vec<HopOut<'_>> = self
-            .hops
+            .hops()
             .iter()
             .map(|hop| HopOut {
                 hop: &hop.hop,
@@ -917,7 +935,7 @@ pub(super) struct VerdictMemo {
     /// Key → position in `table`.
     verdicts: SmallMap<VerdictKey, u32>,
     /// The chain's distinct verdicts ([`ChainPolicies::verdicts`]).
-    table: Vec<Arc<PolicyVerdict>>,
+    table: SmallVec<[Arc<PolicyVerdict>; 2]>,
     /// Keys whose verdict names the destination pod (an egress miss): kept per pod.
     per_pod: HashSet<VerdictKey>,
     /// The last verdict shared, by its key (the endpoints of a hop mostly ask the same).
@@ -955,8 +973,10 @@ impl VerdictMemo {
     /// [`VerdictMemo::give_back`]), its own tables made to size for `hops` hops of `entries`
     /// entries in all.
     fn lent(tables: &mut PolicyScratch, hops: usize, entries: usize) -> Self {
+        let mut table = SmallVec::new();
+        table.reserve_exact(hops);
         Self {
-            table: Vec::with_capacity(hops),
+            table,
             entries: Vec::with_capacity(entries),
             verdicts: std::mem::take(&mut tables.verdicts),
             per_pod: std::mem::take(&mut tables.per_pod),
@@ -968,7 +988,10 @@ impl VerdictMemo {
 
     /// Gives the lookup tables back to `tables` for the next chain; the chain's verdicts and
     /// entries.
-    fn give_back(self, tables: &mut PolicyScratch) -> (Vec<Arc<PolicyVerdict>>, Vec<Entry>) {
+    fn give_back(
+        self,
+        tables: &mut PolicyScratch,
+    ) -> (SmallVec<[Arc<PolicyVerdict>; 2]>, Vec<Entry>) {
         tables.verdicts = self.verdicts;
         tables.per_pod = self.per_pod;
         tables.sources = self.sources;
@@ -1359,7 +1382,8 @@ impl PolicyIndex {
                 (&made, format!("namespace/{}", chain.namespace).into())
             }
         };
-        let mut hops = self.ingress_hops(chain, cache, &mut memo);
+        let mut hops = SmallVec::new();
+        self.ingress_hops(chain, cache, &mut memo, &mut hops);
         hops.reserve_exact(default_hops);
         for port in &chain.ports {
             hops.extend(self.cluster_ip_hop(port, (anonymous.0, &anonymous.1), cache, &mut memo));
@@ -1371,12 +1395,14 @@ impl PolicyIndex {
             .collect();
         let (verdicts, entries) = memo.give_back(cache.tables);
         Some(ChainPolicies {
-            endpoints,
-            classes,
-            hops,
-            verdicts,
-            pods: cache.take_labels(),
-            entries,
+            tables: Box::new(Tables {
+                endpoints,
+                classes,
+                hops,
+                verdicts,
+                pods: cache.take_labels(),
+                entries,
+            }),
         })
     }
 
@@ -1637,8 +1663,8 @@ impl PolicyIndex {
         chain: &ServiceChain,
         cache: &PodCache<'_>,
         memo: &mut VerdictMemo,
-    ) -> Vec<ChainHop> {
-        let mut hops = Vec::new();
+        hops: &mut SmallVec<[ChainHop; 2]>,
+    ) {
         let door = DoorFacts {
             via: FrontDoor::ClusterIp,
             external_policy: TrafficPolicy::Cluster,
@@ -1684,7 +1710,6 @@ impl PolicyIndex {
                 hops.push(memo.hop(HopLabel::Ingress(hop.to_string()), source.into(), start));
             }
         }
-        hops
     }
 }
 
@@ -1779,8 +1804,9 @@ fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<PodInf
 mod tests {
     use std::sync::Arc;
 
-    use super::{ChainPolicies, EndpointRow, HopLabel, Kept, Named, PodName};
+    use super::{ChainPolicies, EndpointRow, HopLabel, Kept, Named, PodName, Tables};
     use crate::model::EndpointInfo;
+    use smallvec::SmallVec;
 
     /// A block of one endpoint, `shop/web-1` at `ip`.
     fn block_at(ip: &str) -> ChainPolicies {
@@ -1799,12 +1825,14 @@ mod tests {
             slice: "web-abc".into(),
         });
         ChainPolicies {
-            endpoints: vec![EndpointRow { pod: 0, class: 0 }],
-            classes: vec![(Arc::from([]), Arc::from([]))],
-            hops: Vec::new(),
-            verdicts: Vec::new(),
-            pods: PodName::of(&info).into_iter().collect(),
-            entries: Vec::new(),
+            tables: Box::new(Tables {
+                endpoints: vec![EndpointRow { pod: 0, class: 0 }],
+                classes: smallvec::smallvec![(Arc::from([]), Arc::from([]))],
+                hops: SmallVec::new(),
+                verdicts: SmallVec::new(),
+                pods: PodName::of(&info).into_iter().collect(),
+                entries: Vec::new(),
+            }),
         }
     }
 
