@@ -210,27 +210,16 @@ impl<'s> ServiceChains<'s> {
     /// Builds the chain of the Service at `position` (as [`ServiceChains::keys`] orders them).
     pub fn chain(&self, position: usize) -> Option<ServiceChain> {
         let mut interner = slices::Interner::new(&self.nodes);
-        self.chain_with(position, &mut interner, &mut PolicyScratch::default())
-    }
-
-    /// [`ServiceChains::chain`] with a caller's interner and policy tables (a build shares one
-    /// of each per thread).
-    pub(crate) fn chain_with(
-        &self,
-        position: usize,
-        interner: &mut slices::Interner<'_>,
-        scratch: &mut PolicyScratch,
-    ) -> Option<ServiceChain> {
-        let mut chain = self.proxy_chain(position, interner)?;
-        self.finish(&mut chain, scratch);
+        let mut chain = self.proxy_chain(position, &mut interner)?;
+        self.finish(&mut chain, &mut PolicyScratch::default());
         Some(chain)
     }
 
     /// The chains of `positions`, built in groups of [`GROUP`]: each group's proxy chains
     /// first, then their policy blocks and Gateway API hops. Each step is a loop over one
     /// kind of work, whose code stays in the instruction cache, while the group's objects
-    /// stay in the data cache. The result is the same as [`ServiceChains::chain_with`] for
-    /// each position.
+    /// stay in the data cache. The result is the same as [`ServiceChains::chain`] for each
+    /// position. A build shares one interner and one set of policy tables per thread.
     pub(crate) fn chains_grouped(
         &self,
         positions: &[usize],
