@@ -33,6 +33,12 @@ pub struct ChainPolicies {
     tables: Box<Tables>,
 }
 
+/// A block's hops: a port's cluster IP and nodePort, mostly, kept inline.
+type Hops = SmallVec<[ChainHop; 2]>;
+
+/// A block's distinct verdicts: one per hop, mostly, kept inline.
+type Verdicts = SmallVec<[Arc<PolicyVerdict>; 2]>;
+
 /// [`ChainPolicies`]' tables.
 #[derive(Debug, Clone)]
 struct Tables {
@@ -42,11 +48,11 @@ struct Tables {
     /// Per pod template (class): the keys of the policies isolating it for ingress and for
     /// egress (a Service's pods are mostly of one template).
     classes: SmallVec<[PolicyKeys; 1]>,
-    /// Per hop and default source (a port's cluster IP and nodePort, mostly).
-    hops: SmallVec<[ChainHop; 2]>,
+    /// Per hop and default source.
+    hops: Hops,
     /// The distinct verdicts of the hops' entries (shared with other chains' blocks when
-    /// nothing that decides them differs, [`RecentVerdicts`]); one per hop, mostly.
-    verdicts: SmallVec<[Arc<PolicyVerdict>; 2]>,
+    /// nothing that decides them differs, [`RecentVerdicts`]).
+    verdicts: Verdicts,
     /// The endpoints the rows and the hops' entries name: each its pod's `namespace/name` and
     /// its address (read from the endpoint, which the chain holds anyway).
     pods: Vec<PodName>,
@@ -935,7 +941,7 @@ pub(super) struct VerdictMemo {
     /// Key → position in `table`.
     verdicts: SmallMap<VerdictKey, u32>,
     /// The chain's distinct verdicts ([`ChainPolicies::verdicts`]).
-    table: SmallVec<[Arc<PolicyVerdict>; 2]>,
+    table: Verdicts,
     /// Keys whose verdict names the destination pod (an egress miss): kept per pod.
     per_pod: HashSet<VerdictKey>,
     /// The last verdict shared, by its key (the endpoints of a hop mostly ask the same).
@@ -973,10 +979,8 @@ impl VerdictMemo {
     /// [`VerdictMemo::give_back`]), its own tables made to size for `hops` hops of `entries`
     /// entries in all.
     fn lent(tables: &mut PolicyScratch, hops: usize, entries: usize) -> Self {
-        let mut table = SmallVec::new();
-        table.reserve_exact(hops);
         Self {
-            table,
+            table: Verdicts::with_capacity(hops),
             entries: Vec::with_capacity(entries),
             verdicts: std::mem::take(&mut tables.verdicts),
             per_pod: std::mem::take(&mut tables.per_pod),
@@ -988,10 +992,7 @@ impl VerdictMemo {
 
     /// Gives the lookup tables back to `tables` for the next chain; the chain's verdicts and
     /// entries.
-    fn give_back(
-        self,
-        tables: &mut PolicyScratch,
-    ) -> (SmallVec<[Arc<PolicyVerdict>; 2]>, Vec<Entry>) {
+    fn give_back(self, tables: &mut PolicyScratch) -> (Verdicts, Vec<Entry>) {
         tables.verdicts = self.verdicts;
         tables.per_pod = self.per_pod;
         tables.sources = self.sources;
@@ -1382,8 +1383,7 @@ impl PolicyIndex {
                 (&made, format!("namespace/{}", chain.namespace).into())
             }
         };
-        let mut hops = SmallVec::new();
-        self.ingress_hops(chain, cache, &mut memo, &mut hops);
+        let mut hops = self.ingress_hops(chain, cache, &mut memo);
         hops.reserve_exact(default_hops);
         for port in &chain.ports {
             hops.extend(self.cluster_ip_hop(port, (anonymous.0, &anonymous.1), cache, &mut memo));
@@ -1663,8 +1663,8 @@ impl PolicyIndex {
         chain: &ServiceChain,
         cache: &PodCache<'_>,
         memo: &mut VerdictMemo,
-        hops: &mut SmallVec<[ChainHop; 2]>,
-    ) {
+    ) -> Hops {
+        let mut hops = Hops::new();
         let door = DoorFacts {
             via: FrontDoor::ClusterIp,
             external_policy: TrafficPolicy::Cluster,
@@ -1710,6 +1710,7 @@ impl PolicyIndex {
                 hops.push(memo.hop(HopLabel::Ingress(hop.to_string()), source.into(), start));
             }
         }
+        hops
     }
 }
 
