@@ -93,11 +93,13 @@ impl Selector {
     }
 
     /// The first `matchLabels` pair (the index key of a policy, see `NamespacePolicies`).
-    pub(crate) fn first_pair(&self) -> Option<(String, String)> {
+    pub(crate) fn first_pair(&self) -> Option<(&str, &str)> {
         if self.invalid {
             return None;
         }
-        self.pairs.first().cloned()
+        self.pairs
+            .first()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
     }
 
     /// The `matchLabels` pairs when they are the whole selector (no expressions), else `None`.

@@ -37,6 +37,7 @@ use crate::pods;
 use crate::route::FrontDoor;
 use crate::snapshot::{ClusterSnapshot, PodList};
 use eval::Question;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 /// The label the API server puts on every namespace (rule N5).
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -92,18 +93,22 @@ impl PolicyIndex {
                 ..Self::default()
             };
         }
-        let mut policies: Vec<Policy> = snapshot
+        // Sorted as references (a compiled policy is large to move), then compiled in order.
+        let mut sources: Vec<&NetworkPolicy> = snapshot
             .network_policies
             .iter()
-            .map(|policy| Policy::from_api(policy))
+            .map(|policy| &**policy)
             .collect();
-        policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        sources.sort_by(|a, b| policy_order(a).cmp(&policy_order(b)));
+        let policies: Vec<Policy> = sources.into_iter().map(Policy::from_api).collect();
         let mut by_namespace: HashMap<String, NamespacePolicies> = HashMap::default();
         for (index, policy) in policies.iter().enumerate() {
-            by_namespace
-                .entry(policy.namespace.clone())
-                .or_default()
-                .add(index, &policy.selector);
+            // Policies come grouped by namespace: its name is copied once.
+            let namespace = match by_namespace.get_mut(policy.namespace.as_str()) {
+                Some(namespace) => namespace,
+                None => by_namespace.entry(policy.namespace.clone()).or_default(),
+            };
+            namespace.add(index, &policy.selector);
         }
         let mut namespaces: HashMap<String, BTreeMap<String, String>> = HashMap::default();
         let mut known_namespaces = HashMap::default();
@@ -406,6 +411,15 @@ impl PolicyIndex {
     }
 }
 
+/// A policy's place in the index: by namespace (`default` when unset, as compiled), then
+/// name.
+fn policy_order(policy: &NetworkPolicy) -> (&str, &str) {
+    (
+        policy.metadata.namespace.as_deref().unwrap_or("default"),
+        policy.metadata.name.as_deref().unwrap_or_default(),
+    )
+}
+
 /// `names` without the repeats of the name just before (a name like the last one is known).
 fn runs<'a>(names: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
     let mut last = None;
@@ -437,15 +451,20 @@ struct NamespacePolicies {
 
 impl NamespacePolicies {
     fn add(&mut self, index: usize, selector: &Selector) {
-        match selector.first_pair() {
-            Some((key, value)) => self
-                .by_pair
-                .entry(key)
-                .or_default()
-                .entry(value)
-                .or_default()
-                .push(index),
-            None => self.always.push(index),
+        let Some((key, value)) = selector.first_pair() else {
+            self.always.push(index);
+            return;
+        };
+        // The key and value are copied only when new to the namespace.
+        let values = match self.by_pair.get_mut(key) {
+            Some(values) => values,
+            None => self.by_pair.entry(key.to_owned()).or_default(),
+        };
+        match values.get_mut(value) {
+            Some(policies) => policies.push(index),
+            None => {
+                values.insert(value.to_owned(), vec![index]);
+            }
         }
     }
 
