@@ -916,17 +916,13 @@ fn class_hash(pod: &PodInfo) -> u64 {
 /// Whether policies can tell the two pods apart (apart from name, address and node).
 fn same_class(a: &PodInfo, b: &PodInfo) -> bool {
     // The pods of one workload share their namespace, label set and containers: each is
-    // compared by pointer first (`Arc`'s `==` compares the contents).
+    // compared by pointer first (`Arc`'s `==` compares the contents; `Labels`' does not).
     let namespace = match (&a.namespace, &b.namespace) {
         (Some(one), Some(other)) if Arc::ptr_eq(one, other) => true,
         _ => pods::namespace(a) == pods::namespace(b),
     };
-    let labels = match (pods::labels(a), pods::labels(b)) {
-        (Some(one), Some(other)) => one.same(other),
-        (one, other) => one == other,
-    };
     namespace
-        && labels
+        && pods::labels(a) == pods::labels(b)
         && (Arc::ptr_eq(&a.containers, &b.containers) || declared_ports(a).eq(declared_ports(b)))
 }
 

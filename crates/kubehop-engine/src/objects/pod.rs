@@ -9,8 +9,23 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use super::intern::Interner;
 
 /// A pod's labels, sorted by key (as a `BTreeMap` iterates them); equal sets are shared.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Eq)]
 pub struct Labels(pub(crate) Arc<[(Arc<str>, Arc<str>)]>);
+
+/// The same shared set is equal at a pointer compare (`Arc`'s `==` compares the pairs, byte
+/// by byte, even then); sets of two interners compare their pairs.
+impl PartialEq for Labels {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+/// Hashes the pairs, as equality compares them.
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl Labels {
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -30,11 +45,6 @@ impl Labels {
             .map(|(key, value)| (interner.str(key), interner.str(value)))
             .collect();
         interner.labels(pairs)
-    }
-
-    /// Equal to `other`: the same shared set (a pointer compare), or equal pairs.
-    pub fn same(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
@@ -561,13 +571,14 @@ mod tests {
         assert!(Arc::ptr_eq(&a.owners, &b.owners));
         assert!(Arc::ptr_eq(&a.containers, &b.containers));
         // Shared sets are the same by pointer; sets of two interners by their pairs.
-        assert!(la.same(lb));
+        assert_eq!(la, lb);
         let c = PodInfo::from_pod(&rich_pod("web-2"), &mut Interner::new());
         let Some(lc) = &c.labels else {
             panic!("labels");
         };
         assert!(!Arc::ptr_eq(&la.0, &lc.0));
-        assert!(la.same(lc) && lc.same(la));
+        assert_eq!(la, lc);
+        assert_eq!(lc, la);
         let mut other = rich_pod("web-3");
         other
             .metadata
@@ -578,7 +589,8 @@ mod tests {
         let Some(ld) = &d.labels else {
             panic!("labels");
         };
-        assert!(!la.same(ld) && !ld.same(la));
+        assert_ne!(la, ld);
+        assert_ne!(ld, la);
     }
 
     /// The per-pod cost at 150,000 pods: the struct plus its own heap (the name, uid and
