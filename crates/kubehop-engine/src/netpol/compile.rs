@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
 };
@@ -15,20 +17,43 @@ use crate::objects::LabelLookup;
 
 /// A label selector (rule N4): every `matchLabels` pair and every expression must hold. An
 /// empty selector matches everything; one with an unknown operator matches nothing.
+///
+/// Its `matchLabels` pairs are read from its text (kubectl's syntax, written once for the
+/// messages that quote it), where they come first: a selector is one allocation in the usual
+/// case of pairs only, and a snapshot's policies hold thousands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selector {
-    pairs: Vec<(String, String)>,
+    /// The kubectl syntax, written once: messages quote it for every connection judged.
+    text: Arc<str>,
+    /// Where each `matchLabels` pair is in `text`, in key order.
+    pairs: SmallVec<[PairAt; 1]>,
     expressions: Vec<Expression>,
     /// An operator outside In/NotIn/Exists/DoesNotExist (validation refuses it).
     invalid: bool,
-    /// The kubectl syntax, written once: messages quote it for every connection judged.
-    text: Arc<str>,
+}
+
+/// Where a `matchLabels` pair is in a selector's text: the bounds of its key and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PairAt {
+    key: (u32, u32),
+    value: (u32, u32),
 }
 
 impl Default for Selector {
     fn default() -> Self {
-        Self::new(Vec::new(), Vec::new(), false)
+        Self {
+            text: empty_text(),
+            pairs: SmallVec::new(),
+            expressions: Vec::new(),
+            invalid: false,
+        }
     }
+}
+
+/// `{}`, the text of every empty selector, shared.
+fn empty_text() -> Arc<str> {
+    static EMPTY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "{}".into());
+    EMPTY.clone()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,26 +75,29 @@ impl Expression {
     }
 }
 
+/// What compiling one policy after another shares: the buffer each text is written in before
+/// it is copied into its own shared allocation.
+#[derive(Debug, Default)]
+pub(crate) struct Compiler {
+    buffer: String,
+}
+
+impl Compiler {
+    /// `buffer` emptied, for the next text.
+    fn buffer(&mut self) -> &mut String {
+        self.buffer.clear();
+        &mut self.buffer
+    }
+}
+
 impl Selector {
-    fn new(pairs: Vec<(String, String)>, expressions: Vec<Expression>, invalid: bool) -> Self {
-        let text = render(&pairs, &expressions, invalid).into();
-        Self {
-            pairs,
-            expressions,
-            invalid,
-            text,
-        }
+    pub(crate) fn from_api(selector: &LabelSelector) -> Self {
+        Self::compile(selector, &mut Compiler::default())
     }
 
-    pub(crate) fn from_api(selector: &LabelSelector) -> Self {
-        let pairs = selector
-            .match_labels
-            .iter()
-            .flatten()
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
+    fn compile(selector: &LabelSelector, compiler: &mut Compiler) -> Self {
         let mut invalid = false;
-        let expressions = selector
+        let expressions: Vec<Expression> = selector
             .match_expressions
             .iter()
             .flatten()
@@ -89,7 +117,38 @@ impl Selector {
                 Some(expression)
             })
             .collect();
-        Self::new(pairs, expressions, invalid)
+        let labels = selector.match_labels.iter().flatten();
+        if labels.clone().next().is_none() && expressions.is_empty() && !invalid {
+            return Self::default();
+        }
+        let text = compiler.buffer();
+        let mut pairs = SmallVec::new();
+        for (key, value) in labels {
+            separate(text);
+            let key = append(text, key);
+            text.push('=');
+            let value = append(text, value);
+            pairs.push(PairAt { key, value });
+        }
+        render_expressions(text, &expressions, invalid);
+        Self {
+            text: Arc::from(text.as_str()),
+            pairs,
+            expressions,
+            invalid,
+        }
+    }
+
+    /// The `matchLabels` pairs, in key order.
+    fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + Clone + '_ {
+        let part = |(start, end): (u32, u32)| {
+            self.text
+                .get(start as usize..end as usize)
+                .unwrap_or_default()
+        };
+        self.pairs
+            .iter()
+            .map(move |at| (part(at.key), part(at.value)))
     }
 
     /// The first `matchLabels` pair (the index key of a policy, see `NamespacePolicies`).
@@ -97,21 +156,20 @@ impl Selector {
         if self.invalid {
             return None;
         }
-        self.pairs
-            .first()
-            .map(|(key, value)| (key.as_str(), value.as_str()))
+        self.pairs().next()
     }
 
     /// The `matchLabels` pairs when they are the whole selector (no expressions), else `None`.
-    pub(crate) fn plain_pairs(&self) -> Option<&[(String, String)]> {
-        (self.expressions.is_empty() && !self.invalid).then_some(self.pairs.as_slice())
+    pub(crate) fn plain_pairs(
+        &self,
+    ) -> Option<impl ExactSizeIterator<Item = (&str, &str)> + Clone + '_> {
+        (self.expressions.is_empty() && !self.invalid).then(|| self.pairs())
     }
 
     /// The label keys it reads (of `matchLabels` and of expressions).
     pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
-        self.pairs
-            .iter()
-            .map(|(key, _)| key.as_str())
+        self.pairs()
+            .map(|(key, _)| key)
             .chain(self.expressions.iter().map(Expression::key))
     }
 
@@ -126,9 +184,7 @@ impl Selector {
         }
         let get = |key: &str| labels.and_then(|labels| labels.label(key));
         let listed = |values: &[String], v: &str| values.iter().any(|value| value == v);
-        self.pairs
-            .iter()
-            .all(|(key, value)| get(key) == Some(value.as_str()))
+        self.pairs().all(|(key, value)| get(key) == Some(value))
             && self.expressions.iter().all(|expression| match expression {
                 Expression::In(key, values) => get(key).is_some_and(|v| listed(values, v)),
                 Expression::NotIn(key, values) => get(key).is_none_or(|v| !listed(values, v)),
@@ -152,24 +208,26 @@ impl Selector {
     }
 }
 
-/// A [`Selector`]'s text (see its `Display`), written once into one string.
-fn render(pairs: &[(String, String)], expressions: &[Expression], invalid: bool) -> String {
+/// A comma before the next part of a selector's text, unless it is the first.
+fn separate(out: &mut String) {
+    if !out.is_empty() {
+        out.push(',');
+    }
+}
+
+/// Appends `part` to `out`; returns its bounds there.
+fn append(out: &mut String, part: &str) -> (u32, u32) {
+    let bound = |length: usize| u32::try_from(length).unwrap_or(u32::MAX);
+    let start = bound(out.len());
+    out.push_str(part);
+    (start, bound(out.len()))
+}
+
+/// The expressions (and the invalid operator) of a selector's text, after its pairs.
+fn render_expressions(out: &mut String, expressions: &[Expression], invalid: bool) {
     use std::fmt::Write;
-    if pairs.is_empty() && expressions.is_empty() && !invalid {
-        return "{}".to_owned();
-    }
-    let mut out = String::new();
-    let separate = |out: &mut String| {
-        if !out.is_empty() {
-            out.push(',');
-        }
-    };
-    for (key, value) in pairs {
-        separate(&mut out);
-        let _ = write!(out, "{key}={value}");
-    }
     for expression in expressions {
-        separate(&mut out);
+        separate(out);
         let _ = match expression {
             Expression::In(key, values) => write!(out, "{key} in ({})", Joined(values)),
             Expression::NotIn(key, values) => write!(out, "{key} notin ({})", Joined(values)),
@@ -178,10 +236,9 @@ fn render(pairs: &[(String, String)], expressions: &[Expression], invalid: bool)
         };
     }
     if invalid {
-        separate(&mut out);
+        separate(out);
         out.push_str("<invalid operator>");
     }
-    out
 }
 
 /// Values joined by commas, written when displayed.
@@ -303,39 +360,52 @@ impl Policy {
     }
 
     pub fn from_api(policy: &NetworkPolicy) -> Self {
+        Self::compile(policy, &mut Compiler::default())
+    }
+
+    /// [`Policy::from_api`], with the buffer of the policies compiled before it.
+    pub(crate) fn compile(policy: &NetworkPolicy, compiler: &mut Compiler) -> Self {
         // Read in place: a snapshot's policies are compiled on every full build.
         let empty = NetworkPolicySpec::default();
         let spec = policy.spec.as_ref().unwrap_or(&empty);
         let (ingress_isolates, egress_isolates) = policy_types(spec);
-        let ingress = || {
-            let rules = spec.ingress.iter().flatten();
-            rules
-                .map(|r| rule((r.from.as_deref(), r.ports.as_deref())))
-                .collect()
-        };
-        let egress = || {
-            let rules = spec.egress.iter().flatten();
-            rules
-                .map(|r| rule((r.to.as_deref(), r.ports.as_deref())))
-                .collect()
-        };
         let namespace = policy
             .metadata
             .namespace
             .clone()
             .unwrap_or_else(|| "default".to_owned());
         let name = policy.metadata.name.clone().unwrap_or_default();
+        let key = {
+            let text = compiler.buffer();
+            text.push_str(&namespace);
+            text.push('/');
+            text.push_str(&name);
+            Arc::from(text.as_str())
+        };
+        let selector = spec
+            .pod_selector
+            .as_ref()
+            .map(|selector| Selector::compile(selector, compiler))
+            .unwrap_or_default();
+        let ingress = ingress_isolates.then(|| {
+            let rules = spec.ingress.iter().flatten();
+            rules
+                .map(|r| rule((r.from.as_deref(), r.ports.as_deref()), compiler))
+                .collect()
+        });
+        let egress = egress_isolates.then(|| {
+            let rules = spec.egress.iter().flatten();
+            rules
+                .map(|r| rule((r.to.as_deref(), r.ports.as_deref()), compiler))
+                .collect()
+        });
         Self {
-            key: format!("{namespace}/{name}").into(),
+            key,
             namespace,
             name,
-            selector: spec
-                .pod_selector
-                .as_ref()
-                .map(Selector::from_api)
-                .unwrap_or_default(),
-            ingress: ingress_isolates.then(ingress),
-            egress: egress_isolates.then(egress),
+            selector,
+            ingress,
+            egress,
         }
     }
 }
@@ -347,18 +417,17 @@ type RawRule<'a> = (
 );
 
 /// N3: empty lists are absent lists (they match everything).
-fn rule((peers, ports): RawRule) -> Rule {
+fn rule((peers, ports): RawRule, compiler: &mut Compiler) -> Rule {
     let ports: Option<Vec<PortEntry>> = ports
         .filter(|ports| !ports.is_empty())
         .map(|ports| ports.iter().map(port_entry).collect());
     // Each written into one buffer, then shared.
-    let mut text = String::new();
     let listed = ports
         .iter()
         .flatten()
         .map(|entry| {
             use std::fmt::Write;
-            text.clear();
+            let text = compiler.buffer();
             let _ = write!(text, "{entry}");
             Arc::from(text.as_str())
         })
@@ -366,7 +435,7 @@ fn rule((peers, ports): RawRule) -> Rule {
     Rule {
         peers: peers
             .filter(|peers| !peers.is_empty())
-            .map(|peers| peers.iter().map(peer).collect()),
+            .map(|peers| peers.iter().map(|one| peer(one, compiler)).collect()),
         ports,
         listed,
     }
@@ -387,28 +456,29 @@ fn policy_types(spec: &NetworkPolicySpec) -> (bool, bool) {
     }
 }
 
-fn peer(peer: &NetworkPolicyPeer) -> Peer {
+fn peer(peer: &NetworkPolicyPeer, compiler: &mut Compiler) -> Peer {
     match &peer.ip_block {
-        Some(block) => ip_block(block),
+        Some(block) => ip_block(block, compiler),
         None => Peer::Pods {
-            pods: peer.pod_selector.as_ref().map(Selector::from_api),
-            namespaces: peer.namespace_selector.as_ref().map(Selector::from_api),
+            pods: (peer.pod_selector.as_ref()).map(|pods| Selector::compile(pods, compiler)),
+            namespaces: (peer.namespace_selector.as_ref())
+                .map(|namespaces| Selector::compile(namespaces, compiler)),
         },
     }
 }
 
-fn ip_block(block: &IPBlock) -> Peer {
-    let except: Vec<&String> = block.except.iter().flatten().collect();
-    let text = if except.is_empty() {
-        block.cidr.clone()
-    } else {
-        let list: Vec<&str> = except.iter().map(|e| e.as_str()).collect();
-        format!("{} except {}", block.cidr, list.join(", "))
-    };
+fn ip_block(block: &IPBlock, compiler: &mut Compiler) -> Peer {
+    let except = block.except.as_deref().unwrap_or_default();
+    let text = compiler.buffer();
+    text.push_str(&block.cidr);
+    for (position, cidr) in except.iter().enumerate() {
+        text.push_str(if position == 0 { " except " } else { ", " });
+        text.push_str(cidr);
+    }
     Peer::IpBlock {
         cidr: Cidr::parse(&block.cidr),
         except: except.iter().filter_map(|e| Cidr::parse(e)).collect(),
-        text: text.into(),
+        text: Arc::from(text.as_str()),
     }
 }
 

@@ -417,7 +417,7 @@ pub(crate) fn selects_nothing(
         let Some(pairs) = policy
             .selector
             .plain_pairs()
-            .filter(|pairs| !pairs.is_empty())
+            .filter(|pairs| pairs.len() > 0)
         else {
             continue;
         };
@@ -425,7 +425,7 @@ pub(crate) fn selects_nothing(
             .pods
             .iter()
             .filter(|pod| pods::namespace(pod) == policy.namespace)
-            .find_map(|pod| one_value_off(pod, pairs));
+            .find_map(|pod| one_value_off(pod, pairs.clone()));
         let Some((pod, key, actual)) = near else {
             continue;
         };
@@ -447,17 +447,22 @@ pub(crate) fn selects_nothing(
 
 /// (pod, key, its value) when the pod carries every pair but one, and that one's key with
 /// another value.
-fn one_value_off(pod: &PodInfo, pairs: &[(String, String)]) -> Option<(String, String, String)> {
+fn one_value_off<'a>(
+    pod: &PodInfo,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Option<(String, String, String)> {
     let labels = pods::labels(pod)?;
-    let mut wrong = pairs
-        .iter()
-        .filter(|(key, value)| labels.get(key) != Some(value.as_str()));
+    let mut wrong = pairs.filter(|(key, value)| labels.get(key) != Some(*value));
     let (key, _) = wrong.next()?;
     if wrong.next().is_some() {
         return None;
     }
     let actual = labels.get(key)?;
-    Some((pods::name(pod).to_owned(), key.clone(), actual.to_owned()))
+    Some((
+        pods::name(pod).to_owned(),
+        key.to_owned(),
+        actual.to_owned(),
+    ))
 }
 
 #[cfg(test)]

@@ -100,7 +100,11 @@ impl PolicyIndex {
             .map(|policy| &**policy)
             .collect();
         sources.sort_by(|a, b| policy_order(a).cmp(&policy_order(b)));
-        let policies: Vec<Policy> = sources.into_iter().map(Policy::from_api).collect();
+        let mut compiler = compile::Compiler::default();
+        let policies: Vec<Policy> = sources
+            .into_iter()
+            .map(|policy| Policy::compile(policy, &mut compiler))
+            .collect();
         let mut by_namespace: HashMap<String, NamespacePolicies> = HashMap::default();
         for (index, policy) in policies.iter().enumerate() {
             // Policies come grouped by namespace: its name is copied once.
