@@ -202,33 +202,38 @@ pub struct PodExtra {
 /// are not kept: the views that show them read the pod with a `get` when opened. Labels, owner
 /// lists and container lists are the same for every pod of a workload, and are shared through
 /// the [`Interner`] that converted them, as are namespaces, node names and label strings.
+///
+/// The fields are laid out in the order written (`repr(C)`): what a build reads of every
+/// selected and endpoint pod first (name, namespace, labels, containers, node, phase,
+/// addresses, flags), so that it shares a cache line or two, and what only views read last.
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct PodInfo {
     pub name: Option<Box<str>>,
     /// `metadata.namespace` (`None` only in objects that lack one).
     pub namespace: Option<Arc<str>>,
-    pub uid: Option<Box<str>>,
-    /// Not read by the engine, nor compared (see `PartialEq`); kept so that a cache can be
-    /// compared with a list.
-    pub resource_version: Option<Box<str>>,
     /// `None` when the pod has no `metadata.labels` at all.
     pub labels: Option<Labels>,
-    pub owners: Arc<[Owner]>,
-    /// `metadata.deletionTimestamp` is set (rule A4: terminating).
-    pub terminating: bool,
-    pub host_network: Option<bool>,
-    /// `spec.nodeName` as written (empty when unset).
-    pub node_name: Option<Arc<str>>,
-    /// What few pods have (`None` for most): one pointer instead of four.
-    pub extra: Option<Box<PodExtra>>,
     /// Regular containers, then init containers, each in spec order.
     pub containers: Arc<[ContainerInfo]>,
+    /// `spec.nodeName` as written (empty when unset).
+    pub node_name: Option<Arc<str>>,
     pub phase: Option<Arc<str>>,
     pub ips: PodIps,
     /// The Ready condition is True (rule A4).
     pub ready: bool,
+    /// `metadata.deletionTimestamp` is set (rule A4: terminating).
+    pub terminating: bool,
+    pub host_network: Option<bool>,
     /// The sum of the containers' restart counts.
     pub restarts: i32,
+    pub uid: Option<Box<str>>,
+    /// Not read by the engine, nor compared (see `PartialEq`); kept so that a cache can be
+    /// compared with a list.
+    pub resource_version: Option<Box<str>>,
+    pub owners: Arc<[Owner]>,
+    /// What few pods have (`None` for most): one pointer instead of four.
+    pub extra: Option<Box<PodExtra>>,
     /// The whole object, when the source keeps it because it cannot read it again (a dump);
     /// `None` from a live cluster, whose views read the pod with a `get`.
     pub object: Option<Arc<Pod>>,
