@@ -511,3 +511,103 @@ fn chains_the_rules_cannot_tell_apart_share_a_verdict() {
         );
     }
 }
+
+/// The cluster IP hop's verdicts of `name`'s endpoints, in order, with their pods.
+fn cluster_ip_verdicts<'m>(model: &'m ProxyModel, name: &str) -> Vec<(String, &'m PolicyVerdict)> {
+    let chain = model
+        .services
+        .iter()
+        .find(|chain| chain.name == name)
+        .expect("the chain");
+    let block = chain
+        .network_policy
+        .as_ref()
+        .expect("a networkPolicy block");
+    let hop = block
+        .hops()
+        .iter()
+        .find(|hop| hop.hop == *"5432/TCP/clusterIP")
+        .expect("the cluster IP hop");
+    block
+        .verdicts(hop)
+        .map(|endpoint| (endpoint.pod.to_string(), endpoint.verdict))
+        .collect()
+}
+
+// N4/N7/N8 within one chain: the endpoints of one pod template share one verdict (asked once
+// per run of a template and port); a pod of another template gets its own; a verdict that
+// names the destination pod (the source's egress selector misses its labels) is each pod's
+// own.
+#[test]
+fn endpoints_of_one_template_share_a_verdict_unless_it_names_the_pod() {
+    let data_pod = |name: &str, ip: &str, app: &str, role: &str| {
+        pod(name, ip, "node-a").labels(&[("app", app), ("role", role), ("tier", "data")])
+    };
+    let with_sql = |pod: PodBuilder| pod.container_port("app", Some("sql"), 5432, "TCP");
+    let model = World::new()
+        .nodes(three_nodes())
+        .namespace("shop", &[("kubernetes.io/metadata.name", "shop")])
+        .service(
+            service("db")
+                .cluster_ip("127.10.0.21")
+                .selector(&[("app", "db")])
+                .port(Some("sql"), 5432, "5432"),
+        )
+        .service(
+            service("cache")
+                .cluster_ip("127.10.0.22")
+                .selector(&[("app", "cache")])
+                .port(Some("sql"), 5432, "5432"),
+        )
+        .pod(with_sql(data_pod("db-1", "127.2.0.21", "db", "db")))
+        .pod(with_sql(data_pod("db-2", "127.2.0.22", "db", "db")))
+        // Another template: it does not declare `sql`, which the ingress rule names.
+        .pod(data_pod("db-3", "127.2.0.23", "db", "db"))
+        .pod(with_sql(data_pod("db-4", "127.2.0.24", "db", "db")))
+        .pod(with_sql(data_pod(
+            "cache-1",
+            "127.2.0.31",
+            "cache",
+            "cache",
+        )))
+        .pod(with_sql(data_pod(
+            "cache-2",
+            "127.2.0.32",
+            "cache",
+            "cache",
+        )))
+        .policy(json!({"metadata": {"name": "default-deny"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}))
+        .policy(json!({"metadata": {"name": "to-db"},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                     "egress": [{"to": [{"podSelector": {"matchLabels": {"role": "db"}}}],
+                                 "ports": [{"port": 5432}]}]}}))
+        .policy(json!({"metadata": {"name": "sql"},
+            "spec": {"podSelector": {"matchLabels": {"tier": "data"}},
+                     "ingress": [{"ports": [{"port": "sql"}]}]}}))
+        .model();
+    let db = cluster_ip_verdicts(&model, "db");
+    let pods: Vec<&str> = db.iter().map(|(pod, _)| pod.as_str()).collect();
+    assert_eq!(pods, ["shop/db-1", "shop/db-2", "shop/db-3", "shop/db-4"]);
+    let allowed = |verdict: &PolicyVerdict| verdict.allowed;
+    assert_eq!(
+        db.iter()
+            .map(|(_, verdict)| allowed(verdict))
+            .collect::<Vec<_>>(),
+        [Some(true), Some(true), Some(false), Some(true)],
+        "{db:?}"
+    );
+    // One verdict for the template's three pods, before and after the other template's.
+    assert!(std::ptr::eq(db[0].1, db[1].1) && std::ptr::eq(db[1].1, db[3].1));
+    assert!(!std::ptr::eq(db[2].1, db[0].1));
+    // The source's egress rule reads `role`: each cache pod is denied in its own words.
+    let cache = cluster_ip_verdicts(&model, "cache");
+    assert_eq!(cache.len(), 2, "{cache:?}");
+    assert!(!std::ptr::eq(cache[0].1, cache[1].1));
+    for (pod, verdict) in &cache {
+        assert_eq!(verdict.allowed, Some(false), "{pod}: {verdict:?}");
+        let egress = verdict.egress.as_ref().expect("an egress decision");
+        let name = pod.trim_start_matches("shop/");
+        assert!(egress.to_string().contains(name), "{pod}: {egress}");
+    }
+}

@@ -42,9 +42,10 @@ type Verdicts = SmallVec<[Arc<PolicyVerdict>; 2]>;
 /// [`ChainPolicies`]' tables.
 #[derive(Debug, Clone)]
 struct Tables {
-    /// Each endpoint: its pod and the policies isolating it, by position in the tables below
-    /// (read as [`EndpointPolicies`], [`ChainPolicies::endpoints`]).
-    endpoints: Vec<EndpointRow>,
+    /// How many of `pods`, from the first, are the chain's endpoints (read as
+    /// [`EndpointPolicies`], [`ChainPolicies::endpoints`]); the rest are endpoints of its
+    /// ports only.
+    rows: u32,
     /// Per pod template (class): the keys of the policies isolating it for ingress and for
     /// egress (a Service's pods are mostly of one template).
     classes: SmallVec<[PolicyKeys; 1]>,
@@ -54,19 +55,20 @@ struct Tables {
     /// nothing that decides them differs, [`RecentVerdicts`]).
     verdicts: Verdicts,
     /// The endpoints the rows and the hops' entries name: each its pod's `namespace/name` and
-    /// its address (read from the endpoint, which the chain holds anyway).
-    pods: Vec<PodName>,
+    /// its address (read from the endpoint, which the chain holds anyway), and its pod's
+    /// position in `classes`.
+    pods: Vec<NamedPod>,
     /// Every hop's entries, hop after hop.
     entries: Vec<Entry>,
 }
 
-/// Equal when every table is, the pods' addresses included (rows and entries hold none: an
-/// endpoint's address is read from its entry in `pods`).
+/// Equal when every table is, the pods' addresses included (entries hold none: an endpoint's
+/// address is read from its entry in `pods`).
 impl PartialEq for ChainPolicies {
     fn eq(&self, other: &Self) -> bool {
         // Every field named, so that a new one is compared (or left out) on purpose.
         let Tables {
-            endpoints,
+            rows,
             classes,
             hops,
             verdicts,
@@ -74,7 +76,7 @@ impl PartialEq for ChainPolicies {
             entries,
         } = &*self.tables;
         let other = &*other.tables;
-        *endpoints == other.endpoints
+        *rows == other.rows
             && *classes == other.classes
             && *hops == other.hops
             && *verdicts == other.verdicts
@@ -83,7 +85,7 @@ impl PartialEq for ChainPolicies {
             && pods
                 .iter()
                 .zip(&other.pods)
-                .all(|(a, b)| a == b && a.ip() == b.ip())
+                .all(|(a, b)| a == b && a.name.ip() == b.name.ip())
     }
 }
 
@@ -244,11 +246,11 @@ impl PartialEq<String> for HopLabel {
     }
 }
 
-/// One endpoint of the chain: positions in [`ChainPolicies`]' tables (its pod's name and its
-/// address are its endpoint's, in `pods`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct EndpointRow {
-    pod: u32,
+/// An endpoint a chain's block names: its pod's name and its address (its endpoint's), and
+/// the position of its pod's class in [`ChainPolicies`]' classes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NamedPod {
+    name: PodName,
     class: u32,
 }
 
@@ -297,9 +299,10 @@ impl ChainPolicies {
     fn endpoint_rows(&self) -> impl Iterator<Item = (&PodName, IpAddr, &PolicyKeys)> + '_ {
         // Every row's positions are in the tables: they were written together.
         let tables = &*self.tables;
-        tables.endpoints.iter().filter_map(|row| {
-            let pod = tables.pods.get(row.pod as usize)?;
-            Some((pod, pod.ip(), tables.classes.get(row.class as usize)?))
+        let rows = tables.pods.get(..tables.rows as usize).unwrap_or_default();
+        rows.iter().filter_map(|pod| {
+            let class = tables.classes.get(pod.class as usize)?;
+            Some((&pod.name, pod.name.ip(), class))
         })
     }
 
@@ -313,7 +316,7 @@ impl ChainPolicies {
         let tables = &*self.tables;
         let entries = tables.entries.get(range).unwrap_or_default();
         entries.iter().filter_map(|entry| {
-            let pod = tables.pods.get(entry.pod as usize)?;
+            let pod = &tables.pods.get(entry.pod as usize)?.name;
             Some(EndpointVerdict {
                 pod,
                 ip: pod.ip(),
@@ -451,8 +454,9 @@ pub(crate) struct PolicyScratch {
     selecting: Vec<usize>,
     known: Vec<Known>,
     /// Each registered endpoint, for the rows and hops that name it: its pod's name and its
-    /// address (moved into the chain's block at the end, [`PodCache::take_labels`]).
-    labels: Vec<PodName>,
+    /// address, and its class (moved into the chain's block at the end,
+    /// [`PodCache::take_labels`]).
+    labels: Vec<NamedPod>,
     by_selected: Vec<u32>,
     by_endpoint: Vec<(usize, u32, u32)>,
     /// Each of the chain's endpoints: its pod's position in the chain's selected pods
@@ -739,17 +743,17 @@ impl<'c> PodCache<'c> {
         info: &Arc<EndpointInfo>,
         position: usize,
     ) -> Option<(usize, usize)> {
-        let label = PodName::of(info)?;
+        let name = PodName::of(info)?;
         let entry = self.entry(index, position)?;
+        let class = self.tables.known.get(entry)?.class;
         let named = u32::try_from(self.tables.labels.len()).ok()?;
-        self.tables.labels.push(label);
+        self.tables.labels.push(NamedPod { name, class });
         self.tables.by_endpoint.push((
             Arc::as_ptr(info) as usize,
             u32::try_from(entry).ok()?,
             named,
         ));
-        let known = self.tables.known.get(entry)?;
-        Some((known.class as usize, named as usize))
+        Some((class as usize, named as usize))
     }
 
     /// [`PodCache::add_endpoint`] for an endpoint of a port that the chain's endpoint list
@@ -890,7 +894,7 @@ impl<'c> PodCache<'c> {
 
     /// `namespace/name` and address of each endpoint, in the order they were registered
     /// (moved out: the chain's block keeps them).
-    fn take_labels(&mut self) -> Vec<PodName> {
+    fn take_labels(&mut self) -> Vec<NamedPod> {
         std::mem::take(&mut self.tables.labels)
     }
 }
@@ -1317,27 +1321,24 @@ impl PolicyIndex {
         if self.is_empty() {
             return None;
         }
-        let mut endpoints = Vec::with_capacity(chain.details.endpoints.len());
         // The policies selecting each endpoint pod, looked up once per class of pods, and
-        // the keys of those isolating it, written once per class.
+        // the keys of those isolating it, written once per class. Each endpoint registered
+        // here is a row of the block: the first of its named pods.
         let mut isolated = false;
         let joined = cache.join(&chain.details.endpoints, &chain.namespace);
         for (info, position) in chain.details.endpoints.iter().zip(&joined) {
             if *position == UNKNOWN {
                 continue;
             }
-            let Some((class, pod)) = cache.add_endpoint(self, info, *position as usize) else {
+            let Some((class, _)) = cache.add_endpoint(self, info, *position as usize) else {
                 continue;
             };
             isolated |= cache
                 .keys(self, class)
                 .is_some_and(|(ingress, _)| !ingress.is_empty());
-            endpoints.push(EndpointRow {
-                pod: u32::try_from(pod).ok()?,
-                class: u32::try_from(class).ok()?,
-            });
         }
         cache.give_joined(joined);
+        let rows = u32::try_from(cache.tables.labels.len()).ok()?;
         if !isolated {
             return None;
         }
@@ -1392,7 +1393,7 @@ impl PolicyIndex {
         let (verdicts, entries) = memo.give_back(cache.tables);
         Some(ChainPolicies {
             tables: Box::new(Tables {
-                endpoints,
+                rows,
                 classes,
                 hops,
                 verdicts,
@@ -1403,14 +1404,15 @@ impl PolicyIndex {
     }
 
     /// The verdict for `seen` reaching `pod` on `port`, shared through `memo` by the
-    /// endpoints of the same class.
+    /// endpoints of the same class; with whether it names no pod (it is then the verdict of
+    /// every pod of the class).
     fn shared_verdict(
         &self,
         (memo, cache): (&mut VerdictMemo, &PodCache<'_>),
         (seen, source_policies): (&Seen<'_>, Option<&SourcePolicies>),
         (pod, class): (&PodInfo, usize),
         (port, protocol): (i32, crate::model::Protocol),
-    ) -> Option<u32> {
+    ) -> Option<(u32, bool)> {
         let local = matches!(seen, Seen::Node { name, .. } if Some(*name) == pods::node_name(pod));
         // The egress of a source pod looks at the destination's address through ipBlocks.
         let address = match seen {
@@ -1431,16 +1433,17 @@ impl PolicyIndex {
         if let Some((last, verdict)) = &memo.last
             && *last == key
         {
-            return Some(*verdict);
+            return Some((*verdict, true));
         }
         if !memo.per_pod.is_empty() && memo.per_pod.contains(&key) {
             key.pod = Some(std::ptr::from_ref(pod) as usize);
         }
+        let shared = key.pod.is_none();
         if let Some(found) = memo.verdicts.get(&key) {
-            if key.pod.is_none() {
+            if shared {
                 memo.last = Some((key, found));
             }
-            return Some(found);
+            return Some((found, shared));
         }
         // A verdict that names no pod may be one an earlier chain computed.
         let shared = match key.pod {
@@ -1450,7 +1453,7 @@ impl PolicyIndex {
         if let Some(shared) = &shared
             && let Some(verdict) = memo.recent.find(&key, shared)
         {
-            return memo.record(key, verdict);
+            return Some((memo.record(key, verdict)?, true));
         }
         let verdict = self.verdict_with(
             seen,
@@ -1481,12 +1484,11 @@ impl PolicyIndex {
             key.pod = Some(std::ptr::from_ref(pod) as usize);
         }
         let verdict = Arc::new(verdict);
-        if key.pod.is_none()
-            && let Some(shared) = shared
-        {
+        let names_no_pod = key.pod.is_none();
+        if names_no_pod && let Some(shared) = shared {
             memo.recent.keep(&key, shared, verdict.clone());
         }
-        memo.record(key, verdict)
+        Some((memo.record(key, verdict)?, names_no_pod))
     }
 
     /// What, besides the chain's own verdict key, decides the verdict for `seen` reaching
@@ -1549,10 +1551,40 @@ impl PolicyIndex {
             .and_then(|(list, position)| list.get(*position))
             .map(|(_, policies)| &**policies);
         memo.entries.reserve(port.endpoints.len());
+        // A pod (not on its node's network) through the cluster IP is seen as itself by
+        // every endpoint; unless its egress rules have ipBlocks (which read each endpoint's
+        // address), the verdict is then one per class and port: the endpoints after the
+        // first of a run of one class and port take it without asking again.
+        let constant = match client {
+            Client::Pod(pod) if door.via == FrontDoor::ClusterIp && !super::host_network(pod) => {
+                Some(Seen::Pod(pod))
+            }
+            _ => None,
+        };
+        let by_class = constant.is_some() && !source_policies.is_some_and(|s| s.ip_blocks);
+        let mut run: Option<(usize, i32, u32)> = None;
         for endpoint in &port.endpoints {
-            let seen = PolicyIndex::seen(client, door, nodes, endpoint.info.ip);
+            if let Some((class, number, verdict)) = run
+                && endpoint.port == number
+                && let Some((_, its_class, named)) = cache.endpoint(endpoint)
+                && its_class == class
+            {
+                memo.entries.push(Entry {
+                    pod: named,
+                    port: endpoint.port,
+                    verdict,
+                });
+                continue;
+            }
+            let seen = match constant {
+                Some(seen) => seen,
+                None => PolicyIndex::seen(client, door, nodes, endpoint.info.ip),
+            };
             let source = (&seen, source_policies);
-            self.push_entry((&mut *memo, cache), source, endpoint, port.protocol);
+            let pushed = self.push_entry((&mut *memo, cache), source, endpoint, port.protocol);
+            run = pushed
+                .filter(|(_, _, names_no_pod)| by_class && *names_no_pod)
+                .map(|(class, verdict, _)| (class, endpoint.port, verdict));
         }
         if let Some((list, _)) = sources {
             memo.sources = list;
@@ -1560,27 +1592,25 @@ impl PolicyIndex {
     }
 
     /// The verdict for `seen` reaching `endpoint`, written as the next entry of `memo` (when
-    /// the endpoint's pod is one of the chain's).
+    /// the endpoint's pod is one of the chain's): its class and verdict, and whether the
+    /// verdict names no pod ([`PolicyIndex::shared_verdict`]).
     fn push_entry(
         &self,
         (memo, cache): (&mut VerdictMemo, &PodCache<'_>),
         source: (&Seen<'_>, Option<&SourcePolicies>),
         endpoint: &PortEndpoint,
         protocol: crate::model::Protocol,
-    ) {
-        let Some((pod, class, named)) = cache.endpoint(endpoint) else {
-            return;
-        };
+    ) -> Option<(usize, u32, bool)> {
+        let (pod, class, named) = cache.endpoint(endpoint)?;
         let port = (endpoint.port, protocol);
-        let Some(verdict) = self.shared_verdict((&mut *memo, cache), source, (pod, class), port)
-        else {
-            return;
-        };
+        let (verdict, names_no_pod) =
+            self.shared_verdict((&mut *memo, cache), source, (pod, class), port)?;
         memo.entries.push(Entry {
             pod: named,
             port: endpoint.port,
             verdict,
         });
+        Some((class, verdict, names_no_pod))
     }
 
     /// The cluster IP, from a pod of the Service's namespace without labels (N8), named
@@ -1801,7 +1831,7 @@ fn service_pods(snapshot: &ClusterSnapshot, service: &Service) -> Vec<Arc<PodInf
 mod tests {
     use std::sync::Arc;
 
-    use super::{ChainPolicies, EndpointRow, HopLabel, Kept, Named, PodName, Tables};
+    use super::{ChainPolicies, HopLabel, Kept, Named, NamedPod, PodName, Tables};
     use crate::model::EndpointInfo;
     use smallvec::SmallVec;
 
@@ -1823,11 +1853,14 @@ mod tests {
         });
         ChainPolicies {
             tables: Box::new(Tables {
-                endpoints: vec![EndpointRow { pod: 0, class: 0 }],
+                rows: 1,
                 classes: smallvec::smallvec![(Arc::from([]), Arc::from([]))],
                 hops: SmallVec::new(),
                 verdicts: SmallVec::new(),
-                pods: PodName::of(&info).into_iter().collect(),
+                pods: PodName::of(&info)
+                    .map(|name| NamedPod { name, class: 0 })
+                    .into_iter()
+                    .collect(),
                 entries: Vec::new(),
             }),
         }
