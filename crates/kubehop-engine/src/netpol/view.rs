@@ -583,6 +583,9 @@ pub(super) struct PodCache<'c> {
     tables: &'c mut PolicyScratch,
     /// The position in `selected` of the last endpoint's pod.
     last_position: Option<usize>,
+    /// The address of the last endpoint namespace found to be the chain's (the endpoints of
+    /// a chain share one interned namespace).
+    own_namespace: usize,
 }
 
 impl<'c> PodCache<'c> {
@@ -597,6 +600,7 @@ impl<'c> PodCache<'c> {
             selected,
             tables: scratch,
             last_position: None,
+            own_namespace: 0,
         }
     }
 
@@ -716,12 +720,14 @@ impl<'c> PodCache<'c> {
     fn find_pod(&mut self, info: &EndpointInfo, namespace: &str) -> Option<usize> {
         let name = info.pod.as_deref()?;
         // A pod of another namespace is none of the Service's selected pods.
-        if info
-            .namespace
-            .as_deref()
-            .is_some_and(|other| other != namespace)
-        {
-            return None;
+        if let Some(other) = &info.namespace {
+            let address = other.as_ptr() as usize;
+            if address != self.own_namespace {
+                if **other != *namespace {
+                    return None;
+                }
+                self.own_namespace = address;
+            }
         }
         // Slices list the pods of a template mostly in name order: the pod after the last
         // one found first.
@@ -1629,9 +1635,9 @@ impl PolicyIndex {
             forwarding: None,
             proxy_address: None,
         };
-        let nodes = NodeTable::default();
         let start = memo.entries.len();
-        self.endpoint_verdicts(port, &Client::Pod(anonymous), &door, &nodes, (memo, cache));
+        let nodes = no_nodes();
+        self.endpoint_verdicts(port, &Client::Pod(anonymous), &door, nodes, (memo, cache));
         let hop = HopLabel::ClusterIp {
             port: port.port,
             protocol: port.protocol,
@@ -1697,7 +1703,7 @@ impl PolicyIndex {
             forwarding: None,
             proxy_address: None,
         };
-        let nodes = NodeTable::default();
+        let nodes = no_nodes();
         for reference in &chain.ingresses {
             let controllers = self.controller_pods(&reference.namespace, &reference.name);
             if controllers.is_empty() {
@@ -1720,7 +1726,7 @@ impl PolicyIndex {
                 let client = Client::Pod(controller);
                 let start = memo.entries.len();
                 for port in &ports {
-                    self.endpoint_verdicts(port, &client, &door, &nodes, (&mut *memo, cache));
+                    self.endpoint_verdicts(port, &client, &door, nodes, (&mut *memo, cache));
                 }
                 let hop = Hop::Ingress {
                     namespace: reference.namespace.clone(),
@@ -1738,6 +1744,13 @@ impl PolicyIndex {
         }
         hops
     }
+}
+
+/// No node: the cluster IP hops judge pod sources, whose node plays no part (N8), from a
+/// table shared by every chain.
+fn no_nodes() -> &'static NodeTable {
+    static NONE: std::sync::LazyLock<NodeTable> = std::sync::LazyLock::new(NodeTable::default);
+    &NONE
 }
 
 /// `external`: the outside client of the nodePort hops, shared by every chain.
