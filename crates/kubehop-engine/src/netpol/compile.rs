@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+use crate::hash::FxHashSet;
+
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
 };
@@ -75,11 +77,14 @@ impl Expression {
     }
 }
 
-/// What compiling one policy after another shares: the buffer each text is written in before
-/// it is copied into its own shared allocation.
+/// What compiling one policy after another shares: the buffer each text is written in, and
+/// the texts and port lists written so far. The policies of a cluster repeat them (every
+/// namespace's `kubernetes.io/metadata.name=ingress` peer, `8080/TCP`), so each is kept once.
 #[derive(Debug, Default)]
 pub(crate) struct Compiler {
     buffer: String,
+    texts: FxHashSet<Arc<str>>,
+    lists: FxHashSet<Arc<[Arc<str>]>>,
 }
 
 impl Compiler {
@@ -87,6 +92,26 @@ impl Compiler {
     fn buffer(&mut self) -> &mut String {
         self.buffer.clear();
         &mut self.buffer
+    }
+
+    /// What was written in `buffer`, shared with the same text written before.
+    fn text(&mut self) -> Arc<str> {
+        if let Some(known) = self.texts.get(self.buffer.as_str()) {
+            return known.clone();
+        }
+        let text: Arc<str> = Arc::from(self.buffer.as_str());
+        self.texts.insert(text.clone());
+        text
+    }
+
+    /// `items`, shared with the same list made before.
+    fn list(&mut self, items: &[Arc<str>]) -> Arc<[Arc<str>]> {
+        if let Some(known) = self.lists.get(items) {
+            return known.clone();
+        }
+        let list: Arc<[Arc<str>]> = Arc::from(items);
+        self.lists.insert(list.clone());
+        list
     }
 }
 
@@ -132,7 +157,7 @@ impl Selector {
         }
         render_expressions(text, &expressions, invalid);
         Self {
-            text: Arc::from(text.as_str()),
+            text: compiler.text(),
             pairs,
             expressions,
             invalid,
@@ -422,16 +447,16 @@ fn rule((peers, ports): RawRule, compiler: &mut Compiler) -> Rule {
         .filter(|ports| !ports.is_empty())
         .map(|ports| ports.iter().map(port_entry).collect());
     // Each written into one buffer, then shared.
-    let listed = ports
+    let listed: SmallVec<[Arc<str>; 4]> = ports
         .iter()
         .flatten()
         .map(|entry| {
             use std::fmt::Write;
-            let text = compiler.buffer();
-            let _ = write!(text, "{entry}");
-            Arc::from(text.as_str())
+            let _ = write!(compiler.buffer(), "{entry}");
+            compiler.text()
         })
         .collect();
+    let listed = compiler.list(&listed);
     Rule {
         peers: peers
             .filter(|peers| !peers.is_empty())
@@ -478,7 +503,7 @@ fn ip_block(block: &IPBlock, compiler: &mut Compiler) -> Peer {
     Peer::IpBlock {
         cidr: Cidr::parse(&block.cidr),
         except: except.iter().filter_map(|e| Cidr::parse(e)).collect(),
-        text: Arc::from(text.as_str()),
+        text: compiler.text(),
     }
 }
 
