@@ -389,53 +389,20 @@ fn load_balancer_hop_sees_a_proxying_balancer(
 /// and anyone may reach a pod's port named `sql` (ingress, on `tier=data` pods). Services on
 /// 5432: orders-db and users-db (pods `role=db`, declaring `sql`), cache (pods `role=cache`)
 /// and legacy-db (pods `role=db`, declaring no port).
-fn shared_world() -> World {
-    let data_pod = |name: &str, ip: &str, app: &str, role: &str| {
-        pod(name, ip, "node-a").labels(&[("app", app), ("role", role), ("tier", "data")])
-    };
-    let db_service = |name: &str, app: &str| {
-        service(name)
-            .cluster_ip(match name {
-                "orders-db" => "127.10.0.11",
-                "users-db" => "127.10.0.12",
-                "cache" => "127.10.0.13",
-                _ => "127.10.0.14",
-            })
-            .selector(&[("app", app)])
-            .port(Some("sql"), 5432, "5432")
-    };
-    World::new()
-        .nodes(three_nodes())
-        .namespace("shop", &[("kubernetes.io/metadata.name", "shop")])
-        .service(db_service("orders-db", "orders-db"))
-        .service(db_service("users-db", "users-db"))
-        .service(db_service("cache", "cache"))
-        .service(db_service("legacy-db", "legacy-db"))
-        .pod(
-            data_pod("orders-db-1", "127.2.0.11", "orders-db", "db").container_port(
-                "app",
-                Some("sql"),
-                5432,
-                "TCP",
-            ),
-        )
-        .pod(
-            data_pod("users-db-1", "127.2.0.12", "users-db", "db").container_port(
-                "app",
-                Some("sql"),
-                5432,
-                "TCP",
-            ),
-        )
-        .pod(
-            data_pod("cache-1", "127.2.0.13", "cache", "cache").container_port(
-                "app",
-                Some("sql"),
-                5432,
-                "TCP",
-            ),
-        )
-        .pod(data_pod("legacy-db-1", "127.2.0.14", "legacy-db", "db"))
+/// A pod of app `app` with role `role` in the data tier, on node-a.
+fn data_pod(name: &str, ip: &str, app: &str, role: &str) -> PodBuilder {
+    pod(name, ip, "node-a").labels(&[("app", app), ("role", role), ("tier", "data")])
+}
+
+/// `pod` declaring the container port `sql` (5432/TCP).
+fn with_sql(pod: PodBuilder) -> PodBuilder {
+    pod.container_port("app", Some("sql"), 5432, "TCP")
+}
+
+/// The data tier's policies in shop: deny all both ways, egress to `role=db` on 5432, ingress
+/// to `tier=data` on the named port `sql`.
+fn data_policies(world: World) -> World {
+    world
         .policy(json!({"metadata": {"name": "default-deny"},
             "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}))
         .policy(json!({"metadata": {"name": "to-db"},
@@ -447,25 +414,51 @@ fn shared_world() -> World {
                      "ingress": [{"ports": [{"port": "sql"}]}]}}))
 }
 
+fn shared_world() -> World {
+    let db_service = |name: &str, app: &str| {
+        service(name)
+            .cluster_ip(match name {
+                "orders-db" => "127.10.0.11",
+                "users-db" => "127.10.0.12",
+                "cache" => "127.10.0.13",
+                _ => "127.10.0.14",
+            })
+            .selector(&[("app", app)])
+            .port(Some("sql"), 5432, "5432")
+    };
+    data_policies(World::new())
+        .nodes(three_nodes())
+        .namespace("shop", &[("kubernetes.io/metadata.name", "shop")])
+        .service(db_service("orders-db", "orders-db"))
+        .service(db_service("users-db", "users-db"))
+        .service(db_service("cache", "cache"))
+        .service(db_service("legacy-db", "legacy-db"))
+        .pod(with_sql(data_pod(
+            "orders-db-1",
+            "127.2.0.11",
+            "orders-db",
+            "db",
+        )))
+        .pod(with_sql(data_pod(
+            "users-db-1",
+            "127.2.0.12",
+            "users-db",
+            "db",
+        )))
+        .pod(with_sql(data_pod(
+            "cache-1",
+            "127.2.0.13",
+            "cache",
+            "cache",
+        )))
+        .pod(data_pod("legacy-db-1", "127.2.0.14", "legacy-db", "db"))
+}
+
 /// The verdict of the cluster IP hop (from a pod of the namespace) for the Service's endpoint.
 fn cluster_ip_verdict<'m>(model: &'m ProxyModel, name: &str) -> &'m PolicyVerdict {
-    let chain = model
-        .services
-        .iter()
-        .find(|chain| chain.name == name)
-        .expect("the chain");
-    let block = chain
-        .network_policy
-        .as_ref()
-        .expect("a networkPolicy block");
-    let hop = block
-        .hops()
-        .iter()
-        .find(|hop| hop.hop == *"5432/TCP/clusterIP")
-        .expect("the cluster IP hop");
-    let verdicts: Vec<_> = block.verdicts(hop).collect();
+    let verdicts = cluster_ip_verdicts(model, name);
     assert_eq!(verdicts.len(), 1, "{name}");
-    verdicts[0].verdict
+    verdicts[0].1
 }
 
 // N4/N7/N8: chains whose endpoints the rules cannot tell apart share one verdict (computed
@@ -540,11 +533,7 @@ fn cluster_ip_verdicts<'m>(model: &'m ProxyModel, name: &str) -> Vec<(String, &'
 // own.
 #[test]
 fn endpoints_of_one_template_share_a_verdict_unless_it_names_the_pod() {
-    let data_pod = |name: &str, ip: &str, app: &str, role: &str| {
-        pod(name, ip, "node-a").labels(&[("app", app), ("role", role), ("tier", "data")])
-    };
-    let with_sql = |pod: PodBuilder| pod.container_port("app", Some("sql"), 5432, "TCP");
-    let model = World::new()
+    let model = data_policies(World::new())
         .nodes(three_nodes())
         .namespace("shop", &[("kubernetes.io/metadata.name", "shop")])
         .service(
@@ -576,15 +565,6 @@ fn endpoints_of_one_template_share_a_verdict_unless_it_names_the_pod() {
             "cache",
             "cache",
         )))
-        .policy(json!({"metadata": {"name": "default-deny"},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}))
-        .policy(json!({"metadata": {"name": "to-db"},
-            "spec": {"podSelector": {}, "policyTypes": ["Egress"],
-                     "egress": [{"to": [{"podSelector": {"matchLabels": {"role": "db"}}}],
-                                 "ports": [{"port": 5432}]}]}}))
-        .policy(json!({"metadata": {"name": "sql"},
-            "spec": {"podSelector": {"matchLabels": {"tier": "data"}},
-                     "ingress": [{"ports": [{"port": "sql"}]}]}}))
         .model();
     let db = cluster_ip_verdicts(&model, "db");
     let pods: Vec<&str> = db.iter().map(|(pod, _)| pod.as_str()).collect();
