@@ -385,10 +385,6 @@ fn load_balancer_hop_sees_a_proxying_balancer(
     assert!(text.contains(words), "{text:?} lacks {words:?}");
 }
 
-/// shop, isolated by a default-deny: every pod may reach the `role=db` pods on 5432 (egress)
-/// and anyone may reach a pod's port named `sql` (ingress, on `tier=data` pods). Services on
-/// 5432: orders-db and users-db (pods `role=db`, declaring `sql`), cache (pods `role=cache`)
-/// and legacy-db (pods `role=db`, declaring no port).
 /// A pod of app `app` with role `role` in the data tier, on node-a.
 fn data_pod(name: &str, ip: &str, app: &str, role: &str) -> PodBuilder {
     pod(name, ip, "node-a").labels(&[("app", app), ("role", role), ("tier", "data")])
@@ -414,6 +410,10 @@ fn data_policies(world: World) -> World {
                      "ingress": [{"ports": [{"port": "sql"}]}]}}))
 }
 
+/// shop, isolated by a default-deny: every pod may reach the `role=db` pods on 5432 (egress)
+/// and anyone may reach a pod's port named `sql` (ingress, on `tier=data` pods). Services on
+/// 5432: orders-db and users-db (pods `role=db`, declaring `sql`), cache (pods `role=cache`)
+/// and legacy-db (pods `role=db`, declaring no port).
 fn shared_world() -> World {
     let db_service = |name: &str, app: &str| {
         service(name)
